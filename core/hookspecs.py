@@ -1,0 +1,6 @@
+"""Every hook spec of xueshi (placeholder: being written)."""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("xueshi")
+hookimpl = pluggy.HookimplMarker("xueshi")
