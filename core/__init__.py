@@ -1,10 +1,60 @@
 """xueshi core: the public plugin API.
 
 Plugins import only from this module (``from core import hookimpl, TenantSpec, ...``).
+Everything named in ``__all__`` is supported; anything else in ``core.*`` may change.
 """
 
-from core.faces import *  # noqa: F401,F403  (face provider contract)
-from core.faces import __all__ as _faces_all
+from core import faces as _faces
+from core.faces import *  # noqa: F401,F403  (the face provider contract)
 from core.hookspecs import hookimpl, hookspec
+from core.tenancy import Tenant, TenantRules, TenantSpec
+from core.identity import (
+    InvalidIdentity,
+    is_valid_id_number,
+    mask_id_number,
+    mask_mobile,
+    mask_name,
+    normalize_id_number,
+    normalize_mobile,
+)
+from core.plugins import collect, notify
+from core.accounts.tables import Account, Enterprise
+from core.accounts.passwords import hash_password, verify_password
+from core.accounts.services import DemoAccount, upsert_account
+from core.accounts.signin import Field, IdNumberPassword, MobilePassword, MobileSmsCode, SigninFailed, SigninMethod
+from core.accounts.smscodes import CodeError, check_code, issue_code
+from core.audit.services import record as audit
+from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
+from core.files.images import CleanImage, ImageRejected, clean_image
+from core.files.tables import StoredFile
+from core.notify.services import NotifyChannel, send as send_notification
+from core.web import (
+    MenuLink,
+    Platform,
+    account_of,
+    base_of,
+    client_address,
+    is_htmx,
+    platform_of,
+    redirect,
+    render,
+    require,
+    tenant_of,
+)
 
-__all__ = ["hookimpl", "hookspec", *_faces_all]
+__all__ = [
+    "hookimpl", "hookspec",
+    "Tenant", "TenantRules", "TenantSpec",
+    "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
+    "normalize_id_number", "normalize_mobile",
+    "collect", "notify",
+    "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
+    "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
+    "CodeError", "check_code", "issue_code", "audit",
+    "ExamPolicy", "ExamScore", "StudyPolicy",
+    "CleanImage", "ImageRejected", "clean_image", "StoredFile",
+    "NotifyChannel", "send_notification",
+    "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
+    "redirect", "render", "require", "tenant_of",
+    *getattr(_faces, "__all__", ()),
+]

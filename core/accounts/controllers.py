@@ -1,0 +1,210 @@
+"""Sign-in, sign-out, password change and the account home."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core.accounts.passwords import hash_password, verify_password
+from core.accounts.signin import SigninFailed, SigninMethod
+from core.accounts.smscodes import CodeError, issue_code
+from core.accounts.tables import Account
+from core.audit.services import record
+from core.identity import InvalidIdentity, normalize_mobile
+from core.plugins import collect, notify
+from core.web import account_of, client_address, platform_of, redirect, render, require, tenant_of
+
+log = logging.getLogger("xueshi.accounts")
+
+
+async def methods_for(request: Request) -> list[SigninMethod]:
+    tenant = tenant_of(request)
+    return await collect(platform_of(request).hooks(tenant).signin_methods, tenant=tenant)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+async def _signin_page(request: Request, method: SigninMethod | None = None, **ctx) -> Response:
+    methods = await methods_for(request)
+    if not methods:
+        raise NotFoundException()
+    method = method or methods[0]
+    template = "signin_partial.html" if request.headers.get("hx-target") == "signin-form" else "signin.html"
+    return await render(request, template, methods=methods, method=method, form={}, errors={}, **ctx)
+
+
+@get("/signin", name="signin")
+async def signin_page(request: Request, m: str | None = None) -> Response:
+    methods = await methods_for(request)
+    method = next((x for x in methods if x.key == m), None)
+    notice = ""
+    if request.query_params.get("expired"):
+        notice = "登录已过期，请重新登录"
+    return await _signin_page(request, method, notice=notice)
+
+
+@post("/signin/{method_key:str}")
+async def signin_submit(request: Request, method_key: str) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    methods = await methods_for(request)
+    method = next((x for x in methods if x.key == method_key), None)
+    if method is None:
+        raise NotFoundException()
+    form = await _form(request)
+    client = client_address(request)
+    ctx = dict(methods=methods, method=method, form={k: v for k, v in form.items() if k != "password"})
+
+    if await p.counters["signin_client"].exceeded(tenant.slug, client):
+        wait = await p.counters["signin_client"].retry_after(tenant.slug, client)
+        return await render(
+            request, "signin.html", status_code=429, errors={"_": f"尝试过于频繁，请 {wait} 秒后再试"}, **ctx
+        )
+    await p.counters["signin_client"].hit(tenant.slug, client)
+
+    failures = p.counters["signin_failures"]
+    who = method.identifier(form)
+    minutes = p.settings.lockout_seconds // 60
+    locked_msg = f"连续 {failures.limit} 次登录失败，账号已被临时锁定，请 {minutes} 分钟后再试"
+    if who and await failures.exceeded(tenant.slug, who):
+        return await render(request, "signin.html", status_code=429, errors={"_": locked_msg}, **ctx)
+    try:
+        account = await method.authenticate(tenant, form, p.settings.secret_key)
+    except SigninFailed as exc:
+        errors = {exc.field or "_": exc.message}
+        status = 400
+        if exc.counts and who:
+            count = await failures.hit(tenant.slug, who)
+            if count >= failures.limit:
+                errors, status = {"_": locked_msg}, 429
+                await record("signin.locked", tenant_id=tenant.id, method=method.key)
+            else:
+                errors[exc.field or "_"] = f"{exc.message}，还可尝试 {failures.limit - count} 次"
+        return await render(request, "signin.html", status_code=status, errors=errors, **ctx)
+
+    await failures.reset(tenant.slug, who)
+    # A fresh session id at every sign-in; the old one (if any) is destroyed.
+    old = request.cookies.get(p.sessions.cookie_name(tenant.slug))
+    if old:
+        await p.sessions.destroy(old)
+    sid = await p.sessions.create(account.id, tenant.slug)
+    account.last_signin_at = dt.datetime.now(dt.UTC)
+    await account.save([Account.last_signin_at])
+    await record("signin", tenant_id=tenant.id, actor_id=account.id, method=method.key)
+    await notify(p.hooks(tenant).account_signed_in, tenant=tenant, account=account)
+    request.state.account = account
+    target = "/password?first=1" if account.must_change_password else "/me"
+    response = redirect(request, target)
+    response.set_cookie(
+        p.sessions.cookie_name(tenant.slug),
+        sid,
+        httponly=True,
+        samesite="lax",
+        secure=p.settings.cookie_secure,
+        path="/",
+    )
+    return response
+
+
+@post("/sms/code")
+async def send_signin_code(request: Request) -> Response:
+    """htmx: send a sign-in code to a registered mobile. The answer never reveals whether the
+    number is registered."""
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    form = await _form(request)
+    try:
+        mobile = normalize_mobile(form.get("mobile", ""))
+        account = await Account.objects().where(
+            (Account.tenant == tenant.id) & (Account.mobile == mobile)
+        ).first()
+        if account is not None:
+            await issue_code(
+                hooks=p.hooks(tenant),
+                tenant=tenant,
+                mobile=mobile,
+                purpose=form.get("purpose", "signin") if form.get("purpose") in {"signin"} else "signin",
+                client=client_address(request),
+                secret=p.settings.secret_key,
+                per_mobile=p.counters["sms_mobile"],
+                per_client=p.counters["sms_client"],
+                account=account,
+            )
+        message, ok = "如该手机号已注册，验证码已发送，5 分钟内有效", True
+    except (InvalidIdentity, CodeError) as exc:
+        message, ok = str(exc), False
+    return await render(request, "_sms_status.html", message=message, ok=ok)
+
+
+@post("/signout")
+async def signout(request: Request) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    sid = request.cookies.get(p.sessions.cookie_name(tenant.slug))
+    if sid:
+        await p.sessions.destroy(sid)
+    response = redirect(request, "/signin")
+    response.delete_cookie(p.sessions.cookie_name(tenant.slug), path="/")
+    return response
+
+
+@get("/password")
+async def password_page(request: Request) -> Response:
+    account = require(request)
+    return await render(request, "password.html", first=account.must_change_password, errors={})
+
+
+@post("/password")
+async def password_submit(request: Request) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request)
+    form = await _form(request)
+    errors: dict[str, str] = {}
+    current, new, again = form.get("current", ""), form.get("new", ""), form.get("again", "")
+    if not verify_password(account.password_hash, current):
+        errors["current"] = "当前密码不正确"
+    problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=new)
+    if problem:
+        errors["new"] = problem
+    elif new == current:
+        errors["new"] = "新密码不能与当前密码相同"
+    if not errors and new != again:
+        errors["again"] = "两次输入的新密码不一致"
+    if errors:
+        return await render(request, "password.html", status_code=400, first=account.must_change_password, errors=errors)
+    account.password_hash = hash_password(new)
+    account.must_change_password = False
+    await account.save([Account.password_hash, Account.must_change_password])
+    await record("password.changed", tenant_id=tenant.id, actor_id=account.id)
+    # Rotate the session after a credential change.
+    old = request.cookies.get(p.sessions.cookie_name(tenant.slug))
+    if old:
+        await p.sessions.destroy(old)
+    sid = await p.sessions.create(account.id, tenant.slug)
+    response = redirect(request, "/me?changed=1")
+    response.set_cookie(p.sessions.cookie_name(tenant.slug), sid, httponly=True, samesite="lax", path="/",
+                        secure=p.settings.cookie_secure)
+    return response
+
+
+@get("/me")
+async def account_home(request: Request) -> Response:
+    account = require(request)
+    return await render(request, "me.html", changed=bool(request.query_params.get("changed")), me=account)
+
+
+@get("/", name="home")
+async def home(request: Request) -> Response:
+    if request.state.get("tenant") is None:
+        return await render(request, "platform_index.html")
+    return await render(request, "home.html", me=account_of(request))
+
+
+ROUTES = [signin_page, signin_submit, send_signin_code, signout, password_page, password_submit, account_home, home]

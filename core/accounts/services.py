@@ -1,0 +1,73 @@
+"""Creating accounts (used by the CLI, the demo and tenant plugins)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.accounts.passwords import hash_password
+from core.accounts.tables import Account
+from core.tenancy import Tenant
+
+ROLES = ("operator", "tenant_admin", "reviewer", "enterprise_admin", "learner")
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """An account the demo creates and prints; ``signin`` says what to type where."""
+
+    role: str
+    real_name: str
+    password: str
+    id_number: str | None = None
+    mobile: str | None = None
+    username: str | None = None
+    must_change_password: bool = False
+    enterprise: str | None = None  # enterprise name, created if missing
+    note: str = ""
+
+    @property
+    def signin(self) -> str:
+        if self.id_number:
+            return f"身份证号 {self.id_number}"
+        if self.mobile:
+            return f"手机号 {self.mobile}"
+        return f"用户名 {self.username}"
+
+
+async def upsert_account(
+    tenant: Tenant | None,
+    *,
+    role: str,
+    password: str,
+    real_name: str = "",
+    id_number: str | None = None,
+    mobile: str | None = None,
+    username: str | None = None,
+    must_change_password: bool = False,
+    enterprise_id: int | None = None,
+) -> Account:
+    """Create the account identified by id number, mobile or username, or reset it."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    query = Account.objects().where(Account.tenant == (tenant.id if tenant else None)) if tenant else \
+        Account.objects().where(Account.tenant.is_null())
+    if id_number:
+        query = query.where(Account.id_number == id_number)
+    elif mobile:
+        query = query.where(Account.mobile == mobile)
+    elif username:
+        query = query.where(Account.username == username)
+    else:
+        raise ValueError("an account needs an id number, a mobile or a username")
+    account = await query.first() or Account(tenant=tenant.id if tenant else None)
+    account.role = role
+    account.real_name = real_name
+    account.id_number = id_number
+    account.mobile = mobile
+    account.username = username
+    account.password_hash = hash_password(password)
+    account.must_change_password = must_change_password
+    account.enterprise = enterprise_id
+    account.active = True
+    await account.save()
+    return account

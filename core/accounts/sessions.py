@@ -1,0 +1,57 @@
+"""Server-side sessions: an opaque cookie per tenant, state in the app's store.
+
+Idle timeout: the store entry expires ``idle`` seconds after the last request. Absolute timeout:
+a session older than ``absolute`` seconds is refused whatever its activity. Sign-in always
+starts a new session id (no fixation).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from litestar.stores.base import Store
+
+
+@dataclass
+class SessionData:
+    sid: str
+    account_id: int
+    tenant: str
+    created: float
+    expired: bool = False
+
+
+class Sessions:
+    def __init__(self, store: Store, *, idle: int, absolute: int) -> None:
+        self.store, self.idle, self.absolute = store, idle, absolute
+
+    @staticmethod
+    def cookie_name(tenant: str) -> str:
+        return f"xs_{tenant}"
+
+    async def create(self, account_id: int, tenant: str) -> str:
+        sid = secrets.token_urlsafe(32)
+        data = {"account_id": account_id, "tenant": tenant, "created": time.time()}
+        await self.store.set(f"session:{sid}", json.dumps(data).encode(), expires_in=self.idle)
+        return sid
+
+    async def load(self, sid: str | None, tenant: str) -> SessionData | None:
+        """The live session, a marker with ``expired=True`` for a timed-out one, or None."""
+        if not sid or len(sid) > 100:
+            return None
+        raw = await self.store.get(f"session:{sid}", renew_for=self.idle)
+        if raw is None:
+            return SessionData(sid, 0, tenant, 0, expired=True)
+        data = json.loads(raw)
+        if data["tenant"] != tenant:
+            return None
+        if time.time() - data["created"] > self.absolute:
+            await self.destroy(sid)
+            return SessionData(sid, 0, tenant, 0, expired=True)
+        return SessionData(sid, data["account_id"], tenant, data["created"])
+
+    async def destroy(self, sid: str) -> None:
+        await self.store.delete(f"session:{sid}")

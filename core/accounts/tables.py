@@ -1,0 +1,50 @@
+from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from core.tenants.tables import TenantRow
+
+
+class Enterprise(Table, tablename="enterprise"):
+    """A member company of a tenant (unique credit code within the tenant)."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    name = Varchar(length=200)
+    credit_code = Varchar(length=18, null=True, default=None)
+    address = Varchar(length=300, default="")
+    status = Varchar(length=16, default="approved")  # pending | approved | rejected
+    reject_reason = Text(default="")
+    created_at = Timestamptz()
+
+
+class Account(Table, tablename="account"):
+    """A person who signs in. ID number and mobile are unique within a tenant (migration index).
+
+    ``tenant`` is NULL only for platform operators.
+    """
+
+    tenant = ForeignKey(references=TenantRow, null=True)
+    role = Varchar(length=32)  # operator | tenant_admin | reviewer | enterprise_admin | learner
+    real_name = Varchar(length=100, default="")
+    id_number = Varchar(length=18, null=True, default=None)
+    mobile = Varchar(length=11, null=True, default=None)
+    username = Varchar(length=64, null=True, default=None)
+    password_hash = Varchar(length=200, default="")
+    must_change_password = Boolean(default=False)
+    last_signin_at = Timestamptz(null=True, default=None)
+    enterprise = ForeignKey(references=Enterprise, null=True)
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+
+
+class SmsCode(Table, tablename="sms_code"):
+    """A one-time SMS code: stored hashed, expires, single use, attempts counted."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    mobile = Varchar(length=11, index=True)
+    purpose = Varchar(length=32)  # signin | register | enterprise
+    code_hash = Varchar(length=200)
+    client = Varchar(length=64, default="")  # the requesting address, for rate limits
+    attempts = Integer(default=0)
+    expires_at = Timestamptz()
+    used_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()

@@ -1,0 +1,108 @@
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, demo, serve."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+
+from core.settings import Settings
+
+
+def _host_and_tenants(settings: Settings):
+    from core import db
+    from core.plugins import make_plugin_host
+    from core.tenants.services import load_tenants
+
+    db.configure(settings.database_url)
+    host = make_plugin_host(load_entrypoints=settings.load_entrypoints)
+    return host, load_tenants(host)
+
+
+async def _migrate(settings: Settings) -> None:
+    from core import db
+
+    db.configure(settings.database_url)
+    await db.migrate()
+
+
+async def _sync(settings: Settings) -> list[str]:
+    from core import db
+    from core.tenants.services import sync_tenants
+
+    host, tenants = _host_and_tenants(settings)
+    await db.migrate()
+    return await sync_tenants(host, tenants)
+
+
+async def _create_admin(settings: Settings, tenant_slug: str | None, username: str, password: str, name: str) -> str:
+    from core.accounts.services import upsert_account
+
+    host, tenants = _host_and_tenants(settings)
+    from core import db
+    from core.tenants.services import sync_tenants
+
+    await db.migrate()
+    await sync_tenants(host, tenants)
+    tenant = next((t for t in tenants if t.slug == tenant_slug), None)
+    if tenant_slug and tenant is None:
+        raise SystemExit(f"no tenant {tenant_slug!r}; known: {', '.join(t.slug for t in tenants)}")
+    role = "tenant_admin" if tenant else "operator"
+    await upsert_account(tenant, role=role, username=username, password=password, real_name=name)
+    return role
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="xueshi", description="学时 training platform")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="run database migrations forwards")
+    tenants = sub.add_parser("tenants", help="tenant commands")
+    tenants.add_argument("action", choices=["sync", "list"])
+    admin = sub.add_parser("create-admin", help="create or reset a tenant admin (or platform operator)")
+    admin.add_argument("--tenant", help="tenant slug; omit for a platform operator")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--name", default="管理员")
+    admin.add_argument("--password", help="read from the terminal when omitted")
+    serve = sub.add_parser("serve", help="serve the app")
+    demo = sub.add_parser("demo", help="create demo data and accounts, print them, and serve")
+    for p in (serve, demo):
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--no-serve", action="store_true", help="only create the demo data")
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("migrations applied")
+    elif args.command == "tenants":
+        if args.action == "sync":
+            for line in asyncio.run(_sync(settings)):
+                print(line)
+        else:
+            _, tenants = _host_and_tenants(settings)
+            for t in tenants:
+                print(f"{t.slug}\t{t.name}\t/t/{t.slug}/\t{', '.join(t.spec.hosts)}")
+    elif args.command == "create-admin":
+        password = args.password or getpass.getpass("密码 / password: ")
+        role = asyncio.run(_create_admin(settings, args.tenant, args.username, password, args.name))
+        print(f"{role} {args.username} ready")
+    elif args.command in {"serve", "demo"}:
+        if args.command == "demo":
+            from core.demo import create_demo
+
+            lines = asyncio.run(create_demo(settings, f"http://{args.host}:{args.port}"))
+            print("\n".join(lines), flush=True)
+            if args.no_serve:
+                return 0
+        import uvicorn
+
+        from core.app import create_app
+
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The core's own hook implementations, registered like a plugin. Resolvers are ``trylast`` so
+any plugin's answer wins."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from core.hookspecs import hookimpl
+from core.notify.services import Inbox, RecordingSms
+from core.web import MenuLink
+from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
+
+TEMPLATES = {
+    "sms_code": "您的验证码是 ${code}，${minutes} 分钟内有效。请勿告诉他人。",
+    "welcome": "${name}，欢迎使用${tenant}在线培训平台。",
+    "roster_added": "${name}，您的单位${enterprise}已将您登记为企业学员，请登录平台在“我的 → 个人档案”中完善并确认个人信息。",
+    "hours_completed": "尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，审核时间大约需要 3 到 5 个工作日，请您耐心等待。",
+    "hours_approved": "尊敬的学员，恭喜您的继续教育学时已通过审核，可登录管理系统查看学时记录获取最新电子证书。",
+    "hours_cleared": "尊敬的${name}学员您好，因您在继续教育学习课程中存在作弊行为，按照有关要求，您的${position}岗位${year}年度学时将被清除，请重新学习。",
+}
+
+
+@hookimpl(trylast=True)
+def account_password_problem(tenant: Any, password: str) -> str:
+    if len(password) < 8:
+        return "密码至少 8 位"
+    if len(password) > 128:
+        return "密码不能超过 128 位"
+    if not (re.search(r"[A-Za-z]", password) and re.search(r"\d", password)):
+        return "密码需同时包含字母和数字"
+    return ""
+
+
+@hookimpl(trylast=True)
+def roster_link_profile(tenant: Any, profile: Any, entry: Any) -> bool:
+    return bool(profile.id_number) and profile.id_number == entry.id_number
+
+
+@hookimpl(trylast=True)
+def study_policy(tenant: Any, course: Any) -> StudyPolicy:
+    rules = tenant.rules.study
+    low, high = (rules.snapshot_interval_seconds + [900, 900])[:2]
+    return StudyPolicy(allow_seek=rules.allow_seek, snapshot_interval=(low, high))
+
+
+@hookimpl(trylast=True)
+def exam_policy(tenant: Any, course: Any) -> ExamPolicy:
+    e = tenant.rules.exam
+    return ExamPolicy(e.questions, e.total_points, e.pass_points, e.max_attempts)
+
+
+@hookimpl(trylast=True)
+def exam_score(tenant: Any, policy: ExamPolicy, questions: list[Any], answers: dict[str, Any]) -> ExamScore:
+    return ExamScore.equal_points(policy, questions, answers)
+
+
+@hookimpl(trylast=True)
+def cert_number(tenant: Any, kind: str, year: int, sequence: int) -> str:
+    return f"{tenant.slug.upper()[:4]}-{kind.upper()}-{year}-{sequence:06d}"
+
+
+@hookimpl(trylast=True)
+def proctor_challenge_actions(tenant: Any) -> list[str]:
+    return ["blink", "open_mouth", "turn_left", "turn_right", "nod"]
+
+
+@hookimpl
+def notify_channels() -> list[Any]:
+    return [Inbox(), RecordingSms()]
+
+
+@hookimpl(trylast=True)
+def notify_templates(tenant: Any) -> dict[str, str]:
+    return dict(TEMPLATES)
+
+
+@hookimpl(trylast=True)
+def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
+    return [
+        MenuLink("我的", "/me", order=10),
+        MenuLink("消息", "/inbox", order=90),
+        MenuLink("修改密码", "/password", order=95),
+    ]

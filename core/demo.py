@@ -1,0 +1,54 @@
+"""``xueshi demo``: both tenants onboarded, one account per role, printed."""
+
+from __future__ import annotations
+
+from core import db
+from core.accounts.services import DemoAccount, upsert_account
+from core.accounts.tables import Enterprise
+from core.plugins import collect, make_plugin_host
+from core.settings import Settings
+from core.tenants.services import load_tenants, sync_tenants
+from core.web import ROLE_LABELS
+
+OPERATOR = DemoAccount("operator", "平台运营", "Operator-2026", username="operator")
+
+
+async def _enterprise_id(tenant, name: str | None) -> int | None:
+    if not name:
+        return None
+    row = await Enterprise.objects().where((Enterprise.tenant == tenant.id) & (Enterprise.name == name)).first()
+    if row is None:
+        row = Enterprise(tenant=tenant.id, name=name, status="approved")
+        await row.save()
+    return row.id
+
+
+async def create_demo(settings: Settings, base_url: str) -> list[str]:
+    db.configure(settings.database_url)
+    host = make_plugin_host(load_entrypoints=settings.load_entrypoints)
+    tenants = load_tenants(host)
+    await db.migrate()
+    await sync_tenants(host, tenants)
+    lines = ["", "=" * 72, "学时 xueshi 演示环境 / demo", "=" * 72]
+    for tenant in tenants:
+        port = base_url.rsplit(":", 1)[-1]
+        lines += ["", f"【{tenant.name}】 {tenant.spec.name_en}",
+                  f"  网址 URL: {base_url}/t/{tenant.slug}/   或 http://{tenant.slug}.localhost:{port}/"]
+        for demo in await collect(host.hooks_for(tenant.slug).tenant_demo_accounts, tenant=tenant):
+            await upsert_account(
+                tenant,
+                role=demo.role,
+                password=demo.password,
+                real_name=demo.real_name,
+                id_number=demo.id_number,
+                mobile=demo.mobile,
+                username=demo.username,
+                must_change_password=demo.must_change_password,
+                enterprise_id=await _enterprise_id(tenant, demo.enterprise),
+            )
+            extra = "（首次登录须修改密码）" if demo.must_change_password else ""
+            lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
+    await upsert_account(None, role="operator", password=OPERATOR.password, username=OPERATOR.username,
+                         real_name=OPERATOR.real_name)
+    lines += ["", f"平台运营 operator: 用户名 {OPERATOR.username} 密码 {OPERATOR.password}", "=" * 72]
+    return lines

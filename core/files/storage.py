@@ -1,0 +1,46 @@
+"""One storage interface for private files: a local directory by default."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from pathlib import Path
+
+from core.files.tables import StoredFile
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError("storage key escapes the storage root")
+        return path
+
+    async def save(
+        self, data: bytes, *, tenant_id: int, kind: str, media_type: str, owner_id: int | None = None
+    ) -> StoredFile:
+        key = f"{tenant_id}/{kind}/{secrets.token_hex(16)}"
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        row = StoredFile(
+            tenant=tenant_id,
+            owner=owner_id,
+            kind=kind,
+            key=key,
+            media_type=media_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+        await row.save()
+        return row
+
+    def read(self, row: StoredFile) -> bytes:
+        return self._path(row.key).read_bytes()
+
+    async def delete(self, row: StoredFile) -> None:
+        self._path(row.key).unlink(missing_ok=True)
+        await StoredFile.delete().where(StoredFile.id == row.id)

@@ -1,0 +1,19 @@
+"""The core's Piccolo app: every table of the platform, in dependency order."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from core.accounts.tables import Account, Enterprise, SmsCode
+from core.audit.tables import AuditEntry
+from core.files.tables import StoredFile
+from core.notify.tables import Notification
+from core.tenants.tables import TenantRow
+
+APP_CONFIG = AppConfig(
+    app_name="xueshi",
+    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    table_classes=[TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry],
+    migration_dependencies=[],
+    commands=[],
+)

@@ -1,0 +1,65 @@
+"""Settings read from the environment into a dataclass; passed in, never cached at import."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:  # a typo in deployment config must stop startup, loudly
+        raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/xueshi.sqlite3"
+    redis_url: str | None = None
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    var_dir: Path = Path("var")
+    debug: bool = False
+    # Sessions: idle timeout renews on every request; the absolute one never does.
+    session_idle_seconds: int = 30 * 60
+    session_absolute_seconds: int = 12 * 60 * 60
+    # Sign-in protection.
+    lockout_failures: int = 5
+    lockout_seconds: int = 15 * 60
+    signin_rate_per_minute: int = 20
+    # Entry points are how out-of-tree tenants arrive; tests switch them off for isolation.
+    load_entrypoints: bool = True
+    cookie_secure: bool = False
+
+    @property
+    def storage_dir(self) -> Path:
+        return self.var_dir / "files"
+
+    @property
+    def session_dir(self) -> Path:
+        return self.var_dir / "sessions"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides) -> Settings:
+        env = dict(os.environ if env is None else env)
+        var_dir = Path(env.get("XUESHI_VAR_DIR", "var"))
+        values = dict(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / 'xueshi.sqlite3'}",
+            redis_url=env.get("REDIS_URL") or None,
+            var_dir=var_dir,
+            debug=env.get("XUESHI_DEBUG", "") in {"1", "true", "yes"},
+            session_idle_seconds=_int(env, "XUESHI_SESSION_IDLE_SECONDS", 30 * 60),
+            session_absolute_seconds=_int(env, "XUESHI_SESSION_ABSOLUTE_SECONDS", 12 * 3600),
+            lockout_failures=_int(env, "XUESHI_LOCKOUT_FAILURES", 5),
+            lockout_seconds=_int(env, "XUESHI_LOCKOUT_SECONDS", 15 * 60),
+            cookie_secure=env.get("XUESHI_COOKIE_SECURE", "") in {"1", "true", "yes"},
+        )
+        if env.get("XUESHI_SECRET_KEY"):
+            values["secret_key"] = env["XUESHI_SECRET_KEY"]
+        values.update(overrides)
+        return cls(**values)

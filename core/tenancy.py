@@ -1,0 +1,157 @@
+"""Tenants: what a tenant plugin declares, its typed rules, and how a request finds its tenant."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+
+
+@dataclass(frozen=True)
+class TenantSpec:
+    """What a tenant plugin declares through ``tenant_declare``."""
+
+    slug: str
+    name: str  # Chinese display name, shown in the header
+    name_en: str
+    hosts: tuple[str, ...] = ()
+    theme: str = "default"
+    rules_file: Path | None = None
+    short_name: str = ""
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class SigninRules(_Section):
+    initial_password_must_change: bool = True
+    sms_code_ttl_seconds: int = 300
+    sms_codes_per_mobile_per_hour: int = 5
+    sms_codes_per_address_per_hour: int = 20
+
+
+class FaceRules(_Section):
+    liveness_provider: str = "mediapipe"
+    match_provider: str = "dlib"
+    match_tolerance: float | None = None  # None: the provider's measured default
+    max_attempts: int = 3
+    compare_portrait_with_id_card: bool = False
+
+
+class RetentionRules(_Section):
+    """How long sensitive data is kept, in days (PIPL: no longer than needed)."""
+
+    face_evidence_days: int = 180
+    id_images_days: int = 3 * 365
+    notifications_days: int = 365
+    audit_days: int = 3 * 365
+
+
+class RosterRules(_Section):
+    positions: list[str] = msgspec.field(default_factory=list)
+    max_import_rows: int = 10_000
+
+
+class ExamRules(_Section):
+    questions: int = 50
+    total_points: int = 100
+    pass_points: int = 60
+    max_attempts: int = 0  # 0 = unlimited retakes
+
+
+class StudyRules(_Section):
+    allow_seek: bool = False
+    snapshot_interval_seconds: list[int] = msgspec.field(default_factory=lambda: [300, 900])
+    review_workdays: list[int] = msgspec.field(default_factory=lambda: [3, 5])
+
+
+class SmsRules(_Section):
+    signature: str = "【学时培训】"
+
+
+class TenantRules(_Section):
+    signin: SigninRules = msgspec.field(default_factory=SigninRules)
+    face: FaceRules = msgspec.field(default_factory=FaceRules)
+    retention: RetentionRules = msgspec.field(default_factory=RetentionRules)
+    roster: RosterRules = msgspec.field(default_factory=RosterRules)
+    exam: ExamRules = msgspec.field(default_factory=ExamRules)
+    study: StudyRules = msgspec.field(default_factory=StudyRules)
+    sms: SmsRules = msgspec.field(default_factory=SmsRules)
+
+    def __post_init__(self) -> None:
+        e = self.exam
+        if not 0 < e.pass_points <= e.total_points:
+            raise msgspec.ValidationError("pass_points must be between 1 and total_points - at `$.exam.pass_points`")
+        if not 0 < self.face.max_attempts <= 20:
+            raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
+
+
+class RulesError(Exception):
+    """A rules.toml is wrong; the message names the file and the key."""
+
+
+def load_rules(path: Path | None) -> TenantRules:
+    if path is None:
+        return TenantRules()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RulesError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, TenantRules)
+    except msgspec.ValidationError as exc:
+        # msgspec says e.g. "Expected `int`, got `str` - at `$.exam.pass_points`"
+        message, _, where = str(exc).partition(" - at `$")
+        where = where.rstrip("`").lstrip(".")
+        unknown = re.search(r"unknown field `([^`]+)`", message)
+        if unknown:
+            where = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
+        key = f" key '{where}'" if where else ""
+        raise RulesError(f"{path}:{key}: {message}") from None
+
+
+@dataclass
+class Tenant:
+    """A tenant at run time: its declaration, validated rules and database id."""
+
+    spec: TenantSpec
+    rules: TenantRules
+    id: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.spec.slug
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+class TenantDirectory:
+    """Finds the tenant of a request by path prefix ``/t/<slug>/`` or by host name."""
+
+    def __init__(self, tenants: list[Tenant]) -> None:
+        self.by_slug = {t.slug: t for t in tenants}
+        self.by_host: dict[str, Tenant] = {}
+        for t in tenants:
+            for host in (*t.spec.hosts, f"{t.slug}.localhost"):
+                self.by_host[host.lower()] = t
+
+    def __iter__(self):
+        return iter(self.by_slug.values())
+
+    def get(self, slug: str | None) -> Tenant | None:
+        return self.by_slug.get(slug) if slug else None
+
+    def from_host(self, host_header: str | None) -> Tenant | None:
+        if not host_header:
+            return None
+        host = host_header.split(":", 1)[0].lower()
+        return self.by_host.get(host)

@@ -1,0 +1,1 @@
+"""The plugin test kit: pytest fixtures (``pytest_plugin``) and contract suites."""

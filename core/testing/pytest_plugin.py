@@ -1,0 +1,125 @@
+"""pytest fixtures for xueshi and its plugins (loaded with ``-p core.testing.pytest_plugin``).
+
+The database: ``XUESHI_TEST_DATABASE_URL`` (a PostgreSQL URL: a throw-away database is created
+next to it and dropped afterwards), else a fresh SQLite file for the test session. Piccolo's
+engine is process-global, so one database serves the whole session; tests create their own
+uniquely numbered people instead of relying on an empty database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+
+from core.testing.client import XsClient  # noqa: E402
+from core.testing.ids import fake_id_number, fake_mobile  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("XUESHI_SHARED_DIR") or REPO_ROOT.parent / "shared")
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def xs_database_url(tmp_path_factory) -> str:
+    base = os.environ.get("XUESHI_TEST_DATABASE_URL", "")
+    if not base.startswith("postgres"):
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    name = f"xueshi_t_{secrets.token_hex(4)}"
+    asyncio.run(_pg_admin(base, f'CREATE DATABASE "{name}"'))
+    parsed = urlparse(base)
+    yield urlunparse(parsed._replace(path=f"/{name}"))
+    asyncio.run(_pg_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def xs_engine(xs_database_url: str):
+    from core import db
+
+    return db.configure(xs_database_url)
+
+
+@pytest.fixture
+def xs_settings(xs_engine, xs_database_url: str, tmp_path):
+    from core.settings import Settings
+
+    return Settings(
+        database_url=xs_database_url,
+        secret_key="test-secret-key",
+        var_dir=tmp_path / "var",
+        load_entrypoints=True,
+        signin_rate_per_minute=1000,
+    )
+
+
+@pytest.fixture
+def xs_plugins() -> list[object]:
+    """Extra plugin objects for the app under test (override in a test module)."""
+    return []
+
+
+@pytest.fixture
+async def xs_app(xs_settings, xs_plugins):
+    from core.app import create_app
+
+    return create_app(xs_settings, xs_plugins)
+
+
+@pytest.fixture
+async def client(xs_app) -> AsyncIterator[XsClient]:
+    from litestar.testing import AsyncTestClient
+
+    async with AsyncTestClient(app=xs_app, base_url="http://testserver.local") as http:
+        yield XsClient(http)
+
+
+@pytest.fixture
+def platform(xs_app, client):
+    """The app's Platform object (after startup, so tenants have their ids)."""
+    return xs_app.state.platform
+
+
+@pytest.fixture
+def tenant(platform):
+    """``tenant("survey")`` → the running app's Tenant."""
+    return lambda slug: platform.tenants.get(slug)
+
+
+@pytest.fixture
+def make_account(platform):
+    """Create an account in a tenant: ``await make_account("construction", role="learner")``.
+    Returns ``(account, password)``; ID number and mobile are unique and valid."""
+    from core.accounts.services import upsert_account
+
+    async def make(slug: str, role: str = "learner", password: str = "Passw0rd-1", **fields):
+        fields.setdefault("id_number", fake_id_number())
+        fields.setdefault("mobile", fake_mobile())
+        fields.setdefault("real_name", "测试学员")
+        account = await upsert_account(platform.tenants.get(slug), role=role, password=password, **fields)
+        return account, password
+
+    return make
+
+
+__all__ = ["fake_id_number", "fake_mobile", "shared_dir", "XsClient"]
