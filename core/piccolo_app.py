@@ -6,14 +6,20 @@ from piccolo.conf.apps import AppConfig
 
 from core.accounts.tables import Account, Enterprise, SmsCode
 from core.audit.tables import AuditEntry
+from core.content.tables import Article
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
+from core.proctoring.tables import Consent, FaceVerification
+from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
 from core.tenants.tables import TenantRow
 
 APP_CONFIG = AppConfig(
     app_name="xueshi",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
-    table_classes=[TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry],
+    table_classes=[
+        TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry,
+        RosterEntry, LearnerProfile, CertificateHolder, ImportJob, Article, Consent, FaceVerification,
+    ],
     migration_dependencies=[],
     commands=[],
 )

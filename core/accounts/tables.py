@@ -1,4 +1,5 @@
 from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
 from core.tenants.tables import TenantRow
@@ -13,6 +14,9 @@ class Enterprise(Table, tablename="enterprise"):
     address = Varchar(length=300, default="")
     status = Varchar(length=16, default="approved")  # pending | approved | rejected
     reject_reason = Text(default="")
+    licence = ForeignKey(references=LazyTableReference("StoredFile", module_path="core.files.tables"), null=True)  # 营业执照
+    decided_at = Timestamptz(null=True, default=None)
+    decided_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
 
