@@ -28,6 +28,13 @@ def signin_methods(tenant):
 
 
 @hookimpl
+def register_routes():
+    from plugins.survey_association import company, learner
+
+    return [*company.ROUTES, *learner.ROUTES]
+
+
+@hookimpl
 def template_dirs():
     return [HERE / "templates"]
 

@@ -1,0 +1,3 @@
+"""The company side: enterprise certification, certificate confirmation, learner management."""
+
+ROUTES: list = []
