@@ -17,15 +17,8 @@ from core.faces.imaging import (
     nose_parallax,
     sharpness,
 )
-from core.faces.liveness import (
-    Challenge,
-    IdentityCheck,
-    LivenessJudge,
-    LivenessRules,
-    LivenessSession,
-    draw_challenge,
-    portrait_encoding,
-)
+from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
+from core.faces.session import IdentityCheck, LivenessSession, portrait_encoding
 from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, select_provider
 from core.faces.quality import PortraitRules, assess_portrait, compare_with_id_photo
 from core.faces.values import (

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import secrets
 import statistics
-from collections import deque
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -33,9 +32,6 @@ from core.faces.values import (
     Action,
     ActionResult,
     ChallengeError,
-    Evidence,
-    FaceBox,
-    FaceError,
     FaceObservation,
     FrameGuidance,
     FrameSignals,
@@ -43,9 +39,6 @@ from core.faces.values import (
     Verdict,
     VerdictCode,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    from core.faces.provider import FaceProvider
 
 TURNS = (Action.TURN_LEFT, Action.TURN_RIGHT)
 
@@ -142,6 +135,7 @@ class LivenessJudge:
         self.results: list[ActionResult] = []
         self.failure: VerdictCode | None = None
         self.multi_face_frames = 0
+        self._aspect_cache: tuple[int, float | None] = (-1, None)
 
     # --- protocol ---------------------------------------------------------------------------
 
@@ -276,7 +270,26 @@ class LivenessJudge:
         return None
 
     def baseline_eye_openness(self) -> float | None:
-        return _median([f.face.eye_openness for f in self.frames if f.face and f.face.eye_openness is not None])
+        return _median([e for f in self.frames if f.face and (e := self._eye(f.face)) is not None])
+
+    def _aspect_base(self) -> float | None:
+        if self._aspect_cache[0] != len(self.frames):  # recomputed once per new frame
+            values = [f.face.face_aspect for f in self.frames if f.face and f.face.face_aspect]
+            self._aspect_cache = (len(self.frames), _median(values))
+        return self._aspect_cache[1]
+
+    def _tilt_factor(self, f: FaceObservation) -> float:
+        """Undo the foreshortening of a tilted face (or photo): base aspect / this aspect."""
+        base = self._aspect_base()
+        if base and f.face_aspect:
+            return base / f.face_aspect
+        return 1.0
+
+    def _eye(self, f: FaceObservation) -> float | None:
+        return None if f.eye_openness is None else f.eye_openness * self._tilt_factor(f)
+
+    def _mouth_value(self, f: FaceObservation) -> float | None:
+        return None if f.mouth_open is None else f.mouth_open * self._tilt_factor(f)
 
     def _window(self, i: int) -> list[tuple[int, FaceObservation]]:
         start = self.prompts[i]
@@ -333,7 +346,7 @@ class LivenessJudge:
             return det
         phase, start, low = 0, None, 1e9
         for t, f in win:
-            e = f.eye_openness
+            e = self._eye(f)
             if e is None:
                 continue
             if phase == 0 and e >= r.blink_open_ratio * base:
@@ -355,7 +368,7 @@ class LivenessJudge:
         r = self.rules
         lo, lo_t, best = None, None, 0.0
         for t, f in win:
-            m = f.mouth_open
+            m = self._mouth_value(f)
             if m is None:
                 continue
             if lo is None or m < lo:
@@ -444,183 +457,9 @@ class LivenessJudge:
         return worst
 
 
-# --- a session: provider + judge + identity + evidence ------------------------------------
-
-
-@dataclass(slots=True)
-class _Kept:
-    t_ms: int
-    jpeg: bytes
-    box: FaceBox  # in the JPEG's pixels
-
-
-@dataclass(slots=True)
-class IdentityCheck:
-    """Who the face must be: a matcher provider, the portrait's encoding, the tolerance."""
-
-    matcher: FaceProvider
-    portrait: np.ndarray | None = None  # None: only check the same person stays throughout
-    tolerance: float | None = None
-
-
-class LivenessSession:
-    """Drives one challenge for the web layer: frames in, guidance out, then a verdict.
-
-    ``add_frame`` takes a decoded RGB frame (or JPEG/PNG bytes) and the caller's timestamp in
-    ms; ``prompt_shown`` records when the page showed prompt ``index``. ``finish`` returns the
-    verdict with scores, Chinese reasons and a few evidence frames (JPEG).
-    """
-
-    MAX_FRAMES = 600
-    SAMPLE_EVERY_MS = 1000
-    MAX_SIDE = 640
-
-    def __init__(
-        self,
-        provider: FaceProvider,
-        challenge: Challenge,
-        *,
-        rules: LivenessRules | None = None,
-        identity: IdentityCheck | None = None,
-    ) -> None:
-        unsupported = set(challenge.actions) - set(provider.liveness_actions)
-        if unsupported:
-            raise ChallengeError(f"{provider.name} cannot measure {sorted(unsupported)}")
-        self.provider = provider
-        self.challenge = challenge
-        self.judge = LivenessJudge(challenge, rules)
-        self.identity = identity
-        self._recent: deque[_Kept] = deque()
-        self._pinned: dict[int, tuple[str, _Kept]] = {}
-        self._last_sample = -10**12
-        self._verdict: Verdict | None = None
-
-    @property
-    def nonce(self) -> str:
-        return self.challenge.nonce
-
-    def check_nonce(self, nonce: str) -> None:
-        if not secrets.compare_digest(str(nonce), self.challenge.nonce):
-            raise ChallengeError("nonce does not match this challenge")
-
-    def prompt_shown(self, index: int, t_ms: int, *, nonce: str | None = None) -> None:
-        if nonce is not None:
-            self.check_nonce(nonce)
-        self.judge.prompt_shown(index, t_ms)
-
-    def add_frame(self, image: np.ndarray | bytes, t_ms: int, *, nonce: str | None = None) -> FrameGuidance:
-        if nonce is not None:
-            self.check_nonce(nonce)
-        if self._verdict is not None:
-            raise ChallengeError("the session is finished")
-        if len(self.judge.frames) >= self.MAX_FRAMES:
-            raise ChallengeError("too many frames")
-        if isinstance(image, (bytes, bytearray, memoryview)):
-            image = imaging.decode_image(bytes(image))
-        image, _ = imaging.downscale(imaging.ensure_rgb(image), self.MAX_SIDE)
-        faces = tuple(self.provider.observe(image))
-        box = faces[0].box if len(faces) == 1 else None
-        sig = FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box))
-        before = len(self.judge.results)
-        guidance = self.judge.observe(sig)
-        self._keep(image, sig, before)
-        return guidance
-
-    def add_signals(self, sig: FrameSignals) -> FrameGuidance:
-        """Feed precomputed signals (no evidence frames kept, no identity possible)."""
-        return self.judge.observe(sig)
-
-    def _keep(self, image: np.ndarray, sig: FrameSignals, results_before: int) -> None:
-        if sig.face is None:
-            return
-        kept = _Kept(sig.t_ms, imaging.encode_jpeg(image, max_side=None), sig.face.box)
-        horizon = sig.t_ms - self.judge.rules.timeout_ms - 1000
-        self._recent.append(kept)
-        while self._recent and self._recent[0].t_ms < horizon:
-            self._recent.popleft()
-        if not self._pinned:
-            self._pinned[kept.t_ms] = ("baseline", kept)
-        if sig.t_ms - self._last_sample >= self.SAMPLE_EVERY_MS:
-            self._pinned.setdefault(kept.t_ms, ("sample", kept))
-            self._last_sample = sig.t_ms
-        for r in self.judge.results[results_before:]:
-            if not r.passed:
-                continue
-            for t, label in ((r.start_ms, f"{r.action.value}_start"), (r.done_ms, r.action.value)):
-                k = next((k for k in self._recent if k.t_ms == t), None)
-                if k is not None:
-                    self._pinned[k.t_ms] = (label, k)
-
-    def finish(self) -> Verdict:
-        if self._verdict is not None:
-            return self._verdict
-        codes, scores = self.judge.verdict()
-        evidence = [Evidence(k.t_ms, label, k.jpeg) for _, (label, k) in sorted(self._pinned.items())]
-        if self.identity is not None and self.judge.frames:
-            evidence, id_codes, id_scores = self._check_identity(sorted(self._pinned.items()))
-            codes.extend(id_codes)
-            scores.update(id_scores)
-        self._verdict = Verdict(
-            self.challenge.nonce,
-            not codes,
-            tuple(dict.fromkeys(codes)),
-            tuple(self.judge.results),
-            scores,
-            tuple(evidence),
-            len(self.judge.frames),
-        )
-        return self._verdict
-
-    def _check_identity(self, pinned: list[tuple[int, tuple[str, _Kept]]]):
-        ident = self.identity
-        assert ident is not None
-        matcher = ident.matcher
-        tol = matcher.default_tolerance if ident.tolerance is None else ident.tolerance
-        evidence: list[Evidence] = []
-        encodings: list[np.ndarray] = []
-        dists: list[float] = []
-        for _, (label, k) in pinned:
-            d = None
-            try:
-                img = imaging.decode_image(k.jpeg)
-                enc = matcher.encode(img, k.box)
-                encodings.append(enc)
-                if ident.portrait is not None:
-                    d = round(float(matcher.distance(ident.portrait, enc)), 4)
-                    dists.append(d)
-            except FaceError:
-                pass
-            evidence.append(Evidence(k.t_ms, label, k.jpeg, d))
-        codes: list[VerdictCode] = []
-        scores: dict[str, float] = {"identity_frames": float(len(encodings))}
-        if not encodings:
-            return evidence, [VerdictCode.IDENTITY_UNAVAILABLE], scores
-        spread = max(
-            (matcher.distance(a, b) for n, a in enumerate(encodings) for b in encodings[n + 1 :]), default=0.0
-        )
-        scores["identity_spread"] = round(float(spread), 4)
-        if dists:
-            scores["identity_max_distance"] = max(dists)
-            if max(dists) > tol:
-                codes.append(VerdictCode.IDENTITY_MISMATCH)
-        if spread > tol and VerdictCode.IDENTITY_MISMATCH not in codes:
-            codes.append(VerdictCode.IDENTITY_INCONSISTENT)
-        return evidence, codes, scores
-
-
-def portrait_encoding(matcher: FaceProvider, portrait: np.ndarray | bytes) -> np.ndarray:
-    """Encoding of a stored portrait for :class:`IdentityCheck` (bytes are decoded safely)."""
-    if isinstance(portrait, (bytes, bytearray, memoryview)):
-        portrait = imaging.decode_image(bytes(portrait))
-    return matcher.encode(imaging.ensure_rgb(portrait))
-
-
 __all__ = [
     "Challenge",
-    "IdentityCheck",
     "LivenessJudge",
     "LivenessRules",
-    "LivenessSession",
     "draw_challenge",
-    "portrait_encoding",
 ]

@@ -133,6 +133,9 @@ class FaceObservation:
     pixels: the liveness judge fits a plane-to-plane homography on the anchors between two frames
     and measures how far the nose tip leaves it (a flat photo has no such parallax).
     ``eye_distance`` is the outer eye-corner distance in pixels (scale of the face).
+    ``face_aspect`` is a rigid vertical/horizontal proportion of the face (eye line to nose base
+    over the eye distance): a photo tilted about either axis changes it exactly as it changes
+    eye and mouth openness, so the judge divides it out (a flicked photo cannot fake a blink).
     """
 
     box: FaceBox
@@ -144,6 +147,7 @@ class FaceObservation:
     anchors: np.ndarray | None = None
     nose: np.ndarray | None = None
     eye_distance: float | None = None
+    face_aspect: float | None = None
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -1,0 +1,13 @@
+"""Face provider plugin on face_recognition (dlib): matching, detection, portrait quality,
+landmark liveness (blink, open mouth). Models load on first use."""
+
+from core import hookimpl
+
+from plugins.face_dlib.provider import DEFAULT_TOLERANCE, DlibProvider
+
+__all__ = ["DEFAULT_TOLERANCE", "DlibProvider", "face_providers"]
+
+
+@hookimpl
+def face_providers():
+    return [DlibProvider()]

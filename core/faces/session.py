@@ -1,0 +1,205 @@
+"""A liveness session for the web layer: provider + judge + identity on evidence frames.
+
+Call sequence: ``LivenessSession(provider, draw_challenge(...), identity=...)`` → for each
+prompt ``prompt_shown(i, t_ms)`` when the page displays it → ``add_frame(frame, t_ms)`` for every
+frame (returns per-frame guidance; ``guidance.done`` says stop) → ``finish()`` → ``Verdict``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.faces import imaging
+from core.faces.liveness import Challenge, LivenessJudge, LivenessRules
+from core.faces.values import (
+    ChallengeError,
+    Evidence,
+    FaceBox,
+    FaceError,
+    FrameGuidance,
+    FrameSignals,
+    Verdict,
+    VerdictCode,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from core.faces.provider import FaceProvider
+
+
+
+@dataclass(slots=True)
+class _Kept:
+    t_ms: int
+    jpeg: bytes
+    box: FaceBox  # in the JPEG's pixels
+    yaw: float | None = None
+
+
+@dataclass(slots=True)
+class IdentityCheck:
+    """Who the face must be: a matcher provider, the portrait's encoding, the tolerance."""
+
+    matcher: FaceProvider
+    portrait: np.ndarray | None = None  # None: only check the same person stays throughout
+    tolerance: float | None = None
+
+
+class LivenessSession:
+    """Drives one challenge for the web layer: frames in, guidance out, then a verdict.
+
+    ``add_frame`` takes a decoded RGB frame (or JPEG/PNG bytes) and the caller's timestamp in
+    ms; ``prompt_shown`` records when the page showed prompt ``index``. ``finish`` returns the
+    verdict with scores, Chinese reasons and a few evidence frames (JPEG).
+    """
+
+    MAX_FRAMES = 600
+    SAMPLE_EVERY_MS = 500
+    IDENTITY_MAX_YAW = 25.0  # encodings of turned faces are unreliable: identity uses frontal frames
+    MAX_SIDE = 640
+
+    def __init__(
+        self,
+        provider: FaceProvider,
+        challenge: Challenge,
+        *,
+        rules: LivenessRules | None = None,
+        identity: IdentityCheck | None = None,
+    ) -> None:
+        unsupported = set(challenge.actions) - set(provider.liveness_actions)
+        if unsupported:
+            raise ChallengeError(f"{provider.name} cannot measure {sorted(unsupported)}")
+        self.provider = provider
+        self.challenge = challenge
+        self.judge = LivenessJudge(challenge, rules)
+        self.identity = identity
+        self._recent: deque[_Kept] = deque()
+        self._pinned: dict[int, tuple[str, _Kept]] = {}
+        self._last_sample = -10**12
+        self._verdict: Verdict | None = None
+
+    @property
+    def nonce(self) -> str:
+        return self.challenge.nonce
+
+    def check_nonce(self, nonce: str) -> None:
+        if not secrets.compare_digest(str(nonce), self.challenge.nonce):
+            raise ChallengeError("nonce does not match this challenge")
+
+    def prompt_shown(self, index: int, t_ms: int, *, nonce: str | None = None) -> None:
+        if nonce is not None:
+            self.check_nonce(nonce)
+        self.judge.prompt_shown(index, t_ms)
+
+    def add_frame(self, image: np.ndarray | bytes, t_ms: int, *, nonce: str | None = None) -> FrameGuidance:
+        if nonce is not None:
+            self.check_nonce(nonce)
+        if self._verdict is not None:
+            raise ChallengeError("the session is finished")
+        if len(self.judge.frames) >= self.MAX_FRAMES:
+            raise ChallengeError("too many frames")
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            image = imaging.decode_image(bytes(image))
+        image, _ = imaging.downscale(imaging.ensure_rgb(image), self.MAX_SIDE)
+        faces = tuple(self.provider.observe(image))
+        box = faces[0].box if len(faces) == 1 else None
+        sig = FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box))
+        before = len(self.judge.results)
+        guidance = self.judge.observe(sig)
+        self._keep(image, sig, before)
+        return guidance
+
+    def add_signals(self, sig: FrameSignals) -> FrameGuidance:
+        """Feed precomputed signals (no evidence frames kept, no identity possible)."""
+        return self.judge.observe(sig)
+
+    def _keep(self, image: np.ndarray, sig: FrameSignals, results_before: int) -> None:
+        if sig.face is None:
+            return
+        kept = _Kept(sig.t_ms, imaging.encode_jpeg(image, max_side=None), sig.face.box, sig.face.yaw)
+        horizon = sig.t_ms - self.judge.rules.timeout_ms - 1000
+        self._recent.append(kept)
+        while self._recent and self._recent[0].t_ms < horizon:
+            self._recent.popleft()
+        if not self._pinned:
+            self._pinned[kept.t_ms] = ("baseline", kept)
+        if sig.t_ms - self._last_sample >= self.SAMPLE_EVERY_MS:
+            self._pinned.setdefault(kept.t_ms, ("sample", kept))
+            self._last_sample = sig.t_ms
+        for r in self.judge.results[results_before:]:
+            if not r.passed:
+                continue
+            for t, label in ((r.start_ms, f"{r.action.value}_start"), (r.done_ms, r.action.value)):
+                k = next((k for k in self._recent if k.t_ms == t), None)
+                if k is not None:
+                    self._pinned[k.t_ms] = (label, k)
+
+    def finish(self) -> Verdict:
+        if self._verdict is not None:
+            return self._verdict
+        codes, scores = self.judge.verdict()
+        evidence = [Evidence(k.t_ms, label, k.jpeg) for _, (label, k) in sorted(self._pinned.items())]
+        if self.identity is not None and self.judge.frames:
+            evidence, id_codes, id_scores = self._check_identity(sorted(self._pinned.items()))
+            codes.extend(id_codes)
+            scores.update(id_scores)
+        self._verdict = Verdict(
+            self.challenge.nonce,
+            not codes,
+            tuple(dict.fromkeys(codes)),
+            tuple(self.judge.results),
+            scores,
+            tuple(evidence),
+            len(self.judge.frames),
+        )
+        return self._verdict
+
+    def _check_identity(self, pinned: list[tuple[int, tuple[str, _Kept]]]):
+        ident = self.identity
+        assert ident is not None
+        matcher = ident.matcher
+        tol = matcher.default_tolerance if ident.tolerance is None else ident.tolerance
+        evidence: list[Evidence] = []
+        encodings: list[np.ndarray] = []
+        dists: list[float] = []
+        for _, (label, k) in pinned:
+            d = None
+            if k.yaw is not None and abs(k.yaw) > self.IDENTITY_MAX_YAW:
+                evidence.append(Evidence(k.t_ms, label, k.jpeg, None))
+                continue
+            try:
+                img = imaging.decode_image(k.jpeg)
+                enc = matcher.encode(img, k.box)
+                encodings.append(enc)
+                if ident.portrait is not None:
+                    d = round(float(matcher.distance(ident.portrait, enc)), 4)
+                    dists.append(d)
+            except FaceError:
+                pass
+            evidence.append(Evidence(k.t_ms, label, k.jpeg, d))
+        codes: list[VerdictCode] = []
+        scores: dict[str, float] = {"identity_frames": float(len(encodings))}
+        if not encodings:
+            return evidence, [VerdictCode.IDENTITY_UNAVAILABLE], scores
+        spread = max(
+            (matcher.distance(a, b) for n, a in enumerate(encodings) for b in encodings[n + 1 :]), default=0.0
+        )
+        scores["identity_spread"] = round(float(spread), 4)
+        if dists:
+            scores["identity_max_distance"] = max(dists)
+            if max(dists) > tol:
+                codes.append(VerdictCode.IDENTITY_MISMATCH)
+        if spread > tol and VerdictCode.IDENTITY_MISMATCH not in codes:
+            codes.append(VerdictCode.IDENTITY_INCONSISTENT)
+        return evidence, codes, scores
+
+
+def portrait_encoding(matcher: FaceProvider, portrait: np.ndarray | bytes) -> np.ndarray:
+    """Encoding of a stored portrait for :class:`IdentityCheck` (bytes are decoded safely)."""
+    if isinstance(portrait, (bytes, bytearray, memoryview)):
+        portrait = imaging.decode_image(bytes(portrait))
+    return matcher.encode(imaging.ensure_rgb(portrait))

@@ -1,0 +1,202 @@
+"""MediaPipe Tasks FaceLandmarker as a face provider: detection, portrait quality, liveness.
+
+The model file ships in ``models/`` (see ``models/NOTICE``); its SHA-256 is checked before
+loading and nothing is ever downloaded. The landmarker is created on first use and shared by
+the provider instance (calls are serialised: a landmarker is not thread-safe).
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from core import (
+    Action,
+    Capability,
+    FaceBox,
+    FaceObservation,
+    FaceProviderBase,
+    ModelIntegrityError,
+    downscale,
+    ensure_rgb,
+    euler_from_rotation,
+    eye_aspect_ratio,
+)
+
+MODEL_PATH = Path(__file__).parent / "models" / "face_landmarker.task"
+MODEL_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+MODEL_SIZE = 3_758_596
+
+# 478-point face mesh indices
+LEFT_EYE = (33, 160, 158, 133, 153, 144)  # image-left eye: corner, top, top, corner, bottom, bottom
+RIGHT_EYE = (362, 385, 387, 263, 373, 380)
+MOUTH_INNER = (13, 14)  # upper / lower inner lip
+MOUTH_CORNERS = (78, 308)
+NOSE_TIP = 1
+NOSE_BASE = 2  # subnasale
+EYE_OUTER = (33, 263)
+# near-rigid points around the eyes, brows, forehead and cheeks (not the mouth or jaw, which move)
+ANCHORS = (33, 133, 362, 263, 70, 105, 300, 334, 10, 234, 454, 168, 6)
+
+
+def load_model_bytes(path: Path = MODEL_PATH, sha256: str = MODEL_SHA256) -> bytes:
+    """The model file's bytes, refusing a missing or altered file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelIntegrityError(f"MediaPipe model missing at {path}: {exc}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise ModelIntegrityError(
+            f"MediaPipe model {path} has SHA-256 {digest}, expected {sha256} "
+            f"({len(data)} bytes, expected {MODEL_SIZE}); refusing to load it"
+        )
+    return data
+
+
+class MediaPipeProvider(FaceProviderBase):
+    name = "mediapipe"
+    capabilities = frozenset({Capability.DETECT, Capability.QUALITY, Capability.LIVENESS})
+    liveness_actions = frozenset(Action)
+
+    def __init__(
+        self,
+        model_path: Path = MODEL_PATH,
+        *,
+        model_sha256: str = MODEL_SHA256,
+        max_side: int = 1280,
+        min_confidence: float = 0.7,
+        max_faces: int = 4,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.model_sha256 = model_sha256
+        self.max_side = max_side
+        self.min_confidence = min_confidence
+        self.max_faces = max_faces
+        self._landmarker = None
+        self._lock = threading.Lock()
+
+    # --- model ------------------------------------------------------------------------------
+
+    def _get(self):
+        if self._landmarker is None:
+            data = load_model_bytes(self.model_path, self.model_sha256)
+            from mediapipe.tasks.python import BaseOptions, vision
+
+            opts = vision.FaceLandmarkerOptions(
+                base_options=BaseOptions(model_asset_buffer=data),
+                running_mode=vision.RunningMode.IMAGE,
+                num_faces=self.max_faces,
+                min_face_detection_confidence=self.min_confidence,
+                min_face_presence_confidence=self.min_confidence,
+                output_face_blendshapes=False,
+                output_facial_transformation_matrixes=True,
+            )
+            self._landmarker = vision.FaceLandmarker.create_from_options(opts)
+            atexit.register(self.close)
+        return self._landmarker
+
+    def close(self) -> None:
+        """Release the landmarker (it is created again on next use)."""
+        with self._lock:
+            lm, self._landmarker = self._landmarker, None
+        if lm is not None:
+            try:
+                lm.close()
+            except Exception:  # at interpreter exit MediaPipe's executor is already gone
+                lm._handle = None  # let the OS reclaim it; keeps FaceLandmarker.__del__ quiet
+
+    def raw_detect(self, image: np.ndarray):
+        """The bare FaceLandmarker call (used by benchmarks as the reference cost)."""
+        import mediapipe as mp
+
+        with self._lock:
+            lm = self._get()
+            return lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
+
+    # --- contract ---------------------------------------------------------------------------
+
+    def observe(self, image: np.ndarray, *, thorough: bool = False) -> list[FaceObservation]:
+        image = ensure_rgb(image)
+        small, s = downscale(image, self.max_side)
+        faces = self._observe(small)
+        if thorough:
+            faces = self._merge(faces, self._tiles(small))
+        if s != 1.0:
+            faces = [_rescale(f, 1.0 / s) for f in faces]
+        return sorted(faces, key=lambda f: -f.box.area)
+
+    def _observe(self, image: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[FaceObservation]:
+        result = self.raw_detect(image)
+        h, w = image.shape[:2]
+        out = []
+        for k, lms in enumerate(result.face_landmarks):
+            pts = np.array([(p.x * w + offset[0], p.y * h + offset[1]) for p in lms], dtype=np.float64)
+            out.append(_observation(pts, result.facial_transformation_matrixes[k]))
+        return out
+
+    def _tiles(self, image: np.ndarray) -> list[FaceObservation]:
+        """Look for small faces in a 3×3 grid of half-size windows (group photos)."""
+        h, w = image.shape[:2]
+        if min(h, w) < 360:
+            return []
+        th, tw = h // 2, w // 2
+        found: list[FaceObservation] = []
+        for y in (0, (h - th) // 2, h - th):
+            for x in (0, (w - tw) // 2, w - tw):
+                for f in self._observe(np.ascontiguousarray(image[y : y + th, x : x + tw]), (x, y)):
+                    b, m = f.box, 0.01 * tw
+                    inside = b.x > x + m and b.y > y + m and b.x + b.w < x + tw - m and b.y + b.h < y + th - m
+                    if inside:  # a face cut by the window edge is found whole elsewhere
+                        found.append(f)
+        return found
+
+    @staticmethod
+    def _merge(faces: list[FaceObservation], extra: list[FaceObservation]) -> list[FaceObservation]:
+        merged = list(faces)
+        for f in extra:
+            if all(f.box.overlap(g.box) < 0.3 for g in merged):
+                merged.append(f)
+        return merged
+
+
+def _observation(pts: np.ndarray, matrix) -> FaceObservation:
+    x1, y1 = pts.min(axis=0)
+    x2, y2 = pts.max(axis=0)
+    yaw, pitch, roll = euler_from_rotation(np.asarray(matrix))
+    ear = (eye_aspect_ratio(pts[list(LEFT_EYE)]) + eye_aspect_ratio(pts[list(RIGHT_EYE)])) / 2
+    width = float(np.linalg.norm(pts[MOUTH_CORNERS[0]] - pts[MOUTH_CORNERS[1]]))
+    gap = float(np.linalg.norm(pts[MOUTH_INNER[0]] - pts[MOUTH_INNER[1]]))
+    eye_mid = (pts[EYE_OUTER[0]] + pts[EYE_OUTER[1]]) / 2
+    eye_dist = float(np.linalg.norm(pts[EYE_OUTER[0]] - pts[EYE_OUTER[1]]))
+    return FaceObservation(
+        box=FaceBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        eye_openness=ear,
+        mouth_open=gap / width if width > 0 else 0.0,
+        anchors=pts[list(ANCHORS)].copy(),
+        nose=pts[NOSE_TIP].copy(),
+        eye_distance=eye_dist,
+        face_aspect=float(np.linalg.norm(pts[NOSE_BASE] - eye_mid)) / eye_dist if eye_dist > 0 else None,
+    )
+
+
+def _rescale(f: FaceObservation, k: float) -> FaceObservation:
+    return FaceObservation(
+        box=f.box.scaled(k),
+        yaw=f.yaw,
+        pitch=f.pitch,
+        roll=f.roll,
+        eye_openness=f.eye_openness,
+        mouth_open=f.mouth_open,
+        anchors=None if f.anchors is None else f.anchors * k,
+        nose=None if f.nose is None else f.nose * k,
+        eye_distance=None if f.eye_distance is None else f.eye_distance * k,
+        face_aspect=f.face_aspect,
+    )
