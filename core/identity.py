@@ -83,3 +83,26 @@ def mask_name(value: str | None) -> str:
     if not value:
         return ""
     return value[0] + "*" * (len(value) - 1)
+
+
+_CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"  # GB 32100-2015: no I, O, S, V, Z
+_CREDIT_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+
+
+def credit_check_char(first17: str) -> str:
+    total = sum(_CREDIT_CHARS.index(c) * w for c, w in zip(first17, _CREDIT_WEIGHTS, strict=True))
+    return _CREDIT_CHARS[(31 - total % 31) % 31]
+
+
+def normalize_credit_code(raw: str) -> str:
+    """Return the canonical unified social credit code (统一社会信用代码) or raise InvalidIdentity."""
+    value = (raw or "").strip().upper().replace(" ", "")
+    if not value:
+        raise InvalidIdentity("请输入统一社会信用代码")
+    if len(value) != 18:
+        raise InvalidIdentity("统一社会信用代码应为18位")
+    if any(c not in _CREDIT_CHARS for c in value):
+        raise InvalidIdentity("统一社会信用代码只能包含数字和大写字母（不含 I、O、S、V、Z）")
+    if credit_check_char(value[:17]) != value[17]:
+        raise InvalidIdentity("统一社会信用代码校验位不正确，请核对")
+    return value
