@@ -9,6 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
 from core.accounts.passwords import hash_password, verify_password
+from core.accounts.session_start import start_session
 from core.accounts.signin import SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, issue_code
 from core.accounts.tables import Account
@@ -89,27 +90,13 @@ async def signin_submit(request: Request, method_key: str) -> Response:
         return await render(request, "signin.html", status_code=status, errors=errors, **ctx)
 
     await failures.reset(tenant.slug, who)
-    # A fresh session id at every sign-in; the old one (if any) is destroyed.
-    old = request.cookies.get(p.sessions.cookie_name(tenant.slug))
-    if old:
-        await p.sessions.destroy(old)
-    sid = await p.sessions.create(account.id, tenant.slug)
     account.last_signin_at = dt.datetime.now(dt.UTC)
     await account.save([Account.last_signin_at])
     await record("signin", tenant_id=tenant.id, actor_id=account.id, method=method.key)
     await notify(p.hooks(tenant).account_signed_in, tenant=tenant, account=account)
-    request.state.account = account
+    # A fresh session id at every sign-in; the old one (if any) is destroyed.
     target = "/password?first=1" if account.must_change_password else "/me"
-    response = redirect(request, target)
-    response.set_cookie(
-        p.sessions.cookie_name(tenant.slug),
-        sid,
-        httponly=True,
-        samesite="lax",
-        secure=p.settings.cookie_secure,
-        path="/",
-    )
-    return response
+    return await start_session(request, account, target)
 
 
 @post("/sms/code")
@@ -184,14 +171,7 @@ async def password_submit(request: Request) -> Response:
     await account.save([Account.password_hash, Account.must_change_password])
     await record("password.changed", tenant_id=tenant.id, actor_id=account.id)
     # Rotate the session after a credential change.
-    old = request.cookies.get(p.sessions.cookie_name(tenant.slug))
-    if old:
-        await p.sessions.destroy(old)
-    sid = await p.sessions.create(account.id, tenant.slug)
-    response = redirect(request, "/me?changed=1")
-    response.set_cookie(p.sessions.cookie_name(tenant.slug), sid, httponly=True, samesite="lax", path="/",
-                        secure=p.settings.cookie_secure)
-    return response
+    return await start_session(request, account, "/me?changed=1")
 
 
 @get("/me")
