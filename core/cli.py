@@ -53,6 +53,17 @@ async def _create_admin(settings: Settings, tenant_slug: str | None, username: s
     return role
 
 
+async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
+    from core.files.storage import LocalStorage
+    from core.retention import purge
+    from core.tenants.services import sync_tenants
+
+    host, tenants = _host_and_tenants(settings)
+    await sync_tenants(host, tenants)
+    storage = LocalStorage(settings.storage_dir)
+    return {t.slug: await purge(t, storage) for t in tenants}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xueshi", description="学时 training platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -64,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--username", required=True)
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
+    sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
     serve = sub.add_parser("serve", help="serve the app")
     demo = sub.add_parser("demo", help="create demo data and accounts, print them, and serve")
     for p in (serve, demo):
@@ -84,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             _, tenants = _host_and_tenants(settings)
             for t in tenants:
                 print(f"{t.slug}\t{t.name}\t/t/{t.slug}/\t{', '.join(t.spec.hosts)}")
+    elif args.command == "purge":
+        for slug, counts in asyncio.run(_purge(settings)).items():
+            print(slug, " ".join(f"{k}={v}" for k, v in counts.items()))
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
         role = asyncio.run(_create_admin(settings, args.tenant, args.username, password, args.name))

@@ -18,6 +18,19 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"environment variable {name} must be an integer, got {raw!r}") from exc
 
 
+def _stored_secret(var_dir: Path) -> str:
+    """A random key kept in ``var/secret_key`` so sessions, CSRF tokens and SMS code hashes
+    survive a restart; production sets XUESHI_SECRET_KEY instead."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///var/xueshi.sqlite3"
@@ -59,7 +72,6 @@ class Settings:
             lockout_seconds=_int(env, "XUESHI_LOCKOUT_SECONDS", 15 * 60),
             cookie_secure=env.get("XUESHI_COOKIE_SECURE", "") in {"1", "true", "yes"},
         )
-        if env.get("XUESHI_SECRET_KEY"):
-            values["secret_key"] = env["XUESHI_SECRET_KEY"]
+        values["secret_key"] = env.get("XUESHI_SECRET_KEY") or _stored_secret(var_dir)
         values.update(overrides)
         return cls(**values)
