@@ -1,0 +1,161 @@
+"""Home-page articles: 新闻动态, 通知公告, 政策法规 and enrollment notices (报名通知).
+
+Every query is scoped to one tenant. Articles dated in the future are not yet published: only
+staff see them. Attachments are private StoredFile rows served by the app, by article id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from core.content.tables import Article
+from core.files.images import ImageRejected, clean_image
+from core.tenancy import Tenant
+
+CATEGORIES = {"news": "新闻动态", "notice": "通知公告", "policy": "政策法规", "enrollment": "报名通知"}
+MAX_TITLE = 200
+MAX_BODY = 20_000
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+class AttachmentRejected(ValueError):
+    """Chinese message shown at the attachment field."""
+
+
+@dataclass
+class ArticleInput:
+    """A validated article form; ``errors`` maps field names to Chinese messages."""
+
+    category: str = "news"
+    title: str = ""
+    body: str = ""
+    published_on: dt.date | None = None
+    position: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def parse_article_form(form: dict[str, str], positions: list[str]) -> ArticleInput:
+    data = ArticleInput(
+        category=form.get("category", ""),
+        title=(form.get("title") or "").strip(),
+        body=(form.get("body") or "").replace("\r\n", "\n").strip(),
+        position=(form.get("position") or "").strip(),
+    )
+    if data.category not in CATEGORIES:
+        data.errors["category"] = "请选择栏目"
+    if not data.title:
+        data.errors["title"] = "请输入标题"
+    elif len(data.title) > MAX_TITLE:
+        data.errors["title"] = f"标题不能超过 {MAX_TITLE} 个字"
+    if len(data.body) > MAX_BODY:
+        data.errors["body"] = f"正文不能超过 {MAX_BODY} 个字"
+    raw_date = (form.get("published_on") or "").strip()
+    try:
+        data.published_on = dt.date.fromisoformat(raw_date) if raw_date else dt.date.today()
+    except ValueError:
+        data.errors["published_on"] = "发布日期格式应为 年-月-日，例如 2026-03-01"
+    if data.category == "enrollment":
+        if data.position not in positions:
+            data.errors["position"] = "请选择报名岗位"
+    else:
+        data.position = ""
+    return data
+
+
+def clean_attachment(raw: bytes) -> tuple[bytes, str]:
+    """A PDF (checked by its content) kept as is, or an image re-encoded without metadata."""
+    if not raw:
+        raise AttachmentRejected("附件为空，请重新选择")
+    if len(raw) > MAX_ATTACHMENT_BYTES:
+        raise AttachmentRejected("附件不能超过 10 MB")
+    if raw[:5] == b"%PDF-":
+        if b"%%EOF" not in raw[-2048:]:
+            raise AttachmentRejected("PDF 文件不完整，请重新导出后上传")
+        return raw, "application/pdf"
+    try:
+        image = clean_image(raw)
+    except ImageRejected:
+        raise AttachmentRejected("附件只能是 PDF 文件或 JPG、PNG 图片") from None
+    return image.data, image.media_type
+
+
+def paragraphs(body: str) -> list[str]:
+    """Plain-text body → paragraphs (blank lines or single line breaks separate them)."""
+    return [p.strip() for p in (body or "").split("\n") if p.strip()]
+
+
+def _published(tenant: Tenant):
+    return (Article.tenant == tenant.id) & (Article.published_on <= dt.date.today())
+
+
+async def latest(tenant: Tenant, category: str, limit: int = 5) -> list[Article]:
+    return await (
+        Article.objects().where(_published(tenant) & (Article.category == category))
+        .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
+        .limit(limit)
+    )
+
+
+async def page_of(tenant: Tenant, category: str, page: int = 1, per_page: int = 20) -> tuple[list[Article], int]:
+    where = _published(tenant) & (Article.category == category)
+    total = await Article.count().where(where)
+    rows = await (
+        Article.objects().where(where)
+        .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
+        .limit(per_page).offset((max(page, 1) - 1) * per_page)
+    )
+    return rows, total
+
+
+async def published(tenant: Tenant, article_id: int) -> Article | None:
+    return await Article.objects().where(_published(tenant) & (Article.id == article_id)).first()
+
+
+async def any_of(tenant: Tenant, article_id: int) -> Article | None:
+    """Staff view: published or not, but only the tenant's own."""
+    return await Article.objects().where((Article.tenant == tenant.id) & (Article.id == article_id)).first()
+
+
+async def all_of(tenant: Tenant) -> list[Article]:
+    return await (
+        Article.objects().where(Article.tenant == tenant.id)
+        .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
+    )
+
+
+async def save(tenant: Tenant, data: ArticleInput, *, article: Article | None = None,
+               attachment_id: int | None = None, actor_id: int | None = None) -> Article:
+    article = article or Article(tenant=tenant.id, created_by=actor_id)
+    article.category, article.title, article.body = data.category, data.title, data.body
+    article.published_on, article.position = data.published_on, data.position
+    if attachment_id is not None:
+        article.attachment = attachment_id
+    await article.save()
+    return article
+
+
+@dataclass(frozen=True)
+class Seed:
+    category: str
+    title: str
+    body: str
+    days_ago: int
+    position: str = ""
+
+
+async def seed(tenant: Tenant, seeds: list[Seed]) -> list[str]:
+    """Create the demo articles missing from the tenant (matched by category and title)."""
+    done = []
+    for s in seeds:
+        exists = await Article.exists().where(
+            (Article.tenant == tenant.id) & (Article.category == s.category) & (Article.title == s.title)
+        )
+        if exists:
+            continue
+        await Article(
+            tenant=tenant.id, category=s.category, title=s.title, body=s.body, position=s.position,
+            published_on=dt.date.today() - dt.timedelta(days=s.days_ago),
+        ).save()
+        done.append(f"article: {CATEGORIES[s.category]} · {s.title}")
+    return done
