@@ -28,6 +28,12 @@ from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
 from core.files.images import CleanImage, ImageRejected, clean_image
 from core.files.tables import StoredFile
 from core.notify.services import NotifyChannel, send as send_notification
+from core.accounts.session_start import start_session
+from core.content import services as articles
+from core.content.tables import Article
+from core.proctoring.tables import Consent
+from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
+from core.roster.tables import LearnerProfile, RosterEntry
 from core.web import (
     MenuLink,
     Platform,
@@ -54,6 +60,8 @@ __all__ = [
     "ExamPolicy", "ExamScore", "StudyPolicy",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
     "NotifyChannel", "send_notification",
+    "start_session", "articles", "Article", "Consent",
+    "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
     "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
     "redirect", "render", "require", "tenant_of",
     *getattr(_faces, "__all__", ()),
