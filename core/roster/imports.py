@@ -1,0 +1,258 @@
+"""The roster import engine: columns by Chinese header, row checks, preview, batched upsert.
+
+Semantics (see docs/survey_association.md): the preview writes nothing; a file with error rows is
+committed only when the caller passes ``skip_errors`` (then exactly the valid rows go in); the
+commit upserts by (enterprise, ID number) in one transaction per batch, so importing the same file
+again never duplicates and completes an interrupted import.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
+from core.plugins import Hooks, collect, notify
+from core.roster.spreadsheets import SpreadsheetRejected, Table
+from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
+from core.tenancy import Tenant
+
+BATCH_SIZE = 500
+
+
+@dataclass(frozen=True)
+class RosterColumn:
+    key: str
+    header: str  # the Chinese header in the template
+    required: bool = False  # the column must be present in the file
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RowError:
+    column: str  # a column key, or "" for the whole row
+    message: str
+
+
+CORE_COLUMNS = (
+    RosterColumn("real_name", "姓名", True, ("学员姓名",)),
+    RosterColumn("id_number", "身份证号", True, ("身份证号码", "身份证")),
+    RosterColumn("mobile", "手机号", False, ("手机号码", "手机", "联系电话")),
+    RosterColumn("position", "岗位", False, ("岗位类别", "岗位名称")),
+)
+
+
+@dataclass
+class PreviewRow:
+    line: int
+    values: dict[str, str]
+    errors: list[RowError] = field(default_factory=list)
+    existing: bool = False  # already on this company's roster: the import updates it
+
+    def error_for(self, key: str) -> str:
+        return "；".join(e.message for e in self.errors if e.column == key)
+
+
+@dataclass
+class Preview:
+    columns: list[RosterColumn]
+    rows: list[PreviewRow]
+
+    @property
+    def error_rows(self) -> list[PreviewRow]:
+        return [r for r in self.rows if r.errors]
+
+    @property
+    def valid_rows(self) -> list[PreviewRow]:
+        return [r for r in self.rows if not r.errors]
+
+
+def _key(text: str) -> str:
+    return "".join(text.split()).replace("*", "").replace("（", "(").split("(")[0]
+
+
+def map_columns(headers: list[str], columns: list[RosterColumn]) -> dict[str, int]:
+    """Column key → index in the file; raises SpreadsheetRejected when required columns are missing."""
+    wanted = {_key(name): c.key for c in columns for name in (c.header, *c.aliases)}
+    mapping: dict[str, int] = {}
+    for i, header in enumerate(headers):
+        key = wanted.get(_key(header))
+        if key is not None and key not in mapping:
+            mapping[key] = i
+    missing = [c.header for c in columns if c.required and c.key not in mapping]
+    if missing:
+        raise SpreadsheetRejected(
+            f"表头缺少必需的列：{'、'.join(missing)}。请下载模板，按模板的列名填写（第一行为表头）"
+        )
+    return mapping
+
+
+async def columns_for(hooks: Hooks, tenant: Tenant) -> list[RosterColumn]:
+    return [*CORE_COLUMNS, *await collect(hooks.roster_columns, tenant=tenant)]
+
+
+def check_core(values: dict[str, str], positions: list[str]) -> list[RowError]:
+    """Normalise ``values`` in place and return the core rules they break."""
+    errors: list[RowError] = []
+    if not values.get("real_name"):
+        errors.append(RowError("real_name", "姓名不能为空"))
+    elif len(values["real_name"]) > 50:
+        errors.append(RowError("real_name", "姓名过长"))
+    try:
+        values["id_number"] = normalize_id_number(values.get("id_number", ""))
+    except InvalidIdentity as exc:
+        errors.append(RowError("id_number", str(exc)))
+    if values.get("mobile"):
+        try:
+            values["mobile"] = normalize_mobile(values["mobile"])
+        except InvalidIdentity as exc:
+            errors.append(RowError("mobile", str(exc)))
+    position = values.get("position", "")
+    if positions and position and position not in positions:
+        errors.append(RowError("position", f"岗位“{position}”不在可选岗位中（{'、'.join(positions)}）"))
+    elif positions and not position:
+        errors.append(RowError("position", "请填写岗位"))
+    return errors
+
+
+async def _owners(tenant: Tenant, id_numbers: list[str]) -> dict[str, int]:
+    """ID number → the enterprise whose roster lists it (bulk, in chunks)."""
+    owners: dict[str, int] = {}
+    for i in range(0, len(id_numbers), BATCH_SIZE):
+        chunk = id_numbers[i : i + BATCH_SIZE]
+        rows = await RosterEntry.select(RosterEntry.id_number, RosterEntry.enterprise).where(
+            (RosterEntry.tenant == tenant.id) & RosterEntry.id_number.is_in(chunk)
+        )
+        for row in rows:
+            owners.setdefault(row["id_number"], row["enterprise"])
+    return owners
+
+
+async def preview_roster(*, hooks: Hooks, tenant: Tenant, enterprise_id: int, table: Table) -> Preview:
+    """Every row with its errors; writes nothing."""
+    columns = await columns_for(hooks, tenant)
+    mapping = map_columns(table.headers, columns)
+    positions = list(tenant.rules.roster.positions)
+    rows: list[PreviewRow] = []
+    seen: dict[str, int] = {}
+    for line, cells in table.rows:
+        values = {c.key: (cells[mapping[c.key]] if c.key in mapping and mapping[c.key] < len(cells) else "")
+                  for c in columns}
+        row = PreviewRow(line, values, check_core(values, positions))
+        if not row.error_for("id_number"):
+            first = seen.setdefault(values["id_number"], line)
+            if first != line:
+                row.errors.append(RowError("id_number", f"与第 {first} 行的身份证号重复"))
+        for extra in await collect(hooks.roster_validate_row, tenant=tenant, row=values):
+            row.errors.append(extra)
+        rows.append(row)
+    owners = await _owners(tenant, list(seen))
+    for row in rows:
+        owner = owners.get(row.values.get("id_number", ""))
+        if owner is None or row.error_for("id_number"):
+            continue
+        if owner == enterprise_id:
+            row.existing = True
+        else:
+            row.errors.append(RowError("id_number", "该身份证号已被其他企业登记为学员"))
+    return Preview(columns, rows)
+
+
+FIELDS = ("real_name", "mobile", "position")
+
+
+async def _link_profiles(hooks: Hooks, tenant: Tenant, entries: list[RosterEntry]) -> None:
+    """New entries whose person already has a learner profile join at once ("已加入")."""
+    by_id = {e.id_number: e for e in entries}
+    profiles = await LearnerProfile.objects().where(
+        (LearnerProfile.tenant == tenant.id) & LearnerProfile.id_number.is_in(list(by_id))
+    ) if by_id else []
+    for profile in profiles:
+        entry = by_id[profile.id_number]
+        if not hooks.roster_link_profile(tenant=tenant, profile=profile, entry=entry):
+            continue
+        entry.status, entry.account = "joined", profile.account
+        await entry.save([RosterEntry.status, RosterEntry.account])
+        if profile.enterprise is None:
+            profile.enterprise = entry.enterprise
+            await profile.save([LearnerProfile.enterprise])
+        await notify(hooks.roster_linked, tenant=tenant, entry=entry, profile=profile)
+
+
+async def upsert_rows(
+    *, hooks: Hooks, tenant: Tenant, enterprise_id: int, rows: list[dict[str, str]]
+) -> dict[str, int]:
+    """Insert or update one batch in one transaction; returns counts."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    now = dt.datetime.now(dt.UTC)
+    async with RosterEntry._meta.db.transaction():
+        existing = {
+            e.id_number: e
+            for e in await RosterEntry.objects().where(
+                (RosterEntry.tenant == tenant.id)
+                & (RosterEntry.enterprise == enterprise_id)
+                & RosterEntry.id_number.is_in([r["id_number"] for r in rows])
+            )
+        }
+        new: list[RosterEntry] = []
+        for values in rows:
+            entry = existing.get(values["id_number"])
+            if entry is None:
+                new.append(RosterEntry(
+                    tenant=tenant.id, enterprise=enterprise_id, id_number=values["id_number"],
+                    real_name=values["real_name"], mobile=values.get("mobile") or None,
+                    position=values.get("position", ""), status="pending", created_at=now, updated_at=now,
+                ))
+                continue
+            wanted = {"real_name": values["real_name"], "mobile": values.get("mobile") or entry.mobile,
+                      "position": values.get("position") or entry.position}
+            if all(getattr(entry, k) == v for k, v in wanted.items()):
+                counts["unchanged"] += 1
+                continue
+            await RosterEntry.update({**{getattr(RosterEntry, k): v for k, v in wanted.items()},
+                                      RosterEntry.updated_at: now}).where(RosterEntry.id == entry.id)
+            counts["updated"] += 1
+        if new:
+            await RosterEntry.insert(*new)
+            counts["created"] = len(new)
+    if new:
+        created = await RosterEntry.objects().where(
+            (RosterEntry.enterprise == enterprise_id) & RosterEntry.id_number.is_in([e.id_number for e in new])
+        )
+        await _link_profiles(hooks, tenant, created)
+    return counts
+
+
+async def commit_roster(
+    *, hooks: Hooks, tenant: Tenant, job: ImportJob, preview: Preview, skip_errors: bool,
+    batch_size: int = BATCH_SIZE,
+) -> dict[str, Any]:
+    """Write the valid rows in batches, recording progress on ``job``."""
+    if preview.error_rows and not skip_errors:
+        raise SpreadsheetRejected(f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，"
+                                  "或勾选“忽略错误行，仅导入正确的行”")
+    rows = [r.values for r in preview.valid_rows]
+    summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0,
+                               "skipped": len(preview.error_rows), "to_import": len(rows)}
+    job.status, job.processed_rows, job.error_rows = "running", 0, len(preview.error_rows)
+    job.total_rows, job.summary = len(preview.rows), summary
+    await job.save([ImportJob.status, ImportJob.processed_rows, ImportJob.error_rows, ImportJob.total_rows,
+                    ImportJob.summary])
+    try:
+        for i in range(0, len(rows), batch_size):
+            batch = rows[i : i + batch_size]
+            for k, v in (await upsert_rows(hooks=hooks, tenant=tenant, enterprise_id=job.enterprise,
+                                           rows=batch)).items():
+                summary[k] += v
+            job.processed_rows += len(batch)
+            job.summary = summary
+            await job.save([ImportJob.processed_rows, ImportJob.summary])
+    except Exception as exc:
+        job.status, job.finished_at = "failed", dt.datetime.now(dt.UTC)
+        job.summary = {**summary, "error": "导入中断，请重新导入同一文件以完成（已导入的行不会重复）"}
+        await job.save([ImportJob.status, ImportJob.finished_at, ImportJob.summary])
+        raise exc
+    job.status, job.finished_at = "done", dt.datetime.now(dt.UTC)
+    await job.save([ImportJob.status, ImportJob.finished_at])
+    return summary
