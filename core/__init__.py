@@ -16,6 +16,7 @@ from core.identity import (
     mask_name,
     normalize_id_number,
     normalize_mobile,
+    normalize_credit_code,
 )
 from core.plugins import collect, notify
 from core.accounts.tables import Account, Enterprise
@@ -27,6 +28,9 @@ from core.audit.services import record as audit
 from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
 from core.files.images import CleanImage, ImageRejected, clean_image
 from core.files.tables import StoredFile
+from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
+from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
+from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, preview_roster
 from core.notify.services import NotifyChannel, send as send_notification
 from core.accounts.session_start import start_session
 from core.content import services as articles
@@ -52,13 +56,16 @@ __all__ = [
     "hookimpl", "hookspec",
     "Tenant", "TenantRules", "TenantSpec",
     "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
-    "normalize_id_number", "normalize_mobile",
+    "normalize_id_number", "normalize_mobile", "normalize_credit_code",
     "collect", "notify",
     "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
     "CodeError", "check_code", "issue_code", "audit",
     "ExamPolicy", "ExamScore", "StudyPolicy",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
+    "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",
+    "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
+    "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "preview_roster",
     "NotifyChannel", "send_notification",
     "start_session", "articles", "Article", "Consent",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
