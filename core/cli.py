@@ -24,7 +24,7 @@ async def _migrate(settings: Settings) -> None:
     from core import db
 
     db.configure(settings.database_url)
-    await db.migrate()
+    await db.migrate(verbose=True)
 
 
 async def _sync(settings: Settings) -> list[str]:

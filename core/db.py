@@ -6,6 +6,8 @@ settings' ``DATABASE_URL`` before anything touches a table, so a process serves 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from pathlib import Path
 from urllib.parse import urlparse
@@ -43,10 +45,11 @@ def configure(database_url: str) -> Engine:
     return conf.DB
 
 
-async def migrate() -> None:
-    """Run every pending migration forwards."""
+async def migrate(verbose: bool = False) -> None:
+    """Run every pending migration forwards (Piccolo's progress output only when verbose)."""
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    result = await run_forwards(app_name="all")
+    with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
+        result = await run_forwards(app_name="all")
     if not result.success:
         raise RuntimeError(f"migration failed: {result.message}")
