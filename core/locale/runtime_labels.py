@@ -1,0 +1,28 @@
+"""Strings defined in Python but translated where templates show them.
+
+Templates call ``_(link.label)``, ``_(m.label)``, ``_(role_label)``, ``_(notice)`` and the
+``field()`` macro's ``_(label)`` / ``_(placeholder)``: the extractor cannot see those values, so
+they are listed here for ``pybabel extract`` (core/locale/babel.cfg). tests/test_i18n.py also
+collects them from the running app (menu links, sign-in methods, role labels) and fails when one
+has no English translation.
+"""
+
+
+def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark, don't translate"
+    return message
+
+
+RUNTIME_LABELS = [
+    # Roles (core.web.ROLE_LABELS)
+    N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("企业管理员"), N_("学员"),
+    # Menu links (core defaults and tenant plugins)
+    N_("我的"), N_("消息"), N_("修改密码"), N_("我的培训"), N_("个人档案"),
+    # Sign-in methods and their fields (core.accounts.signin)
+    N_("身份证号登录"), N_("手机号密码登录"), N_("短信验证码登录"),
+    N_("身份证号"), N_("18位身份证号"), N_("密码"), N_("手机号"), N_("11位手机号"),
+    N_("短信验证码"), N_("6位数字"),
+    # Password form fields (core/templates/password.html through the field() macro)
+    N_("当前密码"), N_("新密码"), N_("至少8位，包含字母和数字"), N_("再次输入新密码"),
+    # Notices passed to templates
+    N_("登录已过期，请重新登录"),
+]
