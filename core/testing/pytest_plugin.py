@@ -24,6 +24,8 @@ from core.testing.client import XsClient  # noqa: E402
 from core.testing.ids import fake_id_number, fake_mobile  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Browser fixtures (live_server, browser, page, new_page) for every test suite.
+pytest_plugins = ["core.testing.browser"]
 
 
 def shared_dir() -> Path:
