@@ -30,7 +30,7 @@ from core.files.images import CleanImage, ImageRejected, clean_image
 from core.files.tables import StoredFile
 from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
-from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, preview_roster
+from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, map_columns, preview_roster
 from core.notify.services import NotifyChannel, send as send_notification
 from core.accounts.session_start import start_session
 from core.content import services as articles
@@ -65,7 +65,7 @@ __all__ = [
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
     "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",
     "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
-    "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "preview_roster",
+    "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster",
     "NotifyChannel", "send_notification",
     "start_session", "articles", "Article", "Consent",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
