@@ -1,0 +1,172 @@
+"""Face verification pages: the consent screen, the webcam page and its JSON endpoints.
+
+The page (core/static/js/facecheck.js) asks for a challenge, sends ~10 JPEG frames a second to
+``/face/frame`` with its own timestamps and the index of the prompt it just showed, and asks for
+the verdict at ``/face/finish``. Only the server decides.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core.audit.services import record
+from core.faces import ChallengeError, FaceError
+from core.proctoring import consent as consents
+from core.proctoring import services
+from core.web import platform_of, redirect, render, require, tenant_of
+
+log = logging.getLogger("xueshi.proctoring")
+
+LEARNER = ("learner",)
+BAD_REQUEST = "核验请求无效，请重新开始核验"
+
+
+def _json(data: dict, status: int = 200) -> Response:
+    return Response(content=data, status_code=status, media_type="application/json")
+
+
+def _int(value: str | None, *, optional: bool = False) -> int | None:
+    if value is None or value == "":
+        if optional:
+            return None
+        raise ChallengeError("missing number")
+    try:
+        return int(value)
+    except ValueError:
+        raise ChallengeError("not a number") from None
+
+
+@get("/face/consent")
+async def consent_page(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    text = consents.face_consent_text(tenant)
+    active = await consents.active_consent(tenant.id, account.id)
+    return await render(
+        request, "proctoring/consent.html", text=text, text_sha256=consents.text_sha256(text),
+        version=consents.FACE_TEXT_VERSION, active=active, errors={},
+    )
+
+
+@post("/face/consent")
+async def consent_submit(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    form = await request.form()
+    text = consents.face_consent_text(tenant)
+    digest = consents.text_sha256(text)
+    errors: dict[str, str] = {}
+    if form.get("agree") != "yes":
+        errors["agree"] = "请阅读并勾选“我已阅读并同意”后再继续"
+    elif form.get("text_sha256") != digest:
+        errors["agree"] = "告知内容已更新，请重新阅读后再确认"
+    if errors:
+        return await render(
+            request, "proctoring/consent.html", status_code=400, text=text, text_sha256=digest,
+            version=consents.FACE_TEXT_VERSION, active=None, errors=errors,
+        )
+    row = await consents.grant(tenant.id, account.id, digest)
+    await record(
+        "face.consent_granted", tenant_id=tenant.id, actor_id=account.id, object_type="consent",
+        object_id=row.id, text_version=consents.FACE_TEXT_VERSION,
+    )
+    return redirect(request, "/face/check")
+
+
+@post("/face/consent/withdraw")
+async def consent_withdraw(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    await consents.withdraw(tenant.id, account.id)
+    services.live_checks(request.app).drop_account(tenant.id, account.id)
+    await record("face.consent_withdrawn", tenant_id=tenant.id, actor_id=account.id,
+                          object_type="consent", object_id="")
+    return redirect(request, "/face/consent?withdrawn=1")
+
+
+@get("/face/check")
+async def check_page(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    if await consents.active_consent(tenant.id, account.id) is None:
+        return redirect(request, "/face/consent")
+    p = platform_of(request)
+    has_portrait = await services.portrait_bytes(p.storage, tenant.id, account.id) is not None
+    left = await services.attempts_left(tenant, account.id)
+    return await render(
+        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left,
+        no_portrait=services.NO_PORTRAIT, limit_message=services.limit_message(tenant),
+        history=await services.latest(tenant.id, account.id),
+    )
+
+
+@post("/face/challenge")
+async def challenge(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    if await consents.active_consent(tenant.id, account.id) is None:
+        return _json({"error": "请先阅读并同意人脸信息处理告知", "consent": True}, 403)
+    checks = services.live_checks(request.app)
+    try:
+        check, left = await services.start(platform_of(request), checks, tenant, account)
+    except services.VerificationRefused as exc:
+        return _json({"error": exc.message}, exc.status)
+    return _json({**check.session.challenge.as_dict(), "attempts_left": left}, 201)
+
+
+def _own_check(request: Request, account, tenant) -> services.LiveCheck:
+    nonce = request.query_params.get("nonce") or ""
+    check = services.live_checks(request.app).get(nonce, tenant.id, account.id)
+    if check is None:
+        raise NotFoundException()  # unknown, expired, or another account's / tenant's nonce
+    return check
+
+
+@post("/face/frame")
+async def frame(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    check = _own_check(request, account, tenant)
+    body = await request.body()
+    if len(body) > services.MAX_FRAME_BYTES:
+        return _json({"error": "画面过大"}, 413)
+    q = request.query_params
+    try:
+        t_ms = _int(q.get("t"))
+        shown = _int(q.get("shown"), optional=True)
+        shown_t = _int(q.get("shown_t"), optional=True)
+        g = await services.add_frame(check, body, t_ms, shown, shown_t)
+    except FaceError as exc:
+        return _json({"error": exc.message}, 400)
+    except ChallengeError as exc:
+        log.info("face frame refused: %s", exc)
+        return _json({"error": BAD_REQUEST}, 400)
+    return _json({
+        "message": g.message, "code": str(g.code), "done": g.done, "step": g.action_index,
+        "next_prompt": g.next_prompt,
+    })
+
+
+@post("/face/finish")
+async def finish(request: Request) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    check = _own_check(request, account, tenant)
+    p = platform_of(request)
+    row, verdict = await services.finish(p, services.live_checks(request.app), tenant, account, check)
+    left = await services.attempts_left(tenant, account.id)
+    if verdict.passed:
+        message = "人脸核验通过"
+    else:
+        message = "人脸核验未通过：" + "；".join(verdict.reasons)
+    return _json({
+        "status": row.status, "passed": verdict.passed, "message": message, "reasons": verdict.reasons,
+        "attempts_left": left, "can_retry": (not verdict.passed) and left > 0,
+        "limit_message": "" if left > 0 or verdict.passed else services.limit_message(tenant),
+    })
+
+
+ROUTES = [consent_page, consent_submit, consent_withdraw, check_page, challenge, frame, finish]

@@ -1,0 +1,319 @@
+"""Webcam face verification: live challenges held in memory, and what is stored about them.
+
+A challenge lives in process memory (``LiveChecks``, one per app, at ``app.state``) keyed by its
+nonce, with a time to live. A deployment with several worker processes must route one learner's
+requests to one worker (sticky sessions) or run the proctoring routes in a single worker.
+The outcome (status, Chinese reasons, scores, evidence frames in private storage) is stored in
+``FaceVerification``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.audit.services import record
+from core.faces import (
+    Action,
+    Capability,
+    ChallengeError,
+    FaceError,
+    IdentityCheck,
+    LivenessSession,
+    Verdict,
+    draw_challenge,
+    portrait_encoding,
+    select_provider,
+)
+from core.plugins import collect, notify
+from core.proctoring.tables import FaceVerification
+from core.roster.tables import LearnerProfile
+from core.files.tables import StoredFile
+
+CHINA = dt.timezone(dt.timedelta(hours=8))
+TTL_SECONDS = 120  # a challenge takes well under a minute; then it is dropped
+FUTURE_SLACK_MS = 1500  # a frame may not claim more elapsed time than the server has seen
+STALE_MS = 15_000  # ... nor arrive later than this after it was taken
+MAX_FRAME_BYTES = 512 * 1024
+EVIDENCE_KEEP = 6  # evidence frames stored per attempt
+
+NO_PORTRAIT = "请先在个人档案中上传本人近期头像"
+ABANDONED = "核验未完成（页面已关闭或超时）"
+
+
+class VerificationRefused(Exception):
+    """The learner may not start a challenge now; ``message`` says why (Chinese)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class LiveCheck:
+    session: LivenessSession
+    verification_id: int
+    tenant_id: int
+    account_id: int
+    started: float = field(default_factory=time.monotonic)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    last_t: int = -1
+
+    def elapsed_ms(self) -> int:
+        return int((time.monotonic() - self.started) * 1000)
+
+    def check_time(self, t_ms: int) -> None:
+        """Timestamps are the page's clock since it received the challenge: plausible ones only."""
+        now = self.elapsed_ms()
+        if t_ms < 0 or t_ms > now + FUTURE_SLACK_MS or t_ms < now - STALE_MS:
+            raise ChallengeError(f"implausible timestamp {t_ms} ms at {now} ms")
+
+
+class LiveChecks:
+    """Live challenges of one app, by nonce, dropped after ``TTL_SECONDS``."""
+
+    def __init__(self, ttl: float = TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._live: dict[str, LiveCheck] = {}
+
+    def add(self, check: LiveCheck) -> None:
+        self.sweep()
+        self._live[check.session.nonce] = check
+
+    def get(self, nonce: str, tenant_id: int, account_id: int) -> LiveCheck | None:
+        """The caller's own live check (None for another account's or tenant's nonce)."""
+        self.sweep()
+        check = self._live.get(nonce)
+        if check is None or check.tenant_id != tenant_id or check.account_id != account_id:
+            return None
+        return check
+
+    def pop(self, nonce: str) -> LiveCheck | None:
+        return self._live.pop(nonce, None)
+
+    def drop_account(self, tenant_id: int, account_id: int) -> None:
+        for nonce, c in list(self._live.items()):
+            if c.tenant_id == tenant_id and c.account_id == account_id:
+                del self._live[nonce]
+
+    def sweep(self) -> None:
+        limit = time.monotonic() - self.ttl
+        for nonce, c in list(self._live.items()):
+            if c.started < limit:
+                del self._live[nonce]
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+
+def live_checks(app) -> LiveChecks:
+    checks = getattr(app.state, "face_checks", None)
+    if checks is None:
+        checks = LiveChecks()
+        app.state.face_checks = checks
+    return checks
+
+
+def day_start(now: dt.datetime | None = None) -> dt.datetime:
+    """Start of today in China time (attempt limits are per calendar day)."""
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(CHINA)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def failed_today(tenant_id: int, account_id: int) -> int:
+    return await FaceVerification.count().where(
+        (FaceVerification.tenant == tenant_id)
+        & (FaceVerification.account == account_id)
+        & (FaceVerification.status == "failed")
+        & (FaceVerification.created_at >= day_start())
+    )
+
+
+async def attempts_left(tenant, account_id: int) -> int:
+    return max(0, tenant.rules.face.max_attempts - await failed_today(tenant.id, account_id))
+
+
+def limit_message(tenant) -> str:
+    return f"今日人脸核验未通过次数已达上限（{tenant.rules.face.max_attempts} 次），请明天再试"
+
+
+async def portrait_bytes(storage, tenant_id: int, account_id: int) -> bytes | None:
+    profile = await LearnerProfile.objects().where(
+        (LearnerProfile.tenant == tenant_id) & (LearnerProfile.account == account_id)
+    ).first()
+    if profile is None or profile.portrait is None:
+        return None
+    row = await StoredFile.objects().where(
+        (StoredFile.id == profile.portrait) & (StoredFile.tenant == tenant_id)
+    ).first()
+    if row is None:
+        return None
+    try:
+        return storage.read(row)
+    except OSError:
+        return None
+
+
+async def providers_for(hooks, tenant):
+    found = await collect(hooks.face_providers)
+    rules = tenant.rules.face
+    liveness = select_provider(found, rules.liveness_provider, Capability.LIVENESS)
+    matcher = select_provider(found, rules.match_provider, Capability.ENCODE)
+    return liveness, matcher
+
+
+async def allowed_actions(hooks, tenant, liveness) -> list[Action]:
+    result = hooks.proctor_challenge_actions(tenant=tenant)
+    if asyncio.iscoroutine(result):
+        result = await result
+    wanted = [Action(a) for a in (result or [])]
+    return [a for a in wanted if a in liveness.liveness_actions]
+
+
+async def abandon_open(tenant_id: int, account_id: int, checks: LiveChecks) -> None:
+    """A new challenge ends the account's unfinished ones: they count as failed attempts."""
+    checks.drop_account(tenant_id, account_id)
+    await FaceVerification.update(
+        {
+            FaceVerification.status: "failed",
+            FaceVerification.reasons: [ABANDONED],
+            FaceVerification.finished_at: dt.datetime.now(dt.UTC),
+        }
+    ).where(
+        (FaceVerification.tenant == tenant_id)
+        & (FaceVerification.account == account_id)
+        & (FaceVerification.status == "open")
+    )
+
+
+async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str = "study") -> tuple[LiveCheck, int]:
+    """Draw a challenge and open a FaceVerification row. Returns (live check, attempts left)."""
+    await abandon_open(tenant.id, account.id, checks)
+    left = await attempts_left(tenant, account.id)
+    if left <= 0:
+        raise VerificationRefused(limit_message(tenant), 429)
+    portrait = await portrait_bytes(platform.storage, tenant.id, account.id)
+    if portrait is None:
+        raise VerificationRefused(NO_PORTRAIT, 409)
+    hooks = platform.hooks(tenant)
+    liveness, matcher = await providers_for(hooks, tenant)
+    pool = await allowed_actions(hooks, tenant, liveness)
+    if not pool:
+        raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503)
+    challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
+    try:
+        encoding = await asyncio.to_thread(portrait_encoding, matcher, portrait)
+    except FaceError:
+        raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409) from None
+    identity = IdentityCheck(matcher, encoding, tenant.rules.face.match_tolerance)
+    session = LivenessSession(liveness, challenge, identity=identity)
+    row = FaceVerification(
+        tenant=tenant.id,
+        account=account.id,
+        purpose=purpose,
+        nonce=challenge.nonce,
+        actions=[str(a) for a in challenge.actions],
+        liveness_provider=liveness.name,
+        match_provider=matcher.name,
+        status="open",
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    await row.save()
+    check = LiveCheck(session, row.id, tenant.id, account.id)
+    checks.add(check)
+    return check, left
+
+
+async def add_frame(check: LiveCheck, jpeg: bytes, t_ms: int, shown: int | None, shown_t: int | None):
+    """One frame (and optionally the prompt the page just showed) → FrameGuidance."""
+    async with check.lock:
+        check.check_time(t_ms)
+        if t_ms <= check.last_t:
+            raise ChallengeError("frame timestamps must increase")
+        if shown is not None:
+            st = t_ms if shown_t is None else shown_t
+            check.check_time(st)
+            if st > t_ms:
+                raise ChallengeError("a prompt cannot be shown after the frame that follows it")
+            check.session.prompt_shown(shown, st)
+        guidance = await asyncio.to_thread(check.session.add_frame, jpeg, t_ms)
+        check.last_t = t_ms
+        return guidance
+
+
+def _pick_evidence(verdict: Verdict) -> list:
+    """A few frames: baseline and action frames first, then samples spread over the attempt."""
+    key = [e for e in verdict.evidence if e.label != "sample"]
+    samples = [e for e in verdict.evidence if e.label == "sample"]
+    room = max(0, EVIDENCE_KEEP - len(key))
+    if room and samples:
+        step = max(1, len(samples) // room)
+        key += samples[::step][:room]
+    return sorted(key[:EVIDENCE_KEEP], key=lambda e: e.t_ms)
+
+
+async def finish(platform, checks: LiveChecks, tenant, account, check: LiveCheck) -> tuple[FaceVerification, Verdict]:
+    async with check.lock:
+        verdict = await asyncio.to_thread(check.session.finish)
+        checks.pop(check.session.nonce)
+    row = await FaceVerification.objects().where(
+        (FaceVerification.id == check.verification_id) & (FaceVerification.tenant == tenant.id)
+    ).first()
+    evidence_ids: list[int] = []
+    for e in _pick_evidence(verdict):
+        stored = await platform.storage.save(
+            e.jpeg, tenant_id=tenant.id, kind="evidence", media_type="image/jpeg", owner_id=account.id
+        )
+        evidence_ids.append(stored.id)
+    scores: dict[str, Any] = dict(verdict.scores)
+    scores["actions"] = [
+        {"action": str(a.action), "passed": a.passed, "score": round(a.score, 4),
+         "reason": None if a.reason is None else str(a.reason)}
+        for a in verdict.actions
+    ]
+    scores["evidence"] = [
+        {"t_ms": e.t_ms, "label": e.label, "distance": e.distance} for e in _pick_evidence(verdict)
+    ]
+    row.status = "passed" if verdict.passed else "failed"
+    row.reasons = verdict.reasons
+    row.scores = scores
+    row.evidence = evidence_ids
+    row.frames = verdict.frames
+    row.finished_at = dt.datetime.now(dt.UTC)
+    await row.save()
+    await record(
+        f"face.{row.status}",
+        tenant_id=tenant.id,
+        actor_id=account.id,
+        object_type="face_verification",
+        object_id=row.id,
+        codes=[str(c) for c in verdict.codes],
+        frames=verdict.frames,
+    )
+    await notify(platform.hooks(tenant).proctor_verified, tenant=tenant, account=account, verdict=verdict)
+    return row, verdict
+
+
+async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVerification]:
+    return (
+        await FaceVerification.objects()
+        .where((FaceVerification.tenant == tenant_id) & (FaceVerification.account == account_id))
+        .order_by(FaceVerification.id, ascending=False)
+        .limit(limit)
+    )
+
+
+__all__ = [
+    "LiveCheck",
+    "LiveChecks",
+    "VerificationRefused",
+    "add_frame",
+    "attempts_left",
+    "finish",
+    "live_checks",
+    "start",
+]

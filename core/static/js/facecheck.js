@@ -1,0 +1,211 @@
+/* Webcam face verification page (core/templates/proctoring/check.html). Plain JS, no build step.
+ *
+ * Flow: camera (getUserMedia) → POST /face/challenge → frames (~10 a second, JPEG ≤ 640 px) to
+ * POST /face/frame with the page's own timestamps; each prompt is shown large, spoken (zh-CN) and
+ * reported with the next frame (shown=i&shown_t=…) → POST /face/finish. The server decides; the
+ * page only shows its guidance. Progress is exposed as data-state on #face-check
+ * (idle | camera | running | finishing | passed | failed | error) for people and tests alike.
+ */
+(function () {
+  "use strict";
+  var FRAME_GAP_MS = 100;      // ~10 frames per second at most (one request in flight)
+  var MAX_SIDE = 640;
+  var QUALITY = 0.8;
+  var FIRST_PROMPT_AFTER_MS = 1200; // a moment of the still face first: the blink baseline
+  var GIVE_UP_MS = 30000;
+
+  var root, video, promptEl, guidanceEl, countdownEl, outcomeEl, startBtn, attemptsEl;
+  var stream = null, canvas = document.createElement("canvas");
+  var run = null; // state of the current attempt
+
+  function csrfToken() {
+    var m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    if (m) return decodeURIComponent(m[1]);
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["x-csrftoken"] || ""; }
+    catch (e) { return ""; }
+  }
+
+  function setState(state) { root.setAttribute("data-state", state); }
+
+  function say(text) {
+    try {
+      if (!window.speechSynthesis || !window.SpeechSynthesisUtterance) return;
+      window.speechSynthesis.cancel();
+      var u = new SpeechSynthesisUtterance(text);
+      u.lang = "zh-CN";
+      u.rate = 1.0;
+      window.speechSynthesis.speak(u);
+    } catch (e) { /* speech is a help, never required */ }
+  }
+
+  function post(path, body, contentType) {
+    var headers = { "x-csrftoken": csrfToken() };
+    if (contentType) headers["content-type"] = contentType;
+    return fetch(root.getAttribute("data-base") + path, {
+      method: "POST", body: body, headers: headers, credentials: "same-origin"
+    }).then(function (r) {
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        data._status = r.status;
+        return data;
+      });
+    });
+  }
+
+  function grab() {
+    var w = video.videoWidth, h = video.videoHeight;
+    if (!w || !h) return Promise.resolve(null);
+    var s = Math.min(1, MAX_SIDE / Math.max(w, h));
+    canvas.width = Math.round(w * s);
+    canvas.height = Math.round(h * s);
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", QUALITY); });
+  }
+
+  function showPrompt(i) {
+    var text = run.prompts[i];
+    promptEl.textContent = text;
+    root.setAttribute("data-step", String(i));
+    say(text);
+    run.shownIndex = i;
+    run.shownAt = Math.round(performance.now() - run.t0);
+    run.pendingShown = { i: i, t: run.shownAt };
+  }
+
+  function tickCountdown() {
+    if (!run || run.shownIndex < 0 || run.finished) { countdownEl.textContent = ""; return; }
+    var left = run.timeout - (performance.now() - run.t0 - run.shownAt);
+    countdownEl.textContent = left > 0 ? String(Math.ceil(left / 1000)) : "";
+  }
+
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, Math.max(0, ms)); }); }
+
+  async function frameLoop() {
+    var me = run;
+    var last = -FRAME_GAP_MS;
+    while (run === me && !me.finished) {
+      var now = performance.now() - me.t0;
+      if (now > GIVE_UP_MS) break;
+      await sleep(last + FRAME_GAP_MS - now);
+      if (me.shownIndex < 0 && me.readyAt !== null && performance.now() - me.t0 >= me.readyAt) showPrompt(0);
+      var t = Math.round(performance.now() - me.t0);
+      if (t <= last) t = last + 1;
+      var blob = await grab();
+      if (!blob) { await sleep(50); continue; }
+      last = t;
+      var q = "?nonce=" + encodeURIComponent(me.nonce) + "&t=" + t;
+      if (me.pendingShown) { q += "&shown=" + me.pendingShown.i + "&shown_t=" + Math.min(me.pendingShown.t, t); }
+      var sent = me.pendingShown;
+      var g = await post("/face/frame" + q, blob, "image/jpeg").catch(function () { return { _status: 0 }; });
+      if (run !== me) return;
+      if (g._status !== 200) {
+        if (g._status === 404) return fail("核验已超时，请重新开始核验");
+        return fail(g.error || "网络异常，请检查网络后重试");
+      }
+      if (sent === me.pendingShown) me.pendingShown = null;
+      me.frames += 1;
+      guidanceEl.textContent = g.message || "";
+      root.setAttribute("data-code", g.code || "");
+      if (g.done) break;
+      if (g.code === "action_done" && g.step < me.prompts.length && g.step > me.shownIndex) {
+        showPrompt(g.step);
+      } else if (me.shownIndex < 0 && g.code === "wait_prompt" && me.readyAt === null) {
+        me.readyAt = Math.max(t, FIRST_PROMPT_AFTER_MS);
+      }
+    }
+    if (run === me && !me.finished) await finish();
+  }
+
+  async function finish() {
+    var me = run;
+    me.finished = true;
+    setState("finishing");
+    promptEl.textContent = "";
+    countdownEl.textContent = "";
+    guidanceEl.textContent = "正在核验，请稍候…";
+    var r = await post("/face/finish?nonce=" + encodeURIComponent(me.nonce), "", "text/plain")
+      .catch(function () { return { _status: 0 }; });
+    stopCamera();
+    if (r._status !== 200) return fail(r._status === 404 ? "核验已超时，请重新开始核验" : "网络异常，请检查网络后重试");
+    showOutcome(r.passed ? "passed" : "failed", r.message, r.attempts_left, r.can_retry, r.limit_message);
+  }
+
+  function showOutcome(state, message, attemptsLeft, canRetry, limitMessage) {
+    outcomeEl.hidden = false;
+    outcomeEl.textContent = message + (limitMessage ? "。" + limitMessage : "");
+    guidanceEl.textContent = "";
+    if (typeof attemptsLeft === "number") attemptsEl.querySelector("b").textContent = String(attemptsLeft);
+    startBtn.textContent = "重新核验";
+    startBtn.hidden = !canRetry;
+    startBtn.disabled = false;
+    say(state === "passed" ? "核验通过" : "核验未通过");
+    setState(state);
+  }
+
+  function fail(message) {
+    if (run) run.finished = true;
+    stopCamera();
+    promptEl.textContent = "";
+    showOutcome("failed", message, undefined, true, "");
+  }
+
+  function stopCamera() {
+    if (stream) { stream.getTracks().forEach(function (t) { t.stop(); }); stream = null; }
+    video.srcObject = null;
+  }
+
+  async function start() {
+    startBtn.disabled = true;
+    outcomeEl.hidden = true;
+    promptEl.textContent = "";
+    setState("camera");
+    guidanceEl.textContent = "正在打开摄像头…";
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" }, audio: false
+      });
+    } catch (e) {
+      startBtn.disabled = false;
+      setState("error");
+      guidanceEl.textContent = "无法使用摄像头：请在浏览器中允许本网站使用摄像头，并确认摄像头未被其他程序占用。";
+      return;
+    }
+    video.srcObject = stream;
+    await video.play().catch(function () {});
+    var c = await post("/face/challenge", "", "text/plain").catch(function () { return { _status: 0 }; });
+    if (c._status !== 201) {
+      stopCamera();
+      setState(c._status === 429 ? "blocked" : "error");
+      guidanceEl.textContent = c.error || "网络异常，请检查网络后重试";
+      startBtn.disabled = c._status === 429;
+      startBtn.hidden = c._status === 429;
+      if (c.consent) window.location.href = root.getAttribute("data-base") + "/face/consent";
+      return;
+    }
+    run = {
+      nonce: c.nonce, prompts: c.prompts, timeout: c.timeout_ms, t0: performance.now(),
+      shownIndex: -1, shownAt: 0, pendingShown: null, readyAt: null, frames: 0, finished: false
+    };
+    attemptsEl.querySelector("b").textContent = String(c.attempts_left);
+    root.setAttribute("data-actions", c.actions.join(","));
+    setState("running");
+    guidanceEl.textContent = "请正对镜头，保持不动";
+    frameLoop();
+  }
+
+  function init() {
+    root = document.getElementById("face-check");
+    if (!root || !document.getElementById("face-start")) return;
+    video = document.getElementById("face-video");
+    promptEl = document.getElementById("face-prompt");
+    guidanceEl = document.getElementById("face-guidance");
+    countdownEl = document.getElementById("face-countdown");
+    outcomeEl = document.getElementById("face-outcome");
+    startBtn = document.getElementById("face-start");
+    attemptsEl = document.getElementById("face-attempts");
+    startBtn.addEventListener("click", start);
+    setInterval(tickCountdown, 200);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();
