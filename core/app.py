@@ -23,6 +23,7 @@ from core.files.storage import LocalStorage
 from core.i18n import pick_language
 from core.limits import Counter
 from core.notify import controllers as notify
+from core.proctoring import controllers as proctoring
 from core.plugins import PluginHost, make_plugin_host
 from core.settings import Settings
 from core.templating import THEMES_DIR, Templates
@@ -181,7 +182,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *, 
                 row = await TenantRow.objects().where(TenantRow.slug == tenant.slug).first()
                 tenant.id = row.id if row else None
 
-    handlers = [*accounts.ROUTES, *notify.ROUTES]
+    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
     app = Litestar(
         route_handlers=[*_static_routers(host), *_tenant_routers(host, handlers)],
         on_startup=[on_startup],
