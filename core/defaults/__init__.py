@@ -79,6 +79,7 @@ def notify_templates(tenant: Any) -> dict[str, str]:
 def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
     return [
         MenuLink("我的", "/me", order=10),
+        MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
         MenuLink("消息", "/inbox", order=90),
         MenuLink("修改密码", "/password", order=95),
     ]
