@@ -41,7 +41,24 @@ def template_dirs():
 
 @hookimpl
 def menu_links(tenant, account):
-    return [MenuLink("个人档案", "/me", roles=("learner",), order=20)]
+    return [
+        MenuLink("个人档案", "/me/profile", roles=("learner",), order=20),
+        MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
+    ]
+
+
+@hookimpl
+def extra_template_vars(request, tenant):
+    from plugins.survey_association.learner import home
+
+    return home.template_vars(request, tenant)
+
+
+@hookimpl
+async def tenant_onboard(tenant):
+    from plugins.survey_association.learner import home
+
+    return await home.seed_demo(tenant)
 
 
 @hookimpl
