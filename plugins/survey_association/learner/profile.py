@@ -1,0 +1,180 @@
+"""个人档案: the learner enters real name and ID number; a company's roster entry for that number
+is shown to confirm (→ 已加入, 所属企业 set); otherwise the learner completes the profile."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Request, Response, get, post
+
+from core import (
+    Enterprise,
+    ImageRejected,
+    InvalidIdentity,
+    LearnerProfile,
+    audit,
+    clean_image,
+    find_roster_matches,
+    join_roster,
+    normalize_id_number,
+    platform_of,
+    redirect,
+    render,
+    require,
+    tenant_of,
+)
+from plugins.survey_association.learner import portrait as faces
+from plugins.survey_association.learner.forms import text_fields, upload
+
+NO_MATCH = (
+    "暂未有企业将此身份证号登记为企业学员。请核对身份证号是否与单位登记的一致；"
+    "如单位尚未登记，可先完善个人档案，单位登记后将自动关联。"
+)
+NAME_MISMATCH = "单位登记的姓名与您填写的姓名不一致，请核对姓名；如单位登记有误，请联系单位管理员修改。"
+TAKEN = "该身份证号已被其他账号关联，如有疑问请联系单位管理员。"
+IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
+
+
+async def profile_of(tenant, account) -> LearnerProfile | None:
+    return await LearnerProfile.objects().where(
+        (LearnerProfile.tenant == tenant.id) & (LearnerProfile.account == account.id)
+    ).first()
+
+
+async def _page(request: Request, status_code: int = 200, errors: dict | None = None, form: dict | None = None,
+                notice: str = "") -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request, "learner")
+    profile = await profile_of(tenant, account)
+    matches = await find_roster_matches(p.hooks(tenant), tenant, profile) if profile else None
+    enterprise = None
+    if profile and profile.enterprise:
+        enterprise = await Enterprise.objects().where(
+            (Enterprise.id == profile.enterprise) & (Enterprise.tenant == tenant.id)
+        ).first()
+    editing_identity = profile is None or not profile.id_number or request.query_params.get("edit") == "identity"
+    if profile and profile.enterprise:
+        editing_identity = False  # joined: the ID number is the company's record now
+    return await render(
+        request, "learner/profile.html", status_code=status_code, profile=profile, matches=matches,
+        enterprise=enterprise, editing_identity=editing_identity, errors=errors or {}, form=form or {},
+        notice=notice, no_match=NO_MATCH, name_mismatch=NAME_MISMATCH, taken=TAKEN, images=IMAGES,
+        consent_text=faces.CONSENT_TEXT, consented=await faces.has_consent(tenant, account),
+        welcome=bool(request.query_params.get("welcome")), joined_now=bool(request.query_params.get("joined")),
+        saved=bool(request.query_params.get("saved")),
+    )
+
+
+@get("/me/profile")
+async def profile_page(request: Request) -> Response:
+    return await _page(request)
+
+
+@post("/me/profile/identity")
+async def profile_identity(request: Request) -> Response:
+    """Step 1: real name and ID number (changeable until a company roster is joined)."""
+    tenant = tenant_of(request)
+    account = require(request, "learner")
+    form = await text_fields(request)
+    errors: dict[str, str] = {}
+    name = form.get("real_name", "")
+    if not name:
+        errors["real_name"] = "请输入真实姓名"
+    elif len(name) > 50 or any(c.isdigit() or c in "<>/\\" for c in name):
+        errors["real_name"] = "请输入与身份证一致的真实姓名"
+    id_number = ""
+    try:
+        id_number = normalize_id_number(form.get("id_number", ""))
+    except InvalidIdentity as exc:
+        errors["id_number"] = str(exc)
+    profile = await profile_of(tenant, account)
+    if profile and profile.enterprise:
+        errors["id_number"] = "您已加入企业，身份证号不能修改；如有错误请联系单位管理员"
+    if id_number and "id_number" not in errors:
+        used = await LearnerProfile.exists().where(
+            (LearnerProfile.tenant == tenant.id) & (LearnerProfile.id_number == id_number)
+            & (LearnerProfile.account != account.id)
+        )
+        if used:
+            errors["id_number"] = "该身份证号已被其他账号使用，如有疑问请联系单位管理员"
+    if errors:
+        return await _page(request, 400, errors=errors, form={"real_name": name})
+    now = dt.datetime.now(dt.UTC)
+    profile = profile or LearnerProfile(tenant=tenant.id, account=account.id, created_at=now)
+    profile.real_name, profile.id_number, profile.updated_at = name, id_number, now
+    await profile.save()
+    await audit("profile.identity", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
+                object_id=profile.id)
+    return redirect(request, "/me/profile")
+
+
+@post("/me/profile/confirm")
+async def profile_confirm(request: Request) -> Response:
+    """"确认": join every roster entry the profile matches; 所属企业 comes from the entry."""
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request, "learner")
+    profile = await profile_of(tenant, account)
+    if profile is None or not profile.id_number:
+        return redirect(request, "/me/profile")
+    matches = await find_roster_matches(p.hooks(tenant), tenant, profile)
+    if not matches.pending:
+        return await _page(request, 400, notice="没有需要确认的企业登记信息")
+    await join_roster(p.hooks(tenant), tenant, profile, matches.pending)
+    return redirect(request, "/me/profile?joined=1")
+
+
+@post("/me/profile/details")
+async def profile_details(request: Request) -> Response:
+    """Complete the profile: ID-card front and back and a portrait (each optional on its own)."""
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request, "learner")
+    profile = await profile_of(tenant, account)
+    if profile is None or not profile.id_number:
+        return redirect(request, "/me/profile")
+    form = await text_fields(request)
+    consent = form.get("face_consent") == "1"
+    errors: dict[str, str] = {}
+    cleaned: dict[str, bytes] = {}
+    for name, label in IMAGES.items():
+        raw = await upload(request, name)
+        if raw is None:
+            continue
+        try:
+            cleaned[name] = clean_image(raw).data
+        except ImageRejected as exc:
+            errors[name] = f"{label}：{exc}"
+    notice = ""
+    if "portrait" in cleaned:
+        if consent or await faces.has_consent(tenant, account):
+            provider = await faces.quality_provider(p.hooks(tenant), tenant)
+            if consent:
+                await faces.record_consent(tenant, account)
+            if provider is not None:
+                problem = await faces.portrait_problem(provider, cleaned["portrait"])
+                if problem:
+                    errors["portrait"] = f"个人证件照不合格：{problem}"
+        else:
+            notice = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
+    if not cleaned and not errors:
+        errors["id_front"] = "请选择要上传的照片"
+    if errors:  # nothing is stored when any image is refused
+        return await _page(request, 400, errors=errors)
+    columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
+               "portrait": LearnerProfile.portrait}
+    for name, data in cleaned.items():
+        row = await p.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
+                                   owner_id=account.id)
+        setattr(profile, name, row.id)
+    profile.updated_at = dt.datetime.now(dt.UTC)
+    await profile.save([*(columns[n] for n in cleaned), LearnerProfile.updated_at])
+    await audit("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
+                object_id=profile.id, images=sorted(cleaned))
+    if notice:
+        return await _page(request, notice=notice)
+    return redirect(request, "/me/profile?saved=1")
+
+
+ROUTES = [profile_page, profile_identity, profile_confirm, profile_details]
