@@ -31,6 +31,7 @@ from core.files.tables import StoredFile
 from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
 from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, map_columns, preview_roster
+from core.roster.imports import check_core as check_roster_row, upsert_rows as upsert_roster_rows
 from core.notify.services import NotifyChannel, send as send_notification
 from core.accounts.session_start import start_session
 from core.content import services as articles
@@ -66,6 +67,7 @@ __all__ = [
     "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",
     "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
     "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster",
+    "check_roster_row", "upsert_roster_rows",
     "NotifyChannel", "send_notification",
     "start_session", "articles", "Article", "Consent",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
