@@ -44,7 +44,19 @@ def menu_links(tenant, account):
     return [
         MenuLink("个人档案", "/me/profile", roles=("learner",), order=20),
         MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
+        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30),
+        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35),
+        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20),
+        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25),
     ]
+
+
+@hookimpl
+def notify_templates(tenant):
+    return {
+        "roster_added": "${name}，您好！${enterprise}已将您登记为企业学员。请登录培训平台个人用户，在“我的 → 个人档案”中"
+                        "完善并确认个人信息（身份证号须与企业登记的一致），完成后状态显示为“已加入”。",
+    }
 
 
 @hookimpl
