@@ -61,7 +61,7 @@ class Templates:
             folders += [THEMES_DIR / "default" / "templates"]
             loader = ChoiceLoader(
                 [
-                    PrefixLoader({"core": core_loader}),
+                    PrefixLoader({"core": core_loader}, delimiter=":"),
                     FileSystemLoader([str(f) for f in folders]),
                     core_loader,
                 ]
