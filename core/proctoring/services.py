@@ -301,6 +301,7 @@ async def finish(platform, checks: LiveChecks, tenant, account, check: LiveCheck
 async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVerification]:
     return (
         await FaceVerification.objects()
+        .output(load_json=True)
         .where((FaceVerification.tenant == tenant_id) & (FaceVerification.account == account_id))
         .order_by(FaceVerification.id, ascending=False)
         .limit(limit)
