@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
-from core.plugins import Hooks, collect, notify
+from core.plugins import Hooks, collect
 from core.roster.spreadsheets import SpreadsheetRejected, Table
-from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
+from core.roster.tables import ImportJob, RosterEntry
 from core.tenancy import Tenant
 
 BATCH_SIZE = 500
@@ -162,24 +162,6 @@ async def preview_roster(*, hooks: Hooks, tenant: Tenant, enterprise_id: int, ta
 FIELDS = ("real_name", "mobile", "position")
 
 
-async def _link_profiles(hooks: Hooks, tenant: Tenant, entries: list[RosterEntry]) -> None:
-    """New entries whose person already has a learner profile join at once ("已加入")."""
-    by_id = {e.id_number: e for e in entries}
-    profiles = await LearnerProfile.objects().where(
-        (LearnerProfile.tenant == tenant.id) & LearnerProfile.id_number.is_in(list(by_id))
-    ) if by_id else []
-    for profile in profiles:
-        entry = by_id[profile.id_number]
-        if not hooks.roster_link_profile(tenant=tenant, profile=profile, entry=entry):
-            continue
-        entry.status, entry.account = "joined", profile.account
-        await entry.save([RosterEntry.status, RosterEntry.account])
-        if profile.enterprise is None:
-            profile.enterprise = entry.enterprise
-            await profile.save([LearnerProfile.enterprise])
-        await notify(hooks.roster_linked, tenant=tenant, entry=entry, profile=profile)
-
-
 async def upsert_rows(
     *, hooks: Hooks, tenant: Tenant, enterprise_id: int, rows: list[dict[str, str]]
 ) -> dict[str, int]:
@@ -216,11 +198,8 @@ async def upsert_rows(
         if new:
             await RosterEntry.insert(*new)
             counts["created"] = len(new)
-    if new:
-        created = await RosterEntry.objects().where(
-            (RosterEntry.enterprise == enterprise_id) & RosterEntry.id_number.is_in([e.id_number for e in new])
-        )
-        await _link_profiles(hooks, tenant, created)
+    # New entries stay "pending" (未加入) until the learner joins them from their own profile
+    # (core.roster.linking): joining needs the learner's confirmation, never the company's.
     return counts
 
 

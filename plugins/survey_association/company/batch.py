@@ -1,0 +1,193 @@
+"""批量登记: template download, upload → preview of every row → confirm → progress."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from pathlib import PurePath
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core import (
+    ImportJob,
+    Limits,
+    SpreadsheetRejected,
+    StoredFile,
+    audit,
+    commit_roster,
+    notify,
+    platform_of,
+    preview_roster,
+    read_table,
+    redirect,
+    render,
+    tenant_of,
+    write_csv,
+    write_xlsx,
+)
+from plugins.survey_association.company.common import MAX_SHEET_BYTES, company_of, read_form, upload_bytes
+
+log = logging.getLogger("xueshi.survey.import")
+PAGE_SIZE = 500
+HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_RUNNING: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
+
+
+def _example(tenant) -> list[list[str]]:
+    position = (tenant.rules.roster.positions or [""])[0]
+    return [["张三", "110105199001011234", "13800000000", position]]
+
+
+@get("/company/learners/import/template.xlsx")
+async def template_xlsx(request: Request) -> Response:
+    await company_of(request)
+    return Response(content=write_xlsx(HEADERS, _example(tenant_of(request))), media_type=XLSX_TYPE,
+                    headers={"Content-Disposition": "attachment; filename=roster_template.xlsx"})
+
+
+@get("/company/learners/import/template.csv")
+async def template_csv(request: Request) -> Response:
+    await company_of(request)
+    return Response(content=write_csv(HEADERS, _example(tenant_of(request))), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": "attachment; filename=roster_template.csv"})
+
+
+def _limits(tenant) -> Limits:
+    return Limits(max_bytes=MAX_SHEET_BYTES, max_rows=tenant.rules.roster.max_import_rows)
+
+
+@get("/company/learners/import")
+async def import_page(request: Request) -> Response:
+    _account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    jobs = await ImportJob.objects().where(
+        (ImportJob.tenant == tenant.id) & (ImportJob.enterprise == enterprise.id) & (ImportJob.kind == "roster")
+    ).order_by(ImportJob.id, ascending=False).limit(10)
+    return await render(request, "company/import.html", enterprise=enterprise, error="", jobs=jobs,
+                        max_rows=tenant.rules.roster.max_import_rows)
+
+
+@post("/company/learners/import")
+async def upload(request: Request) -> Response:
+    account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    p = platform_of(request)
+    form = await read_form(request)
+    file = form.files.get("file")
+    try:
+        data = await upload_bytes(file, MAX_SHEET_BYTES)
+        table = read_table(data, file.filename if file else "", _limits(tenant))
+        preview = await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, table=table)
+    except SpreadsheetRejected as exc:
+        return await render(request, "company/import.html", status_code=400, enterprise=enterprise, error=str(exc),
+                            jobs=[], max_rows=tenant.rules.roster.max_import_rows)
+    stored = await p.storage.save(data, tenant_id=tenant.id, kind="import", media_type="application/octet-stream")
+    job = ImportJob(tenant=tenant.id, enterprise=enterprise.id, kind="roster",
+                    filename=PurePath(file.filename).name[:200], file=stored.id, status="previewed",
+                    total_rows=len(preview.rows), error_rows=len(preview.error_rows), created_by=account.id)
+    await job.save()
+    await audit("roster.import_previewed", tenant_id=tenant.id, actor_id=account.id, object_type="import_job",
+                object_id=job.id, rows=len(preview.rows), errors=len(preview.error_rows))
+    return redirect(request, f"/company/learners/import/{job.id}")
+
+
+async def _job(request: Request, job_id: int, enterprise_id: int) -> ImportJob:
+    tenant = tenant_of(request)
+    job = await ImportJob.objects().where(
+        (ImportJob.id == job_id) & (ImportJob.tenant == tenant.id) & (ImportJob.enterprise == enterprise_id)
+        & (ImportJob.kind == "roster")).first()
+    if job is None:
+        raise NotFoundException()
+    return job
+
+
+async def _preview(request: Request, job: ImportJob, enterprise_id: int):
+    tenant = tenant_of(request)
+    p = platform_of(request)
+    stored = await StoredFile.objects().where((StoredFile.id == job.file) & (StoredFile.tenant == tenant.id)).first()
+    if stored is None:
+        raise NotFoundException()
+    table = read_table(p.storage.read(stored), job.filename, _limits(tenant))
+    return await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise_id, table=table)
+
+
+async def _preview_page(request: Request, job, enterprise, status_code: int = 200, error: str = "") -> Response:
+    preview = await _preview(request, job, enterprise.id)
+    only_errors = request.query_params.get("errors") == "1"
+    rows = preview.error_rows if only_errors else preview.rows
+    pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
+    try:
+        page = min(max(1, int(request.query_params.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+    return await render(request, "company/import_preview.html", status_code=status_code, enterprise=enterprise,
+                        job=job, preview=preview, rows=rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
+                        page=page, pages=pages, only_errors=only_errors, error=error)
+
+
+@get("/company/learners/import/{job_id:int}")
+async def job_page(request: Request, job_id: int) -> Response:
+    _account, enterprise = await company_of(request)
+    job = await _job(request, job_id, enterprise.id)
+    if job.status == "previewed":
+        return await _preview_page(request, job, enterprise)
+    return await render(request, "company/import_progress.html", enterprise=enterprise, job=job, partial=False)
+
+
+@get("/company/learners/import/{job_id:int}/progress")
+async def progress(request: Request, job_id: int) -> Response:
+    _account, enterprise = await company_of(request)
+    job = await _job(request, job_id, enterprise.id)
+    return await render(request, "company/_import_progress.html", job=job)
+
+
+async def _run(hooks, tenant, job, preview, skip_errors, actor_id, enterprise) -> None:
+    try:
+        summary = await commit_roster(hooks=hooks, tenant=tenant, job=job, preview=preview, skip_errors=skip_errors)
+    except Exception:
+        log.exception("roster import %s failed", job.id)
+        return
+    await audit("roster.imported", tenant_id=tenant.id, actor_id=actor_id, object_type="import_job",
+                object_id=job.id, **{k: v for k, v in summary.items() if isinstance(v, int)})
+    await notify(hooks.roster_imported, tenant=tenant, enterprise=enterprise, summary=summary)
+
+
+@post("/company/learners/import/{job_id:int}/confirm")
+async def confirm(request: Request, job_id: int) -> Response:
+    account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    job = await _job(request, job_id, enterprise.id)
+    if job.status not in ("previewed", "failed"):
+        return redirect(request, f"/company/learners/import/{job.id}")  # already running or done
+    form = await read_form(request)
+    skip_errors = form.get("skip_errors") == "1"
+    preview = await _preview(request, job, enterprise.id)
+    if preview.error_rows and not skip_errors:
+        job.status = "previewed"
+        return await _preview_page(request, job, enterprise, 400,
+                                   f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，"
+                                   "或勾选“忽略错误行，仅导入正确的行”")
+    if not preview.valid_rows:
+        return await _preview_page(request, job, enterprise, 400, "没有可以导入的正确行")
+    claimed = await ImportJob.update({ImportJob.status: "running"}).where(
+        (ImportJob.id == job.id) & ImportJob.status.is_in(["previewed", "failed"])).returning(ImportJob.id)
+    if not claimed:  # a second click while the first one started the import
+        return redirect(request, f"/company/learners/import/{job.id}")
+    job.status = "running"
+    task = asyncio.create_task(_run(platform_of(request).hooks(tenant), tenant, job, preview, skip_errors,
+                                    account.id, enterprise))
+    _RUNNING.add(task)
+    task.add_done_callback(_RUNNING.discard)
+    return redirect(request, f"/company/learners/import/{job.id}")
+
+
+async def wait_for_imports() -> None:
+    """Tests and the benchmark: wait until background imports finish."""
+    while _RUNNING:
+        await asyncio.gather(*list(_RUNNING), return_exceptions=True)
+
+
+ROUTES = [template_xlsx, template_csv, import_page, upload, job_page, progress, confirm]

@@ -1,0 +1,187 @@
+"""企业管理员入口 and 实名认证: a company applies; staff approve it (see staff.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Request, Response, get, post
+
+from core import (
+    Account,
+    CodeError,
+    Enterprise,
+    ImageRejected,
+    InvalidIdentity,
+    audit,
+    check_code,
+    clean_image,
+    client_address,
+    hash_password,
+    issue_code,
+    normalize_credit_code,
+    normalize_id_number,
+    normalize_mobile,
+    platform_of,
+    redirect,
+    render,
+    tenant_of,
+    verify_password,
+)
+from plugins.survey_association.company.common import read_form, upload_bytes
+
+MAX_LICENCE_BYTES = 8 * 1024 * 1024
+FIELDS = ("name", "credit_code", "address", "admin_name", "id_number", "mobile")
+STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}
+
+
+@get("/enterprise")
+async def entry(request: Request) -> Response:
+    return await render(request, "company/entry.html", submitted=bool(request.query_params.get("submitted")),
+                        errors={}, form={}, status=None)
+
+
+@post("/enterprise/status")
+async def status_check(request: Request) -> Response:
+    """The applicant asks how their application stands (mobile + the password they chose)."""
+    tenant = tenant_of(request)
+    form = await read_form(request)
+    errors: dict[str, str] = {}
+    account = enterprise = None
+    try:
+        mobile = normalize_mobile(form.get("mobile"))
+        account = await Account.objects().where(
+            (Account.tenant == tenant.id) & (Account.mobile == mobile) & (Account.role == "enterprise_admin")
+        ).first()
+    except InvalidIdentity as exc:
+        errors["mobile"] = str(exc)
+    if not errors:
+        if account is None or not verify_password(account.password_hash, form.get("password")):
+            errors["password"] = "手机号或密码错误"
+        else:
+            enterprise = await Enterprise.objects().where(
+                (Enterprise.id == account.enterprise) & (Enterprise.tenant == tenant.id)).first()
+    status = None
+    if enterprise is not None:
+        status = {"name": enterprise.name, "status": enterprise.status,
+                  "label": STATUS_LABELS.get(enterprise.status, enterprise.status),
+                  "reason": enterprise.reject_reason}
+    return await render(request, "company/entry.html", status_code=400 if errors else 200, submitted=False,
+                        errors=errors, form={"mobile": form.get("mobile")}, status=status)
+
+
+@get("/enterprise/certify")
+async def certify_page(request: Request) -> Response:
+    return await render(request, "company/certify.html", form={}, errors={})
+
+
+@post("/enterprise/certify/code")
+async def certify_code(request: Request) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    form = await read_form(request)
+    try:
+        mobile = normalize_mobile(form.get("mobile"))
+        await issue_code(hooks=p.hooks(tenant), tenant=tenant, mobile=mobile, purpose="enterprise",
+                         client=client_address(request), secret=p.settings.secret_key,
+                         per_mobile=p.counters["sms_mobile"], per_client=p.counters["sms_client"])
+        message, ok = f"验证码已发送，{tenant.rules.signin.sms_code_ttl_seconds // 60} 分钟内有效", True
+    except (InvalidIdentity, CodeError) as exc:
+        message, ok = str(exc), False
+    return await render(request, "_sms_status.html", message=message, ok=ok)
+
+
+def _check_fields(form) -> tuple[dict[str, str], dict[str, str]]:
+    clean = {n: form.get(n) for n in FIELDS}
+    errors: dict[str, str] = {}
+    if not clean["name"]:
+        errors["name"] = "请输入企业名称"
+    elif len(clean["name"]) > 100:
+        errors["name"] = "企业名称过长"
+    for key, check in (("credit_code", normalize_credit_code), ("id_number", normalize_id_number),
+                       ("mobile", normalize_mobile)):
+        try:
+            clean[key] = check(clean[key])
+        except InvalidIdentity as exc:
+            errors[key] = str(exc)
+    if not clean["address"]:
+        errors["address"] = "请输入企业地址"
+    elif len(clean["address"]) > 200:
+        errors["address"] = "企业地址过长"
+    if not clean["admin_name"]:
+        errors["admin_name"] = "请输入管理员真实姓名"
+    elif len(clean["admin_name"]) > 50:
+        errors["admin_name"] = "姓名过长"
+    return clean, errors
+
+
+async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, dict[str, str]]:
+    """A rejected application may be sent again (same rows reused); anything else is taken."""
+    errors: dict[str, str] = {}
+    enterprise = await Enterprise.objects().where(
+        (Enterprise.tenant == tenant.id) & (Enterprise.credit_code == clean["credit_code"])).first()
+    account = await Account.objects().where(
+        (Account.tenant == tenant.id) & (Account.mobile == clean["mobile"])).first()
+    if enterprise is not None and enterprise.status != "rejected":
+        errors["credit_code"] = "该企业已提交认证或已通过认证，已注册的管理员请直接登录"
+    if account is not None and not (
+        enterprise is not None and enterprise.status == "rejected" and account.enterprise == enterprise.id
+        and account.role == "enterprise_admin"
+    ):
+        errors["mobile"] = "该手机号已注册，请直接登录或更换手机号"
+    holder = await Account.objects().where(
+        (Account.tenant == tenant.id) & (Account.id_number == clean["id_number"])).first()
+    if holder is not None and (account is None or holder.id != account.id):
+        errors["id_number"] = "该身份证号已注册账号，请核对"
+    return enterprise, account, errors
+
+
+@post("/enterprise/certify")
+async def certify_submit(request: Request) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    form = await read_form(request)
+    clean, errors = _check_fields(form)
+    password = form.fields.get("password", "")
+    problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=password)
+    if problem:
+        errors["password"] = problem
+    elif password != form.fields.get("password_again", ""):
+        errors["password_again"] = "两次输入的密码不一致"
+    licence = None
+    try:
+        raw = await upload_bytes(form.files.get("licence"), MAX_LICENCE_BYTES)
+        if not raw:
+            raise ImageRejected("请上传营业执照照片")
+        licence = clean_image(raw, max_bytes=MAX_LICENCE_BYTES)
+    except ImageRejected as exc:
+        errors["licence"] = str(exc)
+    enterprise = account = None
+    if not errors:
+        enterprise, account, taken = await _conflicts(tenant, clean)
+        errors.update(taken)
+    if not errors:
+        try:
+            await check_code(tenant=tenant, mobile=clean["mobile"], purpose="enterprise",
+                             code=form.get("code"), secret=p.settings.secret_key)
+        except CodeError as exc:
+            errors["code"] = str(exc)
+    if errors:
+        return await render(request, "company/certify.html", status_code=400, form=clean, errors=errors)
+
+    now = dt.datetime.now(dt.UTC)
+    stored = await p.storage.save(licence.data, tenant_id=tenant.id, kind="licence", media_type=licence.media_type)
+    enterprise = enterprise or Enterprise(tenant=tenant.id, created_at=now)
+    enterprise.name, enterprise.credit_code, enterprise.address = clean["name"], clean["credit_code"], clean["address"]
+    enterprise.status, enterprise.reject_reason, enterprise.licence = "pending", "", stored.id
+    enterprise.decided_at = enterprise.decided_by = None
+    await enterprise.save()
+    account = account or Account(tenant=tenant.id, role="enterprise_admin")
+    account.real_name, account.id_number, account.mobile = clean["admin_name"], clean["id_number"], clean["mobile"]
+    account.password_hash, account.enterprise, account.active = hash_password(password), enterprise.id, False
+    await account.save()
+    await audit("enterprise.certify_submitted", tenant_id=tenant.id, actor_id=account.id,
+                object_type="enterprise", object_id=enterprise.id)
+    return redirect(request, "/enterprise?submitted=1")
+
+
+ROUTES = [entry, status_check, certify_page, certify_code, certify_submit]

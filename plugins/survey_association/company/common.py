@@ -1,0 +1,66 @@
+"""Helpers shared by the company pages: forms, uploads, the signed-in company."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import UploadFile
+from litestar.exceptions import NotFoundException
+
+from core import Account, Enterprise, require, tenant_of
+
+MAX_SHEET_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class Form:
+    fields: dict[str, str]
+    lists: dict[str, list[str]]
+    files: dict[str, UploadFile]
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.fields.get(name, default).strip()
+
+
+async def read_form(request: Request) -> Form:
+    form = await request.form()
+    fields: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
+    files: dict[str, UploadFile] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, value)
+            lists.setdefault(key, []).append(value)
+        elif isinstance(value, UploadFile) and value.filename:
+            files[key] = value
+    return Form(fields, lists, files)
+
+
+async def upload_bytes(upload: UploadFile | None, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes (so an oversized file is detected without reading it all)."""
+    if upload is None:
+        return b""
+    return await upload.read(limit + 1)
+
+
+async def company_of(request: Request) -> tuple[Account, Enterprise]:
+    """The signed-in enterprise administrator and their approved company (else 404)."""
+    account = require(request, "enterprise_admin")
+    tenant = tenant_of(request)
+    enterprise = await Enterprise.objects().where(
+        (Enterprise.id == account.enterprise) & (Enterprise.tenant == tenant.id)
+        & (Enterprise.status == "approved")
+    ).first() if account.enterprise else None
+    if enterprise is None:
+        raise NotFoundException()
+    return account, enterprise
+
+
+def staff_of(request: Request) -> Account:
+    return require(request, "tenant_admin")
+
+
+def values(form: Form, *names: str) -> dict[str, Any]:
+    return {n: form.get(n) for n in names}

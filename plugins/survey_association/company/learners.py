@@ -1,0 +1,186 @@
+"""学员管理: the company's roster — list with 未加入/已加入, 单个登记, 通知, 详情."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core import (
+    Account,
+    ImageRejected,
+    RosterEntry,
+    StoredFile,
+    audit,
+    check_roster_row as check_core,
+    clean_image,
+    platform_of,
+    redirect,
+    render,
+    send_notification,
+    tenant_of,
+    upsert_roster_rows as upsert_rows,
+)
+from plugins.survey_association.company.common import company_of, read_form, upload_bytes
+
+IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+
+
+async def _entry(request: Request, entry_id: int, enterprise_id: int) -> RosterEntry:
+    tenant = tenant_of(request)
+    row = await RosterEntry.objects().where(
+        (RosterEntry.id == entry_id) & (RosterEntry.tenant == tenant.id)
+        & (RosterEntry.enterprise == enterprise_id)).first()
+    if row is None:
+        raise NotFoundException()
+    return row
+
+
+@get("/company/learners")
+async def roster(request: Request) -> Response:
+    _account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    rows = await RosterEntry.objects().where(
+        (RosterEntry.tenant == tenant.id) & (RosterEntry.enterprise == enterprise.id)).order_by(RosterEntry.id)
+    return await render(request, "company/learners.html", enterprise=enterprise, rows=rows,
+                        notified=request.query_params.get("notified"), added=request.query_params.get("added"))
+
+
+@post("/company/learners/notify")
+async def notify_selected(request: Request) -> Response:
+    """SMS to every selected entry with a mobile; an in-app message too when the person has an
+    account. Entries without an account get the SMS through a transient (unsaved) account object."""
+    account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    p = platform_of(request)
+    form = await read_form(request)
+    ids = [int(x) for x in form.lists.get("entry_id", []) if x.isdigit()]
+    if not ids:
+        return redirect(request, "/company/learners?notified=none")
+    rows = await RosterEntry.objects().where(
+        (RosterEntry.tenant == tenant.id) & (RosterEntry.enterprise == enterprise.id) & RosterEntry.id.is_in(ids))
+    if len(rows) != len(set(ids)):
+        raise NotFoundException()  # an id of another company or tenant
+    now = dt.datetime.now(dt.UTC)
+    sent = 0
+    for entry in rows:
+        person = None
+        if entry.account:
+            person = await Account.objects().where(
+                (Account.id == entry.account) & (Account.tenant == tenant.id)).first()
+        if person is None:
+            if not entry.mobile:
+                continue
+            person = Account(tenant=tenant.id, mobile=entry.mobile, real_name=entry.real_name)
+            channels: tuple[str, ...] = ("sms",)
+        else:
+            channels = ("inbox", "sms")
+        await send_notification(p.hooks(tenant), tenant, person, "roster_added", channels=channels,
+                                name=entry.real_name, enterprise=enterprise.name)
+        await RosterEntry.update({RosterEntry.notified_at: now}).where(RosterEntry.id == entry.id)
+        sent += 1
+    await audit("roster.notified", tenant_id=tenant.id, actor_id=account.id, object_type="enterprise",
+                object_id=enterprise.id, entries=[e.id for e in rows], sent=sent)
+    return redirect(request, f"/company/learners?notified={sent}")
+
+
+@get("/company/learners/new")
+async def new_page(request: Request) -> Response:
+    _account, enterprise = await company_of(request)
+    return await render(request, "company/learner_new.html", enterprise=enterprise, form={}, errors={},
+                        positions=tenant_of(request).rules.roster.positions)
+
+
+@post("/company/learners/new")
+async def new_submit(request: Request) -> Response:
+    account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    form = await read_form(request)
+    values = {k: form.get(k) for k in ("real_name", "id_number", "mobile", "position")}
+    positions = list(tenant.rules.roster.positions)
+    errors = {e.column: e.message for e in reversed(check_core(values, positions))}
+    if not values["mobile"]:
+        errors.setdefault("mobile", "请输入手机号，用于通知学员")
+    if "id_number" not in errors:
+        other = await RosterEntry.objects().where(
+            (RosterEntry.tenant == tenant.id) & (RosterEntry.id_number == values["id_number"])).first()
+        if other is not None and other.enterprise == enterprise.id:
+            errors["id_number"] = "该身份证号已在本企业学员名单中"
+        elif other is not None:
+            errors["id_number"] = "该身份证号已被其他企业登记为学员"
+    if errors:
+        return await render(request, "company/learner_new.html", status_code=400, enterprise=enterprise,
+                            form=values, errors=errors, positions=positions)
+    p = platform_of(request)
+    await upsert_rows(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, rows=[values])
+    entry = await RosterEntry.objects().where(
+        (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == values["id_number"])).first()
+    await audit("roster.added", tenant_id=tenant.id, actor_id=account.id, object_type="roster_entry",
+                object_id=entry.id)
+    return redirect(request, "/company/learners?added=1")
+
+
+@get("/company/learners/{entry_id:int}")
+async def detail(request: Request, entry_id: int) -> Response:
+    _account, enterprise = await company_of(request)
+    entry = await _entry(request, entry_id, enterprise.id)
+    return await render(request, "company/learner_detail.html", enterprise=enterprise, entry=entry, errors={},
+                        kinds=IMAGE_KINDS, positions=tenant_of(request).rules.roster.positions,
+                        saved=bool(request.query_params.get("saved")))
+
+
+@post("/company/learners/{entry_id:int}")
+async def detail_submit(request: Request, entry_id: int) -> Response:
+    account, enterprise = await company_of(request)
+    tenant = tenant_of(request)
+    entry = await _entry(request, entry_id, enterprise.id)
+    form = await read_form(request)
+    values = {"real_name": form.get("real_name"), "id_number": entry.id_number, "mobile": form.get("mobile"),
+              "position": form.get("position")}
+    positions = list(tenant.rules.roster.positions)
+    errors = {e.column: e.message for e in check_core(values, positions) if e.column != "id_number"}
+    images = {}
+    for kind, label in IMAGE_KINDS.items():
+        upload = form.files.get(kind)
+        if upload is None:
+            continue
+        try:
+            images[kind] = clean_image(await upload_bytes(upload, MAX_IMAGE_BYTES), max_bytes=MAX_IMAGE_BYTES)
+        except ImageRejected as exc:
+            errors[kind] = f"{label}：{exc}"
+    if errors:
+        return await render(request, "company/learner_detail.html", status_code=400, enterprise=enterprise,
+                            entry=entry, errors=errors, kinds=IMAGE_KINDS, positions=positions, saved=False)
+    p = platform_of(request)
+    now = dt.datetime.now(dt.UTC)
+    for kind, image in images.items():
+        stored = await p.storage.save(image.data, tenant_id=tenant.id, kind=kind, media_type=image.media_type,
+                                      owner_id=entry.account or None)
+        setattr(entry, kind, stored.id)
+    entry.real_name, entry.mobile, entry.position = values["real_name"], values["mobile"] or None, values["position"]
+    entry.company_filled_at, entry.updated_at = now, now
+    entry.learner_confirmed_at = None  # the learner must confirm what the company changed
+    await entry.save()
+    await audit("roster.company_filled", tenant_id=tenant.id, actor_id=account.id, object_type="roster_entry",
+                object_id=entry.id, images=sorted(images))
+    return redirect(request, f"/company/learners/{entry.id}?saved=1")
+
+
+@get("/company/learners/{entry_id:int}/files/{kind:str}")
+async def entry_file(request: Request, entry_id: int, kind: str) -> Response:
+    _account, enterprise = await company_of(request)
+    if kind not in IMAGE_KINDS:
+        raise NotFoundException()
+    entry = await _entry(request, entry_id, enterprise.id)
+    file_id = getattr(entry, kind)
+    stored = await StoredFile.objects().where(
+        (StoredFile.id == file_id) & (StoredFile.tenant == entry.tenant)).first() if file_id else None
+    if stored is None:
+        raise NotFoundException()
+    return Response(content=platform_of(request).storage.read(stored), media_type=stored.media_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+ROUTES = [roster, notify_selected, new_page, new_submit, detail, detail_submit, entry_file]

@@ -1,0 +1,62 @@
+"""Helpers of the survey company tests: companies, signed-in administrators, spreadsheets, images."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import random
+import re
+
+from PIL import Image
+
+from core.accounts.tables import Enterprise
+from core.identity import credit_check_char
+from core.notify.tables import Notification
+from core.roster.spreadsheets import write_csv, write_xlsx
+
+_seq = itertools.count(random.SystemRandom().randrange(10**8, 9 * 10**8))
+HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
+
+
+def credit_code() -> str:
+    first17 = f"91110000{next(_seq):09d}"
+    return first17 + credit_check_char(first17)
+
+
+async def company(tenant, name: str = "测试勘察设计有限公司") -> Enterprise:
+    row = Enterprise(tenant=tenant.id, name=f"{name}{next(_seq) % 10000}", credit_code=credit_code(),
+                     address="某市某路1号", status="approved")
+    await row.save()
+    return row
+
+
+async def signed_in_admin(client, tenant, make_account, enterprise=None):
+    """A company and its administrator, signed in on ``client``."""
+    enterprise = enterprise or await company(tenant)
+    account, password = await make_account("survey", role="enterprise_admin", enterprise_id=enterprise.id)
+    r = await client.signin("survey", "mobile", password, mobile=account.mobile)
+    assert r.status_code == 303, r.text
+    return enterprise, account
+
+
+def jpeg(size=(400, 300), color=(200, 120, 40)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def xlsx(rows, headers=HEADERS) -> bytes:
+    return write_xlsx(list(headers), [list(r) for r in rows])
+
+
+def csv_bytes(rows, headers=HEADERS, encoding="utf-8-sig") -> bytes:
+    return write_csv(list(headers), [list(r) for r in rows]).decode("utf-8-sig").encode(encoding)
+
+
+async def last_code(mobile: str) -> str:
+    row = await (
+        Notification.objects().where((Notification.recipient == mobile) & (Notification.channel == "sms"))
+        .order_by(Notification.id, ascending=False).first()
+    )
+    assert row is not None, "no SMS recorded"
+    return re.search(r"\d{6}", row.body).group(0)

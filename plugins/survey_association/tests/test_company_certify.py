@@ -1,0 +1,127 @@
+"""企业管理员实名认证 and the staff's approval, through the real pages."""
+
+from core.accounts.tables import Account, Enterprise
+from core.audit.tables import AuditEntry
+from core.testing.ids import fake_id_number, fake_mobile
+from plugins.survey_association.tests._company_helpers import credit_code, jpeg, last_code
+
+CERTIFY = "/t/survey/enterprise/certify"
+
+
+def _form(**over):
+    form = {"name": "某某勘察测绘有限公司", "credit_code": credit_code(), "address": "某市某区某路 8 号",
+            "admin_name": "李管理", "id_number": fake_id_number(), "mobile": fake_mobile(),
+            "password": "Company-2027", "password_again": "Company-2027"}
+    form.update(over)
+    return form
+
+
+async def _submit(client, form, licence=None, with_code=True):
+    await client.get(CERTIFY)
+    if with_code:
+        r = await client.hx_post(f"{CERTIFY}/code", {"mobile": form["mobile"]})
+        assert "验证码已发送" in r.text, r.text
+        form.setdefault("code", await last_code(form["mobile"]))
+    files = {"licence": ("licence.jpg", licence if licence is not None else jpeg(), "image/jpeg")}
+    return await client.post(CERTIFY, form, files=files)
+
+
+async def test_certify_then_staff_approves_then_admin_signs_in(client, tenant, make_account):
+    form = _form()
+    r = await _submit(client, form)
+    assert r.status_code == 303 and r.headers["location"] == "/t/survey/enterprise?submitted=1"
+    t = tenant("survey")
+    enterprise = await Enterprise.objects().where(
+        (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
+    assert enterprise.status == "pending" and enterprise.licence is not None
+    admin = await Account.objects().where((Account.tenant == t.id) & (Account.mobile == form["mobile"])).first()
+    assert admin.role == "enterprise_admin" and admin.active is False and admin.enterprise == enterprise.id
+    # Pending: sign-in refuses, the entry page's status check says why.
+    r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
+    assert r.status_code == 400
+    r = await client.post("/t/survey/enterprise/status", {"mobile": form["mobile"], "password": form["password"]})
+    assert r.status_code == 200 and "待审核" in r.text
+    # Staff approve.
+    staff, pw = await make_account("survey", role="tenant_admin")
+    assert (await client.signin("survey", "mobile", pw, mobile=staff.mobile)).status_code == 303
+    page = await client.get("/t/survey/staff/enterprises")
+    assert page.status_code == 200 and form["name"] in page.text
+    assert form["id_number"] not in page.text and form["mobile"] not in page.text  # masked
+    lic = await client.get(f"/t/survey/staff/enterprises/{enterprise.id}/licence")
+    assert lic.status_code == 200 and lic.headers["content-type"].startswith("image/jpeg")
+    r = await client.post(f"/t/survey/staff/enterprises/{enterprise.id}/approve")
+    assert r.status_code == 303
+    await client.post("/t/survey/signout")
+    r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
+    assert r.status_code == 303
+    assert (await client.get("/t/survey/company/learners")).status_code == 200
+    assert await AuditEntry.count().where(
+        (AuditEntry.action == "enterprise.approved") & (AuditEntry.object_id == str(enterprise.id))) == 1
+
+
+async def test_rejected_applicant_sees_the_reason_and_may_apply_again(client, tenant, make_account):
+    form = _form()
+    assert (await _submit(client, form)).status_code == 303
+    t = tenant("survey")
+    enterprise = await Enterprise.objects().where(
+        (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
+    staff, pw = await make_account("survey", role="tenant_admin")
+    await client.signin("survey", "mobile", pw, mobile=staff.mobile)
+    r = await client.post(f"/t/survey/staff/enterprises/{enterprise.id}/reject", {"reason": ""})
+    assert r.status_code == 400 and "请填写驳回原因" in r.text
+    r = await client.post(f"/t/survey/staff/enterprises/{enterprise.id}/reject", {"reason": "营业执照照片不清晰"})
+    assert r.status_code == 303
+    await client.post("/t/survey/signout")
+    r = await client.post("/t/survey/enterprise/status", {"mobile": form["mobile"], "password": form["password"]})
+    assert "未通过" in r.text and "营业执照照片不清晰" in r.text
+    r = await client.post("/t/survey/enterprise/status", {"mobile": form["mobile"], "password": "Wrong-2027"})
+    assert r.status_code == 400 and "营业执照照片不清晰" not in r.text
+    # Apply again with the same code and mobile: the same rows go back to pending.
+    again = _form(credit_code=form["credit_code"], mobile=form["mobile"], id_number=form["id_number"])
+    assert (await _submit(client, again)).status_code == 303
+    await enterprise.refresh()
+    assert enterprise.status == "pending" and enterprise.reject_reason == ""
+    assert await Enterprise.count().where(Enterprise.credit_code == form["credit_code"]) == 1
+
+
+async def test_bad_credit_code_and_bad_id_number_are_shown_at_their_fields(client):
+    code = credit_code()
+    bad_check = code[:17] + ("0" if code[17] != "0" else "1")
+    r = await _submit(client, _form(credit_code=bad_check, id_number="110105199001011231"), with_code=False)
+    assert r.status_code == 400
+    assert "统一社会信用代码校验位不正确" in r.text and "身份证号校验位不正确" in r.text
+    r = await _submit(client, _form(credit_code="91110000ABC"), with_code=False)
+    assert r.status_code == 400 and "统一社会信用代码应为18位" in r.text
+
+
+async def test_wrong_sms_code_is_refused_and_nothing_is_created(client, tenant):
+    form = _form()
+    real = None
+    await client.get(CERTIFY)
+    await client.hx_post(f"{CERTIFY}/code", {"mobile": form["mobile"]})
+    real = await last_code(form["mobile"])
+    form["code"] = "000000" if real != "000000" else "111111"
+    r = await _submit(client, form, with_code=False)
+    assert r.status_code == 400 and "验证码不正确" in r.text
+    assert await Enterprise.count().where(Enterprise.credit_code == form["credit_code"]) == 0
+
+
+async def test_licence_must_be_a_real_image_of_limited_size(client):
+    r = await _submit(client, _form(), licence=b"%PDF-1.4 not an image", with_code=False)
+    assert r.status_code == 400 and "不是有效的图片" in r.text
+    r = await _submit(client, _form(), licence=b"\xff\xd8" + b"0" * (8 * 1024 * 1024 + 10), with_code=False)
+    assert r.status_code == 400 and "图片过大" in r.text
+
+
+async def test_taken_credit_code_is_refused(client, tenant):
+    form = _form()
+    assert (await _submit(client, form)).status_code == 303
+    r = await _submit(client, _form(credit_code=form["credit_code"]), with_code=False)
+    assert r.status_code == 400 and "该企业已提交认证或已通过认证" in r.text
+
+
+async def test_staff_pages_are_not_for_company_admins_nor_other_tenants(client, tenant, make_account):
+    admin, pw = await make_account("survey", role="enterprise_admin")
+    await client.signin("survey", "mobile", pw, mobile=admin.mobile)
+    assert (await client.get("/t/survey/staff/enterprises")).status_code == 404
+    assert (await client.get("/t/construction/enterprise")).status_code == 404
