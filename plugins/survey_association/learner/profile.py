@@ -53,7 +53,8 @@ async def _page(request: Request, status_code: int = 200, errors: dict | None = 
         enterprise = await Enterprise.objects().where(
             (Enterprise.id == profile.enterprise) & (Enterprise.tenant == tenant.id)
         ).first()
-    editing_identity = profile is None or not profile.id_number or request.query_params.get("edit") == "identity"
+    editing_identity = (profile is None or not profile.id_number or request.query_params.get("edit") == "identity"
+                        or bool({"real_name", "id_number"} & set(errors or {})))
     if profile and profile.enterprise:
         editing_identity = False  # joined: the ID number is the company's record now
     return await render(
@@ -90,7 +91,7 @@ async def profile_identity(request: Request) -> Response:
         errors["id_number"] = str(exc)
     profile = await profile_of(tenant, account)
     if profile and profile.enterprise:
-        errors["id_number"] = "您已加入企业，身份证号不能修改；如有错误请联系单位管理员"
+        return await _page(request, 400, notice="您已加入企业，姓名和身份证号不能修改；如有错误请联系单位管理员")
     if id_number and "id_number" not in errors:
         used = await LearnerProfile.exists().where(
             (LearnerProfile.tenant == tenant.id) & (LearnerProfile.id_number == id_number)
