@@ -77,7 +77,9 @@ async def send(
     texts = await templates_for(hooks, tenant)
     if template not in texts:
         raise UnknownTemplate(template)
-    available = {c.name: c for c in await collect(hooks.notify_channels)}
+    # As with templates: the core defaults come last from pluggy, so reverse to let a plugin's
+    # channel (e.g. a real SMS gateway named "sms") replace the default one.
+    available = {c.name: c for c in reversed(await collect(hooks.notify_channels))}
     values = {"name": account.real_name or "学员", "tenant": tenant.name, **values}
     body = render_template(texts[template], values)
     subject = render_template(texts.get(f"{template}.subject", ""), values) or body[:40]
