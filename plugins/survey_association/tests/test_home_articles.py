@@ -1,0 +1,124 @@
+"""Home page columns, news list/detail, staff article management, attachments, QR entry."""
+
+import datetime as dt
+import io
+
+from PIL import Image
+
+from core.content.tables import Article
+from core.files.tables import StoredFile
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+async def staff(client, make_account):
+    acc, pw = await make_account("survey", role="tenant_admin")
+    assert (await client.signin("survey", "mobile", pw, mobile=acc.mobile)).status_code == 303
+    return acc
+
+
+def _form(**kw):
+    return {"category": "notice", "title": "测试通知", "body": "第一段\n\n第二段", "published_on": "", **kw}
+
+
+async def test_home_shows_three_columns_enrollment_and_qr(client):
+    page = await client.get("/t/survey/")
+    assert page.status_code == 200
+    for label in ("新闻动态", "通知公告", "政策法规", "报名通知", "更多"):
+        assert label in page.text
+    assert "培训中心在线教育平台正式上线" in page.text  # a demo article seeded at onboarding
+    assert "<svg" in page.text and 'class="segno"' in page.text
+    signin = await client.get("/t/survey/signin")
+    assert 'class="segno"' in signin.text and "/t/survey/register" in signin.text
+
+
+async def test_construction_home_does_not_get_the_survey_columns(client):
+    page = await client.get("/t/construction/")
+    assert page.status_code == 200 and "政策法规" not in page.text
+    assert (await client.get("/t/construction/news")).status_code == 404
+
+
+async def test_staff_publish_edit_delete_with_attachment(client, make_account, tenant):
+    await staff(client, make_account)
+    r = await client.post("/t/survey/staff/articles/new", _form(title="关于开展春季培训的通知"),
+                          files={"attachment": ("a.pdf", PDF, "application/pdf")})
+    assert r.status_code == 303
+    article = await Article.objects().where(Article.title == "关于开展春季培训的通知").first()
+    assert article.tenant == tenant("survey").id and article.published_on == dt.date.today()
+    assert article.attachment
+    client.cookies.clear()
+    home = await client.get("/t/survey/")
+    assert "关于开展春季培训的通知" in home.text
+    detail = await client.get(f"/t/survey/news/{article.id}")
+    assert "<p>第一段</p>" in detail.text and "<p>第二段</p>" in detail.text
+    att = await client.get(f"/t/survey/news/{article.id}/attachment")
+    assert att.status_code == 200 and att.headers["content-type"] == "application/pdf" and att.content == PDF
+    lst = await client.get("/t/survey/news?category=notice")
+    assert "关于开展春季培训的通知" in lst.text
+    await staff(client, make_account)
+    r = await client.post(f"/t/survey/staff/articles/{article.id}", _form(title="改后的标题", remove_attachment="1"))
+    assert r.status_code == 303
+    article = await Article.objects().where(Article.id == article.id).first()
+    assert article.title == "改后的标题" and article.attachment is None
+    r = await client.post(f"/t/survey/staff/articles/{article.id}/delete")
+    assert r.status_code == 303 and not await Article.exists().where(Article.id == article.id)
+    assert (await client.get(f"/t/survey/news/{article.id}")).status_code == 404
+
+
+async def test_bad_article_input_is_shown_at_the_fields(client, make_account):
+    await staff(client, make_account)
+    r = await client.post("/t/survey/staff/articles/new", _form(title="", published_on="2026-13-40"),
+                          files={"attachment": ("x.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")})
+    assert r.status_code == 400
+    assert "请输入标题" in r.text and "发布日期格式应为" in r.text and "附件只能是 PDF 文件或 JPG、PNG 图片" in r.text
+    r = await client.post("/t/survey/staff/articles/new", _form(category="enrollment", title="报名", position="不存在的岗位"))
+    assert r.status_code == 400 and "请选择报名岗位" in r.text
+    r = await client.post("/t/survey/staff/articles/new", _form(category="ads"))
+    assert r.status_code == 400 and "请选择栏目" in r.text
+
+
+async def test_future_articles_are_hidden_until_their_date(client, make_account, tenant):
+    await staff(client, make_account)
+    tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
+    await client.post("/t/survey/staff/articles/new", _form(title="明日发布的通知", published_on=tomorrow))
+    article = await Article.objects().where(Article.title == "明日发布的通知").first()
+    assert "明日发布的通知" in (await client.get("/t/survey/staff/articles")).text
+    client.cookies.clear()
+    assert "明日发布的通知" not in (await client.get("/t/survey/")).text
+    assert (await client.get(f"/t/survey/news/{article.id}")).status_code == 404
+
+
+async def test_staff_pages_need_tenant_admin_and_ids_stay_in_their_tenant(client, make_account, tenant):
+    # An article of the construction tenant is not reachable under survey.
+    foreign = Article(tenant=tenant("construction").id, category="news", title="别的机构的新闻",
+                      published_on=dt.date.today())
+    await foreign.save()
+    assert (await client.get(f"/t/survey/news/{foreign.id}")).status_code == 404
+    assert (await client.get("/t/survey/staff/articles")).status_code == 303  # sign in first
+    acc, pw = await make_account("survey", role="learner")
+    await client.signin("survey", "mobile", pw, mobile=acc.mobile)
+    assert (await client.get("/t/survey/staff/articles")).status_code == 404
+    r = await client.post("/t/survey/staff/articles/new", _form(title="学员不能发布"))
+    assert r.status_code == 404 and not await Article.exists().where(Article.title == "学员不能发布")
+    await staff(client, make_account)
+    assert (await client.get(f"/t/survey/staff/articles/{foreign.id}")).status_code == 404
+    r = await client.post(f"/t/survey/staff/articles/{foreign.id}/delete")
+    assert r.status_code == 404 and await Article.exists().where(Article.id == foreign.id)
+
+
+async def test_image_attachment_is_re_encoded(client, make_account):
+    await staff(client, make_account)
+    out = io.BytesIO()
+    Image.new("RGB", (300, 200), (10, 200, 30)).save(out, format="PNG")
+    r = await client.post("/t/survey/staff/articles/new", _form(title="带图片的公告"),
+                          files={"attachment": ("a.png", out.getvalue(), "image/png")})
+    assert r.status_code == 303
+    article = await Article.objects().where(Article.title == "带图片的公告").first()
+    row = await StoredFile.objects().where(StoredFile.id == article.attachment).first()
+    assert row.media_type == "image/jpeg"
+
+
+async def test_unknown_category_and_bad_page_numbers(client):
+    assert (await client.get("/t/survey/news?category=nope")).status_code == 404
+    assert (await client.get("/t/survey/news?category=policy&page=-5")).status_code == 200
+    assert (await client.get("/t/survey/news?category=policy&page=abc")).status_code == 400
