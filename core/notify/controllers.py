@@ -47,4 +47,18 @@ async def inbox_read(request: Request, notification_id: int) -> Response:
     return await render(request, "_inbox_item.html", row=row, unread=await unread_count(account))
 
 
-ROUTES = [inbox, inbox_badge, inbox_read]
+@get("/admin/sms")
+async def sms_outbox(request: Request) -> Response:
+    """短信记录: what the tenant's SMS channel sent (or, with the default channel, would send)."""
+    require(request, "tenant_admin")
+    tenant = tenant_of(request)
+    rows = (
+        await Notification.objects()
+        .where((Notification.tenant == tenant.id) & (Notification.channel == "sms"))
+        .order_by(Notification.id, ascending=False)
+        .limit(200)
+    )
+    return await render(request, "admin_sms.html", rows=rows)
+
+
+ROUTES = [inbox, inbox_badge, inbox_read, sms_outbox]

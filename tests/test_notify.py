@@ -1,0 +1,114 @@
+"""Notifications: the inbox and its bell badge (htmx), marking read, and the tenant admin's
+SMS outbox page (短信记录)."""
+
+from __future__ import annotations
+
+import re
+
+from core.identity import mask_mobile
+from core.notify.services import send
+from core.notify.tables import Notification
+
+
+async def _signed_in(client, make_account, slug="survey", role="learner", **fields):
+    account, password = await make_account(slug, role=role, **fields)
+    r = await client.signin(slug, "mobile", password, mobile=account.mobile)
+    assert r.status_code == 303
+    return account
+
+
+async def test_bell_badge_inbox_and_mark_read(client, make_account, platform):
+    tenant = platform.tenants.get("survey")
+    account = await _signed_in(client, make_account)
+    r = await client.hx_get("/t/survey/inbox/badge")
+    assert r.status_code == 200 and "badge" not in r.text  # nothing unread yet
+    [row] = await send(platform.hooks(tenant), tenant, account, "hours_approved", channels=("inbox",))
+    r = await client.hx_get("/t/survey/inbox/badge")
+    assert r.status_code == 200 and 'data-unread="1"' in r.text
+    page = await client.get("/t/survey/inbox")
+    assert page.status_code == 200
+    assert f'id="msg-{row.id}"' in page.text and "恭喜您的继续教育学时已通过审核" in page.text
+    assert f'hx-post="/t/survey/inbox/{row.id}/read"' in page.text
+    r = await client.hx_post(f"/t/survey/inbox/{row.id}/read")
+    assert r.status_code == 200
+    assert "标为已读" not in r.text and 'hx-swap-oob="true"' in r.text  # the bell is refreshed too
+    assert 'data-unread' not in r.text
+    r = await client.hx_get("/t/survey/inbox/badge")
+    assert "badge" not in r.text
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert stored.read_at is not None
+
+
+async def test_another_account_cannot_mark_a_message_read(client, make_account, platform):
+    tenant = platform.tenants.get("survey")
+    owner, _ = await make_account("survey", real_name="蒋他人")
+    [row] = await send(platform.hooks(tenant), tenant, owner, "welcome", channels=("inbox",))
+    await _signed_in(client, make_account)  # someone else of the same tenant
+    r = await client.hx_post(f"/t/survey/inbox/{row.id}/read")
+    assert r.status_code == 404
+    assert "蒋他人" not in (await client.get("/t/survey/inbox")).text
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert stored.read_at is None
+
+
+async def test_inbox_needs_a_signed_in_account(client):
+    r = await client.get("/t/survey/inbox")
+    assert r.status_code == 303 and r.headers["location"] == "/t/survey/signin"
+    r = await client.hx_get("/t/survey/inbox/badge")
+    assert r.headers.get("hx-redirect") == "/t/survey/signin"
+    r = await client.post("/t/survey/inbox/1/read")
+    assert r.status_code == 303
+
+
+async def test_read_with_a_malformed_id_is_not_found(client, make_account):
+    await _signed_in(client, make_account)
+    r = await client.hx_post("/t/survey/inbox/abc/read")
+    assert r.status_code in (400, 404)
+    r = await client.hx_post("/t/survey/inbox/99999999/read")
+    assert r.status_code == 404
+
+
+async def test_sms_outbox_lists_the_tenants_messages_masked(client, make_account, platform):
+    tenant = platform.tenants.get("survey")
+    learner, _ = await make_account("survey", real_name="冯短信")
+    [sms] = await send(platform.hooks(tenant), tenant, learner, "welcome", channels=("sms",))
+    assert sms.status == "sent"
+    await _signed_in(client, make_account, role="tenant_admin")
+    me = await client.get("/t/survey/me")
+    assert 'href="/t/survey/admin/sms"' in me.text and "短信记录" in me.text
+    page = await client.get("/t/survey/admin/sms")
+    assert page.status_code == 200
+    assert f"{tenant.rules.sms.signature}冯短信，欢迎使用" in page.text
+    assert mask_mobile(learner.mobile) in page.text
+    assert learner.mobile not in page.text
+    assert "已发送" in page.text
+
+
+async def test_sms_outbox_shows_failures(client, make_account, platform):
+    tenant = platform.tenants.get("survey")
+    learner, _ = await make_account("survey", real_name="陈失败")
+    [row] = await send(platform.hooks(tenant), tenant, learner, "welcome", channels=("sms",))
+    await Notification.update({Notification.status: "failed"}).where(Notification.id == row.id)
+    await _signed_in(client, make_account, role="tenant_admin")
+    page = await client.get("/t/survey/admin/sms")
+    assert re.search(r'<tr class="row-error">(?:(?!</tr>).)*陈失败(?:(?!</tr>).)*发送失败', page.text, re.S)
+
+
+async def test_sms_outbox_is_for_tenant_admins_of_that_tenant_only(client, make_account, platform):
+    survey = platform.tenants.get("survey")
+    learner, _ = await make_account("survey", real_name="褚隔离")
+    await send(platform.hooks(survey), survey, learner, "welcome", channels=("sms",))
+    await _signed_in(client, make_account)  # a learner
+    assert (await client.get("/t/survey/admin/sms")).status_code == 404
+    assert "短信记录" not in (await client.get("/t/survey/me")).text
+    # The other tenant's admin sees only the other tenant's messages.
+    admin, password = await make_account("construction", role="tenant_admin")
+    r = await client.signin("construction", "id", password, id_number=admin.id_number)
+    assert r.status_code == 303
+    page = await client.get("/t/construction/admin/sms")
+    assert page.status_code == 200 and "褚隔离" not in page.text and mask_mobile(learner.mobile) not in page.text
+    assert (await client.get("/admin/sms", headers={"host": "construction.localhost"})).status_code == 200
+    # Anonymous: sign in first.
+    await client.post("/t/construction/signout")
+    r = await client.get("/t/construction/admin/sms")
+    assert r.status_code == 303 and r.headers["location"] == "/t/construction/signin"
