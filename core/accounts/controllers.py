@@ -8,6 +8,7 @@ import logging
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from core.accounts import lockout
 from core.accounts.passwords import hash_password, verify_password
 from core.accounts.session_start import start_session
 from core.accounts.signin import SigninFailed, SigninMethod
@@ -62,18 +63,13 @@ async def signin_submit(request: Request, method_key: str) -> Response:
     client = client_address(request)
     ctx = dict(methods=methods, method=method, form={k: v for k, v in form.items() if k != "password"})
 
-    if await p.counters["signin_client"].exceeded(tenant.slug, client):
-        wait = await p.counters["signin_client"].retry_after(tenant.slug, client)
-        return await render(
-            request, "signin.html", status_code=429, errors={"_": f"尝试过于频繁，请 {wait} 秒后再试"}, **ctx
-        )
-    await p.counters["signin_client"].hit(tenant.slug, client)
+    too_fast = await lockout.throttled(p, tenant.slug, client)
+    if too_fast:
+        return await render(request, "signin.html", status_code=429, errors={"_": too_fast}, **ctx)
 
-    failures = p.counters["signin_failures"]
     who = method.identifier(form)
-    minutes = p.settings.lockout_seconds // 60
-    locked_msg = f"连续 {failures.limit} 次登录失败，账号已被临时锁定，请 {minutes} 分钟后再试"
-    if who and await failures.exceeded(tenant.slug, who):
+    locked_msg = lockout.locked_message(p)
+    if await lockout.is_locked(p, tenant.slug, who):
         return await render(request, "signin.html", status_code=429, errors={"_": locked_msg}, **ctx)
     try:
         account = await method.authenticate(tenant, form, p.settings.secret_key)
@@ -81,15 +77,15 @@ async def signin_submit(request: Request, method_key: str) -> Response:
         errors = {exc.field or "_": exc.message}
         status = 400
         if exc.counts and who:
-            count = await failures.hit(tenant.slug, who)
-            if count >= failures.limit:
+            left = await lockout.failed(p, tenant.slug, who)
+            if left == 0:
                 errors, status = {"_": locked_msg}, 429
                 await record("signin.locked", tenant_id=tenant.id, method=method.key)
             else:
-                errors[exc.field or "_"] = f"{exc.message}，还可尝试 {failures.limit - count} 次"
+                errors[exc.field or "_"] = f"{exc.message}，还可尝试 {left} 次"
         return await render(request, "signin.html", status_code=status, errors=errors, **ctx)
 
-    await failures.reset(tenant.slug, who)
+    await lockout.succeeded(p, tenant.slug, who)
     account.last_signin_at = dt.datetime.now(dt.UTC)
     await account.save([Account.last_signin_at])
     await record("signin", tenant_id=tenant.id, actor_id=account.id, method=method.key)
