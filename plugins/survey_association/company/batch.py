@@ -16,8 +16,8 @@ from core import (
     SpreadsheetRejected,
     StoredFile,
     audit,
+    collect,
     commit_roster,
-    notify,
     platform_of,
     preview_roster,
     read_table,
@@ -27,7 +27,7 @@ from core import (
     write_csv,
     write_xlsx,
 )
-from plugins.survey_association.company.common import MAX_SHEET_BYTES, company_of, read_form, upload_bytes
+from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, company_of, read_form, upload_bytes
 
 log = logging.getLogger("xueshi.survey.import")
 PAGE_SIZE = 500
@@ -134,14 +134,15 @@ async def job_page(request: Request, job_id: int) -> Response:
     job = await _job(request, job_id, enterprise.id)
     if job.status == "previewed":
         return await _preview_page(request, job, enterprise)
-    return await render(request, "company/import_progress.html", enterprise=enterprise, job=job, partial=False)
+    return await render(request, "company/import_progress.html", enterprise=enterprise, job=job,
+                        summary=as_json(job.summary, {}))
 
 
 @get("/company/learners/import/{job_id:int}/progress")
 async def progress(request: Request, job_id: int) -> Response:
     _account, enterprise = await company_of(request)
     job = await _job(request, job_id, enterprise.id)
-    return await render(request, "company/_import_progress.html", job=job)
+    return await render(request, "company/_import_progress.html", job=job, summary=as_json(job.summary, {}))
 
 
 async def _run(hooks, tenant, job, preview, skip_errors, actor_id, enterprise) -> None:
@@ -152,7 +153,8 @@ async def _run(hooks, tenant, job, preview, skip_errors, actor_id, enterprise) -
         return
     await audit("roster.imported", tenant_id=tenant.id, actor_id=actor_id, object_type="import_job",
                 object_id=job.id, **{k: v for k, v in summary.items() if isinstance(v, int)})
-    await notify(hooks.roster_imported, tenant=tenant, enterprise=enterprise, summary=summary)
+    # ``collect`` awaits every impl (``core.notify`` is shadowed by the core.notify package).
+    await collect(hooks.roster_imported, tenant=tenant, enterprise=enterprise, summary=summary)
 
 
 @post("/company/learners/import/{job_id:int}/confirm")
@@ -182,12 +184,6 @@ async def confirm(request: Request, job_id: int) -> Response:
     _RUNNING.add(task)
     task.add_done_callback(_RUNNING.discard)
     return redirect(request, f"/company/learners/import/{job.id}")
-
-
-async def wait_for_imports() -> None:
-    """Tests and the benchmark: wait until background imports finish."""
-    while _RUNNING:
-        await asyncio.gather(*list(_RUNNING), return_exceptions=True)
 
 
 ROUTES = [template_xlsx, template_csv, import_page, upload, job_page, progress, confirm]

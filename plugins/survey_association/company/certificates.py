@@ -9,7 +9,7 @@ from litestar.exceptions import NotFoundException
 
 from core import CertificateHolder, audit, is_htmx, redirect, render, tenant_of
 from plugins.survey_association.company import holders
-from plugins.survey_association.company.common import company_of, read_form
+from plugins.survey_association.company.common import as_json, company_of, read_form
 
 
 async def _holder(request: Request, holder_id: int, enterprise_id: int) -> CertificateHolder:
@@ -24,7 +24,7 @@ async def _holder(request: Request, holder_id: int, enterprise_id: int) -> Certi
 
 def problems_by_field(row: CertificateHolder) -> dict[str, str]:
     out: dict[str, str] = {}
-    for p in row.problems or []:
+    for p in as_json(row.problems, []):
         out[p["field"]] = "；".join(filter(None, [out.get(p["field"]), p["message"]]))
     return out
 
@@ -101,7 +101,7 @@ async def confirm(request: Request) -> Response:
     now = dt.datetime.now(dt.UTC)
     confirmed = blocked = 0
     for row in await query:
-        if row.problems:
+        if as_json(row.problems, []):
             blocked += 1
             continue
         row.status, row.confirmed_at, row.confirmed_by = "confirmed", now, account.id

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,3 +65,13 @@ def staff_of(request: Request) -> Account:
 
 def values(form: Form, *names: str) -> dict[str, Any]:
     return {n: form.get(n) for n in names}
+
+
+def as_json(value: Any, default: Any = None) -> Any:
+    """A JSON column's value (Piccolo returns the text unless asked to load it)."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return default
+    return default if value is None else value
