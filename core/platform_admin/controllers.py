@@ -1,0 +1,116 @@
+"""Platform operator: sign-in with username and password, and the list of tenants.
+
+These pages belong to no tenant: the session lives under its own cookie and scope
+(``_platform``), and only active accounts with role ``operator`` and no tenant may use it.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.response import Redirect
+from piccolo.query.functions.aggregate import Count
+
+from core.accounts import lockout
+from core.accounts.passwords import verify_password
+from core.accounts.tables import Account
+from core.audit.services import record
+from core.tenants.tables import TenantRow
+from core.web import client_address, platform_of, render
+
+SCOPE = "_platform"
+WRONG = "用户名或密码错误"
+
+
+def _cookie(request: Request) -> str:
+    return platform_of(request).sessions.cookie_name(SCOPE)
+
+
+async def _operator(request: Request) -> Account | None:
+    p = platform_of(request)
+    session = await p.sessions.load(request.cookies.get(_cookie(request)), SCOPE)
+    if session is None or session.expired:
+        return None
+    return await Account.objects().where(
+        (Account.id == session.account_id) & Account.tenant.is_null() & (Account.role == "operator")
+        & (Account.active == True)  # noqa: E712
+    ).first()
+
+
+async def _page(request: Request, status_code: int = 200, **ctx) -> Response:
+    ctx.setdefault("errors", {})
+    ctx.setdefault("form", {})
+    return await render(request, "platform_signin.html", status_code=status_code, **ctx)
+
+
+@get("/signin")
+async def signin_page(request: Request) -> Response:
+    return await _page(request)
+
+
+@post("/signin")
+async def signin_submit(request: Request) -> Response:
+    p = platform_of(request)
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    username = form.get("username", "").strip()
+    shown = {"username": username}
+    too_fast = await lockout.throttled(p, SCOPE, client_address(request))
+    if too_fast:
+        return await _page(request, 429, errors={"_": too_fast}, form=shown)
+    if not username:
+        return await _page(request, 400, errors={"username": "请输入用户名"}, form=shown)
+    if await lockout.is_locked(p, SCOPE, username):
+        return await _page(request, 429, errors={"_": lockout.locked_message(p)}, form=shown)
+    account = await Account.objects().where(
+        Account.tenant.is_null() & (Account.role == "operator") & (Account.username == username)
+        & (Account.active == True)  # noqa: E712
+    ).first()
+    if not verify_password(account.password_hash if account else None, form.get("password", "")):
+        left = await lockout.failed(p, SCOPE, username)
+        if left == 0:
+            await record("platform.signin.locked", tenant_id=None)
+            return await _page(request, 429, errors={"_": lockout.locked_message(p)}, form=shown)
+        return await _page(request, 400, errors={"password": f"{WRONG}，还可尝试 {left} 次"}, form=shown)
+    await lockout.succeeded(p, SCOPE, username)
+    old = request.cookies.get(_cookie(request))
+    if old:
+        await p.sessions.destroy(old)
+    sid = await p.sessions.create(account.id, SCOPE)
+    await record("platform.signin", tenant_id=None, actor_id=account.id)
+    response = Redirect(path="/platform/", status_code=303)
+    response.set_cookie(_cookie(request), sid, httponly=True, samesite="lax", secure=p.settings.cookie_secure,
+                        path="/platform")
+    return response
+
+
+@post("/signout")
+async def signout(request: Request) -> Response:
+    sid = request.cookies.get(_cookie(request))
+    if sid:
+        await platform_of(request).sessions.destroy(sid)
+    response = Redirect(path="/platform/signin", status_code=303)
+    response.delete_cookie(_cookie(request), path="/platform")
+    return response
+
+
+@get("/")
+async def tenants_page(request: Request) -> Response:
+    operator = await _operator(request)
+    if operator is None:
+        return Redirect(path="/platform/signin", status_code=303)
+    counts = {
+        row["tenant"]: row["count"]
+        for row in await Account.select(Account.tenant, Count(Account.id, alias="count"))
+        .where(Account.tenant.is_not_null())
+        .group_by(Account.tenant)
+    }
+    declared = {t.slug: t for t in platform_of(request).tenants}
+    rows = [
+        {"slug": r.slug, "name": r.name, "hosts": r.hosts, "active": r.active, "accounts": counts.get(r.id, 0),
+         "declared": r.slug in declared}
+        for r in await TenantRow.objects().order_by(TenantRow.id)
+    ]
+    return await render(request, "platform_tenants.html", rows=rows, operator=operator)
+
+
+def router() -> Router:
+    return Router(path="/platform", route_handlers=[signin_page, signin_submit, signout, tenants_page])
