@@ -23,6 +23,7 @@ from core.files.storage import LocalStorage
 from core.i18n import pick_language
 from core.limits import Counter
 from core.notify import controllers as notify
+from core.platform_admin import router as platform_admin_router
 from core.proctoring import controllers as proctoring
 from core.plugins import PluginHost, make_plugin_host
 from core.settings import Settings
@@ -184,7 +185,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *, 
 
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
     app = Litestar(
-        route_handlers=[*_static_routers(host), *_tenant_routers(host, handlers)],
+        route_handlers=[*_static_routers(host), platform_admin_router(), *_tenant_routers(host, handlers)],
         on_startup=[on_startup],
         csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_secure=settings.cookie_secure),
         exception_handlers={SigninRequired: _signin_redirect, NotFoundException: _not_found},
