@@ -155,6 +155,7 @@
 
   async function start() {
     startBtn.disabled = true;
+    startBtn.hidden = true;
     outcomeEl.hidden = true;
     promptEl.textContent = "";
     setState("camera");
@@ -165,6 +166,7 @@
       });
     } catch (e) {
       startBtn.disabled = false;
+      startBtn.hidden = false;
       setState("error");
       guidanceEl.textContent = "无法使用摄像头：请在浏览器中允许本网站使用摄像头，并确认摄像头未被其他程序占用。";
       return;
