@@ -109,8 +109,8 @@ async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
                     & (CertificateHolder.cert_number == checked.values["cert_number"])).first()
             if row is not None and row.status == "confirmed":
                 continue  # a confirmed certificate is the company's word; a reload does not undo it
+            counts["created" if row is None else "updated"] += 1
             row = row or CertificateHolder(tenant=tenant.id)
-            counts["updated" if row.id else "created"] += 1
             for key, value in checked.values.items():
                 setattr(row, key, value)
             row.credit_code, row.enterprise, row.problems = credit, enterprise, checked.problems
