@@ -16,7 +16,8 @@ RUNTIME_LABELS = [
     # Roles (core.web.ROLE_LABELS)
     N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("企业管理员"), N_("学员"),
     # Menu links (core defaults and tenant plugins)
-    N_("我的"), N_("消息"), N_("修改密码"), N_("我的培训"), N_("个人档案"),
+    N_("我的"), N_("消息"), N_("修改密码"), N_("我的培训"), N_("个人档案"), N_("人脸核验"),
+    N_("企业审核"), N_("学员管理"), N_("新闻公告"), N_("证书导入"), N_("证书管理"),
     # Sign-in methods and their fields (core.accounts.signin)
     N_("身份证号登录"), N_("手机号密码登录"), N_("短信验证码登录"),
     N_("身份证号"), N_("18位身份证号"), N_("密码"), N_("手机号"), N_("11位手机号"),
