@@ -1,0 +1,169 @@
+"""Probes for tests/test_isolation.py: how to make an object behind each route that takes an id.
+
+Every route whose path has a parameter other than ``tenant_slug`` needs an entry in ``PROBES``,
+keyed by its tenant-relative path exactly as Litestar spells it (``/inbox/{notification_id:int}/read``).
+A probe creates the object in tenant ``slug`` and returns the path parameters that point at it;
+``role`` is who may reach the route in their own tenant. The isolation test then asks for that
+object from another tenant (path prefix and host name) and expects 404.
+
+Parameters that are not object ids (a sign-in method key, a static file path) go in
+``NOT_OBJECT_IDS`` with the reason. Plugins' own tests may add entries with ``register()``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.accounts.tables import Enterprise
+from core.content.tables import Article
+from core.files.tables import StoredFile
+from core.notify.tables import Notification
+from core.roster.tables import CertificateHolder, ImportJob, RosterEntry
+from core.testing.ids import fake_id_number
+
+
+@dataclass
+class Ctx:
+    platform: Any
+    make_account: Callable[..., Awaitable[Any]]
+
+    def tenant_id(self, slug: str) -> int:
+        return self.platform.tenants.get(slug).id
+
+
+Make = Callable[[Ctx, str], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Probe:
+    make: Make
+    role: str  # the role that reaches the route in its own tenant
+
+
+PROBES: dict[str, Probe] = {}
+
+NOT_OBJECT_IDS: dict[str, str] = {
+    "/signin/{method_key:str}": "a sign-in method key from the tenant's own list, not an object",
+    "/static/core/{file_path:path}": "public static files",
+    "/static/themes/{file_path:path}": "public static files",
+}
+
+
+def register(path: str, role: str) -> Callable[[Make], Make]:
+    def deco(make: Make) -> Make:
+        PROBES[path] = Probe(make, role)
+        return make
+
+    return deco
+
+
+# --- core --------------------------------------------------------------------------------------
+
+
+@register("/inbox/{notification_id:int}/read", "learner")
+async def _notification(ctx: Ctx, slug: str) -> dict[str, Any]:
+    account, _ = await ctx.make_account(slug)
+    row = Notification(tenant=ctx.tenant_id(slug), account=account.id, channel="inbox", template="welcome",
+                       subject="隔离测试", body="隔离测试消息")
+    await row.save()
+    return {"notification_id": row.id}
+
+
+# --- shared factories ------------------------------------------------------------------------
+
+
+async def _enterprise(ctx: Ctx, slug: str) -> Enterprise:
+    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}", status="pending")
+    await row.save()
+    return row
+
+
+async def _file(ctx: Ctx, slug: str, kind: str = "id_front") -> StoredFile:
+    row = StoredFile(tenant=ctx.tenant_id(slug), kind=kind, key=f"isolation/{secrets.token_hex(8)}.jpg",
+                     media_type="image/jpeg", size=1, sha256="0" * 64)
+    await row.save()
+    return row
+
+
+async def _entry(ctx: Ctx, slug: str) -> RosterEntry:
+    enterprise = await _enterprise(ctx, slug)
+    image = await _file(ctx, slug)
+    row = RosterEntry(tenant=ctx.tenant_id(slug), enterprise=enterprise.id, real_name="隔离学员",
+                      id_number=fake_id_number(), id_front=image.id, id_back=image.id, photo=image.id)
+    await row.save()
+    return row
+
+
+async def _article(ctx: Ctx, slug: str) -> Article:
+    import datetime as dt
+
+    attachment = await _file(ctx, slug, "attachment")
+    row = Article(tenant=ctx.tenant_id(slug), category="news", title="隔离测试公告", body="正文",
+                  published_on=dt.date.today(), attachment=attachment.id)
+    await row.save()
+    return row
+
+
+# --- survey_association ------------------------------------------------------------------------
+
+
+async def _enterprise_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    enterprise = await _enterprise(ctx, slug)
+    enterprise.licence = (await _file(ctx, slug, "licence")).id
+    await enterprise.save([Enterprise.licence])
+    return {"enterprise_id": enterprise.id}
+
+
+for _suffix in ("licence", "approve", "reject"):
+    register(f"/staff/enterprises/{{enterprise_id:int}}/{_suffix}", "tenant_admin")(_enterprise_id)
+
+
+async def _holder_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    row = CertificateHolder(tenant=ctx.tenant_id(slug), real_name="隔离持证人", id_number=fake_id_number(),
+                            cert_number=f"ISO-{secrets.token_hex(3)}")
+    await row.save()
+    return {"holder_id": row.id}
+
+
+for _path in ("/company/certificates/{holder_id:int}/edit", "/company/certificates/{holder_id:int}"):
+    register(_path, "enterprise_admin")(_holder_id)
+
+
+async def _job_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="roster", filename="名单.xlsx", total_rows=1)
+    await row.save()
+    return {"job_id": row.id}
+
+
+for _path in ("/company/learners/import/{job_id:int}", "/company/learners/import/{job_id:int}/progress",
+              "/company/learners/import/{job_id:int}/confirm"):
+    register(_path, "enterprise_admin")(_job_id)
+
+
+@register("/company/learners/{entry_id:int}", "enterprise_admin")
+async def _entry_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    return {"entry_id": (await _entry(ctx, slug)).id}
+
+
+@register("/company/learners/{entry_id:int}/files/{kind:str}", "enterprise_admin")
+async def _entry_file(ctx: Ctx, slug: str) -> dict[str, Any]:
+    return {"entry_id": (await _entry(ctx, slug)).id, "kind": "id_front"}
+
+
+@register("/profile/files/{file_id:int}", "learner")
+async def _file_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    return {"file_id": (await _file(ctx, slug)).id}
+
+
+async def _article_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    return {"article_id": (await _article(ctx, slug)).id}
+
+
+for _path in ("/news/{article_id:int}", "/news/{article_id:int}/attachment"):
+    register(_path, "learner")(_article_id)
+for _path in ("/staff/articles/{article_id:int}", "/staff/articles/{article_id:int}/delete",
+              "/staff/articles/{article_id:int}/attachment"):
+    register(_path, "tenant_admin")(_article_id)

@@ -1,0 +1,122 @@
+"""Tenant isolation: every route that takes an object id answers 404 when asked, from another
+tenant, for an object of this one — under the /t/<slug>/ prefix and under the host name.
+
+The routes are enumerated from a real app, so a new route with an id parameter fails
+``test_every_route_with_an_id_has_a_probe`` until a probe is added to tests/isolation_probes.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from isolation_probes import NOT_OBJECT_IDS, PROBES, Ctx
+
+PREFIX = "/t/{tenant_slug:str}"
+SIGNIN = {"survey": ("mobile", "mobile"), "construction": ("id", "id_number")}
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def id_routes(app) -> dict[str, tuple[str | None, set[str]]]:
+    """Tenant-relative path → (owning tenant slug or None, HTTP methods), for every route whose
+    path has a parameter other than ``tenant_slug``."""
+    found: dict[str, tuple[str | None, set[str]]] = {}
+    for route in app.routes:
+        path = route.path[len(PREFIX):] if route.path.startswith(PREFIX) else route.path
+        params = set(route.path_parameters) - {"tenant_slug"}
+        if not params or path in NOT_OBJECT_IDS:
+            continue
+        owners = {h.opt.get("tenant") for h in getattr(route, "route_handlers", [])}
+        methods = {m for m in getattr(route, "methods", set()) if m in METHODS}
+        owner, seen = found.get(path, (None, set()))
+        found[path] = (next(iter(owners - {None}), owner), seen | methods)
+    return found
+
+
+def fill(path: str, values: dict) -> str:
+    def one(match: re.Match) -> str:
+        name = match.group(1)
+        assert name in values, f"probe for {path} did not return {name!r}"
+        return str(values[name])
+
+    return re.sub(r"\{(\w+)(?::\w+)?\}", one, path)
+
+
+def test_route_enumeration_sees_the_id_routes(xs_app):
+    routes = id_routes(xs_app)
+    assert "/inbox/{notification_id:int}/read" in routes
+    assert routes["/inbox/{notification_id:int}/read"] == (None, {"POST"})
+    assert "/signin/{method_key:str}" not in routes
+
+
+def test_every_route_with_an_id_has_a_probe(xs_app):
+    missing = sorted(set(id_routes(xs_app)) - set(PROBES))
+    assert not missing, (
+        "routes that take an id have no isolation probe; add one to tests/isolation_probes.py "
+        "(a function creating the object in a tenant and returning its path parameters), or, if the "
+        "parameter is not an object id, list it in NOT_OBJECT_IDS with the reason:\n  "
+        + "\n  ".join(missing)
+    )
+
+
+def test_no_stale_probes(xs_app):
+    stale = sorted(set(PROBES) - set(id_routes(xs_app)))
+    assert not stale, f"probes for routes that no longer exist (remove them): {stale}"
+
+
+async def _sign_in_as(client, platform, make_account, slug: str, role: str):
+    from core.accounts.tables import Enterprise
+
+    fields = {}
+    if role == "enterprise_admin":  # a company admin needs an approved company of their own
+        own = Enterprise(tenant=platform.tenants.get(slug).id, name="本机构企业", status="approved")
+        await own.save()
+        fields["enterprise_id"] = own.id
+    account, password = await make_account(slug, role=role, **fields)
+    method, field = SIGNIN[slug]
+    r = await client.signin(slug, method, password, **{field: getattr(account, field)})
+    assert r.status_code == 303, f"could not sign in as {role} of {slug}"
+    assert (await client.get(f"/t/{slug}/me")).status_code == 200
+    return account
+
+
+async def test_another_tenants_object_is_not_found(client, xs_app, platform, make_account):
+    ctx = Ctx(platform, make_account)
+    problems: list[str] = []
+    for path, (owner, methods) in sorted(id_routes(xs_app).items()):
+        probe = PROBES.get(path)
+        if probe is None:
+            continue  # reported by test_every_route_with_an_id_has_a_probe
+        asker = owner or "construction"  # B: a tenant that serves the route
+        holder = "survey" if asker != "survey" else "construction"  # A: owns the object
+        url = fill(path, await probe.make(ctx, holder))
+        await _sign_in_as(client, platform, make_account, asker, probe.role)
+        for method in sorted(methods):
+            for full, headers in ((f"/t/{asker}{url}", {}), (url, {"host": f"{asker}.localhost"})):
+                if method == "GET":
+                    r = await client.get(full, headers=headers)
+                else:
+                    r = await client.post(full, {}, headers=headers) if method == "POST" else \
+                        await client.http.request(method, full, headers=headers)
+                if r.status_code != 404:
+                    problems.append(f"{method} {full} (host {headers.get('host', '-')}) as {probe.role} "
+                                    f"of {asker}, object of {holder}: {r.status_code}")
+    assert not problems, "another tenant's object was reachable (expected 404):\n  " + "\n  ".join(problems)
+
+
+async def test_probe_objects_are_really_reachable_in_their_own_tenant(client, platform, make_account):
+    """Positive control for the core route: the same kind of probe object, in the asker's own
+    tenant and belonging to the asker, is found (so the 404 above is about the tenant)."""
+    from core.notify.services import send
+
+    tenant = platform.tenants.get("construction")
+    account = await _sign_in_as(client, platform, make_account, "construction", "learner")
+    [row] = await send(platform.hooks(tenant), tenant, account, "welcome", channels=("inbox",))
+    r = await client.hx_post(f"/t/construction/inbox/{row.id}/read")
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/inbox/{notification_id:int}/read"])
+def test_probe_registry_is_keyed_by_the_tenant_relative_path(path):
+    assert path in PROBES and PROBES[path].role == "learner"
