@@ -59,6 +59,7 @@ class LivenessSession:
 
     MAX_FRAMES = 600
     SAMPLE_EVERY_MS = 500
+    MAX_EVIDENCE = 8
     IDENTITY_MAX_YAW = 25.0  # encodings of turned faces are unreliable: identity uses frontal frames
     MAX_SIDE = 640
 
@@ -142,9 +143,10 @@ class LivenessSession:
         if self._verdict is not None:
             return self._verdict
         codes, scores = self.judge.verdict()
-        evidence = [Evidence(k.t_ms, label, k.jpeg) for _, (label, k) in sorted(self._pinned.items())]
+        chosen = self._select_evidence()
+        evidence = [Evidence(k.t_ms, label, k.jpeg) for label, k in chosen]
         if self.identity is not None and self.judge.frames:
-            evidence, id_codes, id_scores = self._check_identity(sorted(self._pinned.items()))
+            evidence, id_codes, id_scores = self._check_identity(chosen)
             codes.extend(id_codes)
             scores.update(id_scores)
         self._verdict = Verdict(
@@ -158,7 +160,20 @@ class LivenessSession:
         )
         return self._verdict
 
-    def _check_identity(self, pinned: list[tuple[int, tuple[str, _Kept]]]):
+    def _select_evidence(self) -> list[tuple[str, _Kept]]:
+        """At most MAX_EVIDENCE frames: every action's frames first, then the baseline, then
+        samples spread over the session (time order in the result)."""
+        items = sorted(self._pinned.items())
+        actions = [(t, v) for t, v in items if v[0] not in ("baseline", "sample")]
+        rest = [(t, v) for t, v in items if v[0] == "baseline"]
+        samples = [(t, v) for t, v in items if v[0] == "sample"]
+        room = max(0, self.MAX_EVIDENCE - len(actions) - len(rest))
+        if samples and room:
+            step = len(samples) / room
+            rest += [samples[int(i * step)] for i in range(min(room, len(samples)))]
+        return [v for _, v in sorted((actions + rest)[: max(self.MAX_EVIDENCE, len(actions))])]
+
+    def _check_identity(self, pinned: list[tuple[str, _Kept]]):
         ident = self.identity
         assert ident is not None
         matcher = ident.matcher
@@ -166,7 +181,7 @@ class LivenessSession:
         evidence: list[Evidence] = []
         encodings: list[np.ndarray] = []
         dists: list[float] = []
-        for _, (label, k) in pinned:
+        for label, k in pinned:
             d = None
             if k.yaw is not None and abs(k.yaw) > self.IDENTITY_MAX_YAW:
                 evidence.append(Evidence(k.t_ms, label, k.jpeg, None))
