@@ -1,6 +1,6 @@
 # Sourced by scripts/demo, scripts/test and .ci/run: make `uv` available on a machine that has
 # only Python 3.11 and pip. Installs uv with pip when it is missing (user site first, then the
-# interpreter's own site; Debian's system Python needs --break-system-packages for that).
+# interpreter's own site; Debian's system Python needs --break-system-packages for --user).
 # shellcheck shell=bash
 
 xs_python() {
@@ -22,8 +22,8 @@ xs_bootstrap_uv() {
   if ! "$py" -m uv --version >/dev/null 2>&1; then
     echo "xueshi: installing uv with pip …" >&2
     "$py" -m pip install --quiet --user uv 2>/dev/null \
-      || "$py" -m pip install --quiet uv 2>/dev/null \
-      || "$py" -m pip install --quiet --break-system-packages uv
+      || "$py" -m pip install --quiet --user --break-system-packages uv 2>/dev/null \
+      || "$py" -m pip install --quiet uv
   fi
   if ! command -v uv >/dev/null 2>&1; then
     # The uv binary is in a scripts folder that is not on PATH: call it through Python.
