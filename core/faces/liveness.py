@@ -95,8 +95,8 @@ class LivenessRules:
     turn_abs_deg: float = 12.0  # and the yaw reached, in the asked direction
     nod_deg: float = 15.0  # pitch excursion of a nod
     nod_return: float = 0.4  # ... and share of it coming back
-    parallax_min: float = 0.05  # nose parallax, fraction of the eye distance
-    parallax_per_deg: float = 0.004  # ... and at least this per degree of movement
+    parallax_min: float = 0.08  # nose parallax, fraction of the eye distance
+    parallax_per_deg: float = 0.005  # ... and at least this per degree of movement
     max_multi_face_frames: int = 1  # more frames than this with 2+ faces fail the session
     max_missing_share: float = 0.2  # frames without a face after the first prompt
     jump_face_widths: float = 0.8  # face centre moving more than this between close frames

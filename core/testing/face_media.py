@@ -270,13 +270,13 @@ def drive(session, frames: Sequence[tuple[int, np.ndarray]], schedule: Sequence[
     Returns (verdict, guidance list)."""
     guidance = []
     shown = 0
-    ready_at = schedule[0] if schedule else 0
-    n = len(session.challenge.actions)
+    n = min(len(session.challenge.actions), len(schedule))  # a short schedule leaves prompts unshown
+    ready_at = schedule[0] if n else None
     for t, frame in frames:
-        while shown < n and session.judge.index == shown and t >= ready_at:
-            session.prompt_shown(shown, max(ready_at, schedule[shown]))
+        while ready_at is not None and shown < n and session.judge.index == shown and t >= ready_at:
+            session.prompt_shown(shown, ready_at)
             shown += 1
-            ready_at = schedule[shown] if shown < n else 0
+            ready_at = schedule[shown] if shown < n else None
         g = session.add_frame(frame, t, nonce=session.nonce)
         guidance.append(g)
         if g.code is GuidanceCode.ACTION_DONE and shown < n:

@@ -1,0 +1,160 @@
+"""Genuine recorded clips through a full liveness session (real models), and identity checks.
+
+The clips were not recorded in answer to prompts, so each test builds the challenge the clip
+shows and prompts it just before (frame numbers from ../shared/videos/README.md)."""
+
+import numpy as np
+import pytest
+
+from core import (
+    Action as A,
+    Capability,
+    FaceRules,
+    IdentityCheck,
+    LivenessRules,
+    LivenessSession,
+    VerdictCode,
+    nose_parallax,
+    portrait_encoding,
+    select_provider,
+)
+from core.testing import face_media as media
+
+OBAMA = "obama_weekly_address_blinks.mp4"
+GRID = "grid_id2_blinks.mpg"
+INTEL = "intel_head_turn.gif"
+
+
+@pytest.fixture(scope="module")
+def clips():
+    v = media.videos_dir()
+    return {name: media.read_clip(v / name) for name in (OBAMA, GRID, INTEL)}
+
+
+@pytest.fixture(scope="module")
+def portraits(dlib):
+    f = media.faces_dir()
+    return {
+        "obama": portrait_encoding(dlib, (f / "obama" / "obama_1.jpg").read_bytes()),
+        "biden": portrait_encoding(dlib, (f / "biden" / "biden_1.jpg").read_bytes()),
+    }
+
+
+def session(provider, actions, identity=None):
+    return LivenessSession(provider, media.fixed_challenge(actions), identity=identity)
+
+
+def test_obama_blink_then_mouth_passes_with_identity(mediapipe, dlib, clips, portraits):
+    # blinks begin at frames 21 (t≈700 ms) and 60 (t≈2002 ms); the mouth opens at ~frame 32
+    s = session(mediapipe, (A.BLINK, A.OPEN_MOUTH), IdentityCheck(dlib, portraits["obama"]))
+    verdict, guidance = media.drive(s, clips[OBAMA], (500, 950))
+    assert verdict.passed, verdict.reasons
+    assert verdict.reasons == [] and guidance[-1].done and guidance[-1].message == "动作完成，正在核验"
+    blink, mouth = verdict.actions
+    assert blink.prompt_ms == 500 and 500 <= blink.start_ms < blink.done_ms < 1100
+    assert mouth.prompt_ms >= blink.done_ms and mouth.done_ms <= mouth.prompt_ms + 3000
+    assert verdict.scores["identity_max_distance"] <= dlib.default_tolerance
+    labels = [e.label for e in verdict.evidence]
+    assert {"baseline", "blink", "open_mouth"} <= set(labels) and len(verdict.evidence) <= 8
+    assert all(e.jpeg[:2] == b"\xff\xd8" for e in verdict.evidence)
+
+
+def test_obama_mouth_then_the_clear_blink_at_frame_60(mediapipe, clips):
+    verdict, _ = media.drive(session(mediapipe, (A.OPEN_MOUTH, A.BLINK)), clips[OBAMA], (1300, 1750))
+    assert verdict.passed, verdict.reasons
+    assert 1900 < verdict.actions[1].done_ms < 2300
+
+
+def test_blink_prompted_after_it_happened_times_out(mediapipe, clips):
+    # the last blink begins at frame 93 (t≈3100 ms); prompting at 3200 ms leaves nothing to see
+    frames = [f for f in clips[OBAMA] if f[0] >= 2400]
+    verdict, guidance = media.drive(session(mediapipe, (A.BLINK, A.OPEN_MOUTH)), frames, (3200,))
+    assert not verdict.passed and verdict.codes == (VerdictCode.ACTION_TIMEOUT,)
+    assert verdict.actions[0].done_ms is None
+
+
+def test_grid_mouth_then_blink_without_identity(mediapipe, clips):
+    verdict, _ = media.drive(session(mediapipe, (A.OPEN_MOUTH, A.BLINK)), clips[GRID], (700, 900))
+    assert verdict.passed, verdict.reasons
+    assert verdict.actions[1].done_ms < 1400  # the blink beginning at frame 27 (1080 ms)
+
+
+def test_head_turn_clip_left_then_right(mediapipe, clips):
+    # The woman starts turned to her right (yaw ≈ −43°), turns to her own left (+31° at frame 13)
+    # and back to her right (−21°): in an unmirrored image that is turn_left then turn_right.
+    verdict, _ = media.drive(session(mediapipe, (A.TURN_LEFT, A.TURN_RIGHT)), clips[INTEL], (250, 1000))
+    assert verdict.passed, verdict.reasons
+    left, right = verdict.actions
+    assert left.score >= 20 and right.score >= 20
+    assert left.parallax > 0.1 and right.parallax > 0.1
+
+
+def test_head_turn_clip_in_the_asked_order_only(mediapipe, clips):
+    verdict, guidance = media.drive(session(mediapipe, (A.TURN_RIGHT, A.TURN_LEFT)), clips[INTEL], (250, 1000))
+    assert not verdict.passed and verdict.codes == (VerdictCode.WRONG_ACTION,)
+    assert guidance[-1].message == "动作不正确"
+
+
+def test_live_person_who_is_not_the_portrait_is_refused(mediapipe, dlib, clips, portraits):
+    s = session(mediapipe, (A.BLINK, A.OPEN_MOUTH), IdentityCheck(dlib, portraits["biden"]))
+    verdict, _ = media.drive(s, clips[OBAMA], (500, 950))
+    assert [a.passed for a in verdict.actions] == [True, True]  # alive, but someone else
+    assert verdict.codes == (VerdictCode.IDENTITY_MISMATCH,) and verdict.reasons == ["与登记照片不是同一人"]
+    assert verdict.scores["identity_max_distance"] > dlib.default_tolerance
+
+
+def _swap(clips):
+    """Obama blinks live, then another live person (GRID speaker) opens the mouth."""
+    first = [f for f in clips[OBAMA] if f[0] <= 1000]
+    second = [f for f in clips[GRID] if 600 <= f[0] <= 1400]
+    return media.splice(first, second)
+
+
+def test_identity_swap_mid_challenge_with_portrait(mediapipe, dlib, clips, portraits):
+    s = session(mediapipe, (A.BLINK, A.OPEN_MOUTH), IdentityCheck(dlib, portraits["obama"]))
+    verdict, _ = media.drive(s, _swap(clips), (500, 1050))
+    assert [a.passed for a in verdict.actions] == [True, True]  # each part alone looks live
+    assert not verdict.passed
+    assert VerdictCode.IDENTITY_MISMATCH in verdict.codes
+
+
+def test_identity_swap_without_portrait_is_still_caught(mediapipe, dlib, clips):
+    s = session(mediapipe, (A.BLINK, A.OPEN_MOUTH), IdentityCheck(dlib, None))
+    verdict, _ = media.drive(s, _swap(clips), (500, 1050))
+    assert not verdict.passed
+    assert {VerdictCode.IDENTITY_INCONSISTENT, VerdictCode.DISCONTINUITY} & set(verdict.codes)
+
+
+@pytest.mark.slow
+def test_dlib_serves_liveness_on_the_same_clips(dlib, clips, portraits):
+    s = session(dlib, (A.OPEN_MOUTH, A.BLINK), IdentityCheck(dlib, portraits["obama"]))
+    verdict, _ = media.drive(s, clips[OBAMA], (1300, 1750))
+    assert verdict.passed, verdict.reasons
+    verdict, _ = media.drive(session(dlib, (A.OPEN_MOUTH, A.BLINK)), clips[GRID], (700, 900))
+    assert verdict.passed, verdict.reasons
+
+
+def test_tenant_rules_pick_the_providers(mediapipe, dlib):
+    providers = [[mediapipe], [dlib]]
+    default = FaceRules()
+    assert select_provider(providers, default.liveness_provider, Capability.LIVENESS) is mediapipe
+    assert select_provider(providers, default.matching_provider, Capability.ENCODE) is dlib
+    swapped = FaceRules(liveness_provider="dlib")
+    assert select_provider(providers, swapped.liveness_provider, Capability.LIVENESS) is dlib
+
+
+def test_tilted_photo_shows_no_parallax_but_a_real_turn_does(mediapipe, clips):
+    """The cue itself on real landmarks: a photo card tilted 35° vs the real head turn."""
+    intel = clips[INTEL]
+    (a,), (b,) = mediapipe.observe(intel[9][1]), mediapipe.observe(intel[13][1])  # yaw ≈ 3° → 31°
+    real = nose_parallax(a.anchors, a.nose, b.anchors, b.nose, b.eye_distance)[0]
+    assert real > 0.2
+    for path in media.single_person_photos()[::3]:
+        photo = media.load_photo(path)
+        (box,) = mediapipe.detect(photo)
+        card = media._card(photo, box)
+        bg = media._background((640, 480))
+        (f0,) = mediapipe.observe(media.render_card(card, media.Pose(), bg))
+        (f1,) = mediapipe.observe(media.render_card(card, media.Pose(yaw=35), bg))
+        flat = nose_parallax(f0.anchors, f0.nose, f1.anchors, f1.nose, f1.eye_distance)[0]
+        assert abs(flat) < LivenessRules().parallax_min < real / 2, (path.name, flat)

@@ -1,0 +1,238 @@
+"""The liveness judge's rules on constructed signals (no model involved): timing, baseline,
+parallax, face count, protocol. Real clips and photos are in the other test modules."""
+
+import math
+
+import numpy as np
+import pytest
+
+from core import (
+    Action,
+    Challenge,
+    ChallengeError,
+    FaceBox,
+    FaceObservation,
+    FrameSignals,
+    GuidanceCode,
+    LivenessJudge,
+    LivenessSession,
+    PortraitRules,
+    QualityCode,
+    VerdictCode,
+    assess_portrait,
+    draw_challenge,
+)
+
+# a rigid face: points on the face plane (z = 0) and a nose tip standing out (z = 35)
+_PLANE = np.array(
+    [(-45, -20), (-20, -20), (20, -20), (45, -20), (-40, -35), (-15, -38), (15, -38), (40, -35), (0, -60), (-60, 5), (60, 5), (0, -22), (0, -10)],
+    dtype=float,
+)
+
+
+def _project(yaw=0.0, pitch=0.0, nose_depth=35.0):
+    a, b = math.radians(yaw), math.radians(pitch)
+    ry = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(b), math.sin(b)], [0, -math.sin(b), math.cos(b)]])  # pitch > 0: nose down
+    pts = np.vstack([np.c_[_PLANE, np.zeros(len(_PLANE))], [0, 15, nose_depth]])
+    # the face looks at the camera along -z; our camera looks along +z from z = -600
+    cam = pts @ (ry @ rx).T * [1, 1, -1] + [0, 0, 600]
+    uv = cam[:, :2] / cam[:, 2:] * 600 + [320, 240]
+    return uv[:-1], uv[-1]
+
+
+def face(ear=0.3, mouth=0.05, yaw=0.0, pitch=0.0, flat=False, box=(220, 140, 200, 220)):
+    anchors, nose = _project(yaw, pitch, 0.0 if flat else 35.0)
+    return FaceObservation(
+        FaceBox(*box), yaw=yaw, pitch=pitch, roll=0.0, eye_openness=ear, mouth_open=mouth,
+        anchors=anchors, nose=nose, eye_distance=float(np.linalg.norm(anchors[0] - anchors[3])), face_aspect=0.5,
+    )
+
+
+def sig(t, *faces_, brightness=120.0):
+    return FrameSignals(t, 640, 480, tuple(faces_), brightness)
+
+
+def run(actions, prompts, frames):
+    """frames: list of (t, FaceObservation | tuple | None); prompts: ms per action."""
+    judge = LivenessJudge(Challenge("n", tuple(actions)))
+    shown, out = 0, []
+    for t, f in frames:
+        while shown < len(prompts) and prompts[shown] <= t and judge.index == shown:
+            judge.prompt_shown(shown, prompts[shown])
+            shown += 1
+        fs = () if f is None else (f if isinstance(f, tuple) else (f,))
+        out.append(judge.observe(sig(t, *fs)))
+        if out[-1].done:
+            break
+    codes, scores = judge.verdict()
+    return judge, codes, out
+
+
+def timeline(fn, until=5000, step=100):
+    return [(t, fn(t)) for t in range(0, until, step)]
+
+
+def blink_at(t0, base=0.3, low=0.1):
+    return lambda t: face(ear=low if t0 <= t < t0 + 200 else base)
+
+
+def test_draw_challenge_is_random_distinct_and_bound_to_a_nonce():
+    seen = set()
+    for _ in range(200):
+        c = draw_challenge()
+        assert 2 <= len(c.actions) <= 3 and len(set(c.actions)) == len(c.actions)
+        assert len(c.nonce) >= 24 and c.nonce not in seen
+        seen.add(c.nonce)
+        assert c.prompts == tuple(a.prompt for a in c.actions) and c.timeout_ms == 3000
+    assert {a for _ in range(100) for a in draw_challenge().actions} == set(Action)
+    only = draw_challenge([Action.BLINK, Action.OPEN_MOUTH])
+    assert set(only.actions) == {Action.BLINK, Action.OPEN_MOUTH}
+    with pytest.raises(ChallengeError):
+        draw_challenge([Action.BLINK])
+    assert draw_challenge().as_dict()["prompts"][0] in {"请眨眼", "请张嘴", "请向左转头", "请向右转头", "请点头"}
+
+
+def test_blink_is_judged_against_the_sessions_own_baseline():
+    # narrow eyes: open 0.17 (below a fixed 0.2 "closed" threshold), a real blink to 0.07
+    def narrow(t):
+        return face(ear=0.07 if 1500 <= t < 1700 else 0.17)
+
+    _, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(narrow, 2500))
+    assert g[-1].code is GuidanceCode.ACTION_DONE or any(x.code is GuidanceCode.ACTION_DONE for x in g)
+    # wide eyes: 0.4 dropping to 0.3 is not a blink, though below a fixed 0.2 × 1.5 ...
+    _, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(blink_at(1500, 0.4, 0.3), 4200))
+    assert codes == [VerdictCode.ACTION_TIMEOUT] and g[-1].message == "动作超时"
+
+
+def test_action_before_its_prompt_does_not_count():
+    _, codes, _ = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(blink_at(600), 4200))
+    assert codes == [VerdictCode.ACTION_TIMEOUT]
+
+
+def test_action_must_complete_within_three_seconds_of_the_prompt():
+    _, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(blink_at(3950), 4500))
+    assert codes == [VerdictCode.ACTION_TIMEOUT] and g[-1].code is GuidanceCode.TOO_SLOW and g[-1].done
+    judge, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(blink_at(3500), 4500))
+    assert judge.results[0].passed and judge.results[0].done_ms <= 4000
+
+
+def test_two_actions_pass_and_report_timing():
+    def f(t):
+        ear = 0.1 if 1400 <= t < 1600 else 0.3
+        mouth = 0.45 if t >= 2300 else 0.05
+        return face(ear=ear, mouth=mouth)
+
+    judge, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000, 1800], timeline(f, 3000))
+    assert codes == [] and g[-1].code is GuidanceCode.FINISHED
+    blink, mouth = judge.results
+    assert blink.prompt_ms == 1000 and 1000 <= blink.start_ms < blink.done_ms <= 4000
+    assert mouth.prompt_ms == 1800 and mouth.done_ms == 2300 and mouth.score == pytest.approx(0.4)
+
+
+def test_photo_with_an_open_mouth_is_not_an_opening():
+    _, codes, _ = run([Action.OPEN_MOUTH, Action.BLINK], [500], timeline(lambda t: face(mouth=0.45), 4000))
+    assert codes == [VerdictCode.ACTION_TIMEOUT]
+
+
+def _turn(flat):
+    return lambda t: face(yaw=float(np.interp(t, [1000, 1800], [0, 35])), flat=flat)
+
+
+def test_head_turn_needs_nose_parallax():
+    judge, codes, _ = run([Action.TURN_LEFT, Action.BLINK], [900], timeline(_turn(False), 2500))
+    assert judge.results[0].passed and judge.results[0].parallax > 0.1
+    judge, codes, g = run([Action.TURN_LEFT, Action.BLINK], [900], timeline(_turn(True), 4500))
+    assert codes == [VerdictCode.NO_PARALLAX] and "疑似照片" in VerdictCode.NO_PARALLAX.message
+    assert abs(judge.results[0].parallax or 0) < 0.02
+
+
+def test_nod_needs_parallax_too():
+    def nod(flat):
+        return lambda t: face(pitch=float(np.interp(t, [1000, 1500, 2000], [0, 25, 0])), flat=flat)
+
+    judge, codes, _ = run([Action.NOD, Action.BLINK], [900], timeline(nod(False), 2600))
+    assert judge.results[0].passed
+    _, codes, _ = run([Action.NOD, Action.BLINK], [900], timeline(nod(True), 4500))
+    assert codes == [VerdictCode.NO_PARALLAX]
+
+
+def test_turning_the_wrong_way_is_a_wrong_action():
+    def right(t):
+        return face(yaw=float(np.interp(t, [1000, 1800], [0, -35])))
+
+    _, codes, g = run([Action.TURN_LEFT, Action.BLINK], [900], timeline(right, 3000))
+    assert codes == [VerdictCode.WRONG_ACTION] and g[-1].message == "动作不正确" and g[-1].done
+
+
+def test_more_than_one_face_fails_the_session():
+    two = lambda t: (face(), face(box=(20, 20, 120, 130))) if t in (1200, 1300) else face()  # noqa: E731
+    _, codes, g = run([Action.BLINK, Action.OPEN_MOUTH], [1000], timeline(two, 2000))
+    assert codes[0] is VerdictCode.MULTIPLE_FACES and g[-1].message == "检测到多张人脸"
+
+
+def test_face_leaving_the_picture_and_jumping_are_refused():
+    def absent(t):
+        ear = 0.1 if 1400 <= t < 1600 else 0.3
+        return None if 1700 <= t < 2600 else face(ear=ear, mouth=0.45 if t > 2600 else 0.05)
+
+    _, codes, _ = run([Action.BLINK, Action.OPEN_MOUTH], [1000, 1650], timeline(absent, 3000))
+    assert VerdictCode.FACE_LOST in codes
+
+    def jump(t):
+        ear = 0.1 if 1400 <= t < 1600 else 0.3
+        box = (220, 140, 200, 220) if t < 2000 else (20, 20, 120, 130)
+        return face(ear=ear, mouth=0.45 if t > 2200 else 0.05, box=box)
+
+    _, codes, _ = run([Action.BLINK, Action.OPEN_MOUTH], [1000, 1700], timeline(jump, 3000))
+    assert codes == [VerdictCode.DISCONTINUITY]
+
+
+def test_per_frame_guidance_in_chinese():
+    judge = LivenessJudge(Challenge("n", (Action.BLINK, Action.NOD)))
+    assert judge.observe(sig(0)).message == "未检测到人脸"
+    assert judge.observe(sig(100, face(), brightness=20)).message == "光线太暗"
+    assert judge.observe(sig(200, face(box=(300, 200, 40, 45)))).message == "离镜头太远"
+    assert judge.observe(sig(300, face(yaw=40))).message == "请正对镜头"
+    g = judge.observe(sig(400, face()))
+    assert g.code is GuidanceCode.WAIT_PROMPT and g.next_prompt == "请眨眼"
+    judge.prompt_shown(0, 450)
+    assert judge.observe(sig(500, face())).message == "请眨眼"
+
+
+def test_protocol_errors():
+    judge = LivenessJudge(Challenge("n", (Action.BLINK, Action.NOD)))
+    judge.observe(sig(100, face()))
+    with pytest.raises(ChallengeError):
+        judge.observe(sig(100, face()))  # time must move forward
+    with pytest.raises(ChallengeError):
+        judge.prompt_shown(1, 200)  # out of order
+    with pytest.raises(ChallengeError):
+        judge.prompt_shown(5, 200)
+
+    class Stub:
+        name = "stub"
+        liveness_actions = frozenset({Action.BLINK, Action.NOD})
+
+    session = LivenessSession(Stub(), Challenge("right-nonce", (Action.BLINK, Action.NOD)))
+    with pytest.raises(ChallengeError):
+        session.prompt_shown(0, 10, nonce="wrong-nonce")
+    with pytest.raises(ChallengeError):
+        LivenessSession(Stub(), Challenge("x", (Action.BLINK, Action.TURN_LEFT)))  # cannot measure
+    assert session.finish().codes == (VerdictCode.NO_FRAMES,)
+
+
+def test_portrait_rules_on_observations():
+    img = np.full((600, 500, 3), 128, np.uint8)
+    img[::2, ::2] = 60  # some texture, sharp
+    big = FaceBox(150, 150, 200, 240)
+    assert assess_portrait(img, []).codes == [QualityCode.NO_FACE]
+    assert assess_portrait(img, [face(box=(1, 1, 9, 9)), face(box=(50, 50, 9, 9))]).codes == [QualityCode.MULTIPLE_FACES]
+    ok = FaceObservation(big, yaw=3, pitch=2, eye_openness=0.3)
+    assert assess_portrait(img, [ok]).ok
+    closed = FaceObservation(big, yaw=3, pitch=2, eye_openness=0.05)
+    assert assess_portrait(img, [closed]).reasons == ["请睁开眼睛"]
+    turned = FaceObservation(big, yaw=40, pitch=2, eye_openness=0.3)
+    assert assess_portrait(img, [turned]).reasons == ["请正对镜头"]
+    strict = PortraitRules(max_yaw=2)
+    assert assess_portrait(img, [ok], strict).codes == [QualityCode.NOT_FRONTAL]
