@@ -18,7 +18,7 @@ from core.identity import (
     normalize_mobile,
     normalize_credit_code,
 )
-from core.plugins import collect, notify
+from core.plugins import collect, notify as notify_hook
 from core.accounts.tables import Account, Enterprise
 from core.accounts.passwords import hash_password, verify_password
 from core.accounts.services import DemoAccount, upsert_account
@@ -58,7 +58,7 @@ __all__ = [
     "Tenant", "TenantRules", "TenantSpec",
     "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
     "normalize_id_number", "normalize_mobile", "normalize_credit_code",
-    "collect", "notify",
+    "collect", "notify_hook",
     "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
     "CodeError", "check_code", "issue_code", "audit",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,8 @@ def _static_routers(host: PluginHost) -> list[Router]:
 
 def create_app(settings: Settings | None = None, plugins: list[object] = (), *, sync: bool = True) -> Litestar:
     settings = settings or Settings.from_env()
+    # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     db.configure(settings.database_url)
     host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
     tenants = load_tenants(host)
