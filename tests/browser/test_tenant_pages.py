@@ -128,10 +128,17 @@ async def test_the_two_tenants_look_different(live_server, new_page):
 
 
 @pytest.mark.parametrize("path", ["/t/survey/", "/t/survey/signin", "/t/construction/", "/t/construction/signin"])
-async def test_public_pages_fit_a_phone(live_server, new_page, path):
+async def test_public_pages_fit_a_phone_and_load_nothing_from_elsewhere(live_server, new_page, path):
     page = await new_page(375, 740)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     await page.goto(live_server.url(path))
     await _no_horizontal_scroll(page)
+    # htmx comes from our static files (learners' networks may block CDNs), and it is running.
+    assert await page.evaluate("typeof window.htmx") == "object"
+    assert live_server.url("/static/core/vendor/htmx.min.js") in requested
+    elsewhere = [url for url in requested if not url.startswith((live_server.base_url, "data:"))]
+    assert not elsewhere, elsewhere
 
 
 async def test_english_switch_changes_the_sign_in_button(live_server, new_page):
