@@ -84,7 +84,10 @@ async def _before_request(request: Request) -> Response | None:
     if account is not None and account.must_change_password:
         path = request.url.path[len(request.state.base):] or "/"
         if not path.startswith(PASSWORD_CHANGE_ALLOWED):
-            return Redirect(path=f"{request.state.base}/password?first=1", status_code=303)
+            target = f"{request.state.base}/password?first=1"
+            if is_htmx(request):  # a plain redirect would be swapped into the widget
+                return Response(content="", headers={"HX-Redirect": target})
+            return Redirect(path=target, status_code=303)
     return None
 
 

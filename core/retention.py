@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from core.audit.tables import AuditEntry
 from core.files.storage import LocalStorage
@@ -30,7 +31,8 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
         & (FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
     )
     for check in old_checks:
-        for file_id in check.evidence or []:
+        evidence = json.loads(check.evidence) if isinstance(check.evidence, str) else check.evidence
+        for file_id in evidence or []:
             row = await StoredFile.objects().where(
                 (StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)
             ).first()

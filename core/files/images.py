@@ -36,7 +36,6 @@ def clean_image(raw: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> CleanImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = MAX_PIXELS
             with Image.open(io.BytesIO(raw)) as probe:
                 fmt = probe.format
                 width, height = probe.size
@@ -51,7 +50,9 @@ def clean_image(raw: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> CleanImage:
                 img = img.convert("RGB")
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("图片像素过大，请压缩后再上传") from None
+    except UnidentifiedImageError:
         raise ImageRejected("文件不是有效的图片，请上传 JPG 或 PNG 格式的照片") from None
     except (OSError, SyntaxError, ValueError):
         raise ImageRejected("图片文件已损坏，请重新拍摄或选择其他图片") from None
