@@ -23,7 +23,7 @@ from core.accounts.tables import Account, Enterprise
 from core.accounts.passwords import hash_password, verify_password
 from core.accounts.services import DemoAccount, upsert_account
 from core.accounts.signin import Field, IdNumberPassword, MobilePassword, MobileSmsCode, SigninFailed, SigninMethod
-from core.accounts.smscodes import CodeError, check_code, issue_code
+from core.accounts.smscodes import CodeError, check_code, issue_code, send_code
 from core.audit.services import record as audit
 from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
 from core.files.images import CleanImage, ImageRejected, clean_image
@@ -38,7 +38,6 @@ from core.content import services as articles
 from core.content.tables import Article
 from core.proctoring.tables import Consent
 from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
-from core.roster.tables import LearnerProfile, RosterEntry
 from core.web import (
     MenuLink,
     Platform,
@@ -61,7 +60,7 @@ __all__ = [
     "collect", "notify_hook",
     "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
-    "CodeError", "check_code", "issue_code", "audit",
+    "CodeError", "check_code", "issue_code", "send_code", "audit",
     "ExamPolicy", "ExamScore", "StudyPolicy",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
     "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",

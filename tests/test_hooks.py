@@ -32,7 +32,7 @@ from core.notify.tables import Notification
 from core.plugins import collect, make_plugin_host, notify
 from core.roster.linking import find_matches, join
 from core.roster.tables import LearnerProfile, RosterEntry
-from core.testing.ids import fake_id_number, fake_mobile
+from core.testing.ids import fake_mobile
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hooktest"
 CALLS: list[tuple[str, str, object]] = []  # (plugin, hook, detail) recorded by the test plugins

@@ -7,7 +7,7 @@ import datetime as dt
 import logging
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from core.identity import (

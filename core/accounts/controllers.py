@@ -12,7 +12,7 @@ from core.accounts import lockout
 from core.accounts.passwords import hash_password, verify_password
 from core.accounts.session_start import start_session
 from core.accounts.signin import SigninFailed, SigninMethod
-from core.accounts.smscodes import CodeError, issue_code
+from core.accounts.smscodes import CodeError, send_code
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.identity import InvalidIdentity, normalize_mobile
@@ -99,7 +99,6 @@ async def signin_submit(request: Request, method_key: str) -> Response:
 async def send_signin_code(request: Request) -> Response:
     """htmx: send a sign-in code to a registered mobile. The answer never reveals whether the
     number is registered."""
-    p = platform_of(request)
     tenant = tenant_of(request)
     form = await _form(request)
     try:
@@ -108,17 +107,7 @@ async def send_signin_code(request: Request) -> Response:
             (Account.tenant == tenant.id) & (Account.mobile == mobile)
         ).first()
         if account is not None:
-            await issue_code(
-                hooks=p.hooks(tenant),
-                tenant=tenant,
-                mobile=mobile,
-                purpose=form.get("purpose", "signin") if form.get("purpose") in {"signin"} else "signin",
-                client=client_address(request),
-                secret=p.settings.secret_key,
-                per_mobile=p.counters["sms_mobile"],
-                per_client=p.counters["sms_client"],
-                account=account,
-            )
+            await send_code(request, mobile, "signin", account)
         message, ok = "如该手机号已注册，验证码已发送，5 分钟内有效", True
     except (InvalidIdentity, CodeError) as exc:
         message, ok = str(exc), False

@@ -101,3 +101,22 @@ async def check_code(*, tenant: Tenant, mobile: str, purpose: str, code: str, se
         raise CodeError("验证码不正确")
     row.used_at = now
     await row.save([SmsCode.used_at])
+
+
+async def send_code(request, mobile: str, purpose: str, account: Account | None = None) -> str:
+    """``issue_code`` for a web request: the request's tenant, address, secret and counters."""
+    from core.web import client_address, platform_of, tenant_of
+
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    return await issue_code(
+        hooks=p.hooks(tenant),
+        tenant=tenant,
+        mobile=mobile,
+        purpose=purpose,
+        client=client_address(request),
+        secret=p.settings.secret_key,
+        per_mobile=p.counters["sms_mobile"],
+        per_client=p.counters["sms_client"],
+        account=account,
+    )

@@ -36,7 +36,6 @@ from core.faces.values import (
     FrameGuidance,
     FrameSignals,
     GuidanceCode,
-    Verdict,
     VerdictCode,
 )
 

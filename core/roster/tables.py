@@ -1,6 +1,6 @@
 """Company rosters, learner profiles, certificate holders and import jobs."""
 
-from piccolo.columns import JSON, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Date, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from core.accounts.tables import Account, Enterprise

@@ -3,7 +3,6 @@
 The clips were not recorded in answer to prompts, so each test builds the challenge the clip
 shows and prompts it just before (frame numbers from ../shared/videos/README.md)."""
 
-import numpy as np
 import pytest
 
 from core import (

@@ -15,9 +15,8 @@ from core import (
     audit,
     check_code,
     clean_image,
-    client_address,
     hash_password,
-    issue_code,
+    send_code,
     normalize_credit_code,
     normalize_id_number,
     normalize_mobile,
@@ -76,14 +75,11 @@ async def certify_page(request: Request) -> Response:
 
 @post("/enterprise/certify/code")
 async def certify_code(request: Request) -> Response:
-    p = platform_of(request)
     tenant = tenant_of(request)
     form = await read_form(request)
     try:
         mobile = normalize_mobile(form.get("mobile"))
-        await issue_code(hooks=p.hooks(tenant), tenant=tenant, mobile=mobile, purpose="enterprise",
-                         client=client_address(request), secret=p.settings.secret_key,
-                         per_mobile=p.counters["sms_mobile"], per_client=p.counters["sms_client"])
+        await send_code(request, mobile, "enterprise")
         message, ok = f"验证码已发送，{tenant.rules.signin.sms_code_ttl_seconds // 60} 分钟内有效", True
     except (InvalidIdentity, CodeError) as exc:
         message, ok = str(exc), False

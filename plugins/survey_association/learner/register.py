@@ -10,8 +10,7 @@ from core import (
     InvalidIdentity,
     audit,
     check_code,
-    client_address,
-    issue_code,
+    send_code,
     normalize_mobile,
     platform_of,
     redirect,
@@ -41,18 +40,13 @@ async def register_page(request: Request) -> Response:
 @post("/register/code")
 async def register_code(request: Request) -> Response:
     """htmx: send a registration code. A registered number is told to sign in instead."""
-    p = platform_of(request)
     tenant = tenant_of(request)
     form = await text_fields(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
         if await _registered(tenant, mobile):
             raise CodeError(ALREADY)
-        await issue_code(
-            hooks=p.hooks(tenant), tenant=tenant, mobile=mobile, purpose=PURPOSE,
-            client=client_address(request), secret=p.settings.secret_key,
-            per_mobile=p.counters["sms_mobile"], per_client=p.counters["sms_client"],
-        )
+        await send_code(request, mobile, PURPOSE)
         minutes = tenant.rules.signin.sms_code_ttl_seconds // 60
         message, ok, status = f"验证码已发送，{minutes} 分钟内有效", True, 200
     except (InvalidIdentity, CodeError) as exc:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 import itertools
 import random
-import re
 
 from PIL import Image
 
 from core.accounts.tables import Enterprise
 from core.identity import credit_check_char
-from core.notify.tables import Notification
+from core.testing.sms import last_sms_code as last_code  # noqa: F401  (re-exported)
 from core.roster.spreadsheets import write_csv, write_xlsx
 
 _seq = itertools.count(random.SystemRandom().randrange(10**8, 9 * 10**8))
@@ -53,10 +52,3 @@ def csv_bytes(rows, headers=HEADERS, encoding="utf-8-sig") -> bytes:
     return write_csv(list(headers), [list(r) for r in rows]).decode("utf-8-sig").encode(encoding)
 
 
-async def last_code(mobile: str) -> str:
-    row = await (
-        Notification.objects().where((Notification.recipient == mobile) & (Notification.channel == "sms"))
-        .order_by(Notification.id, ascending=False).first()
-    )
-    assert row is not None, "no SMS recorded"
-    return re.search(r"\d{6}", row.body).group(0)

@@ -2,18 +2,7 @@
 
 from __future__ import annotations
 
-import re
-
-from core.notify.tables import Notification
-
-
-async def last_code(mobile: str) -> str:
-    row = await (
-        Notification.objects().where((Notification.recipient == mobile) & (Notification.channel == "sms"))
-        .order_by(Notification.id, ascending=False).first()
-    )
-    assert row is not None, "no SMS recorded"
-    return re.search(r"\d{6}", row.body).group(0)
+from core.testing.sms import last_sms_code as last_code
 
 
 async def register(client, mobile: str, name: str = "测试学员", password: str = "Learner-2026"):
