@@ -85,3 +85,19 @@ async def test_expired_session_redirects_with_a_message(client, make_account, pl
     assert r.status_code == 303 and r.headers["location"] == "/t/survey/signin?expired=1"
     page = await client.get(r.headers["location"])
     assert "登录已过期" in page.text
+
+
+async def test_session_older_than_the_absolute_timeout_is_refused(client, make_account, platform):
+    """Activity renews the idle timeout, never the absolute one."""
+    import json
+
+    account, password = await make_account("survey")
+    await client.signin("survey", "mobile", password, mobile=account.mobile)
+    key = f"session:{client.cookies.get('xs_survey')}"
+    assert (await client.get("/t/survey/me")).status_code == 200
+    data = json.loads(await platform.store.get(key))
+    data["created"] -= platform.settings.session_absolute_seconds + 1  # signed in long ago
+    await platform.store.set(key, json.dumps(data).encode(), expires_in=600)
+    r = await client.get("/t/survey/me")
+    assert r.status_code == 303 and r.headers["location"] == "/t/survey/signin?expired=1"
+    assert await platform.store.get(key) is None  # destroyed, not just refused

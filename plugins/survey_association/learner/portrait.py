@@ -15,7 +15,16 @@ import logging
 
 import anyio
 
-from core import Capability, CapabilityError, Consent, FaceError, collect, decode_image, select_provider
+from core import (
+    Capability,
+    CapabilityError,
+    Consent,
+    FaceError,
+    collect,
+    compare_with_id_photo,
+    decode_image,
+    select_provider,
+)
 
 log = logging.getLogger("xueshi.survey.portrait")
 
@@ -58,6 +67,27 @@ async def portrait_problem(provider, data: bytes) -> str:
     def run() -> str:
         report = provider.check_portrait(decode_image(data))
         return "" if report.ok else report.message
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    except FaceError as exc:
+        return exc.message
+
+
+async def id_card_problem(hooks, tenant, portrait: bytes, id_front: bytes) -> str:
+    """Where the tenant enables it, the portrait must show the person on the ID card's photo
+    (compared by the matching provider); returns the Chinese reason, or "" when they match."""
+    try:
+        matcher = select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
+                                  Capability.ENCODE)
+    except CapabilityError:
+        return ""
+
+    def run() -> str:
+        problem, _distance = compare_with_id_photo(
+            matcher, decode_image(portrait), decode_image(id_front), tenant.rules.face.match_tolerance
+        )
+        return problem.message if problem else ""
 
     try:
         return await anyio.to_thread.run_sync(run)

@@ -12,6 +12,7 @@ from core import (
     ImageRejected,
     InvalidIdentity,
     LearnerProfile,
+    StoredFile,
     audit,
     clean_image,
     find_roster_matches,
@@ -126,6 +127,13 @@ async def profile_confirm(request: Request) -> Response:
     return redirect(request, "/me/profile?joined=1")
 
 
+async def _stored(p, tenant, file_id: int | None) -> bytes | None:
+    if not file_id:
+        return None
+    row = await StoredFile.objects().where((StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)).first()
+    return p.storage.read(row) if row else None
+
+
 @post("/me/profile/details")
 async def profile_details(request: Request) -> Response:
     """Complete the profile: ID-card front and back and a portrait (each optional on its own)."""
@@ -157,6 +165,11 @@ async def profile_details(request: Request) -> Response:
                 problem = await faces.portrait_problem(provider, cleaned["portrait"])
                 if problem:
                     errors["portrait"] = f"个人证件照不合格：{problem}"
+            id_front = cleaned.get("id_front") or await _stored(p, tenant, profile.id_front)
+            if not errors.get("portrait") and tenant.rules.face.compare_portrait_with_id_card and id_front:
+                problem = await faces.id_card_problem(p.hooks(tenant), tenant, cleaned["portrait"], id_front)
+                if problem:
+                    errors["portrait"] = f"个人证件照与身份证照片不一致：{problem}"
         else:
             notice = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
     if not cleaned and not errors:

@@ -247,3 +247,27 @@ async def test_changing_the_id_number_before_joining_shows_errors_at_the_field(c
     assert 'name="id_number"' in page.text
     r = await client.post("/t/survey/me/profile/identity", {"real_name": "李学员", "id_number": "110105199001011231"})
     assert r.status_code == 400 and "身份证号校验位不正确" in r.text and 'name="id_number"' in r.text
+
+
+async def test_portrait_must_match_the_id_card_photo_where_the_tenant_enables_it(client, make_account, tenant,
+                                                                                 monkeypatch):
+    """rules.face.compare_portrait_with_id_card: the real dlib matcher compares real photos."""
+    monkeypatch.setattr(tenant("survey").rules.face, "compare_portrait_with_id_card", True)
+    faces = shared_dir() / "faces"
+    account = await learner(client, make_account)
+    await client.post("/t/survey/me/profile/identity", {"real_name": "李学员", "id_number": fake_id_number()})
+    id_card = (faces / "obama" / "obama_2.jpg").read_bytes()
+    someone_else = (faces / "biden" / "biden_1.jpg").read_bytes()
+    r = await client.post("/t/survey/me/profile/details", {"face_consent": "1"}, files={
+        "id_front": ("f.jpg", id_card, "image/jpeg"), "portrait": ("p.jpg", someone_else, "image/jpeg")})
+    assert r.status_code == 400 and "个人证件照与身份证照片不一致：照片与身份证照片不是同一人" in r.text
+    profile = await LearnerProfile.objects().where(LearnerProfile.account == account.id).first()
+    assert profile.portrait is None and profile.id_front is None  # nothing stored on refusal
+    # The ID card stored first, then a portrait of the same person: accepted.
+    r = await client.post("/t/survey/me/profile/details", {}, files={"id_front": ("f.jpg", id_card, "image/jpeg")})
+    assert r.status_code == 303
+    same_person = (faces / "obama" / "obama_1.jpg").read_bytes()
+    r = await client.post("/t/survey/me/profile/details", {}, files={"portrait": ("p.jpg", same_person, "image/jpeg")})
+    assert r.status_code == 303, r.text[-600:]
+    profile = await LearnerProfile.objects().where(LearnerProfile.account == account.id).first()
+    assert profile.portrait is not None
