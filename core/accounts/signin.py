@@ -7,6 +7,7 @@ counts failures per identifier, and locks the identifier after ``lockout_failure
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from core.accounts.passwords import verify_password
 from core.accounts.smscodes import CodeError, check_code
@@ -64,62 +65,57 @@ WRONG = "账号或密码错误"
 
 
 @dataclass(frozen=True)
-class IdNumberPassword(SigninMethod):
-    key: str = "id"
-    label: str = "身份证号登录"
+class _IdentifierPassword(SigninMethod):
+    """Identifier + password. Subclasses name the identifier field and its normaliser."""
+
+    field_name: ClassVar[str]
+    identifier_field: ClassVar[Field]
+
+    @staticmethod
+    def normalize(raw: str) -> str:
+        raise NotImplementedError
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        return (
-            Field("id_number", "身份证号", placeholder="18位身份证号", autocomplete="username"),
-            Field("password", "密码", "password", autocomplete="current-password"),
-        )
+        return (self.identifier_field, Field("password", "密码", "password", autocomplete="current-password"))
 
     def identifier(self, form: dict[str, str]) -> str:
-        raw = form.get("id_number", "").strip().upper()
+        raw = form.get(self.field_name, "").strip()
         try:
-            return normalize_id_number(raw)
+            return self.normalize(raw)
         except InvalidIdentity:
-            return raw
+            return raw.upper()
+
+    def clean_identifier(self, form: dict[str, str]) -> str:
+        try:
+            return self.normalize(form.get(self.field_name, ""))
+        except InvalidIdentity as exc:
+            raise SigninFailed(str(exc), self.field_name, counts=False) from None
 
     async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
-        try:
-            id_number = normalize_id_number(form.get("id_number", ""))
-        except InvalidIdentity as exc:
-            raise SigninFailed(str(exc), "id_number", counts=False) from None
-        account = await _find(tenant, id_number=id_number)
+        account = await _find(tenant, **{self.field_name: self.clean_identifier(form)})
         if not verify_password(account.password_hash if account else None, form.get("password", "")):
             raise SigninFailed(WRONG, "password")
         return account
 
 
 @dataclass(frozen=True)
-class MobilePassword(SigninMethod):
+class IdNumberPassword(_IdentifierPassword):
+    key: str = "id"
+    label: str = "身份证号登录"
+    field_name: ClassVar[str] = "id_number"
+    identifier_field: ClassVar[Field] = Field("id_number", "身份证号", placeholder="18位身份证号",
+                                              autocomplete="username")
+    normalize = staticmethod(normalize_id_number)
+
+
+@dataclass(frozen=True)
+class MobilePassword(_IdentifierPassword):
     key: str = "mobile"
     label: str = "手机号密码登录"
-
-    @property
-    def fields(self) -> tuple[Field, ...]:
-        return (
-            Field("mobile", "手机号", "tel", "11位手机号", "username"),
-            Field("password", "密码", "password", autocomplete="current-password"),
-        )
-
-    def identifier(self, form: dict[str, str]) -> str:
-        try:
-            return normalize_mobile(form.get("mobile", ""))
-        except InvalidIdentity:
-            return form.get("mobile", "").strip()
-
-    async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
-        try:
-            mobile = normalize_mobile(form.get("mobile", ""))
-        except InvalidIdentity as exc:
-            raise SigninFailed(str(exc), "mobile", counts=False) from None
-        account = await _find(tenant, mobile=mobile)
-        if not verify_password(account.password_hash if account else None, form.get("password", "")):
-            raise SigninFailed(WRONG, "password")
-        return account
+    field_name: ClassVar[str] = "mobile"
+    identifier_field: ClassVar[Field] = Field("mobile", "手机号", "tel", "11位手机号", "username")
+    normalize = staticmethod(normalize_mobile)
 
 
 @dataclass(frozen=True)
@@ -129,20 +125,14 @@ class MobileSmsCode(MobilePassword):
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        return (
-            Field("mobile", "手机号", "tel", "11位手机号", "username"),
-            Field("code", "短信验证码", "text", "6位数字", "one-time-code"),
-        )
+        return (self.identifier_field, Field("code", "短信验证码", "text", "6位数字", "one-time-code"))
 
     @property
     def sends_sms_code(self) -> bool:
         return True
 
     async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
-        try:
-            mobile = normalize_mobile(form.get("mobile", ""))
-        except InvalidIdentity as exc:
-            raise SigninFailed(str(exc), "mobile", counts=False) from None
+        mobile = self.clean_identifier(form)
         try:
             await check_code(tenant=tenant, mobile=mobile, purpose="signin", code=form.get("code", ""), secret=secret)
         except CodeError as exc:

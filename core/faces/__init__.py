@@ -17,6 +17,7 @@ from core.faces.imaging import (
     nose_parallax,
     sharpness,
 )
+from core.faces.landmarks import LandmarkLayout
 from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
 from core.faces.session import IdentityCheck, LivenessSession, portrait_encoding
 from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, select_provider
@@ -71,6 +72,7 @@ __all__ = [
     "NoFaceError",
     # contract and selection
     "FaceProvider",
+    "LandmarkLayout",
     "FaceProviderBase",
     "FaceRules",
     "select_provider",

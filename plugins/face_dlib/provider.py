@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 
 from core import (
+    LandmarkLayout,
     Action,
     Capability,
     FaceBox,
@@ -22,7 +23,6 @@ from core import (
     NoFaceError,
     downscale,
     ensure_rgb,
-    eye_aspect_ratio,
 )
 
 # Chosen from the measured distances on ../shared/faces (docs/faces.md): same person ≤ 0.52,
@@ -37,6 +37,8 @@ MOUTH_CORNERS = (60, 64)
 EYE_OUTER = (36, 45)
 NOSE_TIP, NOSE_BASE = 30, 33
 ANCHORS = (36, 39, 42, 45, 17, 21, 22, 26, 27, 0, 16)
+LAYOUT = LandmarkLayout(LEFT_EYE, RIGHT_EYE, MOUTH_INNER, MOUTH_CORNERS, EYE_OUTER, NOSE_TIP, NOSE_BASE, ANCHORS)
+
 
 
 def _face_recognition():
@@ -133,26 +135,7 @@ def _box(r) -> FaceBox:
 
 
 def _observation(pts: np.ndarray, shape: tuple[int, ...]) -> FaceObservation:
-    x1, y1 = pts.min(axis=0)
-    x2, y2 = pts.max(axis=0)
-    ear = (eye_aspect_ratio(pts[list(LEFT_EYE)]) + eye_aspect_ratio(pts[list(RIGHT_EYE)])) / 2
-    width = float(np.linalg.norm(pts[MOUTH_CORNERS[0]] - pts[MOUTH_CORNERS[1]]))
-    gap = float(np.linalg.norm(pts[MOUTH_INNER[0]] - pts[MOUTH_INNER[1]]))
-    eye_mid = (pts[EYE_OUTER[0]] + pts[EYE_OUTER[1]]) / 2
-    eye_dist = float(np.linalg.norm(pts[EYE_OUTER[0]] - pts[EYE_OUTER[1]]))
-    yaw, pitch, roll = _pose(pts, shape)
-    return FaceObservation(
-        box=FaceBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
-        yaw=yaw,
-        pitch=pitch,
-        roll=roll,
-        eye_openness=ear,
-        mouth_open=gap / width if width > 0 else 0.0,
-        anchors=pts[list(ANCHORS)].copy(),
-        nose=pts[NOSE_TIP].copy(),
-        eye_distance=eye_dist,
-        face_aspect=float(np.linalg.norm(pts[NOSE_BASE] - eye_mid)) / eye_dist if eye_dist > 0 else None,
-    )
+    return LAYOUT.observe(pts, *_pose(pts, shape))
 
 
 def _pose(pts: np.ndarray, shape: tuple[int, ...]) -> tuple[float | None, float | None, float | None]:

@@ -15,16 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from core import (
+    LandmarkLayout,
     Action,
     Capability,
-    FaceBox,
     FaceObservation,
     FaceProviderBase,
     ModelIntegrityError,
     downscale,
     ensure_rgb,
     euler_from_rotation,
-    eye_aspect_ratio,
 )
 
 MODEL_PATH = Path(__file__).parent / "models" / "face_landmarker.task"
@@ -41,6 +40,8 @@ NOSE_BASE = 2  # subnasale
 EYE_OUTER = (33, 263)
 # near-rigid points around the eyes, brows, forehead and cheeks (not the mouth or jaw, which move)
 ANCHORS = (33, 133, 362, 263, 70, 105, 300, 334, 10, 234, 454, 168, 6)
+LAYOUT = LandmarkLayout(LEFT_EYE, RIGHT_EYE, MOUTH_INNER, MOUTH_CORNERS, EYE_OUTER, NOSE_TIP, NOSE_BASE, ANCHORS)
+
 
 
 def load_model_bytes(path: Path = MODEL_PATH, sha256: str = MODEL_SHA256) -> bytes:
@@ -165,26 +166,7 @@ class MediaPipeProvider(FaceProviderBase):
 
 
 def _observation(pts: np.ndarray, matrix) -> FaceObservation:
-    x1, y1 = pts.min(axis=0)
-    x2, y2 = pts.max(axis=0)
-    yaw, pitch, roll = euler_from_rotation(np.asarray(matrix))
-    ear = (eye_aspect_ratio(pts[list(LEFT_EYE)]) + eye_aspect_ratio(pts[list(RIGHT_EYE)])) / 2
-    width = float(np.linalg.norm(pts[MOUTH_CORNERS[0]] - pts[MOUTH_CORNERS[1]]))
-    gap = float(np.linalg.norm(pts[MOUTH_INNER[0]] - pts[MOUTH_INNER[1]]))
-    eye_mid = (pts[EYE_OUTER[0]] + pts[EYE_OUTER[1]]) / 2
-    eye_dist = float(np.linalg.norm(pts[EYE_OUTER[0]] - pts[EYE_OUTER[1]]))
-    return FaceObservation(
-        box=FaceBox(float(x1), float(y1), float(x2 - x1), float(y2 - y1)),
-        yaw=yaw,
-        pitch=pitch,
-        roll=roll,
-        eye_openness=ear,
-        mouth_open=gap / width if width > 0 else 0.0,
-        anchors=pts[list(ANCHORS)].copy(),
-        nose=pts[NOSE_TIP].copy(),
-        eye_distance=eye_dist,
-        face_aspect=float(np.linalg.norm(pts[NOSE_BASE] - eye_mid)) / eye_dist if eye_dist > 0 else None,
-    )
+    return LAYOUT.observe(pts, *euler_from_rotation(np.asarray(matrix)))
 
 
 def _rescale(f: FaceObservation, k: float) -> FaceObservation:
