@@ -36,21 +36,37 @@ async def _sync(settings: Settings) -> list[str]:
     return await sync_tenants(host, tenants)
 
 
-async def _create_admin(settings: Settings, tenant_slug: str | None, username: str, password: str, name: str) -> str:
-    from core.accounts.services import upsert_account
-
-    host, tenants = _host_and_tenants(settings)
+async def _create_admin(settings: Settings, args: argparse.Namespace, password: str) -> str:
+    """A tenant admin signs in like the tenant's other users (mobile or ID number, checked and
+    normalised); a platform operator by username. Returns what was created, for the message."""
     from core import db
+    from core.accounts.services import upsert_account
+    from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
     from core.tenants.services import sync_tenants
 
+    host, tenants = _host_and_tenants(settings)
+    tenant = next((t for t in tenants if t.slug == args.tenant), None)
+    if args.tenant and tenant is None:
+        raise SystemExit(f"no tenant {args.tenant!r}; known: {', '.join(t.slug for t in tenants)}")
+    if tenant is None and not args.username:
+        raise SystemExit("a platform operator needs --username")
+    if tenant is not None and not (args.mobile or args.id_number):
+        raise SystemExit("a tenant admin signs in with --mobile or --id-number (as the tenant's users do)")
+    try:
+        mobile = normalize_mobile(args.mobile) if args.mobile else None
+        id_number = normalize_id_number(args.id_number) if args.id_number else None
+    except InvalidIdentity as exc:
+        raise SystemExit(str(exc)) from None
+    problem = host.hooks_for(tenant.slug).account_password_problem(tenant=tenant, password=password) if tenant \
+        else host.hooks.account_password_problem(tenant=None, password=password)
+    if problem:
+        raise SystemExit(problem)
     await db.migrate()
     await sync_tenants(host, tenants)
-    tenant = next((t for t in tenants if t.slug == tenant_slug), None)
-    if tenant_slug and tenant is None:
-        raise SystemExit(f"no tenant {tenant_slug!r}; known: {', '.join(t.slug for t in tenants)}")
     role = "tenant_admin" if tenant else "operator"
-    await upsert_account(tenant, role=role, username=username, password=password, real_name=name)
-    return role
+    await upsert_account(tenant, role=role, password=password, real_name=args.name, mobile=mobile,
+                         id_number=id_number, username=None if tenant else args.username)
+    return f"{role} ready in {tenant.slug if tenant else 'the platform'}"
 
 
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
@@ -72,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     tenants.add_argument("action", choices=["sync", "list"])
     admin = sub.add_parser("create-admin", help="create or reset a tenant admin (or platform operator)")
     admin.add_argument("--tenant", help="tenant slug; omit for a platform operator")
-    admin.add_argument("--username", required=True)
+    admin.add_argument("--mobile", help="tenant admin: the mobile they sign in with")
+    admin.add_argument("--id-number", dest="id_number", help="tenant admin: the ID number they sign in with")
+    admin.add_argument("--username", help="platform operator: the username they sign in with")
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
@@ -101,8 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             print(slug, " ".join(f"{k}={v}" for k, v in counts.items()))
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
-        role = asyncio.run(_create_admin(settings, args.tenant, args.username, password, args.name))
-        print(f"{role} {args.username} ready")
+        print(asyncio.run(_create_admin(settings, args, password)))
     elif args.command in {"serve", "demo"}:
         if args.command == "demo":
             from core.demo import create_demo
