@@ -18,14 +18,14 @@ from core.identity import (
     normalize_mobile,
     normalize_credit_code,
 )
-from core.plugins import collect, notify as notify_hook
+from core.hookcalls import collect, notify as notify_hook
 from core.accounts.tables import Account, Enterprise
 from core.accounts.passwords import hash_password, verify_password
-from core.accounts.services import DemoAccount, upsert_account
+from core.accounts.services import upsert_account
+from core.values import DemoAccount, MenuLink
 from core.accounts.signin import Field, IdNumberPassword, MobilePassword, MobileSmsCode, SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, check_code, issue_code, send_code
 from core.audit.services import record as audit
-from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
 from core.files.images import CleanImage, ImageRejected, clean_image
 from core.files.tables import StoredFile
 from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
@@ -38,9 +38,8 @@ from core.content import services as articles
 from core.content.tables import Article
 from core.proctoring.tables import Consent
 from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
+from core.kernel import Platform
 from core.web import (
-    MenuLink,
-    Platform,
     account_of,
     base_of,
     client_address,
@@ -49,6 +48,8 @@ from core.web import (
     redirect,
     render,
     require,
+    roles,
+    signed_in,
     tenant_of,
 )
 
@@ -61,7 +62,6 @@ __all__ = [
     "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
     "CodeError", "check_code", "issue_code", "send_code", "audit",
-    "ExamPolicy", "ExamScore", "StudyPolicy",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
     "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",
     "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
@@ -71,6 +71,6 @@ __all__ = [
     "start_session", "articles", "Article", "Consent",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
     "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
-    "redirect", "render", "require", "tenant_of",
+    "redirect", "render", "require", "roles", "signed_in", "tenant_of",
     *getattr(_faces, "__all__", ()),
 ]

@@ -1,106 +1,117 @@
-"""create_app(settings, plugins=…) -> Litestar: the composition root."""
+"""create_app(settings, plugins=…) -> Litestar: the web app, one consumer of the kernel.
+
+Routing. Every tenant page lives under its tenant's literal ``/t/<slug>/``: the core's and global
+plugins' pages under every tenant, a tenant plugin's pages under its own only, so two tenants may
+use the same paths. A request by host name
+(``survey.localhost/me``) is rewritten to its tenant's prefix before routing (``XueshiApp``) and
+its links keep no prefix. The first guard of every tenant page (``resolve_request``) finds the
+tenant, the language and the signed-in account; role guards and dependencies come from
+``core.web``.
+"""
 
 from __future__ import annotations
 
 import html
-import logging
-
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response, Router
+from litestar import Litestar, Request, Response, Router, get
 from litestar.config.csrf import CSRFConfig
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.stores.base import Store
-from litestar.stores.file import FileStore
+from litestar.types import Receive, Scope, Send
 
-from core import db
 from core.accounts import controllers as accounts
-from core.accounts.sessions import Sessions
 from core.accounts.tables import Account
-from core.files.storage import LocalStorage
 from core.i18n import pick_language
-from core.limits import Counter
+from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
 from core.platform_admin import router as platform_admin_router
+from core.plugins import PluginHost
 from core.proctoring import controllers as proctoring
-from core.plugins import PluginHost, make_plugin_host
 from core.settings import Settings
-from core.templating import THEMES_DIR, Templates
-from core.tenants.services import directory, load_tenants, sync_tenants
-from core.web import Platform, SigninRequired, is_htmx, platform_of
+from core.templating import THEMES_DIR
+from core.web import PasswordChangeRequired, SigninRequired, dependencies, is_htmx, platform_of, render
 
 CORE_STATIC = Path(__file__).parent / "static"
 # Pages a signed-in account with an initial password may still reach.
 PASSWORD_CHANGE_ALLOWED = ("/password", "/signout")
+VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
+UNPREFIXED = ("/static/", "/platform/", "/platform", "/t/")
 
 
-def _store(settings: Settings) -> Store:
-    if settings.redis_url:
-        from litestar.stores.redis import RedisStore
+class XueshiApp(Litestar):
+    """Litestar, plus the host-name rewrite that runs before routing."""
 
-        return RedisStore.with_client(url=settings.redis_url, namespace="xueshi")
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return FileStore(settings.var_dir / "store", create_directories=True)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            path = scope["path"]
+            if not path.startswith(UNPREFIXED):
+                tenant = self.state.platform.tenants.from_host(_host(scope))
+                if tenant is not None:
+                    scope["path"] = f"/t/{tenant.slug}{path}"
+                    scope["raw_path"] = scope["path"].encode()
+                    scope[VIA_HOST] = True  # type: ignore[typeddict-unknown-key]
+        await super().__call__(scope, receive, send)
 
 
-async def _before_request(request: Request) -> Response | None:
-    """Find the tenant (path prefix or host), the language and the signed-in account."""
-    p = platform_of(request)
-    slug = request.path_params.get("tenant_slug")
-    by_host = p.tenants.from_host(request.headers.get("host"))
-    if slug is not None:
-        tenant = p.tenants.get(slug)
-        if tenant is None or (by_host is not None and by_host is not tenant):
-            raise NotFoundException()
-        request.state.base = f"/t/{slug}"
-    else:
-        tenant = by_host
-        request.state.base = ""
-        if tenant is None and request.route_handler.name != "home":
-            raise NotFoundException()
-    owner = request.route_handler.opt.get("tenant")
-    if owner is not None and (tenant is None or tenant.slug != owner):
-        raise NotFoundException()  # a tenant plugin's page, asked for under another tenant
-    request.state.tenant = tenant
-    request.state.lang = pick_language(request.cookies.get("xs_lang"), request.query_params.get("lang"))
-    request.state.account = None
-    if tenant is None:
-        return None
-    cookie = p.sessions.cookie_name(tenant.slug)
-    session = await p.sessions.load(request.cookies.get(cookie), tenant.slug)
+def _host(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"host":
+            return value.decode("latin-1")
+    return None
+
+
+async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """First guard of every tenant page: tenant (prefix or host, which must agree), language,
+    session and account; an initial password must be changed before anything else."""
+    p = platform_of(connection)
+    slug = handler.opt["tenant"]
+    tenant = p.tenants.get(slug)
+    by_host = p.tenants.from_host(connection.headers.get("host"))
+    if tenant is None or (by_host is not None and by_host is not tenant):
+        raise NotFoundException()
+    state = connection.state
+    state.tenant = tenant
+    state.base = "" if connection.scope.get(VIA_HOST) else f"/t/{slug}"
+    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"))
+    state.account = None
+    session = await p.sessions.load(connection.cookies.get(p.sessions.cookie_name(tenant.slug)), tenant.slug)
     if session is None:
-        return None
+        return
+    path = connection.scope["path"][len(f"/t/{slug}"):] or "/"
     if session.expired:
-        if request.method == "GET" and request.url.path.endswith(("/signin", "/")):
-            return None
+        if connection.scope["method"] == "GET" and path in ("/", "/signin"):
+            return
         raise SigninRequired("expired")
     account = await Account.objects().where(
         (Account.id == session.account_id) & (Account.tenant == tenant.id) & (Account.active == True)  # noqa: E712
     ).first()
-    request.state.account = account
-    if account is not None and account.must_change_password:
-        path = request.url.path[len(request.state.base):] or "/"
-        if not path.startswith(PASSWORD_CHANGE_ALLOWED):
-            target = f"{request.state.base}/password?first=1"
-            if is_htmx(request):  # a plain redirect would be swapped into the widget
-                return Response(content="", headers={"HX-Redirect": target})
-            return Redirect(path=target, status_code=303)
-    return None
+    state.account = account
+    if account is not None and account.must_change_password and not path.startswith(PASSWORD_CHANGE_ALLOWED):
+        raise PasswordChangeRequired()
+
+
+def _to(request: Request, url: str) -> Response:
+    if is_htmx(request):  # a plain redirect would be swapped into the widget
+        return Response(content="", status_code=200, headers={"HX-Redirect": url})
+    return Redirect(path=url, status_code=303)
 
 
 def _signin_redirect(request: Request, exc: SigninRequired) -> Response:
     base = request.state.get("base", "")
-    url = f"{base}/signin" + ("?expired=1" if exc.message == "expired" else "")
-    if is_htmx(request):
-        return Response(content="", status_code=200, headers={"HX-Redirect": url})
-    response = Redirect(path=url, status_code=303)
+    response = _to(request, f"{base}/signin" + ("?expired=1" if exc.message == "expired" else ""))
     tenant = request.state.get("tenant")
     if exc.message == "expired" and tenant is not None:
         response.delete_cookie(platform_of(request).sessions.cookie_name(tenant.slug), path="/")
     return response
+
+
+def _password_redirect(request: Request, _: PasswordChangeRequired) -> Response:
+    return _to(request, f"{request.state.get('base', '')}/password?first=1")
 
 
 def _not_found(request: Request, exc: Exception) -> Response:
@@ -119,21 +130,26 @@ def _not_found(request: Request, exc: Exception) -> Response:
     return Response(content=body, status_code=404, media_type="text/html")
 
 
+@get("/", name="platform_index")
+async def platform_index(request: Request) -> Response:
+    """The address without a tenant: the list of training centres."""
+    request.state.tenant, request.state.base = None, ""
+    request.state.lang = pick_language(request.cookies.get("xs_lang"), request.query_params.get("lang"))
+    return await render(request, "platform_index.html")
+
+
 def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
-    """The same pages under /t/<slug>/ and at the root (tenant from the host name)."""
-    routers = []
-    owned: dict[str | None, list[Any]] = {None: list(handlers)}
+    """One router per tenant at its literal ``/t/<slug>``: the core's and global plugins' pages,
+    plus the tenant plugin's own (which no other tenant has, and which may reuse its paths)."""
+    shared = list(handlers)
+    owned: dict[str, list[Any]] = {}
     for impl in host.pm.hook.register_routes.get_hookimpls():
         routes = impl.function() or []
         owner = host.owner_tenant(impl.plugin)
-        owned.setdefault(owner, []).extend(routes)
-    for owner, routes in owned.items():
-        if not routes:
-            continue
-        opt = {"tenant": owner} if owner else {}
-        for path in ("/t/{tenant_slug:str}", "/"):
-            routers.append(Router(path=path, route_handlers=routes, before_request=_before_request, opt=opt))
-    return routers
+        (owned.setdefault(owner, []) if owner else shared).extend(routes)
+    return [Router(path=f"/t/{slug}", route_handlers=[*shared, *owned.get(slug, [])], guards=[resolve_request],
+                   opt={"tenant": slug})
+            for slug in host.specs]
 
 
 def _static_routers(host: PluginHost) -> list[Router]:
@@ -147,56 +163,37 @@ def _static_routers(host: PluginHost) -> list[Router]:
     return routers
 
 
-def create_app(settings: Settings | None = None, plugins: list[object] = (), *, sync: bool = True) -> Litestar:
-    settings = settings or Settings.from_env()
-    # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
-    db.configure(settings.database_url)
-    host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
-    tenants = load_tenants(host)
-    tenant_dirs = {
-        t.slug: [d for impl in host.pm.hook.template_dirs.get_hookimpls()
-                 if impl.plugin is host.plugin_of(t.slug) for d in (impl.function() or [])]
-        for t in tenants
-    }
-    shared_dirs = [d for impl in host.pm.hook.template_dirs.get_hookimpls()
-                   if host.owner_tenant(impl.plugin) is None for d in (impl.function() or [])]
-    store = _store(settings)
-    platform = Platform(
-        settings=settings,
-        plugins=host,
-        tenants=directory(tenants),
-        templates=Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}),
-        store=store,
-        sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
-        storage=LocalStorage(settings.storage_dir),
-        counters={
-            "signin_failures": Counter(store, "signin-fail", settings.lockout_failures, settings.lockout_seconds),
-            "signin_client": Counter(store, "signin-client", settings.signin_rate_per_minute, 60),
-            "sms_mobile": Counter(store, "sms-mobile", 5, 3600),
-            "sms_client": Counter(store, "sms-client", 20, 3600),
-        },
-    )
-
-    async def on_startup(app: Litestar) -> None:
-        if sync:
-            await db.migrate()
-            await sync_tenants(host, tenants)
-        else:
-            for tenant in tenants:  # ids only; onboarding is the CLI's job then
-                from core.tenants.tables import TenantRow
-
-                row = await TenantRow.objects().where(TenantRow.slug == tenant.slug).first()
-                tenant.id = row.id if row else None
-
+def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
+               platform: Platform | None = None) -> Litestar:
+    """The web app on ``platform`` (built from ``settings`` and ``plugins`` when not given).
+    Its startup opens the pool and reads the tenants' ids; it never migrates."""
+    platform = platform or build_platform(settings, plugins)
+    host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
-    app = Litestar(
-        route_handlers=[*_static_routers(host), platform_admin_router(), *_tenant_routers(host, handlers)],
-        on_startup=[on_startup],
-        csrf_config=CSRFConfig(secret=settings.secret_key, cookie_httponly=False, cookie_secure=settings.cookie_secure),
-        exception_handlers={SigninRequired: _signin_redirect, NotFoundException: _not_found},
-        debug=settings.debug,
+
+    async def start() -> None:
+        await platform.start()
+
+    async def stop() -> None:
+        await platform.stop()
+
+    app = XueshiApp(
+        route_handlers=[*_static_routers(host), platform_admin_router(), platform_index,
+                        *_tenant_routers(host, handlers)],
+        dependencies=dependencies(),
+        on_startup=[start],
+        on_shutdown=[stop],
+        csrf_config=CSRFConfig(secret=platform.settings.secret_key, cookie_httponly=False,
+                               cookie_secure=platform.settings.cookie_secure),
+        exception_handlers={SigninRequired: _signin_redirect, PasswordChangeRequired: _password_redirect,
+                            NotFoundException: _not_found},
+        debug=platform.settings.debug,
         openapi_config=None,
     )
     app.state.platform = platform
     return app
+
+
+def app_from_env() -> Litestar:
+    """The app factory of ``xueshi serve --workers N``: each process builds its own."""
+    return create_app(Settings.from_env())

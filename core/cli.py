@@ -4,50 +4,53 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import sys
 
 from core.settings import Settings
 
 
-def _host_and_tenants(settings: Settings):
-    from core import db
-    from core.plugins import make_plugin_host
-    from core.tenants.services import load_tenants
+@contextlib.asynccontextmanager
+async def _started(settings: Settings):
+    """A started platform (pool open, tenant ids read) for one command."""
+    from core.kernel import build_platform
 
-    db.configure(settings.database_url)
-    host = make_plugin_host(load_entrypoints=settings.load_entrypoints)
-    return host, load_tenants(host)
+    platform = build_platform(settings)
+    await platform.start()
+    try:
+        yield platform
+    finally:
+        await platform.stop()
 
 
 async def _migrate(settings: Settings) -> None:
     from core import db
+    from core.kernel import build_platform
 
-    db.configure(settings.database_url)
+    build_platform(settings)  # registers the plugins' Piccolo apps
     await db.migrate(verbose=True)
 
 
 async def _sync(settings: Settings) -> list[str]:
-    from core import db
+    from core.kernel import build_platform
     from core.tenants.services import sync_tenants
 
-    host, tenants = _host_and_tenants(settings)
-    await db.migrate()
-    return await sync_tenants(host, tenants)
+    platform = build_platform(settings)
+    return await sync_tenants(platform.plugins, list(platform.tenants))
 
 
 async def _create_admin(settings: Settings, args: argparse.Namespace, password: str) -> str:
     """A tenant admin signs in like the tenant's other users (mobile or ID number, checked and
     normalised); a platform operator by username. Returns what was created, for the message."""
-    from core import db
     from core.accounts.services import upsert_account
     from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
-    from core.tenants.services import sync_tenants
+    from core.kernel import build_platform
 
-    host, tenants = _host_and_tenants(settings)
-    tenant = next((t for t in tenants if t.slug == args.tenant), None)
+    platform = build_platform(settings)
+    tenant = platform.tenants.get(args.tenant)
     if args.tenant and tenant is None:
-        raise SystemExit(f"no tenant {args.tenant!r}; known: {', '.join(t.slug for t in tenants)}")
+        raise SystemExit(f"no tenant {args.tenant!r}; known: {', '.join(t.slug for t in platform.tenants)}")
     if tenant is None and not args.username:
         raise SystemExit("a platform operator needs --username")
     if tenant is not None and not (args.mobile or args.id_number):
@@ -57,27 +60,38 @@ async def _create_admin(settings: Settings, args: argparse.Namespace, password: 
         id_number = normalize_id_number(args.id_number) if args.id_number else None
     except InvalidIdentity as exc:
         raise SystemExit(str(exc)) from None
-    problem = host.hooks_for(tenant.slug).account_password_problem(tenant=tenant, password=password) if tenant \
-        else host.hooks.account_password_problem(tenant=None, password=password)
+    hooks = platform.hooks(tenant) if tenant else platform.plugins.hooks
+    problem = hooks.account_password_problem(tenant=tenant, password=password)
     if problem:
         raise SystemExit(problem)
-    await db.migrate()
-    await sync_tenants(host, tenants)
-    role = "tenant_admin" if tenant else "operator"
-    await upsert_account(tenant, role=role, password=password, real_name=args.name, mobile=mobile,
-                         id_number=id_number, username=None if tenant else args.username)
+    async with _started(settings) as platform:
+        tenant = platform.tenants.get(args.tenant)
+        role = "tenant_admin" if tenant else "operator"
+        await upsert_account(tenant, role=role, password=password, real_name=args.name, mobile=mobile,
+                             id_number=id_number, username=None if tenant else args.username)
     return f"{role} ready in {tenant.slug if tenant else 'the platform'}"
 
 
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
-    from core.files.storage import LocalStorage
     from core.retention import purge
-    from core.tenants.services import sync_tenants
 
-    host, tenants = _host_and_tenants(settings)
-    await sync_tenants(host, tenants)
-    storage = LocalStorage(settings.storage_dir)
-    return {t.slug: await purge(t, storage) for t in tenants}
+    async with _started(settings) as platform:
+        return {t.slug: await purge(t, platform.storage) for t in platform.tenants}
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """uvicorn on uvloop + httptools (docs/operations.md says why). Several workers are separate
+    processes, each building its own app from the environment; none of them migrates."""
+    import uvicorn
+
+    if workers > 1:
+        uvicorn.run("core.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    loop="uvloop", http="httptools", log_level="info")
+    else:
+        from core.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
+                    log_level="info")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
-    serve = sub.add_parser("serve", help="serve the app")
+    serve = sub.add_parser("serve", help="serve the app (the database must be migrated and tenants synced)")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     demo = sub.add_parser("demo", help="create demo data and accounts, print them, and serve")
     for p in (serve, demo):
         p.add_argument("--host", default="127.0.0.1")
@@ -111,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
             for line in asyncio.run(_sync(settings)):
                 print(line)
         else:
-            _, tenants = _host_and_tenants(settings)
-            for t in tenants:
+            from core.kernel import build_platform
+
+            for t in build_platform(settings).tenants:
                 print(f"{t.slug}\t{t.name}\t/t/{t.slug}/\t{', '.join(t.spec.hosts)}")
     elif args.command == "purge":
         for slug, counts in asyncio.run(_purge(settings)).items():
@@ -120,19 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
         print(asyncio.run(_create_admin(settings, args, password)))
-    elif args.command in {"serve", "demo"}:
-        if args.command == "demo":
-            from core.demo import create_demo
+    elif args.command == "demo":
+        from core.demo import create_demo
 
-            lines = asyncio.run(create_demo(settings, f"http://{args.host}:{args.port}"))
-            print("\n".join(lines), flush=True)
-            if args.no_serve:
-                return 0
-        import uvicorn
-
-        from core.app import create_app
-
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        lines = asyncio.run(create_demo(settings, f"http://{args.host}:{args.port}"))
+        print("\n".join(lines), flush=True)
+        if not args.no_serve:
+            _serve(settings, args.host, args.port, 1)
+    elif args.command == "serve":
+        _serve(settings, args.host, args.port, args.workers)
     return 0
 
 

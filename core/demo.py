@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from core import db
-from core.accounts.services import DemoAccount, upsert_account
+from core.accounts.services import upsert_account
 from core.accounts.tables import Enterprise
-from core.plugins import collect, make_plugin_host
+from core.hookcalls import collect
+from core.kernel import build_platform, deploy
 from core.settings import Settings
-from core.tenants.services import load_tenants, sync_tenants
-from core.web import ROLE_LABELS
+from core.values import ROLE_LABELS, DemoAccount
 
 OPERATOR = DemoAccount("operator", "平台运营", "Operator-2026", username="operator")
 
@@ -24,11 +23,10 @@ async def _enterprise_id(tenant, name: str | None) -> int | None:
 
 
 async def create_demo(settings: Settings, base_url: str) -> list[str]:
-    db.configure(settings.database_url)
-    host = make_plugin_host(load_entrypoints=settings.load_entrypoints)
-    tenants = load_tenants(host)
-    await db.migrate()
-    await sync_tenants(host, tenants)
+    """Deploy (migrate, onboard) and create the demo accounts; returns the lines to print."""
+    platform = build_platform(settings)
+    await deploy(platform)
+    host, tenants = platform.plugins, list(platform.tenants)
     lines = ["", "=" * 72, "学时 xueshi 演示环境 / demo", "=" * 72]
     for tenant in tenants:
         port = base_url.rsplit(":", 1)[-1]

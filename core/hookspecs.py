@@ -3,9 +3,10 @@
 Conventions (docs/hooks.md has the full reference):
 
 * collectors return lists (or ``None`` to contribute nothing) and every implementation is called;
-* resolvers are ``firstresult=True``; the core's own default (``core/defaults``) is ``trylast``.
-  A resolver implementation must decide synchronously: an ``async def`` returns a coroutine,
-  which is never ``None``, so it would always win;
+* resolvers are ``firstresult=True`` and stop at the first non-None result; the core's own
+  default (``core/defaults``) is ``trylast``. A resolver implementation must decide
+  synchronously: an ``async def`` returns a coroutine, which is never ``None``, so it would
+  always win; ``core.plugins.PluginManager`` refuses one at registration;
 * notifications are named in the past tense and return nothing;
 * impls of collectors and notifications may be ``def`` or ``async def``: the core awaits them.
 
@@ -14,9 +15,23 @@ Tenant-scoped hooks take ``tenant`` and reach only that tenant's plugin plus the
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cycles
+    from litestar import Request
+
+    from core.accounts.signin import SigninMethod
+    from core.accounts.tables import Account, Enterprise
+    from core.faces import FaceProvider, Verdict
+    from core.notify.services import NotifyChannel
+    from core.notify.tables import Notification
+    from core.roster.imports import RosterColumn, RowError
+    from core.roster.tables import LearnerProfile, RosterEntry
+    from core.tenancy import Tenant, TenantSpec
+    from core.values import DemoAccount, MenuLink
 
 hookspec = pluggy.HookspecMarker("xueshi")
 hookimpl = pluggy.HookimplMarker("xueshi")
@@ -37,27 +52,27 @@ def register_routes() -> list[Any] | None:
 
 
 @hookspec
-def template_dirs() -> list[Any] | None:
+def template_dirs() -> list[Path] | None:
     """Folders (``pathlib.Path``) holding this plugin's Jinja2 templates."""
 
 
 @hookspec
-def static_dirs() -> list[Any] | None:
+def static_dirs() -> list[tuple[str, Path]] | None:
     """``(name, folder)`` pairs served at ``/static/plugins/<name>/``."""
 
 
 @hookspec
-def extra_template_vars(request: Any, tenant: Any) -> dict[str, Any] | None:
+def extra_template_vars(request: Request, tenant: Tenant) -> dict[str, Any] | None:
     """Extra variables for every page rendered for ``tenant``."""
 
 
 @hookspec
-def extra_css_urls(tenant: Any) -> list[str] | None:
+def extra_css_urls(tenant: Tenant) -> list[str] | None:
     """Stylesheet URLs added to every page of ``tenant``."""
 
 
 @hookspec
-def menu_links(tenant: Any, account: Any) -> list[Any] | None:
+def menu_links(tenant: Tenant, account: Account | None) -> list[MenuLink] | None:
     """``MenuLink`` items for the navigation of the signed-in ``account`` (None when anonymous)."""
 
 
@@ -67,18 +82,18 @@ def menu_links(tenant: Any, account: Any) -> list[Any] | None:
 
 
 @hookspec
-def tenant_declare() -> Any:
+def tenant_declare() -> TenantSpec | None:
     """A tenant plugin returns its ``TenantSpec`` (slug, names, hosts, theme, rules file)."""
 
 
 @hookspec
-def tenant_onboard(tenant: Any) -> list[str] | None:
+def tenant_onboard(tenant: Tenant) -> list[str] | None:
     """Create the tenant's own data (positions, courses, …). Must be idempotent: it runs at
     every startup and ``xueshi tenants sync``. Returns human-readable lines of what it did."""
 
 
 @hookspec
-def tenant_demo_accounts(tenant: Any) -> list[Any] | None:
+def tenant_demo_accounts(tenant: Tenant) -> list[DemoAccount] | None:
     """``DemoAccount`` items the demo command creates for ``tenant`` and prints."""
 
 
@@ -88,18 +103,23 @@ def tenant_demo_accounts(tenant: Any) -> list[Any] | None:
 
 
 @hookspec
-def signin_methods(tenant: Any) -> list[Any] | None:
+def signin_methods(tenant: Tenant) -> list[SigninMethod] | None:
     """``SigninMethod`` objects offered on the tenant's sign-in page, in order."""
 
 
 @hookspec(firstresult=True)
-def account_password_problem(tenant: Any, password: str) -> str | None:
+def account_password_problem(tenant: Tenant | None, password: str) -> str | None:
     """Return the Chinese message explaining why ``password`` is unacceptable, or ``""`` when it
-    is fine. The core default (trylast) asks for 8+ characters with letters and digits."""
+    is fine. The core default (trylast) asks for 8+ characters with letters and digits.
+    Stops at the first non-None result.
+
+    :param tenant: the tenant, or None for a platform operator's password.
+    :param password: the proposed new password, in clear (never log it).
+    """
 
 
 @hookspec
-def account_signed_in(tenant: Any, account: Any) -> None:
+def account_signed_in(tenant: Tenant, account: Account) -> None:
     """An account signed in (after the session was rotated)."""
 
 
@@ -109,44 +129,30 @@ def account_signed_in(tenant: Any, account: Any) -> None:
 
 
 @hookspec
-def roster_columns(tenant: Any) -> list[Any] | None:
+def roster_columns(tenant: Tenant) -> list[RosterColumn] | None:
     """Extra ``RosterColumn`` definitions of the tenant's roster spreadsheet."""
 
 
 @hookspec
-def roster_validate_row(tenant: Any, row: dict[str, Any]) -> list[Any] | None:
+def roster_validate_row(tenant: Tenant, row: dict[str, Any]) -> list[RowError] | None:
     """Extra ``RowError`` items for one parsed roster row (core checks run first)."""
 
 
 @hookspec(firstresult=True)
-def roster_link_profile(tenant: Any, profile: Any, entry: Any) -> bool | None:
+def roster_link_profile(tenant: Tenant, profile: LearnerProfile, entry: RosterEntry) -> bool | None:
     """Decide whether a learner profile joins a roster entry ("未加入" → "已加入").
-    The core default (trylast) links when the ID numbers are equal."""
+    The core default (trylast) links when the ID numbers are equal. Stops at the first
+    non-None result."""
 
 
 @hookspec
-def roster_imported(tenant: Any, enterprise: Any, summary: Any) -> None:
+def roster_imported(tenant: Tenant, enterprise: Enterprise, summary: dict[str, Any]) -> None:
     """A roster import was committed."""
 
 
 @hookspec
-def roster_linked(tenant: Any, entry: Any, profile: Any) -> None:
+def roster_linked(tenant: Tenant, entry: RosterEntry, profile: LearnerProfile) -> None:
     """A learner profile joined a company's roster entry."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Study sessions
-# ---------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def study_policy(tenant: Any, course: Any) -> Any:
-    """The ``StudyPolicy`` for a course: seeking allowed, snapshot interval, idle limit."""
-
-
-@hookspec
-def study_completed(tenant: Any, enrollment: Any) -> None:
-    """All lessons of an enrollment were studied to the end."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -155,64 +161,19 @@ def study_completed(tenant: Any, enrollment: Any) -> None:
 
 
 @hookspec
-def face_providers() -> list[Any] | None:
+def face_providers() -> list[FaceProvider] | None:
     """Face provider objects (see ``core.faces``); tenant rules select them by name."""
 
 
 @hookspec(firstresult=True)
-def proctor_challenge_actions(tenant: Any) -> list[str] | None:
+def proctor_challenge_actions(tenant: Tenant) -> list[str] | None:
     """The liveness actions the tenant allows in a challenge (core default: all the liveness
-    provider supports)."""
+    provider supports). Stops at the first non-None result."""
 
 
 @hookspec
-def proctor_verified(tenant: Any, account: Any, verdict: Any) -> None:
+def proctor_verified(tenant: Tenant, account: Account, verdict: Verdict) -> None:
     """A face verification ended (passed or failed); ``verdict`` holds scores and reasons."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Review of study hours
-# ---------------------------------------------------------------------------------------------
-
-
-@hookspec
-def review_decided(tenant: Any, enrollment: Any, approved: bool, reason: str) -> None:
-    """A reviewer approved the hours, or cleared them (substitute or idle study)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Exams
-# ---------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def exam_policy(tenant: Any, course: Any) -> Any:
-    """The ``ExamPolicy``: number of questions, total and pass points, retakes."""
-
-
-@hookspec(firstresult=True)
-def exam_score(tenant: Any, policy: Any, questions: list[Any], answers: dict[str, Any]) -> Any:
-    """Score one attempt; returns ``ExamScore``. Core default: equal points, exact answers."""
-
-
-@hookspec
-def exam_submitted(tenant: Any, attempt: Any) -> None:
-    """An exam attempt was submitted and scored."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Certificates
-# ---------------------------------------------------------------------------------------------
-
-
-@hookspec(firstresult=True)
-def cert_number(tenant: Any, kind: str, year: int, sequence: int) -> str | None:
-    """The printed number of a new certificate."""
-
-
-@hookspec
-def cert_issued(tenant: Any, certificate: Any, replaces: Any) -> None:
-    """A certificate was issued; ``replaces`` is the voided one on renewal, else None."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,15 +182,27 @@ def cert_issued(tenant: Any, certificate: Any, replaces: Any) -> None:
 
 
 @hookspec
-def notify_channels() -> list[Any] | None:
+def notify_channels() -> list[NotifyChannel] | None:
     """Delivery channel objects (``NotifyChannel``): SMS providers and the like."""
 
 
 @hookspec
-def notify_templates(tenant: Any) -> dict[str, str] | None:
+def notify_templates(tenant: Tenant) -> dict[str, str] | None:
     """Message templates by key; a tenant plugin's override the core defaults."""
 
 
 @hookspec
-def notify_sent(tenant: Any, notification: Any) -> None:
+def notify_sent(tenant: Tenant, notification: Notification) -> None:
     """A notification left the outbox through its channel."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Database
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def db_apps() -> list[str] | None:
+    """Dotted paths of this plugin's Piccolo app modules (each with an ``APP_CONFIG`` whose
+    migrations depend on the core's ``xueshi`` app). Registered before the first query; migrated
+    by ``xueshi migrate``. Read once when the platform is built, not per tenant."""

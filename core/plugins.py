@@ -9,59 +9,35 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import Any
 
 import pluggy
 
-from core import hookspecs
+from core import defaults, hookspecs
+from core.hookcalls import Hooks, collect, notify, resolve
 from core.tenancy import TenantSpec
 
 PROJECT = "xueshi"
 
-
-async def resolve(value: Any) -> Any:
-    return await value if inspect.isawaitable(value) else value
+__all__ = ["PROJECT", "Hooks", "PluginHost", "PluginManager", "collect", "make_plugin_host", "notify", "resolve"]
 
 
-async def collect(caller: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
-    """Call a collector hook and flatten its lists, awaiting async implementations."""
-    out: list[Any] = []
-    for result in caller(**kwargs):
-        result = await resolve(result)
-        if result is None:
-            continue
-        if isinstance(result, list | tuple):
-            out.extend(result)
-        else:
-            out.append(result)
-    return out
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, refusing at registration what can only misbehave later."""
 
-
-async def notify(caller: pluggy.HookCaller, **kwargs: Any) -> None:
-    """Call a notification hook, awaiting async implementations."""
-    for result in caller(**kwargs):
-        await resolve(result)
-
-
-class Hooks:
-    """Attribute access to hook callers, optionally restricted to one tenant."""
-
-    def __init__(self, pm: pluggy.PluginManager, excluded: Iterable[object] = ()) -> None:
-        self._pm = pm
-        self._excluded = list(excluded)
-        self._cache: dict[str, pluggy.HookCaller] = {}
-
-    def __getattr__(self, name: str) -> pluggy.HookCaller:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        caller = self._cache.get(name)
-        if caller is None:
-            if not self._excluded:
-                caller = getattr(self._pm.hook, name)
-            else:
-                caller = self._pm.subset_hook_caller(name, remove_plugins=self._excluded)
-            self._cache[name] = caller
-        return caller
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        registered = super().register(plugin, name)
+        for caller in self.get_hookcallers(plugin) or []:
+            if not (caller.spec and caller.spec.opts.get("firstresult")):
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.plugin is plugin and inspect.iscoroutinefunction(impl.function):
+                    self.unregister(plugin)
+                    raise TypeError(
+                        f"{self.get_name(plugin) or plugin!r}: {caller.name} stops at the first non-None "
+                        f"result, so its implementation must decide synchronously; an 'async def' returns "
+                        f"a coroutine, which always wins. Return the value (or an async closure as the value)."
+                    )
+        return registered
 
 
 class PluginHost:
@@ -102,9 +78,7 @@ class PluginHost:
 
 def make_plugin_host(plugins: Iterable[object] = (), *, load_entrypoints: bool = True) -> PluginHost:
     """Build a fresh plugin manager: core defaults, entry-point plugins, then ``plugins``."""
-    from core import defaults
-
-    pm = pluggy.PluginManager(PROJECT)
+    pm = PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     pm.register(defaults, name="core.defaults")
     if load_entrypoints:

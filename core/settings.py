@@ -48,6 +48,8 @@ class Settings:
     # Entry points are how out-of-tree tenants arrive; tests switch them off for isolation.
     load_entrypoints: bool = True
     cookie_secure: bool = False
+    # PostgreSQL connections per process (the pool opened at start); 0 opens none.
+    db_pool_size: int = 10
 
     @property
     def storage_dir(self) -> Path:
@@ -71,6 +73,7 @@ class Settings:
             lockout_failures=_int(env, "XUESHI_LOCKOUT_FAILURES", 5),
             lockout_seconds=_int(env, "XUESHI_LOCKOUT_SECONDS", 15 * 60),
             cookie_secure=env.get("XUESHI_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            db_pool_size=_int(env, "XUESHI_DB_POOL_SIZE", 10),
         )
         values["secret_key"] = env.get("XUESHI_SECRET_KEY") or _stored_secret(var_dir)
         values.update(overrides)

@@ -1,61 +1,28 @@
-"""What every handler needs: the platform object, the request's tenant and account, rendering.
+"""What every handler needs: the platform, the request's tenant and account, guards, rendering.
 
-Handlers get the request's tenant and signed-in account from ``request.state`` (filled by
-``before_request`` on the tenant routers) and render pages with ``render()``.
+The tenant routers' first guard (``core.app``) fills ``request.state`` with the tenant, the base
+URL and the signed-in account. Handlers ask for them by parameter name through Litestar's
+dependency injection (``platform``, ``tenant``, ``account``, ``hooks``: see ``DEPENDENCIES``),
+restrict themselves to roles with guards (``guards=[signed_in]``, ``guards=[roles("learner")]``)
+and render pages with ``render()``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
-from litestar.stores.base import Store
 from litestar.utils.scope.state import ScopeState
 
-from core.accounts.sessions import Sessions
 from core.accounts.tables import Account
-from core.files.storage import LocalStorage
-from core.limits import Counter
-from core.plugins import PluginHost, collect
-from core.settings import Settings
-from core.templating import Templates
-from core.tenancy import Tenant, TenantDirectory
-
-ROLE_LABELS = {
-    "operator": "平台运营",
-    "tenant_admin": "机构管理员",
-    "reviewer": "审核员",
-    "enterprise_admin": "企业管理员",
-    "learner": "学员",
-}
-
-
-@dataclass(frozen=True)
-class MenuLink:
-    label: str
-    href: str  # relative to the tenant's base, e.g. "/inbox"
-    roles: tuple[str, ...] = ()  # empty: everyone signed in
-    order: int = 100
-
-
-@dataclass
-class Platform:
-    """Everything one app instance owns; stored at ``app.state.platform``."""
-
-    settings: Settings
-    plugins: PluginHost
-    tenants: TenantDirectory
-    templates: Templates
-    store: Store
-    sessions: Sessions
-    storage: LocalStorage
-    counters: dict[str, Counter] = field(default_factory=dict)
-
-    def hooks(self, tenant: Tenant):
-        return self.plugins.hooks_for(tenant.slug)
+from core.hookcalls import Hooks, collect
+from core.kernel import Platform
+from core.tenancy import Tenant
+from core.values import ROLE_LABELS, MenuLink  # noqa: F401  (MenuLink: part of this module's API)
 
 
 class SigninRequired(Exception):
@@ -64,19 +31,78 @@ class SigninRequired(Exception):
         self.message = message
 
 
-def platform_of(request: Request) -> Platform:
+class PasswordChangeRequired(Exception):
+    """A signed-in account with an initial password asked for another page."""
+
+
+def platform_of(request: ASGIConnection) -> Platform:
     return request.app.state.platform
 
 
-def tenant_of(request: Request) -> Tenant:
+def tenant_of(request: ASGIConnection) -> Tenant:
     tenant = request.state.get("tenant")
     if tenant is None:
         raise NotFoundException()
     return tenant
 
 
-def account_of(request: Request) -> Account | None:
+def account_of(request: ASGIConnection) -> Account | None:
     return request.state.get("account")
+
+
+# --- guards -------------------------------------------------------------------------------------
+
+
+def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard: any signed-in account of the request's tenant."""
+    if account_of(connection) is None:
+        raise SigninRequired()
+
+
+def roles(*allowed: str):
+    """Guard factory: a signed-in account holding one of ``allowed`` roles. Other roles get 404,
+    so pages of other roles are not revealed."""
+
+    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+        account = account_of(connection)
+        if account is None:
+            raise SigninRequired()
+        if account.role not in allowed:
+            raise NotFoundException()
+
+    guard.__name__ = f"roles_{'_'.join(allowed)}"
+    return guard
+
+
+# --- dependencies (by parameter name) -----------------------------------------------------------
+
+
+def _provide_platform(request: Request) -> Platform:
+    return platform_of(request)
+
+
+def _provide_tenant(request: Request) -> Tenant:
+    return tenant_of(request)
+
+
+def _provide_account(request: Request) -> Account | None:
+    return account_of(request)
+
+
+def _provide_hooks(request: Request) -> Hooks:
+    return platform_of(request).hooks(tenant_of(request))
+
+
+def dependencies() -> dict[str, Any]:
+    """Litestar ``Provide`` objects for the app: ``platform``, ``tenant``, ``account``, ``hooks``."""
+    from litestar.di import Provide
+
+    return {
+        "platform": Provide(_provide_platform, sync_to_thread=False),
+        "tenant": Provide(_provide_tenant, sync_to_thread=False),
+        "account": Provide(_provide_account, sync_to_thread=False),
+        "hooks": Provide(_provide_hooks, sync_to_thread=False),
+    }
 
 
 def base_of(request: Request) -> str:

@@ -16,12 +16,9 @@ from litestar import Request, Response, get
 
 from core import (
     DemoAccount,
-    ExamPolicy,
-    ExamScore,
     IdNumberPassword,
     MenuLink,
     MobilePassword,
-    StudyPolicy,
     TenantSpec,
     hookimpl,
     render,
@@ -110,22 +107,6 @@ class HookTenant:
         return False if entry.position == "已离职" else None
 
     @hookimpl
-    def study_policy(self, tenant, course):
-        return StudyPolicy(allow_seek=True, snapshot_interval=(60, 120)) if course == "safety" else None
-
-    @hookimpl
-    def exam_policy(self, tenant, course):
-        return ExamPolicy(questions=10, total_points=100, pass_points=90, max_attempts=2)
-
-    @hookimpl
-    def exam_score(self, tenant, policy, questions, answers):
-        return ExamScore(points=100, correct=len(questions), passed=True) if answers.get("bonus") else None
-
-    @hookimpl
-    def cert_number(self, tenant, kind, year, sequence):
-        return f"HT{year}{sequence:05d}"
-
-    @hookimpl
     def proctor_challenge_actions(self, tenant):
         return ["blink", "turn_left"]
 
@@ -159,10 +140,6 @@ class OtherTenant:
     @hookimpl
     def notify_templates(self, tenant):
         return {"welcome": "另一机构的欢迎语"}
-
-    @hookimpl
-    def cert_number(self, tenant, kind, year, sequence):
-        return "OTHER"
 
     @hookimpl
     def account_signed_in(self, tenant, account):
@@ -460,39 +437,6 @@ def _both(platform):
             platform.hooks(platform.tenants.get("survey")))
 
 
-async def test_study_policy_default_from_rules_and_plugin_override(platform):
-    tenant, ours, default = _both(platform)
-    assert default.study_policy(tenant=tenant, course="any") == StudyPolicy(allow_seek=False, snapshot_interval=(300, 900))
-    assert ours.study_policy(tenant=tenant, course="safety") == StudyPolicy(allow_seek=True, snapshot_interval=(60, 120))
-    assert ours.study_policy(tenant=tenant, course="other").snapshot_interval == (300, 900)  # plugin deferred
-
-
-async def test_exam_policy_default_from_rules_and_plugin_override(platform):
-    tenant, ours, default = _both(platform)
-    assert default.exam_policy(tenant=tenant, course=None) == ExamPolicy(50, 100, 60, 0)
-    assert ours.exam_policy(tenant=tenant, course=None) == ExamPolicy(10, 100, 90, 2)
-
-
-async def test_exam_score_default_equal_points_and_plugin_override(platform):
-    tenant, ours, default = _both(platform)
-    policy = ExamPolicy(questions=4, total_points=100, pass_points=60)
-    questions = [{"id": 1, "answer": "A"}, {"id": 2, "answer": ["B", "C"]}, {"id": 3, "answer": "D"},
-                 {"id": 4, "answer": True}]
-    answers = {"1": "A", "2": ["C", "B"], "3": "A", "4": True}
-    assert default.exam_score(tenant=tenant, policy=policy, questions=questions, answers=answers) == \
-        ExamScore(points=75.0, correct=3, passed=True)
-    assert ours.exam_score(tenant=tenant, policy=policy, questions=questions, answers=answers).points == 75.0
-    assert ours.exam_score(tenant=tenant, policy=policy, questions=questions, answers={"bonus": 1}).points == 100
-
-
-async def test_cert_number_default_and_plugin_override(platform):
-    tenant, ours, default = _both(platform)
-    assert default.cert_number(tenant=tenant, kind="cont", year=2026, sequence=42) == "HOOK-CONT-2026-000042"
-    assert ours.cert_number(tenant=tenant, kind="cont", year=2026, sequence=42) == "HT202600042"
-    # hookother's "OTHER" never reaches hooktest.
-    assert platform.hooks(platform.tenants.get("hookother")).cert_number(
-        tenant=tenant, kind="cont", year=2026, sequence=1) == "OTHER"
-
 
 async def test_proctor_challenge_actions_default_and_plugin_override(platform):
     tenant, ours, default = _both(platform)
@@ -503,10 +447,6 @@ async def test_proctor_challenge_actions_default_and_plugin_override(platform):
 # --- hooks whose core flow is not built yet: signature accepted, tenant-scoped dispatch ---------
 
 HOOK_ARGS = {
-    "study_completed": dict(enrollment="E"),
-    "review_decided": dict(enrollment="E", approved=False, reason="替学"),
-    "exam_submitted": dict(attempt="A"),
-    "cert_issued": dict(certificate="C", replaces=None),
     "roster_imported": dict(enterprise="ENT", summary={"created": 3}),
     "proctor_verified": dict(account="ACC", verdict={"passed": True}),
     "roster_columns": dict(),
@@ -547,22 +487,6 @@ async def _check_scoped(dispatch_host, hook: str) -> None:
     assert not any(h == hook for h, _ in b.calls), f"{hook} reached another tenant's plugin"
 
 
-async def test_study_completed_dispatch(dispatch_host):
-    await _check_scoped(dispatch_host, "study_completed")
-
-
-async def test_review_decided_dispatch(dispatch_host):
-    await _check_scoped(dispatch_host, "review_decided")
-
-
-async def test_exam_submitted_dispatch(dispatch_host):
-    await _check_scoped(dispatch_host, "exam_submitted")
-
-
-async def test_cert_issued_dispatch(dispatch_host):
-    await _check_scoped(dispatch_host, "cert_issued")
-
-
 async def test_roster_imported_dispatch(dispatch_host):
     await _check_scoped(dispatch_host, "roster_imported")
 
@@ -596,10 +520,10 @@ async def test_face_providers_are_collected_from_global_plugins():
 def test_a_hookimpl_with_a_wrong_parameter_is_refused():
     class Misspelt:
         @hookimpl
-        def review_decided(self, tenant, enrolment, approved, reason):  # noqa: ARG002
+        def roster_linked(self, tenant, entry, profil):  # noqa: ARG002
             pass
 
-    with pytest.raises(pluggy.PluginValidationError, match="enrolment"):
+    with pytest.raises(pluggy.PluginValidationError, match="profil"):
         make_plugin_host([Misspelt()], load_entrypoints=False)
 
 
@@ -611,3 +535,23 @@ def test_a_misspelt_hook_name_stops_startup():
 
     with pytest.raises(pluggy.PluginValidationError, match="notify_sended"):
         make_plugin_host([Typo()], load_entrypoints=False)
+
+
+def test_an_async_implementation_of_a_firstresult_hook_is_refused_at_registration():
+    class AsyncResolver:
+        @hookimpl
+        async def account_password_problem(self, tenant, password):
+            return None
+
+    with pytest.raises(TypeError, match="account_password_problem.*synchronously"):
+        make_plugin_host([AsyncResolver()], load_entrypoints=False)
+
+
+async def test_an_async_implementation_of_a_collector_is_accepted_and_awaited():
+    class AsyncCollector:
+        @hookimpl
+        async def extra_css_urls(self, tenant):
+            return ["/x.css"]
+
+    host = make_plugin_host([AsyncCollector()], load_entrypoints=False)
+    assert await collect(host.hooks.extra_css_urls, tenant=SimpleNamespace(slug="t")) == ["/x.css"]

@@ -49,8 +49,15 @@ def _test_names() -> set[str]:
 
 def test_hookspecs_are_found():
     specs = _specs()
-    assert len(specs) >= 30
+    assert len(specs) >= 20
     assert "roster_link_profile" in specs and "notify_sent" in specs
+
+
+@pytest.mark.parametrize("name", sorted(_specs()))
+def test_hook_parameters_are_typed(name):
+    fn = _specs()[name]
+    untyped = [p for p, v in inspect.signature(fn).parameters.items() if v.annotation in (inspect.Parameter.empty, "Any")]
+    assert not untyped, f"{name}: parameters without a type: {untyped}"
 
 
 @pytest.mark.parametrize("name", sorted(_specs()))

@@ -13,25 +13,28 @@ import pytest
 
 from isolation_probes import NOT_OBJECT_IDS, PROBES, Ctx
 
-PREFIX = "/t/{tenant_slug:str}"
+PREFIX = re.compile(r"^/t/([a-z0-9_-]+)(?=/|$)")
 SIGNIN = {"survey": ("mobile", "mobile"), "construction": ("id", "id_number")}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def id_routes(app) -> dict[str, tuple[str | None, set[str]]]:
-    """Tenant-relative path → (owning tenant slug or None, HTTP methods), for every route whose
-    path has a parameter other than ``tenant_slug``."""
-    found: dict[str, tuple[str | None, set[str]]] = {}
+    """Tenant-relative path → (owning tenant slug, or None when every tenant serves it; HTTP
+    methods), for every route whose path has a parameter."""
+    slugs: dict[str, set[str]] = {}
+    methods: dict[str, set[str]] = {}
     for route in app.routes:
-        path = route.path[len(PREFIX):] if route.path.startswith(PREFIX) else route.path
-        params = set(route.path_parameters) - {"tenant_slug"}
-        if not params or path in NOT_OBJECT_IDS:
+        prefix = PREFIX.match(route.path)
+        if prefix is None or not route.path_parameters:
             continue
-        owners = {h.opt.get("tenant") for h in getattr(route, "route_handlers", [])}
-        methods = {m for m in getattr(route, "methods", set()) if m in METHODS}
-        owner, seen = found.get(path, (None, set()))
-        found[path] = (next(iter(owners - {None}), owner), seen | methods)
-    return found
+        path = route.path[prefix.end():]
+        if path in NOT_OBJECT_IDS:
+            continue
+        slugs.setdefault(path, set()).add(prefix.group(1))
+        methods.setdefault(path, set()).update(m for m in getattr(route, "methods", set()) if m in METHODS)
+    every = set(app.state.platform.tenants.by_slug)
+    return {path: (None if owners == every else next(iter(owners)) if len(owners) == 1 else None, methods[path])
+            for path, owners in slugs.items()}
 
 
 def fill(path: str, values: dict) -> str:

@@ -38,8 +38,9 @@ async def redis_http(xs_settings, redis_client):
 
     from core.app import create_app
     from core.testing.client import XsClient
+    from core.testing.pytest_plugin import deployed_platform
 
-    app = create_app(dataclasses.replace(xs_settings, redis_url=REDIS_URL))
+    app = create_app(platform=await deployed_platform(dataclasses.replace(xs_settings, redis_url=REDIS_URL)))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as http:
         yield XsClient(http), app.state.platform
 

@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from core.app import create_app
+from core.testing.pytest_plugin import deployed_platform
 from core.hookspecs import hookimpl
 from core.tenancy import TenantSpec
 from core.tenants.tables import TenantRow
@@ -32,7 +33,7 @@ def _entry_points() -> set[str]:
 
 async def test_third_tenant_arrives_through_the_entry_point_group(xs_settings, third_on_path):
     assert "third_tenant" in _entry_points()
-    app = create_app(xs_settings)
+    app = create_app(platform=await deployed_platform(xs_settings))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as http:
         platform = app.state.platform
         assert sorted(t.slug for t in platform.tenants) == ["construction", "survey", "third"]
@@ -54,7 +55,7 @@ async def test_third_tenant_arrives_through_the_entry_point_group(xs_settings, t
 
 async def test_without_the_package_there_are_two_tenants(xs_settings):
     assert "third_tenant" not in _entry_points()
-    app = create_app(xs_settings)
+    app = create_app(platform=await deployed_platform(xs_settings))
     async with AsyncTestClient(app=app, base_url="http://testserver.local") as http:
         assert sorted(t.slug for t in app.state.platform.tenants) == ["construction", "survey"]
         assert (await http.get("/t/third/")).status_code == 404

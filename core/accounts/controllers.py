@@ -167,8 +167,6 @@ async def account_home(request: Request) -> Response:
 
 @get("/", name="home")
 async def home(request: Request) -> Response:
-    if request.state.get("tenant") is None:
-        return await render(request, "platform_index.html")
     return await render(request, "home.html", me=account_of(request))
 
 

@@ -2,36 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from core.accounts.passwords import hash_password
 from core.accounts.tables import Account
 from core.tenancy import Tenant
-
-ROLES = ("operator", "tenant_admin", "reviewer", "enterprise_admin", "learner")
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    """An account the demo creates and prints; ``signin`` says what to type where."""
-
-    role: str
-    real_name: str
-    password: str
-    id_number: str | None = None
-    mobile: str | None = None
-    username: str | None = None
-    must_change_password: bool = False
-    enterprise: str | None = None  # enterprise name, created if missing
-    note: str = ""
-
-    @property
-    def signin(self) -> str:
-        if self.id_number:
-            return f"身份证号 {self.id_number}"
-        if self.mobile:
-            return f"手机号 {self.mobile}"
-        return f"用户名 {self.username}"
+from core.values import ROLES
 
 
 async def upsert_account(

@@ -8,8 +8,7 @@ from typing import Any
 
 from core.hookspecs import hookimpl
 from core.notify.services import Inbox, RecordingSms
-from core.web import MenuLink
-from core.defaults.policies import ExamPolicy, ExamScore, StudyPolicy
+from core.values import MenuLink
 
 TEMPLATES = {
     "sms_code": "您的验证码是 ${code}，${minutes} 分钟内有效。请勿告诉他人。",
@@ -35,29 +34,6 @@ def account_password_problem(tenant: Any, password: str) -> str:
 @hookimpl(trylast=True)
 def roster_link_profile(tenant: Any, profile: Any, entry: Any) -> bool:
     return bool(profile.id_number) and profile.id_number == entry.id_number
-
-
-@hookimpl(trylast=True)
-def study_policy(tenant: Any, course: Any) -> StudyPolicy:
-    rules = tenant.rules.study
-    low, high = (rules.snapshot_interval_seconds + [900, 900])[:2]
-    return StudyPolicy(allow_seek=rules.allow_seek, snapshot_interval=(low, high))
-
-
-@hookimpl(trylast=True)
-def exam_policy(tenant: Any, course: Any) -> ExamPolicy:
-    e = tenant.rules.exam
-    return ExamPolicy(e.questions, e.total_points, e.pass_points, e.max_attempts)
-
-
-@hookimpl(trylast=True)
-def exam_score(tenant: Any, policy: ExamPolicy, questions: list[Any], answers: dict[str, Any]) -> ExamScore:
-    return ExamScore.equal_points(policy, questions, answers)
-
-
-@hookimpl(trylast=True)
-def cert_number(tenant: Any, kind: str, year: int, sequence: int) -> str:
-    return f"{tenant.slug.upper()[:4]}-{kind.upper()}-{year}-{sequence:06d}"
 
 
 @hookimpl(trylast=True)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from core.accounts.tables import Account
 from core.notify.tables import Notification
-from core.plugins import Hooks, collect, notify
+from core.hookcalls import Hooks, collect, notify
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.notify")

@@ -122,6 +122,7 @@ async def live_server(xs_engine, xs_database_url, xs_live_plugins, tmp_path_fact
     from core.app import create_app
     from core.demo import create_demo
     from core.settings import Settings
+    from core.testing.pytest_plugin import deployed_platform
 
     settings = Settings(
         database_url=xs_database_url,
@@ -130,11 +131,13 @@ async def live_server(xs_engine, xs_database_url, xs_live_plugins, tmp_path_fact
         var_dir=tmp_path_factory.mktemp("live-var"),
         load_entrypoints=True,
         signin_rate_per_minute=1000,
+        db_pool_size=0,  # the server's loop is not the tests' loop: no shared pool
     )
     port = free_port()
     # Demo accounts are (re)set before the server starts, so their printed passwords work.
     lines = await create_demo(settings, f"http://127.0.0.1:{port}")
-    server = LiveServer(create_app(settings, xs_live_plugins), port=port, demo_lines=lines)
+    platform = await deployed_platform(settings, xs_live_plugins)
+    server = LiveServer(create_app(platform=platform), port=port, demo_lines=lines)
     await asyncio.to_thread(server.start)
     yield server
     await asyncio.to_thread(server.stop)

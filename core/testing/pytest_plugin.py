@@ -72,6 +72,9 @@ def xs_settings(xs_engine, xs_database_url: str, tmp_path):
         var_dir=tmp_path / "var",
         load_entrypoints=True,
         signin_rate_per_minute=1000,
+        # No pool: the CLI and live-server tests query from other event loops, and an asyncpg
+        # pool belongs to one loop. tests/test_kernel.py covers the pool.
+        db_pool_size=0,
     )
 
 
@@ -81,11 +84,29 @@ def xs_plugins() -> list[object]:
     return []
 
 
+_migrated: set[str] = set()
+
+
+async def deployed_platform(settings, plugins=()):
+    """A platform on the test database after the deploy step: migrations once per database and
+    test session, tenants synced for this platform's plugins (idempotent)."""
+    from core import db
+    from core.kernel import build_platform
+    from core.tenants.services import sync_tenants
+
+    platform = build_platform(settings, plugins)
+    if settings.database_url not in _migrated:
+        await db.migrate()
+        _migrated.add(settings.database_url)
+    await sync_tenants(platform.plugins, list(platform.tenants))
+    return platform
+
+
 @pytest.fixture
 async def xs_app(xs_settings, xs_plugins):
     from core.app import create_app
 
-    return create_app(xs_settings, xs_plugins)
+    return create_app(platform=await deployed_platform(xs_settings, xs_plugins))
 
 
 @pytest.fixture

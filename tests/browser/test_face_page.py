@@ -80,11 +80,12 @@ async def face_server(xs_engine, xs_database_url, tmp_path_factory):
     _tools_or_skip()
     from core.app import create_app
     from core.settings import Settings
+    from core.testing.pytest_plugin import deployed_platform
 
     settings = Settings(database_url=xs_database_url, secret_key="face-page-secret",
                         var_dir=tmp_path_factory.mktemp("face-var"), load_entrypoints=True,
-                        signin_rate_per_minute=1000)
-    server = LiveServer(create_app(settings, [CHOSEN]), port=free_port())
+                        signin_rate_per_minute=1000, db_pool_size=0)
+    server = LiveServer(create_app(platform=await deployed_platform(settings, [CHOSEN])), port=free_port())
     await asyncio.to_thread(server.start)
     yield server
     await asyncio.to_thread(server.stop)

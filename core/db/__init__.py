@@ -1,0 +1,90 @@
+"""The database: engine selection, Piccolo apps, migrations and the connection pool.
+
+Piccolo's engine is process-global (``core.db.piccolo_conf``); ``configure()`` points it at the
+settings' ``DATABASE_URL`` and registers the core's and the plugins' Piccolo apps before anything
+touches a table, so a process serves one database. On PostgreSQL each process opens one pool
+(``start_pool``) at start and closes it at stop; SQLite needs none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Iterable
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine import Engine, PostgresEngine
+
+from core.db.engine import engine_from_url
+
+PICCOLO_CONF = "core.db.piccolo_conf"
+CORE_APP = "core.piccolo_app"
+
+__all__ = ["configure", "engine", "engine_from_url", "migrate", "start_pool", "stop_pool", "is_postgres"]
+
+_pool_users = 0
+
+
+def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
+    """Select the engine for this process, register the Piccolo apps (the core's first, then
+    ``apps``: plugins' ``piccolo_app`` modules) and bind every table to the engine."""
+    from piccolo.conf.apps import Finder
+
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+    os.environ["DATABASE_URL"] = database_url
+    import core.db.piccolo_conf as conf
+
+    if conf.DB_URL != database_url:
+        conf.DB = engine_from_url(database_url)
+        conf.DB_URL = database_url
+    wanted = [CORE_APP, *[a for a in apps if a != CORE_APP]]
+    if conf.APP_MODULES != wanted:
+        conf.APP_REGISTRY = AppRegistry(apps=wanted)
+        conf.APP_MODULES = wanted
+    for table in Finder().get_table_classes():
+        table._meta.db = conf.DB
+    return conf.DB
+
+
+def engine() -> Engine:
+    import core.db.piccolo_conf as conf
+
+    return conf.DB
+
+
+def is_postgres() -> bool:
+    return isinstance(engine(), PostgresEngine)
+
+
+async def start_pool(size: int) -> None:
+    """Open this process's PostgreSQL pool (shared by every app of the process; counted, so the
+    last ``stop_pool`` closes it). No pool for SQLite or ``size <= 0``."""
+    global _pool_users
+    db = engine()
+    if not isinstance(db, PostgresEngine) or size <= 0:
+        return
+    if _pool_users == 0 or db.pool is None:
+        await db.start_connection_pool(min_size=1, max_size=size)
+    _pool_users += 1
+
+
+async def stop_pool() -> None:
+    global _pool_users
+    db = engine()
+    if not isinstance(db, PostgresEngine) or _pool_users == 0:
+        return
+    _pool_users -= 1
+    if _pool_users == 0 and db.pool is not None:
+        await db.close_connection_pool()
+
+
+async def migrate(verbose: bool = False) -> None:
+    """Run every pending migration of every registered app forwards (Piccolo's progress output
+    only when verbose). The deploy step (``xueshi migrate``); serving processes never call it."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
+        result = await run_forwards(app_name="all")
+    if not result.success:
+        raise RuntimeError(f"migration failed: {result.message}")

@@ -1,0 +1,161 @@
+"""The kernel: one ``build_platform(settings, plugins)`` for every entry point.
+
+The web app, the CLI, the demo, the job worker and the test kit all build the same
+:class:`Platform` here and differ only in what they run on it. ``start()`` opens what a process
+holds (the PostgreSQL pool, the tenants' ids, the job queue); ``stop()`` closes it. Serving
+processes never migrate: ``deploy()`` (``xueshi migrate`` + ``xueshi tenants sync``, or the demo)
+is the one place that changes the schema and onboards tenants.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+
+from core import db
+from core.accounts.sessions import Sessions
+from core.files.storage import LocalStorage
+from core.hookcalls import Hooks, collect
+from core.limits import Counter
+from core.plugins import PluginHost, make_plugin_host
+from core.settings import Settings
+from core.templating import Templates
+from core.tenancy import Tenant, TenantDirectory
+from core.tenants.services import load_tenants, sync_tenants
+
+if TYPE_CHECKING:
+    from core.faces import FaceProvider
+
+log = logging.getLogger("xueshi.kernel")
+
+
+class NotDeployed(RuntimeError):
+    """The database lacks a tenant (or the schema): run the deploy step first."""
+
+
+@dataclass
+class Platform:
+    """Everything one process owns for serving, working or administering; built once."""
+
+    settings: Settings
+    plugins: PluginHost
+    tenants: TenantDirectory
+    templates: Templates
+    store: Store
+    sessions: Sessions
+    storage: LocalStorage
+    counters: dict[str, Counter] = field(default_factory=dict)
+    jobs: Any = None  # core.jobs.Jobs, attached by build_platform
+    started: bool = False
+    _face_providers: list[FaceProvider] | None = None
+
+    def hooks(self, tenant: Tenant) -> Hooks:
+        return self.plugins.hooks_for(tenant.slug)
+
+    async def face_providers(self) -> list[FaceProvider]:
+        """The face providers of every plugin, built once per platform (their models are loaded
+        lazily by the providers themselves, once per process)."""
+        if self._face_providers is None:
+            self._face_providers = await collect(self.plugins.hooks.face_providers)
+        return self._face_providers
+
+    async def start(self) -> None:
+        """Open the pool and read the tenants' ids. Never migrates."""
+        if self.started:
+            return
+        await db.start_pool(self.settings.db_pool_size)
+        try:
+            await load_tenant_ids(list(self.tenants))
+        except Exception:
+            await db.stop_pool()
+            raise
+        if self.jobs is not None:
+            await self.jobs.start(self)
+        self.started = True
+
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
+        if self.jobs is not None:
+            await self.jobs.stop()
+        await db.stop_pool()
+        shutdown = getattr(self.store, "_shutdown", None)  # RedisStore: closes its client it made
+        if shutdown is not None:
+            await shutdown()
+
+
+def make_store(settings: Settings) -> Store:
+    if settings.redis_url:
+        from litestar.stores.redis import RedisStore
+
+        return RedisStore.with_client(url=settings.redis_url, namespace="xueshi")
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return FileStore(settings.var_dir / "store", create_directories=True)
+
+
+def make_counters(settings: Settings, store: Store) -> dict[str, Counter]:
+    return {
+        "signin_failures": Counter(store, "signin-fail", settings.lockout_failures, settings.lockout_seconds),
+        "signin_client": Counter(store, "signin-client", settings.signin_rate_per_minute, 60),
+        "sms_mobile": Counter(store, "sms-mobile", 5, 3600),
+        "sms_client": Counter(store, "sms-client", 20, 3600),
+    }
+
+
+def build_platform(settings: Settings | None = None, plugins: Iterable[object] = ()) -> Platform:
+    """Plugins, tenants (rules validated: a bad rules.toml stops here), templates, store,
+    sessions, storage, counters and jobs. Cheap: no database access, no face model loaded."""
+    settings = settings or Settings.from_env()
+    # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
+    db.configure(settings.database_url, [m for impl in host.pm.hook.db_apps.get_hookimpls()
+                                         for m in (impl.function() or [])])
+    tenants = load_tenants(host)
+    store = make_store(settings)
+    platform = Platform(
+        settings=settings,
+        plugins=host,
+        tenants=TenantDirectory(tenants),
+        templates=_templates(host, tenants),
+        store=store,
+        sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
+        storage=LocalStorage(settings.storage_dir),
+        counters=make_counters(settings, store),
+    )
+    return platform
+
+
+def _templates(host: PluginHost, tenants: list[Tenant]) -> Templates:
+    impls = host.pm.hook.template_dirs.get_hookimpls()
+    tenant_dirs = {t.slug: [d for impl in impls if impl.plugin is host.plugin_of(t.slug) for d in (impl.function() or [])]
+                   for t in tenants}
+    shared_dirs = [d for impl in impls if host.owner_tenant(impl.plugin) is None for d in (impl.function() or [])]
+    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants})
+
+
+async def load_tenant_ids(tenants: list[Tenant]) -> None:
+    from core.tenants.tables import TenantRow
+
+    try:
+        rows = {r["slug"]: r["id"] for r in await TenantRow.select(TenantRow.slug, TenantRow.id)}
+    except Exception as exc:  # no schema yet
+        raise NotDeployed(f"the database is not migrated ({exc}); run `xueshi migrate` and "
+                          f"`xueshi tenants sync` first") from exc
+    missing = [t.slug for t in tenants if t.slug not in rows]
+    if missing:
+        raise NotDeployed(f"tenants not onboarded: {', '.join(missing)}; run `xueshi tenants sync` first")
+    for tenant in tenants:
+        tenant.id = rows[tenant.slug]
+
+
+async def deploy(platform: Platform, *, verbose: bool = False) -> list[str]:
+    """The deploy step: migrate every app forwards, then onboard every tenant (idempotent)."""
+    await db.migrate(verbose=verbose)
+    return await sync_tenants(platform.plugins, list(platform.tenants))

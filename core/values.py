@@ -1,0 +1,46 @@
+"""Plain values shared by the core and plugins: no web, database or face imports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ROLES = ("operator", "tenant_admin", "reviewer", "enterprise_admin", "learner")
+
+ROLE_LABELS = {
+    "operator": "平台运营",
+    "tenant_admin": "机构管理员",
+    "reviewer": "审核员",
+    "enterprise_admin": "企业管理员",
+    "learner": "学员",
+}
+
+
+@dataclass(frozen=True)
+class MenuLink:
+    label: str
+    href: str  # relative to the tenant's base, e.g. "/inbox"
+    roles: tuple[str, ...] = ()  # empty: everyone signed in
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """An account the demo creates and prints; ``signin`` says what to type where."""
+
+    role: str
+    real_name: str
+    password: str
+    id_number: str | None = None
+    mobile: str | None = None
+    username: str | None = None
+    must_change_password: bool = False
+    enterprise: str | None = None  # enterprise name, created if missing
+    note: str = ""
+
+    @property
+    def signin(self) -> str:
+        if self.id_number:
+            return f"身份证号 {self.id_number}"
+        if self.mobile:
+            return f"手机号 {self.mobile}"
+        return f"用户名 {self.username}"

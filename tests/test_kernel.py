@@ -1,0 +1,180 @@
+"""The kernel: one platform for every entry point; serving never migrates; the pool; routes of
+tenants that use the same paths; plugins' Piccolo apps."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from litestar import Request, Response, get
+from litestar.testing import AsyncTestClient
+
+from core import TenantSpec, hookimpl
+from core.app import create_app
+from core.kernel import NotDeployed, build_platform
+from core.settings import Settings
+from core.testing.pytest_plugin import deployed_platform
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def test_the_app_never_migrates_and_says_what_to_run(tmp_path, xs_settings):
+    import sqlite3
+
+    from core import db
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fresh.sqlite3'}", secret_key="k", var_dir=tmp_path)
+    try:
+        app = create_app(settings)
+        with pytest.raises(BaseException) as info:  # the test client wraps it in an exception group
+            async with AsyncTestClient(app=app):
+                pass
+        assert "run `xueshi migrate`" in repr(info.value) or "xueshi migrate" in str(
+            getattr(info.value, "exceptions", [info.value])[0])
+        with pytest.raises(NotDeployed, match="xueshi migrate"):
+            await app.state.platform.start()
+        # Nothing was created: the deploy step alone changes the schema.
+        tables = sqlite3.connect(tmp_path / "fresh.sqlite3").execute(
+            "select name from sqlite_master where type='table'").fetchall()
+        assert tables == []
+    finally:
+        db.configure(xs_settings.database_url)
+
+
+async def test_a_tenant_missing_from_the_database_stops_startup(xs_settings, xs_app, client):
+    class Unsynced:
+        @hookimpl
+        def tenant_declare(self):
+            return TenantSpec(slug="unsynced", name="未同步机构", name_en="Unsynced")
+
+    platform = build_platform(xs_settings, [Unsynced()])
+    with pytest.raises(NotDeployed, match="unsynced.*xueshi tenants sync"):
+        await platform.start()
+
+
+def test_importing_the_kernel_and_building_a_platform_loads_no_face_library(tmp_path):
+    code = (
+        "import sys; from pathlib import Path; from core.kernel import build_platform; "
+        "from core.settings import Settings; "
+        f"build_platform(Settings(database_url='sqlite:///{tmp_path}/x.db', secret_key='k', var_dir=Path('{tmp_path}'))); "
+        "heavy = sorted(m for m in ('cv2', 'mediapipe', 'dlib', 'face_recognition') if m in sys.modules); "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"loaded at build time: {out.stdout.strip()}"
+
+
+@get("/courses")
+async def survey_courses(request: Request) -> Response:
+    return Response("A 的课程", media_type="text/plain")
+
+
+@get("/courses")
+async def other_courses(request: Request) -> Response:
+    return Response("B 的课程", media_type="text/plain")
+
+
+class SamePathA:
+    @hookimpl
+    def tenant_declare(self):
+        return TenantSpec(slug="samea", name="甲机构", name_en="A", hosts=("a.example.test",))
+
+    @hookimpl
+    def register_routes(self):
+        return [survey_courses]
+
+
+class SamePathB:
+    @hookimpl
+    def tenant_declare(self):
+        return TenantSpec(slug="sameb", name="乙机构", name_en="B", hosts=("b.example.test",))
+
+    @hookimpl
+    def register_routes(self):
+        return [other_courses]
+
+
+async def test_two_tenants_may_register_the_same_path(xs_settings):
+    app = create_app(platform=await deployed_platform(xs_settings, [SamePathA(), SamePathB()]))
+    async with AsyncTestClient(app=app, base_url="http://testserver.local") as http:
+        assert (await http.get("/t/samea/courses")).text == "A 的课程"
+        assert (await http.get("/t/sameb/courses")).text == "B 的课程"
+        assert (await http.get("/courses", headers={"host": "a.example.test"})).text == "A 的课程"
+        assert (await http.get("/courses", headers={"host": "b.example.test"})).text == "B 的课程"
+        # Never under a third tenant, nor under a prefix its host name disagrees with.
+        assert (await http.get("/t/survey/courses")).status_code == 404
+        assert (await http.get("/t/sameb/courses", headers={"host": "a.example.test"})).status_code == 404
+
+
+async def test_host_and_prefix_that_disagree_are_not_found(client):
+    assert (await client.get("/t/survey/signin")).status_code == 200
+    assert (await client.get("/t/survey/signin", headers={"host": "survey.localhost"})).status_code == 200
+    assert (await client.get("/t/survey/signin", headers={"host": "construction.localhost"})).status_code == 404
+    assert (await client.get("/t/nowhere/signin")).status_code == 404
+
+
+class PluginApp:
+    @hookimpl
+    def db_apps(self):
+        return ["fixtures.plugin_app.piccolo_app"]
+
+
+def test_db_apps_are_registered_with_piccolo_and_bound_to_the_engine(xs_settings):
+    from piccolo.conf.apps import Finder
+
+    build_platform(xs_settings, [PluginApp()])
+    registry = Finder().get_app_registry()
+    assert "plugin_fixture" in registry.app_configs
+    [table] = [t for t in Finder().get_table_classes() if t.__name__ == "PluginNote"]
+    from core import db
+
+    assert table._meta.db is db.engine()
+    build_platform(xs_settings)  # a platform without the plugin: its app is gone again
+    assert "plugin_fixture" not in Finder().get_app_registry().app_configs
+
+
+@pytest.fixture
+def pg_url(xs_database_url):
+    if not xs_database_url.startswith("postgres"):
+        pytest.skip("the connection pool is PostgreSQL's (set XUESHI_TEST_DATABASE_URL)")
+    return xs_database_url
+
+
+async def _connections(url: str) -> int:
+    import asyncpg
+
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(url.rsplit("/", 1)[0] + "/postgres")
+    try:
+        return await conn.fetchval("select count(*) from pg_stat_activity where datname = $1", name)
+    finally:
+        await conn.close()
+
+
+async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs_settings, client):
+    from core import db
+    from core.accounts.tables import Account
+
+    settings = dataclasses.replace(xs_settings, db_pool_size=3)
+    platform = await deployed_platform(settings)
+    await platform.start()
+    try:
+        assert db.engine().pool is not None and db.engine().pool.get_max_size() == 3
+        peak = 0
+
+        async def query() -> None:
+            nonlocal peak
+            await Account.count()
+            peak = max(peak, db.engine().pool.get_size())
+
+        await asyncio.gather(*(query() for _ in range(60)))
+        assert 1 <= peak <= 3
+        assert await _connections(pg_url) <= 3 + 1  # the pool, plus the probe's own connection
+    finally:
+        await platform.stop()
+    assert db.engine().pool is None
