@@ -1,0 +1,81 @@
+"""Scoped queries: the one way to read and write tenant-owned rows.
+
+``scoped(Table, tenant)`` returns queries that already carry ``Table.tenant == tenant.id``; more
+conditions are added with ``.where(...)`` as usual and can only narrow the result. New rows made
+with ``.new(...)`` belong to the tenant. ``tests/test_scoped_queries.py`` fails when code outside
+this module compares a ``tenant`` column by hand.
+
+    learners = scoped(Account, tenant)
+    row = await learners.get(account_id)                  # None for another tenant's id
+    rows = await learners.objects().where(Account.role == "learner").order_by(Account.id)
+    await learners.update({Account.active: False}).where(Account.id == account_id)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from litestar.exceptions import NotFoundException
+from piccolo.table import Table
+
+T = TypeVar("T", bound=Table)
+
+
+def _tenant_id(tenant: Any) -> int:
+    tenant_id = tenant if isinstance(tenant, int) else getattr(tenant, "id", None)
+    if not isinstance(tenant_id, int):
+        raise ValueError("a scoped query needs an onboarded tenant (with an id)")
+    return tenant_id
+
+
+class Scoped(Generic[T]):
+    """Queries on ``table`` restricted to one tenant's rows."""
+
+    def __init__(self, table: type[T], tenant: Any) -> None:
+        if "tenant" not in {c._meta.name for c in table._meta.columns}:
+            raise TypeError(f"{table.__name__} has no tenant column: it is not tenant-owned")
+        self.table = table
+        self.tenant_id = _tenant_id(tenant)
+        self._own = table.tenant == self.tenant_id  # type: ignore[attr-defined]
+
+    def objects(self, *where: Any):
+        query = self.table.objects().where(self._own)
+        return query.where(*where) if where else query
+
+    def select(self, *columns: Any):
+        return self.table.select(*columns).where(self._own)
+
+    def count(self, *where: Any):
+        query = self.table.count().where(self._own)
+        return query.where(*where) if where else query
+
+    def exists(self, *where: Any):
+        query = self.table.exists().where(self._own)
+        return query.where(*where) if where else query
+
+    def update(self, values: dict[Any, Any] | None = None, **kwargs: Any):
+        return self.table.update(values or {}, **kwargs).where(self._own)
+
+    def delete(self):
+        return self.table.delete().where(self._own)
+
+    async def get(self, row_id: int | None, *where: Any) -> T | None:
+        if row_id is None:
+            return None
+        return await self.objects(self.table._meta.primary_key == row_id, *where).first()
+
+    async def get_or_404(self, row_id: int | None, *where: Any) -> T:
+        row = await self.get(row_id, *where)
+        if row is None:
+            raise NotFoundException()
+        return row
+
+    def new(self, **values: Any) -> T:
+        """A new row of this tenant (not saved yet)."""
+        values.pop("tenant", None)
+        return self.table(tenant=self.tenant_id, **values)
+
+
+def scoped(table: type[T], tenant: Any) -> Scoped[T]:
+    """Queries on ``table`` that cannot leave ``tenant`` (a Tenant or its id)."""
+    return Scoped(table, tenant)
