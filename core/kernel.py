@@ -22,6 +22,7 @@ from core.accounts.sessions import Sessions
 from core.files.storage import LocalStorage
 from core.hookcalls import Hooks, collect
 from core.limits import Counter
+from core.locks import Locks
 from core.plugins import PluginHost, make_plugin_host
 from core.settings import Settings
 from core.templating import Templates
@@ -50,9 +51,10 @@ class Platform:
     sessions: Sessions
     storage: LocalStorage
     counters: dict[str, Counter] = field(default_factory=dict)
+    locks: Locks | None = None
     jobs: Any = None  # core.jobs.Jobs, attached by build_platform
     started: bool = False
-    _face_providers: list[FaceProvider] | None = None
+    _face_providers: list[Any] | None = None  # FaceProvider objects; Any keeps DI from resolving the type
 
     def hooks(self, tenant: Tenant) -> Hooks:
         return self.plugins.hooks_for(tenant.slug)
@@ -128,6 +130,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
         storage=LocalStorage(settings.storage_dir),
         counters=make_counters(settings, store),
+        locks=Locks(store),
     )
     return platform
 

@@ -12,15 +12,18 @@ import logging
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from core.accounts.tables import Account
 from core.audit.services import record
 from core.faces import ChallengeError, FaceError
+from core.kernel import Platform
 from core.proctoring import consent as consents
 from core.proctoring import services
-from core.web import platform_of, redirect, render, require, tenant_of
+from core.tenancy import Tenant
+from core.web import redirect, render, roles
 
 log = logging.getLogger("xueshi.proctoring")
 
-LEARNER = ("learner",)
+LEARNER = roles("learner")
 BAD_REQUEST = "核验请求无效，请重新开始核验"
 
 
@@ -39,10 +42,8 @@ def _int(value: str | None, *, optional: bool = False) -> int | None:
         raise ChallengeError("not a number") from None
 
 
-@get("/face/consent")
-async def consent_page(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@get("/face/consent", guards=[LEARNER])
+async def consent_page(request: Request, tenant: Tenant, account: Account) -> Response:
     text = consents.face_consent_text(tenant)
     active = await consents.active_consent(tenant.id, account.id)
     return await render(
@@ -51,10 +52,8 @@ async def consent_page(request: Request) -> Response:
     )
 
 
-@post("/face/consent")
-async def consent_submit(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@post("/face/consent", guards=[LEARNER])
+async def consent_submit(request: Request, tenant: Tenant, account: Account) -> Response:
     form = await request.form()
     text = consents.face_consent_text(tenant)
     digest = consents.text_sha256(text)
@@ -76,25 +75,20 @@ async def consent_submit(request: Request) -> Response:
     return redirect(request, "/face/check")
 
 
-@post("/face/consent/withdraw")
-async def consent_withdraw(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@post("/face/consent/withdraw", guards=[LEARNER])
+async def consent_withdraw(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     await consents.withdraw(tenant.id, account.id)
-    services.live_checks(request.app).drop_account(tenant.id, account.id)
+    await services.live_checks(platform).drop_account(tenant.id, account.id)
     await record("face.consent_withdrawn", tenant_id=tenant.id, actor_id=account.id,
-                          object_type="consent", object_id="")
+                 object_type="consent", object_id="")
     return redirect(request, "/face/consent?withdrawn=1")
 
 
-@get("/face/check")
-async def check_page(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@get("/face/check", guards=[LEARNER])
+async def check_page(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     if await consents.active_consent(tenant.id, account.id) is None:
         return redirect(request, "/face/consent")
-    p = platform_of(request)
-    has_portrait = await services.portrait_bytes(p.storage, tenant.id, account.id) is not None
+    has_portrait = await services.portrait_bytes(platform.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
     return await render(
         request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left,
@@ -103,33 +97,19 @@ async def check_page(request: Request) -> Response:
     )
 
 
-@post("/face/challenge")
-async def challenge(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@post("/face/challenge", guards=[LEARNER])
+async def challenge(platform: Platform, tenant: Tenant, account: Account) -> Response:
     if await consents.active_consent(tenant.id, account.id) is None:
         return _json({"error": "请先阅读并同意人脸信息处理告知", "consent": True}, 403)
-    checks = services.live_checks(request.app)
     try:
-        check, left = await services.start(platform_of(request), checks, tenant, account)
+        check, left = await services.start(platform, services.live_checks(platform), tenant, account)
     except services.VerificationRefused as exc:
         return _json({"error": exc.message}, exc.status)
     return _json({**check.session.challenge.as_dict(), "attempts_left": left}, 201)
 
 
-def _own_check(request: Request, account, tenant) -> services.LiveCheck:
-    nonce = request.query_params.get("nonce") or ""
-    check = services.live_checks(request.app).get(nonce, tenant.id, account.id)
-    if check is None:
-        raise NotFoundException()  # unknown, expired, or another account's / tenant's nonce
-    return check
-
-
-@post("/face/frame")
-async def frame(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
-    check = _own_check(request, account, tenant)
+@post("/face/frame", guards=[LEARNER])
+async def frame(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     body = await request.body()
     if len(body) > services.MAX_FRAME_BYTES:
         return _json({"error": "画面过大"}, 413)
@@ -138,25 +118,28 @@ async def frame(request: Request) -> Response:
         t_ms = _int(q.get("t"))
         shown = _int(q.get("shown"), optional=True)
         shown_t = _int(q.get("shown_t"), optional=True)
-        g = await services.add_frame(check, body, t_ms, shown, shown_t)
+        g = await services.add_frame(services.live_checks(platform), q.get("nonce") or "", tenant.id, account.id,
+                                     body, t_ms, shown, shown_t)
     except FaceError as exc:
         return _json({"error": exc.message}, 400)
     except ChallengeError as exc:
         log.info("face frame refused: %s", exc)
         return _json({"error": BAD_REQUEST}, 400)
+    if g is None:
+        raise NotFoundException()  # unknown, expired, or another account's / tenant's nonce
     return _json({
         "message": g.message, "code": str(g.code), "done": g.done, "step": g.action_index,
         "next_prompt": g.next_prompt,
     })
 
 
-@post("/face/finish")
-async def finish(request: Request) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
-    check = _own_check(request, account, tenant)
-    p = platform_of(request)
-    row, verdict = await services.finish(p, services.live_checks(request.app), tenant, account, check)
+@post("/face/finish", guards=[LEARNER])
+async def finish(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    result = await services.finish(platform, services.live_checks(platform), tenant, account,
+                                   request.query_params.get("nonce") or "")
+    if result is None:
+        raise NotFoundException()
+    row, verdict = result
     left = await services.attempts_left(tenant, account.id)
     if verdict.passed:
         message = "人脸核验通过"

@@ -1,9 +1,8 @@
-"""Webcam face verification: live challenges held in memory, and what is stored about them.
+"""Webcam face verification: live challenges in the shared store, and what is stored about them.
 
-A challenge lives in process memory (``LiveChecks``, one per app, at ``app.state``) keyed by its
-nonce, with a time to live. A deployment with several worker processes must route one learner's
-requests to one worker (sticky sessions) or run the proctoring routes in a single worker.
-The outcome (status, Chinese reasons, scores, evidence frames in private storage) is stored in
+A challenge lives in the platform's store (``core.proctoring.live``: Redis when configured), so a
+challenge started through one server process can be finished through another. The outcome
+(status, Chinese reasons, scores, evidence frames in private storage) is stored in
 ``FaceVerification``.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from core.audit.services import record
@@ -28,15 +26,13 @@ from core.faces import (
     portrait_encoding,
     select_provider,
 )
-from core.plugins import collect, notify
+from core.hookcalls import notify
+from core.proctoring.live import ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.files.tables import StoredFile
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
-TTL_SECONDS = 120  # a challenge takes well under a minute; then it is dropped
-FUTURE_SLACK_MS = 1500  # a frame may not claim more elapsed time than the server has seen
-STALE_MS = 15_000  # ... nor arrive later than this after it was taken
 MAX_FRAME_BYTES = 512 * 1024
 EVIDENCE_KEEP = 6  # evidence frames stored per attempt
 
@@ -53,69 +49,8 @@ class VerificationRefused(Exception):
         self.status = status
 
 
-@dataclass
-class LiveCheck:
-    session: LivenessSession
-    verification_id: int
-    tenant_id: int
-    account_id: int
-    started: float = field(default_factory=time.monotonic)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    last_t: int = -1
-
-    def elapsed_ms(self) -> int:
-        return int((time.monotonic() - self.started) * 1000)
-
-    def check_time(self, t_ms: int) -> None:
-        """Timestamps are the page's clock since it received the challenge: plausible ones only."""
-        now = self.elapsed_ms()
-        if t_ms < 0 or t_ms > now + FUTURE_SLACK_MS or t_ms < now - STALE_MS:
-            raise ChallengeError(f"implausible timestamp {t_ms} ms at {now} ms")
-
-
-class LiveChecks:
-    """Live challenges of one app, by nonce, dropped after ``TTL_SECONDS``."""
-
-    def __init__(self, ttl: float = TTL_SECONDS) -> None:
-        self.ttl = ttl
-        self._live: dict[str, LiveCheck] = {}
-
-    def add(self, check: LiveCheck) -> None:
-        self.sweep()
-        self._live[check.session.nonce] = check
-
-    def get(self, nonce: str, tenant_id: int, account_id: int) -> LiveCheck | None:
-        """The caller's own live check (None for another account's or tenant's nonce)."""
-        self.sweep()
-        check = self._live.get(nonce)
-        if check is None or check.tenant_id != tenant_id or check.account_id != account_id:
-            return None
-        return check
-
-    def pop(self, nonce: str) -> LiveCheck | None:
-        return self._live.pop(nonce, None)
-
-    def drop_account(self, tenant_id: int, account_id: int) -> None:
-        for nonce, c in list(self._live.items()):
-            if c.tenant_id == tenant_id and c.account_id == account_id:
-                del self._live[nonce]
-
-    def sweep(self) -> None:
-        limit = time.monotonic() - self.ttl
-        for nonce, c in list(self._live.items()):
-            if c.started < limit:
-                del self._live[nonce]
-
-    def __len__(self) -> int:
-        return len(self._live)
-
-
-def live_checks(app) -> LiveChecks:
-    checks = getattr(app.state, "face_checks", None)
-    if checks is None:
-        checks = LiveChecks()
-        app.state.face_checks = checks
-    return checks
+def live_checks(platform) -> LiveChecks:
+    return LiveChecks(platform)
 
 
 def day_start(now: dt.datetime | None = None) -> dt.datetime:
@@ -158,8 +93,8 @@ async def portrait_bytes(storage, tenant_id: int, account_id: int) -> bytes | No
         return None
 
 
-async def providers_for(hooks, tenant):
-    found = await collect(hooks.face_providers)
+async def providers_for(platform, tenant):
+    found = await platform.face_providers()
     rules = tenant.rules.face
     liveness = select_provider(found, rules.liveness_provider, Capability.LIVENESS)
     matcher = select_provider(found, rules.match_provider, Capability.ENCODE)
@@ -176,7 +111,7 @@ async def allowed_actions(hooks, tenant, liveness) -> list[Action]:
 
 async def abandon_open(tenant_id: int, account_id: int, checks: LiveChecks) -> None:
     """A new challenge ends the account's unfinished ones: they count as failed attempts."""
-    checks.drop_account(tenant_id, account_id)
+    await checks.drop_account(tenant_id, account_id)
     await FaceVerification.update(
         {
             FaceVerification.status: "failed",
@@ -200,7 +135,7 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
     if portrait is None:
         raise VerificationRefused(NO_PORTRAIT, 409)
     hooks = platform.hooks(tenant)
-    liveness, matcher = await providers_for(hooks, tenant)
+    liveness, matcher = await providers_for(platform, tenant)
     pool = await allowed_actions(hooks, tenant, liveness)
     if not pool:
         raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503)
@@ -223,25 +158,35 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
         created_at=dt.datetime.now(dt.UTC),
     )
     await row.save()
-    check = LiveCheck(session, row.id, tenant.id, account.id)
-    checks.add(check)
+    check = LiveCheck(session, row.id, tenant.id, account.id, started=time.time())
+    await checks.save(check)
     return check, left
 
 
-async def add_frame(check: LiveCheck, jpeg: bytes, t_ms: int, shown: int | None, shown_t: int | None):
-    """One frame (and optionally the prompt the page just showed) → FrameGuidance."""
-    async with check.lock:
-        check.check_time(t_ms)
-        if t_ms <= check.last_t:
-            raise ChallengeError("frame timestamps must increase")
-        if shown is not None:
-            st = t_ms if shown_t is None else shown_t
-            check.check_time(st)
-            if st > t_ms:
-                raise ChallengeError("a prompt cannot be shown after the frame that follows it")
-            check.session.prompt_shown(shown, st)
+async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int,
+                    shown: int | None, shown_t: int | None):
+    """One frame (and optionally the prompt the page just showed) → FrameGuidance, or None when
+    the challenge is unknown, expired or not the caller's. The challenge is locked, loaded, advanced
+    and saved back, so consecutive frames may reach different processes."""
+    async with checks.locked(nonce):
+        check = await checks.get(nonce, tenant_id, account_id)
+        if check is None:
+            return None
+        try:
+            check.check_time(t_ms)
+            if t_ms <= check.last_t:
+                raise ChallengeError("frame timestamps must increase")
+            if shown is not None:
+                st = t_ms if shown_t is None else shown_t
+                check.check_time(st)
+                if st > t_ms:
+                    raise ChallengeError("a prompt cannot be shown after the frame that follows it")
+                check.session.prompt_shown(shown, st)
+        except ChallengeTimeError as exc:
+            raise ChallengeError(str(exc)) from None
         guidance = await asyncio.to_thread(check.session.add_frame, jpeg, t_ms)
         check.last_t = t_ms
+        await checks.save(check)
         return guidance
 
 
@@ -256,10 +201,13 @@ def _pick_evidence(verdict: Verdict) -> list:
     return sorted(key[:EVIDENCE_KEEP], key=lambda e: e.t_ms)
 
 
-async def finish(platform, checks: LiveChecks, tenant, account, check: LiveCheck) -> tuple[FaceVerification, Verdict]:
-    async with check.lock:
+async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> tuple[FaceVerification, Verdict] | None:
+    async with checks.locked(nonce):
+        check = await checks.get(nonce, tenant.id, account.id)
+        if check is None:
+            return None
         verdict = await asyncio.to_thread(check.session.finish)
-        checks.pop(check.session.nonce)
+        await checks.pop(nonce)
     row = await FaceVerification.objects().where(
         (FaceVerification.id == check.verification_id) & (FaceVerification.tenant == tenant.id)
     ).first()
@@ -309,8 +257,6 @@ async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVe
 
 
 __all__ = [
-    "LiveCheck",
-    "LiveChecks",
     "VerificationRefused",
     "add_frame",
     "attempts_left",
