@@ -137,8 +137,9 @@ async def detail_submit(request: Request, entry_id: int) -> Response:
     tenant = tenant_of(request)
     entry = await _entry(request, entry_id, enterprise.id)
     form = await read_form(request)
-    values = {"real_name": form.get("real_name"), "id_number": entry.id_number, "mobile": form.get("mobile"),
-              "position": form.get("position")}
+    # The page never shows the full mobile, so an empty field means "keep the current one".
+    values = {"real_name": form.get("real_name"), "id_number": entry.id_number,
+              "mobile": form.get("mobile") or entry.mobile, "position": form.get("position")}
     positions = list(tenant.rules.roster.positions)
     errors = {e.column: e.message for e in check_core(values, positions) if e.column != "id_number"}
     images = {}
