@@ -15,7 +15,6 @@ from core import (
     audit,
     client_address,
     check_code,
-    clean_image,
     send_code,
     normalize_credit_code,
     normalize_id_number,
@@ -25,6 +24,7 @@ from core import (
     render,
     tenant_of,
 )
+from core.files.images import clean_image_async
 from core.accounts.lockout import Refused, WrongPassword, check_password
 from core.accounts.passwords import hash_password_async
 from plugins.survey_association.company.common import read_form, upload_bytes
@@ -160,7 +160,7 @@ async def certify_submit(request: Request) -> Response:
         raw = await upload_bytes(form.files.get("licence"), MAX_LICENCE_BYTES)
         if not raw:
             raise ImageRejected("请上传营业执照照片")
-        licence = clean_image(raw, max_bytes=MAX_LICENCE_BYTES)
+        licence = await clean_image_async(raw, max_bytes=MAX_LICENCE_BYTES)
     except ImageRejected as exc:
         errors["licence"] = str(exc)
     enterprise = account = None

@@ -14,7 +14,6 @@ from core import (
     StoredFile,
     audit,
     check_roster_row as check_core,
-    clean_image,
     platform_of,
     redirect,
     render,
@@ -22,6 +21,7 @@ from core import (
     tenant_of,
     upsert_roster_rows as upsert_rows,
 )
+from core.files.images import clean_image_async
 from plugins.survey_association.company.common import company_of, read_form, upload_bytes
 
 IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
@@ -148,7 +148,8 @@ async def detail_submit(request: Request, entry_id: int) -> Response:
         if upload is None:
             continue
         try:
-            images[kind] = clean_image(await upload_bytes(upload, MAX_IMAGE_BYTES), max_bytes=MAX_IMAGE_BYTES)
+            images[kind] = await clean_image_async(await upload_bytes(upload, MAX_IMAGE_BYTES),
+                                                  max_bytes=MAX_IMAGE_BYTES)
         except ImageRejected as exc:
             errors[kind] = f"{label}：{exc}"
     if errors:
