@@ -196,11 +196,11 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
 
-    async def start() -> None:
-        await platform.start()
+    async def start(app: Litestar) -> None:
+        await app.state.platform.start()
 
-    async def stop() -> None:
-        await platform.stop()
+    async def stop(app: Litestar) -> None:
+        await app.state.platform.stop()
 
     app = XueshiApp(
         route_handlers=[*_static_routers(host), platform_admin_router(), platform_index,

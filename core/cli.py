@@ -68,6 +68,7 @@ async def _create_admin(settings: Settings, args: argparse.Namespace, password: 
         tenant = platform.tenants.get(args.tenant)
         role = "tenant_admin" if tenant else "operator"
         await upsert_account(tenant, role=role, password=password, real_name=args.name, mobile=mobile,
+                             sessions=platform.sessions,
                              id_number=id_number, username=None if tenant else args.username)
     return f"{role} ready in {tenant.slug if tenant else 'the platform'}"
 

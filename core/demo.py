@@ -43,10 +43,11 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
                 username=demo.username,
                 must_change_password=demo.must_change_password,
                 enterprise_id=await _enterprise_id(tenant, demo.enterprise),
+                sessions=platform.sessions,
             )
             extra = "（首次登录须修改密码）" if demo.must_change_password else ""
             lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
     await upsert_account(None, role="operator", password=OPERATOR.password, username=OPERATOR.username,
-                         real_name=OPERATOR.real_name)
+                         real_name=OPERATOR.real_name, sessions=platform.sessions)
     lines += ["", f"平台运营 operator: 用户名 {OPERATOR.username} 密码 {OPERATOR.password}", "=" * 72]
     return lines

@@ -163,3 +163,121 @@ async def test_sign_in_logs_no_id_number(client, make_account, caplog):
     text = "\n".join(f"{rec.name} {rec.getMessage()}" for rec in shown)
     assert account.id_number not in text  # ... but not the ID number
     assert account.id_number[:14] not in text
+
+
+# -- GB 11643 / GB 32100 structure, compared with python-stdnum (issue 8 #22) -----------------
+
+from hypothesis import settings as hsettings  # noqa: E402
+from stdnum.cn import ric, uscc  # noqa: E402
+
+from core.identity import (  # noqa: E402
+    CREDIT_AUTHORITIES,
+    PROVINCES,
+    credit_check_char,
+    normalize_credit_code,
+    org_check_char,
+)
+from core.testing.ids import fake_credit_code, fake_id_number  # noqa: E402
+
+CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _ours_credit(value: str) -> bool:
+    try:
+        normalize_credit_code(value)
+    except InvalidIdentity:
+        return False
+    return True
+
+
+def _stdnum_ric(value: str) -> bool | None:
+    """stdnum's verdict, or None where it cannot give one (``KeyError`` on some region codes)."""
+    try:
+        return ric.is_valid(value)
+    except KeyError:
+        return None
+
+
+@pytest.mark.parametrize("value", ["EPP5X1BQPNNU4PQ29N", "91110108MA0171543A", "9111010AMA01715434"])
+def test_structurally_impossible_credit_codes_are_refused(value):
+    assert not _ours_credit(value)
+
+
+def test_known_real_credit_code_is_accepted():
+    assert normalize_credit_code("91350100M000100Y43") == "91350100M000100Y43"  # stdnum's example
+
+
+def test_non_existent_province_is_refused():
+    with pytest.raises(InvalidIdentity, match="省级地区代码"):
+        normalize_id_number("862981198608090223")
+
+
+@st.composite
+def near_valid_credit_codes(draw) -> str:
+    """Valid checksums, random structure: letters anywhere, any authority/category, any embedded
+    organisation check character — what the old check-character-only rule let through."""
+    body = draw(st.text(alphabet=CREDIT_CHARS, min_size=17, max_size=17))
+    if draw(st.booleans()):  # right authority/category and digits in the region part
+        authority = draw(st.sampled_from(sorted(CREDIT_AUTHORITIES)))
+        category = draw(st.sampled_from(CREDIT_AUTHORITIES[authority]))
+        region = f"{draw(st.integers(0, 999_999)):06d}"
+        body = authority + category + region + body[8:]
+    if draw(st.booleans()):  # a right embedded organisation check character
+        body = body[:16] + org_check_char(body[8:16]).replace("X", "0")
+    return body + credit_check_char(body)
+
+
+@hsettings(max_examples=1500)
+@given(near_valid_credit_codes())
+def test_credit_codes_we_accept_are_accepted_by_stdnum(value):
+    """Where stdnum applies (the first eight characters digits), it is never more lenient than we
+    are in the direction that matters: we accept only what it accepts."""
+    if _ours_credit(value) and value[:8].isdigit():
+        assert uscc.is_valid(value)
+
+
+@hsettings(max_examples=1500)
+@given(near_valid_credit_codes())
+def test_credit_code_verdict_is_the_structure(value):
+    expected = (
+        value[1] in CREDIT_AUTHORITIES.get(value[0], "")
+        and value[2:8].isdigit()
+        and org_check_char(value[8:16]) == value[16]
+        and uscc.calc_check_digit(value[:17]) == value[17]
+    )
+    assert _ours_credit(value) == expected
+
+
+@hsettings(max_examples=500)
+@given(st.integers(min_value=0, max_value=10**6 - 1), st.sampled_from(["110108", "310115", "440305"]))
+def test_generated_credit_codes_are_valid_for_both(n, region):
+    value = fake_credit_code(n, region)
+    assert _ours_credit(value) and uscc.is_valid(value)
+
+
+@st.composite
+def near_valid_id_numbers(draw) -> str:
+    """Right check digit, real dates, region codes from anywhere in 00–99."""
+    area = f"{draw(st.integers(0, 99)):02d}{draw(st.integers(0, 9999)):04d}"
+    first17 = f"{area}{draw(births):%Y%m%d}{draw(sequences):03d}"
+    return first17 + id_check_char(first17)
+
+
+@hsettings(max_examples=1500)
+@given(near_valid_id_numbers())
+def test_id_numbers_against_stdnum(value):
+    ours = is_valid_id_number(value)
+    theirs = _stdnum_ric(value)
+    # Same check digit and date rules: stdnum's check-digit formula agrees with ours.
+    assert ric.calc_check_digit(value) == value[17]
+    if theirs:  # stdnum found a real county for the birth year: the province is real for us too
+        assert ours
+    if value[:2] not in PROVINCES:  # a non-existent province: both refuse
+        assert not ours and not theirs
+    assert ours == (value[:2] in PROVINCES)
+
+
+@given(st.integers(min_value=0, max_value=10**6))
+def test_generated_id_numbers_are_valid_for_both(n):
+    value = fake_id_number(n)
+    assert is_valid_id_number(value) and _stdnum_ric(value)

@@ -112,3 +112,42 @@ async def test_sms_outbox_is_for_tenant_admins_of_that_tenant_only(client, make_
     await client.post("/t/construction/signout")
     r = await client.get("/t/construction/admin/sms")
     assert r.status_code == 303 and r.headers["location"] == "/t/construction/signin"
+
+
+async def test_sms_codes_are_stored_and_shown_masked(client, make_account, platform):
+    """The outbox row and the 短信记录 page hold the code masked; only the channel got it."""
+    from core.notify.services import RECORDED
+
+    learner, _ = await make_account("survey")
+    await client.get("/t/survey/signin")
+    r = await client.hx_post("/t/survey/sms/code", {"mobile": learner.mobile})
+    assert r.status_code == 200
+    delivered = next(text for mobile, text in reversed(RECORDED) if mobile == learner.mobile)
+    code = re.search(r"\d{6}", delivered).group(0)
+    row = await Notification.objects().where(
+        (Notification.recipient == learner.mobile) & (Notification.channel == "sms")).first()
+    assert code not in row.body and "******" in row.body and code not in row.subject
+    # The code still works: it was delivered, only not kept.
+    r = await client.post("/t/survey/signin/sms", {"mobile": learner.mobile, "code": code})
+    assert r.status_code == 303
+    await client.post("/t/survey/signout")
+    await _signed_in(client, make_account, role="tenant_admin")
+    page = await client.get("/t/survey/admin/sms")
+    assert "您的验证码是 ******" in page.text and code not in page.text
+    assert learner.mobile not in page.text
+
+
+async def test_a_failing_gateway_error_does_not_keep_the_code(platform, make_account, monkeypatch):
+    from core.notify.services import RecordingSms, Secret
+
+    async def leaky(self, notification):
+        raise RuntimeError(f"gateway refused: {notification.body}")
+
+    monkeypatch.setattr(RecordingSms, "deliver", leaky)
+    tenant = platform.tenants.get("survey")
+    learner, _ = await make_account("survey")
+    [row] = await send(platform.hooks(tenant), tenant, learner, "sms_code", channels=("sms",),
+                       code=Secret("314159"), minutes=5)
+    assert row.status == "failed" and "gateway refused" in row.error
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert "314159" not in stored.error and "314159" not in stored.body

@@ -9,7 +9,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
 from core.accounts import lockout
-from core.accounts.passwords import hash_password, verify_password
+from core.accounts.passwords import hash_password_async
 from core.accounts.session_start import start_session
 from core.accounts.signin import SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, send_code
@@ -63,29 +63,28 @@ async def signin_submit(request: Request, method_key: str) -> Response:
     client = client_address(request)
     ctx = dict(methods=methods, method=method, form={k: v for k, v in form.items() if k != "password"})
 
-    too_fast = await lockout.throttled(p, tenant.slug, client)
-    if too_fast:
-        return await render(request, "signin.html", status_code=429, errors={"_": too_fast}, **ctx)
-
     who = method.identifier(form)
-    locked_msg = lockout.locked_message(p)
-    if await lockout.is_locked(p, tenant.slug, who):
-        return await render(request, "signin.html", status_code=429, errors={"_": locked_msg}, **ctx)
+    try:
+        # Counted before it is evaluated: concurrent attempts cannot all slip under the limits.
+        await lockout.throttle(p, tenant.slug, client)
+        attempt = await lockout.begin(p, tenant.slug, who)
+    except lockout.Refused as exc:
+        return await render(request, "signin.html", status_code=429, errors={"_": exc.message}, **ctx)
     try:
         account = await method.authenticate(tenant, form, p.settings.secret_key)
     except SigninFailed as exc:
         errors = {exc.field or "_": exc.message}
         status = 400
-        if exc.counts and who:
-            left = await lockout.failed(p, tenant.slug, who)
-            if left == 0:
-                errors, status = {"_": locked_msg}, 429
-                await record("signin.locked", tenant_id=tenant.id, method=method.key)
-            else:
-                errors[exc.field or "_"] = f"{exc.message}，还可尝试 {left} 次"
+        if not (exc.counts and who):
+            await attempt.not_counted()
+        elif (left := await attempt.failed()) == 0:
+            errors, status = {"_": lockout.locked_message(p)}, 429
+            await record("signin.locked", tenant_id=tenant.id, method=method.key)
+        else:
+            errors[exc.field or "_"] = f"{exc.message}，还可尝试 {left} 次"
         return await render(request, "signin.html", status_code=status, errors=errors, **ctx)
 
-    await lockout.succeeded(p, tenant.slug, who)
+    await attempt.succeeded()
     account.last_signin_at = dt.datetime.now(dt.UTC)
     await account.save([Account.last_signin_at])
     await record("signin", tenant_id=tenant.id, actor_id=account.id, method=method.key)
@@ -140,8 +139,13 @@ async def password_submit(request: Request) -> Response:
     form = await _form(request)
     errors: dict[str, str] = {}
     current, new, again = form.get("current", ""), form.get("new", ""), form.get("again", "")
-    if not verify_password(account.password_hash, current):
-        errors["current"] = "当前密码不正确"
+    try:
+        # The current password is a typed secret like a sign-in: the same limits and lockout.
+        await lockout.check_password(p, scope=tenant.slug, who=f"account:{account.id}",
+                                     client=client_address(request), password_hash=account.password_hash,
+                                     password=current, wrong="当前密码不正确")
+    except (lockout.Refused, lockout.WrongPassword) as exc:
+        errors["current"] = exc.message
     problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=new)
     if problem:
         errors["new"] = problem
@@ -151,11 +155,13 @@ async def password_submit(request: Request) -> Response:
         errors["again"] = "两次输入的新密码不一致"
     if errors:
         return await render(request, "password.html", status_code=400, first=account.must_change_password, errors=errors)
-    account.password_hash = hash_password(new)
+    account.password_hash = await hash_password_async(new)
     account.must_change_password = False
     await account.save([Account.password_hash, Account.must_change_password])
     await record("password.changed", tenant_id=tenant.id, actor_id=account.id)
-    # Rotate the session after a credential change.
+    # A changed password ends the account's other sessions (another device, a thief's), and
+    # this one is rotated.
+    await p.sessions.end_all(account.id)
     return await start_session(request, account, "/me?changed=1")
 
 

@@ -1,7 +1,16 @@
-"""Argon2id password hashing (argon2-cffi's defaults follow RFC 9106's recommendations)."""
+"""Argon2id password hashing (argon2-cffi's defaults follow RFC 9106's recommendations).
+
+Hashing and verifying cost about half a second of CPU and 64 MiB each: handlers use the async
+forms, which run in the bounded ``password`` thread pool (``core.offload``) so the event loop
+keeps serving other requests. A password typed by a user is checked only through
+``core.accounts.lockout.check_password`` (rate limit + lockout); ``verify_password`` is its
+building block.
+"""
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from core.offload import run_cpu
 
 _hasher = PasswordHasher()
 # Verifying against this keeps the timing of "no such account" like a real check.
@@ -14,9 +23,18 @@ def hash_password(password: str) -> str:
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _DUMMY, password or "") and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_async(password: str) -> str:
+    return await run_cpu("password", hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    # Looked up at call time so a test can count the real verifications.
+    return await run_cpu("password", verify_password, password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

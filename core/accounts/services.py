@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.accounts.passwords import hash_password
+from core.accounts.passwords import hash_password_async
+from core.accounts.sessions import Sessions
 from core.accounts.tables import Account
 from core.tenancy import Tenant
 from core.values import ROLES
@@ -19,8 +20,12 @@ async def upsert_account(
     username: str | None = None,
     must_change_password: bool = False,
     enterprise_id: int | None = None,
+    sessions: Sessions | None = None,
 ) -> Account:
-    """Create the account identified by id number, mobile or username, or reset it."""
+    """Create the account identified by id number, mobile or username, or reset it.
+
+    Resetting an existing account's password ends its sessions when ``sessions`` (the platform's)
+    is given; every caller that has a platform passes it."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     query = Account.objects().where(Account.tenant == (tenant.id if tenant else None)) if tenant else \
@@ -39,9 +44,11 @@ async def upsert_account(
     account.id_number = id_number
     account.mobile = mobile
     account.username = username
-    account.password_hash = hash_password(password)
+    account.password_hash = await hash_password_async(password)
     account.must_change_password = must_change_password
     account.enterprise = enterprise_id
     account.active = True
     await account.save()
+    if sessions is not None:
+        await sessions.end_all(account.id)
     return account

@@ -2,7 +2,9 @@
 
 Idle timeout: the store entry expires ``idle`` seconds after the last request. Absolute timeout:
 a session older than ``absolute`` seconds is refused whatever its activity. Sign-in always
-starts a new session id (no fixation).
+starts a new session id (no fixation). Changing or resetting a password ends every session of the
+account that started before (``end_all``): a per-account epoch in the store that ``load`` checks,
+so no index of an account's sessions is needed and it works the same on every store.
 """
 
 from __future__ import annotations
@@ -48,10 +50,21 @@ class Sessions:
         data = json.loads(raw)
         if data["tenant"] != tenant:
             return None
+        epoch = await self.store.get(f"session-epoch:{data['account_id']}")
+        if epoch is not None and data["created"] < float(epoch):
+            await self.destroy(sid)
+            return SessionData(sid, 0, tenant, 0, expired=True)
         if time.time() - data["created"] > self.absolute:
             await self.destroy(sid)
             return SessionData(sid, 0, tenant, 0, expired=True)
         return SessionData(sid, data["account_id"], tenant, data["created"])
+
+    async def end_all(self, account_id: int) -> None:
+        """End every session of ``account_id`` started until now (a session created afterwards,
+        such as the one a password change starts, stays valid)."""
+        # Older sessions cannot outlive the absolute timeout, so neither need the epoch.
+        await self.store.set(f"session-epoch:{account_id}", repr(time.time()).encode(),
+                             expires_in=self.absolute + 60)
 
     async def destroy(self, sid: str) -> None:
         await self.store.delete(f"session:{sid}")

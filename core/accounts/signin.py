@@ -1,7 +1,8 @@
 """Sign-in methods. Tenant plugins choose theirs through the ``signin_methods`` hook.
 
-Every method answers a failure with one generic message (no hint whether the account exists),
-counts failures per identifier, and locks the identifier after ``lockout_failures`` in a row.
+Every method answers a failure with one generic message (no hint whether the account exists).
+The sign-in handler wraps ``authenticate`` in ``core.accounts.lockout`` (rate limit per address,
+attempt counted before evaluation, lockout after ``lockout_failures`` in a row).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from core.accounts.passwords import verify_password
+from core.accounts.passwords import verify_password_async
 from core.accounts.smscodes import CodeError, check_code
 from core.accounts.tables import Account
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
@@ -94,7 +95,7 @@ class _IdentifierPassword(SigninMethod):
 
     async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
         account = await _find(tenant, **{self.field_name: self.clean_identifier(form)})
-        if not verify_password(account.password_hash if account else None, form.get("password", "")):
+        if not await verify_password_async(account.password_hash if account else None, form.get("password", "")):
             raise SigninFailed(WRONG, "password")
         return account
 

@@ -1,5 +1,12 @@
-"""One-time SMS codes: six digits, hashed at rest, expire, single use, limited per number and
-per address."""
+"""One-time SMS codes: six digits, hashed at rest (the outbox keeps the message with the code
+masked), expire, single use, limited per number and per address.
+
+Limits hold under concurrency: the per-number and per-address counters are incremented before
+anything is sent and the decision is made on the returned count; each verification first counts
+its attempt with one ``UPDATE … SET attempts = attempts + 1 … RETURNING`` that succeeds only
+while attempts are left, and a right code is consumed by an ``UPDATE`` that only one request can
+win.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,7 @@ import secrets
 
 from core.accounts.tables import Account, SmsCode
 from core.limits import Counter
-from core.notify.services import send
+from core.notify.services import Secret, send
 from core.plugins import Hooks
 from core.tenancy import Tenant
 
@@ -39,12 +46,11 @@ async def issue_code(
 ) -> str:
     """Create a code and send it by SMS. Returns the code (the caller never shows it)."""
     rules = tenant.rules.signin
-    if await per_mobile.count(tenant.slug, mobile) >= rules.sms_codes_per_mobile_per_hour:
-        raise CodeError("该手机号获取验证码过于频繁，请 1 小时后再试")
-    if await per_client.count(tenant.slug, client) >= rules.sms_codes_per_address_per_hour:
+    # Hit, then check: concurrent requests each get their own count.
+    if await per_client.hit(tenant.slug, client) > rules.sms_codes_per_address_per_hour:
         raise CodeError("获取验证码过于频繁，请稍后再试")
-    await per_mobile.hit(tenant.slug, mobile)
-    await per_client.hit(tenant.slug, client)
+    if await per_mobile.hit(tenant.slug, mobile) > rules.sms_codes_per_mobile_per_hour:
+        raise CodeError("该手机号获取验证码过于频繁，请 1 小时后再试")
     code = f"{secrets.randbelow(10**6):06d}"
     ttl = tenant.rules.signin.sms_code_ttl_seconds
     now = dt.datetime.now(dt.UTC)
@@ -67,7 +73,8 @@ async def issue_code(
     )
     recipient = account or Account(tenant=tenant.id, mobile=mobile, real_name="")
     recipient.mobile = mobile
-    await send(hooks, tenant, recipient, "sms_code", channels=("sms",), code=code, minutes=ttl // 60)
+    # Secret: the channel gets the code, the stored outbox row and the 短信记录 page do not.
+    await send(hooks, tenant, recipient, "sms_code", channels=("sms",), code=Secret(code), minutes=ttl // 60)
     return code
 
 
@@ -93,14 +100,24 @@ async def check_code(*, tenant: Tenant, mobile: str, purpose: str, code: str, se
     expires = row.expires_at if row.expires_at.tzinfo else row.expires_at.replace(tzinfo=dt.UTC)
     if expires < now:
         raise CodeError("验证码已过期，请重新获取")
-    if row.attempts >= MAX_ATTEMPTS:
+    # Count this attempt before evaluating it; no row comes back once the attempts are used up
+    # (or another request consumed the code), so at most MAX_ATTEMPTS evaluations ever happen.
+    counted = await SmsCode.update({SmsCode.attempts: SmsCode.attempts + 1}).where(
+        (SmsCode.id == row.id) & SmsCode.used_at.is_null() & (SmsCode.attempts < MAX_ATTEMPTS)
+    ).returning(SmsCode.attempts)
+    if not counted:
         raise CodeError("验证码错误次数过多，请重新获取")
-    if not hmac.compare_digest(row.code_hash, _hash(secret, mobile, code)):
-        row.attempts += 1
-        await row.save([SmsCode.attempts])
+    if not _matches(row.code_hash, secret, mobile, code):
         raise CodeError("验证码不正确")
-    row.used_at = now
-    await row.save([SmsCode.used_at])
+    consumed = await SmsCode.update({SmsCode.used_at: now}).where(
+        (SmsCode.id == row.id) & SmsCode.used_at.is_null()
+    ).returning(SmsCode.id)
+    if not consumed:  # a simultaneous request with the same code won
+        raise CodeError("验证码已使用，请重新获取")
+
+
+def _matches(code_hash: str, secret: str, mobile: str, code: str) -> bool:
+    return hmac.compare_digest(code_hash, _hash(secret, mobile, code))
 
 
 async def send_code(request, mobile: str, purpose: str, account: Account | None = None) -> str:

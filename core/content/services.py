@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from core.content.tables import Article
-from core.files.images import ImageRejected, clean_image
+from core.files.images import ImageRejected, clean_image_async
 from core.tenancy import Tenant
 
 CATEGORIES = {"news": "新闻动态", "notice": "通知公告", "policy": "政策法规", "enrollment": "报名通知"}
@@ -63,7 +63,7 @@ def parse_article_form(form: dict[str, str], positions: list[str]) -> ArticleInp
     return data
 
 
-def clean_attachment(raw: bytes) -> tuple[bytes, str]:
+async def clean_attachment(raw: bytes) -> tuple[bytes, str]:
     """A PDF (checked by its content) kept as is, or an image re-encoded without metadata."""
     if not raw:
         raise AttachmentRejected("附件为空，请重新选择")
@@ -74,7 +74,7 @@ def clean_attachment(raw: bytes) -> tuple[bytes, str]:
             raise AttachmentRejected("PDF 文件不完整，请重新导出后上传")
         return raw, "application/pdf"
     try:
-        image = clean_image(raw)
+        image = await clean_image_async(raw)
     except ImageRejected:
         raise AttachmentRejected("附件只能是 PDF 文件或 JPG、PNG 图片") from None
     return image.data, image.media_type

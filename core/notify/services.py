@@ -3,10 +3,15 @@
 Channels are plugins' objects (``notify_channels`` hook). The core's default SMS channel records
 the message without any network, so the demo shows what would be sent; a real SMS gateway is a
 plugin that returns a channel named ``sms``.
+
+Values wrapped in ``Secret`` (SMS codes) are masked in the stored row (the outbox, the 短信记录
+page, the inbox, ``notify_sent``): the clear text exists only in memory, in ``notification.body``
+during the channel's ``deliver`` call.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -28,6 +33,18 @@ class NotifyChannel(Protocol):
         """Deliver or raise; the outbox row records the outcome."""
 
 
+class Secret(str):
+    """A template value the recipient gets but the stored message shows masked (an SMS code)."""
+
+    def masked(self) -> str:
+        return "*" * len(self)
+
+
+# What the recording channel was given, clear text included, for the test helpers
+# (``core.testing.sms``): process memory only, never stored or shown, the newest few hundred.
+RECORDED: collections.deque[tuple[str, str]] = collections.deque(maxlen=500)
+
+
 @dataclass
 class RecordingSms:
     """Default SMS channel: records the message as sent, talks to no network."""
@@ -35,6 +52,7 @@ class RecordingSms:
     name: str = "sms"
 
     async def deliver(self, notification: Notification) -> None:
+        RECORDED.append((notification.recipient, notification.body))
         log.info("sms recorded (id=%s, template=%s)", notification.id, notification.template)
 
 
@@ -81,13 +99,16 @@ async def send(
     # channel (e.g. a real SMS gateway named "sms") replace the default one.
     available = {c.name: c for c in reversed(await collect(hooks.notify_channels))}
     values = {"name": account.real_name or "学员", "tenant": tenant.name, **values}
-    body = render_template(texts[template], values)
-    subject = render_template(texts.get(f"{template}.subject", ""), values) or body[:40]
+    shown = {k: v.masked() if isinstance(v, Secret) else v for k, v in values.items()}
+    clear_body = render_template(texts[template], values)
+    body = render_template(texts[template], shown)
+    subject = render_template(texts.get(f"{template}.subject", ""), shown) or body[:40]
     sent: list[Notification] = []
     for channel_name in channels:
         if channel_name == "sms" and not account.mobile:
             continue
-        sms_body = f"{tenant.rules.sms.signature}{body}" if channel_name == "sms" else body
+        signature = tenant.rules.sms.signature if channel_name == "sms" else ""
+        stored_body = f"{signature}{body}"
         row = Notification(
             tenant=tenant.id,
             account=account.id,
@@ -95,22 +116,34 @@ async def send(
             recipient=account.mobile if channel_name == "sms" else "",
             template=template,
             subject=subject,
-            body=sms_body,
+            body=stored_body,
         )
         await row.save()
         channel = available.get(channel_name)
         try:
             if channel is None:
                 raise LookupError(f"no channel named {channel_name!r}")
-            await channel.deliver(row)
+            row.body = f"{signature}{clear_body}"  # in memory only, for this call
+            try:
+                await channel.deliver(row)
+            finally:
+                row.body = stored_body
             row.status, row.sent_at = "sent", dt.datetime.now(dt.UTC)
         except Exception as exc:  # a failing gateway must not lose the message
-            row.status, row.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
+            row.status, row.error = "failed", _without(f"{type(exc).__name__}: {exc}"[:500], values)
         await row.save([Notification.status, Notification.sent_at, Notification.error])
         if row.status == "sent":
             await notify(hooks.notify_sent, tenant=tenant, notification=row)
         sent.append(row)
     return sent
+
+
+def _without(text: str, values: dict[str, Any]) -> str:
+    """``text`` (a gateway's error message) with any secret value masked."""
+    for v in values.values():
+        if isinstance(v, Secret) and v:
+            text = text.replace(v, v.masked())
+    return text
 
 
 async def unread_count(account: Account) -> int:

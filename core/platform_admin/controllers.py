@@ -11,7 +11,6 @@ from litestar.response import Redirect
 from piccolo.query.functions.aggregate import Count
 
 from core.accounts import lockout
-from core.accounts.passwords import verify_password
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.tenants.tables import TenantRow
@@ -53,24 +52,23 @@ async def signin_submit(request: Request) -> Response:
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     username = form.get("username", "").strip()
     shown = {"username": username}
-    too_fast = await lockout.throttled(p, SCOPE, client_address(request))
-    if too_fast:
-        return await _page(request, 429, errors={"_": too_fast}, form=shown)
     if not username:
         return await _page(request, 400, errors={"username": "请输入用户名"}, form=shown)
-    if await lockout.is_locked(p, SCOPE, username):
-        return await _page(request, 429, errors={"_": lockout.locked_message(p)}, form=shown)
     account = await Account.objects().where(
         Account.tenant.is_null() & (Account.role == "operator") & (Account.username == username)
         & (Account.active == True)  # noqa: E712
     ).first()
-    if not verify_password(account.password_hash if account else None, form.get("password", "")):
-        left = await lockout.failed(p, SCOPE, username)
-        if left == 0:
+    try:
+        await lockout.check_password(p, scope=SCOPE, who=username, client=client_address(request),
+                                     password_hash=account.password_hash if account else None,
+                                     password=form.get("password", ""), wrong=WRONG)
+    except lockout.Refused as exc:
+        return await _page(request, 429, errors={"_": exc.message}, form=shown)
+    except lockout.WrongPassword as exc:
+        if exc.left == 0:
             await record("platform.signin.locked", tenant_id=None)
-            return await _page(request, 429, errors={"_": lockout.locked_message(p)}, form=shown)
-        return await _page(request, 400, errors={"password": f"{WRONG}，还可尝试 {left} 次"}, form=shown)
-    await lockout.succeeded(p, SCOPE, username)
+            return await _page(request, 429, errors={"_": exc.message}, form=shown)
+        return await _page(request, 400, errors={"password": exc.message}, form=shown)
     old = request.cookies.get(_cookie(request))
     if old:
         await p.sessions.destroy(old)

@@ -2,6 +2,15 @@
 
 The type is decided by the content, never by the file name. Every way a file can be wrong ends in
 ``SpreadsheetRejected`` with a message for the user (Chinese); nothing is half-read.
+
+Parsing is bounded before it starts and while it runs: the XLSX zip is inspected first (sizes of
+the parts once uncompressed, compression ratios, the sheet's declared dimension), rows are read
+no wider than the column limit, blank rows count towards a line limit, and a deadline stops a
+parse that still takes too long. Handlers call ``read_table_async``, which parses in the bounded
+``spreadsheet`` thread pool (``core.offload``).
+
+Exports (``write_xlsx``, ``write_csv``) neutralise cells a spreadsheet program would run as a
+formula (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return; OWASP "CSV injection").
 """
 
 from __future__ import annotations
@@ -9,8 +18,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import time
 import zipfile
 from dataclasses import dataclass, field
+
+from core.offload import run_cpu
 
 
 class SpreadsheetRejected(ValueError):
@@ -24,7 +37,11 @@ class Limits:
     max_cell_chars: int = 500
     max_columns: int = 50
     max_unzipped_bytes: int = 200 * 1024 * 1024  # XLSX: all members together
-    max_zip_ratio: int = 150  # XLSX: uncompressed / compressed, per member
+    max_zip_ratio: int = 150  # XLSX: uncompressed / compressed, per member over 1 MB
+    max_sheet_bytes: int = 64 * 1024 * 1024  # XLSX: one worksheet's XML, uncompressed
+    max_shared_strings_bytes: int = 16 * 1024 * 1024  # XLSX: xl/sharedStrings.xml, uncompressed
+    max_blank_rows: int = 1_000  # blank lines read beyond the data rows
+    max_seconds: float = 20.0  # wall time of one parse
 
 
 @dataclass
@@ -48,6 +65,35 @@ def _cell_text(value: object) -> str:
     return str(value).strip()
 
 
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for code in letters:  # bytes: each item is the letter's code
+        n = n * 26 + code - 64
+    return n
+
+
+def _check_dimension(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> None:
+    """Refuse a sheet whose header declares more rows or columns than the limits allow (openpyxl
+    would pad every row to the declared width and walk every declared row)."""
+    with archive.open(member) as stream:
+        head = stream.read(4096)
+    match = _DIMENSION.search(head)
+    if not match or not match.group(4):
+        return
+    rows = int(match.group(4))
+    columns = _column_number(match.group(3))
+    if rows > limits.max_rows + 1 + limits.max_blank_rows:
+        raise SpreadsheetRejected(
+            f"表格范围过大（声明了 {rows} 行），超过 {limits.max_rows} 行的上限；"
+            "请删除多余的行后另存为 .xlsx，或拆分后分批导入")
+    if columns > limits.max_columns:
+        raise SpreadsheetRejected(
+            f"表格范围过大（声明了 {columns} 列），超过 {limits.max_columns} 列的上限；请使用模板")
+
+
 def _check_zip(data: bytes, limits: Limits) -> None:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -61,10 +107,27 @@ def _check_zip(data: bytes, limits: Limits) -> None:
         total += m.file_size
         if m.file_size > 1024 * 1024 and m.file_size > limits.max_zip_ratio * max(m.compress_size, 1):
             raise SpreadsheetRejected("文件解压后体积异常（疑似压缩炸弹），已拒绝导入")
+        name = m.filename.lower()
+        if name == "xl/sharedstrings.xml" and m.file_size > limits.max_shared_strings_bytes:
+            raise SpreadsheetRejected(
+                f"表格中的文字内容解压后超过 {limits.max_shared_strings_bytes // (1024 * 1024)} MB，"
+                "已拒绝导入；请删除多余内容或拆分后分批上传")
+        if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+            if m.file_size > limits.max_sheet_bytes:
+                raise SpreadsheetRejected(
+                    f"工作表解压后超过 {limits.max_sheet_bytes // (1024 * 1024)} MB，已拒绝导入；请拆分后分批上传")
     if total > limits.max_unzipped_bytes:
         raise SpreadsheetRejected("文件解压后体积过大，已拒绝导入，请拆分后分批上传")
-    if "xl/workbook.xml" not in {m.filename for m in members}:
+    names = {m.filename for m in members}
+    if "xl/workbook.xml" not in names:
         raise SpreadsheetRejected("文件不是有效的 Excel 表格（.xlsx），请使用模板填写后上传")
+    try:
+        for m in members:
+            name = m.filename.lower()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                _check_dimension(archive, m, limits)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError):  # broken or encrypted member
+        raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
 
 
 def _check_cells(line: int, cells: list[str], headers: list[str], limits: Limits) -> None:
@@ -79,7 +142,14 @@ def _check_cells(line: int, cells: list[str], headers: list[str], limits: Limits
 def _collect(lines, limits: Limits) -> Table:
     """Header = the first non-blank row; blank rows are skipped; limits enforced while reading."""
     table: Table | None = None
+    deadline = time.monotonic() + limits.max_seconds
+    max_line = limits.max_rows + 1 + limits.max_blank_rows
     for line, raw in lines:
+        if line > max_line:
+            raise SpreadsheetRejected(
+                f"文件超过 {limits.max_rows} 行的上限（含空行共超过 {max_line} 行），请删除多余的行或拆分后分批导入")
+        if line % 256 == 0 and time.monotonic() > deadline:
+            raise SpreadsheetRejected("文件处理超时，请删除多余内容或拆分后分批导入")
         cells = [_cell_text(v) for v in raw[: limits.max_columns + 1]]
         if len(raw) > limits.max_columns and any(_cell_text(v) for v in raw[limits.max_columns:]):
             raise SpreadsheetRejected(f"表格列数过多（超过 {limits.max_columns} 列），请使用模板")
@@ -111,7 +181,10 @@ def _read_xlsx(data: bytes, limits: Limits) -> Table:
         ws = wb.worksheets[0] if wb.worksheets else None
         if ws is None:
             raise SpreadsheetRejected("文件中没有工作表")
-        rows = ((n, list(r)) for n, r in enumerate(ws.iter_rows(values_only=True), start=1))
+        # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
+        # to the sheet's declared width otherwise.
+        rows = ((n, list(r)) for n, r in enumerate(
+            ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
         try:
             return _collect(rows, limits)
         except SpreadsheetRejected:
@@ -160,21 +233,45 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
     return _read_csv(data, limits)
 
 
+async def read_table_async(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
+    """``read_table`` in the bounded spreadsheet thread pool (off the event loop)."""
+    return await run_cpu("spreadsheet", read_table, data, filename, limits)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _looks_like_formula(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(_FORMULA_START)
+
+
+def safe_csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet program shows as text, never runs: a string starting like a
+    formula gets a leading apostrophe (CSV has no other way to say "text")."""
+    return "'" + value if _looks_like_formula(value) else value
+
+
 def write_xlsx(headers: list[str], rows: list[list[str]] = ()) -> bytes:
-    """A small XLSX (templates): all cells as text so ID numbers keep their digits."""
+    """A small XLSX: all cells as text so ID numbers keep their digits; a value starting like a
+    formula is stored as a string with Excel's quote prefix (shown verbatim, never evaluated)."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
 
     wb = openpyxl.Workbook(write_only=True)
     ws = wb.create_sheet("Sheet1")
-    ws.append(headers)
+
+    def cell(value: object, text_format: bool) -> WriteOnlyCell:
+        c = WriteOnlyCell(ws, value=value)
+        if text_format:
+            c.number_format = "@"
+        if _looks_like_formula(value):
+            c.data_type = "s"  # openpyxl would otherwise write "=…" as a formula
+            c.quotePrefix = True
+        return c
+
+    ws.append([cell(h, False) for h in headers])
     for row in rows:
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(ws, value=value)
-            cell.number_format = "@"
-            cells.append(cell)
-        ws.append(cells)
+        ws.append([cell(value, True) for value in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -183,6 +280,6 @@ def write_xlsx(headers: list[str], rows: list[list[str]] = ()) -> bytes:
 def write_csv(headers: list[str], rows: list[list[str]] = ()) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(rows)
+    writer.writerow([safe_csv_cell(h) for h in headers])
+    writer.writerows([safe_csv_cell(v) for v in row] for row in rows)
     return out.getvalue().encode("utf-8-sig")

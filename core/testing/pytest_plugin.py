@@ -102,11 +102,26 @@ async def deployed_platform(settings, plugins=()):
     return platform
 
 
+_apps: dict[tuple, object] = {}
+
+
 @pytest.fixture
 async def xs_app(xs_settings, xs_plugins):
+    """The app under test on a fresh platform (own var directory, store and plugin objects).
+
+    Building the routes is most of an app's cost, and they depend only on which plugins are
+    installed: apps are kept per plugin set (and the settings baked into the app), and each test
+    gets its own platform in ``app.state.platform``, which every handler reads its state from."""
     from core.app import create_app
 
-    return create_app(platform=await deployed_platform(xs_settings, xs_plugins))
+    platform = await deployed_platform(xs_settings, xs_plugins)
+    key = (tuple(type(p) for p in xs_plugins), xs_settings.load_entrypoints, xs_settings.secret_key,
+           xs_settings.cookie_secure, xs_settings.debug)
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = create_app(platform=platform)
+    app.state.platform = platform
+    return app
 
 
 @pytest.fixture

@@ -19,10 +19,9 @@ import pytest
 from openpyxl import Workbook
 from PIL import Image
 
-from core.identity import credit_check_char
 from core.notify.tables import Notification
 from core.testing.browser import screenshot
-from core.testing.ids import fake_id_number, fake_mobile
+from core.testing.ids import fake_credit_code, fake_id_number, fake_mobile
 
 pytestmark = pytest.mark.browser
 
@@ -37,8 +36,7 @@ async def sms_code(mobile: str) -> str:
 
 
 def credit_code() -> str:
-    first17 = "91110108" + "".join(secrets.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
-    return first17 + credit_check_char(first17)
+    return fake_credit_code(secrets.randbelow(10**6))
 
 
 def licence_png() -> bytes:

@@ -20,13 +20,13 @@ from core import (
     commit_roster,
     platform_of,
     preview_roster,
-    read_table,
     redirect,
     render,
     tenant_of,
     write_csv,
     write_xlsx,
 )
+from core.roster.spreadsheets import read_table_async
 from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, company_of, read_form, upload_bytes
 
 log = logging.getLogger("xueshi.survey.import")
@@ -79,7 +79,7 @@ async def upload(request: Request) -> Response:
     file = form.files.get("file")
     try:
         data = await upload_bytes(file, MAX_SHEET_BYTES)
-        table = read_table(data, file.filename if file else "", _limits(tenant))
+        table = await read_table_async(data, file.filename if file else "", _limits(tenant))
         preview = await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, table=table)
     except SpreadsheetRejected as exc:
         return await render(request, "company/import.html", status_code=400, enterprise=enterprise, error=str(exc),
@@ -110,7 +110,7 @@ async def _preview(request: Request, job: ImportJob, enterprise_id: int):
     stored = await StoredFile.objects().where((StoredFile.id == job.file) & (StoredFile.tenant == tenant.id)).first()
     if stored is None:
         raise NotFoundException()
-    table = read_table(p.storage.read(stored), job.filename, _limits(tenant))
+    table = await read_table_async(p.storage.read(stored), job.filename, _limits(tenant))
     return await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise_id, table=table)
 
 

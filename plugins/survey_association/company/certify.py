@@ -13,9 +13,8 @@ from core import (
     ImageRejected,
     InvalidIdentity,
     audit,
+    client_address,
     check_code,
-    clean_image,
-    hash_password,
     send_code,
     normalize_credit_code,
     normalize_id_number,
@@ -24,8 +23,10 @@ from core import (
     redirect,
     render,
     tenant_of,
-    verify_password,
 )
+from core.files.images import clean_image_async
+from core.accounts.lockout import Refused, WrongPassword, check_password
+from core.accounts.passwords import hash_password_async
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 MAX_LICENCE_BYTES = 8 * 1024 * 1024
@@ -45,6 +46,7 @@ async def status_check(request: Request) -> Response:
     tenant = tenant_of(request)
     form = await read_form(request)
     errors: dict[str, str] = {}
+    status_code = 400
     account = enterprise = None
     try:
         mobile = normalize_mobile(form.get("mobile"))
@@ -54,8 +56,17 @@ async def status_check(request: Request) -> Response:
     except InvalidIdentity as exc:
         errors["mobile"] = str(exc)
     if not errors:
-        if account is None or not verify_password(account.password_hash, form.get("password")):
-            errors["password"] = "手机号或密码错误"
+        # A password check like sign-in's, so the same rate limit and lockout (shared with the
+        # mobile + password sign-in of this tenant).
+        try:
+            await check_password(platform_of(request), scope=tenant.slug, who=mobile,
+                                 client=client_address(request),
+                                 password_hash=account.password_hash if account else None,
+                                 password=form.get("password") or "", wrong="手机号或密码错误")
+        except Refused as exc:
+            errors["password"], status_code = exc.message, 429
+        except WrongPassword as exc:
+            errors["password"], status_code = exc.message, 429 if exc.left == 0 else 400
         else:
             enterprise = await Enterprise.objects().where(
                 (Enterprise.id == account.enterprise) & (Enterprise.tenant == tenant.id)).first()
@@ -64,7 +75,8 @@ async def status_check(request: Request) -> Response:
         status = {"name": enterprise.name, "status": enterprise.status,
                   "label": STATUS_LABELS.get(enterprise.status, enterprise.status),
                   "reason": enterprise.reject_reason}
-    return await render(request, "company/entry.html", status_code=400 if errors else 200, submitted=False,
+    return await render(request, "company/entry.html", status_code=status_code if errors else 200,
+                        submitted=False,
                         errors=errors, form={"mobile": form.get("mobile")}, status=status)
 
 
@@ -148,7 +160,7 @@ async def certify_submit(request: Request) -> Response:
         raw = await upload_bytes(form.files.get("licence"), MAX_LICENCE_BYTES)
         if not raw:
             raise ImageRejected("请上传营业执照照片")
-        licence = clean_image(raw, max_bytes=MAX_LICENCE_BYTES)
+        licence = await clean_image_async(raw, max_bytes=MAX_LICENCE_BYTES)
     except ImageRejected as exc:
         errors["licence"] = str(exc)
     enterprise = account = None
@@ -173,7 +185,7 @@ async def certify_submit(request: Request) -> Response:
     await enterprise.save()
     account = account or Account(tenant=tenant.id, role="enterprise_admin")
     account.real_name, account.id_number, account.mobile = clean["admin_name"], clean["id_number"], clean["mobile"]
-    account.password_hash, account.enterprise, account.active = hash_password(password), enterprise.id, False
+    account.password_hash, account.enterprise, account.active = await hash_password_async(password), enterprise.id, False
     await account.save()
     await audit("enterprise.certify_submitted", tenant_id=tenant.id, actor_id=account.id,
                 object_type="enterprise", object_id=enterprise.id)

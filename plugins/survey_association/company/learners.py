@@ -14,7 +14,6 @@ from core import (
     StoredFile,
     audit,
     check_roster_row as check_core,
-    clean_image,
     platform_of,
     redirect,
     render,
@@ -22,6 +21,7 @@ from core import (
     tenant_of,
     upsert_roster_rows as upsert_rows,
 )
+from core.files.images import clean_image_async
 from plugins.survey_association.company.common import company_of, read_form, upload_bytes
 
 IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
@@ -137,8 +137,9 @@ async def detail_submit(request: Request, entry_id: int) -> Response:
     tenant = tenant_of(request)
     entry = await _entry(request, entry_id, enterprise.id)
     form = await read_form(request)
-    values = {"real_name": form.get("real_name"), "id_number": entry.id_number, "mobile": form.get("mobile"),
-              "position": form.get("position")}
+    # The page never shows the full mobile, so an empty field means "keep the current one".
+    values = {"real_name": form.get("real_name"), "id_number": entry.id_number,
+              "mobile": form.get("mobile") or entry.mobile, "position": form.get("position")}
     positions = list(tenant.rules.roster.positions)
     errors = {e.column: e.message for e in check_core(values, positions) if e.column != "id_number"}
     images = {}
@@ -147,7 +148,8 @@ async def detail_submit(request: Request, entry_id: int) -> Response:
         if upload is None:
             continue
         try:
-            images[kind] = clean_image(await upload_bytes(upload, MAX_IMAGE_BYTES), max_bytes=MAX_IMAGE_BYTES)
+            images[kind] = await clean_image_async(await upload_bytes(upload, MAX_IMAGE_BYTES),
+                                                  max_bytes=MAX_IMAGE_BYTES)
         except ImageRejected as exc:
             errors[kind] = f"{label}：{exc}"
     if errors:

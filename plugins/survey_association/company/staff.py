@@ -15,12 +15,12 @@ from core import (
     StoredFile,
     audit,
     platform_of,
-    read_table,
     redirect,
     render,
     tenant_of,
     write_xlsx,
 )
+from core.roster.spreadsheets import read_table_async
 from plugins.survey_association.company import holders
 from plugins.survey_association.company.common import MAX_SHEET_BYTES, read_form, staff_of, upload_bytes
 
@@ -120,7 +120,7 @@ async def certificates_import(request: Request) -> Response:
     upload = form.files.get("file")
     try:
         data = await upload_bytes(upload, MAX_SHEET_BYTES)
-        table = read_table(data, upload.filename if upload else "",
+        table = await read_table_async(data, upload.filename if upload else "",
                            Limits(max_rows=tenant.rules.roster.max_import_rows))
         counts = await holders.load_rows(tenant, table, list(tenant.rules.roster.positions))
     except SpreadsheetRejected as exc:

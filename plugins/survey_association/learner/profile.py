@@ -14,7 +14,6 @@ from core import (
     LearnerProfile,
     StoredFile,
     audit,
-    clean_image,
     find_roster_matches,
     join_roster,
     normalize_id_number,
@@ -24,6 +23,7 @@ from core import (
     require,
     tenant_of,
 )
+from core.files.images import clean_image_async
 from plugins.survey_association.learner import portrait as faces
 from plugins.survey_association.learner.forms import text_fields, upload
 
@@ -152,7 +152,7 @@ async def profile_details(request: Request) -> Response:
         if raw is None:
             continue
         try:
-            cleaned[name] = clean_image(raw).data
+            cleaned[name] = (await clean_image_async(raw)).data
         except ImageRejected as exc:
             errors[name] = f"{label}：{exc}"
     notice = ""

@@ -53,7 +53,7 @@ async def _save(request: Request, article=None) -> Response:
     cleaned = None
     if raw is not None:
         try:
-            cleaned = articles.clean_attachment(raw)
+            cleaned = await articles.clean_attachment(raw)
         except articles.AttachmentRejected as exc:
             data.errors["attachment"] = str(exc)
     if data.errors:

@@ -9,17 +9,16 @@ import random
 from PIL import Image
 
 from core.accounts.tables import Enterprise
-from core.identity import credit_check_char
 from core.testing.sms import last_sms_code as last_code  # noqa: F401  (re-exported)
 from core.roster.spreadsheets import write_csv, write_xlsx
+from core.testing.ids import fake_credit_code
 
 _seq = itertools.count(random.SystemRandom().randrange(10**8, 9 * 10**8))
 HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
 
 
 def credit_code() -> str:
-    first17 = f"91110000{next(_seq):09d}"
-    return first17 + credit_check_char(first17)
+    return fake_credit_code(next(_seq))
 
 
 async def company(tenant, name: str = "测试勘察设计有限公司") -> Enterprise:

@@ -1,5 +1,6 @@
 """学员管理: single registration, notify, details, and who may see which entry."""
 
+from core.identity import mask_mobile
 from core.audit.tables import AuditEntry
 from core.notify.tables import Notification
 from core.roster.tables import RosterEntry
@@ -84,6 +85,7 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     url = f"/t/survey/company/learners/{entry.id}"
     page = await client.get(url)
     assert page.status_code == 200 and "身份证人像面" in page.text and form["id_number"] not in page.text
+    assert form["mobile"] not in page.text and mask_mobile(form["mobile"]) in page.text
     fields = {"real_name": "王勘察", "mobile": form["mobile"], "position": "测量员"}
     r = await client.post(url, fields, files={"id_front": ("a.txt", b"not an image", "image/jpeg")})
     assert r.status_code == 400 and "身份证人像面" in r.text and "不是有效的图片" in r.text
@@ -94,6 +96,11 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     await entry.refresh()
     assert entry.company_filled_at and entry.id_front and entry.id_back and entry.photo
     assert entry.position == "测量员" and entry.learner_confirmed_at is None
+    # The field is empty on the page; submitting it empty keeps the mobile, a new one replaces it.
+    r = await client.post(url, {"real_name": "王勘察", "mobile": "", "position": "测量员"})
+    assert r.status_code == 303
+    await entry.refresh()
+    assert entry.mobile == form["mobile"]
     img = await client.get(f"{url}/files/id_front")
     assert img.status_code == 200 and img.headers["content-type"].startswith("image/jpeg")
     assert (await client.get(f"{url}/files/passport")).status_code == 404
