@@ -80,7 +80,7 @@ async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
         return {t.slug: await purge(t, platform.storage) for t in platform.tenants}
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int, plugins: list[object] = ()) -> None:
     """uvicorn on uvloop + httptools (docs/operations.md says why). Several workers are separate
     processes, each building its own app from the environment; none of them migrates."""
     import uvicorn
@@ -91,7 +91,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     else:
         from core.app import create_app
 
-        uvicorn.run(create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
+        uvicorn.run(create_app(settings, list(plugins)), host=host, port=port, loop="uvloop", http="httptools",
                     log_level="info")
 
 
@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = asyncio.run(create_demo(settings, f"http://{args.host}:{args.port}"))
         print("\n".join(lines), flush=True)
         if not args.no_serve:
-            _serve(settings, args.host, args.port, 1)
+            from core.notify.services import DemoConsoleSms
+
+            print("演示环境：短信不会发送，验证码等短信内容显示在本窗口。", flush=True)
+            _serve(settings, args.host, args.port, 1, [DemoConsoleSms()])
     elif args.command == "serve":
         _serve(settings, args.host, args.port, args.workers)
     return 0

@@ -79,6 +79,13 @@ class Platform:
         if self.jobs is not None:
             await self.jobs.start(self)
         self.started = True
+        for tenant in await self.tenants_without_sms_gateway():
+            log.warning("tenant %s has no SMS gateway: text messages are recorded, not sent", tenant.slug)
+
+    async def tenants_without_sms_gateway(self) -> list[Tenant]:
+        from core.notify.services import sms_gateway_missing
+
+        return [t for t in self.tenants if await sms_gateway_missing(self.hooks(t))]
 
     async def stop(self) -> None:
         if not self.started:

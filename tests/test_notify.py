@@ -72,7 +72,7 @@ async def test_sms_outbox_lists_the_tenants_messages_masked(client, make_account
     tenant = platform.tenants.get("survey")
     learner, _ = await make_account("survey", real_name="冯短信")
     [sms] = await send(platform.hooks(tenant), tenant, learner, "welcome", channels=("sms",))
-    assert sms.status == "sent"
+    assert sms.status == "recorded" and sms.sent_at is not None  # the default channel sends nothing
     await _signed_in(client, make_account, role="tenant_admin")
     me = await client.get("/t/survey/me")
     assert 'href="/t/survey/admin/sms"' in me.text and "短信记录" in me.text
@@ -81,7 +81,7 @@ async def test_sms_outbox_lists_the_tenants_messages_masked(client, make_account
     assert f"{tenant.rules.sms.signature}冯短信，欢迎使用" in page.text
     assert mask_mobile(learner.mobile) in page.text
     assert learner.mobile not in page.text
-    assert "已发送" in page.text
+    assert "已记录（未发送）" in page.text and "已发送" not in page.text
 
 
 async def test_sms_outbox_shows_failures(client, make_account, platform):
@@ -151,3 +151,36 @@ async def test_a_failing_gateway_error_does_not_keep_the_code(platform, make_acc
     assert row.status == "failed" and "gateway refused" in row.error
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert "314159" not in stored.error and "314159" not in stored.body
+
+
+async def test_without_a_gateway_sms_is_recorded_not_sent_and_staff_are_told(client, make_account, platform, caplog):
+    from core.notify.services import DemoConsoleSms, sms_gateway_missing
+
+    tenant = platform.tenants.get("survey")
+    assert await sms_gateway_missing(platform.hooks(tenant))
+    await _signed_in(client, make_account, role="tenant_admin")
+    page = await client.get("/t/survey/admin/sms")
+    assert "未接入短信网关" in page.text and "演示环境" not in page.text
+    # Startup says so too.
+    caplog.clear()
+    platform.started = False
+    with caplog.at_level("WARNING", logger="xueshi.kernel"):
+        await platform.start()
+    assert any("survey has no SMS gateway" in r.getMessage() for r in caplog.records)
+    # The demo's console channel is no gateway either, but it is the demo: no warning there.
+    from core.plugins import make_plugin_host
+
+    demo_host = make_plugin_host([DemoConsoleSms()], load_entrypoints=False)
+    assert not await sms_gateway_missing(demo_host.hooks)
+
+
+async def test_the_demo_console_channel_prints_the_clear_text(platform, make_account, capsys):
+    from core.notify.services import RecordingSms
+
+    tenant = platform.tenants.get("survey")
+    learner, _ = await make_account("survey", real_name="褚演示")
+    [row] = await send(platform.hooks(tenant), tenant, learner, "welcome", channels=("inbox",))
+    row.recipient, row.body = learner.mobile, "【演示】您的验证码是 123456"
+    await RecordingSms(console=True).deliver(row)
+    out = capsys.readouterr().out
+    assert "123456" in out and learner.mobile not in out and learner.mobile[-4:] in out

@@ -7,9 +7,9 @@ import datetime as dt
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
-from core.notify.services import unread_count
+from core.notify.services import sms_gateway_missing, unread_count
 from core.notify.tables import Notification
-from core.web import render, require, tenant_of
+from core.web import platform_of, render, require, tenant_of
 
 
 @get("/inbox")
@@ -58,7 +58,8 @@ async def sms_outbox(request: Request) -> Response:
         .order_by(Notification.id, ascending=False)
         .limit(200)
     )
-    return await render(request, "admin_sms.html", rows=rows)
+    recorded_only = await sms_gateway_missing(platform_of(request).hooks(tenant))
+    return await render(request, "admin_sms.html", rows=rows, recorded_only=recorded_only)
 
 
 ROUTES = [inbox, inbox_badge, inbox_read, sms_outbox]

@@ -19,8 +19,10 @@ from string import Template
 from typing import Any, Protocol
 
 from core.accounts.tables import Account
+from core.identity import mask_mobile
 from core.notify.tables import Notification
 from core.hookcalls import Hooks, collect, notify
+from core.hookspecs import hookimpl
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.notify")
@@ -47,13 +49,20 @@ RECORDED: collections.deque[tuple[str, str]] = collections.deque(maxlen=500)
 
 @dataclass
 class RecordingSms:
-    """Default SMS channel: records the message as sent, talks to no network."""
+    """Default SMS channel: records the message, talks to no network, so its rows are
+    "recorded", never "sent". A deployment installs a gateway plugin with a channel named "sms".
+    In the demo (``console``) the text, code included, is also printed on the terminal of the
+    person who started it, the only way a demo visitor can read a sign-in code."""
 
     name: str = "sms"
+    delivers: bool = False  # nothing leaves the platform
+    console: bool = False
 
     async def deliver(self, notification: Notification) -> None:
         RECORDED.append((notification.recipient, notification.body))
         log.info("sms recorded (id=%s, template=%s)", notification.id, notification.template)
+        if self.console:
+            print(f"【演示短信，未发送】{mask_mobile(notification.recipient)}：{notification.body}", flush=True)
 
 
 @dataclass
@@ -128,7 +137,8 @@ async def send(
                 await channel.deliver(row)
             finally:
                 row.body = stored_body
-            row.status, row.sent_at = "sent", dt.datetime.now(dt.UTC)
+            row.status, row.sent_at = ("sent" if getattr(channel, "delivers", True) else "recorded"), \
+                dt.datetime.now(dt.UTC)
         except Exception as exc:  # a failing gateway must not lose the message
             row.status, row.error = "failed", _without(f"{type(exc).__name__}: {exc}"[:500], values)
         await row.save([Notification.status, Notification.sent_at, Notification.error])
@@ -152,3 +162,20 @@ async def unread_count(account: Account) -> int:
         & (Notification.channel == "inbox")
         & Notification.read_at.is_null()
     )
+
+
+async def sms_gateway_missing(hooks: Hooks) -> bool:
+    """True when the tenant's "sms" channel only records (no gateway plugin), outside the demo."""
+    available = {c.name: c for c in reversed(await collect(hooks.notify_channels))}
+    channel = available.get("sms")
+    if channel is None:
+        return True
+    return not getattr(channel, "delivers", True) and not getattr(channel, "console", False)
+
+
+class DemoConsoleSms:
+    """The demo's plugin: SMS texts are printed on the console (``xueshi demo`` only)."""
+
+    @hookimpl
+    def notify_channels(self) -> list[Any]:
+        return [RecordingSms(console=True)]

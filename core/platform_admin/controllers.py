@@ -102,9 +102,10 @@ async def tenants_page(request: Request) -> Response:
         .group_by(Account.tenant)
     }
     declared = {t.slug: t for t in platform_of(request).tenants}
+    no_gateway = {t.slug for t in await platform_of(request).tenants_without_sms_gateway()}
     rows = [
         {"slug": r.slug, "name": r.name, "hosts": r.hosts, "active": r.active, "accounts": counts.get(r.id, 0),
-         "declared": r.slug in declared}
+         "declared": r.slug in declared, "sms_recorded_only": r.slug in no_gateway}
         for r in await TenantRow.objects().order_by(TenantRow.id)
     ]
     return await render(request, "platform_tenants.html", rows=rows, operator=operator)

@@ -62,7 +62,7 @@ async def test_notify_one_and_all_selected(client, tenant, make_account):
     assert r.status_code == 303 and r.headers["location"].endswith("notified=1")
     sms = await Notification.objects().where(
         (Notification.recipient == a["mobile"]) & (Notification.channel == "sms")).first()
-    assert sms is not None and sms.status == "sent" and sms.template == "roster_added"
+    assert sms is not None and sms.status == "recorded" and sms.template == "roster_added"
     assert "个人档案" in sms.body and enterprise.name in sms.body and sms.body.startswith("【勘察设计培训】")
     r = await client.post("/t/survey/company/learners/notify",
                           {"entry_id": [str(rows[b["id_number"]].id), str(rows[c["id_number"]].id)]})
