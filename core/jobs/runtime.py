@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xueshi.jobs")
 CRON_TZ = ZoneInfo("Asia/Shanghai")
-QUEUE_NAME = "xueshi"
 
 
 def collect_specs(platform: Platform) -> list[JobSpec]:
@@ -58,7 +57,8 @@ class Jobs:
         specs = collect_specs(platform)
         heartbeat = platform.settings.job_heartbeat_seconds
         if platform.settings.redis_url:
-            return SaqJobs(specs, redis_url=platform.settings.redis_url, heartbeat_seconds=heartbeat)
+            return SaqJobs(specs, redis_url=platform.settings.redis_url, heartbeat_seconds=heartbeat,
+                           queue_name=platform.settings.job_queue)
         return InProcessJobs(specs, heartbeat_seconds=heartbeat)
 
     def spec(self, job: str | JobFunction) -> JobSpec:
@@ -140,12 +140,13 @@ class SaqJobs(Jobs):
 
     backend = "redis"
 
-    def __init__(self, specs: list[JobSpec], *, redis_url: str, heartbeat_seconds: int) -> None:
+    def __init__(self, specs: list[JobSpec], *, redis_url: str, heartbeat_seconds: int,
+                 queue_name: str = "xueshi") -> None:
         super().__init__(specs, heartbeat_seconds=heartbeat_seconds)
         from litestar_saq import QueueConfig, SAQConfig
 
-        self.config = SAQConfig(queue_configs=[QueueConfig(dsn=redis_url, name=QUEUE_NAME)])
-        self.queue = self.config.get_queues().get(QUEUE_NAME)
+        self.config = SAQConfig(queue_configs=[QueueConfig(dsn=redis_url, name=queue_name)])
+        self.queue = self.config.get_queues().get(queue_name)
 
     async def start(self, platform: Platform) -> None:
         await super().start(platform)
@@ -174,10 +175,10 @@ class SaqJobs(Jobs):
 
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["platform"] = platform
-            # Cron jobs run on schedule; stale imports are also looked at once per worker start.
-            from core.jobs.builtin import recover_stale_imports
+            # Cron jobs run on schedule; stale jobs are also looked at once when a worker starts.
+            from core.jobs.builtin import resume_stale_jobs
 
-            await self.enqueue(recover_stale_imports, key=f"startup:{recover_stale_imports.__qualname__}")
+            await resume_stale_jobs(ctx)
 
         async def before(ctx: dict[str, Any]) -> None:
             job = ctx["job"]

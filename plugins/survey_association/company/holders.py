@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -9,12 +10,20 @@ from dataclasses import dataclass
 from core import (
     CertificateHolder,
     Enterprise,
+    ImportJob,
     InvalidIdentity,
-    map_columns,
+    Limits,
     RosterColumn,
+    StoredFile,
+    audit,
+    map_columns,
     normalize_credit_code,
     normalize_id_number,
+    read_table,
 )
+from core.db.scoped import scoped
+from core.jobs import JobSpec, platform_of, report
+from core.roster.imports import begin_import, commit_in_batches, end_import, import_failed
 
 
 COLUMNS = [
@@ -80,18 +89,21 @@ def check(raw: dict[str, str], positions: list[str]) -> Checked:
     return Checked(values, problems)
 
 
-async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
-    """Store every row with its problems, keyed by certificate number within the tenant."""
+async def load_rows(tenant, table, positions: list[str], *, job: ImportJob, progress=None) -> dict[str, int]:
+    """Store every row with its problems, keyed by certificate number within the tenant, in
+    batches that commit with ``job``'s progress (``commit_in_batches``: a re-run continues)."""
     mapping = map_columns(table.headers, COLUMNS)
     companies = {
         e["credit_code"]: e["id"]
-        for e in await Enterprise.select(Enterprise.id, Enterprise.credit_code).where(
-            (Enterprise.tenant == tenant.id) & (Enterprise.status == "approved"))
+        for e in await scoped(Enterprise, tenant).select(Enterprise.id, Enterprise.credit_code).where(
+            Enterprise.status == "approved")
         if e["credit_code"]
     }
-    counts = {"rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0}
-    async with CertificateHolder._meta.db.transaction():
-        for _line, cells in table.rows:
+    holders = scoped(CertificateHolder, tenant)
+
+    async def write(batch) -> dict[str, int]:
+        counts = {"rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0}
+        for _line, cells in batch:
             raw = {c.key: cells[mapping[c.key]] if mapping[c.key] < len(cells) else "" for c in COLUMNS}
             checked = check(raw, positions)
             try:
@@ -104,15 +116,43 @@ async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
             counts["unmatched"] += enterprise is None
             row = None
             if checked.values["cert_number"]:
-                row = await CertificateHolder.objects().where(
-                    (CertificateHolder.tenant == tenant.id)
-                    & (CertificateHolder.cert_number == checked.values["cert_number"])).first()
+                row = await holders.objects(CertificateHolder.cert_number == checked.values["cert_number"]).first()
             if row is not None and row.status == "confirmed":
                 continue  # a confirmed certificate is the company's word; a reload does not undo it
             counts["created" if row is None else "updated"] += 1
-            row = row or CertificateHolder(tenant=tenant.id)
+            row = row or holders.new()
             for key, value in checked.values.items():
                 setattr(row, key, value)
             row.credit_code, row.enterprise, row.problems = credit, enterprise, checked.problems
             await row.save()
+        return counts
+
+    summary = await begin_import(job, total_rows=len(table.rows), error_rows=0, summary={
+        "rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0})
+    summary = await commit_in_batches(job=job, rows=table.rows, write=write, summary=summary, progress=progress)
+    await end_import(job, "done", summary)
+    return summary
+
+
+async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: int | None = None) -> dict[str, int]:
+    """Job: load an uploaded certificate-holder file, by id (parsed in a thread; resumable)."""
+    platform = platform_of(ctx)
+    t = platform.tenants.get(tenant)
+    job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "certificates")
+    if job is None or job.status == "done":
+        return {}
+    stored = await scoped(StoredFile, t).get(job.file)
+    if stored is None:
+        raise RuntimeError(f"import {import_id}: its file is gone")
+    data = await asyncio.to_thread(platform.storage.read, stored)
+    table = await asyncio.to_thread(read_table, data, job.filename, Limits(max_rows=t.rules.roster.max_import_rows))
+    await report(ctx, job.processed_rows, len(table.rows))
+    counts = await load_rows(t, table, list(t.rules.roster.positions), job=job,
+                             progress=lambda done, total: report(ctx, done, total))
+    counts = {k: v for k, v in counts.items() if isinstance(v, int)}
+    await audit("cert_holder.imported", tenant_id=t.id, actor_id=actor_id, object_type="certificate_holder", **counts)
     return counts
+
+
+JOBS = [JobSpec(run_certificate_import, timeout=30 * 60, retries=2, heartbeat=True, retry_delay=5,
+                label="证书人员导入", on_failure=import_failed)]
