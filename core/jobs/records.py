@@ -62,6 +62,10 @@ async def progress(run_id: int, done: int, total: int) -> None:
         JobRun.id == run_id)
 
 
+async def beat(run_id: int) -> None:
+    await JobRun.update({JobRun.heartbeat_at: now()}).where(JobRun.id == run_id)
+
+
 async def finished(run_id: int, status: str, *, error: str = "", result: Any = None) -> None:
     """``status``: complete, failed, or retrying (the attempt failed, another follows)."""
     values: dict[Any, Any] = {JobRun.status: status, JobRun.error: error}

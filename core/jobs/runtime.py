@@ -120,9 +120,34 @@ class Jobs:
                 log.exception("on_failure of job %s failed", spec.name)
 
 
+def call(spec: JobSpec, heartbeat: int):
+    """The job function as the runners call it: a job with ``heartbeat`` gets a ticker that
+    touches the run every third of the period while the attempt runs, so a long CPU step (parsing
+    a spreadsheet) never looks like a dead worker; a killed process stops ticking."""
+    if not heartbeat:
+        return spec.function
+
+    async def with_heartbeat(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        async def tick() -> None:
+            while True:
+                await asyncio.sleep(max(0.5, heartbeat / 3))
+                if ctx.get("run_id") is not None:
+                    await records.beat(ctx["run_id"])
+                if ctx.get("job") is not None:
+                    await ctx["job"].update()
+
+        ticker = asyncio.create_task(tick())
+        try:
+            return await spec.function(ctx, **kwargs)
+        finally:
+            ticker.cancel()
+
+    with_heartbeat.__qualname__ = spec.name
+    return with_heartbeat
+
+
 async def report(ctx: dict[str, Any], done: int, total: int) -> None:
-    """A job's progress: shown on the progress pages, and the heartbeat that tells the queue the
-    worker is alive (a job with ``heartbeat=True`` must report at least that often)."""
+    """A job's progress, shown on the progress pages (it also counts as a heartbeat)."""
     run_id = ctx.get("run_id")
     if run_id is not None:
         await records.progress(run_id, done, total)
@@ -195,7 +220,8 @@ class SaqJobs(Jobs):
                                       result=job.result, kwargs=job.kwargs or {})
 
         return Worker(
-            self.queue, functions=[(s.name, s.function) for s in self.specs.values()], cron_jobs=crons,
+            self.queue, functions=[(s.name, call(s, self.heartbeat_of(s))) for s in self.specs.values()],
+            cron_jobs=crons,
             cron_tz=CRON_TZ, concurrency=concurrency, startup=startup, before_process=before, after_process=after,
             # Sweep (find jobs whose worker died) twice per heartbeat period.
             timers={"sweep": max(1, self.heartbeat_seconds // 2)},
@@ -245,7 +271,7 @@ class InProcessJobs(Jobs):
             await self._attempt_started(ctx, spec, key, attempt, kwargs)
             last = attempt == spec.max_attempts
             try:
-                result = await asyncio.wait_for(spec.function(ctx, **kwargs), spec.timeout)
+                result = await asyncio.wait_for(call(spec, self.heartbeat_of(spec))(ctx, **kwargs), spec.timeout)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # TimeoutError included: the attempt counts as failed

@@ -18,8 +18,10 @@ class JobSpec:
     ``retries``: how many times a failed (or timed-out) attempt is tried again; the job runs at
     most ``retries + 1`` times (SAQ calls that number ``retries``). Neither has a default: SAQ's
     own (10 s, one attempt) suit no job of ours.
-    ``heartbeat``: seconds without a progress report after which a worker is presumed dead and
-    the job is swept and retried (0: only the timeout detects a dead worker).
+    ``heartbeat``: the job is resumable: while it runs, the runner touches it every third of
+    ``Settings.job_heartbeat_seconds``; when a worker dies, its silent job is swept and retried
+    (by SAQ) or re-enqueued (by ``resume_stale_jobs``) and must continue where it stopped.
+    Without it only the timeout detects a dead worker.
     ``cron``: a crontab line (Asia/Shanghai time); the job then also runs on that schedule,
     with no arguments, and once when an in-process runner starts.
     ``on_failure``: ``async def (ctx, error, **kwargs)``, called once when the last attempt
@@ -30,7 +32,7 @@ class JobSpec:
     timeout: int
     retries: int
     label: str = ""  # what people see (Chinese), e.g. 学员名册导入
-    heartbeat: int = 0
+    heartbeat: bool = False
     retry_delay: float = 1.0
     cron: str | None = None
     on_failure: FailureHandler | None = None
