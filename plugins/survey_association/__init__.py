@@ -36,7 +36,7 @@ def register_routes():
 
 @hookimpl
 def register_jobs():
-    from plugins.survey_association.company.holders import JOBS
+    from plugins.survey_association.company.jobs import JOBS
 
     return JOBS
 

@@ -27,6 +27,7 @@ from core import (
 )
 from core.db.scoped import scoped
 from plugins.survey_association.company import holders
+from plugins.survey_association.company.jobs import run_certificate_import
 from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, read_form, staff_of, upload_bytes
 
 
@@ -137,7 +138,7 @@ async def certificates_import(request: Request) -> Response:
                                         file=stored.id, status="queued", total_rows=len(table.rows),
                                         created_by=staff.id, created_at=dt.datetime.now(dt.UTC))
     await job.save()
-    await p.jobs.enqueue(holders.run_certificate_import, key=f"import-{job.id}", tenant=tenant,
+    await p.jobs.enqueue(run_certificate_import, key=f"import-{job.id}", tenant=tenant,
                          label=f"证书人员导入 {job.filename}", import_id=job.id, actor_id=staff.id)
     return redirect(request, f"/staff/certificates/import/{job.id}")
 
