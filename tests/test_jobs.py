@@ -74,7 +74,7 @@ async def _wait_run(key: str, statuses=("complete", "failed"), seconds: float = 
     raise AssertionError(f"job {key} did not reach {statuses}: {run and run.status}")
 
 
-async def _exercise(platform) -> None:
+async def _exercise(platform) -> str:
     """The same assertions for either runner."""
     survey = platform.tenants.get("survey")
     tag = secrets.token_hex(4)
@@ -95,6 +95,7 @@ async def _exercise(platform) -> None:
     await platform.jobs.enqueue(fails_once, key=f"flaky-{tag}", tag=f"flaky-{tag}")
     flaky = await _wait_run(f"flaky-{tag}", seconds=30)
     assert (flaky.status, flaky.attempts, _json(flaky.result)) == ("complete", 2, {}), flaky.error
+    return tag
 
 
 async def test_register_jobs_runs_a_plugins_jobs_in_process_with_timeouts_and_retries(xs_settings):
@@ -133,9 +134,9 @@ async def test_register_jobs_on_redis_through_a_real_saq_worker(xs_settings):
     worker = platform.jobs.worker(platform, concurrency=4)
     task = asyncio.create_task(worker.start())
     try:
-        await _exercise(platform)
+        tag = await _exercise(platform)
         # SAQ itself holds the job with the spec's limits (never its 10 s / 1 attempt defaults).
-        job = await platform.jobs.queue.job(f"flaky-{next(k for k in CALLS if k.startswith('flaky-'))[6:]}")
+        job = await platform.jobs.queue.job(f"flaky-{tag}")
         assert job is not None and job.timeout == 5 and job.retries == 2
     finally:
         await worker.stop()
