@@ -29,6 +29,7 @@ from core.accounts.tables import Account
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
+from core.jobs import controllers as jobs_controllers
 from core.platform_admin import router as platform_admin_router
 from core.plugins import PluginHost
 from core.proctoring import controllers as proctoring
@@ -194,7 +195,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
+    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

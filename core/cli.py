@@ -1,4 +1,4 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, demo, serve."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -95,6 +95,16 @@ def _serve(settings: Settings, host: str, port: int, workers: int, plugins: list
                     log_level="info")
 
 
+def _worker(settings: Settings, concurrency: int) -> None:
+    """SAQ workers on Redis (``REDIS_URL``); each builds its own platform, never the web app."""
+    import logging
+
+    from core.jobs.worker import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="xueshi", description="学时 training platform")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
     serve = sub.add_parser("serve", help="serve the app (the database must be migrated and tenants synced)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    worker = sub.add_parser("worker", help="run background jobs from Redis (needs REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=4, help="jobs run at once (default 4)")
     demo = sub.add_parser("demo", help="create demo data and accounts, print them, and serve")
     for p in (serve, demo):
         p.add_argument("--host", default="127.0.0.1")
@@ -149,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             _serve(settings, args.host, args.port, 1, [DemoConsoleSms()])
     elif args.command == "serve":
         _serve(settings, args.host, args.port, args.workers)
+    elif args.command == "worker":
+        _worker(settings, args.concurrency)
     return 0
 
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.accounts.signin import SigninMethod
     from core.accounts.tables import Account, Enterprise
     from core.faces import FaceProvider, Verdict
+    from core.jobs import JobSpec
     from core.notify.services import NotifyChannel
     from core.notify.tables import Notification
     from core.roster.imports import RosterColumn, RowError
@@ -206,3 +207,15 @@ def db_apps() -> list[str] | None:
     """Dotted paths of this plugin's Piccolo app modules (each with an ``APP_CONFIG`` whose
     migrations depend on the core's ``xueshi`` app). Registered before the first query; migrated
     by ``xueshi migrate``. Read once when the platform is built, not per tenant."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_jobs() -> list[JobSpec] | None:
+    """``JobSpec`` objects of this plugin's background jobs (each with its own ``timeout`` and
+    ``retries``, optionally ``cron``). Read once when the platform is built, for every tenant:
+    a ``xueshi worker`` runs the jobs of all plugins. Implementations must be plain ``def``."""

@@ -21,6 +21,7 @@ from core import db
 from core.accounts.sessions import Sessions
 from core.files.storage import LocalStorage
 from core.hookcalls import Hooks, collect
+from core.jobs import Jobs
 from core.limits import Counter
 from core.locks import Locks
 from core.plugins import PluginHost, make_plugin_host
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from core.faces import FaceProvider
 
 log = logging.getLogger("xueshi.kernel")
+JOBS_APP = "core.jobs.piccolo_app"  # the job_run table (core.jobs)
 
 
 class NotDeployed(RuntimeError):
@@ -52,7 +54,7 @@ class Platform:
     storage: LocalStorage
     counters: dict[str, Counter] = field(default_factory=dict)
     locks: Locks | None = None
-    jobs: Any = None  # core.jobs.Jobs, attached by build_platform
+    jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
     started: bool = False
     _face_providers: list[Any] | None = None  # FaceProvider objects; Any keeps DI from resolving the type
 
@@ -124,8 +126,8 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
     # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
-    db.configure(settings.database_url, [m for impl in host.pm.hook.db_apps.get_hookimpls()
-                                         for m in (impl.function() or [])])
+    db.configure(settings.database_url, [JOBS_APP, *(m for impl in host.pm.hook.db_apps.get_hookimpls()
+                                                     for m in (impl.function() or []))])
     tenants = load_tenants(host)
     store = make_store(settings)
     platform = Platform(
@@ -139,6 +141,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         counters=make_counters(settings, store),
         locks=Locks(store),
     )
+    platform.jobs = Jobs.for_platform(platform)
     return platform
 
 

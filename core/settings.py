@@ -50,6 +50,10 @@ class Settings:
     cookie_secure: bool = False
     # PostgreSQL connections per process (the pool opened at start); 0 opens none.
     db_pool_size: int = 10
+    # Jobs that report progress (imports) and stay silent this long are presumed dead and resumed.
+    job_heartbeat_seconds: int = 60
+    # The SAQ queue's name on Redis: deployments sharing one Redis use different names.
+    job_queue: str = "xueshi"
 
     @property
     def storage_dir(self) -> Path:
@@ -74,6 +78,8 @@ class Settings:
             lockout_seconds=_int(env, "XUESHI_LOCKOUT_SECONDS", 15 * 60),
             cookie_secure=env.get("XUESHI_COOKIE_SECURE", "") in {"1", "true", "yes"},
             db_pool_size=_int(env, "XUESHI_DB_POOL_SIZE", 10),
+            job_heartbeat_seconds=_int(env, "XUESHI_JOB_HEARTBEAT_SECONDS", 60),
+            job_queue=env.get("XUESHI_JOB_QUEUE") or "xueshi",
         )
         values["secret_key"] = env.get("XUESHI_SECRET_KEY") or _stored_secret(var_dir)
         values.update(overrides)

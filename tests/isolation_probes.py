@@ -167,3 +167,26 @@ for _path in ("/news/{article_id:int}", "/news/{article_id:int}/attachment"):
 for _path in ("/staff/articles/{article_id:int}", "/staff/articles/{article_id:int}/delete",
               "/staff/articles/{article_id:int}/attachment"):
     register(_path, "tenant_admin")(_article_id)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+@register("/admin/jobs/{run_id:int}", "tenant_admin")
+async def _run_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    from core.jobs.tables import JobRun
+
+    row = JobRun(tenant=ctx.tenant_id(slug), key=f"isolation-{secrets.token_hex(4)}", function="run_roster_import",
+                 label="隔离测试任务")
+    await row.save()
+    return {"run_id": row.id}
+
+
+async def _certificate_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="certificates", filename="证书.xlsx", total_rows=1)
+    await row.save()
+    return {"import_id": row.id}
+
+
+for _path in ("/staff/certificates/import/{import_id:int}", "/staff/certificates/import/{import_id:int}/progress"):
+    register(_path, "tenant_admin")(_certificate_import_id)

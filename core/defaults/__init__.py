@@ -57,6 +57,7 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("我的", "/me", order=10),
         MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
+        MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
         MenuLink("消息", "/inbox", order=90),
         MenuLink("修改密码", "/password", order=95),
     ]

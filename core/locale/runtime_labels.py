@@ -24,6 +24,8 @@ RUNTIME_LABELS = [
     N_("短信验证码"), N_("6位数字"),
     # Password form fields (core/templates/password.html through the field() macro)
     N_("当前密码"), N_("新密码"), N_("至少8位，包含字母和数字"), N_("再次输入新密码"),
+    # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
+    N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
 ]

@@ -1,4 +1,4 @@
-"""Platform operator: sign-in with username and password, and the list of tenants.
+"""Platform operator: sign-in with username and password, the list of tenants, every job.
 
 These pages belong to no tenant: the session lives under its own cookie and scope
 (``_platform``), and only active accounts with role ``operator`` and no tenant may use it.
@@ -111,5 +111,30 @@ async def tenants_page(request: Request) -> Response:
     return await render(request, "platform_tenants.html", rows=rows, operator=operator)
 
 
+@get("/jobs")
+async def jobs_page(request: Request) -> Response:
+    """后台任务 of every tenant and the platform's own (cron): progress, attempts and failures."""
+    from core.jobs.controllers import STATUS_LABELS
+    from core.jobs.records import OPEN
+    from core.jobs.tables import JobRun
+
+    operator = await _operator(request)
+    if operator is None:
+        return Redirect(path="/platform/signin", status_code=303)
+    status = request.query_params.get("status", "")
+    query = JobRun.objects().order_by(JobRun.id, ascending=False).limit(200)
+    if status in STATUS_LABELS:
+        query = query.where(JobRun.status == status)
+    rows = await query
+    counts = {r["status"]: r["count"] for r in
+              await JobRun.select(JobRun.status, Count(JobRun.id, alias="count")).group_by(JobRun.status)}
+    slugs = {r["id"]: r["slug"] for r in await TenantRow.select(TenantRow.id, TenantRow.slug)}
+    poll = f"/platform/jobs?status={status}" if status else "/platform/jobs"
+    template = "jobs/_runs.html" if request.headers.get("hx-request") else "platform_jobs.html"
+    return await render(request, template, rows=rows, counts=counts, labels=STATUS_LABELS, operator=operator,
+                        busy=any(r.status in OPEN for r in rows), poll=poll, show_tenant=True,
+                        tenant_slugs=slugs, status=status)
+
+
 def router() -> Router:
-    return Router(path="/platform", route_handlers=[signin_page, signin_submit, signout, tenants_page])
+    return Router(path="/platform", route_handlers=[signin_page, signin_submit, signout, tenants_page, jobs_page])

@@ -8,7 +8,10 @@ again never duplicates and completes an interrupted import.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,35 +206,123 @@ async def upsert_rows(
     return counts
 
 
-async def commit_roster(
-    *, hooks: Hooks, tenant: Tenant, job: ImportJob, preview: Preview, skip_errors: bool,
+async def commit_in_batches(
+    *, job: ImportJob, rows: list[Any], write: Callable[[list[Any]], Awaitable[dict[str, int]]],
+    summary: dict[str, Any], progress: Callable[[int, int], Awaitable[None]] | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, Any]:
-    """Write the valid rows in batches, recording progress on ``job``."""
+    """Write ``rows`` (every row of the file, in file order) in batches from ``job.processed_rows``
+    on. Each batch's writes, the job's ``processed_rows`` and its ``summary`` commit in one
+    transaction, so an import interrupted anywhere (a killed worker) resumes exactly after its
+    last committed batch: no row is written twice or skipped, and the counts stay true."""
+    for start in range(job.processed_rows, len(rows), batch_size):
+        batch = rows[start : start + batch_size]
+        async with ImportJob._meta.db.transaction():
+            counts = await write(batch)
+            for k, v in counts.items():
+                summary[k] = summary.get(k, 0) + v
+            job.processed_rows, job.summary = start + len(batch), summary
+            await job.save([ImportJob.processed_rows, ImportJob.summary])
+        if progress is not None:
+            await progress(job.processed_rows, len(rows))
+    return summary
+
+
+async def begin_import(job: ImportJob, *, total_rows: int, error_rows: int, summary: dict[str, Any]) -> dict[str, Any]:
+    """Mark ``job`` running. A job that was already running (its worker died, or an attempt
+    failed) keeps its progress and counts, so the batches after it continue the same totals."""
+    if job.processed_rows and job.status in ("queued", "running"):
+        if job.status != "running":
+            job.status = "running"
+            await job.save([ImportJob.status])
+        return {**summary, **{k: v for k, v in as_dict(job.summary).items() if k != "error"}}
+    job.status, job.processed_rows, job.error_rows, job.total_rows = "running", 0, error_rows, total_rows
+    job.summary, job.finished_at = summary, None
+    await job.save([ImportJob.status, ImportJob.processed_rows, ImportJob.error_rows, ImportJob.total_rows,
+                    ImportJob.summary, ImportJob.finished_at])
+    return summary
+
+
+async def end_import(job: ImportJob, status: str, summary: dict[str, Any]) -> None:
+    job.status, job.finished_at, job.summary = status, dt.datetime.now(dt.UTC), summary
+    await job.save([ImportJob.status, ImportJob.finished_at, ImportJob.summary])
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):
+        value = json.loads(value or "{}")
+    return dict(value or {})
+
+
+async def commit_roster(
+    *, hooks: Hooks, tenant: Tenant, job: ImportJob, preview: Preview, skip_errors: bool,
+    batch_size: int = BATCH_SIZE, progress: Callable[[int, int], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Write the valid rows in batches, recording progress on ``job``; resumes a running job."""
     if preview.error_rows and not skip_errors:
         raise SpreadsheetRejected(f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，"
                                   "或勾选“忽略错误行，仅导入正确的行”")
-    rows = [r.values for r in preview.valid_rows]
-    summary: dict[str, Any] = {"created": 0, "updated": 0, "unchanged": 0,
-                               "skipped": len(preview.error_rows), "to_import": len(rows)}
-    job.status, job.processed_rows, job.error_rows = "running", 0, len(preview.error_rows)
-    job.total_rows, job.summary = len(preview.rows), summary
-    await job.save([ImportJob.status, ImportJob.processed_rows, ImportJob.error_rows, ImportJob.total_rows,
-                    ImportJob.summary])
-    try:
-        for i in range(0, len(rows), batch_size):
-            batch = rows[i : i + batch_size]
-            for k, v in (await upsert_rows(hooks=hooks, tenant=tenant, enterprise_id=job.enterprise,
-                                           rows=batch)).items():
-                summary[k] += v
-            job.processed_rows += len(batch)
-            job.summary = summary
-            await job.save([ImportJob.processed_rows, ImportJob.summary])
-    except Exception as exc:
-        job.status, job.finished_at = "failed", dt.datetime.now(dt.UTC)
-        job.summary = {**summary, "error": "导入中断，请重新导入同一文件以完成（已导入的行不会重复）"}
-        await job.save([ImportJob.status, ImportJob.finished_at, ImportJob.summary])
-        raise exc
-    job.status, job.finished_at = "done", dt.datetime.now(dt.UTC)
-    await job.save([ImportJob.status, ImportJob.finished_at])
+    summary = await begin_import(job, total_rows=len(preview.rows), error_rows=len(preview.error_rows), summary={
+        "created": 0, "updated": 0, "unchanged": 0, "skipped": len(preview.error_rows),
+        "to_import": len(preview.valid_rows)})
+
+    async def write(batch: list[PreviewRow]) -> dict[str, int]:
+        valid = [r.values for r in batch if not r.errors]
+        if not valid:
+            return {}
+        return await upsert_rows(hooks=hooks, tenant=tenant, enterprise_id=job.enterprise, rows=valid)
+
+    summary = await commit_in_batches(job=job, rows=preview.rows, write=write, summary=summary,
+                                      progress=progress, batch_size=batch_size)
+    await end_import(job, "done", summary)
     return summary
+
+
+# --- the import as a job (core.jobs): runs in a worker, or in-process without Redis ---------------
+
+INTERRUPTED = "导入失败：{error}。已导入的行已保存，再次点击“确认导入”将从中断处继续（不会重复）"
+
+
+async def run_roster_import(ctx: dict[str, Any], *, tenant: str, import_id: int, skip_errors: bool,
+                            actor_id: int | None = None) -> dict[str, Any]:
+    """Job: commit a previewed roster import, by id. The file is parsed in a thread; a retry (or
+    the stale-job recovery) of an interrupted run resumes after its last committed batch."""
+    from core.accounts.tables import Enterprise
+    from core.audit.services import record as audit
+    from core.db.scoped import scoped
+    from core.files.tables import StoredFile
+    from core.jobs import platform_of, report
+    from core.roster.spreadsheets import Limits, read_table
+
+    platform = platform_of(ctx)
+    t = platform.tenants.get(tenant)
+    job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "roster")
+    if job is None or job.status == "done":
+        return {"skipped": "not found or done"}
+    stored = await scoped(StoredFile, t).get(job.file)
+    if stored is None:
+        raise RuntimeError(f"import {import_id}: its file is gone")
+    data = await asyncio.to_thread(platform.storage.read, stored)
+    table = await asyncio.to_thread(read_table, data, job.filename, Limits(max_rows=t.rules.roster.max_import_rows))
+    await report(ctx, job.processed_rows, len(table.rows))  # alive: parsing can take seconds
+    hooks = platform.hooks(t)
+    preview = await preview_roster(hooks=hooks, tenant=t, enterprise_id=job.enterprise, table=table)
+    summary = await commit_roster(hooks=hooks, tenant=t, job=job, preview=preview, skip_errors=skip_errors,
+                                  progress=lambda done, total: report(ctx, done, total))
+    counts = {k: v for k, v in summary.items() if isinstance(v, int)}
+    await audit("roster.imported", tenant_id=t.id, actor_id=actor_id, object_type="import_job", object_id=job.id,
+                **counts)
+    enterprise = await scoped(Enterprise, t).get(job.enterprise)
+    await collect(hooks.roster_imported, tenant=t, enterprise=enterprise, summary=summary)
+    return counts
+
+
+async def import_failed(ctx: dict[str, Any], error: str, *, tenant: str, import_id: int, **_: Any) -> None:
+    """``on_failure`` of the import jobs: the import shows as failed, with what happened."""
+    from core.db.scoped import scoped
+    from core.jobs import platform_of
+
+    t = platform_of(ctx).tenants.get(tenant)
+    job = await scoped(ImportJob, t).get(import_id)
+    if job is not None and job.status != "done":
+        await end_import(job, "failed", {**as_dict(job.summary), "error": INTERRUPTED.format(error=error)})

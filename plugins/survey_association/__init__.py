@@ -35,6 +35,13 @@ def register_routes():
 
 
 @hookimpl
+def register_jobs():
+    from plugins.survey_association.company.jobs import JOBS
+
+    return JOBS
+
+
+@hookimpl
 def template_dirs():
     return [HERE / "templates"]
 

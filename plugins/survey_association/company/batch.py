@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 from pathlib import PurePath
 
@@ -16,8 +14,6 @@ from core import (
     SpreadsheetRejected,
     StoredFile,
     audit,
-    collect,
-    commit_roster,
     platform_of,
     preview_roster,
     redirect,
@@ -27,13 +23,12 @@ from core import (
     write_xlsx,
 )
 from core.roster.spreadsheets import read_table_async
+from core.roster.imports import run_roster_import
 from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, company_of, read_form, upload_bytes
 
-log = logging.getLogger("xueshi.survey.import")
 PAGE_SIZE = 500
 HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_RUNNING: set[asyncio.Task] = set()  # strong references: the loop keeps only weak ones
 
 
 def _example(tenant) -> list[list[str]]:
@@ -145,18 +140,6 @@ async def progress(request: Request, job_id: int) -> Response:
     return await render(request, "company/_import_progress.html", job=job, summary=as_json(job.summary, {}))
 
 
-async def _run(hooks, tenant, job, preview, skip_errors, actor_id, enterprise) -> None:
-    try:
-        summary = await commit_roster(hooks=hooks, tenant=tenant, job=job, preview=preview, skip_errors=skip_errors)
-    except Exception:
-        log.exception("roster import %s failed", job.id)
-        return
-    await audit("roster.imported", tenant_id=tenant.id, actor_id=actor_id, object_type="import_job",
-                object_id=job.id, **{k: v for k, v in summary.items() if isinstance(v, int)})
-    # ``collect`` awaits every impl (``core.notify`` is shadowed by the core.notify package).
-    await collect(hooks.roster_imported, tenant=tenant, enterprise=enterprise, summary=summary)
-
-
 @post("/company/learners/import/{job_id:int}/confirm")
 async def confirm(request: Request, job_id: int) -> Response:
     account, enterprise = await company_of(request)
@@ -174,15 +157,14 @@ async def confirm(request: Request, job_id: int) -> Response:
                                    "或勾选“忽略错误行，仅导入正确的行”")
     if not preview.valid_rows:
         return await _preview_page(request, job, enterprise, 400, "没有可以导入的正确行")
-    claimed = await ImportJob.update({ImportJob.status: "running"}).where(
+    claimed = await ImportJob.update({ImportJob.status: "queued"}).where(
         (ImportJob.id == job.id) & ImportJob.status.is_in(["previewed", "failed"])).returning(ImportJob.id)
     if not claimed:  # a second click while the first one started the import
         return redirect(request, f"/company/learners/import/{job.id}")
-    job.status = "running"
-    task = asyncio.create_task(_run(platform_of(request).hooks(tenant), tenant, job, preview, skip_errors,
-                                    account.id, enterprise))
-    _RUNNING.add(task)
-    task.add_done_callback(_RUNNING.discard)
+    # A job (core.jobs): a worker on Redis, else this process; a failed import continues where it stopped.
+    await platform_of(request).jobs.enqueue(run_roster_import, key=f"import-{job.id}", tenant=tenant,
+                                            label=f"学员名册导入 {job.filename}", import_id=job.id,
+                                            skip_errors=skip_errors, actor_id=account.id)
     return redirect(request, f"/company/learners/import/{job.id}")
 
 

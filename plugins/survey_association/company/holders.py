@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from core import (
     CertificateHolder,
     Enterprise,
+    ImportJob,
     InvalidIdentity,
-    map_columns,
     RosterColumn,
+    map_columns,
     normalize_credit_code,
     normalize_id_number,
 )
+from core.db.scoped import scoped
+from core.roster.imports import begin_import, commit_in_batches, end_import
 
 
 COLUMNS = [
@@ -80,18 +83,21 @@ def check(raw: dict[str, str], positions: list[str]) -> Checked:
     return Checked(values, problems)
 
 
-async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
-    """Store every row with its problems, keyed by certificate number within the tenant."""
+async def load_rows(tenant, table, positions: list[str], *, job: ImportJob, progress=None) -> dict[str, int]:
+    """Store every row with its problems, keyed by certificate number within the tenant, in
+    batches that commit with ``job``'s progress (``commit_in_batches``: a re-run continues)."""
     mapping = map_columns(table.headers, COLUMNS)
     companies = {
         e["credit_code"]: e["id"]
-        for e in await Enterprise.select(Enterprise.id, Enterprise.credit_code).where(
-            (Enterprise.tenant == tenant.id) & (Enterprise.status == "approved"))
+        for e in await scoped(Enterprise, tenant).select(Enterprise.id, Enterprise.credit_code).where(
+            Enterprise.status == "approved")
         if e["credit_code"]
     }
-    counts = {"rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0}
-    async with CertificateHolder._meta.db.transaction():
-        for _line, cells in table.rows:
+    holders = scoped(CertificateHolder, tenant)
+
+    async def write(batch) -> dict[str, int]:
+        counts = {"rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0}
+        for _line, cells in batch:
             raw = {c.key: cells[mapping[c.key]] if mapping[c.key] < len(cells) else "" for c in COLUMNS}
             checked = check(raw, positions)
             try:
@@ -104,15 +110,19 @@ async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
             counts["unmatched"] += enterprise is None
             row = None
             if checked.values["cert_number"]:
-                row = await CertificateHolder.objects().where(
-                    (CertificateHolder.tenant == tenant.id)
-                    & (CertificateHolder.cert_number == checked.values["cert_number"])).first()
+                row = await holders.objects(CertificateHolder.cert_number == checked.values["cert_number"]).first()
             if row is not None and row.status == "confirmed":
                 continue  # a confirmed certificate is the company's word; a reload does not undo it
             counts["created" if row is None else "updated"] += 1
-            row = row or CertificateHolder(tenant=tenant.id)
+            row = row or holders.new()
             for key, value in checked.values.items():
                 setattr(row, key, value)
             row.credit_code, row.enterprise, row.problems = credit, enterprise, checked.problems
             await row.save()
-    return counts
+        return counts
+
+    summary = await begin_import(job, total_rows=len(table.rows), error_rows=0, summary={
+        "rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0})
+    summary = await commit_in_batches(job=job, rows=table.rows, write=write, summary=summary, progress=progress)
+    await end_import(job, "done", summary)
+    return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import PurePath
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -10,10 +11,12 @@ from litestar.exceptions import NotFoundException
 from core import (
     Account,
     Enterprise,
+    ImportJob,
     Limits,
     SpreadsheetRejected,
     StoredFile,
     audit,
+    map_columns,
     platform_of,
     redirect,
     render,
@@ -21,8 +24,10 @@ from core import (
     write_xlsx,
 )
 from core.roster.spreadsheets import read_table_async
+from core.db.scoped import scoped
 from plugins.survey_association.company import holders
-from plugins.survey_association.company.common import MAX_SHEET_BYTES, read_form, staff_of, upload_bytes
+from plugins.survey_association.company.jobs import run_certificate_import
+from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, read_form, staff_of, upload_bytes
 
 
 async def _enterprise(request: Request, enterprise_id: int) -> Enterprise:
@@ -101,7 +106,7 @@ async def reject(request: Request, enterprise_id: int) -> Response:
 @get("/staff/certificates/import")
 async def certificates_import_page(request: Request) -> Response:
     staff_of(request)
-    return await render(request, "company/staff_certificates.html", error="", counts=None)
+    return await render(request, "company/staff_certificates.html", error="", job=None)
 
 
 @get("/staff/certificates/template.xlsx")
@@ -114,20 +119,46 @@ async def certificates_template(request: Request) -> Response:
 
 @post("/staff/certificates/import")
 async def certificates_import(request: Request) -> Response:
+    """Check the file's columns here (parsed in a thread), then load it as a job."""
     staff = staff_of(request)
     tenant = tenant_of(request)
+    p = platform_of(request)
     form = await read_form(request)
     upload = form.files.get("file")
     try:
         data = await upload_bytes(upload, MAX_SHEET_BYTES)
         table = await read_table_async(data, upload.filename if upload else "",
-                           Limits(max_rows=tenant.rules.roster.max_import_rows))
-        counts = await holders.load_rows(tenant, table, list(tenant.rules.roster.positions))
+                                       Limits(max_rows=tenant.rules.roster.max_import_rows))
+        map_columns(table.headers, holders.COLUMNS)
     except SpreadsheetRejected as exc:
-        return await render(request, "company/staff_certificates.html", status_code=400, error=str(exc), counts=None)
-    await audit("cert_holder.imported", tenant_id=tenant.id, actor_id=staff.id, object_type="certificate_holder",
-                **counts)
-    return await render(request, "company/staff_certificates.html", error="", counts=counts)
+        return await render(request, "company/staff_certificates.html", status_code=400, error=str(exc), job=None)
+    stored = await p.storage.save(data, tenant_id=tenant.id, kind="import", media_type="application/octet-stream")
+    job = scoped(ImportJob, tenant).new(kind="certificates", filename=PurePath(upload.filename).name[:200],
+                                        file=stored.id, status="queued", total_rows=len(table.rows),
+                                        created_by=staff.id, created_at=dt.datetime.now(dt.UTC))
+    await job.save()
+    await p.jobs.enqueue(run_certificate_import, key=f"import-{job.id}", tenant=tenant,
+                         label=f"证书人员导入 {job.filename}", import_id=job.id, actor_id=staff.id)
+    return redirect(request, f"/staff/certificates/import/{job.id}")
 
 
-ROUTES = [enterprises, licence, approve, reject, certificates_import_page, certificates_template, certificates_import]
+async def _certificate_import(request: Request, import_id: int) -> ImportJob:
+    staff_of(request)
+    return await scoped(ImportJob, tenant_of(request)).get_or_404(import_id, ImportJob.kind == "certificates")
+
+
+@get("/staff/certificates/import/{import_id:int}")
+async def certificates_import_job(request: Request, import_id: int) -> Response:
+    job = await _certificate_import(request, import_id)
+    return await render(request, "company/staff_certificates.html", error="", job=job,
+                        summary=as_json(job.summary, {}))
+
+
+@get("/staff/certificates/import/{import_id:int}/progress")
+async def certificates_import_progress(request: Request, import_id: int) -> Response:
+    job = await _certificate_import(request, import_id)
+    return await render(request, "company/_certificates_progress.html", job=job, summary=as_json(job.summary, {}))
+
+
+ROUTES = [enterprises, licence, approve, reject, certificates_import_page, certificates_template, certificates_import,
+          certificates_import_job, certificates_import_progress]

@@ -1,0 +1,66 @@
+"""The core's jobs: the roster import, the nightly retention purge, and resuming stale jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from core.jobs import records
+from core.jobs.runtime import report
+from core.jobs.specs import JobSpec, platform_of
+from core.jobs.tables import JobRun
+from core.roster.imports import import_failed, run_roster_import
+
+log = logging.getLogger("xueshi.jobs")
+
+
+async def purge_retention(ctx: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Cron job: ``core.retention.purge`` for every tenant (what ``xueshi purge`` does by hand)."""
+    from core.retention import purge
+
+    platform = platform_of(ctx)
+    tenants = list(platform.tenants)
+    out: dict[str, dict[str, int]] = {}
+    for i, tenant in enumerate(tenants):
+        out[tenant.slug] = await purge(tenant, platform.storage)
+        await report(ctx, i + 1, len(tenants))
+    return out
+
+
+async def resume_stale_jobs(ctx: dict[str, Any]) -> dict[str, int]:
+    """Cron job: re-enqueue unfinished runs of resumable jobs (``heartbeat=True``: the imports)
+    whose worker has been silent for two heartbeat periods, under the same key, with the same
+    arguments; the import then continues after its last committed batch. With SAQ, a key that
+    is still queued or active there is left alone (SAQ's own sweep retries a dead worker's job);
+    in-process, this is what resumes an import cut off by a restart."""
+    platform = platform_of(ctx)
+    jobs = platform.jobs
+    cutoff = records.now() - dt.timedelta(seconds=2 * jobs.heartbeat_seconds)
+    resumed = 0
+    for run in await JobRun.objects().where(JobRun.status.is_in(list(records.OPEN))):
+        spec = jobs.specs.get(run.function)
+        if spec is None or not spec.heartbeat:
+            continue
+        if (run.heartbeat_at or run.created_at) > cutoff:
+            continue  # alive, or queued only recently
+        kwargs = records_kwargs(run)
+        log.warning("resuming stale job %s (%s), last heard of at %s", run.key, run.function, run.heartbeat_at)
+        await jobs._enqueue(spec, run.key, kwargs)
+        resumed += 1
+    return {"resumed": resumed}
+
+
+def records_kwargs(run: JobRun) -> dict[str, Any]:
+    import json
+
+    return json.loads(run.kwargs) if isinstance(run.kwargs, str) else dict(run.kwargs or {})
+
+
+CORE_JOBS = [
+    # 10,000 rows take seconds; a killed worker is noticed by its missing heartbeat, not the timeout.
+    JobSpec(run_roster_import, timeout=30 * 60, retries=2, heartbeat=True, retry_delay=5, label="学员名册导入",
+            on_failure=import_failed),
+    JobSpec(purge_retention, timeout=60 * 60, retries=1, retry_delay=60, cron="30 3 * * *", label="清理过期个人数据"),
+    JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入"),
+]

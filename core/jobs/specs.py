@@ -1,0 +1,58 @@
+"""What a job is: an ``async def job(ctx, **kwargs)`` with its own timeout, retries and cron."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+JobFunction = Callable[..., Awaitable[Any]]
+FailureHandler = Callable[..., Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job function and how to run it. Both runners (SAQ on Redis, in-process) apply it alike.
+
+    ``timeout``: seconds one attempt may run before it is cancelled and counts as failed.
+    ``retries``: how many times a failed (or timed-out) attempt is tried again; the job runs at
+    most ``retries + 1`` times (SAQ calls that number ``retries``). Neither has a default: SAQ's
+    own (10 s, one attempt) suit no job of ours.
+    ``heartbeat``: the job is resumable: while it runs, the runner touches it every third of
+    ``Settings.job_heartbeat_seconds``; when a worker dies, its silent job is swept and retried
+    (by SAQ) or re-enqueued (by ``resume_stale_jobs``) and must continue where it stopped.
+    Without it only the timeout detects a dead worker.
+    ``cron``: a crontab line (Asia/Shanghai time); the job then also runs on that schedule,
+    with no arguments, and once when an in-process runner starts.
+    ``on_failure``: ``async def (ctx, error, **kwargs)``, called once when the last attempt
+    failed, so the job's own records (an import's status) can say so.
+    """
+
+    function: JobFunction
+    timeout: int
+    retries: int
+    label: str = ""  # what people see (Chinese), e.g. 学员名册导入
+    heartbeat: bool = False
+    retry_delay: float = 1.0
+    cron: str | None = None
+    on_failure: FailureHandler | None = None
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError(f"job {self.name}: timeout must be positive seconds")
+        if self.retries < 0:
+            raise ValueError(f"job {self.name}: retries must be 0 or more")
+
+    @property
+    def name(self) -> str:
+        """The name the queue knows the job by (SAQ's cron uses the function's ``__qualname__``)."""
+        return self.function.__qualname__
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+
+def platform_of(ctx: dict[str, Any]):
+    """The started platform of the process running the job."""
+    return ctx["platform"]

@@ -1,0 +1,40 @@
+"""The survey association's jobs (``register_jobs``). Light to import: the kernel reads them when
+it builds the platform, so the page modules (and ``core``'s package) load only when a job runs."""
+
+from __future__ import annotations
+
+import asyncio
+
+from core.db.scoped import scoped
+from core.files.tables import StoredFile
+from core.jobs import JobSpec, platform_of, report
+from core.roster.imports import import_failed
+from core.roster.tables import ImportJob
+
+
+async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: int | None = None) -> dict[str, int]:
+    """Job: load an uploaded certificate-holder file, by id (parsed in a thread; resumable)."""
+    from core.audit.services import record as audit
+    from core.roster.spreadsheets import Limits, read_table
+    from plugins.survey_association.company.holders import load_rows
+
+    platform = platform_of(ctx)
+    t = platform.tenants.get(tenant)
+    job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "certificates")
+    if job is None or job.status == "done":
+        return {}
+    stored = await scoped(StoredFile, t).get(job.file)
+    if stored is None:
+        raise RuntimeError(f"import {import_id}: its file is gone")
+    data = await asyncio.to_thread(platform.storage.read, stored)
+    table = await asyncio.to_thread(read_table, data, job.filename, Limits(max_rows=t.rules.roster.max_import_rows))
+    await report(ctx, job.processed_rows, len(table.rows))
+    counts = await load_rows(t, table, list(t.rules.roster.positions), job=job,
+                             progress=lambda done, total: report(ctx, done, total))
+    counts = {k: v for k, v in counts.items() if isinstance(v, int)}
+    await audit("cert_holder.imported", tenant_id=t.id, actor_id=actor_id, object_type="certificate_holder", **counts)
+    return counts
+
+
+JOBS = [JobSpec(run_certificate_import, timeout=30 * 60, retries=2, heartbeat=True, retry_delay=5,
+                label="证书人员导入", on_failure=import_failed)]
