@@ -18,7 +18,7 @@ from typing import Any
 from litestar import Litestar, Request, Response, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -35,7 +35,16 @@ from core.plugins import PluginHost
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.templating import THEMES_DIR
-from core.web import PasswordChangeRequired, SigninRequired, dependencies, is_htmx, platform_of, render
+from core.web import (
+    CSRF_COOKIE,
+    SAFE_METHODS,
+    PasswordChangeRequired,
+    SigninRequired,
+    dependencies,
+    is_htmx,
+    platform_of,
+    render,
+)
 
 CORE_STATIC = Path(__file__).parent / "static"
 # Pages a signed-in account with an initial password may still reach.
@@ -109,6 +118,9 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
     if session is None:
         return
     path = connection.scope["path"][len(f"/t/{slug}"):] or "/"
+    if connection.scope["method"] not in SAFE_METHODS and not session.csrf_matches(
+            connection.cookies.get(CSRF_COOKIE)):
+        raise PermissionDeniedException("CSRF token does not belong to this session")
     if session.expired:
         if connection.scope["method"] == "GET" and path in ("/", "/signin"):
             return

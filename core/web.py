@@ -25,6 +25,10 @@ from core.tenancy import Tenant
 from core.values import ROLE_LABELS, MenuLink  # noqa: F401  (MenuLink: part of this module's API)
 
 
+CSRF_COOKIE = "csrftoken"  # Litestar's CSRF cookie (double submit); sessions bind to it
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 class SigninRequired(Exception):
     def __init__(self, message: str = "") -> None:
         super().__init__(message)

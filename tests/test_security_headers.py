@@ -43,3 +43,23 @@ def test_templates_have_no_inline_script_or_event_handler():
         if re.search(r"\son[a-z]+\s*=", text) or "javascript:" in text or "hx-on" in text:
             bad.append(f"{path.relative_to(REPO)}: inline event handler")
     assert not bad, "the Content-Security-Policy allows scripts from our origin only:\n  " + "\n  ".join(bad)
+
+
+async def test_a_csrf_cookie_planted_after_sign_in_does_not_pass_with_the_session(client, make_account):
+    """Cookie tossing: another host sets its own (valid) CSRF cookie in the victim's browser and
+    posts a form carrying it. The session is bound to the CSRF cookie it was started with."""
+    account, password = await make_account("survey")
+    assert (await client.signin("survey", "mobile", password, mobile=account.mobile)).status_code == 303
+    ok = await client.post("/t/survey/signout", {})
+    assert ok.status_code == 303  # the genuine cookie works (and signs out)
+    assert (await client.signin("survey", "mobile", password, mobile=account.mobile)).status_code == 303
+    # Another valid token pair (the server issues one to a browser without the cookie), planted
+    # in the victim's browser next to their session cookie.
+    genuine = client.http.cookies["csrftoken"]
+    client.http.cookies.delete("csrftoken")
+    await client.get("/static/core/css/app.css")
+    planted = client.http.cookies["csrftoken"]
+    assert planted != genuine
+    r = await client.post("/t/survey/signout", {"_csrf_token": planted})
+    assert r.status_code == 403
+    assert (await client.get("/t/survey/me")).status_code == 200  # still signed in: nothing was done

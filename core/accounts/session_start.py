@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Request, Response
 
 from core.accounts.tables import Account
-from core.web import platform_of, redirect, tenant_of
+from core.web import CSRF_COOKIE, platform_of, redirect, tenant_of
 
 
 async def start_session(request: Request, account: Account, target: str = "/me") -> Response:
@@ -17,7 +17,7 @@ async def start_session(request: Request, account: Account, target: str = "/me")
     old = request.cookies.get(cookie)
     if old:
         await p.sessions.destroy(old)
-    sid = await p.sessions.create(account.id, tenant.slug)
+    sid = await p.sessions.create(account.id, tenant.slug, request.cookies.get(CSRF_COOKIE))
     request.state.account = account
     response = redirect(request, target)
     response.set_cookie(cookie, sid, httponly=True, samesite="lax", secure=p.settings.cookie_secure, path="/")

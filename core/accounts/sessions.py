@@ -9,6 +9,8 @@ so no index of an account's sessions is needed and it works the same on every st
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -24,6 +26,18 @@ class SessionData:
     tenant: str
     created: float
     expired: bool = False
+    csrf: str | None = None  # sha256 of the CSRF cookie the session was started with
+
+    def csrf_matches(self, cookie: str | None) -> bool:
+        """The CSRF cookie is the one this session was started with (a session started without
+        one binds to nothing)."""
+        if self.csrf is None:
+            return True
+        return cookie is not None and hmac.compare_digest(self.csrf, _digest(cookie))
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class Sessions:
@@ -34,9 +48,12 @@ class Sessions:
     def cookie_name(tenant: str) -> str:
         return f"xs_{tenant}"
 
-    async def create(self, account_id: int, tenant: str) -> str:
+    async def create(self, account_id: int, tenant: str, csrf_cookie: str | None = None) -> str:
+        """A new session; ``csrf_cookie`` (the request's CSRF cookie) binds the session to it, so
+        a CSRF cookie planted later (by a sibling host, say) does not pass with this session."""
         sid = secrets.token_urlsafe(32)
-        data = {"account_id": account_id, "tenant": tenant, "created": time.time()}
+        data = {"account_id": account_id, "tenant": tenant, "created": time.time(),
+                "csrf": _digest(csrf_cookie) if csrf_cookie else None}
         await self.store.set(f"session:{sid}", json.dumps(data).encode(), expires_in=self.idle)
         return sid
 
@@ -57,7 +74,7 @@ class Sessions:
         if time.time() - data["created"] > self.absolute:
             await self.destroy(sid)
             return SessionData(sid, 0, tenant, 0, expired=True)
-        return SessionData(sid, data["account_id"], tenant, data["created"])
+        return SessionData(sid, data["account_id"], tenant, data["created"], csrf=data.get("csrf"))
 
     async def end_all(self, account_id: int) -> None:
         """End every session of ``account_id`` started until now (a session created afterwards,

@@ -14,7 +14,7 @@ from core.accounts import lockout
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.tenants.tables import TenantRow
-from core.web import client_address, platform_of, render
+from core.web import CSRF_COOKIE, SAFE_METHODS, client_address, platform_of, render
 
 SCOPE = "_platform"
 WRONG = "用户名或密码错误"
@@ -28,6 +28,8 @@ async def _operator(request: Request) -> Account | None:
     p = platform_of(request)
     session = await p.sessions.load(request.cookies.get(_cookie(request)), SCOPE)
     if session is None or session.expired:
+        return None
+    if request.method not in SAFE_METHODS and not session.csrf_matches(request.cookies.get(CSRF_COOKIE)):
         return None
     return await Account.objects().where(
         (Account.id == session.account_id) & Account.tenant.is_null() & (Account.role == "operator")
@@ -72,7 +74,7 @@ async def signin_submit(request: Request) -> Response:
     old = request.cookies.get(_cookie(request))
     if old:
         await p.sessions.destroy(old)
-    sid = await p.sessions.create(account.id, SCOPE)
+    sid = await p.sessions.create(account.id, SCOPE, request.cookies.get(CSRF_COOKIE))
     await record("platform.signin", tenant_id=None, actor_id=account.id)
     response = Redirect(path="/platform/", status_code=303)
     response.set_cookie(_cookie(request), sid, httponly=True, samesite="lax", secure=p.settings.cookie_secure,
