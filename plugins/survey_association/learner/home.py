@@ -3,6 +3,8 @@ phone-entry QR code, and the demo articles."""
 
 from __future__ import annotations
 
+import functools
+
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 
@@ -13,10 +15,15 @@ from core import StoredFile, articles, base_of, platform_of, render, tenant_of
 PER_PAGE = 20
 
 
-def qr_svg(request: Request, path: str) -> str:
-    """Inline SVG QR code of the absolute URL of a tenant page (e.g. "/register")."""
-    url = str(request.base_url).rstrip("/") + base_of(request) + path
+@functools.lru_cache(maxsize=64)  # a handful of addresses per deployment; bounded against odd Host headers
+def _qr_svg(url: str) -> str:
     return segno.make(url, error="m").svg_inline(scale=4, border=2, title="扫码进入学员端")
+
+
+def qr_svg(request: Request, path: str) -> str:
+    """Inline SVG QR code of the absolute URL of a tenant page (e.g. "/register"), made once per
+    address: encoding it is most of the cost of the page."""
+    return _qr_svg(str(request.base_url).rstrip("/") + base_of(request) + path)
 
 
 def template_vars(request: Request, tenant) -> dict:
