@@ -12,6 +12,9 @@ What is measured, over real sockets with wrk (Debian's ``wrk``), in one run:
 It prints req/s, p50/p95 latency, the ratio platform/bare, and the peak number of PostgreSQL
 connections to the benchmark database seen while wrk ran (sampled every 50 ms), beside the sum
 of the workers' pool sizes it must stay within. A throw-away database is created and dropped.
+First it serves the bare handler on three server stacks (uvicorn with uvloop + httptools, uvicorn
+with the plain asyncio loop and h11, granian), 2 processes each, so the choice of stack is
+measured in the same run.
 """
 
 from __future__ import annotations
@@ -91,11 +94,23 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(factory: str, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+SERVERS = {
+    # what `xueshi serve` runs
+    "uvicorn uvloop+httptools": ["-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+                                 "--log-level", "warning", "--factory"],
+    # uvicorn without the standard extra (what `xueshi serve` ran before)
+    "uvicorn asyncio+h11": ["-m", "uvicorn", "--loop", "asyncio", "--http", "h11", "--no-access-log",
+                            "--log-level", "warning", "--factory"],
+    "granian uvloop": ["-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-log", "--factory"],
+}
+DEFAULT_SERVER = "uvicorn uvloop+httptools"
+
+
+def _serve(factory: str, workers: int, env: dict[str, str], server: str = DEFAULT_SERVER
+           ) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", f"benchmarks.bench_processes:{factory}", "--factory",
-           "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+           f"benchmarks.bench_processes:{factory}"]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -217,9 +232,15 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": args.redis, "XUESHI_VAR_DIR": str(var),
            "XUESHI_SECRET_KEY": secrets.token_urlsafe(16), "XUESHI_DB_POOL_SIZE": str(args.pool),
            "PYTHONPATH": str(REPO)}
-    rows = []
+    rows, stacks = [], []
     try:
         asyncio.run(_deploy_and_sign_in(env))
+        for server in SERVERS:  # the bare handler on each server stack, 2 processes
+            proc, port = _serve("bare_app", 2, env, server)
+            try:
+                stacks.append((server, *_wrk(f"http://127.0.0.1:{port}/bench/write", args.seconds, args.connections, [])))
+            finally:
+                _stop(proc)
         for workers in (1, 2):
             bare, port = _serve("bare_app", workers, env)
             try:
@@ -238,6 +259,10 @@ def main() -> None:
     finally:
         asyncio.run(_pg(args.database, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
 
+    print(f"bare Litestar handler, 2 processes, wrk -t2 -c{args.connections} -d{args.seconds}s:")
+    for server, rps, p50, p95 in stacks:
+        print(f"  {server:<26} {rps:>8.0f} req/s  p50 {p50:5.1f} ms  p95 {p95:5.1f} ms")
+    print()
     print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, uvicorn on uvloop + httptools, "
           f"PostgreSQL + Redis, pool {args.pool} per worker, {os.cpu_count()} cores")
     print(f"{'workers':>7} {'bare req/s':>11} {'p50/p95 ms':>12} {'platform req/s':>15} {'p50/p95 ms':>12} "
