@@ -1,7 +1,7 @@
 """证书管理 → 人员确认: staff load holders, the company corrects errors in red and confirms."""
 
 from core.audit.tables import AuditEntry
-from core.roster.tables import CertificateHolder
+from plugins.survey_association.tables import CertificateHolder
 from core.testing.ids import fake_id_number
 from plugins.survey_association.tests._company_helpers import company, signed_in_admin, xlsx
 

@@ -4,6 +4,7 @@ from core.audit.tables import AuditEntry
 from core.notify.tables import Notification
 from core.roster.tables import RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
+from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.tests._company_helpers import company, jpeg, signed_in_admin
 
 
@@ -92,8 +93,10 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     r = await client.post(url, fields, files=files)
     assert r.status_code == 303
     await entry.refresh()
-    assert entry.company_filled_at and entry.id_front and entry.id_back and entry.photo
-    assert entry.position == "测量员" and entry.learner_confirmed_at is None
+    assert entry.id_front and entry.id_back and entry.photo and entry.position == "测量员"
+    checks = await RosterConfirmation.objects().where(RosterConfirmation.entry == entry.id).first()
+    assert checks.tenant == entry.tenant and checks.company_filled_at and checks.learner_confirmed_at is None
+    assert "待学员确认" in (await client.get(url)).text
     img = await client.get(f"{url}/files/id_front")
     assert img.status_code == 200 and img.headers["content-type"].startswith("image/jpeg")
     assert (await client.get(f"{url}/files/passport")).status_code == 404
