@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any, Protocol
 
+from core.db.scoped import scoped
 from core.accounts.tables import Account
 from core.notify.tables import Notification
 from core.hookcalls import Hooks, collect, notify
@@ -114,7 +115,7 @@ async def send(
 
 
 async def unread_count(account: Account) -> int:
-    return await Notification.count().where(
+    return await scoped(Notification, account.tenant).count(
         (Notification.account == account.id)
         & (Notification.channel == "inbox")
         & Notification.read_at.is_null()

@@ -10,7 +10,7 @@ from core.notify.tables import Notification
 async def last_sms_code(mobile: str) -> str:
     """The six-digit code in the newest SMS recorded for ``mobile``."""
     row = await (
-        Notification.objects()
+        Notification.objects()  # a test helper: the recorded SMS of any tenant
         .where((Notification.recipient == mobile) & (Notification.channel == "sms"))
         .order_by(Notification.id, ascending=False)
         .first()
