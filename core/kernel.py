@@ -52,7 +52,9 @@ class Platform:
     counters: dict[str, Counter] = field(default_factory=dict)
     jobs: Any = None  # core.jobs.Jobs, attached by build_platform
     started: bool = False
-    _face_providers: list[FaceProvider] | None = None
+    # list[FaceProvider]: spelt Any so the fields' types resolve at run time (handlers take
+    # ``platform: Platform`` and Litestar checks injected values against their type)
+    _face_providers: list[Any] | None = None
 
     def hooks(self, tenant: Tenant) -> Hooks:
         return self.plugins.hooks_for(tenant.slug)

@@ -7,14 +7,15 @@ import re
 from dataclasses import dataclass
 
 from core import (
-    CertificateHolder,
     Enterprise,
     InvalidIdentity,
     map_columns,
     RosterColumn,
     normalize_credit_code,
     normalize_id_number,
+    scoped,
 )
+from plugins.survey_association.tables import CertificateHolder
 
 
 COLUMNS = [
@@ -85,8 +86,8 @@ async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
     mapping = map_columns(table.headers, COLUMNS)
     companies = {
         e["credit_code"]: e["id"]
-        for e in await Enterprise.select(Enterprise.id, Enterprise.credit_code).where(
-            (Enterprise.tenant == tenant.id) & (Enterprise.status == "approved"))
+        for e in await scoped(Enterprise, tenant).select(Enterprise.id, Enterprise.credit_code).where(
+            Enterprise.status == "approved")
         if e["credit_code"]
     }
     counts = {"rows": 0, "created": 0, "updated": 0, "with_problems": 0, "unmatched": 0}
@@ -104,13 +105,12 @@ async def load_rows(tenant, table, positions: list[str]) -> dict[str, int]:
             counts["unmatched"] += enterprise is None
             row = None
             if checked.values["cert_number"]:
-                row = await CertificateHolder.objects().where(
-                    (CertificateHolder.tenant == tenant.id)
-                    & (CertificateHolder.cert_number == checked.values["cert_number"])).first()
+                row = await scoped(CertificateHolder, tenant).objects(
+                    CertificateHolder.cert_number == checked.values["cert_number"]).first()
             if row is not None and row.status == "confirmed":
                 continue  # a confirmed certificate is the company's word; a reload does not undo it
             counts["created" if row is None else "updated"] += 1
-            row = row or CertificateHolder(tenant=tenant.id)
+            row = row or scoped(CertificateHolder, tenant).new()
             for key, value in checked.values.items():
                 setattr(row, key, value)
             row.credit_code, row.enterprise, row.problems = credit, enterprise, checked.problems
