@@ -28,7 +28,8 @@ from core.accounts.smscodes import CodeError, check_code, issue_code, send_code
 from core.audit.services import record as audit
 from core.files.images import CleanImage, ImageRejected, clean_image
 from core.files.tables import StoredFile
-from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
+from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
+from core.tenants.tables import TenantRow
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
 from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, map_columns, preview_roster
 from core.roster.imports import check_core as check_roster_row, upsert_rows as upsert_roster_rows
@@ -39,6 +40,8 @@ from core.content.tables import Article
 from core.proctoring.tables import Consent
 from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
 from core.kernel import Platform
+from core.db import table_columns
+from core.db.scoped import Scoped, scoped
 from core.web import (
     account_of,
     base_of,
@@ -63,13 +66,14 @@ __all__ = [
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
     "CodeError", "check_code", "issue_code", "send_code", "audit",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",
-    "CertificateHolder", "ImportJob", "LearnerProfile", "RosterEntry",
+    "ImportJob", "LearnerProfile", "RosterEntry", "TenantRow",
     "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
     "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster",
     "check_roster_row", "upsert_roster_rows",
     "NotifyChannel", "send_notification",
     "start_session", "articles", "Article", "Consent",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
+    "table_columns", "Scoped", "scoped",
     "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
     "redirect", "render", "require", "roles", "signed_in", "tenant_of",
     *getattr(_faces, "__all__", ()),

@@ -26,6 +26,7 @@ from litestar.types import Receive, Scope, Send
 
 from core.accounts import controllers as accounts
 from core.accounts.tables import Account
+from core.db.scoped import scoped
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
@@ -125,9 +126,7 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
         if connection.scope["method"] == "GET" and path in ("/", "/signin"):
             return
         raise SigninRequired("expired")
-    account = await Account.objects().where(
-        (Account.id == session.account_id) & (Account.tenant == tenant.id) & (Account.active == True)  # noqa: E712
-    ).first()
+    account = await scoped(Account, tenant).get(session.account_id, Account.active == True)  # noqa: E712
     state.account = account
     if account is not None and account.must_change_password and not path.startswith(PASSWORD_CHANGE_ALLOWED):
         raise PasswordChangeRequired()

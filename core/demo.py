@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.accounts.services import upsert_account
 from core.accounts.tables import Enterprise
+from core.db.scoped import scoped
 from core.hookcalls import collect
 from core.kernel import build_platform, deploy
 from core.settings import Settings
@@ -15,9 +16,10 @@ OPERATOR = DemoAccount("operator", "平台运营", "Operator-2026", username="op
 async def _enterprise_id(tenant, name: str | None) -> int | None:
     if not name:
         return None
-    row = await Enterprise.objects().where((Enterprise.tenant == tenant.id) & (Enterprise.name == name)).first()
+    companies = scoped(Enterprise, tenant)
+    row = await companies.objects(Enterprise.name == name).first()
     if row is None:
-        row = Enterprise(tenant=tenant.id, name=name, status="approved")
+        row = companies.new(name=name, status="approved")
         await row.save()
     return row.id
 

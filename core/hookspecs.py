@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cycles
+    import msgspec
     from litestar import Request
 
     from core.accounts.signin import SigninMethod
@@ -85,6 +86,16 @@ def menu_links(tenant: Tenant, account: Account | None) -> list[MenuLink] | None
 @hookspec
 def tenant_declare() -> TenantSpec | None:
     """A tenant plugin returns its ``TenantSpec`` (slug, names, hosts, theme, rules file)."""
+
+
+@hookspec
+def tenant_rules_sections() -> dict[str, type[msgspec.Struct]] | None:
+    """This plugin's own rules sections: ``{key: msgspec Struct type}``. A tenant's rules.toml
+    may then hold ``[key]``, validated at startup like the core's sections (a wrong key or value
+    stops startup naming the file and the key; a missing section gets the type's defaults).
+    Read by ``tenant.section(key)``. A tenant plugin's sections apply to its own tenant, a global
+    plugin's to every tenant; a key may not repeat a core section or another plugin's key.
+    Called once when the platform is built (must be a plain ``def``)."""
 
 
 @hookspec

@@ -56,7 +56,9 @@ class Platform:
     locks: Locks | None = None
     jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
     started: bool = False
-    _face_providers: list[Any] | None = None  # FaceProvider objects; Any keeps DI from resolving the type
+    # list[FaceProvider]: spelt Any so the fields' types resolve at run time (handlers take
+    # ``platform: Platform`` and Litestar checks injected values against their type)
+    _face_providers: list[Any] | None = None
 
     def hooks(self, tenant: Tenant) -> Hooks:
         return self.plugins.hooks_for(tenant.slug)

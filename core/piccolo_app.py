@@ -1,4 +1,5 @@
-"""The core's Piccolo app: every table of the platform, in dependency order."""
+"""The core's Piccolo app: the platform's own tables, in dependency order (plugins' tables live in
+their own apps, see the ``db_apps`` hook)."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from core.content.tables import Article
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.proctoring.tables import Consent, FaceVerification
-from core.roster.tables import CertificateHolder, ImportJob, LearnerProfile, RosterEntry
+from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
 from core.tenants.tables import TenantRow
 
 APP_CONFIG = AppConfig(
@@ -18,7 +19,7 @@ APP_CONFIG = AppConfig(
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
     table_classes=[
         TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry,
-        RosterEntry, LearnerProfile, CertificateHolder, ImportJob, Article, Consent, FaceVerification,
+        RosterEntry, LearnerProfile, ImportJob, Article, Consent, FaceVerification,
     ],
     migration_dependencies=[],
     commands=[],

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 
 from core.audit.tables import AuditEntry
+from core.db.scoped import scoped
 from core.files.storage import LocalStorage
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
@@ -26,29 +27,25 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     rules = tenant.rules.retention
     counts = {"evidence_files": 0, "face_verifications": 0, "notifications": 0, "audit_entries": 0}
 
-    old_checks = await FaceVerification.objects().where(
-        (FaceVerification.tenant == tenant.id)
-        & (FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
-    )
+    checks, files = scoped(FaceVerification, tenant), scoped(StoredFile, tenant)
+    old_checks = await checks.objects(FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
     for check in old_checks:
         evidence = json.loads(check.evidence) if isinstance(check.evidence, str) else check.evidence
         for file_id in evidence or []:
-            row = await StoredFile.objects().where(
-                (StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)
-            ).first()
+            row = await files.get(file_id)
             if row is not None:
                 await storage.delete(row)
                 counts["evidence_files"] += 1
-        await FaceVerification.delete().where(FaceVerification.id == check.id)
+        await checks.delete().where(FaceVerification.id == check.id)
         counts["face_verifications"] += 1
 
     notif_cut = _cutoff(rules.notifications_days, now)
-    where = (Notification.tenant == tenant.id) & (Notification.created_at < notif_cut)
-    counts["notifications"] = await Notification.count().where(where)
-    await Notification.delete().where(where)
+    notifications = scoped(Notification, tenant)
+    counts["notifications"] = await notifications.count(Notification.created_at < notif_cut)
+    await notifications.delete().where(Notification.created_at < notif_cut)
 
     audit_cut = _cutoff(rules.audit_days, now)
-    where = (AuditEntry.tenant == tenant.id) & (AuditEntry.created_at < audit_cut)
-    counts["audit_entries"] = await AuditEntry.count().where(where)
-    await AuditEntry.delete().where(where)
+    entries = scoped(AuditEntry, tenant)
+    counts["audit_entries"] = await entries.count(AuditEntry.created_at < audit_cut)
+    await entries.delete().where(AuditEntry.created_at < audit_cut)
     return counts

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import msgspec
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -94,17 +98,22 @@ class RulesError(Exception):
     """A rules.toml is wrong; the message names the file and the key."""
 
 
-def load_rules(path: Path | None) -> TenantRules:
-    if path is None:
-        return TenantRules()
+CORE_SECTIONS = frozenset(TenantRules.__struct_fields__)
+
+
+def _read(path: Path) -> dict:
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RulesError(f"{path}: file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RulesError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _convert(path: Path, raw: Any, kind: type[T], prefix: str = "") -> T:
+    """``msgspec.convert`` whose error names the file and the dotted key (``prefix`` first)."""
     try:
-        return msgspec.convert(raw, TenantRules)
+        return msgspec.convert(raw, kind)
     except msgspec.ValidationError as exc:
         # msgspec says e.g. "Expected `int`, got `str` - at `$.exam.pass_points`"
         message, _, where = str(exc).partition(" - at `$")
@@ -112,8 +121,26 @@ def load_rules(path: Path | None) -> TenantRules:
         unknown = re.search(r"unknown field `([^`]+)`", message)
         if unknown:
             where = f"{where}.{unknown.group(1)}" if where else unknown.group(1)
+        where = ".".join(filter(None, [prefix, where]))
         key = f" key '{where}'" if where else ""
         raise RulesError(f"{path}:{key}: {message}") from None
+
+
+def read_rules(path: Path | None, sections: Mapping[str, type[msgspec.Struct]] | None = None
+               ) -> tuple[TenantRules, dict[str, msgspec.Struct]]:
+    """The core's rules and the plugins' sections (``sections``: key → msgspec Struct type, from
+    the ``tenant_rules_sections`` hook), each validated; a plugin section missing from the file
+    gets its defaults. A key that is neither a core nor a declared section is refused."""
+    sections = dict(sections or {})
+    raw = _read(path) if path is not None else {}
+    own = {key: raw.pop(key) for key in list(raw) if key in sections}
+    rules = _convert(path, raw, TenantRules) if path is not None else TenantRules()
+    return rules, {key: _convert(path, own.get(key, {}), kind, key) for key, kind in sections.items()}
+
+
+def load_rules(path: Path | None) -> TenantRules:
+    """The core's rules of a rules.toml that declares no plugin section."""
+    return read_rules(path)[0]
 
 
 @dataclass
@@ -124,6 +151,14 @@ class Tenant:
     rules: TenantRules
     id: int | None = None
     extra: dict = field(default_factory=dict)
+    sections: dict[str, msgspec.Struct] = field(default_factory=dict)  # plugins' rules sections
+
+    def section(self, key: str) -> Any:
+        """A plugin's validated rules section (declared with ``tenant_rules_sections``)."""
+        try:
+            return self.sections[key]
+        except KeyError:
+            raise KeyError(f"tenant {self.slug!r} has no rules section {key!r}: no plugin declares it") from None
 
     @property
     def slug(self) -> str:

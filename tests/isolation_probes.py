@@ -21,7 +21,8 @@ from core.accounts.tables import Enterprise
 from core.content.tables import Article
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
-from core.roster.tables import CertificateHolder, ImportJob, RosterEntry
+from core.roster.tables import ImportJob, RosterEntry
+from plugins.survey_association.tables import CertificateHolder
 from core.testing.ids import fake_id_number
 
 

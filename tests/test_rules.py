@@ -92,3 +92,87 @@ def test_shipped_rules_carry_the_tenants_differences():
     assert survey.signin.initial_password_must_change is False
     assert construction.signin.initial_password_must_change is True
     assert "安全员" in survey.roster.positions
+
+
+# --- plugins' own rules sections (``tenant_rules_sections``) --------------------------------------
+
+import msgspec  # noqa: E402
+
+
+class CourseRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    max_courses: int = 5
+    catalogue: list[str] = msgspec.field(default_factory=list)
+
+
+class SectionTenant(RulesTenant):
+    """A tenant plugin that declares its own ``[courses]`` section."""
+
+    @hookimpl
+    def tenant_rules_sections(self):
+        return {"courses": CourseRules}
+
+
+class OtherTenantWithSection:
+    """Another tenant's plugin: its ``[elsewhere]`` section is not the rulestest tenant's."""
+
+    @hookimpl
+    def tenant_declare(self):
+        return TenantSpec(slug="rulesother", name="别的租户", name_en="Other")
+
+    @hookimpl
+    def tenant_rules_sections(self):
+        return {"elsewhere": CourseRules}
+
+
+def _with_section(xs_settings, tmp_path, text: str, *extra):
+    path = tmp_path / "rules.toml"
+    path.write_text(text, encoding="utf-8")
+    return path, lambda: create_app(xs_settings, [SectionTenant(path), *extra])
+
+
+def test_tenant_rules_sections_are_validated_and_typed(xs_settings, tmp_path):
+    _, build = _with_section(xs_settings, tmp_path, '[courses]\nmax_courses = 9\ncatalogue = ["测量"]\n[exam]\nquestions = 10\n',
+                             OtherTenantWithSection())
+    tenants = build().state.platform.tenants
+    mine = tenants.get("rulestest")
+    assert mine.section("courses") == CourseRules(max_courses=9, catalogue=["测量"])
+    assert mine.rules.exam.questions == 10
+    assert tenants.get("rulesother").section("elsewhere") == CourseRules()  # defaults without a [elsewhere]
+    with pytest.raises(KeyError, match="no rules section 'courses'"):
+        tenants.get("rulesother").section("courses")  # the rulestest plugin's section is its own
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "says"),
+    [
+        ('[courses]\nmax_courses = "many"\n', "courses.max_courses", "Expected `int`, got `str`"),
+        ("[courses]\nmax_course = 3\n", "courses.max_course", "unknown field"),
+        ("[elsewhere]\nmax_courses = 3\n", "elsewhere", "unknown field"),  # another tenant's section
+    ],
+)
+def test_tenant_rules_sections_wrong_values_stop_startup_naming_file_and_key(xs_settings, tmp_path, text, key, says):
+    path, build = _with_section(xs_settings, tmp_path, text, OtherTenantWithSection())
+    with pytest.raises(RulesError) as caught:
+        build()
+    assert str(path) in str(caught.value) and f"key '{key}'" in str(caught.value) and says in str(caught.value)
+
+
+class ClaimsCoreSection:
+    @hookimpl
+    def tenant_rules_sections(self):
+        return {"exam": CourseRules}
+
+
+class NotAStruct:
+    @hookimpl
+    def tenant_rules_sections(self):
+        return {"loose": dict}
+
+
+def test_tenant_rules_sections_must_be_structs_under_keys_of_their_own(xs_settings, tmp_path):
+    _, build = _with_section(xs_settings, tmp_path, "", ClaimsCoreSection())
+    with pytest.raises(ValueError, match="'exam' is already declared by the core"):
+        build()
+    _, build = _with_section(xs_settings, tmp_path, "", NotAStruct())
+    with pytest.raises(TypeError, match="must be a msgspec.Struct"):
+        build()

@@ -42,3 +42,109 @@ async def test_get_or_404_raises_not_found_for_another_tenants_row(platform):
     await row.save()
     with pytest.raises(NotFoundException):
         await scoped(Account, platform.tenants.get("construction")).get_or_404(row.id)
+
+
+# --- nothing outside core/db/scoped.py queries a tenant-owned table by hand -----------------------
+
+import ast  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+QUERY_METHODS = {"objects", "select", "update", "delete", "count", "exists", "raw"}
+
+# Code that must reach several tenants (or none) at once; keyed by file and function, with why.
+ALLOWED: dict[tuple[str, str], str] = {
+    ("core/accounts/services.py", "upsert_account"):
+        "platform operators are accounts without a tenant (tenant=None for the CLI and the demo)",
+    ("core/platform_admin/controllers.py", "_operator"):
+        "the platform operator's pages belong to no tenant: operator accounts have tenant NULL",
+    ("core/platform_admin/controllers.py", "signin_submit"):
+        "the platform operator's sign-in: operator accounts have tenant NULL",
+    ("core/platform_admin/controllers.py", "tenants_page"):
+        "the operator's list of tenants counts every tenant's accounts",
+    ("core/testing/sms.py", "last_sms_code"):
+        "test kit: the newest SMS recorded for a mobile, whichever tenant sent it",
+}
+# Whole files: another engineer owns them in this round; they are converted when that work merges.
+ALLOWED_FILES: dict[str, str] = {
+    "core/proctoring/services.py": "proctoring belongs to the lead (issue 7 item 6 for it is the lead's)",
+    "core/proctoring/consent.py": "proctoring belongs to the lead (issue 7 item 6 for it is the lead's)",
+    "core/proctoring/controllers.py": "proctoring belongs to the lead (issue 7 item 6 for it is the lead's)",
+}
+
+
+def tenant_owned_tables() -> set[str]:
+    """Names of the tables with a ``tenant`` column, in the core's and every plugin's app."""
+    import importlib
+
+    from core.plugins import make_plugin_host
+    from core.piccolo_app import APP_CONFIG
+
+    host = make_plugin_host()
+    configs = [APP_CONFIG, *[importlib.import_module(m).APP_CONFIG for impl in host.pm.hook.db_apps.get_hookimpls()
+                             for m in impl.function() or []]]
+    return {t.__name__ for c in configs for t in c.table_classes
+            if "tenant" in {col._meta.name for col in t._meta.columns}}
+
+
+def violations(source: str, tables: set[str]) -> list[tuple[int, str, str]]:
+    """``(line, function, what)`` for every hand-made tenant filter and every direct query on a
+    tenant-owned table in ``source`` (names imported under another name count too)."""
+    tree = ast.parse(source)
+    names = set(tables)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            names |= {a.asname for a in node.names if a.name in tables and a.asname}
+    found: list[tuple[int, str, str]] = []
+
+    def visit(node: ast.AST, function: str) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            function = node.name
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in names:
+            if node.attr == "tenant":
+                found.append((node.lineno, function, f"{node.value.id}.tenant by hand"))
+            elif node.attr in QUERY_METHODS:
+                found.append((node.lineno, function, f"{node.value.id}.{node.attr}() without scoped()"))
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(tree, "<module>")
+    return found
+
+
+def _sources() -> list[Path]:
+    files = [*REPO.glob("core/**/*.py"), *REPO.glob("plugins/**/*.py")]
+    return [f for f in files if "tests" not in f.relative_to(REPO).parts and "migrations" not in f.parts
+            and f.relative_to(REPO).as_posix() != "core/db/scoped.py" and not f.name.startswith("test_")]
+
+
+def test_no_code_queries_a_tenant_owned_table_by_hand():
+    tables = tenant_owned_tables()
+    assert {"Account", "RosterEntry", "CertificateHolder", "RosterConfirmation"} <= tables
+    problems, used = [], set()
+    for path in _sources():
+        rel = path.relative_to(REPO).as_posix()
+        if rel in ALLOWED_FILES:
+            continue
+        for line, function, what in violations(path.read_text(encoding="utf-8"), tables):
+            if (rel, function) in ALLOWED:
+                used.add((rel, function))
+            else:
+                problems.append(f"{rel}:{line} in {function}(): {what}")
+    assert problems == [], "use scoped(Table, tenant) (core.db.scoped):\n" + "\n".join(problems)
+    assert used == set(ALLOWED), f"allow-list entries no longer needed: {set(ALLOWED) - used}"
+
+
+def test_the_scan_finds_hand_filters_direct_queries_and_aliases():
+    injected = '''
+from core import RosterEntry as Entry
+
+async def leaky(tenant, entry_id):
+    rows = await Entry.objects().where(Entry.tenant == tenant.id)
+    await Entry.update({Entry.status: "x"}).where(Entry.id == entry_id)
+    return await scoped(Entry, tenant).get(entry_id), rows
+'''
+    found = violations(injected, {"RosterEntry"})
+    assert [(line, fn) for line, fn, _ in found] == [(5, "leaky"), (5, "leaky"), (6, "leaky")]
+    assert {what for _, _, what in found} == {"Entry.objects() without scoped()", "Entry.tenant by hand",
+                                              "Entry.update() without scoped()"}

@@ -15,16 +15,18 @@ from core.accounts.signin import SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, send_code
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_mobile
 from core.plugins import collect, notify
-from core.web import account_of, client_address, platform_of, redirect, render, require, tenant_of
+from core.kernel import Platform
+from core.tenancy import Tenant
+from core.web import client_address, redirect, render, signed_in
 
 log = logging.getLogger("xueshi.accounts")
 
 
-async def methods_for(request: Request) -> list[SigninMethod]:
-    tenant = tenant_of(request)
-    return await collect(platform_of(request).hooks(tenant).signin_methods, tenant=tenant)
+async def methods_for(platform: Platform, tenant: Tenant) -> list[SigninMethod]:
+    return await collect(platform.hooks(tenant).signin_methods, tenant=tenant)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -32,8 +34,8 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v for k, v in form.items() if isinstance(v, str)}
 
 
-async def _signin_page(request: Request, method: SigninMethod | None = None, **ctx) -> Response:
-    methods = await methods_for(request)
+async def _signin_page(request: Request, methods: list[SigninMethod], method: SigninMethod | None = None,
+                       **ctx) -> Response:
     if not methods:
         raise NotFoundException()
     method = method or methods[0]
@@ -42,20 +44,19 @@ async def _signin_page(request: Request, method: SigninMethod | None = None, **c
 
 
 @get("/signin", name="signin")
-async def signin_page(request: Request, m: str | None = None) -> Response:
-    methods = await methods_for(request)
+async def signin_page(request: Request, platform: Platform, tenant: Tenant, m: str | None = None) -> Response:
+    methods = await methods_for(platform, tenant)
     method = next((x for x in methods if x.key == m), None)
     notice = ""
     if request.query_params.get("expired"):
         notice = "登录已过期，请重新登录"
-    return await _signin_page(request, method, notice=notice)
+    return await _signin_page(request, methods, method, notice=notice)
 
 
 @post("/signin/{method_key:str}")
-async def signin_submit(request: Request, method_key: str) -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
-    methods = await methods_for(request)
+async def signin_submit(request: Request, platform: Platform, tenant: Tenant, method_key: str) -> Response:
+    p = platform
+    methods = await methods_for(p, tenant)
     method = next((x for x in methods if x.key == method_key), None)
     if method is None:
         raise NotFoundException()
@@ -95,16 +96,13 @@ async def signin_submit(request: Request, method_key: str) -> Response:
 
 
 @post("/sms/code")
-async def send_signin_code(request: Request) -> Response:
+async def send_signin_code(request: Request, tenant: Tenant) -> Response:
     """htmx: send a sign-in code to a registered mobile. The answer never reveals whether the
     number is registered."""
-    tenant = tenant_of(request)
     form = await _form(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
-        account = await Account.objects().where(
-            (Account.tenant == tenant.id) & (Account.mobile == mobile)
-        ).first()
+        account = await scoped(Account, tenant).objects(Account.mobile == mobile).first()
         if account is not None:
             await send_code(request, mobile, "signin", account)
         message, ok = "如该手机号已注册，验证码已发送，5 分钟内有效", True
@@ -114,9 +112,8 @@ async def send_signin_code(request: Request) -> Response:
 
 
 @post("/signout")
-async def signout(request: Request) -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
+async def signout(request: Request, platform: Platform, tenant: Tenant) -> Response:
+    p = platform
     sid = request.cookies.get(p.sessions.cookie_name(tenant.slug))
     if sid:
         await p.sessions.destroy(sid)
@@ -125,17 +122,14 @@ async def signout(request: Request) -> Response:
     return response
 
 
-@get("/password")
-async def password_page(request: Request) -> Response:
-    account = require(request)
+@get("/password", guards=[signed_in])
+async def password_page(request: Request, account: Account) -> Response:
     return await render(request, "password.html", first=account.must_change_password, errors={})
 
 
-@post("/password")
-async def password_submit(request: Request) -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
-    account = require(request)
+@post("/password", guards=[signed_in])
+async def password_submit(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    p = platform
     form = await _form(request)
     errors: dict[str, str] = {}
     current, new, again = form.get("current", ""), form.get("new", ""), form.get("again", "")
@@ -165,15 +159,14 @@ async def password_submit(request: Request) -> Response:
     return await start_session(request, account, "/me?changed=1")
 
 
-@get("/me")
-async def account_home(request: Request) -> Response:
-    account = require(request)
+@get("/me", guards=[signed_in])
+async def account_home(request: Request, account: Account) -> Response:
     return await render(request, "me.html", changed=bool(request.query_params.get("changed")), me=account)
 
 
 @get("/", name="home")
-async def home(request: Request) -> Response:
-    return await render(request, "home.html", me=account_of(request))
+async def home(request: Request, account: Account | None) -> Response:
+    return await render(request, "home.html", me=account)
 
 
 ROUTES = [signin_page, signin_submit, send_signin_code, signout, password_page, password_submit, account_home, home]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.accounts.passwords import hash_password_async
 from core.accounts.sessions import Sessions
 from core.accounts.tables import Account
+from core.db.scoped import scoped
 from core.tenancy import Tenant
 from core.values import ROLES
 
@@ -28,8 +29,8 @@ async def upsert_account(
     is given; every caller that has a platform passes it."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
-    query = Account.objects().where(Account.tenant == (tenant.id if tenant else None)) if tenant else \
-        Account.objects().where(Account.tenant.is_null())
+    query = scoped(Account, tenant).objects() if tenant else \
+        Account.objects().where(Account.tenant.is_null())  # platform operators have no tenant
     if id_number:
         query = query.where(Account.id_number == id_number)
     elif mobile:
@@ -38,7 +39,7 @@ async def upsert_account(
         query = query.where(Account.username == username)
     else:
         raise ValueError("an account needs an id number, a mobile or a username")
-    account = await query.first() or Account(tenant=tenant.id if tenant else None)
+    account = await query.first() or (scoped(Account, tenant).new() if tenant else Account(tenant=None))
     account.role = role
     account.real_name = real_name
     account.id_number = id_number

@@ -13,6 +13,7 @@ from typing import ClassVar
 from core.accounts.passwords import verify_password_async
 from core.accounts.smscodes import CodeError, check_code
 from core.accounts.tables import Account
+from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
 from core.tenancy import Tenant
 
@@ -56,7 +57,7 @@ class SigninMethod:
 
 
 async def _find(tenant: Tenant, **where: str) -> Account | None:
-    query = Account.objects().where(Account.tenant == tenant.id).where(Account.active == True)  # noqa: E712
+    query = scoped(Account, tenant).objects(Account.active == True)  # noqa: E712
     for column, value in where.items():
         query = query.where(getattr(Account, column) == value)
     return await query.first()

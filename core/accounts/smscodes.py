@@ -16,6 +16,7 @@ import hmac
 import secrets
 
 from core.accounts.tables import Account, SmsCode
+from core.db.scoped import scoped
 from core.limits import Counter
 from core.notify.services import Secret, send
 from core.plugins import Hooks
@@ -55,15 +56,13 @@ async def issue_code(
     ttl = tenant.rules.signin.sms_code_ttl_seconds
     now = dt.datetime.now(dt.UTC)
     # A new code voids the earlier unused ones for the same purpose.
-    await SmsCode.update({SmsCode.used_at: now}).where(
-        (SmsCode.tenant == tenant.id)
-        & (SmsCode.mobile == mobile)
+    await scoped(SmsCode, tenant).update({SmsCode.used_at: now}).where(
+        (SmsCode.mobile == mobile)
         & (SmsCode.purpose == purpose)
         & SmsCode.used_at.is_null()
     )
     await SmsCode.insert(
-        SmsCode(
-            tenant=tenant.id,
+        scoped(SmsCode, tenant).new(
             mobile=mobile,
             purpose=purpose,
             code_hash=_hash(secret, mobile, code),
@@ -84,10 +83,9 @@ async def check_code(*, tenant: Tenant, mobile: str, purpose: str, code: str, se
     if not code:
         raise CodeError("请输入短信验证码")
     row = (
-        await SmsCode.objects()
+        await scoped(SmsCode, tenant).objects()
         .where(
-            (SmsCode.tenant == tenant.id)
-            & (SmsCode.mobile == mobile)
+            (SmsCode.mobile == mobile)
             & (SmsCode.purpose == purpose)
             & SmsCode.used_at.is_null()
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from core.db.scoped import scoped
 from core.content.tables import Article
 from core.files.images import ImageRejected, clean_image_async
 from core.tenancy import Tenant
@@ -86,22 +87,22 @@ def paragraphs(body: str) -> list[str]:
 
 
 def _published(tenant: Tenant):
-    return (Article.tenant == tenant.id) & (Article.published_on <= dt.date.today())
+    return scoped(Article, tenant).objects(Article.published_on <= dt.date.today())
 
 
 async def latest(tenant: Tenant, category: str, limit: int = 5) -> list[Article]:
     return await (
-        Article.objects().where(_published(tenant) & (Article.category == category))
+        _published(tenant).where(Article.category == category)
         .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
         .limit(limit)
     )
 
 
 async def page_of(tenant: Tenant, category: str, page: int = 1, per_page: int = 20) -> tuple[list[Article], int]:
-    where = _published(tenant) & (Article.category == category)
-    total = await Article.count().where(where)
+    today = dt.date.today()
+    total = await scoped(Article, tenant).count((Article.published_on <= today) & (Article.category == category))
     rows = await (
-        Article.objects().where(where)
+        _published(tenant).where(Article.category == category)
         .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
         .limit(per_page).offset((max(page, 1) - 1) * per_page)
     )
@@ -109,24 +110,24 @@ async def page_of(tenant: Tenant, category: str, page: int = 1, per_page: int = 
 
 
 async def published(tenant: Tenant, article_id: int) -> Article | None:
-    return await Article.objects().where(_published(tenant) & (Article.id == article_id)).first()
+    return await _published(tenant).where(Article.id == article_id).first()
 
 
 async def any_of(tenant: Tenant, article_id: int) -> Article | None:
     """Staff view: published or not, but only the tenant's own."""
-    return await Article.objects().where((Article.tenant == tenant.id) & (Article.id == article_id)).first()
+    return await scoped(Article, tenant).get(article_id)
 
 
 async def all_of(tenant: Tenant) -> list[Article]:
     return await (
-        Article.objects().where(Article.tenant == tenant.id)
+        scoped(Article, tenant).objects()
         .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
     )
 
 
 async def save(tenant: Tenant, data: ArticleInput, *, article: Article | None = None,
                attachment_id: int | None = None, actor_id: int | None = None) -> Article:
-    article = article or Article(tenant=tenant.id, created_by=actor_id)
+    article = article or scoped(Article, tenant).new(created_by=actor_id)
     article.category, article.title, article.body = data.category, data.title, data.body
     article.published_on, article.position = data.published_on, data.position
     if attachment_id is not None:
@@ -148,13 +149,11 @@ async def seed(tenant: Tenant, seeds: list[Seed]) -> list[str]:
     """Create the demo articles missing from the tenant (matched by category and title)."""
     done = []
     for s in seeds:
-        exists = await Article.exists().where(
-            (Article.tenant == tenant.id) & (Article.category == s.category) & (Article.title == s.title)
-        )
+        exists = await scoped(Article, tenant).exists((Article.category == s.category) & (Article.title == s.title))
         if exists:
             continue
-        await Article(
-            tenant=tenant.id, category=s.category, title=s.title, body=s.body, position=s.position,
+        await scoped(Article, tenant).new(
+            category=s.category, title=s.title, body=s.body, position=s.position,
             published_on=dt.date.today() - dt.timedelta(days=s.days_ago),
         ).save()
         done.append(f"article: {CATEGORIES[s.category]} · {s.title}")

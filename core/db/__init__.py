@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 from collections.abc import Iterable
 
 from piccolo.conf.apps import AppRegistry
@@ -21,7 +22,8 @@ from core.db.engine import engine_from_url
 PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
 
-__all__ = ["configure", "engine", "engine_from_url", "migrate", "start_pool", "stop_pool", "is_postgres"]
+__all__ = ["configure", "engine", "engine_from_url", "migrate", "start_pool", "stop_pool", "is_postgres",
+           "table_columns"]
 
 _pool_users = 0
 
@@ -42,7 +44,9 @@ def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
     if conf.APP_MODULES != wanted:
         conf.APP_REGISTRY = AppRegistry(apps=wanted)
         conf.APP_MODULES = wanted
-    for table in Finder().get_table_classes():
+    from piccolo.apps.migrations.tables import Migration  # Piccolo's own: which migrations ran
+
+    for table in [*Finder().get_table_classes(), Migration]:
         table._meta.db = conf.DB
     return conf.DB
 
@@ -55,6 +59,20 @@ def engine() -> Engine:
 
 def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
+
+
+async def table_columns(tablename: str) -> set[str]:
+    """The columns the database has for ``tablename``, empty when there is no such table: for a
+    migration that moves data and must run on a database in the old or the new shape."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", tablename):
+        raise ValueError(f"not a table name: {tablename!r}")
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        rows = await db.run_ddl("SELECT column_name AS name FROM information_schema.columns "
+                                f"WHERE table_schema = current_schema() AND table_name = '{tablename}'")
+    else:
+        rows = await db.run_ddl(f"PRAGMA table_info('{tablename}')")
+    return {dict(row)["name"] for row in rows}
 
 
 async def start_pool(size: int) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from pathlib import Path
 
+from core.db.scoped import scoped
 from core.files.tables import StoredFile
 
 
@@ -43,4 +44,4 @@ class LocalStorage:
 
     async def delete(self, row: StoredFile) -> None:
         self._path(row.key).unlink(missing_ok=True)
-        await StoredFile.delete().where(StoredFile.id == row.id)
+        await scoped(StoredFile, row.tenant).delete().where(StoredFile.id == row.id)

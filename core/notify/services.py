@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from string import Template
 from typing import Any, Protocol
 
+from core.db.scoped import scoped
 from core.accounts.tables import Account
 from core.identity import mask_mobile
 from core.notify.tables import Notification
@@ -157,7 +158,7 @@ def _without(text: str, values: dict[str, Any]) -> str:
 
 
 async def unread_count(account: Account) -> int:
-    return await Notification.count().where(
+    return await scoped(Notification, account.tenant).count(
         (Notification.account == account.id)
         & (Notification.channel == "inbox")
         & Notification.read_at.is_null()

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
 from core.plugins import Hooks, collect
 from core.roster.spreadsheets import SpreadsheetRejected, Table
@@ -124,8 +125,8 @@ async def _owners(tenant: Tenant, id_numbers: list[str]) -> dict[str, int]:
     owners: dict[str, int] = {}
     for i in range(0, len(id_numbers), BATCH_SIZE):
         chunk = id_numbers[i : i + BATCH_SIZE]
-        rows = await RosterEntry.select(RosterEntry.id_number, RosterEntry.enterprise).where(
-            (RosterEntry.tenant == tenant.id) & RosterEntry.id_number.is_in(chunk)
+        rows = await scoped(RosterEntry, tenant).select(RosterEntry.id_number, RosterEntry.enterprise).where(
+            RosterEntry.id_number.is_in(chunk)
         )
         for row in rows:
             owners.setdefault(row["id_number"], row["enterprise"])
@@ -174,9 +175,8 @@ async def upsert_rows(
     async with RosterEntry._meta.db.transaction():
         existing = {
             e.id_number: e
-            for e in await RosterEntry.objects().where(
-                (RosterEntry.tenant == tenant.id)
-                & (RosterEntry.enterprise == enterprise_id)
+            for e in await scoped(RosterEntry, tenant).objects(
+                (RosterEntry.enterprise == enterprise_id)
                 & RosterEntry.id_number.is_in([r["id_number"] for r in rows])
             )
         }
@@ -184,8 +184,8 @@ async def upsert_rows(
         for values in rows:
             entry = existing.get(values["id_number"])
             if entry is None:
-                new.append(RosterEntry(
-                    tenant=tenant.id, enterprise=enterprise_id, id_number=values["id_number"],
+                new.append(scoped(RosterEntry, tenant).new(
+                    enterprise=enterprise_id, id_number=values["id_number"],
                     real_name=values["real_name"], mobile=values.get("mobile") or None,
                     position=values.get("position", ""), status="pending", created_at=now, updated_at=now,
                 ))
@@ -195,8 +195,8 @@ async def upsert_rows(
             if all(getattr(entry, k) == v for k, v in wanted.items()):
                 counts["unchanged"] += 1
                 continue
-            await RosterEntry.update({**{getattr(RosterEntry, k): v for k, v in wanted.items()},
-                                      RosterEntry.updated_at: now}).where(RosterEntry.id == entry.id)
+            await scoped(RosterEntry, tenant).update({**{getattr(RosterEntry, k): v for k, v in wanted.items()},
+                                                      RosterEntry.updated_at: now}).where(RosterEntry.id == entry.id)
             counts["updated"] += 1
         if new:
             await RosterEntry.insert(*new)

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from core.audit.services import record
+from core.db.scoped import scoped
 from core.plugins import Hooks, notify
 from core.roster.tables import LearnerProfile, RosterEntry
 from core.tenancy import Tenant
@@ -37,8 +38,8 @@ async def find_matches(hooks: Hooks, tenant: Tenant, profile: LearnerProfile) ->
     if not profile.id_number:
         return found
     candidates = await (
-        RosterEntry.objects(RosterEntry.enterprise)
-        .where((RosterEntry.tenant == tenant.id) & (RosterEntry.id_number == profile.id_number))
+        scoped(RosterEntry, tenant).objects(RosterEntry.id_number == profile.id_number)
+        .prefetch(RosterEntry.enterprise)
         .order_by(RosterEntry.id)
     )
     for entry in candidates:
@@ -63,11 +64,10 @@ async def join(hooks: Hooks, tenant: Tenant, profile: LearnerProfile, entries: l
         if entry.tenant != tenant.id or entry.id_number != profile.id_number:
             raise ValueError("roster entry does not belong to this profile")
         enterprise_id = entry.enterprise.id if hasattr(entry.enterprise, "id") else entry.enterprise
-        await RosterEntry.update(
-            {RosterEntry.status: "joined", RosterEntry.account: profile.account,
-             RosterEntry.learner_confirmed_at: now, RosterEntry.updated_at: now}
-        ).where((RosterEntry.id == entry.id) & (RosterEntry.tenant == tenant.id))
-        entry.status, entry.account, entry.learner_confirmed_at = "joined", profile.account, now
+        await scoped(RosterEntry, tenant).update(
+            {RosterEntry.status: "joined", RosterEntry.account: profile.account, RosterEntry.updated_at: now}
+        ).where(RosterEntry.id == entry.id)
+        entry.status, entry.account = "joined", profile.account
         profile.enterprise = enterprise_id
         # Images the company provided complete the learner's own profile where it has none.
         profile.id_front = profile.id_front or entry.id_front

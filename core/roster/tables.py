@@ -1,6 +1,6 @@
-"""Company rosters, learner profiles, certificate holders and import jobs."""
+"""Company rosters, learner profiles and import jobs."""
 
-from piccolo.columns import JSON, Date, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from core.accounts.tables import Account, Enterprise
@@ -23,8 +23,6 @@ class RosterEntry(Table, tablename="roster_entry"):
     id_front = ForeignKey(references=StoredFile, null=True)
     id_back = ForeignKey(references=StoredFile, null=True)
     photo = ForeignKey(references=StoredFile, null=True)
-    company_filled_at = Timestamptz(null=True, default=None)
-    learner_confirmed_at = Timestamptz(null=True, default=None)
     notified_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
@@ -45,25 +43,6 @@ class LearnerProfile(Table, tablename="learner_profile"):
     confirmed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()
-
-
-class CertificateHolder(Table, tablename="certificate_holder"):
-    """An existing certificate loaded by association staff ("证书管理 → 人员确认")."""
-
-    tenant = ForeignKey(references=TenantRow, null=False)
-    enterprise = ForeignKey(references=Enterprise, null=True)
-    credit_code = Varchar(length=18, default="")
-    real_name = Varchar(length=100)
-    id_number = Varchar(length=18)
-    cert_number = Varchar(length=64)
-    position = Varchar(length=64, default="")
-    issued_on = Date(null=True, default=None)
-    expires_on = Date(null=True, default=None)
-    status = Varchar(length=16, default="imported")  # imported | confirmed
-    problems = JSON(default=[])  # rules broken, shown in red until corrected
-    confirmed_at = Timestamptz(null=True, default=None)
-    confirmed_by = Integer(null=True, default=None)
-    created_at = Timestamptz()
 
 
 class ImportJob(Table, tablename="import_job"):

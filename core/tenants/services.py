@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import msgspec
+
 from core.plugins import PluginHost, collect
-from core.tenancy import Tenant, TenantDirectory, load_rules
+from core.tenancy import CORE_SECTIONS, Tenant, TenantDirectory, read_rules
 from core.tenants.tables import TenantRow
 
 
 def load_tenants(host: PluginHost) -> list[Tenant]:
-    """Read every declared tenant and validate its rules (a bad rules.toml stops startup)."""
-    return [Tenant(spec=spec, rules=load_rules(spec.rules_file)) for spec in host.specs.values()]
+    """Read every declared tenant and validate its rules, the core's sections and those the
+    tenant's plugin and the global plugins declare (a bad rules.toml stops startup)."""
+    tenants = []
+    for spec in host.specs.values():
+        rules, sections = read_rules(spec.rules_file, rules_sections(host, spec.slug))
+        tenants.append(Tenant(spec=spec, rules=rules, sections=sections))
+    return tenants
+
+
+def rules_sections(host: PluginHost, slug: str) -> dict[str, type[msgspec.Struct]]:
+    """The rules sections plugins declare for tenant ``slug`` (``tenant_rules_sections``)."""
+    sections: dict[str, type[msgspec.Struct]] = {}
+    for impl in host.pm.hook.tenant_rules_sections.get_hookimpls():
+        if host.owner_tenant(impl.plugin) not in (None, slug):
+            continue  # another tenant's plugin
+        for key, kind in (impl.function() or {}).items():
+            if not (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
+                raise TypeError(f"{impl.plugin_name}: rules section {key!r} must be a msgspec.Struct type")
+            if key in CORE_SECTIONS or key in sections:
+                raise ValueError(f"{impl.plugin_name}: rules section {key!r} is already declared"
+                                 f"{' by the core' if key in CORE_SECTIONS else ' by another plugin'}")
+            sections[key] = kind
+    return sections
 
 
 async def sync_tenants(host: PluginHost, tenants: list[Tenant]) -> list[str]:

@@ -23,6 +23,11 @@ def tenant_declare() -> TenantSpec:
 
 
 @hookimpl
+def db_apps():
+    return ["plugins.survey_association.piccolo_app"]
+
+
+@hookimpl
 def signin_methods(tenant):
     return [MobilePassword(), MobileSmsCode()]
 
@@ -78,6 +83,16 @@ async def tenant_onboard(tenant):
     from plugins.survey_association.learner import home
 
     return await home.seed_demo(tenant)
+
+
+@hookimpl
+async def roster_linked(tenant, entry, profile):
+    """Joining the company's roster entry is the learner's confirmation of it (学员确认)."""
+    import datetime as dt
+
+    from plugins.survey_association import roster_checks
+
+    await roster_checks.learner_confirmed(tenant, entry.id, dt.datetime.now(dt.UTC))
 
 
 @hookimpl

@@ -1,7 +1,17 @@
 """The company side: enterprise certification, certificate confirmation, learner management."""
 
-from plugins.survey_association.company import batch, certificates, certify, learners, staff
+from litestar import Router
+from litestar.di import Provide
 
-# Literal paths ("/company/learners/new", "/company/learners/import") are listed before the
-# "/company/learners/{entry_id}" routes; Litestar matches the literal segments first anyway.
-ROUTES: list = [*certify.ROUTES, *staff.ROUTES, *certificates.ROUTES, *batch.ROUTES, *learners.ROUTES]
+from core import roles
+from plugins.survey_association.company import batch, certificates, certify, learners, staff
+from plugins.survey_association.company.common import approved_company, provide_enterprise
+
+# The enterprise administrator's pages share one precondition, checked by the router's guards:
+# an approved company, given to handlers as ``enterprise``. Literal paths ("/company/learners/new",
+# "/company/learners/import") win over the "/company/learners/{entry_id}" routes: Litestar matches literal segments first.
+COMPANY = Router(path="/", guards=[roles("enterprise_admin"), approved_company],
+                 dependencies={"enterprise": Provide(provide_enterprise, sync_to_thread=False)},
+                 route_handlers=[*certificates.ROUTES, *batch.ROUTES, *learners.ROUTES])
+
+ROUTES: list = [*certify.ROUTES, *staff.ROUTES, COMPANY]

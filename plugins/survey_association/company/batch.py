@@ -6,25 +6,27 @@ import math
 from pathlib import PurePath
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
 
 from core import (
+    Account,
+    Enterprise,
     ImportJob,
     Limits,
+    Platform,
     SpreadsheetRejected,
     StoredFile,
+    Tenant,
     audit,
-    platform_of,
     preview_roster,
     redirect,
     render,
-    tenant_of,
+    scoped,
     write_csv,
     write_xlsx,
 )
-from core.roster.spreadsheets import read_table_async
 from core.roster.imports import run_roster_import
-from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, company_of, read_form, upload_bytes
+from core.roster.spreadsheets import read_table_async
+from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, read_form, upload_bytes
 
 PAGE_SIZE = 500
 HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
@@ -37,16 +39,14 @@ def _example(tenant) -> list[list[str]]:
 
 
 @get("/company/learners/import/template.xlsx")
-async def template_xlsx(request: Request) -> Response:
-    await company_of(request)
-    return Response(content=write_xlsx(HEADERS, _example(tenant_of(request))), media_type=XLSX_TYPE,
+async def template_xlsx(tenant: Tenant) -> Response:
+    return Response(content=write_xlsx(HEADERS, _example(tenant)), media_type=XLSX_TYPE,
                     headers={"Content-Disposition": "attachment; filename=roster_template.xlsx"})
 
 
 @get("/company/learners/import/template.csv")
-async def template_csv(request: Request) -> Response:
-    await company_of(request)
-    return Response(content=write_csv(HEADERS, _example(tenant_of(request))), media_type="text/csv; charset=utf-8",
+async def template_csv(tenant: Tenant) -> Response:
+    return Response(content=write_csv(HEADERS, _example(tenant)), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": "attachment; filename=roster_template.csv"})
 
 
@@ -55,21 +55,18 @@ def _limits(tenant) -> Limits:
 
 
 @get("/company/learners/import")
-async def import_page(request: Request) -> Response:
-    _account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    jobs = await ImportJob.objects().where(
-        (ImportJob.tenant == tenant.id) & (ImportJob.enterprise == enterprise.id) & (ImportJob.kind == "roster")
+async def import_page(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
+    jobs = await scoped(ImportJob, tenant).objects(
+        (ImportJob.enterprise == enterprise.id) & (ImportJob.kind == "roster")
     ).order_by(ImportJob.id, ascending=False).limit(10)
     return await render(request, "company/import.html", enterprise=enterprise, error="", jobs=jobs,
                         max_rows=tenant.rules.roster.max_import_rows)
 
 
 @post("/company/learners/import")
-async def upload(request: Request) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    p = platform_of(request)
+async def upload(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                 enterprise: Enterprise) -> Response:
+    p = platform
     form = await read_form(request)
     file = form.files.get("file")
     try:
@@ -80,7 +77,7 @@ async def upload(request: Request) -> Response:
         return await render(request, "company/import.html", status_code=400, enterprise=enterprise, error=str(exc),
                             jobs=[], max_rows=tenant.rules.roster.max_import_rows)
     stored = await p.storage.save(data, tenant_id=tenant.id, kind="import", media_type="application/octet-stream")
-    job = ImportJob(tenant=tenant.id, enterprise=enterprise.id, kind="roster",
+    job = scoped(ImportJob, tenant).new(enterprise=enterprise.id, kind="roster",
                     filename=PurePath(file.filename).name[:200], file=stored.id, status="previewed",
                     total_rows=len(preview.rows), error_rows=len(preview.error_rows), created_by=account.id)
     await job.save()
@@ -89,28 +86,20 @@ async def upload(request: Request) -> Response:
     return redirect(request, f"/company/learners/import/{job.id}")
 
 
-async def _job(request: Request, job_id: int, enterprise_id: int) -> ImportJob:
-    tenant = tenant_of(request)
-    job = await ImportJob.objects().where(
-        (ImportJob.id == job_id) & (ImportJob.tenant == tenant.id) & (ImportJob.enterprise == enterprise_id)
-        & (ImportJob.kind == "roster")).first()
-    if job is None:
-        raise NotFoundException()
-    return job
+async def _job(tenant: Tenant, job_id: int, enterprise_id: int) -> ImportJob:
+    return await scoped(ImportJob, tenant).get_or_404(
+        job_id, (ImportJob.enterprise == enterprise_id) & (ImportJob.kind == "roster"))
 
 
-async def _preview(request: Request, job: ImportJob, enterprise_id: int):
-    tenant = tenant_of(request)
-    p = platform_of(request)
-    stored = await StoredFile.objects().where((StoredFile.id == job.file) & (StoredFile.tenant == tenant.id)).first()
-    if stored is None:
-        raise NotFoundException()
+async def _preview(p: Platform, tenant: Tenant, job: ImportJob, enterprise_id: int):
+    stored = await scoped(StoredFile, tenant).get_or_404(job.file)
     table = await read_table_async(p.storage.read(stored), job.filename, _limits(tenant))
     return await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise_id, table=table)
 
 
-async def _preview_page(request: Request, job, enterprise, status_code: int = 200, error: str = "") -> Response:
-    preview = await _preview(request, job, enterprise.id)
+async def _preview_page(request: Request, platform: Platform, tenant: Tenant, job, enterprise, status_code: int = 200,
+                        error: str = "") -> Response:
+    preview = await _preview(platform, tenant, job, enterprise.id)
     only_errors = request.query_params.get("errors") == "1"
     rows = preview.error_rows if only_errors else preview.rows
     pages = max(1, math.ceil(len(rows) / PAGE_SIZE))
@@ -124,47 +113,45 @@ async def _preview_page(request: Request, job, enterprise, status_code: int = 20
 
 
 @get("/company/learners/import/{job_id:int}")
-async def job_page(request: Request, job_id: int) -> Response:
-    _account, enterprise = await company_of(request)
-    job = await _job(request, job_id, enterprise.id)
+async def job_page(request: Request, platform: Platform, tenant: Tenant, enterprise: Enterprise,
+                   job_id: int) -> Response:
+    job = await _job(tenant, job_id, enterprise.id)
     if job.status == "previewed":
-        return await _preview_page(request, job, enterprise)
+        return await _preview_page(request, platform, tenant, job, enterprise)
     return await render(request, "company/import_progress.html", enterprise=enterprise, job=job,
                         summary=as_json(job.summary, {}))
 
 
 @get("/company/learners/import/{job_id:int}/progress")
-async def progress(request: Request, job_id: int) -> Response:
-    _account, enterprise = await company_of(request)
-    job = await _job(request, job_id, enterprise.id)
+async def progress(request: Request, tenant: Tenant, enterprise: Enterprise, job_id: int) -> Response:
+    job = await _job(tenant, job_id, enterprise.id)
     return await render(request, "company/_import_progress.html", job=job, summary=as_json(job.summary, {}))
 
 
 @post("/company/learners/import/{job_id:int}/confirm")
-async def confirm(request: Request, job_id: int) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    job = await _job(request, job_id, enterprise.id)
+async def confirm(request: Request, platform: Platform, tenant: Tenant, account: Account, enterprise: Enterprise,
+                  job_id: int) -> Response:
+    job = await _job(tenant, job_id, enterprise.id)
     if job.status not in ("previewed", "failed"):
         return redirect(request, f"/company/learners/import/{job.id}")  # already running or done
     form = await read_form(request)
     skip_errors = form.get("skip_errors") == "1"
-    preview = await _preview(request, job, enterprise.id)
+    preview = await _preview(platform, tenant, job, enterprise.id)
     if preview.error_rows and not skip_errors:
         job.status = "previewed"
-        return await _preview_page(request, job, enterprise, 400,
+        return await _preview_page(request, platform, tenant, job, enterprise, 400,
                                    f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，"
                                    "或勾选“忽略错误行，仅导入正确的行”")
     if not preview.valid_rows:
-        return await _preview_page(request, job, enterprise, 400, "没有可以导入的正确行")
-    claimed = await ImportJob.update({ImportJob.status: "queued"}).where(
+        return await _preview_page(request, platform, tenant, job, enterprise, 400, "没有可以导入的正确行")
+    claimed = await scoped(ImportJob, tenant).update({ImportJob.status: "queued"}).where(
         (ImportJob.id == job.id) & ImportJob.status.is_in(["previewed", "failed"])).returning(ImportJob.id)
     if not claimed:  # a second click while the first one started the import
         return redirect(request, f"/company/learners/import/{job.id}")
     # A job (core.jobs): a worker on Redis, else this process; a failed import continues where it stopped.
-    await platform_of(request).jobs.enqueue(run_roster_import, key=f"import-{job.id}", tenant=tenant,
-                                            label=f"学员名册导入 {job.filename}", import_id=job.id,
-                                            skip_errors=skip_errors, actor_id=account.id)
+    await platform.jobs.enqueue(run_roster_import, key=f"import-{job.id}", tenant=tenant,
+                                label=f"学员名册导入 {job.filename}", import_id=job.id,
+                                skip_errors=skip_errors, actor_id=account.id)
     return redirect(request, f"/company/learners/import/{job.id}")
 
 

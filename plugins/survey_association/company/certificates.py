@@ -7,19 +7,14 @@ import datetime as dt
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
-from core import CertificateHolder, audit, is_htmx, redirect, render, tenant_of
+from core import Account, Enterprise, Tenant, audit, is_htmx, redirect, render, scoped
 from plugins.survey_association.company import holders
-from plugins.survey_association.company.common import as_json, company_of, read_form
+from plugins.survey_association.company.common import as_json, read_form
+from plugins.survey_association.tables import CertificateHolder
 
 
-async def _holder(request: Request, holder_id: int, enterprise_id: int) -> CertificateHolder:
-    tenant = tenant_of(request)
-    row = await CertificateHolder.objects().where(
-        (CertificateHolder.id == holder_id) & (CertificateHolder.tenant == tenant.id)
-        & (CertificateHolder.enterprise == enterprise_id)).first()
-    if row is None:
-        raise NotFoundException()
-    return row
+async def _holder(tenant: Tenant, holder_id: int, enterprise_id: int) -> CertificateHolder:
+    return await scoped(CertificateHolder, tenant).get_or_404(holder_id, CertificateHolder.enterprise == enterprise_id)
 
 
 def problems_by_field(row: CertificateHolder) -> dict[str, str]:
@@ -30,11 +25,9 @@ def problems_by_field(row: CertificateHolder) -> dict[str, str]:
 
 
 @get("/company/certificates")
-async def pending_list(request: Request) -> Response:
-    _account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    rows = await CertificateHolder.objects().where(
-        (CertificateHolder.tenant == tenant.id) & (CertificateHolder.enterprise == enterprise.id)
+async def pending_list(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
+    rows = await scoped(CertificateHolder, tenant).objects(
+        (CertificateHolder.enterprise == enterprise.id)
         & (CertificateHolder.status == "imported")).order_by(CertificateHolder.id)
     return await render(request, "company/certificates.html", enterprise=enterprise, rows=rows,
                         problems=problems_by_field, confirmed=request.query_params.get("confirmed"),
@@ -42,29 +35,25 @@ async def pending_list(request: Request) -> Response:
 
 
 @get("/company/certificates/confirmed")
-async def confirmed_list(request: Request) -> Response:
-    _account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    rows = await CertificateHolder.objects().where(
-        (CertificateHolder.tenant == tenant.id) & (CertificateHolder.enterprise == enterprise.id)
+async def confirmed_list(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
+    rows = await scoped(CertificateHolder, tenant).objects(
+        (CertificateHolder.enterprise == enterprise.id)
         & (CertificateHolder.status == "confirmed")).order_by(CertificateHolder.id)
     return await render(request, "company/certificates_confirmed.html", enterprise=enterprise, rows=rows)
 
 
 @get("/company/certificates/{holder_id:int}/edit")
-async def edit_row(request: Request, holder_id: int) -> Response:
-    _account, enterprise = await company_of(request)
-    row = await _holder(request, holder_id, enterprise.id)
+async def edit_row(request: Request, tenant: Tenant, enterprise: Enterprise, holder_id: int) -> Response:
+    row = await _holder(tenant, holder_id, enterprise.id)
     if row.status != "imported":
         raise NotFoundException()
     return await render(request, "company/_holder_form.html", row=row, errors=problems_by_field(row), form=None)
 
 
 @post("/company/certificates/{holder_id:int}")
-async def save_row(request: Request, holder_id: int) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    row = await _holder(request, holder_id, enterprise.id)
+async def save_row(request: Request, tenant: Tenant, account: Account, enterprise: Enterprise,
+                   holder_id: int) -> Response:
+    row = await _holder(tenant, holder_id, enterprise.id)
     if row.status != "imported":
         raise NotFoundException()
     form = await read_form(request)
@@ -88,13 +77,11 @@ async def save_row(request: Request, holder_id: int) -> Response:
 
 
 @post("/company/certificates/confirm")
-async def confirm(request: Request) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
+async def confirm(request: Request, tenant: Tenant, account: Account, enterprise: Enterprise) -> Response:
     form = await read_form(request)
     ids = [int(x) for x in form.lists.get("holder_id", []) if x.isdigit()]
-    query = CertificateHolder.objects().where(
-        (CertificateHolder.tenant == tenant.id) & (CertificateHolder.enterprise == enterprise.id)
+    query = scoped(CertificateHolder, tenant).objects(
+        (CertificateHolder.enterprise == enterprise.id)
         & (CertificateHolder.status == "imported"))
     if ids:
         query = query.where(CertificateHolder.id.is_in(ids))

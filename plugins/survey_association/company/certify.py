@@ -7,26 +7,27 @@ import datetime as dt
 from litestar import Request, Response, get, post
 
 from core import (
+    client_address,
     Account,
     CodeError,
     Enterprise,
     ImageRejected,
     InvalidIdentity,
     audit,
-    client_address,
     check_code,
     send_code,
     normalize_credit_code,
     normalize_id_number,
     normalize_mobile,
-    platform_of,
+    Platform,
     redirect,
     render,
-    tenant_of,
+    scoped,
+    Tenant,
 )
-from core.files.images import clean_image_async
 from core.accounts.lockout import Refused, WrongPassword, check_password
 from core.accounts.passwords import hash_password_async
+from core.files.images import clean_image_async
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 MAX_LICENCE_BYTES = 8 * 1024 * 1024
@@ -41,17 +42,16 @@ async def entry(request: Request) -> Response:
 
 
 @post("/enterprise/status")
-async def status_check(request: Request) -> Response:
+async def status_check(request: Request, platform: Platform, tenant: Tenant) -> Response:
     """The applicant asks how their application stands (mobile + the password they chose)."""
-    tenant = tenant_of(request)
     form = await read_form(request)
     errors: dict[str, str] = {}
     status_code = 400
     account = enterprise = None
     try:
         mobile = normalize_mobile(form.get("mobile"))
-        account = await Account.objects().where(
-            (Account.tenant == tenant.id) & (Account.mobile == mobile) & (Account.role == "enterprise_admin")
+        account = await scoped(Account, tenant).objects(
+            (Account.mobile == mobile) & (Account.role == "enterprise_admin")
         ).first()
     except InvalidIdentity as exc:
         errors["mobile"] = str(exc)
@@ -59,8 +59,7 @@ async def status_check(request: Request) -> Response:
         # A password check like sign-in's, so the same rate limit and lockout (shared with the
         # mobile + password sign-in of this tenant).
         try:
-            await check_password(platform_of(request), scope=tenant.slug, who=mobile,
-                                 client=client_address(request),
+            await check_password(platform, scope=tenant.slug, who=mobile, client=client_address(request),
                                  password_hash=account.password_hash if account else None,
                                  password=form.get("password") or "", wrong="手机号或密码错误")
         except Refused as exc:
@@ -68,8 +67,7 @@ async def status_check(request: Request) -> Response:
         except WrongPassword as exc:
             errors["password"], status_code = exc.message, 429 if exc.left == 0 else 400
         else:
-            enterprise = await Enterprise.objects().where(
-                (Enterprise.id == account.enterprise) & (Enterprise.tenant == tenant.id)).first()
+            enterprise = await scoped(Enterprise, tenant).get(account.enterprise)
     status = None
     if enterprise is not None:
         status = {"name": enterprise.name, "status": enterprise.status,
@@ -86,8 +84,7 @@ async def certify_page(request: Request) -> Response:
 
 
 @post("/enterprise/certify/code")
-async def certify_code(request: Request) -> Response:
-    tenant = tenant_of(request)
+async def certify_code(request: Request, tenant: Tenant) -> Response:
     form = await read_form(request)
     try:
         mobile = normalize_mobile(form.get("mobile"))
@@ -125,10 +122,8 @@ def _check_fields(form) -> tuple[dict[str, str], dict[str, str]]:
 async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, dict[str, str]]:
     """A rejected application may be sent again (same rows reused); anything else is taken."""
     errors: dict[str, str] = {}
-    enterprise = await Enterprise.objects().where(
-        (Enterprise.tenant == tenant.id) & (Enterprise.credit_code == clean["credit_code"])).first()
-    account = await Account.objects().where(
-        (Account.tenant == tenant.id) & (Account.mobile == clean["mobile"])).first()
+    enterprise = await scoped(Enterprise, tenant).objects(Enterprise.credit_code == clean["credit_code"]).first()
+    account = await scoped(Account, tenant).objects(Account.mobile == clean["mobile"]).first()
     if enterprise is not None and enterprise.status != "rejected":
         errors["credit_code"] = "该企业已提交认证或已通过认证，已注册的管理员请直接登录"
     if account is not None and not (
@@ -136,17 +131,15 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
         and account.role == "enterprise_admin"
     ):
         errors["mobile"] = "该手机号已注册，请直接登录或更换手机号"
-    holder = await Account.objects().where(
-        (Account.tenant == tenant.id) & (Account.id_number == clean["id_number"])).first()
+    holder = await scoped(Account, tenant).objects(Account.id_number == clean["id_number"]).first()
     if holder is not None and (account is None or holder.id != account.id):
         errors["id_number"] = "该身份证号已注册账号，请核对"
     return enterprise, account, errors
 
 
 @post("/enterprise/certify")
-async def certify_submit(request: Request) -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
+async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -> Response:
+    p = platform
     form = await read_form(request)
     clean, errors = _check_fields(form)
     password = form.fields.get("password", "")
@@ -178,12 +171,12 @@ async def certify_submit(request: Request) -> Response:
 
     now = dt.datetime.now(dt.UTC)
     stored = await p.storage.save(licence.data, tenant_id=tenant.id, kind="licence", media_type=licence.media_type)
-    enterprise = enterprise or Enterprise(tenant=tenant.id, created_at=now)
+    enterprise = enterprise or scoped(Enterprise, tenant).new(created_at=now)
     enterprise.name, enterprise.credit_code, enterprise.address = clean["name"], clean["credit_code"], clean["address"]
     enterprise.status, enterprise.reject_reason, enterprise.licence = "pending", "", stored.id
     enterprise.decided_at = enterprise.decided_by = None
     await enterprise.save()
-    account = account or Account(tenant=tenant.id, role="enterprise_admin")
+    account = account or scoped(Account, tenant).new(role="enterprise_admin")
     account.real_name, account.id_number, account.mobile = clean["admin_name"], clean["id_number"], clean["mobile"]
     account.password_hash, account.enterprise, account.active = await hash_password_async(password), enterprise.id, False
     await account.save()

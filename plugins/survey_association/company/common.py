@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 
-from core import Account, Enterprise, require, tenant_of
+from core import Enterprise, scoped
 
 MAX_SHEET_BYTES = 10 * 1024 * 1024
 
@@ -46,21 +48,19 @@ async def upload_bytes(upload: UploadFile | None, limit: int) -> bytes:
     return await upload.read(limit + 1)
 
 
-async def company_of(request: Request) -> tuple[Account, Enterprise]:
-    """The signed-in enterprise administrator and their approved company (else 404)."""
-    account = require(request, "enterprise_admin")
-    tenant = tenant_of(request)
-    enterprise = await Enterprise.objects().where(
-        (Enterprise.id == account.enterprise) & (Enterprise.tenant == tenant.id)
-        & (Enterprise.status == "approved")
-    ).first() if account.enterprise else None
+async def approved_company(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """Guard of the company pages (after ``roles("enterprise_admin")``): the administrator's
+    company must be approved, else 404. Handlers get it as the ``enterprise`` dependency."""
+    account = connection.state.account
+    enterprise = await scoped(Enterprise, connection.state.tenant).get(account.enterprise,
+                                                                      Enterprise.status == "approved")
     if enterprise is None:
         raise NotFoundException()
-    return account, enterprise
+    connection.state.enterprise = enterprise
 
 
-def staff_of(request: Request) -> Account:
-    return require(request, "tenant_admin")
+def provide_enterprise(request: Request) -> Enterprise:
+    return request.state.enterprise
 
 
 def values(form: Form, *names: str) -> dict[str, Any]:

@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from core import (
-    CertificateHolder,
     Enterprise,
     ImportJob,
     InvalidIdentity,
@@ -15,9 +14,10 @@ from core import (
     map_columns,
     normalize_credit_code,
     normalize_id_number,
+    scoped,
 )
-from core.db.scoped import scoped
 from core.roster.imports import begin_import, commit_in_batches, end_import
+from plugins.survey_association.tables import CertificateHolder
 
 
 COLUMNS = [

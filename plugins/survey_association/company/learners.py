@@ -9,58 +9,50 @@ from litestar.exceptions import NotFoundException
 
 from core import (
     Account,
+    Enterprise,
     ImageRejected,
+    Platform,
     RosterEntry,
     StoredFile,
+    Tenant,
     audit,
     check_roster_row as check_core,
-    platform_of,
     redirect,
     render,
+    scoped,
     send_notification,
-    tenant_of,
     upsert_roster_rows as upsert_rows,
 )
 from core.files.images import clean_image_async
-from plugins.survey_association.company.common import company_of, read_form, upload_bytes
+from plugins.survey_association import roster_checks
+from plugins.survey_association.company.common import read_form, upload_bytes
 
 IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 
 
-async def _entry(request: Request, entry_id: int, enterprise_id: int) -> RosterEntry:
-    tenant = tenant_of(request)
-    row = await RosterEntry.objects().where(
-        (RosterEntry.id == entry_id) & (RosterEntry.tenant == tenant.id)
-        & (RosterEntry.enterprise == enterprise_id)).first()
-    if row is None:
-        raise NotFoundException()
-    return row
+async def _entry(tenant: Tenant, entry_id: int, enterprise_id: int) -> RosterEntry:
+    return await scoped(RosterEntry, tenant).get_or_404(entry_id, RosterEntry.enterprise == enterprise_id)
 
 
 @get("/company/learners")
-async def roster(request: Request) -> Response:
-    _account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    rows = await RosterEntry.objects().where(
-        (RosterEntry.tenant == tenant.id) & (RosterEntry.enterprise == enterprise.id)).order_by(RosterEntry.id)
+async def roster(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
+    rows = await scoped(RosterEntry, tenant).objects(RosterEntry.enterprise == enterprise.id).order_by(RosterEntry.id)
     return await render(request, "company/learners.html", enterprise=enterprise, rows=rows,
                         notified=request.query_params.get("notified"), added=request.query_params.get("added"))
 
 
 @post("/company/learners/notify")
-async def notify_selected(request: Request) -> Response:
+async def notify_selected(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                          enterprise: Enterprise) -> Response:
     """SMS to every selected entry with a mobile; an in-app message too when the person has an
     account. Entries without an account get the SMS through a transient (unsaved) account object."""
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    p = platform_of(request)
+    p = platform
     form = await read_form(request)
     ids = [int(x) for x in form.lists.get("entry_id", []) if x.isdigit()]
     if not ids:
         return redirect(request, "/company/learners?notified=none")
-    rows = await RosterEntry.objects().where(
-        (RosterEntry.tenant == tenant.id) & (RosterEntry.enterprise == enterprise.id) & RosterEntry.id.is_in(ids))
+    rows = await scoped(RosterEntry, tenant).objects((RosterEntry.enterprise == enterprise.id) & RosterEntry.id.is_in(ids))
     if len(rows) != len(set(ids)):
         raise NotFoundException()  # an id of another company or tenant
     now = dt.datetime.now(dt.UTC)
@@ -68,18 +60,17 @@ async def notify_selected(request: Request) -> Response:
     for entry in rows:
         person = None
         if entry.account:
-            person = await Account.objects().where(
-                (Account.id == entry.account) & (Account.tenant == tenant.id)).first()
+            person = await scoped(Account, tenant).get(entry.account)
         if person is None:
             if not entry.mobile:
                 continue
-            person = Account(tenant=tenant.id, mobile=entry.mobile, real_name=entry.real_name)
+            person = scoped(Account, tenant).new(mobile=entry.mobile, real_name=entry.real_name)
             channels: tuple[str, ...] = ("sms",)
         else:
             channels = ("inbox", "sms")
         await send_notification(p.hooks(tenant), tenant, person, "roster_added", channels=channels,
                                 name=entry.real_name, enterprise=enterprise.name)
-        await RosterEntry.update({RosterEntry.notified_at: now}).where(RosterEntry.id == entry.id)
+        await scoped(RosterEntry, tenant).update({RosterEntry.notified_at: now}).where(RosterEntry.id == entry.id)
         sent += 1
     await audit("roster.notified", tenant_id=tenant.id, actor_id=account.id, object_type="enterprise",
                 object_id=enterprise.id, entries=[e.id for e in rows], sent=sent)
@@ -87,16 +78,14 @@ async def notify_selected(request: Request) -> Response:
 
 
 @get("/company/learners/new")
-async def new_page(request: Request) -> Response:
-    _account, enterprise = await company_of(request)
+async def new_page(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
     return await render(request, "company/learner_new.html", enterprise=enterprise, form={}, errors={},
-                        positions=tenant_of(request).rules.roster.positions)
+                        positions=tenant.rules.roster.positions)
 
 
 @post("/company/learners/new")
-async def new_submit(request: Request) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
+async def new_submit(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                     enterprise: Enterprise) -> Response:
     form = await read_form(request)
     values = {k: form.get(k) for k in ("real_name", "id_number", "mobile", "position")}
     positions = list(tenant.rules.roster.positions)
@@ -104,8 +93,7 @@ async def new_submit(request: Request) -> Response:
     if not values["mobile"]:
         errors.setdefault("mobile", "请输入手机号，用于通知学员")
     if "id_number" not in errors:
-        other = await RosterEntry.objects().where(
-            (RosterEntry.tenant == tenant.id) & (RosterEntry.id_number == values["id_number"])).first()
+        other = await scoped(RosterEntry, tenant).objects(RosterEntry.id_number == values["id_number"]).first()
         if other is not None and other.enterprise == enterprise.id:
             errors["id_number"] = "该身份证号已在本企业学员名单中"
         elif other is not None:
@@ -113,9 +101,8 @@ async def new_submit(request: Request) -> Response:
     if errors:
         return await render(request, "company/learner_new.html", status_code=400, enterprise=enterprise,
                             form=values, errors=errors, positions=positions)
-    p = platform_of(request)
-    await upsert_rows(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, rows=[values])
-    entry = await RosterEntry.objects().where(
+    await upsert_rows(hooks=platform.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, rows=[values])
+    entry = await scoped(RosterEntry, tenant).objects(
         (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == values["id_number"])).first()
     await audit("roster.added", tenant_id=tenant.id, actor_id=account.id, object_type="roster_entry",
                 object_id=entry.id)
@@ -123,19 +110,17 @@ async def new_submit(request: Request) -> Response:
 
 
 @get("/company/learners/{entry_id:int}")
-async def detail(request: Request, entry_id: int) -> Response:
-    _account, enterprise = await company_of(request)
-    entry = await _entry(request, entry_id, enterprise.id)
+async def detail(request: Request, tenant: Tenant, enterprise: Enterprise, entry_id: int) -> Response:
+    entry = await _entry(tenant, entry_id, enterprise.id)
     return await render(request, "company/learner_detail.html", enterprise=enterprise, entry=entry, errors={},
-                        kinds=IMAGE_KINDS, positions=tenant_of(request).rules.roster.positions,
-                        saved=bool(request.query_params.get("saved")))
+                        checks=await roster_checks.of_entry(tenant, entry.id), kinds=IMAGE_KINDS,
+                        positions=tenant.rules.roster.positions, saved=bool(request.query_params.get("saved")))
 
 
 @post("/company/learners/{entry_id:int}")
-async def detail_submit(request: Request, entry_id: int) -> Response:
-    account, enterprise = await company_of(request)
-    tenant = tenant_of(request)
-    entry = await _entry(request, entry_id, enterprise.id)
+async def detail_submit(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                        enterprise: Enterprise, entry_id: int) -> Response:
+    entry = await _entry(tenant, entry_id, enterprise.id)
     form = await read_form(request)
     # The page never shows the full mobile, so an empty field means "keep the current one".
     values = {"real_name": form.get("real_name"), "id_number": entry.id_number,
@@ -154,34 +139,31 @@ async def detail_submit(request: Request, entry_id: int) -> Response:
             errors[kind] = f"{label}：{exc}"
     if errors:
         return await render(request, "company/learner_detail.html", status_code=400, enterprise=enterprise,
-                            entry=entry, errors=errors, kinds=IMAGE_KINDS, positions=positions, saved=False)
-    p = platform_of(request)
+                            entry=entry, checks=await roster_checks.of_entry(tenant, entry.id), errors=errors,
+                            kinds=IMAGE_KINDS, positions=positions, saved=False)
+    p = platform
     now = dt.datetime.now(dt.UTC)
     for kind, image in images.items():
         stored = await p.storage.save(image.data, tenant_id=tenant.id, kind=kind, media_type=image.media_type,
                                       owner_id=entry.account or None)
         setattr(entry, kind, stored.id)
     entry.real_name, entry.mobile, entry.position = values["real_name"], values["mobile"] or None, values["position"]
-    entry.company_filled_at, entry.updated_at = now, now
-    entry.learner_confirmed_at = None  # the learner must confirm what the company changed
+    entry.updated_at = now
     await entry.save()
+    await roster_checks.company_filled(tenant, entry.id, now)  # the learner must confirm the change
     await audit("roster.company_filled", tenant_id=tenant.id, actor_id=account.id, object_type="roster_entry",
                 object_id=entry.id, images=sorted(images))
     return redirect(request, f"/company/learners/{entry.id}?saved=1")
 
 
 @get("/company/learners/{entry_id:int}/files/{kind:str}")
-async def entry_file(request: Request, entry_id: int, kind: str) -> Response:
-    _account, enterprise = await company_of(request)
+async def entry_file(platform: Platform, tenant: Tenant, enterprise: Enterprise, entry_id: int,
+                     kind: str) -> Response:
     if kind not in IMAGE_KINDS:
         raise NotFoundException()
-    entry = await _entry(request, entry_id, enterprise.id)
-    file_id = getattr(entry, kind)
-    stored = await StoredFile.objects().where(
-        (StoredFile.id == file_id) & (StoredFile.tenant == entry.tenant)).first() if file_id else None
-    if stored is None:
-        raise NotFoundException()
-    return Response(content=platform_of(request).storage.read(stored), media_type=stored.media_type,
+    entry = await _entry(tenant, entry_id, enterprise.id)
+    stored = await scoped(StoredFile, tenant).get_or_404(getattr(entry, kind))
+    return Response(content=platform.storage.read(stored), media_type=stored.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 

@@ -4,10 +4,10 @@ whose joined learner's profile) uses it, and the association's staff. Everyone e
 
 from __future__ import annotations
 
-from litestar import Request, Response, get
+from litestar import Response, get
 from litestar.exceptions import NotFoundException
 
-from core import LearnerProfile, RosterEntry, StoredFile, platform_of, require, tenant_of
+from core import Account, LearnerProfile, Platform, RosterEntry, StoredFile, Tenant, scoped, signed_in
 
 
 def _uses(table, column_names: tuple[str, ...], file_id: int):
@@ -19,27 +19,26 @@ def _uses(table, column_names: tuple[str, ...], file_id: int):
 
 
 async def may_view(tenant, account, file_id: int) -> bool:
-    in_profile = (LearnerProfile.tenant == tenant.id) & _uses(LearnerProfile, ("id_front", "id_back", "portrait"), file_id)
-    in_roster = (RosterEntry.tenant == tenant.id) & _uses(RosterEntry, ("id_front", "id_back", "photo"), file_id)
+    profiles, roster = scoped(LearnerProfile, tenant), scoped(RosterEntry, tenant)
+    in_profile = _uses(LearnerProfile, ("id_front", "id_back", "portrait"), file_id)
+    in_roster = _uses(RosterEntry, ("id_front", "id_back", "photo"), file_id)
     if account.role == "learner":
-        return await LearnerProfile.exists().where(in_profile & (LearnerProfile.account == account.id))
+        return await profiles.exists(in_profile & (LearnerProfile.account == account.id))
     if account.role == "enterprise_admin" and account.enterprise:
-        return (await RosterEntry.exists().where(in_roster & (RosterEntry.enterprise == account.enterprise))
-                or await LearnerProfile.exists().where(in_profile & (LearnerProfile.enterprise == account.enterprise)))
+        return (await roster.exists(in_roster & (RosterEntry.enterprise == account.enterprise))
+                or await profiles.exists(in_profile & (LearnerProfile.enterprise == account.enterprise)))
     if account.role == "tenant_admin":
-        return await LearnerProfile.exists().where(in_profile) or await RosterEntry.exists().where(in_roster)
+        return await profiles.exists(in_profile) or await roster.exists(in_roster)
     return False
 
 
-@get("/profile/files/{file_id:int}")
-async def profile_file(request: Request, file_id: int) -> Response:
-    tenant = tenant_of(request)
-    account = require(request)
-    row = await StoredFile.objects().where((StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)).first()
+@get("/profile/files/{file_id:int}", guards=[signed_in])
+async def profile_file(platform: Platform, tenant: Tenant, account: Account, file_id: int) -> Response:
+    row = await scoped(StoredFile, tenant).get(file_id)
     if row is None or not await may_view(tenant, account, file_id):
         raise NotFoundException()
     return Response(
-        content=platform_of(request).storage.read(row), media_type=row.media_type,
+        content=platform.storage.read(row), media_type=row.media_type,
         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
 

@@ -10,7 +10,7 @@ from litestar.exceptions import NotFoundException
 
 import segno
 
-from core import StoredFile, articles, base_of, platform_of, render, tenant_of
+from core import Platform, StoredFile, Tenant, articles, base_of, render, scoped
 
 PER_PAGE = 20
 
@@ -36,8 +36,7 @@ def template_vars(request: Request, tenant) -> dict:
 
 
 @get("/news")
-async def news_list(request: Request, category: str = "news", page: int = 1) -> Response:
-    tenant = tenant_of(request)
+async def news_list(request: Request, tenant: Tenant, category: str = "news", page: int = 1) -> Response:
     if category not in articles.CATEGORIES:
         raise NotFoundException()
     page = max(1, min(page, 10_000))
@@ -49,8 +48,7 @@ async def news_list(request: Request, category: str = "news", page: int = 1) -> 
 
 
 @get("/news/{article_id:int}")
-async def news_detail(request: Request, article_id: int) -> Response:
-    tenant = tenant_of(request)
+async def news_detail(request: Request, tenant: Tenant, article_id: int) -> Response:
     article = await articles.published(tenant, article_id)
     if article is None:
         raise NotFoundException()
@@ -59,27 +57,22 @@ async def news_detail(request: Request, article_id: int) -> Response:
                         paragraphs=articles.paragraphs(article.body))
 
 
-async def attachment_response(request: Request, tenant, article) -> Response:
+async def attachment_response(platform: Platform, tenant: Tenant, article) -> Response:
     if article is None or article.attachment is None:
         raise NotFoundException()
-    row = await StoredFile.objects().where(
-        (StoredFile.id == article.attachment) & (StoredFile.tenant == tenant.id)
-    ).first()
-    if row is None:
-        raise NotFoundException()
+    row = await scoped(StoredFile, tenant).get_or_404(article.attachment)
     ext = "pdf" if row.media_type == "application/pdf" else "jpg"
     return Response(
-        content=platform_of(request).storage.read(row), media_type=row.media_type,
+        content=platform.storage.read(row), media_type=row.media_type,
         headers={"Content-Disposition": f'inline; filename="attachment-{article.id}.{ext}"',
                  "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"},
     )
 
 
 @get("/news/{article_id:int}/attachment")
-async def news_attachment(request: Request, article_id: int) -> Response:
+async def news_attachment(platform: Platform, tenant: Tenant, article_id: int) -> Response:
     """Attachments of published articles are public, but still served by id through the app."""
-    tenant = tenant_of(request)
-    return await attachment_response(request, tenant, await articles.published(tenant, article_id))
+    return await attachment_response(platform, tenant, await articles.published(tenant, article_id))
 
 
 SEEDS = [

@@ -23,6 +23,7 @@ from core import (
     collect,
     compare_with_id_photo,
     decode_image,
+    scoped,
     select_provider,
 )
 
@@ -39,8 +40,8 @@ CONSENT_SHA256 = hashlib.sha256(CONSENT_TEXT.encode()).hexdigest()
 
 
 async def has_consent(tenant, account) -> bool:
-    return await Consent.exists().where(
-        (Consent.tenant == tenant.id) & (Consent.account == account.id) & (Consent.kind == CONSENT_KIND)
+    return await scoped(Consent, tenant).exists(
+        (Consent.account == account.id) & (Consent.kind == CONSENT_KIND)
         & (Consent.text_version == CONSENT_VERSION) & Consent.withdrawn_at.is_null()
     )
 
@@ -48,7 +49,7 @@ async def has_consent(tenant, account) -> bool:
 async def record_consent(tenant, account) -> None:
     if await has_consent(tenant, account):
         return
-    await Consent(tenant=tenant.id, account=account.id, kind=CONSENT_KIND, text_version=CONSENT_VERSION,
+    await scoped(Consent, tenant).new(account=account.id, kind=CONSENT_KIND, text_version=CONSENT_VERSION,
                   text_sha256=CONSENT_SHA256, granted_at=dt.datetime.now(dt.UTC)).save()
 
 

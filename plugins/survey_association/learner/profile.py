@@ -17,11 +17,13 @@ from core import (
     find_roster_matches,
     join_roster,
     normalize_id_number,
-    platform_of,
+    Account,
+    Platform,
+    Tenant,
     redirect,
     render,
-    require,
-    tenant_of,
+    roles,
+    scoped,
 )
 from core.files.images import clean_image_async
 from plugins.survey_association.learner import portrait as faces
@@ -37,23 +39,16 @@ IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "po
 
 
 async def profile_of(tenant, account) -> LearnerProfile | None:
-    return await LearnerProfile.objects().where(
-        (LearnerProfile.tenant == tenant.id) & (LearnerProfile.account == account.id)
-    ).first()
+    return await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account.id).first()
 
 
-async def _page(request: Request, status_code: int = 200, errors: dict | None = None, form: dict | None = None,
-                notice: str = "") -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
-    account = require(request, "learner")
+async def _page(request: Request, platform: Platform, tenant: Tenant, account: Account, status_code: int = 200,
+                errors: dict | None = None, form: dict | None = None, notice: str = "") -> Response:
     profile = await profile_of(tenant, account)
-    matches = await find_roster_matches(p.hooks(tenant), tenant, profile) if profile else None
+    matches = await find_roster_matches(platform.hooks(tenant), tenant, profile) if profile else None
     enterprise = None
     if profile and profile.enterprise:
-        enterprise = await Enterprise.objects().where(
-            (Enterprise.id == profile.enterprise) & (Enterprise.tenant == tenant.id)
-        ).first()
+        enterprise = await scoped(Enterprise, tenant).get(profile.enterprise)
     editing_identity = (profile is None or not profile.id_number or request.query_params.get("edit") == "identity"
                         or bool({"real_name", "id_number"} & set(errors or {})))
     if profile and profile.enterprise:
@@ -68,16 +63,17 @@ async def _page(request: Request, status_code: int = 200, errors: dict | None = 
     )
 
 
-@get("/me/profile")
-async def profile_page(request: Request) -> Response:
-    return await _page(request)
+LEARNER = [roles("learner")]
 
 
-@post("/me/profile/identity")
-async def profile_identity(request: Request) -> Response:
+@get("/me/profile", guards=LEARNER)
+async def profile_page(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    return await _page(request, platform, tenant, account)
+
+
+@post("/me/profile/identity", guards=LEARNER)
+async def profile_identity(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """Step 1: real name and ID number (changeable until a company roster is joined)."""
-    tenant = tenant_of(request)
-    account = require(request, "learner")
     form = await text_fields(request)
     errors: dict[str, str] = {}
     name = form.get("real_name", "")
@@ -92,18 +88,18 @@ async def profile_identity(request: Request) -> Response:
         errors["id_number"] = str(exc)
     profile = await profile_of(tenant, account)
     if profile and profile.enterprise:
-        return await _page(request, 400, notice="您已加入企业，姓名和身份证号不能修改；如有错误请联系单位管理员")
+        return await _page(request, platform, tenant, account, 400,
+                           notice="您已加入企业，姓名和身份证号不能修改；如有错误请联系单位管理员")
     if id_number and "id_number" not in errors:
-        used = await LearnerProfile.exists().where(
-            (LearnerProfile.tenant == tenant.id) & (LearnerProfile.id_number == id_number)
-            & (LearnerProfile.account != account.id)
+        used = await scoped(LearnerProfile, tenant).exists(
+            (LearnerProfile.id_number == id_number) & (LearnerProfile.account != account.id)
         )
         if used:
             errors["id_number"] = "该身份证号已被其他账号使用，如有疑问请联系单位管理员"
     if errors:
-        return await _page(request, 400, errors=errors, form={"real_name": name})
+        return await _page(request, platform, tenant, account, 400, errors=errors, form={"real_name": name})
     now = dt.datetime.now(dt.UTC)
-    profile = profile or LearnerProfile(tenant=tenant.id, account=account.id, created_at=now)
+    profile = profile or scoped(LearnerProfile, tenant).new(account=account.id, created_at=now)
     profile.real_name, profile.id_number, profile.updated_at = name, id_number, now
     await profile.save()
     await audit("profile.identity", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
@@ -111,18 +107,16 @@ async def profile_identity(request: Request) -> Response:
     return redirect(request, "/me/profile")
 
 
-@post("/me/profile/confirm")
-async def profile_confirm(request: Request) -> Response:
+@post("/me/profile/confirm", guards=LEARNER)
+async def profile_confirm(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """"确认": join every roster entry the profile matches; 所属企业 comes from the entry."""
-    p = platform_of(request)
-    tenant = tenant_of(request)
-    account = require(request, "learner")
+    p = platform
     profile = await profile_of(tenant, account)
     if profile is None or not profile.id_number:
         return redirect(request, "/me/profile")
     matches = await find_roster_matches(p.hooks(tenant), tenant, profile)
     if not matches.pending:
-        return await _page(request, 400, notice="没有需要确认的企业登记信息")
+        return await _page(request, platform, tenant, account, 400, notice="没有需要确认的企业登记信息")
     await join_roster(p.hooks(tenant), tenant, profile, matches.pending)
     return redirect(request, "/me/profile?joined=1")
 
@@ -130,16 +124,14 @@ async def profile_confirm(request: Request) -> Response:
 async def _stored(p, tenant, file_id: int | None) -> bytes | None:
     if not file_id:
         return None
-    row = await StoredFile.objects().where((StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)).first()
+    row = await scoped(StoredFile, tenant).get(file_id)
     return p.storage.read(row) if row else None
 
 
-@post("/me/profile/details")
-async def profile_details(request: Request) -> Response:
+@post("/me/profile/details", guards=LEARNER)
+async def profile_details(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """Complete the profile: ID-card front and back and a portrait (each optional on its own)."""
-    p = platform_of(request)
-    tenant = tenant_of(request)
-    account = require(request, "learner")
+    p = platform
     profile = await profile_of(tenant, account)
     if profile is None or not profile.id_number:
         return redirect(request, "/me/profile")
@@ -175,7 +167,7 @@ async def profile_details(request: Request) -> Response:
     if not cleaned and not errors:
         errors["id_front"] = "请选择要上传的照片"
     if errors:  # nothing is stored when any image is refused
-        return await _page(request, 400, errors=errors)
+        return await _page(request, platform, tenant, account, 400, errors=errors)
     columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
                "portrait": LearnerProfile.portrait}
     for name, data in cleaned.items():
@@ -187,7 +179,7 @@ async def profile_details(request: Request) -> Response:
     await audit("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
                 object_id=profile.id, images=sorted(cleaned))
     if notice:
-        return await _page(request, notice=notice)
+        return await _page(request, platform, tenant, account, notice=notice)
     return redirect(request, "/me/profile?saved=1")
 
 

@@ -12,11 +12,12 @@ from core import (
     check_code,
     send_code,
     normalize_mobile,
-    platform_of,
+    Platform,
     redirect,
     render,
+    scoped,
     start_session,
-    tenant_of,
+    Tenant,
     upsert_account,
 )
 from plugins.survey_association.learner.forms import text_fields
@@ -27,20 +28,19 @@ MAX_NAME = 50
 
 
 async def _registered(tenant, mobile: str) -> bool:
-    return await Account.exists().where((Account.tenant == tenant.id) & (Account.mobile == mobile))
+    return await scoped(Account, tenant).exists(Account.mobile == mobile)
 
 
 @get("/register")
-async def register_page(request: Request) -> Response:
-    if request.state.get("account") is not None:
+async def register_page(request: Request, account: Account | None) -> Response:
+    if account is not None:
         return redirect(request, "/me")
     return await render(request, "learner/register.html", form={}, errors={})
 
 
 @post("/register/code")
-async def register_code(request: Request) -> Response:
+async def register_code(request: Request, tenant: Tenant) -> Response:
     """htmx: send a registration code. A registered number is told to sign in instead."""
-    tenant = tenant_of(request)
     form = await text_fields(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
@@ -55,9 +55,8 @@ async def register_code(request: Request) -> Response:
 
 
 @post("/register")
-async def register_submit(request: Request) -> Response:
-    p = platform_of(request)
-    tenant = tenant_of(request)
+async def register_submit(request: Request, platform: Platform, tenant: Tenant) -> Response:
+    p = platform
     form = await text_fields(request)
     errors: dict[str, str] = {}
     mobile = ""

@@ -3,7 +3,7 @@
 import asyncio
 
 from core.audit.tables import AuditEntry
-from core.roster.tables import CertificateHolder
+from plugins.survey_association.tables import CertificateHolder
 from core.testing.ids import fake_id_number
 from plugins.survey_association.tests._company_helpers import company, signed_in_admin, xlsx
 

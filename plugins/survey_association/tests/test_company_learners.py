@@ -5,6 +5,7 @@ from core.audit.tables import AuditEntry
 from core.notify.tables import Notification
 from core.roster.tables import RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
+from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.tests._company_helpers import company, jpeg, signed_in_admin
 
 
@@ -94,8 +95,10 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     r = await client.post(url, fields, files=files)
     assert r.status_code == 303
     await entry.refresh()
-    assert entry.company_filled_at and entry.id_front and entry.id_back and entry.photo
-    assert entry.position == "测量员" and entry.learner_confirmed_at is None
+    assert entry.id_front and entry.id_back and entry.photo and entry.position == "测量员"
+    checks = await RosterConfirmation.objects().where(RosterConfirmation.entry == entry.id).first()
+    assert checks.tenant == entry.tenant and checks.company_filled_at and checks.learner_confirmed_at is None
+    assert "待学员确认" in (await client.get(url)).text
     # The field is empty on the page; submitting it empty keeps the mobile, a new one replaces it.
     r = await client.post(url, {"real_name": "王勘察", "mobile": "", "position": "测量员"})
     assert r.status_code == 303

@@ -15,6 +15,7 @@ from core.roster.tables import LearnerProfile, RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
 from core.testing.pytest_plugin import shared_dir
 from plugins.survey_association.learner import portrait as portrait_mod
+from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.learner.profile import NO_MATCH
 
 
@@ -86,7 +87,9 @@ async def test_company_roster_is_shown_and_confirmation_joins_it(client, make_ac
     r = await client.post("/t/survey/me/profile/confirm")
     assert r.status_code == 303 and r.headers["location"].endswith("/me/profile?joined=1")
     entry = await RosterEntry.objects().where(RosterEntry.id == entry.id).first()
-    assert entry.status == "joined" and entry.account == account.id and entry.learner_confirmed_at
+    assert entry.status == "joined" and entry.account == account.id
+    checks = await RosterConfirmation.objects().where(RosterConfirmation.entry == entry.id).first()
+    assert checks.tenant == entry.tenant and checks.learner_confirmed_at  # joining is the learner's confirmation
     profile = await LearnerProfile.objects().where(LearnerProfile.account == account.id).first()
     assert profile.enterprise == firm.id and profile.confirmed_at
     page = await client.get("/t/survey/me/profile?joined=1")
