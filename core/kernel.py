@@ -83,6 +83,9 @@ class Platform:
         if self.jobs is not None:
             await self.jobs.start(self)
         self.started = True
+        await self.warn_without_sms_gateway()
+
+    async def warn_without_sms_gateway(self) -> None:
         for tenant in await self.tenants_without_sms_gateway():
             log.warning("tenant %s has no SMS gateway: text messages are recorded, not sent", tenant.slug)
 
