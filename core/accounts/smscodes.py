@@ -100,14 +100,15 @@ async def check_code(*, tenant: Tenant, mobile: str, purpose: str, code: str, se
         raise CodeError("验证码已过期，请重新获取")
     # Count this attempt before evaluating it; no row comes back once the attempts are used up
     # (or another request consumed the code), so at most MAX_ATTEMPTS evaluations ever happen.
-    counted = await SmsCode.update({SmsCode.attempts: SmsCode.attempts + 1}).where(
+    codes = scoped(SmsCode, tenant)
+    counted = await codes.update({SmsCode.attempts: SmsCode.attempts + 1}).where(
         (SmsCode.id == row.id) & SmsCode.used_at.is_null() & (SmsCode.attempts < MAX_ATTEMPTS)
     ).returning(SmsCode.attempts)
     if not counted:
         raise CodeError("验证码错误次数过多，请重新获取")
     if not _matches(row.code_hash, secret, mobile, code):
         raise CodeError("验证码不正确")
-    consumed = await SmsCode.update({SmsCode.used_at: now}).where(
+    consumed = await codes.update({SmsCode.used_at: now}).where(
         (SmsCode.id == row.id) & SmsCode.used_at.is_null()
     ).returning(SmsCode.id)
     if not consumed:  # a simultaneous request with the same code won
