@@ -20,8 +20,8 @@ from core.faces.imaging import (
 from core.faces.landmarks import LandmarkLayout
 from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
 from core.faces.session import IdentityCheck, LivenessSession, portrait_encoding
-from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, select_provider
-from core.faces.quality import PortraitRules, assess_portrait, compare_with_id_photo
+from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, compare_with_id_photo, select_provider
+from core.faces.quality import PortraitRules, assess_portrait
 from core.faces.values import (
     Action,
     ActionResult,

@@ -10,25 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from core.faces import imaging
-from core.faces.values import (
-    FaceError,
-    FaceObservation,
-    QualityCode,
-    QualityIssue,
-    QualityReport,
-)
+from core.faces.values import FaceObservation, QualityCode, QualityIssue, QualityReport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.faces.provider import FaceProvider
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
 class PortraitRules:
     """Thresholds of the portrait gate (a tenant may pass its own)."""
 
+    max_outside_px: float = 0.0  # how far the face's landmark box may leave the image
     min_face_px: int = 90  # face box width in pixels of the uploaded image
     min_face_share: float = 0.08  # face width over the image's shorter side
     min_brightness: float = 60.0  # mean luma of the face
