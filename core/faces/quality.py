@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 from core.faces import imaging
-from core.faces.values import FaceObservation, QualityCode, QualityIssue, QualityReport
+from core.faces.values import FaceBox, FaceObservation, QualityCode, QualityIssue, QualityReport
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -46,8 +46,9 @@ def assess_portrait(
 ) -> QualityReport:
     """Apply the gate to a provider's observations of ``image`` (RGB uint8).
 
-    Order: face count first (nothing else makes sense without exactly one face), then size,
-    exposure, sharpness, pose and eyes; every failing check is reported, most important first.
+    Order: face count first (nothing else makes sense without exactly one face), then a face
+    cut by the image border (its landmark box leaves the frame), size, exposure, sharpness, pose
+    and eyes; every failing check is reported, most important first.
     """
     rules = rules or PortraitRules()
     image = imaging.ensure_rgb(image)
@@ -57,24 +58,12 @@ def assess_portrait(
     if len(faces) > 1:
         return QualityReport((issue(QualityCode.MULTIPLE_FACES, len(faces)),), len(faces), provider=provider)
     face = faces[0]
-    box = face.box.clipped(w, h)
     issues: list[QualityIssue] = []
-    expo = imaging.exposure(image, box)
-    sharp = imaging.sharpness(image, box)
-    measures = {
-        "face_px": box.w,
-        "face_share": box.w / min(h, w),
-        **expo,
-        "sharpness": sharp,
-    }
-    if box.w < rules.min_face_px or box.w / min(h, w) < rules.min_face_share:
-        issues.append(issue(QualityCode.TOO_SMALL, box.w))
-    if expo["brightness"] < rules.min_brightness or expo["dark_share"] > rules.max_clipped_share:
-        issues.append(issue(QualityCode.TOO_DARK, expo["brightness"]))
-    elif expo["brightness"] > rules.max_brightness or expo["bright_share"] > rules.max_clipped_share:
-        issues.append(issue(QualityCode.TOO_BRIGHT, expo["brightness"]))
-    if sharp < rules.min_sharpness:
-        issues.append(issue(QualityCode.BLURRY, sharp))
+    outside = max(-face.box.x, -face.box.y, face.box.x + face.box.w - w, face.box.y + face.box.h - h)
+    if outside > rules.max_outside_px:
+        issues.append(issue(QualityCode.INCOMPLETE, outside))
+    found, measures = image_issues(image, face.box, rules)
+    issues += found
     if face.yaw is not None:
         measures["yaw"] = face.yaw
         measures["pitch"] = face.pitch if face.pitch is not None else 0.0
@@ -89,25 +78,21 @@ def assess_portrait(
     )
 
 
-def compare_with_id_photo(
-    matcher: FaceProvider,
-    portrait: np.ndarray,
-    id_photo: np.ndarray,
-    tolerance: float | None = None,
-) -> tuple[QualityIssue | None, float | None]:
-    """Compare a portrait with the photo on an ID card (for tenants that enable it).
-
-    Returns ``(None, distance)`` when they match, else ``(issue, distance)``; ``distance`` is
-    None when a face could not be encoded.
-    """
-    tol = matcher.default_tolerance if tolerance is None else tolerance
-    try:
-        a = matcher.encode(portrait)
-    except FaceError:
-        return issue(QualityCode.NO_FACE), None
-    try:
-        b = matcher.encode(id_photo)
-    except FaceError:
-        return issue(QualityCode.ID_UNREADABLE), None
-    d = matcher.distance(a, b)
-    return (None if d <= tol else issue(QualityCode.ID_MISMATCH, d)), d
+def image_issues(image: np.ndarray, box: FaceBox, rules: PortraitRules) -> tuple[list[QualityIssue], dict[str, float]]:
+    """Size, exposure and sharpness of the face in ``box`` (the part of the gate that needs
+    only pixels; liveness sessions apply it as a floor to the frames they encode)."""
+    h, w = image.shape[:2]
+    box = box.clipped(w, h)
+    expo = imaging.exposure(image, box)
+    sharp = imaging.sharpness(image, box)
+    measures = {"face_px": box.w, "face_share": box.w / min(h, w), **expo, "sharpness": sharp}
+    issues: list[QualityIssue] = []
+    if box.w < rules.min_face_px or box.w / min(h, w) < rules.min_face_share:
+        issues.append(issue(QualityCode.TOO_SMALL, box.w))
+    if expo["brightness"] < rules.min_brightness or expo["dark_share"] > rules.max_clipped_share:
+        issues.append(issue(QualityCode.TOO_DARK, expo["brightness"]))
+    elif expo["brightness"] > rules.max_brightness or expo["bright_share"] > rules.max_clipped_share:
+        issues.append(issue(QualityCode.TOO_BRIGHT, expo["brightness"]))
+    if sharp < rules.min_sharpness:
+        issues.append(issue(QualityCode.BLURRY, sharp))
+    return issues, measures
