@@ -85,7 +85,7 @@ class LivenessRules:
     """Thresholds of the liveness judge (see docs/faces.md for how they were chosen)."""
 
     timeout_ms: int = 3000
-    blink_closed_ratio: float = 0.6  # eyes closed: openness ≤ 0.6 × the session's baseline
+    blink_closed_ratio: float = 0.7  # eyes closed: openness ≤ 0.7 × the session's baseline
     blink_open_ratio: float = 0.75  # eyes open: openness ≥ 0.75 × baseline
     mouth_open: float = 0.25  # inner-lip gap / mouth width when open
     mouth_delta: float = 0.18  # rise from the closed level after the prompt

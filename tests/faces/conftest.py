@@ -1,13 +1,20 @@
-"""Cross-provider face tests: real models on ../shared; providers shared per session."""
+"""Cross-provider face tests: real models on ../shared; providers and per-frame signals shared
+per session (each clip frame and each attack frame goes through the model once)."""
+
+import functools
 
 import pytest
 
+from core.faces import frame_signals
 from core.testing import face_media as media
+
+# Under CI a missing ../shared raises here (collection error) instead of skipping everything.
+MISSING = media.shared_missing_reason()
 
 
 def pytest_collection_modifyitems(config, items):
-    if not media.faces_dir().is_dir():
-        skip = pytest.mark.skip(reason="../shared/faces is not available")
+    if MISSING:
+        skip = pytest.mark.skip(reason=MISSING)
         for item in items:
             if "tests/faces" in str(item.fspath) and "judge" not in item.name:
                 item.add_marker(skip)
@@ -27,3 +34,27 @@ def dlib():
     from plugins.face_dlib import DlibProvider
 
     return DlibProvider()
+
+
+@pytest.fixture(scope="session")
+def clips():
+    v = media.videos_dir()
+    return {name: media.read_clip(v / name) for name in media.CLIPS}
+
+
+@pytest.fixture(scope="session")
+def clip_signals(mediapipe, clips):
+    """MediaPipe's FrameSignals of every frame of every clip, at the clip's own rate."""
+    return {name: [(t, frame_signals(mediapipe, f, t)[1]) for t, f in frames] for name, frames in clips.items()}
+
+
+@pytest.fixture(scope="session")
+def attack_clip(mediapipe):
+    """attack_clip(path, kind) -> (frames, MediaPipe signals), synthesised and observed once."""
+
+    @functools.cache
+    def make(path, kind):
+        frames = media.attack_inputs(mediapipe.detect, path, kind)
+        return frames, [(t, frame_signals(mediapipe, f, t)[1]) for t, f in frames]
+
+    return make
