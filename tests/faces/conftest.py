@@ -50,11 +50,18 @@ def clip_signals(mediapipe, clips):
 
 @pytest.fixture(scope="session")
 def attack_clip(mediapipe):
-    """attack_clip(path, kind) -> (frames, MediaPipe signals), synthesised and observed once."""
+    """attack_clip(path, kind) -> frames of that photo attack, synthesised once per run."""
+    boxes: dict[int, list] = {}  # photos are cached arrays (load_photo): detect each once
 
-    @functools.cache
-    def make(path, kind):
-        frames = media.attack_inputs(mediapipe.detect, path, kind)
-        return frames, [(t, frame_signals(mediapipe, f, t)[1]) for t, f in frames]
+    def detect(image):
+        if id(image) not in boxes:
+            boxes[id(image)] = mediapipe.detect(image)
+        return boxes[id(image)]
 
-    return make
+    return functools.cache(lambda path, kind: media.attack_inputs(detect, path, kind))
+
+
+@pytest.fixture(scope="session")
+def attack_signals(mediapipe, attack_clip):
+    """attack_signals(path, kind) -> MediaPipe's signals of those frames, computed once per run."""
+    return functools.cache(lambda path, kind: [(t, frame_signals(mediapipe, f, t)[1]) for t, f in attack_clip(path, kind)])
