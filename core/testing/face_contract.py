@@ -43,7 +43,6 @@ from core.faces import (
 from core.testing import face_media as media
 
 _MISSING = media.shared_missing_reason()  # raises under CI: the suite must run there
-pytestmark = pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "")
 
 PHOTOS = media.single_person_photos() if media.faces_dir().is_dir() else []
 GROUPS = media.group_photos() if media.faces_dir().is_dir() else []
@@ -80,6 +79,7 @@ def _need(provider: FaceProvider, cap: Capability) -> None:
         pytest.skip(f"{provider.name} does not declare {cap.value}")
 
 
+@pytest.mark.skipif(bool(_MISSING), reason=_MISSING or "")  # a class mark: subclasses inherit it
 class FaceProviderContract:
     """Subclass it and define a ``provider`` fixture (class or session scope)."""
 
