@@ -136,7 +136,7 @@ class FaceObservation:
     ``eye_distance`` is the outer eye-corner distance in pixels (scale of the face).
     ``face_aspect`` is a rigid vertical/horizontal proportion of the face (eye line to nose base
     over the eye distance): a photo tilted about either axis changes it exactly as it changes
-    eye and mouth openness, so the judge divides it out (a flicked photo cannot fake a blink).
+    eye and mouth openness, so the judge divides it out (tested: a flicked photo is not a blink).
     """
 
     box: FaceBox

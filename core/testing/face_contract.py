@@ -31,7 +31,6 @@ from core.faces import (
     Capability,
     FaceBox,
     FaceProvider,
-    IdentityCheck,
     LivenessSession,
     frame_signals,
     MultipleFacesError,
