@@ -38,12 +38,24 @@ class SigninRules(_Section):
     sms_codes_per_address_per_hour: int = 20
 
 
+# Face providers that must not judge liveness (docs/faces.md): dlib's 68-point eye aspect ratio
+# misses quick blinks, so it offers no LIVENESS capability.
+UNFIT_FOR_LIVENESS = frozenset({"dlib"})
+
+
 class FaceRules(_Section):
     liveness_provider: str = "mediapipe"
     match_provider: str = "dlib"
     match_tolerance: float | None = None  # None: the provider's measured default
     max_attempts: int = 3
     compare_portrait_with_id_card: bool = False
+
+    def __post_init__(self) -> None:
+        if self.liveness_provider in UNFIT_FOR_LIVENESS:
+            raise msgspec.ValidationError(
+                f"face provider {self.liveness_provider!r} cannot judge liveness (it misses quick blinks)"
+                " - at `$.face.liveness_provider`"
+            )
 
 
 class RetentionRules(_Section):

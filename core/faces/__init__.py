@@ -19,9 +19,9 @@ from core.faces.imaging import (
 )
 from core.faces.landmarks import LandmarkLayout
 from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
-from core.faces.session import IdentityCheck, LivenessSession, portrait_encoding
-from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, select_provider
-from core.faces.quality import PortraitRules, assess_portrait, compare_with_id_photo
+from core.faces.session import IdentityCheck, LivenessSession, frame_signals, portrait_encoding
+from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, compare_with_id_photo, select_provider
+from core.faces.quality import PortraitRules, assess_portrait
 from core.faces.values import (
     Action,
     ActionResult,
@@ -87,6 +87,7 @@ __all__ = [
     "LivenessRules",
     "LivenessSession",
     "draw_challenge",
+    "frame_signals",
     "portrait_encoding",
     # image helpers
     "brightness",

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import math
-
-import cv2
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from core.faces.values import FaceBox, InvalidImageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+# cv2, numpy and PIL are imported inside the functions: importing the face contract (every
+# plugin does, through ``core``) must not load them; the first image operation does.
 
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression-bomb guard (≈ 7,300 × 5,500)
@@ -23,6 +26,9 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarra
     oversized input, undecodable bytes, images that are tiny or would blow up memory.
     The EXIF orientation of JPEGs is applied (phones store portraits rotated).
     """
+    import cv2
+    import numpy as np
+    from PIL import Image
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidImageError("image data must be bytes")
     data = bytes(data)
@@ -49,6 +55,8 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarra
 
 def ensure_rgb(image: np.ndarray) -> np.ndarray:
     """Check (and make contiguous) an RGB uint8 H×W×3 array; grey or RGBA are converted."""
+    import cv2
+    import numpy as np
     if not isinstance(image, np.ndarray):
         raise InvalidImageError("image must be a numpy array (decode bytes with decode_image)")
     if image.dtype != np.uint8:
@@ -64,6 +72,7 @@ def ensure_rgb(image: np.ndarray) -> np.ndarray:
 
 def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     """Shrink so that the longer side is at most ``max_side``; returns (image, scale applied)."""
+    import cv2
     h, w = image.shape[:2]
     side = max(h, w)
     if side <= max_side:
@@ -75,6 +84,7 @@ def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
 
 def encode_jpeg(image: np.ndarray, quality: int = 85, max_side: int | None = 640) -> bytes:
     """RGB array → JPEG bytes (optionally downscaled), for evidence frames."""
+    import cv2
     if max_side:
         image, _ = downscale(image, max_side)
     ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality])
@@ -94,6 +104,7 @@ def face_crop(image: np.ndarray, box: FaceBox, margin: float = 0.0) -> np.ndarra
 
 
 def luma(image: np.ndarray) -> np.ndarray:
+    import cv2
     return cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
 
 
@@ -124,6 +135,7 @@ def sharpness(image: np.ndarray, box: FaceBox | None = None, size: int = 160) ->
     The face is first brought to a fixed size so that big and small photos are comparable;
     a sharp face scores in the hundreds, a blurred one in the tens.
     """
+    import cv2
     region = face_crop(image, box) if box is not None else image
     if region.size == 0:
         return 0.0
@@ -139,6 +151,7 @@ def sharpness(image: np.ndarray, box: FaceBox | None = None, size: int = 160) ->
 
 def eye_aspect_ratio(eye: np.ndarray) -> float:
     """Soukupová–Čech EAR of six eye points (corner, top, top, corner, bottom, bottom)."""
+    import numpy as np
     p = np.asarray(eye, dtype=np.float64)[:, :2]
     vertical = np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])
     horizontal = 2.0 * np.linalg.norm(p[0] - p[3])
@@ -151,6 +164,7 @@ def euler_from_rotation(r: np.ndarray) -> tuple[float, float, float]:
     Convention (unmirrored camera image): yaw > 0 when the person turns to their own left
     (the nose moves to the right of the image); pitch > 0 when the nose moves down.
     """
+    import numpy as np
     r = np.asarray(r, dtype=np.float64)[:3, :3]
     yaw = math.degrees(math.atan2(r[0, 2], r[2, 2]))
     pitch = math.degrees(math.asin(max(-1.0, min(1.0, -r[1, 2]))))
@@ -170,6 +184,8 @@ def nose_parallax(
     eye distance in B); the sign follows the movement (x > 0 for turning left, y > 0 for nose
     down), as yaw and pitch do.
     """
+    import cv2
+    import numpy as np
     a = np.asarray(anchors_a, dtype=np.float64).reshape(-1, 2)
     b = np.asarray(anchors_b, dtype=np.float64).reshape(-1, 2)
     if len(a) < 5 or len(a) != len(b) or scale <= 0:

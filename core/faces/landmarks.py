@@ -4,11 +4,13 @@ shares, given where its eyes, mouth and nose are in its own numbering."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core.faces.imaging import eye_aspect_ratio
 from core.faces.values import FaceBox, FaceObservation
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class LandmarkLayout:
         self, pts: np.ndarray, yaw: float | None, pitch: float | None, roll: float | None
     ) -> FaceObservation:
         """The observation of one face from its landmark points (N×2 pixels) and head pose."""
+        import numpy as np
+
         x1, y1 = pts.min(axis=0)
         x2, y2 = pts.max(axis=0)
         ear = (eye_aspect_ratio(pts[list(self.left_eye)]) + eye_aspect_ratio(pts[list(self.right_eye)])) / 2

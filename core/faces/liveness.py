@@ -19,12 +19,11 @@ caller's timing, so every provider's signals go through the same rules:
 
 from __future__ import annotations
 
+import math
 import secrets
 import statistics
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
-
-import numpy as np
 
 from core.faces import imaging
 from core.faces import messages as M
@@ -86,7 +85,7 @@ class LivenessRules:
     """Thresholds of the liveness judge (see docs/faces.md for how they were chosen)."""
 
     timeout_ms: int = 3000
-    blink_closed_ratio: float = 0.6  # eyes closed: openness ≤ 0.6 × the session's baseline
+    blink_closed_ratio: float = 0.7  # eyes closed: openness ≤ 0.7 × the session's baseline
     blink_open_ratio: float = 0.75  # eyes open: openness ≥ 0.75 × baseline
     mouth_open: float = 0.25  # inner-lip gap / mouth width when open
     mouth_delta: float = 0.18  # rise from the closed level after the prompt
@@ -381,7 +380,7 @@ class LivenessJudge:
         r = self.rules
         if a.anchors is None or b.anchors is None or a.nose is None or b.nose is None:
             return False, None
-        scale = b.eye_distance or float(np.ptp(b.anchors[:, 0]))
+        scale = b.eye_distance or float(b.anchors[:, 0].max() - b.anchors[:, 0].min())
         p = imaging.nose_parallax(a.anchors, a.nose, b.anchors, b.nose, scale)[axis]
         signed = p if delta > 0 else -p  # the nose must move with the head
         need = max(r.parallax_min, r.parallax_per_deg * abs(delta))
@@ -449,7 +448,7 @@ class LivenessJudge:
                 a, b = prev.face.box, f.face.box  # type: ignore[union-attr]
                 (ax, ay), (bx, by) = a.center, b.center
                 w = max(a.w, b.w, 1.0)
-                move = float(np.hypot(ax - bx, ay - by)) / w / r.jump_face_widths
+                move = math.hypot(ax - bx, ay - by) / w / r.jump_face_widths
                 size = max(a.w, b.w) / max(min(a.w, b.w), 1.0) / r.jump_size_ratio
                 worst = max(worst, move, size)
             prev = f

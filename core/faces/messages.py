@@ -11,6 +11,7 @@ INVALID_IMAGE = "无法识别的图片，请上传 JPG 或 PNG 照片"
 Q_OK = "照片合格"
 Q_NO_FACE = "未检测到人脸，请正对镜头重新拍摄"
 Q_MULTIPLE_FACES = "照片中有多张人脸，请只保留本人"
+Q_INCOMPLETE = "人脸不完整，请将整张脸置于画面中"
 Q_TOO_SMALL = "人脸太小，请靠近镜头"
 Q_TOO_DARK = "光线太暗"
 Q_TOO_BRIGHT = "光线过亮"
@@ -24,6 +25,7 @@ QUALITY_MESSAGES = {
     "ok": Q_OK,
     "no_face": Q_NO_FACE,
     "multiple_faces": Q_MULTIPLE_FACES,
+    "incomplete": Q_INCOMPLETE,
     "too_small": Q_TOO_SMALL,
     "too_dark": Q_TOO_DARK,
     "too_bright": Q_TOO_BRIGHT,

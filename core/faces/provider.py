@@ -8,19 +8,23 @@ for matching (they may differ), so either can be swapped without code changes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterable, Protocol, runtime_checkable
 
-import numpy as np
-
-from core.faces.quality import PortraitRules, assess_portrait
+from core.faces.quality import PortraitRules, assess_portrait, issue
 from core.faces.values import (
     Action,
     Capability,
     CapabilityError,
     FaceBox,
+    FaceError,
     FaceObservation,
+    QualityCode,
+    QualityIssue,
     QualityReport,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 @runtime_checkable
@@ -130,3 +134,27 @@ def select_provider(
     if capability is not None and capability not in found.capabilities:
         raise CapabilityError(f"face provider {name!r} cannot {capability.value}")
     return found  # type: ignore[return-value]
+
+
+def compare_with_id_photo(
+    matcher: FaceProvider,
+    portrait: np.ndarray,
+    id_photo: np.ndarray,
+    tolerance: float | None = None,
+) -> tuple[QualityIssue | None, float | None]:
+    """Compare a portrait with the photo on an ID card (for tenants that enable it).
+
+    Returns ``(None, distance)`` when they match, else ``(issue, distance)``; ``distance`` is
+    None when a face could not be encoded.
+    """
+    tol = matcher.default_tolerance if tolerance is None else tolerance
+    try:
+        a = matcher.encode(portrait)
+    except FaceError:
+        return issue(QualityCode.NO_FACE), None
+    try:
+        b = matcher.encode(id_photo)
+    except FaceError:
+        return issue(QualityCode.ID_UNREADABLE), None
+    d = matcher.distance(a, b)
+    return (None if d <= tol else issue(QualityCode.ID_MISMATCH, d)), d

@@ -10,25 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
-import numpy as np
-
 from core.faces import imaging
-from core.faces.values import (
-    FaceError,
-    FaceObservation,
-    QualityCode,
-    QualityIssue,
-    QualityReport,
-)
+from core.faces.values import FaceBox, FaceObservation, QualityCode, QualityIssue, QualityReport
 
 if TYPE_CHECKING:  # pragma: no cover
-    from core.faces.provider import FaceProvider
+    import numpy as np
 
 
 @dataclass(frozen=True, slots=True)
 class PortraitRules:
     """Thresholds of the portrait gate (a tenant may pass its own)."""
 
+    max_outside_px: float = 0.0  # how far the face's landmark box may leave the image
     min_face_px: int = 90  # face box width in pixels of the uploaded image
     min_face_share: float = 0.08  # face width over the image's shorter side
     min_brightness: float = 60.0  # mean luma of the face
@@ -53,8 +46,9 @@ def assess_portrait(
 ) -> QualityReport:
     """Apply the gate to a provider's observations of ``image`` (RGB uint8).
 
-    Order: face count first (nothing else makes sense without exactly one face), then size,
-    exposure, sharpness, pose and eyes; every failing check is reported, most important first.
+    Order: face count first (nothing else makes sense without exactly one face), then a face
+    cut by the image border (its landmark box leaves the frame), size, exposure, sharpness, pose
+    and eyes; every failing check is reported, most important first.
     """
     rules = rules or PortraitRules()
     image = imaging.ensure_rgb(image)
@@ -64,24 +58,12 @@ def assess_portrait(
     if len(faces) > 1:
         return QualityReport((issue(QualityCode.MULTIPLE_FACES, len(faces)),), len(faces), provider=provider)
     face = faces[0]
-    box = face.box.clipped(w, h)
     issues: list[QualityIssue] = []
-    expo = imaging.exposure(image, box)
-    sharp = imaging.sharpness(image, box)
-    measures = {
-        "face_px": box.w,
-        "face_share": box.w / min(h, w),
-        **expo,
-        "sharpness": sharp,
-    }
-    if box.w < rules.min_face_px or box.w / min(h, w) < rules.min_face_share:
-        issues.append(issue(QualityCode.TOO_SMALL, box.w))
-    if expo["brightness"] < rules.min_brightness or expo["dark_share"] > rules.max_clipped_share:
-        issues.append(issue(QualityCode.TOO_DARK, expo["brightness"]))
-    elif expo["brightness"] > rules.max_brightness or expo["bright_share"] > rules.max_clipped_share:
-        issues.append(issue(QualityCode.TOO_BRIGHT, expo["brightness"]))
-    if sharp < rules.min_sharpness:
-        issues.append(issue(QualityCode.BLURRY, sharp))
+    outside = max(-face.box.x, -face.box.y, face.box.x + face.box.w - w, face.box.y + face.box.h - h)
+    if outside > rules.max_outside_px:
+        issues.append(issue(QualityCode.INCOMPLETE, outside))
+    found, measures = image_issues(image, face.box, rules)
+    issues += found
     if face.yaw is not None:
         measures["yaw"] = face.yaw
         measures["pitch"] = face.pitch if face.pitch is not None else 0.0
@@ -96,25 +78,21 @@ def assess_portrait(
     )
 
 
-def compare_with_id_photo(
-    matcher: FaceProvider,
-    portrait: np.ndarray,
-    id_photo: np.ndarray,
-    tolerance: float | None = None,
-) -> tuple[QualityIssue | None, float | None]:
-    """Compare a portrait with the photo on an ID card (for tenants that enable it).
-
-    Returns ``(None, distance)`` when they match, else ``(issue, distance)``; ``distance`` is
-    None when a face could not be encoded.
-    """
-    tol = matcher.default_tolerance if tolerance is None else tolerance
-    try:
-        a = matcher.encode(portrait)
-    except FaceError:
-        return issue(QualityCode.NO_FACE), None
-    try:
-        b = matcher.encode(id_photo)
-    except FaceError:
-        return issue(QualityCode.ID_UNREADABLE), None
-    d = matcher.distance(a, b)
-    return (None if d <= tol else issue(QualityCode.ID_MISMATCH, d)), d
+def image_issues(image: np.ndarray, box: FaceBox, rules: PortraitRules) -> tuple[list[QualityIssue], dict[str, float]]:
+    """Size, exposure and sharpness of the face in ``box`` (the part of the gate that needs
+    only pixels; liveness sessions apply it as a floor to the frames they encode)."""
+    h, w = image.shape[:2]
+    box = box.clipped(w, h)
+    expo = imaging.exposure(image, box)
+    sharp = imaging.sharpness(image, box)
+    measures = {"face_px": box.w, "face_share": box.w / min(h, w), **expo, "sharpness": sharp}
+    issues: list[QualityIssue] = []
+    if box.w < rules.min_face_px or box.w / min(h, w) < rules.min_face_share:
+        issues.append(issue(QualityCode.TOO_SMALL, box.w))
+    if expo["brightness"] < rules.min_brightness or expo["dark_share"] > rules.max_clipped_share:
+        issues.append(issue(QualityCode.TOO_DARK, expo["brightness"]))
+    elif expo["brightness"] > rules.max_brightness or expo["bright_share"] > rules.max_clipped_share:
+        issues.append(issue(QualityCode.TOO_BRIGHT, expo["brightness"]))
+    if sharp < rules.min_sharpness:
+        issues.append(issue(QualityCode.BLURRY, sharp))
+    return issues, measures

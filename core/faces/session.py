@@ -12,10 +12,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from core.faces import imaging
 from core.faces.liveness import Challenge, LivenessJudge, LivenessRules
+from core.faces.quality import PortraitRules, image_issues
 from core.faces.values import (
     ChallengeError,
     Evidence,
@@ -28,6 +27,8 @@ from core.faces.values import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
     from core.faces.provider import FaceProvider
 
 
@@ -61,6 +62,9 @@ class LivenessSession:
     SAMPLE_EVERY_MS = 500
     MAX_EVIDENCE = 8
     IDENTITY_MAX_YAW = 25.0  # encodings of turned faces are unreliable: identity uses frontal frames
+    # frames encoded for identity must be lit, big and sharp enough (a dark fade-in, a face far
+    # away or in motion blur encodes poorly and would spread the encodings)
+    IDENTITY_FLOOR = PortraitRules(min_face_px=80, min_face_share=0.0, min_sharpness=25.0)
     MAX_SIDE = 640
 
     def __init__(
@@ -103,12 +107,7 @@ class LivenessSession:
             raise ChallengeError("the session is finished")
         if len(self.judge.frames) >= self.MAX_FRAMES:
             raise ChallengeError("too many frames")
-        if isinstance(image, (bytes, bytearray, memoryview)):
-            image = imaging.decode_image(bytes(image))
-        image, _ = imaging.downscale(imaging.ensure_rgb(image), self.MAX_SIDE)
-        faces = tuple(self.provider.observe(image))
-        box = faces[0].box if len(faces) == 1 else None
-        sig = FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box))
+        image, sig = frame_signals(self.provider, image, t_ms, self.MAX_SIDE)
         before = len(self.judge.results)
         guidance = self.judge.observe(sig)
         self._keep(image, sig, before)
@@ -181,6 +180,7 @@ class LivenessSession:
         evidence: list[Evidence] = []
         encodings: list[np.ndarray] = []
         dists: list[float] = []
+        skipped = 0
         for label, k in pinned:
             d = None
             if k.yaw is not None and abs(k.yaw) > self.IDENTITY_MAX_YAW:
@@ -188,6 +188,10 @@ class LivenessSession:
                 continue
             try:
                 img = imaging.decode_image(k.jpeg)
+                if image_issues(img, k.box, self.IDENTITY_FLOOR)[0]:
+                    skipped += 1
+                    evidence.append(Evidence(k.t_ms, label, k.jpeg, None))
+                    continue
                 enc = matcher.encode(img, k.box)
                 encodings.append(enc)
                 if ident.portrait is not None:
@@ -197,7 +201,7 @@ class LivenessSession:
                 pass
             evidence.append(Evidence(k.t_ms, label, k.jpeg, d))
         codes: list[VerdictCode] = []
-        scores: dict[str, float] = {"identity_frames": float(len(encodings))}
+        scores: dict[str, float] = {"identity_frames": float(len(encodings)), "identity_below_floor": float(skipped)}
         if not encodings:
             return evidence, [VerdictCode.IDENTITY_UNAVAILABLE], scores
         spread = max(
@@ -211,6 +215,18 @@ class LivenessSession:
         if spread > tol and VerdictCode.IDENTITY_MISMATCH not in codes:
             codes.append(VerdictCode.IDENTITY_INCONSISTENT)
         return evidence, codes, scores
+
+
+def frame_signals(
+    provider: FaceProvider, image: np.ndarray | bytes, t_ms: int, max_side: int = LivenessSession.MAX_SIDE
+) -> tuple[np.ndarray, FrameSignals]:
+    """What the judge sees of one frame: the (decoded, downscaled) image and its signals."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        image = imaging.decode_image(bytes(image))
+    image, _ = imaging.downscale(imaging.ensure_rgb(image), max_side)
+    faces = tuple(provider.observe(image))
+    box = faces[0].box if len(faces) == 1 else None
+    return image, FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box))
 
 
 def portrait_encoding(matcher: FaceProvider, portrait: np.ndarray | bytes) -> np.ndarray:

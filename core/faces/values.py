@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from core.faces import messages as M
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 
 class Capability(enum.StrEnum):
@@ -135,7 +136,7 @@ class FaceObservation:
     ``eye_distance`` is the outer eye-corner distance in pixels (scale of the face).
     ``face_aspect`` is a rigid vertical/horizontal proportion of the face (eye line to nose base
     over the eye distance): a photo tilted about either axis changes it exactly as it changes
-    eye and mouth openness, so the judge divides it out (a flicked photo cannot fake a blink).
+    eye and mouth openness, so the judge divides it out (tested: a flicked photo is not a blink).
     """
 
     box: FaceBox
@@ -169,6 +170,7 @@ class QualityCode(enum.StrEnum):
     OK = "ok"
     NO_FACE = "no_face"
     MULTIPLE_FACES = "multiple_faces"
+    INCOMPLETE = "incomplete"  # the face is cut by the image border
     TOO_SMALL = "too_small"
     TOO_DARK = "too_dark"
     TOO_BRIGHT = "too_bright"

@@ -11,14 +11,14 @@ from __future__ import annotations
 import functools
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypeVar
 
 import cv2
 import numpy as np
 
-from core.faces import Action, Challenge, FaceBox, GuidanceCode, decode_image, downscale
+from core.faces import Action, Challenge, FaceBox, FrameSignals, GuidanceCode, decode_image, downscale
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -29,6 +29,20 @@ Frames = list[tuple[int, np.ndarray]]  # (timestamp ms, RGB frame)
 def shared_dir() -> Path:
     env = os.environ.get("XUESHI_SHARED_DIR")
     return Path(env) if env else (REPO_ROOT.parent / "shared")
+
+
+def shared_missing_reason() -> str | None:
+    """Why the face media cannot be used (None when they can).
+
+    Under CI (``CI`` set to true) a missing ``../shared`` is an error, not a reason to skip:
+    the face tests would otherwise pass by not running.
+    """
+    if (shared_dir() / "faces").is_dir() and (shared_dir() / "videos").is_dir():
+        return None
+    reason = f"face media not found at {shared_dir()} (set XUESHI_SHARED_DIR)"
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        raise RuntimeError(f"{reason}; under CI the face tests must run, not be skipped")
+    return reason
 
 
 def faces_dir() -> Path:
@@ -113,6 +127,131 @@ def clip_time(path: Path | str, frame_index: int) -> int:
     fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
     cap.release()
     return round(frame_index * 1000 / fps)
+
+
+# --- what the webcam page sends ------------------------------------------------------------
+
+# Frames a second the webcam page sends (core/static/js/facecheck.js): 10 while it waits for a
+# prompt, 20 while an action is asked (FRAME_GAP_MS / ACTION_FRAME_GAP_MS). Both are upper
+# bounds: the page keeps one request in flight, so a slow link or server lowers them.
+PAGE_FPS = 10.0
+ACTION_FPS = 20.0
+CLIPS = ("obama_weekly_address_blinks.mp4", "grid_id2_blinks.mpg", "intel_head_turn.gif")
+
+T = TypeVar("T")
+
+
+def at_rate(items: Sequence[tuple[int, T]], fps: float, phase_ms: float = 0.0) -> list[tuple[int, T]]:
+    """What a page grabbing the camera ``fps`` times a second sees of a recorded clip: at each of
+    its ticks (``phase_ms + k * 1000 / fps``) the latest clip frame, stamped with the tick time.
+    ``items`` are (t_ms, frame or signals) in time order."""
+    out: list[tuple[int, T]] = []
+    period, j, k = 1000.0 / fps, 0, 0
+    end = items[-1][0] + (items[-1][0] - items[-2][0] if len(items) > 1 else 0)  # the last frame lasts too
+    while (t := phase_ms + k * period) < end:
+        while j + 1 < len(items) and items[j + 1][0] <= t:
+            j += 1
+        out.append((round(t), items[j][1]))
+        k += 1
+    return out
+
+
+def page_phases(items: Sequence[tuple[int, object]], fps: float = PAGE_FPS) -> list[int]:
+    """Phase offsets (ms) giving every distinct selection of clip frames at ``fps``: a blink
+    can fall between two sent frames in some phases and not in others, so a test at the page's
+    rate runs all of them."""
+    index = [(t, i) for i, (t, _) in enumerate(items)]
+    seen: dict[tuple[int, ...], int] = {}
+    for phase in range(math.ceil(1000.0 / fps)):
+        seen.setdefault(tuple(i for _, i in at_rate(index, fps, phase)), phase)
+    return sorted(seen.values())
+
+
+def drop_frames(
+    items: Sequence[tuple[int, T]], indices: Iterable[int], times: Sequence[int] = ()
+) -> tuple[list[tuple[int, T]], tuple[int, ...]]:
+    """The clip without the frames at ``indices``, later frames moved earlier to close the gap
+    (dropping closed-eye frames makes a real blink quicker), and ``times`` (ms, e.g. prompt
+    times) moved the same way."""
+    gone = set(indices)
+    out: list[tuple[int, T]] = []
+    cuts: list[tuple[int, int]] = []  # (time of a dropped frame, its duration)
+    for k, (t, x) in enumerate(items):
+        if k in gone:
+            cuts.append((t, (items[k + 1][0] if k + 1 < len(items) else t) - t))
+        else:
+            out.append((t - sum(d for c, d in cuts), x))
+    return out, tuple(t - sum(d for c, d in cuts if c < t) for t in times)
+
+
+def fade_in(frames: Frames, until_ms: int, start: float = 0.12) -> Frames:
+    """The clip fading in from dark: brightness scaled from ``start`` to 1 over ``until_ms``
+    (a camera's auto-exposure settling, a lamp switched on)."""
+    out: Frames = []
+    for t, f in frames:
+        k = min(1.0, start + (1.0 - start) * t / until_ms)
+        out.append((t, f if k >= 1.0 else np.clip(f.astype(np.float32) * k, 0, 255).astype(np.uint8)))
+    return out
+
+
+# Genuine clips (../shared/videos/README.md): frames of each blink with the eyes fully closed
+# (MediaPipe eye aspect ratio under half the clip's median). Dropping all of a blink's closed
+# frames but one gives the quick blinks learners make (eyes closed for a single frame).
+CLOSED_EYE_FRAMES = {
+    "obama_weekly_address_blinks.mp4": ((21, 22, 23, 24), (60, 61, 62, 63), (92, 93)),
+    "grid_id2_blinks.mpg": ((27, 28, 29), (43, 44, 45, 46), (72, 73)),
+}
+
+
+def quick_blinks(
+    clip: str, items: Sequence[tuple[int, T]], times: Sequence[int] = ()
+) -> tuple[list[tuple[int, T]], tuple[int, ...]]:
+    """``items`` of ``clip`` with every blink's closed-eye frames cut to one (and ``times``
+    moved with the frames), as drop_frames() does."""
+    return drop_frames(items, [i for run in CLOSED_EYE_FRAMES[clip] for i in run[1:]], times)
+
+
+@dataclass(frozen=True)
+class GenuineSession:
+    """A challenge a recorded clip answers: the actions it shows, prompted just before them."""
+
+    label: str
+    clip: str
+    actions: tuple[Action, ...]
+    schedule: tuple[int, ...]  # prompt times (ms on the clip's clock)
+    quick: bool = False  # play the clip with quick blinks (quick_blinks)
+
+
+def _genuine_sessions() -> tuple[GenuineSession, ...]:
+    O, G, I = "obama_weekly_address_blinks.mp4", "grid_id2_blinks.mpg", "intel_head_turn.gif"  # noqa: E741
+    B, M, L, R = Action.BLINK, Action.OPEN_MOUTH, Action.TURN_LEFT, Action.TURN_RIGHT
+    out = []
+    for quick in (False, True):
+        q = " (quick blinks)" if quick else ""
+        out += [
+            GenuineSession("obama: blink, open mouth" + q, O, (B, M), (500, 950), quick),
+            GenuineSession("obama: open mouth, blink" + q, O, (M, B), (1300, 1750), quick),
+            GenuineSession("obama: blink, blink" + q, O, (B, B), (500, 1700), quick),
+            GenuineSession("grid: open mouth, blink" + q, G, (M, B), (700, 900), quick),
+            GenuineSession("grid: blink, blink" + q, G, (B, B), (800, 1400), quick),
+        ]
+    out.append(GenuineSession("intel: turn left, turn right", I, (L, R), (250, 1000)))
+    return tuple(out)
+
+
+GENUINE_SESSIONS = _genuine_sessions()
+
+
+def genuine_inputs(
+    session: GenuineSession, items: Sequence[tuple[int, T]], fps: float | None = None, phase_ms: float = 0.0
+) -> tuple[list[tuple[int, T]], tuple[int, ...]]:
+    """The clip's ``items`` (frames or signals at the clip's own rate) as ``session`` plays
+    them — quick blinks if asked, then at ``fps`` from ``phase_ms`` (None: every frame) — and
+    the prompt times on that clock."""
+    items, schedule = list(items), session.schedule
+    if session.quick:
+        items, schedule = quick_blinks(session.clip, items, schedule)
+    return (items if fps is None else at_rate(items, fps, phase_ms)), schedule
 
 
 # --- photo attacks --------------------------------------------------------------------------
@@ -264,9 +403,11 @@ def letterbox(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # --- driving a session like a page would ----------------------------------------------------
 
 
-def drive(session, frames: Sequence[tuple[int, np.ndarray]], schedule: Sequence[int], *, stop_when_done: bool = True):
+def drive(session, frames: Sequence[tuple[int, object]], schedule: Sequence[int], *, stop_when_done: bool = True):
     """Feed frames to a LivenessSession, showing prompt i at ``schedule[i]`` ms — or, if the
     previous action was recognised later than that, right after it (as a page does).
+    Frames are RGB arrays, or precomputed ``FrameSignals`` (``session_signals``: the same
+    observations without running the model again; no identity check then).
     Returns (verdict, guidance list)."""
     guidance = []
     shown = 0
@@ -277,7 +418,10 @@ def drive(session, frames: Sequence[tuple[int, np.ndarray]], schedule: Sequence[
             session.prompt_shown(shown, ready_at)
             shown += 1
             ready_at = schedule[shown] if shown < n else None
-        g = session.add_frame(frame, t, nonce=session.nonce)
+        if isinstance(frame, FrameSignals):
+            g = session.add_signals(replace(frame, t_ms=t))
+        else:
+            g = session.add_frame(frame, t, nonce=session.nonce)
         guidance.append(g)
         if g.code is GuidanceCode.ACTION_DONE and shown < n:
             ready_at = max(schedule[shown], t + 1)

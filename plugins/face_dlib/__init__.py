@@ -1,5 +1,5 @@
-"""Face provider plugin on face_recognition (dlib): matching, detection, portrait quality,
-landmark liveness (blink, open mouth). Models load on first use."""
+"""Face provider plugin on face_recognition (dlib): matching, detection, portrait quality (not
+liveness: see plugins/face_dlib/provider.py). Models load on first use."""
 
 from core import hookimpl
 

@@ -1,8 +1,11 @@
 """MediaPipe Tasks FaceLandmarker as a face provider: detection, portrait quality, liveness.
 
 The model file ships in ``models/`` (see ``models/NOTICE``); its SHA-256 is checked before
-loading and nothing is ever downloaded. The landmarker is created on first use and shared by
-the provider instance (calls are serialised: a landmarker is not thread-safe).
+loading and nothing is ever downloaded. The file is read and hashed once per process (the
+bytes are cached per path and hash); each provider instance creates its landmarker on first use
+and serialises calls to it (a landmarker is not thread-safe). One ``atexit`` handler, registered
+on the first landmarker, closes every instance's landmarker. numpy and mediapipe are imported
+on first use, not when the plugin is loaded.
 """
 
 from __future__ import annotations
@@ -10,9 +13,9 @@ from __future__ import annotations
 import atexit
 import hashlib
 import threading
+import weakref
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core import (
     LandmarkLayout,
@@ -42,21 +45,48 @@ EYE_OUTER = (33, 263)
 ANCHORS = (33, 133, 362, 263, 70, 105, 300, 334, 10, 234, 454, 168, 6)
 LAYOUT = LandmarkLayout(LEFT_EYE, RIGHT_EYE, MOUTH_INNER, MOUTH_CORNERS, EYE_OUTER, NOSE_TIP, NOSE_BASE, ANCHORS)
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+_MODELS: dict[tuple[Path, str], bytes] = {}  # verified model bytes, read once per process
+_MODELS_LOCK = threading.Lock()
+_OPEN: weakref.WeakSet[MediaPipeProvider] = weakref.WeakSet()  # instances holding a landmarker
+_EXIT_REGISTERED = False
 
 
 def load_model_bytes(path: Path = MODEL_PATH, sha256: str = MODEL_SHA256) -> bytes:
-    """The model file's bytes, refusing a missing or altered file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelIntegrityError(f"MediaPipe model missing at {path}: {exc}") from None
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != sha256:
-        raise ModelIntegrityError(
-            f"MediaPipe model {path} has SHA-256 {digest}, expected {sha256} "
-            f"({len(data)} bytes, expected {MODEL_SIZE}); refusing to load it"
-        )
-    return data
+    """The model file's bytes, refusing a missing or altered file (read and hashed once per
+    process and path; a failed check is not cached, so it is raised again)."""
+    key = (Path(path).resolve(), sha256)
+    with _MODELS_LOCK:
+        if key in _MODELS:
+            return _MODELS[key]
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise ModelIntegrityError(f"MediaPipe model missing at {path}: {exc}") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != sha256:
+            raise ModelIntegrityError(
+                f"MediaPipe model {path} has SHA-256 {digest}, expected {sha256} "
+                f"({len(data)} bytes, expected {MODEL_SIZE}); refusing to load it"
+            )
+        _MODELS[key] = data
+        return data
+
+
+def _close_all() -> None:
+    for provider in list(_OPEN):
+        provider.close()
+
+
+def _track(provider: MediaPipeProvider) -> None:
+    global _EXIT_REGISTERED
+    _OPEN.add(provider)
+    with _MODELS_LOCK:
+        if not _EXIT_REGISTERED:
+            atexit.register(_close_all)
+            _EXIT_REGISTERED = True
 
 
 class MediaPipeProvider(FaceProviderBase):
@@ -98,7 +128,7 @@ class MediaPipeProvider(FaceProviderBase):
                 output_facial_transformation_matrixes=True,
             )
             self._landmarker = vision.FaceLandmarker.create_from_options(opts)
-            atexit.register(self.close)
+            _track(self)
         return self._landmarker
 
     def close(self) -> None:
@@ -114,6 +144,7 @@ class MediaPipeProvider(FaceProviderBase):
     def raw_detect(self, image: np.ndarray):
         """The bare FaceLandmarker call (used by benchmarks as the reference cost)."""
         import mediapipe as mp
+        import numpy as np
 
         with self._lock:
             lm = self._get()
@@ -132,6 +163,8 @@ class MediaPipeProvider(FaceProviderBase):
         return sorted(faces, key=lambda f: -f.box.area)
 
     def _observe(self, image: np.ndarray, offset: tuple[int, int] = (0, 0)) -> list[FaceObservation]:
+        import numpy as np
+
         result = self.raw_detect(image)
         h, w = image.shape[:2]
         out = []
@@ -142,6 +175,8 @@ class MediaPipeProvider(FaceProviderBase):
 
     def _tiles(self, image: np.ndarray) -> list[FaceObservation]:
         """Look for small faces in a 3×3 grid of half-size windows (group photos)."""
+        import numpy as np
+
         h, w = image.shape[:2]
         if min(h, w) < 360:
             return []
@@ -166,6 +201,8 @@ class MediaPipeProvider(FaceProviderBase):
 
 
 def _observation(pts: np.ndarray, matrix) -> FaceObservation:
+    import numpy as np
+
     return LAYOUT.observe(pts, *euler_from_rotation(np.asarray(matrix)))
 
 

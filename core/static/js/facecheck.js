@@ -1,6 +1,7 @@
 /* Webcam face verification page (core/templates/proctoring/check.html). Plain JS, no build step.
  *
- * Flow: camera (getUserMedia) → POST /face/challenge → frames (~10 a second, JPEG ≤ 640 px) to
+ * Flow: camera (getUserMedia) → POST /face/challenge → frames (≤ 10 a second, ≤ 20 while an
+ * action is asked: a quick blink lasts ~100 ms; JPEG ≤ 640 px) to
  * POST /face/frame with the page's own timestamps; each prompt is shown large, spoken (zh-CN) and
  * reported with the next frame (shown=i&shown_t=…) → POST /face/finish. The server decides; the
  * page only shows its guidance. Progress is exposed as data-state on #face-check
@@ -8,7 +9,8 @@
  */
 (function () {
   "use strict";
-  var FRAME_GAP_MS = 100;      // ~10 frames per second at most (one request in flight)
+  var FRAME_GAP_MS = 100;       // ≤ 10 frames per second while waiting for a prompt
+  var ACTION_FRAME_GAP_MS = 50; // ≤ 20 while a prompt is shown (one request in flight either way)
   var MAX_SIDE = 640;
   var QUALITY = 0.8;
   var FIRST_PROMPT_AFTER_MS = 1200; // a moment of the still face first: the blink baseline
@@ -85,7 +87,7 @@
     while (run === me && !me.finished) {
       var now = performance.now() - me.t0;
       if (now > GIVE_UP_MS) break;
-      await sleep(last + FRAME_GAP_MS - now);
+      await sleep(last + (me.shownIndex >= 0 ? ACTION_FRAME_GAP_MS : FRAME_GAP_MS) - now);
       if (me.shownIndex < 0 && me.readyAt !== null && performance.now() - me.t0 >= me.readyAt) showPrompt(0);
       var t = Math.round(performance.now() - me.t0);
       if (t <= last) t = last + 1;

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 import plugins.face_dlib as plugin
-from core import Action, Capability, CapabilityError, FaceRules, select_provider
+from core import Capability, CapabilityError, FaceRules, select_provider
 from core.testing import face_media as media
 from plugins.face_dlib import DEFAULT_TOLERANCE, DlibProvider
 
@@ -47,9 +47,10 @@ def test_encode_with_a_known_box_skips_detection_and_agrees(provider):
 
 def test_hook_and_selection_by_tenant_rules():
     providers = [plugin.face_providers()]
-    rules = FaceRules(liveness_provider="dlib", matching_provider="dlib")
-    live = select_provider(providers, rules.liveness_provider, Capability.LIVENESS)
-    assert live.liveness_actions == {Action.BLINK, Action.OPEN_MOUTH}
-    assert select_provider(providers, rules.matching_provider, Capability.ENCODE) is live
+    rules = FaceRules(matching_provider="dlib")
+    match = select_provider(providers, rules.matching_provider, Capability.ENCODE)
+    assert match.name == "dlib" and not match.liveness_actions  # matching, not liveness
+    with pytest.raises(CapabilityError):
+        select_provider(providers, "dlib", Capability.LIVENESS)
     with pytest.raises(CapabilityError):
         select_provider(providers, "mediapipe")
