@@ -2,79 +2,81 @@
 
 Plugins import only from this module (``from core import hookimpl, TenantSpec, ...``).
 Everything named in ``__all__`` is supported; anything else in ``core.*`` may change.
+
+Names are loaded on first use (PEP 562 ``__getattr__``): ``from core import hookimpl`` costs only
+pluggy, and a plugin module that names a table or a helper loads just that area, never the face
+libraries, images or spreadsheets it does not use.
 """
 
-from core import faces as _faces
-from core.faces import *  # noqa: F401,F403  (the face provider contract)
-from core.hookspecs import hookimpl, hookspec
-from core.tenancy import Tenant, TenantRules, TenantSpec
-from core.identity import (
-    InvalidIdentity,
-    is_valid_id_number,
-    mask_id_number,
-    mask_mobile,
-    mask_name,
-    normalize_id_number,
-    normalize_mobile,
-    normalize_credit_code,
-)
-from core.hookcalls import collect, notify as notify_hook
-from core.accounts.tables import Account, Enterprise
-from core.accounts.passwords import hash_password, verify_password
-from core.accounts.services import upsert_account
-from core.values import DemoAccount, MenuLink
-from core.accounts.signin import Field, IdNumberPassword, MobilePassword, MobileSmsCode, SigninFailed, SigninMethod
-from core.accounts.smscodes import CodeError, check_code, issue_code, send_code
-from core.audit.services import record as audit
-from core.files.images import CleanImage, ImageRejected, clean_image
-from core.files.tables import StoredFile
-from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
-from core.tenants.tables import TenantRow
-from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
-from core.roster.imports import Preview, PreviewRow, RosterColumn, RowError, commit_roster, map_columns, preview_roster
-from core.roster.imports import check_core as check_roster_row, upsert_rows as upsert_roster_rows
-from core.notify.services import NotifyChannel, send as send_notification
-from core.accounts.session_start import start_session
-from core.content import services as articles
-from core.content.tables import Article
-from core.proctoring.tables import Consent
-from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
-from core.kernel import Platform
-from core.db import table_columns
-from core.db.scoped import Scoped, scoped
-from core.web import (
-    account_of,
-    base_of,
-    client_address,
-    is_htmx,
-    platform_of,
-    redirect,
-    render,
-    require,
-    roles,
-    signed_in,
-    tenant_of,
-)
+from __future__ import annotations
 
-__all__ = [
-    "hookimpl", "hookspec",
-    "Tenant", "TenantRules", "TenantSpec",
-    "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
-    "normalize_id_number", "normalize_mobile", "normalize_credit_code",
-    "collect", "notify_hook",
-    "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
-    "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
-    "CodeError", "check_code", "issue_code", "send_code", "audit",
-    "CleanImage", "ImageRejected", "clean_image", "StoredFile",
-    "ImportJob", "LearnerProfile", "RosterEntry", "TenantRow",
-    "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx",
-    "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster",
-    "check_roster_row", "upsert_roster_rows",
-    "NotifyChannel", "send_notification",
-    "start_session", "articles", "Article", "Consent",
-    "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
-    "table_columns", "Scoped", "scoped",
-    "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
-    "redirect", "render", "require", "roles", "signed_in", "tenant_of",
-    *getattr(_faces, "__all__", ()),
-]
+import importlib
+from typing import Any
+
+from core.audit.services import record as audit  # eager: the name is also the core.audit package's
+from core.faces import __all__ as _FACE_NAMES
+from core.hookspecs import hookimpl, hookspec
+
+# public name -> (module, attribute in it)
+_EXPORTS: dict[str, tuple[str, str]] = {
+    **{name: ("core.faces", name) for name in _FACE_NAMES},
+    **{name: ("core.tenancy", name) for name in ("Tenant", "TenantRules", "TenantSpec")},
+    **{name: ("core.identity", name) for name in (
+        "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
+        "normalize_id_number", "normalize_mobile", "normalize_credit_code")},
+    "collect": ("core.hookcalls", "collect"),
+    "notify_hook": ("core.hookcalls", "notify"),
+    "Account": ("core.accounts.tables", "Account"),
+    "Enterprise": ("core.accounts.tables", "Enterprise"),
+    "hash_password": ("core.accounts.passwords", "hash_password"),
+    "verify_password": ("core.accounts.passwords", "verify_password"),
+    "upsert_account": ("core.accounts.services", "upsert_account"),
+    "DemoAccount": ("core.values", "DemoAccount"),
+    "MenuLink": ("core.values", "MenuLink"),
+    **{name: ("core.accounts.signin", name) for name in (
+        "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod")},
+    **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "issue_code", "send_code")},
+    **{name: ("core.files.images", name) for name in ("CleanImage", "ImageRejected", "clean_image")},
+    "StoredFile": ("core.files.tables", "StoredFile"),
+    **{name: ("core.roster.tables", name) for name in ("ImportJob", "LearnerProfile", "RosterEntry")},
+    "TenantRow": ("core.tenants.tables", "TenantRow"),
+    **{name: ("core.roster.spreadsheets", name) for name in (
+        "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx")},
+    **{name: ("core.roster.imports", name) for name in (
+        "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster")},
+    "check_roster_row": ("core.roster.imports", "check_core"),
+    "upsert_roster_rows": ("core.roster.imports", "upsert_rows"),
+    "NotifyChannel": ("core.notify.services", "NotifyChannel"),
+    "send_notification": ("core.notify.services", "send"),
+    "start_session": ("core.accounts.session_start", "start_session"),
+    "articles": ("core.content.services", ""),  # the module itself
+    "Article": ("core.content.tables", "Article"),
+    "Consent": ("core.proctoring.tables", "Consent"),
+    "Matches": ("core.roster.linking", "Matches"),
+    "find_roster_matches": ("core.roster.linking", "find_matches"),
+    "join_roster": ("core.roster.linking", "join"),
+    "Platform": ("core.kernel", "Platform"),
+    "table_columns": ("core.db", "table_columns"),
+    "Scoped": ("core.db.scoped", "Scoped"),
+    "scoped": ("core.db.scoped", "scoped"),
+    **{name: ("core.web", name) for name in (
+        "account_of", "base_of", "client_address", "is_htmx", "platform_of", "redirect", "render", "require",
+        "roles", "signed_in", "tenant_of")},
+}
+
+__all__ = ["hookimpl", "hookspec", "audit", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'core' has no attribute {name!r}") from None
+    loaded = importlib.import_module(module)
+    value = getattr(loaded, attribute) if attribute else loaded
+    globals()[name] = value  # the next lookup is an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
