@@ -37,6 +37,7 @@ from core.accounts.session_start import start_session
 from core.content import services as articles
 from core.content.tables import Article
 from core.proctoring.tables import Consent
+from core.proctoring.portrait import IMAGES as PROFILE_IMAGES, Enrolment, enrol_images
 from core.roster.linking import Matches, find_matches as find_roster_matches, join as join_roster
 from core.kernel import Platform
 from core.web import (
@@ -68,7 +69,7 @@ __all__ = [
     "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster",
     "check_roster_row", "upsert_roster_rows",
     "NotifyChannel", "send_notification",
-    "start_session", "articles", "Article", "Consent",
+    "start_session", "articles", "Article", "Consent", "PROFILE_IMAGES", "Enrolment", "enrol_images",
     "Matches", "find_roster_matches", "join_roster", "LearnerProfile", "RosterEntry",
     "MenuLink", "Platform", "account_of", "base_of", "client_address", "is_htmx", "platform_of",
     "redirect", "render", "require", "roles", "signed_in", "tenant_of",

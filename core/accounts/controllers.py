@@ -151,12 +151,20 @@ async def password_submit(request: Request) -> Response:
         errors["again"] = "两次输入的新密码不一致"
     if errors:
         return await render(request, "password.html", status_code=400, first=account.must_change_password, errors=errors)
+    first = account.must_change_password
     account.password_hash = hash_password(new)
     account.must_change_password = False
     await account.save([Account.password_hash, Account.must_change_password])
     await record("password.changed", tenant_id=tenant.id, actor_id=account.id)
-    # Rotate the session after a credential change.
-    return await start_session(request, account, "/me?changed=1")
+    # Rotate the session after a credential change. After the first change a learner lands on
+    # 我的档案 (ID card, portrait, mobile check) unless it is already complete.
+    target = "/me?changed=1"
+    if first and account.role == "learner":
+        from core.study.services import profile_complete
+
+        if not await profile_complete(tenant, account.id):
+            target = "/me/archive?changed=1"
+    return await start_session(request, account, target)
 
 
 @get("/me")

@@ -96,8 +96,13 @@ async def check_page(request: Request) -> Response:
     p = platform_of(request)
     has_portrait = await services.portrait_bytes(p.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
+    next_url = request.query_params.get("next") or ""
+    next_url = next_url if next_url.startswith("/study/") else ""  # only within the tenant's study pages
+    from core.study.services import profile_complete
+
     return await render(
-        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left,
+        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left, next_url=next_url,
+        profile_ready=await profile_complete(tenant, account.id),
         no_portrait=services.NO_PORTRAIT, limit_message=services.limit_message(tenant),
         history=await services.latest(tenant.id, account.id),
     )

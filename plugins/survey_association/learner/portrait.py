@@ -1,5 +1,6 @@
 """Portrait checks: separate biometric consent, then the tenant's face provider's quality gate.
 
+The checks themselves are the core's portrait enrolment (``core.proctoring.portrait``).
 Choice (documented in docs/survey_association.md): without the consent tick the portrait is
 still stored — a company may need it for the certificate — but no face processing runs on it;
 the page says so. With consent, a Consent row records the exact text version and its SHA-256,
@@ -13,18 +14,7 @@ import datetime as dt
 import hashlib
 import logging
 
-import anyio
-
-from core import (
-    Capability,
-    CapabilityError,
-    Consent,
-    FaceError,
-    collect,
-    compare_with_id_photo,
-    decode_image,
-    select_provider,
-)
+from core import Consent, enrol_images  # noqa: F401  (the core's portrait enrolment)
 
 log = logging.getLogger("xueshi.survey.portrait")
 
@@ -50,46 +40,3 @@ async def record_consent(tenant, account) -> None:
         return
     await Consent(tenant=tenant.id, account=account.id, kind=CONSENT_KIND, text_version=CONSENT_VERSION,
                   text_sha256=CONSENT_SHA256, granted_at=dt.datetime.now(dt.UTC)).save()
-
-
-async def quality_provider(hooks, tenant):
-    """The tenant's matching provider if it can judge portraits, else None (no face plugin)."""
-    try:
-        return select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
-                               Capability.QUALITY)
-    except CapabilityError:
-        return None
-
-
-async def portrait_problem(provider, data: bytes) -> str:
-    """The provider's first Chinese reason for refusing the portrait, or "" when it is fine."""
-
-    def run() -> str:
-        report = provider.check_portrait(decode_image(data))
-        return "" if report.ok else report.message
-
-    try:
-        return await anyio.to_thread.run_sync(run)
-    except FaceError as exc:
-        return exc.message
-
-
-async def id_card_problem(hooks, tenant, portrait: bytes, id_front: bytes) -> str:
-    """Where the tenant enables it, the portrait must show the person on the ID card's photo
-    (compared by the matching provider); returns the Chinese reason, or "" when they match."""
-    try:
-        matcher = select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
-                                  Capability.ENCODE)
-    except CapabilityError:
-        return ""
-
-    def run() -> str:
-        problem, _distance = compare_with_id_photo(
-            matcher, decode_image(portrait), decode_image(id_front), tenant.rules.face.match_tolerance
-        )
-        return problem.message if problem else ""
-
-    try:
-        return await anyio.to_thread.run_sync(run)
-    except FaceError as exc:
-        return exc.message

@@ -9,12 +9,11 @@ from litestar import Request, Response, get, post
 
 from core import (
     Enterprise,
-    ImageRejected,
     InvalidIdentity,
     LearnerProfile,
-    StoredFile,
+    PROFILE_IMAGES as IMAGES,
     audit,
-    clean_image,
+    enrol_images,
     find_roster_matches,
     join_roster,
     normalize_id_number,
@@ -33,7 +32,6 @@ NO_MATCH = (
 )
 NAME_MISMATCH = "单位登记的姓名与您填写的姓名不一致，请核对姓名；如单位登记有误，请联系单位管理员修改。"
 TAKEN = "该身份证号已被其他账号关联，如有疑问请联系单位管理员。"
-IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
 
 
 async def profile_of(tenant, account) -> LearnerProfile | None:
@@ -127,16 +125,10 @@ async def profile_confirm(request: Request) -> Response:
     return redirect(request, "/me/profile?joined=1")
 
 
-async def _stored(p, tenant, file_id: int | None) -> bytes | None:
-    if not file_id:
-        return None
-    row = await StoredFile.objects().where((StoredFile.id == file_id) & (StoredFile.tenant == tenant.id)).first()
-    return p.storage.read(row) if row else None
-
-
 @post("/me/profile/details")
 async def profile_details(request: Request) -> Response:
-    """Complete the profile: ID-card front and back and a portrait (each optional on its own)."""
+    """Complete the profile: ID-card front and back and a portrait (each optional on its own),
+    through the core's portrait enrolment."""
     p = platform_of(request)
     tenant = tenant_of(request)
     account = require(request, "learner")
@@ -145,49 +137,15 @@ async def profile_details(request: Request) -> Response:
         return redirect(request, "/me/profile")
     form = await text_fields(request)
     consent = form.get("face_consent") == "1"
-    errors: dict[str, str] = {}
-    cleaned: dict[str, bytes] = {}
-    for name, label in IMAGES.items():
-        raw = await upload(request, name)
-        if raw is None:
-            continue
-        try:
-            cleaned[name] = clean_image(raw).data
-        except ImageRejected as exc:
-            errors[name] = f"{label}：{exc}"
-    notice = ""
-    if "portrait" in cleaned:
-        if consent or await faces.has_consent(tenant, account):
-            provider = await faces.quality_provider(p.hooks(tenant), tenant)
-            if consent:
-                await faces.record_consent(tenant, account)
-            if provider is not None:
-                problem = await faces.portrait_problem(provider, cleaned["portrait"])
-                if problem:
-                    errors["portrait"] = f"个人证件照不合格：{problem}"
-            id_front = cleaned.get("id_front") or await _stored(p, tenant, profile.id_front)
-            if not errors.get("portrait") and tenant.rules.face.compare_portrait_with_id_card and id_front:
-                problem = await faces.id_card_problem(p.hooks(tenant), tenant, cleaned["portrait"], id_front)
-                if problem:
-                    errors["portrait"] = f"个人证件照与身份证照片不一致：{problem}"
-        else:
-            notice = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
-    if not cleaned and not errors:
-        errors["id_front"] = "请选择要上传的照片"
-    if errors:  # nothing is stored when any image is refused
-        return await _page(request, 400, errors=errors)
-    columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
-               "portrait": LearnerProfile.portrait}
-    for name, data in cleaned.items():
-        row = await p.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
-                                   owner_id=account.id)
-        setattr(profile, name, row.id)
-    profile.updated_at = dt.datetime.now(dt.UTC)
-    await profile.save([*(columns[n] for n in cleaned), LearnerProfile.updated_at])
-    await audit("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
-                object_id=profile.id, images=sorted(cleaned))
-    if notice:
-        return await _page(request, notice=notice)
+    uploads = {name: await upload(request, name) for name in IMAGES}
+    allowed = consent or await faces.has_consent(tenant, account)
+    if consent and uploads.get("portrait"):
+        await faces.record_consent(tenant, account)
+    result = await enrol_images(p, tenant, account, profile, uploads, faces_allowed=allowed)
+    if not result.ok:  # nothing is stored when any image is refused
+        return await _page(request, 400, errors=result.errors)
+    if result.notice:
+        return await _page(request, notice=result.notice)
     return redirect(request, "/me/profile?saved=1")
 
 

@@ -202,7 +202,9 @@ async def test_no_consent_stores_the_portrait_without_face_processing(client, ma
         calls.append(1)
         return None
 
-    monkeypatch.setattr(portrait_mod, "quality_provider", provider)
+    from core.proctoring import portrait as core_portrait
+
+    monkeypatch.setattr(core_portrait, "quality_provider", provider)
     account = await learner(client, make_account)
     await client.post("/t/survey/me/profile/identity", {"real_name": "李学员", "id_number": fake_id_number()})
     r = await client.post("/t/survey/me/profile/details", {}, files={"portrait": ("p.jpg", jpeg(), "image/jpeg")})
