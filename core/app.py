@@ -26,13 +26,16 @@ from litestar.types import Receive, Scope, Send
 
 from core.accounts import controllers as accounts
 from core.accounts.tables import Account
+from core.courses import controllers as courses
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
 from core.platform_admin import router as platform_admin_router
 from core.plugins import PluginHost
+from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
+from core.study import controllers as study
 from core.templating import THEMES_DIR
 from core.web import PasswordChangeRequired, SigninRequired, dependencies, is_htmx, platform_of, render
 
@@ -169,7 +172,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES]
+    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *profile.ROUTES, *courses.ROUTES, *study.ROUTES]
 
     async def start() -> None:
         await platform.start()

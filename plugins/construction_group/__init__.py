@@ -37,7 +37,8 @@ def template_dirs():
 
 @hookimpl
 def menu_links(tenant, account):
-    return [MenuLink("我的培训", "/me", roles=("learner",), order=20)]
+    return [MenuLink("我的培训", "/study", roles=("learner",), order=20),
+            MenuLink("我的档案", "/me/archive", roles=("learner",), order=25)]
 
 
 @hookimpl
