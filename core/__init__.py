@@ -22,7 +22,7 @@ from core.hookcalls import collect, notify as notify_hook
 from core.accounts.tables import Account, Enterprise
 from core.accounts.passwords import hash_password, verify_password
 from core.accounts.services import upsert_account
-from core.values import DemoAccount, MenuLink
+from core.values import DemoAccount, DemoCourse, DemoLesson, MenuLink
 from core.accounts.signin import Field, IdNumberPassword, MobilePassword, MobileSmsCode, SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, check_code, issue_code, send_code
 from core.audit.services import record as audit
@@ -60,7 +60,7 @@ __all__ = [
     "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
     "normalize_id_number", "normalize_mobile", "normalize_credit_code",
     "collect", "notify_hook",
-    "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "upsert_account",
+    "Account", "Enterprise", "hash_password", "verify_password", "DemoAccount", "DemoCourse", "DemoLesson", "upsert_account",
     "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod",
     "CodeError", "check_code", "issue_code", "send_code", "audit",
     "CleanImage", "ImageRejected", "clean_image", "StoredFile",

@@ -149,7 +149,7 @@ async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
     """Every row with its errors (the roster's row checks plus the tenant's positions); writes
     nothing. ``existing`` marks ID numbers that already have an account (the import updates them)."""
     mapping = map_columns(table.headers, LEARNER_COLUMNS)
-    known = [p.name for p in await positions(tenant)] or list(tenant.rules.roster.positions)
+    known = list(dict.fromkeys([*tenant.rules.roster.positions, *(p.name for p in await positions(tenant))]))
     out = LearnerPreview()
     seen: dict[str, int] = {}
     for line, cells in table.rows:
@@ -232,3 +232,47 @@ async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_pa
                 if values["id_number"] in accounts:
                     counts["updated" if changed else "unchanged"] += 1
     return counts
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[str, str]) -> list[str]:
+    """Create each ``DemoCourse`` for each of its positions (idempotent by title and position),
+    making its lesson videos on the spot, and enrol the demo learners (ID number → position)."""
+    import tempfile
+
+    from core.courses.demo_media import make_lesson_video
+
+    lines: list[str] = []
+    for demo in courses:
+        have = await ensure_positions(tenant, list(demo.positions))
+        for name in demo.positions:
+            position = have[name]
+            course = await scoped(Course, tenant).objects(
+                (Course.title == demo.title) & (Course.position == position.id) & (Course.year == demo.year)).first()
+            if course is None:
+                course = await create_course(tenant, position.id, demo.year, demo.title, demo.required_hours)
+                for lesson in demo.lessons:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        path = Path(tmp) / "lesson.webm"
+                        await anyio.to_thread.run_sync(
+                            lambda: make_lesson_video(path, lesson.title, list(lesson.lines), lesson.seconds))
+                        await add_video_lesson(platform, tenant, course, lesson.title, path)
+                lines.append(f"  课程 {demo.title}（{name}，{len(demo.lessons)} 个视频课件）")
+    for id_number, position in learners.items():
+        account = await scoped(Account, tenant).objects(Account.id_number == id_number).first()
+        if account is None or not position:
+            continue
+        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account.id).first()
+        if profile is None:
+            await scoped(LearnerProfile, tenant).new(account=account.id, real_name=account.real_name,
+                                                     id_number=id_number, position=position, created_at=now(),
+                                                     updated_at=now()).save()
+        elif profile.position != position:
+            await scoped(LearnerProfile, tenant).update({LearnerProfile.position: position}).where(
+                LearnerProfile.id == profile.id)
+    for demo in courses:
+        for name in demo.positions:
+            await enrol_by_position_and_year(tenant, name, demo.year)
+    return lines

@@ -91,18 +91,23 @@ async def consent_withdraw(request: Request) -> Response:
 async def check_page(request: Request) -> Response:
     account = require(request, *LEARNER)
     tenant = tenant_of(request)
+    next_url = request.query_params.get("next") or ""
+    next_url = next_url if next_url.startswith("/study/") else ""  # only within the tenant's study pages
+    from core.study.services import profile_complete
+
+    profile_ready = await profile_complete(tenant, account.id)
+    if next_url and not profile_ready:  # 开始学习 with an incomplete profile: 我的档案 first
+        from urllib.parse import quote
+
+        return redirect(request, f"/me/archive?next={quote(next_url)}")
     if await consents.active_consent(tenant.id, account.id) is None:
         return redirect(request, "/face/consent")
     p = platform_of(request)
     has_portrait = await services.portrait_bytes(p.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
-    next_url = request.query_params.get("next") or ""
-    next_url = next_url if next_url.startswith("/study/") else ""  # only within the tenant's study pages
-    from core.study.services import profile_complete
-
     return await render(
         request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left, next_url=next_url,
-        profile_ready=await profile_complete(tenant, account.id),
+        profile_ready=profile_ready,
         no_portrait=services.NO_PORTRAIT, limit_message=services.limit_message(tenant),
         history=await services.latest(tenant.id, account.id),
     )

@@ -90,7 +90,7 @@ def decide(state: State, now: float, claimed: float, playing: bool) -> Decision:
     reachable = min(max(s.furthest, s.position + elapsed), s.duration) + tol
     if claimed > reachable:
         speed = advance / elapsed if elapsed > 0 else math.inf
-        reason = "rate" if 1.5 < speed <= 20 and playing else "seek_ahead"
+        reason = "rate" if 1.5 < speed <= 16.5 and playing else "seek_ahead"  # browsers play at most ×16
         return refuse(reason, max(s.position, min(claimed, s.furthest)), max(0.0, advance) if playing else 0.0)
     position = min(claimed, s.duration)
     furthest = max(s.furthest, position)

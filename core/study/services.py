@@ -31,6 +31,8 @@ log = logging.getLogger("xueshi.study")
 CHINA = dt.timezone(dt.timedelta(hours=8))
 CAS_RETRIES = 5
 
+server_time = time.time  # the server's clock (tests replace it to step through time)
+
 STATUS_LABELS = {"studying": "学习中", "review": "待审核", "approved": "审核通过", "cleared": "学时已清除"}
 
 
@@ -157,7 +159,7 @@ async def _swap_clock(clock: StudyClock, values: dict) -> bool:
 
 async def start_session(tenant: Tenant, account_id: int, access: Access, now: float | None = None) -> StudySession:
     """A new session for this page; it takes over from any other tab or device of the learner."""
-    now = time.time() if now is None else now
+    now = server_time() if now is None else now
     await clock_of(tenant, account_id)
     await ensure_progress(tenant, account_id, access.lesson.id)
     token = secrets.token_urlsafe(24)
@@ -199,6 +201,10 @@ class BeatIn:
     event: str = "beat"  # beat | pause | end | hide
 
 
+def _finite(x: float) -> float:
+    return min(max(x, -1e9), 1e9) if math.isfinite(x) else 0.0
+
+
 def _answer(d: credit.Decision | None, reason: str, **extra: Any) -> dict[str, Any]:
     out = {
         "credited": round(d.seconds, 3) if d else 0.0,
@@ -220,7 +226,7 @@ async def _refuse(tenant: Tenant, account_id: int, beat: BeatIn, reason: str, se
     await scoped(HoursEntry, tenant).new(
         account=account_id, enrollment=session.enrollment if session else None,
         lesson=session.lesson if session else None, session=beat.token[:64], seq=beat.seq,
-        position_to=beat.position if math.isfinite(beat.position) else 0.0, reason=reason,
+        position_to=_finite(beat.position), reason=reason,
         anomaly=reason in credit.ANOMALIES, created_at=dt.datetime.now(dt.UTC),
     ).save()
     if reason in credit.ANOMALIES:
@@ -230,7 +236,7 @@ async def _refuse(tenant: Tenant, account_id: int, beat: BeatIn, reason: str, se
 
 async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None = None) -> dict[str, Any]:
     """Credit one heartbeat; never raises for bad input (it is refused and recorded instead)."""
-    now = time.time() if now is None else now
+    now = server_time() if now is None else now
     session = await scoped(StudySession, tenant).objects(StudySession.token == beat.token).first()
     if session is None or session.account != account_id:
         return await _refuse(tenant, account_id, beat, "foreign_session")
@@ -274,7 +280,8 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
                 course_left=max(0.0, needed - current.credited_seconds) if current.status == "studying" else 0.0,
                 tolerance=rules.tolerance_seconds,
             )
-            d = credit.decide(state, now, beat.position, beat.playing)
+            # A pause / end / hide beat reports where playback stopped: what played up to it counts.
+            d = credit.decide(state, now, beat.position, beat.playing or beat.event in ("pause", "end", "hide"))
             if not await _swap_clock(clock, {StudyClock.last_beat_at: d.last_beat_at, StudyClock.day: day,
                                              StudyClock.day_seconds: day_seconds + d.seconds}):
                 continue
@@ -282,16 +289,15 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
             done = progress.completed or d.furthest >= float(lesson.duration_seconds) - rules.tolerance_seconds
             await LessonProgress.update({
                 LessonProgress.position: d.position, LessonProgress.furthest: d.furthest,
-                LessonProgress.credited_seconds: LessonProgress.credited_seconds + d.seconds,
+                LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
                 LessonProgress.completed: done, LessonProgress.updated_at: stamp,
             }).where(LessonProgress.id == progress.id)
             total = current.credited_seconds
             completed_now = False
             if d.seconds > 0:
-                rows = await Enrollment.update(
-                    {Enrollment.credited_seconds: Enrollment.credited_seconds + d.seconds}
-                ).where(Enrollment.id == enrollment.id).returning(Enrollment.credited_seconds)
-                total = rows[0]["credited_seconds"]
+                # Rows of this learner change only under the learner's clock lock: read-add-write is safe.
+                total = current.credited_seconds + d.seconds
+                await Enrollment.update({Enrollment.credited_seconds: total}).where(Enrollment.id == enrollment.id)
                 if total >= needed - 1e-6 and current.status == "studying":
                     moved = await Enrollment.update({Enrollment.status: "review", Enrollment.completed_at: stamp}).where(
                         (Enrollment.id == enrollment.id) & (Enrollment.status == "studying")
@@ -300,7 +306,7 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
             if d.claimed > 0 or d.reason or d.anomaly:
                 await scoped(HoursEntry, tenant).new(
                     account=account_id, enrollment=enrollment.id, lesson=lesson.id, session=session.token,
-                    seq=beat.seq, position_from=progress.position, position_to=beat.position, claimed=d.claimed,
+                    seq=beat.seq, position_from=progress.position, position_to=_finite(beat.position), claimed=d.claimed,
                     seconds=d.seconds, reason=d.reason, anomaly=d.anomaly, created_at=stamp,
                 ).save()
             if beat.event == "end":
