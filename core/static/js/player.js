@@ -165,7 +165,8 @@
   });
   video.addEventListener("waiting", function () { me.stalled = true; });
   video.addEventListener("playing", function () {
-    me.stalled = false; setState("playing"); say(msgEl, "");
+    me.stalled = false; setState("playing");
+    if (msgEl.textContent === "请点击播放开始学习") say(msgEl, "");
     if (toggle) toggle.textContent = "暂停";
   });
   video.addEventListener("pause", function () {
