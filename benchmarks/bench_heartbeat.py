@@ -153,9 +153,8 @@ async def prepare(env: dict) -> None:
                              portrait=f.id, created_at=now, updated_at=now).save()
         await Enrollment(tenant=tenant.id, account=a.id, course=course.id, created_at=now).save()
         ids.append((a.id, await platform.sessions.create(a.id, "construction")))
-    env["_BENCH_LESSON"] = str(lesson.id)
-    env["_BENCH_SESSIONS"] = ",".join(f"{i}:{sid}" for i, sid in ids)
     await platform.stop()
+    print("PREPARED", lesson.id, ",".join(f"{i}:{sid}" for i, sid in ids))
 
 
 def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
@@ -178,7 +177,11 @@ def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
 
 
 def run_config(label: str, env: dict, seconds: int, connections: int, work: Path) -> list[tuple]:
-    asyncio.run(prepare(env))
+    # Piccolo's engine is process-global: each database is prepared in its own process.
+    out = subprocess.run([sys.executable, __file__, "--prepare"], env=env, cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout
+    _, lesson, sessions = re.search(r"PREPARED (\d+) (\S+)", out).group(0).split(" ")
+    env = {**env, "_BENCH_LESSON": lesson, "_BENCH_SESSIONS": sessions}
     (work / "bare_app.py").write_text(BARE)
     rows = []
     for workers in (1, 2):
@@ -258,4 +261,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--prepare"]:
+        asyncio.run(prepare(dict(os.environ)))
+    else:
+        main()

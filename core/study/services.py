@@ -175,7 +175,8 @@ async def start_session(tenant: Tenant, account_id: int, access: Access, now: fl
             ).where((StudySession.account == account_id) & StudySession.ended_at.is_null())
             session = scoped(StudySession, tenant).new(
                 account=account_id, lesson=access.lesson.id, enrollment=access.enrollment.id, token=token,
-                started_at=stamp,
+                started_at=stamp, duration_seconds=float(access.lesson.duration_seconds),
+                required_seconds=required_seconds(tenant, access.course),
             )
             await session.save()
             return session
@@ -247,80 +248,17 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
                              else "session_ended", session)
     if beat.seq <= session.last_seq:
         return await _refuse(tenant, account_id, beat, "replayed", session)
-    lesson = await scoped(Lesson, tenant).get(session.lesson)
-    enrollment = await scoped(Enrollment, tenant).get(session.enrollment)
-    course = await scoped(Course, tenant).get(enrollment.course) if enrollment else None
-    if lesson is None or course is None or enrollment.account != account_id:
-        return await _refuse(tenant, account_id, beat, "foreign_session", session)
     rules = tenant.rules.study
-    needed = required_seconds(tenant, course)
+    needed, duration = session.required_seconds, session.duration_seconds
     day = china_day(now)
     stamp = dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
-        async with _transaction():
-            clock = await _locked_clock(tenant, account_id)
-            if clock.active_token != session.token:
-                await scoped(StudySession, tenant).update(
-                    {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
-                ).where((StudySession.id == session.id) & StudySession.ended_at.is_null())
-                break  # answered below, outside the transaction
-            # Re-read under the lock: another beat of this session may have committed meanwhile.
-            fresh = await scoped(StudySession, tenant).get(session.id)
-            if fresh.ended_at is not None or beat.seq <= fresh.last_seq:
-                break
-            progress = await scoped(LessonProgress, tenant).objects(
-                (LessonProgress.account == account_id) & (LessonProgress.lesson == lesson.id)
-            ).first()
-            current = await scoped(Enrollment, tenant).get(enrollment.id)
-            day_seconds = clock.day_seconds if clock.day == day else 0.0
-            state = credit.State(
-                last_beat_at=clock.last_beat_at, position=progress.position, furthest=progress.furthest,
-                lesson_credited=progress.credited_seconds, duration=float(lesson.duration_seconds),
-                day_credited=day_seconds, daily_cap=rules.daily_cap_minutes * 60.0,
-                course_left=max(0.0, needed - current.credited_seconds) if current.status == "studying" else 0.0,
-                tolerance=rules.tolerance_seconds,
-            )
-            # A pause / end / hide beat reports where playback stopped: what played up to it counts.
-            d = credit.decide(state, now, beat.position, beat.playing or beat.event in ("pause", "end", "hide"))
-            if not await _swap_clock(clock, {StudyClock.last_beat_at: d.last_beat_at, StudyClock.day: day,
-                                             StudyClock.day_seconds: day_seconds + d.seconds}):
-                continue
-            await StudySession.update({StudySession.last_seq: beat.seq}).where(StudySession.id == session.id)
-            done = progress.completed or d.furthest >= float(lesson.duration_seconds) - rules.tolerance_seconds
-            await LessonProgress.update({
-                LessonProgress.position: d.position, LessonProgress.furthest: d.furthest,
-                LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
-                LessonProgress.completed: done, LessonProgress.updated_at: stamp,
-            }).where(LessonProgress.id == progress.id)
-            total = current.credited_seconds
-            completed_now = False
-            if d.seconds > 0:
-                # Rows of this learner change only under the learner's clock lock: read-add-write is safe.
-                total = current.credited_seconds + d.seconds
-                await Enrollment.update({Enrollment.credited_seconds: total}).where(Enrollment.id == enrollment.id)
-                if total >= needed - 1e-6 and current.status == "studying":
-                    moved = await Enrollment.update({Enrollment.status: "review", Enrollment.completed_at: stamp}).where(
-                        (Enrollment.id == enrollment.id) & (Enrollment.status == "studying")
-                    ).returning(Enrollment.id)
-                    completed_now = bool(moved)
-            if d.claimed > 0 or d.reason or d.anomaly:
-                await scoped(HoursEntry, tenant).new(
-                    account=account_id, enrollment=enrollment.id, lesson=lesson.id, session=session.token,
-                    seq=beat.seq, position_from=progress.position, position_to=_finite(beat.position), claimed=d.claimed,
-                    seconds=d.seconds, reason=d.reason, anomaly=d.anomaly, created_at=stamp,
-                ).save()
-            if beat.event == "end":
-                await StudySession.update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
-                    StudySession.id == session.id)
-            return _answer(
-                d, d.reason if (d.refused > 0.5 or d.anomaly) else "",
-                total_seconds=round(total, 3), total_hours=hours(tenant, total),
-                required_hours=float(course.required_hours), lesson_credited=round(progress.credited_seconds
-                                                                                   + d.seconds, 3),
-                lesson_completed=done, completed=completed_now or current.status != "studying",
-                completion_text=completion_text(tenant) if (completed_now or current.status == "review") else "",
-            )
-        # the compare-and-swap lost: another beat of this learner committed first; read again
+        try:
+            return await _credit(tenant, account_id, beat, session, now, day, stamp, needed, duration)
+        except _Lost:  # the compare-and-swap lost (rolled back): another beat committed first
+            continue
+        except _Stop:
+            break
     else:
         raise RuntimeError("study clock busy")
     fresh = await scoped(StudySession, tenant).get(session.id)
@@ -328,6 +266,90 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
         return await _refuse(tenant, account_id, beat, "session_replaced" if fresh.ended_reason == "replaced"
                              else "session_ended", session)
     return await _refuse(tenant, account_id, beat, "replayed", session)
+
+
+class _Lost(Exception):
+    pass
+
+
+class _Stop(Exception):
+    pass
+
+
+async def _credit(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, now: float, day: str,
+                  stamp: dt.datetime, needed: float, duration: float) -> dict[str, Any]:
+    """One transaction under the learner's clock lock. Raises _Lost (the compare-and-swap lost:
+    everything rolled back) or _Stop (the session was replaced or the beat is stale: committed,
+    the caller answers)."""
+    async with _transaction():
+        clock = await _locked_clock(tenant, account_id)
+        if clock.active_token != session.token:
+            await scoped(StudySession, tenant).update(
+                {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
+            ).where((StudySession.id == session.id) & StudySession.ended_at.is_null())
+        # Under the lock: the sequence number must still be new and the session still open.
+        elif await StudySession.update({StudySession.last_seq: beat.seq}).where(
+            (StudySession.id == session.id) & (StudySession.last_seq < beat.seq) & StudySession.ended_at.is_null()
+        ).returning(StudySession.id):
+            return await _credit_locked(tenant, account_id, beat, session, now, day, stamp, needed, duration, clock)
+    raise _Stop()
+
+
+async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, now: float, day: str,
+                         stamp: dt.datetime, needed: float, duration: float, clock: StudyClock) -> dict[str, Any]:
+    rules = tenant.rules.study
+    progress = await scoped(LessonProgress, tenant).objects(
+        (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)
+    ).first()
+    current = await scoped(Enrollment, tenant).get(session.enrollment)
+    day_seconds = clock.day_seconds if clock.day == day else 0.0
+    state = credit.State(
+        last_beat_at=clock.last_beat_at, position=progress.position, furthest=progress.furthest,
+        lesson_credited=progress.credited_seconds, duration=duration,
+        day_credited=day_seconds, daily_cap=rules.daily_cap_minutes * 60.0,
+        course_left=max(0.0, needed - current.credited_seconds) if current.status == "studying" else 0.0,
+        tolerance=rules.tolerance_seconds,
+    )
+    # A pause / end / hide beat reports where playback stopped: what played up to it counts.
+    d = credit.decide(state, now, beat.position, beat.playing or beat.event in ("pause", "end", "hide"))
+    if not await _swap_clock(clock, {StudyClock.last_beat_at: d.last_beat_at, StudyClock.day: day,
+                                     StudyClock.day_seconds: day_seconds + d.seconds}):
+        raise _Lost()
+    done = progress.completed or d.furthest >= duration - rules.tolerance_seconds
+    await LessonProgress.update({
+        LessonProgress.position: d.position, LessonProgress.furthest: d.furthest,
+        LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
+        LessonProgress.completed: done, LessonProgress.updated_at: stamp,
+    }).where(LessonProgress.id == progress.id)
+    total = current.credited_seconds
+    completed_now = False
+    if d.seconds > 0:
+        # This learner's rows change only under the learner's clock lock: read-add-write is safe.
+        total = current.credited_seconds + d.seconds
+        moving = total >= needed - 1e-6 and current.status == "studying"
+        values = {Enrollment.credited_seconds: total}
+        if moving:
+            values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
+        await Enrollment.update(values).where(Enrollment.id == current.id)
+        completed_now = moving
+    if d.claimed > 0 or d.reason or d.anomaly:
+        await scoped(HoursEntry, tenant).new(
+            account=account_id, enrollment=current.id, lesson=session.lesson, session=session.token,
+            seq=beat.seq, position_from=progress.position, position_to=_finite(beat.position), claimed=d.claimed,
+            seconds=d.seconds, reason=d.reason, anomaly=d.anomaly, created_at=stamp,
+        ).save()
+    if beat.event == "end":
+        await StudySession.update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
+            StudySession.id == session.id)
+    reviewing = completed_now or current.status == "review"
+    return _answer(
+        d, d.reason if (d.refused > 0.5 or d.anomaly) else "",
+        total_seconds=round(total, 3), total_hours=hours(tenant, total),
+        required_hours=round(needed / seconds_per_hour(tenant), 4),
+        lesson_credited=round(progress.credited_seconds + d.seconds, 3), lesson_completed=done,
+        completed=completed_now or current.status != "studying",
+        completion_text=completion_text(tenant) if reviewing else "",
+    )
 
 
 async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, limit: int = 20) -> list[HoursEntry]:

@@ -31,6 +31,8 @@ class StudySession(Table, tablename="study_session"):
     enrollment = ForeignKey(references=Enrollment, null=False)
     token = Varchar(length=64, unique=True)
     last_seq = Integer(default=-1)
+    duration_seconds = DoublePrecision(default=0.0)  # the lesson's, at start (saves reads per beat)
+    required_seconds = DoublePrecision(default=0.0)  # the course's, at start
     started_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
     ended_reason = Varchar(length=16, default="")  # replaced | ended

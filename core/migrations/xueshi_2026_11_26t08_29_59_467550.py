@@ -105,7 +105,7 @@ class TenantRow(Table, tablename="tenant", schema=None):
     )
 
 
-ID = "2026-11-26T07:46:27:246472"
+ID = "2026-11-26T08:29:59:467550"
 VERSION = "1.38.0"
 DESCRIPTION = "courses, enrolments, study sessions, the hours ledger; position and certificate number on profiles"
 
@@ -116,26 +116,16 @@ async def forwards():
     )
 
     manager.add_table(
+        class_name="Lesson", tablename="lesson", schema=None, columns=None
+    )
+
+    manager.add_table(
+        class_name="Course", tablename="course", schema=None, columns=None
+    )
+
+    manager.add_table(
         class_name="StudySession",
         tablename="study_session",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="HoursEntry",
-        tablename="hours_entry",
-        schema=None,
-        columns=None,
-    )
-
-    manager.add_table(
-        class_name="Enrollment", tablename="enrollment", schema=None, columns=None
-    )
-
-    manager.add_table(
-        class_name="LessonProgress",
-        tablename="lesson_progress",
         schema=None,
         columns=None,
     )
@@ -148,7 +138,10 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Lesson", tablename="lesson", schema=None, columns=None
+        class_name="HoursEntry",
+        tablename="hours_entry",
+        schema=None,
+        columns=None,
     )
 
     manager.add_table(
@@ -156,7 +149,347 @@ async def forwards():
     )
 
     manager.add_table(
-        class_name="Course", tablename="course", schema=None, columns=None
+        class_name="LessonProgress",
+        tablename="lesson_progress",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
+        class_name="Enrollment", tablename="enrollment", schema=None, columns=None
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="tenant",
+        db_column_name="tenant",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": TenantRow,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="course",
+        db_column_name="course",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Course,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="title",
+        db_column_name="title",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="ordering",
+        db_column_name="ordering",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="kind",
+        db_column_name="kind",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 8,
+            "default": "video",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="file",
+        db_column_name="file",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": StoredFile,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": True,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="duration_seconds",
+        db_column_name="duration_seconds",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="body",
+        db_column_name="body",
+        column_class_name="Text",
+        column_class=Text,
+        params={
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Lesson",
+        tablename="lesson",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="tenant",
+        db_column_name="tenant",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": TenantRow,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="position",
+        db_column_name="position",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Position,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="year",
+        db_column_name="year",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="title",
+        db_column_name="title",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="required_hours",
+        db_column_name="required_hours",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 32.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="Course",
+        tablename="course",
+        column_name="created_at",
+        db_column_name="created_at",
+        column_class_name="Timestamptz",
+        column_class=Timestamptz,
+        params={
+            "default": TimestamptzNow(),
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
@@ -301,6 +634,48 @@ async def forwards():
     manager.add_column(
         table_class_name="StudySession",
         tablename="study_session",
+        column_name="duration_seconds",
+        db_column_name="duration_seconds",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudySession",
+        tablename="study_session",
+        column_name="required_seconds",
+        db_column_name="required_seconds",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudySession",
+        tablename="study_session",
         column_name="started_at",
         db_column_name="started_at",
         column_class_name="Timestamptz",
@@ -350,6 +725,161 @@ async def forwards():
         params={
             "length": 16,
             "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="tenant",
+        db_column_name="tenant",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": TenantRow,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="account",
+        db_column_name="account",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": Account,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="active_token",
+        db_column_name="active_token",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="last_beat_at",
+        db_column_name="last_beat_at",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="day",
+        db_column_name="day",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 10,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="day_seconds",
+        db_column_name="day_seconds",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
+        params={
+            "default": 0.0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="StudyClock",
+        tablename="study_clock",
+        column_name="version",
+        db_column_name="version",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -650,8 +1180,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
+        table_class_name="Position",
+        tablename="position",
         column_name="tenant",
         db_column_name="tenant",
         column_class_name="ForeignKey",
@@ -674,63 +1204,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
-        column_name="account",
-        db_column_name="account",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Account,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
-        column_name="course",
-        db_column_name="course",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Course,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
-        column_name="status",
-        db_column_name="status",
+        table_class_name="Position",
+        tablename="position",
+        column_name="name",
+        db_column_name="name",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 16,
-            "default": "studying",
+            "length": 64,
+            "default": "",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -744,14 +1226,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
-        column_name="credited_seconds",
-        db_column_name="credited_seconds",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
+        table_class_name="Position",
+        tablename="position",
+        column_name="active",
+        db_column_name="active",
+        column_class_name="Boolean",
+        column_class=Boolean,
         params={
-            "default": 0.0,
+            "default": True,
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -765,8 +1247,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
+        table_class_name="Position",
+        tablename="position",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -774,27 +1256,6 @@ async def forwards():
         params={
             "default": TimestamptzNow(),
             "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Enrollment",
-        tablename="enrollment",
-        column_name="completed_at",
-        db_column_name="completed_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": None,
-            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -984,8 +1445,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
+        table_class_name="Enrollment",
+        tablename="enrollment",
         column_name="tenant",
         db_column_name="tenant",
         column_class_name="ForeignKey",
@@ -1008,8 +1469,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
+        table_class_name="Enrollment",
+        tablename="enrollment",
         column_name="account",
         db_column_name="account",
         column_class_name="ForeignKey",
@@ -1021,28 +1482,6 @@ async def forwards():
             "target_column": None,
             "null": False,
             "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
-        column_name="active_token",
-        db_column_name="active_token",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
             "unique": False,
             "index": False,
             "index_method": IndexMethod.btree,
@@ -1054,117 +1493,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
-        column_name="last_beat_at",
-        db_column_name="last_beat_at",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
-        params={
-            "default": 0.0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
-        column_name="day",
-        db_column_name="day",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 10,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
-        column_name="day_seconds",
-        db_column_name="day_seconds",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
-        params={
-            "default": 0.0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="StudyClock",
-        tablename="study_clock",
-        column_name="version",
-        db_column_name="version",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="tenant",
-        db_column_name="tenant",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": TenantRow,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
+        table_class_name="Enrollment",
+        tablename="enrollment",
         column_name="course",
         db_column_name="course",
         column_class_name="ForeignKey",
@@ -1187,15 +1517,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="title",
-        db_column_name="title",
+        table_class_name="Enrollment",
+        tablename="enrollment",
+        column_name="status",
+        db_column_name="status",
         column_class_name="Varchar",
         column_class=Varchar,
         params={
-            "length": 200,
-            "default": "",
+            "length": 16,
+            "default": "studying",
             "null": False,
             "primary_key": False,
             "unique": False,
@@ -1209,77 +1539,10 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="ordering",
-        db_column_name="ordering",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="kind",
-        db_column_name="kind",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 8,
-            "default": "video",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="file",
-        db_column_name="file",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": StoredFile,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": True,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="duration_seconds",
-        db_column_name="duration_seconds",
+        table_class_name="Enrollment",
+        tablename="enrollment",
+        column_name="credited_seconds",
+        db_column_name="credited_seconds",
         column_class_name="DoublePrecision",
         column_class=DoublePrecision,
         params={
@@ -1297,29 +1560,8 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
-        column_name="body",
-        db_column_name="body",
-        column_class_name="Text",
-        column_class=Text,
-        params={
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Lesson",
-        tablename="lesson",
+        table_class_name="Enrollment",
+        tablename="enrollment",
         column_name="created_at",
         db_column_name="created_at",
         column_class_name="Timestamptz",
@@ -1339,215 +1581,15 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="Position",
-        tablename="position",
-        column_name="tenant",
-        db_column_name="tenant",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": TenantRow,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Position",
-        tablename="position",
-        column_name="name",
-        db_column_name="name",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 64,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Position",
-        tablename="position",
-        column_name="active",
-        db_column_name="active",
-        column_class_name="Boolean",
-        column_class=Boolean,
-        params={
-            "default": True,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Position",
-        tablename="position",
-        column_name="created_at",
-        db_column_name="created_at",
+        table_class_name="Enrollment",
+        tablename="enrollment",
+        column_name="completed_at",
+        db_column_name="completed_at",
         column_class_name="Timestamptz",
         column_class=Timestamptz,
         params={
-            "default": TimestamptzNow(),
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="tenant",
-        db_column_name="tenant",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": TenantRow,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="position",
-        db_column_name="position",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
-        params={
-            "references": Position,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="year",
-        db_column_name="year",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="title",
-        db_column_name="title",
-        column_class_name="Varchar",
-        column_class=Varchar,
-        params={
-            "length": 200,
-            "default": "",
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="required_hours",
-        db_column_name="required_hours",
-        column_class_name="DoublePrecision",
-        column_class=DoublePrecision,
-        params={
-            "default": 32.0,
-            "null": False,
-            "primary_key": False,
-            "unique": False,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="Course",
-        tablename="course",
-        column_name="created_at",
-        db_column_name="created_at",
-        column_class_name="Timestamptz",
-        column_class=Timestamptz,
-        params={
-            "default": TimestamptzNow(),
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,

@@ -3,7 +3,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-26T07:46:30:000000"
+ID = "2026-11-26T08:30:30:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "unique keys of study tables"
 
