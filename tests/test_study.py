@@ -430,3 +430,17 @@ async def test_tenant_demo_courses_make_a_real_course_with_videos(xs_settings, c
     assert await Enrollment.exists().where(Enrollment.account == learner.id)
     again = await create_demo(xs_settings, "http://127.0.0.1:8000")  # idempotent
     assert not any("示范课程" in line for line in again)
+
+
+async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client, studying):
+    lesson = studying["lesson"].id
+    r = await client.get(f"{T}/face/check?next=/study/lessons/{lesson}")
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/face/consent?next=/study/lessons/{lesson}")
+    page = (await client.get(r.headers["location"])).text
+    assert f'action="{T}/face/consent?next=/study/lessons/{lesson}"' in page
+    digest = re.search(r'name="text_sha256" value="([0-9a-f]+)"', page).group(1)
+    r = await client.post(f"{T}/face/consent?next=/study/lessons/{lesson}", {"agree": "yes", "text_sha256": digest})
+    assert r.status_code == 303 and r.headers["location"].endswith(f"/face/check?next=/study/lessons/{lesson}")
+    check = (await client.get(r.headers["location"])).text
+    assert f'data-next="/study/lessons/{lesson}"' in check
+    assert (await client.get(f"{T}/face/check?next=https://evil.example/")).status_code == 200  # ignored

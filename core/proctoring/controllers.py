@@ -47,8 +47,14 @@ async def consent_page(request: Request) -> Response:
     active = await consents.active_consent(tenant.id, account.id)
     return await render(
         request, "proctoring/consent.html", text=text, text_sha256=consents.text_sha256(text),
-        version=consents.FACE_TEXT_VERSION, active=active, errors={},
+        version=consents.FACE_TEXT_VERSION, active=active, errors={}, next_url=_study_next(request),
     )
+
+
+def _study_next(request: Request) -> str:
+    """Where 开始学习 continues after the face page: a study page of this tenant, or nothing."""
+    target = request.query_params.get("next") or ""
+    return target if target.startswith("/study/") and "//" not in target else ""
 
 
 @post("/face/consent")
@@ -66,14 +72,15 @@ async def consent_submit(request: Request) -> Response:
     if errors:
         return await render(
             request, "proctoring/consent.html", status_code=400, text=text, text_sha256=digest,
-            version=consents.FACE_TEXT_VERSION, active=None, errors=errors,
+            version=consents.FACE_TEXT_VERSION, active=None, errors=errors, next_url=_study_next(request),
         )
     row = await consents.grant(tenant.id, account.id, digest)
     await record(
         "face.consent_granted", tenant_id=tenant.id, actor_id=account.id, object_type="consent",
         object_id=row.id, text_version=consents.FACE_TEXT_VERSION,
     )
-    return redirect(request, "/face/check")
+    next_url = _study_next(request)
+    return redirect(request, "/face/check" + (f"?next={next_url}" if next_url else ""))
 
 
 @post("/face/consent/withdraw")
@@ -91,8 +98,7 @@ async def consent_withdraw(request: Request) -> Response:
 async def check_page(request: Request) -> Response:
     account = require(request, *LEARNER)
     tenant = tenant_of(request)
-    next_url = request.query_params.get("next") or ""
-    next_url = next_url if next_url.startswith("/study/") else ""  # only within the tenant's study pages
+    next_url = _study_next(request)  # only within the tenant's study pages
     from core.study.services import profile_complete
 
     profile_ready = await profile_complete(tenant, account.id)
@@ -101,7 +107,9 @@ async def check_page(request: Request) -> Response:
 
         return redirect(request, f"/me/archive?next={quote(next_url)}")
     if await consents.active_consent(tenant.id, account.id) is None:
-        return redirect(request, "/face/consent")
+        from urllib.parse import quote
+
+        return redirect(request, "/face/consent" + (f"?next={quote(next_url)}" if next_url else ""))
     p = platform_of(request)
     has_portrait = await services.portrait_bytes(p.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
