@@ -18,7 +18,7 @@ import anyio
 
 from core.audit.services import record
 from core.db.scoped import scoped
-from core.faces import Capability, CapabilityError, FaceError, compare_with_id_photo, decode_image, select_provider
+from core.faces import Capability, CapabilityError, FaceError, select_provider
 from core.files.images import ImageRejected, clean_image
 from core.files.tables import StoredFile
 from core.hookcalls import collect
@@ -40,6 +40,8 @@ async def quality_provider(hooks, tenant):
 async def portrait_problem(provider, data: bytes) -> str:
     """The provider's first Chinese reason for refusing the portrait, or "" when it is fine."""
 
+    from core.faces import decode_image  # imaging loads OpenCV: only when a portrait is checked
+
     def run() -> str:
         report = provider.check_portrait(decode_image(data))
         return "" if report.ok else report.message
@@ -58,6 +60,8 @@ async def id_card_problem(hooks, tenant, portrait: bytes, id_front: bytes) -> st
                                   Capability.ENCODE)
     except CapabilityError:
         return ""
+
+    from core.faces import compare_with_id_photo, decode_image
 
     def run() -> str:
         problem, _distance = compare_with_id_photo(
