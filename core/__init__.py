@@ -31,8 +31,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "hash_password": ("core.accounts.passwords", "hash_password"),
     "verify_password": ("core.accounts.passwords", "verify_password"),
     "upsert_account": ("core.accounts.services", "upsert_account"),
-    "DemoAccount": ("core.values", "DemoAccount"),
-    "MenuLink": ("core.values", "MenuLink"),
+    **{name: ("core.values", name) for name in ("DemoAccount", "DemoCourse", "DemoLesson", "MenuLink")},
     **{name: ("core.accounts.signin", name) for name in (
         "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod")},
     **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "issue_code", "send_code")},
@@ -52,6 +51,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "articles": ("core.content.services", ""),  # the module itself
     "Article": ("core.content.tables", "Article"),
     "Consent": ("core.proctoring.tables", "Consent"),
+    "face_consent_text": ("core.proctoring.consent", "face_consent_text"),
+    "has_face_consent": ("core.proctoring.consent", "active_consent"),
+    "face_consent_for_portrait": ("core.proctoring.consent", "for_portrait"),
+    "PROFILE_IMAGES": ("core.proctoring.portrait", "IMAGES"),
+    "Enrolment": ("core.proctoring.portrait", "Enrolment"),
+    "enrol_images": ("core.proctoring.portrait", "enrol_images"),
     "Matches": ("core.roster.linking", "Matches"),
     "find_roster_matches": ("core.roster.linking", "find_matches"),
     "join_roster": ("core.roster.linking", "join"),

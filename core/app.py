@@ -27,14 +27,17 @@ from litestar.types import Receive, Scope, Send
 from core.accounts import controllers as accounts
 from core.accounts.tables import Account
 from core.db.scoped import scoped
+from core.courses import controllers as courses
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
 from core.jobs import controllers as jobs_controllers
 from core.platform_admin import router as platform_admin_router
 from core.plugins import PluginHost
+from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
+from core.study import controllers as study
 from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
@@ -206,7 +209,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES]
+    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
+                *courses.ROUTES, *study.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

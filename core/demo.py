@@ -49,6 +49,14 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
             )
             extra = "（首次登录须修改密码）" if demo.must_change_password else ""
             lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
+        hooks = host.hooks_for(tenant.slug)
+        demo_courses = [c for group in [await collect(hooks.tenant_demo_courses, tenant=tenant)] for c in group]
+        if demo_courses:
+            from core.courses.services import seed_demo_courses
+
+            learners = {d.id_number: d.position for d in await collect(hooks.tenant_demo_accounts, tenant=tenant)
+                        if d.id_number and d.position}
+            lines += await seed_demo_courses(platform, tenant, demo_courses, learners)
     await upsert_account(None, role="operator", password=OPERATOR.password, username=OPERATOR.username,
                          real_name=OPERATOR.real_name, sessions=platform.sessions)
     lines += ["", f"平台运营 operator: 用户名 {OPERATOR.username} 密码 {OPERATOR.password}", "=" * 72]

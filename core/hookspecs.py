@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.roster.imports import RosterColumn, RowError
     from core.roster.tables import LearnerProfile, RosterEntry
     from core.tenancy import Tenant, TenantSpec
-    from core.values import DemoAccount, MenuLink
+    from core.values import DemoAccount, DemoCourse, MenuLink
 
 hookspec = pluggy.HookspecMarker("xueshi")
 hookimpl = pluggy.HookimplMarker("xueshi")
@@ -107,6 +107,12 @@ def tenant_onboard(tenant: Tenant) -> list[str] | None:
 @hookspec
 def tenant_demo_accounts(tenant: Tenant) -> list[DemoAccount] | None:
     """``DemoAccount`` items the demo command creates for ``tenant`` and prints."""
+
+
+@hookspec
+def tenant_demo_courses(tenant: Tenant) -> list[DemoCourse] | None:
+    """``DemoCourse`` items the demo command creates for ``tenant`` (positions, course, lesson
+    videos made on the spot, demo learners of those positions enrolled). Idempotent by title."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -8,10 +8,12 @@ from piccolo.conf.apps import AppConfig
 from core.accounts.tables import Account, Enterprise, SmsCode
 from core.audit.tables import AuditEntry
 from core.content.tables import Article
+from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.proctoring.tables import Consent, FaceVerification
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
+from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 from core.tenants.tables import TenantRow
 
 APP_CONFIG = AppConfig(
@@ -20,6 +22,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry,
         RosterEntry, LearnerProfile, ImportJob, Article, Consent, FaceVerification,
+        Position, Course, Lesson, Enrollment, StudyClock, StudySession, LessonProgress, HoursEntry,
     ],
     migration_dependencies=[],
     commands=[],

@@ -33,6 +33,7 @@ def _base_env() -> Environment:
     env.filters["mask_name"] = identity.mask_name
     env.filters["datetime"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
     env.filters["date"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
+    env.filters["hours"] = lambda h: (f"{float(h):.2f}".rstrip("0").rstrip(".")) if h is not None else "0"
     return env
 
 

@@ -33,6 +33,7 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class SigninRules(_Section):
     initial_password_must_change: bool = True
+    initial_password: str = ""  # given to learners created by a staff import ("" = no import)
     sms_code_ttl_seconds: int = 300
     sms_codes_per_mobile_per_hour: int = 5
     sms_codes_per_address_per_hour: int = 20
@@ -81,8 +82,20 @@ class ExamRules(_Section):
 
 class StudyRules(_Section):
     allow_seek: bool = False
+    minutes_per_hour: int = 45  # minutes of study per 学时
+    daily_cap_minutes: int = 480  # no learner is credited more in one (China) day
+    tolerance_seconds: float = 2.0  # slack for clock jitter between page and server
+    max_video_mb: int = 300
     snapshot_interval_seconds: list[int] = msgspec.field(default_factory=lambda: [300, 900])
     review_workdays: list[int] = msgspec.field(default_factory=lambda: [3, 5])
+
+
+class ProfileRules(_Section):
+    """我的档案: the tenant's service phone numbers (for a wrong mobile) and whether study
+    needs a complete profile (ID card both sides and a portrait)."""
+
+    service_phones: list[str] = msgspec.field(default_factory=list)
+    required_for_study: bool = True
 
 
 class SmsRules(_Section):
@@ -97,11 +110,16 @@ class TenantRules(_Section):
     exam: ExamRules = msgspec.field(default_factory=ExamRules)
     study: StudyRules = msgspec.field(default_factory=StudyRules)
     sms: SmsRules = msgspec.field(default_factory=SmsRules)
+    profile: ProfileRules = msgspec.field(default_factory=ProfileRules)
 
     def __post_init__(self) -> None:
         e = self.exam
         if not 0 < e.pass_points <= e.total_points:
             raise msgspec.ValidationError("pass_points must be between 1 and total_points - at `$.exam.pass_points`")
+        if not 0 < self.study.minutes_per_hour <= 120:
+            raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
+        if not 0 < self.study.daily_cap_minutes <= 1440:
+            raise msgspec.ValidationError("must be between 1 and 1440 - at `$.study.daily_cap_minutes`")
         if not 0 < self.face.max_attempts <= 20:
             raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
 

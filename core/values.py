@@ -36,6 +36,7 @@ class DemoAccount:
     must_change_password: bool = False
     enterprise: str | None = None  # enterprise name, created if missing
     note: str = ""
+    position: str = ""  # a learner's 岗位: the demo enrols them on that position's demo courses
 
     @property
     def signin(self) -> str:
@@ -44,3 +45,23 @@ class DemoAccount:
         if self.mobile:
             return f"手机号 {self.mobile}"
         return f"用户名 {self.username}"
+
+
+@dataclass(frozen=True)
+class DemoLesson:
+    """A lesson video the demo makes on the spot (slides: ``title`` and one line at a time)."""
+
+    title: str
+    lines: tuple[str, ...]
+    seconds: int = 90
+
+
+@dataclass(frozen=True)
+class DemoCourse:
+    """A course the demo creates (idempotent by title) for each of ``positions``."""
+
+    title: str
+    year: int
+    required_hours: float
+    positions: tuple[str, ...]
+    lessons: tuple[DemoLesson, ...]

@@ -50,6 +50,7 @@ NOT_OBJECT_IDS: dict[str, str] = {
     "/signin/{method_key:str}": "a sign-in method key from the tenant's own list, not an object",
     "/static/core/{file_path:path}": "public static files",
     "/static/themes/{file_path:path}": "public static files",
+    "/me/archive/image/{kind:str}": "the signed-in learner's own image by kind (id_front|id_back|portrait), never an id",
 }
 
 
@@ -191,3 +192,85 @@ async def _certificate_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
 
 for _path in ("/staff/certificates/import/{import_id:int}", "/staff/certificates/import/{import_id:int}/progress"):
     register(_path, "tenant_admin")(_certificate_import_id)
+
+
+# --- courses and study ---------------------------------------------------------------------------
+
+
+async def _course(ctx: Ctx, slug: str):
+    import datetime as dt
+
+    from core.courses.tables import Course, Lesson, Position
+
+    now = dt.datetime.now(dt.UTC)
+    tenant_id = ctx.tenant_id(slug)
+    position = Position(tenant=tenant_id, name=f"隔离岗位{secrets.token_hex(3)}", created_at=now)
+    await position.save()
+    course = Course(tenant=tenant_id, position=position.id, year=2026, title="隔离测试课程", required_hours=1.0,
+                    created_at=now)
+    await course.save()
+    video = StoredFile(tenant=tenant_id, kind="lesson_video", key=f"probe/{secrets.token_hex(8)}",
+                       media_type="video/webm", size=0, sha256="")
+    await video.save()
+    lesson = Lesson(tenant=tenant_id, course=course.id, title="隔离测试课件", kind="video", file=video.id,
+                    duration_seconds=60.0, created_at=now)
+    await lesson.save()
+    return course, lesson
+
+
+async def _enrolled(ctx: Ctx, slug: str):
+    import datetime as dt
+
+    from core.courses.tables import Enrollment
+
+    course, lesson = await _course(ctx, slug)
+    account, _ = await ctx.make_account(slug)
+    enrollment = Enrollment(tenant=ctx.tenant_id(slug), account=account.id, course=course.id,
+                            created_at=dt.datetime.now(dt.UTC))
+    await enrollment.save()
+    return course, lesson, enrollment
+
+
+async def _course_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    course, _ = await _course(ctx, slug)
+    return {"course_id": course.id}
+
+
+for _path in ("/admin/courses/{course_id:int}", "/admin/courses/{course_id:int}/lessons",
+              "/admin/courses/{course_id:int}/enrol"):
+    register(_path, "tenant_admin")(_course_id)
+
+
+async def _lesson_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, lesson, _ = await _enrolled(ctx, slug)
+    return {"lesson_id": lesson.id}
+
+
+for _path in ("/study/lessons/{lesson_id:int}", "/study/lessons/{lesson_id:int}/session",
+              "/study/lessons/{lesson_id:int}/media"):
+    register(_path, "learner")(_lesson_id)
+
+
+@register("/study/{enrollment_id:int}", "learner")
+async def _enrollment_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, _, enrollment = await _enrolled(ctx, slug)
+    return {"enrollment_id": enrollment.id}
+
+
+async def _learner_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    account, _ = await ctx.make_account(slug)
+    return {"account_id": account.id}
+
+
+for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:int}/mobile"):
+    register(_path, "tenant_admin")(_learner_id)
+
+
+@register("/admin/learners/import/{job_id:int}", "tenant_admin")
+async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="learners", filename="learners.csv",
+                    created_at=dt.datetime.now(dt.UTC))
+    await row.save()
+    return {"job_id": row.id}

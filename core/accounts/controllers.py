@@ -149,14 +149,22 @@ async def password_submit(request: Request, platform: Platform, tenant: Tenant, 
         errors["again"] = "两次输入的新密码不一致"
     if errors:
         return await render(request, "password.html", status_code=400, first=account.must_change_password, errors=errors)
+    first = account.must_change_password
     account.password_hash = await hash_password_async(new)
     account.must_change_password = False
     await account.save([Account.password_hash, Account.must_change_password])
     await record("password.changed", tenant_id=tenant.id, actor_id=account.id)
     # A changed password ends the account's other sessions (another device, a thief's), and
-    # this one is rotated.
+    # this one is rotated. After the first change a learner lands on 我的档案 (ID card, portrait,
+    # mobile check) unless it is already complete.
     await p.sessions.end_all(account.id)
-    return await start_session(request, account, "/me?changed=1")
+    target = "/me?changed=1"
+    if first and account.role == "learner":
+        from core.study.services import profile_complete
+
+        if not await profile_complete(tenant, account.id):
+            target = "/me/archive?changed=1"
+    return await start_session(request, account, target)
 
 
 @get("/me", guards=[signed_in])

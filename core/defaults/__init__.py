@@ -16,6 +16,7 @@ TEMPLATES = {
     "roster_added": "${name}，您的单位${enterprise}已将您登记为企业学员，请登录平台在“我的 → 个人档案”中完善并确认个人信息。",
     "hours_completed": "尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，审核时间大约需要 3 到 5 个工作日，请您耐心等待。",
     "hours_approved": "尊敬的学员，恭喜您的继续教育学时已通过审核，可登录管理系统查看学时记录获取最新电子证书。",
+    "mobile_changed": "${name}，您在${tenant}登记的手机号已由工作人员更正为 ${mobile}，今后的学习和审核通知将发送到此号码。",
     "hours_cleared": "尊敬的${name}学员您好，因您在继续教育学习课程中存在作弊行为，按照有关要求，您的${position}岗位${year}年度学时将被清除，请重新学习。",
 }
 
@@ -56,6 +57,8 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
     return [
         MenuLink("我的", "/me", order=10),
         MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
+        MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70),
+        MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
         MenuLink("消息", "/inbox", order=90),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import shutil
 from pathlib import Path
 
 from core.db.scoped import scoped
@@ -36,6 +37,34 @@ class LocalStorage:
             size=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
         )
+        await row.save()
+        return row
+
+    def path(self, row: StoredFile) -> Path:
+        """The file's place on disk (for streaming large files, e.g. lesson videos)."""
+        return self._path(row.key)
+
+    async def save_path(
+        self, source: Path, *, tenant_id: int, kind: str, media_type: str, owner_id: int | None = None
+    ) -> StoredFile:
+        """Store a file already on disk (a large upload spooled to a temporary file) by moving it."""
+        import anyio
+
+        def move() -> tuple[str, int, str]:
+            key = f"{tenant_id}/{kind}/{secrets.token_hex(16)}"
+            path = self._path(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            with source.open("rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            size = source.stat().st_size
+            shutil.move(str(source), path)
+            return key, size, digest.hexdigest()
+
+        key, size, sha = await anyio.to_thread.run_sync(move)
+        row = StoredFile(tenant=tenant_id, owner=owner_id, kind=kind, key=key, media_type=media_type, size=size,
+                         sha256=sha)
         await row.save()
         return row
 

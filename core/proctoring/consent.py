@@ -1,4 +1,5 @@
-"""The separate consent to biometric processing (PIPL art. 29): the text shown, its version and
+"""The separate consent to biometric processing (PIPL art. 29): one text for every tenant and every
+use of the face (the portrait check, the face check before study, snapshots), its version and
 hash, and whether an account holds an active consent."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
+from core.db.scoped import scoped
 from core.proctoring.tables import Consent
 
 FACE_KIND = "face"
@@ -34,39 +36,40 @@ def text_sha256(paragraphs: list[tuple[str, str]]) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
-async def active_consent(tenant_id: int, account_id: int) -> Consent | None:
+async def active_consent(tenant, account_id: int) -> Consent | None:
+    """``tenant``: a Tenant or its id."""
     return (
-        await Consent.objects()
-        .where(
-            (Consent.tenant == tenant_id)
-            & (Consent.account == account_id)
-            & (Consent.kind == FACE_KIND)
-            & (Consent.text_version == FACE_TEXT_VERSION)
-            & (Consent.withdrawn_at.is_null())
-        )
+        await scoped(Consent, tenant).objects(
+            (Consent.account == account_id) & (Consent.kind == FACE_KIND)
+            & (Consent.text_version == FACE_TEXT_VERSION) & Consent.withdrawn_at.is_null())
         .order_by(Consent.id, ascending=False)
         .first()
     )
 
 
-async def grant(tenant_id: int, account_id: int, sha256: str) -> Consent:
-    row = Consent(
-        tenant=tenant_id,
-        account=account_id,
-        kind=FACE_KIND,
-        text_version=FACE_TEXT_VERSION,
-        text_sha256=sha256,
-        granted_at=dt.datetime.now(dt.UTC),
-    )
+async def grant(tenant, account_id: int, sha256: str) -> Consent:
+    row = scoped(Consent, tenant).new(account=account_id, kind=FACE_KIND, text_version=FACE_TEXT_VERSION,
+                                      text_sha256=sha256, granted_at=dt.datetime.now(dt.UTC))
     await row.save()
     return row
 
 
-async def withdraw(tenant_id: int, account_id: int) -> None:
-    now = dt.datetime.now(dt.UTC)
-    await Consent.update({Consent.withdrawn_at: now}).where(
-        (Consent.tenant == tenant_id)
-        & (Consent.account == account_id)
-        & (Consent.kind == FACE_KIND)
-        & (Consent.withdrawn_at.is_null())
-    )
+async def ensure(tenant, account_id: int) -> Consent:
+    """The account's active consent, granted now to the current text when it has none (the learner
+    ticked the box under that text)."""
+    return await active_consent(tenant, account_id) or await grant(
+        tenant, account_id, text_sha256(face_consent_text(tenant)))
+
+
+async def for_portrait(tenant, account_id: int, *, ticked: bool, uploading_portrait: bool) -> bool:
+    """May face processing run on the portrait being uploaded? A tick under the text, with a
+    portrait, grants the consent; otherwise an earlier active consent decides."""
+    if ticked and uploading_portrait:
+        await ensure(tenant, account_id)
+        return True
+    return await active_consent(tenant, account_id) is not None
+
+
+async def withdraw(tenant, account_id: int) -> None:
+    await scoped(Consent, tenant).update({Consent.withdrawn_at: dt.datetime.now(dt.UTC)}).where(
+        (Consent.account == account_id) & (Consent.kind == FACE_KIND) & Consent.withdrawn_at.is_null())

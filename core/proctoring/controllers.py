@@ -8,6 +8,7 @@ the verdict at ``/face/finish``. Only the server decides.
 from __future__ import annotations
 
 import logging
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -18,6 +19,7 @@ from core.faces import ChallengeError, FaceError
 from core.kernel import Platform
 from core.proctoring import consent as consents
 from core.proctoring import services
+from core.study.services import profile_complete
 from core.tenancy import Tenant
 from core.web import redirect, render, roles
 
@@ -48,8 +50,14 @@ async def consent_page(request: Request, tenant: Tenant, account: Account) -> Re
     active = await consents.active_consent(tenant.id, account.id)
     return await render(
         request, "proctoring/consent.html", text=text, text_sha256=consents.text_sha256(text),
-        version=consents.FACE_TEXT_VERSION, active=active, errors={},
+        version=consents.FACE_TEXT_VERSION, active=active, errors={}, next_url=_study_next(request),
     )
+
+
+def _study_next(request: Request) -> str:
+    """Where 开始学习 continues after the face page: a study page of this tenant, or nothing."""
+    target = request.query_params.get("next") or ""
+    return target if target.startswith("/study/") and "//" not in target else ""
 
 
 @post("/face/consent", guards=[LEARNER])
@@ -65,14 +73,15 @@ async def consent_submit(request: Request, tenant: Tenant, account: Account) -> 
     if errors:
         return await render(
             request, "proctoring/consent.html", status_code=400, text=text, text_sha256=digest,
-            version=consents.FACE_TEXT_VERSION, active=None, errors=errors,
+            version=consents.FACE_TEXT_VERSION, active=None, errors=errors, next_url=_study_next(request),
         )
     row = await consents.grant(tenant.id, account.id, digest)
     await record(
         "face.consent_granted", tenant_id=tenant.id, actor_id=account.id, object_type="consent",
         object_id=row.id, text_version=consents.FACE_TEXT_VERSION,
     )
-    return redirect(request, "/face/check")
+    next_url = _study_next(request)
+    return redirect(request, "/face/check" + (f"?next={quote(next_url)}" if next_url else ""))
 
 
 @post("/face/consent/withdraw", guards=[LEARNER])
@@ -86,12 +95,17 @@ async def consent_withdraw(request: Request, platform: Platform, tenant: Tenant,
 
 @get("/face/check", guards=[LEARNER])
 async def check_page(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    next_url = _study_next(request)  # only within the tenant's study pages
+    profile_ready = await profile_complete(tenant, account.id)
+    if next_url and not profile_ready:  # 开始学习 with an incomplete profile: 我的档案 first
+        return redirect(request, f"/me/archive?next={quote(next_url)}")
     if await consents.active_consent(tenant.id, account.id) is None:
-        return redirect(request, "/face/consent")
+        return redirect(request, "/face/consent" + (f"?next={quote(next_url)}" if next_url else ""))
     has_portrait = await services.portrait_bytes(platform.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
     return await render(
-        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left,
+        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left, next_url=next_url,
+        profile_ready=profile_ready,
         no_portrait=services.NO_PORTRAIT, limit_message=services.limit_message(tenant),
         history=await services.latest(tenant.id, account.id),
     )

@@ -26,6 +26,7 @@ from core.faces import (
     portrait_encoding,
     select_provider,
 )
+from core.db.scoped import scoped
 from core.hookcalls import notify
 from core.proctoring.live import ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
@@ -60,9 +61,8 @@ def day_start(now: dt.datetime | None = None) -> dt.datetime:
 
 
 async def failed_today(tenant_id: int, account_id: int) -> int:
-    return await FaceVerification.count().where(
-        (FaceVerification.tenant == tenant_id)
-        & (FaceVerification.account == account_id)
+    return await scoped(FaceVerification, tenant_id).count(
+        (FaceVerification.account == account_id)
         & (FaceVerification.status == "failed")
         & (FaceVerification.created_at >= day_start())
     )
@@ -77,14 +77,10 @@ def limit_message(tenant) -> str:
 
 
 async def portrait_bytes(storage, tenant_id: int, account_id: int) -> bytes | None:
-    profile = await LearnerProfile.objects().where(
-        (LearnerProfile.tenant == tenant_id) & (LearnerProfile.account == account_id)
-    ).first()
+    profile = await scoped(LearnerProfile, tenant_id).objects(LearnerProfile.account == account_id).first()
     if profile is None or profile.portrait is None:
         return None
-    row = await StoredFile.objects().where(
-        (StoredFile.id == profile.portrait) & (StoredFile.tenant == tenant_id)
-    ).first()
+    row = await scoped(StoredFile, tenant_id).get(profile.portrait)
     if row is None:
         return None
     try:
@@ -112,17 +108,13 @@ async def allowed_actions(hooks, tenant, liveness) -> list[Action]:
 async def abandon_open(tenant_id: int, account_id: int, checks: LiveChecks) -> None:
     """A new challenge ends the account's unfinished ones: they count as failed attempts."""
     await checks.drop_account(tenant_id, account_id)
-    await FaceVerification.update(
+    await scoped(FaceVerification, tenant_id).update(
         {
             FaceVerification.status: "failed",
             FaceVerification.reasons: [ABANDONED],
             FaceVerification.finished_at: dt.datetime.now(dt.UTC),
         }
-    ).where(
-        (FaceVerification.tenant == tenant_id)
-        & (FaceVerification.account == account_id)
-        & (FaceVerification.status == "open")
-    )
+    ).where((FaceVerification.account == account_id) & (FaceVerification.status == "open"))
 
 
 async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str = "study") -> tuple[LiveCheck, int]:
@@ -146,8 +138,7 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
         raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409) from None
     identity = IdentityCheck(matcher, encoding, tenant.rules.face.match_tolerance)
     session = LivenessSession(liveness, challenge, identity=identity)
-    row = FaceVerification(
-        tenant=tenant.id,
+    row = scoped(FaceVerification, tenant).new(
         account=account.id,
         purpose=purpose,
         nonce=challenge.nonce,
@@ -208,9 +199,7 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
             return None
         verdict = await asyncio.to_thread(check.session.finish)
         await checks.pop(nonce)
-    row = await FaceVerification.objects().where(
-        (FaceVerification.id == check.verification_id) & (FaceVerification.tenant == tenant.id)
-    ).first()
+    row = await scoped(FaceVerification, tenant).get(check.verification_id)
     evidence_ids: list[int] = []
     for e in _pick_evidence(verdict):
         stored = await platform.storage.save(
@@ -248,9 +237,8 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
 
 async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVerification]:
     return (
-        await FaceVerification.objects()
+        await scoped(FaceVerification, tenant_id).objects(FaceVerification.account == account_id)
         .output(load_json=True)
-        .where((FaceVerification.tenant == tenant_id) & (FaceVerification.account == account_id))
         .order_by(FaceVerification.id, ascending=False)
         .limit(limit)
     )

@@ -40,6 +40,8 @@ class LearnerProfile(Table, tablename="learner_profile"):
     id_front = ForeignKey(references=StoredFile, null=True)
     id_back = ForeignKey(references=StoredFile, null=True)
     portrait = ForeignKey(references=StoredFile, null=True)
+    position = Varchar(length=64, default="")  # 岗位 (staff import), for enrolment by position
+    cert_number = Varchar(length=64, default="")  # 证书编号 of the existing certificate
     confirmed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
     updated_at = Timestamptz()

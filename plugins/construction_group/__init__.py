@@ -6,7 +6,7 @@ first sign-in; only staff may change a learner's phone number.
 
 from pathlib import Path
 
-from core import DemoAccount, IdNumberPassword, MenuLink, TenantSpec, hookimpl
+from core import DemoAccount, DemoCourse, DemoLesson, IdNumberPassword, MenuLink, TenantSpec, hookimpl
 
 HERE = Path(__file__).parent
 SLUG = "construction"
@@ -37,7 +37,8 @@ def template_dirs():
 
 @hookimpl
 def menu_links(tenant, account):
-    return [MenuLink("我的培训", "/me", roles=("learner",), order=20)]
+    return [MenuLink("我的培训", "/study", roles=("learner",), order=20),
+            MenuLink("我的档案", "/me/archive", roles=("learner",), order=25)]
 
 
 @hookimpl
@@ -47,5 +48,17 @@ def tenant_demo_accounts(tenant):
         DemoAccount("reviewer", "李审核", "Review-2026", id_number="110101198001010010"),
         DemoAccount("learner", "张学员", "111111", id_number="110105199001011232",
                     mobile="13800138000", must_change_password=True,
-                    note="初始密码 111111，首次登录须修改"),
+                    note="初始密码 111111，首次登录须修改", position="施工员"),
     ]
+
+
+@hookimpl
+def tenant_demo_courses(tenant):
+    """A real small course for two positions; its videos are made at demo time (core.courses.demo_media)."""
+    return [DemoCourse(
+        title="2026 年度继续教育（示范课程）", year=2026, required_hours=0.05, positions=("施工员", "安全员"),
+        lessons=(
+            DemoLesson("第一讲 施工现场安全管理", ("安全生产责任制", "三级安全教育", "班前安全讲话", "现场安全检查"), 90),
+            DemoLesson("第二讲 质量控制要点", ("施工质量验收", "隐蔽工程检查", "材料进场复验", "质量问题整改"), 90),
+        ),
+    )]

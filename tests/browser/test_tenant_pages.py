@@ -88,7 +88,7 @@ async def test_construction_learner_changes_initial_password_then_sees_home(live
     await desktop.fill("input[name=new]", CONSTRUCTION_LEARNER["new"])
     await desktop.fill("input[name=again]", CONSTRUCTION_LEARNER["new"])
     await desktop.click("form.form button")
-    await desktop.wait_for_url(re.compile(r"/me\?changed=1$"))
+    await desktop.wait_for_url(re.compile(r"/me/archive\?changed=1$"))  # first change: 我的档案
     await _shows_tenant_in_chinese(desktop, CONSTRUCTION)
     main = await desktop.inner_text("main")
     assert "密码已修改" in main and CONSTRUCTION_LEARNER["name"] in main

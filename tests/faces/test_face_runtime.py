@@ -7,7 +7,6 @@ import types
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from core.testing import face_media as media
 

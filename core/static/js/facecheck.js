@@ -141,6 +141,11 @@
     startBtn.disabled = false;
     say(state === "passed" ? "核验通过" : "核验未通过");
     setState(state);
+    // Reached from 开始学习: a passed check continues to the lesson (the server still decides).
+    var next = root.getAttribute("data-next");
+    if (state === "passed" && next) {
+      setTimeout(function () { window.location.href = root.getAttribute("data-base") + next; }, 1200);
+    }
   }
 
   function fail(message) {

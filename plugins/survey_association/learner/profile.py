@@ -8,12 +8,15 @@ import datetime as dt
 from litestar import Request, Response, get, post
 
 from core import (
+    face_consent_for_portrait,
+    face_consent_text,
+    has_face_consent,
     Enterprise,
-    ImageRejected,
     InvalidIdentity,
     LearnerProfile,
-    StoredFile,
+    PROFILE_IMAGES as IMAGES,
     audit,
+    enrol_images,
     find_roster_matches,
     join_roster,
     normalize_id_number,
@@ -25,8 +28,6 @@ from core import (
     roles,
     scoped,
 )
-from core.files.images import clean_image_async
-from plugins.survey_association.learner import portrait as faces
 from plugins.survey_association.learner.forms import text_fields, upload
 
 NO_MATCH = (
@@ -35,7 +36,6 @@ NO_MATCH = (
 )
 NAME_MISMATCH = "单位登记的姓名与您填写的姓名不一致，请核对姓名；如单位登记有误，请联系单位管理员修改。"
 TAKEN = "该身份证号已被其他账号关联，如有疑问请联系单位管理员。"
-IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
 
 
 async def profile_of(tenant, account) -> LearnerProfile | None:
@@ -57,7 +57,7 @@ async def _page(request: Request, platform: Platform, tenant: Tenant, account: A
         request, "learner/profile.html", status_code=status_code, profile=profile, matches=matches,
         enterprise=enterprise, editing_identity=editing_identity, errors=errors or {}, form=form or {},
         notice=notice, no_match=NO_MATCH, name_mismatch=NAME_MISMATCH, taken=TAKEN, images=IMAGES,
-        consent_text=faces.CONSENT_TEXT, consented=await faces.has_consent(tenant, account),
+        consent_text=face_consent_text(tenant), consented=await has_face_consent(tenant, account.id),
         welcome=bool(request.query_params.get("welcome")), joined_now=bool(request.query_params.get("joined")),
         saved=bool(request.query_params.get("saved")),
     )
@@ -121,65 +121,24 @@ async def profile_confirm(request: Request, platform: Platform, tenant: Tenant, 
     return redirect(request, "/me/profile?joined=1")
 
 
-async def _stored(p, tenant, file_id: int | None) -> bytes | None:
-    if not file_id:
-        return None
-    row = await scoped(StoredFile, tenant).get(file_id)
-    return p.storage.read(row) if row else None
-
-
 @post("/me/profile/details", guards=LEARNER)
 async def profile_details(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
-    """Complete the profile: ID-card front and back and a portrait (each optional on its own)."""
+    """Complete the profile: ID-card front and back and a portrait (each optional on its own),
+    through the core's portrait enrolment."""
     p = platform
     profile = await profile_of(tenant, account)
     if profile is None or not profile.id_number:
         return redirect(request, "/me/profile")
     form = await text_fields(request)
     consent = form.get("face_consent") == "1"
-    errors: dict[str, str] = {}
-    cleaned: dict[str, bytes] = {}
-    for name, label in IMAGES.items():
-        raw = await upload(request, name)
-        if raw is None:
-            continue
-        try:
-            cleaned[name] = (await clean_image_async(raw)).data
-        except ImageRejected as exc:
-            errors[name] = f"{label}：{exc}"
-    notice = ""
-    if "portrait" in cleaned:
-        if consent or await faces.has_consent(tenant, account):
-            provider = await faces.quality_provider(p.hooks(tenant), tenant)
-            if consent:
-                await faces.record_consent(tenant, account)
-            if provider is not None:
-                problem = await faces.portrait_problem(provider, cleaned["portrait"])
-                if problem:
-                    errors["portrait"] = f"个人证件照不合格：{problem}"
-            id_front = cleaned.get("id_front") or await _stored(p, tenant, profile.id_front)
-            if not errors.get("portrait") and tenant.rules.face.compare_portrait_with_id_card and id_front:
-                problem = await faces.id_card_problem(p.hooks(tenant), tenant, cleaned["portrait"], id_front)
-                if problem:
-                    errors["portrait"] = f"个人证件照与身份证照片不一致：{problem}"
-        else:
-            notice = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
-    if not cleaned and not errors:
-        errors["id_front"] = "请选择要上传的照片"
-    if errors:  # nothing is stored when any image is refused
-        return await _page(request, platform, tenant, account, 400, errors=errors)
-    columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
-               "portrait": LearnerProfile.portrait}
-    for name, data in cleaned.items():
-        row = await p.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
-                                   owner_id=account.id)
-        setattr(profile, name, row.id)
-    profile.updated_at = dt.datetime.now(dt.UTC)
-    await profile.save([*(columns[n] for n in cleaned), LearnerProfile.updated_at])
-    await audit("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
-                object_id=profile.id, images=sorted(cleaned))
-    if notice:
-        return await _page(request, platform, tenant, account, notice=notice)
+    uploads = {name: await upload(request, name) for name in IMAGES}
+    allowed = await face_consent_for_portrait(tenant, account.id, ticked=consent,
+                                              uploading_portrait=bool(uploads.get("portrait")))
+    result = await enrol_images(p, tenant, account, profile, uploads, faces_allowed=allowed)
+    if not result.ok:  # nothing is stored when any image is refused
+        return await _page(request, platform, tenant, account, 400, errors=result.errors)
+    if result.notice:
+        return await _page(request, platform, tenant, account, notice=result.notice)
     return redirect(request, "/me/profile?saved=1")
 
 

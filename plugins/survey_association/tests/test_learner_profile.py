@@ -14,7 +14,7 @@ from core.proctoring.tables import Consent
 from core.roster.tables import LearnerProfile, RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
 from core.testing.pytest_plugin import shared_dir
-from plugins.survey_association.learner import portrait as portrait_mod
+from core.proctoring import consent as core_consent
 from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.learner.profile import NO_MATCH
 
@@ -205,7 +205,9 @@ async def test_no_consent_stores_the_portrait_without_face_processing(client, ma
         calls.append(1)
         return None
 
-    monkeypatch.setattr(portrait_mod, "quality_provider", provider)
+    from core.proctoring import portrait as core_portrait
+
+    monkeypatch.setattr(core_portrait, "quality_provider", provider)
     account = await learner(client, make_account)
     await client.post("/t/survey/me/profile/identity", {"real_name": "李学员", "id_number": fake_id_number()})
     r = await client.post("/t/survey/me/profile/details", {}, files={"portrait": ("p.jpg", jpeg(), "image/jpeg")})
@@ -223,8 +225,10 @@ async def test_portrait_is_checked_by_the_tenants_face_provider_after_consent(cl
                           files={"portrait": ("p.jpg", jpeg(size=(600, 800)), "image/jpeg")})
     assert r.status_code == 400 and "个人证件照不合格：未检测到人脸" in r.text
     consent = await Consent.objects().where(Consent.account == account.id).first()
-    assert consent.kind == "face" and consent.text_version == portrait_mod.CONSENT_VERSION
-    assert consent.text_sha256 == portrait_mod.CONSENT_SHA256
+    # One consent for every use of the face: the same text as the face-check page's.
+    tenant = client.http.app.state.platform.tenants.get("survey")
+    assert consent.kind == "face" and consent.text_version == core_consent.FACE_TEXT_VERSION
+    assert consent.text_sha256 == core_consent.text_sha256(core_consent.face_consent_text(tenant))
     assert (await LearnerProfile.objects().where(LearnerProfile.account == account.id).first()).portrait is None
     photo = (shared_dir() / "faces" / "obama" / "obama_1.jpg").read_bytes()
     r = await client.post("/t/survey/me/profile/details", {}, files={"portrait": ("p.jpg", photo, "image/jpeg")})

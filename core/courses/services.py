@@ -1,0 +1,278 @@
+"""Positions, courses, lessons, enrolment by position and year, and the staff's learner import.
+
+The learner import reuses the roster machinery (``core.roster.spreadsheets.read_table``,
+``map_columns``, ``check_core``, ``ImportJob``): a preview with per-row errors that writes
+nothing, then a commit that upserts by (tenant, ID number), so importing the same file twice
+creates nobody twice and never resets a password a learner has already changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import anyio
+
+from core.accounts.passwords import hash_password
+from core.accounts.tables import Account
+from core.courses.media import check_video
+from core.courses.tables import Course, Enrollment, Lesson, Position
+from core.db.scoped import scoped
+from core.roster.imports import PreviewRow, RosterColumn, RowError, check_core, map_columns
+from core.roster.spreadsheets import Table
+from core.roster.tables import LearnerProfile
+from core.tenancy import Tenant
+
+LEARNER_COLUMNS = [
+    RosterColumn("real_name", "姓名", True, ("学员姓名",)),
+    RosterColumn("id_number", "身份证号", True, ("身份证号码", "身份证")),
+    RosterColumn("mobile", "手机号", True, ("手机号码", "手机", "联系电话")),
+    RosterColumn("position", "岗位", True, ("岗位类别", "岗位名称")),
+    RosterColumn("cert_number", "证书编号", False, ("证书号", "岗位证书编号")),
+]
+LEARNER_HEADERS = [c.header for c in LEARNER_COLUMNS]
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# --- positions and courses -------------------------------------------------------------------
+
+
+async def positions(tenant: Tenant) -> list[Position]:
+    return await scoped(Position, tenant).objects().order_by(Position.id)
+
+
+async def ensure_positions(tenant: Tenant, names: list[str]) -> dict[str, Position]:
+    """The named positions of the tenant, created when missing (idempotent)."""
+    have = {p.name: p for p in await positions(tenant)}
+    for name in names:
+        name = name.strip()
+        if name and name not in have:
+            row = scoped(Position, tenant).new(name=name, created_at=now())
+            await row.save()
+            have[name] = row
+    return have
+
+
+async def create_course(tenant: Tenant, position_id: int, year: int, title: str, required_hours: float) -> Course:
+    row = scoped(Course, tenant).new(position=position_id, year=year, title=title,
+                                     required_hours=required_hours, created_at=now())
+    await row.save()
+    return row
+
+
+async def lessons_of(tenant: Tenant, course_id: int) -> list[Lesson]:
+    return await scoped(Lesson, tenant).objects(Lesson.course == course_id).order_by(Lesson.ordering).order_by(
+        Lesson.id)
+
+
+async def add_video_lesson(platform, tenant: Tenant, course: Course, title: str, path: Path,
+                           owner_id: int | None = None) -> Lesson:
+    """Check the video at ``path`` (type by content, size, duration) and store it privately."""
+    media_type, duration = await check_video(path, tenant.rules.study.max_video_mb * 1024 * 1024)
+    stored = await platform.storage.save_path(path, tenant_id=tenant.id, kind="lesson_video",
+                                              media_type=media_type, owner_id=None)
+    count = await scoped(Lesson, tenant).count(Lesson.course == course.id)
+    lesson = scoped(Lesson, tenant).new(course=course.id, title=title, ordering=count + 1, kind="video",
+                                        file=stored.id, duration_seconds=duration, created_at=now())
+    await lesson.save()
+    return lesson
+
+
+async def add_document_lesson(platform, tenant: Tenant, course: Course, title: str, *, body: str = "",
+                              pdf: bytes | None = None) -> Lesson:
+    file_id = None
+    if pdf:
+        stored = await platform.storage.save(pdf, tenant_id=tenant.id, kind="lesson_pdf",
+                                             media_type="application/pdf")
+        file_id = stored.id
+    count = await scoped(Lesson, tenant).count(Lesson.course == course.id)
+    lesson = scoped(Lesson, tenant).new(course=course.id, title=title, ordering=count + 1,
+                                        kind="pdf" if pdf else "text", file=file_id, body=body, created_at=now())
+    await lesson.save()
+    return lesson
+
+
+async def enrol_position(tenant: Tenant, course: Course) -> int:
+    """Enrol every active learner of the course's position (bulk, idempotent); returns how many
+    were newly enrolled."""
+    position = await scoped(Position, tenant).get(course.position)
+    if position is None:
+        return 0
+    people = await scoped(LearnerProfile, tenant).select(LearnerProfile.account).where(
+        LearnerProfile.position == position.name)
+    ids = [r["account"] for r in people]
+    if not ids:
+        return 0
+    active = {r["id"] for r in await scoped(Account, tenant).select(Account.id).where(
+        Account.id.is_in(ids) & (Account.role == "learner") & (Account.active == True))}  # noqa: E712
+    have = {r["account"] for r in await scoped(Enrollment, tenant).select(Enrollment.account).where(
+        Enrollment.course == course.id)}
+    new = [scoped(Enrollment, tenant).new(account=a, course=course.id, created_at=now())
+           for a in sorted(active - have)]
+    if new:
+        await Enrollment.insert(*new)
+    return len(new)
+
+
+async def enrol_by_position_and_year(tenant: Tenant, position_name: str, year: int) -> int:
+    """Enrol the position's learners on every course of that position and year."""
+    position = await scoped(Position, tenant).objects(Position.name == position_name).first()
+    if position is None:
+        return 0
+    total = 0
+    for course in await scoped(Course, tenant).objects((Course.position == position.id) & (Course.year == year)):
+        total += await enrol_position(tenant, course)
+    return total
+
+
+# --- learner import ----------------------------------------------------------------------------
+
+
+@dataclass
+class LearnerPreview:
+    rows: list[PreviewRow] = field(default_factory=list)
+
+    @property
+    def error_rows(self) -> list[PreviewRow]:
+        return [r for r in self.rows if r.errors]
+
+    @property
+    def valid_rows(self) -> list[PreviewRow]:
+        return [r for r in self.rows if not r.errors]
+
+
+async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
+    """Every row with its errors (the roster's row checks plus the tenant's positions); writes
+    nothing. ``existing`` marks ID numbers that already have an account (the import updates them)."""
+    mapping = map_columns(table.headers, LEARNER_COLUMNS)
+    known = list(dict.fromkeys([*tenant.rules.roster.positions, *(p.name for p in await positions(tenant))]))
+    out = LearnerPreview()
+    seen: dict[str, int] = {}
+    for line, cells in table.rows:
+        values = {c.key: (cells[mapping[c.key]].strip() if c.key in mapping and mapping[c.key] < len(cells) else "")
+                  for c in LEARNER_COLUMNS}
+        row = PreviewRow(line, values, check_core(values, known))
+        if not values.get("mobile") and not row.error_for("mobile"):
+            row.errors.append(RowError("mobile", "请填写手机号"))
+        if len(values.get("cert_number", "")) > 64:
+            row.errors.append(RowError("cert_number", "证书编号过长"))
+        if not row.error_for("id_number"):
+            first = seen.setdefault(values["id_number"], line)
+            if first != line:
+                row.errors.append(RowError("id_number", f"与第 {first} 行的身份证号重复"))
+        out.rows.append(row)
+    ids = [r.values["id_number"] for r in out.rows if not r.error_for("id_number")]
+    existing: dict[str, str] = {}
+    for i in range(0, len(ids), 500):
+        for r in await scoped(Account, tenant).select(Account.id_number, Account.role).where(
+                Account.id_number.is_in(ids[i:i + 500])):
+            existing[r["id_number"]] = r["role"]
+    for row in out.rows:
+        role = existing.get(row.values.get("id_number", ""))
+        if role is None:
+            continue
+        if role != "learner":
+            row.errors.append(RowError("id_number", "该身份证号已是本机构的工作人员账号"))
+        else:
+            row.existing = True
+    return out
+
+
+async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_password: str) -> dict[str, int]:
+    """Create or update the learners (account + profile with position and certificate number).
+    New accounts get the tenant's initial password, which must be changed at first sign-in."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if not rows:
+        return counts
+    password_hash = await anyio.to_thread.run_sync(hash_password, initial_password)
+    stamp = now()
+    await ensure_positions(tenant, sorted({r["position"] for r in rows if r.get("position")}))
+    for i in range(0, len(rows), 500):
+        batch = rows[i:i + 500]
+        async with Account._meta.db.transaction():
+            accounts = {a.id_number: a for a in await scoped(Account, tenant).objects(
+                Account.id_number.is_in([r["id_number"] for r in batch]))}
+            profiles = {p.account: p for p in await scoped(LearnerProfile, tenant).objects(
+                LearnerProfile.account.is_in([a.id for a in accounts.values()] or [0]))}
+            for values in batch:
+                account = accounts.get(values["id_number"])
+                changed = False
+                if account is None:
+                    account = scoped(Account, tenant).new(
+                        role="learner", real_name=values["real_name"], id_number=values["id_number"],
+                        mobile=values["mobile"], password_hash=password_hash, must_change_password=True,
+                        created_at=stamp)
+                    await account.save()
+                    counts["created"] += 1
+                elif account.role != "learner":
+                    continue
+                elif (account.real_name, account.mobile) != (values["real_name"], values["mobile"]):
+                    await scoped(Account, tenant).update(
+                        {Account.real_name: values["real_name"], Account.mobile: values["mobile"]}
+                    ).where(Account.id == account.id)
+                    changed = True
+                profile = profiles.get(account.id)
+                wanted = {"real_name": values["real_name"], "position": values["position"],
+                          "cert_number": values.get("cert_number") or (profile.cert_number if profile else "")}
+                if profile is None:
+                    profile = scoped(LearnerProfile, tenant).new(
+                        account=account.id, id_number=values["id_number"], created_at=stamp, updated_at=stamp,
+                        **wanted)
+                    await profile.save()
+                    changed = changed or values["id_number"] not in accounts
+                elif any(getattr(profile, k) != v for k, v in wanted.items()):
+                    await scoped(LearnerProfile, tenant).update(
+                        {**{getattr(LearnerProfile, k): v for k, v in wanted.items()},
+                         LearnerProfile.updated_at: stamp}).where(LearnerProfile.id == profile.id)
+                    changed = True
+                if values["id_number"] in accounts:
+                    counts["updated" if changed else "unchanged"] += 1
+    return counts
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[str, str]) -> list[str]:
+    """Create each ``DemoCourse`` for each of its positions (idempotent by title and position),
+    making its lesson videos on the spot, and enrol the demo learners (ID number → position)."""
+    import tempfile
+
+    from core.courses.demo_media import make_lesson_video
+
+    lines: list[str] = []
+    for demo in courses:
+        have = await ensure_positions(tenant, list(demo.positions))
+        for name in demo.positions:
+            position = have[name]
+            course = await scoped(Course, tenant).objects(
+                (Course.title == demo.title) & (Course.position == position.id) & (Course.year == demo.year)).first()
+            if course is None:
+                course = await create_course(tenant, position.id, demo.year, demo.title, demo.required_hours)
+                for lesson in demo.lessons:
+                    with tempfile.TemporaryDirectory() as tmp:
+                        path = Path(tmp) / "lesson.webm"
+                        await anyio.to_thread.run_sync(
+                            lambda: make_lesson_video(path, lesson.title, list(lesson.lines), lesson.seconds))
+                        await add_video_lesson(platform, tenant, course, lesson.title, path)
+                lines.append(f"  课程 {demo.title}（{name}，{len(demo.lessons)} 个视频课件）")
+    for id_number, position in learners.items():
+        account = await scoped(Account, tenant).objects(Account.id_number == id_number).first()
+        if account is None or not position:
+            continue
+        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account.id).first()
+        if profile is None:
+            await scoped(LearnerProfile, tenant).new(account=account.id, real_name=account.real_name,
+                                                     id_number=id_number, position=position, created_at=now(),
+                                                     updated_at=now()).save()
+        elif profile.position != position:
+            await scoped(LearnerProfile, tenant).update({LearnerProfile.position: position}).where(
+                LearnerProfile.id == profile.id)
+    for demo in courses:
+        for name in demo.positions:
+            await enrol_by_position_and_year(tenant, name, demo.year)
+    return lines

@@ -1,0 +1,137 @@
+"""Portrait enrolment, one for every tenant: ID-card images and the portrait a learner's face is
+later compared with.
+
+Every image goes through the core upload gate (``clean_image``: type by content, size and pixel
+limits, re-encoded JPEG, no metadata) in a worker thread. With the learner's consent to face
+processing, the portrait then goes through the portrait gate of the tenant's matching provider
+(``assess_portrait`` via ``check_portrait``) and, where the tenant's rules ask for it, is compared
+with the photo on the ID card. Nothing is stored when any image is refused; the reasons are
+Chinese, per field. Without consent the images are stored but no face processing runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import anyio
+
+from core.audit.services import record
+from core.db.scoped import scoped
+from core.faces import Capability, CapabilityError, FaceError, select_provider
+from core.files.images import ImageRejected, clean_image
+from core.files.tables import StoredFile
+from core.hookcalls import collect
+from core.roster.tables import LearnerProfile
+
+IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
+NO_CONSENT_NOTICE = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
+
+
+async def quality_provider(hooks, tenant):
+    """The tenant's matching provider if it can judge portraits, else None (no face plugin)."""
+    try:
+        return select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
+                               Capability.QUALITY)
+    except CapabilityError:
+        return None
+
+
+async def portrait_problem(provider, data: bytes) -> str:
+    """The provider's first Chinese reason for refusing the portrait, or "" when it is fine."""
+
+    from core.faces import decode_image  # imaging loads OpenCV: only when a portrait is checked
+
+    def run() -> str:
+        report = provider.check_portrait(decode_image(data))
+        return "" if report.ok else report.message
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    except FaceError as exc:
+        return exc.message
+
+
+async def id_card_problem(hooks, tenant, portrait: bytes, id_front: bytes) -> str:
+    """Where the tenant enables it, the portrait must show the person on the ID card's photo
+    (compared by the matching provider); returns the Chinese reason, or "" when they match."""
+    try:
+        matcher = select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
+                                  Capability.ENCODE)
+    except CapabilityError:
+        return ""
+
+    from core.faces import compare_with_id_photo, decode_image
+
+    def run() -> str:
+        problem, _distance = compare_with_id_photo(
+            matcher, decode_image(portrait), decode_image(id_front), tenant.rules.face.match_tolerance
+        )
+        return problem.message if problem else ""
+
+    try:
+        return await anyio.to_thread.run_sync(run)
+    except FaceError as exc:
+        return exc.message
+
+
+async def _stored(storage, tenant, file_id: int | None) -> bytes | None:
+    row = await scoped(StoredFile, tenant).get(file_id)
+    return storage.read(row) if row else None
+
+
+@dataclass
+class Enrolment:
+    errors: dict[str, str] = field(default_factory=dict)
+    saved: list[str] = field(default_factory=list)
+    notice: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploads: dict[str, bytes | None], *,
+                       faces_allowed: bool) -> Enrolment:
+    """Check and store the uploaded ID-card images and portrait on ``profile`` (all or nothing)."""
+    out = Enrolment()
+    cleaned: dict[str, bytes] = {}
+    for name, label in IMAGES.items():
+        raw = uploads.get(name)
+        if not raw:
+            continue
+        try:
+            cleaned[name] = (await anyio.to_thread.run_sync(clean_image, raw)).data
+        except ImageRejected as exc:
+            out.errors[name] = f"{label}：{exc}"
+    hooks = platform.hooks(tenant)
+    if "portrait" in cleaned and "portrait" not in out.errors:
+        if faces_allowed:
+            provider = await quality_provider(hooks, tenant)
+            if provider is not None:
+                problem = await portrait_problem(provider, cleaned["portrait"])
+                if problem:
+                    out.errors["portrait"] = f"个人证件照不合格：{problem}"
+            id_front = cleaned.get("id_front") or await _stored(platform.storage, tenant, profile.id_front)
+            if "portrait" not in out.errors and tenant.rules.face.compare_portrait_with_id_card and id_front:
+                problem = await id_card_problem(hooks, tenant, cleaned["portrait"], id_front)
+                if problem:
+                    out.errors["portrait"] = f"个人证件照与身份证照片不一致：{problem}"
+        else:
+            out.notice = NO_CONSENT_NOTICE
+    if not cleaned and not out.errors:
+        out.errors["id_front"] = "请选择要上传的照片"
+    if out.errors:
+        return out
+    columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
+               "portrait": LearnerProfile.portrait}
+    for name, data in cleaned.items():
+        row = await platform.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
+                                          owner_id=account.id)
+        setattr(profile, name, row.id)
+    profile.updated_at = dt.datetime.now(dt.UTC)
+    await profile.save([*(columns[n] for n in cleaned), LearnerProfile.updated_at])
+    await record("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
+                 object_id=profile.id, images=sorted(cleaned))
+    out.saved = sorted(cleaned)
+    return out

@@ -1,0 +1,108 @@
+"""我的档案: the learner uploads both sides of the ID card and a recent portrait (the core's
+portrait enrolment) and checks the mobile number, which only staff may change.
+
+Study cannot start before the profile is complete (``core.study.services.profile_complete``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core.db.scoped import scoped
+from core.files.tables import StoredFile
+from core.proctoring import consent as consents
+from core.proctoring.portrait import IMAGES, enrol_images
+from core.roster.tables import LearnerProfile
+from core.web import platform_of, redirect, render, require, tenant_of
+
+LEARNER = ("learner",)
+MOBILE_WARNING = ("请先核实手机号码是否正确，不正确的手机号码无法收到系统的提示信息，会影响审核。"
+                  "个人无法更正手机号码")
+
+
+async def profile_for(tenant, account, *, create: bool = False) -> LearnerProfile | None:
+    """The learner's profile; an ID-number tenant's learner gets one made from the account."""
+    profiles = scoped(LearnerProfile, tenant)
+    profile = await profiles.objects(LearnerProfile.account == account.id).first()
+    if profile is None and create:
+        now = dt.datetime.now(dt.UTC)
+        profile = profiles.new(account=account.id, real_name=account.real_name, id_number=account.id_number,
+                               created_at=now, updated_at=now)
+        await profile.save()
+    return profile
+
+
+async def _page(request: Request, status_code: int = 200, errors: dict | None = None, notice: str = "") -> Response:
+    tenant = tenant_of(request)
+    account = require(request, *LEARNER)
+    profile = await profile_for(tenant, account)
+    done = {name: bool(profile and getattr(profile, name)) for name in IMAGES}
+    return await render(
+        request, "profile/archive.html", status_code=status_code, me=account, profile=profile, images=IMAGES,
+        done=done, complete=all(done.values()), errors=errors or {}, notice=notice,
+        service_phones=tenant.rules.profile.service_phones, mobile_warning=MOBILE_WARNING,
+        consented=await consents.active_consent(tenant.id, account.id) is not None,
+        consent_text=consents.face_consent_text(tenant),
+        changed=bool(request.query_params.get("changed")), saved=bool(request.query_params.get("saved")),
+        next_url=_next(request),
+    )
+
+
+def _next(request: Request) -> str:
+    target = request.query_params.get("next") or ""
+    return target if target.startswith("/study/") else ""
+
+
+@get("/me/archive")
+async def archive_page(request: Request) -> Response:
+    return await _page(request)
+
+
+@post("/me/archive")
+async def archive_submit(request: Request) -> Response:
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request, *LEARNER)
+    form = await request.form()
+    uploads: dict[str, bytes | None] = {}
+    for name in IMAGES:
+        item = form.get(name)
+        uploads[name] = (await item.read()) or None if item is not None and not isinstance(item, str) else None
+    allowed = await consents.for_portrait(tenant, account.id, ticked=form.get("face_consent") == "1",
+                                          uploading_portrait=bool(uploads.get("portrait")))
+    profile = await profile_for(tenant, account, create=True)
+    result = await enrol_images(p, tenant, account, profile, uploads, faces_allowed=allowed)
+    if not result.ok:
+        return await _page(request, 400, errors=result.errors)
+    if result.notice:
+        return await _page(request, notice=result.notice)
+    target = _next(request)
+    return redirect(request, target if target and await _complete(tenant, account) else "/me/archive?saved=1")
+
+
+async def _complete(tenant, account) -> bool:
+    from core.study.services import profile_complete
+
+    return await profile_complete(tenant, account.id)
+
+
+@get("/me/archive/image/{kind:str}")
+async def archive_image(request: Request, kind: str) -> Response:
+    """The learner's own image, by kind (never by id: nobody else's file can be named here)."""
+    p = platform_of(request)
+    tenant = tenant_of(request)
+    account = require(request, *LEARNER)
+    profile = await profile_for(tenant, account)
+    if kind not in IMAGES or profile is None or not getattr(profile, kind):
+        raise NotFoundException()
+    row = await scoped(StoredFile, tenant).get(getattr(profile, kind))
+    if row is None:
+        raise NotFoundException()
+    return Response(content=p.storage.read(row), media_type=row.media_type,
+                    headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
+
+
+ROUTES = [archive_page, archive_submit, archive_image]

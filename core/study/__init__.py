@@ -1,0 +1,1 @@
+"""Study sessions, the append-only hours ledger, the heartbeat endpoint and the player."""

@@ -1,0 +1,177 @@
+"""我的培训, the course page, the player, the lesson media (HTTP Range) and the heartbeat.
+
+The player page (core/static/js/player.js) starts a session, then beats every 15 s while playing
+and on pause, end, ``pagehide`` and ``visibilitychange`` (``navigator.sendBeacon``, CSRF token in
+the body). The answer carries the accepted position; the page seeks back to it if needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+
+from core.audit.services import record
+from core.courses.tables import Course, Enrollment, Lesson, Position
+from core.db.scoped import scoped
+from core.files.ranges import serve_range
+from core.files.tables import StoredFile
+from core.study import services
+from core.study.tables import HoursEntry, LessonProgress
+from core.study.credit import message
+from core.web import platform_of, redirect, render, require, tenant_of
+
+log = logging.getLogger("xueshi.study")
+LEARNER = ("learner",)
+
+
+def _json(data: dict, status: int = 200) -> Response:
+    return Response(content=data, status_code=status, media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+async def _enrolments(tenant, account_id: int) -> list[dict]:
+    rows = await scoped(Enrollment, tenant).objects(Enrollment.account == account_id).order_by(Enrollment.id)
+    courses = {c.id: c for c in await scoped(Course, tenant).objects(Course.id.is_in([e.course for e in rows] or [0]))}
+    names = {p.id: p.name for p in await scoped(Position, tenant).objects()}
+    out = []
+    for e in rows:
+        course = courses.get(e.course)
+        if course is None:
+            continue
+        out.append({"enrollment": e, "course": course, "position": names.get(course.position, ""),
+                    "hours": services.hours(tenant, e.credited_seconds), "status": services.STATUS_LABELS.get(e.status, e.status)})
+    return out
+
+
+@get("/study")
+async def my_training(request: Request) -> Response:
+    """我的培训: every enrolment with its accrued / required hours and status."""
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    return await render(request, "study/my_training.html", items=await _enrolments(tenant, account.id),
+                        profile_ready=await services.profile_complete(tenant, account.id))
+
+
+@get("/study/{enrollment_id:int}")
+async def course_page(request: Request, enrollment_id: int) -> Response:
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
+    course = await scoped(Course, tenant).get_or_404(enrollment.course)
+    lessons = await scoped(Lesson, tenant).objects(Lesson.course == course.id).order_by(Lesson.ordering)
+    progress = {p.lesson: p for p in await scoped(LessonProgress, tenant).objects(
+        (LessonProgress.account == account.id) & LessonProgress.lesson.is_in([x.id for x in lessons] or [0]))}
+    refused = await services.refused_entries(tenant, account.id, enrollment.id)
+    return await render(
+        request, "study/course.html", enrollment=enrollment, course=course, lessons=lessons, progress=progress,
+        hours=services.hours(tenant, enrollment.credited_seconds), status=services.STATUS_LABELS.get(enrollment.status),
+        refused=[(r, message(r.reason)) for r in refused], profile_ready=await services.profile_complete(tenant, account.id),
+        completion_text=services.completion_text(tenant) if enrollment.status == "review" else "",
+    )
+
+
+async def _access(request: Request, lesson_id: int):
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    access = await services.lesson_access(tenant, account.id, lesson_id)
+    if access is None:
+        # Not enrolled (or another tenant's / learner's lesson): recorded, then 404.
+        await scoped(HoursEntry, tenant).new(account=account.id, reason="foreign_lesson", anomaly=True,
+                                             position_to=0.0, created_at=_now()).save()
+        raise NotFoundException()
+    return account, tenant, access
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime.now(dt.UTC)
+
+
+@get("/study/lessons/{lesson_id:int}")
+async def player_page(request: Request, lesson_id: int) -> Response:
+    account, tenant, access = await _access(request, lesson_id)
+    if not await services.profile_complete(tenant, account.id):
+        return redirect(request, f"/me/archive?next=/study/lessons/{lesson_id}")
+    progress = await services.progress_of(tenant, account.id, lesson_id)
+    lessons = await scoped(Lesson, tenant).objects(Lesson.course == access.course.id).order_by(Lesson.ordering)
+    return await render(
+        request, "study/player.html", lesson=access.lesson, course=access.course, enrollment=access.enrollment,
+        progress=progress, lessons=lessons, hours=services.hours(tenant, access.enrollment.credited_seconds),
+        completion_text=services.completion_text(tenant) if access.enrollment.status == "review" else "",
+        allow_seek=tenant.rules.study.allow_seek,
+    )
+
+
+@post("/study/lessons/{lesson_id:int}/session")
+async def session_start(request: Request, lesson_id: int) -> Response:
+    """Start (or take over) the learner's one study session on this lesson."""
+    account, tenant, access = await _access(request, lesson_id)
+    if not await services.profile_complete(tenant, account.id):
+        return _json({"error": "请先完善个人档案（身份证正反面和本人头像）后再开始学习"}, 409)
+    if access.lesson.kind != "video":
+        return _json({"error": "该课件不是视频"}, 400)
+    session = await services.start_session(tenant, account.id, access)
+    progress = await services.progress_of(tenant, account.id, lesson_id)
+    return _json({
+        "token": session.token, "position": progress.position, "furthest": progress.furthest,
+        "duration": access.lesson.duration_seconds, "completed": progress.completed,
+        "lesson_credited": progress.credited_seconds,
+    }, 201)
+
+
+@get("/study/lessons/{lesson_id:int}/media")
+async def lesson_media(request: Request, lesson_id: int) -> Response:
+    """The lesson's video (HTTP Range, 206) or PDF, from private storage, to the enrolled learner."""
+    account, tenant, access = await _access(request, lesson_id)
+    row = await scoped(StoredFile, tenant).get(access.lesson.file)
+    if row is None:
+        raise NotFoundException()
+    path = platform_of(request).storage.path(row)
+    if not path.exists():
+        raise NotFoundException()
+    return serve_range(request, path, row.media_type)
+
+
+def _float(value) -> float:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return math.nan
+    return f
+
+
+def _int(value, default: int = -1) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@post("/study/beat")
+async def heartbeat(request: Request) -> Response:
+    """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
+    refused and recorded, never a server error."""
+    account = require(request, *LEARNER)
+    tenant = tenant_of(request)
+    form = await request.form()
+    beat = services.BeatIn(
+        token=str(form.get("token") or "")[:64], seq=_int(form.get("seq")), lesson_id=_int(form.get("lesson")),
+        position=_float(form.get("position")), playing=form.get("playing") == "1",
+        event=str(form.get("event") or "beat")[:8],
+    )
+    try:
+        answer = await services.beat(tenant, account.id, beat)
+    except Exception:  # the ledger must never turn a beat into a 500 page; the next beat retries
+        log.exception("heartbeat failed")
+        return _json({"credited": 0, "reason": "retry", "message": "", "retry": True}, 503)
+    if answer.get("anomaly"):
+        await record("study.anomaly", tenant_id=tenant.id, actor_id=account.id, object_type="study_session",
+                     object_id=beat.token[:16], reason=answer["reason"])
+    return _json(answer)
+
+
+ROUTES = [my_training, course_page, player_page, session_start, lesson_media, heartbeat]

@@ -1,0 +1,131 @@
+"""A construction learner in headless Chromium: completes 我的档案, opens a demo lesson (a video
+made at demo time), tries to seek ahead (clamped back), accrues time, reloads and resumes, and is
+paused when a second tab takes over. Screenshots at 1280 and 375 px in docs/screenshots/."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import re
+
+import pytest
+from PIL import Image
+
+from core.testing.browser import screenshot
+from core.testing.ids import fake_id_number, fake_mobile
+
+pytestmark = pytest.mark.browser
+PASSWORD = "Study-2026a"
+
+
+def _jpeg(path, color):
+    buf = io.BytesIO()
+    Image.new("RGB", (480, 360), color).save(buf, format="JPEG")
+    path.write_bytes(buf.getvalue())
+    return str(path)
+
+
+async def _learner(live_server):
+    from core.accounts.services import upsert_account
+    from core.courses.tables import Course, Enrollment, Lesson, Position
+
+    platform = live_server.app.state.platform
+    tenant = platform.tenants.get("construction")
+    account = await upsert_account(tenant, role="learner", password=PASSWORD, real_name="周学员",
+                                   id_number=fake_id_number(), mobile=fake_mobile())
+    position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
+    course = await Course.objects().where((Course.tenant == tenant.id) & (Course.position == position.id)).first()
+    await Enrollment(tenant=tenant.id, account=account.id, course=course.id, created_at=dt.datetime.now(dt.UTC)).save()
+    lesson = await Lesson.objects().where(Lesson.course == course.id).order_by(Lesson.ordering).first()
+    return account, lesson
+
+
+async def _sign_in(page, root, account):
+    await page.goto(f"{root}/signin")
+    await page.fill("input[name=id_number]", account.id_number)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("form.form button")
+    await page.wait_for_url(re.compile(r"/me$"))
+
+
+async def _state(page) -> dict:
+    return await page.evaluate("() => window.xsPlayer && window.xsPlayer.state()")
+
+
+async def _wait_playing(page, at_least: float, timeout: float = 20) -> None:
+    for _ in range(int(timeout * 4)):
+        st = await _state(page)
+        if st and st["token"] and st["position"] >= at_least:
+            return
+        if await page.get_attribute("#player", "data-state") == "paused":
+            await page.evaluate("() => document.getElementById('lesson-video').play()")
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"the lesson did not play: {await _state(page)}")
+
+
+async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_second_tab_pauses(live_server, new_page,
+                                                                                               tmp_path):
+    from core.study.tables import LessonProgress
+
+    root = live_server.url("/t/construction")
+    account, lesson = await _learner(live_server)
+    desktop = await new_page(1280, 800)
+    await _sign_in(desktop, root, account)
+
+    # 我的档案: the lesson sends the learner here first.
+    await desktop.goto(f"{root}/study/lessons/{lesson.id}")
+    await desktop.wait_for_url(re.compile(r"/me/archive\?next="))
+    assert "个人无法更正手机号码" in await desktop.inner_text("main")
+    await desktop.set_input_files("#f-id_front", _jpeg(tmp_path / "f.jpg", (200, 180, 160)))
+    await desktop.set_input_files("#f-id_back", _jpeg(tmp_path / "b.jpg", (160, 180, 200)))
+    await desktop.set_input_files("#f-portrait", _jpeg(tmp_path / "p.jpg", (180, 160, 150)))
+    # Plain test images: no consent ticked, so they are stored without face processing (the
+    # portrait gate itself is tested with real faces in tests/faces and the survey's tests).
+    await desktop.click("form.form button.primary")
+    await desktop.wait_for_selector("text=照片已保存但未做人脸质量检测")
+    await desktop.goto(f"{root}/me/archive")
+    assert "个人档案已完善" in await desktop.inner_text("main")
+    await screenshot(desktop, "study-archive-desktop")
+
+    # The player: plays, a seek ahead is clamped back to the furthest point watched.
+    await desktop.goto(f"{root}/study/lessons/{lesson.id}")
+    await _wait_playing(desktop, 3)
+    await desktop.evaluate("() => { document.getElementById('lesson-video').currentTime = 80; }")
+    await asyncio.sleep(0.5)
+    st = await _state(desktop)
+    assert st["position"] < 10, st  # clamped
+    assert "课件不支持快进" in await desktop.inner_text("#study-message")
+    await desktop.evaluate("() => { document.getElementById('lesson-video').playbackRate = 16; }")
+    assert await desktop.evaluate("() => document.getElementById('lesson-video').playbackRate") == 1
+    await _wait_playing(desktop, 6)
+    answer = await desktop.evaluate("() => window.xsPlayer.beat()")
+    assert answer is not None
+    progress = await LessonProgress.objects().where((LessonProgress.account == account.id)
+                                                    & (LessonProgress.lesson == lesson.id)).first()
+    assert progress.credited_seconds > 2 and progress.position > 5  # hours accrue on the server
+    await screenshot(desktop, "study-player-desktop")
+
+    # Reload: resumes at the server's position.
+    saved = progress.position
+    await desktop.reload()
+    await _wait_playing(desktop, saved - 1)
+
+    # A second tab (another device: its own cookies) takes over; the first pauses with a message.
+    other = await new_page(375, 740)
+    await _sign_in(other, root, account)
+    await other.goto(f"{root}/study/lessons/{lesson.id}")
+    await _wait_playing(other, 1)
+    await desktop.evaluate("() => window.xsPlayer.beat()")
+    await desktop.wait_for_selector("#player[data-state=taken-over]", timeout=10_000)
+    assert "其他窗口或设备" in await desktop.inner_text("#study-message")
+    assert await desktop.evaluate("() => document.getElementById('lesson-video').paused")
+    await screenshot(desktop, "study-player-taken-over-desktop")
+    width = await other.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 375
+    await screenshot(other, "study-player-phone")
+    await other.goto(f"{root}/study")
+    assert "我的培训" in await other.inner_text("main") and "开始学习" in await other.inner_text("main")
+    await screenshot(other, "study-my-training-phone")
+    await other.goto(f"{root}/me/archive")
+    await screenshot(other, "study-archive-phone")

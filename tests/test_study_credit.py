@@ -1,0 +1,106 @@
+"""The crediting rule (core.study.credit.decide), property-tested: no sequence of beats credits
+more than the wall-clock time elapsed, the lesson's duration or the daily cap."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.study.credit import State, decide
+
+beats = st.lists(
+    st.tuples(
+        st.floats(min_value=0, max_value=120, allow_nan=False),  # seconds since the previous beat
+        st.one_of(st.floats(min_value=-50, max_value=5000, allow_nan=False), st.just(math.nan),
+                  st.just(math.inf)),  # claimed position: anything a forged client may send
+        st.booleans(),  # playing
+    ),
+    max_size=60,
+)
+
+
+def run(seq, duration: float, cap: float, start: float = 1_000_000.0, tolerance: float = 2.0):
+    """Apply a sequence of beats as the service does; returns (credits, elapsed, state)."""
+    s = State(last_beat_at=start, position=0.0, furthest=0.0, lesson_credited=0.0, duration=duration,
+              day_credited=0.0, daily_cap=cap, tolerance=tolerance)
+    now, total = start, 0.0
+    for gap, claimed, playing in seq:
+        now += gap
+        d = decide(s, now, claimed, playing)
+        assert d.seconds >= 0
+        assert d.seconds <= max(0.0, d.claimed) + 1e-9
+        total += d.seconds
+        s = State(last_beat_at=d.last_beat_at, position=d.position, furthest=d.furthest,
+                  lesson_credited=s.lesson_credited + d.seconds, duration=duration,
+                  day_credited=s.day_credited + d.seconds, daily_cap=cap, tolerance=tolerance)
+        assert s.furthest <= duration + 1e-9
+    return total, now - start, s
+
+
+@settings(max_examples=400, deadline=None)
+@given(beats, st.floats(min_value=1, max_value=3000), st.floats(min_value=0, max_value=3000))
+def test_no_sequence_credits_more_than_wall_clock_duration_or_daily_cap(seq, duration, cap):
+    total, elapsed, _ = run(seq, duration, cap)
+    assert total <= elapsed + 1e-6
+    assert total <= duration + 1e-6
+    assert total <= cap + 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0, max_value=60, allow_nan=False), max_size=40),
+       st.floats(min_value=1, max_value=3000))
+def test_honest_playback_is_credited_in_full_up_to_the_duration(gaps, duration):
+    """A player that really plays (position advances by the elapsed time) loses nothing."""
+    s = State(last_beat_at=100.0, position=0.0, furthest=0.0, lesson_credited=0.0, duration=duration,
+              day_credited=0.0, daily_cap=1e9)
+    now, total = 100.0, 0.0
+    for gap in gaps:
+        now += gap
+        d = decide(s, now, min(duration, s.position + gap), True)
+        assert not d.anomaly
+        total += d.seconds
+        s = State(d.last_beat_at, d.position, d.furthest, s.lesson_credited + d.seconds, duration,
+                  s.day_credited + d.seconds, 1e9)
+    assert math.isclose(total, min(duration, sum(gaps)), abs_tol=1e-6)
+
+
+def test_a_position_jump_is_an_anomaly_and_not_credited():
+    s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 115.0, 300.0, True)
+    assert d.seconds == 0 and d.anomaly and d.reason == "seek_ahead" and d.position == 10.0
+
+
+def test_a_sped_up_rate_is_an_anomaly():
+    s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 110.0, 10.0 + 10 * 16 / 8, True)  # ×2 over 10 s
+    assert d.anomaly and d.reason == "rate" and d.seconds == 0
+
+
+def test_buffering_earns_nothing_and_is_no_anomaly():
+    s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 130.0, 10.0, True)  # stalled: no advance in 30 s
+    assert d.seconds == 0 and not d.anomaly and d.reason == ""
+    d = decide(s, 130.0, 12.0, False)  # paused
+    assert d.seconds == 0 and not d.anomaly
+
+
+def test_seeking_back_is_fine_and_the_daily_cap_binds():
+    s = State(last_beat_at=100.0, position=100.0, furthest=100.0, lesson_credited=100.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 105.0, 20.0, True)
+    assert d.position == 20.0 and d.furthest == 100.0 and not d.anomaly
+    capped = State(100.0, 100.0, 100.0, 100.0, 600.0, day_credited=28795.0, daily_cap=28800.0)
+    d = decide(capped, 115.0, 115.0, True)
+    assert d.seconds == 5.0 and d.reason == "daily_cap" and not d.anomaly
+
+
+def test_the_first_beat_without_a_clock_earns_nothing():
+    s = State(last_beat_at=0.0, position=0.0, furthest=0.0, lesson_credited=0.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 1000.0, 1.0, True)
+    assert d.seconds == 0 and d.last_beat_at == 1000.0
