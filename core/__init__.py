@@ -20,7 +20,7 @@ from core.hookspecs import hookimpl, hookspec
 # public name -> (module, attribute in it)
 _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("core.faces", name) for name in _FACE_NAMES},
-    **{name: ("core.tenancy", name) for name in ("Tenant", "TenantRules", "TenantSpec")},
+    **{name: ("core.tenancy", name) for name in ("Tenant", "TenantRules", "TenantSpec", "FaceRules")},
     **{name: ("core.identity", name) for name in (
         "InvalidIdentity", "is_valid_id_number", "mask_id_number", "mask_mobile", "mask_name",
         "normalize_id_number", "normalize_mobile", "normalize_credit_code")},

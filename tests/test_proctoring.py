@@ -279,3 +279,23 @@ async def test_another_tenants_nonce_is_not_found(client, platform, make_account
     jpeg = clip_frames(1)[0][1]
     assert (await post_frame(client, "survey", c["nonce"], jpeg, 0)).status_code == 404
     assert (await finish(client, "survey", c["nonce"])).status_code == 404
+
+
+async def test_a_frame_declaring_too_many_pixels_is_refused_before_decoding(client, platform, make_account):
+    """A small JPEG can declare a huge picture (here 4000 × 3000 of flat colour, a few KB): a face
+    frame needs at most ~2 MP, so it is refused from its header, with the page's message."""
+    import io
+
+    from PIL import Image
+
+    from core.faces.imaging import FRAME_MAX_PIXELS
+
+    await learner(platform, make_account, client)
+    c = (await challenge(client)).json()
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (120, 110, 100)).save(buf, "JPEG", quality=50)
+    assert 4000 * 3000 > FRAME_MAX_PIXELS and len(buf.getvalue()) < 512 * 1024
+    r = await post_frame(client, "survey", c["nonce"], buf.getvalue(), 100)
+    assert r.status_code == 400 and r.json()["error"]
+    ok = encode_jpeg(read_clip(videos_dir() / CLIP, step=3)[0][1])
+    assert (await post_frame(client, "survey", c["nonce"], ok, 200)).status_code == 200  # the challenge goes on

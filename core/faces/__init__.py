@@ -20,7 +20,7 @@ from core.faces.imaging import (
 from core.faces.landmarks import LandmarkLayout
 from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
 from core.faces.session import IdentityCheck, LivenessSession, frame_signals, portrait_encoding
-from core.faces.provider import FaceProvider, FaceProviderBase, FaceRules, compare_with_id_photo, select_provider
+from core.faces.provider import FaceProvider, FaceProviderBase, compare_with_id_photo, select_provider
 from core.faces.quality import PortraitRules, assess_portrait
 from core.faces.values import (
     Action,
@@ -74,7 +74,6 @@ __all__ = [
     "FaceProvider",
     "LandmarkLayout",
     "FaceProviderBase",
-    "FaceRules",
     "select_provider",
     # portrait gate
     "PortraitRules",

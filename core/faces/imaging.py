@@ -16,10 +16,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression-bomb guard (≈ 7,300 × 5,500)
+FRAME_MAX_PIXELS = 2_100_000  # a webcam frame: 1920 × 1080 is the most a face check needs
 MIN_SIDE = 32
 
 
-def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarray:
+def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode uploaded bytes (JPEG, PNG, WebP, BMP, …) into an RGB ``uint8`` H×W×3 array.
 
     Raises :class:`InvalidImageError` for anything that is not a sane still image: empty or
@@ -43,7 +44,7 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> np.ndarra
             w, h = probe.size
     except Exception as exc:  # PIL raises many types for garbage input
         raise InvalidImageError(f"not an image: {type(exc).__name__}") from None
-    if w * h > MAX_PIXELS:
+    if w * h > max_pixels:
         raise InvalidImageError(f"image of {w}×{h} pixels is too large")
     bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation
     if bgr is None or bgr.ndim != 3:

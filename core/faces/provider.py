@@ -7,7 +7,6 @@ for matching (they may differ), so either can be swapped without code changes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Protocol, runtime_checkable
 
 from core.faces.quality import PortraitRules, assess_portrait, issue
@@ -100,22 +99,6 @@ class FaceProviderBase:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} {sorted(self.capabilities)}>"
 
-
-@dataclass(frozen=True, slots=True)
-class FaceRules:
-    """A tenant's face settings (read from its rules; the defaults suit most tenants).
-
-    ``liveness_provider`` / ``matching_provider`` / ``quality_provider`` name providers by
-    ``provider.name``; ``match_tolerance`` None means the matching provider's default.
-    """
-
-    liveness_provider: str = "mediapipe"
-    matching_provider: str = "dlib"
-    quality_provider: str = "mediapipe"
-    match_tolerance: float | None = None
-    compare_with_id_photo: bool = False
-    actions: tuple[Action, ...] = tuple(Action)  # actions the tenant allows in a challenge
-    portrait: PortraitRules = PortraitRules()
 
 
 def select_provider(

@@ -220,9 +220,10 @@ class LivenessSession:
 def frame_signals(
     provider: FaceProvider, image: np.ndarray | bytes, t_ms: int, max_side: int = LivenessSession.MAX_SIDE
 ) -> tuple[np.ndarray, FrameSignals]:
-    """What the judge sees of one frame: the (decoded, downscaled) image and its signals."""
+    """What the judge sees of one frame: the (decoded, downscaled) image and its signals. A frame
+    sent as bytes may declare at most ``FRAME_MAX_PIXELS`` (refused before it is decoded)."""
     if isinstance(image, (bytes, bytearray, memoryview)):
-        image = imaging.decode_image(bytes(image))
+        image = imaging.decode_image(bytes(image), max_pixels=imaging.FRAME_MAX_PIXELS)
     image, _ = imaging.downscale(imaging.ensure_rgb(image), max_side)
     faces = tuple(provider.observe(image))
     box = faces[0].box if len(faces) == 1 else None

@@ -19,19 +19,18 @@ import anyio
 from core.audit.services import record
 from core.db.scoped import scoped
 from core.faces import Capability, CapabilityError, FaceError, select_provider
-from core.files.images import ImageRejected, clean_image
+from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
-from core.hookcalls import collect
 from core.roster.tables import LearnerProfile
 
 IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
 NO_CONSENT_NOTICE = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
 
 
-async def quality_provider(hooks, tenant):
+async def quality_provider(platform, tenant):
     """The tenant's matching provider if it can judge portraits, else None (no face plugin)."""
     try:
-        return select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
+        return select_provider(await platform.face_providers(), tenant.rules.face.match_provider,
                                Capability.QUALITY)
     except CapabilityError:
         return None
@@ -52,11 +51,11 @@ async def portrait_problem(provider, data: bytes) -> str:
         return exc.message
 
 
-async def id_card_problem(hooks, tenant, portrait: bytes, id_front: bytes) -> str:
+async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) -> str:
     """Where the tenant enables it, the portrait must show the person on the ID card's photo
     (compared by the matching provider); returns the Chinese reason, or "" when they match."""
     try:
-        matcher = select_provider(await collect(hooks.face_providers), tenant.rules.face.match_provider,
+        matcher = select_provider(await platform.face_providers(), tenant.rules.face.match_provider,
                                   Capability.ENCODE)
     except CapabilityError:
         return ""
@@ -101,20 +100,19 @@ async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploa
         if not raw:
             continue
         try:
-            cleaned[name] = (await anyio.to_thread.run_sync(clean_image, raw)).data
+            cleaned[name] = (await clean_image_async(raw)).data
         except ImageRejected as exc:
             out.errors[name] = f"{label}：{exc}"
-    hooks = platform.hooks(tenant)
     if "portrait" in cleaned and "portrait" not in out.errors:
         if faces_allowed:
-            provider = await quality_provider(hooks, tenant)
+            provider = await quality_provider(platform, tenant)
             if provider is not None:
                 problem = await portrait_problem(provider, cleaned["portrait"])
                 if problem:
                     out.errors["portrait"] = f"个人证件照不合格：{problem}"
             id_front = cleaned.get("id_front") or await _stored(platform.storage, tenant, profile.id_front)
             if "portrait" not in out.errors and tenant.rules.face.compare_portrait_with_id_card and id_front:
-                problem = await id_card_problem(hooks, tenant, cleaned["portrait"], id_front)
+                problem = await id_card_problem(platform, tenant, cleaned["portrait"], id_front)
                 if problem:
                     out.errors["portrait"] = f"个人证件照与身份证照片不一致：{problem}"
         else:

@@ -204,7 +204,7 @@ def test_tenant_rules_pick_the_providers(mediapipe, dlib):
     providers = [[mediapipe], [dlib]]
     default = FaceRules()
     assert select_provider(providers, default.liveness_provider, Capability.LIVENESS) is mediapipe
-    assert select_provider(providers, default.matching_provider, Capability.ENCODE) is dlib
+    assert select_provider(providers, default.match_provider, Capability.ENCODE) is dlib
 
 
 def test_tilted_photo_shows_no_parallax_but_a_real_turn_does(mediapipe, clips):

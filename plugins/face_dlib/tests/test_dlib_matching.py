@@ -47,8 +47,8 @@ def test_encode_with_a_known_box_skips_detection_and_agrees(provider):
 
 def test_hook_and_selection_by_tenant_rules():
     providers = [plugin.face_providers()]
-    rules = FaceRules(matching_provider="dlib")
-    match = select_provider(providers, rules.matching_provider, Capability.ENCODE)
+    rules = FaceRules(match_provider="dlib")
+    match = select_provider(providers, rules.match_provider, Capability.ENCODE)
     assert match.name == "dlib" and not match.liveness_actions  # matching, not liveness
     with pytest.raises(CapabilityError):
         select_provider(providers, "dlib", Capability.LIVENESS)

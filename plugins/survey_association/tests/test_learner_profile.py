@@ -201,7 +201,7 @@ async def test_images_are_served_only_to_the_owner_their_company_and_staff(clien
 async def test_no_consent_stores_the_portrait_without_face_processing(client, make_account, monkeypatch):
     calls = []
 
-    async def provider(hooks, tenant):
+    async def provider(platform, tenant):
         calls.append(1)
         return None
 
