@@ -254,6 +254,71 @@ def genuine_inputs(
     return (items if fps is None else at_rate(items, fps, phase_ms)), schedule
 
 
+# --- glasses drawn on genuine clips --------------------------------------------------------
+
+# No shared clip shows glasses: the tests draw spectacles on the real clips' frames from the
+# face's landmarks (the clips' MediaPipe signals, computed once per frame). "thin": dark thin
+# rims and clear lenses; "thick_tinted": thick rims and lenses tinted at partial opacity (the
+# eye stays visible through them). Drawn glasses on real clips, not recorded ones.
+GLASSES_STYLES = ("thin", "thick_tinted")
+_GLASSES = {  # rim thickness and lens tint opacity (fractions of the outer eye-corner distance / 0–1)
+    "thin": dict(rim=0.018, tint=0.0, colour=(25, 22, 20)),
+    "thick_tinted": dict(rim=0.04, tint=0.45, colour=(18, 14, 12), lens=(60, 45, 30)),
+}
+
+
+def with_glasses(frame: np.ndarray, landmarks: np.ndarray, style: str = "thin") -> np.ndarray:
+    """A copy of RGB ``frame`` with spectacles drawn on the face whose ``landmarks`` are given.
+
+    ``landmarks`` are MediaPipe's 13 anchor points of that face in the frame's pixels
+    (``FaceObservation.anchors``: eye corners 33/133/362/263, brows 70/105/300/334, forehead 10,
+    face sides 234/454 by the ears, nose bridge 168/6). Each lens is a rounded rectangle around
+    one eye, 1.6× the eye's width and turned with the eye line; a bridge arches over the nose at
+    landmark 168 and the temples run from the lenses' outer edges to the face sides.
+    """
+    spec = _GLASSES[style]
+    p = np.asarray(landmarks, dtype=np.float64)
+    lo, li, ri, ro = p[0], p[1], p[2], p[3]
+    d = float(np.linalg.norm(ro - lo))  # outer eye-corner distance: the face's scale
+    ux = (ro - lo) / d  # along the eye line (image left to right)
+    uy = np.array([-ux[1], ux[0]])  # across it, pointing down the face
+    if uy[1] < 0:
+        uy = -uy
+    rim = max(1, round(spec["rim"] * d))
+    eye_w = max(float(np.linalg.norm(li - lo)), float(np.linalg.norm(ri - ro)))  # the nearer eye
+    half_h = 0.4 * 1.6 * eye_w  # lens height ≈ 0.8 of the lens width of a frontal eye
+    lenses = []
+    for outer, inner in ((lo, li), (ri, ro)):
+        c = (outer + inner) / 2 - 0.06 * eye_w * uy  # lens centre a little above the eye's
+        half_w = 0.8 * float(np.linalg.norm(inner - outer))  # foreshortened with the eye on a turn
+        a = np.linspace(0, 2 * np.pi, 48, endpoint=False)
+        cx, cy = np.cos(a), np.sin(a)  # superellipse (exponent 4): a rounded rectangle
+        x = np.sign(cx) * np.abs(cx) ** 0.5 * half_w
+        y = np.sign(cy) * np.abs(cy) ** 0.5 * half_h
+        lenses.append(np.round(c + np.outer(x, ux) + np.outer(y, uy)).astype(np.int32))
+    out = np.ascontiguousarray(frame).copy()
+    if spec["tint"] > 0:
+        mask = np.zeros(out.shape[:2], np.uint8)
+        cv2.fillPoly(mask, lenses, 255, cv2.LINE_AA)
+        k = (mask.astype(np.float32) / 255.0 * spec["tint"])[..., None]
+        out = (out * (1 - k) + np.float32(spec["lens"]) * k).astype(np.uint8)
+    colour = spec["colour"]
+    cv2.polylines(out, lenses, True, colour, rim, cv2.LINE_AA)
+    # bridge: from the top inner edge of one lens over the nose bridge (168) to the other
+    top_inner = [min(lens, key=lambda q, s=s: s * float(q @ ux) + 0.6 * float(q @ uy)) for lens, s in ((lenses[0], -1), (lenses[1], 1))]
+    bridge_mid = p[11] - 0.02 * d * uy
+    t = np.linspace(0, 1, 12)[:, None]
+    curve = (1 - t) ** 2 * top_inner[0] + 2 * t * (1 - t) * bridge_mid + t**2 * top_inner[1]
+    cv2.polylines(out, [np.round(curve).astype(np.int32)], False, colour, rim, cv2.LINE_AA)
+    # temples: from each lens's upper outer edge back to the face side (234 / 454), above the ear
+    for lens, side, s in ((lenses[0], p[9], -1), (lenses[1], p[10], 1)):
+        hinge = max(lens, key=lambda q, s=s: s * float(q @ ux) - 0.3 * float(q @ uy))
+        end = side + float((hinge - side) @ uy) * uy  # level with the hinge: temples run back to the ear's top
+        if s * float((end - hinge) @ ux) > 0:  # the ear side is visible beyond the lens
+            cv2.line(out, tuple(int(v) for v in np.round(hinge)), tuple(int(v) for v in np.round(end)), colour, rim, cv2.LINE_AA)
+    return out
+
+
 # --- photo attacks --------------------------------------------------------------------------
 
 ATTACKS = ("still", "slide", "tilt", "tilt_nod", "flick", "zoom", "swap")
