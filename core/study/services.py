@@ -148,7 +148,7 @@ async def _locked_clock(tenant: Tenant, account_id: int) -> StudyClock | None:
 
 async def _swap_clock(clock: StudyClock, values: dict) -> bool:
     """Compare-and-swap: write ``values`` only if nobody else wrote the clock since we read it."""
-    done = await StudyClock.update({**values, StudyClock.version: clock.version + 1}).where(
+    done = await scoped(StudyClock, clock.tenant).update({**values, StudyClock.version: clock.version + 1}).where(
         (StudyClock.id == clock.id) & (StudyClock.version == clock.version)
     ).returning(StudyClock.id)
     return bool(done)
@@ -287,7 +287,7 @@ async def _credit(tenant: Tenant, account_id: int, beat: BeatIn, session: StudyS
                 {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
             ).where((StudySession.id == session.id) & StudySession.ended_at.is_null())
         # Under the lock: the sequence number must still be new and the session still open.
-        elif await StudySession.update({StudySession.last_seq: beat.seq}).where(
+        elif await scoped(StudySession, tenant).update({StudySession.last_seq: beat.seq}).where(
             (StudySession.id == session.id) & (StudySession.last_seq < beat.seq) & StudySession.ended_at.is_null()
         ).returning(StudySession.id):
             return await _credit_locked(tenant, account_id, beat, session, now, day, stamp, needed, duration, clock)
@@ -315,7 +315,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
                                      StudyClock.day_seconds: day_seconds + d.seconds}):
         raise _Lost()
     done = progress.completed or d.furthest >= duration - rules.tolerance_seconds
-    await LessonProgress.update({
+    await scoped(LessonProgress, tenant).update({
         LessonProgress.position: d.position, LessonProgress.furthest: d.furthest,
         LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
         LessonProgress.completed: done, LessonProgress.updated_at: stamp,
@@ -329,7 +329,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         values = {Enrollment.credited_seconds: total}
         if moving:
             values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
-        await Enrollment.update(values).where(Enrollment.id == current.id)
+        await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
         completed_now = moving
     if d.claimed > 0 or d.reason or d.anomaly:
         await scoped(HoursEntry, tenant).new(
@@ -338,7 +338,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
             seconds=d.seconds, reason=d.reason, anomaly=d.anomaly, created_at=stamp,
         ).save()
     if beat.event == "end":
-        await StudySession.update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
+        await scoped(StudySession, tenant).update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
             StudySession.id == session.id)
     reviewing = completed_now or current.status == "review"
     return _answer(
