@@ -19,6 +19,7 @@ from core import (
     check_roster_row as check_core,
     redirect,
     render,
+    portrait_gate,
     scoped,
     send_notification,
     upsert_roster_rows as upsert_rows,
@@ -137,6 +138,12 @@ async def detail_submit(request: Request, platform: Platform, tenant: Tenant, ac
                                                   max_bytes=MAX_IMAGE_BYTES)
         except ImageRejected as exc:
             errors[kind] = f"{label}：{exc}"
+    if "photo" in images:
+        # The same portrait gate as the learner's own upload: one frontal, sharp face (a photo of
+        # two people is no 证件照). Only the quality gate; nothing is compared or kept from the face.
+        problem = await portrait_gate(platform.hooks(tenant), tenant, images["photo"].data)
+        if problem:
+            errors["photo"] = f"{IMAGE_KINDS['photo']}不合格：{problem}"
     if errors:
         return await render(request, "company/learner_detail.html", status_code=400, enterprise=enterprise,
                             entry=entry, checks=await roster_checks.of_entry(tenant, entry.id), errors=errors,

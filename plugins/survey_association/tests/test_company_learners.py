@@ -5,6 +5,7 @@ from core.audit.tables import AuditEntry
 from core.notify.tables import Notification
 from core.roster.tables import RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
+from core.testing.pytest_plugin import shared_dir
 from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.tests._company_helpers import company, jpeg, signed_in_admin
 
@@ -91,9 +92,9 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     r = await client.post(url, fields, files={"id_front": ("a.txt", b"not an image", "image/jpeg")})
     assert r.status_code == 400 and "身份证人像面" in r.text and "不是有效的图片" in r.text
     files = {"id_front": ("f.jpg", jpeg(), "image/jpeg"), "id_back": ("b.jpg", jpeg(), "image/jpeg"),
-             "photo": ("p.jpg", jpeg((300, 400)), "image/jpeg")}
+             "photo": ("p.jpg", (shared_dir() / "faces" / "obama" / "obama_1.jpg").read_bytes(), "image/jpeg")}
     r = await client.post(url, fields, files=files)
-    assert r.status_code == 303
+    assert r.status_code == 303, r.text[-1500:]
     await entry.refresh()
     assert entry.id_front and entry.id_back and entry.photo and entry.position == "测量员"
     checks = await RosterConfirmation.objects().where(RosterConfirmation.entry == entry.id).first()
@@ -133,3 +134,26 @@ async def test_another_company_entry_and_wrong_roles_get_404(client, tenant, mak
     assert r.status_code == 303 and "/signin" in r.headers["location"]
     # The construction tenant has no company pages at all.
     assert (await client.get("/t/construction/company/learners")).status_code == 404
+
+
+async def test_company_photo_goes_through_the_portrait_gate(client, tenant, make_account):
+    """Issue 8 #13: a two-person photo uploaded by the company was accepted as 证件照."""
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    form, _ = await _add(client)
+    entry = await RosterEntry.objects().where(
+        (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == form["id_number"])).first()
+    url = f"/t/survey/company/learners/{entry.id}"
+    fields = {"real_name": "王勘察", "mobile": form["mobile"], "position": "测量员"}
+    faces = shared_dir() / "faces"
+    for picture, reason in ((faces / "groups" / "two_people.jpg", "照片中有多张人脸"), (None, "未检测到人脸")):
+        data = picture.read_bytes() if picture else jpeg((600, 800))
+        r = await client.post(url, fields, files={"id_front": ("f.jpg", jpeg(), "image/jpeg"),
+                                                  "photo": ("p.jpg", data, "image/jpeg")})
+        assert r.status_code == 400 and "证件照不合格：" in r.text and reason in r.text, r.text[-1500:]
+        await entry.refresh()
+        assert entry.photo is None and entry.id_front is None  # nothing stored on refusal
+    r = await client.post(url, fields, files={"photo": ("p.jpg", (faces / "obama" / "obama_1.jpg").read_bytes(),
+                                                        "image/jpeg")})
+    assert r.status_code == 303, r.text[-1500:]
+    await entry.refresh()
+    assert entry.photo
