@@ -19,6 +19,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -28,6 +29,7 @@ from core.accounts import controllers as accounts
 from core.accounts.tables import Account
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.files.limits import MAX_UPLOAD_BYTES
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
@@ -154,20 +156,41 @@ def _password_redirect(request: Request, _: PasswordChangeRequired) -> Response:
     return _to(request, f"{request.state.get('base', '')}/password?first=1")
 
 
-def _not_found(request: Request, exc: Exception) -> Response:
-    """Exception handlers are synchronous in Litestar, so this page is plain HTML, not a template."""
+def _error_page(request: Request, status_code: int, heading: str, message: str) -> Response:
+    """An error page in plain HTML (exception handlers are synchronous in Litestar, so not a
+    template). ``heading`` and ``message`` are text, escaped here."""
     tenant = request.state.get("tenant")
     base = request.state.get("base", "")
-    title = html.escape(tenant.name) if tenant else "学时培训平台"
+    if is_htmx(request):  # a fragment for the widget that asked
+        return Response(content=f'<p class="error" role="alert">{html.escape(message)}</p>',
+                        status_code=status_code, media_type="text/html")
+    name = html.escape(tenant.name) if tenant else "学时培训平台"
     body = (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="stylesheet" href="/static/core/css/app.css"><title>页面不存在</title></head>'
-        f'<body><main class="container"><section class="card narrow"><h1>页面不存在</h1>'
-        f"<p>您要找的内容不存在或您无权查看。（{title}）</p>"
+        f'<link rel="stylesheet" href="/static/core/css/app.css"><title>{html.escape(heading)}</title></head>'
+        f'<body><main class="container"><section class="card narrow"><h1>{html.escape(heading)}</h1>'
+        f"<p>{html.escape(message)}（{name}）</p>"
         f'<a href="{html.escape(base)}/">返回首页</a></section></main></body></html>'
     )
-    return Response(content=body, status_code=404, media_type="text/html")
+    return Response(content=body, status_code=status_code, media_type="text/html")
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    return _error_page(request, 404, "页面不存在", "您要找的内容不存在或您无权查看。")
+
+
+def _too_large(request: Request, exc: Exception) -> Response:
+    """A body over the route's ``request_max_body_size`` (Litestar answered with English JSON)."""
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # noqa: BLE001  (no route resolved: the app-wide default)
+        limit = None
+    size = f"{limit / (1024 * 1024):.0f} MB" if limit else "上限"
+    return _error_page(
+        request, 413, "上传的文件太大",
+        f"本页一次最多可上传 {size}（所选文件合计），每张照片不超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB。"
+        "请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。")
 
 
 @get("/", name="platform_index")
@@ -227,7 +250,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         csrf_config=CSRFConfig(secret=platform.settings.secret_key, cookie_httponly=False,
                                cookie_secure=platform.settings.cookie_secure),
         exception_handlers={SigninRequired: _signin_redirect, PasswordChangeRequired: _password_redirect,
-                            NotFoundException: _not_found},
+                            NotFoundException: _not_found, RequestEntityTooLarge: _too_large},
         debug=platform.settings.debug,
         openapi_config=None,
     )

@@ -24,12 +24,12 @@ from core import (
     send_notification,
     upsert_roster_rows as upsert_rows,
 )
-from core.files.images import clean_image_async
+from core.files.images import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY, clean_image_async
 from plugins.survey_association import roster_checks
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMAGE_BYTES = MAX_UPLOAD_BYTES
 
 
 async def _entry(tenant: Tenant, entry_id: int, enterprise_id: int) -> RosterEntry:
@@ -118,7 +118,7 @@ async def detail(request: Request, tenant: Tenant, enterprise: Enterprise, entry
                         positions=tenant.rules.roster.positions, saved=bool(request.query_params.get("saved")))
 
 
-@post("/company/learners/{entry_id:int}")
+@post("/company/learners/{entry_id:int}", request_max_body_size=PHOTO_FORM_MAX_BODY)
 async def detail_submit(request: Request, platform: Platform, tenant: Tenant, account: Account,
                         enterprise: Enterprise, entry_id: int) -> Response:
     entry = await _entry(tenant, entry_id, enterprise.id)

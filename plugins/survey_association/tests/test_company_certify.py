@@ -109,8 +109,9 @@ async def test_wrong_sms_code_is_refused_and_nothing_is_created(client, tenant):
 async def test_licence_must_be_a_real_image_of_limited_size(client):
     r = await _submit(client, _form(), licence=b"%PDF-1.4 not an image", with_code=False)
     assert r.status_code == 400 and "不是有效的图片" in r.text
-    r = await _submit(client, _form(), licence=b"\xff\xd8" + b"0" * (8 * 1024 * 1024 + 10), with_code=False)
-    assert r.status_code == 400 and "图片过大" in r.text
+    # One photo up to 15 MB (a phone's, resized on the server); over it, the limit at the field.
+    r = await _submit(client, _form(), licence=b"\xff\xd8" + b"0" * (15 * 1024 * 1024 + 10), with_code=False)
+    assert r.status_code == 400 and "图片过大，请上传不超过 15 MB 的图片" in r.text
 
 
 async def test_taken_credit_code_is_refused(client, tenant):

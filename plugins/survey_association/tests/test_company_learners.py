@@ -157,3 +157,42 @@ async def test_company_photo_goes_through_the_portrait_gate(client, tenant, make
     assert r.status_code == 303, r.text[-1500:]
     await entry.refresh()
     assert entry.photo
+
+
+def _phone_photo(seed: int, size=(3000, 2250)) -> bytes:
+    """A JPEG as large as a phone's (noise compresses badly): about 6 MB."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+async def test_two_phone_photos_fit_and_a_body_over_the_limit_is_told_in_chinese(client, tenant, make_account):
+    """Issue 8 #10: two phone photos (~12 MB together) got Litestar's English JSON 413."""
+    from core.files.limits import PHOTO_FORM_MAX_BODY
+
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    form, _ = await _add(client)
+    entry = await RosterEntry.objects().where(
+        (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == form["id_number"])).first()
+    url = f"/t/survey/company/learners/{entry.id}"
+    page = await client.get(url)
+    assert 'data-max-bytes="15728640"' in page.text and "每张不超过 15 MB" in page.text  # the limit at the field
+    assert f'data-max-body="{PHOTO_FORM_MAX_BODY}"' in page.text
+    front, back = _phone_photo(1), _phone_photo(2)
+    assert len(front) + len(back) > 10_500_000, len(front) + len(back)
+    fields = {"real_name": "王勘察", "mobile": form["mobile"], "position": "测量员"}
+    r = await client.post(url, fields, files={"id_front": ("f.jpg", front, "image/jpeg"),
+                                              "id_back": ("b.jpg", back, "image/jpeg")})
+    assert r.status_code == 303, r.text[-1500:]
+    await entry.refresh()
+    assert entry.id_front and entry.id_back  # stored, resized by the server
+    r = await client.post(url, fields, files={"id_front": ("f.jpg", b"\xff" * (PHOTO_FORM_MAX_BODY + 1), "image/jpeg")})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "上传的文件太大" in r.text and "最多可上传 46 MB" in r.text and "每张照片不超过 15 MB" in r.text
+    assert "Request Entity Too Large" not in r.text
