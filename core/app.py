@@ -12,6 +12,7 @@ tenant, the language and the signed-in account; role guards and dependencies com
 from __future__ import annotations
 
 import html
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ CORE_STATIC = Path(__file__).parent / "static"
 PASSWORD_CHANGE_ALLOWED = ("/password", "/signout")
 VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
 UNPREFIXED = ("/static/", "/platform/", "/platform", "/t/")
+FAVICON = "/static/core/favicon.svg"
 
 
 # Sent with every response (pages, files, errors). Scripts only from our own origin (htmx runs
@@ -156,22 +158,57 @@ def _password_redirect(request: Request, _: PasswordChangeRequired) -> Response:
     return _to(request, f"{request.state.get('base', '')}/password?first=1")
 
 
-def _error_page(request: Request, status_code: int, heading: str, message: str) -> Response:
-    """An error page in plain HTML (exception handlers are synchronous in Litestar, so not a
-    template). ``heading`` and ``message`` are text, escaped here."""
+def _page_tenant(request: Request) -> tuple[Any, str]:
+    """The tenant of an error page and its base URL: set by ``resolve_request`` when it ran, else
+    read from the routed path (a 404 for an unknown path never reaches the tenant's guard)."""
     tenant = request.state.get("tenant")
-    base = request.state.get("base", "")
-    if is_htmx(request):  # a fragment for the widget that asked
+    if tenant is not None:
+        return tenant, request.state.get("base", "")
+    path = request.scope.get("path", "")
+    if path.startswith("/t/"):
+        tenant = platform_of(request).tenants.get(path[3:].split("/", 1)[0])
+    if tenant is None:
+        return None, ""
+    return tenant, "" if request.scope.get(VIA_HOST) else f"/t/{tenant.slug}"
+
+
+def _tenant_css(request: Request, tenant: Any) -> list[str]:
+    """The tenant's stylesheets: its theme's tokens and the plugins' plain-``def`` extra CSS (an
+    exception handler cannot await, so async implementations are left out)."""
+    urls = [f"/static/themes/{tenant.spec.theme}/static/tokens.css"]
+    for result in platform_of(request).hooks(tenant).extra_css_urls(tenant=tenant):
+        if inspect.iscoroutine(result):
+            result.close()
+        elif result:
+            urls.extend(result)
+    return urls
+
+
+def _error_page(request: Request, status_code: int, heading: str, message: str) -> Response:
+    """An error page in the tenant's theme, with its header (logo and name) and footer, in plain
+    HTML: exception handlers are synchronous in Litestar, so not a template. Everything shown is
+    escaped here; htmx requests get a fragment for the widget that asked."""
+    if is_htmx(request):
         return Response(content=f'<p class="error" role="alert">{html.escape(message)}</p>',
                         status_code=status_code, media_type="text/html")
-    name = html.escape(tenant.name) if tenant else "学时培训平台"
+    tenant, base = _page_tenant(request)
+    e = html.escape
+    name = e(tenant.name) if tenant else "学时培训平台"
+    css = ["/static/core/css/app.css", *(_tenant_css(request, tenant) if tenant else [])]
+    links = "".join(f'<link rel="stylesheet" href="{e(url)}">' for url in css)
+    logo = (f'<img class="logo" src="/static/themes/{e(tenant.spec.theme)}/static/logo.svg" alt="">'
+            if tenant else "")
     body = (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="stylesheet" href="/static/core/css/app.css"><title>{html.escape(heading)}</title></head>'
-        f'<body><main class="container"><section class="card narrow"><h1>{html.escape(heading)}</h1>'
-        f"<p>{html.escape(message)}（{name}）</p>"
-        f'<a href="{html.escape(base)}/">返回首页</a></section></main></body></html>'
+        f'<link rel="icon" href="{FAVICON}" type="image/svg+xml">{links}'
+        f"<title>{e(heading)} · {name}</title></head><body>"
+        f'<header class="site-header"><div class="bar"><a class="brand" href="{e(base)}/">{logo}'
+        f'<span class="brand-name">{name}</span></a></div></header>'
+        f'<main class="container"><section class="card narrow"><h1>{e(heading)}</h1>'
+        f"<p>{e(message)}</p>"
+        f'<p><a href="{e(base)}/">返回首页</a></p></section></main>'
+        f'<footer class="site-footer"><p>{name}</p></footer></body></html>'
     )
     return Response(content=body, status_code=status_code, media_type="text/html")
 

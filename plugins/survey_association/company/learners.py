@@ -90,7 +90,7 @@ async def new_submit(request: Request, platform: Platform, tenant: Tenant, accou
     form = await read_form(request)
     values = {k: form.get(k) for k in ("real_name", "id_number", "mobile", "position")}
     positions = list(tenant.rules.roster.positions)
-    errors = {e.column: e.message for e in reversed(check_core(values, positions))}
+    errors = {e.column: e.message for e in reversed(check_core(values, positions, chosen=True))}
     if not values["mobile"]:
         errors.setdefault("mobile", "请输入手机号，用于通知学员")
     if "id_number" not in errors:
@@ -127,7 +127,7 @@ async def detail_submit(request: Request, platform: Platform, tenant: Tenant, ac
     values = {"real_name": form.get("real_name"), "id_number": entry.id_number,
               "mobile": form.get("mobile") or entry.mobile, "position": form.get("position")}
     positions = list(tenant.rules.roster.positions)
-    errors = {e.column: e.message for e in check_core(values, positions) if e.column != "id_number"}
+    errors = {e.column: e.message for e in check_core(values, positions, chosen=True) if e.column != "id_number"}
     images = {}
     for kind, label in IMAGE_KINDS.items():
         upload = form.files.get(kind)

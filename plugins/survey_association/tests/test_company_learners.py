@@ -32,6 +32,7 @@ async def test_single_registration_and_each_error_at_its_field(client, tenant, m
         ({"id_number": form["id_number"]}, "该身份证号已在本企业学员名单中"),
         ({"mobile": "12345"}, "手机号格式不正确"),
         ({"position": "厨师"}, "不在可选岗位中"),
+        ({"position": ""}, "请选择岗位"),  # a list to choose from, not a cell to fill in (issue 8 #15)
     ]
     before = await RosterEntry.count().where(RosterEntry.enterprise == enterprise.id)
     for over, message in cases:
