@@ -3,7 +3,7 @@ learners who register with a phone number and join their company by ID number.""
 
 from pathlib import Path
 
-from core import DemoAccount, MenuLink, MobileSmsCode, TenantSpec, hookimpl
+from core import DemoAccount, MenuLink, TenantSpec, hookimpl
 
 HERE = Path(__file__).parent
 SLUG = "survey"
@@ -29,9 +29,9 @@ def db_apps():
 
 @hookimpl
 def signin_methods(tenant):
-    from plugins.survey_association.company.signin import CompanyMobilePassword
+    from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
 
-    return [CompanyMobilePassword(), MobileSmsCode()]
+    return [CompanyMobilePassword(), CompanySmsCode()]
 
 
 @hookimpl

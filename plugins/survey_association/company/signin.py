@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import Account, Enterprise, MobilePassword, SigninFailed, Tenant, scoped
+from core import Account, Enterprise, MobilePassword, MobileSmsCode, SigninFailed, Tenant, scoped
 from core.accounts.passwords import verify_password_async
 from core.accounts.signin import WRONG
 
@@ -21,21 +21,48 @@ WAITING = {
 }
 
 
+async def waiting_admin(tenant: Tenant, mobile: str) -> tuple[Account | None, str]:
+    """The inactive administrator of a company not approved yet with this mobile, and the
+    company's status (pending / rejected); (None, "") otherwise."""
+    admin = await scoped(Account, tenant).objects(
+        (Account.mobile == mobile) & (Account.role == "enterprise_admin") & (Account.active == False)  # noqa: E712
+    ).first()
+    if admin is None or not admin.enterprise:
+        return None, ""
+    company = await scoped(Enterprise, tenant).get(admin.enterprise)
+    if company is None or company.status not in WAITING:
+        return None, ""
+    return admin, company.status
+
+
 @dataclass(frozen=True)
 class CompanyMobilePassword(MobilePassword):
     async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
         mobile = self.clean_identifier(form)
-        accounts = scoped(Account, tenant)
-        account = await accounts.objects((Account.mobile == mobile) & (Account.active == True)).first()  # noqa: E712
-        waiting = None
+        account = await scoped(Account, tenant).objects(
+            (Account.mobile == mobile) & (Account.active == True)).first()  # noqa: E712
+        waiting = ""
         if account is None:
-            admin = await accounts.objects((Account.mobile == mobile) & (Account.role == "enterprise_admin")).first()
-            if admin is not None and admin.enterprise:
-                company = await scoped(Enterprise, tenant).get(admin.enterprise)
-                if company is not None and company.status in WAITING:
-                    account, waiting = admin, company.status
+            account, waiting = await waiting_admin(tenant, mobile)
         if not await verify_password_async(account.password_hash if account else None, form.get("password", "")):
             raise SigninFailed(WRONG, "password")
-        if waiting is not None:
+        if waiting:
             raise SigninFailed(WAITING[waiting], counts=False)
         return account
+
+
+@dataclass(frozen=True)
+class CompanySmsCode(MobileSmsCode):
+    """The SMS code proves the mobile; a waiting company's administrator is told 待审核, not
+    "该手机号尚未注册"."""
+
+    async def authenticate(self, tenant: Tenant, form: dict[str, str], secret: str) -> Account:
+        try:
+            return await super().authenticate(tenant, form, secret)
+        except SigninFailed as failed:
+            if failed.field != "mobile":  # the code was wrong or expired: the usual failure
+                raise
+            _admin, waiting = await waiting_admin(tenant, self.clean_identifier(form))
+            if not waiting:
+                raise
+            raise SigninFailed(WAITING[waiting], counts=False) from None

@@ -142,6 +142,11 @@ async def test_entry_is_linked_and_pending_company_is_told_waiting_not_wrong_pas
         assert "密码错误" not in r.text and "还可尝试" not in r.text and "锁定" not in r.text
     r = await client.signin("survey", "mobile", "Wrong-2027", mobile=form["mobile"])
     assert r.status_code == 400 and "账号或密码错误" in r.text and "待审核" not in r.text
+    # By SMS code: the code proves the mobile, so the status is told (not "尚未注册").
+    r = await client.hx_post("/t/survey/sms/code", {"mobile": form["mobile"]})
+    assert 'data-sms-sent' in r.text
+    r = await client.post("/t/survey/signin/sms", {"mobile": form["mobile"], "code": await last_code(form["mobile"])})
+    assert r.status_code == 400 and "待审核" in r.text and "尚未注册" not in r.text, r.text[-1500:]
     t = tenant("survey")
     enterprise = await Enterprise.objects().where(
         (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
