@@ -55,6 +55,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "has_face_consent": ("core.proctoring.consent", "active_consent"),
     "face_consent_for_portrait": ("core.proctoring.consent", "for_portrait"),
     "PROFILE_IMAGES": ("core.proctoring.portrait", "IMAGES"),
+    "portrait_gate": ("core.proctoring.portrait", "portrait_gate"),
     "Enrolment": ("core.proctoring.portrait", "Enrolment"),
     "enrol_images": ("core.proctoring.portrait", "enrol_images"),
     "Matches": ("core.roster.linking", "Matches"),

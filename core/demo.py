@@ -13,14 +13,17 @@ from core.values import ROLE_LABELS, DemoAccount
 OPERATOR = DemoAccount("operator", "平台运营", "Operator-2026", username="operator")
 
 
-async def _enterprise_id(tenant, name: str | None) -> int | None:
+async def _enterprise_id(tenant, name: str | None, credit_code: str | None = None) -> int | None:
     if not name:
         return None
     companies = scoped(Enterprise, tenant)
     row = await companies.objects(Enterprise.name == name).first()
     if row is None:
-        row = companies.new(name=name, status="approved")
+        row = companies.new(name=name, status="approved", credit_code=credit_code or "")
         await row.save()
+    elif credit_code and row.credit_code != credit_code:  # a demo made before the company had one
+        row.credit_code = credit_code
+        await row.save([Enterprise.credit_code])
     return row.id
 
 
@@ -44,12 +47,13 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
                 mobile=demo.mobile,
                 username=demo.username,
                 must_change_password=demo.must_change_password,
-                enterprise_id=await _enterprise_id(tenant, demo.enterprise),
+                enterprise_id=await _enterprise_id(tenant, demo.enterprise, demo.enterprise_credit_code),
                 sessions=platform.sessions,
             )
             extra = "（首次登录须修改密码）" if demo.must_change_password else ""
             lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
         hooks = host.hooks_for(tenant.slug)
+        lines += [f"  {line}" for line in await collect(hooks.tenant_demo_data, tenant=tenant)]
         demo_courses = [c for group in [await collect(hooks.tenant_demo_courses, tenant=tenant)] for c in group]
         if demo_courses:
             from core.courses.services import seed_demo_courses

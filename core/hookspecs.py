@@ -110,6 +110,12 @@ def tenant_demo_accounts(tenant: Tenant) -> list[DemoAccount] | None:
 
 
 @hookspec
+def tenant_demo_data(tenant: Tenant) -> list[str] | None:
+    """Called by the demo command after ``tenant``'s demo accounts exist: create the tenant's own
+    demo records (so every page of the demo shows data). Idempotent; returns lines to print."""
+
+
+@hookspec
 def tenant_demo_courses(tenant: Tenant) -> list[DemoCourse] | None:
     """``DemoCourse`` items the demo command creates for ``tenant`` (positions, course, lesson
     videos made on the spot, demo learners of those positions enrolled). Idempotent by title."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 
 from core import identity
+from core.files.limits import UPLOAD_LIMITS
 from core.i18n import LANGUAGES, load_translations
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
@@ -49,6 +50,7 @@ class Templates:
         plugins'; ``themes``: tenant slug → theme name."""
         self.base = _base_env()
         self.base.globals["languages"] = LANGUAGES
+        self.base.globals["upload_limits"] = UPLOAD_LIMITS
         translations = {lang: load_translations(lang, list(locale_dirs)) for lang in LANGUAGES}
         self._envs: dict[tuple[str | None, str], Environment] = {}
         core_loader = FileSystemLoader(CORE_TEMPLATES)

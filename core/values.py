@@ -35,6 +35,7 @@ class DemoAccount:
     username: str | None = None
     must_change_password: bool = False
     enterprise: str | None = None  # enterprise name, created if missing
+    enterprise_credit_code: str | None = None  # its 统一社会信用代码 (certificates are matched by it)
     note: str = ""
     position: str = ""  # a learner's 岗位: the demo enrols them on that position's demo courses
 

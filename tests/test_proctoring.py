@@ -116,7 +116,8 @@ async def test_check_page_asks_for_consent_first(client, platform, make_account)
     r = await challenge(client)
     assert r.status_code == 403 and "同意" in r.json()["error"]
     page = await client.get("/t/survey/face/consent")
-    assert "人脸信息处理告知" in page.text and "保存 180 天" in page.text and "face-v1" in page.text
+    assert "人脸信息处理告知" in page.text and "保存 180 天" in page.text
+    assert "face-v1" not in page.text and "版本" not in page.text  # an internal code, not for users (issue 8 #15)
     # Not ticked: refused at the field, nothing recorded.
     r = await client.post("/t/survey/face/consent", {"text_sha256": "x"})
     assert r.status_code == 400 and "请阅读并勾选" in r.text

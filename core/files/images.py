@@ -18,7 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.offload import run_cpu
 
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+from core.files.limits import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY  # noqa: F401  (re-exported)
+
 # Declared pixel caps, checked on the header. JPEG is decoded scaled down (see above), so phone
 # photos up to ~50 MP are fine; a PNG/WebP is decoded in full, so it is capped near 16 MP
 # (≈ 64 MB of RGBA while decoding).

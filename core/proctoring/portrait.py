@@ -51,6 +51,14 @@ async def portrait_problem(provider, data: bytes) -> str:
         return exc.message
 
 
+async def portrait_gate(platform, tenant, data: bytes) -> str:
+    """The tenant's portrait gate on a cleaned image (``clean_image``'s output) for any upload of a
+    portrait, whoever uploads it (the learner, or a company on the learner's behalf): the
+    provider's Chinese reason for refusing it, or "" when it is fine or no provider can judge it."""
+    provider = await quality_provider(platform, tenant)
+    return await portrait_problem(provider, data) if provider is not None else ""
+
+
 async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) -> str:
     """Where the tenant enables it, the portrait must show the person on the ID card's photo
     (compared by the matching provider); returns the Chinese reason, or "" when they match."""

@@ -12,6 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
 from core.db.scoped import scoped
+from core.files.limits import PHOTO_FORM_MAX_BODY
 from core.files.tables import StoredFile
 from core.proctoring import consent as consents
 from core.proctoring.portrait import IMAGES, enrol_images
@@ -61,7 +62,7 @@ async def archive_page(request: Request) -> Response:
     return await _page(request)
 
 
-@post("/me/archive")
+@post("/me/archive", request_max_body_size=PHOTO_FORM_MAX_BODY)
 async def archive_submit(request: Request) -> Response:
     p = platform_of(request)
     tenant = tenant_of(request)

@@ -96,8 +96,9 @@ async def columns_for(hooks: Hooks, tenant: Tenant) -> list[RosterColumn]:
     return [*CORE_COLUMNS, *await collect(hooks.roster_columns, tenant=tenant)]
 
 
-def check_core(values: dict[str, str], positions: list[str]) -> list[RowError]:
-    """Normalise ``values`` in place and return the core rules they break."""
+def check_core(values: dict[str, str], positions: list[str], *, chosen: bool = False) -> list[RowError]:
+    """Normalise ``values`` in place and return the core rules they break. ``chosen``: the values
+    come from a form whose 岗位 is a list to choose from (请选择), not a cell to fill in (请填写)."""
     errors: list[RowError] = []
     if not values.get("real_name"):
         errors.append(RowError("real_name", "姓名不能为空"))
@@ -116,7 +117,7 @@ def check_core(values: dict[str, str], positions: list[str]) -> list[RowError]:
     if positions and position and position not in positions:
         errors.append(RowError("position", f"岗位“{position}”不在可选岗位中（{'、'.join(positions)}）"))
     elif positions and not position:
-        errors.append(RowError("position", "请填写岗位"))
+        errors.append(RowError("position", "请选择岗位" if chosen else "请填写岗位"))
     return errors
 
 

@@ -230,6 +230,9 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
         raise SpreadsheetRejected("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后上传")
     if filename.lower().endswith((".xlsx", ".xlsm")):
         raise SpreadsheetRejected("文件不是有效的 Excel 表格（.xlsx），请使用模板填写后上传")
+    suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix and suffix != "csv":
+        raise SpreadsheetRejected(f"不支持 .{suffix[:10]} 文件，请上传 Excel 表格（.xlsx）或 CSV 文件（.csv），可下载模板填写")
     return _read_csv(data, limits)
 
 

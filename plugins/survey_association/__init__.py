@@ -3,7 +3,7 @@ learners who register with a phone number and join their company by ID number.""
 
 from pathlib import Path
 
-from core import DemoAccount, MenuLink, MobilePassword, MobileSmsCode, TenantSpec, hookimpl
+from core import DemoAccount, MenuLink, TenantSpec, hookimpl
 
 HERE = Path(__file__).parent
 SLUG = "survey"
@@ -29,7 +29,9 @@ def db_apps():
 
 @hookimpl
 def signin_methods(tenant):
-    return [MobilePassword(), MobileSmsCode()]
+    from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
+
+    return [CompanyMobilePassword(), CompanySmsCode()]
 
 
 @hookimpl
@@ -100,6 +102,13 @@ def tenant_demo_accounts(tenant):
     return [
         DemoAccount("tenant_admin", "赵协会", "Admin-2026", mobile="13900139000"),
         DemoAccount("enterprise_admin", "钱企业", "Company-2026", mobile="13700137000",
-                    enterprise="示范勘察设计院有限公司"),
+                    enterprise="示范勘察设计院有限公司", enterprise_credit_code="91110108MA2600014K"),
         DemoAccount("learner", "孙学员", "Learner-2026", mobile="13600136000"),
     ]
+
+
+@hookimpl
+async def tenant_demo_data(tenant):
+    from plugins.survey_association.company import demo
+
+    return await demo.seed(tenant)

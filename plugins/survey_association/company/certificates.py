@@ -17,9 +17,18 @@ async def _holder(tenant: Tenant, holder_id: int, enterprise_id: int) -> Certifi
     return await scoped(CertificateHolder, tenant).get_or_404(holder_id, CertificateHolder.enterprise == enterprise_id)
 
 
+def current_problems(row: CertificateHolder) -> list[dict]:
+    """The stored problems, plus expiry as of today (a row loaded while valid may have expired)."""
+    problems = list(as_json(row.problems, []))
+    message = holders.expired(row.expires_on)
+    if message and not any(p["message"] == message for p in problems):
+        problems.append({"field": "expires_on", "message": message})
+    return problems
+
+
 def problems_by_field(row: CertificateHolder) -> dict[str, str]:
     out: dict[str, str] = {}
-    for p in as_json(row.problems, []):
+    for p in current_problems(row):
         out[p["field"]] = "；".join(filter(None, [out.get(p["field"]), p["message"]]))
     return out
 
@@ -69,7 +78,7 @@ async def save_row(request: Request, tenant: Tenant, account: Account, enterpris
     await row.save()
     await audit("cert_holder.corrected", tenant_id=tenant.id, actor_id=account.id, object_type="certificate_holder",
                 object_id=row.id, fields=changed, problems=len(checked.problems))
-    if checked.problems:
+    if current_problems(row):
         status = 200 if is_htmx(request) else 400
         return await render(request, "company/_holder_form.html", status_code=status, row=row,
                             errors=problems_by_field(row), form=raw)
@@ -88,7 +97,7 @@ async def confirm(request: Request, tenant: Tenant, account: Account, enterprise
     now = dt.datetime.now(dt.UTC)
     confirmed = blocked = 0
     for row in await query:
-        if as_json(row.problems, []):
+        if current_problems(row):  # an expired certificate is never confirmed
             blocked += 1
             continue
         row.status, row.confirmed_at, row.confirmed_by = "confirmed", now, account.id

@@ -27,10 +27,10 @@ from core import (
 )
 from core.accounts.lockout import Refused, WrongPassword, check_password
 from core.accounts.passwords import hash_password_async
-from core.files.images import clean_image_async
+from core.files.images import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY, clean_image_async
 from plugins.survey_association.company.common import read_form, upload_bytes
 
-MAX_LICENCE_BYTES = 8 * 1024 * 1024
+MAX_LICENCE_BYTES = MAX_UPLOAD_BYTES
 FIELDS = ("name", "credit_code", "address", "admin_name", "id_number", "mobile")
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}
 
@@ -137,7 +137,7 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
     return enterprise, account, errors
 
 
-@post("/enterprise/certify")
+@post("/enterprise/certify", request_max_body_size=PHOTO_FORM_MAX_BODY)
 async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -> Response:
     p = platform
     form = await read_form(request)

@@ -80,7 +80,19 @@ def check(raw: dict[str, str], positions: list[str]) -> Checked:
             bad(key, f"{label}{'不能为空' if not text else '格式不正确，应为 年-月-日，如 2024-03-01'}")
     if values["issued_on"] and values["expires_on"] and values["expires_on"] <= values["issued_on"]:
         bad("expires_on", "有效期至应晚于发证日期")
+    elif values["expires_on"] and (message := expired(values["expires_on"])):
+        bad("expires_on", message)
     return Checked(values, problems)
+
+
+def expired(expires_on: dt.date | None, today: dt.date | None = None) -> str:
+    """The problem of a certificate whose 有效期至 has passed ("" while it is valid). Checked on
+    load, on correction, on every view and again at confirmation: a certificate loaded while
+    valid may have expired since."""
+    today = today or dt.date.today()
+    if expires_on is not None and expires_on < today:
+        return f"证书已过期（有效期至 {expires_on:%Y-%m-%d}）"
+    return ""
 
 
 async def load_rows(tenant, table, positions: list[str], *, job: ImportJob, progress=None) -> dict[str, int]:

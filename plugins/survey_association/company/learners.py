@@ -19,16 +19,17 @@ from core import (
     check_roster_row as check_core,
     redirect,
     render,
+    portrait_gate,
     scoped,
     send_notification,
     upsert_roster_rows as upsert_rows,
 )
-from core.files.images import clean_image_async
+from core.files.images import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY, clean_image_async
 from plugins.survey_association import roster_checks
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 IMAGE_KINDS = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "photo": "证件照"}
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
+MAX_IMAGE_BYTES = MAX_UPLOAD_BYTES
 
 
 async def _entry(tenant: Tenant, entry_id: int, enterprise_id: int) -> RosterEntry:
@@ -89,7 +90,7 @@ async def new_submit(request: Request, platform: Platform, tenant: Tenant, accou
     form = await read_form(request)
     values = {k: form.get(k) for k in ("real_name", "id_number", "mobile", "position")}
     positions = list(tenant.rules.roster.positions)
-    errors = {e.column: e.message for e in reversed(check_core(values, positions))}
+    errors = {e.column: e.message for e in reversed(check_core(values, positions, chosen=True))}
     if not values["mobile"]:
         errors.setdefault("mobile", "请输入手机号，用于通知学员")
     if "id_number" not in errors:
@@ -117,7 +118,7 @@ async def detail(request: Request, tenant: Tenant, enterprise: Enterprise, entry
                         positions=tenant.rules.roster.positions, saved=bool(request.query_params.get("saved")))
 
 
-@post("/company/learners/{entry_id:int}")
+@post("/company/learners/{entry_id:int}", request_max_body_size=PHOTO_FORM_MAX_BODY)
 async def detail_submit(request: Request, platform: Platform, tenant: Tenant, account: Account,
                         enterprise: Enterprise, entry_id: int) -> Response:
     entry = await _entry(tenant, entry_id, enterprise.id)
@@ -126,7 +127,7 @@ async def detail_submit(request: Request, platform: Platform, tenant: Tenant, ac
     values = {"real_name": form.get("real_name"), "id_number": entry.id_number,
               "mobile": form.get("mobile") or entry.mobile, "position": form.get("position")}
     positions = list(tenant.rules.roster.positions)
-    errors = {e.column: e.message for e in check_core(values, positions) if e.column != "id_number"}
+    errors = {e.column: e.message for e in check_core(values, positions, chosen=True) if e.column != "id_number"}
     images = {}
     for kind, label in IMAGE_KINDS.items():
         upload = form.files.get(kind)
@@ -137,6 +138,12 @@ async def detail_submit(request: Request, platform: Platform, tenant: Tenant, ac
                                                   max_bytes=MAX_IMAGE_BYTES)
         except ImageRejected as exc:
             errors[kind] = f"{label}：{exc}"
+    if "photo" in images:
+        # The same portrait gate as the learner's own upload: one frontal, sharp face (a photo of
+        # two people is no 证件照). Only the quality gate; nothing is compared or kept from the face.
+        problem = await portrait_gate(platform, tenant, images["photo"].data)
+        if problem:
+            errors["photo"] = f"{IMAGE_KINDS['photo']}不合格：{problem}"
     if errors:
         return await render(request, "company/learner_detail.html", status_code=400, enterprise=enterprise,
                             entry=entry, checks=await roster_checks.of_entry(tenant, entry.id), errors=errors,

@@ -95,3 +95,38 @@ async def test_staff_load_company_corrects_and_confirms(client, tenant, make_acc
         (AuditEntry.action == "cert_holder.corrected") & AuditEntry.object_id.is_in([str(h2.id), str(h3.id)])) == 3
     assert await AuditEntry.count().where((AuditEntry.action == "cert_holder.imported")
                                           & (AuditEntry.actor == staff.id)) == 2
+
+
+async def test_expired_certificate_is_an_error_and_cannot_be_confirmed(client, tenant, make_account):
+    """Issue 8 #12: 有效期至 in the past was shown 无误 and could be confirmed."""
+    t = tenant("survey")
+    enterprise = await company(t)
+    cert = f"EXP-{enterprise.id}-"
+    rows = [("过期", fake_id_number(), cert + "1", "勘察员", "2020-01-01", "2024-01-01", enterprise.credit_code),
+            ("有效", fake_id_number(), cert + "2", "勘察员", "2023-01-01", "2099-12-31", enterprise.credit_code)]
+    staff, pw = await make_account("survey", role="tenant_admin")
+    await client.signin("survey", "mobile", pw, mobile=staff.mobile)
+    r = await _load(client, xlsx(rows, headers=HEADERS))
+    assert "1 行有问题" in r.text, r.text[:1500]
+    await client.post("/t/survey/signout")
+    # A row loaded while valid that has expired since is caught at view and confirmation time.
+    later = await CertificateHolder.objects().where(CertificateHolder.cert_number == cert + "2").first()
+    later.expires_on = __import__("datetime").date(2024, 6, 30)
+    await later.save()
+
+    await signed_in_admin(client, t, make_account, enterprise)
+    page = await client.get("/t/survey/company/certificates")
+    assert "证书已过期（有效期至 2024-01-01）" in page.text and "证书已过期（有效期至 2024-06-30）" in page.text
+    assert page.text.count('class="row-error"') == 2 and '<span class="ok">无误' not in page.text
+    r = await client.post("/t/survey/company/certificates/confirm", {})
+    assert "confirmed=0" in r.headers["location"] and "blocked=2" in r.headers["location"]
+    expired = await CertificateHolder.objects().where(CertificateHolder.cert_number == cert + "1").first()
+    r = await client.post("/t/survey/company/certificates/confirm", {"holder_id": [str(expired.id), str(later.id)]})
+    assert "confirmed=0" in r.headers["location"]
+    assert await CertificateHolder.count().where(CertificateHolder.cert_number.like(cert + "%")
+                                                 & (CertificateHolder.status == "confirmed")) == 0
+    # Correcting the date clears the error.
+    r = await client.hx_post(f"/t/survey/company/certificates/{expired.id}", {
+        "real_name": "过期", "id_number": "", "cert_number": cert + "1", "position": "勘察员",
+        "issued_on": "2020-01-01", "expires_on": "2023-12-31"})
+    assert "证书已过期" in r.text and '<span class="ok">无误' not in r.text

@@ -109,8 +109,9 @@ async def test_wrong_sms_code_is_refused_and_nothing_is_created(client, tenant):
 async def test_licence_must_be_a_real_image_of_limited_size(client):
     r = await _submit(client, _form(), licence=b"%PDF-1.4 not an image", with_code=False)
     assert r.status_code == 400 and "不是有效的图片" in r.text
-    r = await _submit(client, _form(), licence=b"\xff\xd8" + b"0" * (8 * 1024 * 1024 + 10), with_code=False)
-    assert r.status_code == 400 and "图片过大" in r.text
+    # One photo up to 15 MB (a phone's, resized on the server); over it, the limit at the field.
+    r = await _submit(client, _form(), licence=b"\xff\xd8" + b"0" * (15 * 1024 * 1024 + 10), with_code=False)
+    assert r.status_code == 400 and "图片过大，请上传不超过 15 MB 的图片" in r.text
 
 
 async def test_taken_credit_code_is_refused(client, tenant):
@@ -125,3 +126,36 @@ async def test_staff_pages_are_not_for_company_admins_nor_other_tenants(client, 
     await client.signin("survey", "mobile", pw, mobile=admin.mobile)
     assert (await client.get("/t/survey/staff/enterprises")).status_code == 404
     assert (await client.get("/t/construction/enterprise")).status_code == 404
+
+
+async def test_entry_is_linked_and_pending_company_is_told_waiting_not_wrong_password(client, tenant):
+    """Issue 8 #11: 企业管理员入口 was linked from nowhere; a pending company's administrator was told
+    the password was wrong (counted toward lockout) instead of 待审核."""
+    for page in ("/t/survey/", "/t/survey/signin"):
+        r = await client.get(page)
+        assert r.status_code == 200 and 'href="/t/survey/enterprise"' in r.text, page
+    form = _form()
+    assert (await _submit(client, form)).status_code == 303
+    for _ in range(8):  # more than the lockout threshold: the right password never counts
+        r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
+        assert r.status_code == 400 and "待审核" in r.text, r.text[-2000:]
+        assert "密码错误" not in r.text and "还可尝试" not in r.text and "锁定" not in r.text
+    r = await client.signin("survey", "mobile", "Wrong-2027", mobile=form["mobile"])
+    assert r.status_code == 400 and "账号或密码错误" in r.text and "待审核" not in r.text
+    # By SMS code: the code proves the mobile, so the status is told (not "尚未注册").
+    r = await client.hx_post("/t/survey/sms/code", {"mobile": form["mobile"]})
+    assert 'data-sms-sent' in r.text
+    r = await client.post("/t/survey/signin/sms", {"mobile": form["mobile"], "code": await last_code(form["mobile"])})
+    assert r.status_code == 400 and "待审核" in r.text and "尚未注册" not in r.text, r.text[-1500:]
+    t = tenant("survey")
+    enterprise = await Enterprise.objects().where(
+        (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
+    enterprise.status = "rejected"
+    await enterprise.save()
+    r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
+    assert r.status_code == 400 and "未通过" in r.text
+    enterprise.status = "approved"
+    await enterprise.save()
+    await Account.update({Account.active: True}).where(
+        (Account.tenant == t.id) & (Account.mobile == form["mobile"]))
+    assert (await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])).status_code == 303

@@ -139,6 +139,9 @@ async def test_malformed_files_get_a_clear_message_and_change_nothing(client, te
         (csv_bytes([("张" * 40_000, row[1], row[2], row[3])]), "huge.csv", "内容过长"),
         (too_many, "many.csv", f"超过 {t.rules.roster.max_import_rows} 行的上限"),
         (b"\x00\x01\x02binary", "x.csv", "不是表格文件"),
+        # Issue 8 #15: a text file named .txt said "表头缺少必需的列" instead of naming the file type.
+        ("姓名,身份证号,手机号,岗位\n张三,1,2,勘察员\n".encode(), "名单.txt", "不支持 .txt 文件，请上传 Excel 表格（.xlsx）或 CSV 文件（.csv）"),
+        ("备注".encode(), "notes.docx", "不支持 .docx 文件"),
         (b"PK\x03\x04broken zip", "broken.xlsx", "文件已损坏"),
     ]
     for data, name, message in cases:

@@ -5,6 +5,7 @@ from core.audit.tables import AuditEntry
 from core.notify.tables import Notification
 from core.roster.tables import RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
+from core.testing.pytest_plugin import shared_dir
 from plugins.survey_association.tables import RosterConfirmation
 from plugins.survey_association.tests._company_helpers import company, jpeg, signed_in_admin
 
@@ -31,6 +32,7 @@ async def test_single_registration_and_each_error_at_its_field(client, tenant, m
         ({"id_number": form["id_number"]}, "该身份证号已在本企业学员名单中"),
         ({"mobile": "12345"}, "手机号格式不正确"),
         ({"position": "厨师"}, "不在可选岗位中"),
+        ({"position": ""}, "请选择岗位"),  # a list to choose from, not a cell to fill in (issue 8 #15)
     ]
     before = await RosterEntry.count().where(RosterEntry.enterprise == enterprise.id)
     for over, message in cases:
@@ -91,9 +93,9 @@ async def test_details_filled_by_the_company(client, tenant, make_account):
     r = await client.post(url, fields, files={"id_front": ("a.txt", b"not an image", "image/jpeg")})
     assert r.status_code == 400 and "身份证人像面" in r.text and "不是有效的图片" in r.text
     files = {"id_front": ("f.jpg", jpeg(), "image/jpeg"), "id_back": ("b.jpg", jpeg(), "image/jpeg"),
-             "photo": ("p.jpg", jpeg((300, 400)), "image/jpeg")}
+             "photo": ("p.jpg", (shared_dir() / "faces" / "obama" / "obama_1.jpg").read_bytes(), "image/jpeg")}
     r = await client.post(url, fields, files=files)
-    assert r.status_code == 303
+    assert r.status_code == 303, r.text[-1500:]
     await entry.refresh()
     assert entry.id_front and entry.id_back and entry.photo and entry.position == "测量员"
     checks = await RosterConfirmation.objects().where(RosterConfirmation.entry == entry.id).first()
@@ -133,3 +135,65 @@ async def test_another_company_entry_and_wrong_roles_get_404(client, tenant, mak
     assert r.status_code == 303 and "/signin" in r.headers["location"]
     # The construction tenant has no company pages at all.
     assert (await client.get("/t/construction/company/learners")).status_code == 404
+
+
+async def test_company_photo_goes_through_the_portrait_gate(client, tenant, make_account):
+    """Issue 8 #13: a two-person photo uploaded by the company was accepted as 证件照."""
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    form, _ = await _add(client)
+    entry = await RosterEntry.objects().where(
+        (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == form["id_number"])).first()
+    url = f"/t/survey/company/learners/{entry.id}"
+    fields = {"real_name": "王勘察", "mobile": form["mobile"], "position": "测量员"}
+    faces = shared_dir() / "faces"
+    for picture, reason in ((faces / "groups" / "two_people.jpg", "照片中有多张人脸"), (None, "未检测到人脸")):
+        data = picture.read_bytes() if picture else jpeg((600, 800))
+        r = await client.post(url, fields, files={"id_front": ("f.jpg", jpeg(), "image/jpeg"),
+                                                  "photo": ("p.jpg", data, "image/jpeg")})
+        assert r.status_code == 400 and "证件照不合格：" in r.text and reason in r.text, r.text[-1500:]
+        await entry.refresh()
+        assert entry.photo is None and entry.id_front is None  # nothing stored on refusal
+    r = await client.post(url, fields, files={"photo": ("p.jpg", (faces / "obama" / "obama_1.jpg").read_bytes(),
+                                                        "image/jpeg")})
+    assert r.status_code == 303, r.text[-1500:]
+    await entry.refresh()
+    assert entry.photo
+
+
+def _phone_photo(seed: int, size=(3000, 2250)) -> bytes:
+    """A JPEG as large as a phone's (noise compresses badly): about 6 MB."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+async def test_two_phone_photos_fit_and_a_body_over_the_limit_is_told_in_chinese(client, tenant, make_account):
+    """Issue 8 #10: two phone photos (~12 MB together) got Litestar's English JSON 413."""
+    from core.files.limits import PHOTO_FORM_MAX_BODY
+
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    form, _ = await _add(client)
+    entry = await RosterEntry.objects().where(
+        (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == form["id_number"])).first()
+    url = f"/t/survey/company/learners/{entry.id}"
+    page = await client.get(url)
+    assert 'data-max-bytes="15728640"' in page.text and "每张不超过 15 MB" in page.text  # the limit at the field
+    assert f'data-max-body="{PHOTO_FORM_MAX_BODY}"' in page.text
+    front, back = _phone_photo(1), _phone_photo(2)
+    assert len(front) + len(back) > 10_500_000, len(front) + len(back)
+    fields = {"real_name": "王勘察", "mobile": form["mobile"], "position": "测量员"}
+    r = await client.post(url, fields, files={"id_front": ("f.jpg", front, "image/jpeg"),
+                                              "id_back": ("b.jpg", back, "image/jpeg")})
+    assert r.status_code == 303, r.text[-1500:]
+    await entry.refresh()
+    assert entry.id_front and entry.id_back  # stored, resized by the server
+    r = await client.post(url, fields, files={"id_front": ("f.jpg", b"\xff" * (PHOTO_FORM_MAX_BODY + 1), "image/jpeg")})
+    assert r.status_code == 413 and r.headers["content-type"].startswith("text/html")
+    assert "上传的文件太大" in r.text and "最多可上传 46 MB" in r.text and "每张照片不超过 15 MB" in r.text
+    assert "Request Entity Too Large" not in r.text
