@@ -41,12 +41,24 @@ def _cutoff(days: int, now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(days=days)
 
 
+def _file_references() -> list:
+    """Every foreign key to ``StoredFile`` of the app's tables (core's and the plugins'), once.
+    Piccolo also registers the throw-away table classes migrations build (module
+    ``piccolo.*``), possibly bound to another engine: those are left out."""
+    seen: dict[tuple[str, str], object] = {}
+    for column in StoredFile._meta.foreign_key_references:
+        table = column._meta.table
+        if table.__module__.startswith("piccolo"):
+            continue
+        seen.setdefault((table._meta.tablename, column._meta.name), column)
+    return list(seen.values())
+
+
 async def _referenced(tenant: Tenant) -> set[int]:
     """Ids of the tenant's stored files some row still refers to."""
     ids: set[int] = set()
-    for column in StoredFile._meta.foreign_key_references:  # every table's FK to StoredFile
-        table = column._meta.table
-        rows = await scoped(table, tenant).select(column).where(column.is_not_null())
+    for column in _file_references():
+        rows = await scoped(column._meta.table, tenant).select(column).where(column.is_not_null())
         ids.update(r[column._meta.name] for r in rows)
     for row in await scoped(FaceVerification, tenant).select(FaceVerification.evidence):
         evidence = json.loads(row["evidence"]) if isinstance(row["evidence"], str) else row["evidence"]

@@ -58,11 +58,17 @@ from core.accounts.tables import Account, Enterprise  # noqa: E402
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry  # noqa: E402
 
 
+def _later() -> _dt.datetime:
+    """The tests' "now", years ahead: the app's startup purge (cron jobs run once at start, with
+    the real clock, alongside the test) then finds nothing of the test's data old enough."""
+    return _dt.datetime.now(_dt.UTC) + _dt.timedelta(days=10 * 365)
+
+
 async def _file(platform, t, kind, age_days, owner=None, now=None) -> StoredFile:
     """A stored file (bytes on disk) whose row is ``age_days`` old."""
     row = await platform.storage.save(f"{kind}-bytes".encode(), tenant_id=t.id, kind=kind,
                                       media_type="image/jpeg", owner_id=owner)
-    created = (now or _dt.datetime.now(_dt.UTC)) - _dt.timedelta(days=age_days)
+    created = (now or _later()) - _dt.timedelta(days=age_days)
     await StoredFile.update({StoredFile.created_at: created}).where(StoredFile.id == row.id)
     row.created_at = created
     return row
@@ -83,9 +89,9 @@ async def _kept(platform, row) -> bool:
 async def test_purge_deletes_replaced_images_and_keeps_referenced_and_fresh_ones(platform, tenant, make_account):
     t = tenant("survey")
     account, _ = await make_account("survey")
-    account.last_signin_at = _dt.datetime.now(_dt.UTC)  # active: its current ID images stay
+    account.last_signin_at = _later()  # active: its current ID images stay
     await account.save([Account.last_signin_at])
-    now = _dt.datetime.now(_dt.UTC)
+    now = _later()
     old_front, old_portrait = await _file(platform, t, "id_front", 5, account.id), await _file(platform, t, "portrait", 5)
     old_photo, old_licence = await _file(platform, t, "photo", 5), await _file(platform, t, "licence", 5)
     front, back, portrait = [await _file(platform, t, k, 5, account.id) for k in ("id_front", "id_back", "portrait")]
@@ -109,7 +115,7 @@ async def test_purge_deletes_replaced_images_and_keeps_referenced_and_fresh_ones
 
 async def test_purge_deletes_import_files_past_the_rule_and_keeps_the_jobs_counts(platform, tenant):
     t = tenant("survey")
-    now = _dt.datetime.now(_dt.UTC)
+    now = _later()
     days = t.rules.retention.import_files_days
     assert days <= 90  # a short rule: the files hold full ID numbers
 
@@ -137,7 +143,7 @@ async def test_purge_deletes_import_files_past_the_rule_and_keeps_the_jobs_count
 
 async def test_purge_deletes_id_images_of_accounts_inactive_past_the_rule(platform, tenant, make_account):
     t = tenant("survey")
-    now = _dt.datetime.now(_dt.UTC)
+    now = _later()
     days = t.rules.retention.id_images_days
     firm = Enterprise(tenant=t.id, name="留存企业有限公司", status="approved")
     await firm.save()
