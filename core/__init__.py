@@ -34,7 +34,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("core.values", name) for name in ("DemoAccount", "DemoCourse", "DemoLesson", "MenuLink")},
     **{name: ("core.accounts.signin", name) for name in (
         "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod")},
-    **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "issue_code", "send_code")},
+    **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "count_code_request", "issue_code", "send_code")},
     **{name: ("core.files.images", name) for name in ("CleanImage", "ImageRejected", "clean_image")},
     "StoredFile": ("core.files.tables", "StoredFile"),
     **{name: ("core.roster.tables", name) for name in ("ImportJob", "LearnerProfile", "RosterEntry")},
@@ -60,12 +60,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Matches": ("core.roster.linking", "Matches"),
     "find_roster_matches": ("core.roster.linking", "find_matches"),
     "join_roster": ("core.roster.linking", "join"),
+    "roster_entries_proven_by_mobile": ("core.roster.linking", "proven_by_mobile"),
     "Platform": ("core.kernel", "Platform"),
     "table_columns": ("core.db", "table_columns"),
     "Scoped": ("core.db.scoped", "Scoped"),
     "scoped": ("core.db.scoped", "scoped"),
     **{name: ("core.web", name) for name in (
-        "account_of", "base_of", "client_address", "is_htmx", "platform_of", "redirect", "render", "require",
+        "account_of", "base_of", "client_address", "is_htmx", "lookup_allowed", "TOO_MANY_LOOKUPS", "platform_of", "redirect", "render", "require",
         "roles", "signed_in", "tenant_of")},
 }
 

@@ -13,7 +13,9 @@ from core import (
     Enterprise,
     ImageRejected,
     InvalidIdentity,
+    TOO_MANY_LOOKUPS,
     audit,
+    lookup_allowed,
     check_code,
     send_code,
     normalize_credit_code,
@@ -119,6 +121,10 @@ def _check_fields(form) -> tuple[dict[str, str], dict[str, str]]:
     return clean, errors
 
 
+def _shown(form) -> dict[str, str]:
+    return {n: form.get(n) or "" for n in FIELDS}
+
+
 async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, dict[str, str]]:
     """A rejected application may be sent again (same rows reused); anything else is taken."""
     errors: dict[str, str] = {}
@@ -141,6 +147,9 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
 async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -> Response:
     p = platform
     form = await read_form(request)
+    if not await lookup_allowed(request):  # counted before anything is looked up or decoded
+        return await render(request, "company/certify.html", status_code=429, form=_shown(form),
+                            errors={"_": TOO_MANY_LOOKUPS})
     clean, errors = _check_fields(form)
     password = form.fields.get("password", "")
     problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=password)
@@ -157,15 +166,17 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
     except ImageRejected as exc:
         errors["licence"] = str(exc)
     enterprise = account = None
-    if not errors:
-        enterprise, account, taken = await _conflicts(tenant, clean)
-        errors.update(taken)
+    # The SMS code first: whether a credit code, mobile or ID number is already registered is
+    # told only to someone who proved control of the mobile they entered, never to a prober.
     if not errors:
         try:
             await check_code(tenant=tenant, mobile=clean["mobile"], purpose="enterprise",
                              code=form.get("code"), secret=p.settings.secret_key)
         except CodeError as exc:
             errors["code"] = str(exc)
+    if not errors:
+        enterprise, account, taken = await _conflicts(tenant, clean)
+        errors.update(taken)
     if errors:
         return await render(request, "company/certify.html", status_code=400, form=clean, errors=errors)
 
