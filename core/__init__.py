@@ -34,13 +34,23 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("core.values", name) for name in ("DemoAccount", "DemoCourse", "DemoLesson", "MenuLink")},
     **{name: ("core.accounts.signin", name) for name in (
         "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod")},
-    **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "issue_code", "send_code")},
+    **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "count_code_request", "issue_code", "send_code")},
     **{name: ("core.files.images", name) for name in ("CleanImage", "ImageRejected", "clean_image")},
     "StoredFile": ("core.files.tables", "StoredFile"),
     **{name: ("core.roster.tables", name) for name in ("ImportJob", "LearnerProfile", "RosterEntry")},
     "TenantRow": ("core.tenants.tables", "TenantRow"),
     **{name: ("core.roster.spreadsheets", name) for name in (
-        "Limits", "SpreadsheetRejected", "read_table", "write_csv", "write_xlsx")},
+        "Limits", "SpreadsheetRejected", "read_table", "read_table_async", "write_csv", "write_xlsx")},
+    **{name: ("core.roster.imports", name) for name in (
+        "begin_import", "commit_in_batches", "end_import", "import_failed", "run_roster_import")},
+    **{name: ("core.accounts.lockout", name) for name in ("Refused", "WrongPassword", "check_password")},
+    **{name: ("core.accounts.passwords", name) for name in ("hash_password_async", "verify_password_async")},
+    "WRONG_CREDENTIALS": ("core.accounts.signin", "WRONG"),
+    **{name: ("core.files.limits", name) for name in ("MAX_UPLOAD_BYTES", "PHOTO_FORM_MAX_BODY")},
+    "clean_image_async": ("core.files.images", "clean_image_async"),
+    "JobSpec": ("core.jobs", "JobSpec"),
+    "job_platform": ("core.jobs", "platform_of"),
+    "report_progress": ("core.jobs", "report"),
     **{name: ("core.roster.imports", name) for name in (
         "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster")},
     "check_roster_row": ("core.roster.imports", "check_core"),
@@ -61,12 +71,13 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Matches": ("core.roster.linking", "Matches"),
     "find_roster_matches": ("core.roster.linking", "find_matches"),
     "join_roster": ("core.roster.linking", "join"),
+    "roster_entries_proven_by_mobile": ("core.roster.linking", "proven_by_mobile"),
     "Platform": ("core.kernel", "Platform"),
     "table_columns": ("core.db", "table_columns"),
     "Scoped": ("core.db.scoped", "Scoped"),
     "scoped": ("core.db.scoped", "scoped"),
     **{name: ("core.web", name) for name in (
-        "account_of", "base_of", "client_address", "is_htmx", "platform_of", "redirect", "render", "require",
+        "account_of", "base_of", "client_address", "is_htmx", "lookup_allowed", "TOO_MANY_LOOKUPS", "platform_of", "redirect", "render", "require",
         "roles", "signed_in", "tenant_of")},
 }
 

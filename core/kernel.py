@@ -121,6 +121,7 @@ def make_counters(settings: Settings, store: Store) -> dict[str, Counter]:
         "signin_client": Counter(store, "signin-client", settings.signin_rate_per_minute, 60),
         "sms_mobile": Counter(store, "sms-mobile", 5, 3600),
         "sms_client": Counter(store, "sms-client", 20, 3600),
+        "lookup_client": Counter(store, "lookup-client", settings.lookup_rate_per_hour, 3600),
     }
 
 

@@ -1,6 +1,19 @@
 """Deleting personal data once the tenant's retention rule says it is no longer needed (PIPL).
 
-``xueshi purge`` runs it; schedule it daily (cron or a systemd timer).
+``xueshi purge`` runs it, and the ``purge_retention`` job every night. Per tenant it deletes —
+rows and the files on disk, through the storage:
+
+- face-check evidence frames and their checks past ``face_evidence_days``;
+- stored images no row refers to any more (an ID-card image, portrait, roster photo or licence
+  replaced by a new upload), once a day old (a file is saved before the row that points to it);
+- raw import spreadsheets (full ID numbers) past ``import_files_days``: the job keeps its
+  counts, the file goes; unreferenced import files likewise;
+- ID-card images (front and back) of accounts inactive past ``id_images_days`` (no sign-in, or
+  none since being created, for that long), in their profile and in the roster entries they
+  joined, and those of roster entries nobody joined and nobody updated for that long;
+- notifications and audit entries past ``notifications_days`` and ``audit_days``.
+
+A file still referenced by any row (``StoredFile``'s foreign keys, face-check evidence) is kept.
 """
 
 from __future__ import annotations
@@ -8,24 +21,70 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
 from core.db.scoped import scoped
 from core.files.storage import LocalStorage
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.proctoring.tables import FaceVerification
+from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
 from core.tenancy import Tenant
+
+# Kinds of file that are replaced by a new upload and then referenced by no row.
+REPLACEABLE = ("id_front", "id_back", "portrait", "photo", "licence")
+# A file is saved before the row that refers to it: never collect one younger than this.
+GRACE = dt.timedelta(days=1)
 
 
 def _cutoff(days: int, now: dt.datetime) -> dt.datetime:
     return now - dt.timedelta(days=days)
 
 
+def _file_references() -> list:
+    """Every foreign key to ``StoredFile`` of the app's tables (core's and the plugins'), once.
+    Piccolo also registers the throw-away table classes migrations build (module
+    ``piccolo.*``), possibly bound to another engine: those are left out."""
+    seen: dict[tuple[str, str], object] = {}
+    for column in StoredFile._meta.foreign_key_references:
+        table = column._meta.table
+        if table.__module__.startswith("piccolo"):
+            continue
+        seen.setdefault((table._meta.tablename, column._meta.name), column)
+    return list(seen.values())
+
+
+async def _referenced(tenant: Tenant) -> set[int]:
+    """Ids of the tenant's stored files some row still refers to."""
+    ids: set[int] = set()
+    for column in _file_references():
+        rows = await scoped(column._meta.table, tenant).select(column).where(column.is_not_null())
+        ids.update(r[column._meta.name] for r in rows)
+    for row in await scoped(FaceVerification, tenant).select(FaceVerification.evidence):
+        evidence = json.loads(row["evidence"]) if isinstance(row["evidence"], str) else row["evidence"]
+        ids.update(int(i) for i in evidence or [])
+    return ids
+
+
+async def _delete_files(tenant: Tenant, storage: LocalStorage, ids: set[int]) -> int:
+    """Delete these files (rows and bytes) unless a row still refers to them."""
+    if not ids:
+        return 0
+    keep = await _referenced(tenant)
+    deleted = 0
+    for row in await scoped(StoredFile, tenant).objects(StoredFile.id.is_in(sorted(ids))):
+        if row.id not in keep:
+            await storage.delete(row)
+            deleted += 1
+    return deleted
+
+
 async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what is past the tenant's retention periods; returns counts per kind."""
     now = now or dt.datetime.now(dt.UTC)
     rules = tenant.rules.retention
-    counts = {"evidence_files": 0, "face_verifications": 0, "notifications": 0, "audit_entries": 0}
+    counts = {"evidence_files": 0, "face_verifications": 0, "replaced_files": 0, "import_files": 0,
+              "id_images": 0, "notifications": 0, "audit_entries": 0}
 
     checks, files = scoped(FaceVerification, tenant), scoped(StoredFile, tenant)
     old_checks = await checks.objects(FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
@@ -38,6 +97,47 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
                 counts["evidence_files"] += 1
         await checks.delete().where(FaceVerification.id == check.id)
         counts["face_verifications"] += 1
+
+    # Import spreadsheets past their short rule: the job keeps its counts, loses the file.
+    import_cut = _cutoff(rules.import_files_days, now)
+    jobs = scoped(ImportJob, tenant)
+    old_jobs = await jobs.objects((ImportJob.created_at < import_cut) & ImportJob.file.is_not_null()
+                                  & (ImportJob.status != "running"))
+    import_ids = {job.file for job in old_jobs}
+    if old_jobs:
+        await jobs.update({ImportJob.file: None}).where(ImportJob.id.is_in([job.id for job in old_jobs]))
+    unreferenced_imports = await files.select(StoredFile.id).where(
+        (StoredFile.kind == "import") & (StoredFile.created_at < import_cut))
+    import_ids |= {r["id"] for r in unreferenced_imports}
+    counts["import_files"] = await _delete_files(tenant, storage, import_ids)
+
+    # ID-card images of accounts inactive past the rule, and of roster entries left unjoined.
+    id_cut = _cutoff(rules.id_images_days, now)
+    accounts = scoped(Account, tenant)
+    inactive = [r["id"] for r in await accounts.select(Account.id).where(
+        (Account.last_signin_at < id_cut)
+        | (Account.last_signin_at.is_null() & (Account.created_at < id_cut)))]
+    id_image_ids: set[int] = set()
+    clear = {LearnerProfile.id_front: None, LearnerProfile.id_back: None}
+    if inactive:
+        profiles = scoped(LearnerProfile, tenant)
+        for p in await profiles.select(LearnerProfile.id_front, LearnerProfile.id_back).where(
+                LearnerProfile.account.is_in(inactive)):
+            id_image_ids |= {p["id_front"], p["id_back"]} - {None}
+        await profiles.update(clear).where(LearnerProfile.account.is_in(inactive))
+    roster = scoped(RosterEntry, tenant)
+    stale = RosterEntry.account.is_null() & (RosterEntry.updated_at < id_cut)
+    if inactive:
+        stale = stale | RosterEntry.account.is_in(inactive)
+    for e in await roster.select(RosterEntry.id_front, RosterEntry.id_back).where(stale):
+        id_image_ids |= {e["id_front"], e["id_back"]} - {None}
+    await roster.update({RosterEntry.id_front: None, RosterEntry.id_back: None}).where(stale)
+    counts["id_images"] = await _delete_files(tenant, storage, id_image_ids)
+
+    # Replaced images: referenced by no row, and older than the upload grace period.
+    candidates = await files.select(StoredFile.id).where(
+        StoredFile.kind.is_in(list(REPLACEABLE)) & (StoredFile.created_at < now - GRACE))
+    counts["replaced_files"] = await _delete_files(tenant, storage, {r["id"] for r in candidates})
 
     notif_cut = _cutoff(rules.notifications_days, now)
     notifications = scoped(Notification, tenant)

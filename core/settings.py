@@ -45,6 +45,9 @@ class Settings:
     lockout_failures: int = 5
     lockout_seconds: int = 15 * 60
     signin_rate_per_minute: int = 20
+    # Anonymous look-ups that touch personal data (certification form, the learner's identity
+    # step): per client address and hour.
+    lookup_rate_per_hour: int = 30
     # Entry points are how out-of-tree tenants arrive; tests switch them off for isolation.
     load_entrypoints: bool = True
     cookie_secure: bool = False
@@ -76,6 +79,7 @@ class Settings:
             session_absolute_seconds=_int(env, "XUESHI_SESSION_ABSOLUTE_SECONDS", 12 * 3600),
             lockout_failures=_int(env, "XUESHI_LOCKOUT_FAILURES", 5),
             lockout_seconds=_int(env, "XUESHI_LOCKOUT_SECONDS", 15 * 60),
+            lookup_rate_per_hour=_int(env, "XUESHI_LOOKUP_RATE_PER_HOUR", 30),
             cookie_secure=env.get("XUESHI_COOKIE_SECURE", "") in {"1", "true", "yes"},
             db_pool_size=_int(env, "XUESHI_DB_POOL_SIZE", 10),
             job_heartbeat_seconds=_int(env, "XUESHI_JOB_HEARTBEAT_SECONDS", 60),

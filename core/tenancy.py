@@ -63,7 +63,8 @@ class RetentionRules(_Section):
     """How long sensitive data is kept, in days (PIPL: no longer than needed)."""
 
     face_evidence_days: int = 180
-    id_images_days: int = 3 * 365
+    id_images_days: int = 3 * 365  # ID-card images of an account inactive this long
+    import_files_days: int = 30  # raw uploaded import spreadsheets (full ID numbers)
     notifications_days: int = 365
     audit_days: int = 3 * 365
 

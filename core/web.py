@@ -121,6 +121,17 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+TOO_MANY_LOOKUPS = "操作过于频繁，请稍后再试"
+
+
+async def lookup_allowed(request: Request, *scope: str) -> bool:
+    """Count one look-up of personal data (does this ID number, mobile or company exist?) for
+    the client address (and ``scope``, e.g. an account); whether it is within the hourly limit.
+    Atomic: the decision is made on the count the increment returned."""
+    counter = platform_of(request).counters["lookup_client"]
+    return await counter.hit(tenant_of(request).slug, client_address(request), *scope) <= counter.limit
+
+
 def require(request: Request, *roles: str) -> Account:
     """The signed-in account, which must hold one of ``roles`` (any role when none given)."""
     account = account_of(request)

@@ -423,10 +423,12 @@ async def test_roster_linked_reaches_the_tenants_plugin_only(platform, make_acco
     hooks = platform.hooks(tenant)
     entry, profile = await _entry_and_profile(make_account, "安全员")
     found = await find_matches(hooks, tenant, profile)
-    assert await join(hooks, tenant, profile, found.entries) == 1
+    assert await join(hooks, tenant, profile, found.entries, proof="company") == 1
     assert reached("roster_linked", entry.id) == {"hooktest"}
     stored = await RosterEntry.objects().where(RosterEntry.id == entry.id).first()
     assert stored.status == "joined" and stored.account == profile.account
+    with pytest.raises(ValueError):  # a join without a proof is refused
+        await join(hooks, tenant, profile, found.entries, proof="")
 
 
 # --- resolvers without a built core flow: core default vs. plugin override ----------------------

@@ -12,7 +12,7 @@ from core.accounts import lockout
 from core.accounts.passwords import hash_password_async
 from core.accounts.session_start import start_session
 from core.accounts.signin import SigninFailed, SigninMethod
-from core.accounts.smscodes import CodeError, send_code
+from core.accounts.smscodes import CodeError, count_code_request, send_code
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.db.scoped import scoped
@@ -102,10 +102,14 @@ async def send_signin_code(request: Request, tenant: Tenant) -> Response:
     form = await _form(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
+        # Every request is counted against the address and the number before the number is
+        # looked up, so the limits answer alike for registered and unregistered numbers.
+        await count_code_request(request, mobile)
         account = await scoped(Account, tenant).objects(Account.mobile == mobile).first()
         if account is not None:
-            await send_code(request, mobile, "signin", account)
-        message, ok = "如该手机号已注册，验证码已发送，5 分钟内有效", True
+            await send_code(request, mobile, "signin", account, counted=True)
+        minutes = tenant.rules.signin.sms_code_ttl_seconds // 60
+        message, ok = f"如该手机号已注册，验证码已发送，{minutes} 分钟内有效", True
     except (InvalidIdentity, CodeError) as exc:
         message, ok = str(exc), False
     return await render(request, "_sms_status.html", message=message, ok=ok)

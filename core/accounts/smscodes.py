@@ -44,14 +44,13 @@ async def issue_code(
     per_mobile: Counter,
     per_client: Counter,
     account: Account | None = None,
+    counted: bool = False,
 ) -> str:
-    """Create a code and send it by SMS. Returns the code (the caller never shows it)."""
-    rules = tenant.rules.signin
-    # Hit, then check: concurrent requests each get their own count.
-    if await per_client.hit(tenant.slug, client) > rules.sms_codes_per_address_per_hour:
-        raise CodeError("获取验证码过于频繁，请稍后再试")
-    if await per_mobile.hit(tenant.slug, mobile) > rules.sms_codes_per_mobile_per_hour:
-        raise CodeError("该手机号获取验证码过于频繁，请 1 小时后再试")
+    """Create a code and send it by SMS. Returns the code (the caller never shows it).
+    ``counted``: the caller already counted this request (``count_request``)."""
+    if not counted:
+        await count_request(tenant=tenant, client=client, per_client=per_client, mobile=mobile,
+                            per_mobile=per_mobile)
     code = f"{secrets.randbelow(10**6):06d}"
     ttl = tenant.rules.signin.sms_code_ttl_seconds
     now = dt.datetime.now(dt.UTC)
@@ -75,6 +74,20 @@ async def issue_code(
     # Secret: the channel gets the code, the stored outbox row and the 短信记录 page do not.
     await send(hooks, tenant, recipient, "sms_code", channels=("sms",), code=Secret(code), minutes=ttl // 60)
     return code
+
+
+async def count_request(*, tenant: Tenant, client: str, per_client: Counter, mobile: str | None = None,
+                        per_mobile: Counter | None = None) -> None:
+    """Count one request for a code against the per-address and (given a mobile) per-number
+    limits, whether or not a code will be sent: callers that send only to registered numbers
+    count every request the same way, so the limits' answers tell nothing about the number."""
+    rules = tenant.rules.signin
+    # Hit, then check: concurrent requests each get their own count.
+    if await per_client.hit(tenant.slug, client) > rules.sms_codes_per_address_per_hour:
+        raise CodeError("获取验证码过于频繁，请稍后再试")
+    if mobile is not None and per_mobile is not None:
+        if await per_mobile.hit(tenant.slug, mobile) > rules.sms_codes_per_mobile_per_hour:
+            raise CodeError("该手机号获取验证码过于频繁，请 1 小时后再试")
 
 
 async def check_code(*, tenant: Tenant, mobile: str, purpose: str, code: str, secret: str) -> None:
@@ -119,8 +132,19 @@ def _matches(code_hash: str, secret: str, mobile: str, code: str) -> bool:
     return hmac.compare_digest(code_hash, _hash(secret, mobile, code))
 
 
-async def send_code(request, mobile: str, purpose: str, account: Account | None = None) -> str:
-    """``issue_code`` for a web request: the request's tenant, address, secret and counters."""
+async def count_code_request(request, mobile: str | None = None) -> None:
+    """``count_request`` for a web request (its tenant, address and counters)."""
+    from core.web import client_address, platform_of, tenant_of
+
+    p = platform_of(request)
+    await count_request(tenant=tenant_of(request), client=client_address(request),
+                        per_client=p.counters["sms_client"], mobile=mobile, per_mobile=p.counters["sms_mobile"])
+
+
+async def send_code(request, mobile: str, purpose: str, account: Account | None = None, *,
+                    counted: bool = False) -> str:
+    """``issue_code`` for a web request: the request's tenant, address, secret and counters.
+    ``counted``: ``count_code_request`` already counted this request."""
     from core.web import client_address, platform_of, tenant_of
 
     p = platform_of(request)
@@ -135,4 +159,5 @@ async def send_code(request, mobile: str, purpose: str, account: Account | None 
         per_mobile=p.counters["sms_mobile"],
         per_client=p.counters["sms_client"],
         account=account,
+        counted=counted,
     )

@@ -1,7 +1,11 @@
 """Joining a learner's profile ("个人档案") to the roster entries companies made for them.
 
 Generic: which entries a profile may join is decided by the ``roster_link_profile`` resolver
-(core default: equal ID numbers). Joining sets the entry to "joined" (已加入), records the learner
+(core default: equal ID numbers). A name and an ID number are no secret, so matching them is not
+enough: a join must be *proven* — the learner controls the entry's mobile (an SMS code sent to
+it was entered, or the account's own verified mobile is the entry's), or the company confirmed
+it. ``join`` takes the proof and records it; the company's images reach the learner's profile
+only through a proven join. Joining sets the entry to "joined" (已加入), records the learner
 account on it, and makes the entry's company the profile's "所属企业" — the only way that field
 is ever set. Every join is audited and announced with the ``roster_linked`` notification.
 """
@@ -56,8 +60,20 @@ async def find_matches(hooks: Hooks, tenant: Tenant, profile: LearnerProfile) ->
     return found
 
 
-async def join(hooks: Hooks, tenant: Tenant, profile: LearnerProfile, entries: list[RosterEntry]) -> int:
-    """The learner confirmed: join ``entries`` (from ``find_matches``). Returns how many."""
+PROOFS = ("sms_code", "account_mobile", "company")
+
+
+def proven_by_mobile(entries: list[RosterEntry], mobile: str | None) -> list[RosterEntry]:
+    """The entries whose mobile is ``mobile`` (a number the learner has proven to control)."""
+    return [e for e in entries if mobile and e.mobile and e.mobile == mobile]
+
+
+async def join(hooks: Hooks, tenant: Tenant, profile: LearnerProfile, entries: list[RosterEntry], *,
+               proof: str) -> int:
+    """Join ``entries`` (from ``find_matches``), each proven by ``proof`` (one of ``PROOFS``:
+    the caller checked it). Returns how many."""
+    if proof not in PROOFS:
+        raise ValueError(f"a roster join needs a proof, one of {PROOFS}")
     now = dt.datetime.now(dt.UTC)
     joined = 0
     for entry in entries:
@@ -75,7 +91,7 @@ async def join(hooks: Hooks, tenant: Tenant, profile: LearnerProfile, entries: l
         profile.portrait = profile.portrait or entry.photo
         joined += 1
         await record("roster.linked", tenant_id=tenant.id, actor_id=profile.account,
-                     object_type="roster_entry", object_id=entry.id, enterprise_id=enterprise_id)
+                     object_type="roster_entry", object_id=entry.id, enterprise_id=enterprise_id, proof=proof)
         await notify(hooks.roster_linked, tenant=tenant, entry=entry, profile=profile)
     if joined:
         profile.confirmed_at, profile.updated_at = now, now

@@ -18,15 +18,20 @@ from core import (
     Tenant,
     audit,
     preview_roster,
+    read_table_async,
     redirect,
     render,
+    run_roster_import,
     scoped,
     write_csv,
     write_xlsx,
 )
-from core.roster.imports import run_roster_import
-from core.roster.spreadsheets import read_table_async
-from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, read_form, upload_bytes
+from plugins.survey_association.company.common import (
+    MAX_SHEET_BYTES,
+    as_json,
+    read_form,
+    upload_bytes,
+)
 
 PAGE_SIZE = 500
 HEADERS = ["姓名", "身份证号", "手机号", "岗位"]

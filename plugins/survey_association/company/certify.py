@@ -7,27 +7,33 @@ import datetime as dt
 from litestar import Request, Response, get, post
 
 from core import (
-    client_address,
+    MAX_UPLOAD_BYTES,
+    PHOTO_FORM_MAX_BODY,
+    TOO_MANY_LOOKUPS,
     Account,
     CodeError,
     Enterprise,
     ImageRejected,
     InvalidIdentity,
+    Platform,
+    Refused,
+    Tenant,
+    WrongPassword,
     audit,
     check_code,
-    send_code,
+    check_password,
+    clean_image_async,
+    client_address,
+    hash_password_async,
+    lookup_allowed,
     normalize_credit_code,
     normalize_id_number,
     normalize_mobile,
-    Platform,
     redirect,
     render,
     scoped,
-    Tenant,
+    send_code,
 )
-from core.accounts.lockout import Refused, WrongPassword, check_password
-from core.accounts.passwords import hash_password_async
-from core.files.images import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY, clean_image_async
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 MAX_LICENCE_BYTES = MAX_UPLOAD_BYTES
@@ -119,6 +125,10 @@ def _check_fields(form) -> tuple[dict[str, str], dict[str, str]]:
     return clean, errors
 
 
+def _shown(form) -> dict[str, str]:
+    return {n: form.get(n) or "" for n in FIELDS}
+
+
 async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, dict[str, str]]:
     """A rejected application may be sent again (same rows reused); anything else is taken."""
     errors: dict[str, str] = {}
@@ -141,6 +151,9 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
 async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -> Response:
     p = platform
     form = await read_form(request)
+    if not await lookup_allowed(request):  # counted before anything is looked up or decoded
+        return await render(request, "company/certify.html", status_code=429, form=_shown(form),
+                            errors={"_": TOO_MANY_LOOKUPS})
     clean, errors = _check_fields(form)
     password = form.fields.get("password", "")
     problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=password)
@@ -157,15 +170,17 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
     except ImageRejected as exc:
         errors["licence"] = str(exc)
     enterprise = account = None
-    if not errors:
-        enterprise, account, taken = await _conflicts(tenant, clean)
-        errors.update(taken)
+    # The SMS code first: whether a credit code, mobile or ID number is already registered is
+    # told only to someone who proved control of the mobile they entered, never to a prober.
     if not errors:
         try:
             await check_code(tenant=tenant, mobile=clean["mobile"], purpose="enterprise",
                              code=form.get("code"), secret=p.settings.secret_key)
         except CodeError as exc:
             errors["code"] = str(exc)
+    if not errors:
+        enterprise, account, taken = await _conflicts(tenant, clean)
+        errors.update(taken)
     if errors:
         return await render(request, "company/certify.html", status_code=400, form=clean, errors=errors)
 

@@ -11,14 +11,15 @@ from core import (
     ImportJob,
     InvalidIdentity,
     RosterColumn,
+    begin_import,
+    commit_in_batches,
+    end_import,
     map_columns,
     normalize_credit_code,
     normalize_id_number,
     scoped,
 )
-from core.roster.imports import begin_import, commit_in_batches, end_import
 from plugins.survey_association.tables import CertificateHolder
-
 
 COLUMNS = [
     RosterColumn("real_name", "姓名", True),

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 
-from core.db.scoped import scoped
-from core.files.tables import StoredFile
-from core.jobs import JobSpec, platform_of, report
-from core.roster.imports import import_failed
-from core.roster.tables import ImportJob
+from core import ImportJob, JobSpec, StoredFile, import_failed, scoped
+from core import job_platform as platform_of
+from core import report_progress as report
 
 
 async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: int | None = None) -> dict[str, int]:
     """Job: load an uploaded certificate-holder file, by id (parsed in a thread; resumable)."""
-    from core.audit.services import record as audit
-    from core.roster.spreadsheets import Limits, read_table
+    from core import Limits, audit, read_table
     from plugins.survey_association.company.holders import load_rows
 
     platform = platform_of(ctx)

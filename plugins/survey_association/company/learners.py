@@ -8,6 +8,8 @@ from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
 from core import (
+    MAX_UPLOAD_BYTES,
+    PHOTO_FORM_MAX_BODY,
     Account,
     Enterprise,
     ImageRejected,
@@ -16,15 +18,19 @@ from core import (
     StoredFile,
     Tenant,
     audit,
-    check_roster_row as check_core,
+    clean_image_async,
+    portrait_gate,
     redirect,
     render,
-    portrait_gate,
     scoped,
     send_notification,
+)
+from core import (
+    check_roster_row as check_core,
+)
+from core import (
     upsert_roster_rows as upsert_rows,
 )
-from core.files.images import MAX_UPLOAD_BYTES, PHOTO_FORM_MAX_BODY, clean_image_async
 from plugins.survey_association import roster_checks
 from plugins.survey_association.company.common import read_form, upload_bytes
 

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core import Account, Enterprise, MobilePassword, MobileSmsCode, SigninFailed, Tenant, scoped
-from core.accounts.passwords import verify_password_async
-from core.accounts.signin import WRONG
+from core import WRONG_CREDENTIALS as WRONG
+from core import (
+    Account,
+    Enterprise,
+    MobilePassword,
+    MobileSmsCode,
+    SigninFailed,
+    Tenant,
+    scoped,
+    verify_password_async,
+)
 
 WAITING = {
     "pending": "您的企业实名认证待审核，审核通过后即可登录；审核进度可在“企业管理员入口”查询",

@@ -18,6 +18,7 @@ from core import (
     Tenant,
     audit,
     map_columns,
+    read_table_async,
     redirect,
     render,
     roles,
@@ -25,8 +26,12 @@ from core import (
     write_xlsx,
 )
 from plugins.survey_association.company import holders
-from core.roster.spreadsheets import read_table_async
-from plugins.survey_association.company.common import MAX_SHEET_BYTES, as_json, read_form, upload_bytes
+from plugins.survey_association.company.common import (
+    MAX_SHEET_BYTES,
+    as_json,
+    read_form,
+    upload_bytes,
+)
 from plugins.survey_association.company.jobs import run_certificate_import
 
 STAFF = [roles("tenant_admin")]

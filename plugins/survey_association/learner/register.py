@@ -40,12 +40,11 @@ async def register_page(request: Request, account: Account | None) -> Response:
 
 @post("/register/code")
 async def register_code(request: Request, tenant: Tenant) -> Response:
-    """htmx: send a registration code. A registered number is told to sign in instead."""
+    """htmx: send a registration code. The answer is the same for a registered number (whose
+    owner learns after entering the code that it is registered), so it reveals nothing."""
     form = await text_fields(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
-        if await _registered(tenant, mobile):
-            raise CodeError(ALREADY)
         await send_code(request, mobile, PURPOSE)
         minutes = tenant.rules.signin.sms_code_ttl_seconds // 60
         message, ok, status = f"验证码已发送，{minutes} 分钟内有效", True, 200
@@ -62,8 +61,6 @@ async def register_submit(request: Request, platform: Platform, tenant: Tenant) 
     mobile = ""
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
-        if await _registered(tenant, mobile):
-            errors["mobile"] = ALREADY
     except InvalidIdentity as exc:
         errors["mobile"] = str(exc)
     name = form.get("real_name", "")
@@ -83,6 +80,9 @@ async def register_submit(request: Request, platform: Platform, tenant: Tenant) 
                              secret=p.settings.secret_key)
         except CodeError as exc:
             errors["code"] = str(exc)
+    # Only whoever received the code learns that the number is registered.
+    if not errors and await _registered(tenant, mobile):
+        errors["mobile"] = ALREADY
     if errors:
         shown = {k: v for k, v in form.items() if k not in {"password", "again", "code"}}
         return await render(request, "learner/register.html", status_code=400, form=shown, errors=errors)

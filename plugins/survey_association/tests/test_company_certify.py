@@ -117,8 +117,38 @@ async def test_licence_must_be_a_real_image_of_limited_size(client):
 async def test_taken_credit_code_is_refused(client, tenant):
     form = _form()
     assert (await _submit(client, form)).status_code == 303
-    r = await _submit(client, _form(credit_code=form["credit_code"]), with_code=False)
+    r = await _submit(client, _form(credit_code=form["credit_code"]))  # with a valid code of its own
     assert r.status_code == 400 and "该企业已提交认证或已通过认证" in r.text
+
+
+def _shape(html: str) -> str:
+    import re
+
+    html = re.sub(r'name="_csrf_token" value="[^"]*"', "", html)
+    return re.sub(r'"x-csrftoken": "[^"]*"', "", html)
+
+
+async def test_without_the_sms_code_taken_and_free_details_get_the_same_answer(client, tenant, make_account):
+    """Issue 8 #7: whether a credit code, mobile or ID number is registered is told only after
+    the mobile's SMS code is verified."""
+    form = _form()
+    assert (await _submit(client, form)).status_code == 303
+    holder, _ = await make_account("survey")
+    taken = _form(credit_code=form["credit_code"], mobile=form["mobile"], id_number=holder.id_number)
+    free = _form()
+    answers = []
+    for probe in (taken, free):
+        probe = {**probe, "mobile": probe["mobile"], "code": "000000"}
+        await client.hx_post(f"{CERTIFY}/code", {"mobile": probe["mobile"]})
+        r = await _submit(client, probe, with_code=False)
+        # The fields the form echoes back differ; the verdict and everything else must not.
+        text = r.text
+        for key in ("name", "credit_code", "address", "admin_name", "id_number", "mobile"):
+            text = text.replace(str(probe[key]), "")
+        answers.append((r.status_code, _shape(text)))
+    assert answers[0][0] == 400 and "验证码不正确" in answers[0][1]
+    assert "已注册" not in answers[0][1] and "已提交认证" not in answers[0][1]
+    assert answers[0] == answers[1]
 
 
 async def test_staff_pages_are_not_for_company_admins_nor_other_tenants(client, tenant, make_account):

@@ -29,12 +29,20 @@ async def test_register_creates_a_signed_in_learner(client, tenant):
     assert mobile not in page.text
 
 
-async def test_registered_mobile_is_told_to_sign_in(client, make_account):
+async def test_registered_mobile_is_told_to_sign_in_only_after_its_code(client, make_account):
+    """Issue 8 #7: the code request answers alike for registered and new numbers; only whoever
+    received the code learns that the number is registered."""
     account, _ = await make_account("survey")
-    r = await client.hx_post("/t/survey/register/code", {"mobile": account.mobile})
-    assert "该手机号已注册，请直接登录" in r.text
-    r = await client.post("/t/survey/register", _form(account.mobile, "123456"))
+    fresh = fake_mobile()
+    registered = await client.hx_post("/t/survey/register/code", {"mobile": account.mobile})
+    new = await client.hx_post("/t/survey/register/code", {"mobile": fresh})
+    assert registered.status_code == new.status_code == 200 and registered.text == new.text
+    assert "已注册" not in registered.text
+    r = await client.post("/t/survey/register", _form(account.mobile, "000000"))
+    assert r.status_code == 400 and "该手机号已注册" not in r.text and "验证码不正确" in r.text
+    r = await client.post("/t/survey/register", _form(account.mobile, await last_code(account.mobile)))
     assert r.status_code == 400 and "该手机号已注册，请直接登录" in r.text
+    assert await Account.count().where(Account.mobile == account.mobile) == 1
 
 
 async def test_bad_mobile_and_weak_password_are_shown_at_their_fields(client):
@@ -66,9 +74,9 @@ async def test_code_is_single_use(client, make_account):
     _, code = await _code(client, mobile)
     assert (await client.post("/t/survey/register", _form(mobile, code))).status_code == 303
     await client.post("/t/survey/signout")
-    # Someone replays the same form: the number is taken now, and the code is spent anyway.
+    # Someone replays the same form: the code is spent (and the number's state is not told).
     r = await client.post("/t/survey/register", _form(mobile, code))
-    assert r.status_code == 400 and "该手机号已注册" in r.text
+    assert r.status_code == 400 and "请先获取短信验证码" in r.text and "该手机号已注册" not in r.text
     unused = await SmsCode.count().where((SmsCode.mobile == mobile) & SmsCode.used_at.is_null())
     assert unused == 0
 
