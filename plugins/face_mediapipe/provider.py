@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import hashlib
 import threading
-import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +49,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _MODELS: dict[tuple[Path, str], bytes] = {}  # verified model bytes, read once per process
 _MODELS_LOCK = threading.Lock()
-_OPEN: weakref.WeakSet[MediaPipeProvider] = weakref.WeakSet()  # instances holding a landmarker
+# One landmarker per (model, options) for the whole process, shared by every provider object and
+# closed only at exit: a FaceLandmarker closed by the garbage collector (its __del__) in the
+# middle of a run waits on MediaPipe's dispatcher thread and can hang the process.
+_LANDMARKERS: dict[tuple, tuple[object, threading.Lock]] = {}
 _EXIT_REGISTERED = False
 
 
@@ -76,17 +78,25 @@ def load_model_bytes(path: Path = MODEL_PATH, sha256: str = MODEL_SHA256) -> byt
 
 
 def _close_all() -> None:
-    for provider in list(_OPEN):
-        provider.close()
+    """At exit: close every landmarker of the process."""
+    for key in list(_LANDMARKERS):
+        lm, _lock = _LANDMARKERS.pop(key)
+        try:
+            lm.close()
+        except Exception:  # at interpreter exit MediaPipe's executor may already be gone
+            lm._handle = None  # let the OS reclaim it; keeps FaceLandmarker.__del__ quiet
 
 
-def _track(provider: MediaPipeProvider) -> None:
+def _shared_landmarker(key: tuple, make) -> tuple[object, threading.Lock]:
     global _EXIT_REGISTERED
-    _OPEN.add(provider)
     with _MODELS_LOCK:
+        found = _LANDMARKERS.get(key)
+        if found is None:
+            found = _LANDMARKERS[key] = (make(), threading.Lock())
         if not _EXIT_REGISTERED:
             atexit.register(_close_all)
             _EXIT_REGISTERED = True
+        return found
 
 
 class MediaPipeProvider(FaceProviderBase):
@@ -108,46 +118,44 @@ class MediaPipeProvider(FaceProviderBase):
         self.max_side = max_side
         self.min_confidence = min_confidence
         self.max_faces = max_faces
-        self._landmarker = None
-        self._lock = threading.Lock()
+        self._shared: tuple[object, threading.Lock] | None = None
 
     # --- model ------------------------------------------------------------------------------
 
-    def _get(self):
-        if self._landmarker is None:
-            data = load_model_bytes(self.model_path, self.model_sha256)
-            from mediapipe.tasks.python import BaseOptions, vision
+    def _get(self) -> tuple[object, threading.Lock]:
+        """The process's landmarker for this model and these options, and its lock."""
+        if self._shared is None:
+            key = (self.model_path.resolve(), self.model_sha256, self.max_faces, self.min_confidence)
 
-            opts = vision.FaceLandmarkerOptions(
-                base_options=BaseOptions(model_asset_buffer=data),
-                running_mode=vision.RunningMode.IMAGE,
-                num_faces=self.max_faces,
-                min_face_detection_confidence=self.min_confidence,
-                min_face_presence_confidence=self.min_confidence,
-                output_face_blendshapes=False,
-                output_facial_transformation_matrixes=True,
-            )
-            self._landmarker = vision.FaceLandmarker.create_from_options(opts)
-            _track(self)
-        return self._landmarker
+            def make():
+                data = load_model_bytes(self.model_path, self.model_sha256)
+                from mediapipe.tasks.python import BaseOptions, vision
+
+                opts = vision.FaceLandmarkerOptions(
+                    base_options=BaseOptions(model_asset_buffer=data),
+                    running_mode=vision.RunningMode.IMAGE,
+                    num_faces=self.max_faces,
+                    min_face_detection_confidence=self.min_confidence,
+                    min_face_presence_confidence=self.min_confidence,
+                    output_face_blendshapes=False,
+                    output_facial_transformation_matrixes=True,
+                )
+                return vision.FaceLandmarker.create_from_options(opts)
+
+            self._shared = _shared_landmarker(key, make)
+        return self._shared
 
     def close(self) -> None:
-        """Release the landmarker (it is created again on next use)."""
-        with self._lock:
-            lm, self._landmarker = self._landmarker, None
-        if lm is not None:
-            try:
-                lm.close()
-            except Exception:  # at interpreter exit MediaPipe's executor is already gone
-                lm._handle = None  # let the OS reclaim it; keeps FaceLandmarker.__del__ quiet
+        """Let go of the shared landmarker (the process closes it at exit)."""
+        self._shared = None
 
     def raw_detect(self, image: np.ndarray):
         """The bare FaceLandmarker call (used by benchmarks as the reference cost)."""
         import mediapipe as mp
         import numpy as np
 
-        with self._lock:
-            lm = self._get()
+        lm, lock = self._get()
+        with lock:  # one detection at a time per landmarker
             return lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image)))
 
     # --- contract ---------------------------------------------------------------------------

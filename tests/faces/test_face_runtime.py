@@ -51,6 +51,7 @@ def test_mediapipe_model_is_read_once_per_process_with_one_exit_handler(monkeypa
 
     monkeypatch.setattr(Path, "read_bytes", counting_read)
     monkeypatch.setattr(mpp, "_MODELS", {})
+    monkeypatch.setattr(mpp, "_LANDMARKERS", {})
     monkeypatch.setattr(mpp, "_EXIT_REGISTERED", False)
     real_register = mpp.atexit.register
 
@@ -66,9 +67,10 @@ def test_mediapipe_model_is_read_once_per_process_with_one_exit_handler(monkeypa
     try:
         for p in providers:
             assert len(p.observe(frame)) == 1
+        # One landmarker for the process, shared by every provider object.
+        assert len(mpp._LANDMARKERS) == 1 and len({id(p._get()[0]) for p in providers}) == 1
     finally:
-        for p in providers:
-            p.close()
+        mpp._close_all()  # explicitly, here: never by the garbage collector mid-run
     assert len(reads) == 1 and len(exits) == 1
 
 

@@ -41,7 +41,7 @@ def test_missing_model_is_refused(tmp_path):
 
 def test_hook_returns_a_lazy_provider():
     (p,) = plugin.face_providers()
-    assert p._landmarker is None  # nothing loaded at import or construction
+    assert p._shared is None  # nothing loaded at import or construction
     assert select_provider([plugin.face_providers()], "mediapipe", Capability.LIVENESS).name == "mediapipe"
     assert p.liveness_actions == frozenset(Action)
     assert Capability.ENCODE not in p.capabilities
