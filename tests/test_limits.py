@@ -61,12 +61,13 @@ async def http(request, xs_settings):
 
     from core.app import create_app
     from core.testing.client import XsClient
+    from core.testing.pytest_plugin import deployed_platform
 
     settings = xs_settings
     if request.param == "redis":
         _need_redis()
         settings = dataclasses.replace(xs_settings, redis_url=REDIS_URL)
-    app = create_app(settings)
+    app = create_app(platform=await deployed_platform(settings))
     p = app.state.platform
     store = _fresh_namespace(p.store)
     p.counters = {name: Counter(store, c.name, c.limit, c.window) for name, c in p.counters.items()}
