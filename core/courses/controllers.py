@@ -16,15 +16,18 @@ from core.courses import services
 from core.courses.media import MediaRejected, check_pdf
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
+from core.hookcalls import Hooks
 from core.identity import InvalidIdentity, normalize_mobile
+from core.kernel import Platform
 from core.notify.services import send
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_xlsx
 from core.roster.tables import ImportJob, LearnerProfile
 from core.study.services import STATUS_LABELS, hours
-from core.web import platform_of, redirect, render, require, tenant_of
+from core.tenancy import Tenant
+from core.web import redirect, render, roles
 
 log = logging.getLogger("xueshi.courses")
-STAFF = ("tenant_admin",)
+STAFF = [roles("tenant_admin")]
 MAX_SHEET_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD = 2 * 1024 * 1024 * 1024  # the tenant's rule (study.max_video_mb) is checked in code
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,8 +41,8 @@ async def _form(request: Request) -> dict[str, str]:
 # --- courses ---------------------------------------------------------------------------------
 
 
-async def _courses_page(request: Request, status_code: int = 200, errors: dict | None = None) -> Response:
-    tenant = tenant_of(request)
+async def _courses_page(request: Request, tenant: Tenant, status_code: int = 200,
+                        errors: dict | None = None) -> Response:
     positions = await services.positions(tenant)
     names = {p.id: p.name for p in positions}
     courses = await scoped(Course, tenant).objects().order_by(Course.year, ascending=False).order_by(Course.id)
@@ -51,30 +54,25 @@ async def _courses_page(request: Request, status_code: int = 200, errors: dict |
                         year=dt.date.today().year, suggestions=tenant.rules.roster.positions)
 
 
-@get("/admin/courses")
-async def courses_page(request: Request) -> Response:
-    require(request, *STAFF)
-    return await _courses_page(request)
+@get("/admin/courses", guards=STAFF)
+async def courses_page(request: Request, tenant: Tenant) -> Response:
+    return await _courses_page(request, tenant)
 
 
-@post("/admin/positions")
-async def position_create(request: Request) -> Response:
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
+@post("/admin/positions", guards=STAFF)
+async def position_create(request: Request, tenant: Tenant, account: Account) -> Response:
     name = (await _form(request)).get("name", "")
     if not name or len(name) > 64:
-        return await _courses_page(request, 400, {"name": "请输入岗位名称（不超过 64 个字）"})
+        return await _courses_page(request, tenant, 400, {"name": "请输入岗位名称（不超过 64 个字）"})
     if await scoped(Position, tenant).exists(Position.name == name):
-        return await _courses_page(request, 400, {"name": "该岗位已存在"})
+        return await _courses_page(request, tenant, 400, {"name": "该岗位已存在"})
     await services.ensure_positions(tenant, [name])
     await record("position.created", tenant_id=tenant.id, actor_id=account.id, object_type="position", name=name)
     return redirect(request, "/admin/courses")
 
 
-@post("/admin/courses")
-async def course_create(request: Request) -> Response:
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
+@post("/admin/courses", guards=STAFF)
+async def course_create(request: Request, tenant: Tenant, account: Account) -> Response:
     form = await _form(request)
     errors: dict[str, str] = {}
     position = None
@@ -98,16 +96,15 @@ async def course_create(request: Request) -> Response:
     if not title or len(title) > 200:
         errors["title"] = "请输入课程名称"
     if errors:
-        return await _courses_page(request, 400, errors)
+        return await _courses_page(request, tenant, 400, errors)
     course = await services.create_course(tenant, position.id, year, title, required)
     await record("course.created", tenant_id=tenant.id, actor_id=account.id, object_type="course",
                  object_id=course.id)
     return redirect(request, f"/admin/courses/{course.id}")
 
 
-async def _course_page(request: Request, course_id: int, status_code: int = 200, errors: dict | None = None,
-                       notice: str = "") -> Response:
-    tenant = tenant_of(request)
+async def _course_page(request: Request, tenant: Tenant, course_id: int, status_code: int = 200,
+                       errors: dict | None = None, notice: str = "") -> Response:
     course = await scoped(Course, tenant).get_or_404(course_id)
     position = await scoped(Position, tenant).get(course.position)
     enrolled = await scoped(Enrollment, tenant).count(Enrollment.course == course.id)
@@ -117,24 +114,21 @@ async def _course_page(request: Request, course_id: int, status_code: int = 200,
                         max_video_mb=tenant.rules.study.max_video_mb)
 
 
-@get("/admin/courses/{course_id:int}")
-async def course_page(request: Request, course_id: int) -> Response:
-    require(request, *STAFF)
-    return await _course_page(request, course_id)
+@get("/admin/courses/{course_id:int}", guards=STAFF)
+async def course_page(request: Request, tenant: Tenant, course_id: int) -> Response:
+    return await _course_page(request, tenant, course_id)
 
 
-@post("/admin/courses/{course_id:int}/lessons", request_max_body_size=MAX_UPLOAD)
-async def lesson_create(request: Request, course_id: int) -> Response:
+@post("/admin/courses/{course_id:int}/lessons", guards=STAFF, request_max_body_size=MAX_UPLOAD)
+async def lesson_create(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                        course_id: int) -> Response:
     """A video lesson (type by content, size limit, duration read from the file, stored
     privately), or a text / PDF lesson."""
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
-    p = platform_of(request)
     course = await scoped(Course, tenant).get_or_404(course_id)
     form = await request.form()
     title = str(form.get("title") or "").strip()
     if not title or len(title) > 200:
-        return await _course_page(request, course_id, 400, {"title": "请输入课件名称"})
+        return await _course_page(request, tenant, course_id, 400, {"title": "请输入课件名称"})
     upload = form.get("file")
     body = str(form.get("body") or "").strip()
     has_file = upload is not None and not isinstance(upload, str) and upload.filename
@@ -145,9 +139,10 @@ async def lesson_create(request: Request, course_id: int) -> Response:
             if head[:5] == b"%PDF-":
                 data = await upload.read()
                 check_pdf(data)
-                lesson = await services.add_document_lesson(p, tenant, course, title, body=body, pdf=data)
+                lesson = await services.add_document_lesson(platform, tenant, course, title, body=body, pdf=data)
             else:
-                tmp = Path(tempfile.mkdtemp(dir=p.settings.var_dir if p.settings.var_dir.exists() else None))
+                var_dir = platform.settings.var_dir
+                tmp = Path(tempfile.mkdtemp(dir=var_dir if var_dir.exists() else None))
                 path = tmp / "upload"
                 limit = tenant.rules.study.max_video_mb * 1024 * 1024
                 written = 0
@@ -158,26 +153,24 @@ async def lesson_create(request: Request, course_id: int) -> Response:
                             raise MediaRejected(f"视频过大，请上传不超过 {tenant.rules.study.max_video_mb} MB 的视频")
                         out.write(chunk)
                 try:
-                    lesson = await services.add_video_lesson(p, tenant, course, title, path)
+                    lesson = await services.add_video_lesson(platform, tenant, course, title, path)
                 finally:
                     path.unlink(missing_ok=True)
                     tmp.rmdir()
         elif body:
-            lesson = await services.add_document_lesson(p, tenant, course, title, body=body)
+            lesson = await services.add_document_lesson(platform, tenant, course, title, body=body)
         else:
             raise MediaRejected("请上传视频或 PDF 文件，或填写文字内容")
     except MediaRejected as exc:
-        return await _course_page(request, course_id, 400, {"file": str(exc)})
+        return await _course_page(request, tenant, course_id, 400, {"file": str(exc)})
     await record("lesson.created", tenant_id=tenant.id, actor_id=account.id, object_type="lesson",
                  object_id=lesson.id, kind=lesson.kind)
     return redirect(request, f"/admin/courses/{course.id}")
 
 
-@post("/admin/courses/{course_id:int}/enrol")
-async def course_enrol(request: Request, course_id: int) -> Response:
+@post("/admin/courses/{course_id:int}/enrol", guards=STAFF)
+async def course_enrol(request: Request, tenant: Tenant, account: Account, course_id: int) -> Response:
     """Enrol every learner of the course's position (bulk; already enrolled ones stay as they are)."""
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
     course = await scoped(Course, tenant).get_or_404(course_id)
     added = await services.enrol_position(tenant, course)
     await record("course.enrolled", tenant_id=tenant.id, actor_id=account.id, object_type="course",
@@ -188,10 +181,8 @@ async def course_enrol(request: Request, course_id: int) -> Response:
 # --- learners --------------------------------------------------------------------------------
 
 
-@get("/admin/learners")
-async def learners_page(request: Request) -> Response:
-    require(request, *STAFF)
-    tenant = tenant_of(request)
+@get("/admin/learners", guards=STAFF)
+async def learners_page(request: Request, tenant: Tenant) -> Response:
     q = (request.query_params.get("q") or "").strip()
     query = scoped(Account, tenant).objects(Account.role == "learner")
     if q:
@@ -205,22 +196,17 @@ async def learners_page(request: Request) -> Response:
                         jobs=jobs, error="", headers=services.LEARNER_HEADERS)
 
 
-@get("/admin/learners/template.xlsx")
-async def learners_template(request: Request) -> Response:
-    require(request, *STAFF)
-    tenant = tenant_of(request)
+@get("/admin/learners/template.xlsx", guards=STAFF)
+async def learners_template(tenant: Tenant) -> Response:
     position = (tenant.rules.roster.positions or ["施工员"])[0]
     example = [["张三", "110105199001011234", "13800000000", position, "京建安C（2020）0000001"]]
     return Response(content=write_xlsx(services.LEARNER_HEADERS, example), media_type=XLSX_TYPE,
                     headers={"Content-Disposition": "attachment; filename=learners_template.xlsx"})
 
 
-@post("/admin/learners/import", request_max_body_size=MAX_SHEET_BYTES + 65536)
-async def learners_upload(request: Request) -> Response:
+@post("/admin/learners/import", guards=STAFF, request_max_body_size=MAX_SHEET_BYTES + 65536)
+async def learners_upload(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """Upload → preview (every row, its errors); nothing is written but the file and the job."""
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
-    p = platform_of(request)
     form = await request.form()
     upload = form.get("file")
     error = ""
@@ -240,7 +226,8 @@ async def learners_upload(request: Request) -> Response:
         except SpreadsheetRejected as exc:
             error = str(exc)
         if preview is not None:
-            stored = await p.storage.save(data, tenant_id=tenant.id, kind="import", media_type="application/octet-stream")
+            stored = await platform.storage.save(data, tenant_id=tenant.id, kind="import",
+                                                 media_type="application/octet-stream")
             job = scoped(ImportJob, tenant).new(kind="learners", filename=upload.filename[:200], file=stored.id,
                                                 total_rows=len(preview.rows), error_rows=len(preview.error_rows),
                                                 created_by=account.id, created_at=dt.datetime.now(dt.UTC))
@@ -249,17 +236,15 @@ async def learners_upload(request: Request) -> Response:
                         preview=preview, job=job, columns=services.LEARNER_COLUMNS)
 
 
-@post("/admin/learners/import/{job_id:int}")
-async def learners_commit(request: Request, job_id: int) -> Response:
+@post("/admin/learners/import/{job_id:int}", guards=STAFF)
+async def learners_commit(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                          job_id: int) -> Response:
     """Commit a previewed import: the valid rows (error rows only with "忽略错误行")."""
-    account = require(request, *STAFF)
-    tenant = tenant_of(request)
-    p = platform_of(request)
     job = await scoped(ImportJob, tenant).get_or_404(job_id, ImportJob.kind == "learners")
     from core.files.tables import StoredFile
 
     stored = await scoped(StoredFile, tenant).get_or_404(job.file)
-    table = read_table(p.storage.read(stored), job.filename)
+    table = read_table(platform.storage.read(stored), job.filename)
     preview = await services.preview_learners(tenant, table)
     form = await _form(request)
     if preview.error_rows and form.get("skip_errors") != "1":
@@ -280,9 +265,8 @@ async def learners_commit(request: Request, job_id: int) -> Response:
     return redirect(request, f"/admin/learners?imported={job.id}")
 
 
-async def _learner_page(request: Request, account_id: int, status_code: int = 200, errors: dict | None = None,
-                        notice: str = "") -> Response:
-    tenant = tenant_of(request)
+async def _learner_page(request: Request, tenant: Tenant, account_id: int, status_code: int = 200,
+                        errors: dict | None = None, notice: str = "") -> Response:
     learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
     profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == learner.id).first()
     rows = await scoped(Enrollment, tenant).objects(Enrollment.account == learner.id)
@@ -294,36 +278,33 @@ async def _learner_page(request: Request, account_id: int, status_code: int = 20
                         notice=notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else ""))
 
 
-@get("/admin/learners/{account_id:int}")
-async def learner_page(request: Request, account_id: int) -> Response:
-    require(request, *STAFF)
-    return await _learner_page(request, account_id)
+@get("/admin/learners/{account_id:int}", guards=STAFF)
+async def learner_page(request: Request, tenant: Tenant, account_id: int) -> Response:
+    return await _learner_page(request, tenant, account_id)
 
 
-@post("/admin/learners/{account_id:int}/mobile")
-async def learner_mobile(request: Request, account_id: int) -> Response:
+@post("/admin/learners/{account_id:int}/mobile", guards=STAFF)
+async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account: Account,
+                         account_id: int) -> Response:
     """Staff change a learner's mobile (audited, old and new masked); an SMS goes to the new number."""
-    staff = require(request, *STAFF)
-    tenant = tenant_of(request)
-    p = platform_of(request)
     learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
     form = await _form(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
     except InvalidIdentity as exc:
-        return await _learner_page(request, account_id, 400, {"mobile": str(exc)})
+        return await _learner_page(request, tenant, account_id, 400, {"mobile": str(exc)})
     if mobile == learner.mobile:
-        return await _learner_page(request, account_id, 400, {"mobile": "新手机号与原手机号相同"})
+        return await _learner_page(request, tenant, account_id, 400, {"mobile": "新手机号与原手机号相同"})
     if await scoped(Account, tenant).exists((Account.mobile == mobile) & (Account.id != learner.id)):
-        return await _learner_page(request, account_id, 400, {"mobile": "该手机号已被本机构的其他账号使用"})
+        return await _learner_page(request, tenant, account_id, 400, {"mobile": "该手机号已被本机构的其他账号使用"})
     from core.identity import mask_mobile
 
     old = learner.mobile
     await scoped(Account, tenant).update({Account.mobile: mobile}).where(Account.id == learner.id)
-    await record("learner.mobile_changed", tenant_id=tenant.id, actor_id=staff.id, object_type="account",
+    await record("learner.mobile_changed", tenant_id=tenant.id, actor_id=account.id, object_type="account",
                  object_id=learner.id, old=mask_mobile(old) if old else "", new=mask_mobile(mobile))
     learner.mobile = mobile
-    await send(p.hooks(tenant), tenant, learner, "mobile_changed", channels=("sms",), mobile=mask_mobile(mobile))
+    await send(hooks, tenant, learner, "mobile_changed", channels=("sms",), mobile=mask_mobile(mobile))
     return redirect(request, f"/admin/learners/{learner.id}?mobile=1")
 
 

@@ -13,18 +13,21 @@ import math
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
 from core.files.ranges import serve_range
 from core.files.tables import StoredFile
+from core.kernel import Platform
 from core.study import services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
-from core.web import platform_of, redirect, render, require, tenant_of
+from core.tenancy import Tenant
+from core.web import redirect, render, roles
 
 log = logging.getLogger("xueshi.study")
-LEARNER = ("learner",)
+LEARNER = roles("learner")
 
 
 def _json(data: dict, status: int = 200) -> Response:
@@ -32,7 +35,7 @@ def _json(data: dict, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-async def _enrolments(tenant, account_id: int) -> list[dict]:
+async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
     rows = await scoped(Enrollment, tenant).objects(Enrollment.account == account_id).order_by(Enrollment.id)
     courses = {c.id: c for c in await scoped(Course, tenant).objects(Course.id.is_in([e.course for e in rows] or [0]))}
     names = {p.id: p.name for p in await scoped(Position, tenant).objects()}
@@ -46,19 +49,15 @@ async def _enrolments(tenant, account_id: int) -> list[dict]:
     return out
 
 
-@get("/study")
-async def my_training(request: Request) -> Response:
+@get("/study", guards=[LEARNER])
+async def my_training(request: Request, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
     return await render(request, "study/my_training.html", items=await _enrolments(tenant, account.id),
                         profile_ready=await services.profile_complete(tenant, account.id))
 
 
-@get("/study/{enrollment_id:int}")
-async def course_page(request: Request, enrollment_id: int) -> Response:
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+@get("/study/{enrollment_id:int}", guards=[LEARNER])
+async def course_page(request: Request, tenant: Tenant, account: Account, enrollment_id: int) -> Response:
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == course.id).order_by(Lesson.ordering)
@@ -73,16 +72,14 @@ async def course_page(request: Request, enrollment_id: int) -> Response:
     )
 
 
-async def _access(request: Request, lesson_id: int):
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
+async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.Access:
     access = await services.lesson_access(tenant, account.id, lesson_id)
     if access is None:
         # Not enrolled (or another tenant's / learner's lesson): recorded, then 404.
         await scoped(HoursEntry, tenant).new(account=account.id, reason="foreign_lesson", anomaly=True,
                                              position_to=0.0, created_at=_now()).save()
         raise NotFoundException()
-    return account, tenant, access
+    return access
 
 
 def _now():
@@ -91,9 +88,9 @@ def _now():
     return dt.datetime.now(dt.UTC)
 
 
-@get("/study/lessons/{lesson_id:int}")
-async def player_page(request: Request, lesson_id: int) -> Response:
-    account, tenant, access = await _access(request, lesson_id)
+@get("/study/lessons/{lesson_id:int}", guards=[LEARNER])
+async def player_page(request: Request, tenant: Tenant, account: Account, lesson_id: int) -> Response:
+    access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return redirect(request, f"/me/archive?next=/study/lessons/{lesson_id}")
     progress = await services.progress_of(tenant, account.id, lesson_id)
@@ -106,10 +103,10 @@ async def player_page(request: Request, lesson_id: int) -> Response:
     )
 
 
-@post("/study/lessons/{lesson_id:int}/session")
-async def session_start(request: Request, lesson_id: int) -> Response:
+@post("/study/lessons/{lesson_id:int}/session", guards=[LEARNER])
+async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Response:
     """Start (or take over) the learner's one study session on this lesson."""
-    account, tenant, access = await _access(request, lesson_id)
+    access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return _json({"error": "请先完善个人档案（身份证正反面和本人头像）后再开始学习"}, 409)
     if access.lesson.kind != "video":
@@ -123,14 +120,15 @@ async def session_start(request: Request, lesson_id: int) -> Response:
     }, 201)
 
 
-@get("/study/lessons/{lesson_id:int}/media")
-async def lesson_media(request: Request, lesson_id: int) -> Response:
+@get("/study/lessons/{lesson_id:int}/media", guards=[LEARNER])
+async def lesson_media(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                       lesson_id: int) -> Response:
     """The lesson's video (HTTP Range, 206) or PDF, from private storage, to the enrolled learner."""
-    account, tenant, access = await _access(request, lesson_id)
+    access = await _access(tenant, account, lesson_id)
     row = await scoped(StoredFile, tenant).get(access.lesson.file)
     if row is None:
         raise NotFoundException()
-    path = platform_of(request).storage.path(row)
+    path = platform.storage.path(row)
     if not path.exists():
         raise NotFoundException()
     return serve_range(request, path, row.media_type)
@@ -151,12 +149,10 @@ def _int(value, default: int = -1) -> int:
         return default
 
 
-@post("/study/beat")
-async def heartbeat(request: Request) -> Response:
+@post("/study/beat", guards=[LEARNER])
+async def heartbeat(request: Request, tenant: Tenant, account: Account) -> Response:
     """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
     refused and recorded, never a server error."""
-    account = require(request, *LEARNER)
-    tenant = tenant_of(request)
     form = await request.form()
     beat = services.BeatIn(
         token=str(form.get("token") or "")[:64], seq=_int(form.get("seq")), lesson_id=_int(form.get("lesson")),
