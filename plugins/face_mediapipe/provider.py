@@ -53,6 +53,7 @@ _MODELS_LOCK = threading.Lock()
 # closed only at exit: a FaceLandmarker closed by the garbage collector (its __del__) in the
 # middle of a run waits on MediaPipe's dispatcher thread and can hang the process.
 _LANDMARKERS: dict[tuple, tuple[object, threading.Lock]] = {}
+_LANDMARKERS_LOCK = threading.Lock()  # not _MODELS_LOCK: making a landmarker reads the model under that one
 _EXIT_REGISTERED = False
 
 
@@ -89,7 +90,7 @@ def _close_all() -> None:
 
 def _shared_landmarker(key: tuple, make) -> tuple[object, threading.Lock]:
     global _EXIT_REGISTERED
-    with _MODELS_LOCK:
+    with _LANDMARKERS_LOCK:
         found = _LANDMARKERS.get(key)
         if found is None:
             found = _LANDMARKERS[key] = (make(), threading.Lock())
