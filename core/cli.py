@@ -13,11 +13,12 @@ from core.settings import Settings
 
 @contextlib.asynccontextmanager
 async def _started(settings: Settings):
-    """A started platform (pool open, tenant ids read) for one command."""
+    """A started platform (pool open, tenant ids read) for one command: no cron jobs, which are
+    the serving processes' and workers' to run."""
     from core.kernel import build_platform
 
     platform = build_platform(settings)
-    await platform.start()
+    await platform.start(jobs=False)
     try:
         yield platform
     finally:

@@ -56,6 +56,7 @@ class Platform:
     locks: Locks | None = None
     jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
     started: bool = False
+    jobs_running: bool = False
     # list[FaceProvider]: spelt Any so the fields' types resolve at run time (handlers take
     # ``platform: Platform`` and Litestar checks injected values against their type)
     _face_providers: list[Any] | None = None
@@ -70,8 +71,9 @@ class Platform:
             self._face_providers = await collect(self.plugins.hooks.face_providers)
         return self._face_providers
 
-    async def start(self) -> None:
-        """Open the pool and read the tenants' ids. Never migrates."""
+    async def start(self, *, jobs: bool = True) -> None:
+        """Open the pool, read the tenants' ids and (unless ``jobs=False``: a one-off command)
+        start this process's jobs and cron schedule. Never migrates."""
         if self.started:
             return
         await db.start_pool(self.settings.db_pool_size)
@@ -80,8 +82,9 @@ class Platform:
         except Exception:
             await db.stop_pool()
             raise
-        if self.jobs is not None:
+        if jobs and self.jobs is not None:
             await self.jobs.start(self)
+            self.jobs_running = True
         self.started = True
         await self.warn_without_sms_gateway()
 
@@ -98,7 +101,8 @@ class Platform:
         if not self.started:
             return
         self.started = False
-        if self.jobs is not None:
+        if self.jobs_running:
+            self.jobs_running = False
             await self.jobs.stop()
         await db.stop_pool()
         shutdown = getattr(self.store, "_shutdown", None)  # RedisStore: closes its client it made

@@ -12,6 +12,9 @@ from core.testing.ids import fake_id_number, fake_mobile
 def run_cli(xs_settings, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", xs_settings.database_url)
     monkeypatch.setenv("XUESHI_VAR_DIR", str(xs_settings.var_dir))
+    # The CLI's loop is another thread's: a pool it opened on the process-wide engine would be
+    # used by the test's own loop meanwhile (the pool belongs to one loop).
+    monkeypatch.setenv("XUESHI_DB_POOL_SIZE", "0")
 
     async def run(*argv: str) -> int:
         # The CLI runs its own event loop: give it a thread of its own.

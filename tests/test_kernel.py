@@ -178,3 +178,18 @@ async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs
     finally:
         await platform.stop()
     assert db.engine().pool is None
+
+
+async def test_a_one_off_command_starts_no_cron_jobs(xs_settings, client):
+    """``xueshi create-admin`` and ``purge`` start the platform without jobs: the serving
+    processes and workers run the cron schedule, not every command."""
+    settings = dataclasses.replace(xs_settings, redis_url=None)
+    command, server = await deployed_platform(settings), await deployed_platform(settings)
+    await command.start(jobs=False)
+    await server.start()
+    try:
+        assert not command.jobs_running and server.jobs_running
+        assert not command.jobs._crons and server.jobs._crons  # the server's schedule, the command's none
+    finally:
+        await command.stop()
+        await server.stop()

@@ -428,8 +428,10 @@ async def test_tenant_demo_courses_make_a_real_course_with_videos(xs_settings, c
     assert lessons and all(60 <= x.duration_seconds <= 120 for x in lessons if x.kind == "video")
     learner = await Account.objects().where((Account.tenant == tenant.id) & (Account.id_number == "110105199001011232")).first()
     assert await Enrollment.exists().where(Enrollment.account == learner.id)
-    again = await create_demo(xs_settings, "http://127.0.0.1:8000")  # idempotent
-    assert not any("示范课程" in line for line in again)
+    again = await create_demo(xs_settings, "http://127.0.0.1:8000")  # idempotent, and says what it has
+    assert [x for x in again if "示范课程" in x] == [x for x in lines if "示范课程" in x]
+    assert await Course.count().where(Course.tenant == tenant.id) == len(courses)
+    assert await Lesson.count().where(Lesson.tenant == tenant.id) == len(lessons)
 
 
 async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client, studying):

@@ -239,7 +239,8 @@ async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_pa
 
 async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[str, str]) -> list[str]:
     """Create each ``DemoCourse`` for each of its positions (idempotent by title and position),
-    making its lesson videos on the spot, and enrol the demo learners (ID number → position)."""
+    making its lesson videos on the spot, and enrol the demo learners (ID number → position).
+    Returns one line per demo course, made now or before."""
     import tempfile
 
     from core.courses.demo_media import make_lesson_video
@@ -259,7 +260,7 @@ async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[st
                         await anyio.to_thread.run_sync(
                             lambda: make_lesson_video(path, lesson.title, list(lesson.lines), lesson.seconds))
                         await add_video_lesson(platform, tenant, course, lesson.title, path)
-                lines.append(f"  课程 {demo.title}（{name}，{len(demo.lessons)} 个视频课件）")
+            lines.append(f"  课程 {demo.title}（{name}，{len(demo.lessons)} 个视频课件）")
     for id_number, position in learners.items():
         account = await scoped(Account, tenant).objects(Account.id_number == id_number).first()
         if account is None or not position:
