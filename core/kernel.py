@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from core.faces import FaceProvider
 
 log = logging.getLogger("xueshi.kernel")
-JOBS_APP = "core.jobs.piccolo_app"  # the job_run table (core.jobs)
+# The core's Piccolo apps besides ``core.piccolo_app`` (each flow with its own tables and migrations)
+CORE_APPS = (
+    "core.jobs.piccolo_app",  # job_run (core.jobs)
+)
 
 
 class NotDeployed(RuntimeError):
@@ -136,7 +139,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
     # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
-    db.configure(settings.database_url, [JOBS_APP, *(m for impl in host.pm.hook.db_apps.get_hookimpls()
+    db.configure(settings.database_url, [*CORE_APPS, *(m for impl in host.pm.hook.db_apps.get_hookimpls()
                                                      for m in (impl.function() or []))])
     tenants = load_tenants(host)
     store = make_store(settings)

@@ -13,7 +13,7 @@ from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.proctoring.tables import Consent, FaceVerification
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
-from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
+from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudyEvent, StudySession
 from core.tenants.tables import TenantRow
 
 APP_CONFIG = AppConfig(
@@ -23,6 +23,7 @@ APP_CONFIG = AppConfig(
         TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry,
         RosterEntry, LearnerProfile, ImportJob, Article, Consent, FaceVerification,
         Position, Course, Lesson, Enrollment, StudyClock, StudySession, LessonProgress, HoursEntry,
+        StudyEvent,
     ],
     migration_dependencies=[],
     commands=[],

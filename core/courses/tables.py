@@ -44,7 +44,8 @@ class Lesson(Table, tablename="lesson"):
 
 class Enrollment(Table, tablename="enrollment"):
     """A learner on a course. ``credited_seconds`` only ever grows through the hours ledger
-    (core.study); status: studying (学习中) → review (待审核) → … (the review issue)."""
+    (core.study); status: studying (学习中) → review (待审核) → approved (审核通过), or cleared
+    (已清除: back to study). ``flagged``: proctoring found substitute or idle study (review first)."""
 
     tenant = ForeignKey(references=TenantRow, null=False)
     account = ForeignKey(references=Account, null=False)
@@ -53,3 +54,4 @@ class Enrollment(Table, tablename="enrollment"):
     credited_seconds = DoublePrecision(default=0.0)
     created_at = Timestamptz()
     completed_at = Timestamptz(null=True, default=None)
+    flagged = Boolean(default=False)

@@ -1,10 +1,11 @@
 """Study state: one clock per learner, study sessions, per-lesson progress, the hours ledger."""
 
-from piccolo.columns import Boolean, DoublePrecision, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, DoublePrecision, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from core.accounts.tables import Account
 from core.courses.tables import Enrollment, Lesson
+from core.proctoring.tables import FaceVerification
 from core.tenants.tables import TenantRow
 
 
@@ -67,4 +68,20 @@ class HoursEntry(Table, tablename="hours_entry"):
     seconds = DoublePrecision(default=0.0)
     reason = Varchar(length=32, default="")
     anomaly = Boolean(default=False)
+    created_at = Timestamptz()
+
+
+class StudyEvent(Table, tablename="study_event"):
+    """The study timeline a reviewer reads: what proctoring and the player saw, in order.
+    ``kind``: gate_passed, snapshot_ok, snapshot_mismatch, snapshot_no_face, snapshot_faces,
+    snapshot_missing, paused, resumed, idle, hidden, devices, flagged (…, as flows add them);
+    ``detail`` holds the figures (score, seconds idle, …), never an ID or phone number."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    account = ForeignKey(references=Account, null=False)
+    enrollment = ForeignKey(references=Enrollment, null=True)
+    session = Varchar(length=64, default="")
+    kind = Varchar(length=24)
+    detail = JSON(default={})
+    verification = ForeignKey(references=FaceVerification, null=True)
     created_at = Timestamptz()
