@@ -61,6 +61,22 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
+        MenuLink("证书管理", "/admin/certificates", roles=("tenant_admin",), order=80),
+        MenuLink("学时记录", "/hours", roles=("learner",), order=30),
         MenuLink("消息", "/inbox", order=90),
         MenuLink("修改密码", "/password", order=95),
     ]
+
+
+@hookimpl(trylast=True)
+def cert_number(tenant: Any, enrollment: Any, course: Any, revision: int) -> str:
+    from core.certificates.services import default_number
+
+    return default_number(tenant, enrollment, course, revision)
+
+
+@hookimpl
+def registry_exporters(tenant: Any) -> list[Any]:
+    from core.certificates.registry import CORE_EXPORTERS
+
+    return list(CORE_EXPORTERS)

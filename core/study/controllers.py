@@ -52,8 +52,12 @@ async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
 @get("/study", guards=[LEARNER])
 async def my_training(request: Request, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
-    return await render(request, "study/my_training.html", items=await _enrolments(tenant, account.id),
-                        profile_ready=await services.profile_complete(tenant, account.id))
+    from core.certificates.services import printable_enrolments
+
+    items = await _enrolments(tenant, account.id)
+    return await render(request, "study/my_training.html", items=items,
+                        profile_ready=await services.profile_complete(tenant, account.id),
+                        printable=await printable_enrolments(tenant, [i["enrollment"] for i in items]))
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])

@@ -1,0 +1,97 @@
+"""The certificate PDF: the tenant theme's template (``certificates/document.html``, overridable in
+``themes/<theme>/templates/``) rendered to HTML, then to PDF by WeasyPrint off the event loop.
+
+WeasyPrint fetches nothing from the network or the disk: the font comes from memory
+(``fonts.font_bytes``), the QR code is an inline ``data:`` SVG, and any other URL is refused.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import segno
+
+from core.certificates import fonts
+from core.offload import run_cpu
+
+FONT_URL = "file:///xueshi/certificate-font.otf"  # answered from memory by ``_fetch``
+POOL = "pdf"
+_local = threading.local()
+
+
+class FetchRefused(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class CertificateView:
+    """What a certificate shows (already masked and formatted)."""
+
+    holder_name: str
+    id_masked: str
+    position: str
+    year: int
+    hours: str
+    institution: str
+    issued_on: str
+    number: str
+    code: str
+    verify_url: str
+    course_title: str = ""
+
+
+def qr_data_uri(url: str) -> str:
+    return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
+
+
+def _fetcher():
+    """A WeasyPrint URL fetcher that answers the font from memory and ``data:`` URIs, and
+    refuses everything else (no file, no network)."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class Fetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url == FONT_URL:
+                return URLFetcherResponse(url, fonts.font_bytes(), {"Content-Type": "font/otf"})
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            raise FetchRefused(f"certificate documents load no external resources ({url[:60]})")
+
+    return Fetcher(allowed_protocols=("data", "file"))
+
+
+async def certificate_html(templates: Any, tenant: Any, view: CertificateView) -> str:
+    """The certificate's HTML in the tenant's theme. Text is passed through ``fonts.printable``
+    so no character comes out as a blank or a box."""
+    printable = {k: fonts.printable(v) if isinstance(v, str) else v for k, v in view.__dict__.items()}
+    env = templates.env_for(tenant.slug, "zh_CN")
+    return await env.get_template("certificates/document.html").render_async(
+        cert=printable, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
+        qr=qr_data_uri(view.verify_url), verify_url=view.verify_url)
+
+
+def _font_config():
+    """One WeasyPrint FontConfiguration per thread: the @font-face font is loaded once per
+    thread instead of once per document."""
+    config = getattr(_local, "font_config", None)
+    if config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        config = _local.font_config = FontConfiguration()
+        _local.fetcher = _fetcher()
+    return config
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Blocking: WeasyPrint renders ``html`` (run it through ``render_pdf``)."""
+    import weasyprint
+
+    config = _font_config()
+    return weasyprint.HTML(string=html, url_fetcher=_local.fetcher).write_pdf(font_config=config)
+
+
+async def render_pdf(html: str) -> bytes:
+    """``html_to_pdf`` in the ``pdf`` thread pool (core.offload), off the event loop."""
+    return await run_cpu(POOL, html_to_pdf, html)
