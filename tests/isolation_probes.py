@@ -274,3 +274,59 @@ async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
                     created_at=dt.datetime.now(dt.UTC))
     await row.save()
     return {"job_id": row.id}
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+async def _certified(ctx: Ctx, slug: str):
+    """An approved enrolment with a (stored row of a) certificate: reachable by its learner."""
+    import datetime as dt
+
+    from core.certificates.services import new_code
+    from core.certificates.tables import Certificate
+    from core.courses.tables import Enrollment
+
+    _, _, enrollment = await _enrolled(ctx, slug)
+    await Enrollment.update({Enrollment.status: "approved"}).where(Enrollment.id == enrollment.id)
+    cert = Certificate(tenant=ctx.tenant_id(slug), enrollment=enrollment.id, account=enrollment.account, revision=1,
+                       number=f"PROBE-{secrets.token_hex(4)}", code=new_code(), holder_name="隔离测试",
+                       id_masked="110105********1234", position="资料员", year=2026, hours=1.0,
+                       institution="隔离测试机构", issued_at=dt.datetime.now(dt.UTC))
+    await cert.save()
+    return enrollment, cert
+
+
+async def _certificate_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
+    enrollment, _ = await _certified(ctx, slug)
+    return {"enrollment_id": enrollment.id}
+
+
+for _path in ("/certificates/{enrollment_id:int}", "/certificates/{enrollment_id:int}/renew",
+              "/certificates/{enrollment_id:int}/pdf"):
+    register(_path, "learner")(_certificate_enrollment)
+
+
+@register("/verify/{code:str}", "learner")
+async def _certificate_code(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, cert = await _certified(ctx, slug)
+    return {"code": cert.code}
+
+
+async def _registry_batch(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    from core.certificates.tables import RegistryBatch
+
+    export = StoredFile(tenant=ctx.tenant_id(slug), kind="registry_export", key=f"probe/{secrets.token_hex(8)}",
+                        media_type="text/csv", size=0, sha256="")
+    await export.save()
+    batch = RegistryBatch(tenant=ctx.tenant_id(slug), status="exported", file=export.id, filename="probe.csv",
+                          created_at=dt.datetime.now(dt.UTC))
+    await batch.save()
+    return {"batch_id": batch.id}
+
+
+for _path in ("/admin/registry/{batch_id:int}", "/admin/registry/{batch_id:int}/file",
+              "/admin/registry/{batch_id:int}/result"):
+    register(_path, "tenant_admin")(_registry_batch)

@@ -237,3 +237,18 @@ async def test_guessing_codes_is_rate_limited_under_concurrency(client, platform
 async def test_the_verification_page_has_a_form(client):
     r = await client.get("/t/construction/verify")
     assert r.status_code == 200 and 'name="code"' in r.text and "证书查验" in r.text
+
+
+async def test_isolation_probe_objects_are_reachable_in_their_own_tenant(client, platform, make_account):
+    """Positive control for the certificate probes: the learner reaches their own certificate
+    page and its code verifies in its own tenant (so the probes' 404s are about the tenant)."""
+    from isolation_probes import Ctx, _certified
+
+    enrollment, cert = await _certified(Ctx(platform, make_account), "construction")
+    from core.accounts.tables import Account
+
+    account = await Account.objects().where(Account.id == enrollment.account).first()
+    await sign_in(client, "construction", account, "Passw0rd-1")
+    page = await client.get(f"/t/construction/certificates/{enrollment.id}")
+    assert page.status_code == 200 and cert.number in page.text
+    assert (await client.get(f"/t/construction/verify/{cert.code}")).status_code == 200
