@@ -26,6 +26,9 @@ RUNTIME_LABELS = [
     N_("当前密码"), N_("新密码"), N_("至少8位，包含字母和数字"), N_("再次输入新密码"),
     # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
     N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
+    # Certificates: menu link, eligibility reasons, certificate and registry row statuses
+    N_("学时记录"), N_("学时审核通过后才可打印证书"), N_("在线考核合格后才可打印证书"), N_("有效"), N_("已作废"),
+    N_("待上传"), N_("已上传"), N_("已退回"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
 ]
