@@ -214,12 +214,14 @@ async def registry_batch(request: Request, tenant: Tenant, batch_id: int) -> Res
 
 
 @get("/admin/registry/{batch_id:int}/file", guards=STAFF)
-async def registry_file(platform: Platform, tenant: Tenant, batch_id: int) -> Response:
+async def registry_file(platform: Platform, hooks: Hooks, tenant: Tenant, batch_id: int) -> Response:
     batch = await scoped(RegistryBatch, tenant).get_or_404(batch_id)
     stored = await scoped(StoredFile, tenant).get(batch.file)
     if stored is None:
         raise NotFoundException()
-    return Response(content=platform.storage.read(stored), media_type=stored.media_type, headers={
+    exporter = (await registry.exporters(hooks, tenant)).get(batch.exporter)  # its type may exceed 64 chars
+    return Response(content=platform.storage.read(stored), media_type=exporter.media_type if exporter else
+                    stored.media_type, headers={
         "Content-Disposition": f'attachment; filename="{batch.filename}"', "Cache-Control": "private, no-store"})
 
 

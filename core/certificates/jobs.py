@@ -76,7 +76,8 @@ async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) ->
     records = await registry.records_of(t, batch.id)
     await report(ctx, 0, len(records))
     data = await registry.write_export(exporter, records)
-    stored = await platform.storage.save(data, tenant_id=t.id, kind="registry_export", media_type=exporter.media_type)
+    media_type = exporter.media_type if len(exporter.media_type) <= 64 else "application/octet-stream"
+    stored = await platform.storage.save(data, tenant_id=t.id, kind="registry_export", media_type=media_type)
     day = dt.datetime.now(services.CHINA).strftime("%Y%m%d")
     await scoped(RegistryBatch, t).update({
         RegistryBatch.status: "exported", RegistryBatch.rows: len(records), RegistryBatch.file: stored.id,
