@@ -7,7 +7,8 @@ rows and the files on disk, through the storage:
 - stored images no row refers to any more (an ID-card image, portrait, roster photo or licence
   replaced by a new upload), once a day old (a file is saved before the row that points to it);
 - raw import spreadsheets (full ID numbers) past ``import_files_days``: the job keeps its
-  counts, the file goes; unreferenced import files likewise;
+  counts, the file goes; unreferenced import files likewise; registry report exports (full ID
+  numbers, core.certificates) past the same rule: the report keeps its rows and statuses;
 - ID-card images (front and back) of accounts inactive past ``id_images_days`` (no sign-in, or
   none since being created, for that long), in their profile and in the roster entries they
   joined, and those of roster entries nobody joined and nobody updated for that long;
@@ -110,6 +111,7 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
         (StoredFile.kind == "import") & (StoredFile.created_at < import_cut))
     import_ids |= {r["id"] for r in unreferenced_imports}
     counts["import_files"] = await _delete_files(tenant, storage, import_ids)
+    counts["registry_exports"] = await _purge_registry_exports(tenant, storage, import_cut)
 
     # ID-card images of accounts inactive past the rule, and of roster entries left unjoined.
     id_cut = _cutoff(rules.id_images_days, now)
@@ -149,3 +151,18 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     counts["audit_entries"] = await entries.count(AuditEntry.created_at < audit_cut)
     await entries.delete().where(AuditEntry.created_at < audit_cut)
     return counts
+
+
+async def _purge_registry_exports(tenant, storage: LocalStorage, cut: dt.datetime) -> int:
+    """Registry report files (full ID numbers) past the import files' rule: the batch keeps its
+    rows and statuses, the file goes."""
+    from core.certificates.tables import RegistryBatch
+
+    batches = scoped(RegistryBatch, tenant)
+    old = await batches.objects((RegistryBatch.created_at < cut) & RegistryBatch.file.is_not_null()
+                                & (RegistryBatch.status != "exporting"))
+    if old:
+        await batches.update({RegistryBatch.file: None}).where(RegistryBatch.id.is_in([b.id for b in old]))
+    stale = await scoped(StoredFile, tenant).select(StoredFile.id).where(
+        (StoredFile.kind == "registry_export") & (StoredFile.created_at < cut))
+    return await _delete_files(tenant, storage, {b.file for b in old} | {r["id"] for r in stale})

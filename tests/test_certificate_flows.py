@@ -187,3 +187,38 @@ async def test_registry_exporters(client, platform, make_account):
     assert f"|{account.id_number}|32.0" in data
     r = await client.post("/t/construction/admin/registry", {"exporter": "nope"})
     assert r.status_code == 400 and "请选择上报文件格式" in r.text
+
+
+async def test_retention_purges_old_registry_exports_and_keeps_certificates(platform, make_account):
+    """Registry exports hold full ID numbers: gone after the import files' rule, the report's
+    rows stay; certificate PDFs (referenced by their certificate) are never purged."""
+    import datetime as _dt
+
+    from core.retention import purge
+    from test_retention import _file, _gone, _kept, _later
+
+    t, _, _, enrollment = await approved_enrolment(platform, make_account)
+    now = _later()
+    days = t.rules.retention.import_files_days
+    old_file, new_file = await _file(platform, t, "registry_export", days + 1, now=now), \
+        await _file(platform, t, "registry_export", days - 1, now=now)
+    old = RegistryBatch(tenant=t.id, status="reconciled", file=old_file.id, rows=1,
+                        created_at=now - _dt.timedelta(days=days + 1))
+    await old.save()
+    row = RegistryRow(tenant=t.id, batch=old.id, enrollment=enrollment.id, account=enrollment.account, row_ref="x-1",
+                      institution="机构", position="资料员", status="uploaded", updated_at=now)
+    await row.save()
+    recent = RegistryBatch(tenant=t.id, status="exported", file=new_file.id, created_at=now - _dt.timedelta(days=1))
+    await recent.save()
+    cert = await services.issue(platform, platform.hooks(t), t, enrollment)
+    from core.files.tables import StoredFile
+
+    await StoredFile.update({StoredFile.created_at: now - _dt.timedelta(days=days + 400)}).where(
+        StoredFile.id == cert.file)
+
+    counts = await purge(t, platform.storage, now=now)
+
+    assert counts["registry_exports"] >= 1 and await _gone(platform, old_file) and await _kept(platform, new_file)
+    assert (await RegistryBatch.objects().where(RegistryBatch.id == old.id).first()).file is None
+    assert (await RegistryRow.objects().where(RegistryRow.id == row.id).first()).status == "uploaded"
+    assert await services.pdf_bytes(platform, t, cert)  # still there, same hash
