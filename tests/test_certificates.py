@@ -258,3 +258,14 @@ async def test_isolation_probe_objects_are_reachable_in_their_own_tenant(client,
     page = await client.get(f"/t/construction/certificates/{enrollment.id}")
     assert page.status_code == 200 and cert.number in page.text
     assert (await client.get(f"/t/construction/verify/{cert.code}")).status_code == 200
+
+
+async def test_lookups_of_valid_codes_are_rate_limited_too(client, platform, make_account):
+    _, _, _, _, cert = await _issued(platform, make_account)
+    # A hostile "code" is just an unknown one: a clear page, escaped, never a server error.
+    r = await client.get("/t/construction/verify?code=" + "%3Cscript%3Ealert(1)%3C/script%3E" * 3)
+    assert r.status_code == 404 and "<script>alert" not in r.text and "未找到该验证码对应的证书" in r.text
+    limit = platform.counters["verify_client"].limit
+    answers = await asyncio.gather(*(client.get(f"/t/construction/verify/{cert.code}") for _ in range(limit + 5)))
+    codes = [a.status_code for a in answers]
+    assert codes.count(200) == limit - 1 and codes.count(429) == 6  # the hostile look-up counted too
