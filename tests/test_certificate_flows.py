@@ -14,7 +14,7 @@ import pytest
 from certificate_helpers import approved_enrolment, pdf_text, sign_in
 from core import hookimpl
 from core.certificates import services
-from core.certificates.registry import RegistryExporter
+from core import RegistryExporter
 from core.certificates.tables import Certificate, RegistryBatch, RegistryRow
 from core.db.scoped import scoped
 from core.jobs.tables import JobRun
