@@ -122,7 +122,7 @@ def jpeg(color=(120, 140, 160), size=(320, 240), exif: bool = False) -> bytes:
     return out.getvalue()
 
 
-async def _course(tenant, lessons: int = 2, seconds: float = 30.0) -> tuple[Course, list[Lesson]]:
+async def _course(tenant, lessons: int = 2, seconds: float = 60.0) -> tuple[Course, list[Lesson]]:
     now = dt.datetime.now(dt.UTC)
     position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
     if position is None:
@@ -242,7 +242,7 @@ async def test_approve_sends_the_guides_sms_and_is_audited(client, platform, mak
     r = await client.post(f"{T}/review/{e.id}/approve")
     assert r.status_code == 303
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
-    assert e2.status == "approved" and e2.credited_seconds == pytest.approx(60.0)
+    assert e2.status == "approved" and e2.credited_seconds == pytest.approx(120.0)
     assert _sms_to(learner.mobile)[-1] == tenant.rules.sms.signature + APPROVED_SMS
     entry = await AuditEntry.objects().where((AuditEntry.action == "review.approve")
                                              & (AuditEntry.object_id == str(e.id))).first()
@@ -274,7 +274,7 @@ async def test_clear_needs_a_second_reviewer_then_reverses_the_ledger(client, pl
     assert decision.status == "pending" and decision.reviewer == first.id
     # One reviewer alone changes nothing …
     e1 = await Enrollment.objects().get(Enrollment.id == e.id)
-    assert e1.status == "review" and e1.credited_seconds == pytest.approx(60.0)
+    assert e1.status == "review" and e1.credited_seconds == pytest.approx(120.0)
     assert await HoursEntry.count().where(HoursEntry.enrollment == e.id) == before
     # … and cannot confirm their own clearing.
     own = await client.post(f"{T}/review/{e.id}/clearings/{decision.id}", {"action": "confirm"})
@@ -292,12 +292,12 @@ async def test_clear_needs_a_second_reviewer_then_reverses_the_ledger(client, pl
     reversals = await HoursEntry.objects().where((HoursEntry.enrollment == e.id)
                                                  & (HoursEntry.reason == review.CLEARED_REASON))
     assert sorted(x.lesson for x in reversals) == sorted(x.id for x in lessons)
-    assert all(x.seconds == pytest.approx(-30.0) for x in reversals)
+    assert all(x.seconds == pytest.approx(-60.0) for x in reversals)
     # Nothing was deleted: every beat's row is still there.
     assert await HoursEntry.count().where(HoursEntry.enrollment == e.id) == before + len(lessons)
     assert await _balance(e.id) == pytest.approx(e2.credited_seconds)
     done = await ReviewDecision.objects().get(ReviewDecision.id == decision.id)
-    assert (done.status, done.confirmed_by, done.reversed_seconds) == ("done", second.id, pytest.approx(60.0))
+    assert (done.status, done.confirmed_by, done.reversed_seconds) == ("done", second.id, pytest.approx(120.0))
     # Audited with both reviewers.
     audit = await AuditEntry.objects().where((AuditEntry.action == "review.clear")
                                              & (AuditEntry.object_id == str(e.id))).order_by(AuditEntry.id)
@@ -320,7 +320,7 @@ async def test_clear_needs_a_second_reviewer_then_reverses_the_ledger(client, pl
     assert all(p.credited_seconds == 0 and not p.completed and p.furthest == 0 for p in progress)
     await _study_all(tenant, learner.id, course, lessons, t + 100)
     e3 = await Enrollment.objects().get(Enrollment.id == e.id)
-    assert e3.status == "review" and e3.credited_seconds == pytest.approx(60.0)
+    assert e3.status == "review" and e3.credited_seconds == pytest.approx(120.0)
     assert await _balance(e.id) == pytest.approx(e3.credited_seconds)
 
 
@@ -334,7 +334,7 @@ async def test_declined_clearing_changes_nothing(platform, make_account):
         await review.decline_clear(hooks, tenant, first, d.id, e.id)
     await review.decline_clear(hooks, tenant, second, d.id, e.id)
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
-    assert e2.status == "review" and e2.credited_seconds == pytest.approx(60.0)
+    assert e2.status == "review" and e2.credited_seconds == pytest.approx(120.0)
     await review.approve(hooks, tenant, first, e.id)  # no clearing waits any more
     assert (await Enrollment.objects().get(Enrollment.id == e.id)).status == "approved"
 
@@ -531,8 +531,8 @@ async def test_appeal_with_legal_hold(client, platform, make_account, recorder):
     r = await client.post(f"{T}/review/{e.id}/appeals/{appeal.id}", {"action": "uphold", "answer": "抓拍光线原因，核实为本人"})
     assert r.status_code == 303
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
-    assert e2.status == "approved" and e2.credited_seconds == pytest.approx(60.0)
-    assert await _balance(e.id) == pytest.approx(60.0)
+    assert e2.status == "approved" and e2.credited_seconds == pytest.approx(120.0)
+    assert await _balance(e.id) == pytest.approx(120.0)
     assert _sms_to(learner.mobile)[-1] == tenant.rules.sms.signature + APPROVED_SMS
     assert (await Appeal.objects().get(Appeal.id == appeal.id)).decided_by == third.id
     assert await AuditEntry.exists().where((AuditEntry.action == "review.appeal_upheld") & (AuditEntry.actor == third.id))
@@ -620,3 +620,21 @@ async def test_rules_review_appeal_days(tmp_path):
     bad.write_text("[review]\nappeal_days = -1\n", encoding="utf-8")
     with pytest.raises(RulesError, match="review.appeal_days"):
         load_rules(bad)
+
+
+async def test_demo_gives_the_reviewer_a_case(xs_settings, client, platform):
+    from core.accounts.tables import Account
+    from core.demo import create_demo
+
+    lines = await create_demo(xs_settings, "http://127.0.0.1:8000")
+    assert any("学时待审核" in line for line in lines)
+    tenant = platform.tenants.get("construction")
+    learner = await Account.objects().where((Account.tenant == tenant.id)
+                                            & (Account.id_number == "110105199203041237")).first()
+    queued = [i for i in await review.queue(tenant) if i.learner.id == learner.id]
+    assert queued and all(i.enrollment.status == "review" for i in queued)
+    for i in queued:
+        assert await _balance(i.enrollment.id) == pytest.approx(i.enrollment.credited_seconds)
+    again = await create_demo(xs_settings, "http://127.0.0.1:8000")
+    assert [x for x in again if "学时待审核" in x] == [x for x in lines if "学时待审核" in x]
+    assert await Account.exists().where((Account.tenant == tenant.id) & (Account.role == "reviewer"))

@@ -526,7 +526,11 @@ async def seed_demo_review(tenant: Tenant, account_ids: list[int]) -> list[str]:
                 Enrollment.credited_seconds: e.credited_seconds + total,
                 Enrollment.status: "review" if e.credited_seconds + total >= needed - 1e-6 else "studying",
                 Enrollment.completed_at: stamp}).where(Enrollment.id == e.id)
-            lines.append(f"待审核：{course.title}（{study.hours(tenant, e.credited_seconds + total)} 学时）")
+        # Said on every run (the demo prints what it has).
+        for e in await scoped(Enrollment, tenant).objects((Enrollment.account == account_id)
+                                                           & (Enrollment.status == "review")).order_by(Enrollment.id):
+            course = await scoped(Course, tenant).get(e.course)
+            lines.append(f"学时待审核（审核员可见）：{course.title}（{study.hours(tenant, e.credited_seconds)} 学时）")
     return lines
 
 
