@@ -146,7 +146,7 @@ async def timeline(tenant: Tenant, enrollment: Enrollment) -> list[StudyEvent]:
     rows = await scoped(StudyEvent, tenant).objects(
         (StudyEvent.account == enrollment.account)
         & (StudyEvent.enrollment.is_null() | (StudyEvent.enrollment == enrollment.id))
-    ).order_by(StudyEvent.id)
+    ).order_by(StudyEvent.created_at).order_by(StudyEvent.id)
     for r in rows:
         r.detail = _json(r.detail) or {}
     return rows
