@@ -271,8 +271,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES,
-                *review.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *review.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
