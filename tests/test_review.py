@@ -562,10 +562,16 @@ async def test_appeal_window_and_rejection(platform, make_account):
 async def test_simultaneous_appeals_keep_one(platform, make_account):
     tenant, learner, e, *_ = await _cleared(platform, make_account)
     hooks = platform.hooks(tenant)
-    results = await asyncio.gather(*(review.submit_appeal(platform, hooks, tenant, learner, e.id, f"申诉{i}", None)
+    before = await StoredFile.count().where((StoredFile.tenant == tenant.id) & (StoredFile.kind == "appeal"))
+    results = await asyncio.gather(*(review.submit_appeal(platform, hooks, tenant, learner, e.id, f"申诉{i}",
+                                                          jpeg((i * 40, 90, 90)))
                                      for i in range(4)), return_exceptions=True)
-    assert len([x for x in results if isinstance(x, Appeal)]) == 1
+    assert len([x for x in results if isinstance(x, Appeal)]) == 1, results
+    assert all(isinstance(x, (Appeal, review.ReviewError)) for x in results), results
     assert await Appeal.count().where(Appeal.enrollment == e.id) == 1
+    # The refused submissions' photos are not left behind.
+    after = await StoredFile.count().where((StoredFile.tenant == tenant.id) & (StoredFile.kind == "appeal"))
+    assert after == before + 1
 
 
 async def test_clearing_does_not_touch_exam_results():

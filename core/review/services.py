@@ -409,7 +409,7 @@ async def submit_appeal(platform: Any, hooks: Hooks, tenant: Tenant, learner: Ac
         raise ReviewError(f"申诉说明不能超过 {MAX_STATEMENT} 字")
     if await scoped(Appeal, tenant).exists(Appeal.clearing == clearing.id):
         raise ReviewError("您已提交过申诉")
-    photo_id = None
+    photo_id, row = None, None
     if photo:
         cleaned = await clean_image_async(photo)
         row = await platform.storage.save(cleaned.data, tenant_id=tenant.id, kind="appeal",
@@ -420,6 +420,8 @@ async def submit_appeal(platform: Any, hooks: Hooks, tenant: Tenant, learner: Ac
     try:
         await appeal.save()
     except Exception:  # a simultaneous second submission: the unique key keeps the first one
+        if row is not None:  # its photo has no row to belong to
+            await platform.storage.delete(row)
         if await scoped(Appeal, tenant).exists(Appeal.clearing == clearing.id):
             raise ReviewError("您已提交过申诉") from None
         raise
