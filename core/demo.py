@@ -65,7 +65,7 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
                        if d.awaiting_review and d.id_number]
             if waiting:
                 from core.accounts.tables import Account
-                from core.review.services import seed_demo_review
+                from core.review.demo import seed_demo_review
 
                 ids = [r["id"] for r in await scoped(Account, tenant).select(Account.id).where(
                     Account.id_number.is_in(waiting))]

@@ -23,7 +23,7 @@ from core.notify.tables import Notification
 from core.proctoring.tables import FaceVerification
 from core.retention import purge
 from core.review import services as review
-from core.review import workdays
+from core.review import appeals, workdays
 from core.review.tables import Appeal, ReviewDecision
 from core.study import services as study
 from core.study.tables import HoursEntry, LessonProgress, StudyEvent
@@ -519,7 +519,7 @@ async def test_appeal_with_legal_hold(client, platform, make_account, recorder):
     hooks = platform.hooks(tenant)
     for who in (first, second):
         with pytest.raises(review.ReviewError, match="未参与清除"):
-            await review.decide_appeal(hooks, tenant, who, appeal.id, e.id, True, "同意")
+            await appeals.decide_appeal(hooks, tenant, who, appeal.id, e.id, True, "同意")
     third, p3 = await _reviewer(make_account, "申诉审核")
     await client.post(f"{T}/signout")
     await _sign_in(client, third, p3)
@@ -547,15 +547,15 @@ async def test_appeal_window_and_rejection(platform, make_account):
     hooks = platform.hooks(tenant)
     late = clearing.confirmed_at + dt.timedelta(days=tenant.rules.review.appeal_days, seconds=1)
     with pytest.raises(review.ReviewError, match="已超过申诉期限"):
-        await review.submit_appeal(platform, hooks, tenant, learner, e.id, "申诉", None, now=late)
-    appeal = await review.submit_appeal(platform, hooks, tenant, learner, e.id, "申诉", None)
+        await appeals.submit_appeal(platform, hooks, tenant, learner, e.id, "申诉", None, now=late)
+    appeal = await appeals.submit_appeal(platform, hooks, tenant, learner, e.id, "申诉", None)
     third, _ = await _reviewer(make_account)
-    await review.decide_appeal(hooks, tenant, third, appeal.id, e.id, False, "抓拍确非本人")
+    await appeals.decide_appeal(hooks, tenant, third, appeal.id, e.id, False, "抓拍确非本人")
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
     assert e2.status == "cleared" and e2.credited_seconds == pytest.approx(0.0)
     assert (await Appeal.objects().get(Appeal.id == appeal.id)).status == "rejected"
     with pytest.raises(review.ReviewError, match="已处理"):
-        await review.decide_appeal(hooks, tenant, third, appeal.id, e.id, True, "改判")
+        await appeals.decide_appeal(hooks, tenant, third, appeal.id, e.id, True, "改判")
     assert review.held_accounts.__name__ and learner.id not in await review.held_accounts(tenant)
 
 
@@ -563,7 +563,7 @@ async def test_simultaneous_appeals_keep_one(platform, make_account):
     tenant, learner, e, *_ = await _cleared(platform, make_account)
     hooks = platform.hooks(tenant)
     before = await StoredFile.count().where((StoredFile.tenant == tenant.id) & (StoredFile.kind == "appeal"))
-    results = await asyncio.gather(*(review.submit_appeal(platform, hooks, tenant, learner, e.id, f"申诉{i}",
+    results = await asyncio.gather(*(appeals.submit_appeal(platform, hooks, tenant, learner, e.id, f"申诉{i}",
                                                           jpeg((i * 40, 90, 90)))
                                      for i in range(4)), return_exceptions=True)
     assert len([x for x in results if isinstance(x, Appeal)]) == 1, results
@@ -614,7 +614,7 @@ async def test_review_decided(platform, make_account, recorder):
 
 async def test_review_appealed(platform, make_account, recorder):
     tenant, learner, e, *_ = await _cleared(platform, make_account)
-    appeal = await review.submit_appeal(platform, platform.hooks(tenant), tenant, learner, e.id, "申诉", None)
+    appeal = await appeals.submit_appeal(platform, platform.hooks(tenant), tenant, learner, e.id, "申诉", None)
     assert recorder.appealed == [("construction", e.id, appeal.id)]  # awaited (an async impl)
 
 

@@ -19,8 +19,9 @@ from core.hookcalls import Hooks
 from core.identity import mask_id_number, mask_mobile
 from core.kernel import Platform
 from core.proctoring.portrait import IMAGES
-from core.review import services
-from core.review.services import ImageRejected, ReviewError
+from core.files.images import ImageRejected
+from core.review import appeals, services
+from core.review.services import ReviewError
 from core.review.tables import Appeal
 from core.roster.tables import LearnerProfile
 from core.study import services as study
@@ -150,7 +151,7 @@ async def review_appeal_decide(request: Request, tenant: Tenant, account: Accoun
                                appeal_id: int) -> Response:
     form = await request.form()
     await scoped(Appeal, tenant).get_or_404(appeal_id, Appeal.enrollment == enrollment_id)
-    return await _decide(request, tenant, account, enrollment_id, "appeal", lambda: services.decide_appeal(
+    return await _decide(request, tenant, account, enrollment_id, "appeal", lambda: appeals.decide_appeal(
         hooks, tenant, account, appeal_id, enrollment_id, form.get("action") == "uphold", str(form.get("answer") or "")))
 
 
@@ -207,7 +208,7 @@ async def appeal_submit(request: Request, platform: Platform, tenant: Tenant, ac
     item = form.get("photo")
     photo = (await item.read()) or None if item is not None and not isinstance(item, str) else None
     try:
-        await services.submit_appeal(platform, hooks, tenant, account, enrollment_id, statement, photo)
+        await appeals.submit_appeal(platform, hooks, tenant, account, enrollment_id, statement, photo)
     except ReviewError as exc:
         return await _appeal_page(request, tenant, account, enrollment_id, 400, {"statement": str(exc)}, statement)
     except ImageRejected as exc:
