@@ -524,7 +524,9 @@ async def test_appeal_with_legal_hold(client, platform, make_account, recorder):
     await client.post(f"{T}/signout")
     await _sign_in(client, third, p3)
     case = await client.get(f"{T}/review/{e.id}")
-    assert "学习期间均为本人" in case.text and f"/review/{e.id}/appeals/{appeal.id}/photo" in case.text
+    assert "学习期间均为本人" in case.text
+    assert case.text.count('<tr class="reversal">') == 2 and "审核清除" in case.text  # one per lesson, -60 s each
+    assert "合计 0 秒" in case.text and f"/review/{e.id}/appeals/{appeal.id}/photo" in case.text
     assert (await client.get(f"{T}/review/{e.id}/appeals/{appeal.id}/photo")).status_code == 200
     no_answer = await client.post(f"{T}/review/{e.id}/appeals/{appeal.id}", {"action": "uphold", "answer": ""})
     assert no_answer.status_code == 400

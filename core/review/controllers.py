@@ -55,6 +55,31 @@ def _image_response(platform: Platform, row: StoredFile) -> Response:
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
+REVIEW_REASONS = (services.CLEARED_REASON, services.RESTORED_REASON)
+MAX_LISTED = 50
+
+
+def _ledger_summary(entries: list, lessons: dict[int, str]) -> dict:
+    """The ledger on one screen: a row per lesson (beats, claimed, credited, refused, anomalies),
+    then every review entry (reversals, restorations) and the latest anomalies, one by one (a
+    32-学时 course is thousands of beats)."""
+    per: dict = {}
+    for e in entries:
+        if e.reason in REVIEW_REASONS:
+            continue
+        row = per.setdefault(e.lesson, {"title": lessons.get(e.lesson, ""), "beats": 0, "claimed": 0.0,
+                                        "credited": 0.0, "refused": 0, "anomalies": 0})
+        row["beats"] += 1
+        row["claimed"] += e.claimed
+        row["credited"] += e.seconds
+        row["refused"] += bool(e.reason)
+        row["anomalies"] += bool(e.anomaly)
+    listed = [e for e in entries if e.reason in REVIEW_REASONS]
+    anomalies = [e for e in entries if e.anomaly][-MAX_LISTED:]
+    return {"per_lesson": list(per.values()), "listed": sorted([*listed, *anomalies], key=lambda e: e.id),
+            "lessons": lessons, "entry_count": len(entries)}
+
+
 # --- the queue ------------------------------------------------------------------------------------
 
 
@@ -91,7 +116,7 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
         position=position.name if position else "", masked_id=mask_id_number(learner.id_number),
         masked_mobile=mask_mobile(learner.mobile), images={k: v for k, v in IMAGES.items() if profile and getattr(profile, k)},
         gates=gates, snaps=snaps, events=await services.timeline(tenant, enrollment), event_labels=EVENT_LABELS,
-        entries=entries, lessons=lessons, ledger_reasons=LEDGER_REASONS, balance=sum(e.seconds for e in entries),
+        **_ledger_summary(entries, lessons), ledger_reasons=LEDGER_REASONS, balance=sum(e.seconds for e in entries),
         hours=study.hours(tenant, enrollment.credited_seconds), status=study.STATUS_LABELS.get(enrollment.status),
         decisions=decisions, reviewers=reviewers, kinds=services.KINDS, reasons=services.REASONS, pending=pending,
         appeals=appeals, appeal_status=services.APPEAL_STATUS, score_of=score_of,
