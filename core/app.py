@@ -30,6 +30,7 @@ from core.accounts import controllers as accounts
 from core.accounts.tables import Account
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.exams import controllers as exams
 from core.files.limits import MAX_UPLOAD_BYTES
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -270,7 +271,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *exams.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
