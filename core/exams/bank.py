@@ -39,7 +39,7 @@ FALSE_WORDS = {"错", "错误", "×", "✗", "否", "F", "FALSE", "N", "B"}
 
 def template_rows() -> list[list[str]]:
     """Three example rows (one per type) for the downloadable template."""
-    blank = [""] * 6
+    blank = [""] * 4  # 选项E–H
     return [
         ["单选", "施工现场临时用电工程应采用的系统是（  ）。", "TN-C 系统", "TN-S 系统", "TT 系统", "IT 系统",
          *blank, "B", "施工现场专用的电源中性点直接接地的低压电力系统，必须采用 TN-S 接零保护系统。", "2"],
