@@ -26,6 +26,8 @@ RUNTIME_LABELS = [
     N_("当前密码"), N_("新密码"), N_("至少8位，包含字母和数字"), N_("再次输入新密码"),
     # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
     N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
+    # Exams: menu links and question types (core.exams.values.KINDS)
+    N_("在线考核"), N_("题库管理"), N_("考核记录"), N_("单选"), N_("多选"), N_("判断"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
 ]
