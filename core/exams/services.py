@@ -345,22 +345,24 @@ async def save_answer(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt,
         seq = int(seq)
     except (TypeError, ValueError):
         raise ExamError("not_in_paper", attempt) from None
-    row = await scoped(ExamAnswer, tenant).objects((ExamAnswer.attempt == attempt.id) & (ExamAnswer.seq == seq)).first()
-    if row is None:
-        raise ExamError("not_in_paper", attempt)
-    question = await scoped(Question, tenant).get(row.question)
-    chosen = to_original(row.order, question.kind, shown)
     now = server_now()
+    # One transaction (on SQLite one connection) for the checks and the write.
     async with _transaction():
         locked = await _locked(tenant, attempt.id)
         if locked.status != "open":
             raise ExamError("submitted" if locked.status == "submitted" else "expired", locked)
         if now > locked.deadline + GRACE:
             raise ExamError("expired", locked)
+        row = await scoped(ExamAnswer, tenant).select(
+            ExamAnswer.id, ExamAnswer.order, ExamAnswer.question.kind.as_alias("kind")).where(
+            (ExamAnswer.attempt == attempt.id) & (ExamAnswer.seq == seq)).first()
+        if row is None:
+            raise ExamError("not_in_paper", attempt)
+        chosen = to_original(row["order"], row["kind"], shown)
         await scoped(ExamAnswer, tenant).update({ExamAnswer.chosen: chosen, ExamAnswer.answered_at: now}).where(
-            ExamAnswer.id == row.id)
+            ExamAnswer.id == row["id"])
         marks = await scoped(ExamAnswer, tenant).select(ExamAnswer.chosen).where(ExamAnswer.attempt == attempt.id)
-    return Saved(seq, to_shown(row.order, chosen), sum(1 for m in marks if m["chosen"]), len(marks))
+    return Saved(seq, to_shown(row["order"], chosen), sum(1 for m in marks if m["chosen"]), len(marks))
 
 
 def default_fraction(question: ScoredQuestion) -> float:
