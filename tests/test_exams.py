@@ -512,3 +512,56 @@ async def test_learner_exam_pages_and_staff_pages_by_role(client, learner):
     assert "在线考核" in page and "题目共 50 道，满分 100 分" in page and "开始考试" in page
     assert (await client.get(f"{T}/admin/exams")).status_code == 404
     assert f'href="{T}/exams"' in (await client.get(f"{T}/me")).text  # the menu link
+
+
+async def test_a_question_edited_during_an_open_attempt_breaks_nothing(client, learner):
+    attempt_id = await start(client, learner["enrollment"].id)
+    a, q = next((a, q) for a, q in await paper(attempt_id) if q.kind == "single")
+    try:
+        await Question.update({Question.kind: "judge", Question.options: "", Question.answer: "A"}).where(
+            Question.id == q.id)
+        assert (await client.get(f"{T}/exams/attempts/{attempt_id}")).status_code == 200
+        assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("D")]])).status_code == 400  # gone
+        assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("A")]])).status_code == 200
+        assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit")).status_code == 303
+    finally:
+        await Question.update({Question.kind: q.kind, Question.options: q.options, Question.answer: q.answer}).where(
+            Question.id == q.id)
+
+
+async def test_many_simultaneous_autosaves_all_land(client, learner):
+    attempt_id = await start(client, learner["enrollment"].id)
+    rows = await paper(attempt_id)
+    results = await asyncio.gather(*[save(client, attempt_id, a.seq, shown(a, q.answer)) for a, q in rows])
+    assert [r.status_code for r in results] == [200] * 50
+    assert await ExamAnswer.count().where((ExamAnswer.attempt == attempt_id) & (ExamAnswer.chosen != "")) == 50
+
+
+async def test_a_busy_database_is_retried_then_told_never_a_500(client, learner, monkeypatch):
+    import sqlite3
+
+    attempt_id = await start(client, learner["enrollment"].id)
+    a, q = (await paper(attempt_id))[0]
+    real = services._save
+    calls = {"n": 0}
+
+    async def flaky(*args):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise sqlite3.OperationalError("database is locked")
+        return await real(*args)
+
+    monkeypatch.setattr(services, "_save", flaky)
+    assert (await save(client, attempt_id, a.seq, shown(a, q.answer))).status_code == 200 and calls["n"] == 3
+
+    async def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(services, "_save", locked)
+    monkeypatch.setattr(services, "BUSY_RETRIES", 2)
+    r = await save(client, attempt_id, a.seq, shown(a, q.answer))
+    assert r.status_code == 503 and "系统繁忙，本次操作未完成，请稍后再试" in r.text
+    monkeypatch.setattr(services, "_close", locked)
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 303 and r.headers["location"].startswith(f"{T}/exams/attempts/{attempt_id}?notice=")
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "open"

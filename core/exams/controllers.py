@@ -301,6 +301,7 @@ async def attempt_page(request: Request, hooks: Hooks, tenant: Tenant, account: 
     course = await scoped(Course, tenant).get(attempt.course)
     now = services.server_now()
     return await render(request, "exams/attempt.html", attempt=attempt, course=course, paper=paper,
+                        notice=request.query_params.get("notice", ""),
                         answered=sum(1 for q in paper if q.chosen), points=services.points,
                         left_seconds=max(0, int((attempt.deadline - now).total_seconds())),
                         headers={"Cache-Control": "no-store"})
@@ -321,7 +322,8 @@ async def attempt_answer(request: Request, hooks: Hooks, tenant: Tenant, account
         finished = exc.code in ("submitted", "expired")
         if finished:
             headers["X-Exam-Finished"] = "1"
-        return await render(request, "exams/_saved.html", status_code=409 if finished else 400, headers=headers,
+        status = 409 if finished else 503 if exc.code == "busy" else 400
+        return await render(request, "exams/_saved.html", status_code=status, headers=headers,
                             error=exc.message, saved=None, finished=finished)
     return await render(request, "exams/_saved.html", headers=headers, error="", saved=saved)
 
@@ -334,6 +336,8 @@ async def attempt_submit(request: Request, hooks: Hooks, tenant: Tenant, account
     try:
         attempt = await services.submit(hooks, tenant, attempt)
     except services.ExamError as exc:
+        if exc.code == "busy":  # still open: back to the paper, whose countdown hands in again
+            return redirect(request, f"/exams/attempts/{attempt.id}?notice={exc.message}")
         return await _result_page(request, tenant, exc.attempt or attempt, status_code=409, error=exc.message)
     await record("exam.submitted", tenant_id=tenant.id, actor_id=account.id, object_type="exam_attempt",
                  object_id=attempt.id, score=attempt.score_centi, passed=attempt.passed)

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import random
@@ -50,7 +51,9 @@ MESSAGES = {
     "submitted": "本次考核已交卷，不能再修改答案或重复交卷",
     "not_in_paper": "该题不在本次试卷中，答案未保存",
     "bad_option": "选项无效，答案未保存，请重新选择",
+    "busy": "系统繁忙，本次操作未完成，请稍后再试",
 }
+BUSY_RETRIES = 6
 
 
 def server_now() -> dt.datetime:
@@ -246,6 +249,29 @@ async def _locked(tenant: Tenant, attempt_id: int) -> ExamAttempt | None:
     return await query.first()
 
 
+def _busy(exc: BaseException) -> bool:
+    """SQLite gave up waiting for its write lock (many writers at once)."""
+    return "database is locked" in str(exc) or "database is busy" in str(exc)
+
+
+async def _retrying(write):
+    """Run ``write()`` (a coroutine function holding one transaction) again when SQLite's write
+    lock stayed busy; after ``BUSY_RETRIES`` tries the learner is told (ExamError "busy", 503),
+    never a server error. Other errors pass through."""
+    for i in range(BUSY_RETRIES):
+        try:
+            return await write()
+        except ExamError:
+            raise
+        except Exception as exc:
+            if not _busy(exc):
+                raise
+            if i == BUSY_RETRIES - 1:
+                log.warning("exam write gave up: database busy")
+                raise ExamError("busy") from None
+            await asyncio.sleep(0.05 * (i + 1) * (1 + random.random()))
+
+
 # --- attempts ----------------------------------------------------------------------------------
 
 
@@ -266,7 +292,7 @@ async def start_attempt(hooks: Hooks | None, tenant: Tenant, account_id: int, en
     paper = draw(questions, e.policy, rng)
     now = server_now()
     key = f"{tenant.id}:{account_id}:{e.course.id}"
-    try:
+    async def write() -> ExamAttempt:
         async with _transaction():
             attempt = scoped(ExamAttempt, tenant).new(
                 account=account_id, enrollment=enrollment.id, course=e.course.id, position=e.course.position,
@@ -277,13 +303,18 @@ async def start_attempt(hooks: Hooks | None, tenant: Tenant, account_id: int, en
             await ExamAnswer.insert(*[scoped(ExamAnswer, tenant).new(
                 attempt=attempt.id, seq=i, question=item.question.id, order=item.order,
                 points_centi=item.points_centi) for i, item in enumerate(paper, start=1)])
+        return attempt
+
+    try:
+        return await _retrying(write)
+    except ExamError:
+        raise
     except Exception:
         # Another request opened one first (the unique open_key): that one is the attempt.
         existing = await scoped(ExamAttempt, tenant).objects(ExamAttempt.open_key == key).first()
         if existing is None:
             raise
         return existing
-    return attempt
 
 
 async def attempt_of(tenant: Tenant, account_id: int, attempt_id: int) -> ExamAttempt | None:
@@ -315,13 +346,17 @@ class Saved:
     total: int  # questions on the paper
 
 
-def to_original(order: str, kind: str, shown: Sequence[str]) -> str:
-    """Display letters → the question's original letters (sorted); ExamError for tampered ids."""
+def to_original(order: str, kind: str, shown: Sequence[str], options: int | None = None) -> str:
+    """Display letters → the question's original letters (sorted); ExamError for tampered ids
+    (and for options the question no longer has: ``options`` is its count now)."""
     picked = set()
     for letter in shown:
         if not isinstance(letter, str) or len(letter) != 1 or letter not in LETTERS[: len(order)]:
             raise ExamError("bad_option")
-        picked.add(order[LETTERS.index(letter)])
+        original = order[LETTERS.index(letter)]
+        if options is not None and LETTERS.index(original) >= options:
+            raise ExamError("bad_option")
+        picked.add(original)
     if kind in ("single", "judge") and len(picked) > 1:
         raise ExamError("bad_option")
     return "".join(sorted(picked))
@@ -346,6 +381,10 @@ async def save_answer(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt,
     except (TypeError, ValueError):
         raise ExamError("not_in_paper", attempt) from None
     now = server_now()
+    return await _retrying(lambda: _save(tenant, attempt, seq, shown, now))
+
+
+async def _save(tenant: Tenant, attempt: ExamAttempt, seq: int, shown: Sequence[str], now: dt.datetime) -> Saved:
     # One transaction (on SQLite one connection) for the checks and the write.
     async with _transaction():
         locked = await _locked(tenant, attempt.id)
@@ -354,11 +393,13 @@ async def save_answer(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt,
         if now > locked.deadline + GRACE:
             raise ExamError("expired", locked)
         row = await scoped(ExamAnswer, tenant).select(
-            ExamAnswer.id, ExamAnswer.order, ExamAnswer.question.kind.as_alias("kind")).where(
+            ExamAnswer.id, ExamAnswer.order, ExamAnswer.question.kind.as_alias("kind"),
+            ExamAnswer.question.options.as_alias("options")).where(
             (ExamAnswer.attempt == attempt.id) & (ExamAnswer.seq == seq)).first()
         if row is None:
             raise ExamError("not_in_paper", attempt)
-        chosen = to_original(row["order"], row["kind"], shown)
+        count = 2 if row["kind"] == "judge" else len((row["options"] or "").split("\n"))
+        chosen = to_original(row["order"], row["kind"], shown, count)
         await scoped(ExamAnswer, tenant).update({ExamAnswer.chosen: chosen, ExamAnswer.answered_at: now}).where(
             ExamAnswer.id == row["id"])
         marks = await scoped(ExamAnswer, tenant).select(ExamAnswer.chosen).where(ExamAnswer.attempt == attempt.id)
@@ -401,10 +442,24 @@ async def submit(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt) -> E
 
 async def _finish(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str) -> ExamAttempt | None:
     """Score and close an open attempt under its lock; None when it was no longer open."""
+    if not await _retrying(lambda: _close(hooks, tenant, attempt_id, by)):
+        return None
+    attempt = await scoped(ExamAttempt, tenant).get(attempt_id)
+    log.info("exam attempt %s %s by %s: %s/%s", attempt.id, attempt.status, by, attempt.score_centi,
+             attempt.total_centi)
+    if hooks is not None:
+        from core.accounts.tables import Account
+
+        account = await scoped(Account, tenant).get(attempt.account)
+        await notify(hooks.exam_submitted, tenant=tenant, account=account, attempt=attempt)
+    return attempt
+
+
+async def _close(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str) -> bool:
     async with _transaction():
         attempt = await _locked(tenant, attempt_id)
         if attempt is None or attempt.status != "open":
-            return None
+            return False
         answers = await scoped(ExamAnswer, tenant).objects(ExamAnswer.attempt == attempt.id).order_by(ExamAnswer.seq)
         keys = {q.id: q for q in await scoped(Question, tenant).objects(
             Question.id.is_in([a.question for a in answers] or [0]))}
@@ -420,14 +475,7 @@ async def _finish(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str)
                   ExamAttempt.passed: score >= attempt.pass_centi, ExamAttempt.submitted_by: by,
                   ExamAttempt.submitted_at: min(now, attempt.deadline) if by == "server" else now}
         await scoped(ExamAttempt, tenant).update(values).where(ExamAttempt.id == attempt.id)
-    attempt = await scoped(ExamAttempt, tenant).get(attempt_id)
-    log.info("exam attempt %s %s by %s: %s/%s", attempt.id, status, by, score, attempt.total_centi)
-    if hooks is not None:
-        from core.accounts.tables import Account
-
-        account = await scoped(Account, tenant).get(attempt.account)
-        await notify(hooks.exam_submitted, tenant=tenant, account=account, attempt=attempt)
-    return attempt
+    return True
 
 
 async def record_hidden(tenant: Tenant, attempt: ExamAttempt) -> int:
@@ -463,7 +511,9 @@ async def paper_of(tenant: Tenant, attempt: ExamAttempt) -> list[PaperQuestion]:
     for a in answers:
         q = questions[a.question]
         texts = option_texts(q)
-        options = [(LETTERS[i], texts[LETTERS.index(original)]) for i, original in enumerate(a.order)]
+        # A question edited since the draw may have fewer options than the paper's order holds.
+        options = [(LETTERS[i], texts[LETTERS.index(original)]) for i, original in enumerate(a.order)
+                   if LETTERS.index(original) < len(texts)]
         out.append(PaperQuestion(a.seq, q.kind, KINDS[q.kind], q.stem, options, to_shown(a.order, a.chosen),
                                  a.points_centi / 100))
     return out

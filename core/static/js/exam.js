@@ -34,7 +34,11 @@
 
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr.status;
-    if (status === 400 || status === 409) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    if (status === 400 || status === 409 || status === 503) { e.detail.shouldSwap = true; e.detail.isError = false; }
+    if (status === 503) {  // the server was busy: the choice was not saved, send it again
+      var form = e.detail.elt;
+      window.setTimeout(function () { htmx.trigger(form, "change"); }, 1500);
+    }
   });
   document.body.addEventListener("htmx:afterSwap", function (e) {
     var ok = e.detail.target.querySelector("[data-answered]");
