@@ -95,6 +95,7 @@ def check_row(values: dict[str, str]) -> list[RowError]:
                 errors.append(RowError(f"option_{c}", "选项内容不能换行"))
     values["options"] = "\n".join(options)
     raw = values.get("answer", "")
+    values["answer_input"] = raw  # as written (the preview shows it next to its error)
     answer = ""
     if not raw:
         errors.append(RowError("answer", "请填写答案"))
@@ -124,7 +125,7 @@ def check_row(values: dict[str, str]) -> list[RowError]:
         number = float(points)
         if not 0 < number <= 100:
             raise ValueError
-        values["points"] = str(number)
+        values["points"] = f"{number:g}"
     except ValueError:
         errors.append(RowError("points", "分值须为大于 0、不超过 100 的数字"))
     return errors
