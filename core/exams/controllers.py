@@ -11,6 +11,7 @@ not rely on it (expiry is settled on the server, see core.exams.services).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 from litestar import Request, Response, get, post
@@ -126,7 +127,7 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
 async def bank_commit(request: Request, platform: Platform, tenant: Tenant, account: Account, job_id: int) -> Response:
     """Commit a previewed bank: the valid rows (a file with errors only with "忽略错误行")."""
     job = await scoped(ImportJob, tenant).get_or_404(job_id, ImportJob.kind == IMPORT_KIND)
-    summary = job.summary if isinstance(job.summary, dict) else __import__("json").loads(job.summary or "{}")
+    summary = job.summary if isinstance(job.summary, dict) else json.loads(job.summary or "{}")
     position = await _position_or_404(tenant, int(summary.get("position") or 0))
     stored = await scoped(StoredFile, tenant).get_or_404(job.file)
     preview = banks.preview_table(await read_table_async(platform.storage.read(stored), job.filename, _limits()))
