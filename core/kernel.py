@@ -37,6 +37,7 @@ log = logging.getLogger("xueshi.kernel")
 # The core's Piccolo apps besides ``core.piccolo_app`` (each flow with its own tables and migrations)
 CORE_APPS = (
     "core.jobs.piccolo_app",  # job_run (core.jobs)
+    "core.study.piccolo_app",  # study_flush (core.study.buffer: the heartbeat buffer's watermark)
 )
 
 

@@ -35,9 +35,29 @@ class FakeClock:
 
 @pytest.fixture
 def xs_settings(xs_settings):
+    """With REDIS_URL the beats go through the Redis buffer (core.study.buffer), each test under
+    its own key prefix; without it, through the database."""
     import dataclasses
+    import os
+    import secrets
 
-    return dataclasses.replace(xs_settings, debug=True)  # a failing request shows its traceback
+    redis = os.environ.get("REDIS_URL")
+    extra = {"redis_url": redis, "job_queue": f"xs-study-{secrets.token_hex(4)}"} if redis else {}
+    return dataclasses.replace(xs_settings, debug=True, **extra)  # a failing request shows its traceback
+
+
+async def settle(platform) -> None:
+    """Write the beats buffered in Redis (if any) to the database before reading it."""
+    from redis.asyncio import Redis
+
+    from core.study import buffer
+
+    if (buf := buffer.of(platform)) is not None:  # the app's client belongs to the app's loop
+        redis = Redis.from_url(platform.settings.redis_url)
+        try:
+            await buffer.BeatBuffer(redis, buf.prefix).flush()
+        finally:
+            await redis.aclose()
 
 
 @pytest.fixture
@@ -343,6 +363,7 @@ async def test_forged_beats_are_refused_recorded_and_never_a_server_error(client
     other, password = await make_account("construction")
     await client.signin("construction", "id", password, id_number=other.id_number)
     assert (await beat(client, s["token"], 30, lesson, 30))["reason"] == "foreign_session"
+    await settle(platform)
     reasons = {r["reason"] for r in await HoursEntry.select(HoursEntry.reason).where(HoursEntry.anomaly == True)}  # noqa: E712
     assert {"replayed", "foreign_session", "lesson_mismatch", "session_ended", "bad_beat"} <= reasons
     # No CSRF token: refused by the middleware.
@@ -363,12 +384,13 @@ async def test_a_second_tab_takes_over_and_the_first_pauses(client, studying, cl
     assert new["credited"] == 10  # the learner's clock: 10 s since the previous beat of either tab
 
 
-async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, studying, clock):
+async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, studying, clock, platform):
     lesson = studying["lesson"].id
     s = await start(client, lesson)
     clock.advance(20)
     answers = await asyncio.gather(*[beat(client, s["token"], seq, lesson, 20) for seq in range(1, 13)])
     assert sum(a["credited"] for a in answers) == 20
+    await settle(platform)
     e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
     assert e.credited_seconds == 20
 
@@ -378,9 +400,10 @@ async def test_daily_cap_binds_and_is_shown(client, studying, clock, monkeypatch
 
     monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
     lesson = studying["lesson"].id
-    s = await start(client, lesson)
+    await services.clock_of(studying["tenant"], studying["account"].id)
     await StudyClock.update({StudyClock.day: services.china_day(clock.now), StudyClock.day_seconds: 45.0}).where(
         StudyClock.account == studying["account"].id)  # 45 s studied earlier today
+    s = await start(client, lesson)
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
     clock.advance(10)
@@ -405,6 +428,7 @@ async def test_completion_shows_the_guides_text_and_moves_to_review(client, stud
     text = ("【温馨提示】“尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，审核时间大约需要 3 到 5 个工作日，"
             "请您耐心等待，学时审核通过后可登录管理系统完成换证。”")
     assert a["completed"] and a["completion_text"] == text
+    await settle(platform)
     e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
     assert e.status == "review" and e.completed_at is not None and e.credited_seconds == pytest.approx(30)
     page = (await client.get(f"{T}/study")).text

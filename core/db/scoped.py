@@ -70,6 +70,20 @@ class Scoped(Generic[T]):
             raise NotFoundException()
         return row
 
+    async def update_each(self, rows: list[tuple], types: list[str], assignments: dict[str, str]) -> None:
+        """One ``UPDATE … FROM (VALUES …)`` for many rows of this tenant (PostgreSQL and SQLite
+        ≥ 3.33): ``rows`` are tuples whose first value is the row's id; ``types`` the SQL type of
+        each value; ``assignments`` map a column to an expression over ``v.column2`` … (the row's
+        other values, in order) and the table's own columns. Rows of another tenant are untouched."""
+        if not rows:
+            return
+        name = self.table._meta.tablename
+        one = "(" + ", ".join(f"CAST({{}} AS {t})" for t in types) + ")"
+        sets = ", ".join(f"{column} = {expression}" for column, expression in assignments.items())
+        sql = (f"UPDATE {name} SET {sets} FROM (VALUES {', '.join([one] * len(rows))}) AS v "
+               f"WHERE {name}.id = v.column1 AND {name}.tenant = {{}}")
+        await self.table.raw(sql, *[value for row in rows for value in row], self.tenant_id)
+
     def new(self, **values: Any) -> T:
         """A new row of this tenant (not saved yet)."""
         values.pop("tenant", None)

@@ -11,6 +11,7 @@ from core.jobs.runtime import report
 from core.jobs.specs import JobSpec, platform_of
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
+from core.study.jobs import flush_study_beats
 
 log = logging.getLogger("xueshi.jobs")
 
@@ -63,4 +64,6 @@ CORE_JOBS = [
             on_failure=import_failed),
     JobSpec(purge_retention, timeout=60 * 60, retries=1, retry_delay=60, cron="30 3 * * *", label="清理过期个人数据"),
     JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入"),
+    # Idempotent (the watermark): a retry or two workers at once never write a beat twice.
+    JobSpec(flush_study_beats, timeout=5 * 60, retries=2, retry_delay=5, cron="* * * * *", label="写入学时记录"),
 ]
