@@ -248,6 +248,7 @@ class BeatBuffer:
         self._load = redis.register_script(LOAD)
         self._last_flush = time.monotonic()
         self._flushing: asyncio.Task | None = None
+        self.auto_flush = True  # beats start flushes in their process (tests switch it off)
 
     # --- sessions and beats ------------------------------------------------------------------
 
@@ -378,6 +379,8 @@ class BeatBuffer:
     # --- flushing ----------------------------------------------------------------------------
 
     def _maybe_flush(self, waiting: int) -> None:
+        if not self.auto_flush:
+            return
         if self._flushing is not None and not self._flushing.done():
             return
         if waiting >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
@@ -422,7 +425,7 @@ class BeatBuffer:
                                      StudyFlush.updated_at: dt.datetime.now(dt.UTC)}).where(StudyFlush.id == mark.id)
         # Committed: the entries up to last_id may go (the watermark alone keeps them from being
         # written again if this trim never happens).
-        await self.redis.xtrim(self.stream, minid=last_id)
+        await self.redis.xtrim(self.stream, minid=last_id, approximate=False)
         return len(entries)
 
 
