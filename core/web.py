@@ -63,13 +63,14 @@ def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise SigninRequired()
 
 
-def signed_in_id(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+async def signed_in_id(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard of a handler marked ``opt={"account_id_only": True}``: a live session of the
     request's tenant (checked by ``resolve_request``: idle and absolute timeouts, the account's
     session epoch, the CSRF binding), whose account id the handler takes as ``session_account_id``. The
     account row (role, active) is not read: use it only where the request names something the
     account made through the full checks (the heartbeat's study session). Ending an account's
     sessions (``Sessions.end_all``, as a password change does) cuts such requests off at once."""
+    # async: Litestar runs a plain ``def`` guard in a worker thread, which costs more than the check
     if connection.state.get("account_id") is None:
         raise SigninRequired()
 

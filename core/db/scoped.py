@@ -84,6 +84,16 @@ class Scoped(Generic[T]):
                f"WHERE {name}.id = v.column1 AND {name}.tenant = {{}}")
         await self.table.raw(sql, *[value for row in rows for value in row], self.tenant_id)
 
+    async def insert_many(self, columns: list[str], rows: list[tuple]) -> None:
+        """One multi-row ``INSERT`` of this tenant's rows (``columns``: names, ``tenant`` added),
+        without building a row object per row (the beat buffer's flush writes thousands)."""
+        if not rows:
+            return
+        one = "(" + ", ".join(["{}"] * (len(columns) + 1)) + ")"
+        sql = (f"INSERT INTO {self.table._meta.tablename} (tenant, {', '.join(columns)}) "
+               f"VALUES {', '.join([one] * len(rows))}")
+        await self.table.raw(sql, *[value for row in rows for value in (self.tenant_id, *row)])
+
     def new(self, **values: Any) -> T:
         """A new row of this tenant (not saved yet)."""
         values.pop("tenant", None)

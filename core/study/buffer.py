@@ -458,6 +458,10 @@ async def _write(entries: list) -> None:
         await _write_tenant(tenant_id, rows)
 
 
+LEDGER_COLUMNS = ["account", "enrollment", "lesson", "session", "seq", "position_from", "position_to", "claimed",
+                  "seconds", "reason", "anomaly", "created_at"]
+
+
 async def _write_tenant(tenant_id: int, rows: list[dict[str, str]]) -> None:
     ledger = scoped(HoursEntry, tenant_id)
     new = []
@@ -469,11 +473,9 @@ async def _write_tenant(tenant_id: int, rows: list[dict[str, str]]) -> None:
         at = dt.datetime.fromtimestamp(float(f["at"]), dt.UTC)
         seconds = float(f.get("sec") or 0.0)
         if f["h"] == "1":
-            new.append(ledger.new(
-                account=int(f["a"]), enrollment=_int_or_none(f["e"]), lesson=_int_or_none(f["l"]), session=f["s"],
-                seq=int(f["q"]), position_from=float(f.get("pf") or 0.0), position_to=float(f["pt"]),
-                claimed=float(f.get("c") or 0.0), seconds=seconds, reason=f["r"], anomaly=f["an"] == "1",
-                created_at=at))
+            new.append((int(f["a"]), _int_or_none(f["e"]), _int_or_none(f["l"]), f["s"], int(f["q"]),
+                        float(f.get("pf") or 0.0), float(f["pt"]), float(f.get("c") or 0.0), seconds, f["r"],
+                        f["an"] == "1", at))
         sid = _int_or_none(f.get("sid", ""))
         if f["k"] == "r":
             if sid is not None and f.get("end"):
@@ -491,8 +493,7 @@ async def _write_tenant(tenant_id: int, rows: list[dict[str, str]]) -> None:
         s[0] = max(s[0], int(f["q"]))
         if f["end"]:
             s[1:] = [f["end"], at]
-    if new:
-        await HoursEntry.insert(*new)
+    await ledger.insert_many(LEDGER_COLUMNS, new)
     await scoped(Enrollment, tenant_id).update_each(
         [(i, sec, moved, at) for i, (sec, moved, at) in enrol.items()],
         ["INTEGER", "DOUBLE PRECISION", "INTEGER", "TIMESTAMPTZ"],
