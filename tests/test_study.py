@@ -470,3 +470,66 @@ async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client
     check = (await client.get(r.headers["location"])).text
     assert f'data-next="/study/lessons/{lesson}"' in check
     assert (await client.get(f"{T}/face/check?next=https://evil.example/")).status_code == 200  # ignored
+
+
+async def test_a_beat_without_a_live_session_is_sent_to_sign_in_and_credits_nothing(client, studying, clock, platform):
+    """The heartbeat reads no account row, but the web session is still checked on every beat:
+    ending the account's sessions (as a password change does) cuts the beats off at once."""
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    clock.advance(10)
+    assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
+    sessions = platform.sessions
+    if platform.settings.redis_url:  # the app's Redis client belongs to the app's loop
+        from litestar.stores.redis import RedisStore
+
+        from core.accounts.sessions import Sessions
+
+        sessions = Sessions(RedisStore.with_client(url=platform.settings.redis_url, namespace="xueshi"),
+                            idle=sessions.idle, absolute=sessions.absolute)
+    await sessions.end_all(studying["account"].id)
+    if sessions is not platform.sessions:
+        await sessions.store._shutdown()
+    clock.advance(10)
+    r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "2", "lesson": str(lesson),
+                                              "position": "20", "playing": "1", "event": "beat"})
+    assert r.status_code == 303 and "/signin" in r.headers["location"]
+    await settle(platform)
+    assert await HoursEntry.count().where(HoursEntry.account == studying["account"].id) == 1
+
+
+async def test_a_staff_accounts_beat_is_refused_as_foreign(client, studying, clock, make_account, platform):
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    admin, password = await make_account("construction", role="tenant_admin")
+    await client.signin("construction", "id", password, id_number=admin.id_number)
+    clock.advance(10)
+    a = await beat(client, s["token"], 1, lesson, 10)
+    assert a["reason"] == "foreign_session" and a["credited"] == 0 and a["anomaly"]
+
+
+async def test_forget_enrollment_reloads_hours_changed_in_the_database(client, studying, clock, platform):
+    """With Redis: a review that clears an enrolment's hours in the database calls
+    ``forget_enrollment``; the next beat continues from the database's figures."""
+    from redis.asyncio import Redis
+
+    from core.study import buffer
+
+    if buffer.of(platform) is None:
+        pytest.skip("needs REDIS_URL (the database path has no copy to forget)")
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    clock.advance(10)
+    assert (await beat(client, s["token"], 1, lesson, 10))["total_seconds"] == 10
+    redis = Redis.from_url(platform.settings.redis_url)
+    try:
+        buf = buffer.BeatBuffer(redis, buffer.of(platform).prefix)
+        await buf.flush()
+        e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
+        assert e.credited_seconds == 10
+        await Enrollment.update({Enrollment.credited_seconds: 0.0}).where(Enrollment.id == e.id)  # cleared
+        await buf.forget_enrollment(e.id)
+    finally:
+        await redis.aclose()
+    clock.advance(10)
+    assert (await beat(client, s["token"], 2, lesson, 20))["total_seconds"] == 10  # 0 + 10, not 20 + 10
