@@ -5,10 +5,14 @@ handler, both served the same way in the same run: uvicorn on uvloop + httptools
 Run: uv run python benchmarks/bench_heartbeat.py [seconds] [connections]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/0 (defaults)
 
+With Redis the beats go through the Redis buffer (core.study.buffer), whose flushes run in the
+serving processes and count in their figures. ``BENCH_ONLY=sqlite`` or ``pg`` runs one database.
+
 Every beat claims a small, plausible advance (the position follows the wall clock), so each one
 goes through the whole crediting path and appends an ``HoursEntry``. Learners are spread over
 wrk's connections so that one learner's beats are never sent concurrently (their sequence numbers
-must grow). Prints req/s, p50/p95 and the ratio to the bare handler.
+must grow). Prints req/s, p50/p95, the ratio to the bare handler and the server processes' CPU
+milliseconds per request (read from /proc: on a shared machine it moves less than req/s).
 """
 
 from __future__ import annotations
@@ -188,7 +192,8 @@ def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
             c.get("/t/construction/study")
             csrf = c.cookies.get("csrftoken")
             r = c.post(f"/t/construction/study/lessons/{lesson}/session", headers={"x-csrftoken": csrf})
-            r.raise_for_status()
+            if r.status_code != 201:
+                raise RuntimeError(f"study session not started: {r.status_code} {r.headers.get('location', '')}")
             out.append((r.json()["token"], f"{cookie_name}={sid}; csrftoken={csrf}", csrf, lesson))
     return out
 
