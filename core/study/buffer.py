@@ -29,6 +29,9 @@ written twice (tests/test_study_buffer.py kills flushing workers with SIGKILL). 
 from the beats themselves (every ``FLUSH_EVERY`` entries or ``FLUSH_SECONDS``), from the
 ``flush_study_beats`` cron job every minute, and before the course page lists refused credits.
 Pages read the live figures from Redis (``live_enrollments``, ``live_progress``).
+
+The scripts reach keys named inside them (an enrolment's, a replaced session's): one Redis server,
+not Redis Cluster.
 """
 
 from __future__ import annotations
@@ -385,9 +388,10 @@ class BeatBuffer:
             return
         if waiting >= FLUSH_EVERY or time.monotonic() - self._last_flush >= FLUSH_SECONDS:
             self._last_flush = time.monotonic()
-            self._flushing = asyncio.get_running_loop().create_task(self._flush_quietly())
+            self._flushing = asyncio.get_running_loop().create_task(self.flush_quietly())
 
-    async def _flush_quietly(self) -> None:
+    async def flush_quietly(self) -> None:
+        """``flush()``, logging instead of raising: what is not written stays in the stream."""
         try:
             await self.flush()
         except Exception:  # the entries stay in the stream; the next flush or the cron job retries

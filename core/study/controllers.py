@@ -63,7 +63,7 @@ async def course_page(request: Request, platform: Platform, tenant: Tenant, acco
                       enrollment_id: int) -> Response:
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
     if (buf := buffer.of(platform)) is not None:
-        await buf.flush()  # the refused credits below are read from the ledger
+        await buf.flush_quietly()  # the refused credits below are read from the ledger
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == course.id).order_by(Lesson.ordering)
     progress = {p.lesson: p for p in await scoped(LessonProgress, tenant).objects(
