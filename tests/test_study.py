@@ -43,7 +43,15 @@ def xs_settings(xs_settings):
 
     redis = os.environ.get("REDIS_URL")
     extra = {"redis_url": redis, "job_queue": f"xs-study-{secrets.token_hex(4)}"} if redis else {}
-    return dataclasses.replace(xs_settings, debug=True, **extra)  # a failing request shows its traceback
+    yield dataclasses.replace(xs_settings, debug=True, **extra)  # a failing request shows its traceback
+    if redis:  # the test's buffer keys (Redis is shared with other runs)
+        from redis import Redis
+
+        client = Redis.from_url(redis)
+        keys = list(client.scan_iter(f"{extra['job_queue']}:study:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
 
 
 async def settle(platform) -> None:
