@@ -541,3 +541,30 @@ async def test_forget_enrollment_reloads_hours_changed_in_the_database(client, s
         await redis.aclose()
     clock.advance(10)
     assert (await beat(client, s["token"], 2, lesson, 20))["total_seconds"] == 10  # 0 + 10, not 20 + 10
+
+
+async def test_after_a_review_clears_the_hours_the_learner_studies_again(client, studying, clock, platform):
+    """The review flow writes the database (cleared, hours reversed); with Redis, the pages and
+    the next session see that, not the buffer's stale copy, and study earns hours again."""
+    course = studying["course"]
+    await Course.update({Course.required_hours: 20 / 2700}).where(Course.id == course.id)  # 20 s
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    for seq in (1, 2):
+        clock.advance(10)
+        a = await beat(client, s["token"], seq, lesson, seq * 10)
+    assert a["completed"]
+    await settle(platform)
+    e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
+    assert e.status == "review"
+    await Enrollment.update({Enrollment.status: "cleared", Enrollment.credited_seconds: 0.0}).where(
+        Enrollment.id == e.id)  # what core.review's clearing does to the enrolment
+    page = (await client.get(f"{T}/study")).text
+    assert "学时已清除" in page and "待审核" not in page
+    s = await start(client, lesson)
+    clock.advance(10)
+    a = await beat(client, s["token"], 1, lesson, 5)  # back to the start of the lesson, replayed
+    clock.advance(10)
+    a = await beat(client, s["token"], 2, lesson, 15)
+    assert a["total_seconds"] == 10  # 0 after the clearing + 10 played, not the buffer's old 20 + 10
+    assert not a["completed"] and a["completion_text"] == ""  # studying again, not 待审核

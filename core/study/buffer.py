@@ -146,8 +146,9 @@ local duration, needed = tonumber(s[6]), tonumber(s[7])
 local dsec = 0
 if c[3] == day then dsec = tonumber(c[4]) end
 local ecred, status = tonumber(e[1]), e[2]
+local studying = status == 'studying' or status == 'cleared'  -- services.STUDYING
 local left = 0
-if status == 'studying' then left = math.max(0, needed - ecred) end
+if studying then left = math.max(0, needed - ecred) end
 local pos0, far0, pcred = tonumber(p[1]), tonumber(p[2]), tonumber(p[3])
 local play = playing or event == 'pause' or event == 'end' or event == 'hide'
 local sec, claim, reason, anomaly, pos, far, last = decide(tonumber(c[2]), pos0, far0, pcred, duration, dsec, cap,
@@ -164,9 +165,9 @@ local total, moved = ecred, '0'
 if sec > 0 then
   total = ecred + sec
   local fields = {'cred', f(total)}
-  if total >= needed - 1e-6 and status == 'studying' then
+  if total >= needed - 1e-6 and studying then
     moved = '1'
-    fields = {'cred', f(total), 'status', 'review'}
+    fields = {'cred', f(total), 'status', 'review', 'mvat', ARGV[11]}
   end
   redis.call('HSET', ekey, unpack(fields))
 end
@@ -276,6 +277,7 @@ class BeatBuffer:
         await session.save()
         await scoped(StudyClock, tenant).update({StudyClock.active_token: token}).where(StudyClock.id == clock.id)
         e = access.enrollment
+        await self.live_enrollments([e])  # drops a copy a review made stale, so START loads the database's
         p = self.prefix
         pos, far, cred, done = await self._start(
             keys=[f"{p}clock:{account_id}", f"{p}prog:{account_id}:{access.lesson.id}", f"{p}enr:{e.id}",
@@ -326,7 +328,7 @@ class BeatBuffer:
             total_seconds=round(total, 3), total_hours=services.hours(tenant, total),
             required_hours=round(float(needed) / services.seconds_per_hour(tenant), 4),
             lesson_credited=round(float(lesson_credited), 3), lesson_completed=done == "1",
-            completed=completed_now or status != "studying",
+            completed=completed_now or status not in services.STUDYING,
             completion_text=services.completion_text(tenant) if (completed_now or status == "review") else "",
         )
 
@@ -350,16 +352,31 @@ class BeatBuffer:
     # --- live figures for pages --------------------------------------------------------------
 
     async def live_enrollments(self, rows: list[Enrollment]) -> None:
-        """Replace the rows' credited seconds and status by Redis's (not yet flushed) figures."""
+        """Replace the rows' credited seconds and status by Redis's (not yet flushed) figures. A
+        copy whose status the database has since changed otherwise (a review approved or cleared
+        the hours) is flushed and dropped instead: the next session loads the database's figures."""
         if not rows:
             return
         pipe = self.redis.pipeline(transaction=False)
         for e in rows:
-            pipe.hmget(f"{self.prefix}enr:{e.id}", "cred", "status")
-        for e, (cred, status) in zip(rows, await pipe.execute()):
-            if cred is not None:
-                e.credited_seconds = float(cred)
-                e.status = status.decode() if isinstance(status, bytes) else status
+            pipe.hmget(f"{self.prefix}enr:{e.id}", "cred", "status", "mvat")
+        from core.study.services import STUDYING
+
+        stale = []
+        for e, (cred, status, moved_at) in zip(rows, await pipe.execute()):
+            if cred is None:
+                continue
+            status = status.decode() if isinstance(status, bytes) else status
+            # A beat's move to review that the database has not seen yet (a flushed move set
+            # completed_at to the move's time, so a status changed after it is the database's).
+            unflushed = (e.status in STUDYING and status == "review" and moved_at is not None and
+                         (e.completed_at is None or e.completed_at.timestamp() < float(moved_at) - 0.001))
+            if status == e.status or unflushed:
+                e.credited_seconds, e.status = float(cred), status
+            else:  # the database moved on (a review approved or cleared it): Redis's copy is stale
+                stale.append(e.id)
+        for enrollment_id in stale:
+            await self.forget_enrollment(enrollment_id)
 
     async def live_progress(self, rows: list[LessonProgress]) -> None:
         rows = [r for r in rows if r is not None]
@@ -502,8 +519,9 @@ async def _write_tenant(tenant_id: int, rows: list[dict[str, str]]) -> None:
         [(i, sec, moved, at) for i, (sec, moved, at) in enrol.items()],
         ["INTEGER", "DOUBLE PRECISION", "INTEGER", "TIMESTAMPTZ"],
         {"credited_seconds": "enrollment.credited_seconds + v.column2",
-         "status": "CASE WHEN v.column3 = 1 AND enrollment.status = 'studying' THEN 'review' ELSE enrollment.status END",
-         "completed_at": "CASE WHEN v.column3 = 1 AND enrollment.status = 'studying' THEN v.column4 "
+         "status": "CASE WHEN v.column3 = 1 AND enrollment.status IN ('studying', 'cleared') THEN 'review' "
+                   "ELSE enrollment.status END",
+         "completed_at": "CASE WHEN v.column3 = 1 AND enrollment.status IN ('studying', 'cleared') THEN v.column4 "
                          "ELSE enrollment.completed_at END"})
     await scoped(LessonProgress, tenant_id).update_each(
         [(i, *values) for i, values in progress.items()],
