@@ -89,8 +89,9 @@ async def test_rare_name_characters_render_without_missing_glyph_boxes(platform,
     rare_pdf = await services.pdf_bytes(platform, platform.tenants.get("construction"), rare)
     assert missing_glyphs(rare_pdf) == []
     assert "刘岩䶮𠀾" in pdf_text(rare_pdf)
-    # Each of the two extra characters adds ink (×2: the name is printed twice).
-    assert ink(pdf_to_png(rare_pdf)) > ink(pdf_to_png(plain_pdf)) + 2 * 2 * 40
+    # Each of the two extra characters adds ink (×2: the name is printed twice): not blanks. (The
+    # fallback face fontconfig picks varies, and with it the ink: a small bound, not a face's.)
+    assert ink(pdf_to_png(rare_pdf)) > ink(pdf_to_png(plain_pdf)) + 2 * 2 * 10
 
 
 FRESH = textwrap.dedent("""

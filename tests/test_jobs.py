@@ -39,6 +39,10 @@ async def fails_once(ctx, *, tag: str, tenant: str | None = None) -> str:
     return "ok"
 
 
+async def housekeeping(ctx, *, tag: str, tenant: str | None = None) -> None:
+    CALLS.setdefault(tag, []).append(1)
+
+
 FAILED: list[tuple[str, str]] = []
 
 
@@ -53,6 +57,7 @@ class JobsPlugin:
             JobSpec(count_rows, timeout=20, retries=0, label="测试计数"),
             JobSpec(sleeps_too_long, timeout=1, retries=1, retry_delay=0.1, label="测试超时", on_failure=note_failure),
             JobSpec(fails_once, timeout=5, retries=1, retry_delay=0.1, label="测试重试"),
+            JobSpec(housekeeping, timeout=5, retries=0, label="测试不记录", record=False),
         ]
 
 
@@ -95,6 +100,16 @@ async def _exercise(platform) -> str:
     await platform.jobs.enqueue(fails_once, key=f"flaky-{tag}", tag=f"flaky-{tag}")
     flaky = await _wait_run(f"flaky-{tag}", seconds=30)
     assert (flaky.status, flaky.attempts, _json(flaky.result)) == ("complete", 2, {}), flaky.error
+
+    # A housekeeping job (record=False) runs and leaves no row on the jobs pages.
+    await platform.jobs.enqueue(housekeeping, key=f"quiet-{tag}", tag=f"quiet-{tag}")
+    for _ in range(300):
+        if CALLS.get(f"quiet-{tag}"):
+            break
+        await asyncio.sleep(0.1)
+    assert CALLS[f"quiet-{tag}"] == [1]
+    await asyncio.sleep(0.2)
+    assert not await JobRun.exists().where(JobRun.key == f"quiet-{tag}")
     return tag
 
 

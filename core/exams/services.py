@@ -551,4 +551,5 @@ async def expire_exam_attempts(ctx: dict[str, Any]) -> dict[str, int]:
 def exam_jobs() -> list[Any]:
     from core.jobs.specs import JobSpec
 
-    return [JobSpec(expire_exam_attempts, timeout=120, retries=1, label="考核超时自动交卷", cron="* * * * *")]
+    return [JobSpec(expire_exam_attempts, timeout=120, retries=1, label="考核超时自动交卷", cron="* * * * *",
+                    record=False)]

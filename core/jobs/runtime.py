@@ -72,13 +72,17 @@ class Jobs:
         return self.heartbeat_seconds if spec.heartbeat else 0
 
     async def enqueue(self, job: str | JobFunction, *, key: str | None = None, tenant: Tenant | None = None,
-                      label: str = "", **kwargs: Any) -> JobRun:
+                      label: str = "", **kwargs: Any) -> JobRun | None:
         """Queue ``job`` with ``kwargs`` (JSON values: ids, not objects). A tenant's job also gets
-        ``tenant=<slug>`` and shows on that tenant's job page. Returns the run's record."""
+        ``tenant=<slug>`` and shows on that tenant's job page. Returns the run's record (None for
+        a job with ``record=False``)."""
         spec = self.spec(job)
         key = key or f"{spec.name}:{uuid.uuid4().hex}"
         if tenant is not None:
             kwargs["tenant"] = tenant.slug
+        if not spec.record:
+            await self._enqueue(spec, key, kwargs)
+            return None
         run = await records.queued(key=key, function=spec.name, label=label or spec.label, kwargs=kwargs,
                                    tenant_id=tenant.id if tenant is not None else None,
                                    max_attempts=spec.max_attempts)
@@ -99,6 +103,9 @@ class Jobs:
     async def _attempt_started(self, ctx: dict[str, Any], spec: JobSpec, key: str, attempt: int,
                                kwargs: dict[str, Any]) -> None:
         ctx["spec"] = spec
+        if not spec.record:
+            ctx["run_id"] = None
+            return
         ctx["run_id"] = await records.started(key=key, function=spec.name, label=spec.label, attempt=attempt,
                                               max_attempts=spec.max_attempts, kwargs=kwargs)
 
@@ -113,6 +120,8 @@ class Jobs:
         message = records.short_error(error, spec.timeout)
         if run_id is not None:
             await records.finished(run_id, "failed" if last else "retrying", error=message)
+        elif not spec.record:
+            log.warning("job %s failed (attempt %s): %s", spec.name, "last" if last else "to retry", message)
         if last and spec.on_failure is not None:
             try:
                 await spec.on_failure(ctx, message, **(kwargs or {}))

@@ -26,6 +26,8 @@ class JobSpec:
     with no arguments, and once when an in-process runner starts.
     ``on_failure``: ``async def (ctx, error, **kwargs)``, called once when the last attempt
     failed, so the job's own records (an import's status) can say so.
+    ``record``: keep a ``job_run`` row per attempt (the jobs pages). False for housekeeping crons
+    that run every minute: their failures go to the log instead.
     """
 
     function: JobFunction
@@ -36,6 +38,7 @@ class JobSpec:
     retry_delay: float = 1.0
     cron: str | None = None
     on_failure: FailureHandler | None = None
+    record: bool = True
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
