@@ -5,14 +5,10 @@ handler, both served the same way in the same run: uvicorn on uvloop + httptools
 Run: uv run python benchmarks/bench_heartbeat.py [seconds] [connections]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/0 (defaults)
 
-With Redis the beats go through the Redis buffer (core.study.buffer), whose flushes run in the
-serving processes and count in their figures. ``BENCH_ONLY=sqlite`` or ``pg`` runs one database.
-
 Every beat claims a small, plausible advance (the position follows the wall clock), so each one
 goes through the whole crediting path and appends an ``HoursEntry``. Learners are spread over
 wrk's connections so that one learner's beats are never sent concurrently (their sequence numbers
-must grow). Prints req/s, p50/p95, the ratio to the bare handler and the server processes' CPU
-milliseconds per request (read from /proc: on a shared machine it moves less than req/s).
+must grow). Prints req/s, p50/p95 and the ratio to the bare handler.
 """
 
 from __future__ import annotations
@@ -115,28 +111,11 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, 9)
 
 
-def cpu_seconds(group: int) -> float:
-    """User + system CPU time of every process in the process group ``group`` (the server's)."""
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == group:  # pgrp
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def wrk(url: str, script: Path, seconds: int, connections: int, server: subprocess.Popen) -> tuple:
-    """req/s, p50, p95, non-2xx, requests, and the server processes' CPU milliseconds per request
-    (a figure the other processes on a shared machine do not change much, unlike req/s)."""
-    before = cpu_seconds(server.pid)
+def wrk(url: str, script: Path, seconds: int, connections: int) -> tuple[float, float, float, int, int]:
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(script), url],
                          capture_output=True, text=True, check=True).stdout
-    cpu = cpu_seconds(server.pid) - before
     m = re.search(r"RESULT (\S+) (\S+) (\S+) (\d+) (\d+)", out)
-    return float(m[1]), float(m[2]), float(m[3]), int(m[4]), int(m[5]), 1000 * cpu / max(1, int(m[5]))
+    return float(m[1]), float(m[2]), float(m[3]), int(m[4]), int(m[5])
 
 
 async def prepare(env: dict) -> None:
@@ -192,8 +171,7 @@ def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
             c.get("/t/construction/study")
             csrf = c.cookies.get("csrftoken")
             r = c.post(f"/t/construction/study/lessons/{lesson}/session", headers={"x-csrftoken": csrf})
-            if r.status_code != 201:
-                raise RuntimeError(f"study session not started: {r.status_code} {r.headers.get('location', '')}")
+            r.raise_for_status()
             out.append((r.json()["token"], f"{cookie_name}={sid}; csrftoken={csrf}", csrf, lesson))
     return out
 
@@ -216,13 +194,12 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
             time.sleep(1.0)
             learners = sessions_for(port, env)
             table = ",\n".join("{%r, %r, %r, %r}" % row for row in learners)
-            for name, url, target, server in (
-                    ("bare", f"http://127.0.0.1:{bare_port}/beat", "/beat", bare),
-                    ("heartbeat", f"http://127.0.0.1:{port}/t/construction/study/beat", "/t/construction/study/beat",
-                     app)):
+            for name, url, target in (("bare", f"http://127.0.0.1:{bare_port}/beat", "/beat"),
+                                      ("heartbeat", f"http://127.0.0.1:{port}/t/construction/study/beat",
+                                       "/t/construction/study/beat")):
                 script = work / f"{name}.lua"
                 script.write_text(LUA % ("learners = {" + table + "}", 2, target))
-                rows.append((label, workers, name, *wrk(url, script, seconds, connections, server)))
+                rows.append((label, workers, name, *wrk(url, script, seconds, connections)))
         finally:
             stop(app)
             stop(bare)
@@ -243,16 +220,6 @@ def pg_reachable(url: str) -> bool:
         return False
 
 
-async def drop_keys(url: str, prefix: str) -> None:
-    from redis.asyncio import Redis
-
-    client = Redis.from_url(url)
-    keys = [k async for k in client.scan_iter(f"{prefix}*")]
-    if keys:
-        await client.delete(*keys)
-    await client.aclose()
-
-
 def main() -> None:
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     connections = int(sys.argv[2]) if len(sys.argv) > 2 else 32
@@ -261,11 +228,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="xs-bench-beat-"))
     base = {**os.environ, "XUESHI_SECRET_KEY": "bench-secret", "PYTHONPATH": f"{ROOT}:{work}",
             "XUESHI_DB_POOL_SIZE": "10"}
-    only = os.environ.get("BENCH_ONLY", "")  # "sqlite" or "pg": one of the two databases
-    configs = [] if only == "pg" else [("SQLite", {**base, "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "XUESHI_VAR_DIR": str(work / "var")})]
+    configs = [("SQLite", {**base, "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "XUESHI_VAR_DIR": str(work / "var")})]
     pg = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/test")
     redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
-    if only != "sqlite" and pg_reachable(pg):
+    if pg_reachable(pg):
         name = f"xs_bench_{secrets.token_hex(3)}"
         import asyncpg
 
@@ -276,24 +242,21 @@ def main() -> None:
 
         asyncio.run(create(f'CREATE DATABASE "{name}"'))
         configs.append(("PostgreSQL+Redis", {**base, "DATABASE_URL": pg.rsplit("/", 1)[0] + f"/{name}",
-                                             "REDIS_URL": redis, "XUESHI_VAR_DIR": str(work / "var-pg"),
-                                             "XUESHI_JOB_QUEUE": name}))  # Redis keys under the run's name
+                                             "REDIS_URL": redis, "XUESHI_VAR_DIR": str(work / "var-pg")}))
     rows = []
     try:
         for label, env in configs:
             rows += run_config(label, env, seconds, connections, work)
     finally:
-        if any(label.startswith("PostgreSQL") for label, _ in configs):
+        if len(configs) > 1:
             asyncio.run(create(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            asyncio.run(drop_keys(redis, name))
-    print(f"{'database':<18} {'procs':>5} {'endpoint':<10} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'non-2xx':>8} "
-          f"{'vs bare':>8} {'CPU ms/req':>11}")
+    print(f"{'database':<18} {'procs':>5} {'endpoint':<10} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'non-2xx':>8} {'vs bare':>8}")
     bare = {}
-    for label, workers, name, rps, p50, p95, errors, total, cpu in rows:
+    for label, workers, name, rps, p50, p95, errors, total in rows:
         if name == "bare":
             bare[(label, workers)] = rps
         ratio = rps / bare[(label, workers)] if name != "bare" else 1.0
-        print(f"{label:<18} {workers:>5} {name:<10} {rps:9.0f} {p50:8.2f} {p95:8.2f} {errors:>8} {ratio:8.2f} {cpu:11.2f}")
+        print(f"{label:<18} {workers:>5} {name:<10} {rps:9.0f} {p50:8.2f} {p95:8.2f} {errors:>8} {ratio:8.2f}")
     print(f"({seconds} s per run, wrk -t2 -c{connections}, {LEARNERS} learners, uvicorn uvloop+httptools, same machine)")
 
 

@@ -136,12 +136,6 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
         if connection.scope["method"] == "GET" and path in ("/", "/signin"):
             return
         raise SigninRequired("expired")
-    if handler.opt.get("account_id_only"):
-        # A hot path that needs only the signed-in account's id (the study heartbeat: the study
-        # session it names was started by this account through the full checks, and is refused
-        # for any other account), so no account row is read: see core.web.signed_in_id.
-        state.account_id = session.account_id
-        return
     account = await scoped(Account, tenant).get(session.account_id, Account.active == True)  # noqa: E712
     state.account = account
     if account is not None and account.must_change_password and not path.startswith(PASSWORD_CHANGE_ALLOWED):

@@ -40,7 +40,6 @@ CORE_APPS = (
     "core.review.piccolo_app",  # review_decision, review_appeal (core.review)
     "core.certificates.piccolo_app",  # certificate, registry_batch, registry_row (core.certificates)
     "core.exams.piccolo_app",  # exam banks, questions, attempts, answers (core.exams)
-    "core.study.piccolo_app",  # study_flush (core.study.buffer: the heartbeat buffer's watermark)
 )
 
 

@@ -63,18 +63,6 @@ def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         raise SigninRequired()
 
 
-async def signed_in_id(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of a handler marked ``opt={"account_id_only": True}``: a live session of the
-    request's tenant (checked by ``resolve_request``: idle and absolute timeouts, the account's
-    session epoch, the CSRF binding), whose account id the handler takes as ``session_account_id``. The
-    account row (role, active) is not read: use it only where the request names something the
-    account made through the full checks (the heartbeat's study session). Ending an account's
-    sessions (``Sessions.end_all``, as a password change does) cuts such requests off at once."""
-    # async: Litestar runs a plain ``def`` guard in a worker thread, which costs more than the check
-    if connection.state.get("account_id") is None:
-        raise SigninRequired()
-
-
 def roles(*allowed: str):
     """Guard factory: a signed-in account holding one of ``allowed`` roles. Other roles get 404,
     so pages of other roles are not revealed."""
@@ -105,17 +93,12 @@ def _provide_account(request: Request) -> Account | None:
     return account_of(request)
 
 
-def _provide_account_id(request: Request) -> int | None:
-    return request.state.get("account_id")
-
-
 def _provide_hooks(request: Request) -> Hooks:
     return platform_of(request).hooks(tenant_of(request))
 
 
 def dependencies() -> dict[str, Any]:
-    """Litestar ``Provide`` objects for the app: ``platform``, ``tenant``, ``account``, ``hooks``
-    (and ``session_account_id`` for handlers guarded by ``signed_in_id``)."""
+    """Litestar ``Provide`` objects for the app: ``platform``, ``tenant``, ``account``, ``hooks``."""
     from litestar.di import Provide
 
     return {
@@ -123,7 +106,6 @@ def dependencies() -> dict[str, Any]:
         "tenant": Provide(_provide_tenant, sync_to_thread=False),
         "account": Provide(_provide_account, sync_to_thread=False),
         "hooks": Provide(_provide_hooks, sync_to_thread=False),
-        "session_account_id": Provide(_provide_account_id, sync_to_thread=False),
     }
 
 

@@ -35,37 +35,9 @@ class FakeClock:
 
 @pytest.fixture
 def xs_settings(xs_settings):
-    """With REDIS_URL the beats go through the Redis buffer (core.study.buffer), each test under
-    its own key prefix; without it, through the database."""
     import dataclasses
-    import os
-    import secrets
 
-    redis = os.environ.get("REDIS_URL")
-    extra = {"redis_url": redis, "job_queue": f"xs-study-{secrets.token_hex(4)}"} if redis else {}
-    yield dataclasses.replace(xs_settings, debug=True, **extra)  # a failing request shows its traceback
-    if redis:  # the test's buffer keys (Redis is shared with other runs)
-        from redis import Redis
-
-        client = Redis.from_url(redis)
-        keys = list(client.scan_iter(f"{extra['job_queue']}:study:*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-async def settle(platform) -> None:
-    """Write the beats buffered in Redis (if any) to the database before reading it."""
-    from redis.asyncio import Redis
-
-    from core.study import buffer
-
-    if (buf := buffer.of(platform)) is not None:  # the app's client belongs to the app's loop
-        redis = Redis.from_url(platform.settings.redis_url)
-        try:
-            await buffer.BeatBuffer(redis, buf.prefix).flush()
-        finally:
-            await redis.aclose()
+    return dataclasses.replace(xs_settings, debug=True)  # a failing request shows its traceback
 
 
 @pytest.fixture
@@ -371,7 +343,6 @@ async def test_forged_beats_are_refused_recorded_and_never_a_server_error(client
     other, password = await make_account("construction")
     await client.signin("construction", "id", password, id_number=other.id_number)
     assert (await beat(client, s["token"], 30, lesson, 30))["reason"] == "foreign_session"
-    await settle(platform)
     reasons = {r["reason"] for r in await HoursEntry.select(HoursEntry.reason).where(HoursEntry.anomaly == True)}  # noqa: E712
     assert {"replayed", "foreign_session", "lesson_mismatch", "session_ended", "bad_beat"} <= reasons
     # No CSRF token: refused by the middleware.
@@ -392,13 +363,12 @@ async def test_a_second_tab_takes_over_and_the_first_pauses(client, studying, cl
     assert new["credited"] == 10  # the learner's clock: 10 s since the previous beat of either tab
 
 
-async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, studying, clock, platform):
+async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, studying, clock):
     lesson = studying["lesson"].id
     s = await start(client, lesson)
     clock.advance(20)
     answers = await asyncio.gather(*[beat(client, s["token"], seq, lesson, 20) for seq in range(1, 13)])
     assert sum(a["credited"] for a in answers) == 20
-    await settle(platform)
     e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
     assert e.credited_seconds == 20
 
@@ -408,10 +378,9 @@ async def test_daily_cap_binds_and_is_shown(client, studying, clock, monkeypatch
 
     monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
     lesson = studying["lesson"].id
-    await services.clock_of(studying["tenant"], studying["account"].id)
+    s = await start(client, lesson)
     await StudyClock.update({StudyClock.day: services.china_day(clock.now), StudyClock.day_seconds: 45.0}).where(
         StudyClock.account == studying["account"].id)  # 45 s studied earlier today
-    s = await start(client, lesson)
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
     clock.advance(10)
@@ -436,7 +405,6 @@ async def test_completion_shows_the_guides_text_and_moves_to_review(client, stud
     text = ("【温馨提示】“尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，审核时间大约需要 3 到 5 个工作日，"
             "请您耐心等待，学时审核通过后可登录管理系统完成换证。”")
     assert a["completed"] and a["completion_text"] == text
-    await settle(platform)
     e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
     assert e.status == "review" and e.completed_at is not None and e.credited_seconds == pytest.approx(30)
     page = (await client.get(f"{T}/study")).text
@@ -478,93 +446,3 @@ async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client
     check = (await client.get(r.headers["location"])).text
     assert f'data-next="/study/lessons/{lesson}"' in check
     assert (await client.get(f"{T}/face/check?next=https://evil.example/")).status_code == 200  # ignored
-
-
-async def test_a_beat_without_a_live_session_is_sent_to_sign_in_and_credits_nothing(client, studying, clock, platform):
-    """The heartbeat reads no account row, but the web session is still checked on every beat:
-    ending the account's sessions (as a password change does) cuts the beats off at once."""
-    lesson = studying["lesson"].id
-    s = await start(client, lesson)
-    clock.advance(10)
-    assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
-    sessions = platform.sessions
-    if platform.settings.redis_url:  # the app's Redis client belongs to the app's loop
-        from litestar.stores.redis import RedisStore
-
-        from core.accounts.sessions import Sessions
-
-        sessions = Sessions(RedisStore.with_client(url=platform.settings.redis_url, namespace="xueshi"),
-                            idle=sessions.idle, absolute=sessions.absolute)
-    await sessions.end_all(studying["account"].id)
-    if sessions is not platform.sessions:
-        await sessions.store._shutdown()
-    clock.advance(10)
-    r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "2", "lesson": str(lesson),
-                                              "position": "20", "playing": "1", "event": "beat"})
-    assert r.status_code == 303 and "/signin" in r.headers["location"]
-    await settle(platform)
-    assert await HoursEntry.count().where(HoursEntry.account == studying["account"].id) == 1
-
-
-async def test_a_staff_accounts_beat_is_refused_as_foreign(client, studying, clock, make_account, platform):
-    lesson = studying["lesson"].id
-    s = await start(client, lesson)
-    admin, password = await make_account("construction", role="tenant_admin")
-    await client.signin("construction", "id", password, id_number=admin.id_number)
-    clock.advance(10)
-    a = await beat(client, s["token"], 1, lesson, 10)
-    assert a["reason"] == "foreign_session" and a["credited"] == 0 and a["anomaly"]
-
-
-async def test_forget_enrollment_reloads_hours_changed_in_the_database(client, studying, clock, platform):
-    """With Redis: a review that clears an enrolment's hours in the database calls
-    ``forget_enrollment``; the next beat continues from the database's figures."""
-    from redis.asyncio import Redis
-
-    from core.study import buffer
-
-    if buffer.of(platform) is None:
-        pytest.skip("needs REDIS_URL (the database path has no copy to forget)")
-    lesson = studying["lesson"].id
-    s = await start(client, lesson)
-    clock.advance(10)
-    assert (await beat(client, s["token"], 1, lesson, 10))["total_seconds"] == 10
-    redis = Redis.from_url(platform.settings.redis_url)
-    try:
-        buf = buffer.BeatBuffer(redis, buffer.of(platform).prefix)
-        await buf.flush()
-        e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
-        assert e.credited_seconds == 10
-        await Enrollment.update({Enrollment.credited_seconds: 0.0}).where(Enrollment.id == e.id)  # cleared
-        await buf.forget_enrollment(e.id)
-    finally:
-        await redis.aclose()
-    clock.advance(10)
-    assert (await beat(client, s["token"], 2, lesson, 20))["total_seconds"] == 10  # 0 + 10, not 20 + 10
-
-
-async def test_after_a_review_clears_the_hours_the_learner_studies_again(client, studying, clock, platform):
-    """The review flow writes the database (cleared, hours reversed); with Redis, the pages and
-    the next session see that, not the buffer's stale copy, and study earns hours again."""
-    course = studying["course"]
-    await Course.update({Course.required_hours: 20 / 2700}).where(Course.id == course.id)  # 20 s
-    lesson = studying["lesson"].id
-    s = await start(client, lesson)
-    for seq in (1, 2):
-        clock.advance(10)
-        a = await beat(client, s["token"], seq, lesson, seq * 10)
-    assert a["completed"]
-    await settle(platform)
-    e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
-    assert e.status == "review"
-    await Enrollment.update({Enrollment.status: "cleared", Enrollment.credited_seconds: 0.0}).where(
-        Enrollment.id == e.id)  # what core.review's clearing does to the enrolment
-    page = (await client.get(f"{T}/study")).text
-    assert "学时已清除" in page and "待审核" not in page
-    s = await start(client, lesson)
-    clock.advance(10)
-    a = await beat(client, s["token"], 1, lesson, 5)  # back to the start of the lesson, replayed
-    clock.advance(10)
-    a = await beat(client, s["token"], 2, lesson, 15)
-    assert a["total_seconds"] == 10  # 0 after the clearing + 10 played, not the buffer's old 20 + 10
-    assert not a["completed"] and a["completion_text"] == ""  # studying again, not 待审核

@@ -13,7 +13,6 @@ this module compares a ``tenant`` column by hand.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Generic, TypeVar
 
 from litestar.exceptions import NotFoundException
@@ -70,50 +69,6 @@ class Scoped(Generic[T]):
         if row is None:
             raise NotFoundException()
         return row
-
-    async def update_each(self, rows: list[tuple], types: list[str], assignments: dict[str, str]) -> None:
-        """One ``UPDATE … FROM (VALUES …)`` for many rows of this tenant (PostgreSQL and SQLite
-        ≥ 3.33): ``rows`` are tuples whose first value is the row's id; ``types`` the SQL type of
-        each value; ``assignments`` map a column to an expression over ``v.column2`` … (the row's
-        other values, in order) and the table's own columns. Rows of another tenant are untouched."""
-        if not rows:
-            return
-        name = self.table._meta.tablename
-        if self.table._meta.db.engine_type == "sqlite":  # CAST to a date type would keep only the year
-            types = ["TEXT" if t == "TIMESTAMPTZ" else t for t in types]
-        one = "(" + ", ".join(f"CAST({{}} AS {t})" for t in types) + ")"
-        sets = ", ".join(f"{column} = {expression}" for column, expression in assignments.items())
-        sql = (f"UPDATE {name} SET {sets} FROM (VALUES {', '.join([one] * len(rows))}) AS v "
-               f"WHERE {name}.id = v.column1 AND {name}.tenant = {{}}")
-        await self._bulk(sql, [*[value for row in rows for value in row], self.tenant_id])
-
-    async def insert_many(self, columns: list[str], rows: list[tuple]) -> None:
-        """One multi-row ``INSERT`` of this tenant's rows (``columns``: names, ``tenant`` added),
-        without building a row object per row (the beat buffer's flush writes thousands)."""
-        if not rows:
-            return
-        one = "(" + ", ".join(["{}"] * (len(columns) + 1)) + ")"
-        sql = (f"INSERT INTO {self.table._meta.tablename} (tenant, {', '.join(columns)}) "
-               f"VALUES {', '.join([one] * len(rows))}")
-        await self._bulk(sql, [value for row in rows for value in (self.tenant_id, *row)])
-
-    async def _bulk(self, sql: str, args: list[Any]) -> None:
-        """Run a statement with thousands of ``{}`` parameters. Inside a transaction, straight on
-        its connection with the driver's placeholders (Piccolo's query-string compiler costs
-        ~0.1 ms per parameter, more than the database); otherwise through ``Table.raw``."""
-        db = self.table._meta.db
-        transaction = db.current_transaction.get()
-        while transaction is not None and getattr(transaction, "_parent", None) is not None:
-            transaction = transaction._parent
-        connection = getattr(transaction, "connection", None)
-        if connection is None:
-            await self.table.raw(sql, *args)
-            return
-        if db.engine_type == "sqlite":
-            await connection.execute(sql.replace("{}", "?"), args)
-            return
-        numbers = iter(range(1, len(args) + 1))
-        await connection.execute(re.sub(r"\{\}", lambda _: f"${next(numbers)}", sql), *args)
 
     def new(self, **values: Any) -> T:
         """A new row of this tenant (not saved yet)."""

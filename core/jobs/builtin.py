@@ -12,7 +12,6 @@ from core.jobs.runtime import report
 from core.jobs.specs import JobSpec, platform_of
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
-from core.study.jobs import flush_study_beats
 
 log = logging.getLogger("xueshi.jobs")
 
@@ -67,7 +66,4 @@ CORE_JOBS = [
     JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入",
             record=False),
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
-    # Idempotent (the watermark): a retry or two workers at once never write a beat twice.
-    JobSpec(flush_study_beats, timeout=5 * 60, retries=2, retry_delay=5, cron="* * * * *", label="写入学时记录",
-            record=False),
 ]

@@ -21,11 +21,11 @@ from core.hookcalls import Hooks
 from core.files.ranges import serve_range
 from core.files.tables import StoredFile
 from core.kernel import Platform
-from core.study import buffer, services
+from core.study import services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
 from core.tenancy import Tenant
-from core.web import redirect, render, roles, signed_in_id
+from core.web import redirect, render, roles
 
 log = logging.getLogger("xueshi.study")
 LEARNER = roles("learner")
@@ -36,10 +36,8 @@ def _json(data: dict, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-async def _enrolments(platform: Platform, tenant: Tenant, account_id: int) -> list[dict]:
+async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
     rows = await scoped(Enrollment, tenant).objects(Enrollment.account == account_id).order_by(Enrollment.id)
-    if (buf := buffer.of(platform)) is not None:  # seconds credited in Redis, not yet flushed
-        await buf.live_enrollments(rows)
     courses = {c.id: c for c in await scoped(Course, tenant).objects(Course.id.is_in([e.course for e in rows] or [0]))}
     names = {p.id: p.name for p in await scoped(Position, tenant).objects()}
     out = []
@@ -53,30 +51,23 @@ async def _enrolments(platform: Platform, tenant: Tenant, account_id: int) -> li
 
 
 @get("/study", guards=[LEARNER])
-async def my_training(request: Request, platform: Platform, hooks: Hooks, tenant: Tenant,
-                      account: Account) -> Response:
+async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
     from core.certificates.services import printable_enrolments
 
-    items = await _enrolments(platform, tenant, account.id)
+    items = await _enrolments(tenant, account.id)
     return await render(request, "study/my_training.html", items=items,
                         profile_ready=await services.profile_complete(tenant, account.id),
                         printable=await printable_enrolments(hooks, tenant, [i["enrollment"] for i in items]))
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])
-async def course_page(request: Request, platform: Platform, tenant: Tenant, account: Account,
-                      enrollment_id: int) -> Response:
+async def course_page(request: Request, tenant: Tenant, account: Account, enrollment_id: int) -> Response:
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
-    if (buf := buffer.of(platform)) is not None:
-        await buf.flush_quietly()  # the refused credits below are read from the ledger
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == course.id).order_by(Lesson.ordering)
     progress = {p.lesson: p for p in await scoped(LessonProgress, tenant).objects(
         (LessonProgress.account == account.id) & LessonProgress.lesson.is_in([x.id for x in lessons] or [0]))}
-    if buf is not None:
-        await buf.live_enrollments([enrollment])
-        await buf.live_progress(list(progress.values()))
     refused = await services.refused_entries(tenant, account.id, enrollment.id)
     return await render(
         request, "study/course.html", enrollment=enrollment, course=course, lessons=lessons, progress=progress,
@@ -111,15 +102,11 @@ def _now():
 
 
 @get("/study/lessons/{lesson_id:int}", guards=[LEARNER])
-async def player_page(request: Request, platform: Platform, tenant: Tenant, account: Account,
-                      lesson_id: int) -> Response:
+async def player_page(request: Request, tenant: Tenant, account: Account, lesson_id: int) -> Response:
     access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return redirect(request, f"/me/archive?next=/study/lessons/{lesson_id}")
     progress = await services.progress_of(tenant, account.id, lesson_id)
-    if (buf := buffer.of(platform)) is not None:
-        await buf.live_progress([progress])
-        await buf.live_enrollments([access.enrollment])
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == access.course.id).order_by(Lesson.ordering)
     return await render(
         request, "study/player.html", lesson=access.lesson, course=access.course, enrollment=access.enrollment,
@@ -130,18 +117,15 @@ async def player_page(request: Request, platform: Platform, tenant: Tenant, acco
 
 
 @post("/study/lessons/{lesson_id:int}/session", guards=[LEARNER])
-async def session_start(platform: Platform, tenant: Tenant, account: Account, lesson_id: int) -> Response:
+async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Response:
     """Start (or take over) the learner's one study session on this lesson."""
     access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return _json({"error": "请先完善个人档案（身份证正反面和本人头像）后再开始学习"}, 409)
     if access.lesson.kind != "video":
         return _json({"error": "该课件不是视频"}, 400)
-    if (buf := buffer.of(platform)) is not None:
-        session, progress = await buf.start_session(tenant, account.id, access, services.server_time())
-    else:
-        session = await services.start_session(tenant, account.id, access)
-        progress = await services.progress_of(tenant, account.id, lesson_id)
+    session = await services.start_session(tenant, account.id, access)
+    progress = await services.progress_of(tenant, account.id, lesson_id)
     return _json({
         "token": session.token, "position": progress.position, "furthest": progress.furthest,
         "duration": access.lesson.duration_seconds, "completed": progress.completed,
@@ -178,13 +162,10 @@ def _int(value, default: int = -1) -> int:
         return default
 
 
-@post("/study/beat", guards=[signed_in_id], opt={"account_id_only": True})
-async def heartbeat(request: Request, platform: Platform, tenant: Tenant, session_account_id: int) -> Response:
+@post("/study/beat", guards=[LEARNER])
+async def heartbeat(request: Request, tenant: Tenant, account: Account) -> Response:
     """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
-    refused and recorded, never a server error. The hot path reads no account row: the study
-    session named by the beat was started by this learner (``session_start`` checks the role,
-    the profile and the enrolment) and is refused for any other account (``foreign_session``)."""
-    account_id = session_account_id
+    refused and recorded, never a server error."""
     form = await request.form()
     beat = services.BeatIn(
         token=str(form.get("token") or "")[:64], seq=_int(form.get("seq")), lesson_id=_int(form.get("lesson")),
@@ -192,14 +173,12 @@ async def heartbeat(request: Request, platform: Platform, tenant: Tenant, sessio
         event=str(form.get("event") or "beat")[:8],
     )
     try:
-        buf = buffer.of(platform)
-        answer = await (buf.beat(tenant, account_id, beat, services.server_time()) if buf is not None
-                        else services.beat(tenant, account_id, beat))
+        answer = await services.beat(tenant, account.id, beat)
     except Exception:  # the ledger must never turn a beat into a 500 page; the next beat retries
         log.exception("heartbeat failed")
         return _json({"credited": 0, "reason": "retry", "message": "", "retry": True}, 503)
     if answer.get("anomaly"):
-        await record("study.anomaly", tenant_id=tenant.id, actor_id=account_id, object_type="study_session",
+        await record("study.anomaly", tenant_id=tenant.id, actor_id=account.id, object_type="study_session",
                      object_id=beat.token[:16], reason=answer["reason"])
     return _json(answer)
 
