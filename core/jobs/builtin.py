@@ -11,6 +11,7 @@ from core.jobs.runtime import report
 from core.jobs.specs import JobSpec, platform_of
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
+from core.proctoring.snapshots import check_snapshot
 
 log = logging.getLogger("xueshi.jobs")
 
@@ -63,4 +64,6 @@ CORE_JOBS = [
             on_failure=import_failed),
     JobSpec(purge_retention, timeout=60 * 60, retries=1, retry_delay=60, cron="30 3 * * *", label="清理过期个人数据"),
     JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入"),
+    # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
+    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对"),
 ]
