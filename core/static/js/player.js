@@ -28,7 +28,7 @@
   var ACTIVE = "xs-active-session";
   var me = { token: "", seq: 0, furthest: 0, last: 0, stalled: false, stopped: false, timer: null };
   var CAMERA_REFUSED = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
-  var SNAP_SIDE = 480;
+  var SNAP_SIDE = 640;
   var cam = document.getElementById("proctor-cam");
   var camStream = null, sentTickets = {}, snapshots = 0;
   var touchedAt = Date.now();
