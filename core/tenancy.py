@@ -52,7 +52,6 @@ class FaceRules(_Section):
     compare_portrait_with_id_card: bool = False
     gate_window_seconds: int = 600  # a passed face check opens a study session within this long
     snapshot_mismatches_to_flag: int = 3  # bad snapshots on one enrolment before it is flagged
-    allow_alternative: bool = False  # staff may approve study without the camera (PIPL art. 29)
 
     def __post_init__(self) -> None:
         if self.liveness_provider in UNFIT_FOR_LIVENESS:

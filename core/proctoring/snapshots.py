@@ -234,16 +234,19 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
     else:
         outcome, vector, scores = await asyncio.to_thread(
             match_frame, matcher, platform.storage.read(file), portrait, tolerance)
+    finished = dt.datetime.now(dt.UTC)
     done = await scoped(FaceVerification, t).update({
         FaceVerification.status: "passed" if outcome == "ok" else "failed",
         FaceVerification.reasons: [OUTCOMES[outcome][1]] if outcome in BAD else [],
         FaceVerification.scores: {**(row.scores or {}), **scores},
         FaceVerification.match_provider: matcher.name,
-        FaceVerification.finished_at: dt.datetime.now(dt.UTC),
+        FaceVerification.finished_at: finished,
     }).where((FaceVerification.id == row.id) & (FaceVerification.status == "open")).returning(FaceVerification.id)
     if not done:
         return "gone"
-    row = await scoped(FaceVerification, t).objects(FaceVerification.id == row.id).output(load_json=True).first()
+    row.status, row.scores = ("passed" if outcome == "ok" else "failed"), {**(row.scores or {}), **scores}
+    row.reasons = [OUTCOMES[outcome][1]] if outcome in BAD else []
+    row.match_provider, row.finished_at = matcher.name, finished
     await _checked(platform, t, ps, row, outcome)
     if vector is not None and outcome == "ok":
         await _index(platform, t, ps, row, matcher, vector, tolerance)

@@ -214,7 +214,7 @@ async def test_gate_snapshot_matched_then_another_person_pauses_and_flags(server
             assert row.status == "passed" and row.scores["distance"] <= 0.6, row.scores
             kinds = [e.kind for e in await StudyEvent.objects().where(StudyEvent.account == account.id)]
             assert kinds[:2] == ["gate_passed", "snapshot_ok"], kinds
-            await screenshot(page, "proctor-player-snapshot-ok", full_page=False)
+            await screenshot(page, "proctor-player-snapshot-ok")
             credited = (await Enrollment.objects().where(Enrollment.id == enrollment.id).first()).credited_seconds
             assert credited > 3
         finally:
@@ -241,7 +241,7 @@ async def test_gate_snapshot_matched_then_another_person_pauses_and_flags(server
             href = await page.get_attribute("#face-recheck", "href")
             assert href.endswith(f"/face/check?next=/study/lessons/{lesson.id}")
             assert await page.evaluate("() => document.getElementById('lesson-video').paused")
-            await screenshot(page, "proctor-player-paused", full_page=False)
+            await screenshot(page, "proctor-player-paused")
         finally:
             await browser.close()
 
