@@ -254,4 +254,4 @@ async def test_gate_snapshot_matched_then_another_person_pauses_and_flags(server
     # Everything the other person's session credited was withdrawn; the learner's own hours stand.
     run2 = await HoursEntry.objects().where(HoursEntry.session == withdrawn[0].session)
     assert sum(h.seconds for h in run2) == pytest.approx(0.0, abs=1e-6)
-    assert fresh.credited_seconds >= credited
+    assert fresh.credited_seconds >= credited - 1e-6  # run 2 withdrew all it got (float sums)
