@@ -119,7 +119,9 @@ async def _learner(live: LiveServer):
     now = dt.datetime.now(dt.UTC)
     await LearnerProfile(tenant=tenant.id, account=account.id, real_name="赵学员", id_number=account.id_number,
                          created_at=now, updated_at=now, **ids).save()
-    position = (await courses.ensure_positions(tenant, ["施工员"]))["施工员"]
+    # A position of its own: other browser tests share this database and pick 施工员's first course
+    # (whose video lives in their server's storage, not this one's).
+    position = (await courses.ensure_positions(tenant, ["监考测试员"]))["监考测试员"]
     course = await courses.create_course(tenant, position.id, 2026, f"监考测试 {secrets.token_hex(3)}", 1.0)
     video = make_lesson_video(Path(tempfile.mkdtemp()) / "lesson.webm", "监考测试", ["第一行", "第二行"],
                               seconds=90, fps=1, size=(320, 180))
