@@ -555,3 +555,20 @@ async def test_retention_purges_snapshots_unless_the_enrolment_is_held(client, p
         assert await StudyEvent.count().where((StudyEvent.account == me["account"].id)
                                               & (StudyEvent.kind == "snapshot_ok")) == 1
     del lesson
+
+
+async def test_a_ticket_is_the_learners_own_and_taken_once(client, platform, make_account, course, clock):
+    lesson = course[1]
+    me = await enrol(platform, make_account, client, course)
+    await passed_check(me["tenant"], me["account"].id)
+    token = (await start(client, lesson.id)).json()["token"]
+    ticket, _, _ = await study_until_capture(client, clock, token, lesson.id)
+    other = await enrol(platform, make_account, client, course)  # now signed in as another learner
+    assert (await upload(client, ticket, frame("obama/obama_2.jpg"))).status_code == 404
+    await signin(client, me["account"], me["password"])
+    results = await asyncio.gather(*(upload(client, ticket, frame("obama/obama_2.jpg")) for _ in range(5)))
+    codes = sorted(r.status_code for r in results)
+    assert codes[0] == 202 and set(codes[1:]) <= {404, 409}, codes  # one taker; the rest: spent
+    assert await FaceVerification.count().where((FaceVerification.account == me["account"].id)
+                                                & (FaceVerification.purpose == "snapshot")) == 1
+    del other
