@@ -76,6 +76,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "table_columns": ("core.db", "table_columns"),
     "Scoped": ("core.db.scoped", "Scoped"),
     "scoped": ("core.db.scoped", "scoped"),
+    # Certificates (for cert_number / cert_issued / registry_exporters implementations)
+    "Certificate": ("core.certificates.tables", "Certificate"),
+    "RegistryExporter": ("core.certificates.registry", "RegistryExporter"),
+    "RegistryRecord": ("core.certificates.registry", "RegistryRecord"),
     **{name: ("core.web", name) for name in (
         "account_of", "base_of", "client_address", "is_htmx", "lookup_allowed", "TOO_MANY_LOOKUPS", "platform_of", "redirect", "render", "require",
         "roles", "signed_in", "tenant_of")},

@@ -28,6 +28,7 @@ from litestar.types import Receive, Scope, Send
 
 from core.accounts import controllers as accounts
 from core.accounts.tables import Account
+from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
 from core.files.limits import MAX_UPLOAD_BYTES
@@ -41,6 +42,7 @@ from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
+from core.review import controllers as review
 from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
@@ -270,7 +272,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

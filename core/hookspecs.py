@@ -26,12 +26,15 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
 
     from core.accounts.signin import SigninMethod
     from core.accounts.tables import Account, Enterprise
-    from core.courses.tables import Enrollment
+    from core.certificates.registry import RegistryExporter
+    from core.certificates.tables import Certificate
+    from core.courses.tables import Course, Enrollment
     from core.proctoring.tables import FaceVerification
     from core.faces import FaceProvider, Verdict
     from core.jobs import JobSpec
     from core.notify.services import NotifyChannel
     from core.notify.tables import Notification
+    from core.review.tables import Appeal, ReviewDecision
     from core.roster.imports import RosterColumn, RowError
     from core.roster.tables import LearnerProfile, RosterEntry
     from core.tenancy import Tenant, TenantSpec
@@ -218,6 +221,29 @@ def proctor_flagged(tenant: Tenant, account: Account, enrollment: Enrollment, re
 
 
 # ---------------------------------------------------------------------------------------------
+# Review of study hours
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def review_decided(tenant: Tenant, enrollment: Enrollment, decision: ReviewDecision) -> None:
+    """A reviewer decided on an enrolment (after the change is committed and the learner told).
+
+    :param enrollment: the enrolment as it is now (``status`` approved, cleared or still review).
+    :param decision: ``kind`` approve | clear | reverify | appeal_upheld | appeal_rejected;
+        a clearing is announced twice: when proposed (``status`` pending) and when a second
+        reviewer confirms it (``done``, ``reversed_seconds`` taken off the ledger) or declines it
+        (``cancelled``).
+    """
+
+
+@hookspec
+def review_appealed(tenant: Tenant, enrollment: Enrollment, appeal: Appeal) -> None:
+    """A learner appealed a clearing (statement, optional cleaned photo); the learner's face
+    evidence is on legal hold until a reviewer decides."""
+
+
+# ---------------------------------------------------------------------------------------------
 # Notifications
 # ---------------------------------------------------------------------------------------------
 
@@ -259,3 +285,37 @@ def register_jobs() -> list[JobSpec] | None:
     """``JobSpec`` objects of this plugin's background jobs (each with its own ``timeout`` and
     ``retries``, optionally ``cron``). Read once when the platform is built, for every tenant:
     a ``xueshi worker`` runs the jobs of all plugins. Implementations must be plain ``def``."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates and the national registry
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cert_number(tenant: Tenant, enrollment: Enrollment, course: Course, revision: int) -> str | None:
+    """The number printed on a new certificate of ``enrollment`` (``revision`` 1 for the first,
+    2 for the first renewal, …). Must be unique within the tenant for each (enrolment, revision)
+    and at most 64 characters. The core default (trylast) gives
+    ``<SLUG><year><enrolment id, 7 digits>-<revision, 2 digits>``. Stops at the first non-None
+    result (decide synchronously).
+
+    :param tenant: the tenant issuing the certificate.
+    :param enrollment: the approved enrolment (``core.courses.tables.Enrollment``).
+    :param course: its course (year, title, position id).
+    :param revision: the certificate's revision for this enrolment, from 1.
+    """
+
+
+@hookspec
+def cert_issued(tenant: Tenant, certificate: Certificate, replaced: Certificate | None) -> None:
+    """A certificate was issued and stored (its PDF and SHA-256 are final). ``replaced`` is the
+    certificate it voided (证书更新), or None for a first issue."""
+
+
+@hookspec
+def registry_exporters(tenant: Tenant) -> list[RegistryExporter] | None:
+    """``RegistryExporter`` objects (``core.certificates.registry``) that write the national
+    registry report (机构 / 岗位 / 已上传学时数 / 总学时数 / 上传日期, name and ID number per learner
+    and position) in a registry's own format. The core adds ``xlsx`` and ``csv``; a report uses
+    the exporter named by its key (a plugin's exporter with the same key as a core one wins)."""

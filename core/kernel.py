@@ -37,6 +37,8 @@ log = logging.getLogger("xueshi.kernel")
 # The core's Piccolo apps besides ``core.piccolo_app`` (each flow with its own tables and migrations)
 CORE_APPS = (
     "core.jobs.piccolo_app",  # job_run (core.jobs)
+    "core.review.piccolo_app",  # review_decision, review_appeal (core.review)
+    "core.certificates.piccolo_app",  # certificate, registry_batch, registry_row (core.certificates)
     "core.proctoring.piccolo_app",  # proctor_session, face_encoding (core.proctoring)
 )
 
@@ -130,6 +132,9 @@ def make_counters(settings: Settings, store: Store) -> dict[str, Counter]:
         "sms_mobile": Counter(store, "sms-mobile", 5, 3600),
         "sms_client": Counter(store, "sms-client", 20, 3600),
         "lookup_client": Counter(store, "lookup-client", settings.lookup_rate_per_hour, 3600),
+        # Public certificate verification: look-ups, and unknown codes (guessing), per address.
+        "verify_client": Counter(store, "verify-client", 120, 3600),
+        "verify_unknown": Counter(store, "verify-unknown", 10, 3600),
     }
 
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # Threads per kind of work; one job's memory bound times this is the pool's peak.
-POOL_SIZES = {"password": 2, "image": 2, "spreadsheet": 1}
+POOL_SIZES = {"password": 2, "image": 2, "spreadsheet": 1, "pdf": 2}
 _pools: dict[str, ThreadPoolExecutor] = {}
 
 

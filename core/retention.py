@@ -4,12 +4,15 @@
 rows and the files on disk, through the storage:
 
 - face-check evidence frames and their checks past ``face_evidence_days`` (study snapshots
-  included), and the face encodings kept to compare learners (``FaceEncoding``), except those of
-  an enrolment on hold (``evidence_on_hold``: under review); the study timeline keeps its entries;
+  included), and the face encodings kept to compare learners (``FaceEncoding``), except a
+  learner's while an appeal of theirs is open (legal hold, ``core.review``: counted as
+  ``held_face_verifications``) and those of an enrolment on hold (``evidence_on_hold``: under
+  review); the study timeline keeps its entries;
 - stored images no row refers to any more (an ID-card image, portrait, roster photo or licence
   replaced by a new upload), once a day old (a file is saved before the row that points to it);
 - raw import spreadsheets (full ID numbers) past ``import_files_days``: the job keeps its
-  counts, the file goes; unreferenced import files likewise;
+  counts, the file goes; unreferenced import files likewise; registry report exports (full ID
+  numbers, core.certificates) past the same rule: the report keeps its rows and statuses;
 - ID-card images (front and back) of accounts inactive past ``id_images_days`` (no sign-in, or
   none since being created, for that long), in their profile and in the roster entries they
   joined, and those of roster entries nobody joined and nobody updated for that long;
@@ -104,6 +107,12 @@ async def _delete_files(tenant: Tenant, storage: LocalStorage, ids: set[int]) ->
     return deleted
 
 
+async def _held_accounts(tenant: Tenant) -> set[int]:
+    from core.review.services import held_accounts
+
+    return await held_accounts(tenant)
+
+
 async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what is past the tenant's retention periods; returns counts per kind."""
     now = now or dt.datetime.now(dt.UTC)
@@ -113,8 +122,11 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
 
     checks, files = scoped(FaceVerification, tenant), scoped(StoredFile, tenant)
     face_cut = _cutoff(rules.face_evidence_days, now)
-    held_checks, held_accounts = await _held(tenant)
-    old_checks = [c for c in await checks.objects(FaceVerification.created_at < face_cut) if c.id not in held_checks]
+    held_checks, held_enrolment_accounts = await _held(tenant)
+    held = await _held_accounts(tenant)  # legal hold: learners with an open appeal (core.review)
+    old_checks = await checks.objects(FaceVerification.created_at < face_cut)
+    counts["held_face_verifications"] = sum(1 for c in old_checks if c.account in held)
+    old_checks = [c for c in old_checks if c.account not in held and c.id not in held_checks]
     gone = [c.id for c in old_checks]
     if gone:  # the timeline and the sessions keep their rows, without the purged check
         await scoped(StudyEvent, tenant).update({StudyEvent.verification: None}).where(
@@ -123,8 +135,8 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
             ProctorSession.gate.is_in(gone))
     encodings = scoped(FaceEncoding, tenant)
     old_encodings = FaceEncoding.created_at < face_cut
-    if held_accounts:
-        old_encodings = old_encodings & FaceEncoding.account.not_in(sorted(held_accounts))
+    if held | held_enrolment_accounts:
+        old_encodings = old_encodings & FaceEncoding.account.not_in(sorted(held | held_enrolment_accounts))
     counts["face_encodings"] = await encodings.count(old_encodings)
     await encodings.delete().where(old_encodings)
     for check in old_checks:
@@ -149,6 +161,7 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
         (StoredFile.kind == "import") & (StoredFile.created_at < import_cut))
     import_ids |= {r["id"] for r in unreferenced_imports}
     counts["import_files"] = await _delete_files(tenant, storage, import_ids)
+    counts["registry_exports"] = await _purge_registry_exports(tenant, storage, import_cut)
 
     # ID-card images of accounts inactive past the rule, and of roster entries left unjoined.
     id_cut = _cutoff(rules.id_images_days, now)
@@ -188,3 +201,18 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     counts["audit_entries"] = await entries.count(AuditEntry.created_at < audit_cut)
     await entries.delete().where(AuditEntry.created_at < audit_cut)
     return counts
+
+
+async def _purge_registry_exports(tenant, storage: LocalStorage, cut: dt.datetime) -> int:
+    """Registry report files (full ID numbers) past the import files' rule: the batch keeps its
+    rows and statuses, the file goes."""
+    from core.certificates.tables import RegistryBatch
+
+    batches = scoped(RegistryBatch, tenant)
+    old = await batches.objects((RegistryBatch.created_at < cut) & RegistryBatch.file.is_not_null()
+                                & (RegistryBatch.status != "exporting"))
+    if old:
+        await batches.update({RegistryBatch.file: None}).where(RegistryBatch.id.is_in([b.id for b in old]))
+    stale = await scoped(StoredFile, tenant).select(StoredFile.id).where(
+        (StoredFile.kind == "registry_export") & (StoredFile.created_at < cut))
+    return await _delete_files(tenant, storage, {b.file for b in old} | {r["id"] for r in stale})

@@ -276,6 +276,113 @@ async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     return {"job_id": row.id}
 
 
+# --- review ------------------------------------------------------------------------------------
+
+
+async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
+    """A case in tenant ``slug`` with every object a review route can name: a pending clearing,
+    an appeal with its photo, a face check's frame and the learner's portrait."""
+    import datetime as dt
+
+    from core.proctoring.tables import FaceVerification
+    from core.review.tables import Appeal, ReviewDecision
+    from core.roster.tables import LearnerProfile
+
+    now = dt.datetime.now(dt.UTC)
+    tenant_id = ctx.tenant_id(slug)
+    _, _, enrollment = await _enrolled(ctx, slug)
+    enrollment.status, enrollment.completed_at = "review", now
+    await enrollment.save()
+    reviewer, _ = await ctx.make_account(slug, role="reviewer")
+    decision = ReviewDecision(tenant=tenant_id, enrollment=enrollment.id, learner=enrollment.account,
+                              reviewer=reviewer.id, kind="clear", reason="idle", status="pending", created_at=now)
+    await decision.save()
+    photo = await _file(ctx, slug, "appeal")
+    appeal = Appeal(tenant=tenant_id, enrollment=enrollment.id, learner=enrollment.account, clearing=decision.id,
+                    statement="隔离测试申诉", photo=photo.id, created_at=now)
+    await appeal.save()
+    frame = await _file(ctx, slug, "evidence")
+    await FaceVerification(tenant=tenant_id, account=enrollment.account, purpose="snapshot",
+                           nonce=secrets.token_hex(8), evidence=[frame.id]).save()
+    portrait = await _file(ctx, slug, "portrait")
+    await LearnerProfile(tenant=tenant_id, account=enrollment.account, real_name="隔离学员",
+                         portrait=portrait.id).save()
+    return {"enrollment_id": enrollment.id, "decision_id": decision.id, "appeal_id": appeal.id,
+            "file_id": frame.id, "kind": "portrait"}
+
+
+for _path in ("/review/{enrollment_id:int}", "/review/{enrollment_id:int}/approve", "/review/{enrollment_id:int}/clear",
+              "/review/{enrollment_id:int}/reverify", "/review/{enrollment_id:int}/clearings/{decision_id:int}",
+              "/review/{enrollment_id:int}/appeals/{appeal_id:int}",
+              "/review/{enrollment_id:int}/appeals/{appeal_id:int}/photo",
+              "/review/{enrollment_id:int}/evidence/{file_id:int}", "/review/{enrollment_id:int}/image/{kind:str}"):
+    register(_path, "reviewer")(_review_case)
+
+
+@register("/study/{enrollment_id:int}/appeal", "learner")
+async def _appeal_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, _, enrollment = await _enrolled(ctx, slug)
+    enrollment.status = "cleared"
+    await enrollment.save()
+    return {"enrollment_id": enrollment.id}
+
+
+# --- certificates ----------------------------------------------------------------------------
+
+
+async def _certified(ctx: Ctx, slug: str):
+    """An approved enrolment with a (stored row of a) certificate: reachable by its learner."""
+    import datetime as dt
+
+    from core.certificates.services import new_code
+    from core.certificates.tables import Certificate
+    from core.courses.tables import Enrollment
+
+    _, _, enrollment = await _enrolled(ctx, slug)
+    await Enrollment.update({Enrollment.status: "approved"}).where(Enrollment.id == enrollment.id)
+    cert = Certificate(tenant=ctx.tenant_id(slug), enrollment=enrollment.id, account=enrollment.account, revision=1,
+                       number=f"PROBE-{secrets.token_hex(4)}", code=new_code(), holder_name="隔离测试",
+                       id_masked="110105********1234", position="资料员", year=2026, hours=1.0,
+                       institution="隔离测试机构", issued_at=dt.datetime.now(dt.UTC))
+    await cert.save()
+    return enrollment, cert
+
+
+async def _certificate_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
+    enrollment, _ = await _certified(ctx, slug)
+    return {"enrollment_id": enrollment.id}
+
+
+for _path in ("/certificates/{enrollment_id:int}", "/certificates/{enrollment_id:int}/renew",
+              "/certificates/{enrollment_id:int}/pdf"):
+    register(_path, "learner")(_certificate_enrollment)
+
+
+@register("/verify/{code:str}", "learner")
+async def _certificate_code(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, cert = await _certified(ctx, slug)
+    return {"code": cert.code}
+
+
+async def _registry_batch(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    from core.certificates.tables import RegistryBatch
+
+    export = StoredFile(tenant=ctx.tenant_id(slug), kind="registry_export", key=f"probe/{secrets.token_hex(8)}",
+                        media_type="text/csv", size=0, sha256="")
+    await export.save()
+    batch = RegistryBatch(tenant=ctx.tenant_id(slug), status="exported", file=export.id, filename="probe.csv",
+                          created_at=dt.datetime.now(dt.UTC))
+    await batch.save()
+    return {"batch_id": batch.id}
+
+
+for _path in ("/admin/registry/{batch_id:int}", "/admin/registry/{batch_id:int}/file",
+              "/admin/registry/{batch_id:int}/result"):
+    register(_path, "tenant_admin")(_registry_batch)
+
+
 @register("/review/snapshots/{verification_id:int}/image", "reviewer")
 async def _snapshot_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt

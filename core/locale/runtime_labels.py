@@ -26,6 +26,17 @@ RUNTIME_LABELS = [
     N_("当前密码"), N_("新密码"), N_("至少8位，包含字母和数字"), N_("再次输入新密码"),
     # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
     N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
+    # Certificates: menu link, eligibility reasons, certificate and registry row statuses
+    N_("学时记录"), N_("学时审核通过后才可打印证书"), N_("在线考核合格后才可打印证书"), N_("有效"), N_("已作废"),
+    N_("待上传"), N_("已上传"), N_("已退回"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
+    # Review of study hours (core.review: menu, reason codes, deadline states, decisions, timeline)
+    N_("学时审核"), N_("替学"), N_("挂机"), N_("无本人抓拍"), N_("其他"), N_("按期"), N_("临期"), N_("已超期"),
+    N_("审核通过"), N_("清除学时"), N_("要求重新核验"), N_("申诉成立"), N_("申诉驳回"), N_("申诉处理中"),
+    N_("审核清除"), N_("申诉恢复"), N_("通过"), N_("未通过"), N_("未完成"), N_("本人"), N_("异常"),
+    N_("人脸核验通过"), N_("抓拍为本人"), N_("抓拍非本人"), N_("抓拍无人脸"), N_("抓拍多人"), N_("缺少抓拍"),
+    N_("暂停"), N_("继续"), N_("长时间无操作"), N_("页面切到后台"), N_("设备变化"), N_("标记异常"),
+    N_("学习中"), N_("待审核"), N_("学时已清除"),
+    N_("身份证人像面"), N_("身份证国徽面"), N_("个人证件照"),
 ]

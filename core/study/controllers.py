@@ -54,8 +54,12 @@ async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
 @get("/study", guards=[LEARNER])
 async def my_training(request: Request, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
-    return await render(request, "study/my_training.html", items=await _enrolments(tenant, account.id),
-                        profile_ready=await services.profile_complete(tenant, account.id))
+    from core.certificates.services import printable_enrolments
+
+    items = await _enrolments(tenant, account.id)
+    return await render(request, "study/my_training.html", items=items,
+                        profile_ready=await services.profile_complete(tenant, account.id),
+                        printable=await printable_enrolments(tenant, [i["enrollment"] for i in items]))
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])
@@ -71,7 +75,15 @@ async def course_page(request: Request, tenant: Tenant, account: Account, enroll
         hours=services.hours(tenant, enrollment.credited_seconds), status=services.STATUS_LABELS.get(enrollment.status),
         refused=[(r, message(r.reason)) for r in refused], profile_ready=await services.profile_complete(tenant, account.id),
         completion_text=services.completion_text(tenant) if enrollment.status == "review" else "",
+        review=await _review_notice(tenant, enrollment),
     )
+
+
+async def _review_notice(tenant: Tenant, enrollment: Enrollment) -> dict:
+    """Why the hours were cleared (and the appeal), or a re-verification request (core.review)."""
+    from core.review.services import learner_notice
+
+    return await learner_notice(tenant, enrollment)
 
 
 async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.Access:
