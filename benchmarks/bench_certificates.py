@@ -112,7 +112,7 @@ async def main(batch_size: int) -> None:
         workers = int(os.environ.get("XUESHI_PDF_PROCESSES", render.PROCESSES))
         mode = f"{workers} processes" if workers > 0 else "threads (XUESHI_PDF_PROCESSES=0)"
         await learners(tenant, batch_size)
-        todo = len(await jobs.eligible_enrolments(tenant)) - len(singles) - len(warm)
+        todo = len(await jobs.eligible_enrolments(platform.hooks(tenant), tenant)) - len(singles) - len(warm)
         t0 = time.perf_counter()
         await platform.jobs.enqueue(jobs.issue_certificates, tenant=tenant, key="bench-batch")
         while True:

@@ -80,6 +80,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Certificate": ("core.certificates.tables", "Certificate"),
     "RegistryExporter": ("core.certificates.registry", "RegistryExporter"),
     "RegistryRecord": ("core.certificates.registry", "RegistryRecord"),
+    "exam_cleared": ("core.exams.services", "exam_cleared"),
+    **{name: ("core.exams.values", name) for name in ("ExamPolicy", "ScoredQuestion")},
+    "seed_question_bank": ("core.exams.bank", "seed_bank"),
     **{name: ("core.web", name) for name in (
         "account_of", "base_of", "client_address", "is_htmx", "lookup_allowed", "TOO_MANY_LOOKUPS", "platform_of", "redirect", "render", "require",
         "roles", "signed_in", "tenant_of")},

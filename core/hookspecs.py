@@ -29,6 +29,8 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.certificates.registry import RegistryExporter
     from core.certificates.tables import Certificate
     from core.courses.tables import Course, Enrollment
+    from core.exams.tables import ExamAttempt
+    from core.exams.values import ExamPolicy, ScoredQuestion
     from core.proctoring.tables import FaceVerification
     from core.faces import FaceProvider, Verdict
     from core.jobs import JobSpec
@@ -319,3 +321,40 @@ def registry_exporters(tenant: Tenant) -> list[RegistryExporter] | None:
     registry report (机构 / 岗位 / 已上传学时数 / 总学时数 / 上传日期, name and ID number per learner
     and position) in a registry's own format. The core adds ``xlsx`` and ``csv``; a report uses
     the exporter named by its key (a plugin's exporter with the same key as a core one wins)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Exams
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def exam_policy(tenant: Tenant, position: str, course: Course) -> ExamPolicy | None:
+    """Whether learners of ``position`` (its name) on ``course`` take an exam, and the paper's
+    shape (questions, total and pass points, attempts, time limit). The core default (trylast)
+    reads the tenant's ``[exam]`` rules: required for the positions listed in ``exam.positions``.
+    Stops at the first non-None result.
+
+    :param tenant: the tenant.
+    :param position: the course's position name (岗位), e.g. ``"施工员"``.
+    :param course: the course the learner is enrolled on.
+    """
+
+
+@hookspec(firstresult=True)
+def exam_score(tenant: Tenant, question: ScoredQuestion) -> float | None:
+    """The fraction (0 to 1) of ``question.points_centi`` a learner's choice earns. The core
+    default (trylast) gives all of it for exactly the correct options and nothing otherwise
+    (多选: no partial credit). Values outside 0…1 are clamped. Stops at the first non-None result.
+
+    :param tenant: the tenant.
+    :param question: kind, correct letters, chosen letters (original letters, sorted; ``""`` =
+        not answered) and the question's points on this paper in hundredths.
+    """
+
+
+@hookspec
+def exam_submitted(tenant: Tenant, account: Account, attempt: ExamAttempt) -> None:
+    """An attempt was submitted and scored: by the learner (``attempt.status == "submitted"``)
+    or by the server when its time was up (``"expired"``). ``attempt.score_centi`` and
+    ``attempt.passed`` are final. Called once per attempt, after the commit."""

@@ -81,6 +81,8 @@ class ExamRules(_Section):
     total_points: int = 100
     pass_points: int = 60
     max_attempts: int = 0  # 0 = unlimited retakes
+    time_limit_minutes: int = 60  # an attempt's time; the server submits it when the time is up
+    positions: list[str] = msgspec.field(default_factory=list)  # positions that need an exam ([] = none)
 
 
 class StudyRules(_Section):
@@ -134,6 +136,12 @@ class TenantRules(_Section):
         e = self.exam
         if not 0 < e.pass_points <= e.total_points:
             raise msgspec.ValidationError("pass_points must be between 1 and total_points - at `$.exam.pass_points`")
+        if not 0 < e.questions <= 500:
+            raise msgspec.ValidationError("must be between 1 and 500 - at `$.exam.questions`")
+        if not 0 < e.time_limit_minutes <= 600:
+            raise msgspec.ValidationError("must be between 1 and 600 - at `$.exam.time_limit_minutes`")
+        if e.max_attempts < 0:
+            raise msgspec.ValidationError("must be 0 (unlimited) or more - at `$.exam.max_attempts`")
         if not 0 < self.study.minutes_per_hour <= 120:
             raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
         if not 0 < self.study.daily_cap_minutes <= 1440:

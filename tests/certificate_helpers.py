@@ -14,13 +14,18 @@ from core.study.services import seconds_per_hour
 
 
 async def approved_enrolment(platform, make_account, slug: str = "construction", *, name: str = "张三丰",
-                             status: str = "approved", hours: float = 32.0, year: int = 2026, **fields):
+                             status: str = "approved", hours: float = 32.0, year: int = 2026,
+                             position_name: str | None = None, **fields):
     """A learner with an enrolment whose review is approved (status set directly: these tests
     are about certificates, not review) and all required hours credited."""
     tenant = platform.tenants.get(slug)
     now = dt.datetime.now(dt.UTC)
-    position = Position(tenant=tenant.id, name=f"资料员{secrets.token_hex(2)}", created_at=now)
-    await position.save()
+    position = None
+    if position_name:  # a named position (e.g. one the tenant's rules give an exam), shared
+        position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == position_name)).first()
+    if position is None:
+        position = Position(tenant=tenant.id, name=position_name or f"资料员{secrets.token_hex(2)}", created_at=now)
+        await position.save()
     course = Course(tenant=tenant.id, position=position.id, year=year, title="资料员继续教育", required_hours=hours,
                     created_at=now)
     await course.save()

@@ -381,6 +381,83 @@ async def _registry_batch(ctx: Ctx, slug: str) -> dict[str, Any]:
 for _path in ("/admin/registry/{batch_id:int}", "/admin/registry/{batch_id:int}/file",
               "/admin/registry/{batch_id:int}/result"):
     register(_path, "tenant_admin")(_registry_batch)
+# --- exams -------------------------------------------------------------------------------------
+
+
+async def _question(ctx: Ctx, slug: str):
+    import datetime as dt
+
+    from core.exams.tables import Question, QuestionBank
+
+    course, _ = await _course(ctx, slug)
+    now = dt.datetime.now(dt.UTC)
+    bank = QuestionBank(tenant=ctx.tenant_id(slug), position=course.position, name="隔离题库", created_at=now)
+    await bank.save()
+    question = Question(tenant=ctx.tenant_id(slug), bank=bank.id, kind="judge", stem="隔离测试题", answer="A",
+                        created_at=now, updated_at=now)
+    await question.save()
+    return course, question
+
+
+async def _exam_position_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    course, _ = await _course(ctx, slug)
+    return {"position_id": course.position}
+
+
+for _path in ("/admin/exams/positions/{position_id:int}", "/admin/exams/positions/{position_id:int}/import",
+              "/admin/exams/positions/{position_id:int}/questions"):
+    register(_path, "tenant_admin")(_exam_position_id)
+
+
+async def _exam_question_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, question = await _question(ctx, slug)
+    return {"question_id": question.id}
+
+
+for _path in ("/admin/exams/questions/{question_id:int}", "/admin/exams/questions/{question_id:int}/active"):
+    register(_path, "tenant_admin")(_exam_question_id)
+
+
+@register("/admin/exams/import/{job_id:int}", "tenant_admin")
+async def _exam_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    course, _ = await _course(ctx, slug)
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="exam_bank", filename="bank.csv",
+                    summary={"position": course.position}, created_at=dt.datetime.now(dt.UTC))
+    await row.save()
+    return {"job_id": row.id}
+
+
+@register("/exams/{enrollment_id:int}/start", "learner")
+async def _exam_enrollment_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, _, enrollment = await _enrolled(ctx, slug)
+    return {"enrollment_id": enrollment.id}
+
+
+async def _exam_attempt_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    from core.exams.tables import ExamAnswer, ExamAttempt
+
+    course, _, enrollment = await _enrolled(ctx, slug)
+    _, question = await _question(ctx, slug)
+    now = dt.datetime.now(dt.UTC)
+    attempt = ExamAttempt(tenant=ctx.tenant_id(slug), account=enrollment.account, enrollment=enrollment.id,
+                          course=course.id, position=course.position, year=course.year, status="open",
+                          open_key=f"probe-{secrets.token_hex(6)}", started_at=now,
+                          deadline=now + dt.timedelta(hours=1))
+    await attempt.save()
+    await ExamAnswer(tenant=ctx.tenant_id(slug), attempt=attempt.id, seq=1, question=question.id, order="AB",
+                     points_centi=10000).save()
+    return {"attempt_id": attempt.id}
+
+
+for _path in ("/exams/attempts/{attempt_id:int}", "/exams/attempts/{attempt_id:int}/answer",
+              "/exams/attempts/{attempt_id:int}/submit", "/exams/attempts/{attempt_id:int}/hidden"):
+    register(_path, "learner")(_exam_attempt_id)
+
+
 
 
 @register("/review/snapshots/{verification_id:int}/image", "reviewer")

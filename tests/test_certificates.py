@@ -15,6 +15,7 @@ import pytest
 from certificate_helpers import approved_enrolment, ink, missing_glyphs, pdf_text, pdf_to_png, sign_in
 from core.certificates import fonts, services
 from core.certificates.tables import Certificate
+from core.courses.tables import Course
 from core.db.scoped import scoped
 from core.files.tables import StoredFile
 
@@ -149,19 +150,31 @@ async def test_only_an_approved_enrolment_gets_a_certificate(client, platform, m
     assert await scoped(Certificate, tenant).count(Certificate.enrollment == enrollment.id) == 0
 
 
-async def test_the_exam_gate_refuses_until_the_exam_is_cleared(client, platform, make_account, monkeypatch):
-    tenant, account, password, enrollment = await approved_enrolment(platform, make_account)
-    cleared = {"value": False}
+async def test_the_exam_gate_refuses_until_the_exam_is_passed(client, platform, make_account):
+    """施工员 needs the online exam (the construction rules' ``exam.positions``): an approved
+    enrolment prints no certificate until a passing attempt exists; a failed one is not enough."""
+    import datetime as dt
 
-    async def exam(tenant_, enrollment_):
-        return cleared["value"]
+    from core.exams.tables import ExamAttempt
 
-    monkeypatch.setattr(services, "_exam_cleared", exam)
+    tenant, account, password, enrollment = await approved_enrolment(platform, make_account, position_name="施工员")
     await sign_in(client, "construction", account, password)
     assert "打印证书" not in (await client.get("/t/construction/study")).text
     r = await client.post(f"/t/construction/certificates/{enrollment.id}")
     assert r.status_code == 409 and "在线考核合格后才可打印证书" in r.text
-    cleared["value"] = True
+    course = await Course.objects().where(Course.id == enrollment.course).first()
+    now = dt.datetime.now(dt.UTC)
+
+    async def attempt(number: int, score: int) -> None:
+        await ExamAttempt(tenant=tenant.id, account=account.id, enrollment=enrollment.id, course=course.id,
+                          position=course.position, year=course.year, number=number, status="submitted",
+                          started_at=now, deadline=now, submitted_at=now, submitted_by="learner",
+                          score_centi=score, passed=score >= 6000).save()
+
+    await attempt(1, 5800)
+    assert (await client.post(f"/t/construction/certificates/{enrollment.id}")).status_code == 409
+    await attempt(2, 6000)
+    assert "打印证书" in (await client.get("/t/construction/study")).text
     assert (await client.post(f"/t/construction/certificates/{enrollment.id}")).status_code == 303
     assert await services.current(tenant, enrollment.id) is not None
 

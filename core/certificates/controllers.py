@@ -37,11 +37,11 @@ async def _own_enrollment(tenant: Tenant, account: Account, enrollment_id: int) 
     return await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
 
 
-async def _certificate_page(request: Request, tenant: Tenant, enrollment: Enrollment, status_code: int = 200,
+async def _certificate_page(request: Request, hooks: Hooks, tenant: Tenant, enrollment: Enrollment, status_code: int = 200,
                             error: str = "", notice: str = "") -> Response:
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
     certificate = await services.current(tenant, enrollment.id)
-    verdict = await services.eligibility(tenant, enrollment)
+    verdict = await services.eligibility(hooks, tenant, enrollment)
     history = await scoped(Certificate, tenant).objects(Certificate.enrollment == enrollment.id).order_by(
         Certificate.revision, ascending=False)
     return await render(request, "certificates/mine.html", status_code=status_code, enrollment=enrollment,
@@ -51,9 +51,10 @@ async def _certificate_page(request: Request, tenant: Tenant, enrollment: Enroll
 
 
 @get("/certificates/{enrollment_id:int}", guards=LEARNER)
-async def certificate_page(request: Request, tenant: Tenant, account: Account, enrollment_id: int) -> Response:
+async def certificate_page(request: Request, hooks: Hooks, tenant: Tenant, account: Account,
+                           enrollment_id: int) -> Response:
     """打印证书: the certificate of one enrolment (view, download, 证书更新)."""
-    return await _certificate_page(request, tenant, await _own_enrollment(tenant, account, enrollment_id))
+    return await _certificate_page(request, hooks, tenant, await _own_enrollment(tenant, account, enrollment_id))
 
 
 @post("/certificates/{enrollment_id:int}", guards=LEARNER)
@@ -63,7 +64,7 @@ async def certificate_issue(request: Request, platform: Platform, hooks: Hooks, 
     try:
         row = await services.issue(platform, hooks, tenant, enrollment)
     except services.NotEligible as exc:
-        return await _certificate_page(request, tenant, enrollment, 409, error=str(exc))
+        return await _certificate_page(request, hooks, tenant, enrollment, 409, error=str(exc))
     await record("certificate.issued", tenant_id=tenant.id, actor_id=account.id, object_type="certificate",
                  object_id=row.id)
     return redirect(request, f"/certificates/{enrollment.id}")
@@ -76,11 +77,11 @@ async def certificate_renew(request: Request, platform: Platform, hooks: Hooks, 
     enrollment = await _own_enrollment(tenant, account, enrollment_id)
     certificate = await services.current(tenant, enrollment.id)
     if certificate is None:
-        return await _certificate_page(request, tenant, enrollment, 409, error="尚未生成证书，请先点击【打印证书】")
+        return await _certificate_page(request, hooks, tenant, enrollment, 409, error="尚未生成证书，请先点击【打印证书】")
     try:
         row = await services.renew(platform, hooks, tenant, certificate)
     except services.NotEligible as exc:
-        return await _certificate_page(request, tenant, enrollment, 409, error=str(exc))
+        return await _certificate_page(request, hooks, tenant, enrollment, 409, error=str(exc))
     await record("certificate.renewed", tenant_id=tenant.id, actor_id=account.id, object_type="certificate",
                  object_id=row.id, replaced=certificate.id)
     return redirect(request, f"/certificates/{enrollment.id}?notice=已生成新证书，原证书已作废")
@@ -155,7 +156,7 @@ async def verify_page(request: Request, platform: Platform, tenant: Tenant, code
 
 async def _admin_page(request: Request, platform: Platform, hooks: Hooks, tenant: Tenant, status_code: int = 200,
                       error: str = "") -> Response:
-    eligible = await eligible_enrolments(tenant)
+    eligible = await eligible_enrolments(hooks, tenant)
     issued = await scoped(Certificate, tenant).count(Certificate.status == "valid")
     certificates = await scoped(Certificate, tenant).objects().order_by(Certificate.id, ascending=False).limit(50)
     batches = await scoped(RegistryBatch, tenant).objects().order_by(RegistryBatch.id, ascending=False).limit(20)

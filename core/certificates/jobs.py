@@ -11,6 +11,7 @@ from core.certificates import registry, services
 from core.certificates.tables import Certificate, RegistryBatch
 from core.courses.tables import Enrollment
 from core.db.scoped import scoped
+from core.hookcalls import Hooks
 from core.jobs.runtime import report
 from core.jobs.specs import JobSpec, platform_of
 from core.tenancy import Tenant
@@ -20,10 +21,10 @@ log = logging.getLogger("xueshi.certificates")
 BATCH_CONCURRENCY = 4
 
 
-async def eligible_enrolments(tenant: Tenant) -> list[Enrollment]:
+async def eligible_enrolments(hooks: Hooks, tenant: Tenant) -> list[Enrollment]:
     """Approved enrolments that pass ``services.eligibility`` (the exam where needed)."""
     rows = await scoped(Enrollment, tenant).objects(Enrollment.status == "approved").order_by(Enrollment.id)
-    return [e for e in rows if (await services.eligibility(tenant, e)).ok]
+    return [e for e in rows if (await services.eligibility(hooks, tenant, e)).ok]
 
 
 async def issue_certificates(ctx: dict[str, Any], *, tenant: str) -> dict[str, int]:
@@ -32,7 +33,7 @@ async def issue_certificates(ctx: dict[str, Any], *, tenant: str) -> dict[str, i
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
     hooks = platform.hooks(t)
-    todo = await eligible_enrolments(t)
+    todo = await eligible_enrolments(hooks, t)
     have = {c.enrollment for c in await scoped(Certificate, t).objects(Certificate.status == "valid")}
     done = 0
     counts = {"issued": 0, "existing": 0, "failed": 0}
@@ -72,7 +73,7 @@ async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) ->
         from core.certificates.tables import RegistryRow
 
         if not await scoped(RegistryRow, t).exists(RegistryRow.batch == batch.id):
-            await registry.build_rows(t, batch, await eligible_enrolments(t))
+            await registry.build_rows(t, batch, await eligible_enrolments(platform.hooks(t), t))
     records = await registry.records_of(t, batch.id)
     await report(ctx, 0, len(records))
     data = await registry.write_export(exporter, records)

@@ -2,7 +2,7 @@
 
 Eligibility is one function, ``eligibility``: the enrolment's review is approved
 (``Enrollment.status == "approved"``) and the exam is cleared where the position needs one
-(``_exam_cleared``, the seam to ``core.exams.services.exam_cleared``).
+(``core.exams.exam_cleared``, decided by the tenant's ``exam_policy``).
 
 Issuing and renewing are atomic through the unique key (tenant, enrollment, revision): the next
 revision is rendered first (off the event loop), then inserted, in one transaction with the
@@ -49,25 +49,13 @@ class Eligibility:
     reason: str = ""
 
 
-# --- the exam seam ---------------------------------------------------------------------------
-
-
-async def _exam_cleared(tenant: Tenant, enrollment: Enrollment) -> bool:
-    """Whether the position's exam is passed, or needs none. The seam to the exams flow:
-    ``core.exams.services.exam_cleared`` when that module exists; without it no exam is
-    required (the lead wires this at merge; tests replace it to test the gate)."""
-    try:
-        from core.exams.services import exam_cleared  # type: ignore[import-not-found]
-    except ImportError:
-        return True
-    return bool(await exam_cleared(tenant, enrollment))
-
-
-async def eligibility(tenant: Tenant, enrollment: Enrollment) -> Eligibility:
+async def eligibility(hooks: Hooks, tenant: Tenant, enrollment: Enrollment) -> Eligibility:
     """The one rule for a certificate: review approved, and the exam cleared where needed."""
+    from core.exams.services import exam_cleared
+
     if enrollment.status != "approved":
         return Eligibility(False, "学时审核通过后才可打印证书")
-    if not await _exam_cleared(tenant, enrollment):
+    if not await exam_cleared(tenant, enrollment, hooks):
         return Eligibility(False, "在线考核合格后才可打印证书")
     return Eligibility(True)
 
@@ -218,7 +206,7 @@ async def issue(platform: Any, hooks: Hooks, tenant: Tenant, enrollment: Enrollm
     found = await current(tenant, enrollment.id)
     if found is not None:
         return found
-    verdict = await eligibility(tenant, enrollment)
+    verdict = await eligibility(hooks, tenant, enrollment)
     if not verdict.ok:
         raise NotEligible(verdict.reason)
     latest = await _latest(tenant, enrollment.id)
@@ -244,7 +232,7 @@ async def renew(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Certif
     enrollment = await scoped(Enrollment, tenant).get(certificate.enrollment)
     if enrollment is None:
         raise NotEligible("找不到该培训记录")
-    verdict = await eligibility(tenant, enrollment)
+    verdict = await eligibility(hooks, tenant, enrollment)
     if not verdict.ok:
         raise NotEligible(verdict.reason)
     row, pdf = await _prepare(platform, hooks, tenant, enrollment, certificate.revision + 1)
@@ -318,6 +306,6 @@ async def verify(tenant: Tenant, code: str) -> Verification | None:
         replaced_by=successor.number if successor else "", replaces=previous.number if previous else "")
 
 
-async def printable_enrolments(tenant: Tenant, enrolments: list[Enrollment]) -> set[int]:
+async def printable_enrolments(hooks: Hooks, tenant: Tenant, enrolments: list[Enrollment]) -> set[int]:
     """The ids of ``enrolments`` whose certificate may be printed (the 打印证书 button)."""
-    return {e.id for e in enrolments if (await eligibility(tenant, e)).ok}
+    return {e.id for e in enrolments if (await eligibility(hooks, tenant, e)).ok}

@@ -56,7 +56,11 @@ def notify_templates(tenant: Any) -> dict[str, str]:
 
 @hookimpl(trylast=True)
 def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
-    return [
+    exams = ([MenuLink("在线考核", "/exams", roles=("learner",), order=22)]
+             if tenant is not None and tenant.rules.exam.positions else [])
+    return [*exams,
+        MenuLink("题库管理", "/admin/exams", roles=("tenant_admin",), order=78),
+        MenuLink("考核记录", "/admin/exams/attempts", roles=("reviewer",), order=79),
         MenuLink("我的", "/me", order=10),
         MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
         MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70),
@@ -83,3 +87,24 @@ def registry_exporters(tenant: Any) -> list[Any]:
     from core.certificates.registry import CORE_EXPORTERS
 
     return list(CORE_EXPORTERS)
+
+
+@hookimpl(trylast=True)
+def exam_policy(tenant: Any, position: str, course: Any) -> Any:
+    from core.exams.services import rules_policy
+
+    return rules_policy(tenant, position)
+
+
+@hookimpl(trylast=True)
+def exam_score(tenant: Any, question: Any) -> float:
+    from core.exams.services import default_fraction
+
+    return default_fraction(question)
+
+
+@hookimpl
+def register_jobs() -> list[Any]:
+    from core.exams.services import exam_jobs
+
+    return exam_jobs()

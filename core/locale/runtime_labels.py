@@ -29,6 +29,8 @@ RUNTIME_LABELS = [
     # Certificates: menu link, eligibility reasons, certificate and registry row statuses
     N_("学时记录"), N_("学时审核通过后才可打印证书"), N_("在线考核合格后才可打印证书"), N_("有效"), N_("已作废"),
     N_("待上传"), N_("已上传"), N_("已退回"),
+    # Exams: menu links and question types (core.exams.values.KINDS)
+    N_("在线考核"), N_("题库管理"), N_("考核记录"), N_("单选"), N_("多选"), N_("判断"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
     # Review of study hours (core.review: menu, reason codes, deadline states, decisions, timeline)

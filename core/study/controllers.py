@@ -18,6 +18,7 @@ from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
+from core.hookcalls import Hooks
 from core.files.ranges import serve_range
 from core.files.tables import StoredFile
 from core.kernel import Platform
@@ -52,14 +53,14 @@ async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
 
 
 @get("/study", guards=[LEARNER])
-async def my_training(request: Request, tenant: Tenant, account: Account) -> Response:
+async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
     from core.certificates.services import printable_enrolments
 
     items = await _enrolments(tenant, account.id)
     return await render(request, "study/my_training.html", items=items,
                         profile_ready=await services.profile_complete(tenant, account.id),
-                        printable=await printable_enrolments(tenant, [i["enrollment"] for i in items]))
+                        printable=await printable_enrolments(hooks, tenant, [i["enrollment"] for i in items]))
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])

@@ -6,7 +6,7 @@ first sign-in; only staff may change a learner's phone number.
 
 from pathlib import Path
 
-from core import DemoAccount, DemoCourse, DemoLesson, IdNumberPassword, MenuLink, TenantSpec, hookimpl
+from core import DemoAccount, DemoCourse, DemoLesson, IdNumberPassword, MenuLink, TenantSpec, hookimpl, seed_question_bank
 
 HERE = Path(__file__).parent
 SLUG = "construction"
@@ -66,6 +66,15 @@ SMS_TEXTS = {
 @hookimpl
 def notify_templates(tenant):
     return dict(SMS_TEXTS)
+
+
+DEMO_BANKS = {"施工员": HERE / "demo" / "exam_bank_shigongyuan.csv", "安全员": HERE / "demo" / "exam_bank_anquanyuan.csv"}
+
+
+@hookimpl
+async def tenant_demo_data(tenant):
+    """The online exam's question banks of the demo positions (在线考核: 施工员, 安全员)."""
+    return [await seed_question_bank(tenant, position, path) for position, path in DEMO_BANKS.items()]
 
 
 @hookimpl
