@@ -125,6 +125,8 @@ async def prepare(env: dict) -> None:
     from core.courses.tables import Course, Enrollment, Lesson, Position
     from core.files.tables import StoredFile
     from core.kernel import build_platform, deploy
+    from core.proctoring.consent import FACE_TEXT_VERSION
+    from core.proctoring.tables import Consent, FaceVerification
     from core.roster.tables import LearnerProfile
     from core.settings import Settings
     from core.testing.ids import fake_id_number, fake_mobile
@@ -152,6 +154,11 @@ async def prepare(env: dict) -> None:
         await LearnerProfile(tenant=tenant.id, account=a.id, id_number=a.id_number, id_front=f.id, id_back=f.id,
                              portrait=f.id, created_at=now, updated_at=now).save()
         await Enrollment(tenant=tenant.id, account=a.id, course=course.id, created_at=now).save()
+        # The face gate before the session (the check itself is not what this benchmark measures).
+        await Consent(tenant=tenant.id, account=a.id, kind="face", text_version=FACE_TEXT_VERSION,
+                      text_sha256="bench", granted_at=now).save()
+        await FaceVerification(tenant=tenant.id, account=a.id, purpose="study", nonce=secrets.token_hex(16),
+                               status="passed", created_at=now, finished_at=now).save()
         ids.append((a.id, await platform.sessions.create(a.id, "construction")))
     await platform.stop()
     print("PREPARED", lesson.id, ",".join(f"{i}:{sid}" for i, sid in ids))

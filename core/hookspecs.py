@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.courses.tables import Course, Enrollment
     from core.exams.tables import ExamAttempt
     from core.exams.values import ExamPolicy, ScoredQuestion
+    from core.proctoring.tables import FaceVerification
     from core.faces import FaceProvider, Verdict
     from core.jobs import JobSpec
     from core.notify.services import NotifyChannel
@@ -204,6 +205,21 @@ def proctor_challenge_actions(tenant: Tenant) -> list[str] | None:
 @hookspec
 def proctor_verified(tenant: Tenant, account: Account, verdict: Verdict) -> None:
     """A face verification ended (passed or failed); ``verdict`` holds scores and reasons."""
+
+
+@hookspec
+def proctor_snapshot_checked(tenant: Tenant, account: Account, verification: FaceVerification,
+                             outcome: str) -> None:
+    """A snapshot taken during study was judged. ``verification`` is its ``FaceVerification``
+    (``purpose="snapshot"``: status, scores, evidence file ids); ``outcome`` is ``ok``,
+    ``mismatch``, ``no_face``, ``faces`` or ``missing`` (never uploaded in time)."""
+
+
+@hookspec
+def proctor_flagged(tenant: Tenant, account: Account, enrollment: Enrollment, reason: str) -> None:
+    """An enrolment was flagged for review by proctoring (once per enrolment). ``reason``:
+    ``repeated_mismatch`` (snapshots of another person) or ``shared_face`` (the same face studies
+    for another account of the tenant; both accounts' enrolments are flagged)."""
 
 
 # ---------------------------------------------------------------------------------------------

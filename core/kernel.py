@@ -40,6 +40,7 @@ CORE_APPS = (
     "core.review.piccolo_app",  # review_decision, review_appeal (core.review)
     "core.certificates.piccolo_app",  # certificate, registry_batch, registry_row (core.certificates)
     "core.exams.piccolo_app",  # exam banks, questions, attempts, answers (core.exams)
+    "core.proctoring.piccolo_app",  # proctor_session, face_encoding (core.proctoring)
 )
 
 

@@ -3,8 +3,11 @@
 ``xueshi purge`` runs it, and the ``purge_retention`` job every night. Per tenant it deletes —
 rows and the files on disk, through the storage:
 
-- face-check evidence frames and their checks past ``face_evidence_days``, except a learner's
-  while an appeal of theirs is open (legal hold, ``core.review``: counted as ``held_face_verifications``);
+- face-check evidence frames and their checks past ``face_evidence_days`` (study snapshots
+  included), and the face encodings kept to compare learners (``FaceEncoding``), except a
+  learner's while an appeal of theirs is open (legal hold, ``core.review``: counted as
+  ``held_face_verifications``) and those of an enrolment on hold (``evidence_on_hold``: under
+  review); the study timeline keeps its entries;
 - stored images no row refers to any more (an ID-card image, portrait, roster photo or licence
   replaced by a new upload), once a day old (a file is saved before the row that points to it);
 - raw import spreadsheets (full ID numbers) past ``import_files_days``: the job keeps its
@@ -29,7 +32,10 @@ from core.db.scoped import scoped
 from core.files.storage import LocalStorage
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
+from core.courses.tables import Enrollment
+from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
+from core.study.tables import StudyEvent
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
 from core.tenancy import Tenant
 
@@ -37,6 +43,26 @@ from core.tenancy import Tenant
 REPLACEABLE = ("id_front", "id_back", "portrait", "photo", "licence")
 # A file is saved before the row that refers to it: never collect one younger than this.
 GRACE = dt.timedelta(days=1)
+
+
+async def evidence_on_hold(enrollment: Enrollment) -> bool:
+    """Is the enrolment's face evidence kept past its retention period? While it is under review
+    (待审核). The review flow extends this (appeals)."""
+    return enrollment.status == "review"
+
+
+async def _held(tenant: Tenant) -> tuple[set[int], set[int]]:
+    """(face check ids, account ids) whose evidence an enrolment on hold still needs: the
+    snapshots and gates on its timeline, and its learner's face encodings."""
+    held_enrolments = [e for e in await scoped(Enrollment, tenant).objects() if await evidence_on_hold(e)]
+    if not held_enrolments:
+        return set(), set()
+    ids = [e.id for e in held_enrolments]
+    checks = {r["verification"] for r in await scoped(StudyEvent, tenant).select(StudyEvent.verification).where(
+        StudyEvent.enrollment.is_in(ids) & StudyEvent.verification.is_not_null())}
+    checks |= {r["gate"] for r in await scoped(ProctorSession, tenant).select(ProctorSession.gate).where(
+        ProctorSession.enrollment.is_in(ids) & ProctorSession.gate.is_not_null())}
+    return checks, {e.account for e in held_enrolments}
 
 
 def _cutoff(days: int, now: dt.datetime) -> dt.datetime:
@@ -91,14 +117,28 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     """Delete what is past the tenant's retention periods; returns counts per kind."""
     now = now or dt.datetime.now(dt.UTC)
     rules = tenant.rules.retention
-    counts = {"evidence_files": 0, "face_verifications": 0, "replaced_files": 0, "import_files": 0,
+    counts = {"evidence_files": 0, "face_verifications": 0, "face_encodings": 0, "replaced_files": 0, "import_files": 0,
               "id_images": 0, "notifications": 0, "audit_entries": 0}
 
     checks, files = scoped(FaceVerification, tenant), scoped(StoredFile, tenant)
-    old_checks = await checks.objects(FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
+    face_cut = _cutoff(rules.face_evidence_days, now)
+    held_checks, held_enrolment_accounts = await _held(tenant)
     held = await _held_accounts(tenant)  # legal hold: learners with an open appeal (core.review)
+    old_checks = await checks.objects(FaceVerification.created_at < face_cut)
     counts["held_face_verifications"] = sum(1 for c in old_checks if c.account in held)
-    old_checks = [c for c in old_checks if c.account not in held]
+    old_checks = [c for c in old_checks if c.account not in held and c.id not in held_checks]
+    gone = [c.id for c in old_checks]
+    if gone:  # the timeline and the sessions keep their rows, without the purged check
+        await scoped(StudyEvent, tenant).update({StudyEvent.verification: None}).where(
+            StudyEvent.verification.is_in(gone))
+        await scoped(ProctorSession, tenant).update({ProctorSession.gate: None}).where(
+            ProctorSession.gate.is_in(gone))
+    encodings = scoped(FaceEncoding, tenant)
+    old_encodings = FaceEncoding.created_at < face_cut
+    if held | held_enrolment_accounts:
+        old_encodings = old_encodings & FaceEncoding.account.not_in(sorted(held | held_enrolment_accounts))
+    counts["face_encodings"] = await encodings.count(old_encodings)
+    await encodings.delete().where(old_encodings)
     for check in old_checks:
         evidence = json.loads(check.evidence) if isinstance(check.evidence, str) else check.evidence
         for file_id in evidence or []:

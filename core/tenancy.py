@@ -50,6 +50,8 @@ class FaceRules(_Section):
     match_tolerance: float | None = None  # None: the provider's measured default
     max_attempts: int = 3
     compare_portrait_with_id_card: bool = False
+    gate_window_seconds: int = 600  # a passed face check opens a study session within this long
+    snapshot_mismatches_to_flag: int = 3  # bad snapshots on one enrolment before it is flagged
 
     def __post_init__(self) -> None:
         if self.liveness_provider in UNFIT_FOR_LIVENESS:
@@ -91,6 +93,14 @@ class StudyRules(_Section):
     max_video_mb: int = 300
     snapshot_interval_seconds: list[int] = msgspec.field(default_factory=lambda: [300, 900])
     review_workdays: list[int] = msgspec.field(default_factory=lambda: [3, 5])
+    snapshot_grace_seconds: int = 60  # a requested snapshot must arrive within this long
+    idle_seconds: int = 300  # this long playing without any interaction is recorded as idle
+
+    def __post_init__(self) -> None:
+        lo_hi = self.snapshot_interval_seconds
+        if len(lo_hi) != 2 or not 0 < lo_hi[0] <= lo_hi[1]:
+            raise msgspec.ValidationError(
+                "must be [minimum, maximum] seconds, 0 < minimum <= maximum - at `$.study.snapshot_interval_seconds`")
 
 
 class ProfileRules(_Section):

@@ -41,7 +41,7 @@ async def test_the_survey_tables_left_the_core(xs_app, client):
 
 
 @pytest.mark.parametrize("app_name", ["xueshi", "survey_association", "xueshi_review", "xueshi_certificates",
-                                      "xueshi_exams"])
+                                      "xueshi_exams", "xueshi_proctoring"])
 async def test_migrations_describe_the_current_tables(xs_app, app_name):
     """A table change without its migration fails here (the auto-differ finds no changes)."""
     from piccolo.apps.migrations.commands.new import AutoMigrationManager

@@ -89,7 +89,7 @@ async def _course(platform, tenant, video, required_hours: float = 1.0) -> tuple
 
 
 @pytest.fixture
-async def studying(client, platform, make_account, lesson_video, clock):
+async def studying(client, platform, make_account, lesson_video, clock, monkeypatch):
     """A signed-in construction learner with a complete profile, enrolled on a one-lesson course
     (1 学时 = 45 min; the lesson is 60 s)."""
     tenant = platform.tenants.get("construction")
@@ -99,10 +99,29 @@ async def studying(client, platform, make_account, lesson_video, clock):
     await Enrollment(tenant=tenant.id, account=account.id, course=course.id, created_at=dt.datetime.now(dt.UTC)).save()
     r = await client.signin("construction", "id", password, id_number=account.id_number)
     assert r.status_code == 303
+    from core.proctoring import consent
+
+    await consent.ensure(tenant, account.id)
+    client.gate_for = (tenant, account)  # start() passes the face gate as this learner
+    # Crediting only: a requested snapshot never falls due here (snapshots: tests/test_snapshots.py).
+    monkeypatch.setattr(tenant.rules.study, "snapshot_grace_seconds", 10**9)
     return {"tenant": tenant, "account": account, "course": course, "lesson": lesson, "password": password}
 
 
+async def pass_face_check(tenant, account) -> None:
+    """A passed face check as /face/finish stores it: these tests are about crediting; the gate
+    and the webcam check are tested in tests/test_snapshots.py and tests/test_proctoring.py."""
+    import secrets
+
+    from core.proctoring.tables import FaceVerification
+
+    now = dt.datetime.now(dt.UTC)
+    await FaceVerification(tenant=tenant.id, account=account.id, purpose="study", nonce=secrets.token_hex(16),
+                           status="passed", created_at=now, finished_at=now).save()
+
+
 async def start(client, lesson_id: int) -> dict:
+    await pass_face_check(*client.gate_for)
     r = await client.post(f"{T}/study/lessons/{lesson_id}/session")
     assert r.status_code == 201, r.text
     return r.json()
@@ -436,6 +455,9 @@ async def test_tenant_demo_courses_make_a_real_course_with_videos(xs_settings, c
 
 async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client, studying):
     lesson = studying["lesson"].id
+    from core.proctoring import consent
+
+    await consent.withdraw(studying["tenant"], studying["account"].id)  # a learner who never agreed
     r = await client.get(f"{T}/face/check?next=/study/lessons/{lesson}")
     assert r.status_code == 303 and r.headers["location"].endswith(f"/face/consent?next=/study/lessons/{lesson}")
     page = (await client.get(r.headers["location"])).text

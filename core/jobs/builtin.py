@@ -12,6 +12,7 @@ from core.jobs.runtime import report
 from core.jobs.specs import JobSpec, platform_of
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
+from core.proctoring.snapshots import check_snapshot
 
 log = logging.getLogger("xueshi.jobs")
 
@@ -66,4 +67,6 @@ CORE_JOBS = [
     JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入",
             record=False),
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
+    # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
+    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对"),
 ]

@@ -167,3 +167,7 @@ async def finish(request: Request, platform: Platform, tenant: Tenant, account: 
 
 
 ROUTES = [consent_page, consent_submit, consent_withdraw, check_page, challenge, frame, finish]
+
+from core.proctoring import snapshot_pages  # noqa: E402  (the snapshot routes join this area's)
+
+ROUTES += snapshot_pages.ROUTES

@@ -64,6 +64,7 @@ async def failed_today(tenant_id: int, account_id: int) -> int:
     return await scoped(FaceVerification, tenant_id).count(
         (FaceVerification.account == account_id)
         & (FaceVerification.status == "failed")
+        & (FaceVerification.purpose != "snapshot")  # snapshots during study are not attempts
         & (FaceVerification.created_at >= day_start())
     )
 

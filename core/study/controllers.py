@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
@@ -21,6 +22,7 @@ from core.hookcalls import Hooks
 from core.files.ranges import serve_range
 from core.files.tables import StoredFile
 from core.kernel import Platform
+from core.proctoring import gate
 from core.study import services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
@@ -106,6 +108,8 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
     access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return redirect(request, f"/me/archive?next=/study/lessons/{lesson_id}")
+    if access.lesson.kind == "video" and await gate.usable_gate(tenant, account.id) is None:
+        return redirect(request, gate.face_check_url(lesson_id))  # 开始学习 goes through the face check
     progress = await services.progress_of(tenant, account.id, lesson_id)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == access.course.id).order_by(Lesson.ordering)
     return await render(
@@ -124,7 +128,22 @@ async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Res
         return _json({"error": "请先完善个人档案（身份证正反面和本人头像）后再开始学习"}, 409)
     if access.lesson.kind != "video":
         return _json({"error": "该课件不是视频"}, 400)
-    session = await services.start_session(tenant, account.id, access)
+    # The face gate: a passed, recent face check no other session used, claimed before the start.
+    passed = await gate.usable_gate(tenant, account.id)
+    if passed is None:
+        return _json({"error": gate.GATE_REQUIRED, "face_check": gate.face_check_url(lesson_id)}, 409)
+    before = await services.progress_of(tenant, account.id, lesson_id)
+    span = access.lesson.duration_seconds - (before.credited_seconds if before else 0.0)
+    token = secrets.token_urlsafe(24)
+    try:
+        await gate.claim(tenant, account.id, access.enrollment.id, token, passed, span)
+    except gate.GateUsed:
+        return _json({"error": gate.GATE_REQUIRED, "face_check": gate.face_check_url(lesson_id)}, 409)
+    try:
+        session = await services.start_session(tenant, account.id, access, token=token)
+    except Exception:
+        await gate.release(tenant, token)
+        raise
     progress = await services.progress_of(tenant, account.id, lesson_id)
     return _json({
         "token": session.token, "position": progress.position, "furthest": progress.furthest,
@@ -163,17 +182,17 @@ def _int(value, default: int = -1) -> int:
 
 
 @post("/study/beat", guards=[LEARNER])
-async def heartbeat(request: Request, tenant: Tenant, account: Account) -> Response:
+async def heartbeat(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
     refused and recorded, never a server error."""
     form = await request.form()
     beat = services.BeatIn(
         token=str(form.get("token") or "")[:64], seq=_int(form.get("seq")), lesson_id=_int(form.get("lesson")),
         position=_float(form.get("position")), playing=form.get("playing") == "1",
-        event=str(form.get("event") or "beat")[:8],
+        event=str(form.get("event") or "beat")[:8], idle=max(0.0, _float(form.get("idle") or 0)),
     )
     try:
-        answer = await services.beat(tenant, account.id, beat)
+        answer = await services.beat(tenant, account.id, beat, platform=platform)
     except Exception:  # the ledger must never turn a beat into a 500 page; the next beat retries
         log.exception("heartbeat failed")
         return _json({"credited": 0, "reason": "retry", "message": "", "retry": True}, 503)

@@ -158,12 +158,14 @@ async def _swap_clock(clock: StudyClock, values: dict) -> bool:
 # --- sessions --------------------------------------------------------------------------------
 
 
-async def start_session(tenant: Tenant, account_id: int, access: Access, now: float | None = None) -> StudySession:
-    """A new session for this page; it takes over from any other tab or device of the learner."""
+async def start_session(tenant: Tenant, account_id: int, access: Access, now: float | None = None,
+                        token: str | None = None) -> StudySession:
+    """A new session for this page; it takes over from any other tab or device of the learner.
+    ``token``: the session's id when the caller chose it (the face gate claims it first)."""
     now = server_time() if now is None else now
     await clock_of(tenant, account_id)
     await ensure_progress(tenant, account_id, access.lesson.id)
-    token = secrets.token_urlsafe(24)
+    token = token or secrets.token_urlsafe(24)
     stamp = dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
         async with _transaction():
@@ -201,6 +203,7 @@ class BeatIn:
     position: float
     playing: bool
     event: str = "beat"  # beat | pause | end | hide
+    idle: float = 0.0  # seconds since the learner last touched the page (the player's report)
 
 
 def _finite(x: float) -> float:
@@ -236,9 +239,20 @@ async def _refuse(tenant: Tenant, account_id: int, beat: BeatIn, reason: str, se
     return _answer(None, reason)
 
 
-async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None = None) -> dict[str, Any]:
+async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None = None,
+               platform: Any = None) -> dict[str, Any]:
     """Credit one heartbeat; never raises for bad input (it is refused and recorded instead)."""
+    from core.proctoring import snapshots
+
     now = server_time() if now is None else now
+    answer = await _beat(tenant, account_id, beat, now, platform)
+    await snapshots.player_evidence(tenant, account_id, beat, answer, now)
+    return answer
+
+
+async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platform: Any) -> dict[str, Any]:
+    from core.proctoring import snapshots
+
     session = await scoped(StudySession, tenant).objects(StudySession.token == beat.token).first()
     if session is None or session.account != account_id:
         return await _refuse(tenant, account_id, beat, "foreign_session")
@@ -249,6 +263,12 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
                              else "session_ended", session)
     if beat.seq <= session.last_seq:
         return await _refuse(tenant, account_id, beat, "replayed", session)
+    # Proctoring: a paused session (bad or overdue snapshot) credits nothing until a new face check.
+    paused = await snapshots.before_beat(platform, tenant, session, now)
+    if paused:
+        answer = await _refuse(tenant, account_id, beat, "face_paused", session)
+        return {**answer, "paused": True, "face_paused": True, "message": snapshots.paused_message(paused),
+                "face_check": f"/face/check?next=/study/lessons/{session.lesson}"}
     needed, duration = session.required_seconds, session.duration_seconds
     day = china_day(now)
     stamp = dt.datetime.now(dt.UTC)
@@ -343,6 +363,9 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         await scoped(StudySession, tenant).update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
             StudySession.id == session.id)
     reviewing = completed_now or current.status == "review"
+    from core.proctoring import snapshots
+
+    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now)
     return _answer(
         d, d.reason if (d.refused > 0.5 or d.anomaly) else "",
         total_seconds=round(total, 3), total_hours=hours(tenant, total),
@@ -350,6 +373,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         lesson_credited=round(progress.credited_seconds + d.seconds, 3), lesson_completed=done,
         completed=completed_now or current.status not in STUDYING,
         completion_text=completion_text(tenant) if reviewing else "",
+        **proctoring,
     )
 
 
@@ -359,3 +383,53 @@ async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, l
         (HoursEntry.account == account_id) & (HoursEntry.enrollment == enrollment_id) & (HoursEntry.reason != "")
         & HoursEntry.reason.not_in(["review_cleared", "appeal_restored"])  # review's entries, not refusals
     ).order_by(HoursEntry.id, ascending=False).limit(limit)
+
+
+# --- proctoring: provisional seconds ---------------------------------------------------------
+
+
+async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reason: str = "face_unverified") -> float:
+    """Withdraw the seconds a proctored session credited since its last good snapshot (a bad or
+    missing snapshot): under the learner's clock lock, a reversing ledger row (negative
+    ``seconds``, ``reason``) and the same seconds taken off the lesson and the enrolment, which
+    goes back to 学习中 if that leaves it short of the course's hours. The lesson's watched position
+    stays; the seconds can be earned again by studying that part again. Returns the seconds."""
+    from core.proctoring.study_tables import ProctorSession
+
+    session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
+    if session is None:
+        return 0.0
+    stamp = dt.datetime.now(dt.UTC)
+    for _ in range(CAS_RETRIES):
+        async with _transaction():
+            clock = await _locked_clock(tenant, account_id)
+            if clock is None:
+                return 0.0
+            proctor = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).first()
+            seconds = proctor.provisional if proctor else 0.0
+            if seconds <= 0:
+                return 0.0
+            if not await _swap_clock(clock, {}):
+                continue
+            await scoped(ProctorSession, tenant).update({ProctorSession.provisional: 0.0}).where(
+                ProctorSession.id == proctor.id)
+            progress = await scoped(LessonProgress, tenant).objects(
+                (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
+            if progress is not None:
+                await scoped(LessonProgress, tenant).update({
+                    LessonProgress.credited_seconds: max(0.0, progress.credited_seconds - seconds),
+                    LessonProgress.updated_at: stamp,
+                }).where(LessonProgress.id == progress.id)
+            current = await scoped(Enrollment, tenant).get(session.enrollment)
+            total = max(0.0, current.credited_seconds - seconds)
+            values: dict = {Enrollment.credited_seconds: total}
+            if current.status == "review" and total < session.required_seconds - 1e-6:
+                values.update({Enrollment.status: "studying", Enrollment.completed_at: None})
+            await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
+            await scoped(HoursEntry, tenant).new(
+                account=account_id, enrollment=current.id, lesson=session.lesson, session=token, seq=session.last_seq,
+                position_from=progress.position if progress else 0.0, position_to=progress.position if progress else 0.0,
+                claimed=0.0, seconds=-seconds, reason=reason, anomaly=False, created_at=stamp,
+            ).save()
+            return seconds
+    raise RuntimeError("study clock busy")

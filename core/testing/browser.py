@@ -47,6 +47,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A fake camera, allowed without a prompt: the player opens the camera before a lesson plays
+    # (a test that needs a face passes --use-file-for-fake-video-capture=<clip.y4m> as well).
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 

@@ -41,6 +41,19 @@ async def _learner(live_server):
     return account, lesson
 
 
+async def _pass_face_check(live_server, account) -> None:
+    """The face check of 开始学习, stored as /face/finish stores a pass (the check itself runs in
+    Chromium in tests/browser/test_face_page.py and test_proctor_flow.py; here: the player)."""
+    import secrets
+
+    from core.proctoring import consent
+    from core.proctoring.tables import FaceVerification
+    await consent.ensure(live_server.app.state.platform.tenants.get("construction"), account.id)
+    now = dt.datetime.now(dt.UTC)
+    await FaceVerification(tenant=account.tenant, account=account.id, purpose="study", nonce=secrets.token_hex(16),
+                           status="passed", created_at=now, finished_at=now).save()
+
+
 async def _sign_in(page, root, account):
     await page.goto(f"{root}/signin")
     await page.fill("input[name=id_number]", account.id_number)
@@ -89,6 +102,7 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
     await screenshot(desktop, "study-archive-desktop")
 
     # The player: plays, a seek ahead is clamped back to the furthest point watched.
+    await _pass_face_check(live_server, account)
     await desktop.goto(f"{root}/study/lessons/{lesson.id}")
     await _wait_playing(desktop, 3)
     await desktop.evaluate("() => { document.getElementById('lesson-video').currentTime = 80; }")
@@ -108,12 +122,14 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
 
     # Reload: resumes at the server's position.
     saved = progress.position
+    await _pass_face_check(live_server, account)  # every session is opened by its own face check
     await desktop.reload()
     await _wait_playing(desktop, saved - 1)
 
     # A second tab (another device: its own cookies) takes over; the first pauses with a message.
     other = await new_page(375, 740)
     await _sign_in(other, root, account)
+    await _pass_face_check(live_server, account)
     await other.goto(f"{root}/study/lessons/{lesson.id}")
     await _wait_playing(other, 1)
     await desktop.evaluate("() => window.xsPlayer.beat()")

@@ -175,7 +175,7 @@
       startBtn.disabled = false;
       startBtn.hidden = false;
       setState("error");
-      guidanceEl.textContent = "无法使用摄像头：请在浏览器中允许本网站使用摄像头，并确认摄像头未被其他程序占用。";
+      guidanceEl.textContent = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
       return;
     }
     video.srcObject = stream;

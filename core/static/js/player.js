@@ -6,7 +6,13 @@
  * localStorage and resent (in order, before a new session starts) after a reload or a dropped
  * network. Another tab or device of the same learner takes over: this page then pauses and says
  * so. State for people and tests: #player[data-state] = loading | ready | playing | paused |
- * taken-over | error; window.xsPlayer exposes beat() and the current numbers.
+ * taken-over | face-paused | error; window.xsPlayer exposes beat() and the current numbers.
+ *
+ * Proctoring: the camera is opened before the session starts (refused: the guide's words, no
+ * study). When a beat's answer carries a capture ticket (the server's schedule), one small JPEG
+ * of the camera is uploaded with it (#player[data-snapshots] counts them). An answer with
+ * face_paused stops the lesson and links to the face check. Each beat reports the seconds since
+ * the learner last touched the page (idle evidence for the reviewer).
  */
 (function () {
   "use strict";
@@ -21,6 +27,14 @@
   var QUEUE = "xs-beats";
   var ACTIVE = "xs-active-session";
   var me = { token: "", seq: 0, furthest: 0, last: 0, stalled: false, stopped: false, timer: null };
+  var CAMERA_REFUSED = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
+  var SNAP_SIDE = 640;
+  var cam = document.getElementById("proctor-cam");
+  var camStream = null, sentTickets = {}, snapshots = 0;
+  var touchedAt = Date.now();
+  ["pointerdown", "pointermove", "keydown", "wheel", "touchstart", "scroll"].forEach(function (name) {
+    window.addEventListener(name, function () { touchedAt = Date.now(); }, { passive: true, capture: true });
+  });
   var msgEl = document.getElementById("study-message");
   var refusedEl = document.getElementById("study-refused");
   var doneEl = document.getElementById("completion");
@@ -71,7 +85,8 @@
   function makeBeat(event) {
     me.seq += 1;
     return { token: me.token, seq: me.seq, lesson: lesson, position: video.currentTime.toFixed(3),
-             playing: playing() ? "1" : "0", event: event || "beat" };
+             playing: playing() ? "1" : "0", event: event || "beat",
+             idle: Math.max(0, Math.round((Date.now() - touchedAt) / 1000)) };
   }
   function beacon(event) {
     if (!me.token || me.stopped) return;
@@ -80,8 +95,56 @@
     if (!sent) { var q = loadQueue(); q.push(b); saveQueue(q); }
   }
 
+  async function openCamera() {
+    if (!cam) return true;
+    try {
+      camStream = await navigator.mediaDevices.getUserMedia({
+        video: { width: { ideal: 640 }, height: { ideal: 480 }, facingMode: "user" }, audio: false });
+    } catch (e) { return false; }
+    cam.srcObject = camStream;
+    await cam.play().catch(function () {});
+    return true;
+  }
+  // One small JPEG of the camera for the server's capture ticket (never on the page's own schedule).
+  async function capture(ticket) {
+    if (!cam || !camStream || sentTickets[ticket]) return;
+    sentTickets[ticket] = true;
+    var w = cam.videoWidth, h = cam.videoHeight;
+    for (var i = 0; i < 20 && (!w || !h); i++) {
+      await new Promise(function (r) { setTimeout(r, 100); });
+      w = cam.videoWidth; h = cam.videoHeight;
+    }
+    if (!w || !h) return;
+    var s = Math.min(1, SNAP_SIDE / Math.max(w, h));
+    var canvas = document.createElement("canvas");
+    canvas.width = Math.round(w * s);
+    canvas.height = Math.round(h * s);
+    canvas.getContext("2d").drawImage(cam, 0, 0, canvas.width, canvas.height);
+    var blob = await new Promise(function (r) { canvas.toBlob(r, "image/jpeg", 0.8); });
+    var r = await fetch(base + "/study/snapshot?ticket=" + encodeURIComponent(ticket), {
+      method: "POST", credentials: "same-origin", body: blob,
+      headers: { "x-csrftoken": csrf, "content-type": "image/jpeg", "Accept": "application/json" },
+    }).catch(function () { return null; });
+    if (r && r.status === 202) { snapshots += 1; root.setAttribute("data-snapshots", String(snapshots)); }
+  }
+  function stopCamera() {
+    if (camStream) { camStream.getTracks().forEach(function (t) { t.stop(); }); camStream = null; }
+  }
+
   function handle(a) {
     if (!a) return;
+    if (a.capture && a.capture.ticket) capture(a.capture.ticket);
+    if (a.face_paused) {
+      me.stopped = true;
+      video.pause();
+      clearInterval(me.timer);
+      stopCamera();
+      setState("face-paused");
+      say(msgEl, a.message);
+      var link = document.getElementById("face-recheck");
+      if (link && a.face_check) { link.href = base + a.face_check; link.hidden = false; }
+      return;
+    }
     if (a.paused) {
       me.stopped = true;
       video.pause();
@@ -127,10 +190,12 @@
   async function start() {
     setState("loading");
     await flush();  // beats of the previous page (same token) first: no credited second is lost
+    if (!(await openCamera())) { setState("error"); say(refusedEl, CAMERA_REFUSED); return; }
     var r = await fetch(base + "/study/lessons/" + lesson + "/session", {
       method: "POST", credentials: "same-origin", headers: { "x-csrftoken": csrf, "Accept": "application/json" },
     }).catch(function () { return null; });
     var s = r ? await r.json().catch(function () { return {}; }) : {};
+    if (r && r.status === 409 && s.face_check) { window.location.href = base + s.face_check; return; }
     if (!r || r.status !== 201) { setState("error"); say(refusedEl, s.error || "无法开始学习，请刷新页面重试"); return; }
     me.token = s.token;
     me.furthest = s.furthest || 0;
@@ -200,7 +265,7 @@
   window.xsPlayer = {
     beat: function () { return beatAndHandle("beat"); },
     state: function () { return { token: me.token, seq: me.seq, furthest: me.furthest, position: video.currentTime,
-                                  stopped: me.stopped }; },
+                                  stopped: me.stopped, snapshots: snapshots, camera: !!camStream }; },
   };
   start();
 })();

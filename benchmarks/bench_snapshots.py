@@ -1,0 +1,269 @@
+"""Study snapshots: the match job against bare face_recognition, and upload-to-verdict in a burst.
+
+Run: uv run python benchmarks/bench_snapshots.py [--frames 40] [--burst 200]
+     [--database postgres://postgres@127.0.0.1:5432/test] [--redis redis://127.0.0.1:6379/0]
+
+Frames: the real photos of ../shared/faces (people with one face) downscaled to 640 px JPEGs, as
+the player sends them; the learner's portrait is ``obama/obama_1.jpg``.
+
+1. Throughput per worker process: ``check_snapshot`` (the job: load the rows, read the stored
+   image, decode, detect, encode, compare with the cached portrait encoding, write the verdict,
+   the timeline event and the kept encoding, compare across the tenant) run one after another on
+   the frames, in this process, against ``face_recognition`` on the same JPEG bytes
+   (``load_image_file`` + ``face_locations(upsample 0)`` + ``face_encodings`` + ``face_distance``).
+   Prints jobs/s, frames/s and the ratio (goal: ≤ 1.2×).
+2. A burst of ``--burst`` uploads accepted at once (``snapshots.accept``: clean, store, record,
+   enqueue), matched by 1 and then 2 ``xueshi worker`` processes on SAQ/Redis (PostgreSQL, a
+   throw-away database); prints upload-to-verdict p50/p95/max (``finished_at − created_at``) and
+   the wall time until the last verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import io
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+FACES = Path(os.environ.get("XUESHI_SHARED", REPO.parent / "shared")) / "faces"
+PORTRAIT = "obama/obama_1.jpg"
+
+
+def frames(n: int) -> list[bytes]:
+    from PIL import Image
+
+    photos = [p for p in sorted(FACES.glob("*/*")) if p.suffix in (".jpg", ".png") and p.parent.name != "groups"
+              and p.name != "obama_1.jpg" and "partial" not in p.name]
+    out = []
+    for p in photos:
+        img = Image.open(p).convert("RGB")
+        img.thumbnail((640, 640))
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=80)
+        out.append(buf.getvalue())
+    return [out[i % len(out)] for i in range(n)]
+
+
+class Bare:
+    """face_recognition alone on the same JPEG bytes (decode, detect, encode, compare)."""
+
+    def __init__(self) -> None:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import face_recognition
+        from core.files.images import clean_image
+
+        self.fr = face_recognition
+        portrait = face_recognition.load_image_file(io.BytesIO(clean_image((FACES / PORTRAIT).read_bytes()).data))
+        self.known = face_recognition.face_encodings(portrait)[0]
+
+    def __call__(self, jpeg: bytes) -> bool:
+        fr = self.fr
+        image = fr.load_image_file(io.BytesIO(jpeg))
+        boxes = fr.face_locations(image, number_of_times_to_upsample=0)
+        if len(boxes) != 1:
+            return False
+        fr.face_distance([self.known], fr.face_encodings(image, known_face_locations=boxes)[0])
+        return True
+
+
+async def seed(platform, n_sessions: int):
+    """A learner with the portrait, an enrolment, consent and ``n_sessions`` proctored sessions
+    each holding an open capture ticket. Returns (tenant, account, [(session id, ticket)])."""
+    from core.accounts.tables import Account
+    from core.courses.tables import Course, Enrollment, Position
+    from core.files.images import clean_image
+    from core.proctoring.consent import FACE_TEXT_VERSION
+    from core.proctoring.study_tables import ProctorSession
+    from core.proctoring.tables import Consent
+    from core.roster.tables import LearnerProfile
+    from core.testing.ids import fake_id_number, fake_mobile
+
+    tenant = platform.tenants.get("construction")
+    now = dt.datetime.now(dt.UTC)
+    account = Account(tenant=tenant.id, role="learner", real_name="压测学员", id_number=fake_id_number(),
+                      mobile=fake_mobile(), password_hash="x", created_at=now)
+    await account.save()
+    portrait = await platform.storage.save(clean_image((FACES / PORTRAIT).read_bytes()).data, tenant_id=tenant.id,
+                                           kind="portrait", media_type="image/jpeg", owner_id=account.id)
+    await LearnerProfile(tenant=tenant.id, account=account.id, id_number=account.id_number, portrait=portrait.id,
+                         created_at=now, updated_at=now).save()
+    await Consent(tenant=tenant.id, account=account.id, kind="face", text_version=FACE_TEXT_VERSION,
+                  text_sha256="bench", granted_at=now).save()
+    pos = Position(tenant=tenant.id, name=f"施工员{secrets.token_hex(3)}", created_at=now)
+    await pos.save()
+    course = Course(tenant=tenant.id, position=pos.id, year=2026, title="bench", required_hours=1.0, created_at=now)
+    await course.save()
+    enrollment = Enrollment(tenant=tenant.id, account=account.id, course=course.id, created_at=now)
+    await enrollment.save()
+    sessions = []
+    for _ in range(n_sessions):
+        ticket = secrets.token_urlsafe(24)
+        ps = ProctorSession(tenant=tenant.id, account=account.id, enrollment=enrollment.id,
+                            session=secrets.token_urlsafe(24), ticket=ticket, ticket_due=time.time() + 86400,
+                            created_at=now)
+        await ps.save()
+        sessions.append((ps.id, ticket))
+    return tenant, account, sessions
+
+
+async def per_process(env: dict[str, str], jpegs: list[bytes]) -> tuple[float, float, int, int, dict[str, int]]:
+    """check_snapshot run one after another in this process (no queue), each frame right after the
+    bare library on the same frame (interleaved: a busy machine slows both alike). Returns (job
+    seconds, bare seconds, job encodings, bare encodings, outcomes)."""
+    from core.kernel import build_platform, deploy
+    from core.proctoring import snapshots
+    from core.proctoring.tables import FaceVerification
+    from core.settings import Settings
+
+    platform = build_platform(Settings.from_env({k: v for k, v in env.items() if k != "REDIS_URL"}))
+    await deploy(platform)
+    await platform.start()
+    try:
+        tenant, account, sessions = await seed(platform, len(jpegs) + 1)
+        rows = []
+        for (ps_id, ticket), jpeg in zip(sessions, [jpegs[0], *jpegs], strict=True):
+            stored = await platform.storage.save(jpeg, tenant_id=tenant.id, kind="snapshot", media_type="image/jpeg",
+                                                 owner_id=account.id)
+            row = FaceVerification(tenant=tenant.id, account=account.id, purpose="snapshot", nonce=ticket,
+                                   status="open", evidence=[stored.id], created_at=dt.datetime.now(dt.UTC))
+            await row.save()
+            rows.append((row.id, ps_id))
+        ctx = {"platform": platform}
+        warm = rows.pop(0)  # the models and the portrait encoding load once per process
+        await snapshots.check_snapshot(ctx, tenant=tenant.slug, verification=warm[0], proctor_session=warm[1])
+        bare = Bare()
+        bare(jpegs[0])
+        outcomes: dict[str, int] = {}
+        job_s = bare_s = 0.0
+        bare_n = 0
+        for (vid, ps_id), jpeg in zip(rows, jpegs, strict=True):
+            t0 = time.perf_counter()
+            bare_n += bare(jpeg)
+            t1 = time.perf_counter()
+            out = await snapshots.check_snapshot(ctx, tenant=tenant.slug, verification=vid, proctor_session=ps_id)
+            job_s += time.perf_counter() - t1
+            bare_s += t1 - t0
+            outcomes[out] = outcomes.get(out, 0) + 1
+        job_n = sum(v for k, v in outcomes.items() if k in ("ok", "mismatch"))
+        return job_s, bare_s, job_n, bare_n, outcomes
+    finally:
+        await platform.stop()
+
+
+async def burst(env: dict[str, str], jpegs: list[bytes], workers: int) -> tuple[list[float], float]:
+    """Accept len(jpegs) uploads at once, let ``workers`` worker processes match them."""
+    from core.kernel import build_platform
+    from core.proctoring import snapshots
+    from core.proctoring.tables import FaceVerification
+    from core.settings import Settings
+
+    queue = f"bench-snap-{secrets.token_hex(4)}"
+    wenv = {**env, "XUESHI_JOB_QUEUE": queue}
+    platform = build_platform(Settings.from_env(wenv))
+    await platform.start()
+    procs = [subprocess.Popen([sys.executable, "-m", "core.cli", "worker", "--concurrency", "2"], env=wenv, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+    try:
+        tenant, account, sessions = await seed(platform, len(jpegs))
+        # Warm the workers (models, portrait encoding) with one snapshot each before the burst.
+        _, warm_account, warm_sessions = await seed(platform, workers * 2)
+        warm = await asyncio.gather(*(snapshots.accept(platform, tenant, warm_account, t, jpegs[0])
+                                      for _, t in warm_sessions))
+        await _wait([r.id for r in warm], timeout=300)
+        t0 = time.perf_counter()
+        rows = await asyncio.gather(*(snapshots.accept(platform, tenant, account, ticket, jpeg)
+                                      for (_, ticket), jpeg in zip(sessions, jpegs, strict=True)))
+        await _wait([r.id for r in rows], timeout=1800)
+        wall = time.perf_counter() - t0
+        done = await FaceVerification.objects().where(FaceVerification.id.is_in([r.id for r in rows]))
+        return [(r.finished_at - r.created_at).total_seconds() for r in done], wall
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        await platform.stop()
+
+
+async def _wait(ids: list[int], timeout: float) -> None:
+    from core.proctoring.tables import FaceVerification
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        left = await FaceVerification.count().where(FaceVerification.id.is_in(ids) & (FaceVerification.status == "open"))
+        if left == 0:
+            return
+        await asyncio.sleep(0.2)
+    raise SystemExit(f"{left} snapshots still open after {timeout} s")
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=40)
+    ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--database", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    args = ap.parse_args()
+    name = f"xs_bench_snap_{secrets.token_hex(4)}"
+    admin = args.database
+    db_url = admin.rsplit("/", 1)[0] + f"/{name}"
+    asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+    var = Path(tempfile.mkdtemp(prefix="xs-bench-snap-"))
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": args.redis, "XUESHI_VAR_DIR": str(var),
+           "XUESHI_SECRET_KEY": "bench-snapshots-secret", "XUESHI_DB_POOL_SIZE": "4"}
+    subprocess.run([sys.executable, "-m", "core.cli", "migrate"], env=env, cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "core.cli", "tenants", "sync"], env=env, cwd=REPO, check=True,
+                   stdout=subprocess.DEVNULL)
+    try:
+        jpegs = frames(args.frames)
+        j_sec, b_sec, j_enc, b_enc, outcomes = asyncio.run(per_process(env, jpegs))
+        print(f"snapshot match, one process, {len(jpegs)} frames of ../shared/faces at ≤640 px, {os.cpu_count()} cores")
+        print(f"{'':<34} {'seconds':>8} {'frames/s':>9} {'encoded':>8}")
+        print(f"{'bare face_recognition':<34} {b_sec:>8.2f} {len(jpegs) / b_sec:>9.2f} {b_enc:>8}")
+        print(f"{'check_snapshot job (DB included)':<34} {j_sec:>8.2f} {len(jpegs) / j_sec:>9.2f} {j_enc:>8}")
+        print(f"job / bare: {j_sec / b_sec:.2f}x   outcomes: {outcomes}")
+        burst_jpegs = frames(args.burst)
+        print(f"\nburst of {args.burst} uploads, SAQ on Redis, PostgreSQL, xueshi worker --concurrency 2")
+        print(f"{'workers':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'wall s':>7} {'verdicts/s':>11}")
+        for workers in (1, 2):
+            latencies, wall = asyncio.run(burst(env, burst_jpegs, workers))
+            print(f"{workers:>7} {pct(latencies, 50):>7.2f} {pct(latencies, 95):>7.2f} {max(latencies):>7.2f} "
+                  f"{wall:>7.2f} {len(latencies) / wall:>11.2f}")
+    finally:
+        asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _pg(url: str, sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+if __name__ == "__main__":
+    main()
