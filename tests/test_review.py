@@ -576,12 +576,27 @@ async def test_simultaneous_appeals_keep_one(platform, make_account):
     assert after == before + 1
 
 
-async def test_clearing_does_not_touch_exam_results():
-    # There is no exam table on main yet (core/exams does not exist): nothing for a clearing to
-    # touch. _apply_clear writes only HoursEntry, LessonProgress, Enrollment and ReviewDecision.
-    import importlib.util
+async def test_clearing_does_not_touch_exam_results(platform, make_account):
+    """The guide: a clearing takes the hours, never the exam. A passed attempt stays passed,
+    with its score, and the exam still counts as cleared for the course."""
+    from core.exams.services import exam_cleared
+    from core.exams.tables import ExamAttempt
 
-    assert importlib.util.find_spec("core.exams") is None
+    tenant, learner, course, _lessons, e, _t = await _in_review(platform, make_account)
+    now = dt.datetime.now(dt.UTC)
+    attempt = ExamAttempt(tenant=tenant.id, account=learner.id, enrollment=e.id, course=course.id,
+                          position=course.position, year=course.year, status="submitted", started_at=now,
+                          deadline=now, submitted_at=now, submitted_by="learner", score_centi=8600, passed=True)
+    await attempt.save()
+    before = await ExamAttempt.select().where(ExamAttempt.id == attempt.id).first()
+    first, _ = await _reviewer(make_account)
+    second, _ = await _reviewer(make_account)
+    hooks = platform.hooks(tenant)
+    d = await review.propose_clear(hooks, tenant, first, e.id, "substitute")
+    await review.confirm_clear(hooks, tenant, second, d.id, e.id)
+    assert (await Enrollment.objects().get(Enrollment.id == e.id)).status == "cleared"
+    assert await ExamAttempt.select().where(ExamAttempt.id == attempt.id).first() == before
+    assert await exam_cleared(tenant, await Enrollment.objects().get(Enrollment.id == e.id), hooks)
 
 
 # --- the guide's SMS texts ---------------------------------------------------------------------
