@@ -231,6 +231,29 @@ async def test_staff_import_learners_preview_errors_idempotent_and_enrol_by_posi
     assert await Enrollment.count().where(Enrollment.course == course_id) == 2  # idempotent
 
 
+async def test_the_learner_import_commits_the_rows_parsed_at_upload(client, platform, make_account, monkeypatch):
+    """Issue 8 #3: the commit reads the rows kept at upload, never the file again."""
+    from core.roster import spreadsheets
+    from core.roster.spreadsheets import write_csv
+
+    tenant = platform.tenants.get("construction")
+    admin, password = await make_account("construction", role="tenant_admin")
+    await client.signin("construction", "id", password, id_number=admin.id_number)
+    row = ["冯一", fake_id_number(), fake_mobile(), "标准员", ""]
+    data = write_csv(["姓名", "身份证号", "手机号", "岗位", "证书编号"], [row])
+    r = await client.post(f"{T}/admin/learners/import", {}, files={"file": ("l.csv", data, "text/csv")})
+    job_id = int(re.search(r"/admin/learners/import/(\d+)", r.text).group(1))
+
+    def parsed_again(*_a, **_k):
+        raise AssertionError("parsed again")
+
+    monkeypatch.setattr(spreadsheets, "_read_csv", parsed_again)
+    monkeypatch.setattr(spreadsheets, "_read_xlsx", parsed_again)
+    assert (await client.post(f"{T}/admin/learners/import/{job_id}", {})).status_code == 303
+    made = await Account.objects().where((Account.tenant == tenant.id) & (Account.id_number == row[1]))
+    assert len(made) == 1 and made[0].real_name == "冯一"
+
+
 async def test_lesson_upload_checks_the_type_by_content_and_reads_the_duration(client, platform, make_account,
                                                                                 lesson_video):
     tenant = platform.tenants.get("construction")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import time
 import zipfile
@@ -239,6 +240,22 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
 async def read_table_async(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
     """``read_table`` in the bounded spreadsheet thread pool (off the event loop)."""
     return await run_cpu("spreadsheet", read_table, data, filename, limits)
+
+
+# A parsed table as it is kept in private storage between an import's preview and its commit: the
+# upload is parsed once, and every later step (preview pages, confirm, the import job) reads this.
+PARSED_MEDIA_TYPE = "application/vnd.xueshi.table+json"
+
+
+def table_to_json(table: Table) -> bytes:
+    return json.dumps({"headers": table.headers, "rows": table.rows}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def table_from_json(data: bytes) -> Table:
+    raw = json.loads(data)
+    return Table(headers=[str(h) for h in raw["headers"]],
+                 rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]])
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

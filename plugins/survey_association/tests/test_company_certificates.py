@@ -130,3 +130,22 @@ async def test_expired_certificate_is_an_error_and_cannot_be_confirmed(client, t
         "real_name": "过期", "id_number": "", "cert_number": cert + "1", "position": "勘察员",
         "issued_on": "2020-01-01", "expires_on": "2023-12-31"})
     assert "证书已过期" in r.text and '<span class="ok">无误' not in r.text
+
+
+async def test_the_certificate_job_loads_the_rows_parsed_at_upload(client, tenant, make_account, monkeypatch):
+    """Issue 8 #3: the job reads the rows kept at upload; it never parses the file again."""
+    from core.roster import spreadsheets
+
+    t = tenant("survey")
+    enterprise = await company(t)
+    cert = f"KP-{enterprise.id}-"
+    staff, pw = await make_account("survey", role="tenant_admin")
+    await client.signin("survey", "mobile", pw, mobile=staff.mobile)
+    real = spreadsheets._read_xlsx
+    parses = []
+    monkeypatch.setattr(spreadsheets, "_read_xlsx", lambda *a: parses.append(1) or real(*a))
+    r = await _load(client, xlsx([("吴一", fake_id_number(), cert + "1", "勘察员", "2023-01-01", "2027-12-31",
+                                   enterprise.credit_code)], headers=HEADERS))
+    assert "共 1 行，新增 1 行" in r.text
+    assert len(parses) == 1  # the upload's check; the job read the kept rows
+    assert await CertificateHolder.count().where(CertificateHolder.cert_number == cert + "1") == 1
