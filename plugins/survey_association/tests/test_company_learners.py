@@ -85,7 +85,7 @@ async def test_notifying_again_warns_first_and_sends_only_when_confirmed(client,
     already notified and when, and sends only after 确认再次通知."""
     t = tenant("survey")
     enterprise, _ = await signed_in_admin(client, t, make_account)
-    a, _ = await _add(client, real_name="甲已通知")
+    a, _ = await _add(client, real_name="甲勘察")
     b, _ = await _add(client)
     rows = {e.id_number: e for e in await RosterEntry.objects().where(RosterEntry.enterprise == enterprise.id)}
     first, second = rows[a["id_number"]], rows[b["id_number"]]
