@@ -11,7 +11,9 @@ from core.retention import purge
 async def test_purge_deletes_old_face_evidence_and_keeps_recent(platform, tenant, make_account):
     t = tenant("construction")
     account, _ = await make_account("construction")
-    now = dt.datetime.now(dt.UTC)
+    # Years ahead, like the tests below: the app's startup purge (real clock, running alongside
+    # the test) must not be what deletes the old rows first.
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=10 * 365)
     days = t.rules.retention.face_evidence_days
 
     async def check(age_days: int) -> tuple[FaceVerification, StoredFile]:
