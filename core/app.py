@@ -41,6 +41,7 @@ from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
+from core.review import controllers as review
 from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
@@ -270,7 +271,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *review.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

@@ -61,6 +61,15 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
             learners = {d.id_number: d.position for d in await collect(hooks.tenant_demo_accounts, tenant=tenant)
                         if d.id_number and d.position}
             lines += await seed_demo_courses(platform, tenant, demo_courses, learners)
+            waiting = [d.id_number for d in await collect(hooks.tenant_demo_accounts, tenant=tenant)
+                       if d.awaiting_review and d.id_number]
+            if waiting:
+                from core.accounts.tables import Account
+                from core.review.demo import seed_demo_review
+
+                ids = [r["id"] for r in await scoped(Account, tenant).select(Account.id).where(
+                    Account.id_number.is_in(waiting))]
+                lines += [f"  {line}" for line in await seed_demo_review(tenant, ids)]
     await upsert_account(None, role="operator", password=OPERATOR.password, username=OPERATOR.username,
                          real_name=OPERATOR.real_name, sessions=platform.sessions)
     lines += ["", f"平台运营 operator: 用户名 {OPERATOR.username} 密码 {OPERATOR.password}", "=" * 72]

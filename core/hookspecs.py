@@ -26,10 +26,12 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
 
     from core.accounts.signin import SigninMethod
     from core.accounts.tables import Account, Enterprise
+    from core.courses.tables import Enrollment
     from core.faces import FaceProvider, Verdict
     from core.jobs import JobSpec
     from core.notify.services import NotifyChannel
     from core.notify.tables import Notification
+    from core.review.tables import Appeal, ReviewDecision
     from core.roster.imports import RosterColumn, RowError
     from core.roster.tables import LearnerProfile, RosterEntry
     from core.tenancy import Tenant, TenantSpec
@@ -198,6 +200,29 @@ def proctor_challenge_actions(tenant: Tenant) -> list[str] | None:
 @hookspec
 def proctor_verified(tenant: Tenant, account: Account, verdict: Verdict) -> None:
     """A face verification ended (passed or failed); ``verdict`` holds scores and reasons."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Review of study hours
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def review_decided(tenant: Tenant, enrollment: Enrollment, decision: ReviewDecision) -> None:
+    """A reviewer decided on an enrolment (after the change is committed and the learner told).
+
+    :param enrollment: the enrolment as it is now (``status`` approved, cleared or still review).
+    :param decision: ``kind`` approve | clear | reverify | appeal_upheld | appeal_rejected;
+        a clearing is announced twice: when proposed (``status`` pending) and when a second
+        reviewer confirms it (``done``, ``reversed_seconds`` taken off the ledger) or declines it
+        (``cancelled``).
+    """
+
+
+@hookspec
+def review_appealed(tenant: Tenant, enrollment: Enrollment, appeal: Appeal) -> None:
+    """A learner appealed a clearing (statement, optional cleaned photo); the learner's face
+    evidence is on legal hold until a reviewer decides."""
 
 
 # ---------------------------------------------------------------------------------------------

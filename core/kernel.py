@@ -37,6 +37,7 @@ log = logging.getLogger("xueshi.kernel")
 # The core's Piccolo apps besides ``core.piccolo_app`` (each flow with its own tables and migrations)
 CORE_APPS = (
     "core.jobs.piccolo_app",  # job_run (core.jobs)
+    "core.review.piccolo_app",  # review_decision, review_appeal (core.review)
 )
 
 

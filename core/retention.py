@@ -3,7 +3,8 @@
 ``xueshi purge`` runs it, and the ``purge_retention`` job every night. Per tenant it deletes —
 rows and the files on disk, through the storage:
 
-- face-check evidence frames and their checks past ``face_evidence_days``;
+- face-check evidence frames and their checks past ``face_evidence_days``, except a learner's
+  while an appeal of theirs is open (legal hold, ``core.review``: counted as ``held_face_verifications``);
 - stored images no row refers to any more (an ID-card image, portrait, roster photo or licence
   replaced by a new upload), once a day old (a file is saved before the row that points to it);
 - raw import spreadsheets (full ID numbers) past ``import_files_days``: the job keeps its
@@ -79,6 +80,12 @@ async def _delete_files(tenant: Tenant, storage: LocalStorage, ids: set[int]) ->
     return deleted
 
 
+async def _held_accounts(tenant: Tenant) -> set[int]:
+    from core.review.services import held_accounts
+
+    return await held_accounts(tenant)
+
+
 async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what is past the tenant's retention periods; returns counts per kind."""
     now = now or dt.datetime.now(dt.UTC)
@@ -88,6 +95,9 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
 
     checks, files = scoped(FaceVerification, tenant), scoped(StoredFile, tenant)
     old_checks = await checks.objects(FaceVerification.created_at < _cutoff(rules.face_evidence_days, now))
+    held = await _held_accounts(tenant)  # legal hold: learners with an open appeal (core.review)
+    counts["held_face_verifications"] = sum(1 for c in old_checks if c.account in held)
+    old_checks = [c for c in old_checks if c.account not in held]
     for check in old_checks:
         evidence = json.loads(check.evidence) if isinstance(check.evidence, str) else check.evidence
         for file_id in evidence or []:

@@ -99,6 +99,12 @@ class ProfileRules(_Section):
     required_for_study: bool = True
 
 
+class ReviewRules(_Section):
+    """Review of study hours: how long after a clearing takes effect the learner may appeal."""
+
+    appeal_days: int = 15
+
+
 class SmsRules(_Section):
     signature: str = "【学时培训】"
 
@@ -112,6 +118,7 @@ class TenantRules(_Section):
     study: StudyRules = msgspec.field(default_factory=StudyRules)
     sms: SmsRules = msgspec.field(default_factory=SmsRules)
     profile: ProfileRules = msgspec.field(default_factory=ProfileRules)
+    review: ReviewRules = msgspec.field(default_factory=ReviewRules)
 
     def __post_init__(self) -> None:
         e = self.exam
@@ -121,6 +128,8 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
         if not 0 < self.study.daily_cap_minutes <= 1440:
             raise msgspec.ValidationError("must be between 1 and 1440 - at `$.study.daily_cap_minutes`")
+        if not 0 <= self.review.appeal_days <= 365:
+            raise msgspec.ValidationError("must be between 0 and 365 - at `$.review.appeal_days`")
         if not 0 < self.face.max_attempts <= 20:
             raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
 

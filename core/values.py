@@ -38,6 +38,7 @@ class DemoAccount:
     enterprise_credit_code: str | None = None  # its 统一社会信用代码 (certificates are matched by it)
     note: str = ""
     position: str = ""  # a learner's 岗位: the demo enrols them on that position's demo courses
+    awaiting_review: bool = False  # the demo credits their demo courses in full: 待审核 for the reviewer
 
     @property
     def signin(self) -> str:

@@ -315,3 +315,54 @@ async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
                     total_rows=1, created_at=dt.datetime.now(dt.UTC))
     await row.save()
     return {"job_id": row.id}
+
+
+# --- review ------------------------------------------------------------------------------------
+
+
+async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
+    """A case in tenant ``slug`` with every object a review route can name: a pending clearing,
+    an appeal with its photo, a face check's frame and the learner's portrait."""
+    import datetime as dt
+
+    from core.proctoring.tables import FaceVerification
+    from core.review.tables import Appeal, ReviewDecision
+    from core.roster.tables import LearnerProfile
+
+    now = dt.datetime.now(dt.UTC)
+    tenant_id = ctx.tenant_id(slug)
+    _, _, enrollment = await _enrolled(ctx, slug)
+    enrollment.status, enrollment.completed_at = "review", now
+    await enrollment.save()
+    reviewer, _ = await ctx.make_account(slug, role="reviewer")
+    decision = ReviewDecision(tenant=tenant_id, enrollment=enrollment.id, learner=enrollment.account,
+                              reviewer=reviewer.id, kind="clear", reason="idle", status="pending", created_at=now)
+    await decision.save()
+    photo = await _file(ctx, slug, "appeal")
+    appeal = Appeal(tenant=tenant_id, enrollment=enrollment.id, learner=enrollment.account, clearing=decision.id,
+                    statement="隔离测试申诉", photo=photo.id, created_at=now)
+    await appeal.save()
+    frame = await _file(ctx, slug, "evidence")
+    await FaceVerification(tenant=tenant_id, account=enrollment.account, purpose="snapshot",
+                           nonce=secrets.token_hex(8), evidence=[frame.id]).save()
+    portrait = await _file(ctx, slug, "portrait")
+    await LearnerProfile(tenant=tenant_id, account=enrollment.account, real_name="隔离学员",
+                         portrait=portrait.id).save()
+    return {"enrollment_id": enrollment.id, "decision_id": decision.id, "appeal_id": appeal.id,
+            "file_id": frame.id, "kind": "portrait"}
+
+
+for _path in ("/review/{enrollment_id:int}", "/review/{enrollment_id:int}/approve", "/review/{enrollment_id:int}/clear",
+              "/review/{enrollment_id:int}/reverify", "/review/{enrollment_id:int}/clearings/{decision_id:int}",
+              "/review/{enrollment_id:int}/appeals/{appeal_id:int}",
+              "/review/{enrollment_id:int}/appeals/{appeal_id:int}/photo",
+              "/review/{enrollment_id:int}/evidence/{file_id:int}", "/review/{enrollment_id:int}/image/{kind:str}"):
+    register(_path, "reviewer")(_review_case)
+
+
+@register("/study/{enrollment_id:int}/appeal", "learner")
+async def _appeal_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, _, enrollment = await _enrolled(ctx, slug)
+    enrollment.status = "cleared"
+    await enrollment.save()
+    return {"enrollment_id": enrollment.id}

@@ -40,7 +40,7 @@ async def test_the_survey_tables_left_the_core(xs_app, client):
     assert not {"company_filled_at", "learner_confirmed_at"} & await db.table_columns("roster_entry")
 
 
-@pytest.mark.parametrize("app_name", ["xueshi", "survey_association"])
+@pytest.mark.parametrize("app_name", ["xueshi", "survey_association", "xueshi_review"])
 async def test_migrations_describe_the_current_tables(xs_app, app_name):
     """A table change without its migration fails here (the auto-differ finds no changes)."""
     from piccolo.apps.migrations.commands.new import AutoMigrationManager

@@ -17,6 +17,8 @@ TEMPLATES = {
     "hours_completed": "尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，审核时间大约需要 3 到 5 个工作日，请您耐心等待。",
     "hours_approved": "尊敬的学员，恭喜您的继续教育学时已通过审核，可登录管理系统查看学时记录获取最新电子证书。",
     "mobile_changed": "${name}，您在${tenant}登记的手机号已由工作人员更正为 ${mobile}，今后的学习和审核通知将发送到此号码。",
+    "review_reverify": "${name}，审核员需要核实您本人的学习情况，请登录平台在“人脸核验”中重新完成人脸识别。",
+    "review_appeal_rejected": "${name}，您对学时清除的申诉经审核未获支持，请登录平台重新学习。",
     "hours_cleared": "尊敬的${name}学员您好，因您在继续教育学习课程中存在作弊行为，按照有关要求，您的${position}岗位${year}年度学时将被清除，请重新学习。",
 }
 
@@ -59,6 +61,7 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
         MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70),
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
+        MenuLink("学时审核", "/review", roles=("reviewer",), order=60),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
         MenuLink("消息", "/inbox", order=90),

@@ -69,7 +69,15 @@ async def course_page(request: Request, tenant: Tenant, account: Account, enroll
         hours=services.hours(tenant, enrollment.credited_seconds), status=services.STATUS_LABELS.get(enrollment.status),
         refused=[(r, message(r.reason)) for r in refused], profile_ready=await services.profile_complete(tenant, account.id),
         completion_text=services.completion_text(tenant) if enrollment.status == "review" else "",
+        review=await _review_notice(tenant, enrollment),
     )
+
+
+async def _review_notice(tenant: Tenant, enrollment: Enrollment) -> dict:
+    """Why the hours were cleared (and the appeal), or a re-verification request (core.review)."""
+    from core.review.services import learner_notice
+
+    return await learner_notice(tenant, enrollment)
 
 
 async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.Access:

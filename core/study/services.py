@@ -33,6 +33,7 @@ CAS_RETRIES = 5
 
 server_time = time.time  # the server's clock (tests replace it to step through time)
 
+STUDYING = ("studying", "cleared")  # statuses in which study earns hours (cleared: study again)
 STATUS_LABELS = {"studying": "学习中", "review": "待审核", "approved": "审核通过", "cleared": "学时已清除"}
 
 
@@ -306,7 +307,8 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         last_beat_at=clock.last_beat_at, position=progress.position, furthest=progress.furthest,
         lesson_credited=progress.credited_seconds, duration=duration,
         day_credited=day_seconds, daily_cap=rules.daily_cap_minutes * 60.0,
-        course_left=max(0.0, needed - current.credited_seconds) if current.status == "studying" else 0.0,
+        # 已清除 (cleared by review): the learner studies again, as when studying.
+        course_left=max(0.0, needed - current.credited_seconds) if current.status in STUDYING else 0.0,
         tolerance=rules.tolerance_seconds,
     )
     # A pause / end / hide beat reports where playback stopped: what played up to it counts.
@@ -325,7 +327,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
     if d.seconds > 0:
         # This learner's rows change only under the learner's clock lock: read-add-write is safe.
         total = current.credited_seconds + d.seconds
-        moving = total >= needed - 1e-6 and current.status == "studying"
+        moving = total >= needed - 1e-6 and current.status in STUDYING
         values = {Enrollment.credited_seconds: total}
         if moving:
             values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
@@ -346,7 +348,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         total_seconds=round(total, 3), total_hours=hours(tenant, total),
         required_hours=round(needed / seconds_per_hour(tenant), 4),
         lesson_credited=round(progress.credited_seconds + d.seconds, 3), lesson_completed=done,
-        completed=completed_now or current.status != "studying",
+        completed=completed_now or current.status not in STUDYING,
         completion_text=completion_text(tenant) if reviewing else "",
     )
 
@@ -355,4 +357,5 @@ async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, l
     """The learner's recent refused credits on an enrolment (shown as "未计入学时：…")."""
     return await scoped(HoursEntry, tenant).objects(
         (HoursEntry.account == account_id) & (HoursEntry.enrollment == enrollment_id) & (HoursEntry.reason != "")
+        & HoursEntry.reason.not_in(["review_cleared", "appeal_restored"])  # review's entries, not refusals
     ).order_by(HoursEntry.id, ascending=False).limit(limit)

@@ -49,7 +49,23 @@ def tenant_demo_accounts(tenant):
         DemoAccount("learner", "张学员", "111111", id_number="110105199001011232",
                     mobile="13800138000", must_change_password=True,
                     note="初始密码 111111，首次登录须修改", position="施工员"),
+        DemoAccount("learner", "赵学员", "Learn-2026", id_number="110105199203041237",
+                    mobile="13800138001", note="已学完示范课程，学时待审核", position="施工员",
+                    awaiting_review=True),
     ]
+
+
+# The guide's SMS texts (section 一 and 三), word for word; ${name}, ${position}, ${year} filled in.
+SMS_TEXTS = {
+    "hours_approved": "尊敬的学员，恭喜您的继续教育学时已通过审核，可登录管理系统查看学时记录获取最新电子证书。",
+    "hours_cleared": ("尊敬的 ${name} 学员您好，因您在继续教育学习课程中存在作弊行为，按照有关要求，"
+                      "您的 ${position} 岗位 ${year} 年度学时将被清除，请重新学习（教育培训网）"),
+}
+
+
+@hookimpl
+def notify_templates(tenant):
+    return dict(SMS_TEXTS)
 
 
 @hookimpl
