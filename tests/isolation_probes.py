@@ -331,7 +331,7 @@ async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
 
     now = dt.datetime.now(dt.UTC)
     tenant_id = ctx.tenant_id(slug)
-    _, _, enrollment = await _enrolled(ctx, slug)
+    _, _, enrollment = await _enrolled(Ctx(ctx.platform, ctx.make_account), slug)  # a learner's, not the reviewer's
     enrollment.status, enrollment.completed_at = "review", now
     await enrollment.save()
     reviewer, _ = await ctx.make_account(slug, role="reviewer")
@@ -349,7 +349,9 @@ async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
     await LearnerProfile(tenant=tenant_id, account=enrollment.account, real_name="隔离学员",
                          portrait=portrait.id).save()
     return {"enrollment_id": enrollment.id, "decision_id": decision.id, "appeal_id": appeal.id,
-            "file_id": frame.id, "kind": "portrait"}
+            "file_id": frame.id, "kind": "portrait",
+            "_content": {"": "隔离测试课程", "photo": FILE_BYTES, "{file_id:int}": FILE_BYTES,
+                         "{kind:str}": FILE_BYTES}}
 
 
 for _path in ("/review/{enrollment_id:int}", "/review/{enrollment_id:int}/approve", "/review/{enrollment_id:int}/clear",
@@ -365,4 +367,4 @@ async def _appeal_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, _, enrollment = await _enrolled(ctx, slug)
     enrollment.status = "cleared"
     await enrollment.save()
-    return {"enrollment_id": enrollment.id}
+    return {"enrollment_id": enrollment.id, "_content": "隔离测试课程"}
