@@ -47,7 +47,7 @@ def serve(var: str, port: int) -> None:
 
     settings = Settings(database_url=f"sqlite:///{Path(var) / 'bench.sqlite3'}", var_dir=Path(var),
                         secret_key="bench", signin_rate_per_minute=100_000)
-    uvicorn.run(create_app(settings, sync=False), host="127.0.0.1", port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 
 async def _prepare(var: Path) -> None:

@@ -34,6 +34,10 @@ def _stats(ms: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[int(len(ms) * 0.95) - 1]
 
 
+PAGES = [("survey sign-in page", "/t/survey/signin"), ("survey home page", "/t/survey/"),
+         ("survey news list", "/t/survey/news"), ("construction home page", "/t/construction/")]
+
+
 async def main(n: int) -> None:
     from core.app import create_app
     from core.demo import create_demo
@@ -43,27 +47,28 @@ async def main(n: int) -> None:
     settings = Settings(database_url=f"sqlite:///{var / 'bench.sqlite3'}", var_dir=var, secret_key="bench")
     await create_demo(settings, "http://127.0.0.1:8000")
     app = create_app(settings)
-    rows = []
+    html: list[str] = []
+    timed: list[list[float]] = []
     async with AsyncTestClient(app=app) as client:
-        html = (await client.get("/t/survey/signin")).text
-        page = await _time(client, "/t/survey/signin", n)
-        home = await _time(client, "/t/construction/", n)
+        for _, url in PAGES:
+            html.append((await client.get(url)).text)
+            timed.append(await _time(client, url, n))
 
-    @get("/plain", media_type=MediaType.HTML)
-    async def plain() -> str:
-        return html
+    @get("/plain/{i:int}", media_type=MediaType.HTML)
+    async def plain(i: int) -> str:
+        return html[i]
 
+    bare: list[list[float]] = []
     async with AsyncTestClient(app=Litestar([plain])) as bare_client:
-        bare = await _time(bare_client, "/plain", n)
+        for i in range(len(PAGES)):
+            bare.append(await _time(bare_client, f"/plain/{i}", n))
 
-    b50, b95 = _stats(bare)
-    print(f"{'request':<40} {'p50 ms':>8} {'p95 ms':>8} {'x bare p50':>11}")
-    for label, ms in [("plain Litestar handler, same HTML", bare), ("survey sign-in page", page),
-                      ("construction home page", home)]:
+    print(f"{'request':<28} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'x bare p50':>11}")
+    for (label, _), ms, bare_ms in zip(PAGES, timed, bare):
         p50, p95 = _stats(ms)
-        rows.append((label, p50, p95))
-        print(f"{label:<40} {p50:8.2f} {p95:8.2f} {p50 / b50:11.1f}")
-    print(f"({n} requests each, in-process ASGI, SQLite)")
+        b50, _ = _stats(bare_ms)
+        print(f"{label:<28} {p50:8.2f} {p95:8.2f} {b50:9.2f} {p50 / b50:11.1f}")
+    print(f"({n} requests each, in-process ASGI, SQLite; bare = a plain Litestar handler serving the same HTML)")
 
 
 if __name__ == "__main__":

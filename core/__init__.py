@@ -43,6 +43,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "Limits", "SpreadsheetRejected", "read_table", "read_table_async", "write_csv", "write_xlsx")},
     **{name: ("core.roster.imports", name) for name in (
         "begin_import", "commit_in_batches", "end_import", "import_failed", "run_roster_import")},
+    **{name: ("core.roster.imports", name) for name in ("keep_table", "kept_table")},
     **{name: ("core.accounts.lockout", name) for name in ("Refused", "WrongPassword", "check_password")},
     **{name: ("core.accounts.passwords", name) for name in ("hash_password_async", "verify_password_async")},
     "WRONG_CREDENTIALS": ("core.accounts.signin", "WRONG"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -216,7 +217,12 @@ def _error_page(request: Request, status_code: int, heading: str, message: str) 
     return Response(content=body, status_code=status_code, media_type="text/html")
 
 
+log = logging.getLogger("xueshi.app")
+
+
 def _not_found(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, FileNotFoundError):  # a stored file gone from disk (purged, or lost): logged
+        log.warning("stored file missing on %s %s: %s", request.method, request.url.path, exc.strerror or exc)
     return _error_page(request, 404, "页面不存在", "您要找的内容不存在或您无权查看。")
 
 
@@ -290,7 +296,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         csrf_config=CSRFConfig(secret=platform.settings.secret_key, cookie_httponly=False,
                                cookie_secure=platform.settings.cookie_secure),
         exception_handlers={SigninRequired: _signin_redirect, PasswordChangeRequired: _password_redirect,
-                            NotFoundException: _not_found, RequestEntityTooLarge: _too_large},
+                            NotFoundException: _not_found, RequestEntityTooLarge: _too_large,
+                            FileNotFoundError: _not_found},
         debug=platform.settings.debug,
         openapi_config=None,
     )

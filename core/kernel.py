@@ -154,7 +154,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         settings=settings,
         plugins=host,
         tenants=TenantDirectory(tenants),
-        templates=_templates(host, tenants),
+        templates=_templates(host, tenants, auto_reload=settings.debug),
         store=store,
         sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
         storage=LocalStorage(settings.storage_dir),
@@ -165,12 +165,12 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
     return platform
 
 
-def _templates(host: PluginHost, tenants: list[Tenant]) -> Templates:
+def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = False) -> Templates:
     impls = host.pm.hook.template_dirs.get_hookimpls()
     tenant_dirs = {t.slug: [d for impl in impls if impl.plugin is host.plugin_of(t.slug) for d in (impl.function() or [])]
                    for t in tenants}
     shared_dirs = [d for impl in impls if host.owner_tenant(impl.plugin) is None for d in (impl.function() or [])]
-    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants})
+    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}, auto_reload=auto_reload)
 
 
 async def load_tenant_ids(tenants: list[Tenant]) -> None:

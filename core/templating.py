@@ -20,8 +20,11 @@ CORE_TEMPLATES = Path(__file__).parent / "templates"
 THEMES_DIR = Path(__file__).parent.parent / "themes"
 
 
-def _base_env() -> Environment:
+def _base_env(auto_reload: bool = False) -> Environment:
     env = Environment(
+        # Checking every template file's modification time on each render was a tenth of a
+        # page's cost (benchmarks/bench_web.py); only a debug server reloads edited templates.
+        auto_reload=auto_reload,
         loader=FileSystemLoader(CORE_TEMPLATES),
         autoescape=select_autoescape(["html", "xml"]),
         extensions=["jinja2.ext.i18n"],
@@ -45,10 +48,11 @@ class Templates:
         shared_dirs: list[Path],
         themes: dict[str, str],
         locale_dirs: list[Path] = (),
+        auto_reload: bool = False,
     ) -> None:
         """``tenant_dirs``: each tenant plugin's template folders; ``shared_dirs``: the global
         plugins'; ``themes``: tenant slug → theme name."""
-        self.base = _base_env()
+        self.base = _base_env(auto_reload)
         self.base.globals["languages"] = LANGUAGES
         self.base.globals["upload_limits"] = UPLOAD_LIMITS
         translations = {lang: load_translations(lang, list(locale_dirs)) for lang in LANGUAGES}

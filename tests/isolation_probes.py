@@ -6,6 +6,13 @@ A probe creates the object in tenant ``slug`` and returns the path parameters th
 ``role`` is who may reach the route in their own tenant. The isolation test then asks for that
 object from another tenant (path prefix and host name) and expects 404.
 
+With ``ctx.owner`` set (a signed-in account of ``role`` in ``slug``), the probe makes the object
+that account's own (its company's, its enrolment, its profile's image) and returns ``_content``:
+text (or bytes) the owner's GET of the route shows (a dict when one probe serves several routes:
+by the path's last segment, "" for the others). The positive control asks as the owner and
+expects the route to answer with that content, so a 404 above is about the tenant, not a probe
+that makes objects nobody can reach.
+
 Parameters that are not object ids (a sign-in method key, a static file path) go in
 ``NOT_OBJECT_IDS`` with the reason. Plugins' own tests may add entries with ``register()``.
 """
@@ -30,6 +37,7 @@ from core.testing.ids import fake_id_number
 class Ctx:
     platform: Any
     make_account: Callable[..., Awaitable[Any]]
+    owner: Any = None  # the account the object is made for (positive control), else nobody's
 
     def tenant_id(self, slug: str) -> int:
         return self.platform.tenants.get(slug).id
@@ -67,33 +75,37 @@ def register(path: str, role: str) -> Callable[[Make], Make]:
 
 @register("/inbox/{notification_id:int}/read", "learner")
 async def _notification(ctx: Ctx, slug: str) -> dict[str, Any]:
-    account, _ = await ctx.make_account(slug)
+    account = ctx.owner or (await ctx.make_account(slug))[0]
     row = Notification(tenant=ctx.tenant_id(slug), account=account.id, channel="inbox", template="welcome",
                        subject="隔离测试", body="隔离测试消息")
     await row.save()
-    return {"notification_id": row.id}
+    return {"notification_id": row.id, "_content": "隔离测试消息"}
 
 
 # --- shared factories ------------------------------------------------------------------------
 
 
 async def _enterprise(ctx: Ctx, slug: str) -> Enterprise:
+    if ctx.owner is not None and ctx.owner.enterprise:
+        return await Enterprise.objects().where(Enterprise.id == ctx.owner.enterprise).first()
     row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}", status="pending")
     await row.save()
     return row
 
 
 async def _file(ctx: Ctx, slug: str, kind: str = "id_front") -> StoredFile:
-    row = StoredFile(tenant=ctx.tenant_id(slug), kind=kind, key=f"isolation/{secrets.token_hex(8)}.jpg",
-                     media_type="image/jpeg", size=1, sha256="0" * 64)
-    await row.save()
-    return row
+    """A stored file with bytes on disk (``FILE_BYTES``)."""
+    return await ctx.platform.storage.save(FILE_BYTES, tenant_id=ctx.tenant_id(slug), kind=kind,
+                                           media_type="image/jpeg")
+
+
+FILE_BYTES = b"\xff\xd8isolation-probe-file"
 
 
 async def _entry(ctx: Ctx, slug: str) -> RosterEntry:
     enterprise = await _enterprise(ctx, slug)
     image = await _file(ctx, slug)
-    row = RosterEntry(tenant=ctx.tenant_id(slug), enterprise=enterprise.id, real_name="隔离学员",
+    row = RosterEntry(tenant=ctx.tenant_id(slug), enterprise=enterprise.id, real_name="隔离名册学员",
                       id_number=fake_id_number(), id_front=image.id, id_back=image.id, photo=image.id)
     await row.save()
     return row
@@ -113,10 +125,11 @@ async def _article(ctx: Ctx, slug: str) -> Article:
 
 
 async def _enterprise_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    enterprise = await _enterprise(ctx, slug)
-    enterprise.licence = (await _file(ctx, slug, "licence")).id
-    await enterprise.save([Enterprise.licence])
-    return {"enterprise_id": enterprise.id}
+    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}", status="pending")
+    await row.save()
+    row.licence = (await _file(ctx, slug, "licence")).id
+    await row.save([Enterprise.licence])
+    return {"enterprise_id": row.id, "_content": FILE_BYTES}
 
 
 for _suffix in ("licence", "approve", "reject"):
@@ -125,9 +138,10 @@ for _suffix in ("licence", "approve", "reject"):
 
 async def _holder_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     row = CertificateHolder(tenant=ctx.tenant_id(slug), real_name="隔离持证人", id_number=fake_id_number(),
-                            cert_number=f"ISO-{secrets.token_hex(3)}")
+                            cert_number=f"ISO-{secrets.token_hex(3)}",
+                            enterprise=ctx.owner.enterprise if ctx.owner is not None else None)
     await row.save()
-    return {"holder_id": row.id}
+    return {"holder_id": row.id, "_content": "隔离持证人"}
 
 
 for _path in ("/company/certificates/{holder_id:int}/edit", "/company/certificates/{holder_id:int}"):
@@ -135,9 +149,20 @@ for _path in ("/company/certificates/{holder_id:int}/edit", "/company/certificat
 
 
 async def _job_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    row = ImportJob(tenant=ctx.tenant_id(slug), kind="roster", filename="名单.xlsx", total_rows=1)
+    enterprise = ctx.owner.enterprise if ctx.owner is not None else None
+    kept = await _kept_rows(ctx, slug, ["姓名", "身份证号", "手机号", "岗位"], ["隔离导入学员", fake_id_number(), "", "勘察员"])
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="roster", filename="隔离名单.xlsx", total_rows=1,
+                    enterprise=enterprise, file=kept.id)
     await row.save()
-    return {"job_id": row.id}
+    return {"job_id": row.id, "_content": {"": "隔离名单.xlsx", "progress": 'data-status="previewed"'}}
+
+
+async def _kept_rows(ctx: Ctx, slug: str, headers: list[str], row: list[str]) -> StoredFile:
+    """An import's kept rows, as an upload leaves them (``core.roster.imports.keep_table``)."""
+    from core.roster.imports import keep_table
+    from core.roster.spreadsheets import Table
+
+    return await keep_table(ctx.platform.storage, ctx.platform.tenants.get(slug), Table(headers, [(2, row)]))
 
 
 for _path in ("/company/learners/import/{job_id:int}", "/company/learners/import/{job_id:int}/progress",
@@ -147,21 +172,27 @@ for _path in ("/company/learners/import/{job_id:int}", "/company/learners/import
 
 @register("/company/learners/{entry_id:int}", "enterprise_admin")
 async def _entry_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    return {"entry_id": (await _entry(ctx, slug)).id}
+    return {"entry_id": (await _entry(ctx, slug)).id, "_content": "隔离名册学员"}
 
 
 @register("/company/learners/{entry_id:int}/files/{kind:str}", "enterprise_admin")
 async def _entry_file(ctx: Ctx, slug: str) -> dict[str, Any]:
-    return {"entry_id": (await _entry(ctx, slug)).id, "kind": "id_front"}
+    return {"entry_id": (await _entry(ctx, slug)).id, "kind": "id_front", "_content": FILE_BYTES}
 
 
 @register("/profile/files/{file_id:int}", "learner")
 async def _file_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    return {"file_id": (await _file(ctx, slug)).id}
+    from core.roster.tables import LearnerProfile
+
+    file = await _file(ctx, slug)
+    if ctx.owner is not None:  # the learner's own ID-card image
+        await LearnerProfile(tenant=ctx.tenant_id(slug), account=ctx.owner.id, real_name=ctx.owner.real_name,
+                             id_front=file.id).save()
+    return {"file_id": file.id, "_content": FILE_BYTES}
 
 
 async def _article_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    return {"article_id": (await _article(ctx, slug)).id}
+    return {"article_id": (await _article(ctx, slug)).id, "_content": {"": "隔离测试公告", "attachment": FILE_BYTES}}
 
 
 for _path in ("/news/{article_id:int}", "/news/{article_id:int}/attachment"):
@@ -181,13 +212,14 @@ async def _run_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     row = JobRun(tenant=ctx.tenant_id(slug), key=f"isolation-{secrets.token_hex(4)}", function="run_roster_import",
                  label="隔离测试任务")
     await row.save()
-    return {"run_id": row.id}
+    return {"run_id": row.id, "_content": "隔离测试任务"}
 
 
 async def _certificate_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    row = ImportJob(tenant=ctx.tenant_id(slug), kind="certificates", filename="证书.xlsx", total_rows=1)
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="certificates", filename="证书.xlsx", total_rows=7,
+                    processed_rows=7, status="done", summary={"rows": 7, "created": 7})
     await row.save()
-    return {"import_id": row.id}
+    return {"import_id": row.id, "_content": "共 7 行"}
 
 
 for _path in ("/staff/certificates/import/{import_id:int}", "/staff/certificates/import/{import_id:int}/progress"):
@@ -195,6 +227,8 @@ for _path in ("/staff/certificates/import/{import_id:int}", "/staff/certificates
 
 
 # --- courses and study ---------------------------------------------------------------------------
+
+VIDEO_BYTES = b"\x1a\x45\xdf\xa3isolation-probe-video"
 
 
 async def _course(ctx: Ctx, slug: str):
@@ -209,9 +243,8 @@ async def _course(ctx: Ctx, slug: str):
     course = Course(tenant=tenant_id, position=position.id, year=2026, title="隔离测试课程", required_hours=1.0,
                     created_at=now)
     await course.save()
-    video = StoredFile(tenant=tenant_id, kind="lesson_video", key=f"probe/{secrets.token_hex(8)}",
-                       media_type="video/webm", size=0, sha256="")
-    await video.save()
+    video = await ctx.platform.storage.save(VIDEO_BYTES, tenant_id=tenant_id, kind="lesson_video",
+                                            media_type="video/webm")
     lesson = Lesson(tenant=tenant_id, course=course.id, title="隔离测试课件", kind="video", file=video.id,
                     duration_seconds=60.0, created_at=now)
     await lesson.save()
@@ -224,7 +257,13 @@ async def _enrolled(ctx: Ctx, slug: str):
     from core.courses.tables import Enrollment
 
     course, lesson = await _course(ctx, slug)
-    account, _ = await ctx.make_account(slug)
+    account = ctx.owner or (await ctx.make_account(slug))[0]
+    if ctx.owner is not None:  # the profile study needs (ID card both sides, a portrait)
+        from core.roster.tables import LearnerProfile
+
+        image = await _file(ctx, slug)
+        await LearnerProfile(tenant=ctx.tenant_id(slug), account=account.id, real_name=account.real_name,
+                             id_front=image.id, id_back=image.id, portrait=image.id).save()
     enrollment = Enrollment(tenant=ctx.tenant_id(slug), account=account.id, course=course.id,
                             created_at=dt.datetime.now(dt.UTC))
     await enrollment.save()
@@ -233,7 +272,7 @@ async def _enrolled(ctx: Ctx, slug: str):
 
 async def _course_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     course, _ = await _course(ctx, slug)
-    return {"course_id": course.id}
+    return {"course_id": course.id, "_content": "隔离测试课程"}
 
 
 for _path in ("/admin/courses/{course_id:int}", "/admin/courses/{course_id:int}/lessons",
@@ -243,7 +282,18 @@ for _path in ("/admin/courses/{course_id:int}", "/admin/courses/{course_id:int}/
 
 async def _lesson_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, lesson, _ = await _enrolled(ctx, slug)
-    return {"lesson_id": lesson.id}
+    if ctx.owner is not None:  # the face gate the player asks for: consent and a passed check
+        import datetime as dt
+
+        from core.proctoring import consent
+        from core.proctoring.tables import FaceVerification
+
+        tenant = ctx.platform.tenants.get(slug)
+        await consent.ensure(tenant, ctx.owner.id)
+        now = dt.datetime.now(dt.UTC)
+        await FaceVerification(tenant=tenant.id, account=ctx.owner.id, purpose="study", nonce=secrets.token_hex(16),
+                               status="passed", created_at=now, finished_at=now).save()
+    return {"lesson_id": lesson.id, "_content": {"": "隔离测试课件", "media": VIDEO_BYTES}}
 
 
 for _path in ("/study/lessons/{lesson_id:int}", "/study/lessons/{lesson_id:int}/session",
@@ -254,12 +304,12 @@ for _path in ("/study/lessons/{lesson_id:int}", "/study/lessons/{lesson_id:int}/
 @register("/study/{enrollment_id:int}", "learner")
 async def _enrollment_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, _, enrollment = await _enrolled(ctx, slug)
-    return {"enrollment_id": enrollment.id}
+    return {"enrollment_id": enrollment.id, "_content": "隔离测试课程"}
 
 
 async def _learner_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    account, _ = await ctx.make_account(slug)
-    return {"account_id": account.id}
+    account, _ = await ctx.make_account(slug, real_name="隔离学员甲")
+    return {"account_id": account.id, "_content": "隔离学员甲"}
 
 
 for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:int}/mobile"):
@@ -270,8 +320,10 @@ for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:i
 async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt
 
-    row = ImportJob(tenant=ctx.tenant_id(slug), kind="learners", filename="learners.csv",
-                    created_at=dt.datetime.now(dt.UTC))
+    kept = await _kept_rows(ctx, slug, ["姓名", "身份证号", "手机号", "岗位"],
+                            ["隔离导入学员", fake_id_number(), "", "标准员"])
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="learners", filename="learners.csv", file=kept.id,
+                    total_rows=1, created_at=dt.datetime.now(dt.UTC))
     await row.save()
     return {"job_id": row.id}
 
@@ -290,7 +342,7 @@ async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
 
     now = dt.datetime.now(dt.UTC)
     tenant_id = ctx.tenant_id(slug)
-    _, _, enrollment = await _enrolled(ctx, slug)
+    _, _, enrollment = await _enrolled(Ctx(ctx.platform, ctx.make_account), slug)  # a learner's, not the reviewer's
     enrollment.status, enrollment.completed_at = "review", now
     await enrollment.save()
     reviewer, _ = await ctx.make_account(slug, role="reviewer")
@@ -308,7 +360,9 @@ async def _review_case(ctx: Ctx, slug: str) -> dict[str, Any]:
     await LearnerProfile(tenant=tenant_id, account=enrollment.account, real_name="隔离学员",
                          portrait=portrait.id).save()
     return {"enrollment_id": enrollment.id, "decision_id": decision.id, "appeal_id": appeal.id,
-            "file_id": frame.id, "kind": "portrait"}
+            "file_id": frame.id, "kind": "portrait",
+            "_content": {"": "隔离测试课程", "photo": FILE_BYTES, "{file_id:int}": FILE_BYTES,
+                         "{kind:str}": FILE_BYTES}}
 
 
 for _path in ("/review/{enrollment_id:int}", "/review/{enrollment_id:int}/approve", "/review/{enrollment_id:int}/clear",
@@ -324,7 +378,7 @@ async def _appeal_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, _, enrollment = await _enrolled(ctx, slug)
     enrollment.status = "cleared"
     await enrollment.save()
-    return {"enrollment_id": enrollment.id}
+    return {"enrollment_id": enrollment.id, "_content": "隔离测试课程"}
 
 
 # --- certificates ----------------------------------------------------------------------------
@@ -340,17 +394,25 @@ async def _certified(ctx: Ctx, slug: str):
 
     _, _, enrollment = await _enrolled(ctx, slug)
     await Enrollment.update({Enrollment.status: "approved"}).where(Enrollment.id == enrollment.id)
+    import hashlib
+
+    pdf = await ctx.platform.storage.save(PDF_BYTES, tenant_id=ctx.tenant_id(slug), kind="certificate",
+                                          media_type="application/pdf")
     cert = Certificate(tenant=ctx.tenant_id(slug), enrollment=enrollment.id, account=enrollment.account, revision=1,
                        number=f"PROBE-{secrets.token_hex(4)}", code=new_code(), holder_name="隔离测试",
                        id_masked="110105********1234", position="资料员", year=2026, hours=1.0,
-                       institution="隔离测试机构", issued_at=dt.datetime.now(dt.UTC))
+                       institution="隔离测试机构", issued_at=dt.datetime.now(dt.UTC), file=pdf.id,
+                       sha256=hashlib.sha256(PDF_BYTES).hexdigest())
     await cert.save()
     return enrollment, cert
 
 
+PDF_BYTES = b"%PDF-1.4 isolation-probe-certificate"
+
+
 async def _certificate_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
-    enrollment, _ = await _certified(ctx, slug)
-    return {"enrollment_id": enrollment.id}
+    enrollment, cert = await _certified(ctx, slug)
+    return {"enrollment_id": enrollment.id, "_content": {"": cert.number, "pdf": PDF_BYTES}}
 
 
 for _path in ("/certificates/{enrollment_id:int}", "/certificates/{enrollment_id:int}/renew",
@@ -361,7 +423,7 @@ for _path in ("/certificates/{enrollment_id:int}", "/certificates/{enrollment_id
 @register("/verify/{code:str}", "learner")
 async def _certificate_code(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, cert = await _certified(ctx, slug)
-    return {"code": cert.code}
+    return {"code": cert.code, "_content": "隔离测试机构"}
 
 
 async def _registry_batch(ctx: Ctx, slug: str) -> dict[str, Any]:
@@ -369,18 +431,22 @@ async def _registry_batch(ctx: Ctx, slug: str) -> dict[str, Any]:
 
     from core.certificates.tables import RegistryBatch
 
-    export = StoredFile(tenant=ctx.tenant_id(slug), kind="registry_export", key=f"probe/{secrets.token_hex(8)}",
-                        media_type="text/csv", size=0, sha256="")
-    await export.save()
+    export = await ctx.platform.storage.save(REGISTRY_BYTES, tenant_id=ctx.tenant_id(slug), kind="registry_export",
+                                             media_type="text/csv")
     batch = RegistryBatch(tenant=ctx.tenant_id(slug), status="exported", file=export.id, filename="probe.csv",
                           created_at=dt.datetime.now(dt.UTC))
     await batch.save()
-    return {"batch_id": batch.id}
+    return {"batch_id": batch.id, "_content": {"": f"学时上报 #{batch.id}", "file": REGISTRY_BYTES}}
+
+
+REGISTRY_BYTES = "机构,岗位\n隔离测试机构,资料员\n".encode()
 
 
 for _path in ("/admin/registry/{batch_id:int}", "/admin/registry/{batch_id:int}/file",
               "/admin/registry/{batch_id:int}/result"):
     register(_path, "tenant_admin")(_registry_batch)
+
+
 # --- exams -------------------------------------------------------------------------------------
 
 
@@ -400,8 +466,11 @@ async def _question(ctx: Ctx, slug: str):
 
 
 async def _exam_position_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    from core.courses.tables import Position
+
     course, _ = await _course(ctx, slug)
-    return {"position_id": course.position}
+    position = await Position.objects().where(Position.id == course.position).first()
+    return {"position_id": course.position, "_content": position.name}
 
 
 for _path in ("/admin/exams/positions/{position_id:int}", "/admin/exams/positions/{position_id:int}/import",
@@ -411,7 +480,7 @@ for _path in ("/admin/exams/positions/{position_id:int}", "/admin/exams/position
 
 async def _exam_question_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     _, question = await _question(ctx, slug)
-    return {"question_id": question.id}
+    return {"question_id": question.id, "_content": "隔离测试题"}
 
 
 for _path in ("/admin/exams/questions/{question_id:int}", "/admin/exams/questions/{question_id:int}/active"):
@@ -423,10 +492,12 @@ async def _exam_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt
 
     course, _ = await _course(ctx, slug)
-    row = ImportJob(tenant=ctx.tenant_id(slug), kind="exam_bank", filename="bank.csv",
+    bank = await ctx.platform.storage.save("题型,题干,选项A,选项B,答案\n判断,隔离导入题,对,错,对\n".encode(),
+                                           tenant_id=ctx.tenant_id(slug), kind="import", media_type="text/csv")
+    row = ImportJob(tenant=ctx.tenant_id(slug), kind="exam_bank", filename="bank.csv", file=bank.id,
                     summary={"position": course.position}, created_at=dt.datetime.now(dt.UTC))
     await row.save()
-    return {"job_id": row.id}
+    return {"job_id": row.id, "_content": "bank.csv"}
 
 
 @register("/exams/{enrollment_id:int}/start", "learner")
@@ -450,14 +521,12 @@ async def _exam_attempt_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     await attempt.save()
     await ExamAnswer(tenant=ctx.tenant_id(slug), attempt=attempt.id, seq=1, question=question.id, order="AB",
                      points_centi=10000).save()
-    return {"attempt_id": attempt.id}
+    return {"attempt_id": attempt.id, "_content": "隔离测试题"}
 
 
 for _path in ("/exams/attempts/{attempt_id:int}", "/exams/attempts/{attempt_id:int}/answer",
               "/exams/attempts/{attempt_id:int}/submit", "/exams/attempts/{attempt_id:int}/hidden"):
     register(_path, "learner")(_exam_attempt_id)
-
-
 
 
 @register("/review/snapshots/{verification_id:int}/image", "reviewer")
@@ -472,4 +541,4 @@ async def _snapshot_id(ctx: Ctx, slug: str) -> dict[str, Any]:
                            nonce=secrets.token_hex(16), status="passed", evidence=[image.id],
                            created_at=dt.datetime.now(dt.UTC))
     await row.save()
-    return {"verification_id": row.id}
+    return {"verification_id": row.id, "_content": FILE_BYTES}

@@ -283,3 +283,12 @@ async def test_lookups_of_valid_codes_are_rate_limited_too(client, platform, mak
     answers = await asyncio.gather(*(client.get(f"/t/construction/verify/{cert.code}") for _ in range(limit + 5)))
     codes = [a.status_code for a in answers]
     assert codes.count(200) == limit - 1 and codes.count(429) == 6  # the hostile look-up counted too
+
+
+async def test_a_certificate_file_gone_from_disk_is_a_404_page_not_a_server_error(client, platform, make_account):
+    tenant, account, password, enrollment, cert = await _issued(platform, make_account)
+    stored = await StoredFile.objects().where(StoredFile.id == cert.file).first()
+    platform.storage._path(stored.key).unlink()  # lost or purged outside the app
+    await sign_in(client, "construction", account, password)
+    r = await client.get(f"/t/construction/certificates/{enrollment.id}/pdf")
+    assert r.status_code == 404 and "页面不存在" in r.text

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 import tracemalloc
 import zipfile
@@ -96,13 +97,25 @@ def test_a_normal_roster_still_reads():
     assert table.headers == ["姓名", "身份证号"] and len(table.rows) == 300
 
 
-async def test_spreadsheets_are_parsed_off_the_event_loop(monkeypatch):
-    seen = []
-    real = spreadsheets.read_table
-    monkeypatch.setattr(spreadsheets, "read_table",
-                        lambda *a, **k: seen.append(threading.current_thread().name) or real(*a, **k))
+async def test_spreadsheets_are_parsed_in_a_worker_process_off_the_event_loop():
+    """Parsing holds the GIL: a thread would still stall the loop, so it runs in another process."""
+    from core.offload import run_cpu
+
     table = await read_table_async(write_xlsx(["姓名"], [["张三"]]), "r.xlsx")
-    assert table.rows and seen and seen[0].startswith("xs-spreadsheet")
+    assert table.headers == ["姓名"] and table.rows == [(2, ["张三"])]
+    assert await run_cpu("spreadsheet", os.getpid) != os.getpid()
+    with pytest.raises(SpreadsheetRejected, match="表头缺少|文件是空的"):
+        await read_table_async(b"", "r.xlsx")  # the worker's refusal arrives as the same exception
+
+
+async def test_a_spreadsheet_worker_cannot_take_the_servers_memory():
+    """The worker's address space is capped: an allocation past it fails there, and the server
+    answers with the Chinese refusal instead of growing."""
+    from core import offload
+
+    with pytest.raises(MemoryError):
+        await offload.run_cpu("spreadsheet", bytearray, 2 * offload.PROCESS_MEMORY_LIMIT)
+    assert await offload.run_cpu("spreadsheet", len, b"still serving") == 13
 
 
 # -- images ----------------------------------------------------------------------------------

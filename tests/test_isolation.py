@@ -108,6 +108,38 @@ async def test_another_tenants_object_is_not_found(client, xs_app, platform, mak
     assert not problems, "another tenant's object was reachable (expected 404):\n  " + "\n  ".join(problems)
 
 
+async def test_every_probed_route_answers_the_owner_with_the_object(client, xs_app, platform, make_account):
+    """Positive control per probed route: in the object's own tenant, signed in as the role the
+    route is for and owning the object (``Ctx.owner``), a GET answers 200 with the object's
+    content and any other method is not 404. Without it a probe making objects nobody can reach
+    would pass the 404 test above whatever the route did."""
+    problems: list[str] = []
+    for path, (owner, methods) in sorted(id_routes(xs_app).items()):
+        probe = PROBES.get(path)
+        if probe is None:
+            continue
+        slug = owner or "construction"
+        account = await _sign_in_as(client, platform, make_account, slug, probe.role)
+        values = await probe.make(Ctx(platform, make_account, owner=account), slug)
+        url = f"/t/{slug}{fill(path, values)}"
+        content = values.get("_content")
+        if isinstance(content, dict):
+            content = content.get(path.rsplit("/", 1)[-1], content.get(""))
+        for method in sorted(methods):
+            r = await (client.get(url) if method == "GET" else client.post(url, {}) if method == "POST"
+                       else client.http.request(method, url))
+            if method == "GET":
+                body = r.content if isinstance(content, bytes) else r.text
+                if r.status_code != 200 or (content is not None and content not in body):
+                    problems.append(f"GET {url} as {probe.role}: {r.status_code}, "
+                                    f"{'without' if content is not None else 'no'} {content!r}")
+            elif r.status_code == 404 or r.status_code >= 500:
+                problems.append(f"{method} {url} as {probe.role}: {r.status_code}")
+        if "GET" in methods and content is None:
+            problems.append(f"probe for {path} returns no _content to look for")
+    assert not problems, "the owner could not reach their own object:\n  " + "\n  ".join(problems)
+
+
 async def test_probe_objects_are_really_reachable_in_their_own_tenant(client, platform, make_account):
     """Positive control for the core route: the same kind of probe object, in the asker's own
     tenant and belonging to the asker, is found (so the 404 above is about the tenant)."""

@@ -200,6 +200,28 @@ async def test_per_address_sign_in_rate_is_enforced_under_concurrency(http, make
     assert r.status_code == 429 and "尝试过于频繁" in r.text
 
 
+async def test_an_address_over_its_sign_in_rate_leaves_another_address_unaffected(http, make_account):
+    """Issue 8 #17: the per-address throttle with a low limit: many simultaneous attempts from one
+    address are refused past it (even with the right password), while another address signs in."""
+    import httpx
+
+    from core.testing.client import XsClient
+
+    client, p = http
+    limit = p.counters["signin_client"].limit = 5
+    account, password = await make_account("survey")
+    await client.get("/t/survey/signin")
+    answers = await asyncio.gather(*(
+        client.post("/t/survey/signin/mobile", {"mobile": fake_mobile(), "password": "wrong"}) for _ in range(25)))
+    assert sum(r.status_code == 429 and "尝试过于频繁" in r.text for r in answers) == 25 - limit
+    r = await client.post("/t/survey/signin/mobile", {"mobile": account.mobile, "password": password})
+    assert r.status_code == 429 and "尝试过于频繁" in r.text
+    other = httpx.ASGITransport(app=client.http._transport.app, client=("203.0.113.50", 40001))
+    async with httpx.AsyncClient(transport=other, base_url="http://testserver.local") as c:
+        r = await XsClient(c).signin("survey", "mobile", password, mobile=account.mobile)
+        assert r.status_code == 303, r.text[-500:]
+
+
 # -- SMS codes -------------------------------------------------------------------------------
 
 

@@ -33,6 +33,13 @@ class BlinkAndMouthOnly:
     def proctor_challenge_actions(self, tenant):
         return ["blink", "open_mouth"]
 
+    @hookimpl
+    def proctor_verified(self, tenant, account, verdict):
+        VERIFIED.append((tenant.slug, account.id, verdict.passed))
+
+
+VERIFIED: list[tuple[str, int, bool]] = []  # proctor_verified calls, in order
+
 
 @pytest.fixture
 def xs_plugins():
@@ -175,6 +182,7 @@ async def test_real_clip_passes_and_is_stored_with_evidence(client, platform, ma
     assert r.status_code == 200
     out = r.json()
     assert out["passed"] is True and out["status"] == "passed" and out["message"] == "人脸核验通过", out
+    assert VERIFIED[-1] == ("survey", account.id, True)  # the proctor_verified hook heard of it
     row = await FaceVerification.objects().output(load_json=True).where(FaceVerification.nonce == c["nonce"]).first()
     assert row.status == "passed" and row.reasons == [] and row.finished_at is not None
     assert row.frames >= 8 and row.liveness_provider == "mediapipe" and row.match_provider == "dlib"

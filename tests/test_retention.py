@@ -11,7 +11,9 @@ from core.retention import purge
 async def test_purge_deletes_old_face_evidence_and_keeps_recent(platform, tenant, make_account):
     t = tenant("construction")
     account, _ = await make_account("construction")
-    now = dt.datetime.now(dt.UTC)
+    # Years ahead, like the tests below: the app's startup purge (real clock, running alongside
+    # the test) must not be what deletes the old rows first.
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=10 * 365)
     days = t.rules.retention.face_evidence_days
 
     async def check(age_days: int) -> tuple[FaceVerification, StoredFile]:
@@ -182,3 +184,39 @@ async def test_purge_deletes_id_images_of_accounts_inactive_past_the_rule(platfo
     kept = await LearnerProfile.objects().where(LearnerProfile.account == active_account.id).first()
     assert kept.id_front == active_images[0].id
     assert counts["id_images"] >= 3
+
+
+async def test_purge_deletes_old_notifications_and_audit_entries_and_keeps_recent_and_other_tenants(
+        platform, tenant, make_account):
+    """Issue 8 #17: the rows themselves (not counts): old ones of this tenant gone, recent ones and
+    another tenant's equally old ones kept."""
+    from core.audit.tables import AuditEntry
+
+    t, other = tenant("construction"), tenant("survey")
+    account, _ = await make_account("construction")
+    now = _later()
+    rules = t.rules.retention
+
+    async def notification(tenant_id, age_days):
+        row = Notification(tenant=tenant_id, account=account.id if tenant_id == t.id else None, channel="inbox",
+                           template="welcome", body="x", created_at=now - _dt.timedelta(days=age_days))
+        await row.save()
+        return row.id
+
+    async def entry(tenant_id, age_days):
+        row = AuditEntry(tenant=tenant_id, action="test.retention", created_at=now - _dt.timedelta(days=age_days))
+        await row.save()
+        return row.id
+
+    old_n, recent_n = await notification(t.id, rules.notifications_days + 1), await notification(t.id, 1)
+    other_n = await notification(other.id, rules.notifications_days + 1)
+    old_a, recent_a = await entry(t.id, rules.audit_days + 1), await entry(t.id, 1)
+    other_a = await entry(other.id, rules.audit_days + 1)
+
+    await purge(t, platform.storage, now=now)
+
+    assert await Notification.exists().where(Notification.id == old_n) is False
+    assert await Notification.exists().where(Notification.id.is_in([recent_n, other_n])) is True
+    assert await Notification.count().where(Notification.id.is_in([recent_n, other_n])) == 2
+    assert await AuditEntry.exists().where(AuditEntry.id == old_a) is False
+    assert await AuditEntry.count().where(AuditEntry.id.is_in([recent_a, other_a])) == 2

@@ -250,6 +250,31 @@ async def test_staff_import_learners_preview_errors_idempotent_and_enrol_by_posi
     assert await Enrollment.count().where(Enrollment.course == course_id) == 2  # idempotent
 
 
+async def test_the_learner_import_commits_the_rows_parsed_at_upload(client, platform, make_account):
+    """Issue 8 #3: the commit reads the rows kept at upload, never the file again."""
+    from core.files.tables import StoredFile
+    from core.roster.spreadsheets import write_csv
+    from core.roster.tables import ImportJob
+
+    tenant = platform.tenants.get("construction")
+    admin, password = await make_account("construction", role="tenant_admin")
+    await client.signin("construction", "id", password, id_number=admin.id_number)
+    row = ["冯一", fake_id_number(), fake_mobile(), "标准员", ""]
+    data = write_csv(["姓名", "身份证号", "手机号", "岗位", "证书编号"], [row])
+    r = await client.post(f"{T}/admin/learners/import", {}, files={"file": ("l.csv", data, "text/csv")})
+    job_id = int(re.search(r"/admin/learners/import/(\d+)", r.text).group(1))
+
+    # The kept rows, edited on disk, are what the commit imports: it reads them, not the upload.
+    job = await ImportJob.objects().where(ImportJob.id == job_id).first()
+    stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
+    kept = platform.storage.read(stored)
+    assert kept != data
+    platform.storage.path(stored).write_bytes(kept.replace("冯一".encode(), "冯一改".encode()))
+    assert (await client.post(f"{T}/admin/learners/import/{job_id}", {})).status_code == 303
+    made = await Account.objects().where((Account.tenant == tenant.id) & (Account.id_number == row[1]))
+    assert len(made) == 1 and made[0].real_name == "冯一改"
+
+
 async def test_lesson_upload_checks_the_type_by_content_and_reads_the_duration(client, platform, make_account,
                                                                                 lesson_video):
     tenant = platform.tenants.get("construction")

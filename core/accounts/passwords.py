@@ -12,9 +12,18 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from core.offload import run_cpu
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # the shipped parameters: argon2-cffi's RFC 9106 low-memory profile
 # Verifying against this keeps the timing of "no such account" like a real check.
 _DUMMY = _hasher.hash("xueshi-dummy-password")
+
+
+def use_cheap_parameters_for_tests() -> None:
+    """Hash with the cheapest Argon2id parameters from now on, in this process. Only the test kit
+    calls this (``core.testing.pytest_plugin``): a test suite hashes hundreds of passwords, and
+    the strength of a hash is not what those tests are about. Never called by the application."""
+    global _hasher, _DUMMY
+    _hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    _DUMMY = _hasher.hash("xueshi-dummy-password")
 
 
 def hash_password(password: str) -> str:

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
@@ -20,7 +21,8 @@ from core.hookcalls import Hooks
 from core.identity import InvalidIdentity, normalize_mobile
 from core.kernel import Platform
 from core.notify.services import send
-from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_xlsx
+from core.roster.imports import keep_table, kept_table
+from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_async, write_xlsx
 from core.roster.tables import ImportJob, LearnerProfile
 from core.study.services import STATUS_LABELS, hours
 from core.tenancy import Tenant
@@ -204,6 +206,10 @@ async def learners_template(tenant: Tenant) -> Response:
                     headers={"Content-Disposition": "attachment; filename=learners_template.xlsx"})
 
 
+def _learner_limits(tenant: Tenant) -> Limits:
+    return Limits(max_bytes=MAX_SHEET_BYTES, max_rows=tenant.rules.roster.max_import_rows)
+
+
 @post("/admin/learners/import", guards=STAFF, request_max_body_size=MAX_SHEET_BYTES + 65536)
 async def learners_upload(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """Upload → preview (every row, its errors); nothing is written but the file and the job."""
@@ -217,17 +223,12 @@ async def learners_upload(request: Request, platform: Platform, tenant: Tenant, 
     else:
         data = await upload.read()
         try:
-            import anyio
-
-            table = await anyio.to_thread.run_sync(
-                lambda: read_table(data, upload.filename, Limits(max_bytes=MAX_SHEET_BYTES,
-                                                                 max_rows=tenant.rules.roster.max_import_rows)))
+            table = await read_table_async(data, upload.filename, _learner_limits(tenant))
             preview = await services.preview_learners(tenant, table)
         except SpreadsheetRejected as exc:
             error = str(exc)
         if preview is not None:
-            stored = await platform.storage.save(data, tenant_id=tenant.id, kind="import",
-                                                 media_type="application/octet-stream")
+            stored = await keep_table(platform.storage, tenant, table)  # the commit reads these rows
             job = scoped(ImportJob, tenant).new(kind="learners", filename=upload.filename[:200], file=stored.id,
                                                 total_rows=len(preview.rows), error_rows=len(preview.error_rows),
                                                 created_by=account.id, created_at=dt.datetime.now(dt.UTC))
@@ -241,10 +242,9 @@ async def learners_commit(request: Request, platform: Platform, tenant: Tenant, 
                           job_id: int) -> Response:
     """Commit a previewed import: the valid rows (error rows only with "忽略错误行")."""
     job = await scoped(ImportJob, tenant).get_or_404(job_id, ImportJob.kind == "learners")
-    from core.files.tables import StoredFile
-
-    stored = await scoped(StoredFile, tenant).get_or_404(job.file)
-    table = read_table(platform.storage.read(stored), job.filename)
+    table = await kept_table(platform.storage, tenant, job, _learner_limits(tenant))
+    if table is None:  # purged by the retention rule for import files
+        raise NotFoundException()
     preview = await services.preview_learners(tenant, table)
     form = await _form(request)
     if preview.error_rows and form.get("skip_errors") != "1":

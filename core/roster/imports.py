@@ -25,6 +25,35 @@ from core.tenancy import Tenant
 BATCH_SIZE = 500
 
 
+async def keep_table(storage: Any, tenant: Tenant, table: Table) -> Any:
+    """Store an upload's parsed rows (private storage, kind "import": the retention rule for import
+    files purges them) and return the ``StoredFile`` an ``ImportJob.file`` points to. The upload
+    itself is not kept: preview pages, the confirm step and the import job read these rows, so a
+    file is parsed exactly once, when it is uploaded."""
+    from core.offload import run_cpu
+    from core.roster.spreadsheets import PARSED_MEDIA_TYPE, table_to_json
+
+    data = await run_cpu("spreadsheet", table_to_json, table)
+    return await storage.save(data, tenant_id=tenant.id, kind="import", media_type=PARSED_MEDIA_TYPE)
+
+
+async def kept_table(storage: Any, tenant: Tenant, job: ImportJob, limits: Any = None) -> Table | None:
+    """The rows ``keep_table`` stored for ``job`` (None when retention has purged them). A job
+    stored before rows were kept points to the uploaded file itself: that one is parsed (bounded,
+    in the spreadsheet pool)."""
+    from core.files.tables import StoredFile
+    from core.offload import run_cpu
+    from core.roster.spreadsheets import PARSED_MEDIA_TYPE, read_table_async, table_from_json
+
+    stored = await scoped(StoredFile, tenant).get(job.file) if job.file else None
+    if stored is None:
+        return None
+    data = await asyncio.to_thread(storage.read, stored)
+    if stored.media_type == PARSED_MEDIA_TYPE:
+        return await run_cpu("spreadsheet", table_from_json, data)
+    return await read_table_async(data, job.filename, limits)
+
+
 @dataclass(frozen=True)
 class RosterColumn:
     key: str
@@ -286,26 +315,23 @@ INTERRUPTED = "导入失败：{error}。已导入的行已保存，再次点击�
 
 async def run_roster_import(ctx: dict[str, Any], *, tenant: str, import_id: int, skip_errors: bool,
                             actor_id: int | None = None) -> dict[str, Any]:
-    """Job: commit a previewed roster import, by id. The file is parsed in a thread; a retry (or
-    the stale-job recovery) of an interrupted run resumes after its last committed batch."""
+    """Job: commit a previewed roster import, by id, from the rows parsed at upload (``kept_table``);
+    a retry (or the stale-job recovery) of an interrupted run resumes after its last committed batch."""
     from core.accounts.tables import Enterprise
     from core.audit.services import record as audit
     from core.db.scoped import scoped
-    from core.files.tables import StoredFile
     from core.jobs import platform_of, report
-    from core.roster.spreadsheets import Limits, read_table
+    from core.roster.spreadsheets import Limits
 
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
     job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "roster")
     if job is None or job.status == "done":
         return {"skipped": "not found or done"}
-    stored = await scoped(StoredFile, t).get(job.file)
-    if stored is None:
+    table = await kept_table(platform.storage, t, job, Limits(max_rows=t.rules.roster.max_import_rows))
+    if table is None:
         raise RuntimeError(f"import {import_id}: its file is gone")
-    data = await asyncio.to_thread(platform.storage.read, stored)
-    table = await asyncio.to_thread(read_table, data, job.filename, Limits(max_rows=t.rules.roster.max_import_rows))
-    await report(ctx, job.processed_rows, len(table.rows))  # alive: parsing can take seconds
+    await report(ctx, job.processed_rows, len(table.rows))
     hooks = platform.hooks(t)
     preview = await preview_roster(hooks=hooks, tenant=t, enterprise_id=job.enterprise, table=table)
     summary = await commit_roster(hooks=hooks, tenant=t, job=job, preview=preview, skip_errors=skip_errors,

@@ -7,7 +7,7 @@ Parsing is bounded before it starts and while it runs: the XLSX zip is inspected
 the parts once uncompressed, compression ratios, the sheet's declared dimension), rows are read
 no wider than the column limit, blank rows count towards a line limit, and a deadline stops a
 parse that still takes too long. Handlers call ``read_table_async``, which parses in the bounded
-``spreadsheet`` thread pool (``core.offload``).
+``spreadsheet`` worker processes (``core.offload``).
 
 Exports (``write_xlsx``, ``write_csv``) neutralise cells a spreadsheet program would run as a
 formula (leading ``=``, ``+``, ``-``, ``@``, tab or carriage return; OWASP "CSV injection").
@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import time
 import zipfile
@@ -237,8 +238,30 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
 
 
 async def read_table_async(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
-    """``read_table`` in the bounded spreadsheet thread pool (off the event loop)."""
-    return await run_cpu("spreadsheet", read_table, data, filename, limits)
+    """``read_table`` in the bounded spreadsheet worker processes (off the event loop, and off
+    its GIL; ``core.offload``)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        return await run_cpu("spreadsheet", read_table, data, filename, limits)
+    except (MemoryError, BrokenProcessPool):  # past the worker's memory limit despite the checks
+        raise SpreadsheetRejected("文件内容过多，超出处理能力，已拒绝导入；请删除多余内容或拆分后分批上传") from None
+
+
+# A parsed table as it is kept in private storage between an import's preview and its commit: the
+# upload is parsed once, and every later step (preview pages, confirm, the import job) reads this.
+PARSED_MEDIA_TYPE = "application/vnd.xueshi.table+json"
+
+
+def table_to_json(table: Table) -> bytes:
+    return json.dumps({"headers": table.headers, "rows": table.rows}, ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def table_from_json(data: bytes) -> Table:
+    raw = json.loads(data)
+    return Table(headers=[str(h) for h in raw["headers"]],
+                 rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]])
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

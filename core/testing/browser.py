@@ -14,6 +14,12 @@ the repository or in a plugin can use these fixtures:
                  language zh-CN; closed after the test.
 ``new_page``     (function) ``await new_page(width=375, height=740)`` for more pages/sizes.
 
+Every page these fixtures open is checked with axe-core (WCAG 2.1 A and AA: the tags
+``wcag2a``, ``wcag2aa``, ``wcag21a``, ``wcag21aa``) after each load, and once more when the test
+ends; the test fails (at teardown) listing each violation, its page and elements. axe-core is
+the file committed in ``core/testing/vendor/axe-core`` (its licence and version beside it),
+injected by the kit, never served by the app nor fetched at run time.
+
 Override ``xs_live_plugins`` (session scope) to serve extra plugin objects (e.g. a fake face
 provider) and ``xs_browser_args`` to add Chromium switches (e.g. a fake webcam).
 
@@ -170,20 +176,88 @@ async def browser(xs_browser_args):
             await chromium.close()
 
 
+AXE_JS = Path(__file__).resolve().parent / "vendor" / "axe-core" / "axe.min.js"
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# Runs in every top-level document after its load: axe's violations go to the test process.
+_AXE_RUN = """
+window.__xsAxeCheck = () => window.axe.run(document, {runOnly: {type: "tag", values: %s},
+    resultTypes: ["violations"]}).then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.slice(0, 5).map(n => n.target.join(" ") + " → " + (n.failureSummary || "").replace(/\\s+/g, " ").slice(0, 240))})));
+if (window === window.top && window.axe) {
+  const check = () => window.__xsAxeCheck().then(v => window.__xsAxeReport(location.href, v)).catch(() => {});
+  if (document.readyState === "complete") setTimeout(check, 0);
+  else window.addEventListener("load", () => setTimeout(check, 0));
+}
+""" % AXE_TAGS
+
+
+@dataclass
+class AxeFindings:
+    """Violations found on the pages of one test: page URL → rule id → details."""
+
+    found: dict[str, dict[str, dict]] = field(default_factory=dict)
+    checked: set[str] = field(default_factory=set)
+
+    def report(self, url: str, violations: list[dict]) -> None:
+        if not url.startswith("http"):
+            return  # a new tab's about:blank is not a page of ours
+        self.checked.add(url)
+        for v in violations or []:
+            self.found.setdefault(url, {})[v["id"]] = v
+
+    def summary(self) -> str:
+        lines = []
+        for url, rules in self.found.items():
+            for rule in rules.values():
+                lines.append(f"{url}: {rule['id']} ({rule['impact']}): {rule['help']}")
+                lines += [f"    {node}" for node in rule["nodes"]]
+        return "\n".join(lines)
+
+
 @pytest.fixture
-async def new_page(browser) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+def xs_axe() -> bool:
+    """Whether pages are checked with axe-core (override with ``False`` only for a page that is
+    not ours to fix, and say why)."""
+    return True
+
+
+@pytest.fixture
+async def new_page(browser, xs_axe) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
     """A factory of pages, each in its own browser context (own cookies)."""
     contexts = []
+    axe = AxeFindings()
 
     async def make(width: int = 1280, height: int = 800, locale: str = "zh-CN", **kw: Any):
         context = await browser.new_context(viewport={"width": width, "height": height}, locale=locale, **kw)
         context.set_default_timeout(15_000)
+        if xs_axe:
+            await axe_checks(context, axe)
         contexts.append(context)
         return await context.new_page()
 
     yield make
     for context in contexts:
+        await axe_final(context, axe)
         await context.close()
+    if axe.found:
+        pytest.fail("axe-core (WCAG 2.1 AA) violations:\n" + axe.summary(), pytrace=False)
+
+
+async def axe_checks(context: Any, findings: AxeFindings) -> None:
+    """Check every page ``context`` loads with axe-core; violations go to ``findings``. For a test
+    that makes its own browser context (the fixtures above do this themselves)."""
+    await context.expose_binding("__xsAxeReport", lambda _source, url, violations: findings.report(url, violations))
+    await context.add_init_script(path=str(AXE_JS))
+    await context.add_init_script(script=_AXE_RUN)
+
+
+async def axe_final(context: Any, findings: AxeFindings) -> None:
+    """Check the page each of ``context``'s pages ended on (its load check may not have finished)."""
+    for page in context.pages:
+        try:
+            findings.report(page.url, await page.evaluate("window.__xsAxeCheck ? window.__xsAxeCheck() : []"))
+        except Exception:  # noqa: BLE001 — closed, navigating, or not a document axe can run in
+            pass
 
 
 @pytest.fixture

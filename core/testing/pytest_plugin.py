@@ -28,6 +28,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 pytest_plugins = ["core.testing.browser"]
 
 
+def pytest_configure(config) -> None:
+    """Tests hash passwords with the cheapest Argon2id parameters (the shipped ones cost ~0.5 s
+    and 64 MiB per hash; tests/test_passwords.py checks they stay the default)."""
+    from core.accounts.passwords import use_cheap_parameters_for_tests
+
+    use_cheap_parameters_for_tests()
+
+
 def shared_dir() -> Path:
     return Path(os.environ.get("XUESHI_SHARED_DIR") or REPO_ROOT.parent / "shared")
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from core import hookimpl
-from core.testing.browser import CHROMIUM, CHROMIUM_ARGS, LiveServer, free_port, in_ci, screenshot
+from core.testing.browser import (CHROMIUM, CHROMIUM_ARGS, AxeFindings, LiveServer, axe_checks, axe_final, free_port,
+                                  in_ci, screenshot)
 from core.testing.face_media import ATTACK_CHALLENGES, faces_dir, load_photo, photo_attack, videos_dir
 from core.testing.ids import fake_mobile
 
@@ -126,6 +127,8 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
         try:
             context = await browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
             context.set_default_timeout(20_000)
+            axe = AxeFindings()
+            await axe_checks(context, axe)
             page = await context.new_page()
             await page.goto(server.url("/t/survey/signin"))
             await page.fill("#f-mobile", mobile)
@@ -153,6 +156,8 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
             }""")
             if shots:
                 await screenshot(page, f"face-check-{result['state']}", full_page=False)
+            await axe_final(context, axe)
+            assert not axe.found, "axe-core (WCAG 2.1 AA) violations:\n" + axe.summary()
             return result
         finally:
             await browser.close()

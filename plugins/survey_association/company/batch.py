@@ -6,6 +6,7 @@ import math
 from pathlib import PurePath
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 
 from core import (
     Account,
@@ -14,9 +15,10 @@ from core import (
     Limits,
     Platform,
     SpreadsheetRejected,
-    StoredFile,
     Tenant,
     audit,
+    keep_table,
+    kept_table,
     preview_roster,
     read_table_async,
     redirect,
@@ -81,7 +83,7 @@ async def upload(request: Request, platform: Platform, tenant: Tenant, account: 
     except SpreadsheetRejected as exc:
         return await render(request, "company/import.html", status_code=400, enterprise=enterprise, error=str(exc),
                             jobs=[], max_rows=tenant.rules.roster.max_import_rows)
-    stored = await p.storage.save(data, tenant_id=tenant.id, kind="import", media_type="application/octet-stream")
+    stored = await keep_table(p.storage, tenant, table)  # the parsed rows: later steps never parse again
     job = scoped(ImportJob, tenant).new(enterprise=enterprise.id, kind="roster",
                     filename=PurePath(file.filename).name[:200], file=stored.id, status="previewed",
                     total_rows=len(preview.rows), error_rows=len(preview.error_rows), created_by=account.id)
@@ -97,8 +99,9 @@ async def _job(tenant: Tenant, job_id: int, enterprise_id: int) -> ImportJob:
 
 
 async def _preview(p: Platform, tenant: Tenant, job: ImportJob, enterprise_id: int):
-    stored = await scoped(StoredFile, tenant).get_or_404(job.file)
-    table = await read_table_async(p.storage.read(stored), job.filename, _limits(tenant))
+    table = await kept_table(p.storage, tenant, job, _limits(tenant))
+    if table is None:  # purged by the retention rule for import files
+        raise NotFoundException()
     return await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise_id, table=table)
 
 

@@ -3,16 +3,15 @@ it builds the platform, so the page modules (and ``core``'s package) load only w
 
 from __future__ import annotations
 
-import asyncio
-
-from core import ImportJob, JobSpec, StoredFile, import_failed, scoped
+from core import ImportJob, JobSpec, import_failed, scoped
 from core import job_platform as platform_of
 from core import report_progress as report
 
 
 async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: int | None = None) -> dict[str, int]:
-    """Job: load an uploaded certificate-holder file, by id (parsed in a thread; resumable)."""
-    from core import Limits, audit, read_table
+    """Job: load an uploaded certificate-holder file, by id, from the rows parsed at upload
+    (``kept_table``; resumable)."""
+    from core import Limits, audit, kept_table
     from plugins.survey_association.company.holders import load_rows
 
     platform = platform_of(ctx)
@@ -20,11 +19,9 @@ async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: 
     job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "certificates")
     if job is None or job.status == "done":
         return {}
-    stored = await scoped(StoredFile, t).get(job.file)
-    if stored is None:
+    table = await kept_table(platform.storage, t, job, Limits(max_rows=t.rules.roster.max_import_rows))
+    if table is None:
         raise RuntimeError(f"import {import_id}: its file is gone")
-    data = await asyncio.to_thread(platform.storage.read, stored)
-    table = await asyncio.to_thread(read_table, data, job.filename, Limits(max_rows=t.rules.roster.max_import_rows))
     await report(ctx, job.processed_rows, len(table.rows))
     counts = await load_rows(t, table, list(t.rules.roster.positions), job=job,
                              progress=lambda done, total: report(ctx, done, total))

@@ -62,6 +62,13 @@ async def notify_selected(request: Request, platform: Platform, tenant: Tenant, 
     rows = await scoped(RosterEntry, tenant).objects((RosterEntry.enterprise == enterprise.id) & RosterEntry.id.is_in(ids))
     if len(rows) != len(set(ids)):
         raise NotFoundException()  # an id of another company or tenant
+    repeat = [e for e in rows if e.notified_at]
+    if repeat and form.get("confirm_repeat") != "1":
+        # Already notified: say so and when, and send only after the administrator confirms.
+        everyone = await scoped(RosterEntry, tenant).objects(RosterEntry.enterprise == enterprise.id).order_by(
+            RosterEntry.id)
+        return await render(request, "company/learners.html", enterprise=enterprise, rows=everyone,
+                            notified=None, added=None, repeat=repeat, selected=rows)
     now = dt.datetime.now(dt.UTC)
     sent = 0
     for entry in rows:

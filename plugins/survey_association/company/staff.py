@@ -17,6 +17,7 @@ from core import (
     StoredFile,
     Tenant,
     audit,
+    keep_table,
     map_columns,
     read_table_async,
     redirect,
@@ -118,8 +119,7 @@ async def certificates_import(request: Request, platform: Platform, tenant: Tena
         map_columns(table.headers, holders.COLUMNS)
     except SpreadsheetRejected as exc:
         return await render(request, "company/staff_certificates.html", status_code=400, error=str(exc), job=None)
-    stored = await platform.storage.save(data, tenant_id=tenant.id, kind="import",
-                                         media_type="application/octet-stream")
+    stored = await keep_table(platform.storage, tenant, table)  # the job loads these rows, never the file
     job = scoped(ImportJob, tenant).new(kind="certificates", filename=PurePath(upload.filename).name[:200],
                                         file=stored.id, status="queued", total_rows=len(table.rows),
                                         created_by=account.id, created_at=dt.datetime.now(dt.UTC))

@@ -3,6 +3,7 @@
 import asyncio
 
 from core.audit.tables import AuditEntry
+from core.roster.tables import ImportJob
 from plugins.survey_association.tables import CertificateHolder
 from core.testing.ids import fake_id_number
 from plugins.survey_association.tests._company_helpers import company, signed_in_admin, xlsx
@@ -130,3 +131,26 @@ async def test_expired_certificate_is_an_error_and_cannot_be_confirmed(client, t
         "real_name": "过期", "id_number": "", "cert_number": cert + "1", "position": "勘察员",
         "issued_on": "2020-01-01", "expires_on": "2023-12-31"})
     assert "证书已过期" in r.text and '<span class="ok">无误' not in r.text
+
+
+async def test_the_certificate_job_loads_the_rows_parsed_at_upload(client, tenant, make_account, platform):
+    """Issue 8 #3: the job's file holds the rows parsed at upload, not the upload: the job cannot
+    parse the file again (nothing else is kept)."""
+    from core.files.tables import StoredFile
+    from core.roster.spreadsheets import PARSED_MEDIA_TYPE, table_from_json
+
+    t = tenant("survey")
+    enterprise = await company(t)
+    cert = f"KP-{enterprise.id}-"
+    staff, pw = await make_account("survey", role="tenant_admin")
+    await client.signin("survey", "mobile", pw, mobile=staff.mobile)
+    data = xlsx([("吴一", fake_id_number(), cert + "1", "勘察员", "2023-01-01", "2027-12-31",
+                  enterprise.credit_code)], headers=HEADERS)
+    r = await _load(client, data)
+    assert "共 1 行，新增 1 行" in r.text
+    job = await ImportJob.objects().where(ImportJob.created_by == staff.id).first()
+    stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
+    assert stored.media_type == PARSED_MEDIA_TYPE
+    kept = table_from_json(platform.storage.read(stored))
+    assert kept.headers == HEADERS and kept.rows[0][1][:3] == ["吴一", kept.rows[0][1][1], cert + "1"]
+    assert await CertificateHolder.count().where(CertificateHolder.cert_number == cert + "1") == 1

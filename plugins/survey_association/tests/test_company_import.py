@@ -167,3 +167,64 @@ async def test_templates_download_and_another_company_job_is_404(client, tenant,
     for url in (f"{IMPORT}/{job.id}", f"{IMPORT}/{job.id}/progress"):
         assert (await client.get(url)).status_code == 404
     assert (await client.post(f"{IMPORT}/{job.id}/confirm", {"skip_errors": "1"})).status_code == 404
+
+
+async def test_the_upload_is_parsed_once_and_the_commit_imports_the_previewed_rows(
+        client, tenant, make_account, platform):
+    """Issue 8 #3: preview pages, confirm and the import job read the rows kept at upload; the
+    uploaded file itself is not kept (the job's file holds the parsed rows)."""
+    from core.files.tables import StoredFile
+    from core.roster.spreadsheets import PARSED_MEDIA_TYPE
+
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    rows = [("赵一", fake_id_number(), fake_mobile(), "勘察员"), ("赵二", fake_id_number(), "", "资料员")]
+    data = xlsx(rows)
+    r = await _upload(client, data)
+    assert r.status_code == 303
+    job_url = r.headers["location"]
+    job = await ImportJob.objects().where(ImportJob.id == int(job_url.rsplit("/", 1)[1])).first()
+    stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
+    assert stored.media_type == PARSED_MEDIA_TYPE and stored.kind == "import"
+    kept = platform.storage.read(stored)
+    assert kept != data  # the upload is not what is kept
+    # The later steps use the kept rows and nothing else: an edit of them (here on disk) is what
+    # the preview shows and the commit imports.
+    platform.storage.path(stored).write_bytes(kept.replace("赵二".encode(), "赵二改".encode()))
+    page = await client.get(job_url)
+    assert page.status_code == 200 and "共 2 行，正确 2 行" in page.text and "赵二改" in page.text
+    assert (await client.get(f"{job_url}?errors=1")).status_code == 200
+    progress = await _confirm_and_wait(client, job_url)
+    assert "新增 2 人" in progress.text
+    imported = await RosterEntry.objects().where(RosterEntry.enterprise == enterprise.id)
+    assert sorted((e.real_name, e.id_number) for e in imported) == sorted(
+        [("赵一", rows[0][1]), ("赵二改", rows[1][1])])
+
+
+async def test_a_purged_import_file_is_404_not_a_500(client, tenant, make_account, platform):
+    await signed_in_admin(client, tenant("survey"), make_account)
+    r = await _upload(client, xlsx([("钱一", fake_id_number(), "", "勘察员")]))
+    job_url = r.headers["location"]
+    job = await ImportJob.objects().where(ImportJob.id == int(job_url.rsplit("/", 1)[1])).first()
+    from core.files.tables import StoredFile
+
+    await platform.storage.delete(await StoredFile.objects().where(StoredFile.id == job.file).first())
+    assert (await client.get(job_url)).status_code == 404
+    assert (await client.post(f"{job_url}/confirm", {})).status_code == 404
+
+
+async def test_reimport_updates_the_changed_rows_and_only_those(client, tenant, make_account):
+    """Issue 8 #17: the same people again with a new name, mobile or position are updated."""
+    enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
+    ids = [fake_id_number() for _ in range(3)]
+    first = [("孙一", ids[0], fake_mobile(), "勘察员"), ("孙二", ids[1], fake_mobile(), "资料员"),
+             ("孙三", ids[2], fake_mobile(), "安全员")]
+    await _confirm_and_wait(client, (await _upload(client, xlsx(first))).headers["location"])
+    new_mobile = fake_mobile()
+    second = [("孙一改", ids[0], first[0][2], "勘察员"), ("孙二", ids[1], new_mobile, "安全员"), first[2]]
+    progress = await _confirm_and_wait(client, (await _upload(client, xlsx(second))).headers["location"])
+    assert "新增 0 人，更新 2 人，未变化 1 人" in progress.text
+    entries = {e.id_number: e for e in await RosterEntry.objects().where(RosterEntry.enterprise == enterprise.id)}
+    assert len(entries) == 3
+    assert (entries[ids[0]].real_name, entries[ids[0]].mobile, entries[ids[0]].position) == ("孙一改", first[0][2], "勘察员")
+    assert (entries[ids[1]].real_name, entries[ids[1]].mobile, entries[ids[1]].position) == ("孙二", new_mobile, "安全员")
+    assert (entries[ids[2]].real_name, entries[ids[2]].position) == ("孙三", "安全员")

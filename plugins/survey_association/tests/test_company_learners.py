@@ -80,6 +80,31 @@ async def test_notify_one_and_all_selected(client, tenant, make_account):
         (AuditEntry.action == "roster.notified") & (AuditEntry.actor == admin.id)) == 2
 
 
+async def test_notifying_again_warns_first_and_sends_only_when_confirmed(client, tenant, make_account):
+    """Issue 8 #15: a repeat notification is not sent on the first click: the page names who was
+    already notified and when, and sends only after 确认再次通知."""
+    t = tenant("survey")
+    enterprise, _ = await signed_in_admin(client, t, make_account)
+    a, _ = await _add(client, real_name="甲勘察")
+    b, _ = await _add(client)
+    rows = {e.id_number: e for e in await RosterEntry.objects().where(RosterEntry.enterprise == enterprise.id)}
+    first, second = rows[a["id_number"]], rows[b["id_number"]]
+    r = await client.post("/t/survey/company/learners/notify", {"entry_id": str(first.id)})
+    assert r.headers["location"].endswith("notified=1")
+
+    async def sms_to(mobile):
+        return await Notification.count().where((Notification.recipient == mobile) & (Notification.channel == "sms"))
+
+    r = await client.post("/t/survey/company/learners/notify", {"entry_id": [str(first.id), str(second.id)]})
+    assert r.status_code == 200 and 'id="repeat-warning"' in r.text
+    assert "以下 1 名学员已经通知过" in r.text and a["real_name"] in r.text and "确认再次通知" in r.text
+    assert await sms_to(a["mobile"]) == 1 and await sms_to(b["mobile"]) == 0  # nothing sent yet
+    r = await client.post("/t/survey/company/learners/notify",
+                          {"entry_id": [str(first.id), str(second.id)], "confirm_repeat": "1"})
+    assert r.status_code == 303 and r.headers["location"].endswith("notified=2")
+    assert await sms_to(a["mobile"]) == 2 and await sms_to(b["mobile"]) == 1
+
+
 async def test_details_filled_by_the_company(client, tenant, make_account):
     enterprise, _ = await signed_in_admin(client, tenant("survey"), make_account)
     form, _ = await _add(client)

@@ -122,3 +122,23 @@ async def test_unknown_category_and_bad_page_numbers(client):
     assert (await client.get("/t/survey/news?category=nope")).status_code == 404
     assert (await client.get("/t/survey/news?category=policy&page=-5")).status_code == 200
     assert (await client.get("/t/survey/news?category=policy&page=abc")).status_code == 400
+
+
+async def test_news_list_pages_count_every_published_article(client, tenant):
+    """The list asks for the total only when a page is full (a shorter page is the last one): the
+    page numbers stay right on both paths."""
+    import math
+
+    t = tenant("survey")
+    today = dt.date.today()
+    for i in range(23):
+        await Article(tenant=t.id, category="policy", title=f"分页法规{i}", body="正文", published_on=today).save()
+    total = await Article.count().where((Article.tenant == t.id) & (Article.category == "policy")
+                                        & (Article.published_on <= today))
+    pages = math.ceil(total / 20)
+    first = await client.get("/t/survey/news?category=policy")
+    assert f"1 / {pages}" in first.text and "下一页" in first.text
+    last = await client.get(f"/t/survey/news?category=policy&page={pages}")
+    assert f"{pages} / {pages}" in last.text and "下一页" not in last.text
+    assert first.text.count("</time></li>") == 20
+    assert last.text.count("</time></li>") == total - 20 * (pages - 1)
