@@ -69,11 +69,11 @@ async def admin_page(request: Request, tenant: Tenant) -> Response:
 @post("/admin/face-alternatives/{request_id:int}", guards=[ADMIN])
 async def admin_decide(request: Request, tenant: Tenant, account: Account, request_id: int) -> Response:
     _require(tenant)
+    await scoped(alternatives.FaceAlternative, tenant).get_or_404(request_id)  # another tenant's id: 404
     form = await request.form()
     decision = form.get("decision")
-    if decision not in ("approve", "refuse"):
-        raise NotFoundException()
-    await scoped(alternatives.FaceAlternative, tenant).get_or_404(request_id)
+    if decision not in ("approve", "refuse"):  # only the page's two buttons: anything else changes nothing
+        return redirect(request, "/admin/face-alternatives")
     row = await alternatives.decide(tenant, request_id, account.id, decision == "approve")
     if row is not None:
         await record(f"face.alternative_{row.status}", tenant_id=tenant.id, actor_id=account.id,
