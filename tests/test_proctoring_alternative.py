@@ -33,8 +33,8 @@ def allowed(platform, monkeypatch):
 
 
 @asynccontextmanager
-async def admin_client(xs_app, make_account, slug="construction"):
-    account, password = await make_account(slug, role="tenant_admin")
+async def admin_client(xs_app, make_account, slug="construction", role="tenant_admin"):
+    account, password = await make_account(slug, role=role)
     # A second browser on the app the ``client`` fixture started (no second lifespan).
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=xs_app), base_url="http://testserver.local") as http:
         c = XsClient(http)
@@ -98,10 +98,11 @@ async def test_approved_request_opens_sessions_without_a_face_check_or_snapshots
         answers.append(await beat(client, token, seq, lesson.id, seq * 15.0))
     assert not any(a.get("capture") for a in answers), answers
     assert sum(a["credited"] for a in answers) > 30 and not any(a["paused"] for a in answers), answers
-    # The review case page shows the timeline entry.
-    from core.review.controllers import EVENT_LABELS
-
-    assert EVENT_LABELS["alternative"] == "无摄像头学习（已批准）"
+    # The reviewer's case page shows the entry on the timeline.
+    async with admin_client(xs_app, make_account, role="reviewer") as (reviewer, _):
+        case = await reviewer.get(f"{T}/review/{me['enrollment'].id}")
+        assert case.status_code == 200 and 'class="event event-alternative"' in case.text
+        assert "无摄像头学习（已批准）" in case.text
 
 
 async def test_refused_request_leaves_the_gate_in_place_and_may_be_asked_again(
