@@ -52,6 +52,9 @@ class FaceRules(_Section):
     compare_portrait_with_id_card: bool = False
     gate_window_seconds: int = 600  # a passed face check opens a study session within this long
     snapshot_mismatches_to_flag: int = 3  # bad snapshots on one enrolment before it is flagged
+    # Learners may ask to study without the camera (accessibility; PIPL's alternative to face
+    # recognition); staff approve each request (core.proctoring.alternative).
+    allow_alternative: bool = False
 
     def __post_init__(self) -> None:
         if self.liveness_provider in UNFIT_FOR_LIVENESS:

@@ -58,7 +58,9 @@ def notify_templates(tenant: Any) -> dict[str, str]:
 def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
     exams = ([MenuLink("在线考核", "/exams", roles=("learner",), order=22)]
              if tenant is not None and tenant.rules.exam.positions else [])
-    return [*exams,
+    alternative = ([MenuLink("无摄像头学习申请", "/admin/face-alternatives", roles=("tenant_admin",), order=77)]
+                   if tenant is not None and tenant.rules.face.allow_alternative else [])
+    return [*exams, *alternative,
         MenuLink("题库管理", "/admin/exams", roles=("tenant_admin",), order=78),
         MenuLink("考核记录", "/admin/exams/attempts", roles=("reviewer",), order=79),
         MenuLink("我的", "/me", order=10),

@@ -171,3 +171,7 @@ ROUTES = [consent_page, consent_submit, consent_withdraw, check_page, challenge,
 from core.proctoring import snapshot_pages  # noqa: E402  (the snapshot routes join this area's)
 
 ROUTES += snapshot_pages.ROUTES
+
+from core.proctoring import alternative_pages  # noqa: E402  (studying without the camera)
+
+ROUTES += alternative_pages.ROUTES

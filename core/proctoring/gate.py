@@ -60,13 +60,28 @@ class GateUsed(Exception):
     """Another session took this face check first."""
 
 
-async def claim(tenant, account_id: int, enrollment_id: int, token: str, gate: FaceVerification,
-                span: float) -> ProctorSession:
+async def claim(tenant, account_id: int, enrollment_id: int, token: str, gate: FaceVerification | None,
+                span: float, *, alternative: int | None = None) -> ProctorSession:
     """Bind the session ``token`` (not started yet) to ``gate`` with a fresh snapshot schedule
-    over ``span`` seconds left to study. Raises GateUsed when another session holds the check."""
+    over ``span`` seconds left to study. Raises GateUsed when another session holds the check.
+    With ``alternative`` (the id of the learner's approved request to study without the camera,
+    core.proctoring.alternative) and no gate, the session opens without a face check and without
+    snapshots, and the timeline notes it."""
+    if gate is None and alternative is None:
+        raise GateUsed()
     lo, hi = tenant.rules.study.snapshot_interval_seconds
     previous = await scoped(ProctorSession, tenant).objects(
         ProctorSession.enrollment == enrollment_id).order_by(ProctorSession.id, ascending=False).first()
+    if gate is None:
+        row = scoped(ProctorSession, tenant).new(
+            account=account_id, enrollment=enrollment_id, session=token, gate=None, alternative=True, plan=[],
+            created_at=dt.datetime.now(dt.UTC))
+        await row.save()
+        await event(tenant, account_id, "alternative", enrollment=enrollment_id, session=token, request=alternative)
+        if previous is not None and previous.paused:
+            await event(tenant, account_id, "resumed", enrollment=enrollment_id, session=token,
+                        after=previous.pause_reason)
+        return row
     row = scoped(ProctorSession, tenant).new(
         account=account_id, enrollment=enrollment_id, session=token, gate=gate.id,
         plan=plan(_rng, span, lo, hi), created_at=dt.datetime.now(dt.UTC))

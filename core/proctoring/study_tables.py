@@ -50,3 +50,19 @@ class FaceEncoding(Table, tablename="face_encoding"):
     provider = Varchar(length=32, default="")
     vector = JSON(default=[])
     created_at = Timestamptz()
+
+
+class FaceAlternative(Table, tablename="face_alternative"):
+    """A learner's request to study without the camera, where the tenant's rules allow it
+    (``face.allow_alternative``). ``status``: pending | approved | refused. ``open_key`` is set
+    (``"<tenant>:<account>"``, unique) while the request is pending or approved and cleared when it
+    is refused, so a learner has at most one open request even when several are sent at once."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    account = ForeignKey(references=Account, null=False)
+    reason = Varchar(length=500, default="")
+    status = Varchar(length=16, default="pending")
+    open_key = Varchar(length=64, null=True, default=None, unique=True)
+    decided_by = ForeignKey(references=Account, null=True)
+    created_at = Timestamptz()
+    decided_at = Timestamptz(null=True, default=None)

@@ -36,7 +36,7 @@ EVENT_LABELS = {
     "gate_passed": "人脸核验通过", "snapshot_ok": "抓拍为本人", "snapshot_mismatch": "抓拍非本人",
     "snapshot_no_face": "抓拍无人脸", "snapshot_faces": "抓拍多人", "snapshot_missing": "缺少抓拍",
     "paused": "暂停", "resumed": "继续", "idle": "长时间无操作", "hidden": "页面切到后台",
-    "devices": "设备变化", "flagged": "标记异常",
+    "devices": "设备变化", "flagged": "标记异常", "alternative": "无摄像头学习（已批准）",
 }
 LEDGER_REASONS = {**CREDIT_REASONS, services.CLEARED_REASON: "审核清除", services.RESTORED_REASON: "申诉恢复"}
 SCORE_KEYS = ("distance", "match_distance", "similarity", "score")
