@@ -16,7 +16,10 @@ rows and the files on disk, through the storage:
 - ID-card images (front and back) of accounts inactive past ``id_images_days`` (no sign-in, or
   none since being created, for that long), in their profile and in the roster entries they
   joined, and those of roster entries nobody joined and nobody updated for that long;
-- notifications and audit entries past ``notifications_days`` and ``audit_days``.
+- notifications and audit entries past ``notifications_days`` and ``audit_days``;
+- requests to study without the camera (``FaceAlternative``: their reasons may tell of health)
+  decided longer ago than ``face_evidence_days``: refused ones deleted, approved ones keep their
+  approval and lose the reason's text.
 
 A file still referenced by any row (``StoredFile``'s foreign keys, face-check evidence) is kept.
 """
@@ -33,7 +36,7 @@ from core.files.storage import LocalStorage
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.courses.tables import Enrollment
-from core.proctoring.study_tables import FaceEncoding, ProctorSession
+from core.proctoring.study_tables import FaceAlternative, FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.study.tables import StudyEvent
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
@@ -200,6 +203,13 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     entries = scoped(AuditEntry, tenant)
     counts["audit_entries"] = await entries.count(AuditEntry.created_at < audit_cut)
     await entries.delete().where(AuditEntry.created_at < audit_cut)
+
+    requests = scoped(FaceAlternative, tenant)
+    decided_long_ago = FaceAlternative.decided_at.is_not_null() & (FaceAlternative.decided_at < face_cut)
+    counts["camera_alternatives"] = await requests.count(decided_long_ago & (
+        (FaceAlternative.status == "refused") | (FaceAlternative.reason != "")))
+    await requests.delete().where(decided_long_ago & (FaceAlternative.status == "refused"))
+    await requests.update({FaceAlternative.reason: ""}).where(decided_long_ago)
     return counts
 
 

@@ -173,3 +173,30 @@ async def test_simultaneous_requests_store_one(client, platform, make_account, c
     codes = sorted(r.status_code for r in results)
     assert codes == [303] + [409] * 7, codes
     assert await FaceAlternative.count().where(FaceAlternative.account == me["account"].id) == 1
+
+
+async def test_retention_deletes_refused_requests_and_clears_old_reasons(platform, make_account):
+    """The reasons may tell of health: past ``face_evidence_days`` after the decision a refused
+    request goes, an approved one keeps its approval without the reason; recent ones stay."""
+    from core.retention import purge
+
+    tenant = platform.tenants.get("construction")
+    days = tenant.rules.retention.face_evidence_days
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=3 * days)  # later than the app's own purge runs
+    old, recent = now - dt.timedelta(days=days + 1), now - dt.timedelta(days=days - 1)
+    rows = {}
+    for name, status, decided in [("old_refused", "refused", old), ("old_approved", "approved", old),
+                                  ("recent_refused", "refused", recent), ("pending", "pending", None)]:
+        account, _ = await make_account("construction")
+        row = FaceAlternative(tenant=tenant.id, account=account.id, reason=f"理由{name}", status=status,
+                              created_at=old, decided_at=decided,
+                              open_key=None if status == "refused" else f"{tenant.id}:{account.id}")
+        await row.save()
+        rows[name] = row.id
+    counts = await purge(tenant, platform.storage, now=now)
+    left = {r.id: r for r in await FaceAlternative.objects().where(FaceAlternative.id.is_in(list(rows.values())))}
+    assert rows["old_refused"] not in left
+    assert left[rows["old_approved"]].status == "approved" and left[rows["old_approved"]].reason == ""
+    assert left[rows["recent_refused"]].reason == "理由recent_refused"
+    assert left[rows["pending"]].reason == "理由pending"
+    assert counts["camera_alternatives"] >= 2
