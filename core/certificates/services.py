@@ -19,12 +19,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from core.accounts.tables import Account
 from core.certificates.render import CertificateView, certificate_html, render_pdf
 from core.certificates.tables import Certificate
 from core.courses.tables import Course, Enrollment, Position
+from core.db import write_transaction
 from core.db.scoped import scoped
 from core.hookcalls import Hooks, notify, resolve
 from core.identity import mask_id_number, mask_name
@@ -117,11 +117,6 @@ def hours_text(value: float) -> str:
     return f"{float(value):.2f}".rstrip("0").rstrip(".")
 
 
-def _transaction():
-    db = Certificate._meta.db
-    if isinstance(db, SQLiteEngine):  # take the write lock up front: concurrent issues queue
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
 
 
 async def current(tenant: Tenant, enrollment_id: int) -> Certificate | None:
@@ -169,7 +164,7 @@ async def _store(platform: Any, tenant: Tenant, row: Certificate, pdf: bytes):
 async def _insert(platform: Any, tenant: Tenant, row: Certificate, stored: Any, void_id: int | None) -> bool:
     """Insert ``row`` (and void ``void_id``) in one transaction; False when another request won."""
     try:
-        async with _transaction():
+        async with write_transaction(Certificate):
             if void_id is not None:
                 voided = await scoped(Certificate, tenant).update(
                     {Certificate.status: "void", Certificate.voided_at: dt.datetime.now(dt.UTC)}

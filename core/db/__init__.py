@@ -23,7 +23,7 @@ PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
 
 __all__ = ["configure", "engine", "engine_from_url", "migrate", "start_pool", "stop_pool", "is_postgres",
-           "table_columns"]
+           "table_columns", "write_transaction", "for_update"]
 
 _pool_users = 0
 
@@ -59,6 +59,27 @@ def engine() -> Engine:
 
 def is_postgres() -> bool:
     return isinstance(engine(), PostgresEngine)
+
+
+def write_transaction(table: type):
+    """A transaction for read-then-write on ``table``'s database. On SQLite it takes the write
+    lock up front (a deferred one that reads first fails with "database is locked" when another
+    writer holds the lock), so concurrent writers queue; on PostgreSQL a plain one, whose rows
+    are locked with ``for_update``."""
+    from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+    db = table._meta.db
+    if isinstance(db, SQLiteEngine):
+        return db.transaction(transaction_type=TransactionType.immediate)
+    return db.transaction()
+
+
+def for_update(query):
+    """``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the
+    only write lock."""
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    return query if isinstance(query.table._meta.db, SQLiteEngine) else query.lock_rows()
 
 
 async def table_columns(tablename: str) -> set[str]:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from core.courses.tables import Position
+from core.db import write_transaction
 from core.db.scoped import scoped
 from core.exams.tables import Question, QuestionBank
 from core.exams.values import JUDGE_OPTIONS, KIND_BY_LABEL, KINDS, LETTERS
@@ -165,15 +166,6 @@ async def mark_existing(tenant: Tenant, bank: QuestionBank, preview: BankPreview
         row.existing = row.values.get("stem") in stems
 
 
-def _write_transaction():
-    """A transaction that takes SQLite's write lock up front (a deferred one that reads first
-    fails with "database is locked" when another writer holds it)."""
-    from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-
-    db = Question._meta.db
-    if isinstance(db, SQLiteEngine):
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
 
 
 async def commit(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]]) -> dict[str, int]:
@@ -181,7 +173,7 @@ async def commit(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]])
     active again) instead. One transaction."""
     counts = {"created": 0, "updated": 0}
     now = dt.datetime.now(dt.UTC)
-    async with _write_transaction():
+    async with write_transaction(Question):
         existing = {q.stem: q for q in await scoped(Question, tenant).objects(Question.bank == bank.id)}
         new = []
         for v in rows:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from core.courses.tables import Course, Enrollment, Position
+from core.db import for_update, write_transaction
 from core.db.scoped import scoped
 from core.exams.tables import ExamAnswer, ExamAttempt, Question, QuestionBank
 from core.exams.values import JUDGE_OPTIONS, KINDS, LETTERS, ExamPolicy, ScoredQuestion
@@ -235,18 +235,10 @@ def draw(questions: Sequence[Question], policy: ExamPolicy, rng: random.Random |
 # --- transactions ------------------------------------------------------------------------------
 
 
-def _transaction():
-    db = ExamAttempt._meta.db
-    if isinstance(db, SQLiteEngine):  # take the write lock up front: writers queue, never deadlock
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
 
 
 async def _locked(tenant: Tenant, attempt_id: int) -> ExamAttempt | None:
-    query = scoped(ExamAttempt, tenant).objects(ExamAttempt.id == attempt_id)
-    if not isinstance(ExamAttempt._meta.db, SQLiteEngine):
-        query = query.lock_rows()
-    return await query.first()
+    return await for_update(scoped(ExamAttempt, tenant).objects(ExamAttempt.id == attempt_id)).first()
 
 
 def _busy(exc: BaseException) -> bool:
@@ -293,7 +285,7 @@ async def start_attempt(hooks: Hooks | None, tenant: Tenant, account_id: int, en
     now = server_now()
     key = f"{tenant.id}:{account_id}:{e.course.id}"
     async def write() -> ExamAttempt:
-        async with _transaction():
+        async with write_transaction(ExamAttempt):
             attempt = scoped(ExamAttempt, tenant).new(
                 account=account_id, enrollment=enrollment.id, course=e.course.id, position=e.course.position,
                 year=e.course.year, number=len(e.attempts) + 1, status="open", open_key=key, started_at=now,
@@ -386,7 +378,7 @@ async def save_answer(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt,
 
 async def _save(tenant: Tenant, attempt: ExamAttempt, seq: int, shown: Sequence[str], now: dt.datetime) -> Saved:
     # One transaction (on SQLite one connection) for the checks and the write.
-    async with _transaction():
+    async with write_transaction(ExamAttempt):
         locked = await _locked(tenant, attempt.id)
         if locked.status != "open":
             raise ExamError("submitted" if locked.status == "submitted" else "expired", locked)
@@ -456,7 +448,7 @@ async def _finish(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str)
 
 
 async def _close(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str) -> bool:
-    async with _transaction():
+    async with write_transaction(ExamAttempt):
         attempt = await _locked(tenant, attempt_id)
         if attempt is None or attempt.status != "open":
             return False

@@ -15,6 +15,7 @@ from typing import Any
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Course, Enrollment
+from core.db import write_transaction
 from core.db.scoped import scoped
 from core.files.images import clean_image_async
 from core.hookcalls import Hooks, notify
@@ -24,7 +25,7 @@ from core.review.services import (
 )
 from core.review.tables import Appeal, ReviewDecision
 from core.study import services as study
-from core.study.tables import HoursEntry
+from core.study.tables import HoursEntry, StudyClock
 from core.tenancy import Tenant
 
 
@@ -84,8 +85,8 @@ async def decide_appeal(hooks: Hooks, tenant: Tenant, reviewer: Account, appeal_
     kind = "appeal_upheld" if upheld else "appeal_rejected"
     for _ in range(study.CAS_RETRIES):
         try:
-            async with study._transaction():
-                clock = await study._locked_clock(tenant, appeal.learner)
+            async with write_transaction(StudyClock):
+                clock = await study.locked_clock(tenant, appeal.learner)
                 taken = await scoped(Appeal, tenant).update({
                     Appeal.status: "upheld" if upheld else "rejected", Appeal.decided_by: reviewer.id,
                     Appeal.decided_at: stamp, Appeal.answer: answer.strip()[:1000],

@@ -29,6 +29,7 @@ from typing import Any
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Course, Enrollment, Position
+from core.db import write_transaction
 from core.db.scoped import scoped
 from core.hookcalls import Hooks, notify
 from core.identity import mask_id_number
@@ -307,8 +308,8 @@ async def _apply_clear(tenant: Tenant, reviewer: Account, decision: ReviewDecisi
     """One transaction under the learner's clock lock; raises _Gone when another confirmation (or
     a changed status) got there first, _Retry when the clock's compare-and-swap lost."""
     stamp = _now()
-    async with study._transaction():
-        clock = await study._locked_clock(tenant, decision.learner)
+    async with write_transaction(StudyClock):
+        clock = await study.locked_clock(tenant, decision.learner)
         taken = await scoped(ReviewDecision, tenant).update({
             ReviewDecision.status: "done", ReviewDecision.confirmed_by: reviewer.id, ReviewDecision.confirmed_at: stamp,
         }).where((ReviewDecision.id == decision.id) & (ReviewDecision.status == "pending")

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from core.courses.tables import Course, Enrollment, Lesson
+from core.db import for_update, write_transaction
 from core.db.scoped import scoped
 from core.roster.tables import LearnerProfile
 from core.study import credit
@@ -133,18 +133,12 @@ async def ensure_progress(tenant: Tenant, account_id: int, lesson_id: int) -> Le
     )
 
 
-def _transaction():
-    db = StudyClock._meta.db
-    if isinstance(db, SQLiteEngine):  # take the write lock up front: beats queue, never deadlock
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
 
 
-async def _locked_clock(tenant: Tenant, account_id: int) -> StudyClock | None:
-    query = scoped(StudyClock, tenant).objects(StudyClock.account == account_id)
-    if not isinstance(StudyClock._meta.db, SQLiteEngine):
-        query = query.lock_rows()
-    return await query.first()
+async def locked_clock(tenant: Tenant, account_id: int) -> StudyClock | None:
+    """The learner's study clock, locked for this write transaction (``write_transaction(StudyClock)``):
+    every change of a learner's hours (beats, review, appeals, proctoring) goes through it."""
+    return await for_update(scoped(StudyClock, tenant).objects(StudyClock.account == account_id)).first()
 
 
 async def _swap_clock(clock: StudyClock, values: dict) -> bool:
@@ -168,8 +162,8 @@ async def start_session(tenant: Tenant, account_id: int, access: Access, now: fl
     token = token or secrets.token_urlsafe(24)
     stamp = dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
-        async with _transaction():
-            clock = await _locked_clock(tenant, account_id)
+        async with write_transaction(StudyClock):
+            clock = await locked_clock(tenant, account_id)
             if not await _swap_clock(clock, {StudyClock.active_token: token,
                                              StudyClock.last_beat_at: max(clock.last_beat_at, now)}):
                 continue
@@ -301,8 +295,8 @@ async def _credit(tenant: Tenant, account_id: int, beat: BeatIn, session: StudyS
     """One transaction under the learner's clock lock. Raises _Lost (the compare-and-swap lost:
     everything rolled back) or _Stop (the session was replaced or the beat is stale: committed,
     the caller answers)."""
-    async with _transaction():
-        clock = await _locked_clock(tenant, account_id)
+    async with write_transaction(StudyClock):
+        clock = await locked_clock(tenant, account_id)
         if clock.active_token != session.token:
             await scoped(StudySession, tenant).update(
                 {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
@@ -401,8 +395,8 @@ async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reas
         return 0.0
     stamp = dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
-        async with _transaction():
-            clock = await _locked_clock(tenant, account_id)
+        async with write_transaction(StudyClock):
+            clock = await locked_clock(tenant, account_id)
             if clock is None:
                 return 0.0
             proctor = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).first()
