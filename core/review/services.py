@@ -11,7 +11,7 @@ Decisions (every one audited with the reviewer's identity, announced by ``review
   nothing is updated or deleted in the ledger), ``Enrollment.credited_seconds`` drops by the same
   amount, the lessons' progress starts again and the status becomes 已清除 (the learner studies
   again). Then the guide's clearing SMS with the learner's name, position and year.
-  Exam results are not touched (there is no exam table yet).
+  Exam results are not touched (core.exams keeps its attempts).
 - **reverify**: the learner is asked (inbox + SMS) to pass the face check again; the case page
   shows whether a check passed since.
 
