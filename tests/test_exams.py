@@ -430,18 +430,25 @@ async def test_the_rules_limit_on_attempts(client, learner, monkeypatch):
     assert "已达到考核次数上限" in (await client.get(r.headers["location"])).text
 
 
-async def test_a_bank_too_small_for_the_paper_refuses_to_start(client, learner, platform):
+async def test_a_bank_too_small_for_the_paper_refuses_to_start(client, learner, platform, hook_plugin):
+    """A position of its own (no other test seeds its bank) whose exam the policy requires."""
+    import secrets
+
     t = learner["tenant"]
-    position = (await courses.ensure_positions(t, ["安全员"]))["安全员"]
-    course = await courses.create_course(t, position.id, 2031, "安全员课程（无题库年度）", 1.0)
+    name = f"无题库岗位{secrets.token_hex(3)}"
+    position = (await courses.ensure_positions(t, [name]))[name]
+    course = await courses.create_course(t, position.id, 2031, f"{name}课程", 1.0)
     enr = Enrollment(tenant=t.id, account=learner["account"].id, course=course.id, status="review",
                      credited_seconds=2700.0, created_at=dt.datetime.now(dt.UTC))
     await enr.save()
-    if await services.active_question_count(t, position.id) >= 50:
-        pytest.skip("the 安全员 bank was seeded by another test")
-    r = await client.post(f"{T}/exams/{enr.id}/start")
-    assert "/exams?notice=" in r.headers["location"]
-    assert "本岗位题库题目不足" in (await client.get(r.headers["location"])).text
+    hook_plugin.policy = ExamPolicy(required=True)
+    try:
+        assert await services.active_question_count(t, position.id) == 0
+        r = await client.post(f"{T}/exams/{enr.id}/start")
+        assert "/exams?notice=" in r.headers["location"]
+        assert "本岗位题库题目不足" in (await client.get(r.headers["location"])).text
+    finally:
+        hook_plugin.policy = None
 
 
 def test_rules_reject_a_bad_exam_section():
