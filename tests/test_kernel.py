@@ -156,7 +156,9 @@ async def _connections(url: str) -> int:
         await conn.close()
 
 
-async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs_settings, client):
+async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs_settings):
+    # No ``client``: its app's cron jobs run on the test client's own event loop, and an asyncpg
+    # pool belongs to the loop that opened it (a serving process has one loop; a test has two).
     from core import db
     from core.accounts.tables import Account
 
@@ -180,7 +182,7 @@ async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs
     assert db.engine().pool is None
 
 
-async def test_a_one_off_command_starts_no_cron_jobs(xs_settings, client):
+async def test_a_one_off_command_starts_no_cron_jobs(xs_settings):
     """``xueshi create-admin`` and ``purge`` start the platform without jobs: the serving
     processes and workers run the cron schedule, not every command."""
     settings = dataclasses.replace(xs_settings, redis_url=None)
