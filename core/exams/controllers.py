@@ -15,6 +15,7 @@ import json
 import logging
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
@@ -24,11 +25,11 @@ from core.exams import bank as banks
 from core.exams import services
 from core.exams.tables import ExamAttempt, Question, QuestionBank
 from core.exams.values import KINDS, LETTERS
-from core.files.tables import StoredFile
 from core.hookcalls import Hooks
 from core.identity import mask_name
 from core.kernel import Platform
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_async, write_xlsx
+from core.roster.imports import keep_table, kept_table
 from core.roster.tables import ImportJob
 from core.tenancy import Tenant
 from core.web import redirect, render, roles
@@ -97,7 +98,8 @@ async def bank_page(request: Request, tenant: Tenant, position_id: int) -> Respo
       request_max_body_size=MAX_SHEET_BYTES + 65536)
 async def bank_upload(request: Request, platform: Platform, tenant: Tenant, account: Account,
                       position_id: int) -> Response:
-    """Upload → preview (every row, its errors at their cell); only the file and the job are kept."""
+    """Upload → preview (every row, its errors at their cell); the parsed rows and the job are kept
+    (``keep_table``: the upload is parsed once, here)."""
     position = await _position_or_404(tenant, position_id)
     form = await request.form()
     upload = form.get("file")
@@ -107,13 +109,13 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
     else:
         data = await upload.read()
         try:
-            preview = banks.preview_table(await read_table_async(data, upload.filename, _limits()))
+            table = await read_table_async(data, upload.filename, _limits())
+            preview = banks.preview_table(table)
         except SpreadsheetRejected as exc:
             error = str(exc)
         if preview is not None:
             await banks.mark_existing(tenant, await banks.bank_for(tenant, position), preview)
-            stored = await platform.storage.save(data, tenant_id=tenant.id, kind="import",
-                                                 media_type="application/octet-stream")
+            stored = await keep_table(platform.storage, tenant, table)
             job = scoped(ImportJob, tenant).new(kind=IMPORT_KIND, filename=upload.filename[:200], file=stored.id,
                                                 total_rows=len(preview.rows), error_rows=len(preview.error_rows),
                                                 summary={"position": position.id}, created_by=account.id,
@@ -129,8 +131,10 @@ async def bank_commit(request: Request, platform: Platform, tenant: Tenant, acco
     job = await scoped(ImportJob, tenant).get_or_404(job_id, ImportJob.kind == IMPORT_KIND)
     summary = job.summary if isinstance(job.summary, dict) else json.loads(job.summary or "{}")
     position = await _position_or_404(tenant, int(summary.get("position") or 0))
-    stored = await scoped(StoredFile, tenant).get_or_404(job.file)
-    preview = banks.preview_table(await read_table_async(platform.storage.read(stored), job.filename, _limits()))
+    table = await kept_table(platform.storage, tenant, job, _limits())
+    if table is None:  # purged by the retention rule for import files
+        raise NotFoundException()
+    preview = banks.preview_table(table)
     bank = await banks.bank_for(tenant, position)
     await banks.mark_existing(tenant, bank, preview)
     form = await _form(request)
@@ -268,8 +272,6 @@ async def exam_start(request: Request, hooks: Hooks, tenant: Tenant, account: Ac
 async def _attempt_or_404(hooks: Hooks, tenant: Tenant, account: Account, attempt_id: int) -> ExamAttempt:
     attempt = await services.attempt_of(tenant, account.id, attempt_id)
     if attempt is None:
-        from litestar.exceptions import NotFoundException
-
         raise NotFoundException()
     if services.overdue(attempt):
         await services.settle_overdue(hooks, tenant, account_id=account.id)
@@ -350,8 +352,6 @@ async def attempt_hidden(request: Request, tenant: Tenant, account: Account, att
     """The page was hidden (another tab or app): counted on an open attempt (sendBeacon)."""
     attempt = await services.attempt_of(tenant, account.id, attempt_id)
     if attempt is None:
-        from litestar.exceptions import NotFoundException
-
         raise NotFoundException()
     count = await services.record_hidden(tenant, attempt)
     return Response(content={"hidden": count}, media_type="application/json", headers={"Cache-Control": "no-store"})
