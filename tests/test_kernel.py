@@ -195,3 +195,28 @@ async def test_a_one_off_command_starts_no_cron_jobs(xs_settings):
     finally:
         await command.stop()
         await server.stop()
+
+
+async def test_a_sqlite_writer_waits_past_five_seconds_for_the_write_lock(tmp_path):
+    """Simultaneous writers queue for SQLite's one write lock; sqlite3's default 5 s wait ran out
+    under load ("database is locked"). Another connection holds the lock for 6 s here."""
+    import sqlite3
+
+    from core.db.engine import engine_from_url
+
+    path = tmp_path / "locks.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (n INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    db = engine_from_url(f"sqlite:///{path}")
+
+    async def release_later():
+        await asyncio.sleep(6)
+        holder.execute("COMMIT")
+
+    release = asyncio.create_task(release_later())
+    await db.run_ddl("INSERT INTO t VALUES (2)")
+    await release
+    assert [r[0] for r in holder.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
+    holder.close()
