@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.accounts.services import upsert_account
-from core.accounts.tables import Enterprise
+from core.accounts.tables import Account, Enterprise
 from core.db.scoped import scoped
 from core.hookcalls import collect
 from core.kernel import build_platform, deploy
@@ -27,6 +27,14 @@ async def _enterprise_id(tenant, name: str | None, credit_code: str | None = Non
     return row.id
 
 
+async def _account_ids(tenant, demos: list[DemoAccount]) -> list[int]:
+    numbers = [d.id_number for d in demos if d.id_number]
+    if not numbers:
+        return []
+    rows = await scoped(Account, tenant).select(Account.id).where(Account.id_number.is_in(numbers))
+    return [r["id"] for r in rows]
+
+
 async def create_demo(settings: Settings, base_url: str) -> list[str]:
     """Deploy (migrate, onboard) and create the demo accounts; returns the lines to print."""
     platform = build_platform(settings)
@@ -37,7 +45,9 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
         port = base_url.rsplit(":", 1)[-1]
         lines += ["", f"【{tenant.name}】 {tenant.spec.name_en}",
                   f"  网址 URL: {base_url}/t/{tenant.slug}/   或 http://{tenant.slug}.localhost:{port}/"]
-        for demo in await collect(host.hooks_for(tenant.slug).tenant_demo_accounts, tenant=tenant):
+        hooks = host.hooks_for(tenant.slug)
+        accounts = await collect(hooks.tenant_demo_accounts, tenant=tenant)
+        for demo in accounts:
             await upsert_account(
                 tenant,
                 role=demo.role,
@@ -52,24 +62,19 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
             )
             extra = "（首次登录须修改密码）" if demo.must_change_password else ""
             lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
-        hooks = host.hooks_for(tenant.slug)
         lines += [f"  {line}" for line in await collect(hooks.tenant_demo_data, tenant=tenant)]
         demo_courses = [c for group in [await collect(hooks.tenant_demo_courses, tenant=tenant)] for c in group]
         if demo_courses:
+            from core.certificates.demo import seed_demo_certificates
             from core.courses.services import seed_demo_courses
+            from core.review.demo import seed_demo_review
 
-            learners = {d.id_number: d.position for d in await collect(hooks.tenant_demo_accounts, tenant=tenant)
-                        if d.id_number and d.position}
+            learners = {d.id_number: d.position for d in accounts if d.id_number and d.position}
             lines += await seed_demo_courses(platform, tenant, demo_courses, learners)
-            waiting = [d.id_number for d in await collect(hooks.tenant_demo_accounts, tenant=tenant)
-                       if d.awaiting_review and d.id_number]
-            if waiting:
-                from core.accounts.tables import Account
-                from core.review.demo import seed_demo_review
-
-                ids = [r["id"] for r in await scoped(Account, tenant).select(Account.id).where(
-                    Account.id_number.is_in(waiting))]
-                lines += [f"  {line}" for line in await seed_demo_review(tenant, ids)]
+            waiting = await _account_ids(tenant, [d for d in accounts if d.awaiting_review])
+            lines += [f"  {line}" for line in await seed_demo_review(tenant, waiting)]
+            certified = await _account_ids(tenant, [d for d in accounts if d.certified])
+            lines += [f"  {line}" for line in await seed_demo_certificates(platform, hooks, tenant, certified, base_url)]
     await upsert_account(None, role="operator", password=OPERATOR.password, username=OPERATOR.username,
                          real_name=OPERATOR.real_name, sessions=platform.sessions)
     lines += ["", f"平台运营 operator: 用户名 {OPERATOR.username} 密码 {OPERATOR.password}", "=" * 72]

@@ -39,6 +39,7 @@ class DemoAccount:
     note: str = ""
     position: str = ""  # a learner's 岗位: the demo enrols them on that position's demo courses
     awaiting_review: bool = False  # the demo credits their demo courses in full: 待审核 for the reviewer
+    certified: bool = False  # … and takes them on through approval and the exam to an issued certificate
 
     @property
     def signin(self) -> str:

@@ -222,3 +222,39 @@ async def test_retention_purges_old_registry_exports_and_keeps_certificates(plat
     assert (await RegistryBatch.objects().where(RegistryBatch.id == old.id).first()).file is None
     assert (await RegistryRow.objects().where(RegistryRow.id == row.id).first()).status == "uploaded"
     assert await services.pdf_bytes(platform, t, cert)  # still there, same hash
+
+
+async def test_the_demo_issues_a_certificate_through_review_exam_and_registry(xs_settings, client, platform):
+    """The demo's 陈学员: approved by the demo reviewer, the exam passed, the certificate issued
+    and reported to the registry, all through the services; a second run changes nothing."""
+    from core.accounts.tables import Account
+    from core.demo import create_demo
+    from core.exams.tables import ExamAttempt
+    from core.review.tables import ReviewDecision
+
+    lines = await create_demo(xs_settings, "http://127.0.0.1:8000")
+    tenant = platform.tenants.get("construction")
+    learner = await Account.objects().where((Account.tenant == tenant.id)
+                                            & (Account.id_number == "110105198807151248")).first()
+    certificates = await scoped(Certificate, tenant).objects(Certificate.account == learner.id)
+    assert len(certificates) == 1 and certificates[0].status == "valid"
+    cert = certificates[0]
+    said = [x for x in lines if "电子证书" in x]
+    assert said == [f"  电子证书：陈学员 2026 年度继续教育（示范课程），证书编号 {cert.number}，"
+                    f"验证码 {services.display_code(cert.code)}（http://127.0.0.1:8000/t/construction/verify/{cert.code}）"]
+    text = pdf_text(await services.pdf_bytes(platform, tenant, cert))
+    assert "陈学员" in text and cert.number in text
+    assert await scoped(ReviewDecision, tenant).exists((ReviewDecision.learner == learner.id)
+                                                       & (ReviewDecision.kind == "approve"))
+    passed = await scoped(ExamAttempt, tenant).objects((ExamAttempt.account == learner.id) & (ExamAttempt.passed == True))  # noqa: E712
+    assert len(passed) == 1 and passed[0].score_centi == passed[0].total_centi
+    rows = await scoped(RegistryRow, tenant).objects(RegistryRow.account == learner.id)
+    assert [r.status for r in rows] == ["uploaded"]
+    assert any(x.strip().startswith(f"学时上报：第 {rows[0].batch} 批，已上传 ") for x in lines)
+    batches = await scoped(RegistryBatch, tenant).count()
+
+    again = await create_demo(xs_settings, "http://127.0.0.1:8000")
+    assert [x for x in again if "电子证书" in x or "学时上报" in x] == [x for x in lines if "电子证书" in x or "学时上报" in x]
+    assert await scoped(Certificate, tenant).count(Certificate.account == learner.id) == 1
+    assert await scoped(ExamAttempt, tenant).count(ExamAttempt.account == learner.id) == 1
+    assert await scoped(RegistryBatch, tenant).count() == batches

@@ -251,6 +251,9 @@ async def test_approve_sends_the_guides_sms_and_is_audited(client, platform, mak
     # Approving twice does nothing more.
     again = await client.post(f"{T}/review/{e.id}/approve")
     assert again.status_code == 400 and "不在待审核状态" in again.text
+    # Approval is final: no clearing of approved hours (a certificate may already stand on them).
+    clear = await client.post(f"{T}/review/{e.id}/clear", {"reason": "substitute", "note": "抓拍非本人"})
+    assert clear.status_code == 400 and "不在待审核状态" in clear.text
     assert await ReviewDecision.count().where((ReviewDecision.enrollment == e.id)) == 1
 
 

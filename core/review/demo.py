@@ -11,9 +11,22 @@ from core.tenancy import Tenant
 
 
 async def seed_demo_review(tenant: Tenant, account_ids: list[int]) -> list[str]:
-    """Put these demo learners' studying enrolments in the queue (待审核): each video lesson
-    credited in full in the ledger (as the player would have), one gate check event. Idempotent."""
+    """Put these demo learners' studying enrolments in the queue (待审核) and say what is there.
+    Idempotent."""
+    await credit_demo_enrolments(tenant, account_ids)
     lines = []
+    for account_id in account_ids:
+        # Said on every run (the demo prints what it has).
+        for e in await scoped(Enrollment, tenant).objects((Enrollment.account == account_id)
+                                                           & (Enrollment.status == "review")).order_by(Enrollment.id):
+            course = await scoped(Course, tenant).get(e.course)
+            lines.append(f"学时待审核（审核员可见）：{course.title}（{study.hours(tenant, e.credited_seconds)} 学时）")
+    return lines
+
+
+async def credit_demo_enrolments(tenant: Tenant, account_ids: list[int]) -> None:
+    """These demo learners' studying enrolments credited in full: each video lesson in the ledger
+    (as the player would have), one gate check event; then 待审核."""
     for account_id in account_ids:
         for e in await scoped(Enrollment, tenant).objects((Enrollment.account == account_id)
                                                            & (Enrollment.status == "studying")):
@@ -36,9 +49,3 @@ async def seed_demo_review(tenant: Tenant, account_ids: list[int]) -> list[str]:
                 Enrollment.credited_seconds: e.credited_seconds + total,
                 Enrollment.status: "review" if e.credited_seconds + total >= needed - 1e-6 else "studying",
                 Enrollment.completed_at: stamp}).where(Enrollment.id == e.id)
-        # Said on every run (the demo prints what it has).
-        for e in await scoped(Enrollment, tenant).objects((Enrollment.account == account_id)
-                                                           & (Enrollment.status == "review")).order_by(Enrollment.id):
-            course = await scoped(Course, tenant).get(e.course)
-            lines.append(f"学时待审核（审核员可见）：{course.title}（{study.hours(tenant, e.credited_seconds)} 学时）")
-    return lines

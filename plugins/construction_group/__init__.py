@@ -52,6 +52,9 @@ def tenant_demo_accounts(tenant):
         DemoAccount("learner", "赵学员", "Learn-2026", id_number="110105199203041237",
                     mobile="13800138001", note="已学完示范课程，学时待审核", position="施工员",
                     awaiting_review=True),
+        DemoAccount("learner", "陈学员", "Learn-2026", id_number="110105198807151248",
+                    mobile="13800138002", note="学时已审核通过、考核合格，已有电子证书", position="安全员",
+                    certified=True),
     ]
 
 
