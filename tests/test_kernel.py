@@ -220,3 +220,86 @@ async def test_a_sqlite_writer_waits_past_five_seconds_for_the_write_lock(tmp_pa
     await release
     assert [r[0] for r in holder.execute("SELECT n FROM t ORDER BY n")] == [1, 2]
     holder.close()
+
+
+async def test_sqlite_statements_reuse_idle_connections_and_never_share_one(tmp_path):
+    """Piccolo opens a connection (and its thread) per statement on SQLite; the engine keeps a
+    few open. Sequential statements use one; simultaneous ones each have their own, and at most
+    ``idle_max`` stay open; a failed statement's connection is not kept."""
+    from core.db.engine import engine_from_url
+
+    db = engine_from_url(f"sqlite:///{tmp_path / 'idle.sqlite3'}")
+    await db.run_ddl("CREATE TABLE t (n INTEGER)")
+    first = db._idle[-1]
+    for i in range(20):
+        await db.run_ddl(f"INSERT INTO t VALUES ({i})")
+    assert list(db._idle) == [first]
+
+    used = []
+    original = type(db)._open
+
+    async def counted(self):
+        connection = await original(self)
+        used.append(connection)
+        return connection
+
+    type(db)._open = counted
+    try:
+        rows = await asyncio.gather(*(db.run_ddl("SELECT count(*) AS c FROM t") for _ in range(30)))
+    finally:
+        type(db)._open = original
+    assert {r[0]["c"] for r in rows} == {20}
+    assert len(used) >= 2 and len(db._idle) == db.idle_max  # more opened than kept
+    before = list(db._idle)
+    with pytest.raises(Exception, match="no such table"):
+        await db.run_ddl("SELECT * FROM missing")
+    assert len(db._idle) == len(before) - 1  # the failing statement's connection was closed
+    # A transaction is Piccolo's own connection: its writes are not seen until it commits.
+    async with db.transaction():
+        await db.run_ddl("INSERT INTO t VALUES (99)")
+        other = db._idle[-1]
+        async with other.execute("SELECT count(*) AS c FROM t") as cursor:
+            assert (await cursor.fetchall())[0]["c"] == 20
+    assert (await db.run_ddl("SELECT count(*) AS c FROM t"))[0]["c"] == 21
+    await db.close_idle()
+    assert not db._idle
+
+
+def test_a_process_with_idle_sqlite_connections_exits(tmp_path):
+    """Idle connections' threads never keep the interpreter alive (aiosqlite's are not daemons)."""
+    code = ("import asyncio; from core.db.engine import engine_from_url\n"
+            f"db = engine_from_url('sqlite:///{tmp_path / 'exit.sqlite3'}')\n"
+            "asyncio.run(db.run_ddl('SELECT 1'))\n"
+            "assert len(db._idle) == 1\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+async def test_a_sqlite_transaction_that_reads_then_writes_waits_for_another_writer(tmp_path):
+    """Transactions begin IMMEDIATE: a deferred one that has read fails at once ("database is
+    locked", no waiting) when it then writes while another connection holds the write lock."""
+    import sqlite3
+
+    from core.db.engine import engine_from_url
+
+    path = tmp_path / "tx.sqlite3"
+    db = engine_from_url(f"sqlite:///{path}")
+    await db.run_ddl("CREATE TABLE t (n INTEGER)")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def hold_then_release():
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO t VALUES (1)")
+        await asyncio.sleep(0.5)
+        holder.execute("COMMIT")
+
+    async def read_then_write():
+        await asyncio.sleep(0.1)  # the holder has the write lock by now
+        async with db.transaction():
+            seen = (await db.run_ddl("SELECT count(*) AS c FROM t"))[0]["c"]
+            await db.run_ddl(f"INSERT INTO t VALUES ({10 + seen})")
+
+    await asyncio.gather(hold_then_release(), read_then_write())
+    assert [r[0] for r in holder.execute("SELECT n FROM t ORDER BY n")] == [1, 11]
+    holder.close()
+    await db.close_idle()

@@ -3,7 +3,8 @@
 Piccolo's engine is process-global (``core.db.piccolo_conf``); ``configure()`` points it at the
 settings' ``DATABASE_URL`` and registers the core's and the plugins' Piccolo apps before anything
 touches a table, so a process serves one database. On PostgreSQL each process opens one pool
-(``start_pool``) at start and closes it at stop; SQLite needs none.
+(``start_pool``) at start and closes it at stop; on SQLite the engine keeps a few idle
+connections between statements (``CachingSQLiteEngine``), closed at stop.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine import Engine, PostgresEngine
 
-from core.db.engine import engine_from_url
+from core.db.engine import CachingSQLiteEngine, engine_from_url
 
 PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
@@ -62,16 +63,10 @@ def is_postgres() -> bool:
 
 
 def write_transaction(table: type):
-    """A transaction for read-then-write on ``table``'s database. On SQLite it takes the write
-    lock up front (a deferred one that reads first fails with "database is locked" when another
-    writer holds the lock), so concurrent writers queue; on PostgreSQL a plain one, whose rows
-    are locked with ``for_update``."""
-    from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-
-    db = table._meta.db
-    if isinstance(db, SQLiteEngine):
-        return db.transaction(transaction_type=TransactionType.immediate)
-    return db.transaction()
+    """A transaction for read-then-write on ``table``'s database. On SQLite every transaction
+    takes the write lock up front (``CachingSQLiteEngine``), so concurrent writers queue; on
+    PostgreSQL a plain one, whose rows are locked with ``for_update``."""
+    return table._meta.db.transaction()
 
 
 def for_update(query):
@@ -109,8 +104,13 @@ async def start_pool(size: int) -> None:
 
 
 async def stop_pool() -> None:
+    """Close this process's PostgreSQL pool (when its last user stops), or SQLite's idle
+    connections."""
     global _pool_users
     db = engine()
+    if isinstance(db, CachingSQLiteEngine):
+        await db.close_idle()
+        return
     if not isinstance(db, PostgresEngine) or _pool_users == 0:
         return
     _pool_users -= 1

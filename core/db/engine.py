@@ -2,12 +2,79 @@
 
 from __future__ import annotations
 
+import collections
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
+import aiosqlite
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
+from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
 
 SQLITE_LOCK_WAIT_SECONDS = 30.0
+SQLITE_IDLE_CONNECTIONS = 4
+
+
+class CachingSQLiteEngine(SQLiteEngine):
+    """Piccolo's SQLite engine, keeping up to ``idle`` connections open between statements.
+
+    Piccolo opens a new aiosqlite connection (a new thread, a file open and a PRAGMA) for every
+    statement outside a transaction and closes it after: most of a page's database time. Here a
+    statement takes an idle connection, or opens one, and hands it back afterwards; each
+    connection serves one statement at a time. Transactions keep Piccolo's own connection.
+    The idle list is a deque (atomic append/pop): no lock bound to one event loop, since the
+    test client and the app may run on different loops of one process.
+
+    Transactions begin IMMEDIATE (taking the write lock at BEGIN) unless asked otherwise: a
+    deferred one that reads first and then writes fails at once with "database is locked" when
+    another connection writes meanwhile (SQLite refuses to wait there, to avoid a deadlock).
+    """
+
+    def __init__(self, path: str, idle: int = SQLITE_IDLE_CONNECTIONS, **connection_kwargs: Any) -> None:
+        super().__init__(path=path, **connection_kwargs)
+        self.idle_max = idle
+        self._idle: collections.deque = collections.deque()
+
+    async def _open(self) -> aiosqlite.Connection:
+        connection = aiosqlite.connect(**self.connection_kwargs)
+        # aiosqlite's worker thread is not a daemon: an idle connection left open would keep the
+        # interpreter from exiting. Idle connections hold no transaction, so nothing is lost.
+        connection._thread.daemon = True
+        await connection
+        connection.row_factory = dict_factory
+        await connection.execute("PRAGMA foreign_keys = 1")
+        return connection
+
+    async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
+                                     table: Any = None):
+        if query_type == "insert" and self.get_version_sync() < 3.35:  # no RETURNING: Piccolo's way
+            return await super()._run_in_new_connection(query, args, query_type, table)
+        try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = await self._open()
+        reusable = False
+        try:
+            async with connection.execute(query, args or []) as cursor:
+                rows = await cursor.fetchall()
+            if connection.in_transaction:  # a statement that opened one (as Piccolo, commit it)
+                await connection.commit()
+            reusable = True
+            return rows
+        finally:
+            if reusable and len(self._idle) < self.idle_max:
+                self._idle.append(connection)
+            else:
+                await connection.close()
+
+    def transaction(self, transaction_type: TransactionType = TransactionType.immediate,
+                    allow_nested: bool = True) -> SQLiteTransaction:
+        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def close_idle(self) -> None:
+        """Close the idle connections (a stopping process; the next statement opens anew)."""
+        while self._idle:
+            await self._idle.pop().close()
 
 
 def engine_from_url(url: str) -> Engine:
@@ -19,7 +86,7 @@ def engine_from_url(url: str) -> Engine:
         # sqlite3's default wait for the write lock is 5 s; simultaneous writers queue behind it,
         # and under load (hundreds of requests on two cores) 5 s ran out: "database is locked".
         # Piccolo's docs recommend raising it for concurrent writes.
-        return SQLiteEngine(path=path, timeout=SQLITE_LOCK_WAIT_SECONDS)
+        return CachingSQLiteEngine(path=path, timeout=SQLITE_LOCK_WAIT_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgres://, got {parsed.scheme!r}")
