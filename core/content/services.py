@@ -2,12 +2,20 @@
 
 Every query is scoped to one tenant. Articles dated in the future are not yet published: only
 staff see them. Attachments are private StoredFile rows served by the app, by article id.
+
+The public lists (the home page's columns, the list pages) are kept in this process for
+``LIST_CACHE_SECONDS``: they are read on every visit and change a few times a day. A change made
+here (``save``, ``delete``, ``seed``) drops the tenant's lists at once; one made by another
+server process shows here within ``LIST_CACHE_SECONDS``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.db.scoped import scoped
 from core.content.tables import Article
@@ -18,6 +26,9 @@ CATEGORIES = {"news": "新闻动态", "notice": "通知公告", "policy": "政�
 MAX_TITLE = 200
 MAX_BODY = 20_000
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+LIST_CACHE_SECONDS = 10.0
+LIST_CACHE_ENTRIES = 2048
+_lists: dict[tuple, tuple[float, Any]] = {}
 
 
 class AttachmentRejected(ValueError):
@@ -90,23 +101,49 @@ def _published(tenant: Tenant):
     return scoped(Article, tenant).objects(Article.published_on <= dt.date.today())
 
 
+async def _listed(tenant: Tenant, key: tuple, fetch: Callable[[], Awaitable[Any]]) -> Any:
+    """``fetch()``, or its result of less than ``LIST_CACHE_SECONDS`` ago (for this tenant,
+    ``key`` and day: an article dated today appears at midnight)."""
+    key = (tenant.id, dt.date.today(), *key)
+    now = time.monotonic()
+    hit = _lists.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    value = await fetch()
+    if len(_lists) >= LIST_CACHE_ENTRIES:
+        _lists.clear()
+    _lists[key] = (now + LIST_CACHE_SECONDS, value)
+    return value
+
+
+def forget_lists(tenant: Tenant) -> None:
+    """Drop the tenant's kept lists (after any change to its articles)."""
+    for key in [k for k in _lists if k[0] == tenant.id]:
+        _lists.pop(key, None)
+
+
 async def latest(tenant: Tenant, category: str, limit: int = 5) -> list[Article]:
-    return await (
+    return await _listed(tenant, ("latest", category, limit), lambda: (
         _published(tenant).where(Article.category == category)
         .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
         .limit(limit)
-    )
+    ).run())
 
 
 async def page_of(tenant: Tenant, category: str, page: int = 1, per_page: int = 20) -> tuple[list[Article], int]:
-    today = dt.date.today()
-    total = await scoped(Article, tenant).count((Article.published_on <= today) & (Article.category == category))
-    rows = await (
-        _published(tenant).where(Article.category == category)
-        .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
-        .limit(per_page).offset((max(page, 1) - 1) * per_page)
-    )
-    return rows, total
+    async def fetch() -> tuple[list[Article], int]:
+        rows = await (
+            _published(tenant).where(Article.category == category)
+            .order_by(Article.published_on, ascending=False).order_by(Article.id, ascending=False)
+            .limit(per_page).offset((max(page, 1) - 1) * per_page)
+        )
+        if page <= 1 and len(rows) < per_page:  # the whole list is on this page: no count needed
+            return rows, len(rows)
+        total = await scoped(Article, tenant).count((Article.published_on <= dt.date.today())
+                                                    & (Article.category == category))
+        return rows, total
+
+    return await _listed(tenant, ("page", category, page, per_page), fetch)
 
 
 async def published(tenant: Tenant, article_id: int) -> Article | None:
@@ -133,7 +170,13 @@ async def save(tenant: Tenant, data: ArticleInput, *, article: Article | None = 
     if attachment_id is not None:
         article.attachment = attachment_id
     await article.save()
+    forget_lists(tenant)
     return article
+
+
+async def delete(tenant: Tenant, article_id: int) -> None:
+    await scoped(Article, tenant).delete().where(Article.id == article_id)
+    forget_lists(tenant)
 
 
 @dataclass(frozen=True)
@@ -157,4 +200,5 @@ async def seed(tenant: Tenant, seeds: list[Seed]) -> list[str]:
             published_on=dt.date.today() - dt.timedelta(days=s.days_ago),
         ).save()
         done.append(f"article: {CATEGORIES[s.category]} · {s.title}")
+    forget_lists(tenant)
     return done

@@ -86,7 +86,7 @@ async def staff_article_update(request: Request, platform: Platform, tenant: Ten
 async def staff_article_delete(request: Request, platform: Platform, tenant: Tenant, account: Account,
                                article_id: int) -> Response:
     article = await _own(tenant, article_id)
-    await scoped(Article, tenant).delete().where(Article.id == article.id)
+    await articles.delete(tenant, article.id)
     if article.attachment:
         row = await scoped(StoredFile, tenant).get(article.attachment)
         if row:

@@ -5,6 +5,7 @@ import io
 
 from PIL import Image
 
+from core.content import services as articles
 from core.content.tables import Article
 from core.files.tables import StoredFile
 
@@ -133,6 +134,7 @@ async def test_news_list_pages_count_every_published_article(client, tenant):
     today = dt.date.today()
     for i in range(23):
         await Article(tenant=t.id, category="policy", title=f"分页法规{i}", body="正文", published_on=today).save()
+    articles.forget_lists(t)  # written behind the services' back, as another process would
     total = await Article.count().where((Article.tenant == t.id) & (Article.category == "policy")
                                         & (Article.published_on <= today))
     pages = math.ceil(total / 20)
@@ -142,3 +144,52 @@ async def test_news_list_pages_count_every_published_article(client, tenant):
     assert f"{pages} / {pages}" in last.text and "下一页" not in last.text
     assert first.text.count("</time></li>") == 20
     assert last.text.count("</time></li>") == total - 20 * (pages - 1)
+
+
+async def test_public_lists_are_kept_briefly_and_dropped_on_every_change(client, make_account, tenant, monkeypatch):
+    """The home columns and list pages are read once per LIST_CACHE_SECONDS per process; a change
+    through the services shows at once, one written elsewhere (another process) within that time."""
+    from core.db.engine import CachingSQLiteEngine
+    from piccolo.engine import PostgresEngine
+
+    t = tenant("survey")
+    await client.get("/t/survey/")  # the lists kept
+    ran = []
+    for engine in (CachingSQLiteEngine, PostgresEngine):
+        original = engine.run_querystring
+
+        async def counting(self, querystring, *args, _original=original, **kwargs):
+            if getattr(querystring, "table", None) is Article:
+                ran.append(querystring)
+            return await _original(self, querystring, *args, **kwargs)
+
+        monkeypatch.setattr(engine, "run_querystring", counting)
+    again = await client.get("/t/survey/")
+    assert again.status_code == 200 and ran == []  # no article query: the kept lists served it
+
+    # Another process adds one: not shown until the kept lists expire.
+    elsewhere = Article(tenant=t.id, category="news", title="别处发布的新闻", body="正文", published_on=dt.date.today())
+    await elsewhere.save()
+    assert "别处发布的新闻" not in (await client.get("/t/survey/")).text
+    later = articles.time.monotonic() + articles.LIST_CACHE_SECONDS + 1
+    monkeypatch.setattr(articles.time, "monotonic", lambda: later)
+    assert "别处发布的新闻" in (await client.get("/t/survey/")).text
+    assert ran  # read again
+
+    # Changes through the services drop the tenant's lists at once.
+    await staff(client, make_account)
+    r = await client.post("/t/survey/staff/articles/new", _form(category="news", title="刚发布的新闻"))
+    assert r.status_code == 303
+    client.cookies.clear()
+    assert "刚发布的新闻" in (await client.get("/t/survey/")).text
+    assert "刚发布的新闻" in (await client.get("/t/survey/news?category=news")).text
+    made = await Article.objects().where(Article.title == "刚发布的新闻").first()
+    await staff(client, make_account)
+    assert (await client.post(f"/t/survey/staff/articles/{made.id}", _form(category="news", title="改过的新闻"))).status_code == 303
+    client.cookies.clear()
+    home = (await client.get("/t/survey/")).text
+    assert "改过的新闻" in home and "刚发布的新闻" not in home
+    await staff(client, make_account)
+    assert (await client.post(f"/t/survey/staff/articles/{made.id}/delete")).status_code == 303
+    client.cookies.clear()
+    assert "改过的新闻" not in (await client.get("/t/survey/news?category=news")).text
