@@ -303,3 +303,26 @@ async def test_a_sqlite_transaction_that_reads_then_writes_waits_for_another_wri
     assert [r[0] for r in holder.execute("SELECT n FROM t ORDER BY n")] == [1, 11]
     holder.close()
     await db.close_idle()
+
+
+async def test_the_sqlite_database_is_in_wal_mode_so_a_reader_never_waits_for_the_writer(tmp_path):
+    import sqlite3
+
+    from core.db.engine import engine_from_url
+
+    path = tmp_path / "wal.sqlite3"
+    db = engine_from_url(f"sqlite:///{path}")
+    await db.run_ddl("CREATE TABLE t (n INTEGER)")
+    await db.run_ddl("INSERT INTO t VALUES (1)")
+    writer = sqlite3.connect(path, isolation_level=None, timeout=0)
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO t VALUES (2)")
+    writer.execute("UPDATE t SET n = n + 100")
+    # Mid-write, a reader sees the last commit at once (a rollback journal's reader would wait
+    # for the writer's commit once it spills to the file).
+    assert (await db.run_ddl("SELECT sum(n) AS s FROM t"))[0]["s"] == 1
+    writer.execute("COMMIT")
+    assert (await db.run_ddl("SELECT sum(n) AS s FROM t"))[0]["s"] == 203
+    writer.close()
+    await db.close_idle()

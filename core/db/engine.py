@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -28,12 +29,17 @@ class CachingSQLiteEngine(SQLiteEngine):
     Transactions begin IMMEDIATE (taking the write lock at BEGIN) unless asked otherwise: a
     deferred one that reads first and then writes fails at once with "database is locked" when
     another connection writes meanwhile (SQLite refuses to wait there, to avoid a deadlock).
+
+    The database is put in WAL mode (kept in the file) by the first connection: readers and the
+    writer no longer block each other, and a commit costs one fsync of the log instead of the
+    rollback journal's several (``synchronous`` stays FULL: a commit survives a power cut).
     """
 
     def __init__(self, path: str, idle: int = SQLITE_IDLE_CONNECTIONS, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
         self.idle_max = idle
         self._idle: collections.deque = collections.deque()
+        self._wal = False
 
     async def _open(self) -> aiosqlite.Connection:
         connection = aiosqlite.connect(**self.connection_kwargs)
@@ -43,6 +49,12 @@ class CachingSQLiteEngine(SQLiteEngine):
         await connection
         connection.row_factory = dict_factory
         await connection.execute("PRAGMA foreign_keys = 1")
+        if not self._wal:
+            try:
+                async with connection.execute("PRAGMA journal_mode = WAL") as cursor:
+                    self._wal = (await cursor.fetchall())[0]["journal_mode"] == "wal"
+            except sqlite3.OperationalError:  # another connection holds a lock: the next open retries
+                pass
         return connection
 
     async def _run_in_new_connection(self, query: str, args: list[Any] | None = None, query_type: str = "generic",
