@@ -315,7 +315,19 @@ def test_camera_refused_uses_the_guides_words():
 
 
 async def test_same_person_snapshot_is_matched_in_a_job_and_confirms_the_hours(client, platform, make_account,
-                                                                                course, clock, recorder):
+                                                                                course, clock, recorder, monkeypatch):
+    import threading
+
+    from core.proctoring import snapshots
+
+    matched_in = []
+    real_match = snapshots.match_frame
+
+    def match_frame(*args):  # where the face work runs: the bounded face pool, off the event loop
+        matched_in.append(threading.current_thread().name)
+        return real_match(*args)
+
+    monkeypatch.setattr(snapshots, "match_frame", match_frame)
     lesson = course[1]
     me = await enrol(platform, make_account, client, course)
     account = me["account"]
@@ -332,6 +344,7 @@ async def test_same_person_snapshot_is_matched_in_a_job_and_confirms_the_hours(c
     assert (await upload(client, ticket, frame("obama/obama_2.jpg"))).status_code == 404  # spent
     row = await settled(r.json()["id"])
     assert row.purpose == "snapshot" and row.status == "passed" and row.reasons == []
+    assert matched_in and all(name.startswith("xs-face") for name in matched_in), matched_in
     assert row.scores["faces"] == 1 and row.scores["distance"] <= 0.6 and row.match_provider == "dlib"
     stored = await StoredFile.objects().where(StoredFile.id == row.evidence[0]).first()
     assert stored.kind == "snapshot" and stored.owner == account.id

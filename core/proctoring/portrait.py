@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import anyio
 
 from core.audit.services import record
 from core.db.scoped import scoped
 from core.faces import Capability, CapabilityError, FaceError, select_provider
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
+from core.offload import run_cpu
 from core.roster.tables import LearnerProfile
 
 IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
@@ -46,7 +46,7 @@ async def portrait_problem(provider, data: bytes) -> str:
         return "" if report.ok else report.message
 
     try:
-        return await anyio.to_thread.run_sync(run)
+        return await run_cpu("face", run)
     except FaceError as exc:
         return exc.message
 
@@ -77,7 +77,7 @@ async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) ->
         return problem.message if problem else ""
 
     try:
-        return await anyio.to_thread.run_sync(run)
+        return await run_cpu("face", run)
     except FaceError as exc:
         return exc.message
 

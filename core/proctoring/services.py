@@ -32,6 +32,7 @@ from core.proctoring.live import ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.files.tables import StoredFile
+from core.offload import run_cpu
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
 MAX_FRAME_BYTES = 512 * 1024
@@ -134,7 +135,7 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
         raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503)
     challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
     try:
-        encoding = await asyncio.to_thread(portrait_encoding, matcher, portrait)
+        encoding = await run_cpu("face", portrait_encoding, matcher, portrait)
     except FaceError:
         raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409) from None
     identity = IdentityCheck(matcher, encoding, tenant.rules.face.match_tolerance)
@@ -176,7 +177,7 @@ async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: 
                 check.session.prompt_shown(shown, st)
         except ChallengeTimeError as exc:
             raise ChallengeError(str(exc)) from None
-        guidance = await asyncio.to_thread(check.session.add_frame, jpeg, t_ms)
+        guidance = await run_cpu("face", check.session.add_frame, jpeg, t_ms)
         check.last_t = t_ms
         await checks.save(check)
         return guidance
@@ -198,7 +199,7 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
         check = await checks.get(nonce, tenant.id, account.id)
         if check is None:
             return None
-        verdict = await asyncio.to_thread(check.session.finish)
+        verdict = await run_cpu("face", check.session.finish)
         await checks.pop(nonce)
     row = await scoped(FaceVerification, tenant).get(check.verification_id)
     evidence_ids: list[int] = []

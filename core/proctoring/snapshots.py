@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -36,6 +35,7 @@ from core.proctoring.gate import event, of_session
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.study.tables import StudyEvent, StudySession
+from core.offload import run_cpu
 
 log = logging.getLogger("xueshi.proctoring")
 
@@ -184,7 +184,7 @@ async def portrait_vector(platform, tenant, account_id: int, matcher):
         if row is None:
             return None
         try:
-            vector = await asyncio.to_thread(portrait_encoding, matcher, platform.storage.read(row))
+            vector = await run_cpu("face", portrait_encoding, matcher, platform.storage.read(row))
         except (FaceError, OSError):
             return None
         await scoped(FaceEncoding, tenant).new(
@@ -232,8 +232,8 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
     if portrait is None or file is None:
         outcome, vector, scores = "mismatch", None, {"portrait": portrait is not None}
     else:
-        outcome, vector, scores = await asyncio.to_thread(
-            match_frame, matcher, platform.storage.read(file), portrait, tolerance)
+        outcome, vector, scores = await run_cpu(
+            "face", match_frame, matcher, platform.storage.read(file), portrait, tolerance)
     finished = dt.datetime.now(dt.UTC)
     done = await scoped(FaceVerification, t).update({
         FaceVerification.status: "passed" if outcome == "ok" else "failed",
