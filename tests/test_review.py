@@ -538,6 +538,15 @@ async def test_appeal_with_legal_hold(client, platform, make_account, recorder):
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
     assert e2.status == "approved" and e2.credited_seconds == pytest.approx(120.0)
     assert await _balance(e.id) == pytest.approx(120.0)
+    # Each lesson gets back what was cleared from it, and its progress with it.
+    lessons = [r.id for r in await Lesson.objects().where(Lesson.course == e.course)]
+    restored = await HoursEntry.objects().where((HoursEntry.enrollment == e.id)
+                                                & (HoursEntry.session == f"appeal:{appeal.id}"))
+    assert sorted((r.lesson, r.seconds) for r in restored) == [(i, pytest.approx(60.0)) for i in sorted(lessons)]
+    progress = await LessonProgress.objects().where((LessonProgress.account == learner.id)
+                                                    & LessonProgress.lesson.is_in(lessons))
+    assert len(progress) == 2 and all(p.credited_seconds == pytest.approx(60.0) and p.completed and p.furthest == 60.0
+                                      for p in progress)
     assert _sms_to(learner.mobile)[-1] == tenant.rules.sms.signature + APPROVED_SMS
     assert (await Appeal.objects().get(Appeal.id == appeal.id)).decided_by == third.id
     assert await AuditEntry.exists().where((AuditEntry.action == "review.appeal_upheld") & (AuditEntry.actor == third.id))

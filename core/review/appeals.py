@@ -14,7 +14,7 @@ from typing import Any
 
 from core.accounts.tables import Account
 from core.audit.services import record
-from core.courses.tables import Course, Enrollment
+from core.courses.tables import Course, Enrollment, Lesson
 from core.db import write_transaction
 from core.db.scoped import scoped
 from core.files.images import clean_image_async
@@ -25,7 +25,7 @@ from core.review.services import (
 )
 from core.review.tables import Appeal, ReviewDecision
 from core.study import services as study
-from core.study.tables import HoursEntry, StudyClock
+from core.study.tables import HoursEntry, LessonProgress, StudyClock
 from core.tenancy import Tenant
 
 
@@ -120,15 +120,27 @@ async def decide_appeal(hooks: Hooks, tenant: Tenant, reviewer: Account, appeal_
 
 
 async def _restore(tenant: Tenant, appeal: Appeal, clearing: ReviewDecision, stamp: dt.datetime) -> float:
-    """An upheld appeal: the cleared seconds come back (up to the course's hours), approved."""
+    """An upheld appeal: the cleared seconds come back (up to the course's hours), approved, each
+    to the lesson it was cleared from, whose progress comes back with it."""
     enrollment = await scoped(Enrollment, tenant).get(appeal.enrollment)
     course = await scoped(Course, tenant).get(enrollment.course)
     needed = study.required_seconds(tenant, course)
-    restored = max(0.0, min(clearing.reversed_seconds, needed - enrollment.credited_seconds))
-    if restored > 0:
+    budget = max(0.0, min(clearing.reversed_seconds, needed - enrollment.credited_seconds))
+    cleared: dict[int | None, float] = {}
+    for row in await scoped(HoursEntry, tenant).select(HoursEntry.lesson, HoursEntry.seconds).where(
+            (HoursEntry.enrollment == enrollment.id) & (HoursEntry.session == f"review:{clearing.id}")):
+        cleared[row["lesson"]] = cleared.get(row["lesson"], 0.0) - row["seconds"]
+    restored = 0.0
+    for lesson_id, seconds in sorted(cleared.items(), key=lambda kv: kv[0] or 0):
+        part = min(max(0.0, seconds), budget - restored)
+        if part <= 0:
+            continue
+        restored += part
         await scoped(HoursEntry, tenant).new(
-            account=enrollment.account, enrollment=enrollment.id, session=f"appeal:{appeal.id}", claimed=0.0,
-            seconds=restored, reason=RESTORED_REASON, created_at=stamp).save()
+            account=enrollment.account, enrollment=enrollment.id, lesson=lesson_id, session=f"appeal:{appeal.id}",
+            claimed=0.0, seconds=part, reason=RESTORED_REASON, created_at=stamp).save()
+        if lesson_id is not None:
+            await _restore_progress(tenant, enrollment.account, lesson_id, part, stamp)
     await scoped(Enrollment, tenant).update({
         Enrollment.credited_seconds: enrollment.credited_seconds + restored, Enrollment.status: "approved",
         Enrollment.completed_at: enrollment.completed_at or stamp,
@@ -136,3 +148,17 @@ async def _restore(tenant: Tenant, appeal: Appeal, clearing: ReviewDecision, sta
     return restored
 
 
+async def _restore_progress(tenant: Tenant, account_id: int, lesson_id: int, seconds: float,
+                            stamp: dt.datetime) -> None:
+    """The lesson's credit back; what was credited was watched, so it counts as reached."""
+    lesson = await scoped(Lesson, tenant).get(lesson_id)
+    progress = await study.ensure_progress(tenant, account_id, lesson_id)
+    duration = float(lesson.duration_seconds) if lesson else 0.0
+    credited = progress.credited_seconds + seconds
+    furthest = max(progress.furthest, min(credited, duration) if duration else credited)
+    await scoped(LessonProgress, tenant).update({
+        LessonProgress.credited_seconds: credited, LessonProgress.furthest: furthest,
+        LessonProgress.completed: progress.completed or bool(
+            duration and furthest >= duration - tenant.rules.study.tolerance_seconds),
+        LessonProgress.updated_at: stamp,
+    }).where(LessonProgress.id == progress.id)
