@@ -6,6 +6,9 @@ import asyncio
 import datetime as dt
 import io
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -496,3 +499,23 @@ async def test_start_study_keeps_the_lesson_through_consent_and_face_page(client
     check = (await client.get(r.headers["location"])).text
     assert f'data-next="/study/lessons/{lesson}"' in check
     assert (await client.get(f"{T}/face/check?next=https://evil.example/")).status_code == 200  # ignored
+
+
+def test_a_demo_video_is_made_without_opencv_noise_and_plays(tmp_path):
+    """OpenCV's FFmpeg wrapper prints a warning (from C) for every WebM it writes: the demo's
+    output stays clean, and errors after the video are still printed."""
+    code = ("import sys; from pathlib import Path; from core.courses.demo_media import make_lesson_video\n"
+            f"p = make_lesson_video(Path({str(tmp_path / 'v.webm')!r}), '标题', ['一行'], seconds=2)\n"
+            "print(p.stat().st_size)\n"
+            "print('after', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], timeout=120,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "OpenCV" not in done.stderr and done.stderr.strip() == "after"
+    assert int(done.stdout) > 1000
+    import cv2
+
+    video = cv2.VideoCapture(str(tmp_path / "v.webm"))
+    ok, frame = video.read()
+    assert ok and frame.shape[:2] == (360, 640)
+    video.release()

@@ -4,6 +4,9 @@ plain shapes), written as WebM/VP8 by OpenCV. Used by the demo course and by tes
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 from pathlib import Path
 
 FONT_CANDIDATES = (
@@ -25,6 +28,21 @@ def _font(size: int):
     return None
 
 
+@contextlib.contextmanager
+def _stderr_silenced():
+    """File descriptor 2 pointed at /dev/null for the block: the warning comes from C (fprintf),
+    below Python's sys.stderr. (The demo makes its videos before anything else runs.)"""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def make_lesson_video(path: Path, title: str, lines: list[str], seconds: int = 60, fps: int = 2,
                       size: tuple[int, int] = (640, 360)) -> Path:
     """A ``seconds`` long WebM of slides: the title, one line at a time, a moving progress bar."""
@@ -34,7 +52,8 @@ def make_lesson_video(path: Path, title: str, lines: list[str], seconds: int = 6
 
     w, h = size
     big, small = _font(36), _font(26)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, (w, h))
+    with _stderr_silenced():  # OpenCV's FFmpeg wrapper always prints that WebM has no codec tags
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"VP80"), fps, (w, h))
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write WebM/VP8 here")
     frames = seconds * fps
