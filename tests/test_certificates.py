@@ -83,15 +83,23 @@ async def test_rare_name_characters_render_without_missing_glyph_boxes(platform,
         if in_ci():
             pytest.fail("CI installs fonts-noto-cjk (.ci/run), which draws 䶮 and 𠀾")
         pytest.skip("no installed CJK font draws 䶮 and 𠀾 (apt-get install fonts-noto-cjk)")
-    _, _, _, _, plain = await _issued(platform, make_account, name="刘岩")
-    _, _, _, _, rare = await _issued(platform, make_account, name="刘岩䶮𠀾")
-    plain_pdf = await services.pdf_bytes(platform, platform.tenants.get("construction"), plain)
-    rare_pdf = await services.pdf_bytes(platform, platform.tenants.get("construction"), rare)
+    tenant, _, _, _, rare = await _issued(platform, make_account, name="刘岩䶮𠀾")
+    rare_pdf = await services.pdf_bytes(platform, tenant, rare)
     assert missing_glyphs(rare_pdf) == []
     assert "刘岩䶮𠀾" in pdf_text(rare_pdf)
-    # Each of the two extra characters adds ink (×2: the name is printed twice): not blanks. (The
-    # fallback face fontconfig picks varies, and with it the ink: a small bound, not a face's.)
-    assert ink(pdf_to_png(rare_pdf)) > ink(pdf_to_png(plain_pdf)) + 2 * 2 * 10
+    # Each of the two extra characters adds ink (×2: the name is printed twice): not blanks. The
+    # two documents differ in the name alone (an issued one's random code and QR code would move
+    # the ink more than two characters do). The fallback face fontconfig picks varies, and with
+    # it the ink: a small bound, not a face's.
+    from core.certificates.render import CertificateView, certificate_html, render_pdf
+
+    def view(name: str) -> CertificateView:
+        return CertificateView(name, "110105********1234", "资料员", 2026, "32", tenant.name, "2026年11月26日",
+                               "CONS20260000001-01", "ABCD-EFGH-JKMN-PQRS", "http://construction.xueshi.local/verify/X")
+
+    plain_png, rare_png = [pdf_to_png(await render_pdf(await certificate_html(platform.templates, tenant, view(n))))
+                           for n in ("刘岩", "刘岩䶮𠀾")]
+    assert ink(rare_png) > ink(plain_png) + 2 * 2 * 10
 
 
 FRESH = textwrap.dedent("""
