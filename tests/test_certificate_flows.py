@@ -249,8 +249,10 @@ async def test_the_demo_issues_a_certificate_through_review_exam_and_registry(xs
                                                        & (ReviewDecision.kind == "approve"))
     passed = await scoped(ExamAttempt, tenant).objects((ExamAttempt.account == learner.id) & (ExamAttempt.passed == True))  # noqa: E712
     assert len(passed) == 1 and passed[0].score_centi == passed[0].total_centi
-    rows = await scoped(RegistryRow, tenant).objects(RegistryRow.account == learner.id)
-    assert [r.status for r in rows] == ["uploaded"]
+    # (Other tests' report batches may hold the demo learner too, pending: the shared database.)
+    rows = await scoped(RegistryRow, tenant).objects((RegistryRow.account == learner.id)
+                                                     & (RegistryRow.status == "uploaded"))
+    assert len(rows) == 1
     assert any(x.strip().startswith(f"学时上报：第 {rows[0].batch} 批，已上传 ") for x in lines)
     batches = await scoped(RegistryBatch, tenant).count()
 

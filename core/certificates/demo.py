@@ -51,9 +51,10 @@ async def seed_demo_certificates(platform: Any, hooks: Hooks, tenant: Tenant, ac
 
 
 async def _report_to_registry(platform: Any, tenant: Tenant, account_ids: list[int]) -> str:
-    """A 学时上报 batch when these learners are in none yet: exported by the report job, and the
-    registry's result file, every row 成功 today, reconciled (as an operator would import it)."""
-    row = await scoped(RegistryRow, tenant).objects(RegistryRow.account.is_in(account_ids)).first()
+    """A 学时上报 batch when these learners have no uploaded row yet: exported by the report job,
+    and the registry's result file, every row 成功 today, reconciled (as an operator would import it)."""
+    row = await scoped(RegistryRow, tenant).objects(RegistryRow.account.is_in(account_ids)
+                                                    & (RegistryRow.status == "uploaded")).first()
     if row is None:
         batch = scoped(RegistryBatch, tenant).new(exporter="xlsx", status="exporting", created_at=dt.datetime.now(dt.UTC))
         await batch.save()
