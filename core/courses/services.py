@@ -19,7 +19,7 @@ from core.accounts.tables import Account
 from core.courses.media import check_video
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
-from core.roster.imports import PreviewRow, RosterColumn, RowError, check_core, map_columns
+from core.roster.imports import CheckedRows, PreviewRow, RosterColumn, RowError, check_core, map_columns
 from core.roster.spreadsheets import Table
 from core.roster.tables import LearnerProfile
 from core.tenancy import Tenant
@@ -133,16 +133,8 @@ async def enrol_by_position_and_year(tenant: Tenant, position_name: str, year: i
 
 
 @dataclass
-class LearnerPreview:
+class LearnerPreview(CheckedRows):
     rows: list[PreviewRow] = field(default_factory=list)
-
-    @property
-    def error_rows(self) -> list[PreviewRow]:
-        return [r for r in self.rows if r.errors]
-
-    @property
-    def valid_rows(self) -> list[PreviewRow]:
-        return [r for r in self.rows if not r.errors]
 
 
 async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:

@@ -18,7 +18,7 @@ from core.db import write_transaction
 from core.db.scoped import scoped
 from core.exams.tables import Question, QuestionBank
 from core.exams.values import JUDGE_OPTIONS, KIND_BY_LABEL, KINDS, LETTERS
-from core.roster.imports import PreviewRow, RosterColumn, RowError, map_columns
+from core.roster.imports import CheckedRows, PreviewRow, RosterColumn, RowError, map_columns
 from core.roster.spreadsheets import Table
 from core.tenancy import Tenant
 
@@ -52,16 +52,8 @@ def template_rows() -> list[list[str]]:
 
 
 @dataclass
-class BankPreview:
+class BankPreview(CheckedRows):
     rows: list[PreviewRow] = field(default_factory=list)
-
-    @property
-    def error_rows(self) -> list[PreviewRow]:
-        return [r for r in self.rows if r.errors]
-
-    @property
-    def valid_rows(self) -> list[PreviewRow]:
-        return [r for r in self.rows if not r.errors]
 
 
 def _answer_letters(text: str) -> str:

@@ -274,14 +274,21 @@ class _Gone(Exception):
     pass
 
 
-async def confirm_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, decision_id: int,
-                        enrollment_id: int) -> ReviewDecision:
-    """The second reviewer confirms: the clearing takes effect, once."""
+async def _clearing_for_second_reviewer(tenant: Tenant, reviewer: Account, decision_id: int,
+                                        enrollment_id: int) -> ReviewDecision:
+    """The enrolment's clearing decision, which ``reviewer`` (not its proposer) may confirm or decline."""
     decision = await scoped(ReviewDecision, tenant).get(decision_id, ReviewDecision.enrollment == enrollment_id)
     if decision is None or decision.kind != "clear":
         raise ReviewError("清除决定不存在")
     if decision.reviewer == reviewer.id:
         raise ReviewError("清除须由另一位审核员复核，不能复核自己提出的清除")
+    return decision
+
+
+async def confirm_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, decision_id: int,
+                        enrollment_id: int) -> ReviewDecision:
+    """The second reviewer confirms: the clearing takes effect, once."""
+    decision = await _clearing_for_second_reviewer(tenant, reviewer, decision_id, enrollment_id)
     if decision.status != "pending":
         raise ReviewError("该清除决定已处理")
     await study.clock_of(tenant, decision.learner)
@@ -354,11 +361,7 @@ async def _apply_clear(tenant: Tenant, reviewer: Account, decision: ReviewDecisi
 async def decline_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, decision_id: int,
                         enrollment_id: int) -> ReviewDecision:
     """The second reviewer does not confirm: the clearing is cancelled, the case stays 待审核."""
-    decision = await scoped(ReviewDecision, tenant).get(decision_id, ReviewDecision.enrollment == enrollment_id)
-    if decision is None or decision.kind != "clear":
-        raise ReviewError("清除决定不存在")
-    if decision.reviewer == reviewer.id:
-        raise ReviewError("清除须由另一位审核员复核，不能复核自己提出的清除")
+    decision = await _clearing_for_second_reviewer(tenant, reviewer, decision_id, enrollment_id)
     done = await scoped(ReviewDecision, tenant).update({
         ReviewDecision.status: "cancelled", ReviewDecision.confirmed_by: reviewer.id,
         ReviewDecision.confirmed_at: _now()}).where(

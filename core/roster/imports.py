@@ -87,9 +87,10 @@ class PreviewRow:
         return "；".join(e.message for e in self.errors if e.column == key)
 
 
-@dataclass
-class Preview:
-    columns: list[RosterColumn]
+class CheckedRows:
+    """A spreadsheet's rows after the checks (``rows``), split by whether they have errors: the
+    base of every import preview (rosters, learners, question banks)."""
+
     rows: list[PreviewRow]
 
     @property
@@ -99,6 +100,12 @@ class Preview:
     @property
     def valid_rows(self) -> list[PreviewRow]:
         return [r for r in self.rows if not r.errors]
+
+
+@dataclass
+class Preview(CheckedRows):
+    columns: list[RosterColumn]
+    rows: list[PreviewRow]
 
 
 def _key(text: str) -> str:
