@@ -5,7 +5,8 @@ staff see them. Attachments are private StoredFile rows served by the app, by ar
 
 The public lists (the home page's columns, the list pages) are kept in this process for
 ``LIST_CACHE_SECONDS``: they are read on every visit and change a few times a day. A change made
-here (``save``, ``delete``, ``seed``) drops the tenant's lists at once; one made by another
+here (``save``, ``delete``, ``seed``) drops the tenant's lists at once, and a read that began
+before it returns its list without keeping it; a change made by another
 server process shows here within ``LIST_CACHE_SECONDS``.
 """
 
@@ -29,6 +30,7 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 LIST_CACHE_SECONDS = 10.0
 LIST_CACHE_ENTRIES = 2048
 _lists: dict[tuple, tuple[float, Any]] = {}
+_generation: dict[int, int] = {}  # per tenant, moved on by every change: a read begun before keeps nothing
 
 
 class AttachmentRejected(ValueError):
@@ -109,7 +111,10 @@ async def _listed(tenant: Tenant, key: tuple, fetch: Callable[[], Awaitable[Any]
     hit = _lists.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
+    generation = _generation.get(tenant.id, 0)
     value = await fetch()
+    if _generation.get(tenant.id, 0) != generation:  # changed while reading: maybe stale, not kept
+        return value
     if len(_lists) >= LIST_CACHE_ENTRIES:
         _lists.clear()
     _lists[key] = (now + LIST_CACHE_SECONDS, value)
@@ -118,6 +123,7 @@ async def _listed(tenant: Tenant, key: tuple, fetch: Callable[[], Awaitable[Any]
 
 def forget_lists(tenant: Tenant) -> None:
     """Drop the tenant's kept lists (after any change to its articles)."""
+    _generation[tenant.id] = _generation.get(tenant.id, 0) + 1
     for key in [k for k in _lists if k[0] == tenant.id]:
         _lists.pop(key, None)
 

@@ -193,3 +193,49 @@ async def test_public_lists_are_kept_briefly_and_dropped_on_every_change(client,
     assert (await client.post(f"/t/survey/staff/articles/{made.id}/delete")).status_code == 303
     client.cookies.clear()
     assert "改过的新闻" not in (await client.get("/t/survey/news?category=news")).text
+
+
+async def test_kept_lists_stay_in_their_tenant_bounded_and_right_under_simultaneous_reads(tenant):
+    """Another tenant's lists are never served from this one's; a flood of distinct page numbers
+    keeps at most LIST_CACHE_ENTRIES lists; a save among 60 simultaneous reads is seen by every
+    read that starts after it."""
+    import asyncio
+
+    survey, construction = tenant("survey"), tenant("construction")
+    theirs = Article(tenant=construction.id, category="news", title="别的机构的新闻（缓存）", body="正文",
+                     published_on=dt.date.today())
+    await theirs.save()
+    articles.forget_lists(construction)
+    ours = [a.title for a in await articles.latest(survey, "news", 50)]
+    assert "别的机构的新闻（缓存）" not in ours
+    assert "别的机构的新闻（缓存）" in [a.title for a in await articles.latest(construction, "news", 50)]
+    assert [a.title for a in await articles.latest(survey, "news", 50)] == ours  # still its own
+
+    for page in range(1, articles.LIST_CACHE_ENTRIES + 300):
+        await articles.page_of(survey, "news", page, 20)
+    assert len(articles._lists) <= articles.LIST_CACHE_ENTRIES
+
+    # Readers that began before the save may return the old list, but must not keep it: a read
+    # finishing after the save would otherwise serve the old list for LIST_CACHE_SECONDS.
+    articles.forget_lists(survey)
+    data = articles.ArticleInput(category="news", title="并发期间发布", body="正文", published_on=dt.date.today())
+    gate, read, have_read = asyncio.Event(), asyncio.Event(), []
+
+    async def old_then_wait():  # a reader that has the old list in hand when the save commits
+        rows = await articles.latest(survey, "news", 50)
+        have_read.append(1)
+        if len(have_read) == 30:
+            read.set()
+        await gate.wait()
+        return rows
+
+    readers = [asyncio.create_task(articles._listed(survey, ("latest", "news", 50), old_then_wait))
+               for _ in range(30)]
+    await read.wait()
+    saved = await articles.save(survey, data)
+    gate.set()
+    assert all("并发期间发布" not in [a.title for a in rows] for rows in await asyncio.gather(*readers))
+    lists = await asyncio.gather(*(articles.latest(survey, "news", 50) for _ in range(30)))
+    assert all("并发期间发布" in [a.title for a in rows] for rows in lists)
+    await articles.delete(survey, saved.id)
+    assert "并发期间发布" not in [a.title for a in await articles.latest(survey, "news", 50)]
