@@ -588,6 +588,23 @@ async def test_simultaneous_appeals_keep_one(platform, make_account):
     assert after == before + 1
 
 
+async def test_simultaneous_upholds_restore_the_hours_and_progress_once(platform, make_account):
+    tenant, learner, e, *_ = await _cleared(platform, make_account)
+    hooks = platform.hooks(tenant)
+    appeal = await appeals.submit_appeal(platform, hooks, tenant, learner, e.id, "是本人学习", jpeg())
+    deciders = [(await _reviewer(make_account, f"申诉审核{i}"))[0] for i in range(5)]
+    results = await asyncio.gather(*(appeals.decide_appeal(hooks, tenant, r, appeal.id, e.id, True, "同意")
+                                     for r in deciders), return_exceptions=True)
+    assert len([x for x in results if isinstance(x, ReviewDecision)]) == 1, results
+    assert all(isinstance(x, (ReviewDecision, review.ReviewError)) for x in results), results
+    assert await _balance(e.id) == pytest.approx(120.0)
+    assert (await Enrollment.objects().get(Enrollment.id == e.id)).credited_seconds == pytest.approx(120.0)
+    lessons = [r.id for r in await Lesson.objects().where(Lesson.course == e.course)]
+    progress = await LessonProgress.objects().where((LessonProgress.account == learner.id)
+                                                    & LessonProgress.lesson.is_in(lessons))
+    assert sorted(p.credited_seconds for p in progress) == [pytest.approx(60.0)] * 2
+
+
 async def test_clearing_does_not_touch_exam_results(platform, make_account):
     """The guide: a clearing takes the hours, never the exam. A passed attempt stays passed,
     with its score, and the exam still counts as cleared for the course."""
