@@ -44,6 +44,7 @@ from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
+from core.study import live_http
 from core.review import controllers as review
 from core.templating import THEMES_DIR
 from core.web import (
@@ -63,6 +64,7 @@ PASSWORD_CHANGE_ALLOWED = ("/password", "/signout")
 VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
 UNPREFIXED = ("/static/", "/platform/", "/platform", "/t/")
 FAVICON = "/static/core/favicon.svg"
+BEAT_PATH = "/study/beat"
 
 
 # Sent with every response (pages, files, errors). Scripts only from our own origin (htmx runs
@@ -102,6 +104,13 @@ class XueshiApp(Litestar):
                 message["headers"] = [*message.get("headers", []), *[h for h in extra if h[0] not in names]]
             await send(message)
 
+        live = self.state.platform.live
+        if live is not None and scope["method"] == "POST" and scope["path"].endswith(BEAT_PATH):
+            slug = scope["path"][3:-len(BEAT_PATH)] if scope["path"].startswith("/t/") else ""
+            if slug and "/" not in slug:  # the heartbeat's fast path (core.study.live)
+                receive = await live_http.handle(live, self.state.platform, slug, scope, receive, send_with_headers)
+                if receive is None:
+                    return
         await super().__call__(scope, receive, send_with_headers)
 
 

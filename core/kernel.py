@@ -62,6 +62,7 @@ class Platform:
     counters: dict[str, Counter] = field(default_factory=dict)
     locks: Locks | None = None
     jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
+    live: Any = None  # core.study.live.Live: heartbeats in Redis (Redis + PostgreSQL only)
     started: bool = False
     jobs_running: bool = False
     # list[FaceProvider]: spelt Any so the fields' types resolve at run time (handlers take
@@ -92,6 +93,8 @@ class Platform:
         if jobs and self.jobs is not None:
             await self.jobs.start(self)
             self.jobs_running = True
+        if self.live is not None:
+            self.live.start()
         self.started = True
         await self.warn_without_sms_gateway()
 
@@ -108,6 +111,8 @@ class Platform:
         if not self.started:
             return
         self.started = False
+        if self.live is not None:
+            await self.live.stop()
         if self.jobs_running:
             self.jobs_running = False
             await self.jobs.stop()
@@ -162,7 +167,19 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         locks=Locks(store),
     )
     platform.jobs = Jobs.for_platform(platform)
+    platform.live = make_live(settings, store)
     return platform
+
+
+def make_live(settings: Settings, store: Store) -> Any:
+    """Live study (core.study.live) when Redis and PostgreSQL are configured, else None."""
+    from core.study import live
+
+    if not live.enabled(settings):
+        return None
+    return live.Live(settings.redis_url, settings.database_url, idle_seconds=settings.session_idle_seconds,
+                     absolute_seconds=settings.session_absolute_seconds, store_namespace=store.namespace,
+                     background=not settings.study_flush_inline)
 
 
 def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = False) -> Templates:

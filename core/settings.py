@@ -57,6 +57,9 @@ class Settings:
     job_heartbeat_seconds: int = 60
     # The SAQ queue's name on Redis: deployments sharing one Redis use different names.
     job_queue: str = "xueshi"
+    # Live study (Redis + PostgreSQL): True writes each fast heartbeat before answering it (tests
+    # that read the database right after a beat); False leaves it to the flusher (production).
+    study_flush_inline: bool = False
 
     @property
     def storage_dir(self) -> Path:

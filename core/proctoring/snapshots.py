@@ -34,7 +34,8 @@ from core.hookcalls import notify
 from core.proctoring.gate import event, of_session
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
-from core.study.tables import StudyEvent, StudySession
+from core.db import write_transaction
+from core.study.tables import StudyClock, StudyEvent, StudySession
 from core.offload import run_cpu
 
 log = logging.getLogger("xueshi.proctoring")
@@ -121,6 +122,7 @@ async def accept(platform, tenant, account, ticket: str, raw: bytes) -> FaceVeri
     queue its match. Raises SnapshotRefused (Chinese message, HTTP status)."""
     from core.files.images import FACE_FRAME_MAX_PIXELS, ImageRejected, clean_image_async
     from core.proctoring import consent as consents
+    from core.study.services import hold
 
     if not ticket:
         raise SnapshotRefused("未请求抓拍", 404)
@@ -140,6 +142,7 @@ async def accept(platform, tenant, account, ticket: str, raw: bytes) -> FaceVeri
         (ProctorSession.id == ps.id) & (ProctorSession.ticket == ps.ticket)).returning(ProctorSession.id)
     if not taken:
         raise SnapshotRefused("该抓拍已上传", 409)
+    await hold(tenant, account.id)  # a live study hash still holds the ticket
     stored = await platform.storage.save(image.data, tenant_id=tenant.id, kind="snapshot",
                                          media_type=image.media_type, owner_id=account.id)
     row = scoped(FaceVerification, tenant).new(
@@ -255,19 +258,19 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
 
 async def _checked(platform, tenant, ps: ProctorSession, row: FaceVerification, outcome: str) -> None:
     """Apply one snapshot verdict to the session, the timeline and the enrolment."""
-    from core.study.services import withdraw_provisional
+    from core.study.services import locked_clock, withdraw_provisional
 
     kind = OUTCOMES[outcome][0]
     detail = {k: v for k, v in (row.scores or {}).items() if k in ("distance", "faces", "overdue_seconds")}
     if outcome == "ok":
-        confirmed = 0.0
-        for _ in range(20):  # compare-and-set: a beat may add seconds meanwhile (they stay provisional)
+        # Under the learner's clock lock: no beat adds seconds meanwhile, and live study's
+        # pending beats are written first (core.study.live).
+        async with write_transaction(StudyClock):
+            await locked_clock(tenant, ps.account)
             confirmed = (await scoped(ProctorSession, tenant).get(ps.id)).provisional
-            if await scoped(ProctorSession, tenant).update({
+            await scoped(ProctorSession, tenant).update({
                 ProctorSession.provisional: 0.0, ProctorSession.last_good_at: _now(),
-            }).where((ProctorSession.id == ps.id) & (ProctorSession.provisional == confirmed)).returning(
-                    ProctorSession.id):
-                break
+            }).where(ProctorSession.id == ps.id)
         await event(tenant, ps.account, kind, enrollment=ps.enrollment, session=ps.session, verification=row.id,
                     confirmed_seconds=round(confirmed, 3), **detail)
     else:

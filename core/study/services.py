@@ -23,7 +23,7 @@ from core.courses.tables import Course, Enrollment, Lesson
 from core.db import for_update, write_transaction
 from core.db.scoped import scoped
 from core.roster.tables import LearnerProfile
-from core.study import credit
+from core.study import credit, live
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 from core.tenancy import Tenant
 
@@ -137,8 +137,24 @@ async def ensure_progress(tenant: Tenant, account_id: int, lesson_id: int) -> Le
 
 async def locked_clock(tenant: Tenant, account_id: int) -> StudyClock | None:
     """The learner's study clock, locked for this write transaction (``write_transaction(StudyClock)``):
-    every change of a learner's hours (beats, review, appeals, proctoring) goes through it."""
-    return await for_update(scoped(StudyClock, tenant).objects(StudyClock.account == account_id)).first()
+    every change of a learner's hours (beats, review, appeals, proctoring) goes through it. With
+    live study on, taking the lock parks the learner (``core.study.live``): the beats kept in
+    Redis are written first, so what follows reads and changes the complete state."""
+    query = scoped(StudyClock, tenant).objects(StudyClock.account == account_id)
+    clock = await for_update(query).first()
+    current = live.active()
+    if clock is not None and current is not None and await current.park(tenant, account_id):
+        clock = await query.first()  # the parked beats moved it on
+    return clock
+
+
+async def hold(tenant: Tenant, account_id: int) -> None:
+    """Take and release the learner's clock lock: with live study on, a change made without it
+    (a ticket taken, a snapshot confirmed, an enrolment approved) is seen by the next beat."""
+    if live.active() is None:
+        return
+    async with write_transaction(StudyClock):
+        await locked_clock(tenant, account_id)
 
 
 async def _swap_clock(clock: StudyClock, values: dict) -> bool:
@@ -241,6 +257,7 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
     now = server_time() if now is None else now
     answer = await _beat(tenant, account_id, beat, now, platform)
     await snapshots.player_evidence(tenant, account_id, beat, answer, now)
+    await hold(tenant, account_id)  # the timeline's flags changed outside the lock
     return answer
 
 

@@ -69,6 +69,9 @@ class HoursEntry(Table, tablename="hours_entry"):
     reason = Varchar(length=32, default="")
     anomaly = Boolean(default=False)
     created_at = Timestamptz()
+    # "<session>:<seq>" for a beat written from Redis (core.study.live), unique (index
+    # hours_entry_beat, a migration: SQLite cannot add a unique column): writing it again is a no-op.
+    beat = Varchar(length=100, null=True, default=None)
 
 
 class StudyEvent(Table, tablename="study_event"):

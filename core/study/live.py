@@ -1,0 +1,399 @@
+"""Live study: heartbeats decided in Redis and written to PostgreSQL in batches.
+
+With Redis and PostgreSQL configured, the study state of a learner who is playing a lesson (the
+clock, the session's sequence number, position, furthest point, credited seconds, today's
+seconds, the enrolment's total and proctoring's counters) is kept in one Redis hash. A heartbeat
+is one Lua script (``core.study.live_lua.BEAT``): it checks the session cookie's server-side
+session, decides the credit with the same rule as ``core.study.credit.decide``, updates the hash
+and appends what the database must hold to the learner's pending list, atomically. The answer
+does not wait for the database.
+
+Everything that is not the ordinary case goes to the database path (``core.study.services``),
+unchanged: a beat of another, replaced or ended session, a replayed sequence number, an anomaly,
+a paused or overdue proctored session, a capture falling due, the course's hours reached, the
+end of a lesson, a hidden page, an idle window opening or closing. The script answers "slow" and
+the request is served by the web app as before.
+
+The invariant that keeps both paths one ledger: **every change of a learner's study rows holds
+the learner's clock lock** (``services.locked_clock``), and taking that lock *parks* the learner:
+the Redis hash is dropped and the pending beats are written first, in the same transaction. The
+next fast beat finds no hash and rebuilds it from the database under the same lock
+(``hydrate``). So the database path always decides on the complete state, and Redis never
+decides on a state the database has changed since.
+
+Pending beats are written by a flusher (one at a time per deployment, under a Redis lease) in
+batches: one multi-row ``INSERT … ON CONFLICT (beat) DO NOTHING`` for the ledger and one
+statement that sets the counters, guarded by the session's sequence number. A beat is removed
+from Redis only after its batch committed; a flusher killed in between leaves it there, and the
+next flush writes it again without effect (``HoursEntry.beat`` is unique, the counters only move
+forward). A credited second is therefore lost only if Redis itself loses it: run Redis with
+``appendonly yes`` (``appendfsync everysec`` loses at most the last second of beats).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from core.study import live_lua
+
+log = logging.getLogger("xueshi.study")
+
+STATE_TTL = 2 * 3600  # an abandoned learner's hash expires (its pending beats do not)
+FLUSH_BATCH = 500  # learners per flush transaction
+FLUSH_IDLE_SECONDS = 0.5
+
+_active: Live | None = None  # the process's live study (set while its platform runs)
+
+# Fault injection for the kill test (tests/test_study_live.py): called after a flush committed,
+# before its beats are removed from Redis.
+after_commit = None
+
+
+def active() -> Live | None:
+    return _active
+
+
+def enabled(settings: Any) -> bool:
+    """Live study needs Redis (the state) and PostgreSQL (the batch statements)."""
+    return bool(settings.redis_url) and settings.database_url.startswith(("postgres://", "postgresql://"))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """What the database must hold after one fast beat (the fields of ``BEAT``'s entry)."""
+
+    tenant: int
+    account: int
+    session_id: int
+    token: str
+    seq: int
+    enrollment: int
+    lesson: int
+    progress_id: int
+    proctor_id: int
+    clock_id: int
+    ledger: bool
+    position_from: float
+    position_to: float
+    claimed: float
+    seconds: float
+    reason: str
+    wall: float
+    day: str
+    last: float
+    position: float
+    furthest: float
+    lesson_credited: float
+    completed: bool
+    day_seconds: float
+    enrollment_credited: float
+    studied: float
+    provisional: float
+
+    @classmethod
+    def parse(cls, raw: bytes | str) -> Entry:
+        f = (raw.decode() if isinstance(raw, bytes) else raw).split("|")
+        i, fl = int, float
+        return cls(i(f[0]), i(f[1]), i(f[2]), f[3], i(f[4]), i(f[5]), i(f[6]), i(f[7]), i(f[8]), i(f[9]),
+                   f[10] == "1", fl(f[11]), fl(f[12]), fl(f[13]), fl(f[14]), f[15], fl(f[16]), f[17], fl(f[18]),
+                   fl(f[19]), fl(f[20]), fl(f[21]), f[22] == "1", fl(f[23]), fl(f[24]), fl(f[25]), fl(f[26]))
+
+    @property
+    def key(self) -> str:
+        return f"{self.token}:{self.seq}"
+
+
+def num(x: float) -> str:
+    return "%.17g" % x
+
+
+# --- writing beats to the database ----------------------------------------------------------------
+
+LEDGER_SQL = """
+INSERT INTO hours_entry (tenant, account, enrollment, lesson, session, seq, position_from, position_to,
+                         claimed, seconds, reason, anomaly, created_at, beat)
+SELECT v.tenant, v.account, v.enrollment, v.lesson, v.session, v.seq, v.pf, v.pt, v.claimed, v.seconds,
+       v.reason, false, to_timestamp(v.wall), v.beat
+FROM unnest({}::int[], {}::int[], {}::int[], {}::int[], {}::text[], {}::int[], {}::float8[], {}::float8[],
+            {}::float8[], {}::float8[], {}::text[], {}::float8[], {}::text[])
+     AS v(tenant, account, enrollment, lesson, session, seq, pf, pt, claimed, seconds, reason, wall, beat)
+ON CONFLICT (beat) DO NOTHING
+"""
+
+# The learners' last beats: the session's sequence number moves forward only, and the counters
+# are set only for the sessions it moved (an older or already written beat changes nothing).
+STATE_SQL = """
+WITH v AS (
+  SELECT * FROM unnest({}::int[], {}::int[], {}::int[], {}::float8[], {}::text[], {}::float8[], {}::int[],
+                       {}::float8[], {}::float8[], {}::float8[], {}::bool[], {}::int[], {}::float8[], {}::int[],
+                       {}::float8[], {}::float8[], {}::float8[])
+  AS v(sid, seq, clock, last, day, dsec, progress, pos, far, lcred, completed, enrollment, ecred, proctor,
+       studied, prov, wall)
+), moved AS (
+  UPDATE study_session s SET last_seq = v.seq FROM v WHERE s.id = v.sid AND s.last_seq < v.seq RETURNING s.id
+), clocks AS (
+  UPDATE study_clock c SET last_beat_at = v.last, day = v.day, day_seconds = v.dsec, version = c.version + 1
+  FROM v JOIN moved ON moved.id = v.sid WHERE c.id = v.clock RETURNING c.id
+), progress AS (
+  UPDATE lesson_progress p SET position = v.pos, furthest = v.far, credited_seconds = v.lcred,
+         completed = v.completed, updated_at = to_timestamp(v.wall)
+  FROM v JOIN moved ON moved.id = v.sid WHERE p.id = v.progress RETURNING p.id
+), enrolments AS (
+  UPDATE enrollment e SET credited_seconds = v.ecred
+  FROM v JOIN moved ON moved.id = v.sid WHERE e.id = v.enrollment RETURNING e.id
+), proctoring AS (
+  UPDATE proctor_session ps SET studied = v.studied, provisional = v.prov
+  FROM v JOIN moved ON moved.id = v.sid WHERE ps.id = v.proctor RETURNING ps.id
+)
+SELECT (SELECT count(*) FROM moved) AS moved
+"""
+
+
+async def write(entries: list[Entry]) -> None:
+    """Write beats (any learners, oldest first) in the current transaction; writing a beat again
+    changes nothing."""
+    from core.study.tables import HoursEntry
+
+    if not entries:
+        return
+    rows = [e for e in entries if e.ledger]
+    if rows:
+        await HoursEntry.raw(LEDGER_SQL, *[list(c) for c in zip(*[
+            (e.tenant, e.account, e.enrollment, e.lesson, e.token, e.seq, e.position_from, e.position_to,
+             e.claimed, e.seconds, e.reason, e.wall, e.key) for e in rows], strict=True)])
+    last: dict[tuple[int, int], Entry] = {}
+    for e in entries:
+        last[(e.tenant, e.account)] = e
+    await HoursEntry.raw(STATE_SQL, *[list(c) for c in zip(*[
+        (e.session_id, e.seq, e.clock_id, e.last, e.day, e.day_seconds, e.progress_id, e.position, e.furthest,
+         e.lesson_credited, e.completed, e.enrollment, e.enrollment_credited, e.proctor_id, e.studied,
+         e.provisional, e.wall) for e in last.values()], strict=True)])
+
+
+# --- the live state -------------------------------------------------------------------------------
+
+
+class Live:
+    """One process's view of live study (the platform's Redis client)."""
+
+    def __init__(self, redis_url: str, database_url: str, *, idle_seconds: int, absolute_seconds: int,
+                 store_namespace: str = "xueshi", background: bool = True) -> None:
+        from redis.commands.core import AsyncScript
+
+        self.redis_url = redis_url
+        # The state belongs to one database: deployments (and test runs) sharing a Redis never
+        # see each other's learners, whose ids may be the same.
+        self.prefix = f"{store_namespace}:live:{hashlib.sha256(database_url.encode()).hexdigest()[:12]}"
+        self.dirty, self.lease = f"{self.prefix}:dirty", f"{self.prefix}:flusher"
+        self.idle_seconds, self.absolute_seconds = idle_seconds, absolute_seconds
+        self.store_namespace = store_namespace
+        self.background = background  # False: each fast beat is written before it is answered
+        self._scripts = {name: AsyncScript(None, source.encode()) for name, source in (  # type: ignore[arg-type]
+            ("beat", live_lua.BEAT), ("park", live_lua.PARK), ("trim", live_lua.TRIM))}
+        self._clients: dict[int, Any] = {}
+        self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def redis(self) -> Any:
+        """This event loop's Redis client (a connection belongs to one loop; a server process has
+        one, a test has its own beside the app's)."""
+        from redis.asyncio import Redis
+
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            client = self._clients[loop] = Redis.from_url(self.redis_url)
+        return client
+
+    async def _run(self, name: str, keys: list, args: list, client: Any = None) -> Any:
+        return await self._scripts[name](keys=keys, args=args, client=client or self.redis)
+
+    @staticmethod
+    def member(tenant_id: int, account_id: int) -> str:
+        return f"{tenant_id}:{account_id}"
+
+    def state_key(self, tenant_id: int, account_id: int | str) -> str:
+        return f"{self.prefix}:s:{tenant_id}:{account_id}"
+
+    def pending_key(self, tenant_id: int, account_id: int | str) -> str:
+        return f"{self.prefix}:p:{tenant_id}:{account_id}"
+
+    # --- a beat ------------------------------------------------------------------------------------
+
+    async def beat(self, tenant: Any, sid: str, csrf_digest: str, form: dict[str, str], now: float,
+                   day: str) -> list[str]:
+        """Run ``BEAT``: ["ok", …figures] or ["slow", why(, account)]."""
+        ns = self.store_namespace
+        out = await self._run("beat", keys=[f"{ns}:session:{sid}", self.dirty], args=[
+            tenant.slug, f"{self.prefix}:s:{tenant.id}:", f"{self.prefix}:p:{tenant.id}:", f"{ns}:session-epoch:",
+            csrf_digest, num(now), num(time.time()), self.idle_seconds, self.absolute_seconds,
+            form.get("token", "")[:64], form.get("seq", ""), form.get("lesson", ""), form.get("position", ""),
+            "1" if form.get("playing") == "1" else "0", form.get("event", "beat")[:8], form.get("idle", "0")[:32],
+            day, f"{tenant.id}:",
+        ])
+        return [x.decode() if isinstance(x, bytes) else str(x) for x in out]
+
+    async def park(self, tenant: Any, account_id: int) -> bool:
+        """Under the learner's clock lock: drop the hash and write its pending beats in the current
+        transaction. Returns whether anything was written."""
+        raw = await self._run("park", keys=[self.state_key(tenant.id, account_id), self.pending_key(tenant.id, account_id)],
+                               args=[])
+        if not raw:
+            return False
+        await write([Entry.parse(r) for r in raw])
+        return True
+
+    async def hydrate(self, tenant: Any, account_id: int, token: str) -> bool:
+        """Rebuild the learner's hash from the database, under the clock lock (which parks first).
+        False when the token is not the learner's open, active session."""
+        from core.accounts.tables import Account
+        from core.courses.tables import Enrollment
+        from core.db import write_transaction
+        from core.db.scoped import scoped
+        from core.proctoring.study_tables import ProctorSession
+        from core.study import services
+        from core.study.tables import LessonProgress, StudyClock, StudySession
+
+        account = await scoped(Account, tenant).get(account_id, Account.active == True)  # noqa: E712
+        if account is None or account.role != "learner" or account.must_change_password:
+            return False
+        async with write_transaction(StudyClock):
+            clock = await services.locked_clock(tenant, account_id)
+            if clock is None or not token or clock.active_token != token:
+                return False
+            session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
+            if session is None or session.account != account_id or session.ended_at is not None:
+                return False
+            progress = await scoped(LessonProgress, tenant).objects(
+                (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
+            enrollment = await scoped(Enrollment, tenant).get(session.enrollment)
+            if progress is None or enrollment is None:
+                return False
+            ps = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).output(
+                load_json=True).first()
+            proctor = ps is not None and not ps.alternative
+            rules = tenant.rules.study
+            plan = list(ps.plan or []) if proctor else []
+            next_at = plan[ps.next_index] if proctor and ps.next_index < len(plan) else -1.0
+            state = {
+                "tenant": tenant.id, "session_id": session.id, "token": token, "lesson": session.lesson,
+                "enrollment": enrollment.id, "progress_id": progress.id, "proctor_id": ps.id if proctor else 0,
+                "clock_id": clock.id, "seq": session.last_seq, "last": num(clock.last_beat_at),
+                "pos": num(progress.position), "far": num(progress.furthest), "lcred": num(progress.credited_seconds),
+                "completed": "1" if progress.completed else "0", "dur": num(session.duration_seconds),
+                "day": clock.day, "dsec": num(clock.day_seconds), "cap": num(rules.daily_cap_minutes * 60.0),
+                "tol": num(rules.tolerance_seconds), "needed": num(session.required_seconds),
+                "ecred": num(enrollment.credited_seconds), "status": enrollment.status,
+                "studying": "1" if enrollment.status in services.STUDYING else "0",
+                "proctor": "1" if proctor else "0", "paused": "1" if ps is not None and ps.paused else "0",
+                "ticket": ps.ticket if proctor else "", "due": num(ps.ticket_due if proctor else 0.0),
+                "next_at": num(float(next_at)), "studied": num(ps.studied if proctor else 0.0),
+                "prov": num(ps.provisional if proctor else 0.0),
+                "idle_rep": "1" if proctor and ps.idle_reported else "0",
+                "idle_limit": num(float(rules.idle_seconds) if ps is not None else 1e18),
+            }
+            key = self.state_key(tenant.id, account_id)
+            async with self.redis.pipeline(transaction=True) as pipe:
+                pipe.delete(key).hset(key, mapping=state).expire(key, STATE_TTL)
+                await pipe.execute()
+        return True
+
+    # --- the flusher -------------------------------------------------------------------------------
+
+    async def flush(self, limit: int = FLUSH_BATCH) -> int:
+        """Write up to ``limit`` learners' pending beats in one transaction, then remove them from
+        Redis. Returns the number of beats written."""
+        from core.db import write_transaction
+        from core.study.tables import HoursEntry
+
+        members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.srandmember(self.dirty, limit)]
+        if not members:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m in members:
+                tenant_id, account_id = m.split(":", 1)
+                pipe.lrange(self.pending_key(int(tenant_id), account_id), 0, 999)
+            lists = await pipe.execute()
+        entries = [Entry.parse(raw) for items in lists for raw in items]
+        async with write_transaction(HoursEntry):
+            await write(entries)
+        if after_commit is not None:
+            after_commit()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m, items in zip(members, lists, strict=True):
+                tenant_id, account_id = m.split(":", 1)
+                await self._run("trim", [self.pending_key(int(tenant_id), account_id), self.dirty], [len(items), m],
+                                client=pipe)
+            await pipe.execute()
+        return len(entries)
+
+    async def flush_learner(self, tenant: Any, account_id: int) -> None:
+        """Write one learner's pending beats now (``background=False``)."""
+        from core.db import write_transaction
+        from core.study.tables import HoursEntry
+
+        key = self.pending_key(tenant.id, account_id)
+        items = await self.redis.lrange(key, 0, -1)
+        if not items:
+            return
+        async with write_transaction(HoursEntry):
+            await write([Entry.parse(r) for r in items])
+        await self._run("trim", [key, self.dirty], [len(items), self.member(tenant.id, account_id)])
+
+    async def pending(self) -> int:
+        """Beats not yet written (for the benchmark and the operator)."""
+        members = await self.redis.smembers(self.dirty)
+        if not members:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for m in members:
+                tenant_id, account_id = (m.decode() if isinstance(m, bytes) else m).split(":", 1)
+                pipe.llen(self.pending_key(int(tenant_id), account_id))
+            return sum(await pipe.execute())
+
+    async def run(self) -> None:
+        """The flusher loop: flush while this process holds the lease (one flusher at a time)."""
+        me = secrets.token_hex(8)
+        while not self._stopping.is_set():
+            try:
+                holder = await self.redis.set(self.lease, me, nx=True, px=10_000)
+                if not holder and (await self.redis.get(self.lease) or b"").decode() == me:
+                    holder = await self.redis.pexpire(self.lease, 10_000)
+                written = await self.flush() if holder else 0
+            except Exception:  # the database or Redis is away: keep the beats, try again
+                log.exception("flushing study beats failed")
+                written = 0
+            if written == 0:
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), FLUSH_IDLE_SECONDS)
+        with contextlib.suppress(Exception):  # hand the lease on at once
+            if (await self.redis.get(self.lease) or b"").decode() == me:
+                await self.redis.delete(self.lease)
+
+    def start(self) -> None:
+        global _active
+        _active = self
+        if self.background and self._task is None:
+            self._stopping.clear()
+            self._task = asyncio.get_running_loop().create_task(self.run(), name="xueshi-study-flusher")
+
+    async def stop(self) -> None:
+        global _active
+        if _active is self:
+            _active = None
+        if self._task is not None:
+            self._stopping.set()
+            await self._task
+            self._task = None
+        client = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if client is not None:
+            await client.aclose()
+

@@ -1,0 +1,164 @@
+"""The Lua side of live study (``core.study.live``): one script per heartbeat, run atomically by
+Redis, so a learner's beats are serialised there as they are under the database lock.
+
+``DECIDE`` is ``core.study.credit.decide`` written out again in Lua for the beats that can be
+decided without the database; tests/test_study_live.py checks with hypothesis that both give the
+same credit for any state and beat. Numbers cross the boundary as ``%.17g`` strings, so doubles
+round-trip exactly.
+"""
+
+DECIDE = r"""
+local function num(x) return string.format('%.17g', x) end
+
+-- core.study.credit.decide, for a beat that is no anomaly. Returns nil for an anomaly (a claim
+-- past what could have been watched): the database path records and answers it.
+local function decide(s, now, claimed, playing)
+  local tol = s.tol
+  local last, elapsed
+  if s.last > 0 then
+    last = math.max(s.last, now)
+    elapsed = math.max(0, now - s.last)
+  else
+    last = now
+    elapsed = 0
+  end
+  local advance = claimed - s.pos
+  local reachable = math.min(math.max(s.far, s.pos + elapsed), s.dur) + tol
+  if claimed > reachable then return nil end
+  local position = math.min(claimed, s.dur)
+  local furthest = math.max(s.far, position)
+  if (not playing) or advance <= 0 then
+    return {seconds = 0, claimed = 0, reason = '', position = position, furthest = furthest, last = last}
+  end
+  local seconds = math.min(elapsed, advance)
+  local reason = ''
+  if advance - seconds > tol then reason = 'wall_clock' end
+  local lesson_why = 'duration'
+  if s.lcred >= s.dur - tol then lesson_why = 'lesson_complete' end
+  local limits = {{s.dur - s.lcred, lesson_why}, {s.cap - s.dsec, 'daily_cap'}, {s.left, 'course_complete'}}
+  for _, limit in ipairs(limits) do
+    local room = math.max(0, limit[1])
+    if seconds > room then
+      seconds = room
+      reason = limit[2]
+    end
+  end
+  return {seconds = seconds, claimed = advance, reason = reason, position = position, furthest = furthest,
+          last = last}
+end
+"""
+
+# KEYS: none (a test entry point). ARGV: last, pos, far, lcred, dur, dsec, cap, left, tol, now,
+# claimed, playing. Returns {seconds, claimed, reason, position, furthest, last} or {"anomaly"}.
+DECIDE_ONLY = DECIDE + r"""
+local a = {}
+for i = 1, 11 do a[i] = tonumber(ARGV[i]) end
+local s = {last = a[1], pos = a[2], far = a[3], lcred = a[4], dur = a[5], dsec = a[6], cap = a[7],
+           left = a[8], tol = a[9]}
+if ARGV[8] == 'inf' then s.left = math.huge end
+local d = decide(s, a[10], a[11], ARGV[12] == '1')
+if d == nil then return {'anomaly'} end
+return {num(d.seconds), num(d.claimed), d.reason, num(d.position), num(d.furthest), num(d.last)}
+"""
+
+# One heartbeat. KEYS[1]: the session's key in the store; KEYS[2]: the dirty set.
+# ARGV: 1 tenant slug, 2 state key prefix (+ account id), 3 pending key prefix (+ account id),
+# 4 epoch key prefix (+ account id), 5 csrf cookie digest, 6 now, 7 wall clock, 8 idle timeout,
+# 9 absolute timeout, 10 token, 11 seq, 12 lesson, 13 position, 14 playing, 15 event, 16 idle,
+# 17 China date, 18 dirty member prefix (tenant id + ":").
+# Returns {"slow", why[, account]} when the database path must answer, else the answer's figures.
+BEAT = DECIDE + r"""
+local raw = redis.call('GET', KEYS[1])
+if not raw then return {'slow', 'session'} end
+local ok, data = pcall(cjson.decode, raw)
+if not ok or type(data) ~= 'table' or data.tenant ~= ARGV[1] then return {'slow', 'session'} end
+if data.csrf ~= nil and data.csrf ~= cjson.null and data.csrf ~= ARGV[5] then return {'slow', 'session'} end
+local now = tonumber(ARGV[6])
+local created = tonumber(data.created)
+local account = tostring(data.account_id)
+if (tonumber(ARGV[7]) - created) > tonumber(ARGV[9]) then return {'slow', 'session'} end
+local epoch = redis.call('GET', ARGV[4] .. account)
+if epoch and created < tonumber(epoch) then return {'slow', 'session'} end
+redis.call('EXPIRE', KEYS[1], ARGV[8])
+
+local key = ARGV[2] .. account
+local flat = redis.call('HGETALL', key)
+if #flat == 0 then return {'slow', 'missing', account} end
+local st = {}
+for i = 1, #flat, 2 do st[flat[i]] = flat[i + 1] end
+
+local seq = tonumber(ARGV[11])
+local claimed = tonumber(ARGV[13])
+local event = ARGV[15]
+if st.token ~= ARGV[10] or st.lesson ~= ARGV[12] or seq == nil or seq ~= math.floor(seq)
+   or seq <= tonumber(st.seq) or (event ~= 'beat' and event ~= 'pause') then
+  return {'slow', 'beat'}
+end
+if claimed == nil or claimed ~= claimed or claimed < 0 or claimed > 1e9 then return {'slow', 'beat'} end
+if st.paused == '1' then return {'slow', 'paused'} end
+if st.ticket ~= '' and now > tonumber(st.due) then return {'slow', 'ticket'} end
+local idle = tonumber(ARGV[16]) or 0
+local playing = ARGV[14] == '1'
+local idle_limit = tonumber(st.idle_limit)
+if (idle >= idle_limit and playing and st.idle_rep == '0') or (idle < idle_limit and st.idle_rep == '1') then
+  return {'slow', 'idle'}
+end
+
+local s = {last = tonumber(st.last), pos = tonumber(st.pos), far = tonumber(st.far), lcred = tonumber(st.lcred),
+           dur = tonumber(st.dur), cap = tonumber(st.cap), tol = tonumber(st.tol)}
+local day = ARGV[17]
+if st.day == day then s.dsec = tonumber(st.dsec) else s.dsec = 0 end
+local needed = tonumber(st.needed)
+local ecred = tonumber(st.ecred)
+local studying = st.studying == '1'
+if studying then s.left = math.max(0, needed - ecred) else s.left = 0 end
+-- A pause beat reports where playback stopped: what played up to it counts.
+local d = decide(s, now, claimed, playing or event == 'pause')
+if d == nil then return {'slow', 'anomaly'} end
+local studied = tonumber(st.studied) + d.seconds
+if st.proctor == '1' and st.ticket == '' and tonumber(st.next_at) >= 0 and studied >= tonumber(st.next_at) then
+  return {'slow', 'capture'}
+end
+if d.seconds > 0 and studying and ecred + d.seconds >= needed - 1e-6 then return {'slow', 'complete'} end
+
+local completed = st.completed
+if d.furthest >= s.dur - s.tol then completed = '1' end
+local lcred = s.lcred + d.seconds
+local dsec = s.dsec + d.seconds
+ecred = ecred + d.seconds
+local prov = tonumber(st.prov)
+if st.proctor == '1' then prov = prov + d.seconds end
+redis.call('HSET', key, 'seq', ARGV[11], 'last', num(d.last), 'pos', num(d.position), 'far', num(d.furthest),
+           'lcred', num(lcred), 'completed', completed, 'day', day, 'dsec', num(dsec), 'ecred', num(ecred),
+           'studied', num(studied), 'prov', num(prov))
+local ledger = '0'
+if d.claimed > 0 or d.reason ~= '' then ledger = '1' end
+-- What the database must hold after this beat (core.study.live.Entry, in this order).
+local entry = table.concat({
+  st.tenant, account, st.session_id, st.token, ARGV[11], st.enrollment, st.lesson, st.progress_id, st.proctor_id,
+  st.clock_id, ledger, num(s.pos), num(claimed), num(d.claimed), num(d.seconds), d.reason, ARGV[7], day,
+  num(d.last), num(d.position), num(d.furthest), num(lcred), completed, num(dsec), num(ecred), num(studied),
+  num(prov)}, '|')
+redis.call('RPUSH', ARGV[3] .. account, entry)
+redis.call('SADD', KEYS[2], ARGV[18] .. account)
+local ticket_within = ''
+if st.ticket ~= '' then ticket_within = num(math.max(0, tonumber(st.due) - now)) end
+return {'ok', account, num(d.seconds), num(d.claimed), d.reason, num(d.position), num(d.furthest), num(ecred),
+        num(lcred), completed, st.studying, st.status, st.needed, st.ticket, ticket_within}
+"""
+
+# Park a learner: the state is dropped (the next beat rebuilds it from the database) and the
+# beats not yet written are returned, to be written by the caller under the learner's lock.
+# KEYS[1]: state, KEYS[2]: pending list.
+PARK = r"""
+redis.call('DEL', KEYS[1])
+return redis.call('LRANGE', KEYS[2], 0, -1)
+"""
+
+# After a flush committed: drop the first ARGV[1] pending entries, and the learner from the dirty
+# set when none is left. KEYS[1]: pending list, KEYS[2]: dirty set; ARGV[2]: the dirty member.
+TRIM = r"""
+redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return redis.call('LLEN', KEYS[1])
+"""

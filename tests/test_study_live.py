@@ -1,0 +1,241 @@
+"""Live study (core.study.live): heartbeats decided in Redis, written to PostgreSQL in batches.
+
+* The Lua rule gives the same credit as ``core.study.credit.decide`` for any state and beat.
+* The heartbeat tests of tests/test_study.py and tests/test_snapshots.py run again here with live
+  study on (each fast beat written before it is answered), and must pass unchanged; a counter
+  shows that their ordinary beats took the fast path.
+* With the flusher: beats are answered before they are written, and the ledger and counters end
+  up equal to the database path's; a flusher killed between its commit and its acknowledgement
+  writes nothing twice and loses nothing; a change under the learner's lock (a withdrawal) sees
+  the beats still in Redis.
+
+Needs PostgreSQL (XUESHI_TEST_DATABASE_URL) and Redis (REDIS_URL); CI runs it on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.courses.tables import Enrollment
+from core.study import credit, live, services
+from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
+
+REDIS_URL = os.environ.get("REDIS_URL", "")
+from tests.live_mode import fast_answers, needs_live, test_live, xs_app, xs_settings  # noqa: E402,F401
+
+pytestmark = needs_live
+
+# The heartbeat tests of the database path, run again with live study on.
+from tests.test_study import (  # noqa: E402,F401
+    FakeClock,
+    beat,
+    clock,
+    lesson_video,
+    start,
+    studying,
+    test_a_second_tab_takes_over_and_the_first_pauses,
+    test_beats_credit_wall_clock_and_advance_and_resume_on_any_device,
+    test_completion_shows_the_guides_text_and_moves_to_review,
+    test_daily_cap_binds_and_is_shown,
+    test_forged_beats_are_refused_recorded_and_never_a_server_error,
+    test_seek_ahead_is_clamped_not_credited_and_shown,
+    test_simultaneous_beats_from_two_tabs_never_credit_double,
+)
+
+T = "/t/construction"
+FAST_PATH_TESTS = {"test_beats_credit_wall_clock_and_advance_and_resume_on_any_device",
+                   "test_daily_cap_binds_and_is_shown", "test_completion_shows_the_guides_text_and_moves_to_review",
+                   "test_simultaneous_beats_from_two_tabs_never_credit_double"}
+
+
+# --- the rule, in Lua and in Python ---------------------------------------------------------------
+
+finite = st.floats(min_value=0, max_value=10_000, allow_nan=False)
+
+
+@pytest.fixture(scope="module")
+def lua_decide():
+    from redis import Redis
+
+    from core.study.live_lua import DECIDE_ONLY
+
+    client = Redis.from_url(REDIS_URL)
+    script = client.register_script(DECIDE_ONLY)
+    yield script
+    client.close()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(last=st.one_of(st.just(0.0), finite), position=finite, furthest=finite, lesson_credited=finite,
+       duration=st.floats(min_value=1, max_value=5000), day_credited=finite, daily_cap=finite,
+       course_left=st.one_of(st.just(math.inf), finite), tolerance=st.floats(min_value=0, max_value=5),
+       step=st.floats(min_value=0, max_value=100), claimed=finite, playing=st.booleans())
+def test_the_lua_rule_credits_exactly_as_the_python_rule(lua_decide, last, position, furthest, lesson_credited,
+                                                         duration, day_credited, daily_cap, course_left, tolerance,
+                                                         step, claimed, playing):
+    state = credit.State(last_beat_at=last, position=position, furthest=max(furthest, position),
+                         lesson_credited=lesson_credited, duration=duration, day_credited=day_credited,
+                         daily_cap=daily_cap, course_left=course_left, tolerance=tolerance)
+    now = last + step
+    d = credit.decide(state, now, claimed, playing)
+    n = live.num
+    out = lua_decide(args=[n(state.last_beat_at), n(state.position), n(state.furthest), n(lesson_credited),
+                           n(duration), n(day_credited), n(daily_cap), n(course_left), n(tolerance), n(now),
+                           n(claimed), "1" if playing else "0"])
+    out = [x.decode() for x in out]
+    if d.anomaly:
+        assert out == ["anomaly"]
+        return
+    assert [float(out[0]), float(out[1]), out[2], float(out[3]), float(out[4]), float(out[5])] == [
+        d.seconds, d.claimed, d.reason, d.position, d.furthest, d.last_beat_at]
+
+
+# --- answered before written: the flusher ----------------------------------------------------------
+
+
+@pytest.fixture
+def background(xs_settings):
+    return dataclasses.replace(xs_settings, study_flush_inline=False)
+
+
+async def _no_captures(token: str) -> None:
+    """No snapshot falls due in this session (a capture is decided by the database path, which
+    writes the beats kept in Redis: these tests watch the flusher do it)."""
+    from core.proctoring.study_tables import ProctorSession
+
+    assert await ProctorSession.update({ProctorSession.plan: []}).where(ProctorSession.session == token).returning(
+        ProctorSession.id)
+
+
+async def _ledger(account_id: int) -> tuple[float, int, float, float]:
+    rows = await HoursEntry.select(HoursEntry.seconds).where(HoursEntry.account == account_id)
+    e = await Enrollment.objects().where(Enrollment.account == account_id).first()
+    p = await LessonProgress.objects().where(LessonProgress.account == account_id).first()
+    return sum(r["seconds"] for r in rows), len(rows), e.credited_seconds, p.credited_seconds
+
+
+async def test_beats_are_answered_from_redis_and_written_by_the_flusher(client, platform, studying, clock, test_live):
+    platform.live.background = True  # answered before written; no flusher task runs in this test
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    for seq in range(1, 5):
+        clock.advance(10)
+        a = await beat(client, s["token"], seq, lesson, seq * 10)
+        assert a["credited"] == 10 and a["total_seconds"] == seq * 10
+    assert await _ledger(account.id) == (0, 0, 0, 0)  # nothing written yet
+    assert await test_live.pending() == 4
+    assert await test_live.flush() == 4
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (40, 4, 40, 40)
+    clock_row = await StudyClock.objects().where(StudyClock.account == account.id).first()
+    session = await StudySession.objects().where(StudySession.token == s["token"]).first()
+    assert clock_row.last_beat_at == clock.now and session.last_seq == 4
+    assert await test_live.flush() == 0
+
+
+async def test_a_change_under_the_learners_lock_sees_the_beats_still_in_redis(client, platform, studying, clock, test_live):
+    """Withdrawing provisional seconds (a bad snapshot) parks the learner: the unwritten beats are
+    written first, then withdrawn with them; the next beat starts from the database again."""
+    platform.live.background = True
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    for seq in range(1, 4):
+        clock.advance(10)
+        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    withdrawn = await services.withdraw_provisional(studying["tenant"], account.id, s["token"])
+    assert withdrawn == 30
+    assert await test_live.pending() == 3  # written by the park; the flusher's copy is a no-op
+    assert await test_live.flush() == 3
+    total, rows, enrolled, lesson_credited = await _ledger(account.id)
+    assert (total, enrolled, lesson_credited) == (0, 0, 0) and rows == 4  # 3 beats and 1 reversal
+    clock.advance(10)
+    a = await beat(client, s["token"], 4, lesson, 40)
+    assert a["credited"] == 10 and a["total_seconds"] == 10
+
+
+async def test_simultaneous_fast_beats_never_credit_more_than_the_wall_clock(client, platform, studying, clock, test_live):
+    platform.live.background = True
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    clock.advance(20)
+    answers = await asyncio.gather(*[beat(client, s["token"], seq, lesson, 20) for seq in range(1, 41)])
+    assert sum(a["credited"] for a in answers) == 20
+    await test_live.flush()
+    assert (await _ledger(account.id))[0] == 20
+
+
+async def test_a_signed_out_or_forged_beat_is_not_answered_from_redis(client, platform, studying, clock,
+                                                                        fast_answers):
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    clock.advance(10)
+    assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
+    assert len(fast_answers) == 1
+    r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "2", "lesson": str(lesson),
+                                              "position": "20", "playing": "1"}, csrf=False)
+    assert r.status_code == 403  # no CSRF token: the web app refuses it
+    await client.post(f"{T}/signout", {})
+    clock.advance(10)
+    r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "3", "lesson": str(lesson),
+                                              "position": "20", "playing": "1"})
+    assert r.status_code in (303, 401, 403) or "signin" in r.headers.get("location", "")
+    assert len(fast_answers) == 1
+
+
+KILLED_FLUSH = textwrap.dedent("""
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from core import db
+    from core.kernel import build_platform
+    from core.settings import Settings
+    from core.study import live
+
+    async def main():
+        settings = Settings(database_url=sys.argv[1], redis_url=sys.argv[2], secret_key="x", var_dir=Path(sys.argv[3]),
+                            load_entrypoints=True, db_pool_size=0)
+        platform = build_platform(settings)
+        live.after_commit = lambda: os.kill(os.getpid(), signal.SIGKILL)  # committed, not acknowledged
+        await platform.live.flush()
+
+    asyncio.run(main())
+""")
+
+
+async def test_a_flusher_killed_after_its_commit_writes_each_beat_once(client, platform, studying, clock,
+                                                                        tmp_path, test_live):
+    platform.live.background = True
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    for seq in range(1, 5):
+        clock.advance(10)
+        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    script = tmp_path / "flush.py"
+    script.write_text(KILLED_FLUSH)
+    done = subprocess.run([sys.executable, str(script), platform.settings.database_url, REDIS_URL,
+                           str(tmp_path / "var")], cwd=Path(__file__).resolve().parents[1], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == -9, done.stderr[-2000:]
+    assert await test_live.pending() == 4  # killed before removing them from Redis
+    assert await _ledger(account.id) == (40, 4, 40, 40)  # but they were committed
+    assert await test_live.flush() == 4  # written again: no effect
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (40, 4, 40, 40)
+    clock.advance(10)
+    assert (await beat(client, s["token"], 5, lesson, 50))["total_seconds"] == 50
+    await test_live.flush()
+    assert await _ledger(account.id) == (50, 5, 50, 50)
