@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import os
 import re
 import secrets
@@ -30,7 +31,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-LEARNERS = 64
+LEARNERS = 512
+WARM_UP = 3  # seconds of beats before each measured run (not counted)
 LUA = textwrap.dedent("""
     local learners = {}
     %s
@@ -53,8 +55,8 @@ LUA = textwrap.dedent("""
       n = n + 1
       local l = mine[(n %% #mine) + 1]
       l[5] = l[5] + 1
-      local pos = (os.time() - t0) + l[5] * 0.0001
-      local body = "token=" .. l[1] .. "&seq=" .. l[5] .. "&lesson=" .. l[4] .. "&position=" .. pos
+      local pos = %d + (os.time() - t0) + l[5] * 0.0001
+      local body = "token=" .. l[1] .. "&seq=" .. (%d + l[5]) .. "&lesson=" .. l[4] .. "&position=" .. pos
                    .. "&playing=1&event=beat&_csrf_token=" .. l[3]
       return wrk.format("POST", "%s", {["Cookie"] = l[2], ["Content-Type"] = "application/x-www-form-urlencoded",
                                        ["x-csrftoken"] = l[3]}, body)
@@ -99,8 +101,8 @@ def uvicorn(target: str, port: int, workers: int, env: dict, cwd: Path, factory:
            str(workers), "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"]
     if factory:
         cmd.append("--factory")
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    log = open(Path(tempfile.gettempdir()) / f"xs-bench-server-{port}.log", "w")  # a full pipe would stall it
+    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -184,6 +186,9 @@ def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
     return out
 
 
+written: list[tuple] = []  # (database, procs, pending at the end, fast rows, slow rows, drain seconds)
+
+
 def run_config(label: str, env: dict, seconds: int, connections: int, work: Path) -> list[tuple]:
     # Piccolo's engine is process-global: each database is prepared in its own process.
     out = subprocess.run([sys.executable, __file__, "--prepare"], env=env, cwd=ROOT, capture_output=True,
@@ -201,17 +206,60 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
             wait_port(bare_port)
             time.sleep(1.0)
             learners = sessions_for(port, env)
+            started = time.time()
             table = ",\n".join("{%r, %r, %r, %r}" % row for row in learners)
             for name, url, target in (("bare", f"http://127.0.0.1:{bare_port}/beat", "/beat"),
                                       ("heartbeat", f"http://127.0.0.1:{port}/t/construction/study/beat",
                                        "/t/construction/study/beat")):
                 script = work / f"{name}.lua"
-                script.write_text(LUA % ("learners = {" + table + "}", 2, target))
-                rows.append((label, workers, name, *wrk(url, script, seconds, connections)))
+                for run, duration in enumerate((WARM_UP, seconds)):
+                    # Each run's sequence numbers and positions go on from the last run's: every
+                    # beat is new and plausible (the position follows the wall clock).
+                    script.write_text(LUA % ("learners = {" + table + "}", 2, time.time() - started,
+                                             10_000_000 * (run + 1), target))
+                    result = wrk(url, script, duration, connections)  # the warm-up builds each live state
+                rows.append((label, workers, name, *result))
+            written.append((label, workers, *drain(env)))
         finally:
             stop(app)
             stop(bare)
     return rows
+
+
+def drain(env: dict) -> tuple[int, int, int, float]:
+    """After a heartbeat run, with the servers still up: beats still in Redis when wrk stopped,
+    seconds until the flusher had written them all, and the ledger's rows written from Redis
+    (live study) and by the database path. SQLite has no live study: (0, 0, rows, 0.0)."""
+    if "REDIS_URL" not in env:
+        import sqlite3
+
+        db = sqlite3.connect(env["DATABASE_URL"].removeprefix("sqlite:///"))
+        rows = db.execute("SELECT count(*) FROM hours_entry").fetchone()[0]
+        db.close()
+        return 0, 0, rows, 0.0
+    import asyncpg
+    import redis
+
+    client = redis.Redis.from_url(env["REDIS_URL"])
+    pattern = f"xueshi:live:{hashlib.sha256(env['DATABASE_URL'].encode()).hexdigest()[:12]}:p:*"
+
+    def pending() -> int:
+        return sum(client.llen(k) for k in client.scan_iter(pattern))
+
+    left, t0 = pending(), time.time()
+    while pending() and time.time() - t0 < 120:
+        time.sleep(0.1)
+    took = time.time() - t0
+
+    async def counts():
+        c = await asyncpg.connect(env["DATABASE_URL"])
+        try:
+            return await c.fetchrow("SELECT count(beat) AS fast, count(*) - count(beat) AS slow FROM hours_entry")
+        finally:
+            await c.close()
+
+    row = asyncio.run(counts())
+    return left, row["fast"], row["slow"], took
 
 
 def pg_reachable(url: str) -> bool:
@@ -236,7 +284,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="xs-bench-beat-"))
     base = {**os.environ, "XUESHI_SECRET_KEY": "bench-secret", "PYTHONPATH": f"{ROOT}:{work}",
             "XUESHI_DB_POOL_SIZE": "10"}
-    configs = [("SQLite", {**base, "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "XUESHI_VAR_DIR": str(work / "var")})]
+    configs = [] if os.environ.get("BENCH_ONLY") == "pg" else [("SQLite", {**base, "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}", "XUESHI_VAR_DIR": str(work / "var")})]
     pg = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/test")
     redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/0")
     if pg_reachable(pg):
@@ -256,7 +304,7 @@ def main() -> None:
         for label, env in configs:
             rows += run_config(label, env, seconds, connections, work)
     finally:
-        if len(configs) > 1:
+        if any(label != "SQLite" for label, _ in configs):
             asyncio.run(create(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     print(f"{'database':<18} {'procs':>5} {'endpoint':<10} {'req/s':>9} {'p50 ms':>8} {'p95 ms':>8} {'non-2xx':>8} {'vs bare':>8}")
     bare = {}
@@ -266,6 +314,12 @@ def main() -> None:
         ratio = rps / bare[(label, workers)] if name != "bare" else 1.0
         print(f"{label:<18} {workers:>5} {name:<10} {rps:9.0f} {p50:8.2f} {p95:8.2f} {errors:>8} {ratio:8.2f}")
     print(f"({seconds} s per run, wrk -t2 -c{connections}, {LEARNERS} learners, uvicorn uvloop+httptools, same machine)")
+    print()
+    print("ledger after each configuration's runs (cumulative per database): beats kept in Redis when wrk stopped,")
+    print("seconds until the flusher had written them, rows written from Redis (live) and by the database path")
+    for label, workers, left, fast, slow, took in written:
+        print(f"{label:<18} {workers:>5}  pending {left:>6}  drained in {took:5.2f} s  live rows {fast:>7}  "
+              f"database-path rows {slow:>6}")
 
 
 if __name__ == "__main__":

@@ -355,23 +355,24 @@ async def _index(platform, tenant, ps: ProctorSession, row: FaceVerification, ma
 # --- what the player reports ---------------------------------------------------------------------
 
 
-async def player_evidence(tenant, account_id: int, beat, answer: dict[str, Any], now: float) -> None:
+async def player_evidence(tenant, account_id: int, beat, answer: dict[str, Any], now: float) -> bool:
     """Idle windows, hidden tabs and a second device, on the study timeline for the reviewer:
     ``idle`` once per window of ``study.idle_seconds`` without interaction while playing (the
     player reports the seconds since the last touch), ``hidden`` for every beat sent as the page
-    was hidden, ``devices`` once when a page learns that another tab or device took over."""
+    was hidden, ``devices`` once when a page learns that another tab or device took over. Returns
+    whether the session's idle flag changed."""
     token = beat.token[:64]
     ps = await scoped(ProctorSession, tenant).objects(
         (ProctorSession.session == token) & (ProctorSession.account == account_id)).first()
     if ps is None:
-        return
+        return False
     kw = {"enrollment": ps.enrollment, "session": token}
     if answer.get("reason") == "session_replaced":
         if not await scoped(StudyEvent, tenant).exists((StudyEvent.session == token) & (StudyEvent.kind == "devices")):
             await event(tenant, account_id, "devices", **kw)
-        return
+        return False
     if answer.get("reason") in ("foreign_session", "replayed", "lesson_mismatch", "session_ended"):
-        return
+        return False
     if beat.event == "hide":
         await event(tenant, account_id, "hidden", position=round(beat.position, 1)
                     if isinstance(beat.position, float) and beat.position == beat.position else 0.0, **kw)
@@ -380,6 +381,9 @@ async def player_evidence(tenant, account_id: int, beat, answer: dict[str, Any],
         await scoped(ProctorSession, tenant).update({ProctorSession.idle_reported: True}).where(
             ProctorSession.id == ps.id)
         await event(tenant, account_id, "idle", seconds=round(idle), **kw)
-    elif idle < tenant.rules.study.idle_seconds and ps.idle_reported:
+        return True
+    if idle < tenant.rules.study.idle_seconds and ps.idle_reported:
         await scoped(ProctorSession, tenant).update({ProctorSession.idle_reported: False}).where(
             ProctorSession.id == ps.id)
+        return True
+    return False

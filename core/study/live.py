@@ -163,6 +163,11 @@ async def write(entries: list[Entry]) -> None:
 
     if not entries:
         return
+    # The learners' clocks first, in one order: every other writer of a learner's rows takes its
+    # clock first too (services.locked_clock), so a flush and a beat never wait on each other in
+    # opposite orders (a deadlock).
+    await HoursEntry.raw("SELECT id FROM study_clock WHERE id = ANY({}::int[]) ORDER BY id FOR UPDATE",
+                         sorted({e.clock_id for e in entries}))
     rows = [e for e in entries if e.ledger]
     if rows:
         await HoursEntry.raw(LEDGER_SQL, *[list(c) for c in zip(*[
@@ -265,10 +270,15 @@ class Live:
         account = await scoped(Account, tenant).get(account_id, Account.active == True)  # noqa: E712
         if account is None or account.role != "learner" or account.must_change_password:
             return False
+        key = self.state_key(tenant.id, account_id)
         async with write_transaction(StudyClock):
-            clock = await services.locked_clock(tenant, account_id)
+            clock = await services.locked_clock(tenant, account_id, park=False)
             if clock is None or not token or clock.active_token != token:
                 return False
+            if await self.redis.exists(key):  # rebuilt by a beat of the same learner we waited for
+                return True
+            if await self.park(tenant, account_id):
+                clock = await scoped(StudyClock, tenant).objects(StudyClock.account == account_id).first()
             session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
             if session is None or session.account != account_id or session.ended_at is not None:
                 return False
@@ -300,7 +310,6 @@ class Live:
                 "idle_rep": "1" if proctor and ps.idle_reported else "0",
                 "idle_limit": num(float(rules.idle_seconds) if ps is not None else 1e18),
             }
-            key = self.state_key(tenant.id, account_id)
             async with self.redis.pipeline(transaction=True) as pipe:
                 pipe.delete(key).hset(key, mapping=state).expire(key, STATE_TTL)
                 await pipe.execute()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from http.cookies import SimpleCookie
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -21,6 +21,7 @@ from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 from core.study import credit, services
 from core.study.live import Live
 
+log = logging.getLogger("xueshi.study")
 MAX_BODY = 4096
 HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
 
@@ -36,6 +37,16 @@ def _replay(body: bytes, receive: Any):
         return await receive()
 
     return again
+
+
+def _cookies(header: str) -> dict[str, str]:
+    """name → value of a Cookie header (our cookies' values are URL-safe tokens, never quoted)."""
+    out = {}
+    for part in header.split(";"):
+        name, eq, value = part.strip().partition("=")
+        if eq and name not in out:
+            out[name] = value
+    return out
 
 
 def _csrf_ok(secret: str, token: str | None, cookie: str | None) -> bool:
@@ -88,26 +99,23 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
         return rest
     if not headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
         return rest
-    cookies = SimpleCookie()
-    try:
-        cookies.load(headers.get(b"cookie", b"").decode("latin-1"))
-    except Exception:
-        return rest
+    cookies = _cookies(headers.get(b"cookie", b"").decode("latin-1"))
     sid = cookies.get(platform.sessions.cookie_name(slug))
     csrf_cookie = cookies.get("csrftoken")
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     token = headers.get(b"x-csrftoken", b"").decode("latin-1") or form.get("_csrf_token")
-    if sid is None or csrf_cookie is None or len(sid.value) > 100 or not _csrf_ok(
-            platform.settings.secret_key, token, csrf_cookie.value):
+    if sid is None or csrf_cookie is None or len(sid) > 100 or not _csrf_ok(
+            platform.settings.secret_key, token, csrf_cookie):
         return rest
-    digest = hashlib.sha256(csrf_cookie.value.encode()).hexdigest()
+    digest = hashlib.sha256(csrf_cookie.encode()).hexdigest()
     now = services.server_time()
     day = services.china_day(now)
-    r = await live.beat(tenant, sid.value, digest, form, now, day)
+    r = await live.beat(tenant, sid, digest, form, now, day)
     if r[0] == "slow" and r[1] == "missing":
         if await live.hydrate(tenant, int(r[2]), form.get("token", "")[:64]):
-            r = await live.beat(tenant, sid.value, digest, form, now, day)
+            r = await live.beat(tenant, sid, digest, form, now, day)
     if r[0] != "ok":
+        log.warning("heartbeat left to the database path: %s", r[1])
         return rest
     if not live.background:
         await live.flush_learner(tenant, int(r[1]))

@@ -135,15 +135,16 @@ async def ensure_progress(tenant: Tenant, account_id: int, lesson_id: int) -> Le
 
 
 
-async def locked_clock(tenant: Tenant, account_id: int) -> StudyClock | None:
+async def locked_clock(tenant: Tenant, account_id: int, park: bool = True) -> StudyClock | None:
     """The learner's study clock, locked for this write transaction (``write_transaction(StudyClock)``):
     every change of a learner's hours (beats, review, appeals, proctoring) goes through it. With
     live study on, taking the lock parks the learner (``core.study.live``): the beats kept in
-    Redis are written first, so what follows reads and changes the complete state."""
+    Redis are written first, so what follows reads and changes the complete state (``park=False``:
+    live study's own rebuild, which parks only when no other request rebuilt the state meanwhile)."""
     query = scoped(StudyClock, tenant).objects(StudyClock.account == account_id)
     clock = await for_update(query).first()
     current = live.active()
-    if clock is not None and current is not None and await current.park(tenant, account_id):
+    if park and clock is not None and current is not None and await current.park(tenant, account_id):
         clock = await query.first()  # the parked beats moved it on
     return clock
 
@@ -256,8 +257,8 @@ async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None 
 
     now = server_time() if now is None else now
     answer = await _beat(tenant, account_id, beat, now, platform)
-    await snapshots.player_evidence(tenant, account_id, beat, answer, now)
-    await hold(tenant, account_id)  # the timeline's flags changed outside the lock
+    if await snapshots.player_evidence(tenant, account_id, beat, answer, now):
+        await hold(tenant, account_id)  # the idle flag changed outside the lock
     return answer
 
 
