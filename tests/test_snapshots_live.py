@@ -25,10 +25,12 @@ pytestmark = needs_live
 
 @pytest.fixture(autouse=True)
 async def no_faces_of_earlier_tests():
-    """Encodings kept by tests/test_snapshots.py's runs of the same photos would flag these
-    learners as one face studying for several accounts."""
+    """The same photos studying in tests/test_snapshots.py (before or after these) would flag
+    the learners as one face studying for several accounts: no encoding outlives its test."""
     from core.proctoring.study_tables import FaceEncoding
 
+    await FaceEncoding.delete(force=True)
+    yield
     await FaceEncoding.delete(force=True)
 FAST_PATH_TESTS = {"test_same_person_snapshot_is_matched_in_a_job_and_confirms_the_hours",
                    "test_other_person_pauses_withdraws_provisional_hours_and_needs_a_new_face_check",

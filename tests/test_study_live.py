@@ -196,6 +196,48 @@ async def test_a_signed_out_or_forged_beat_is_not_answered_from_redis(client, pl
     assert len(fast_answers) == 1
 
 
+async def test_a_csrf_cookie_the_session_was_not_started_with_is_not_answered_from_redis(
+        client, platform, studying, clock, fast_answers):
+    """A valid CSRF pair planted later (a sibling host, say) is refused: the session is bound to
+    the cookie it was started with, in Redis as in the web app."""
+    from litestar.middleware.csrf import generate_csrf_token
+
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    clock.advance(10)
+    planted = generate_csrf_token(platform.settings.secret_key)
+    client.http.cookies.set("csrftoken", planted)
+    r = await client.http.post(f"{T}/study/beat", data={
+        "token": s["token"], "seq": "1", "lesson": str(lesson), "position": "10", "playing": "1",
+        "_csrf_token": planted})
+    assert r.status_code == 403 and not fast_answers
+
+
+async def test_the_flusher_loop_writes_the_beats_and_hands_its_lease_on(client, platform, studying, clock,
+                                                                        test_live):
+    platform.live.background = True
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    for seq in range(1, 4):
+        clock.advance(10)
+        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    flusher = live.Live(REDIS_URL, platform.settings.database_url, idle_seconds=1800, absolute_seconds=43200)
+    before = live._active
+    flusher.start()
+    try:
+        for _ in range(200):
+            if await test_live.pending() == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await flusher.stop()
+        live._active = before
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (30, 3, 30, 30)
+    assert not await test_live.redis.exists(test_live.lease)
+
+
 KILLED_FLUSH = textwrap.dedent("""
     import asyncio, os, signal, sys
     from pathlib import Path

@@ -41,13 +41,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from redis.exceptions import NoScriptError
+
 from core.study import live_lua
 
 log = logging.getLogger("xueshi.study")
 
 STATE_TTL = 2 * 3600  # an abandoned learner's hash expires (its pending beats do not)
 FLUSH_BATCH = 500  # learners per flush transaction
-FLUSH_IDLE_SECONDS = 0.5
+FLUSH_EVERY_SECONDS = 0.25  # between flushes that found less than a full batch
 
 _active: Live | None = None  # the process's live study (set while its platform runs)
 
@@ -203,6 +205,7 @@ class Live:
         self._scripts = {name: AsyncScript(None, source.encode()) for name, source in (  # type: ignore[arg-type]
             ("beat", live_lua.BEAT), ("park", live_lua.PARK), ("trim", live_lua.TRIM))}
         self._clients: dict[int, Any] = {}
+        self._full = False  # the last flush found a full batch
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
 
@@ -219,7 +222,15 @@ class Live:
         return client
 
     async def _run(self, name: str, keys: list, args: list, client: Any = None) -> Any:
-        return await self._scripts[name](keys=keys, args=args, client=client or self.redis)
+        script = self._scripts[name]
+        if client is not None:  # a pipeline
+            return await script(keys=keys, args=args, client=client)
+        client = self.redis
+        try:  # EVALSHA without the script object's per-call work: the heartbeat's hot path
+            return await client.evalsha(script.sha, len(keys), *keys, *args)
+        except NoScriptError:
+            await client.script_load(script.script)
+            return await client.evalsha(script.sha, len(keys), *keys, *args)
 
     @staticmethod
     def member(tenant_id: int, account_id: int) -> str:
@@ -324,6 +335,7 @@ class Live:
         from core.study.tables import HoursEntry
 
         members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.srandmember(self.dirty, limit)]
+        self._full = len(members) >= limit
         if not members:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -376,13 +388,16 @@ class Live:
                 holder = await self.redis.set(self.lease, me, nx=True, px=10_000)
                 if not holder and (await self.redis.get(self.lease) or b"").decode() == me:
                     holder = await self.redis.pexpire(self.lease, 10_000)
-                written = await self.flush() if holder else 0
+                if holder:
+                    await self.flush()
+                else:
+                    self._full = False
             except Exception:  # the database or Redis is away: keep the beats, try again
                 log.exception("flushing study beats failed")
-                written = 0
-            if written == 0:
+                self._full = False
+            if not self._full:  # a full batch: more are waiting; else let beats gather a moment
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), FLUSH_IDLE_SECONDS)
+                    await asyncio.wait_for(self._stopping.wait(), FLUSH_EVERY_SECONDS)
         with contextlib.suppress(Exception):  # hand the lease on at once
             if (await self.redis.get(self.lease) or b"").decode() == me:
                 await self.redis.delete(self.lease)

@@ -9,6 +9,7 @@ answers as it always did. Either way the answer is the same JSON.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -49,8 +50,10 @@ def _cookies(header: str) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _csrf_ok(secret: str, token: str | None, cookie: str | None) -> bool:
-    """Litestar's double-submit check: both are our tokens (HMAC) and carry the same secret."""
+    """Litestar's double-submit check: both are our tokens (HMAC) and carry the same secret.
+    (A pure function of its arguments: a learner's beats repeat the same pair, kept per process.)"""
     if not token or not cookie or len(token) <= CSRF_SECRET_LENGTH or len(cookie) <= CSRF_SECRET_LENGTH:
         return False
     for value in (token, cookie):
