@@ -281,3 +281,26 @@ async def test_a_flusher_killed_after_its_commit_writes_each_beat_once(client, p
     assert (await beat(client, s["token"], 5, lesson, 50))["total_seconds"] == 50
     await test_live.flush()
     assert await _ledger(account.id) == (50, 5, 50, 50)
+
+
+async def test_the_daily_cap_starts_again_at_china_midnight_in_redis(client, platform, studying, clock, monkeypatch,
+                                                                     fast_answers):
+    import datetime as dt
+
+    monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
+    china = dt.timezone(dt.timedelta(hours=8))
+    clock.now = dt.datetime(2033, 5, 18, 23, 59, 20, tzinfo=china).timestamp()
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    await StudyClock.update({StudyClock.day: services.china_day(clock.now), StudyClock.day_seconds: 50.0}).where(
+        StudyClock.account == studying["account"].id)  # 50 s studied earlier that day
+    clock.advance(20)  # 23:59:40
+    a = await beat(client, s["token"], 1, lesson, 20)
+    assert a["credited"] == 10 and a["reason"] == "daily_cap"
+    clock.advance(30)  # 00:00:10, the next day
+    a = await beat(client, s["token"], 2, lesson, 50)
+    assert a["credited"] == 30 and a["reason"] == ""
+    assert len(fast_answers) == 2
+    row = await StudyClock.objects().where(StudyClock.account == studying["account"].id).first()
+    assert (row.day, row.day_seconds) == ("2033-05-19", 30.0)

@@ -118,7 +118,7 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
         if await live.hydrate(tenant, int(r[2]), form.get("token", "")[:64]):
             r = await live.beat(tenant, sid, digest, form, now, day)
     if r[0] != "ok":
-        log.warning("heartbeat left to the database path: %s", r[1])
+        log.debug("heartbeat left to the database path: %s", r[1])
         return rest
     if not live.background:
         await live.flush_learner(tenant, int(r[1]))
