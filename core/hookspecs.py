@@ -72,7 +72,8 @@ def static_dirs() -> list[tuple[str, Path]] | None:
 
 @hookspec
 def extra_template_vars(request: Request, tenant: Tenant) -> dict[str, Any] | None:
-    """Extra variables for every page rendered for ``tenant``."""
+    """Extra variables for every page rendered for ``tenant``. An ``async def`` value without
+    arguments is awaited by ``render`` first, only for pages whose templates name it."""
 
 
 @hookspec

@@ -9,6 +9,8 @@ and render pages with ``render()``.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import Any
 
 from litestar import Request, Response
@@ -150,6 +152,44 @@ def redirect(request: Request, path: str) -> Response:
     return Redirect(path=url, status_code=303)
 
 
+class _Result:
+    """An awaited helper in the context: the template calls it as before and gets its result."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __call__(self) -> Any:
+        return self.value
+
+
+def _not_awaited(name: str):
+    def helper(*_: Any, **__: Any) -> Any:
+        raise RuntimeError(f"template helper {name}() was not awaited: its template name was not found")
+
+    return helper
+
+
+async def _await_helpers(p: Platform, slug: str | None, template: str, ctx: dict[str, Any]) -> None:
+    """Templates render synchronously (``core.templating``), so an async function without
+    arguments in the context (a lazy helper such as a plugin's ``extra_template_vars``) is awaited
+    here, and only when the page's templates name it: other pages never run it."""
+    helpers = [k for k, v in ctx.items() if callable(v) and inspect.iscoroutinefunction(v)]
+    if not helpers:
+        return
+    used = p.templates.names_used(slug, template)
+    wanted = [k for k in helpers if used is None or k in used]
+    if len(wanted) == 1:  # (gather would wrap it in a task)
+        results = [await ctx[wanted[0]]()]
+    else:
+        results = await asyncio.gather(*(ctx[k]() for k in wanted))
+    for k in helpers:
+        ctx[k] = _not_awaited(k)
+    for k, value in zip(wanted, results):
+        ctx[k] = _Result(value)
+
+
 async def render(
     request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any
 ) -> Response:
@@ -179,8 +219,9 @@ async def render(
         for extra in await collect(hooks.extra_template_vars, request=request, tenant=tenant):
             ctx.update(extra)
     ctx.update(context)
-    env = p.templates.env_for(tenant.slug if tenant else None, ctx["lang"])
-    html = await env.get_template(template).render_async(ctx)
+    slug = tenant.slug if tenant else None
+    await _await_helpers(p, slug, template, ctx)
+    html = p.templates.env_for(slug, ctx["lang"]).get_template(template).render(ctx)
     response = Response(content=html, media_type="text/html", status_code=status_code, headers=headers)
     if request.query_params.get("lang") == ctx["lang"]:  # a language switch is remembered
         response.set_cookie("xs_lang", ctx["lang"], max_age=365 * 86400, samesite="lax", path="/")
