@@ -83,20 +83,26 @@ def roles(*allowed: str):
 # --- dependencies (by parameter name) -----------------------------------------------------------
 
 
+# Each provider names the one before it (platform → tenant → account → hooks), though it reads
+# ``request.state``: Litestar resolves dependencies of the same depth together in an anyio task
+# group, which cost a handler asking for two of them ~80 µs a request, twice a bare handler's
+# whole cost; one after another they cost a few µs each.
+
+
 def _provide_platform(request: Request) -> Platform:
     return platform_of(request)
 
 
-def _provide_tenant(request: Request) -> Tenant:
+def _provide_tenant(request: Request, platform: Platform) -> Tenant:
     return tenant_of(request)
 
 
-def _provide_account(request: Request) -> Account | None:
+def _provide_account(request: Request, tenant: Tenant) -> Account | None:
     return account_of(request)
 
 
-def _provide_hooks(request: Request) -> Hooks:
-    return platform_of(request).hooks(tenant_of(request))
+def _provide_hooks(platform: Platform, tenant: Tenant, account: Account | None) -> Hooks:
+    return platform.hooks(tenant)
 
 
 def dependencies() -> dict[str, Any]:
