@@ -83,7 +83,8 @@ def extra_css_urls(tenant: Tenant) -> list[str] | None:
 
 @hookspec
 def menu_links(tenant: Tenant, account: Account | None) -> list[MenuLink] | None:
-    """``MenuLink`` items for the navigation of the signed-in ``account`` (None when anonymous)."""
+    """``MenuLink`` items for the navigation of the signed-in ``account`` (``render`` asks only
+    for signed-in accounts; other callers may pass None for an anonymous visitor)."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -217,8 +217,8 @@ async def render(
     }
     if tenant is not None:
         hooks = p.hooks(tenant)
-        links = await collect(hooks.menu_links, tenant=tenant, account=account)
-        if account is not None:
+        if account is not None:  # anonymous visitors get no menu: not worth asking the plugins
+            links = await collect(hooks.menu_links, tenant=tenant, account=account)
             links = [m for m in links if not m.roles or account.role in m.roles]
             ctx["menu"] = sorted(links, key=lambda m: m.order)
         ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
