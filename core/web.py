@@ -178,7 +178,8 @@ class _Result:
 
 def _not_awaited(name: str):
     def helper(*_: Any, **__: Any) -> Any:
-        raise RuntimeError(f"template helper {name}() was not awaited: its template name was not found")
+        raise RuntimeError(f"template helper {name}() called, but render() found no template of the page "
+                           "naming it, so did not await it")
 
     return helper
 
