@@ -72,7 +72,8 @@ def static_dirs() -> list[tuple[str, Path]] | None:
 
 @hookspec
 def extra_template_vars(request: Request, tenant: Tenant) -> dict[str, Any] | None:
-    """Extra variables for every page rendered for ``tenant``."""
+    """Extra variables for every page rendered for ``tenant``. An ``async def`` value without
+    arguments is awaited by ``render`` first, only for pages whose templates name it."""
 
 
 @hookspec
@@ -82,7 +83,8 @@ def extra_css_urls(tenant: Tenant) -> list[str] | None:
 
 @hookspec
 def menu_links(tenant: Tenant, account: Account | None) -> list[MenuLink] | None:
-    """``MenuLink`` items for the navigation of the signed-in ``account`` (None when anonymous)."""
+    """``MenuLink`` items for the navigation of the signed-in ``account`` (``render`` asks only
+    for signed-in accounts; other callers may pass None for an anonymous visitor)."""
 
 
 # ---------------------------------------------------------------------------------------------

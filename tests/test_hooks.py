@@ -69,7 +69,11 @@ class HookTenant:
 
     @hookimpl
     def extra_template_vars(self, request, tenant):
-        return {"hook_motto": "安全第一，预防为主"}
+        async def hook_visits():  # a lazy helper: awaited only for pages whose templates name it
+            CALLS.append((self.slug, "hook_visits", request.url.path))
+            return "已访问"
+
+        return {"hook_motto": "安全第一，预防为主", "hook_visits": hook_visits}
 
     @hookimpl
     def extra_css_urls(self, tenant):
@@ -231,6 +235,17 @@ async def test_static_dirs_are_served_under_static_plugins(client):
 async def test_extra_template_vars_reach_the_tenants_pages(client):
     r = await client.get("/t/hooktest/")
     assert "测试机构首页：安全第一，预防为主" in r.text
+
+
+async def test_async_template_vars_are_awaited_only_for_pages_that_name_them(client):
+    """Templates render synchronously: render() awaits an async helper before rendering, and
+    only when the page's templates (with those it extends or includes) name it."""
+    r = await client.get("/t/hooktest/")
+    assert "首页访问：已访问" in r.text
+    assert [c for c in CALLS if c[1] == "hook_visits"]
+    r = await client.get("/t/hooktest/hookpage")
+    assert r.status_code == 200 and "测试插件页面" in r.text
+    assert not [c for c in CALLS if c[1] == "hook_visits" and c[2].endswith("/hookpage")]
 
 
 async def test_extra_css_urls_are_linked_on_the_tenants_pages_only(client):

@@ -79,7 +79,7 @@ async def certificate_html(templates: Any, tenant: Any, view: CertificateView) -
         printable = {**view.__dict__, **await asyncio.to_thread(
             lambda: {k: fonts.printable(v) for k, v in texts.items()})}
     env = templates.env_for(tenant.slug, "zh_CN")
-    return await env.get_template("certificates/document.html").render_async(
+    return env.get_template("certificates/document.html").render(
         cert=printable, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
         qr=qr_data_uri(view.verify_url), verify_url=view.verify_url)
 

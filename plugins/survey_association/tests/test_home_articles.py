@@ -239,3 +239,21 @@ async def test_kept_lists_stay_in_their_tenant_bounded_and_right_under_simultane
     assert all("并发期间发布" in [a.title for a in rows] for rows in lists)
     await articles.delete(survey, saved.id)
     assert "并发期间发布" not in [a.title for a in await articles.latest(survey, "news", 50)]
+
+
+async def test_latest_each_gives_each_columns_latest_kept_or_read(tenant):
+    """The home page's columns: the same lists as latest() one by one, whether some are kept and
+    some are read, and a change still shows at once."""
+    survey = tenant("survey")
+    categories = list(articles.CATEGORIES)
+    articles.forget_lists(survey)
+    await articles.latest(survey, "news", 5)  # one column kept, the others read
+    each = await articles.latest_each(survey, categories, 5)
+    assert [[a.id for a in rows] for rows in each] == \
+        [[a.id for a in await articles.latest(survey, c, 5)] for c in categories]
+    saved = await articles.save(survey, articles.ArticleInput(category="policy", title="新的政策（列）", body="正文",
+                                                              published_on=dt.date.today()))
+    each = await articles.latest_each(survey, categories, 5)
+    assert each[categories.index("policy")][0].title == "新的政策（列）"
+    await articles.delete(survey, saved.id)
+    assert "新的政策（列）" not in [a.title for rows in await articles.latest_each(survey, categories, 5) for a in rows]
