@@ -118,6 +118,19 @@ async def _no_captures(token: str) -> None:
         ProctorSession.id)
 
 
+async def _study(client, platform, studying, clock, beats: int) -> dict:
+    """Start the lesson with no capture due and send ``beats`` beats of 10 s, each answered (from
+    Redis) before it is written: the flusher's part is left to the test."""
+    platform.live.background = True
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    await _no_captures(s["token"])
+    for seq in range(1, beats + 1):
+        clock.advance(10)
+        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    return s
+
+
 async def _ledger(account_id: int) -> tuple[float, int, float, float]:
     rows = await HoursEntry.select(HoursEntry.seconds).where(HoursEntry.account == account_id)
     e = await Enrollment.objects().where(Enrollment.account == account_id).first()
@@ -148,13 +161,8 @@ async def test_beats_are_answered_from_redis_and_written_by_the_flusher(client, 
 async def test_a_change_under_the_learners_lock_sees_the_beats_still_in_redis(client, platform, studying, clock, test_live):
     """Withdrawing provisional seconds (a bad snapshot) parks the learner: the unwritten beats are
     written first, then withdrawn with them; the next beat starts from the database again."""
-    platform.live.background = True
     lesson, account = studying["lesson"].id, studying["account"]
-    s = await start(client, lesson)
-    await _no_captures(s["token"])
-    for seq in range(1, 4):
-        clock.advance(10)
-        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    s = await _study(client, platform, studying, clock, 3)
     withdrawn = await services.withdraw_provisional(studying["tenant"], account.id, s["token"])
     assert withdrawn == 30
     assert await test_live.pending() == 3  # written by the park; the flusher's copy is a no-op
@@ -215,13 +223,8 @@ async def test_a_csrf_cookie_the_session_was_not_started_with_is_not_answered_fr
 
 async def test_the_flusher_loop_writes_the_beats_and_hands_its_lease_on(client, platform, studying, clock,
                                                                         test_live):
-    platform.live.background = True
     lesson, account = studying["lesson"].id, studying["account"]
-    s = await start(client, lesson)
-    await _no_captures(s["token"])
-    for seq in range(1, 4):
-        clock.advance(10)
-        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    s = await _study(client, platform, studying, clock, 3)
     flusher = live.Live(REDIS_URL, platform.settings.database_url, idle_seconds=1800, absolute_seconds=43200)
     before = live._active
     flusher.start()
@@ -259,13 +262,8 @@ KILLED_FLUSH = textwrap.dedent("""
 
 async def test_a_flusher_killed_after_its_commit_writes_each_beat_once(client, platform, studying, clock,
                                                                         tmp_path, test_live):
-    platform.live.background = True
     lesson, account = studying["lesson"].id, studying["account"]
-    s = await start(client, lesson)
-    await _no_captures(s["token"])
-    for seq in range(1, 5):
-        clock.advance(10)
-        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    s = await _study(client, platform, studying, clock, 4)
     script = tmp_path / "flush.py"
     script.write_text(KILLED_FLUSH)
     done = subprocess.run([sys.executable, str(script), platform.settings.database_url, REDIS_URL,
