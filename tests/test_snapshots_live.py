@@ -24,7 +24,7 @@ pytestmark = needs_live
 
 
 @pytest.fixture(autouse=True)
-async def no_faces_of_earlier_tests():
+async def no_faces_of_earlier_tests(xs_app):
     """The same photos studying in tests/test_snapshots.py (before or after these) would flag
     the learners as one face studying for several accounts: no encoding outlives its test."""
     from core.proctoring.study_tables import FaceEncoding

@@ -318,7 +318,7 @@ class Live:
                 "ticket": ps.ticket if proctor else "", "due": num(ps.ticket_due if proctor else 0.0),
                 "next_at": num(float(next_at)), "studied": num(ps.studied if proctor else 0.0),
                 "prov": num(ps.provisional if proctor else 0.0),
-                "idle_rep": "1" if proctor and ps.idle_reported else "0",
+                "idle_rep": "1" if ps is not None and ps.idle_reported else "0",  # as player_evidence
                 "idle_limit": num(float(rules.idle_seconds) if ps is not None else 1e18),
             }
             async with self.redis.pipeline(transaction=True) as pipe:
