@@ -1,14 +1,20 @@
-"""The heartbeat endpoint (signed in, one ledger write per beat) against a bare Litestar JSON
+"""The heartbeat endpoint (signed in, one ledger row per beat) against a bare Litestar JSON
 handler, both served the same way in the same run: uvicorn on uvloop + httptools, real sockets,
-``wrk`` as the client, 1 and 2 server processes, on SQLite and (when reachable) PostgreSQL + Redis.
+``wrk`` as the client, 1 and 2 server processes, on SQLite and (when reachable) PostgreSQL + Redis,
+where heartbeats are live study's (``core.study.live``: decided in Redis, written by the flusher).
 
 Run: uv run python benchmarks/bench_heartbeat.py [seconds] [connections]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/test BENCH_REDIS=redis://127.0.0.1:6379/0 (defaults)
+     BENCH_ONLY=pg leaves SQLite out.
 
-Every beat claims a small, plausible advance (the position follows the wall clock), so each one
-goes through the whole crediting path and appends an ``HoursEntry``. Learners are spread over
-wrk's connections so that one learner's beats are never sent concurrently (their sequence numbers
-must grow). Prints req/s, p50/p95 and the ratio to the bare handler.
+Every beat claims a small, plausible advance (the position follows the wall clock) with a new
+sequence number, so each one is credited and appends an ``HoursEntry``. Each wrk thread sends
+its learners' beats in turn; with 512 learners one learner's next beat leaves long after its
+last was answered, so beats rarely arrive out of order (those few go to the database path, and
+the ledger counts show how many). A warm-up run before each measured run builds the learners'
+live state. Prints req/s, p50/p95, the ratio to the bare handler, and per configuration the beats
+waiting in Redis when wrk stopped, how long the flusher took to write them, and the ledger rows
+written from Redis and by the database path. Server logs go to the temporary directory.
 """
 
 from __future__ import annotations
