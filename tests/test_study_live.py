@@ -302,3 +302,22 @@ async def test_the_daily_cap_starts_again_at_china_midnight_in_redis(client, pla
     assert len(fast_answers) == 2
     row = await StudyClock.objects().where(StudyClock.account == studying["account"].id).first()
     assert (row.day, row.day_seconds) == ("2033-05-19", 30.0)
+
+
+async def test_numbers_the_ledger_cannot_hold_go_to_the_database_path(client, platform, studying, clock,
+                                                                      test_live, fast_answers):
+    """A sequence number the flusher could not write ("1e3", 12 digits, "+5") is never kept in
+    Redis: the database path answers it, and the flusher goes on writing the other beats."""
+    s = await _study(client, platform, studying, clock, 1)
+    lesson = studying["lesson"].id
+    for seq in ("1e3", "999999999999", "+5", " 7", "0x10"):
+        clock.advance(1)
+        r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": seq, "lesson": str(lesson),
+                                                  "position": "11", "playing": "1"})
+        assert r.status_code == 200, (seq, r.status_code)  # "+5" and " 7" are numbers to Python
+    assert len(fast_answers) == 1
+    clock.advance(10)
+    assert (await beat(client, s["token"], 9, lesson, 20))["credited"] == 9
+    assert len(fast_answers) == 2
+    assert await test_live.flush() >= 1
+    assert await test_live.pending() == 0

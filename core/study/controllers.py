@@ -186,13 +186,19 @@ def _int(value, default: int = -1) -> int:
         return default
 
 
+def _int32(value) -> int:
+    """A sequence number or id as the database holds it (a 32-bit integer), else -1 (refused)."""
+    n = _int(value)
+    return n if 0 <= n < 2**31 else -1
+
+
 @post("/study/beat", guards=[LEARNER])
 async def heartbeat(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
     refused and recorded, never a server error."""
     form = await request.form()
     beat = services.BeatIn(
-        token=str(form.get("token") or "")[:64], seq=_int(form.get("seq")), lesson_id=_int(form.get("lesson")),
+        token=str(form.get("token") or "")[:64], seq=_int32(form.get("seq")), lesson_id=_int32(form.get("lesson")),
         position=_float(form.get("position")), playing=form.get("playing") == "1",
         event=str(form.get("event") or "beat")[:8], idle=max(0.0, _float(form.get("idle") or 0)),
     )
