@@ -321,3 +321,14 @@ async def test_numbers_the_ledger_cannot_hold_go_to_the_database_path(client, pl
     assert len(fast_answers) == 2
     assert await test_live.flush() >= 1
     assert await test_live.pending() == 0
+
+
+async def test_an_unreadable_pending_beat_is_dropped_and_the_rest_written(client, platform, studying, clock,
+                                                                          test_live, caplog):
+    await _study(client, platform, studying, clock, 2)
+    account = studying["account"]
+    await test_live.redis.rpush(test_live.pending_key(studying["tenant"].id, account.id), b"not|a|beat")
+    assert await test_live.flush() == 2
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (20, 2, 20, 20)
+    assert "unreadable study beat dropped" in caplog.text

@@ -184,6 +184,18 @@ async def write(entries: list[Entry]) -> None:
          e.provisional, e.wall) for e in last.values()], strict=True)])
 
 
+def _readable(raws: list[bytes]) -> list[Entry]:
+    """The pending beats that parse; one that does not (the script validates what it keeps, so
+    only a bug makes one) is logged and dropped rather than stopping every later flush."""
+    out = []
+    for raw in raws:
+        try:
+            out.append(Entry.parse(raw))
+        except (ValueError, IndexError):
+            log.error("unreadable study beat dropped from Redis: %r", raw[:300])
+    return out
+
+
 # --- the live state -------------------------------------------------------------------------------
 
 
@@ -264,7 +276,7 @@ class Live:
                                args=[])
         if not raw:
             return False
-        await write([Entry.parse(r) for r in raw])
+        await write(_readable(raw))
         return True
 
     async def hydrate(self, tenant: Any, account_id: int, token: str) -> bool:
@@ -343,7 +355,7 @@ class Live:
                 tenant_id, account_id = m.split(":", 1)
                 pipe.lrange(self.pending_key(int(tenant_id), account_id), 0, 999)
             lists = await pipe.execute()
-        entries = [Entry.parse(raw) for items in lists for raw in items]
+        entries = _readable([raw for items in lists for raw in items])
         async with write_transaction(HoursEntry):
             await write(entries)
         if after_commit is not None:
@@ -366,7 +378,7 @@ class Live:
         if not items:
             return
         async with write_transaction(HoursEntry):
-            await write([Entry.parse(r) for r in items])
+            await write(_readable(items))
         await self._run("trim", [key, self.dirty], [len(items), self.member(tenant.id, account_id)])
 
     async def pending(self) -> int:
