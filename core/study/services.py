@@ -378,14 +378,19 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
     from core.proctoring import snapshots
 
     proctoring = await snapshots.after_credit(tenant, session, d.seconds, now)
+    return credited_answer(tenant, d, total, needed, progress.credited_seconds + d.seconds, done,
+                           completed_now or current.status not in STUDYING, reviewing, **proctoring)
+
+
+def credited_answer(tenant: Tenant, d: credit.Decision, total: float, needed: float, lesson_credited: float,
+                    lesson_completed: bool, completed: bool, reviewing: bool, **extra: Any) -> dict[str, Any]:
+    """The answer to a beat that was decided (here or in Redis, ``core.study.live_http``)."""
     return _answer(
         d, d.reason if (d.refused > 0.5 or d.anomaly) else "",
         total_seconds=round(total, 3), total_hours=hours(tenant, total),
         required_hours=round(needed / seconds_per_hour(tenant), 4),
-        lesson_credited=round(progress.credited_seconds + d.seconds, 3), lesson_completed=done,
-        completed=completed_now or current.status not in STUDYING,
-        completion_text=completion_text(tenant) if reviewing else "",
-        **proctoring,
+        lesson_credited=round(lesson_credited, 3), lesson_completed=lesson_completed, completed=completed,
+        completion_text=completion_text(tenant) if reviewing else "", **extra,
     )
 
 
