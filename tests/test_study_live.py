@@ -332,3 +332,28 @@ async def test_an_unreadable_pending_beat_is_dropped_and_the_rest_written(client
     assert await test_live.pending() == 0
     assert await _ledger(account.id) == (20, 2, 20, 20)
     assert "unreadable study beat dropped" in caplog.text
+
+
+async def test_a_session_of_another_tenant_is_not_answered_from_redis(client, platform, studying, clock,
+                                                                      fast_answers):
+    """The construction learner's session id sent as the survey tenant's cookie: the script finds
+    the session belongs to another tenant and leaves the beat to the web app (not signed in)."""
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    sid = client.http.cookies.get(platform.sessions.cookie_name("construction"))
+    client.http.cookies.set(platform.sessions.cookie_name("survey"), sid)
+    clock.advance(10)
+    r = await client.post("/t/survey/study/beat", {"token": s["token"], "seq": "1", "lesson": str(lesson),
+                                                   "position": "10", "playing": "1"})
+    assert r.status_code != 200 and not fast_answers
+
+
+async def test_a_backlog_is_written_in_slices_of_a_learners_beats(client, platform, studying, clock, test_live,
+                                                                  monkeypatch):
+    monkeypatch.setattr(live, "FLUSH_PER_LEARNER", 2)
+    account = studying["account"]
+    await _study(client, platform, studying, clock, 5)
+    assert await test_live.flush() == 2 and await test_live.pending() == 3
+    assert await test_live.flush() == 2 and await test_live.flush() == 1
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (50, 5, 50, 50)

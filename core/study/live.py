@@ -49,6 +49,7 @@ log = logging.getLogger("xueshi.study")
 
 STATE_TTL = 2 * 3600  # an abandoned learner's hash expires (its pending beats do not)
 FLUSH_BATCH = 500  # learners per flush transaction
+FLUSH_PER_LEARNER = 50  # beats per learner and flush: a backlog is parsed in slices, not at once
 FLUSH_EVERY_SECONDS = 0.25  # between flushes that found less than a full batch
 
 _active: Live | None = None  # the process's live study (set while its platform runs)
@@ -161,14 +162,14 @@ SELECT (SELECT count(*) FROM moved) AS moved
 async def write(entries: list[Entry]) -> None:
     """Write beats (any learners, oldest first) in the current transaction; writing a beat again
     changes nothing."""
-    from core.study.tables import HoursEntry
+    from core.study.tables import HoursEntry, StudyClock
 
     if not entries:
         return
     # The learners' clocks first, in one order: every other writer of a learner's rows takes its
     # clock first too (services.locked_clock), so a flush and a beat never wait on each other in
     # opposite orders (a deadlock).
-    await HoursEntry.raw("SELECT id FROM study_clock WHERE id = ANY({}::int[]) ORDER BY id FOR UPDATE",
+    await StudyClock.raw("SELECT id FROM study_clock WHERE id = ANY({}::int[]) ORDER BY id FOR UPDATE",
                          sorted({e.clock_id for e in entries}))
     rows = [e for e in entries if e.ledger]
     if rows:
@@ -243,10 +244,6 @@ class Live:
         except NoScriptError:
             await client.script_load(script.script)
             return await client.evalsha(script.sha, len(keys), *keys, *args)
-
-    @staticmethod
-    def member(tenant_id: int, account_id: int) -> str:
-        return f"{tenant_id}:{account_id}"
 
     def state_key(self, tenant_id: int, account_id: int | str) -> str:
         return f"{self.prefix}:s:{tenant_id}:{account_id}"
@@ -340,20 +337,20 @@ class Live:
 
     # --- the flusher -------------------------------------------------------------------------------
 
-    async def flush(self, limit: int = FLUSH_BATCH) -> int:
-        """Write up to ``limit`` learners' pending beats in one transaction, then remove them from
-        Redis. Returns the number of beats written."""
+    async def flush(self, limit: int = FLUSH_BATCH, members: list[str] | None = None) -> int:
+        """Write the pending beats of up to ``limit`` learners (or of ``members``, "<tenant>:<account>")
+        in one transaction, then remove them from Redis. Returns the number of beats written."""
         from core.db import write_transaction
         from core.study.tables import HoursEntry
 
-        members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.srandmember(self.dirty, limit)]
-        self._full = len(members) >= limit
+        if members is None:
+            members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.srandmember(self.dirty, limit)]
+            self._full = len(members) >= limit  # (a learner with more beats stays in the set)
         if not members:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for m in members:
-                tenant_id, account_id = m.split(":", 1)
-                pipe.lrange(self.pending_key(int(tenant_id), account_id), 0, 999)
+                pipe.lrange(f"{self.prefix}:p:{m}", 0, FLUSH_PER_LEARNER - 1)
             lists = await pipe.execute()
         entries = _readable([raw for items in lists for raw in items])
         async with write_transaction(HoursEntry):
@@ -362,34 +359,22 @@ class Live:
             after_commit()
         async with self.redis.pipeline(transaction=False) as pipe:
             for m, items in zip(members, lists, strict=True):
-                tenant_id, account_id = m.split(":", 1)
-                await self._run("trim", [self.pending_key(int(tenant_id), account_id), self.dirty], [len(items), m],
-                                client=pipe)
+                await self._run("trim", [f"{self.prefix}:p:{m}", self.dirty], [len(items), m], client=pipe)
             await pipe.execute()
         return len(entries)
 
     async def flush_learner(self, tenant: Any, account_id: int) -> None:
         """Write one learner's pending beats now (``background=False``)."""
-        from core.db import write_transaction
-        from core.study.tables import HoursEntry
-
-        key = self.pending_key(tenant.id, account_id)
-        items = await self.redis.lrange(key, 0, -1)
-        if not items:
-            return
-        async with write_transaction(HoursEntry):
-            await write(_readable(items))
-        await self._run("trim", [key, self.dirty], [len(items), self.member(tenant.id, account_id)])
+        await self.flush(members=[f"{tenant.id}:{account_id}"])
 
     async def pending(self) -> int:
-        """Beats not yet written (for the benchmark and the operator)."""
+        """Beats not yet written."""
         members = await self.redis.smembers(self.dirty)
         if not members:
             return 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for m in members:
-                tenant_id, account_id = (m.decode() if isinstance(m, bytes) else m).split(":", 1)
-                pipe.llen(self.pending_key(int(tenant_id), account_id))
+                pipe.llen(f"{self.prefix}:p:{m.decode() if isinstance(m, bytes) else m}")
             return sum(await pipe.execute())
 
     async def run(self) -> None:
