@@ -6,7 +6,6 @@ A module sets ``FAST_PATH_TESTS``: the tests whose ordinary beats must be answer
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 
@@ -59,6 +58,4 @@ async def xs_app(xs_app):
 async def test_live(platform):
     """The platform's live study, used from the test's event loop (its own Redis connection)."""
     yield platform.live
-    client = platform.live._clients.pop(id(asyncio.get_running_loop()), None)
-    if client is not None:
-        await client.aclose()
+    await platform.live.close_connections()

@@ -158,6 +158,20 @@ async def test_beats_are_answered_from_redis_and_written_by_the_flusher(client, 
     assert await test_live.flush() == 0
 
 
+async def test_scripts_redis_no_longer_holds_are_loaded_again(client, platform, studying, clock, test_live):
+    """After a restart or SCRIPT FLUSH the next beat loads its script and runs it once, and the
+    flusher's trims (which must not run twice) are preceded by their script in the same batch."""
+    account = studying["account"]
+    s = await _study(client, platform, studying, clock, 2)
+    await test_live.redis.script_flush()
+    clock.advance(10)
+    assert (await beat(client, s["token"], 3, studying["lesson"].id, 30))["credited"] == 10
+    await test_live.redis.script_flush()
+    assert await test_live.flush() == 3
+    assert await test_live.pending() == 0
+    assert await _ledger(account.id) == (30, 3, 30, 30)
+
+
 async def test_a_change_under_the_learners_lock_sees_the_beats_still_in_redis(client, platform, studying, clock, test_live):
     """Withdrawing provisional seconds (a bad snapshot) parks the learner: the unwritten beats are
     written first, then withdrawn with them; the next beat starts from the database again."""

@@ -2,9 +2,9 @@
 
 With Redis and PostgreSQL configured, the study state of a learner who is playing a lesson (the
 clock, the session's sequence number, position, furthest point, credited seconds, today's
-seconds, the enrolment's total and proctoring's counters) is kept in one Redis hash. A heartbeat
+seconds, the enrolment's total and proctoring's counters) is kept in one Redis value (a MessagePack map). A heartbeat
 is one Lua script (``core.study.live_lua.BEAT``): it checks the session cookie's server-side
-session, decides the credit with the same rule as ``core.study.credit.decide``, updates the hash
+session, decides the credit with the same rule as ``core.study.credit.decide``, updates the state
 and appends what the database must hold to the learner's pending list, atomically. The answer
 does not wait for the database.
 
@@ -16,8 +16,8 @@ the request is served by the web app as before.
 
 The invariant that keeps both paths one ledger: **every change of a learner's study rows holds
 the learner's clock lock** (``services.locked_clock``), and taking that lock *parks* the learner:
-the Redis hash is dropped and the pending beats are written first, in the same transaction. The
-next fast beat finds no hash and rebuilds it from the database under the same lock
+the Redis state is dropped and the pending beats are written first, in the same transaction. The
+next fast beat finds no state and rebuilds it from the database under the same lock
 (``hydrate``). So the database path always decides on the complete state, and Redis never
 decides on a state the database has changed since.
 
@@ -38,16 +38,17 @@ import hashlib
 import logging
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from redis.exceptions import NoScriptError
+import msgspec
+from redis.asyncio import Redis
 
 from core.study import live_lua
+from core.study.live_pipe import Pipe
 
 log = logging.getLogger("xueshi.study")
 
-STATE_TTL = 2 * 3600  # an abandoned learner's hash expires (its pending beats do not)
+STATE_TTL = 2 * 3600  # an abandoned learner's state expires (its pending beats do not)
 FLUSH_BATCH = 500  # learners per flush transaction
 FLUSH_PER_LEARNER = 50  # beats per learner and flush: a backlog is parsed in slices, not at once
 FLUSH_EVERY_SECONDS = 0.25  # between flushes that found less than a full batch
@@ -68,9 +69,9 @@ def enabled(settings: Any) -> bool:
     return bool(settings.redis_url) and settings.database_url.startswith(("postgres://", "postgresql://"))
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """What the database must hold after one fast beat (the fields of ``BEAT``'s entry)."""
+class Entry(msgspec.Struct, frozen=True, array_like=True):
+    """What the database must hold after one fast beat (``BEAT``'s pending entry: a MessagePack
+    array of these fields, in this order)."""
 
     tenant: int
     account: int
@@ -100,17 +101,32 @@ class Entry:
     studied: float
     provisional: float
 
-    @classmethod
-    def parse(cls, raw: bytes | str) -> Entry:
-        f = (raw.decode() if isinstance(raw, bytes) else raw).split("|")
-        i, fl = int, float
-        return cls(i(f[0]), i(f[1]), i(f[2]), f[3], i(f[4]), i(f[5]), i(f[6]), i(f[7]), i(f[8]), i(f[9]),
-                   f[10] == "1", fl(f[11]), fl(f[12]), fl(f[13]), fl(f[14]), f[15], fl(f[16]), f[17], fl(f[18]),
-                   fl(f[19]), fl(f[20]), fl(f[21]), f[22] == "1", fl(f[23]), fl(f[24]), fl(f[25]), fl(f[26]))
-
     @property
     def key(self) -> str:
         return f"{self.token}:{self.seq}"
+
+
+class Answer(msgspec.Struct, frozen=True, array_like=True):
+    """The figures of a beat ``BEAT`` decided (its MessagePack answer, in this order)."""
+
+    account: int
+    seconds: float
+    claimed: float
+    reason: str
+    position: float
+    furthest: float
+    enrollment_credited: float
+    lesson_credited: float
+    completed: bool
+    studying: bool
+    status: str
+    needed: float
+    ticket: str
+    within: float
+
+
+_entries = msgspec.msgpack.Decoder(Entry)
+_answers = msgspec.msgpack.Decoder(Answer)
 
 
 def num(x: float) -> str:
@@ -191,8 +207,8 @@ def _readable(raws: list[bytes]) -> list[Entry]:
     out = []
     for raw in raws:
         try:
-            out.append(Entry.parse(raw))
-        except (ValueError, IndexError):
+            out.append(_entries.decode(raw))
+        except msgspec.DecodeError:
             log.error("unreadable study beat dropped from Redis: %r", raw[:300])
     return out
 
@@ -205,8 +221,6 @@ class Live:
 
     def __init__(self, redis_url: str, database_url: str, *, idle_seconds: int, absolute_seconds: int,
                  store_namespace: str = "xueshi", background: bool = True) -> None:
-        from redis.commands.core import AsyncScript
-
         self.redis_url = redis_url
         # The state belongs to one database: deployments (and test runs) sharing a Redis never
         # see each other's learners, whose ids may be the same.
@@ -215,35 +229,35 @@ class Live:
         self.idle_seconds, self.absolute_seconds = idle_seconds, absolute_seconds
         self.store_namespace = store_namespace
         self.background = background  # False: each fast beat is written before it is answered
-        self._scripts = {name: AsyncScript(None, source.encode()) for name, source in (  # type: ignore[arg-type]
+        self._scripts = {name: (hashlib.sha1(source.encode()).hexdigest(), source.encode()) for name, source in (
             ("beat", live_lua.BEAT), ("park", live_lua.PARK), ("trim", live_lua.TRIM))}
-        self._clients: dict[int, Any] = {}
+        self._clients: dict[int, tuple[Redis, Pipe]] = {}
         self._full = False  # the last flush found a full batch
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
 
-    @property
-    def redis(self) -> Any:
-        """This event loop's Redis client (a connection belongs to one loop; a server process has
-        one, a test has its own beside the app's)."""
-        from redis.asyncio import Redis
-
+    def _loop_clients(self) -> tuple[Redis, Pipe]:
+        """This event loop's Redis client and pipe (a connection belongs to one loop; a server
+        process has one, a test has its own beside the app's)."""
         loop = id(asyncio.get_running_loop())
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = Redis.from_url(self.redis_url)
-        return client
+        clients = self._clients.get(loop)
+        if clients is None:
+            clients = self._clients[loop] = (Redis.from_url(self.redis_url), Pipe(self.redis_url))
+        return clients
 
-    async def _run(self, name: str, keys: list, args: list, client: Any = None) -> Any:
-        script = self._scripts[name]
-        if client is not None:  # a pipeline
-            return await script(keys=keys, args=args, client=client)
-        client = self.redis
-        try:  # EVALSHA without the script object's per-call work: the heartbeat's hot path
-            return await client.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            await client.script_load(script.script)
-            return await client.evalsha(script.sha, len(keys), *keys, *args)
+    @property
+    def redis(self) -> Redis:
+        """redis-py, for what is not on the heartbeat's path."""
+        return self._loop_clients()[0]
+
+    @property
+    def pipe(self) -> Pipe:
+        """The pipelined connection (``core.study.live_pipe``), for the scripts and the flusher's reads."""
+        return self._loop_clients()[1]
+
+    async def _run(self, name: str, keys: list, args: list) -> Any:
+        sha, source = self._scripts[name]
+        return await self.pipe.evalsha(sha, source, keys, args)
 
     def state_key(self, tenant_id: int, account_id: int | str) -> str:
         return f"{self.prefix}:s:{tenant_id}:{account_id}"
@@ -254,8 +268,8 @@ class Live:
     # --- a beat ------------------------------------------------------------------------------------
 
     async def beat(self, tenant: Any, sid: str, csrf_digest: str, form: dict[str, str], now: float,
-                   day: str) -> list[str]:
-        """Run ``BEAT``: ["ok", …figures] or ["slow", why(, account)]."""
+                   day: str) -> Answer | tuple[str, str]:
+        """Run ``BEAT``: the answer's figures, or (why the database path must answer, account)."""
         ns = self.store_namespace
         out = await self._run("beat", keys=[f"{ns}:session:{sid}", self.dirty], args=[
             tenant.slug, f"{self.prefix}:s:{tenant.id}:", f"{self.prefix}:p:{tenant.id}:", f"{ns}:session-epoch:",
@@ -264,10 +278,12 @@ class Live:
             "1" if form.get("playing") == "1" else "0", form.get("event", "beat")[:8], form.get("idle", "0")[:32],
             day, f"{tenant.id}:",
         ])
-        return [x.decode() if isinstance(x, bytes) else str(x) for x in out]
+        if out[0] == b"ok":
+            return _answers.decode(out[1])
+        return out[1].decode(), (out[2].decode() if len(out) > 2 else "")
 
     async def park(self, tenant: Any, account_id: int) -> bool:
-        """Under the learner's clock lock: drop the hash and write its pending beats in the current
+        """Under the learner's clock lock: drop the state and write its pending beats in the current
         transaction. Returns whether anything was written."""
         raw = await self._run("park", keys=[self.state_key(tenant.id, account_id), self.pending_key(tenant.id, account_id)],
                                args=[])
@@ -277,7 +293,7 @@ class Live:
         return True
 
     async def hydrate(self, tenant: Any, account_id: int, token: str) -> bool:
-        """Rebuild the learner's hash from the database, under the clock lock (which parks first).
+        """Rebuild the learner's state from the database, under the clock lock (which parks first).
         False when the token is not the learner's open, active session."""
         from core.accounts.tables import Account
         from core.courses.tables import Enrollment
@@ -314,25 +330,23 @@ class Live:
             plan = list(ps.plan or []) if proctor else []
             next_at = plan[ps.next_index] if proctor and ps.next_index < len(plan) else -1.0
             state = {
-                "tenant": tenant.id, "session_id": session.id, "token": token, "lesson": session.lesson,
+                "tenant": tenant.id, "session_id": session.id, "token": token, "lesson": str(session.lesson),
                 "enrollment": enrollment.id, "progress_id": progress.id, "proctor_id": ps.id if proctor else 0,
-                "clock_id": clock.id, "seq": session.last_seq, "last": num(clock.last_beat_at),
-                "pos": num(progress.position), "far": num(progress.furthest), "lcred": num(progress.credited_seconds),
-                "completed": "1" if progress.completed else "0", "dur": num(session.duration_seconds),
-                "day": clock.day, "dsec": num(clock.day_seconds), "cap": num(rules.daily_cap_minutes * 60.0),
-                "tol": num(rules.tolerance_seconds), "needed": num(session.required_seconds),
-                "ecred": num(enrollment.credited_seconds), "status": enrollment.status,
-                "studying": "1" if enrollment.status in services.STUDYING else "0",
-                "proctor": "1" if proctor else "0", "paused": "1" if ps is not None and ps.paused else "0",
-                "ticket": ps.ticket if proctor else "", "due": num(ps.ticket_due if proctor else 0.0),
-                "next_at": num(float(next_at)), "studied": num(ps.studied if proctor else 0.0),
-                "prov": num(ps.provisional if proctor else 0.0),
-                "idle_rep": "1" if ps is not None and ps.idle_reported else "0",  # as player_evidence
-                "idle_limit": num(float(rules.idle_seconds) if ps is not None else 1e18),
+                "clock_id": clock.id, "seq": session.last_seq, "last": clock.last_beat_at,
+                "pos": progress.position, "far": progress.furthest, "lcred": progress.credited_seconds,
+                "completed": progress.completed, "dur": session.duration_seconds,
+                "day": clock.day, "dsec": clock.day_seconds, "cap": rules.daily_cap_minutes * 60.0,
+                "tol": float(rules.tolerance_seconds), "needed": session.required_seconds,
+                "ecred": enrollment.credited_seconds, "status": enrollment.status,
+                "studying": enrollment.status in services.STUDYING,
+                "proctor": proctor, "paused": ps is not None and ps.paused,
+                "ticket": ps.ticket if proctor else "", "due": ps.ticket_due if proctor else 0.0,
+                "next_at": float(next_at), "studied": ps.studied if proctor else 0.0,
+                "prov": ps.provisional if proctor else 0.0,
+                "idle_rep": ps is not None and ps.idle_reported,  # as player_evidence
+                "idle_limit": float(rules.idle_seconds) if ps is not None else 1e18,
             }
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.delete(key).hset(key, mapping=state).expire(key, STATE_TTL)
-                await pipe.execute()
+            await self.redis.set(key, msgspec.msgpack.encode(state), ex=STATE_TTL)
         return True
 
     # --- the flusher -------------------------------------------------------------------------------
@@ -348,19 +362,17 @@ class Live:
             self._full = len(members) >= limit  # (a learner with more beats stays in the set)
         if not members:
             return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for m in members:
-                pipe.lrange(f"{self.prefix}:p:{m}", 0, FLUSH_PER_LEARNER - 1)
-            lists = await pipe.execute()
+        lists = await self.pipe.calls([("LRANGE", f"{self.prefix}:p:{m}", 0, FLUSH_PER_LEARNER - 1) for m in members])
         entries = _readable([raw for items in lists for raw in items])
         async with write_transaction(HoursEntry):
             await write(entries)
         if after_commit is not None:
             after_commit()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for m, items in zip(members, lists, strict=True):
-                await self._run("trim", [f"{self.prefix}:p:{m}", self.dirty], [len(items), m], client=pipe)
-            await pipe.execute()
+        sha, source = self._scripts["trim"]
+        # Loaded first in the same batch: a trim must not run twice, so none may fail to be found.
+        await self.pipe.calls([("SCRIPT", "LOAD", source), *[
+            ("EVALSHA", sha, 2, f"{self.prefix}:p:{m}", self.dirty, len(items), m)
+            for m, items in zip(members, lists, strict=True)]])
         return len(entries)
 
     async def flush_learner(self, tenant: Any, account_id: int) -> None:
@@ -414,7 +426,12 @@ class Live:
             self._stopping.set()
             await self._task
             self._task = None
-        client = self._clients.pop(id(asyncio.get_running_loop()), None)
-        if client is not None:
-            await client.aclose()
+        await self.close_connections()
+
+    async def close_connections(self) -> None:
+        """Close this event loop's connections."""
+        clients = self._clients.pop(id(asyncio.get_running_loop()), None)
+        if clients is not None:
+            await clients[0].aclose()
+            clients[1].close()
 

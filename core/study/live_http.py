@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from core.study import credit, services
-from core.study.live import Live
+from core.study.live import Answer, Live
 
 log = logging.getLogger("xueshi.study")
 MAX_BODY = 4096
@@ -62,14 +62,12 @@ def _csrf_ok(secret: str, token: str | None, cookie: str | None) -> bool:
     return hmac.compare_digest(token[:CSRF_SECRET_LENGTH], cookie[:CSRF_SECRET_LENGTH])
 
 
-def answer(tenant: Any, r: list[str]) -> dict[str, Any]:
+def answer(tenant: Any, a: Answer) -> dict[str, Any]:
     """The JSON of a fast beat: ``services.credited_answer`` of the script's figures."""
-    (_, _, seconds, claimed, reason, position, furthest, ecred, lcred, completed, studying, status, needed,
-     ticket, within) = r
-    d = credit.Decision(float(seconds), float(claimed), reason, False, float(position), float(furthest), 0.0)
-    extra = {"capture": {"ticket": ticket, "within": round(float(within), 1)}} if ticket else {}
-    return services.credited_answer(tenant, d, float(ecred), float(needed), float(lcred), completed == "1",
-                                    studying != "1", status == "review", **extra)
+    d = credit.Decision(a.seconds, a.claimed, a.reason, False, a.position, a.furthest, 0.0)
+    extra = {"capture": {"ticket": a.ticket, "within": round(a.within, 1)}} if a.ticket else {}
+    return services.credited_answer(tenant, d, a.enrollment_credited, a.needed, a.lesson_credited, a.completed,
+                                    not a.studying, a.status == "review", **extra)
 
 
 async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any, send: Any):
@@ -104,14 +102,14 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
     now = services.server_time()
     day = services.china_day(now)
     r = await live.beat(tenant, sid, digest, form, now, day)
-    if r[0] == "slow" and r[1] == "missing":
-        if await live.hydrate(tenant, int(r[2]), form.get("token", "")[:64]):
+    if isinstance(r, tuple) and r[0] == "missing":
+        if await live.hydrate(tenant, int(r[1]), form.get("token", "")[:64]):
             r = await live.beat(tenant, sid, digest, form, now, day)
-    if r[0] != "ok":
-        log.debug("heartbeat left to the database path: %s", r[1])
+    if isinstance(r, tuple):
+        log.debug("heartbeat left to the database path: %s", r[0])
         return rest
     if not live.background:
-        await live.flush_learner(tenant, int(r[1]))
+        await live.flush_learner(tenant, r.account)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": json.dumps(answer(tenant, r), ensure_ascii=False).encode()})
     return None

@@ -3,8 +3,8 @@ Redis, so a learner's beats are serialised there as they are under the database 
 
 ``DECIDE`` is ``core.study.credit.decide`` written out again in Lua for the beats that can be
 decided without the database; tests/test_study_live.py checks with hypothesis that both give the
-same credit for any state and beat. Numbers cross the boundary as ``%.17g`` strings, so doubles
-round-trip exactly.
+same credit for any state and beat. Numbers cross the boundary as doubles in MessagePack (the
+test's entry point: as ``%.17g`` strings), so they round-trip exactly.
 """
 
 DECIDE = r"""
@@ -66,7 +66,9 @@ return {num(d.seconds), num(d.claimed), d.reason, num(d.position), num(d.furthes
 # 4 epoch key prefix (+ account id), 5 csrf cookie digest, 6 now, 7 wall clock, 8 idle timeout,
 # 9 absolute timeout, 10 token, 11 seq, 12 lesson, 13 position, 14 playing, 15 event, 16 idle,
 # 17 China date, 18 dirty member prefix (tenant id + ":").
-# Returns {"slow", why[, account]} when the database path must answer, else the answer's figures.
+# The learner's state is one MessagePack map (``core.study.live.Live.hydrate`` writes it): numbers
+# stay doubles, with no formatting or parsing per beat. Returns {"slow", why[, account]} when the
+# database path must answer, else {"ok", MessagePack array of the answer's figures}.
 BEAT = DECIDE + r"""
 local raw = redis.call('GET', KEYS[1])
 if not raw then return {'slow', 'session'} end
@@ -82,10 +84,9 @@ if epoch and created < tonumber(epoch) then return {'slow', 'session'} end
 redis.call('EXPIRE', KEYS[1], ARGV[8])
 
 local key = ARGV[2] .. account
-local flat = redis.call('HGETALL', key)
-if #flat == 0 then return {'slow', 'missing', account} end
-local st = {}
-for i = 1, #flat, 2 do st[flat[i]] = flat[i + 1] end
+local packed = redis.call('GET', key)
+if not packed then return {'slow', 'missing', account} end
+local st = cmsgpack.unpack(packed)
 
 -- The sequence number goes into the pending entry as sent: digits only, and small enough for the
 -- ledger's integer column (anything else is the database path's to refuse).
@@ -93,61 +94,60 @@ local seq = nil
 if string.match(ARGV[11], '^%d+$') and #ARGV[11] <= 9 then seq = tonumber(ARGV[11]) end
 local claimed = tonumber(ARGV[13])
 local event = ARGV[15]
-if st.token ~= ARGV[10] or st.lesson ~= ARGV[12] or seq == nil
-   or seq <= tonumber(st.seq) or (event ~= 'beat' and event ~= 'pause') then
+if st.token ~= ARGV[10] or st.lesson ~= ARGV[12] or seq == nil or seq <= st.seq
+   or (event ~= 'beat' and event ~= 'pause') then
   return {'slow', 'beat'}
 end
 if claimed == nil or claimed ~= claimed or claimed < 0 or claimed > 1e9 then return {'slow', 'beat'} end
-if st.paused == '1' then return {'slow', 'paused'} end
-if st.ticket ~= '' and now > tonumber(st.due) then return {'slow', 'ticket'} end
+if st.paused then return {'slow', 'paused'} end
+if st.ticket ~= '' and now > st.due then return {'slow', 'ticket'} end
 local idle = tonumber(ARGV[16]) or 0
 local playing = ARGV[14] == '1'
-local idle_limit = tonumber(st.idle_limit)
-if (idle >= idle_limit and playing and st.idle_rep == '0') or (idle < idle_limit and st.idle_rep == '1') then
+if (idle >= st.idle_limit and playing and not st.idle_rep) or (idle < st.idle_limit and st.idle_rep) then
   return {'slow', 'idle'}
 end
 
-local s = {last = tonumber(st.last), pos = tonumber(st.pos), far = tonumber(st.far), lcred = tonumber(st.lcred),
-           dur = tonumber(st.dur), cap = tonumber(st.cap), tol = tonumber(st.tol)}
 local day = ARGV[17]
-if st.day == day then s.dsec = tonumber(st.dsec) else s.dsec = 0 end
-local needed = tonumber(st.needed)
-local ecred = tonumber(st.ecred)
-local studying = st.studying == '1'
-if studying then s.left = math.max(0, needed - ecred) else s.left = 0 end
+if st.day ~= day then
+  st.day = day
+  st.dsec = 0
+end
+local studying = st.studying
+if studying then st.left = math.max(0, st.needed - st.ecred) else st.left = 0 end
 -- A pause beat reports where playback stopped: what played up to it counts.
-local d = decide(s, now, claimed, playing or event == 'pause')
+local d = decide(st, now, claimed, playing or event == 'pause')
 if d == nil then return {'slow', 'anomaly'} end
-local studied = tonumber(st.studied) + d.seconds
-if st.proctor == '1' and st.ticket == '' and tonumber(st.next_at) >= 0 and studied >= tonumber(st.next_at) then
+local studied = st.studied + d.seconds
+if st.proctor and st.ticket == '' and st.next_at >= 0 and studied >= st.next_at then
   return {'slow', 'capture'}
 end
-if d.seconds > 0 and studying and ecred + d.seconds >= needed - 1e-6 then return {'slow', 'complete'} end
+if d.seconds > 0 and studying and st.ecred + d.seconds >= st.needed - 1e-6 then return {'slow', 'complete'} end
 
-local completed = st.completed
-if d.furthest >= s.dur - s.tol then completed = '1' end
-local lcred = s.lcred + d.seconds
-local dsec = s.dsec + d.seconds
-ecred = ecred + d.seconds
-local prov = tonumber(st.prov)
-if st.proctor == '1' then prov = prov + d.seconds end
-redis.call('HSET', key, 'seq', ARGV[11], 'last', num(d.last), 'pos', num(d.position), 'far', num(d.furthest),
-           'lcred', num(lcred), 'completed', completed, 'day', day, 'dsec', num(dsec), 'ecred', num(ecred),
-           'studied', num(studied), 'prov', num(prov))
-local ledger = '0'
-if d.claimed > 0 or d.reason ~= '' then ledger = '1' end
+local position_from = st.pos
+if d.furthest >= st.dur - st.tol then st.completed = true end
+st.left = nil
+st.seq = seq
+st.last = d.last
+st.pos = d.position
+st.far = d.furthest
+st.lcred = st.lcred + d.seconds
+st.dsec = st.dsec + d.seconds
+st.ecred = st.ecred + d.seconds
+st.studied = studied
+if st.proctor then st.prov = st.prov + d.seconds end
+redis.call('SET', key, cmsgpack.pack(st), 'KEEPTTL')
 -- What the database must hold after this beat (core.study.live.Entry, in this order).
-local entry = table.concat({
-  st.tenant, account, st.session_id, st.token, ARGV[11], st.enrollment, st.lesson, st.progress_id, st.proctor_id,
-  st.clock_id, ledger, num(s.pos), num(claimed), num(d.claimed), num(d.seconds), d.reason, ARGV[7], day,
-  num(d.last), num(d.position), num(d.furthest), num(lcred), completed, num(dsec), num(ecred), num(studied),
-  num(prov)}, '|')
-redis.call('RPUSH', ARGV[3] .. account, entry)
+local wall = tonumber(ARGV[7])
+redis.call('RPUSH', ARGV[3] .. account, cmsgpack.pack({
+  st.tenant, data.account_id, st.session_id, st.token, seq, st.enrollment, tonumber(st.lesson), st.progress_id,
+  st.proctor_id, st.clock_id, d.claimed > 0 or d.reason ~= '', position_from, claimed, d.claimed, d.seconds,
+  d.reason, wall, day, d.last, d.position, d.furthest, st.lcred, st.completed, st.dsec, st.ecred, st.studied,
+  st.prov}))
 redis.call('SADD', KEYS[2], ARGV[18] .. account)
-local ticket_within = ''
-if st.ticket ~= '' then ticket_within = num(math.max(0, tonumber(st.due) - now)) end
-return {'ok', account, num(d.seconds), num(d.claimed), d.reason, num(d.position), num(d.furthest), num(ecred),
-        num(lcred), completed, st.studying, st.status, st.needed, st.ticket, ticket_within}
+local within = 0
+if st.ticket ~= '' then within = math.max(0, st.due - now) end
+return {'ok', cmsgpack.pack({data.account_id, d.seconds, d.claimed, d.reason, d.position, d.furthest, st.ecred,
+                             st.lcred, st.completed, studying, st.status, st.needed, st.ticket, within})}
 """
 
 # Park a learner: the state is dropped (the next beat rebuilds it from the database) and the
