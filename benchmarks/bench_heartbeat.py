@@ -13,8 +13,10 @@ its learners' beats in turn; with 512 learners one learner's next beat leaves lo
 last was answered, so beats rarely arrive out of order (those few go to the database path, and
 the ledger counts show how many). A warm-up run before each measured run builds the learners'
 live state. Prints req/s, p50/p95, the ratio to the bare handler, and per configuration the beats
-waiting in Redis when wrk stopped, how long the flusher took to write them, and the ledger rows
-written from Redis and by the database path. Server logs go to the temporary directory.
+waiting in Redis when wrk stopped, how long the flusher took to write them, the ledger rows
+written from Redis and by the database path, and the CPU time per request of the server, Redis and
+PostgreSQL (read from /proc; Redis's command statistics are reset before each run, so run it on a
+Redis of its own). Server logs go to the temporary directory.
 """
 
 from __future__ import annotations
@@ -84,6 +86,28 @@ BARE = textwrap.dedent("""
 
     app = Litestar([beat])
 """)
+
+
+def cpu_seconds(server_pgid: int) -> dict[str, float]:
+    """CPU seconds so far of the server (its process group), Redis and PostgreSQL (live processes)."""
+    out = {"server": 0.0, "redis": 0.0, "postgres": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, …, utime (11), stime (12)
+        ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        if int(fields[2]) == server_pgid:
+            out["server"] += ticks
+        elif comm == "redis-server":
+            out["redis"] += ticks
+        elif comm == "postgres":
+            out["postgres"] += ticks
+    return out
 
 
 def free_port() -> int:
@@ -193,6 +217,7 @@ def sessions_for(port: int, env: dict) -> list[tuple[str, str, str, str]]:
 
 
 written: list[tuple] = []  # (database, procs, pending at the end, fast rows, slow rows, drain seconds)
+costs: list[tuple] = []  # (database, procs, endpoint, CPU µs per request by part, Redis µs per script call)
 
 
 def run_config(label: str, env: dict, seconds: int, connections: int, work: Path) -> list[tuple]:
@@ -203,6 +228,10 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
     env = {**env, "_BENCH_LESSON": lesson, "_BENCH_SESSIONS": sessions}
     (work / "bare_app.py").write_text(BARE)
     rows = []
+    if "REDIS_URL" in env:
+        import redis
+
+        redis_client = redis.Redis.from_url(env["REDIS_URL"])
     for workers in (1, 2):
         port, bare_port = free_port(), free_port()
         app = uvicorn("core.app:app_from_env", port, workers, env, ROOT, factory=True)
@@ -223,7 +252,15 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
                     # beat is new and plausible (the position follows the wall clock).
                     script.write_text(LUA % ("learners = {" + table + "}", 2, time.time() - started,
                                              10_000_000 * (run + 1), target))
+                    before = cpu_seconds((bare if name == "bare" else app).pid)
+                    if "REDIS_URL" in env:
+                        redis_client.config_resetstat()
                     result = wrk(url, script, duration, connections)  # the warm-up builds each live state
+                    spent = {k: v - before[k] for k, v in cpu_seconds((bare if name == "bare" else app).pid).items()}
+                script_us = 0.0
+                if "REDIS_URL" in env and name == "heartbeat":
+                    script_us = redis_client.info("commandstats").get("cmdstat_evalsha", {}).get("usec_per_call", 0.0)
+                costs.append((label, workers, name, {k: v / result[4] * 1e6 for k, v in spent.items()}, script_us))
                 rows.append((label, workers, name, *result))
             written.append((label, workers, *drain(env)))
         finally:
@@ -326,6 +363,12 @@ def main() -> None:
     for label, workers, left, fast, slow, took in written:
         print(f"{label:<18} {workers:>5}  pending {left:>6}  drained in {took:5.2f} s  live rows {fast:>7}  "
               f"database-path rows {slow:>6}")
+    print()
+    print("CPU time per request of each measured run, in µs: the server's processes, Redis and PostgreSQL")
+    print("(with the flusher's share), and Redis's own time per script call (its command statistics)")
+    for label, workers, name, us, script_us in costs:
+        print(f"{label:<18} {workers:>5} {name:<10} server {us['server']:6.0f}  redis {us['redis']:5.0f}  "
+              f"postgres {us['postgres']:5.0f}" + (f"  script {script_us:5.1f}" if script_us else ""))
 
 
 if __name__ == "__main__":
