@@ -12,11 +12,11 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from core.study import credit, services
@@ -111,5 +111,5 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
     if not live.background:
         await live.flush_learner(tenant, r.account)
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-    await send({"type": "http.response.body", "body": json.dumps(answer(tenant, r), ensure_ascii=False).encode()})
+    await send({"type": "http.response.body", "body": msgspec.json.encode(answer(tenant, r))})
     return None

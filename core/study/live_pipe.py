@@ -70,6 +70,13 @@ class _Connection(asyncio.Protocol):
                 future.set_exception(RedisConnectionError(f"the Redis connection was lost: {exc}"))
 
 
+def _checked(reply: Any) -> Any:
+    if isinstance(reply, hiredis.ReplyError):
+        message = str(reply)
+        raise NoScriptError(message) if message.startswith("NOSCRIPT") else ResponseError(message)
+    return reply
+
+
 class Pipe:
     """Pipelined calls over one connection (made on first use, again after a loss)."""
 
@@ -113,15 +120,11 @@ class Pipe:
     async def calls(self, commands: list[tuple]) -> list[Any]:
         """Send commands in one batch; their replies, in order (a Redis error raised once all are in)."""
         conn = await self.connection()
-        replies = await asyncio.gather(*[conn.send(hiredis.pack_command(c)) for c in commands])
-        for reply in replies:
-            if isinstance(reply, hiredis.ReplyError):
-                message = str(reply)
-                raise NoScriptError(message) if message.startswith("NOSCRIPT") else ResponseError(message)
-        return replies
+        return [_checked(r) for r in await asyncio.gather(*[conn.send(hiredis.pack_command(c)) for c in commands])]
 
     async def call(self, *args: Any) -> Any:
-        return (await self.calls([args]))[0]
+        conn = await self.connection()
+        return _checked(await conn.send(hiredis.pack_command(args)))
 
     async def evalsha(self, sha: str, script: bytes, keys: list, args: list) -> Any:
         """Run a script by its hash, loading it first if Redis does not have it (yet, or any more:
