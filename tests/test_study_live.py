@@ -159,8 +159,8 @@ async def test_beats_are_answered_from_redis_and_written_by_the_flusher(client, 
 
 
 async def test_scripts_redis_no_longer_holds_are_loaded_again(client, platform, studying, clock, test_live):
-    """After a restart or SCRIPT FLUSH the next beat loads its script and runs it once, and the
-    flusher's trims (which must not run twice) are preceded by their script in the same batch."""
+    """After a restart or SCRIPT FLUSH the next beat loads its script and runs it once, and so does
+    the flusher's trim (which must not run twice: it drops the beats it wrote)."""
     account = studying["account"]
     s = await _study(client, platform, studying, clock, 2)
     await test_live.redis.script_flush()

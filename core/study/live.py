@@ -372,11 +372,8 @@ class Live:
             await write(entries)
         if after_commit is not None:
             after_commit()
-        sha, source = self._scripts["trim"]
-        # Loaded first in the same batch: a trim must not run twice, so none may fail to be found.
-        await self.pipe.calls([("SCRIPT", "LOAD", source), *[
-            ("EVALSHA", sha, 2, f"{self.prefix}:p:{m}", self.dirty, len(items), m)
-            for m, items in zip(members, lists, strict=True)]])
+        await self._run("trim", [self.dirty], [f"{self.prefix}:p:", *[
+            x for m, items in zip(members, lists, strict=True) for x in (m, len(items))]])
         return len(entries)
 
     async def flush_learner(self, tenant: Any, account_id: int) -> None:

@@ -158,10 +158,14 @@ redis.call('DEL', KEYS[1])
 return redis.call('LRANGE', KEYS[2], 0, -1)
 """
 
-# After a flush committed: drop the first ARGV[1] pending entries, and the learner from the dirty
-# set when none is left. KEYS[1]: pending list, KEYS[2]: dirty set; ARGV[2]: the dirty member.
+# After a flush committed, for each of its learners: drop the first ``count`` pending entries, and
+# the learner from the dirty set when none is left. KEYS[1]: the dirty set; ARGV[1]: the pending
+# key prefix, then pairs of (dirty member "<tenant>:<account>", count).
 TRIM = r"""
-redis.call('LTRIM', KEYS[1], tonumber(ARGV[1]), -1)
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
-return redis.call('LLEN', KEYS[1])
+for i = 2, #ARGV, 2 do
+  local key = ARGV[1] .. ARGV[i]
+  redis.call('LTRIM', key, tonumber(ARGV[i + 1]), -1)
+  if redis.call('LLEN', key) == 0 then redis.call('SREM', KEYS[1], ARGV[i]) end
+end
+return 0
 """
