@@ -260,7 +260,8 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
                 script_us = 0.0
                 if "REDIS_URL" in env and name == "heartbeat":
                     script_us = redis_client.info("commandstats").get("cmdstat_evalsha", {}).get("usec_per_call", 0.0)
-                costs.append((label, workers, name, {k: v / result[4] * 1e6 for k, v in spent.items()}, script_us))
+                costs.append((label, workers, name, {k: v / result[4] * 1e6 for k, v in spent.items()}, script_us,
+                              "REDIS_URL" in env))
                 rows.append((label, workers, name, *result))
             written.append((label, workers, *drain(env)))
         finally:
@@ -364,11 +365,12 @@ def main() -> None:
         print(f"{label:<18} {workers:>5}  pending {left:>6}  drained in {took:5.2f} s  live rows {fast:>7}  "
               f"database-path rows {slow:>6}")
     print()
-    print("CPU time per request of each measured run, in µs: the server's processes, Redis and PostgreSQL")
-    print("(with the flusher's share), and Redis's own time per script call (its command statistics)")
-    for label, workers, name, us, script_us in costs:
-        print(f"{label:<18} {workers:>5} {name:<10} server {us['server']:6.0f}  redis {us['redis']:5.0f}  "
-              f"postgres {us['postgres']:5.0f}" + (f"  script {script_us:5.1f}" if script_us else ""))
+    print("CPU time per request of each measured run, in µs: the server's processes and, where they serve,")
+    print("Redis and PostgreSQL (with the flusher's share), and Redis's own time per script call (its command statistics)")
+    for label, workers, name, us, script_us, served in costs:
+        print(f"{label:<18} {workers:>5} {name:<10} server {us['server']:6.0f}" + (
+            f"  redis {us['redis']:5.0f}  postgres {us['postgres']:5.0f}" if served else "")
+            + (f"  script {script_us:5.1f}" if script_us else ""))
 
 
 if __name__ == "__main__":
