@@ -2,11 +2,11 @@
 
 With Redis and PostgreSQL configured, the study state of a learner who is playing a lesson (the
 clock, the session's sequence number, position, furthest point, credited seconds, today's
-seconds, the enrolment's total and proctoring's counters) is kept in one Redis value (a MessagePack map). A heartbeat
-is one Lua script (``core.study.live_lua.BEAT``): it checks the session cookie's server-side
-session, decides the credit with the same rule as ``core.study.credit.decide``, updates the state
-and appends what the database must hold to the learner's pending list, atomically. The answer
-does not wait for the database.
+seconds, the enrolment's total and proctoring's counters) is kept in one Redis value, a
+MessagePack map. A heartbeat is one Lua script (``core.study.live_lua.BEAT``): it checks the
+session cookie's server-side session, decides the credit with the same rule as
+``core.study.credit.decide``, updates the state and appends what the database must hold to the
+learner's pending list, atomically. The answer does not wait for the database.
 
 Everything that is not the ordinary case goes to the database path (``core.study.services``),
 unchanged: a beat of another, replaced or ended session, a replayed sequence number, an anomaly,
@@ -264,7 +264,7 @@ class Live:
         return await self.pipe.evalsha(sha, source, keys, args)
 
     def state_key(self, tenant_id: int, account_id: int | str) -> str:
-        return f"{self.prefix}:s:{tenant_id}:{account_id}"
+        return f"{self.prefix}:state:{tenant_id}:{account_id}"
 
     def pending_key(self, tenant_id: int, account_id: int | str) -> str:
         return f"{self.prefix}:p:{tenant_id}:{account_id}"
@@ -276,7 +276,7 @@ class Live:
         """Run ``BEAT``: the answer's figures, or (why the database path must answer, account)."""
         ns = self.store_namespace
         out = await self._run("beat", keys=[f"{ns}:session:{sid}", self.dirty], args=[
-            tenant.slug, f"{self.prefix}:s:{tenant.id}:", f"{self.prefix}:p:{tenant.id}:", f"{ns}:session-epoch:",
+            tenant.slug, self.state_key(tenant.id, ""), self.pending_key(tenant.id, ""), f"{ns}:session-epoch:",
             csrf_digest, num(now), num(time.time()), self.idle_seconds, self.absolute_seconds,
             form.get("token", "")[:64], form.get("seq", ""), form.get("lesson", ""), form.get("position", ""),
             "1" if form.get("playing") == "1" else "0", form.get("event", "beat")[:8], form.get("idle", "0")[:32],
