@@ -33,10 +33,11 @@ class SessionData:
         one binds to nothing)."""
         if self.csrf is None:
             return True
-        return cookie is not None and hmac.compare_digest(self.csrf, _digest(cookie))
+        return cookie is not None and hmac.compare_digest(self.csrf, csrf_digest(cookie))
 
 
-def _digest(value: str) -> str:
+def csrf_digest(value: str) -> str:
+    """What a session keeps of the CSRF cookie it was started with."""
     return hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -53,7 +54,7 @@ class Sessions:
         a CSRF cookie planted later (by a sibling host, say) does not pass with this session."""
         sid = secrets.token_urlsafe(32)
         data = {"account_id": account_id, "tenant": tenant, "created": time.time(),
-                "csrf": _digest(csrf_cookie) if csrf_cookie else None}
+                "csrf": csrf_digest(csrf_cookie) if csrf_cookie else None}
         await self.store.set(f"session:{sid}", json.dumps(data).encode(), expires_in=self.idle)
         return sid
 

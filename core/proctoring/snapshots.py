@@ -142,7 +142,7 @@ async def accept(platform, tenant, account, ticket: str, raw: bytes) -> FaceVeri
         (ProctorSession.id == ps.id) & (ProctorSession.ticket == ps.ticket)).returning(ProctorSession.id)
     if not taken:
         raise SnapshotRefused("该抓拍已上传", 409)
-    await hold(tenant, account.id)  # a live study hash still holds the ticket
+    await hold(tenant, account.id)  # live study's state still holds the ticket
     stored = await platform.storage.save(image.data, tenant_id=tenant.id, kind="snapshot",
                                          media_type=image.media_type, owner_id=account.id)
     row = scoped(FaceVerification, tenant).new(

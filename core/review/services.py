@@ -234,7 +234,7 @@ async def approve(hooks: Hooks, tenant: Tenant, reviewer: Account, enrollment_id
         note=note[:500], created_at=_now())
     await decision.save()
     enrollment.status = "approved"
-    await study.hold(tenant, enrollment.account)  # a live study hash still says 待审核
+    await study.hold(tenant, enrollment.account)  # live study's state still says 待审核
     learner = await scoped(Account, tenant).get(enrollment.account)
     await send(hooks, tenant, learner, "hours_approved")
     await _decided(hooks, tenant, enrollment, decision, reviewer.id)

@@ -232,7 +232,6 @@ class Live:
         self._scripts = {name: (hashlib.sha1(source.encode()).hexdigest(), source.encode()) for name, source in (
             ("beat", live_lua.BEAT), ("park", live_lua.PARK), ("trim", live_lua.TRIM))}
         self._clients: dict[int, tuple[Redis, Pipe]] = {}
-        self._last: tuple[Any, Any] = (None, None)  # the last loop and its clients
         self._full = False  # the last flush found a full batch
         self._task: asyncio.Task | None = None
         self._stopping = asyncio.Event()
@@ -240,13 +239,10 @@ class Live:
     def _loop_clients(self) -> tuple[Redis, Pipe]:
         """This event loop's Redis client and pipe (a connection belongs to one loop; a server
         process has one, a test has its own beside the app's)."""
-        loop = asyncio.get_running_loop()
-        if loop is self._last[0]:
-            return self._last[1]
-        clients = self._clients.get(id(loop))
+        loop = id(asyncio.get_running_loop())
+        clients = self._clients.get(loop)
         if clients is None:
-            clients = self._clients[id(loop)] = (Redis.from_url(self.redis_url), Pipe(self.redis_url))
-        self._last = (loop, clients)
+            clients = self._clients[loop] = (Redis.from_url(self.redis_url), Pipe(self.redis_url))
         return clients
 
     @property
@@ -385,10 +381,7 @@ class Live:
         members = await self.redis.smembers(self.dirty)
         if not members:
             return 0
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for m in members:
-                pipe.llen(f"{self.prefix}:p:{m.decode() if isinstance(m, bytes) else m}")
-            return sum(await pipe.execute())
+        return sum(await self.pipe.calls([("LLEN", f"{self.prefix}:p:{m.decode()}") for m in members]))
 
     async def run(self) -> None:
         """The flusher loop: flush while this process holds the lease (one flusher at a time)."""
@@ -432,7 +425,6 @@ class Live:
     async def close_connections(self) -> None:
         """Close this event loop's connections."""
         clients = self._clients.pop(id(asyncio.get_running_loop()), None)
-        self._last = (None, None)
         if clients is not None:
             await clients[0].aclose()
             clients[1].close()

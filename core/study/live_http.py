@@ -10,7 +10,6 @@ answers as it always did. Either way the answer is the same JSON.
 from __future__ import annotations
 
 import functools
-import hashlib
 import hmac
 import logging
 from typing import Any
@@ -19,8 +18,10 @@ from urllib.parse import parse_qsl
 import msgspec
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
+from core.accounts.sessions import csrf_digest
 from core.study import credit, services
 from core.study.live import Answer, Live
+from core.web import CSRF_COOKIE
 
 log = logging.getLogger("xueshi.study")
 MAX_BODY = 4096
@@ -92,13 +93,13 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
         return rest
     cookies = _cookies(headers.get(b"cookie", b"").decode("latin-1"))
     sid = cookies.get(platform.sessions.cookie_name(slug))
-    csrf_cookie = cookies.get("csrftoken")
+    csrf_cookie = cookies.get(CSRF_COOKIE)
     form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     token = headers.get(b"x-csrftoken", b"").decode("latin-1") or form.get("_csrf_token")
     if sid is None or csrf_cookie is None or len(sid) > 100 or not _csrf_ok(
             platform.settings.secret_key, token, csrf_cookie):
         return rest
-    digest = hashlib.sha256(csrf_cookie.encode()).hexdigest()
+    digest = csrf_digest(csrf_cookie)
     now = services.server_time()
     day = services.china_day(now)
     r = await live.beat(tenant, sid, digest, form, now, day)
