@@ -348,6 +348,37 @@ async def test_an_unreadable_pending_beat_is_dropped_and_the_rest_written(client
     assert "unreadable study beat dropped" in caplog.text
 
 
+async def test_two_flushers_with_the_same_beats_never_drop_one_that_came_after(client, platform, studying, clock,
+                                                                               test_live, monkeypatch):
+    """Two flushes read the same pending beats (a lease that lapsed during a long flush); a beat
+    arrives after the first one's commit. The second one's removal must not take it."""
+    import msgspec
+    from redis import Redis
+
+    await _study(client, platform, studying, clock, 2)
+    tenant, account = studying["tenant"], studying["account"]
+    key = test_live.pending_key(tenant.id, account.id)
+    last = msgspec.msgpack.decode(
+        (await test_live.redis.lrange(key, -1, -1))[0], type=live.Entry)
+    later = msgspec.msgpack.encode(msgspec.structs.replace(last, seq=last.seq + 1))
+    sync = Redis.from_url(test_live.redis_url)
+    pushed = []
+
+    def a_beat_arrives():
+        if not pushed:
+            pushed.append(sync.rpush(key, later))
+
+    monkeypatch.setattr(live, "after_commit", a_beat_arrives)
+    member = f"{tenant.id}:{account.id}"
+    assert await asyncio.gather(test_live.flush(members=[member]), test_live.flush(members=[member])) == [2, 2]
+    assert pushed and await test_live.redis.lrange(key, 0, -1) == [later]
+    monkeypatch.setattr(live, "after_commit", None)
+    assert await test_live.flush() == 1
+    assert await test_live.pending() == 0
+    assert (await _ledger(account.id))[1] == 3
+    sync.close()
+
+
 async def test_a_session_of_another_tenant_is_not_answered_from_redis(client, platform, studying, clock,
                                                                       fast_answers):
     """The construction learner's session id sent as the survey tenant's cookie: the script finds

@@ -368,8 +368,8 @@ class Live:
             await write(entries)
         if after_commit is not None:
             after_commit()
-        await self._run("trim", [self.dirty], [f"{self.prefix}:p:", *[
-            x for m, items in zip(members, lists, strict=True) for x in (m, len(items))]])
+        trims = [x for m, items in zip(members, lists, strict=True) for x in (m, len(items), items[-1] if items else b"")]
+        await self._run("trim", [self.dirty], [f"{self.prefix}:p:", *trims])
         return len(entries)
 
     async def flush_learner(self, tenant: Any, account_id: int) -> None:

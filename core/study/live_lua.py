@@ -158,13 +158,24 @@ redis.call('DEL', KEYS[1])
 return redis.call('LRANGE', KEYS[2], 0, -1)
 """
 
-# After a flush committed, for each of its learners: drop the first ``count`` pending entries, and
-# the learner from the dirty set when none is left. KEYS[1]: the dirty set; ARGV[1]: the pending
-# key prefix, then pairs of (dirty member "<tenant>:<account>", count).
+# After a flush committed, for each of its learners: drop the pending entries up to and including
+# the last one it wrote, and the learner from the dirty set when none is left. By the entry, not
+# by a count: two flushers that read the same entries (a lease that lapsed during a long flush)
+# must not drop the beats that arrived in between. Entries are unique (token and sequence number),
+# leave the list only from its head, and one no longer there was dropped with all before it.
+# KEYS[1]: the dirty set; ARGV[1]: the pending key prefix, then triples of (dirty member
+# "<tenant>:<account>", number of entries read, the last entry read).
 TRIM = r"""
-for i = 2, #ARGV, 2 do
+for i = 2, #ARGV, 3 do
   local key = ARGV[1] .. ARGV[i]
-  redis.call('LTRIM', key, tonumber(ARGV[i + 1]), -1)
+  local head = {}
+  if tonumber(ARGV[i + 1]) > 0 then head = redis.call('LRANGE', key, 0, tonumber(ARGV[i + 1]) - 1) end
+  for j = #head, 1, -1 do
+    if head[j] == ARGV[i + 2] then
+      redis.call('LTRIM', key, j, -1)
+      break
+    end
+  end
   if redis.call('LLEN', key) == 0 then redis.call('SREM', KEYS[1], ARGV[i]) end
 end
 return 0
