@@ -37,10 +37,11 @@ import time
 from pathlib import Path
 
 import httpx
+from tiny import pick  # the script's own folder is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEARNERS = 512
-WARM_UP = 3  # seconds of beats before each measured run (not counted)
+LEARNERS = pick(512, 8)
+WARM_UP = pick(3, 1)  # seconds of beats before each measured run (not counted)
 LUA = textwrap.dedent("""
     local learners = {}
     %s
@@ -232,7 +233,7 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
         import redis
 
         redis_client = redis.Redis.from_url(env["REDIS_URL"])
-    for workers in (1, 2):
+    for workers in pick((1, 2), (1,)):
         port, bare_port = free_port(), free_port()
         app = uvicorn("core.app:app_from_env", port, workers, env, ROOT, factory=True)
         bare = uvicorn("bare_app:app", bare_port, workers, env, work)

@@ -50,6 +50,7 @@ async def main(rows: int) -> None:
 
     from core.accounts.tables import Enterprise
     from core.app import create_app
+    from core.kernel import build_platform, deploy
     from core.roster.imports import commit_roster, preview_roster
     from core.roster.spreadsheets import Limits, read_table
     from core.roster.tables import ImportJob, RosterEntry
@@ -57,7 +58,9 @@ async def main(rows: int) -> None:
 
     data = make_xlsx(rows)
     tmp = Path(tempfile.mkdtemp(prefix="xs-bench-"))
-    app = create_app(Settings(database_url=f"sqlite:///{tmp / 'bench.sqlite3'}", secret_key="bench", var_dir=tmp))
+    settings = Settings(database_url=f"sqlite:///{tmp / 'bench.sqlite3'}", secret_key="bench", var_dir=tmp)
+    await deploy(build_platform(settings))  # serving never migrates: the deploy step comes first
+    app = create_app(settings)
     async with AsyncTestClient(app=app):
         platform = app.state.platform
         tenant = platform.tenants.get("survey")
