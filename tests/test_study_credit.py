@@ -73,11 +73,11 @@ def test_a_position_jump_is_an_anomaly_and_not_credited():
     assert d.seconds == 0 and d.anomaly and d.reason == "seek_ahead" and d.position == 10.0
 
 
-def test_a_sped_up_rate_is_an_anomaly():
+def test_a_sped_up_rate_is_an_anomaly_told_as_a_seek_ahead():
     s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
               day_credited=0.0, daily_cap=28800.0)
-    d = decide(s, 110.0, 10.0 + 10 * 16 / 8, True)  # ×2 over 10 s
-    assert d.anomaly and d.reason == "rate" and d.seconds == 0
+    d = decide(s, 110.0, 10.0 + 10 * 16 / 8, True)  # ×2 over 10 s: a rate or a click ahead, alike to the server
+    assert d.anomaly and d.reason == "seek_ahead" and d.seconds == 0 and d.position == 10.0
 
 
 def test_buffering_earns_nothing_and_is_no_anomaly():
