@@ -1,6 +1,8 @@
 """A construction learner in headless Chromium: completes 我的档案, opens a demo lesson (a video
 made at demo time), tries to seek ahead (clamped back), accrues time, reloads and resumes, and is
-paused when a second tab takes over. Screenshots at 1280 and 375 px in docs/screenshots/."""
+paused when a second tab takes over; on a short lesson, the page hidden pauses it (nothing
+credited meanwhile) and the lesson's end shows no red message. Screenshots at 1280 and 375 px in
+docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -109,7 +111,8 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
     await asyncio.sleep(0.5)
     st = await _state(desktop)
     assert st["position"] < 10, st  # clamped
-    assert "课件不支持快进" in await desktop.inner_text("#study-message")
+    assert "不能拖动到未学习的位置" in await desktop.inner_text("#study-message")
+    assert await desktop.is_hidden("#study-refused")  # nothing refused: the jump never left the page
     await desktop.evaluate("() => { document.getElementById('lesson-video').playbackRate = 16; }")
     assert await desktop.evaluate("() => document.getElementById('lesson-video').playbackRate") == 1
     await _wait_playing(desktop, 6)
@@ -145,3 +148,86 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
     await screenshot(other, "study-my-training-phone")
     await other.goto(f"{root}/me/archive")
     await screenshot(other, "study-archive-phone")
+
+
+async def _short_lesson(live_server, account, tmp_path):
+    """A course of one 8 s lesson for the learner, with a complete profile (these images are not
+    faces: the portrait gate is tested elsewhere)."""
+    import shutil
+
+    from core.courses import services as courses
+    from core.courses.demo_media import make_lesson_video
+    from core.courses.tables import Enrollment, Position
+    from core.roster.tables import LearnerProfile
+
+    platform = live_server.app.state.platform
+    tenant = platform.tenants.get("construction")
+    ids = {}
+    for kind, color in (("id_front", (200, 180, 160)), ("id_back", (160, 180, 200)), ("portrait", (180, 160, 150))):
+        buf = io.BytesIO()
+        Image.new("RGB", (480, 360), color).save(buf, format="JPEG")
+        row = await platform.storage.save(buf.getvalue(), tenant_id=tenant.id, kind=kind, media_type="image/jpeg",
+                                          owner_id=account.id)
+        ids[kind] = row.id
+    now = dt.datetime.now(dt.UTC)
+    await LearnerProfile(tenant=tenant.id, account=account.id, real_name=account.real_name,
+                         id_number=account.id_number, created_at=now, updated_at=now, **ids).save()
+    position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
+    course = await courses.create_course(tenant, position.id, 2026, "短课件", 1.0)
+    video = make_lesson_video(tmp_path / "short.webm", "短课件", ["第一行"], seconds=8, fps=2, size=(320, 180))
+    shutil.copy(video, tmp_path / "copy.webm")
+    lesson = await courses.add_video_lesson(platform, tenant, course, "第一讲", tmp_path / "copy.webm")
+    enrollment = Enrollment(tenant=tenant.id, account=account.id, course=course.id, created_at=now)
+    await enrollment.save()
+    return lesson, enrollment
+
+
+async def test_hidden_page_pauses_and_a_lesson_end_shows_no_red_message(live_server, new_page, tmp_path):
+    from core.accounts.services import upsert_account
+    from core.study.tables import HoursEntry, LessonProgress, StudySession
+
+    root = live_server.url("/t/construction")
+    tenant = live_server.app.state.platform.tenants.get("construction")
+    account = await upsert_account(tenant, role="learner", password=PASSWORD, real_name="吴学员",
+                                   id_number=fake_id_number(), mobile=fake_mobile())
+    lesson, enrollment = await _short_lesson(live_server, account, tmp_path)
+    page = await new_page(1280, 800)
+    await _sign_in(page, root, account)
+    await _pass_face_check(live_server, account)
+    await page.goto(f"{root}/study/lessons/{lesson.id}")
+    await _wait_playing(page, 1)
+
+    # The page goes to the background: the video pauses and the learner is told why.
+    await page.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    await page.wait_for_function("() => document.getElementById('lesson-video').paused")
+    assert "后台时间不计学时" in await page.inner_text("#study-message")
+    await asyncio.sleep(3)  # in the background
+    await page.evaluate("""() => {
+        delete document.visibilityState;
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    assert "请点击播放继续学习" in await page.inner_text("#study-message")
+    await page.evaluate("() => document.getElementById('lesson-video').play()")
+
+    # To the end: pause and end are reported in turn; no red message, no refused row.
+    await page.wait_for_function("() => window.xsPlayer.state().ended", timeout=30_000)
+    for _ in range(40):
+        session = await StudySession.objects().where(StudySession.account == account.id).first()
+        if session.ended_at is not None:
+            break
+        await asyncio.sleep(0.25)
+    assert session.ended_reason == "ended" and not session.hidden
+    await asyncio.sleep(1)  # any late answer would show by now
+    assert await page.is_hidden("#study-refused"), await page.inner_text("#study-refused")
+    await screenshot(page, "study-player-lesson-end-desktop")
+    rows = await HoursEntry.objects().where((HoursEntry.account == account.id) & (HoursEntry.reason != ""))
+    assert not rows, [(r.reason, r.seq) for r in rows]
+    progress = await LessonProgress.objects().where(LessonProgress.account == account.id).first()
+    assert progress.completed
+    # What played before and after the background is credited; the 3 s in the background are not.
+    assert progress.credited_seconds <= lesson.duration_seconds
+    await page.goto(f"{root}/study/{enrollment.id}")
+    assert "未计入学时" not in await page.inner_text("main")
