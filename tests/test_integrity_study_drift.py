@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from core.courses.tables import Enrollment
 from core.study.tables import HoursEntry, LessonProgress
-from tests.test_study import FakeClock, beat, clock, lesson_video, start, studying  # noqa: F401
+from tests.test_study import beat, clock, lesson_video, start, studying  # noqa: F401
 
 T = "/t/construction"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from core.courses.tables import Enrollment
 from core.study.tables import HoursEntry, LessonProgress
-from tests.test_study import FakeClock, beat, clock, lesson_video, start, studying  # noqa: F401
+from tests.test_study import beat, clock, lesson_video, start, studying  # noqa: F401
 
 T = "/t/construction"
 HIDDEN = "未计入学时：页面不在前台或视频未在播放时不计学时"

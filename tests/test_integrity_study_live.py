@@ -24,7 +24,7 @@ from tests.test_integrity_study_honest import (  # noqa: F401
     test_a_forward_jump_is_told_it_cannot_skip_ahead,
     test_a_lesson_end_after_a_pause_shows_no_red_message_and_leaves_no_refused_rows,
 )
-from tests.test_study import FakeClock, clock, lesson_video, studying  # noqa: F401
+from tests.test_study import clock, lesson_video, studying  # noqa: F401
 
 pytestmark = needs_live
 FAST_PATH_TESTS = {

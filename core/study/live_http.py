@@ -68,7 +68,7 @@ def answer(tenant: Any, a: Answer) -> dict[str, Any]:
     d = credit.Decision(a.seconds, a.claimed, a.reason, False, a.position, a.furthest, 0.0)
     extra = {"capture": {"ticket": a.ticket, "within": round(a.within, 1)}} if a.ticket else {}
     return beats.credited_answer(tenant, d, a.enrollment_credited, a.needed, a.lesson_credited, a.completed,
-                                    not a.studying, a.status == "review", **extra)
+                                 not a.studying, a.status == "review", **extra)
 
 
 async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any, send: Any):

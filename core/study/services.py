@@ -244,10 +244,11 @@ async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reas
                 # The withdrawn seconds are the last ones watched: the lesson goes back by as much.
                 furthest = max(0.0, progress.furthest - seconds)
                 back = min(progress.position, furthest)
+                done = furthest >= session.duration_seconds - tenant.rules.study.tolerance_seconds
                 await scoped(LessonProgress, tenant).update({
                     LessonProgress.credited_seconds: max(0.0, progress.credited_seconds - seconds),
                     LessonProgress.position: back, LessonProgress.furthest: furthest,
-                    LessonProgress.completed: furthest >= session.duration_seconds - tenant.rules.study.tolerance_seconds,
+                    LessonProgress.completed: done,
                     LessonProgress.updated_at: stamp,
                 }).where(LessonProgress.id == progress.id)
             current = await scoped(Enrollment, tenant).get(session.enrollment)
