@@ -1,8 +1,9 @@
 """我的培训, the course page, the player, the lesson media (HTTP Range) and the heartbeat.
 
 The player page (core/static/js/player.js) starts a session, then beats every 15 s while playing
-and on pause, end, ``pagehide`` and ``visibilitychange`` (``navigator.sendBeacon``, CSRF token in
-the body). The answer carries the accepted position; the page seeks back to it if needed.
+and on pause, end, hide and show (one at a time; ``navigator.sendBeacon`` when the page goes away,
+CSRF token in the body), each saying whether the page is visible. The answer carries the accepted
+position; the page seeks back to it if needed. The beats are decided in ``core.study.beats``.
 """
 
 from __future__ import annotations
