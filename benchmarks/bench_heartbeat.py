@@ -66,7 +66,7 @@ LUA = textwrap.dedent("""
       l[5] = l[5] + 1
       local pos = %d + (os.time() - t0) + l[5] * 0.0001
       local body = "token=" .. l[1] .. "&seq=" .. (%d + l[5]) .. "&lesson=" .. l[4] .. "&position=" .. pos
-                   .. "&playing=1&event=beat&_csrf_token=" .. l[3]
+                   .. "&playing=1&visible=1&event=beat&_csrf_token=" .. l[3]
       return wrk.format("POST", "%s", {["Cookie"] = l[2], ["Content-Type"] = "application/x-www-form-urlencoded",
                                        ["x-csrftoken"] = l[3]}, body)
     end

@@ -25,6 +25,7 @@ from core.retention import purge
 from core.review import services as review
 from core.review import appeals, workdays
 from core.review.tables import Appeal, ReviewDecision
+from core.study import beats
 from core.study import services as study
 from core.study.tables import HoursEntry, LessonProgress, StudyEvent
 from core.testing.pytest_plugin import shared_dir
@@ -153,7 +154,7 @@ async def _study_all(tenant, account_id: int, course: Course, lessons: list[Less
             pos += step
             seq += 1
             event = "end" if pos >= lesson.duration_seconds else "beat"
-            await study.beat(tenant, account_id, study.BeatIn(session.token, seq, lesson.id, pos, True, event), now=t)
+            await beats.beat(tenant, account_id, beats.BeatIn(session.token, seq, lesson.id, pos, True, event), now=t)
         t += 5
     return t
 
@@ -373,9 +374,9 @@ async def test_clearing_keeps_beats_of_a_studying_learner_consistent(platform, m
     d = await review.propose_clear(hooks, tenant, first, e.id, "idle")
     access = await study.lesson_access(tenant, learner.id, lessons[0].id)
     session = await study.start_session(tenant, learner.id, access, now=t)
-    beats = [study.beat(tenant, learner.id, study.BeatIn(session.token, i, lessons[0].id, 15.0 * i, True), now=t + 15 * i)
-             for i in range(1, 3)]
-    await asyncio.gather(review.confirm_clear(hooks, tenant, second, d.id, e.id), *beats)
+    sent = [beats.beat(tenant, learner.id, beats.BeatIn(session.token, i, lessons[0].id, 15.0 * i, True), now=t + 15 * i)
+            for i in range(1, 3)]
+    await asyncio.gather(review.confirm_clear(hooks, tenant, second, d.id, e.id), *sent)
     e2 = await Enrollment.objects().get(Enrollment.id == e.id)
     assert await _balance(e.id) == pytest.approx(e2.credited_seconds)
 

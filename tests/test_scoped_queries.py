@@ -64,7 +64,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the operator's list of tenants counts every tenant's accounts",
     ("core/study/live.py", "write"):
         "the flusher writes every tenant's pending beats in one batch, by row id; each id comes from the "
-        "learner's live state, which Live.hydrate built with scoped queries",
+        "learner's live state, which live_state.hydrate built with scoped queries",
 }
 # Whole files: another engineer owns them in this round; they are converted when that work merges.
 ALLOWED_FILES: dict[str, str] = {}

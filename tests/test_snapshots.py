@@ -198,7 +198,7 @@ async def start(client, lesson_id: int):
 async def beat(client, token, seq, lesson_id, position, playing=True, event="beat", idle=0):
     r = await client.post(f"{T}/study/beat", {"token": token, "seq": str(seq), "lesson": str(lesson_id),
                                               "position": str(position), "playing": "1" if playing else "0",
-                                              "event": event, "idle": str(idle)})
+                                              "event": event, "idle": str(idle), "visible": "1"})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -386,7 +386,9 @@ async def test_other_person_pauses_withdraws_provisional_hours_and_needs_a_new_f
     reversal = await HoursEntry.objects().where((HoursEntry.account == account.id) & (HoursEntry.seconds < 0)).first()
     assert reversal.seconds == -position and reversal.reason == "face_unverified"
     progress = await LessonProgress.objects().where(LessonProgress.account == account.id).first()
-    assert progress.credited_seconds == 0.0 and progress.furthest == position
+    # The lesson goes back to where the credit stands: those seconds are watched (and earned) again.
+    assert progress.credited_seconds == 0.0 and progress.furthest == 0.0 and progress.position == 0.0
+    assert not progress.completed and a["total_hours"] == 0.0  # the page shows the hours net of the withdrawal
     kinds = await events(account.id)
     assert kinds == ["gate_passed", "snapshot_mismatch", "paused"], kinds
     paused = await StudyEvent.objects().output(load_json=True).where((StudyEvent.account == account.id) & (StudyEvent.kind == "paused")).first()
@@ -394,7 +396,7 @@ async def test_other_person_pauses_withdraws_provisional_hours_and_needs_a_new_f
     # A new face check resumes with a new session; the timeline says so.
     await passed_check(tenant, account.id)
     r = await start(client, lesson.id)
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.json()["position"] == 0.0 and r.json()["lesson_credited"] == 0.0
     assert (await events(account.id))[-2:] == ["gate_passed", "resumed"]
     assert (tenant.slug, account.id, "snapshot", "mismatch") in recorder.checked
 

@@ -131,10 +131,10 @@ async def start(client, lesson_id: int) -> dict:
 
 
 async def beat(client, token: str, seq: int, lesson_id: int, position: float, playing: bool = True,
-               event: str = "beat") -> dict:
+               event: str = "beat", visible: bool = True) -> dict:
     r = await client.post(f"{T}/study/beat", {"token": token, "seq": str(seq), "lesson": str(lesson_id),
                                               "position": str(position), "playing": "1" if playing else "0",
-                                              "event": event})
+                                              "event": event, "visible": "1" if visible else "0"})
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -344,8 +344,8 @@ async def test_beats_credit_wall_clock_and_advance_and_resume_on_any_device(clie
     assert a["credited"] == 10 and a["message"] == ""
     clock.advance(15)
     a = await beat(client, s["token"], 2, lesson, 40)  # 30 s advance in 15 s: ×2 → refused
-    assert a["credited"] == 0 and a["anomaly"] and a["reason"] == "rate" and a["position"] == 10
-    assert a["message"].startswith("未计入学时：")
+    assert a["credited"] == 0 and a["anomaly"] and a["reason"] == "seek_ahead" and a["position"] == 10
+    assert a["message"] == "未计入学时：不能拖动到未学习的位置"
     clock.advance(10)
     a = await beat(client, s["token"], 3, lesson, 19, playing=False, event="pause")  # paused at 19
     assert a["credited"] == 9 and not a["anomaly"]
@@ -363,7 +363,7 @@ async def test_seek_ahead_is_clamped_not_credited_and_shown(client, studying, cl
     a = await beat(client, s["token"], 2, lesson, 55)
     assert a["credited"] == 0 and a["reason"] == "seek_ahead" and a["position"] == 10 and a["anomaly"]
     page = (await client.get(f"{T}/study/{(await Enrollment.objects().where(Enrollment.account == studying['account'].id).first()).id}")).text
-    assert "未计入学时：不能拖动进度到未学习的位置" in page
+    assert "未计入学时：不能拖动到未学习的位置" in page
     clock.advance(10)
     a = await beat(client, s["token"], 3, lesson, 5)  # seeking back is fine
     assert a["position"] == 5 and not a["anomaly"]
@@ -375,8 +375,13 @@ async def test_forged_beats_are_refused_recorded_and_never_a_server_error(client
     s = await start(client, lesson)
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
+    clock.advance(5)
+    assert (await beat(client, s["token"], 2, lesson, 15))["credited"] == 5
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 20))["reason"] == "replayed"
+    # The last beat sent again (its answer was lost): answered again, nothing credited, no anomaly.
+    again = await beat(client, s["token"], 2, lesson, 25)
+    assert again["credited"] == 0 and again["reason"] == "" and not again["anomaly"] and again["message"] == ""
     assert (await beat(client, "no-such-session", 5, lesson, 20))["reason"] == "foreign_session"
     assert (await beat(client, s["token"], 6, lesson + 999, 20))["reason"] == "lesson_mismatch"
     for junk in ({"position": "nan"}, {"position": "1e309"}, {"seq": "x"}, {"position": "-4"}, {}):

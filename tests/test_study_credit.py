@@ -73,11 +73,11 @@ def test_a_position_jump_is_an_anomaly_and_not_credited():
     assert d.seconds == 0 and d.anomaly and d.reason == "seek_ahead" and d.position == 10.0
 
 
-def test_a_sped_up_rate_is_an_anomaly():
+def test_a_sped_up_rate_is_an_anomaly_told_as_a_seek_ahead():
     s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
               day_credited=0.0, daily_cap=28800.0)
-    d = decide(s, 110.0, 10.0 + 10 * 16 / 8, True)  # ×2 over 10 s
-    assert d.anomaly and d.reason == "rate" and d.seconds == 0
+    d = decide(s, 110.0, 10.0 + 10 * 16 / 8, True)  # ×2 over 10 s: a rate or a click ahead, alike to the server
+    assert d.anomaly and d.reason == "seek_ahead" and d.seconds == 0 and d.position == 10.0
 
 
 def test_buffering_earns_nothing_and_is_no_anomaly():
@@ -104,3 +104,28 @@ def test_the_first_beat_without_a_clock_earns_nothing():
               day_credited=0.0, daily_cap=28800.0)
     d = decide(s, 1000.0, 1.0, True)
     assert d.seconds == 0 and d.last_beat_at == 1000.0
+
+
+def test_the_session_bound_holds_at_its_boundary():
+    """A session that started at 99 at its furthest point 0: at 105 the position may be at most
+    0 + 6 + tolerance, although the last position plus the elapsed time would allow 10."""
+    s = State(last_beat_at=100.0, position=3.0, furthest=3.0, lesson_credited=3.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0, tolerance=2.0, began=99.0, origin=0.0)
+    assert not decide(s, 105.0, 8.0, True).anomaly
+    d = decide(s, 105.0, 8.01, True)
+    assert d.anomaly and d.reason == "seek_ahead" and d.seconds == 0 and d.position == 3.0
+    unbounded = State(100.0, 3.0, 3.0, 3.0, 600.0, 0.0, 28800.0, tolerance=2.0)  # no session: the per-beat rule
+    assert not decide(unbounded, 105.0, 10.0, True).anomaly
+
+
+def test_a_hidden_page_earns_nothing_and_the_span_back_from_it_neither():
+    s = State(last_beat_at=100.0, position=10.0, furthest=10.0, lesson_credited=10.0, duration=600.0,
+              day_credited=0.0, daily_cap=28800.0)
+    d = decide(s, 115.0, 25.0, True, visible=False)
+    assert (d.seconds, d.claimed, d.reason, d.anomaly, d.position, d.furthest) == (0, 15.0, "hidden", False, 10.0, 10.0)
+    assert d.last_beat_at == 115.0  # the hidden span is consumed
+    after = State(115.0, 10.0, 10.0, 10.0, 600.0, 0.0, 28800.0, hidden=True)
+    d = decide(after, 130.0, 25.0, True)  # claims visible: its span began hidden
+    assert d.seconds == 0 and d.reason == "hidden" and d.position == 10.0
+    d = decide(after, 130.0, 5.0, False)  # back to the page, paused, after seeking back: fine, no claim
+    assert d.seconds == 0 and d.reason == "" and d.position == 5.0

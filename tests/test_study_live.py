@@ -80,19 +80,23 @@ def lua_decide():
 @given(last=st.one_of(st.just(0.0), finite), position=finite, furthest=finite, lesson_credited=finite,
        duration=st.floats(min_value=1, max_value=5000), day_credited=finite, daily_cap=finite,
        course_left=st.one_of(st.just(math.inf), finite), tolerance=st.floats(min_value=0, max_value=5),
-       step=st.floats(min_value=0, max_value=100), claimed=finite, playing=st.booleans())
+       step=st.floats(min_value=0, max_value=100), claimed=finite, playing=st.booleans(),
+       session_age=st.one_of(st.none(), st.floats(min_value=0, max_value=200)), origin=finite)
 def test_the_lua_rule_credits_exactly_as_the_python_rule(lua_decide, last, position, furthest, lesson_credited,
                                                          duration, day_credited, daily_cap, course_left, tolerance,
-                                                         step, claimed, playing):
+                                                         step, claimed, playing, session_age, origin):
+    now = last + step
+    # The session's bound: started session_age seconds ago (None: no bound) at its furthest point then.
+    began = 0.0 if session_age is None or now - session_age <= 0 else now - session_age
     state = credit.State(last_beat_at=last, position=position, furthest=max(furthest, position),
                          lesson_credited=lesson_credited, duration=duration, day_credited=day_credited,
-                         daily_cap=daily_cap, course_left=course_left, tolerance=tolerance)
-    now = last + step
+                         daily_cap=daily_cap, course_left=course_left, tolerance=tolerance, began=began,
+                         origin=origin)
     d = credit.decide(state, now, claimed, playing)
     n = live.num
     out = lua_decide(args=[n(state.last_beat_at), n(state.position), n(state.furthest), n(lesson_credited),
                            n(duration), n(day_credited), n(daily_cap), n(course_left), n(tolerance), n(now),
-                           n(claimed), "1" if playing else "0"])
+                           n(claimed), "1" if playing else "0", n(began), n(origin)])
     out = [x.decode() for x in out]
     if d.anomaly:
         assert out == ["anomaly"]
@@ -183,8 +187,10 @@ async def test_a_change_under_the_learners_lock_sees_the_beats_still_in_redis(cl
     assert await test_live.flush() == 3
     total, rows, enrolled, lesson_credited = await _ledger(account.id)
     assert (total, enrolled, lesson_credited) == (0, 0, 0) and rows == 4  # 3 beats and 1 reversal
+    # The lesson went back to where the credit stands (0): that part is watched again.
+    assert (await LessonProgress.objects().where(LessonProgress.account == account.id).first()).position == 0
     clock.advance(10)
-    a = await beat(client, s["token"], 4, lesson, 40)
+    a = await beat(client, s["token"], 4, lesson, 10)
     assert a["credited"] == 10 and a["total_seconds"] == 10
 
 
@@ -208,12 +214,12 @@ async def test_a_signed_out_or_forged_beat_is_not_answered_from_redis(client, pl
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
     assert len(fast_answers) == 1
     r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "2", "lesson": str(lesson),
-                                              "position": "20", "playing": "1"}, csrf=False)
+                                              "position": "20", "playing": "1", "visible": "1"}, csrf=False)
     assert r.status_code == 403  # no CSRF token: the web app refuses it
     await client.post(f"{T}/signout", {})
     clock.advance(10)
     r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": "3", "lesson": str(lesson),
-                                              "position": "20", "playing": "1"})
+                                              "position": "20", "playing": "1", "visible": "1"})
     assert r.status_code in (303, 401, 403) or "signin" in r.headers.get("location", "")
     assert len(fast_answers) == 1
 
@@ -230,7 +236,7 @@ async def test_a_csrf_cookie_the_session_was_not_started_with_is_not_answered_fr
     planted = generate_csrf_token(platform.settings.secret_key)
     client.http.cookies.set("csrftoken", planted)
     r = await client.http.post(f"{T}/study/beat", data={
-        "token": s["token"], "seq": "1", "lesson": str(lesson), "position": "10", "playing": "1",
+        "token": s["token"], "seq": "1", "lesson": str(lesson), "position": "10", "playing": "1", "visible": "1",
         "_csrf_token": planted})
     assert r.status_code == 403 and not fast_answers
 
@@ -327,7 +333,7 @@ async def test_numbers_the_ledger_cannot_hold_go_to_the_database_path(client, pl
     for seq in ("1e3", "999999999999", "+5", " 7", "0x10"):
         clock.advance(1)
         r = await client.post(f"{T}/study/beat", {"token": s["token"], "seq": seq, "lesson": str(lesson),
-                                                  "position": "11", "playing": "1"})
+                                                  "position": "11", "playing": "1", "visible": "1"})
         assert r.status_code == 200, (seq, r.status_code)  # "+5" and " 7" are numbers to Python
     assert len(fast_answers) == 1
     clock.advance(10)
@@ -389,7 +395,7 @@ async def test_a_session_of_another_tenant_is_not_answered_from_redis(client, pl
     client.http.cookies.set(platform.sessions.cookie_name("survey"), sid)
     clock.advance(10)
     r = await client.post("/t/survey/study/beat", {"token": s["token"], "seq": "1", "lesson": str(lesson),
-                                                   "position": "10", "playing": "1"})
+                                                   "position": "10", "playing": "1", "visible": "1"})
     assert r.status_code != 200 and not fast_answers
 
 

@@ -1,8 +1,9 @@
 """我的培训, the course page, the player, the lesson media (HTTP Range) and the heartbeat.
 
 The player page (core/static/js/player.js) starts a session, then beats every 15 s while playing
-and on pause, end, ``pagehide`` and ``visibilitychange`` (``navigator.sendBeacon``, CSRF token in
-the body). The answer carries the accepted position; the page seeks back to it if needed.
+and on pause, end, hide and show (one at a time; ``navigator.sendBeacon`` when the page goes away,
+CSRF token in the body), each saying whether the page is visible. The answer carries the accepted
+position; the page seeks back to it if needed. The beats are decided in ``core.study.beats``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from core.files.tables import StoredFile
 from core.kernel import Platform
 from core.proctoring import alternative as alternatives
 from core.proctoring import gate
-from core.study import services
+from core.study import beats, services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
 from core.tenancy import Tenant
@@ -197,13 +198,14 @@ async def heartbeat(request: Request, platform: Platform, tenant: Tenant, accoun
     """One heartbeat (fetch or sendBeacon, form-encoded with ``_csrf_token``). Bad input is
     refused and recorded, never a server error."""
     form = await request.form()
-    beat = services.BeatIn(
+    beat = beats.BeatIn(
         token=str(form.get("token") or "")[:64], seq=_int32(form.get("seq")), lesson_id=_int32(form.get("lesson")),
         position=_float(form.get("position")), playing=form.get("playing") == "1",
         event=str(form.get("event") or "beat")[:8], idle=max(0.0, _float(form.get("idle") or 0)),
+        visible=form.get("visible") == "1",  # only a page that says it is visible earns time
     )
     try:
-        answer = await services.beat(tenant, account.id, beat, platform=platform)
+        answer = await beats.beat(tenant, account.id, beat, platform=platform)
     except Exception:  # the ledger must never turn a beat into a 500 page; the next beat retries
         log.exception("heartbeat failed")
         return _json({"credited": 0, "reason": "retry", "message": "", "retry": True}, 503)

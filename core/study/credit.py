@@ -9,11 +9,15 @@ A beat says "at server time ``now`` the video of this session is at ``claimed`` 
 * the position advance since the last accepted position,
 * what is left of the lesson's duration, of the tenant's daily cap and of the course's hours,
 
-and nothing at all when the claimed position lies beyond what could have been watched (the
-furthest point reached, or the last position plus the elapsed time, + tolerance): a seek ahead, a
-forged jump or a sped-up rate. Those are anomalies. A paused or stalled (buffering) player earns
-nothing and is no anomaly. Every beat consumes the learner's wall clock, so the sum of all credits
-never exceeds the time between the first and the last beat.
+and nothing at all when the claimed position lies beyond what could have been watched: the
+furthest point reached, or the last position plus the elapsed time, and never more than the
+session's furthest point at its start plus the wall-clock time since (+ one tolerance, not one per
+beat: five beats a second cannot move the position faster than the clock). A seek ahead, a forged
+jump or a sped-up rate look the same to the server: a ``seek_ahead`` anomaly. A paused or stalled
+(buffering) player earns nothing and is no anomaly; nor does a hidden page (挂机): a beat that
+reports the page hidden, or whose span began while the page was reported hidden, earns nothing and
+moves the position no further (the page goes back there). Every beat consumes the learner's wall
+clock, so the sum of all credits never exceeds the time between the first and the last beat.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from dataclasses import dataclass
 # Why (part of) a claim was not credited: code → what the learner is told after "未计入学时：".
 REASONS = {
     "wall_clock": "进度超过实际学习时间",
-    "seek_ahead": "不能拖动进度到未学习的位置",
-    "rate": "播放速度异常（只能以正常速度学习）",
+    "seek_ahead": "不能拖动到未学习的位置",
+    "rate": "播放速度异常（只能以正常速度学习）",  # read on older ledger rows
+    "hidden": "页面不在前台或视频未在播放时不计学时",
     "duration": "已达到本课件时长",
     "lesson_complete": "本课件已学完，重播不计学时",
     "daily_cap": "已达到今日学时上限，请明天再学",
@@ -57,6 +62,9 @@ class State:
     daily_cap: float  # the tenant's daily cap, seconds
     course_left: float = math.inf  # seconds still needed for the course
     tolerance: float = 2.0
+    began: float = 0.0  # server time the session started (0: no session bound)
+    origin: float = 0.0  # the furthest point when the session started
+    hidden: bool = False  # the session's previous beat reported the page hidden
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +82,9 @@ class Decision:
         return max(0.0, self.claimed - self.seconds)
 
 
-def decide(state: State, now: float, claimed: float, playing: bool) -> Decision:
-    """The credit of one beat at server time ``now`` claiming position ``claimed``."""
+def decide(state: State, now: float, claimed: float, playing: bool, visible: bool = True) -> Decision:
+    """The credit of one beat at server time ``now`` claiming position ``claimed``; ``visible``:
+    the page was visible up to this beat (as the page reports it)."""
     s = state
     tol = s.tolerance
     last = max(s.last_beat_at, now) if s.last_beat_at > 0 else now
@@ -88,12 +97,15 @@ def decide(state: State, now: float, claimed: float, playing: bool) -> Decision:
         return refuse("bad_beat", s.position)
     advance = claimed - s.position
     # Beyond what could have been watched: the furthest point, or the last position plus the
-    # wall-clock time since the previous beat (never past the lesson's end).
-    reachable = min(max(s.furthest, s.position + elapsed), s.duration) + tol
+    # wall-clock time since the previous beat; never past the lesson's end nor past the session's
+    # origin plus the wall-clock time since the session started.
+    ceiling = s.origin + max(0.0, now - s.began) if s.began > 0 else math.inf
+    reachable = min(max(s.furthest, s.position + elapsed), s.duration, ceiling) + tol
     if claimed > reachable:
-        speed = advance / elapsed if elapsed > 0 else math.inf
-        reason = "rate" if 1.5 < speed <= 16.5 and playing else "seek_ahead"  # browsers play at most ×16
-        return refuse(reason, max(s.position, min(claimed, s.furthest)), max(0.0, advance) if playing else 0.0)
+        return refuse("seek_ahead", max(s.position, min(claimed, s.furthest)), max(0.0, advance) if playing else 0.0)
+    if s.hidden or not visible:  # hang-up study: nothing earned, nothing watched
+        claim = advance if playing and advance > 0 else 0.0
+        return Decision(0.0, claim, "hidden" if claim > 0 else "", False, min(claimed, s.position), s.furthest, last)
     position = min(claimed, s.duration)
     furthest = max(s.furthest, position)
     if not playing or advance <= 0:  # paused, stalled (buffering) or seeking back: no claim

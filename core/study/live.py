@@ -18,7 +18,7 @@ The invariant that keeps both paths one ledger: **every change of a learner's st
 the learner's clock lock** (``services.locked_clock``), and taking that lock *parks* the learner:
 the Redis state is dropped and the pending beats are written first, in the same transaction. The
 next fast beat finds no state and rebuilds it from the database under the same lock
-(``hydrate``). So the database path always decides on the complete state, and Redis never
+(``core.study.live_state.hydrate``). So the database path always decides on the complete state, and Redis never
 decides on a state the database has changed since.
 
 Pending beats are written by a flusher (one at a time per deployment, under a Redis lease) in
@@ -43,8 +43,10 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
+from core.db import write_transaction
 from core.study import live_lua
 from core.study.live_pipe import Pipe
+from core.study.tables import HoursEntry, StudyClock
 
 log = logging.getLogger("xueshi.study")
 
@@ -178,8 +180,6 @@ SELECT (SELECT count(*) FROM moved) AS moved
 async def write(entries: list[Entry]) -> None:
     """Write beats (any learners, oldest first) in the current transaction; writing a beat again
     changes nothing."""
-    from core.study.tables import HoursEntry, StudyClock
-
     if not entries:
         return
     # The learners' clocks first, in one order: every other writer of a learner's rows takes its
@@ -276,7 +276,7 @@ class Live:
             csrf_digest, num(now), num(time.time()), self.idle_seconds, self.absolute_seconds,
             form.get("token", "")[:64], form.get("seq", ""), form.get("lesson", ""), form.get("position", ""),
             "1" if form.get("playing") == "1" else "0", form.get("event", "beat")[:8], form.get("idle", "0")[:32],
-            day, f"{tenant.id}:",
+            day, f"{tenant.id}:", "1" if form.get("visible") == "1" else "0",
         ])
         if out[0] == b"ok":
             return _answers.decode(out[1])
@@ -292,71 +292,11 @@ class Live:
         await write(_readable(raw))
         return True
 
-    async def hydrate(self, tenant: Any, account_id: int, token: str) -> bool:
-        """Rebuild the learner's state from the database, under the clock lock (which parks first).
-        False when the token is not the learner's open, active session."""
-        from core.accounts.tables import Account
-        from core.courses.tables import Enrollment
-        from core.db import write_transaction
-        from core.db.scoped import scoped
-        from core.proctoring.study_tables import ProctorSession
-        from core.study import services
-        from core.study.tables import LessonProgress, StudyClock, StudySession
-
-        account = await scoped(Account, tenant).get(account_id, Account.active == True)  # noqa: E712
-        if account is None or account.role != "learner" or account.must_change_password:
-            return False
-        key = self.state_key(tenant.id, account_id)
-        async with write_transaction(StudyClock):
-            clock = await services.locked_clock(tenant, account_id, park=False)
-            if clock is None or not token or clock.active_token != token:
-                return False
-            if await self.redis.exists(key):  # rebuilt by a beat of the same learner we waited for
-                return True
-            if await self.park(tenant, account_id):
-                clock = await scoped(StudyClock, tenant).objects(StudyClock.account == account_id).first()
-            session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
-            if session is None or session.account != account_id or session.ended_at is not None:
-                return False
-            progress = await scoped(LessonProgress, tenant).objects(
-                (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
-            enrollment = await scoped(Enrollment, tenant).get(session.enrollment)
-            if progress is None or enrollment is None:
-                return False
-            ps = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).output(
-                load_json=True).first()
-            proctor = ps is not None and not ps.alternative
-            rules = tenant.rules.study
-            plan = list(ps.plan or []) if proctor else []
-            next_at = plan[ps.next_index] if proctor and ps.next_index < len(plan) else -1.0
-            state = {
-                "tenant": tenant.id, "session_id": session.id, "token": token, "lesson": str(session.lesson),
-                "enrollment": enrollment.id, "progress_id": progress.id, "proctor_id": ps.id if proctor else 0,
-                "clock_id": clock.id, "seq": session.last_seq, "last": clock.last_beat_at,
-                "pos": progress.position, "far": progress.furthest, "lcred": progress.credited_seconds,
-                "completed": progress.completed, "dur": session.duration_seconds,
-                "day": clock.day, "dsec": clock.day_seconds, "cap": rules.daily_cap_minutes * 60.0,
-                "tol": float(rules.tolerance_seconds), "needed": session.required_seconds,
-                "ecred": enrollment.credited_seconds, "status": enrollment.status,
-                "studying": enrollment.status in services.STUDYING,
-                "proctor": proctor, "paused": ps is not None and ps.paused,
-                "ticket": ps.ticket if proctor else "", "due": ps.ticket_due if proctor else 0.0,
-                "next_at": float(next_at), "studied": ps.studied if proctor else 0.0,
-                "prov": ps.provisional if proctor else 0.0,
-                "idle_rep": ps is not None and ps.idle_reported,  # as player_evidence
-                "idle_limit": float(rules.idle_seconds) if ps is not None else 1e18,
-            }
-            await self.redis.set(key, msgspec.msgpack.encode(state), ex=STATE_TTL)
-        return True
-
     # --- the flusher -------------------------------------------------------------------------------
 
     async def flush(self, limit: int = FLUSH_BATCH, members: list[str] | None = None) -> int:
         """Write the pending beats of up to ``limit`` learners (or of ``members``, "<tenant>:<account>")
         in one transaction, then remove them from Redis. Returns the number of beats written."""
-        from core.db import write_transaction
-        from core.study.tables import HoursEntry
-
         if members is None:
             members = [m.decode() if isinstance(m, bytes) else m for m in await self.redis.srandmember(self.dirty, limit)]
             self._full = len(members) >= limit  # (a learner with more beats stays in the set)

@@ -19,7 +19,7 @@ import msgspec
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from core.accounts.sessions import csrf_digest
-from core.study import credit, services
+from core.study import beats, credit, live_state, services
 from core.study.live import Answer, Live
 from core.web import CSRF_COOKIE
 
@@ -64,11 +64,11 @@ def _csrf_ok(secret: str, token: str | None, cookie: str | None) -> bool:
 
 
 def answer(tenant: Any, a: Answer) -> dict[str, Any]:
-    """The JSON of a fast beat: ``services.credited_answer`` of the script's figures."""
+    """The JSON of a fast beat: ``beats.credited_answer`` of the script's figures."""
     d = credit.Decision(a.seconds, a.claimed, a.reason, False, a.position, a.furthest, 0.0)
     extra = {"capture": {"ticket": a.ticket, "within": round(a.within, 1)}} if a.ticket else {}
-    return services.credited_answer(tenant, d, a.enrollment_credited, a.needed, a.lesson_credited, a.completed,
-                                    not a.studying, a.status == "review", **extra)
+    return beats.credited_answer(tenant, d, a.enrollment_credited, a.needed, a.lesson_credited, a.completed,
+                                 not a.studying, a.status == "review", **extra)
 
 
 async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any, send: Any):
@@ -104,7 +104,7 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
     day = services.china_day(now)
     r = await live.beat(tenant, sid, digest, form, now, day)
     if isinstance(r, tuple) and r[0] == "missing":
-        if await live.hydrate(tenant, int(r[1]), form.get("token", "")[:64]):
+        if await live_state.hydrate(live, tenant, int(r[1]), form.get("token", "")[:64]):
             r = await live.beat(tenant, sid, digest, form, now, day)
     if isinstance(r, tuple):
         log.debug("heartbeat left to the database path: %s", r[0])

@@ -10,8 +10,9 @@ test's entry point: as ``%.17g`` strings), so they round-trip exactly.
 DECIDE = r"""
 local function num(x) return string.format('%.17g', x) end
 
--- core.study.credit.decide, for a beat that is no anomaly. Returns nil for an anomaly (a claim
--- past what could have been watched): the database path records and answers it.
+-- core.study.credit.decide, for a beat that is no anomaly on a page that was visible (BEAT leaves
+-- hidden pages to the database path). Returns nil for an anomaly (a claim past what could have
+-- been watched): the database path records and answers it.
 local function decide(s, now, claimed, playing)
   local tol = s.tol
   local last, elapsed
@@ -23,7 +24,9 @@ local function decide(s, now, claimed, playing)
     elapsed = 0
   end
   local advance = claimed - s.pos
-  local reachable = math.min(math.max(s.far, s.pos + elapsed), s.dur) + tol
+  local ceiling = math.huge
+  if s.began > 0 then ceiling = s.origin + math.max(0, now - s.began) end
+  local reachable = math.min(math.max(s.far, s.pos + elapsed), s.dur, ceiling) + tol
   if claimed > reachable then return nil end
   local position = math.min(claimed, s.dur)
   local furthest = math.max(s.far, position)
@@ -49,12 +52,13 @@ end
 """
 
 # KEYS: none (a test entry point). ARGV: last, pos, far, lcred, dur, dsec, cap, left, tol, now,
-# claimed, playing. Returns {seconds, claimed, reason, position, furthest, last} or {"anomaly"}.
+# claimed, playing, began, origin. Returns {seconds, claimed, reason, position, furthest, last} or
+# {"anomaly"}.
 DECIDE_ONLY = DECIDE + r"""
 local a = {}
-for i = 1, 11 do a[i] = tonumber(ARGV[i]) end
+for i = 1, 14 do a[i] = tonumber(ARGV[i]) end
 local s = {last = a[1], pos = a[2], far = a[3], lcred = a[4], dur = a[5], dsec = a[6], cap = a[7],
-           left = a[8], tol = a[9]}
+           left = a[8], tol = a[9], began = a[13], origin = a[14]}
 if ARGV[8] == 'inf' then s.left = math.huge end
 local d = decide(s, a[10], a[11], ARGV[12] == '1')
 if d == nil then return {'anomaly'} end
@@ -65,8 +69,8 @@ return {num(d.seconds), num(d.claimed), d.reason, num(d.position), num(d.furthes
 # ARGV: 1 tenant slug, 2 state key prefix (+ account id), 3 pending key prefix (+ account id),
 # 4 epoch key prefix (+ account id), 5 csrf cookie digest, 6 now, 7 wall clock, 8 idle timeout,
 # 9 absolute timeout, 10 token, 11 seq, 12 lesson, 13 position, 14 playing, 15 event, 16 idle,
-# 17 China date, 18 dirty member prefix (tenant id + ":").
-# The learner's state is one MessagePack map (``core.study.live.Live.hydrate`` writes it): numbers
+# 17 China date, 18 dirty member prefix (tenant id + ":"), 19 visible.
+# The learner's state is one MessagePack map (``core.study.live_state.hydrate`` writes it): numbers
 # stay doubles, with no formatting or parsing per beat. Returns {"slow", why[, account]} when the
 # database path must answer, else {"ok", MessagePack array of the answer's figures}.
 BEAT = DECIDE + r"""
@@ -100,6 +104,8 @@ if st.token ~= ARGV[10] or st.lesson ~= ARGV[12] or seq == nil or seq <= st.seq
 end
 if claimed == nil or claimed ~= claimed or claimed < 0 or claimed > 1e9 then return {'slow', 'beat'} end
 if st.paused then return {'slow', 'paused'} end
+-- A hidden page, or the first beat after one: the database path records the session's visibility.
+if ARGV[19] ~= '1' or st.hidden then return {'slow', 'hidden'} end
 if st.ticket ~= '' and now > st.due then return {'slow', 'ticket'} end
 local idle = tonumber(ARGV[16]) or 0
 local playing = ARGV[14] == '1'

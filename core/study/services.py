@@ -1,11 +1,7 @@
-"""Study sessions and heartbeats: the server alone decides what is credited.
+"""Study sessions, the learner's clock lock and the hours figures (heartbeats: ``core.study.beats``).
 
-One beat is one transaction: the learner's clock row is locked (``SELECT … FOR UPDATE`` on
-PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and then written with a compare-and-swap on its
-``version``, so any number of simultaneous beats from two tabs or two processes are serialised
-per learner and can never credit the same wall-clock seconds twice. The credit itself is decided
-by the pure ``core.study.credit.decide``; every beat that claimed time, was refused or looked
-forged is appended to the ledger (``HoursEntry``) with its reason.
+Every change of a learner's study rows holds the learner's clock lock (``locked_clock``); the
+clock row itself is written with a compare-and-swap on its ``version`` (``_swap_clock``).
 """
 
 from __future__ import annotations
@@ -22,8 +18,9 @@ from typing import Any
 from core.courses.tables import Course, Enrollment, Lesson
 from core.db import for_update, write_transaction
 from core.db.scoped import scoped
+from core.proctoring.study_tables import ProctorSession
 from core.roster.tables import LearnerProfile
-from core.study import credit, live
+from core.study import live
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 from core.tenancy import Tenant
 
@@ -187,10 +184,12 @@ async def start_session(tenant: Tenant, account_id: int, access: Access, now: fl
             await scoped(StudySession, tenant).update(
                 {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
             ).where((StudySession.account == account_id) & StudySession.ended_at.is_null())
+            progress = await progress_of(tenant, account_id, access.lesson.id)
             session = scoped(StudySession, tenant).new(
                 account=account_id, lesson=access.lesson.id, enrollment=access.enrollment.id, token=token,
                 started_at=stamp, duration_seconds=float(access.lesson.duration_seconds),
                 required_seconds=required_seconds(tenant, access.course),
+                began=max(clock.last_beat_at, now), origin=progress.furthest,
             )
             await session.save()
             return session
@@ -201,197 +200,6 @@ async def end_session(tenant: Tenant, account_id: int, token: str) -> None:
     await scoped(StudySession, tenant).update(
         {StudySession.ended_at: dt.datetime.now(dt.UTC), StudySession.ended_reason: "ended"}
     ).where((StudySession.token == token) & (StudySession.account == account_id) & StudySession.ended_at.is_null())
-
-
-# --- beats -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BeatIn:
-    token: str
-    seq: int
-    lesson_id: int
-    position: float
-    playing: bool
-    event: str = "beat"  # beat | pause | end | hide
-    idle: float = 0.0  # seconds since the learner last touched the page (the player's report)
-
-
-def _finite(x: float) -> float:
-    return min(max(x, -1e9), 1e9) if math.isfinite(x) else 0.0
-
-
-def _answer(d: credit.Decision | None, reason: str, **extra: Any) -> dict[str, Any]:
-    out = {
-        "credited": round(d.seconds, 3) if d else 0.0,
-        "reason": reason,
-        "message": (credit.REASONS[reason] if reason == "session_replaced" else credit.message(reason))
-        if (d is None or d.refused > 0.5 or d.anomaly) else "",
-        "anomaly": reason in credit.ANOMALIES,
-        "paused": reason in ("session_replaced", "session_ended"),
-    }
-    if d is not None:
-        out.update(position=round(d.position, 3), furthest=round(d.furthest, 3))
-    out.update(extra)
-    return out
-
-
-async def _refuse(tenant: Tenant, account_id: int, beat: BeatIn, reason: str, session: StudySession | None = None,
-                  ) -> dict[str, Any]:
-    """Record a beat that was refused before crediting (forged, replayed, stale session)."""
-    await scoped(HoursEntry, tenant).new(
-        account=account_id, enrollment=session.enrollment if session else None,
-        lesson=session.lesson if session else None, session=beat.token[:64], seq=beat.seq,
-        position_to=_finite(beat.position), reason=reason,
-        anomaly=reason in credit.ANOMALIES, created_at=dt.datetime.now(dt.UTC),
-    ).save()
-    if reason in credit.ANOMALIES:
-        log.info("study beat refused: %s (tenant %s, account %s)", reason, tenant.slug, account_id)
-    return _answer(None, reason)
-
-
-async def beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float | None = None,
-               platform: Any = None) -> dict[str, Any]:
-    """Credit one heartbeat; never raises for bad input (it is refused and recorded instead)."""
-    from core.proctoring import snapshots
-
-    now = server_time() if now is None else now
-    answer = await _beat(tenant, account_id, beat, now, platform)
-    if await snapshots.player_evidence(tenant, account_id, beat, answer, now):
-        await hold(tenant, account_id)  # the idle flag changed outside the lock
-    return answer
-
-
-async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platform: Any) -> dict[str, Any]:
-    from core.proctoring import snapshots
-
-    session = await scoped(StudySession, tenant).objects(StudySession.token == beat.token).first()
-    if session is None or session.account != account_id:
-        return await _refuse(tenant, account_id, beat, "foreign_session")
-    if beat.lesson_id != session.lesson:
-        return await _refuse(tenant, account_id, beat, "lesson_mismatch", session)
-    if session.ended_at is not None:
-        return await _refuse(tenant, account_id, beat, "session_replaced" if session.ended_reason == "replaced"
-                             else "session_ended", session)
-    if beat.seq <= session.last_seq:
-        return await _refuse(tenant, account_id, beat, "replayed", session)
-    # Proctoring: a paused session (bad or overdue snapshot) credits nothing until a new face check.
-    paused = await snapshots.before_beat(platform, tenant, session, now)
-    if paused:
-        answer = await _refuse(tenant, account_id, beat, "face_paused", session)
-        return {**answer, "paused": True, "face_paused": True, "message": snapshots.paused_message(paused),
-                "face_check": f"/face/check?next=/study/lessons/{session.lesson}"}
-    needed, duration = session.required_seconds, session.duration_seconds
-    day = china_day(now)
-    stamp = dt.datetime.now(dt.UTC)
-    for _ in range(CAS_RETRIES):
-        try:
-            return await _credit(tenant, account_id, beat, session, now, day, stamp, needed, duration)
-        except _Lost:  # the compare-and-swap lost (rolled back): another beat committed first
-            continue
-        except _Stop:
-            break
-    else:
-        raise RuntimeError("study clock busy")
-    fresh = await scoped(StudySession, tenant).get(session.id)
-    if fresh.ended_at is not None:
-        return await _refuse(tenant, account_id, beat, "session_replaced" if fresh.ended_reason == "replaced"
-                             else "session_ended", session)
-    return await _refuse(tenant, account_id, beat, "replayed", session)
-
-
-class _Lost(Exception):
-    pass
-
-
-class _Stop(Exception):
-    pass
-
-
-async def _credit(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, now: float, day: str,
-                  stamp: dt.datetime, needed: float, duration: float) -> dict[str, Any]:
-    """One transaction under the learner's clock lock. Raises _Lost (the compare-and-swap lost:
-    everything rolled back) or _Stop (the session was replaced or the beat is stale: committed,
-    the caller answers)."""
-    async with write_transaction(StudyClock):
-        clock = await locked_clock(tenant, account_id)
-        if clock.active_token != session.token:
-            await scoped(StudySession, tenant).update(
-                {StudySession.ended_at: stamp, StudySession.ended_reason: "replaced"}
-            ).where((StudySession.id == session.id) & StudySession.ended_at.is_null())
-        # Under the lock: the sequence number must still be new and the session still open.
-        elif await scoped(StudySession, tenant).update({StudySession.last_seq: beat.seq}).where(
-            (StudySession.id == session.id) & (StudySession.last_seq < beat.seq) & StudySession.ended_at.is_null()
-        ).returning(StudySession.id):
-            return await _credit_locked(tenant, account_id, beat, session, now, day, stamp, needed, duration, clock)
-    raise _Stop()
-
-
-async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, now: float, day: str,
-                         stamp: dt.datetime, needed: float, duration: float, clock: StudyClock) -> dict[str, Any]:
-    rules = tenant.rules.study
-    progress = await scoped(LessonProgress, tenant).objects(
-        (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)
-    ).first()
-    current = await scoped(Enrollment, tenant).get(session.enrollment)
-    day_seconds = clock.day_seconds if clock.day == day else 0.0
-    state = credit.State(
-        last_beat_at=clock.last_beat_at, position=progress.position, furthest=progress.furthest,
-        lesson_credited=progress.credited_seconds, duration=duration,
-        day_credited=day_seconds, daily_cap=rules.daily_cap_minutes * 60.0,
-        # 已清除 (cleared by review): the learner studies again, as when studying.
-        course_left=max(0.0, needed - current.credited_seconds) if current.status in STUDYING else 0.0,
-        tolerance=rules.tolerance_seconds,
-    )
-    # A pause / end / hide beat reports where playback stopped: what played up to it counts.
-    d = credit.decide(state, now, beat.position, beat.playing or beat.event in ("pause", "end", "hide"))
-    if not await _swap_clock(clock, {StudyClock.last_beat_at: d.last_beat_at, StudyClock.day: day,
-                                     StudyClock.day_seconds: day_seconds + d.seconds}):
-        raise _Lost()
-    done = progress.completed or d.furthest >= duration - rules.tolerance_seconds
-    await scoped(LessonProgress, tenant).update({
-        LessonProgress.position: d.position, LessonProgress.furthest: d.furthest,
-        LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
-        LessonProgress.completed: done, LessonProgress.updated_at: stamp,
-    }).where(LessonProgress.id == progress.id)
-    total = current.credited_seconds
-    completed_now = False
-    if d.seconds > 0:
-        # This learner's rows change only under the learner's clock lock: read-add-write is safe.
-        total = current.credited_seconds + d.seconds
-        moving = total >= needed - 1e-6 and current.status in STUDYING
-        values = {Enrollment.credited_seconds: total}
-        if moving:
-            values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
-        await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
-        completed_now = moving
-    if d.claimed > 0 or d.reason or d.anomaly:
-        await scoped(HoursEntry, tenant).new(
-            account=account_id, enrollment=current.id, lesson=session.lesson, session=session.token,
-            seq=beat.seq, position_from=progress.position, position_to=_finite(beat.position), claimed=d.claimed,
-            seconds=d.seconds, reason=d.reason, anomaly=d.anomaly, created_at=stamp,
-        ).save()
-    if beat.event == "end":
-        await scoped(StudySession, tenant).update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
-            StudySession.id == session.id)
-    reviewing = completed_now or current.status == "review"
-    from core.proctoring import snapshots
-
-    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now)
-    return credited_answer(tenant, d, total, needed, progress.credited_seconds + d.seconds, done,
-                           completed_now or current.status not in STUDYING, reviewing, **proctoring)
-
-
-def credited_answer(tenant: Tenant, d: credit.Decision, total: float, needed: float, lesson_credited: float,
-                    lesson_completed: bool, completed: bool, reviewing: bool, **extra: Any) -> dict[str, Any]:
-    """The answer to a beat that was decided (here or in Redis, ``core.study.live_http``)."""
-    return _answer(
-        d, d.reason if (d.refused > 0.5 or d.anomaly) else "",
-        total_seconds=round(total, 3), total_hours=hours(tenant, total),
-        required_hours=round(needed / seconds_per_hour(tenant), 4),
-        lesson_credited=round(lesson_credited, 3), lesson_completed=lesson_completed, completed=completed,
-        completion_text=completion_text(tenant) if reviewing else "", **extra,
-    )
 
 
 async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, limit: int = 20) -> list[HoursEntry]:
@@ -409,10 +217,9 @@ async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reas
     """Withdraw the seconds a proctored session credited since its last good snapshot (a bad or
     missing snapshot): under the learner's clock lock, a reversing ledger row (negative
     ``seconds``, ``reason``) and the same seconds taken off the lesson and the enrolment, which
-    goes back to 学习中 if that leaves it short of the course's hours. The lesson's watched position
-    stays; the seconds can be earned again by studying that part again. Returns the seconds."""
-    from core.proctoring.study_tables import ProctorSession
-
+    goes back to 学习中 if that leaves it short of the course's hours. The lesson's position and
+    furthest point go back by the withdrawn seconds: the learner resumes where the credit stands
+    and earns them again by watching that part again. Returns the seconds."""
     session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
     if session is None:
         return 0.0
@@ -432,9 +239,16 @@ async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reas
                 ProctorSession.id == proctor.id)
             progress = await scoped(LessonProgress, tenant).objects(
                 (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
+            back = 0.0
             if progress is not None:
+                # The withdrawn seconds are the last ones watched: the lesson goes back by as much.
+                furthest = max(0.0, progress.furthest - seconds)
+                back = min(progress.position, furthest)
+                done = furthest >= session.duration_seconds - tenant.rules.study.tolerance_seconds
                 await scoped(LessonProgress, tenant).update({
                     LessonProgress.credited_seconds: max(0.0, progress.credited_seconds - seconds),
+                    LessonProgress.position: back, LessonProgress.furthest: furthest,
+                    LessonProgress.completed: done,
                     LessonProgress.updated_at: stamp,
                 }).where(LessonProgress.id == progress.id)
             current = await scoped(Enrollment, tenant).get(session.enrollment)
@@ -445,7 +259,7 @@ async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reas
             await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
             await scoped(HoursEntry, tenant).new(
                 account=account_id, enrollment=current.id, lesson=session.lesson, session=token, seq=session.last_seq,
-                position_from=progress.position if progress else 0.0, position_to=progress.position if progress else 0.0,
+                position_from=progress.position if progress else 0.0, position_to=back,
                 claimed=0.0, seconds=-seconds, reason=reason, anomaly=False, created_at=stamp,
             ).save()
             return seconds

@@ -37,6 +37,11 @@ class StudySession(Table, tablename="study_session"):
     started_at = Timestamptz()
     ended_at = Timestamptz(null=True, default=None)
     ended_reason = Varchar(length=16, default="")  # replaced | ended
+    # The session's bound on the position (core.study.credit): server time at the start and the
+    # furthest point then; the position never runs ahead of origin + (now - began).
+    began = DoublePrecision(default=0.0)
+    origin = DoublePrecision(default=0.0)
+    hidden = Boolean(default=False)  # the last beat reported the page hidden: the next one earns nothing
 
 
 class LessonProgress(Table, tablename="lesson_progress"):

@@ -35,6 +35,7 @@ async def _case(live_server):
     from core.files.images import clean_image
     from core.proctoring.tables import FaceVerification
     from core.roster.tables import LearnerProfile
+    from core.study import beats
     from core.study import services as study
     from core.study.tables import StudyEvent
 
@@ -90,7 +91,7 @@ async def _case(live_server):
         pos, seq = 0.0, 0
         while pos < lesson.duration_seconds:
             t, pos, seq = t + 15, min(pos + 15, lesson.duration_seconds), seq + 1
-            await study.beat(tenant, learner.id, study.BeatIn(session.token, seq, lesson.id, pos, True), now=t)
+            await beats.beat(tenant, learner.id, beats.BeatIn(session.token, seq, lesson.id, pos, True), now=t)
         t += 5
     await Enrollment.update({Enrollment.flagged: True}).where(Enrollment.id == enrollment.id)
     enrollment = await Enrollment.objects().get(Enrollment.id == enrollment.id)

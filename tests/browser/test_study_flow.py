@@ -1,6 +1,8 @@
 """A construction learner in headless Chromium: completes 我的档案, opens a demo lesson (a video
 made at demo time), tries to seek ahead (clamped back), accrues time, reloads and resumes, and is
-paused when a second tab takes over. Screenshots at 1280 and 375 px in docs/screenshots/."""
+paused when a second tab takes over; on a short lesson, the page hidden pauses it (nothing
+credited meanwhile) and the lesson's end shows no red message. Screenshots at 1280 and 375 px in
+docs/screenshots/."""
 
 from __future__ import annotations
 
@@ -109,14 +111,19 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
     await asyncio.sleep(0.5)
     st = await _state(desktop)
     assert st["position"] < 10, st  # clamped
-    assert "课件不支持快进" in await desktop.inner_text("#study-message")
+    assert "不能拖动到未学习的位置" in await desktop.inner_text("#study-message")
+    assert await desktop.is_hidden("#study-refused")  # nothing refused: the jump never left the page
     await desktop.evaluate("() => { document.getElementById('lesson-video').playbackRate = 16; }")
     assert await desktop.evaluate("() => document.getElementById('lesson-video').playbackRate") == 1
     await _wait_playing(desktop, 6)
     answer = await desktop.evaluate("() => window.xsPlayer.beat()")
     assert answer is not None
-    progress = await LessonProgress.objects().where((LessonProgress.account == account.id)
-                                                    & (LessonProgress.lesson == lesson.id)).first()
+    for _ in range(40):  # with live study the flusher writes the beat a moment after the answer
+        progress = await LessonProgress.objects().where((LessonProgress.account == account.id)
+                                                        & (LessonProgress.lesson == lesson.id)).first()
+        if progress.credited_seconds > 2:
+            break
+        await asyncio.sleep(0.25)
     assert progress.credited_seconds > 2 and progress.position > 5  # hours accrue on the server
     await screenshot(desktop, "study-player-desktop")
 
@@ -145,3 +152,109 @@ async def test_profile_then_lesson_seek_clamped_hours_accrue_reload_resumes_seco
     await screenshot(other, "study-my-training-phone")
     await other.goto(f"{root}/me/archive")
     await screenshot(other, "study-archive-phone")
+
+
+async def _short_lesson(live_server, account, tmp_path):
+    """A course of one 8 s lesson for the learner, with a complete profile (these images are not
+    faces: the portrait gate is tested elsewhere)."""
+    import shutil
+
+    from core.courses import services as courses
+    from core.courses.demo_media import make_lesson_video
+    from core.courses.tables import Enrollment, Position
+    from core.roster.tables import LearnerProfile
+
+    platform = live_server.app.state.platform
+    tenant = platform.tenants.get("construction")
+    ids = {}
+    for kind, color in (("id_front", (200, 180, 160)), ("id_back", (160, 180, 200)), ("portrait", (180, 160, 150))):
+        buf = io.BytesIO()
+        Image.new("RGB", (480, 360), color).save(buf, format="JPEG")
+        row = await platform.storage.save(buf.getvalue(), tenant_id=tenant.id, kind=kind, media_type="image/jpeg",
+                                          owner_id=account.id)
+        ids[kind] = row.id
+    now = dt.datetime.now(dt.UTC)
+    await LearnerProfile(tenant=tenant.id, account=account.id, real_name=account.real_name,
+                         id_number=account.id_number, created_at=now, updated_at=now, **ids).save()
+    position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
+    course = await courses.create_course(tenant, position.id, 2026, "短课件", 1.0)
+    video = make_lesson_video(tmp_path / "short.webm", "短课件", ["第一行"], seconds=8, fps=2, size=(320, 180))
+    shutil.copy(video, tmp_path / "copy.webm")
+    lesson = await courses.add_video_lesson(platform, tenant, course, "第一讲", tmp_path / "copy.webm")
+    enrollment = Enrollment(tenant=tenant.id, account=account.id, course=course.id, created_at=now)
+    await enrollment.save()
+    return lesson, enrollment
+
+
+async def _open_short_lesson(live_server, new_page, tmp_path, name):
+    from core.accounts.services import upsert_account
+
+    root = live_server.url("/t/construction")
+    tenant = live_server.app.state.platform.tenants.get("construction")
+    account = await upsert_account(tenant, role="learner", password=PASSWORD, real_name=name,
+                                   id_number=fake_id_number(), mobile=fake_mobile())
+    lesson, enrollment = await _short_lesson(live_server, account, tmp_path)
+    page = await new_page(1280, 800)
+    await _sign_in(page, root, account)
+    await _pass_face_check(live_server, account)
+    await page.goto(f"{root}/study/lessons/{lesson.id}")
+    await _wait_playing(page, 1)
+    return root, account, lesson, enrollment, page
+
+
+async def test_a_hidden_page_pauses_the_lesson_and_says_why(live_server, new_page, tmp_path):
+    from core.study.tables import HoursEntry, StudySession
+
+    root, account, lesson, enrollment, page = await _open_short_lesson(live_server, new_page, tmp_path, "吴学员")
+    await page.evaluate("""() => {
+        Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    await page.wait_for_function("() => document.getElementById('lesson-video').paused")
+    assert "后台时间不计学时" in await page.inner_text("#study-message")
+    for _ in range(40):  # the hide beat reached the server
+        session = await StudySession.objects().where(StudySession.account == account.id).first()
+        if session.hidden:
+            break
+        await asyncio.sleep(0.25)
+    assert session.hidden
+    await asyncio.sleep(3)  # in the background
+    await page.evaluate("""() => {
+        delete document.visibilityState;
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+    assert "请点击播放继续学习" in await page.inner_text("#study-message")
+    assert await page.evaluate("() => document.getElementById('lesson-video').paused")  # stays paused
+    for _ in range(40):
+        session = await StudySession.objects().where(StudySession.account == account.id).first()
+        if not session.hidden:
+            break
+        await asyncio.sleep(0.25)
+    assert not session.hidden
+    await page.evaluate("() => document.getElementById('lesson-video').play()")
+    await _wait_playing(page, 3)
+    await page.wait_for_function("() => !document.getElementById('study-message').textContent")
+    assert not await HoursEntry.exists().where((HoursEntry.account == account.id) & (HoursEntry.anomaly == True))  # noqa: E712
+
+
+async def test_a_lesson_end_shows_no_red_message(live_server, new_page, tmp_path):
+    from core.study.tables import HoursEntry, LessonProgress, StudySession
+
+    root, account, lesson, enrollment, page = await _open_short_lesson(live_server, new_page, tmp_path, "郑学员")
+    # To the end: the browser fires pause, then ended; both are reported in turn.
+    await page.wait_for_function("() => document.getElementById('lesson-video').ended", timeout=30_000)
+    for _ in range(40):
+        session = await StudySession.objects().where(StudySession.account == account.id).first()
+        if session.ended_at is not None:
+            break
+        await asyncio.sleep(0.25)
+    assert session.ended_reason == "ended"
+    await asyncio.sleep(1)  # any late answer would show by now
+    assert await page.is_hidden("#study-refused"), await page.inner_text("#study-refused")
+    await screenshot(page, "study-player-lesson-end-desktop")
+    rows = await HoursEntry.objects().where((HoursEntry.account == account.id) & (HoursEntry.reason != ""))
+    assert not rows, [(r.reason, r.seq) for r in rows]
+    progress = await LessonProgress.objects().where(LessonProgress.account == account.id).first()
+    assert progress.completed and progress.credited_seconds <= lesson.duration_seconds
+    await page.goto(f"{root}/study/{enrollment.id}")
+    assert "未计入学时" not in await page.inner_text("main")

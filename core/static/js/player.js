@@ -1,6 +1,12 @@
 /* The lesson player: no seeking beyond the furthest point watched, rate fixed at 1, no skip
- * keys, resume where the server says, heartbeats every 15 s and on pause / end / pagehide /
- * visibilitychange (navigator.sendBeacon with the CSRF token in the body).
+ * keys, resume where the server says, heartbeats every 15 s and on pause / end / hide / show, one
+ * at a time and in order (each with its own sequence number); navigator.sendBeacon (CSRF token in
+ * the body) only when the page goes away without having reported it. After the lesson's end the
+ * session is over: the page sends nothing more.
+ *
+ * Hang-up study (挂机) earns nothing: when the page is hidden the video pauses and the beat says
+ * so (visible=0); the server credits no time while the page is hidden nor for the span back to
+ * the page, and the learner is told why.
  *
  * The server alone credits time; the page only reports. Beats not yet answered are kept in
  * localStorage and resent (in order, before a new session starts) after a reload or a dropped
@@ -26,7 +32,12 @@
   var INTERVAL = 15000;
   var QUEUE = "xs-beats";
   var ACTIVE = "xs-active-session";
-  var me = { token: "", seq: 0, furthest: 0, last: 0, stalled: false, stopped: false, timer: null };
+  var me = { token: "", seq: 0, furthest: 0, last: 0, stalled: false, stopped: false, timer: null,
+             ended: false, hidden: false, hiding: false };
+  var chain = Promise.resolve();
+  var SEEK_REFUSED = "不能拖动到未学习的位置";
+  var HIDDEN = "页面切换到后台，学习已暂停：后台时间不计学时";
+  var BACK = "页面在后台的时间不计学时，请点击播放继续学习";
   var CAMERA_REFUSED = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
   var SNAP_SIDE = 640;
   var cam = document.getElementById("proctor-cam");
@@ -61,7 +72,7 @@
   }
   async function send(b) {
     var r = await fetch(base + "/study/beat", {
-      method: "POST", credentials: "same-origin", body: body(b),
+      method: "POST", credentials: "same-origin", body: body(b), keepalive: true,
       headers: { "x-csrftoken": csrf, "Accept": "application/json" },
     });
     if (r.status >= 500 || r.status === 0) throw new Error("server " + r.status);
@@ -82,14 +93,15 @@
   function playing() {
     return !video.paused && !video.ended && !me.stalled && video.readyState >= 3;
   }
+  function visible() { return document.visibilityState === "visible"; }
   function makeBeat(event) {
     me.seq += 1;
     return { token: me.token, seq: me.seq, lesson: lesson, position: video.currentTime.toFixed(3),
-             playing: playing() ? "1" : "0", event: event || "beat",
+             playing: playing() && visible() ? "1" : "0", event: event || "beat", visible: visible() ? "1" : "0",
              idle: Math.max(0, Math.round((Date.now() - touchedAt) / 1000)) };
   }
   function beacon(event) {
-    if (!me.token || me.stopped) return;
+    if (!me.token || me.stopped || me.ended) return;
     var b = makeBeat(event);
     var sent = navigator.sendBeacon && navigator.sendBeacon(base + "/study/beat", body(b));
     if (!sent) { var q = loadQueue(); q.push(b); saveQueue(q); }
@@ -133,6 +145,7 @@
 
   function handle(a) {
     if (!a) return;
+    if (typeof a.total_hours === "number" && accruedEl) accruedEl.textContent = String(a.total_hours);
     if (a.capture && a.capture.ticket) capture(a.capture.ticket);
     if (a.face_paused) {
       me.stopped = true;
@@ -159,13 +172,20 @@
     }
     if (a.message) say(refusedEl, a.message);
     else if (a.credited > 0) say(refusedEl, "");
-    if (typeof a.total_hours === "number" && accruedEl) accruedEl.textContent = String(a.total_hours);
     if (a.completion_text) { doneEl.textContent = a.completion_text; doneEl.hidden = false; }
     if (watchedEl) watchedEl.value = me.furthest;
   }
 
-  async function beatAndHandle(event) {
-    if (!me.token || me.stopped) return null;
+  // One beat at a time: its sequence number is taken when it is its turn, so a pause and the
+  // lesson's end (or a hide) never race or share one.
+  function beatAndHandle(event) {
+    var next = chain.then(function () { return sendBeat(event); });
+    chain = next.catch(function () { return null; });
+    return next;
+  }
+  async function sendBeat(event) {
+    if (!me.token || me.stopped || me.ended) return null;
+    if (event === "end") me.ended = true;
     var b = makeBeat(event);
     var q = loadQueue();
     q.push(b);
@@ -220,8 +240,8 @@
   });
   video.addEventListener("seeking", function () {
     if (!allowSeek && video.currentTime > me.furthest + 1) {
-      video.currentTime = me.furthest;
-      say(msgEl, "课件不支持快进，只能回看已学习的部分");
+      video.currentTime = me.furthest;  // the learner stays where the watched part ends
+      say(msgEl, SEEK_REFUSED);
     }
     me.last = video.currentTime;
   });
@@ -231,18 +251,29 @@
   video.addEventListener("waiting", function () { me.stalled = true; });
   video.addEventListener("playing", function () {
     me.stalled = false; setState("playing");
-    if (msgEl.textContent === "请点击播放开始学习") say(msgEl, "");
+    if (msgEl.textContent === "请点击播放开始学习" || msgEl.textContent === BACK) say(msgEl, "");
     if (toggle) toggle.textContent = "暂停";
   });
   video.addEventListener("pause", function () {
-    if (!me.stopped) { setState("paused"); beatAndHandle("pause"); }
+    if (!me.stopped) { setState("paused"); beatAndHandle(me.hiding ? "hide" : "pause"); }
+    me.hiding = false;
     if (toggle) toggle.textContent = "播放";
   });
   video.addEventListener("ended", function () { beatAndHandle("end"); });
+  // Hidden: pause and say so (the pause beat reports the hide); back: report it, stay paused.
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "hidden") beacon("hide");
+    if (!me.token || me.stopped || me.ended) return;
+    if (!visible()) {
+      me.hidden = true;
+      say(msgEl, HIDDEN);
+      if (!video.paused) { me.hiding = true; video.pause(); } else beatAndHandle("hide");
+    } else if (me.hidden) {
+      me.hidden = false;
+      say(msgEl, BACK);
+      beatAndHandle("show");
+    }
   });
-  window.addEventListener("pagehide", function () { beacon("hide"); });
+  window.addEventListener("pagehide", function () { if (!me.hidden) beacon("hide"); });
   // Another tab of this browser started a session: ask the server now (it pauses this one).
   window.addEventListener("storage", function (e) {
     if (e.key === ACTIVE && e.newValue && e.newValue !== me.token && !me.stopped) beatAndHandle("beat");
@@ -265,7 +296,7 @@
   window.xsPlayer = {
     beat: function () { return beatAndHandle("beat"); },
     state: function () { return { token: me.token, seq: me.seq, furthest: me.furthest, position: video.currentTime,
-                                  stopped: me.stopped, snapshots: snapshots, camera: !!camStream }; },
+                                  stopped: me.stopped, ended: me.ended, snapshots: snapshots, camera: !!camStream }; },
   };
   start();
 })();
