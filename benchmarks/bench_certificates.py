@@ -57,6 +57,7 @@ async def main(batch_size: int) -> None:
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
+    from core import tenant_time
     from core.certificates import jobs, render, services
     from core.jobs.tables import JobRun
     from core.kernel import build_platform, deploy
@@ -89,7 +90,7 @@ async def main(batch_size: int) -> None:
             view = render.CertificateView(
                 holder_name=cert.holder_name, id_masked=cert.id_masked, position=cert.position, year=cert.year,
                 hours=services.hours_text(cert.hours), institution=cert.institution,
-                issued_on=cert.issued_at.astimezone(services.CHINA).strftime("%Y年%m月%d日"), number=cert.number,
+                issued_on=tenant_time.document_date(cert.issued_at, tenant_time.zone(tenant)), number=cert.number,
                 code=services.display_code(cert.code), verify_url=services.verify_url(platform, tenant, cert.code))
             html = await render.certificate_html(platform.templates, tenant, view)
             if not bare_shared:

@@ -187,7 +187,8 @@ def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = Fals
     tenant_dirs = {t.slug: [d for impl in impls if impl.plugin is host.plugin_of(t.slug) for d in (impl.function() or [])]
                    for t in tenants}
     shared_dirs = [d for impl in impls if host.owner_tenant(impl.plugin) is None for d in (impl.function() or [])]
-    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}, auto_reload=auto_reload)
+    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}, auto_reload=auto_reload,
+                     zones={t.slug: t.rules.timezone for t in tenants})
 
 
 async def load_tenant_ids(tenants: list[Tenant]) -> None:

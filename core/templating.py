@@ -15,8 +15,10 @@ the page's templates name (``Templates.names_used``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import (ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, meta,
                     pass_eval_context, select_autoescape)
@@ -25,7 +27,7 @@ from jinja2.ext import Extension
 from jinja2.lexer import Token, TokenStream
 from markupsafe import Markup
 
-from core import identity
+from core import identity, tenant_time
 from core.files.limits import UPLOAD_LIMITS
 from core.i18n import LANGUAGES, load_translations
 
@@ -91,6 +93,12 @@ def _gettext(translate: Callable[[str], str]) -> Callable[..., str]:
     return gettext
 
 
+def _time_filters(env: Environment, tz: ZoneInfo) -> None:
+    """``|datetime`` and ``|date`` show stored UTC times in the tenant's zone ``tz``."""
+    env.filters["datetime"] = partial(tenant_time.format_datetime, tz=tz)
+    env.filters["date"] = partial(tenant_time.format_date, tz=tz)
+
+
 def _base_env(auto_reload: bool = False) -> Environment:
     env = Environment(
         # Checking every template file's modification time on each render was a tenth of a
@@ -112,8 +120,7 @@ def _base_env(auto_reload: bool = False) -> Environment:
     env.filters["mask_id"] = identity.mask_id_number
     env.filters["mask_mobile"] = identity.mask_mobile
     env.filters["mask_name"] = identity.mask_name
-    env.filters["datetime"] = lambda d: d.strftime("%Y-%m-%d %H:%M") if d else ""
-    env.filters["date"] = lambda d: d.strftime("%Y-%m-%d") if d else ""
+    _time_filters(env, tenant_time.zone_named(tenant_time.DEFAULT_ZONE))
     env.filters["hours"] = lambda h: (f"{float(h):.2f}".rstrip("0").rstrip(".")) if h is not None else "0"
     return env
 
@@ -126,9 +133,12 @@ class Templates:
         themes: dict[str, str],
         locale_dirs: list[Path] = (),
         auto_reload: bool = False,
+        zones: dict[str, str] | None = None,
     ) -> None:
         """``tenant_dirs``: each tenant plugin's template folders; ``shared_dirs``: the global
-        plugins'; ``themes``: tenant slug → theme name."""
+        plugins'; ``themes``: tenant slug → theme name; ``zones``: tenant slug → time zone name
+        (default ``tenant_time.DEFAULT_ZONE``)."""
+        zones = zones or {}
         self.base = _base_env(auto_reload)
         self.auto_reload = auto_reload
         self._names: dict[tuple[str | None, str], frozenset[str] | None] = {}
@@ -155,6 +165,8 @@ class Templates:
             for lang, trans in translations.items():
                 env = self.base.overlay(loader=loader)
                 env.globals = dict(env.globals)  # overlays share the globals dict otherwise
+                env.filters = dict(env.filters)  # and the filters dict: each tenant has its zone
+                _time_filters(env, tenant_time.zone_named(zones.get(slug, tenant_time.DEFAULT_ZONE)))
                 # env.install_gettext_translations is the *base* env's bound method (overlays
                 # copy it); call the overlay's own extension so each env gets its language.
                 env.extensions["jinja2.ext.InternationalizationExtension"]._install(trans, newstyle=True)

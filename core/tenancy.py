@@ -8,8 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfoNotFoundError
 
 import msgspec
+
+from core.tenant_time import DEFAULT_ZONE, zone_named
 
 T = TypeVar("T")
 
@@ -125,6 +128,7 @@ class SmsRules(_Section):
 
 
 class TenantRules(_Section):
+    timezone: str = DEFAULT_ZONE  # IANA name: pages, documents and every "today" use it (core.tenant_time)
     signin: SigninRules = msgspec.field(default_factory=SigninRules)
     face: FaceRules = msgspec.field(default_factory=FaceRules)
     retention: RetentionRules = msgspec.field(default_factory=RetentionRules)
@@ -153,6 +157,11 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 0 and 365 - at `$.review.appeal_days`")
         if not 0 < self.face.max_attempts <= 20:
             raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
+        try:
+            zone_named(self.timezone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise msgspec.ValidationError(
+                "must be an IANA time zone such as Asia/Shanghai - at `$.timezone`") from None
 
 
 class RulesError(Exception):

@@ -15,7 +15,7 @@ import chinese_calendar
 import pytest
 from PIL import Image
 
-from core import hookimpl
+from core import hookimpl, tenant_time
 from core.audit.tables import AuditEntry
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.files.tables import StoredFile
@@ -31,7 +31,7 @@ from core.study.tables import HoursEntry, LessonProgress, StudyEvent
 from core.testing.pytest_plugin import shared_dir
 
 T = "/t/construction"
-CHINA = workdays.CHINA
+CHINA = tenant_time.zone_named("Asia/Shanghai")  # the construction tenant's zone
 GUIDE = shared_dir() / "manuals" / "construction_group_user_guide.zh.txt"
 APPROVED_SMS = "尊敬的学员，恭喜您的继续教育学时已通过审核，可登录管理系统查看学时记录获取最新电子证书。"
 
@@ -71,14 +71,14 @@ def test_deadline_across_national_day_and_its_adjusted_saturday():
     assert chinese_calendar.is_workday(dt.date(2026, 9, 20)) and dt.date(2026, 9, 20).weekday() == 6
 
     done = dt.datetime(2026, 9, 29, 2, 0, tzinfo=dt.UTC)  # 10:00 in China, Tuesday
-    d = workdays.deadline(done, [3, 5], today=dt.date(2026, 10, 9))
+    d = workdays.deadline(done, [3, 5], CHINA, today=dt.date(2026, 10, 9))
     # working days after 29 Sep: 30 Sep (1), [1–7 Oct holiday], 8 Oct (2), 9 Oct (3), Sat 10 Oct (4), 12 Oct (5)
     assert (d.due, d.overdue_after, d.elapsed, d.state, d.estimated) == (
         dt.date(2026, 10, 9), dt.date(2026, 10, 12), 3, "on_time", False)
-    assert workdays.deadline(done, [3, 5], today=dt.date(2026, 10, 10)).state == "due"
-    assert workdays.deadline(done, [3, 5], today=dt.date(2026, 10, 10)).elapsed == 4
-    assert workdays.deadline(done, [3, 5], today=dt.date(2026, 10, 12)).state == "due"
-    late = workdays.deadline(done, [3, 5], today=dt.date(2026, 10, 13))
+    assert workdays.deadline(done, [3, 5], CHINA, today=dt.date(2026, 10, 10)).state == "due"
+    assert workdays.deadline(done, [3, 5], CHINA, today=dt.date(2026, 10, 10)).elapsed == 4
+    assert workdays.deadline(done, [3, 5], CHINA, today=dt.date(2026, 10, 12)).state == "due"
+    late = workdays.deadline(done, [3, 5], CHINA, today=dt.date(2026, 10, 13))
     assert late.state == "overdue" and late.label == "已超期"
     # Without the calendar (plain Monday–Friday) the 5th day would be 6 October: a holiday.
     naive = dt.date(2026, 9, 29)
@@ -92,7 +92,7 @@ def test_deadline_across_national_day_and_its_adjusted_saturday():
 def test_deadline_on_an_adjusted_sunday_and_from_a_completion_late_at_night():
     # Friday 18 Sep 2026 at 23:30 in China (15:30 UTC): the 1st working day is Sunday 20 Sep.
     done = dt.datetime(2026, 9, 18, 15, 30, tzinfo=dt.UTC)
-    d = workdays.deadline(done, [1, 3], today=dt.date(2026, 9, 20))
+    d = workdays.deadline(done, [1, 3], CHINA, today=dt.date(2026, 9, 20))
     assert d.started == dt.date(2026, 9, 18) and d.due == dt.date(2026, 9, 20) and d.overdue_after == dt.date(2026, 9, 22)
 
 
@@ -100,10 +100,10 @@ def test_deadline_outside_the_calendar_data_is_an_estimate():
     assert workdays.LAST_DAY == dt.date(2026, 12, 31)  # chinesecalendar 1.11.0: 2004–2026
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(dt.date(2027, 1, 4))
-    d = workdays.deadline(dt.datetime(2026, 12, 29, 2, tzinfo=dt.UTC), [3, 5], today=dt.date(2026, 12, 30))
+    d = workdays.deadline(dt.datetime(2026, 12, 29, 2, tzinfo=dt.UTC), [3, 5], CHINA, today=dt.date(2026, 12, 30))
     # 30, 31 Dec (data), then Mon–Fri outside the data: Fri 1 Jan 2027, Mon 4, Tue 5
     assert d.due == dt.date(2027, 1, 1) and d.overdue_after == dt.date(2027, 1, 5) and d.estimated
-    inside = workdays.deadline(dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC), [3, 5], today=dt.date(2026, 12, 2))
+    inside = workdays.deadline(dt.datetime(2026, 12, 1, 2, tzinfo=dt.UTC), [3, 5], CHINA, today=dt.date(2026, 12, 2))
     assert not inside.estimated
 
 

@@ -434,7 +434,7 @@ async def test_daily_cap_binds_and_is_shown(client, studying, clock, monkeypatch
     monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
     lesson = studying["lesson"].id
     s = await start(client, lesson)
-    await StudyClock.update({StudyClock.day: services.china_day(clock.now), StudyClock.day_seconds: 45.0}).where(
+    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: 45.0}).where(
         StudyClock.account == studying["account"].id)  # 45 s studied earlier today
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10

@@ -311,7 +311,7 @@ async def test_the_daily_cap_starts_again_at_china_midnight_in_redis(client, pla
     lesson = studying["lesson"].id
     s = await start(client, lesson)
     await _no_captures(s["token"])
-    await StudyClock.update({StudyClock.day: services.china_day(clock.now), StudyClock.day_seconds: 50.0}).where(
+    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: 50.0}).where(
         StudyClock.account == studying["account"].id)  # 50 s studied earlier that day
     clock.advance(20)  # 23:59:40
     a = await beat(client, s["token"], 1, lesson, 20)

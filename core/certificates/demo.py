@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from core import tenant_time
 from core.accounts.tables import Account
 from core.certificates import registry, services
 from core.certificates.jobs import registry_report
@@ -60,7 +61,7 @@ async def _report_to_registry(platform: Any, tenant: Tenant, account_ids: list[i
         await batch.save()
         await registry_report({"platform": platform}, tenant=tenant.slug, batch_id=batch.id)
         records = await registry.records_of(tenant, batch.id)
-        today = dt.datetime.now(services.CHINA).date().isoformat()
+        today = tenant_time.today(tenant).isoformat()
         result = write_csv(registry.RESULT_HEADERS, [[r.row_ref, r.id_number, "成功", "", today] for r in records])
         await registry.reconcile(tenant, batch, result, "result.csv")
         batch_id = batch.id

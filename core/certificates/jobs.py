@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from core import tenant_time
 from core.certificates import registry, services
 from core.certificates.tables import Certificate, RegistryBatch
 from core.courses.tables import Enrollment
@@ -79,7 +80,7 @@ async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) ->
     data = await registry.write_export(exporter, records)
     media_type = exporter.media_type if len(exporter.media_type) <= 64 else "application/octet-stream"
     stored = await platform.storage.save(data, tenant_id=t.id, kind="registry_export", media_type=media_type)
-    day = dt.datetime.now(services.CHINA).strftime("%Y%m%d")
+    day = tenant_time.now(t).strftime("%Y%m%d")
     await scoped(RegistryBatch, t).update({
         RegistryBatch.status: "exported", RegistryBatch.rows: len(records), RegistryBatch.file: stored.id,
         RegistryBatch.filename: f"registry-{day}-{batch.id}.{exporter.extension}",

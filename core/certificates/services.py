@@ -29,10 +29,10 @@ from core.db.scoped import scoped
 from core.hookcalls import Hooks, notify, resolve
 from core.identity import mask_id_number, mask_name
 from core.study.services import hours as credited_hours
+from core import tenant_time
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.certificates")
-CHINA = dt.timezone(dt.timedelta(hours=8))
 # Verification codes: 16 characters of Crockford's base 32 (no I, L, O, U): 80 random bits.
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CODE_LENGTH = 16
@@ -147,7 +147,7 @@ async def _prepare(platform: Any, hooks: Hooks, tenant: Tenant, enrollment: Enro
         position=position[:64], year=course.year, hours=hours, institution=tenant.name[:200], issued_at=now)
     view = CertificateView(
         holder_name=row.holder_name, id_masked=row.id_masked, position=row.position, year=row.year,
-        hours=hours_text(hours), institution=row.institution, issued_on=now.astimezone(CHINA).strftime("%Y年%m月%d日"),
+        hours=hours_text(hours), institution=row.institution, issued_on=tenant_time.document_date(now, tenant_time.zone(tenant)),
         number=row.number, code=display_code(code), verify_url=verify_url(platform, tenant, code),
         course_title=course.title)
     html = await certificate_html(platform.templates, tenant, view)
@@ -296,8 +296,8 @@ async def verify(tenant: Tenant, code: str) -> Verification | None:
     return Verification(
         status=row.status, number=row.number, name_masked=mask_name(row.holder_name), id_masked=id_masked,
         position=row.position, year=row.year, hours=hours_text(row.hours), institution=row.institution,
-        issued_on=row.issued_at.astimezone(CHINA).strftime("%Y-%m-%d"),
-        voided_on=row.voided_at.astimezone(CHINA).strftime("%Y-%m-%d") if row.voided_at else "",
+        issued_on=tenant_time.format_date(row.issued_at, tenant_time.zone(tenant)),
+        voided_on=tenant_time.format_date(row.voided_at, tenant_time.zone(tenant)),
         replaced_by=successor.number if successor else "", replaces=previous.number if previous else "")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
 
+from core import tenant_time
 from core.accounts.tables import Account
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
@@ -120,7 +121,8 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
         hours=study.hours(tenant, enrollment.credited_seconds), status=study.STATUS_LABELS.get(enrollment.status),
         decisions=decisions, reviewers=reviewers, kinds=services.KINDS, reasons=services.REASONS, pending=pending,
         appeals=appeals, appeal_status=services.APPEAL_STATUS, score_of=score_of,
-        deadline=services.workdays.deadline(since, tenant.rules.study.review_workdays) if since else None,
+        deadline=services.workdays.deadline(since, tenant.rules.study.review_workdays, tenant_time.zone(tenant))
+        if since else None,
         reverify_open=bool(latest and latest.kind == "reverify"
                            and not await services.reverified_since(tenant, learner.id, latest.created_at)),
         errors=errors or {}, notice=notice, me=account,

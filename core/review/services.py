@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core import tenant_time
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Course, Enrollment, Position
@@ -101,7 +102,8 @@ async def queue(tenant: Tenant, today: dt.date | None = None) -> list[QueueItem]
         since = e.completed_at or e.created_at
         out.append(QueueItem(
             e, learner, course, names.get(course.position, ""),
-            workdays.deadline(since, tenant.rules.study.review_workdays, today) if since else None,
+            workdays.deadline(since, tenant.rules.study.review_workdays, tenant_time.zone(tenant), today)
+            if since else None,
             pending.get(e.id), bool(latest.get(e.id) and latest[e.id].kind == "reverify"),
         ))
     out.sort(key=lambda i: (not i.enrollment.flagged, i.enrollment.completed_at or i.enrollment.created_at, i.enrollment.id))

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
+from core import tenant_time
+
 
 
 def calendar_range() -> tuple[dt.date, dt.date]:
@@ -74,10 +76,11 @@ class Deadline:
         return {"on_time": "按期", "due": "临期", "overdue": "已超期"}[self.state]
 
 
-def deadline(completed_at: dt.datetime, workdays: list[int], today: dt.date | None = None) -> Deadline:
+def deadline(completed_at: dt.datetime, workdays: list[int], tz: ZoneInfo, today: dt.date | None = None) -> Deadline:
+    """Where a case stands against the tenant's promise, in working days of its zone ``tz``."""
     low, high = (list(workdays) + [3, 5])[:2]
-    started = completed_at.astimezone(CHINA).date()
-    today = today or dt.datetime.now(CHINA).date()
+    started = tenant_time.local(completed_at, tz).date()
+    today = today or dt.datetime.now(tz).date()
     due, known_due = add_workdays(started, low)
     late, known_late = add_workdays(started, max(high, low))
     state = "on_time" if today <= due else "due" if today <= late else "overdue"

@@ -25,7 +25,7 @@ from core.db import write_transaction
 from core.db.scoped import scoped
 from core.proctoring import snapshots
 from core.study import credit, services
-from core.study.services import (CAS_RETRIES, STUDYING, china_day, completion_text, hold, hours, locked_clock,
+from core.study.services import (CAS_RETRIES, STUDYING, tenant_day, completion_text, hold, hours, locked_clock,
                                  seconds_per_hour)
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 from core.tenancy import Tenant
@@ -110,7 +110,7 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
                 "face_check": f"/face/check?next=/study/lessons/{session.lesson}",
                 "total_hours": hours(tenant, current.credited_seconds if current else 0.0)}
     needed, duration = session.required_seconds, session.duration_seconds
-    day = china_day(now)
+    day = tenant_day(tenant, now)
     stamp = dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
         try:

@@ -101,7 +101,7 @@ async def handle(live: Live, platform: Any, slug: str, scope: dict, receive: Any
         return rest
     digest = csrf_digest(csrf_cookie)
     now = services.server_time()
-    day = services.china_day(now)
+    day = services.tenant_day(tenant, now)
     r = await live.beat(tenant, sid, digest, form, now, day)
     if isinstance(r, tuple) and r[0] == "missing":
         if await live_state.hydrate(live, tenant, int(r[1]), form.get("token", "")[:64]):

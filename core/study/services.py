@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
+from core import tenant_time
 from core.courses.tables import Course, Enrollment, Lesson
 from core.db import for_update, write_transaction
 from core.db.scoped import scoped
@@ -25,7 +26,6 @@ from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySessi
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.study")
-CHINA = dt.timezone(dt.timedelta(hours=8))
 CAS_RETRIES = 5
 
 server_time = time.time  # the server's clock (tests replace it to step through time)
@@ -54,8 +54,9 @@ def hours(tenant: Tenant, seconds: float) -> float:
     return math.floor(seconds / seconds_per_hour(tenant) * 100) / 100
 
 
-def china_day(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, CHINA).date().isoformat()
+def tenant_day(tenant: Tenant, now: float) -> str:
+    """The tenant's date at Unix time ``now``: the day the daily cap counts."""
+    return tenant_time.day_of(now, tenant_time.zone(tenant))
 
 
 # --- profile gate ----------------------------------------------------------------------------
