@@ -168,6 +168,7 @@ async def _admin_page(request: Request, platform: Platform, hooks: Hooks, tenant
     return await render(request, "certificates/admin.html",
                         {"eligible": len(eligible), "issued": issued, "certificates": certificates,
                          "batches": batches, "labels": services.STATUS_LABELS,
+                         "batch_labels": registry.BATCH_STATUS_LABELS,
                          "exporters": list((await registry.exporters(hooks, tenant)).values()), "error": error},
                         status_code=status_code)
 
