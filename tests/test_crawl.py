@@ -172,3 +172,35 @@ async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_s
     print(f"\ncrawl: {len(tally.opened)} routes × roles opened ({len(routes)} GET routes; {tenants} tenants × "
           f"{len(CRAWL_ROLES)} roles and the operator), {tally.requests} requests, {len(assets)} files they load")
     assert not tally.problems, "\n".join(tally.problems)
+
+
+def test_the_english_check_flags_words_and_passes_codes_units_and_formats():
+    from tests.crawl_pages import Page
+
+    assert english_words("提交 Submit") == ["Submit"]
+    assert english_words("状态：reconciled") == ["reconciled"]
+    assert english_words("demo=True") == ["demo", "True"]
+    for fine in ("证书 PDF 下载", "上传 .xlsx 或 .csv 文件", "roster.xlsx", "验证码 XXXX-XXXX-XXXX-XXXX",
+                 "编号 QJ76R60FP6B38MSE", "138****8000", "11010519900101123X", "答案 ABD", "WebM 视频",
+                 "https://example.com/a", "English", "单位 MPa"):
+        assert english_words(fine) == [], fine
+    page = Page('<html lang="zh-CN"><head><title>学员 list</title><script>var x = "words"</script></head>'
+                '<body><a href="/t/a/x" title="Open">打开</a><input type="submit" value="Save">'
+                '<td><code>survey</code></td><img src="/static/a.png" alt="照片"></body></html>')
+    assert page.lang == "zh-CN" and page.links == ["/t/a/x"] and page.assets == ["/static/a.png"]
+    assert [w for t in page.texts for w in english_words(t)] == ["list", "Open", "Save"]
+
+
+def test_every_render_call_passes_the_pages_variables_as_one_mapping():
+    """render(request, template, {…}, status_code=…, headers=…) (``core.web.render``; a Jinja
+    template's own ``.render`` is another thing): a call that still passes a template variable by
+    keyword raises TypeError only when it runs (a POST error branch no test takes), so every call
+    in the source is read."""
+    wrong = []
+    for path in [*ROOT.glob("core/**/*.py"), *ROOT.glob("plugins/**/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "render":
+                extra = [k.arg or "**" for k in node.keywords if k.arg not in ("status_code", "headers")]
+                if extra or len(node.args) > 3:
+                    wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} {extra}")
+    assert not wrong, "render() with template variables as keywords:\n" + "\n".join(wrong)
