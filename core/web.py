@@ -30,6 +30,7 @@ from core.values import ROLE_LABELS, MenuLink  # noqa: F401  (MenuLink: part of 
 
 CSRF_COOKIE = "csrftoken"  # Litestar's CSRF cookie (double submit); sessions bind to it
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
 
 
 class SigninRequired(Exception):
