@@ -57,14 +57,14 @@ def route_of(routes: list[Route], path: str) -> tuple[Route, dict[str, str]] | N
     return found[0] if found else None
 
 
-def fill(route: Route, values: dict[str, list[str]]) -> str:
-    """The route's path with each parameter's first known value (a number no row has when the
-    tenant holds none: the page must then answer a Chinese 404)."""
-    path = route.path
+def fills(route: Route, values: dict[str, list[str]], tries: int = 4) -> list[str]:
+    """Up to ``tries`` paths of the route, each parameter's known values in turn (a number no row
+    has when the tenant holds none: the page must then answer a Chinese 404)."""
+    paths = [route.path]
     for name in route.params:
         got = values.get(name) or ["999999999"]
-        path = re.sub(r"\{" + name + r":\w+\}", got[0], path)
-    return path
+        paths = [re.sub(r"\{" + name + r":\w+\}", value, path, count=1) for path in paths for value in got[:tries]]
+    return paths[:tries]
 
 
 # --- pages ----------------------------------------------------------------------------------
@@ -76,7 +76,7 @@ CODE = ("code", "kbd", "samp")  # what a page shows as a code or identifier, not
 
 
 class Page(HTMLParser):
-    """A page's links (``<a href>``), what it loads (stylesheets, scripts, images, media) and
+    """A page's links (``<a href>``, ``hx-get``, a GET form's ``action``), what it loads (stylesheets, scripts, images, media) and
     the text a person reads: text nodes and the attributes shown on screen."""
 
     def __init__(self, html: str) -> None:
@@ -99,6 +99,10 @@ class Page(HTMLParser):
             self._code += 1
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
+        if a.get("hx-get"):  # what a widget loads is a link too
+            self.links.append(a["hx-get"])
+        if tag == "form" and a.get("method", "get").lower() == "get" and a.get("action"):
+            self.links.append(a["action"])
         if tag in ("link", "script", "img", "source", "video", "audio") and (a.get("href") or a.get("src")):
             if not (tag == "link" and a.get("rel") not in ("stylesheet", "icon")):
                 self.assets.append(a.get("href") or a.get("src"))

@@ -20,7 +20,7 @@ from core.accounts.tables import Account
 from core.demo import OPERATOR, create_demo
 from core.hookcalls import collect
 from core.values import ROLES
-from tests.crawl_pages import Page, Tally, english_words, fill, get_routes, has_chinese, internal, param_values, route_of
+from tests.crawl_pages import Page, Tally, english_words, fills, get_routes, has_chinese, internal, param_values, route_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_ROUTE = 3  # pages of one route one role opens by following links (a list links 100 learners)
@@ -64,13 +64,14 @@ class Crawl:
             unopened = [r for r in self.routes if (self.role, r.path) not in self.tally.opened]
             if not unopened:
                 return
-            for route in unopened:  # what no link reached, with ids from the data
+            for route in unopened:  # what no link reached, with ids from the data (until one is found)
                 self.tally.opened.add((self.role, route.path))
-                url = fill(route, self.values)
-                self.seen.add(url)
-                await self.open(url, None, assets)
+                for url in fills(route, self.values):
+                    self.seen.add(url)
+                    if await self.open(url, None, assets) != 404:
+                        break
 
-    async def open(self, url: str, source: str | None, assets: set[str]) -> None:
+    async def open(self, url: str, source: str | None, assets: set[str]) -> int:
         found = route_of(self.routes, url.split("?")[0])
         route = found[0].path if found else "(no route)"
         if found:
@@ -84,26 +85,26 @@ class Crawl:
         kind = r.headers.get("content-type", "")
         if r.status_code >= 500:
             self.problem(route, f"HTTP {r.status_code}: {r.text[:120]!r}", url, source)
-            return
+            return r.status_code
         if r.status_code in (301, 302, 303, 307, 308):
             target = internal(str(r.url), r.headers["location"])
             if target:
                 self.add(target, url)
-            return
+            return r.status_code
         if r.status_code == 404 and source is not None:
             self.problem(route, "dead link: HTTP 404", url, source)
         if r.status_code >= 400 and not (kind.startswith("text/html") and has_chinese(r.text)):
             self.problem(route, f"error not a Chinese page: HTTP {r.status_code} {kind}: {r.text[:120]!r}", url, source)
-            return
+            return r.status_code
         if not kind.startswith("text/html"):
-            return  # a download: a file, an image, a PDF
+            return r.status_code  # a download: a file, an image, a PDF
         page = Page(r.text)
         english = {f"{w} in {text[:80]!r}" for text in page.texts for w in english_words(text)}
         if english:
             self.problem(route, f"English: {'; '.join(sorted(english))}", url, source)
         if page.lang not in ("zh-CN", "") or (page.lang == "" and "<html" in r.text[:200]):
             self.problem(route, f"lang={page.lang!r}", url, source)
-        for href in page.links:
+        for href in [*page.links, *page.assets]:  # (an image of a page is opened as its role)
             target = internal(str(r.url), href)
             if target is None:
                 continue
@@ -113,7 +114,7 @@ class Crawl:
                 self.add(target, url)
             elif route_of(self.every_route, target.split("?")[0]) is None:  # (another tenant's pages: theirs)
                 self.problem("(no route)", "dead link: no such page", target, url)
-        assets.update(t for a in page.assets if (t := internal(str(r.url), a)))
+        return r.status_code
 
 
 async def _sign_in(client, platform, tenant, account: Account) -> None:

@@ -147,6 +147,10 @@ async def test_while_redis_is_down_pages_say_busy_with_503_and_nobody_is_signed_
             assert "set-cookie" not in r.headers  # the session cookie is kept
         r = await client.post("/t/survey/signout", {})
         _chinese_page(r, 503, "系统繁忙")
+        client.http.cookies.delete(cookie)
+        r = await client.signin("survey", "mobile", password, mobile=account.mobile)  # lockout counters
+        _chinese_page(r, 503, "系统繁忙")
+        http.cookies.set(cookie, sid)
         r = await client.get("/t/survey/me", headers={"Accept": "application/json"})
         assert r.status_code == 503 and r.json()["detail"].startswith("系统繁忙")
         assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
