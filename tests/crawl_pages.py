@@ -20,6 +20,7 @@ from core.proctoring.portrait import IMAGES
 from core.proctoring.tables import FaceVerification
 from core.review.tables import Appeal
 from core.roster.tables import ImportJob, RosterEntry
+from plugins.survey_association.tables import CertificateHolder
 
 # --- routes ---------------------------------------------------------------------------------
 
@@ -181,39 +182,28 @@ SOURCES = {
     "enterprise_id": Source(Enterprise), "entry_id": Source(RosterEntry, owned_by=("enterprise",)),
     "job_id": Source(ImportJob, owned_by=("enterprise",)),
     "import_id": Source(ImportJob, where=ImportJob.kind == "certificates"),
+    "holder_id": Source(CertificateHolder),  # the survey plugin's certificate holders
 }
 KINDS = sorted({*IMAGES, "photo"})  # the image kinds of /…/image/{kind} and /…/files/{kind}
-
-
-def _plugin_sources() -> dict[str, Source]:
-    try:
-        from plugins.survey_association.tables import CertificateHolder
-    except ImportError:  # the survey plugin is not installed
-        return {}
-    return {"holder_id": Source(CertificateHolder)}
 
 
 async def param_values(tenant, account: Account | None) -> dict[str, list[str]]:
     """Per parameter, ids from the tenant's data: the signed-in account's own rows first (their
     enrolment, their company's roster entries), then anyone's."""
     values: dict[str, list[str]] = {"kind": KINDS}
-    for name, source in {**SOURCES, **_plugin_sources()}.items():
+    for name, source in SOURCES.items():
         table, column = source.table, getattr(source.table, source.column)
+        queries = []
+        for owned_by in [c for c in source.owned_by if hasattr(table, c)] if account is not None else []:
+            owner = account.enterprise if owned_by == "enterprise" else account.id
+            if owner is not None:
+                queries.append(scoped(table, tenant).select(column).where(getattr(table, owned_by) == owner))
+        queries.append(scoped(table, tenant).select(column).order_by(table.id, ascending=False))
         found: list[str] = []
-        mine = [c for c in source.owned_by if hasattr(table, c)]
-        owner_ids = {"enterprise": account.enterprise} if account is not None else {}
-        for c in mine:
-            owner = owner_ids.get(c, account.id if account is not None else None)
-            if owner is None:
-                continue
-            query = scoped(table, tenant).select(column).where(getattr(table, c) == owner)
+        for query in queries:
             if source.where is not None:
                 query = query.where(source.where)
             found += [str(r[source.column]) for r in await query.limit(3)]
-        query = scoped(table, tenant).select(column).order_by(table.id, ascending=False)
-        if source.where is not None:
-            query = query.where(source.where)
-        found += [str(r[source.column]) for r in await query.limit(3)]
         values[name] = list(dict.fromkeys(v for v in found if v))
     return values
 
