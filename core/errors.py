@@ -125,6 +125,8 @@ def _forbidden(request: Request, exc: PermissionDeniedException) -> Response:
 
 def _client_error(request: Request, exc: HTTPException) -> Response:
     """Any other refusal Litestar raises (a malformed parameter: 400, …), in Chinese."""
+    if exc.status_code == 503:
+        return _busy(request, exc)
     if exc.status_code >= 500:
         return _server_error(request, exc)
     return error_page(request, exc.status_code, "请求有误", "请求的内容不完整或格式不正确，请返回上一页重新操作。",
@@ -132,9 +134,9 @@ def _client_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _busy(request: Request, exc: Exception) -> Response:
-    """Redis (sessions, counters, locks, jobs) unreachable: 503 with ``Retry-After``, nobody is
-    signed out and nothing is counted as done."""
-    log.warning("Redis unreachable on %s %s: %s", request.method, request.url.path, exc)
+    """Redis (sessions, counters, locks, jobs) unreachable, or a 503 raised: ``Retry-After``,
+    and no cookie is touched, so nobody is signed out."""
+    log.warning("service unavailable on %s %s: %s", request.method, request.url.path, exc)
     return error_page(request, 503, "系统繁忙", "系统繁忙，请稍等片刻后刷新页面再试。",
                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 

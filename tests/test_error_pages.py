@@ -27,10 +27,15 @@ async def crash() -> None:
     raise RuntimeError("an unexpected bug")
 
 
+@get("/number-for-test")
+async def number(n: int) -> str:
+    return str(n)
+
+
 class CrashingPage:
     @hookimpl
     def register_routes(self):
-        return [crash]
+        return [crash, number]
 
 
 @pytest.fixture
@@ -78,6 +83,13 @@ async def test_an_unexpected_error_is_a_chinese_500_and_logged(client, caplog):
                for rec in caplog.records)
     r = await client.get("/t/survey/crash-for-test", headers={"Accept": "application/json"})
     assert r.status_code == 500 and r.json()["detail"].startswith("服务器处理您的请求时出错")
+
+
+async def test_a_malformed_parameter_is_a_chinese_400(client):
+    assert (await client.get("/t/survey/number-for-test?n=7")).text == "7"
+    r = await client.get("/t/survey/number-for-test?n=seven")
+    _chinese_page(r, 400, "请求有误")
+    assert "Validation" not in r.text
 
 
 def _free_port() -> int:
