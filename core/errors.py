@@ -33,7 +33,7 @@ def wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
-def page_tenant(request: Request) -> tuple[Any, str]:
+def _page_tenant(request: Request) -> tuple[Any, str]:
     """The tenant of an error page and its base URL: set by ``resolve_request`` when it ran, else
     read from the routed path (a 404 for an unknown path never reaches the tenant's guard)."""
     tenant = request.state.get("tenant")
@@ -71,7 +71,7 @@ def error_page(request: Request, status_code: int, heading: str, message: str,
     if is_htmx(request):
         return Response(content=f'<p class="error" role="alert">{html.escape(message)}</p>',
                         status_code=status_code, media_type="text/html", headers=headers)
-    tenant, base = page_tenant(request)
+    tenant, base = _page_tenant(request)
     e = html.escape
     name = e(tenant.name) if tenant else "学时培训平台"
     css = ["/static/core/css/app.css", *(_tenant_css(request, tenant) if tenant else [])]
