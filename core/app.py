@@ -22,6 +22,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
+from redis.exceptions import RedisError
 
 from core import errors
 from core.accounts import controllers as accounts
@@ -103,7 +104,13 @@ class XueshiApp(Litestar):
         if live is not None and scope["method"] == "POST" and scope["path"].endswith(BEAT_PATH):
             slug = scope["path"][3:-len(BEAT_PATH)] if scope["path"].startswith("/t/") else ""
             if slug and "/" not in slug:  # the heartbeat's fast path (core.study.live)
-                receive = await live_http.handle(live, self.state.platform, slug, scope, receive, send_with_headers)
+                try:
+                    receive = await live_http.handle(live, self.state.platform, slug, scope, receive,
+                                                     send_with_headers)
+                except (RedisError, OSError) as exc:  # Redis (or live study's own socket to it) down,
+                    # before any answer: the player keeps the beat and sends it again
+                    await errors.send_busy_json(scope, send_with_headers, exc)
+                    return
                 if receive is None:
                     return
         await super().__call__(scope, receive, send_with_headers)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import inspect
+import json
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from core.web import VIA_HOST, is_htmx, platform_of
 
 FAVICON = "/static/core/favicon.svg"
 RETRY_AFTER_SECONDS = 30  # what a 503 asks a client to wait before trying again
+BUSY = "系统繁忙，请稍等片刻后刷新页面再试。"
 log = logging.getLogger("xueshi.app")
 
 
@@ -137,8 +139,19 @@ def _busy(request: Request, exc: Exception) -> Response:
     """Redis (sessions, counters, locks, jobs) unreachable, or a 503 raised: ``Retry-After``,
     and no cookie is touched, so nobody is signed out."""
     log.warning("service unavailable on %s %s: %s", request.method, request.url.path, exc)
-    return error_page(request, 503, "系统繁忙", "系统繁忙，请稍等片刻后刷新页面再试。",
+    return error_page(request, 503, "系统繁忙", BUSY,
                       headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+async def send_busy_json(scope: dict, send: Any, exc: Exception) -> None:
+    """The busy answer where no request object exists yet (the heartbeat's fast path in front of
+    the app, ``core.app.XueshiApp``): 503 JSON with ``Retry-After``."""
+    log.warning("service unavailable on %s %s: %s", scope.get("method"), scope.get("path"), exc)
+    body = json.dumps({"status_code": 503, "detail": BUSY}, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": 503, "headers": [
+        (b"content-type", b"application/json"), (b"retry-after", str(RETRY_AFTER_SECONDS).encode()),
+        (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _server_error(request: Request, exc: Exception) -> Response:

@@ -166,6 +166,12 @@ async def test_while_redis_is_down_pages_say_busy_with_503_and_nobody_is_signed_
         r = await client.get("/t/survey/me", headers={"Accept": "application/json"})
         assert r.status_code == 503 and r.json()["detail"].startswith("系统繁忙")
         assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+        # A heartbeat (the player asks for JSON and keeps a beat answered 5xx, to send it again),
+        # on PostgreSQL + Redis through live study's fast path in front of the app.
+        r = await http.post("/t/survey/study/beat", data={"token": "t" * 32, "position": "1"},
+                            headers={"x-csrftoken": await client._csrf(), "Accept": "application/json"})
+        assert r.status_code == 503 and r.json()["detail"].startswith("系统繁忙")
+        assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
 
         await start()  # the same data directory: the append-only file brings the sessions back
         r = await client.get("/t/survey/me")
