@@ -77,12 +77,13 @@ CODE = ("code", "kbd", "samp")  # what a page shows as a code or identifier, not
 
 
 class Page(HTMLParser):
-    """A page's links (``<a href>``, ``hx-get``, a GET form's ``action``), what it loads (stylesheets, scripts, images, media) and
+    """A page's links (``<a href>``, a GET form's ``action``), its widgets' ``hx-get``, what it loads (stylesheets, scripts, images, media) and
     the text a person reads: text nodes and the attributes shown on screen."""
 
     def __init__(self, html: str) -> None:
         super().__init__(convert_charrefs=True)
         self.links: list[str] = []
+        self.widgets: list[str] = []
         self.assets: list[str] = []
         self.texts: list[str] = []
         self.lang = ""
@@ -100,8 +101,8 @@ class Page(HTMLParser):
             self._code += 1
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
-        if a.get("hx-get"):  # what a widget loads is a link too
-            self.links.append(a["hx-get"])
+        if a.get("hx-get"):  # what a widget loads (opened as htmx asks for it)
+            self.widgets.append(a["hx-get"])
         if tag == "form" and a.get("method", "get").lower() == "get" and a.get("action"):
             self.links.append(a["action"])
         if tag in ("link", "script", "img", "source", "video", "audio") and (a.get("href") or a.get("src")):

@@ -38,41 +38,43 @@ class Crawl:
         self.every_route = every_route
         self.seen: set[str] = set()
         self.per_route: dict[str, int] = {}
-        self.queue: deque[tuple[str, str | None]] = deque()
+        self.queue: deque[tuple[str, str | None, bool]] = deque()
 
     def problem(self, route: str, what: str, url: str, source: str | None) -> None:
         if (self.role, route, what.split(":")[0]) in KNOWN:
             return
         self.tally.problems.append(f"[{self.role}] {url} ({what})" + (f" ← linked from {source}" if source else ""))
 
-    def add(self, url: str, source: str | None) -> None:
-        if url in self.seen or "lang=" in url:  # (the language switch would make the rest English)
+    def add(self, url: str, source: str | None, htmx: bool = False) -> None:
+        """Queue ``url`` (as htmx asks for it when ``htmx``), at most ``PER_ROUTE`` of a route."""
+        if (url, htmx) in self.seen or "lang=" in url:  # (the language switch would make the rest English)
             return
         found = route_of(self.routes, url.split("?")[0])
         key = found[0].path if found else url
         if self.per_route.get(key, 0) >= PER_ROUTE:
             return
         self.per_route[key] = self.per_route.get(key, 0) + 1
-        self.seen.add(url)
-        self.queue.append((url, source))
+        self.seen.add((url, htmx))
+        self.queue.append((url, source, htmx))
 
     async def run(self, starts: list[str], assets: set[str]) -> None:
         for url in starts:
             self.add(url, None)
         while True:
             while self.queue:
-                await self.open(*self.queue.popleft(), assets)
+                url, source, htmx = self.queue.popleft()
+                await self.open(url, source, assets, htmx)
             unopened = [r for r in self.routes if (self.role, r.path) not in self.tally.opened]
             if not unopened:
                 return
             for route in unopened:  # what no link reached, with ids from the data (until one is found)
                 self.tally.opened.add((self.role, route.path))
                 for url in fills(route, self.values):
-                    self.seen.add(url)
+                    self.seen.add((url, False))
                     if await self.open(url, None, assets) != 404:
                         break
 
-    async def open(self, url: str, source: str | None, assets: set[str]) -> int:
+    async def open(self, url: str, source: str | None, assets: set[str], htmx: bool = False) -> int:
         found = route_of(self.routes, url.split("?")[0])
         route = found[0].path if found else "(no route)"
         if found:
@@ -81,7 +83,9 @@ class Crawl:
                 self.values.setdefault(name, [])
                 if value not in self.values[name]:
                     self.values[name].insert(0, value)
-        r = await self.http.get(url, follow_redirects=False)
+        r = await self.http.get(url, follow_redirects=False, headers={"HX-Request": "true"} if htmx else {})
+        if "hx-redirect" in r.headers:  # htmx's redirect
+            self.add(r.headers["hx-redirect"], url)
         self.tally.requests += 1
         kind = r.headers.get("content-type", "")
         if r.status_code >= 500:
@@ -105,14 +109,14 @@ class Crawl:
             self.problem(route, f"English: {'; '.join(sorted(english))}", url, source)
         if page.lang not in ("zh-CN", "") or (page.lang == "" and "<html" in r.text[:200]):
             self.problem(route, f"lang={page.lang!r}", url, source)
-        for href in [*page.links, *page.assets]:  # (an image of a page is opened as its role)
-            target = internal(str(r.url), href)
+        for href, widget in [*((h, False) for h in [*page.links, *page.assets]), *((h, True) for h in page.widgets)]:
+            target = internal(str(r.url), href)  # (a page's images are opened as its role)
             if target is None:
                 continue
             if target.startswith("/static/"):
                 assets.add(target)
             elif route_of(self.routes, target.split("?")[0]) is not None:
-                self.add(target, url)
+                self.add(target, url, widget)
             elif route_of(self.every_route, target.split("?")[0]) is None:  # (another tenant's pages: theirs)
                 self.problem("(no route)", "dead link: no such page", target, url)
         return r.status_code
