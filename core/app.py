@@ -11,9 +11,6 @@ tenant, the language and the signed-in account; role guards and dependencies com
 
 from __future__ import annotations
 
-import html
-import inspect
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +18,19 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException, PermissionDeniedException
-from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
+from redis.exceptions import RedisError
 
+from core import errors
 from core.accounts import controllers as accounts
 from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
 from core.exams import controllers as exams
-from core.files.limits import MAX_UPLOAD_BYTES
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
@@ -50,6 +47,7 @@ from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
     SAFE_METHODS,
+    VIA_HOST,
     PasswordChangeRequired,
     SigninRequired,
     dependencies,
@@ -61,9 +59,7 @@ from core.web import (
 CORE_STATIC = Path(__file__).parent / "static"
 # Pages a signed-in account with an initial password may still reach.
 PASSWORD_CHANGE_ALLOWED = ("/password", "/signout")
-VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
 UNPREFIXED = ("/static/", "/platform/", "/platform", "/t/")
-FAVICON = "/static/core/favicon.svg"
 BEAT_PATH = "/study/beat"
 
 
@@ -108,7 +104,13 @@ class XueshiApp(Litestar):
         if live is not None and scope["method"] == "POST" and scope["path"].endswith(BEAT_PATH):
             slug = scope["path"][3:-len(BEAT_PATH)] if scope["path"].startswith("/t/") else ""
             if slug and "/" not in slug:  # the heartbeat's fast path (core.study.live)
-                receive = await live_http.handle(live, self.state.platform, slug, scope, receive, send_with_headers)
+                try:
+                    receive = await live_http.handle(live, self.state.platform, slug, scope, receive,
+                                                     send_with_headers)
+                except (RedisError, OSError) as exc:  # Redis (or live study's own socket to it) down,
+                    # before any answer: the player keeps the beat and sends it again
+                    await errors.send_busy_json(scope, send_with_headers, exc)
+                    return
                 if receive is None:
                     return
         await super().__call__(scope, receive, send_with_headers)
@@ -171,83 +173,6 @@ def _password_redirect(request: Request, _: PasswordChangeRequired) -> Response:
     return _to(request, f"{request.state.get('base', '')}/password?first=1")
 
 
-def _page_tenant(request: Request) -> tuple[Any, str]:
-    """The tenant of an error page and its base URL: set by ``resolve_request`` when it ran, else
-    read from the routed path (a 404 for an unknown path never reaches the tenant's guard)."""
-    tenant = request.state.get("tenant")
-    if tenant is not None:
-        return tenant, request.state.get("base", "")
-    path = request.scope.get("path", "")
-    if path.startswith("/t/"):
-        tenant = platform_of(request).tenants.get(path[3:].split("/", 1)[0])
-    if tenant is None:
-        return None, ""
-    return tenant, "" if request.scope.get(VIA_HOST) else f"/t/{tenant.slug}"
-
-
-def _tenant_css(request: Request, tenant: Any) -> list[str]:
-    """The tenant's stylesheets: its theme's tokens and the plugins' plain-``def`` extra CSS (an
-    exception handler cannot await, so async implementations are left out)."""
-    urls = [f"/static/themes/{tenant.spec.theme}/static/tokens.css"]
-    for result in platform_of(request).hooks(tenant).extra_css_urls(tenant=tenant):
-        if inspect.iscoroutine(result):
-            result.close()
-        elif result:
-            urls.extend(result)
-    return urls
-
-
-def _error_page(request: Request, status_code: int, heading: str, message: str) -> Response:
-    """An error page in the tenant's theme, with its header (logo and name) and footer, in plain
-    HTML: exception handlers are synchronous in Litestar, so not a template. Everything shown is
-    escaped here; htmx requests get a fragment for the widget that asked."""
-    if is_htmx(request):
-        return Response(content=f'<p class="error" role="alert">{html.escape(message)}</p>',
-                        status_code=status_code, media_type="text/html")
-    tenant, base = _page_tenant(request)
-    e = html.escape
-    name = e(tenant.name) if tenant else "学时培训平台"
-    css = ["/static/core/css/app.css", *(_tenant_css(request, tenant) if tenant else [])]
-    links = "".join(f'<link rel="stylesheet" href="{e(url)}">' for url in css)
-    logo = (f'<img class="logo" src="/static/themes/{e(tenant.spec.theme)}/static/logo.svg" alt="">'
-            if tenant else "")
-    body = (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<link rel="icon" href="{FAVICON}" type="image/svg+xml">{links}'
-        f"<title>{e(heading)} · {name}</title></head><body>"
-        f'<header class="site-header"><div class="bar"><a class="brand" href="{e(base)}/">{logo}'
-        f'<span class="brand-name">{name}</span></a></div></header>'
-        f'<main class="container"><section class="card narrow"><h1>{e(heading)}</h1>'
-        f"<p>{e(message)}</p>"
-        f'<p><a href="{e(base)}/">返回首页</a></p></section></main>'
-        f'<footer class="site-footer"><p>{name}</p></footer></body></html>'
-    )
-    return Response(content=body, status_code=status_code, media_type="text/html")
-
-
-log = logging.getLogger("xueshi.app")
-
-
-def _not_found(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, FileNotFoundError):  # a stored file gone from disk (purged, or lost): logged
-        log.warning("stored file missing on %s %s: %s", request.method, request.url.path, exc.strerror or exc)
-    return _error_page(request, 404, "页面不存在", "您要找的内容不存在或您无权查看。")
-
-
-def _too_large(request: Request, exc: Exception) -> Response:
-    """A body over the route's ``request_max_body_size`` (Litestar answered with English JSON)."""
-    try:
-        limit = request.route_handler.resolve_request_max_body_size()
-    except Exception:  # noqa: BLE001  (no route resolved: the app-wide default)
-        limit = None
-    size = f"{limit / (1024 * 1024):.0f} MB" if limit else "上限"
-    return _error_page(
-        request, 413, "上传的文件太大",
-        f"本页一次最多可上传 {size}（所选文件合计），每张照片不超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB。"
-        "请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。")
-
-
 @get("/", name="platform_index")
 async def platform_index(request: Request) -> Response:
     """The address without a tenant: the list of training centres."""
@@ -305,8 +230,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         csrf_config=CSRFConfig(secret=platform.settings.secret_key, cookie_httponly=False,
                                cookie_secure=platform.settings.cookie_secure),
         exception_handlers={SigninRequired: _signin_redirect, PasswordChangeRequired: _password_redirect,
-                            NotFoundException: _not_found, RequestEntityTooLarge: _too_large,
-                            FileNotFoundError: _not_found},
+                            **errors.HANDLERS},
         debug=platform.settings.debug,
         openapi_config=None,
     )

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from litestar.stores.base import Store
 from litestar.stores.file import FileStore
+from redis.exceptions import RedisError
 
 from core import db
 from core.accounts.sessions import Sessions
@@ -115,7 +116,10 @@ class Platform:
             await self.live.stop()
         if self.jobs_running:
             self.jobs_running = False
-            await self.jobs.stop()
+            try:
+                await self.jobs.stop()
+            except RedisError as exc:  # Redis unreachable: its queue is gone; still close the pool
+                log.warning("jobs stopped without reaching Redis: %s", exc)
         await db.stop_pool()
         shutdown = getattr(self.store, "_shutdown", None)  # RedisStore: closes its client it made
         if shutdown is not None:

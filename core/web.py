@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, Response
@@ -29,6 +30,7 @@ from core.values import ROLE_LABELS, MenuLink  # noqa: F401  (MenuLink: part of 
 
 CSRF_COOKIE = "csrftoken"  # Litestar's CSRF cookie (double submit); sessions bind to it
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+VIA_HOST = "xs_via_host"  # scope key: the tenant came from the host name, links have no prefix
 
 
 class SigninRequired(Exception):
@@ -203,9 +205,12 @@ async def _await_helpers(p: Platform, slug: str | None, template: str, ctx: dict
         ctx[k] = _Result(value)
 
 
-async def render(
-    request: Request, template: str, status_code: int = 200, headers: dict | None = None, **context: Any
-) -> Response:
+async def render(request: Request, template: str, context: Mapping[str, Any] | None = None, /, *,
+                 status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """The page ``template`` with ``context`` (its variables, one mapping) over the common ones
+    (tenant, account, menu, CSRF token …). The template's variables travel in that one mapping and
+    the response's status and HTTP headers are keyword-only, so no template variable can be taken
+    for an argument of ``render`` (a variable named ``headers`` once became the HTTP headers)."""
     p = platform_of(request)
     state = _state(request)
     tenant: Tenant | None = state.get("tenant")
@@ -232,7 +237,7 @@ async def render(
         ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
         for extra in await collect(hooks.extra_template_vars, request=request, tenant=tenant):
             ctx.update(extra)
-    ctx.update(context)
+    ctx.update(context or {})
     slug = tenant.slug if tenant else None
     await _await_helpers(p, slug, template, ctx)
     html = p.templates.env_for(slug, ctx["lang"]).get_template(template).render(ctx)

@@ -40,7 +40,7 @@ async def _signin_page(request: Request, methods: list[SigninMethod], method: Si
         raise NotFoundException()
     method = method or methods[0]
     template = "signin_partial.html" if request.headers.get("hx-target") == "signin-form" else "signin.html"
-    return await render(request, template, methods=methods, method=method, form={}, errors={}, **ctx)
+    return await render(request, template, {"methods": methods, "method": method, "form": {}, "errors": {}, **ctx})
 
 
 @get("/signin", name="signin")
@@ -70,7 +70,7 @@ async def signin_submit(request: Request, platform: Platform, tenant: Tenant, me
         await lockout.throttle(p, tenant.slug, client)
         attempt = await lockout.begin(p, tenant.slug, who)
     except lockout.Refused as exc:
-        return await render(request, "signin.html", status_code=429, errors={"_": exc.message}, **ctx)
+        return await render(request, "signin.html", {"errors": {"_": exc.message}, **ctx}, status_code=429)
     try:
         account = await method.authenticate(tenant, form, p.settings.secret_key)
     except SigninFailed as exc:
@@ -83,7 +83,7 @@ async def signin_submit(request: Request, platform: Platform, tenant: Tenant, me
             await record("signin.locked", tenant_id=tenant.id, method=method.key)
         else:
             errors[exc.field or "_"] = f"{exc.message}，还可尝试 {left} 次"
-        return await render(request, "signin.html", status_code=status, errors=errors, **ctx)
+        return await render(request, "signin.html", {"errors": errors, **ctx}, status_code=status)
 
     await attempt.succeeded()
     account.last_signin_at = dt.datetime.now(dt.UTC)
@@ -112,7 +112,7 @@ async def send_signin_code(request: Request, tenant: Tenant) -> Response:
         message, ok = f"如该手机号已注册，验证码已发送，{minutes} 分钟内有效", True
     except (InvalidIdentity, CodeError) as exc:
         message, ok = str(exc), False
-    return await render(request, "_sms_status.html", message=message, ok=ok)
+    return await render(request, "_sms_status.html", {"message": message, "ok": ok})
 
 
 @post("/signout")
@@ -128,7 +128,7 @@ async def signout(request: Request, platform: Platform, tenant: Tenant) -> Respo
 
 @get("/password", guards=[signed_in])
 async def password_page(request: Request, account: Account) -> Response:
-    return await render(request, "password.html", first=account.must_change_password, errors={})
+    return await render(request, "password.html", {"first": account.must_change_password, "errors": {}})
 
 
 @post("/password", guards=[signed_in])
@@ -152,7 +152,8 @@ async def password_submit(request: Request, platform: Platform, tenant: Tenant, 
     if not errors and new != again:
         errors["again"] = "两次输入的新密码不一致"
     if errors:
-        return await render(request, "password.html", status_code=400, first=account.must_change_password, errors=errors)
+        return await render(request, "password.html",
+                            {"first": account.must_change_password, "errors": errors}, status_code=400)
     first = account.must_change_password
     account.password_hash = await hash_password_async(new)
     account.must_change_password = False
@@ -173,12 +174,12 @@ async def password_submit(request: Request, platform: Platform, tenant: Tenant, 
 
 @get("/me", guards=[signed_in])
 async def account_home(request: Request, account: Account) -> Response:
-    return await render(request, "me.html", changed=bool(request.query_params.get("changed")), me=account)
+    return await render(request, "me.html", {"changed": bool(request.query_params.get("changed")), "me": account})
 
 
 @get("/", name="home")
 async def home(request: Request, account: Account | None) -> Response:
-    return await render(request, "home.html", me=account)
+    return await render(request, "home.html", {"me": account})
 
 
 ROUTES = [signin_page, signin_submit, send_signin_code, signout, password_page, password_submit, account_home, home]

@@ -44,10 +44,12 @@ async def _certificate_page(request: Request, hooks: Hooks, tenant: Tenant, enro
     verdict = await services.eligibility(hooks, tenant, enrollment)
     history = await scoped(Certificate, tenant).objects(Certificate.enrollment == enrollment.id).order_by(
         Certificate.revision, ascending=False)
-    return await render(request, "certificates/mine.html", status_code=status_code, enrollment=enrollment,
-                        course=course, certificate=certificate, eligible=verdict.ok, reason=verdict.reason,
-                        history=history, labels=services.STATUS_LABELS, error=error,
-                        notice=notice or request.query_params.get("notice", ""), display_code=services.display_code)
+    return await render(request, "certificates/mine.html",
+                        {"enrollment": enrollment, "course": course, "certificate": certificate,
+                         "eligible": verdict.ok, "reason": verdict.reason, "history": history,
+                         "labels": services.STATUS_LABELS, "error": error,
+                         "notice": notice or request.query_params.get("notice", ""),
+                         "display_code": services.display_code}, status_code=status_code)
 
 
 @get("/certificates/{enrollment_id:int}", guards=LEARNER)
@@ -105,8 +107,9 @@ async def certificate_pdf(platform: Platform, tenant: Tenant, account: Account, 
 @get("/hours", guards=LEARNER)
 async def hours_records(request: Request, tenant: Tenant, account: Account) -> Response:
     """学时记录: 机构 / 岗位 / 已上传学时数 / 总学时数 / 上传日期 per enrolment."""
-    return await render(request, "certificates/hours.html", items=await registry.hours_records(tenant, account.id),
-                        labels=registry.ROW_STATUS_LABELS)
+    return await render(request, "certificates/hours.html",
+                        {"items": await registry.hours_records(tenant, account.id),
+                         "labels": registry.ROW_STATUS_LABELS})
 
 
 # --- public verification ---------------------------------------------------------------------
@@ -124,24 +127,26 @@ async def _verify_allowed(request: Request, platform: Platform, tenant: Tenant) 
 
 async def _verify_answer(request: Request, platform: Platform, tenant: Tenant, text: str) -> Response:
     if not await _verify_allowed(request, platform, tenant):
-        return await render(request, "certificates/verify.html", status_code=429, error=TOO_MANY, code=text[:40])
+        return await render(request, "certificates/verify.html",
+                            {"error": TOO_MANY, "code": text[:40]}, status_code=429)
     code = services.normalize_code(text)
     found = await services.verify(tenant, code) if code else None
     if found is None:
         unknown = platform.counters["verify_unknown"]
         if await unknown.hit(tenant.slug, client_address(request)) > unknown.limit:
-            return await render(request, "certificates/verify.html", status_code=429, error=TOO_MANY, code=text[:40])
-        return await render(request, "certificates/verify.html", status_code=404, code=text[:40],
-                            error="未找到该验证码对应的证书，请核对后重新输入")
-    return await render(request, "certificates/verify.html", result=found, code=services.display_code(code),
-                        labels=services.STATUS_LABELS)
+            return await render(request, "certificates/verify.html",
+                                {"error": TOO_MANY, "code": text[:40]}, status_code=429)
+        return await render(request, "certificates/verify.html",
+                            {"code": text[:40], "error": "未找到该验证码对应的证书，请核对后重新输入"}, status_code=404)
+    return await render(request, "certificates/verify.html",
+                        {"result": found, "code": services.display_code(code), "labels": services.STATUS_LABELS})
 
 
 @get("/verify")
 async def verify_form(request: Request, platform: Platform, tenant: Tenant, code: str = "") -> Response:
     """证书查验: a form (GET, no sign-in); with ``?code=`` it answers like /verify/<code>."""
     if not code.strip():
-        return await render(request, "certificates/verify.html", code="")
+        return await render(request, "certificates/verify.html", {"code": ""})
     return await _verify_answer(request, platform, tenant, code)
 
 
@@ -160,9 +165,12 @@ async def _admin_page(request: Request, platform: Platform, hooks: Hooks, tenant
     issued = await scoped(Certificate, tenant).count(Certificate.status == "valid")
     certificates = await scoped(Certificate, tenant).objects().order_by(Certificate.id, ascending=False).limit(50)
     batches = await scoped(RegistryBatch, tenant).objects().order_by(RegistryBatch.id, ascending=False).limit(20)
-    return await render(request, "certificates/admin.html", status_code=status_code, eligible=len(eligible),
-                        issued=issued, certificates=certificates, batches=batches, labels=services.STATUS_LABELS,
-                        exporters=list((await registry.exporters(hooks, tenant)).values()), error=error)
+    return await render(request, "certificates/admin.html",
+                        {"eligible": len(eligible), "issued": issued, "certificates": certificates,
+                         "batches": batches, "labels": services.STATUS_LABELS,
+                         "batch_labels": registry.BATCH_STATUS_LABELS,
+                         "exporters": list((await registry.exporters(hooks, tenant)).values()), "error": error},
+                        status_code=status_code)
 
 
 @get("/admin/certificates", guards=STAFF)
@@ -204,9 +212,10 @@ async def _batch_page(request: Request, tenant: Tenant, batch_id: int, status_co
         Account.id.is_in([r.account for r in rows] or [0]))}
     template = "certificates/_registry_batch.html" if request.headers.get("hx-request") else \
         "certificates/registry_batch.html"
-    return await render(request, template, status_code=status_code, batch=batch, rows=rows, people=people,
-                        labels=registry.ROW_STATUS_LABELS, error=error, notice=notice,
-                        result_headers=registry.RESULT_HEADERS, busy=batch.status == "exporting")
+    return await render(request, template,
+                        {"batch": batch, "rows": rows, "people": people, "labels": registry.ROW_STATUS_LABELS,
+                         "error": error, "notice": notice, "result_headers": registry.RESULT_HEADERS,
+                         "busy": batch.status == "exporting"}, status_code=status_code)
 
 
 @get("/admin/registry/{batch_id:int}", guards=STAFF)

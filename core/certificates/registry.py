@@ -27,6 +27,7 @@ log = logging.getLogger("xueshi.registry")
 HEADERS = ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期"]
 RESULT_HEADERS = ["行号", "身份证号", "结果", "原因", "上传日期"]
 ROW_STATUS_LABELS = {"pending": "待上传", "uploaded": "已上传", "rejected": "已退回"}
+BATCH_STATUS_LABELS = {"exporting": "正在导出", "exported": "已导出，待导入结果", "reconciled": "已导入结果"}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

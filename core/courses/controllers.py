@@ -51,9 +51,10 @@ async def _courses_page(request: Request, tenant: Tenant, status_code: int = 200
     counts = {}
     for c in courses:
         counts[c.id] = await scoped(Enrollment, tenant).count(Enrollment.course == c.id)
-    return await render(request, "courses/admin_courses.html", status_code=status_code, positions=positions,
-                        courses=courses, names=names, counts=counts, errors=errors or {},
-                        year=dt.date.today().year, suggestions=tenant.rules.roster.positions)
+    return await render(request, "courses/admin_courses.html",
+                        {"positions": positions, "courses": courses, "names": names, "counts": counts,
+                         "errors": errors or {}, "year": dt.date.today().year,
+                         "suggestions": tenant.rules.roster.positions}, status_code=status_code)
 
 
 @get("/admin/courses", guards=STAFF)
@@ -110,10 +111,11 @@ async def _course_page(request: Request, tenant: Tenant, course_id: int, status_
     course = await scoped(Course, tenant).get_or_404(course_id)
     position = await scoped(Position, tenant).get(course.position)
     enrolled = await scoped(Enrollment, tenant).count(Enrollment.course == course.id)
-    return await render(request, "courses/admin_course.html", status_code=status_code, course=course,
-                        position=position, lessons=await services.lessons_of(tenant, course.id), enrolled=enrolled,
-                        errors=errors or {}, notice=notice or request.query_params.get("notice", ""),
-                        max_video_mb=tenant.rules.study.max_video_mb)
+    return await render(request, "courses/admin_course.html",
+                        {"course": course, "position": position,
+                         "lessons": await services.lessons_of(tenant, course.id), "enrolled": enrolled,
+                         "errors": errors or {}, "notice": notice or request.query_params.get("notice", ""),
+                         "max_video_mb": tenant.rules.study.max_video_mb}, status_code=status_code)
 
 
 @get("/admin/courses/{course_id:int}", guards=STAFF)
@@ -194,8 +196,9 @@ async def learners_page(request: Request, tenant: Tenant) -> Response:
         LearnerProfile.account.is_in([a.id for a in learners] or [0]))}
     jobs = await scoped(ImportJob, tenant).objects(ImportJob.kind == "learners").order_by(
         ImportJob.id, ascending=False).limit(5)
-    return await render(request, "courses/admin_learners.html", learners=learners, profiles=profiles, q=q,
-                        jobs=jobs, error="", headers=services.LEARNER_HEADERS)
+    return await render(request, "courses/admin_learners.html",
+                        {"learners": learners, "profiles": profiles, "q": q, "jobs": jobs, "error": "",
+                         "headers": services.LEARNER_HEADERS})
 
 
 @get("/admin/learners/template.xlsx", guards=STAFF)
@@ -233,8 +236,9 @@ async def learners_upload(request: Request, platform: Platform, tenant: Tenant, 
                                                 total_rows=len(preview.rows), error_rows=len(preview.error_rows),
                                                 created_by=account.id, created_at=dt.datetime.now(dt.UTC))
             await job.save()
-    return await render(request, "courses/admin_import.html", status_code=400 if error else 200, error=error,
-                        preview=preview, job=job, columns=services.LEARNER_COLUMNS)
+    return await render(request, "courses/admin_import.html",
+                        {"error": error, "preview": preview, "job": job, "columns": services.LEARNER_COLUMNS},
+                        status_code=400 if error else 200)
 
 
 @post("/admin/learners/import/{job_id:int}", guards=STAFF)
@@ -248,12 +252,14 @@ async def learners_commit(request: Request, platform: Platform, tenant: Tenant, 
     preview = await services.preview_learners(tenant, table)
     form = await _form(request)
     if preview.error_rows and form.get("skip_errors") != "1":
-        return await render(request, "courses/admin_import.html", status_code=400, preview=preview, job=job,
-                            columns=services.LEARNER_COLUMNS,
-                            error=f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，或勾选“忽略错误行，仅导入正确的行”")
+        return await render(request, "courses/admin_import.html",
+                            {"preview": preview, "job": job, "columns": services.LEARNER_COLUMNS,
+                             "error": f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，或勾选“忽略错误行，仅导入正确的行”"},
+                            status_code=400)
     if not tenant.rules.signin.initial_password:
-        return await render(request, "courses/admin_import.html", status_code=400, preview=preview, job=job,
-                            columns=services.LEARNER_COLUMNS, error="本机构未设置初始密码（signin.initial_password），无法创建学员账号")
+        return await render(request, "courses/admin_import.html",
+                            {"preview": preview, "job": job, "columns": services.LEARNER_COLUMNS,
+                             "error": "本机构未设置初始密码（signin.initial_password），无法创建学员账号"}, status_code=400)
     counts = await services.commit_learners(tenant, [r.values for r in preview.valid_rows],
                                             tenant.rules.signin.initial_password)
     summary = {**counts, "skipped": len(preview.error_rows)}
@@ -273,9 +279,11 @@ async def _learner_page(request: Request, tenant: Tenant, account_id: int, statu
     courses = {c.id: c for c in await scoped(Course, tenant).objects(
         Course.id.is_in([e.course for e in rows] or [0]))}
     enrolments = [(e, courses.get(e.course), hours(tenant, e.credited_seconds)) for e in rows]
-    return await render(request, "courses/admin_learner.html", status_code=status_code, learner=learner,
-                        profile=profile, enrolments=enrolments, errors=errors or {}, labels=STATUS_LABELS,
-                        notice=notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else ""))
+    return await render(request, "courses/admin_learner.html",
+                        {"learner": learner, "profile": profile, "enrolments": enrolments, "errors": errors or {},
+                         "labels": STATUS_LABELS,
+                         "notice": notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else "")},
+                        status_code=status_code)
 
 
 @get("/admin/learners/{account_id:int}", guards=STAFF)

@@ -69,7 +69,7 @@ async def banks_page(request: Request, tenant: Tenant) -> Response:
         active = await services.active_question_count(tenant, p.id)
         rows.append({"position": p, "total": total, "active": active,
                      "required": p.name in tenant.rules.exam.positions})
-    return await render(request, "exams/admin_banks.html", rows=rows, rules=tenant.rules.exam)
+    return await render(request, "exams/admin_banks.html", {"rows": rows, "rules": tenant.rules.exam})
 
 
 @get("/admin/exams/template.xlsx", guards=STAFF)
@@ -82,11 +82,11 @@ async def _bank_page(request: Request, tenant: Tenant, position: Position, statu
                      errors: dict | None = None, values: dict | None = None, notice: str = "") -> Response:
     bank = await scoped(QuestionBank, tenant).objects(QuestionBank.position == position.id).first()
     questions = await scoped(Question, tenant).objects(Question.bank == bank.id).order_by(Question.id) if bank else []
-    return await render(request, "exams/admin_bank.html", status_code=status_code, position=position,
-                        questions=questions, kinds=KINDS, letters=LETTERS, errors=errors or {},
-                        values=values or {"kind": "single", "points": "1"},
-                        notice=notice or request.query_params.get("notice", ""),
-                        needed=tenant.rules.exam.questions)
+    return await render(request, "exams/admin_bank.html",
+                        {"position": position, "questions": questions, "kinds": KINDS, "letters": LETTERS,
+                         "errors": errors or {}, "values": values or {"kind": "single", "points": "1"},
+                         "notice": notice or request.query_params.get("notice", ""),
+                         "needed": tenant.rules.exam.questions}, status_code=status_code)
 
 
 @get("/admin/exams/positions/{position_id:int}", guards=STAFF)
@@ -121,8 +121,9 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
                                                 summary={"position": position.id}, created_by=account.id,
                                                 created_at=dt.datetime.now(dt.UTC))
             await job.save()
-    return await render(request, "exams/admin_import.html", status_code=400 if error else 200, error=error,
-                        preview=preview, job=job, columns=banks.COLUMNS, position=position)
+    return await render(request, "exams/admin_import.html",
+                        {"error": error, "preview": preview, "job": job, "columns": banks.COLUMNS,
+                         "position": position}, status_code=400 if error else 200)
 
 
 @post("/admin/exams/import/{job_id:int}", guards=STAFF)
@@ -141,9 +142,10 @@ async def bank_commit(request: Request, platform: Platform, tenant: Tenant, acco
     if job.status == "done":
         return redirect(request, f"/admin/exams/positions/{position.id}")
     if preview.error_rows and form.get("skip_errors") != "1":
-        return await render(request, "exams/admin_import.html", status_code=400, preview=preview, job=job,
-                            columns=banks.COLUMNS, position=position,
-                            error=f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，或勾选“忽略错误行，仅导入正确的行”")
+        return await render(request, "exams/admin_import.html",
+                            {"preview": preview, "job": job, "columns": banks.COLUMNS, "position": position,
+                             "error": f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，或勾选“忽略错误行，仅导入正确的行”"},
+                            status_code=400)
     counts = await banks.commit(tenant, bank, [r.values for r in preview.valid_rows])
     result = {**summary, **counts, "skipped": len(preview.error_rows)}
     await scoped(ImportJob, tenant).update({ImportJob.status: "done", ImportJob.summary: result,
@@ -183,9 +185,10 @@ async def _question_page(request: Request, tenant: Tenant, question: Question, s
                          errors: dict | None = None, values: dict | None = None) -> Response:
     bank = await scoped(QuestionBank, tenant).get_or_404(question.bank)
     position = await _position_or_404(tenant, bank.position)
-    return await render(request, "exams/admin_question.html", status_code=status_code, question=question,
-                        position=position, kinds=KINDS, letters=LETTERS, errors=errors or {},
-                        values=values or banks.question_form(question))
+    return await render(request, "exams/admin_question.html",
+                        {"question": question, "position": position, "kinds": KINDS, "letters": LETTERS,
+                         "errors": errors or {}, "values": values or banks.question_form(question)},
+                        status_code=status_code)
 
 
 @get("/admin/exams/questions/{question_id:int}", guards=STAFF)
@@ -241,7 +244,7 @@ async def attempts_page(request: Request, hooks: Hooks, tenant: Tenant) -> Respo
     rows = [{"attempt": a, "name": mask_name(people[a.account].real_name) if a.account in people else "",
              "position": names.get(a.position, ""), "score": services.points(a.score_centi),
              "started": services.china_time(a.started_at)} for a in attempts]
-    return await render(request, "exams/admin_attempts.html", rows=rows)
+    return await render(request, "exams/admin_attempts.html", {"rows": rows})
 
 
 # --- learners ------------------------------------------------------------------------------------
@@ -254,8 +257,9 @@ async def exams_page(request: Request, hooks: Hooks, tenant: Tenant, account: Ac
     for enrollment in await scoped(Enrollment, tenant).objects(Enrollment.account == account.id).order_by(Enrollment.id):
         e = await services.eligibility(hooks, tenant, enrollment)
         items.append(e)
-    return await render(request, "exams/my_exams.html", items=items, points=services.points,
-                        when=services.china_time, notice=request.query_params.get("notice", ""))
+    return await render(request, "exams/my_exams.html",
+                        {"items": items, "points": services.points, "when": services.china_time,
+                         "notice": request.query_params.get("notice", "")})
 
 
 @post("/exams/{enrollment_id:int}/start", guards=LEARNER)
@@ -287,9 +291,10 @@ async def _result_page(request: Request, tenant: Tenant, attempt: ExamAttempt, s
         (ExamAttempt.account == attempt.account) & (ExamAttempt.course == attempt.course)
         & (ExamAttempt.status != "open")).order_by(ExamAttempt.id)
     best = max(history, key=lambda a: (a.score_centi or 0, -a.id)) if history else None
-    return await render(request, "exams/result.html", status_code=status_code, attempt=attempt, course=course,
-                        correct=correct, total=total, history=history, best=best, points=services.points,
-                        when=services.china_time, error=error)
+    return await render(request, "exams/result.html",
+                        {"attempt": attempt, "course": course, "correct": correct, "total": total, "history": history,
+                         "best": best, "points": services.points, "when": services.china_time, "error": error},
+                        status_code=status_code)
 
 
 @get("/exams/attempts/{attempt_id:int}", guards=LEARNER)
@@ -303,10 +308,11 @@ async def attempt_page(request: Request, hooks: Hooks, tenant: Tenant, account: 
     paper = await services.paper_of(tenant, attempt)
     course = await scoped(Course, tenant).get(attempt.course)
     now = services.server_now()
-    return await render(request, "exams/attempt.html", attempt=attempt, course=course, paper=paper,
-                        notice=request.query_params.get("notice", ""),
-                        answered=sum(1 for q in paper if q.chosen), points=services.points,
-                        left_seconds=max(0, int((attempt.deadline - now).total_seconds())),
+    return await render(request, "exams/attempt.html",
+                        {"attempt": attempt, "course": course, "paper": paper,
+                         "notice": request.query_params.get("notice", ""),
+                         "answered": sum(1 for q in paper if q.chosen), "points": services.points,
+                         "left_seconds": max(0, int((attempt.deadline - now).total_seconds()))},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -326,9 +332,10 @@ async def attempt_answer(request: Request, hooks: Hooks, tenant: Tenant, account
         if finished:
             headers["X-Exam-Finished"] = "1"
         status = 409 if finished else 503 if exc.code == "busy" else 400
-        return await render(request, "exams/_saved.html", status_code=status, headers=headers,
-                            error=exc.message, saved=None, finished=finished)
-    return await render(request, "exams/_saved.html", headers=headers, error="", saved=saved)
+        return await render(request, "exams/_saved.html",
+                            {"error": exc.message, "saved": None, "finished": finished},
+                            status_code=status, headers=headers)
+    return await render(request, "exams/_saved.html", {"error": "", "saved": saved}, headers=headers)
 
 
 @post("/exams/attempts/{attempt_id:int}/submit", guards=LEARNER)

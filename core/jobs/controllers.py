@@ -19,15 +19,17 @@ async def jobs_page(request: Request, tenant: Tenant) -> Response:
     rows = await scoped(JobRun, tenant).objects().order_by(JobRun.id, ascending=False).limit(100)
     busy = any(r.status in OPEN for r in rows)
     template = "jobs/_runs.html" if request.headers.get("hx-request") else "jobs/runs.html"
-    return await render(request, template, rows=rows, busy=busy, labels=STATUS_LABELS, poll=f"/admin/jobs")
+    return await render(request, template,
+                        {"rows": rows, "busy": busy, "labels": STATUS_LABELS, "poll": f"/admin/jobs"})
 
 
 @get("/admin/jobs/{run_id:int}", guards=[roles("tenant_admin")])
 async def job_page(request: Request, tenant: Tenant, run_id: int) -> Response:
     run = await scoped(JobRun, tenant).get_or_404(run_id)
     template = "jobs/_run.html" if request.headers.get("hx-request") else "jobs/run.html"
-    return await render(request, template, run=run, labels=STATUS_LABELS, busy=run.status in OPEN,
-                        poll=f"/admin/jobs/{run.id}")
+    return await render(request, template,
+                        {"run": run, "labels": STATUS_LABELS, "busy": run.status in OPEN,
+                         "poll": f"/admin/jobs/{run.id}"})
 
 
 ROUTES = [jobs_page, job_page]

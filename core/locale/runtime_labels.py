@@ -43,4 +43,10 @@ RUNTIME_LABELS = [
     N_("无摄像头学习（已批准）"), N_("无摄像头学习申请"), N_("待审批"), N_("已批准"), N_("未批准"),
     N_("学习中"), N_("待审核"), N_("学时已清除"),
     N_("身份证人像面"), N_("身份证国徽面"), N_("个人证件照"),
+    # What a timeline entry's figures are called (core.review.timeline)
+    N_("原因"), N_("暂停原因"), N_("比对距离"), N_("人脸数"), N_("不一致次数"), N_("计划抓拍次数"),
+    N_("确认学时（秒）"), N_("撤回学时（秒）"), N_("超时（秒）"), N_("无操作（秒）"), N_("播放位置（秒）"),
+    N_("申请编号"), N_("多次抓拍非本人"), N_("与其他学员人脸相同"),
+    # Registry report batch statuses (core.certificates.registry.BATCH_STATUS_LABELS)
+    N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"),
 ]

@@ -23,12 +23,12 @@ async def inbox(request: Request, tenant: Tenant, account: Account) -> Response:
         .order_by(Notification.id, ascending=False)
         .limit(100)
     )
-    return await render(request, "inbox.html", rows=rows)
+    return await render(request, "inbox.html", {"rows": rows})
 
 
 @get("/inbox/badge", guards=[signed_in])
 async def inbox_badge(request: Request, account: Account) -> Response:
-    return await render(request, "_bell.html", unread=await unread_count(account))
+    return await render(request, "_bell.html", {"unread": await unread_count(account)})
 
 
 @post("/inbox/{notification_id:int}/read", guards=[signed_in])
@@ -37,7 +37,7 @@ async def inbox_read(request: Request, tenant: Tenant, account: Account, notific
     if row.read_at is None:
         row.read_at = dt.datetime.now(dt.UTC)
         await row.save([Notification.read_at])
-    return await render(request, "_inbox_item.html", row=row, unread=await unread_count(account))
+    return await render(request, "_inbox_item.html", {"row": row, "unread": await unread_count(account)})
 
 
 @get("/admin/sms", guards=[roles("tenant_admin")])
@@ -49,7 +49,7 @@ async def sms_outbox(request: Request, tenant: Tenant, hooks: Hooks) -> Response
         .limit(200)
     )
     recorded_only = await sms_gateway_missing(hooks)
-    return await render(request, "admin_sms.html", rows=rows, recorded_only=recorded_only)
+    return await render(request, "admin_sms.html", {"rows": rows, "recorded_only": recorded_only})
 
 
 ROUTES = [inbox, inbox_badge, inbox_read, sms_outbox]

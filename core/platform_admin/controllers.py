@@ -40,7 +40,7 @@ async def _operator(request: Request) -> Account | None:
 async def _page(request: Request, status_code: int = 200, **ctx) -> Response:
     ctx.setdefault("errors", {})
     ctx.setdefault("form", {})
-    return await render(request, "platform_signin.html", status_code=status_code, **ctx)
+    return await render(request, "platform_signin.html", {**ctx}, status_code=status_code)
 
 
 @get("/signin")
@@ -110,7 +110,7 @@ async def tenants_page(request: Request) -> Response:
          "declared": r.slug in declared, "sms_recorded_only": r.slug in no_gateway}
         for r in await TenantRow.objects().order_by(TenantRow.id)
     ]
-    return await render(request, "platform_tenants.html", rows=rows, operator=operator)
+    return await render(request, "platform_tenants.html", {"rows": rows, "operator": operator})
 
 
 @get("/jobs")
@@ -133,9 +133,10 @@ async def jobs_page(request: Request) -> Response:
     slugs = {r["id"]: r["slug"] for r in await TenantRow.select(TenantRow.id, TenantRow.slug)}
     poll = f"/platform/jobs?status={status}" if status else "/platform/jobs"
     template = "jobs/_runs.html" if request.headers.get("hx-request") else "platform_jobs.html"
-    return await render(request, template, rows=rows, counts=counts, labels=STATUS_LABELS, operator=operator,
-                        busy=any(r.status in OPEN for r in rows), poll=poll, show_tenant=True,
-                        tenant_slugs=slugs, status=status)
+    return await render(request, template,
+                        {"rows": rows, "counts": counts, "labels": STATUS_LABELS, "operator": operator,
+                         "busy": any(r.status in OPEN for r in rows), "poll": poll, "show_tenant": True,
+                         "tenant_slugs": slugs, "status": status})
 
 
 def router() -> Router:

@@ -26,9 +26,9 @@ def _require(tenant: Tenant) -> None:
 async def _learner_page(request: Request, tenant: Tenant, account: Account, *, errors: dict, reason: str = "",
                         status_code: int = 200) -> Response:
     current = await alternatives.latest(tenant, account.id)
-    return await render(request, "proctoring/alternative.html", status_code=status_code, current=current,
-                        labels=alternatives.STATUS_LABELS, errors=errors, reason=reason,
-                        reason_max=alternatives.REASON_MAX)
+    return await render(request, "proctoring/alternative.html",
+                        {"current": current, "labels": alternatives.STATUS_LABELS, "errors": errors, "reason": reason,
+                         "reason_max": alternatives.REASON_MAX}, status_code=status_code)
 
 
 @get("/face/alternative", guards=[LEARNER])
@@ -62,8 +62,8 @@ async def admin_page(request: Request, tenant: Tenant) -> Response:
     ids = {r.account for r in [*pending, *decided]}
     names = {a["id"]: a["real_name"] for a in await scoped(Account, tenant).select(
         Account.id, Account.real_name).where(Account.id.is_in(list(ids)))} if ids else {}
-    return await render(request, "proctoring/alternative_admin.html", pending=pending, decided=decided,
-                        names=names, labels=alternatives.STATUS_LABELS)
+    return await render(request, "proctoring/alternative_admin.html",
+                        {"pending": pending, "decided": decided, "names": names, "labels": alternatives.STATUS_LABELS})
 
 
 @post("/admin/face-alternatives/{request_id:int}", guards=[ADMIN])

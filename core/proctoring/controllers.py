@@ -49,9 +49,9 @@ async def consent_page(request: Request, tenant: Tenant, account: Account) -> Re
     text = consents.face_consent_text(tenant)
     active = await consents.active_consent(tenant.id, account.id)
     return await render(
-        request, "proctoring/consent.html", text=text, text_sha256=consents.text_sha256(text),
-        version=consents.FACE_TEXT_VERSION, active=active, errors={}, next_url=_study_next(request),
-    )
+        request, "proctoring/consent.html",
+        {"text": text, "text_sha256": consents.text_sha256(text), "version": consents.FACE_TEXT_VERSION,
+         "active": active, "errors": {}, "next_url": _study_next(request)})
 
 
 def _study_next(request: Request) -> str:
@@ -72,9 +72,9 @@ async def consent_submit(request: Request, tenant: Tenant, account: Account) -> 
         errors["agree"] = "告知内容已更新，请重新阅读后再确认"
     if errors:
         return await render(
-            request, "proctoring/consent.html", status_code=400, text=text, text_sha256=digest,
-            version=consents.FACE_TEXT_VERSION, active=None, errors=errors, next_url=_study_next(request),
-        )
+            request, "proctoring/consent.html",
+            {"text": text, "text_sha256": digest, "version": consents.FACE_TEXT_VERSION, "active": None,
+             "errors": errors, "next_url": _study_next(request)}, status_code=400)
     row = await consents.grant(tenant.id, account.id, digest)
     await record(
         "face.consent_granted", tenant_id=tenant.id, actor_id=account.id, object_type="consent",
@@ -104,11 +104,10 @@ async def check_page(request: Request, platform: Platform, tenant: Tenant, accou
     has_portrait = await services.portrait_bytes(platform.storage, tenant.id, account.id) is not None
     left = await services.attempts_left(tenant, account.id)
     return await render(
-        request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left, next_url=next_url,
-        profile_ready=profile_ready,
-        no_portrait=services.NO_PORTRAIT, limit_message=services.limit_message(tenant),
-        history=await services.latest(tenant.id, account.id),
-    )
+        request, "proctoring/check.html",
+        {"has_portrait": has_portrait, "attempts_left": left, "next_url": next_url, "profile_ready": profile_ready,
+         "no_portrait": services.NO_PORTRAIT, "limit_message": services.limit_message(tenant),
+         "history": await services.latest(tenant.id, account.id)})
 
 
 @post("/face/challenge", guards=[LEARNER])

@@ -44,14 +44,13 @@ async def _page(request: Request, tenant: Tenant, account: Account, status_code:
     profile = await profile_for(tenant, account)
     done = {name: bool(profile and getattr(profile, name)) for name in IMAGES}
     return await render(
-        request, "profile/archive.html", status_code=status_code, me=account, profile=profile, images=IMAGES,
-        done=done, complete=all(done.values()), errors=errors or {}, notice=notice,
-        service_phones=tenant.rules.profile.service_phones, mobile_warning=MOBILE_WARNING,
-        consented=await consents.active_consent(tenant.id, account.id) is not None,
-        consent_text=consents.face_consent_text(tenant),
-        changed=bool(request.query_params.get("changed")), saved=bool(request.query_params.get("saved")),
-        next_url=_next(request),
-    )
+        request, "profile/archive.html",
+        {"me": account, "profile": profile, "images": IMAGES, "done": done, "complete": all(done.values()),
+         "errors": errors or {}, "notice": notice, "service_phones": tenant.rules.profile.service_phones,
+         "mobile_warning": MOBILE_WARNING,
+         "consented": await consents.active_consent(tenant.id, account.id) is not None,
+         "consent_text": consents.face_consent_text(tenant), "changed": bool(request.query_params.get("changed")),
+         "saved": bool(request.query_params.get("saved")), "next_url": _next(request)}, status_code=status_code)
 
 
 def _next(request: Request) -> str:

@@ -21,7 +21,7 @@ from core.identity import mask_id_number, mask_mobile
 from core.kernel import Platform
 from core.proctoring.portrait import IMAGES
 from core.files.images import ImageRejected
-from core.review import appeals, services
+from core.review import appeals, services, timeline
 from core.review.services import ReviewError
 from core.review.tables import Appeal
 from core.roster.tables import LearnerProfile
@@ -86,9 +86,9 @@ def _ledger_summary(entries: list, lessons: dict[int, str]) -> dict:
 
 @get("/review", guards=[REVIEWER])
 async def review_queue(request: Request, tenant: Tenant) -> Response:
-    return await render(request, "review/queue.html", items=await services.queue(tenant),
-                        appeals=await services.open_appeals(tenant), workdays=tenant.rules.study.review_workdays,
-                        mask_id=mask_id_number)
+    return await render(request, "review/queue.html",
+                        {"items": await services.queue(tenant), "appeals": await services.open_appeals(tenant),
+                         "workdays": tenant.rules.study.review_workdays, "mask_id": mask_id_number})
 
 
 # --- the case page --------------------------------------------------------------------------------
@@ -112,21 +112,24 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
     pending = next((d for d in decisions if d.kind == "clear" and d.status == "pending"), None)
     since = enrollment.completed_at
     latest = decisions[-1] if decisions else None
-    return await render(
-        request, "review/case.html", status_code=status_code, enrollment=enrollment, learner=learner, course=course,
-        position=position.name if position else "", masked_id=mask_id_number(learner.id_number),
-        masked_mobile=mask_mobile(learner.mobile), images={k: v for k, v in IMAGES.items() if profile and getattr(profile, k)},
-        gates=gates, snaps=snaps, events=await services.timeline(tenant, enrollment), event_labels=EVENT_LABELS,
-        **_ledger_summary(entries, lessons), ledger_reasons=LEDGER_REASONS, balance=sum(e.seconds for e in entries),
-        hours=study.hours(tenant, enrollment.credited_seconds), status=study.STATUS_LABELS.get(enrollment.status),
-        decisions=decisions, reviewers=reviewers, kinds=services.KINDS, reasons=services.REASONS, pending=pending,
-        appeals=appeals, appeal_status=services.APPEAL_STATUS, score_of=score_of,
-        deadline=services.workdays.deadline(since, tenant.rules.study.review_workdays, tenant_time.zone(tenant))
+    reverify_open = bool(latest and latest.kind == "reverify"
+                         and not await services.reverified_since(tenant, learner.id, latest.created_at))
+    return await render(request, "review/case.html", {
+        "enrollment": enrollment, "learner": learner, "course": course,
+        "position": position.name if position else "", "masked_id": mask_id_number(learner.id_number),
+        "masked_mobile": mask_mobile(learner.mobile),
+        "images": {k: v for k, v in IMAGES.items() if profile and getattr(profile, k)},
+        "gates": gates, "snaps": snaps, "events": await services.timeline(tenant, enrollment),
+        "event_labels": EVENT_LABELS, "event_details": lambda detail: timeline.details(detail, EVENT_LABELS),
+        **_ledger_summary(entries, lessons), "ledger_reasons": LEDGER_REASONS,
+        "balance": sum(e.seconds for e in entries), "hours": study.hours(tenant, enrollment.credited_seconds),
+        "status": study.STATUS_LABELS.get(enrollment.status), "decisions": decisions, "reviewers": reviewers,
+        "kinds": services.KINDS, "reasons": services.REASONS, "pending": pending, "appeals": appeals,
+        "appeal_status": services.APPEAL_STATUS, "score_of": score_of,
+        "deadline": services.workdays.deadline(since, tenant.rules.study.review_workdays, tenant_time.zone(tenant))
         if since else None,
-        reverify_open=bool(latest and latest.kind == "reverify"
-                           and not await services.reverified_since(tenant, learner.id, latest.created_at)),
-        errors=errors or {}, notice=notice, me=account,
-    )
+        "reverify_open": reverify_open, "errors": errors or {}, "notice": notice, "me": account,
+    }, status_code=status_code)
 
 
 @get("/review/{enrollment_id:int}", guards=[REVIEWER])
@@ -216,9 +219,10 @@ async def _appeal_page(request: Request, tenant: Tenant, account: Account, enrol
                        errors: dict | None = None, statement: str = "") -> Response:
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
-    return await render(request, "review/appeal.html", status_code=status_code, enrollment=enrollment, course=course,
-                        review=await services.learner_notice(tenant, enrollment), errors=errors or {},
-                        statement=statement, max_statement=services.MAX_STATEMENT)
+    return await render(request, "review/appeal.html",
+                        {"enrollment": enrollment, "course": course,
+                         "review": await services.learner_notice(tenant, enrollment), "errors": errors or {},
+                         "statement": statement, "max_statement": services.MAX_STATEMENT}, status_code=status_code)
 
 
 @get("/study/{enrollment_id:int}/appeal", guards=[LEARNER])

@@ -60,9 +60,9 @@ async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: A
     from core.certificates.services import printable_enrolments
 
     items = await _enrolments(tenant, account.id)
-    return await render(request, "study/my_training.html", items=items,
-                        profile_ready=await services.profile_complete(tenant, account.id),
-                        printable=await printable_enrolments(hooks, tenant, [i["enrollment"] for i in items]))
+    return await render(request, "study/my_training.html",
+                        {"items": items, "profile_ready": await services.profile_complete(tenant, account.id),
+                         "printable": await printable_enrolments(hooks, tenant, [i["enrollment"] for i in items])})
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])
@@ -74,12 +74,14 @@ async def course_page(request: Request, tenant: Tenant, account: Account, enroll
         (LessonProgress.account == account.id) & LessonProgress.lesson.is_in([x.id for x in lessons] or [0]))}
     refused = await services.refused_entries(tenant, account.id, enrollment.id)
     return await render(
-        request, "study/course.html", enrollment=enrollment, course=course, lessons=lessons, progress=progress,
-        hours=services.hours(tenant, enrollment.credited_seconds), status=services.STATUS_LABELS.get(enrollment.status),
-        refused=[(r, message(r.reason)) for r in refused], profile_ready=await services.profile_complete(tenant, account.id),
-        completion_text=services.completion_text(tenant) if enrollment.status == "review" else "",
-        review=await _review_notice(tenant, enrollment),
-    )
+        request, "study/course.html",
+        {"enrollment": enrollment, "course": course, "lessons": lessons, "progress": progress,
+         "hours": services.hours(tenant, enrollment.credited_seconds),
+         "status": services.STATUS_LABELS.get(enrollment.status),
+         "refused": [(r, message(r.reason)) for r in refused],
+         "profile_ready": await services.profile_complete(tenant, account.id),
+         "completion_text": services.completion_text(tenant) if enrollment.status == "review" else "",
+         "review": await _review_notice(tenant, enrollment)})
 
 
 async def _review_notice(tenant: Tenant, enrollment: Enrollment) -> dict:
@@ -116,11 +118,11 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
     progress = await services.progress_of(tenant, account.id, lesson_id)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == access.course.id).order_by(Lesson.ordering)
     return await render(
-        request, "study/player.html", lesson=access.lesson, course=access.course, enrollment=access.enrollment,
-        progress=progress, lessons=lessons, hours=services.hours(tenant, access.enrollment.credited_seconds),
-        completion_text=services.completion_text(tenant) if access.enrollment.status == "review" else "",
-        allow_seek=tenant.rules.study.allow_seek, alternative=alternative,
-    )
+        request, "study/player.html",
+        {"lesson": access.lesson, "course": access.course, "enrollment": access.enrollment, "progress": progress,
+         "lessons": lessons, "hours": services.hours(tenant, access.enrollment.credited_seconds),
+         "completion_text": services.completion_text(tenant) if access.enrollment.status == "review" else "",
+         "allow_seek": tenant.rules.study.allow_seek, "alternative": alternative})
 
 
 @post("/study/lessons/{lesson_id:int}/session", guards=[LEARNER])

@@ -66,8 +66,9 @@ async def import_page(request: Request, tenant: Tenant, enterprise: Enterprise) 
     jobs = await scoped(ImportJob, tenant).objects(
         (ImportJob.enterprise == enterprise.id) & (ImportJob.kind == "roster")
     ).order_by(ImportJob.id, ascending=False).limit(10)
-    return await render(request, "company/import.html", enterprise=enterprise, error="", jobs=jobs,
-                        max_rows=tenant.rules.roster.max_import_rows)
+    return await render(request, "company/import.html",
+                        {"enterprise": enterprise, "error": "", "jobs": jobs,
+                         "max_rows": tenant.rules.roster.max_import_rows})
 
 
 @post("/company/learners/import")
@@ -81,8 +82,9 @@ async def upload(request: Request, platform: Platform, tenant: Tenant, account: 
         table = await read_table_async(data, file.filename if file else "", _limits(tenant))
         preview = await preview_roster(hooks=p.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, table=table)
     except SpreadsheetRejected as exc:
-        return await render(request, "company/import.html", status_code=400, enterprise=enterprise, error=str(exc),
-                            jobs=[], max_rows=tenant.rules.roster.max_import_rows)
+        return await render(request, "company/import.html",
+                            {"enterprise": enterprise, "error": str(exc), "jobs": [],
+                             "max_rows": tenant.rules.roster.max_import_rows}, status_code=400)
     stored = await keep_table(p.storage, tenant, table)  # the parsed rows: later steps never parse again
     job = scoped(ImportJob, tenant).new(enterprise=enterprise.id, kind="roster",
                     filename=PurePath(file.filename).name[:200], file=stored.id, status="previewed",
@@ -115,9 +117,10 @@ async def _preview_page(request: Request, platform: Platform, tenant: Tenant, jo
         page = min(max(1, int(request.query_params.get("page", "1"))), pages)
     except ValueError:
         page = 1
-    return await render(request, "company/import_preview.html", status_code=status_code, enterprise=enterprise,
-                        job=job, preview=preview, rows=rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE],
-                        page=page, pages=pages, only_errors=only_errors, error=error)
+    return await render(request, "company/import_preview.html",
+                        {"enterprise": enterprise, "job": job, "preview": preview,
+                         "rows": rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], "page": page, "pages": pages,
+                         "only_errors": only_errors, "error": error}, status_code=status_code)
 
 
 @get("/company/learners/import/{job_id:int}")
@@ -126,14 +129,14 @@ async def job_page(request: Request, platform: Platform, tenant: Tenant, enterpr
     job = await _job(tenant, job_id, enterprise.id)
     if job.status == "previewed":
         return await _preview_page(request, platform, tenant, job, enterprise)
-    return await render(request, "company/import_progress.html", enterprise=enterprise, job=job,
-                        summary=as_json(job.summary, {}))
+    return await render(request, "company/import_progress.html",
+                        {"enterprise": enterprise, "job": job, "summary": as_json(job.summary, {})})
 
 
 @get("/company/learners/import/{job_id:int}/progress")
 async def progress(request: Request, tenant: Tenant, enterprise: Enterprise, job_id: int) -> Response:
     job = await _job(tenant, job_id, enterprise.id)
-    return await render(request, "company/_import_progress.html", job=job, summary=as_json(job.summary, {}))
+    return await render(request, "company/_import_progress.html", {"job": job, "summary": as_json(job.summary, {})})
 
 
 @post("/company/learners/import/{job_id:int}/confirm")

@@ -38,9 +38,10 @@ async def pending_list(request: Request, tenant: Tenant, enterprise: Enterprise)
     rows = await scoped(CertificateHolder, tenant).objects(
         (CertificateHolder.enterprise == enterprise.id)
         & (CertificateHolder.status == "imported")).order_by(CertificateHolder.id)
-    return await render(request, "company/certificates.html", enterprise=enterprise, rows=rows,
-                        problems=problems_by_field, confirmed=request.query_params.get("confirmed"),
-                        blocked=request.query_params.get("blocked"))
+    return await render(request, "company/certificates.html",
+                        {"enterprise": enterprise, "rows": rows, "problems": problems_by_field,
+                         "confirmed": request.query_params.get("confirmed"),
+                         "blocked": request.query_params.get("blocked")})
 
 
 @get("/company/certificates/confirmed")
@@ -48,7 +49,7 @@ async def confirmed_list(request: Request, tenant: Tenant, enterprise: Enterpris
     rows = await scoped(CertificateHolder, tenant).objects(
         (CertificateHolder.enterprise == enterprise.id)
         & (CertificateHolder.status == "confirmed")).order_by(CertificateHolder.id)
-    return await render(request, "company/certificates_confirmed.html", enterprise=enterprise, rows=rows)
+    return await render(request, "company/certificates_confirmed.html", {"enterprise": enterprise, "rows": rows})
 
 
 @get("/company/certificates/{holder_id:int}/edit")
@@ -56,7 +57,8 @@ async def edit_row(request: Request, tenant: Tenant, enterprise: Enterprise, hol
     row = await _holder(tenant, holder_id, enterprise.id)
     if row.status != "imported":
         raise NotFoundException()
-    return await render(request, "company/_holder_form.html", row=row, errors=problems_by_field(row), form=None)
+    return await render(request, "company/_holder_form.html",
+                        {"row": row, "errors": problems_by_field(row), "form": None})
 
 
 @post("/company/certificates/{holder_id:int}")
@@ -80,9 +82,9 @@ async def save_row(request: Request, tenant: Tenant, account: Account, enterpris
                 object_id=row.id, fields=changed, problems=len(checked.problems))
     if current_problems(row):
         status = 200 if is_htmx(request) else 400
-        return await render(request, "company/_holder_form.html", status_code=status, row=row,
-                            errors=problems_by_field(row), form=raw)
-    return await render(request, "company/_holder_row.html", row=row, problems=problems_by_field)
+        return await render(request, "company/_holder_form.html",
+                            {"row": row, "errors": problems_by_field(row), "form": raw}, status_code=status)
+    return await render(request, "company/_holder_row.html", {"row": row, "problems": problems_by_field})
 
 
 @post("/company/certificates/confirm")

@@ -43,8 +43,9 @@ STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "�
 
 @get("/enterprise")
 async def entry(request: Request) -> Response:
-    return await render(request, "company/entry.html", submitted=bool(request.query_params.get("submitted")),
-                        errors={}, form={}, status=None)
+    return await render(request, "company/entry.html",
+                        {"submitted": bool(request.query_params.get("submitted")), "errors": {}, "form": {},
+                         "status": None})
 
 
 @post("/enterprise/status")
@@ -79,14 +80,14 @@ async def status_check(request: Request, platform: Platform, tenant: Tenant) -> 
         status = {"name": enterprise.name, "status": enterprise.status,
                   "label": STATUS_LABELS.get(enterprise.status, enterprise.status),
                   "reason": enterprise.reject_reason}
-    return await render(request, "company/entry.html", status_code=status_code if errors else 200,
-                        submitted=False,
-                        errors=errors, form={"mobile": form.get("mobile")}, status=status)
+    return await render(request, "company/entry.html",
+                        {"submitted": False, "errors": errors, "form": {"mobile": form.get("mobile")},
+                         "status": status}, status_code=status_code if errors else 200)
 
 
 @get("/enterprise/certify")
 async def certify_page(request: Request) -> Response:
-    return await render(request, "company/certify.html", form={}, errors={})
+    return await render(request, "company/certify.html", {"form": {}, "errors": {}})
 
 
 @post("/enterprise/certify/code")
@@ -98,7 +99,7 @@ async def certify_code(request: Request, tenant: Tenant) -> Response:
         message, ok = f"验证码已发送，{tenant.rules.signin.sms_code_ttl_seconds // 60} 分钟内有效", True
     except (InvalidIdentity, CodeError) as exc:
         message, ok = str(exc), False
-    return await render(request, "_sms_status.html", message=message, ok=ok)
+    return await render(request, "_sms_status.html", {"message": message, "ok": ok})
 
 
 def _check_fields(form) -> tuple[dict[str, str], dict[str, str]]:
@@ -152,8 +153,8 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
     p = platform
     form = await read_form(request)
     if not await lookup_allowed(request):  # counted before anything is looked up or decoded
-        return await render(request, "company/certify.html", status_code=429, form=_shown(form),
-                            errors={"_": TOO_MANY_LOOKUPS})
+        return await render(request, "company/certify.html",
+                            {"form": _shown(form), "errors": {"_": TOO_MANY_LOOKUPS}}, status_code=429)
     clean, errors = _check_fields(form)
     password = form.fields.get("password", "")
     problem = p.hooks(tenant).account_password_problem(tenant=tenant, password=password)
@@ -182,7 +183,7 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
         enterprise, account, taken = await _conflicts(tenant, clean)
         errors.update(taken)
     if errors:
-        return await render(request, "company/certify.html", status_code=400, form=clean, errors=errors)
+        return await render(request, "company/certify.html", {"form": clean, "errors": errors}, status_code=400)
 
     now = dt.datetime.now(dt.UTC)
     stored = await p.storage.save(licence.data, tenant_id=tenant.id, kind="licence", media_type=licence.media_type)

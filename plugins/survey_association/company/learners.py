@@ -45,8 +45,9 @@ async def _entry(tenant: Tenant, entry_id: int, enterprise_id: int) -> RosterEnt
 @get("/company/learners")
 async def roster(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
     rows = await scoped(RosterEntry, tenant).objects(RosterEntry.enterprise == enterprise.id).order_by(RosterEntry.id)
-    return await render(request, "company/learners.html", enterprise=enterprise, rows=rows,
-                        notified=request.query_params.get("notified"), added=request.query_params.get("added"))
+    return await render(request, "company/learners.html",
+                        {"enterprise": enterprise, "rows": rows, "notified": request.query_params.get("notified"),
+                         "added": request.query_params.get("added")})
 
 
 @post("/company/learners/notify")
@@ -67,8 +68,9 @@ async def notify_selected(request: Request, platform: Platform, tenant: Tenant, 
         # Already notified: say so and when, and send only after the administrator confirms.
         everyone = await scoped(RosterEntry, tenant).objects(RosterEntry.enterprise == enterprise.id).order_by(
             RosterEntry.id)
-        return await render(request, "company/learners.html", enterprise=enterprise, rows=everyone,
-                            notified=None, added=None, repeat=repeat, selected=rows)
+        return await render(request, "company/learners.html",
+                            {"enterprise": enterprise, "rows": everyone, "notified": None, "added": None,
+                             "repeat": repeat, "selected": rows})
     now = dt.datetime.now(dt.UTC)
     sent = 0
     for entry in rows:
@@ -93,8 +95,9 @@ async def notify_selected(request: Request, platform: Platform, tenant: Tenant, 
 
 @get("/company/learners/new")
 async def new_page(request: Request, tenant: Tenant, enterprise: Enterprise) -> Response:
-    return await render(request, "company/learner_new.html", enterprise=enterprise, form={}, errors={},
-                        positions=tenant.rules.roster.positions)
+    return await render(request, "company/learner_new.html",
+                        {"enterprise": enterprise, "form": {}, "errors": {},
+                         "positions": tenant.rules.roster.positions})
 
 
 @post("/company/learners/new")
@@ -113,8 +116,9 @@ async def new_submit(request: Request, platform: Platform, tenant: Tenant, accou
         elif other is not None:
             errors["id_number"] = "该身份证号已被其他企业登记为学员"
     if errors:
-        return await render(request, "company/learner_new.html", status_code=400, enterprise=enterprise,
-                            form=values, errors=errors, positions=positions)
+        return await render(request, "company/learner_new.html",
+                            {"enterprise": enterprise, "form": values, "errors": errors, "positions": positions},
+                            status_code=400)
     await upsert_rows(hooks=platform.hooks(tenant), tenant=tenant, enterprise_id=enterprise.id, rows=[values])
     entry = await scoped(RosterEntry, tenant).objects(
         (RosterEntry.enterprise == enterprise.id) & (RosterEntry.id_number == values["id_number"])).first()
@@ -126,9 +130,10 @@ async def new_submit(request: Request, platform: Platform, tenant: Tenant, accou
 @get("/company/learners/{entry_id:int}")
 async def detail(request: Request, tenant: Tenant, enterprise: Enterprise, entry_id: int) -> Response:
     entry = await _entry(tenant, entry_id, enterprise.id)
-    return await render(request, "company/learner_detail.html", enterprise=enterprise, entry=entry, errors={},
-                        checks=await roster_checks.of_entry(tenant, entry.id), kinds=IMAGE_KINDS,
-                        positions=tenant.rules.roster.positions, saved=bool(request.query_params.get("saved")))
+    return await render(request, "company/learner_detail.html",
+                        {"enterprise": enterprise, "entry": entry, "errors": {},
+                         "checks": await roster_checks.of_entry(tenant, entry.id), "kinds": IMAGE_KINDS,
+                         "positions": tenant.rules.roster.positions, "saved": bool(request.query_params.get("saved"))})
 
 
 @post("/company/learners/{entry_id:int}", request_max_body_size=PHOTO_FORM_MAX_BODY)
@@ -158,9 +163,10 @@ async def detail_submit(request: Request, platform: Platform, tenant: Tenant, ac
         if problem:
             errors["photo"] = f"{IMAGE_KINDS['photo']}不合格：{problem}"
     if errors:
-        return await render(request, "company/learner_detail.html", status_code=400, enterprise=enterprise,
-                            entry=entry, checks=await roster_checks.of_entry(tenant, entry.id), errors=errors,
-                            kinds=IMAGE_KINDS, positions=positions, saved=False)
+        return await render(request, "company/learner_detail.html",
+                            {"enterprise": enterprise, "entry": entry,
+                             "checks": await roster_checks.of_entry(tenant, entry.id), "errors": errors,
+                             "kinds": IMAGE_KINDS, "positions": positions, "saved": False}, status_code=400)
     p = platform
     now = dt.datetime.now(dt.UTC)
     for kind, image in images.items():

@@ -48,8 +48,9 @@ async def enterprises(request: Request, tenant: Tenant) -> Response:
     admins = await _admins(tenant)
     pending = [e for e in rows if e.status == "pending"]
     decided = [e for e in rows if e.status != "pending"][:100]
-    return await render(request, "company/staff_enterprises.html", pending=pending, decided=decided, admins=admins,
-                        errors={}, done=request.query_params.get("done", ""))
+    return await render(request, "company/staff_enterprises.html",
+                        {"pending": pending, "decided": decided, "admins": admins, "errors": {},
+                         "done": request.query_params.get("done", "")})
 
 
 @get("/staff/enterprises/{enterprise_id:int}/licence", guards=STAFF)
@@ -87,17 +88,17 @@ async def reject(request: Request, tenant: Tenant, account: Account, enterprise_
     if not reason:
         rows = await scoped(Enterprise, tenant).objects().order_by(Enterprise.id, ascending=False)
         admins = await _admins(tenant)
-        return await render(request, "company/staff_enterprises.html", status_code=400,
-                            pending=[e for e in rows if e.status == "pending"],
-                            decided=[e for e in rows if e.status != "pending"][:100], admins=admins,
-                            errors={enterprise_id: "请填写驳回原因"}, done="")
+        return await render(request, "company/staff_enterprises.html",
+                            {"pending": [e for e in rows if e.status == "pending"],
+                             "decided": [e for e in rows if e.status != "pending"][:100], "admins": admins,
+                             "errors": {enterprise_id: "请填写驳回原因"}, "done": ""}, status_code=400)
     await _decide(tenant, account, enterprise_id, "rejected", reason)
     return redirect(request, "/staff/enterprises?done=rejected")
 
 
 @get("/staff/certificates/import", guards=STAFF)
 async def certificates_import_page(request: Request) -> Response:
-    return await render(request, "company/staff_certificates.html", error="", job=None)
+    return await render(request, "company/staff_certificates.html", {"error": "", "job": None})
 
 
 @get("/staff/certificates/template.xlsx", guards=STAFF)
@@ -118,7 +119,8 @@ async def certificates_import(request: Request, platform: Platform, tenant: Tena
                                        Limits(max_rows=tenant.rules.roster.max_import_rows))
         map_columns(table.headers, holders.COLUMNS)
     except SpreadsheetRejected as exc:
-        return await render(request, "company/staff_certificates.html", status_code=400, error=str(exc), job=None)
+        return await render(request, "company/staff_certificates.html",
+                            {"error": str(exc), "job": None}, status_code=400)
     stored = await keep_table(platform.storage, tenant, table)  # the job loads these rows, never the file
     job = scoped(ImportJob, tenant).new(kind="certificates", filename=PurePath(upload.filename).name[:200],
                                         file=stored.id, status="queued", total_rows=len(table.rows),
@@ -132,14 +134,15 @@ async def certificates_import(request: Request, platform: Platform, tenant: Tena
 @get("/staff/certificates/import/{import_id:int}", guards=STAFF)
 async def certificates_import_job(request: Request, tenant: Tenant, import_id: int) -> Response:
     job = await scoped(ImportJob, tenant).get_or_404(import_id, ImportJob.kind == "certificates")
-    return await render(request, "company/staff_certificates.html", error="", job=job,
-                        summary=as_json(job.summary, {}))
+    return await render(request, "company/staff_certificates.html",
+                        {"error": "", "job": job, "summary": as_json(job.summary, {})})
 
 
 @get("/staff/certificates/import/{import_id:int}/progress", guards=STAFF)
 async def certificates_import_progress(request: Request, tenant: Tenant, import_id: int) -> Response:
     job = await scoped(ImportJob, tenant).get_or_404(import_id, ImportJob.kind == "certificates")
-    return await render(request, "company/_certificates_progress.html", job=job, summary=as_json(job.summary, {}))
+    return await render(request, "company/_certificates_progress.html",
+                        {"job": job, "summary": as_json(job.summary, {})})
 
 
 ROUTES = [enterprises, licence, approve, reject, certificates_import_page, certificates_template, certificates_import,

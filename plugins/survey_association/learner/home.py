@@ -44,9 +44,9 @@ async def news_list(request: Request, tenant: Tenant, category: str = "news", pa
     page = max(1, min(page, 10_000))
     rows, total = await articles.page_of(tenant, category, page, PER_PAGE)
     pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
-    return await render(request, "learner/news_list.html", category=category,
-                        label=articles.CATEGORIES[category], rows=rows, page=page, pages=pages,
-                        categories=articles.CATEGORIES)
+    return await render(request, "learner/news_list.html",
+                        {"category": category, "label": articles.CATEGORIES[category], "rows": rows, "page": page,
+                         "pages": pages, "categories": articles.CATEGORIES})
 
 
 @get("/news/{article_id:int}")
@@ -54,9 +54,9 @@ async def news_detail(request: Request, tenant: Tenant, article_id: int) -> Resp
     article = await articles.published(tenant, article_id)
     if article is None:
         raise NotFoundException()
-    return await render(request, "learner/news_detail.html", article=article,
-                        label=articles.CATEGORIES.get(article.category, ""),
-                        paragraphs=articles.paragraphs(article.body))
+    return await render(request, "learner/news_detail.html",
+                        {"article": article, "label": articles.CATEGORIES.get(article.category, ""),
+                         "paragraphs": articles.paragraphs(article.body)})
 
 
 async def attachment_response(platform: Platform, tenant: Tenant, article) -> Response:

@@ -74,13 +74,13 @@ async def _page(request: Request, platform: Platform, tenant: Tenant, account: A
     if profile and profile.enterprise:
         editing_identity = False  # joined: the ID number is the company's record now
     return await render(
-        request, "learner/profile.html", status_code=status_code, profile=profile, matches=matches,
-        enterprise=enterprise, editing_identity=editing_identity, errors=errors or {}, form=form or {},
-        notice=notice, join_hint=JOIN_HINT, proven=proven, images=IMAGES,
-        consent_text=face_consent_text(tenant), consented=await has_face_consent(tenant, account.id),
-        welcome=bool(request.query_params.get("welcome")), joined_now=bool(request.query_params.get("joined")),
-        saved=bool(request.query_params.get("saved")),
-    )
+        request, "learner/profile.html",
+        {"profile": profile, "matches": matches, "enterprise": enterprise, "editing_identity": editing_identity,
+         "errors": errors or {}, "form": form or {}, "notice": notice, "join_hint": JOIN_HINT, "proven": proven,
+         "images": IMAGES, "consent_text": face_consent_text(tenant),
+         "consented": await has_face_consent(tenant, account.id),
+         "welcome": bool(request.query_params.get("welcome")), "joined_now": bool(request.query_params.get("joined")),
+         "saved": bool(request.query_params.get("saved"))}, status_code=status_code)
 
 
 LEARNER = [roles("learner")]
@@ -137,7 +137,7 @@ async def profile_code(request: Request, platform: Platform, tenant: Tenant, acc
     try:
         await count_code_request(request)  # per address, for every request alike
     except CodeError as exc:
-        return await render(request, "_sms_status.html", message=str(exc), ok=False)
+        return await render(request, "_sms_status.html", {"message": str(exc), "ok": False})
     profile = await profile_of(tenant, account)
     matches = await find_roster_matches(platform.hooks(tenant), tenant, profile) if profile else None
     limit = tenant.rules.signin.sms_codes_per_mobile_per_hour
@@ -145,7 +145,7 @@ async def profile_code(request: Request, platform: Platform, tenant: Tenant, acc
         # Over the number's limit: silently nothing (saying so would tell the number exists).
         if await platform.counters["sms_mobile"].hit(tenant.slug, mobile) <= limit:
             await send_code(request, mobile, _purpose(account), counted=True)
-    return await render(request, "_sms_status.html", message=message, ok=ok)
+    return await render(request, "_sms_status.html", {"message": message, "ok": ok})
 
 
 @post("/me/profile/confirm", guards=LEARNER)

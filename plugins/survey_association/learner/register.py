@@ -35,7 +35,7 @@ async def _registered(tenant, mobile: str) -> bool:
 async def register_page(request: Request, account: Account | None) -> Response:
     if account is not None:
         return redirect(request, "/me")
-    return await render(request, "learner/register.html", form={}, errors={})
+    return await render(request, "learner/register.html", {"form": {}, "errors": {}})
 
 
 @post("/register/code")
@@ -50,7 +50,7 @@ async def register_code(request: Request, tenant: Tenant) -> Response:
         message, ok, status = f"验证码已发送，{minutes} 分钟内有效", True, 200
     except (InvalidIdentity, CodeError) as exc:
         message, ok, status = str(exc), False, 200  # htmx swaps 200 answers only
-    return await render(request, "_sms_status.html", status_code=status, message=message, ok=ok)
+    return await render(request, "_sms_status.html", {"message": message, "ok": ok}, status_code=status)
 
 
 @post("/register")
@@ -85,7 +85,7 @@ async def register_submit(request: Request, platform: Platform, tenant: Tenant) 
         errors["mobile"] = ALREADY
     if errors:
         shown = {k: v for k, v in form.items() if k not in {"password", "again", "code"}}
-        return await render(request, "learner/register.html", status_code=400, form=shown, errors=errors)
+        return await render(request, "learner/register.html", {"form": shown, "errors": errors}, status_code=400)
     account = await upsert_account(tenant, role="learner", password=password, real_name=name, mobile=mobile)
     await audit("account.registered", tenant_id=tenant.id, actor_id=account.id, object_type="account",
                 object_id=account.id)

@@ -13,9 +13,9 @@ STAFF = [roles("tenant_admin")]
 
 async def _editor(request: Request, tenant: Tenant, article=None, data=None, errors=None,
                   status_code: int = 200) -> Response:
-    return await render(request, "learner/staff_article_form.html", status_code=status_code, article=article,
-                        data=data, errors=errors or {}, categories=articles.CATEGORIES,
-                        positions=tenant.rules.roster.positions)
+    return await render(request, "learner/staff_article_form.html",
+                        {"article": article, "data": data, "errors": errors or {}, "categories": articles.CATEGORIES,
+                         "positions": tenant.rules.roster.positions}, status_code=status_code)
 
 
 async def _own(tenant: Tenant, article_id: int) -> Article:
@@ -28,8 +28,8 @@ async def _own(tenant: Tenant, article_id: int) -> Article:
 @get("/staff/articles", guards=STAFF)
 async def staff_articles(request: Request, tenant: Tenant) -> Response:
     rows = await articles.all_of(tenant)
-    return await render(request, "learner/staff_articles.html", rows=rows, categories=articles.CATEGORIES,
-                        saved=request.query_params.get("saved"))
+    return await render(request, "learner/staff_articles.html",
+                        {"rows": rows, "categories": articles.CATEGORIES, "saved": request.query_params.get("saved")})
 
 
 @get("/staff/articles/new", guards=STAFF)
