@@ -36,7 +36,7 @@ from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
 from core.jobs import controllers as jobs_controllers
 from core.platform_admin import router as platform_admin_router
-from core.plugins import PluginHost
+from core.plugins import PluginHost, collected
 from core.profile import controllers as profile
 from core.proctoring import controllers as proctoring
 from core.settings import Settings
@@ -186,9 +186,7 @@ def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
     plus the tenant plugin's own (which no other tenant has, and which may reuse its paths)."""
     shared = list(handlers)
     owned: dict[str, list[Any]] = {}
-    for impl in host.pm.hook.register_routes.get_hookimpls():
-        routes = impl.function() or []
-        owner = host.owner_tenant(impl.plugin)
+    for owner, routes in host.owned("register_routes"):
         (owned.setdefault(owner, []) if owner else shared).extend(routes)
     return [Router(path=f"/t/{slug}", route_handlers=[*shared, *owned.get(slug, [])], guards=[resolve_request],
                    opt={"tenant": slug})
@@ -200,7 +198,7 @@ def _static_routers(host: PluginHost) -> list[Router]:
         create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core"),
         create_static_files_router(path="/static/themes", directories=[THEMES_DIR], name="static_themes"),
     ]
-    for name, folder in [pair for impl in host.pm.hook.static_dirs.get_hookimpls() for pair in impl.function()]:
+    for name, folder in collected(host.pm, "static_dirs"):
         routers.append(create_static_files_router(path=f"/static/plugins/{name}", directories=[folder],
                                                   name=f"static_{name}"))
     return routers

@@ -25,7 +25,7 @@ from core.hookcalls import Hooks, collect
 from core.jobs import Jobs
 from core.limits import Counter
 from core.locks import Locks
-from core.plugins import PluginHost, make_plugin_host
+from core.plugins import PluginHost, collected, make_plugin_host
 from core.settings import Settings
 from core.templating import Templates
 from core.tenancy import Tenant, TenantDirectory
@@ -155,8 +155,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
     # The SQLite driver logs SQL parameters (ID numbers, mobiles) at DEBUG: never let it.
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
     host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
-    db.configure(settings.database_url, [*CORE_APPS, *(m for impl in host.pm.hook.db_apps.get_hookimpls()
-                                                     for m in (impl.function() or []))])
+    db.configure(settings.database_url, [*CORE_APPS, *collected(host.pm, "db_apps")])
     tenants = load_tenants(host)
     store = make_store(settings)
     platform = Platform(
@@ -187,10 +186,9 @@ def make_live(settings: Settings, store: Store) -> Any:
 
 
 def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = False) -> Templates:
-    impls = host.pm.hook.template_dirs.get_hookimpls()
-    tenant_dirs = {t.slug: [d for impl in impls if impl.plugin is host.plugin_of(t.slug) for d in (impl.function() or [])]
-                   for t in tenants}
-    shared_dirs = [d for impl in impls if host.owner_tenant(impl.plugin) is None for d in (impl.function() or [])]
+    owned = host.owned("template_dirs")
+    tenant_dirs = {t.slug: [d for owner, dirs in owned if owner == t.slug for d in dirs] for t in tenants}
+    shared_dirs = [d for owner, dirs in owned if owner is None for d in dirs]
     return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}, auto_reload=auto_reload,
                      zones={t.slug: t.rules.timezone for t in tenants})
 

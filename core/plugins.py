@@ -18,7 +18,8 @@ from core.tenancy import TenantSpec
 
 PROJECT = "xueshi"
 
-__all__ = ["PROJECT", "Hooks", "PluginHost", "PluginManager", "collect", "make_plugin_host", "notify", "resolve"]
+__all__ = ["PROJECT", "Hooks", "PluginHost", "PluginManager", "collect", "collected", "make_plugin_host", "notify",
+           "per_plugin", "resolve"]
 
 
 class PluginManager(pluggy.PluginManager):
@@ -40,6 +41,25 @@ class PluginManager(pluggy.PluginManager):
         return registered
 
 
+def per_plugin(pm: pluggy.PluginManager, name: str, **kwargs: object) -> list[tuple[object, list]]:
+    """Call hook ``name`` through pluggy once for each plugin that implements it, in pluggy's
+    registration order: ``[(plugin, its results), …]``. For the startup collectors whose
+    results belong to a plugin (a tenant's routes, templates, rules sections, its declaration).
+    Each call is pluggy's own (``subset_hook_caller``), so call monitoring (tracing) and the
+    plugin's own wrappers see it; another plugin's wrappers do not wrap it."""
+    caller = getattr(pm.hook, name)
+    implementers = list(dict.fromkeys(impl.plugin for impl in caller.get_hookimpls()))
+    everyone = pm.get_plugins()
+    return [(plugin, pm.subset_hook_caller(name, remove_plugins=[p for p in everyone if p is not plugin])(**kwargs))
+            for plugin in implementers]
+
+
+def collected(pm: pluggy.PluginManager, name: str, **kwargs: object) -> list:
+    """Every item of collector hook ``name``'s lists, plugin by plugin in registration order
+    (an implementation may return None: it adds nothing)."""
+    return [item for _, results in per_plugin(pm, name, **kwargs) for result in results for item in result]
+
+
 class PluginHost:
     """The app's plugin manager plus what it knows about tenant plugins."""
 
@@ -48,15 +68,20 @@ class PluginHost:
         self.hooks = Hooks(pm)
         self.tenant_plugins: dict[str, object] = {}
         self.specs: dict[str, TenantSpec] = {}
-        for impl in pm.hook.tenant_declare.get_hookimpls():
-            spec = impl.function()
-            if not isinstance(spec, TenantSpec):
-                raise TypeError(f"{impl.plugin_name}: tenant_declare() must return a TenantSpec")
-            if spec.slug in self.specs:
-                raise ValueError(f"two plugins declare the tenant slug {spec.slug!r}")
-            self.tenant_plugins[spec.slug] = impl.plugin
-            self.specs[spec.slug] = spec
+        for plugin, specs in per_plugin(pm, "tenant_declare"):
+            for spec in specs:
+                if not isinstance(spec, TenantSpec):
+                    raise TypeError(f"{pm.get_name(plugin)}: tenant_declare() must return a TenantSpec")
+                if spec.slug in self.specs:
+                    raise ValueError(f"two plugins declare the tenant slug {spec.slug!r}")
+                self.tenant_plugins[spec.slug] = plugin
+                self.specs[spec.slug] = spec
         self._scoped: dict[str, Hooks] = {}
+
+    def owned(self, name: str) -> list[tuple[str | None, list]]:
+        """Collector hook ``name``'s items per plugin: ``[(owning tenant or None, items), …]``."""
+        return [(self.owner_tenant(plugin), [item for result in results for item in result])
+                for plugin, results in per_plugin(self.pm, name)]
 
     def hooks_for(self, slug: str) -> Hooks:
         """Hooks that reach ``slug``'s plugin and the global ones, not other tenants'."""

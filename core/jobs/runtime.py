@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from core.jobs import records
 from core.jobs.specs import JobFunction, JobSpec
+from core.plugins import collected
 
 if TYPE_CHECKING:
     from core.jobs.tables import JobRun
@@ -31,8 +32,7 @@ def collect_specs(platform: Platform) -> list[JobSpec]:
     """The core's jobs, then every plugin's ``register_jobs()`` (read once, for all tenants)."""
     from core.jobs.builtin import CORE_JOBS
 
-    plugin_specs = [spec for impl in platform.plugins.pm.hook.register_jobs.get_hookimpls()
-                    for spec in (impl.function() or [])]
+    plugin_specs = collected(platform.plugins.pm, "register_jobs")
     return [*CORE_JOBS, *plugin_specs]
 
 

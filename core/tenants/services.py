@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from core.plugins import PluginHost, collect
+from core.plugins import PluginHost, collect, per_plugin
 from core.tenancy import CORE_SECTIONS, Tenant, TenantDirectory, read_rules
 from core.tenants.tables import TenantRow
 
@@ -22,14 +22,15 @@ def load_tenants(host: PluginHost) -> list[Tenant]:
 def rules_sections(host: PluginHost, slug: str) -> dict[str, type[msgspec.Struct]]:
     """The rules sections plugins declare for tenant ``slug`` (``tenant_rules_sections``)."""
     sections: dict[str, type[msgspec.Struct]] = {}
-    for impl in host.pm.hook.tenant_rules_sections.get_hookimpls():
-        if host.owner_tenant(impl.plugin) not in (None, slug):
+    for plugin, results in per_plugin(host.pm, "tenant_rules_sections"):
+        if host.owner_tenant(plugin) not in (None, slug):
             continue  # another tenant's plugin
-        for key, kind in (impl.function() or {}).items():
+        name = host.pm.get_name(plugin)
+        for key, kind in (item for declared in results for item in declared.items()):
             if not (isinstance(kind, type) and issubclass(kind, msgspec.Struct)):
-                raise TypeError(f"{impl.plugin_name}: rules section {key!r} must be a msgspec.Struct type")
+                raise TypeError(f"{name}: rules section {key!r} must be a msgspec.Struct type")
             if key in CORE_SECTIONS or key in sections:
-                raise ValueError(f"{impl.plugin_name}: rules section {key!r} is already declared"
+                raise ValueError(f"{name}: rules section {key!r} is already declared"
                                  f"{' by the core' if key in CORE_SECTIONS else ' by another plugin'}")
             sections[key] = kind
     return sections
