@@ -5,7 +5,11 @@ history), the attempt page (autosave per click with htmx, countdown, submit) and
 
 The attempt page's script (core/static/js/exam.js) counts down to the server's deadline, hands
 in when it reaches zero and reports a hidden tab with ``navigator.sendBeacon``; the server does
-not rely on it (expiry is settled on the server, see core.exams.services).
+not rely on it (expiry is settled on the server, see core.exams.scoring).
+
+Handing in with unanswered questions first answers with a confirmation that says how many are
+unanswered (a fragment for htmx, the paper page without it); the submission carrying
+``confirm=1`` is then accepted. When the time is up nothing is asked.
 """
 
 from __future__ import annotations
@@ -19,10 +23,12 @@ from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.certificates import services as certificates
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
+from core.exams import attempts, pacing, paper, scoring, writes
 from core.exams import bank as banks
-from core.exams import services
+from core.exams.eligibility import active_question_count, eligibility
 from core.exams.tables import ExamAttempt, Question, QuestionBank
 from core.exams.values import KINDS, LETTERS
 from core.hookcalls import Hooks
@@ -32,7 +38,7 @@ from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_asy
 from core.roster.imports import keep_table, kept_table
 from core.roster.tables import ImportJob
 from core.tenancy import Tenant
-from core.web import redirect, render, roles
+from core.web import is_htmx, redirect, render, roles
 
 log = logging.getLogger("xueshi.exams")
 STAFF = [roles("tenant_admin")]
@@ -66,7 +72,7 @@ async def banks_page(request: Request, tenant: Tenant) -> Response:
     for p in positions:
         bank = await scoped(QuestionBank, tenant).objects(QuestionBank.position == p.id).first()
         total = await scoped(Question, tenant).count(Question.bank == bank.id) if bank else 0
-        active = await services.active_question_count(tenant, p.id)
+        active = await active_question_count(tenant, p.id)
         rows.append({"position": p, "total": total, "active": active,
                      "required": p.name in tenant.rules.exam.positions})
     return await render(request, "exams/admin_banks.html", rows=rows, rules=tenant.rules.exam)
@@ -233,14 +239,14 @@ async def question_toggle(request: Request, tenant: Tenant, account: Account, qu
 @get("/admin/exams/attempts", guards=REVIEWERS)
 async def attempts_page(request: Request, hooks: Hooks, tenant: Tenant) -> Response:
     """Recent attempts with score, result and how often the learner left the page."""
-    await services.settle_overdue(hooks, tenant)
+    await scoring.settle_overdue(hooks, tenant)
     attempts = await scoped(ExamAttempt, tenant).objects().order_by(ExamAttempt.id, ascending=False).limit(200)
     people = {a.id: a for a in await scoped(Account, tenant).objects(
         Account.id.is_in([x.account for x in attempts] or [0]))}
     names = {p.id: p.name for p in await scoped(Position, tenant).objects()}
     rows = [{"attempt": a, "name": mask_name(people[a.account].real_name) if a.account in people else "",
-             "position": names.get(a.position, ""), "score": services.points(a.score_centi),
-             "started": services.china_time(a.started_at)} for a in attempts]
+             "position": names.get(a.position, ""), "score": paper.points(a.score_centi),
+             "started": pacing.china_time(a.started_at)} for a in attempts]
     return await render(request, "exams/admin_attempts.html", rows=rows)
 
 
@@ -252,10 +258,9 @@ async def exams_page(request: Request, hooks: Hooks, tenant: Tenant, account: Ac
     """在线考核: per enrolment whether an exam is needed, may start, the attempts and the best."""
     items = []
     for enrollment in await scoped(Enrollment, tenant).objects(Enrollment.account == account.id).order_by(Enrollment.id):
-        e = await services.eligibility(hooks, tenant, enrollment)
-        items.append(e)
-    return await render(request, "exams/my_exams.html", items=items, points=services.points,
-                        when=services.china_time, notice=request.query_params.get("notice", ""))
+        items.append(await eligibility(hooks, tenant, enrollment))
+    return await render(request, "exams/my_exams.html", items=items, points=paper.points,
+                        when=pacing.china_time, notice=request.query_params.get("notice", ""))
 
 
 @post("/exams/{enrollment_id:int}/start", guards=LEARNER)
@@ -263,33 +268,49 @@ async def exam_start(request: Request, hooks: Hooks, tenant: Tenant, account: Ac
     """Start an attempt, or resume the open one (from any tab or device)."""
     await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
     try:
-        attempt = await services.start_attempt(hooks, tenant, account.id, enrollment_id)
-    except services.ExamError as exc:
+        attempt = await attempts.start_attempt(hooks, tenant, account.id, enrollment_id)
+    except writes.ExamError as exc:
         return redirect(request, f"/exams?notice={exc.message}")
     return redirect(request, f"/exams/attempts/{attempt.id}")
 
 
 async def _attempt_or_404(hooks: Hooks, tenant: Tenant, account: Account, attempt_id: int) -> ExamAttempt:
-    attempt = await services.attempt_of(tenant, account.id, attempt_id)
+    attempt = await attempts.attempt_of(tenant, account.id, attempt_id)
     if attempt is None:
         raise NotFoundException()
-    if services.overdue(attempt):
-        await services.settle_overdue(hooks, tenant, account_id=account.id)
-        attempt = await services.attempt_of(tenant, account.id, attempt_id)
+    if writes.overdue(attempt):
+        await scoring.settle_overdue(hooks, tenant, account_id=account.id)
+        attempt = await attempts.attempt_of(tenant, account.id, attempt_id)
     return attempt
 
 
-async def _result_page(request: Request, tenant: Tenant, attempt: ExamAttempt, status_code: int = 200,
+async def _certificate_note(hooks: Hooks, tenant: Tenant, attempt: ExamAttempt) -> dict | None:
+    """For a passed attempt: the certificate's page when it is issued or may be printed now,
+    else why not yet (and, while the hours are in review, how long the review takes)."""
+    if not attempt.passed:
+        return None
+    enrollment = await scoped(Enrollment, tenant).get(attempt.enrollment)
+    if await certificates.current(tenant, enrollment.id) is not None:
+        return {"href": f"/certificates/{enrollment.id}", "issued": True}
+    verdict = await certificates.eligibility(hooks, tenant, enrollment)
+    if verdict.ok:
+        return {"href": f"/certificates/{enrollment.id}", "issued": False}
+    workdays = (list(tenant.rules.study.review_workdays) + [3, 5])[:2] if enrollment.status == "review" else None
+    return {"href": "", "reason": verdict.reason, "workdays": workdays}
+
+
+async def _result_page(request: Request, hooks: Hooks, tenant: Tenant, attempt: ExamAttempt, status_code: int = 200,
                        error: str = "") -> Response:
-    correct, total = await services.correct_count(tenant, attempt)
+    """The score and 合格 / 不合格 only: never which answers were right (nor how many), so that a
+    result cannot serve as an answer key."""
     course = await scoped(Course, tenant).get(attempt.course)
     history = await scoped(ExamAttempt, tenant).objects(
         (ExamAttempt.account == attempt.account) & (ExamAttempt.course == attempt.course)
         & (ExamAttempt.status != "open")).order_by(ExamAttempt.id)
     best = max(history, key=lambda a: (a.score_centi or 0, -a.id)) if history else None
     return await render(request, "exams/result.html", status_code=status_code, attempt=attempt, course=course,
-                        correct=correct, total=total, history=history, best=best, points=services.points,
-                        when=services.china_time, error=error)
+                        history=history, best=best, points=paper.points, when=pacing.china_time, error=error,
+                        certificate=await _certificate_note(hooks, tenant, attempt))
 
 
 @get("/exams/attempts/{attempt_id:int}", guards=LEARNER)
@@ -298,14 +319,20 @@ async def attempt_page(request: Request, hooks: Hooks, tenant: Tenant, account: 
     result of a finished one."""
     attempt = await _attempt_or_404(hooks, tenant, account, attempt_id)
     if attempt.status != "open":
-        notice = services.MESSAGES["expired"] if attempt.status == "expired" and request.query_params.get("expired") else ""
-        return await _result_page(request, tenant, attempt, error=notice)
-    paper = await services.paper_of(tenant, attempt)
+        notice = writes.MESSAGES["expired"] if attempt.status == "expired" and request.query_params.get("expired") else ""
+        return await _result_page(request, hooks, tenant, attempt, error=notice)
+    return await _paper_page(request, tenant, attempt)
+
+
+async def _paper_page(request: Request, tenant: Tenant, attempt: ExamAttempt, unanswered: list[int] | None = None
+                      ) -> Response:
+    """The open attempt's paper; with ``unanswered``, the hand-in confirmation under it."""
+    questions = await paper.paper_of(tenant, attempt)
     course = await scoped(Course, tenant).get(attempt.course)
-    now = services.server_now()
-    return await render(request, "exams/attempt.html", attempt=attempt, course=course, paper=paper,
-                        notice=request.query_params.get("notice", ""),
-                        answered=sum(1 for q in paper if q.chosen), points=services.points,
+    now = writes.server_now()
+    return await render(request, "exams/attempt.html", attempt=attempt, course=course, paper=questions,
+                        notice=request.query_params.get("notice", ""), unanswered=unanswered,
+                        answered=sum(1 for q in questions if q.chosen), points=paper.points,
                         left_seconds=max(0, int((attempt.deadline - now).total_seconds())),
                         headers={"Cache-Control": "no-store"})
 
@@ -320,8 +347,8 @@ async def attempt_answer(request: Request, hooks: Hooks, tenant: Tenant, account
     choices = [v for v in form.getall("choice") if isinstance(v, str)] if "choice" in form else []
     headers = {"Cache-Control": "no-store"}
     try:
-        saved = await services.save_answer(hooks, tenant, attempt, form.get("seq"), choices)
-    except services.ExamError as exc:
+        saved = await attempts.save_answer(hooks, tenant, attempt, form.get("seq"), choices)
+    except writes.ExamError as exc:
         finished = exc.code in ("submitted", "expired")
         if finished:
             headers["X-Exam-Finished"] = "1"
@@ -333,15 +360,26 @@ async def attempt_answer(request: Request, hooks: Hooks, tenant: Tenant, account
 
 @post("/exams/attempts/{attempt_id:int}/submit", guards=LEARNER)
 async def attempt_submit(request: Request, hooks: Hooks, tenant: Tenant, account: Account, attempt_id: int) -> Response:
-    """Hand in: scored now; a second submit or one after the time is up is refused with its
-    message on the result page (409), the score unchanged."""
+    """Hand in: scored now. With questions unanswered and no ``confirm=1`` (and time left), the
+    confirmation is answered instead and nothing changes. A second submit or one after the time
+    is up is refused with its message on the result page (409), the score unchanged."""
     attempt = await _attempt_or_404(hooks, tenant, account, attempt_id)
+    form = await _form(request)
+    if attempt.status == "open" and form.get("confirm") != "1":
+        left = await paper.unanswered(tenant, attempt)
+        if left and writes.server_now() < attempt.deadline - writes.GRACE:
+            if is_htmx(request):
+                return await render(request, "exams/_confirm_submit.html", attempt=attempt, unanswered=left,
+                                    headers={"Cache-Control": "no-store"})
+            return await _paper_page(request, tenant, attempt, unanswered=left)
     try:
-        attempt = await services.submit(hooks, tenant, attempt)
-    except services.ExamError as exc:
+        attempt = await scoring.submit(hooks, tenant, attempt)
+    except writes.ExamError as exc:
         if exc.code == "busy":  # still open: back to the paper, whose countdown hands in again
             return redirect(request, f"/exams/attempts/{attempt.id}?notice={exc.message}")
-        return await _result_page(request, tenant, exc.attempt or attempt, status_code=409, error=exc.message)
+        if is_htmx(request):  # the page goes to the result, which says how the attempt ended
+            return redirect(request, f"/exams/attempts/{attempt.id}?expired=1")
+        return await _result_page(request, hooks, tenant, exc.attempt or attempt, status_code=409, error=exc.message)
     await record("exam.submitted", tenant_id=tenant.id, actor_id=account.id, object_type="exam_attempt",
                  object_id=attempt.id, score=attempt.score_centi, passed=attempt.passed)
     return redirect(request, f"/exams/attempts/{attempt.id}")
@@ -350,10 +388,10 @@ async def attempt_submit(request: Request, hooks: Hooks, tenant: Tenant, account
 @post("/exams/attempts/{attempt_id:int}/hidden", guards=LEARNER, status_code=200)
 async def attempt_hidden(request: Request, tenant: Tenant, account: Account, attempt_id: int) -> Response:
     """The page was hidden (another tab or app): counted on an open attempt (sendBeacon)."""
-    attempt = await services.attempt_of(tenant, account.id, attempt_id)
+    attempt = await attempts.attempt_of(tenant, account.id, attempt_id)
     if attempt is None:
         raise NotFoundException()
-    count = await services.record_hidden(tenant, attempt)
+    count = await attempts.record_hidden(tenant, attempt)
     return Response(content={"hidden": count}, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
