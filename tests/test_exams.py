@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import re
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -18,13 +16,9 @@ from core.courses import services as courses
 from core.courses.tables import Course, Enrollment
 from core.exams import attempts, eligibility, scoring, writes
 from core.exams import paper as exam_paper
-from core.exams.bank import seed_bank
 from core.exams.tables import ExamAnswer, ExamAttempt, Question
 from core.exams.values import LETTERS, ExamPolicy, ScoredQuestion
-
-T = "/t/construction"
-CONFIRM = {"confirm": "1"}  # hand in although questions are unanswered (the page asks first)
-DEMO = Path(__file__).resolve().parents[1] / "plugins" / "construction_group" / "demo"
+from exam_helpers import CONFIRM, T, exam_learner, paper, save, shown, start, stepped_clock, wrong
 
 
 class ExamHooks:
@@ -67,66 +61,13 @@ def hook_plugin(xs_plugins):
 
 @pytest.fixture
 def clock(monkeypatch):
-    class Clock:
-        offset = dt.timedelta()
-
-        def __call__(self):
-            return dt.datetime.now(dt.UTC) + self.offset
-
-    c = Clock()
-    monkeypatch.setattr(writes, "server_now", c)
-    return c
-
-
-async def _bank(tenant) -> None:
-    if await eligibility.active_question_count(tenant, (await courses.ensure_positions(tenant, ["施工员"]))["施工员"].id) < 60:
-        await seed_bank(tenant, "施工员", DEMO / "exam_bank_shigongyuan.csv")
+    return stepped_clock(monkeypatch)
 
 
 @pytest.fixture
 async def learner(client, platform, make_account):
     """A signed-in construction learner (施工员) whose course hours are all credited."""
-    tenant = platform.tenants.get("construction")
-    await _bank(tenant)
-    position = (await courses.ensure_positions(tenant, ["施工员"]))["施工员"]
-    course = await courses.create_course(tenant, position.id, 2026, "考核测试课程", 1.0)
-    account, password = await make_account("construction")
-    enrollment = Enrollment(tenant=tenant.id, account=account.id, course=course.id, status="review",
-                            credited_seconds=2700.0, created_at=dt.datetime.now(dt.UTC))
-    await enrollment.save()
-    r = await client.signin("construction", "id", password, id_number=account.id_number)
-    assert r.status_code == 303
-    return {"tenant": tenant, "account": account, "course": course, "enrollment": enrollment,
-            "hooks": platform.hooks(tenant)}
-
-
-async def start(client, enrollment_id: int) -> int:
-    r = await client.post(f"{T}/exams/{enrollment_id}/start")
-    assert r.status_code == 303, r.text
-    match = re.search(r"/exams/attempts/(\d+)$", r.headers["location"])
-    assert match, r.headers["location"]
-    return int(match.group(1))
-
-
-async def paper(attempt_id: int) -> list[tuple[ExamAnswer, Question]]:
-    answers = await ExamAnswer.objects().where(ExamAnswer.attempt == attempt_id).order_by(ExamAnswer.seq)
-    questions = {q.id: q for q in await Question.objects().where(Question.id.is_in([a.question for a in answers]))}
-    return [(a, questions[a.question]) for a in answers]
-
-
-def shown(answer: ExamAnswer, letters: str) -> list[str]:
-    """The display letters the page shows for a question's original ``letters``."""
-    return [LETTERS[answer.order.index(c)] for c in letters]
-
-
-def wrong(answer: ExamAnswer, question: Question) -> list[str]:
-    other = next(c for c in answer.order if c not in question.answer)
-    return shown(answer, other)
-
-
-async def save(client, attempt_id: int, seq, choices: list[str]):
-    return await client.hx_post(f"{T}/exams/attempts/{attempt_id}/answer",
-                                data={"seq": str(seq), "choice": choices})
+    return await exam_learner(client, platform, make_account)
 
 
 # --- the draw ----------------------------------------------------------------------------------

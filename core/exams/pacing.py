@@ -4,7 +4,7 @@ the exam policy (``cooldown_minutes``, ``daily_attempts``; 0 = none, the core's 
 Retakes stay unlimited where the tenant says so, but a learner who tries to learn the bank from
 the result page (one question per attempt) gets only as many scores a day as the policy allows.
 Both limits count the learner's attempts on the position (its question bank), over all its
-courses. "Today" is the tenant's calendar day: China time (UTC+8), the day of the study's daily
+courses; the cool-down runs from an attempt's end (for one still open: its deadline). "Today" is the tenant's calendar day: China time (UTC+8), the day of the study's daily
 cap (``core.study.services.china_day``); tenants have no time zone of their own yet.
 
 The decision is made by ``pause`` on the attempts read inside the transaction that inserts the
@@ -51,7 +51,9 @@ def pause(policy: ExamPolicy, history: Sequence[ExamAttempt], now: dt.datetime) 
         today = day_start(now)
         if sum(1 for a in history if a.started_at >= today) >= policy.daily_attempts:
             pauses.append(Pause("daily", today + DAY))
-    ends = [a.submitted_at for a in history if a.status != "open" and a.submitted_at is not None]
+    # An attempt still open (on another course of the position) ends at the latest at its deadline.
+    ends = [a.deadline if a.status == "open" else a.submitted_at for a in history]
+    ends = [end for end in ends if end is not None]
     if policy.cooldown_minutes and ends:
         until = max(ends) + dt.timedelta(minutes=policy.cooldown_minutes)
         if now < until:
