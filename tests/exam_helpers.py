@@ -91,7 +91,8 @@ def shown(answer: ExamAnswer, letters: str) -> list[str]:
 
 
 def wrong(answer: ExamAnswer, question: Question) -> list[str]:
-    other = next(c for c in answer.order if c not in question.answer)
+    """A wrong choice: an option outside the answer (a 多选 whose every option is correct: one alone)."""
+    other = next((c for c in answer.order if c not in question.answer), question.answer[0])
     return shown(answer, other)
 
 

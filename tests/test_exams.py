@@ -12,6 +12,7 @@ import msgspec
 import pytest
 
 from core import hookimpl
+from core.certificates import services as certificates
 from core.courses import services as courses
 from core.courses.tables import Course, Enrollment
 from core.exams import attempts, eligibility, scoring, writes
@@ -516,3 +517,94 @@ async def test_a_busy_database_is_retried_then_told_never_a_500(client, learner,
     r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert r.status_code == 303 and r.headers["location"].startswith(f"{T}/exams/attempts/{attempt_id}?notice=")
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "open"
+
+
+# --- the pass mark, handing in, the certificate ----------------------------------------------------
+
+
+async def _hand_in_with(client, learner, hook_plugin, right: int, fraction_of_one: float | None = None) -> ExamAttempt:
+    """An attempt with ``right`` questions answered correctly (the 单选 and 判断 first) and, when
+    ``fraction_of_one`` is given, one more earning that fraction of its points (``exam_score``)."""
+    attempt_id = await start(client, learner["enrollment"].id)
+    rows = sorted(await paper(attempt_id), key=lambda r: r[1].kind == "multiple")
+    for a, q in rows[:right]:
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    if fraction_of_one is not None:
+        a, q = rows[right]
+        await save(client, attempt_id, a.seq, wrong(a, q))
+        hook_plugin.score = lambda item: fraction_of_one if item.chosen and item.chosen != item.answer else None
+    try:
+        assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)).status_code == 303
+    finally:
+        hook_plugin.score = None
+    return await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
+
+
+async def test_the_pass_mark_from_the_rules_at_its_boundary(client, learner, hook_plugin, clock):
+    """Exactly the rules' pass_points passes; a hundredth less fails (the points of this paper:
+    2 each, so 30 right is 60 and 29 right plus 99.5 % of one is 59.99)."""
+    rules = learner["tenant"].rules.exam
+    each = rules.total_points * 100 // rules.questions
+    assert rules.pass_points * 100 % each == 0, "the boundary is reachable with whole questions"
+    right = rules.pass_points * 100 // each
+    below = await _hand_in_with(client, learner, hook_plugin, right - 1, fraction_of_one=(each - 1) / each)
+    assert below.score_centi == rules.pass_points * 100 - 1 and not below.passed
+    page = (await client.get(f"{T}/exams/attempts/{below.id}")).text
+    assert f'<b id="score">{exam_paper.points(rules.pass_points * 100 - 1)}</b>' in page and "不合格" in page
+    clock.offset += dt.timedelta(minutes=rules.cooldown_minutes)
+    at = await _hand_in_with(client, learner, hook_plugin, right)
+    assert at.score_centi == rules.pass_points * 100 and at.passed
+    page = (await client.get(f"{T}/exams/attempts/{at.id}")).text
+    assert f'<b id="score">{rules.pass_points}</b>' in page and ">合格<" in page
+
+
+async def test_handing_in_with_unanswered_questions_asks_first(client, learner, clock):
+    attempt_id = await start(client, learner["enrollment"].id)
+    rows = await paper(attempt_id)
+    for a, q in rows[:14]:
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    # Without htmx: the paper again, with the confirmation; nothing handed in.
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 200 and 'class="question"' in r.text
+    assert '还有 <b id="unanswered-count">36</b> 题未作答' in r.text and 'name="confirm" value="1"' in r.text
+    assert f'href="#q{rows[14][0].seq}"' in r.text  # 继续作答 goes to the first unanswered question
+    # With htmx: the confirmation alone, for the page's #submit-confirm.
+    r = await client.hx_post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 200 and 'id="confirm-box"' in r.text and "<html" not in r.text
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "open"
+    # Confirmed: handed in (htmx goes to the result).
+    r = await client.hx_post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
+    assert r.headers["hx-redirect"].endswith(f"/exams/attempts/{attempt_id}")
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "submitted"
+
+
+async def test_when_the_time_is_up_the_hand_in_asks_nothing(client, learner, clock):
+    attempt_id = await start(client, learner["enrollment"].id)
+    attempt = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
+    clock.offset = attempt.deadline - writes.server_now() - writes.GRACE  # the countdown's hand-in at zero
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 303
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "submitted"
+
+
+async def test_a_passed_result_leads_to_the_certificate(client, learner, platform):
+    attempt_id = await start(client, learner["enrollment"].id)
+    for a, q in await paper(attempt_id):
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    # Hours still in review: when the certificate can be printed.
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    low, high = learner["tenant"].rules.study.review_workdays
+    assert "学时审核通过后才可打印证书" in page and f"学时审核时间大约需要 {low} 到 {high} 个工作日" in page
+    assert 'id="certificate-link"' not in page
+    # Approved: 打印证书 on the certificate page; once issued: 查看证书.
+    enr = learner["enrollment"]
+    await Enrollment.update({Enrollment.status: "approved"}).where(Enrollment.id == enr.id)
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    assert f'id="certificate-link" href="{T}/certificates/{enr.id}">打印证书<' in page
+    await certificates.issue(platform, learner["hooks"], learner["tenant"],
+                             await Enrollment.objects().where(Enrollment.id == enr.id).first())
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    assert f'id="certificate-link" href="{T}/certificates/{enr.id}">查看证书<' in page
+    # A failed result has no certificate note.
+    assert 'id="certificate"' not in (await client.get(f"{T}/exams")).text
