@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from core.exams.paper import option_texts
 from exam_helpers import CONFIRM, T, exam_learner, paper, save, shown, wrong
 
 
