@@ -400,7 +400,9 @@ def test_rules_reject_a_bad_exam_section():
     from core.tenancy import RulesError, TenantRules
 
     assert TenantRules().exam.positions == [] and TenantRules().exam.time_limit_minutes == 60
-    for bad in ({"time_limit_minutes": 0}, {"questions": 0}, {"max_attempts": -1}):
+    assert TenantRules().exam.cooldown_minutes == 0 and TenantRules().exam.daily_attempts == 0  # neutral core
+    for bad in ({"time_limit_minutes": 0}, {"questions": 0}, {"max_attempts": -1}, {"cooldown_minutes": -1},
+                {"cooldown_minutes": 10081}, {"daily_attempts": -1}):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert({"exam": bad}, TenantRules)
     assert RulesError
