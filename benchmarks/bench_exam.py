@@ -86,7 +86,7 @@ async def prepare(env: dict) -> None:
     directly: the benchmark is about autosave, not sign-in); print their sessions and attempts."""
     from core.accounts.tables import Account
     from core.courses.tables import Course, Enrollment, Position
-    from core.exams import services
+    from core.exams.attempts import start_attempt
     from core.exams.bank import seed_bank
     from core.kernel import build_platform, deploy
     from core.settings import Settings
@@ -110,7 +110,7 @@ async def prepare(env: dict) -> None:
         e = Enrollment(tenant=tenant.id, account=a.id, course=course.id, status="review", credited_seconds=2700.0,
                        created_at=now)
         await e.save()
-        attempt = await services.start_attempt(hooks, tenant, a.id, e.id)
+        attempt = await start_attempt(hooks, tenant, a.id, e.id)
         out.append(f"{attempt.id}:{await platform.sessions.create(a.id, 'construction')}")
     await platform.stop()
     print("PREPARED", ",".join(out))
@@ -120,7 +120,10 @@ async def timings(env: dict) -> None:
     """Draw and score times, in this process, on the prepared database."""
     from core.accounts.tables import Account
     from core.courses.tables import Course, Enrollment, Position
-    from core.exams import services
+    from core.exams.attempts import start_attempt
+    from core.exams.eligibility import rules_policy
+    from core.exams.paper import draw
+    from core.exams.scoring import score_answers, submit
     from core.exams.tables import Question, QuestionBank
     from core.exams.values import ScoredQuestion
     from core.kernel import build_platform
@@ -134,7 +137,7 @@ async def timings(env: dict) -> None:
     pos = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
     bank = await QuestionBank.objects().where(QuestionBank.position == pos.id).first()
     questions = await Question.objects().where((Question.bank == bank.id) & (Question.active == True))  # noqa: E712
-    policy = services.rules_policy(tenant, "施工员")
+    policy = rules_policy(tenant, "施工员")
 
     def median_ms(fn, n: int) -> float:
         samples = []
@@ -144,10 +147,10 @@ async def timings(env: dict) -> None:
             samples.append((time.perf_counter() - t) * 1000)
         return statistics.median(samples)
 
-    draw_ms = median_ms(lambda: services.draw(questions, policy), pick(2000, 5))
-    paper = services.draw(questions, policy)
+    draw_ms = median_ms(lambda: draw(questions, policy), pick(2000, 5))
+    paper = draw(questions, policy)
     items = [ScoredQuestion(p.question.kind, p.question.answer, p.question.answer, p.points_centi) for p in paper]
-    score_ms = median_ms(lambda: services.score_answers(hooks, tenant, items), pick(2000, 5))
+    score_ms = median_ms(lambda: score_answers(hooks, tenant, items), pick(2000, 5))
     course = await Course.objects().where((Course.tenant == tenant.id) & (Course.title == "bench")).first()
     now = dt.datetime.now(dt.UTC)
     start_ms, submit_ms = [], []
@@ -159,10 +162,10 @@ async def timings(env: dict) -> None:
                        created_at=now)
         await e.save()
         t = time.perf_counter()
-        attempt = await services.start_attempt(hooks, tenant, a.id, e.id)
+        attempt = await start_attempt(hooks, tenant, a.id, e.id)
         start_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        await services.submit(hooks, tenant, attempt)
+        await submit(hooks, tenant, attempt)
         submit_ms.append((time.perf_counter() - t) * 1000)
     await platform.stop()
     print(f"TIMINGS {draw_ms:.3f} {score_ms:.3f} {statistics.median(start_ms):.1f} {statistics.median(submit_ms):.1f}")

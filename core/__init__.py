@@ -81,7 +81,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Certificate": ("core.certificates.tables", "Certificate"),
     "RegistryExporter": ("core.certificates.registry", "RegistryExporter"),
     "RegistryRecord": ("core.certificates.registry", "RegistryRecord"),
-    "exam_cleared": ("core.exams.services", "exam_cleared"),
+    "exam_cleared": ("core.exams.eligibility", "exam_cleared"),
     **{name: ("core.exams.values", name) for name in ("ExamPolicy", "ScoredQuestion")},
     "seed_question_bank": ("core.exams.bank", "seed_bank"),
     **{name: ("core.web", name) for name in (

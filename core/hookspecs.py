@@ -333,7 +333,8 @@ def registry_exporters(tenant: Tenant) -> list[RegistryExporter] | None:
 @hookspec(firstresult=True)
 def exam_policy(tenant: Tenant, position: str, course: Course) -> ExamPolicy | None:
     """Whether learners of ``position`` (its name) on ``course`` take an exam, and the paper's
-    shape (questions, total and pass points, attempts, time limit). The core default (trylast)
+    shape (questions, total and pass points, attempts, time limit) and the pacing of retakes
+    (cool-down minutes, attempts a day). The core default (trylast)
     reads the tenant's ``[exam]`` rules: required for the positions listed in ``exam.positions``.
     Stops at the first non-None result.
 

@@ -88,6 +88,8 @@ class ExamRules(_Section):
     pass_points: int = 60
     max_attempts: int = 0  # 0 = unlimited retakes
     time_limit_minutes: int = 60  # an attempt's time; the server submits it when the time is up
+    cooldown_minutes: int = 0  # wait after an attempt ends before the next may start (0 = none)
+    daily_attempts: int = 0  # attempts per learner, position and day (0 = no limit)
     positions: list[str] = msgspec.field(default_factory=list)  # positions that need an exam ([] = none)
 
 
@@ -149,6 +151,10 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 1 and 600 - at `$.exam.time_limit_minutes`")
         if e.max_attempts < 0:
             raise msgspec.ValidationError("must be 0 (unlimited) or more - at `$.exam.max_attempts`")
+        if not 0 <= e.cooldown_minutes <= 7 * 24 * 60:
+            raise msgspec.ValidationError("must be between 0 (none) and 10080 (a week) - at `$.exam.cooldown_minutes`")
+        if e.daily_attempts < 0:
+            raise msgspec.ValidationError("must be 0 (no limit) or more - at `$.exam.daily_attempts`")
         if not 0 < self.study.minutes_per_hour <= 120:
             raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
         if not 0 < self.study.daily_cap_minutes <= 1440:

@@ -14,7 +14,7 @@ import pytest
 
 from core.courses import services as courses
 from core.exams import bank as banks
-from core.exams import services
+from core.exams import eligibility
 from core.exams.tables import Question, QuestionBank
 from core.roster.spreadsheets import read_table, write_xlsx
 from core.testing import hostile
@@ -184,12 +184,12 @@ async def test_staff_add_edit_and_disable_single_questions(client, staff):
     assert (q.kind, q.stem, q.answer, q.options) == ("judge", "改成判断题", "B", "")
     bad_edit = await client.post(f"{T}/admin/exams/questions/{q.id}", {"kind": "judge", "stem": "", "answer": "错"})
     assert bad_edit.status_code == 400 and "请填写题干" in bad_edit.text
-    assert await services.active_question_count(staff["tenant"], pid) == 1
+    assert await eligibility.active_question_count(staff["tenant"], pid) == 1
     await client.post(f"{T}/admin/exams/questions/{q.id}/active")
-    assert await services.active_question_count(staff["tenant"], pid) == 0  # disabled: drawn no more
+    assert await eligibility.active_question_count(staff["tenant"], pid) == 0  # disabled: drawn no more
     assert "已停用" in (await client.get(f"{T}/admin/exams/positions/{pid}")).text
     await client.post(f"{T}/admin/exams/questions/{q.id}/active")
-    assert await services.active_question_count(staff["tenant"], pid) == 1
+    assert await eligibility.active_question_count(staff["tenant"], pid) == 1
 
 
 async def test_the_banks_page_lists_positions_and_counts(client, staff):

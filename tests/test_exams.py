@@ -7,22 +7,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import random
-import re
-from pathlib import Path
 
 import msgspec
 import pytest
 
 from core import hookimpl
+from core.certificates import services as certificates
 from core.courses import services as courses
 from core.courses.tables import Course, Enrollment
-from core.exams import services
-from core.exams.bank import seed_bank
+from core.exams import attempts, eligibility, scoring, writes
+from core.exams import paper as exam_paper
 from core.exams.tables import ExamAnswer, ExamAttempt, Question
 from core.exams.values import LETTERS, ExamPolicy, ScoredQuestion
-
-T = "/t/construction"
-DEMO = Path(__file__).resolve().parents[1] / "plugins" / "construction_group" / "demo"
+from exam_helpers import CONFIRM, T, exam_learner, paper, save, shown, start, stepped_clock, wrong
 
 
 class ExamHooks:
@@ -65,78 +62,25 @@ def hook_plugin(xs_plugins):
 
 @pytest.fixture
 def clock(monkeypatch):
-    class Clock:
-        offset = dt.timedelta()
-
-        def __call__(self):
-            return dt.datetime.now(dt.UTC) + self.offset
-
-    c = Clock()
-    monkeypatch.setattr(services, "server_now", c)
-    return c
-
-
-async def _bank(tenant) -> None:
-    if await services.active_question_count(tenant, (await courses.ensure_positions(tenant, ["施工员"]))["施工员"].id) < 60:
-        await seed_bank(tenant, "施工员", DEMO / "exam_bank_shigongyuan.csv")
+    return stepped_clock(monkeypatch)
 
 
 @pytest.fixture
 async def learner(client, platform, make_account):
     """A signed-in construction learner (施工员) whose course hours are all credited."""
-    tenant = platform.tenants.get("construction")
-    await _bank(tenant)
-    position = (await courses.ensure_positions(tenant, ["施工员"]))["施工员"]
-    course = await courses.create_course(tenant, position.id, 2026, "考核测试课程", 1.0)
-    account, password = await make_account("construction")
-    enrollment = Enrollment(tenant=tenant.id, account=account.id, course=course.id, status="review",
-                            credited_seconds=2700.0, created_at=dt.datetime.now(dt.UTC))
-    await enrollment.save()
-    r = await client.signin("construction", "id", password, id_number=account.id_number)
-    assert r.status_code == 303
-    return {"tenant": tenant, "account": account, "course": course, "enrollment": enrollment,
-            "hooks": platform.hooks(tenant)}
-
-
-async def start(client, enrollment_id: int) -> int:
-    r = await client.post(f"{T}/exams/{enrollment_id}/start")
-    assert r.status_code == 303, r.text
-    match = re.search(r"/exams/attempts/(\d+)$", r.headers["location"])
-    assert match, r.headers["location"]
-    return int(match.group(1))
-
-
-async def paper(attempt_id: int) -> list[tuple[ExamAnswer, Question]]:
-    answers = await ExamAnswer.objects().where(ExamAnswer.attempt == attempt_id).order_by(ExamAnswer.seq)
-    questions = {q.id: q for q in await Question.objects().where(Question.id.is_in([a.question for a in answers]))}
-    return [(a, questions[a.question]) for a in answers]
-
-
-def shown(answer: ExamAnswer, letters: str) -> list[str]:
-    """The display letters the page shows for a question's original ``letters``."""
-    return [LETTERS[answer.order.index(c)] for c in letters]
-
-
-def wrong(answer: ExamAnswer, question: Question) -> list[str]:
-    other = next(c for c in answer.order if c not in question.answer)
-    return shown(answer, other)
-
-
-async def save(client, attempt_id: int, seq, choices: list[str]):
-    return await client.hx_post(f"{T}/exams/attempts/{attempt_id}/answer",
-                                data={"seq": str(seq), "choice": choices})
+    return await exam_learner(client, platform, make_account)
 
 
 # --- the draw ----------------------------------------------------------------------------------
 
 
 def test_points_are_allocated_exactly_from_the_bank_weights():
-    assert services.allocate_points([1] * 50, 10000) == [200] * 50
-    assert services.allocate_points([1, 1, 1], 10000) == [3334, 3333, 3333]  # the remainder goes first come
+    assert exam_paper.allocate_points([1] * 50, 10000) == [200] * 50
+    assert exam_paper.allocate_points([1, 1, 1], 10000) == [3334, 3333, 3333]  # the remainder goes first come
     rng = random.Random(7)
     for _ in range(200):
         weights = [rng.choice([0.5, 1, 1.5, 2, 3, 5]) for _ in range(50)]
-        points = services.allocate_points(weights, 10000)
+        points = exam_paper.allocate_points(weights, 10000)
         assert sum(points) == 10000
         for w, p in zip(weights, points):
             assert abs(p - 10000 * w / sum(weights)) < 1  # proportional to the 分值 within a hundredth
@@ -149,7 +93,7 @@ async def test_a_paper_has_50_distinct_questions_worth_100_points_with_shuffled_
     assert sum(a.points_centi for a, _ in rows) == 10000
     assert [a.seq for a, _ in rows] == list(range(1, 51))
     for a, q in rows:
-        assert sorted(a.order) == list(LETTERS[:len(services.option_texts(q))])
+        assert sorted(a.order) == list(LETTERS[:len(exam_paper.option_texts(q))])
         assert q.active
     choice = [a for a, q in rows if q.kind != "judge"]
     assert any(a.order != "".join(sorted(a.order)) for a in choice)  # options shuffled
@@ -165,13 +109,13 @@ async def test_the_attempt_page_never_holds_the_answer_key(client, learner):
     shown_text = page
     for _, q in rows:  # what the paper shows on purpose: stems and options
         shown_text = shown_text.replace(q.stem, "")
-        for text in services.option_texts(q):
+        for text in exam_paper.option_texts(q):
             shown_text = shown_text.replace(f"</span> {text}</label>", "")
     for a, q in rows:
         assert q.stem in page
         if q.explanation:
             assert q.explanation not in shown_text  # no 解析 (it would give the answer away)
-        texts = services.option_texts(q)
+        texts = exam_paper.option_texts(q)
         block = page.split(f'id="q{a.seq}"', 1)[1].split('class="question"', 1)[0]
         # The options appear in the paper's shuffled order, under display letters A, B, …
         for i, original in enumerate(a.order):
@@ -184,7 +128,7 @@ async def test_the_attempt_page_never_holds_the_answer_key(client, learner):
 
 async def test_many_simultaneous_starts_make_one_open_attempt(client, learner):
     t, acc, enr = learner["tenant"], learner["account"], learner["enrollment"]
-    results = await asyncio.gather(*[services.start_attempt(learner["hooks"], t, acc.id, enr.id) for _ in range(12)])
+    results = await asyncio.gather(*[attempts.start_attempt(learner["hooks"], t, acc.id, enr.id) for _ in range(12)])
     assert len({a.id for a in results}) == 1
     assert await ExamAttempt.count().where((ExamAttempt.account == acc.id) & (ExamAttempt.status == "open")) == 1
     assert await ExamAnswer.count().where(ExamAnswer.attempt == results[0].id) == 50
@@ -213,7 +157,7 @@ async def test_autosave_keeps_the_choice_and_the_reload_shows_it(client, learner
 
 
 def test_default_scoring_of_single_multiple_and_judge():
-    f = services.default_fraction
+    f = scoring.default_fraction
     assert f(ScoredQuestion("single", "B", "B", 200)) == 1.0
     assert f(ScoredQuestion("single", "B", "C", 200)) == 0.0
     assert f(ScoredQuestion("multiple", "ACD", "ACD", 200)) == 1.0
@@ -239,31 +183,32 @@ async def test_submit_scores_single_multiple_and_judge_answers(client, learner, 
             choice = shown(a, q.answer) if right else wrong(a, q)
         assert (await save(client, attempt_id, a.seq, choice)).status_code == 200
         expected += a.points_centi if right else 0
-    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert r.status_code == 303
     attempt = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
     assert attempt.status == "submitted" and attempt.submitted_by == "learner"
     assert attempt.score_centi == expected and attempt.passed == (expected >= 6000) and attempt.open_key is None
     result = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
-    assert services.points(expected) in result and ("不合格" in result) == (expected < 6000)
+    assert exam_paper.points(expected) in result and ("不合格" in result) == (expected < 6000)
     assert hook_plugin.submitted[-1][2:] == (attempt_id, "submitted", expected)
 
 
-async def test_failing_then_passing_counts_the_best_result_and_clears_the_exam(client, learner):
+async def test_failing_then_passing_counts_the_best_result_and_clears_the_exam(client, learner, clock):
     t, enr = learner["tenant"], learner["enrollment"]
-    assert not await services.exam_cleared(t, enr)
+    assert not await eligibility.exam_cleared(t, enr)
     first = await start(client, enr.id)
-    assert (await client.post(f"{T}/exams/attempts/{first}/submit")).status_code == 303  # nothing answered: 0
+    assert (await client.post(f"{T}/exams/attempts/{first}/submit", data=CONFIRM)).status_code == 303  # nothing answered: 0
+    clock.offset = dt.timedelta(minutes=t.rules.exam.cooldown_minutes)  # the retake's pause is over
     page = (await client.get(f"{T}/exams")).text
     assert "再次考核" in page and "不合格" in page
     second = await start(client, enr.id)
     assert second != first
     for a, q in await paper(second):
         await save(client, second, a.seq, shown(a, q.answer))
-    await client.post(f"{T}/exams/attempts/{second}/submit")
+    assert (await client.post(f"{T}/exams/attempts/{second}/submit")).status_code == 303  # all answered: no question
     done = await ExamAttempt.objects().where(ExamAttempt.id == second).first()
     assert done.score_centi == 10000 and done.passed and done.number == 2
-    assert await services.exam_cleared(t, enr)
+    assert await eligibility.exam_cleared(t, enr)
     page = (await client.get(f"{T}/exams")).text
     assert "您已通过本岗位考核，无需再考" in page and "最好成绩" in page and "开始考试" not in page
     r = await client.post(f"{T}/exams/{enr.id}/start")  # no third attempt after passing
@@ -272,7 +217,7 @@ async def test_failing_then_passing_counts_the_best_result_and_clears_the_exam(c
     other = await courses.create_course(t, learner["course"].position, 2026, "同岗位另一课程", 1.0)
     e2 = Enrollment(tenant=t.id, account=learner["account"].id, course=other.id, created_at=dt.datetime.now(dt.UTC))
     await e2.save()
-    assert await services.exam_cleared(t, e2)
+    assert await eligibility.exam_cleared(t, e2)
 
 
 # --- expiry --------------------------------------------------------------------------------------
@@ -295,7 +240,7 @@ async def test_an_expired_attempt_is_submitted_by_the_server_on_read(client, lea
     assert [s for s in hook_plugin.submitted if s[2] == attempt_id] == [
         ("construction", learner["account"].id, attempt_id, "expired", expected)]
     # Submitting now is refused with the message; the score stays.
-    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert r.status_code == 409 and "考试时间已到" in r.text
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).score_centi == expected
 
@@ -311,9 +256,9 @@ async def test_the_learners_page_settles_an_overdue_attempt(client, learner, clo
 
 async def test_the_cron_job_settles_overdue_attempts_of_every_tenant(client, learner, platform, clock):
     attempt_id = await start(client, learner["enrollment"].id)
-    assert (await services.expire_exam_attempts({"platform": platform}))["construction"] == 0
+    assert (await scoring.expire_exam_attempts({"platform": platform}))["construction"] == 0
     clock.offset = dt.timedelta(minutes=61)
-    done = await services.expire_exam_attempts({"platform": platform})
+    done = await scoring.expire_exam_attempts({"platform": platform})
     assert done["construction"] >= 1
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "expired"
     assert "expire_exam_attempts" in platform.jobs.specs
@@ -324,7 +269,7 @@ async def test_an_answer_within_the_grace_after_the_deadline_still_counts(client
     a, q = (await paper(attempt_id))[0]
     clock.offset = dt.timedelta(minutes=60, seconds=2)  # past the deadline, within the 5 s grace
     assert (await save(client, attempt_id, a.seq, shown(a, q.answer))).status_code == 200
-    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert r.status_code == 303
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).score_centi == a.points_centi
 
@@ -359,7 +304,7 @@ async def test_double_submit_and_answers_after_submit_change_nothing(client, lea
     rows = await paper(attempt_id)
     for a, q in rows[:35]:
         await save(client, attempt_id, a.seq, shown(a, q.answer))
-    results = await asyncio.gather(*[client.post(f"{T}/exams/attempts/{attempt_id}/submit") for _ in range(5)])
+    results = await asyncio.gather(*[client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM) for _ in range(5)])
     codes = sorted(r.status_code for r in results)
     assert codes == [303, 409, 409, 409, 409], codes
     assert all("本次考核已交卷，不能再修改答案或重复交卷" in r.text for r in results if r.status_code == 409)
@@ -368,7 +313,7 @@ async def test_double_submit_and_answers_after_submit_change_nothing(client, lea
     assert attempt.score_centi == score
     r = await save(client, attempt_id, rows[40][0].seq, shown(rows[40][0], rows[40][1].answer))
     assert r.status_code == 409 and "本次考核已交卷" in r.text
-    again = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    again = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert again.status_code == 409
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).score_centi == score
     assert [s for s in hook_plugin.submitted if s[2] == attempt_id] == [
@@ -413,7 +358,7 @@ async def test_a_position_without_an_exam_is_cleared_and_cannot_start(client, le
     enr = Enrollment(tenant=t.id, account=learner["account"].id, course=course.id, status="review",
                      credited_seconds=2700.0, created_at=dt.datetime.now(dt.UTC))
     await enr.save()
-    assert await services.exam_cleared(t, enr)
+    assert await eligibility.exam_cleared(t, enr)
     r = await client.post(f"{T}/exams/{enr.id}/start")
     assert "/exams?notice=" in r.headers["location"]
     assert "您的岗位无需在线考核" in (await client.get(f"{T}/exams")).text
@@ -424,7 +369,7 @@ async def test_the_rules_limit_on_attempts(client, learner, monkeypatch):
     monkeypatch.setattr(t, "rules", msgspec.structs.replace(
         t.rules, exam=msgspec.structs.replace(t.rules.exam, max_attempts=1)))
     first = await start(client, learner["enrollment"].id)
-    await client.post(f"{T}/exams/attempts/{first}/submit")
+    await client.post(f"{T}/exams/attempts/{first}/submit", data=CONFIRM)
     r = await client.post(f"{T}/exams/{learner['enrollment'].id}/start")
     assert "/exams?notice=" in r.headers["location"]
     assert "已达到考核次数上限" in (await client.get(r.headers["location"])).text
@@ -443,7 +388,7 @@ async def test_a_bank_too_small_for_the_paper_refuses_to_start(client, learner, 
     await enr.save()
     hook_plugin.policy = ExamPolicy(required=True)
     try:
-        assert await services.active_question_count(t, position.id) == 0
+        assert await eligibility.active_question_count(t, position.id) == 0
         r = await client.post(f"{T}/exams/{enr.id}/start")
         assert "/exams?notice=" in r.headers["location"]
         assert "本岗位题库题目不足" in (await client.get(r.headers["location"])).text
@@ -455,7 +400,9 @@ def test_rules_reject_a_bad_exam_section():
     from core.tenancy import RulesError, TenantRules
 
     assert TenantRules().exam.positions == [] and TenantRules().exam.time_limit_minutes == 60
-    for bad in ({"time_limit_minutes": 0}, {"questions": 0}, {"max_attempts": -1}):
+    assert TenantRules().exam.cooldown_minutes == 0 and TenantRules().exam.daily_attempts == 0  # neutral core
+    for bad in ({"time_limit_minutes": 0}, {"questions": 0}, {"max_attempts": -1}, {"cooldown_minutes": -1},
+                {"cooldown_minutes": 10081}, {"daily_attempts": -1}):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert({"exam": bad}, TenantRules)
     assert RulesError
@@ -474,8 +421,8 @@ async def test_exam_policy(client, learner, hook_plugin):
         attempt = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
         assert attempt.pass_centi == 8000 and attempt.deadline - attempt.started_at == dt.timedelta(minutes=15)
         hook_plugin.policy = ExamPolicy(required=False)
-        assert await services.exam_cleared(learner["tenant"], learner["enrollment"], learner["hooks"])
-        assert not await services.exam_cleared(learner["tenant"], learner["enrollment"])  # rules alone: required
+        assert await eligibility.exam_cleared(learner["tenant"], learner["enrollment"], learner["hooks"])
+        assert not await eligibility.exam_cleared(learner["tenant"], learner["enrollment"])  # rules alone: required
     finally:
         hook_plugin.policy = None
 
@@ -494,11 +441,11 @@ async def test_exam_score(client, learner, hook_plugin):
         assert multi, "the paper drew no 多选 question"
         for a, q in multi:
             await save(client, attempt_id, a.seq, shown(a, q.answer[:-1]))
-        await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+        await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
         attempt = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
         assert attempt.score_centi == sum(round(a.points_centi * 0.5) for a, _ in multi)
         hook_plugin.score = lambda q: 7.0  # out of range: clamped to all of the points
-        assert services.score_answers(learner["hooks"], learner["tenant"],
+        assert scoring.score_answers(learner["hooks"], learner["tenant"],
                                       [ScoredQuestion("single", "A", "B", 200)]) == [200]
     finally:
         hook_plugin.score = None
@@ -507,7 +454,7 @@ async def test_exam_score(client, learner, hook_plugin):
 async def test_exam_submitted(client, learner, hook_plugin):
     attempt_id = await start(client, learner["enrollment"].id)
     before = len(hook_plugin.submitted)
-    await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert hook_plugin.submitted[before:] == [("construction", learner["account"].id, attempt_id, "submitted", 0)]
 
 
@@ -530,7 +477,7 @@ async def test_a_question_edited_during_an_open_attempt_breaks_nothing(client, l
         assert (await client.get(f"{T}/exams/attempts/{attempt_id}")).status_code == 200
         assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("D")]])).status_code == 400  # gone
         assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("A")]])).status_code == 200
-        assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit")).status_code == 303
+        assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)).status_code == 303
     finally:
         await Question.update({Question.kind: q.kind, Question.options: q.options, Question.answer: q.answer}).where(
             Question.id == q.id)
@@ -549,7 +496,7 @@ async def test_a_busy_database_is_retried_then_told_never_a_500(client, learner,
 
     attempt_id = await start(client, learner["enrollment"].id)
     a, q = (await paper(attempt_id))[0]
-    real = services._save
+    real = attempts._save
     calls = {"n": 0}
 
     async def flaky(*args):
@@ -558,17 +505,108 @@ async def test_a_busy_database_is_retried_then_told_never_a_500(client, learner,
             raise sqlite3.OperationalError("database is locked")
         return await real(*args)
 
-    monkeypatch.setattr(services, "_save", flaky)
+    monkeypatch.setattr(attempts, "_save", flaky)
     assert (await save(client, attempt_id, a.seq, shown(a, q.answer))).status_code == 200 and calls["n"] == 3
 
     async def locked(*args):
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(services, "_save", locked)
-    monkeypatch.setattr(services, "BUSY_RETRIES", 2)
+    monkeypatch.setattr(attempts, "_save", locked)
+    monkeypatch.setattr(writes, "BUSY_RETRIES", 2)
     r = await save(client, attempt_id, a.seq, shown(a, q.answer))
     assert r.status_code == 503 and "系统繁忙，本次操作未完成，请稍后再试" in r.text
-    monkeypatch.setattr(services, "_close", locked)
-    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    monkeypatch.setattr(scoring, "_close", locked)
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
     assert r.status_code == 303 and r.headers["location"].startswith(f"{T}/exams/attempts/{attempt_id}?notice=")
     assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "open"
+
+
+# --- the pass mark, handing in, the certificate ----------------------------------------------------
+
+
+async def _hand_in_with(client, learner, hook_plugin, right: int, fraction_of_one: float | None = None) -> ExamAttempt:
+    """An attempt with ``right`` questions answered correctly (the 单选 and 判断 first) and, when
+    ``fraction_of_one`` is given, one more earning that fraction of its points (``exam_score``)."""
+    attempt_id = await start(client, learner["enrollment"].id)
+    rows = sorted(await paper(attempt_id), key=lambda r: r[1].kind == "multiple")
+    for a, q in rows[:right]:
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    if fraction_of_one is not None:
+        a, q = rows[right]
+        await save(client, attempt_id, a.seq, wrong(a, q))
+        hook_plugin.score = lambda item: fraction_of_one if item.chosen and item.chosen != item.answer else None
+    try:
+        assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)).status_code == 303
+    finally:
+        hook_plugin.score = None
+    return await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
+
+
+async def test_the_pass_mark_from_the_rules_at_its_boundary(client, learner, hook_plugin, clock):
+    """Exactly the rules' pass_points passes; a hundredth less fails (the points of this paper:
+    2 each, so 30 right is 60 and 29 right plus 99.5 % of one is 59.99)."""
+    rules = learner["tenant"].rules.exam
+    each = rules.total_points * 100 // rules.questions
+    assert rules.pass_points * 100 % each == 0, "the boundary is reachable with whole questions"
+    right = rules.pass_points * 100 // each
+    below = await _hand_in_with(client, learner, hook_plugin, right - 1, fraction_of_one=(each - 1) / each)
+    assert below.score_centi == rules.pass_points * 100 - 1 and not below.passed
+    page = (await client.get(f"{T}/exams/attempts/{below.id}")).text
+    assert f'<b id="score">{exam_paper.points(rules.pass_points * 100 - 1)}</b>' in page and "不合格" in page
+    clock.offset += dt.timedelta(minutes=rules.cooldown_minutes)
+    at = await _hand_in_with(client, learner, hook_plugin, right)
+    assert at.score_centi == rules.pass_points * 100 and at.passed
+    page = (await client.get(f"{T}/exams/attempts/{at.id}")).text
+    assert f'<b id="score">{rules.pass_points}</b>' in page and ">合格<" in page
+
+
+async def test_handing_in_with_unanswered_questions_asks_first(client, learner, clock):
+    attempt_id = await start(client, learner["enrollment"].id)
+    rows = await paper(attempt_id)
+    for a, q in rows[:14]:
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    # Without htmx: the paper again, with the confirmation; nothing handed in.
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 200 and 'class="question"' in r.text
+    assert '还有 <b id="unanswered-count">36</b> 题未作答' in r.text and 'name="confirm" value="1"' in r.text
+    assert f'href="#q{rows[14][0].seq}"' in r.text  # 继续作答 goes to the first unanswered question
+    # With htmx: the confirmation alone, for the page's #submit-confirm.
+    r = await client.hx_post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 200 and 'id="confirm-box"' in r.text and "<html" not in r.text
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "open"
+    # Confirmed: handed in (htmx goes to the result).
+    r = await client.hx_post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)
+    assert r.headers["hx-redirect"].endswith(f"/exams/attempts/{attempt_id}")
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "submitted"
+
+
+async def test_when_the_time_is_up_the_hand_in_asks_nothing(client, learner, clock):
+    attempt_id = await start(client, learner["enrollment"].id)
+    attempt = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
+    clock.offset = attempt.deadline - writes.server_now() - writes.GRACE  # the countdown's hand-in at zero
+    r = await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    assert r.status_code == 303
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()).status == "submitted"
+
+
+async def test_a_passed_result_leads_to_the_certificate(client, learner, platform):
+    attempt_id = await start(client, learner["enrollment"].id)
+    for a, q in await paper(attempt_id):
+        await save(client, attempt_id, a.seq, shown(a, q.answer))
+    await client.post(f"{T}/exams/attempts/{attempt_id}/submit")
+    # Hours still in review: when the certificate can be printed.
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    low, high = learner["tenant"].rules.study.review_workdays
+    assert "学时审核通过后才可打印证书" in page and f"学时审核时间大约需要 {low} 到 {high} 个工作日" in page
+    assert 'id="certificate-link"' not in page
+    # Approved: 打印证书 on the certificate page; once issued: 查看证书.
+    enr = learner["enrollment"]
+    await Enrollment.update({Enrollment.status: "approved"}).where(Enrollment.id == enr.id)
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    assert f'id="certificate-link" href="{T}/certificates/{enr.id}">打印证书<' in page
+    await certificates.issue(platform, learner["hooks"], learner["tenant"],
+                             await Enrollment.objects().where(Enrollment.id == enr.id).first())
+    page = (await client.get(f"{T}/exams/attempts/{attempt_id}")).text
+    assert f'id="certificate-link" href="{T}/certificates/{enr.id}">查看证书<' in page
+    # A failed result has no certificate note.
+    assert 'id="certificate"' not in (await client.get(f"{T}/exams")).text

@@ -609,7 +609,7 @@ async def test_simultaneous_upholds_restore_the_hours_and_progress_once(platform
 async def test_clearing_does_not_touch_exam_results(platform, make_account):
     """The guide: a clearing takes the hours, never the exam. A passed attempt stays passed,
     with its score, and the exam still counts as cleared for the course."""
-    from core.exams.services import exam_cleared
+    from core.exams.eligibility import exam_cleared
     from core.exams.tables import ExamAttempt
 
     tenant, learner, course, _lessons, e, _t = await _in_review(platform, make_account)

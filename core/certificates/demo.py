@@ -14,7 +14,8 @@ from core.certificates.jobs import registry_report
 from core.certificates.tables import RegistryBatch, RegistryRow
 from core.courses.tables import Course, Enrollment
 from core.db.scoped import scoped
-from core.exams import services as exams
+from core.exams import attempts, paper, scoring
+from core.exams.eligibility import exam_cleared
 from core.exams.tables import ExamAnswer, Question
 from core.hookcalls import Hooks
 from core.review import services as review
@@ -39,7 +40,7 @@ async def seed_demo_certificates(platform: Any, hooks: Hooks, tenant: Tenant, ac
                 e = await scoped(Enrollment, tenant).get(e.id)
             if e.status != "approved":
                 continue
-            if not await exams.exam_cleared(tenant, e, hooks):
+            if not await exam_cleared(tenant, e, hooks):
                 await _pass_exam(hooks, tenant, e)
             certificate = await services.issue(platform, hooks, tenant, e)
             course = await scoped(Course, tenant).get(e.course)
@@ -74,10 +75,10 @@ async def _report_to_registry(platform: Any, tenant: Tenant, account_ids: list[i
 
 async def _pass_exam(hooks: Hooks, tenant: Tenant, enrollment: Enrollment) -> None:
     """An attempt answered correctly throughout and handed in."""
-    attempt = await exams.start_attempt(hooks, tenant, enrollment.account, enrollment.id)
+    attempt = await attempts.start_attempt(hooks, tenant, enrollment.account, enrollment.id)
     answers = await scoped(ExamAnswer, tenant).objects(ExamAnswer.attempt == attempt.id).order_by(ExamAnswer.seq)
     questions = {q.id: q for q in await scoped(Question, tenant).objects(
         Question.id.is_in([a.question for a in answers] or [0]))}
     for a in answers:
-        await exams.save_answer(hooks, tenant, attempt, a.seq, list(exams.to_shown(a.order, questions[a.question].answer)))
-    await exams.submit(hooks, tenant, attempt)
+        await attempts.save_answer(hooks, tenant, attempt, a.seq, list(paper.to_shown(a.order, questions[a.question].answer)))
+    await scoring.submit(hooks, tenant, attempt)

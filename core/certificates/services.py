@@ -2,7 +2,7 @@
 
 Eligibility is one function, ``eligibility``: the enrolment's review is approved
 (``Enrollment.status == "approved"``) and the exam is cleared where the position needs one
-(``core.exams.exam_cleared``, decided by the tenant's ``exam_policy``).
+(``core.exams.eligibility.exam_cleared``, decided by the tenant's ``exam_policy``).
 
 Issuing and renewing are atomic through the unique key (tenant, enrollment, revision): the next
 revision is rendered first (off the event loop), then inserted, in one transaction with the
@@ -26,6 +26,7 @@ from core.certificates.tables import Certificate
 from core.courses.tables import Course, Enrollment, Position
 from core.db import write_transaction
 from core.db.scoped import scoped
+from core.exams.eligibility import exam_cleared
 from core.hookcalls import Hooks, notify, resolve
 from core.identity import mask_id_number, mask_name
 from core.study.services import hours as credited_hours
@@ -51,8 +52,6 @@ class Eligibility:
 
 async def eligibility(hooks: Hooks, tenant: Tenant, enrollment: Enrollment) -> Eligibility:
     """The one rule for a certificate: review approved, and the exam cleared where needed."""
-    from core.exams.services import exam_cleared
-
     if enrollment.status != "approved":
         return Eligibility(False, "学时审核通过后才可打印证书")
     if not await exam_cleared(tenant, enrollment, hooks):

@@ -93,20 +93,20 @@ def registry_exporters(tenant: Any) -> list[Any]:
 
 @hookimpl(trylast=True)
 def exam_policy(tenant: Any, position: str, course: Any) -> Any:
-    from core.exams.services import rules_policy
+    from core.exams.eligibility import rules_policy
 
     return rules_policy(tenant, position)
 
 
 @hookimpl(trylast=True)
 def exam_score(tenant: Any, question: Any) -> float:
-    from core.exams.services import default_fraction
+    from core.exams.scoring import default_fraction
 
     return default_fraction(question)
 
 
 @hookimpl
 def register_jobs() -> list[Any]:
-    from core.exams.services import exam_jobs
+    from core.exams.scoring import exam_jobs
 
     return exam_jobs()

@@ -17,7 +17,9 @@ class ExamPolicy:
 
     ``questions`` distinct questions are drawn per attempt; their points sum to ``total_points``;
     ``pass_points`` or more passes; ``max_attempts`` 0 = unlimited retakes;
-    ``time_limit_minutes``: the server submits the attempt when the time is up."""
+    ``time_limit_minutes``: the server submits the attempt when the time is up;
+    ``cooldown_minutes``: the wait after an attempt ends before the next may start;
+    ``daily_attempts``: attempts a learner may start per day on the position (0 = no limit)."""
 
     required: bool
     questions: int = 50
@@ -25,6 +27,8 @@ class ExamPolicy:
     pass_points: int = 60
     max_attempts: int = 0
     time_limit_minutes: int = 60
+    cooldown_minutes: int = 0
+    daily_attempts: int = 0
 
 
 @dataclass(frozen=True)

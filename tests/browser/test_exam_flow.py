@@ -1,6 +1,7 @@
 """A construction learner takes the online exam in headless Chromium on the demo's question bank
 (seeded by the construction plugin's demo hook): a failing attempt, then a passing one started on
-a PC, resumed on a phone after a reload, answered by clicks (each autosaved), handed in.
+a PC, resumed on a phone after a reload, answered by clicks (each autosaved), handed in. Handing
+in with unanswered questions asks first; the retake waits for the tenant's cool-down.
 Screenshots at 1280 and 375 px in docs/screenshots/."""
 
 from __future__ import annotations
@@ -119,11 +120,30 @@ async def test_fail_then_pass_resuming_on_a_phone_after_a_reload(live_server, ne
             break
         await asyncio.sleep(0.25)
     assert (await ExamAttempt.objects().where(ExamAttempt.id == first).first()).hidden_count == 1
+    # 交卷 with 47 questions unanswered asks first (htmx fragment from the server); 确认交卷 hands in.
     await desktop.click("#submit-exam")
+    await desktop.wait_for_selector("#confirm-box")
+    assert "还有 47 题未作答" in await desktop.inner_text("#confirm-box")
+    assert (await ExamAttempt.objects().where(ExamAttempt.id == first).first()).status == "open"
+    await screenshot(desktop, "exam-confirm-desktop", full_page=False)
+    await desktop.click("#confirm-submit")
     await desktop.wait_for_selector("#verdict")
     assert await desktop.inner_text("#verdict") == "不合格" and await desktop.inner_text("#score") == "0"
-    assert "可继续考核测试，直至合格为止" in await desktop.inner_text("main")
+    main = await desktop.inner_text("main")
+    assert "可继续考核测试，直至合格为止" in main and "答对" not in main  # score and verdict only
     await screenshot(desktop, "exam-result-fail-desktop")
+
+    # The retake waits for the tenant's cool-down: the list says from when.
+    await desktop.goto(f"{root}/exams")
+    item = f"li[data-enrollment='{enrollment.id}']"
+    assert await desktop.locator(f"{item} button:has-text('再次考核')").count() == 0
+    assert "距上次交卷时间过短，请稍后再考" in await desktop.inner_text(item)
+    assert "下次可考时间" in await desktop.inner_text(item)
+    # The cool-down passes (the attempt moved back by it, as if the learner had waited).
+    wait = dt.timedelta(minutes=live_server.app.state.platform.tenants.get("construction").rules.exam.cooldown_minutes)
+    done = await ExamAttempt.objects().where(ExamAttempt.id == first).first()
+    await ExamAttempt.update({ExamAttempt.started_at: done.started_at - wait, ExamAttempt.deadline: done.deadline - wait,
+                              ExamAttempt.submitted_at: done.submitted_at - wait}).where(ExamAttempt.id == first)
 
     # The second attempt: half answered on the PC, then a reload keeps every choice.
     await desktop.goto(f"{root}/exams")
@@ -157,6 +177,8 @@ async def test_fail_then_pass_resuming_on_a_phone_after_a_reload(live_server, ne
     await phone.wait_for_selector("#verdict")
     assert await phone.inner_text("#verdict") == "合格" and await phone.inner_text("#score") == "100"
     assert "100" in await phone.inner_text("#best")
+    # Passed, hours still in review: when the certificate can be printed.
+    assert "学时审核通过后才可打印证书" in await phone.inner_text("#certificate")
     await screenshot(phone, "exam-result-pass-phone")
     done = await ExamAttempt.objects().where(ExamAttempt.id == second).first()
     assert done.status == "submitted" and done.passed and done.score_centi == 10000

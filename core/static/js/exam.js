@@ -30,7 +30,9 @@
     window.setTimeout(tick, 1000);
   }
   tick();
-  form.addEventListener("submit", function () { handedIn = true; });
+  // Leaving the page (the hand-in's redirect) ends the countdown and the hidden-tab reports; a
+  // click on 交卷 alone does not: the server may first ask to confirm unanswered questions.
+  window.addEventListener("pagehide", function () { handedIn = true; });
 
   document.body.addEventListener("htmx:beforeSwap", function (e) {
     var status = e.detail.xhr.status;
