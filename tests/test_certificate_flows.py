@@ -99,7 +99,7 @@ async def test_batch_job_issues_every_eligible_learners_certificate_with_progres
     r = await client.post("/t/construction/admin/certificates/batch")
     assert r.status_code == 303 and "/admin/jobs/" in r.headers["location"]
     run = await _wait_run("certificates:construction")
-    assert run.status == "complete" and run.total >= 4 and run.done == run.total
+    assert run.status == "complete" and run.total >= len(made) and run.done == run.total  # other tests add more
     for _, _, _, enrollment in made:
         assert await services.current(tenant, enrollment.id) is not None
     assert (await services.current(tenant, made[0][3].id)).id == already.id  # not re-issued
