@@ -45,10 +45,12 @@ DETECTOR = MODELS / "face_detection_yunet_2023mar.onnx"
 DETECTOR_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 DETECTOR_SIZE = 232_589
 
-# The Euclidean distance between unit encodings at or below which two faces are one person. On
-# ../shared/faces same person ≤ 1.03, different people ≥ 1.22 (docs/faces.md, "SFace"); 1.12 sits
-# in that gap and next to OpenCV's published SFace threshold (L2 1.128 = cosine 0.363).
-DEFAULT_TOLERANCE = 1.12
+# The Euclidean distance between unit encodings at or below which two faces are one person,
+# calibrated by benchmarks/bench_faces.py (docs/faces.md, "SFace"): the six people of
+# ../shared/faces are ≤ 1.01 from themselves, ≥ 1.23 from each other; different East Asian people
+# of the London set ≥ 1.07; 1.04 splits that gap (0.024% of all 20,604 London impostor pairs
+# fall within it).
+DEFAULT_TOLERANCE = 1.04
 ALIGN_FACE_PX = 96  # face width at which the alignment points are found (YuNet: 10–300 px)
 SCORE_THRESHOLD = 0.8  # YuNet face score below which a detection is dropped
 
@@ -149,31 +151,21 @@ class SFaceProvider(FaceProviderBase):
         crop = cv2.resize(crop, (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
                           interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         cx, cy = (box.center[0] - x0) * s, (box.center[1] - y0) * s
-        row = _nearest(self._faces(crop, max(crop.shape[:2])), cx, cy)
-        # the same search on the mirrored crop, its points mirrored back and averaged: YuNet's
-        # points jitter by a few pixels with the crop, and SFace is sensitive to alignment
-        cw = crop.shape[1]
-        mirrored = _nearest(self._faces(np.ascontiguousarray(crop[:, ::-1]), max(crop.shape[:2])), cw - cx, cy)
-        back = mirrored.copy()
-        back[0] = cw - mirrored[0] - mirrored[2]
-        for i, j in ((4, 6), (6, 4), (8, 8), (10, 12), (12, 10)):  # eyes and mouth corners swap sides
-            back[i], back[i + 1] = cw - mirrored[j], mirrored[j + 1]
-        return crop, (row + back) / 2
+        return crop, _nearest(self._faces(crop, max(crop.shape[:2])), cx, cy)
 
     def raw_encode(self, rgb: np.ndarray, row: np.ndarray) -> np.ndarray:
-        """Align the face of YuNet's ``row`` and compute its unit-length SFace feature: the mean
-        of the aligned face's and its mirror image's (the benchmarks' reference cost)."""
+        """Align the face of YuNet's ``row`` and compute its unit-length SFace feature (the
+        benchmarks' reference cost)."""
         import cv2
         import numpy as np
 
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         with LOCK:
             _det, rec = _nets(self.detector, self.recognizer)
-            chip = rec.alignCrop(bgr, row)
-            feats = [rec.feature(c).reshape(-1).astype(np.float64) for c in (chip, np.ascontiguousarray(chip[:, ::-1]))]
-        if not all(np.linalg.norm(f) > 0 for f in feats):
+            feat = rec.feature(rec.alignCrop(bgr, row)).reshape(-1).astype(np.float64)
+        if not np.linalg.norm(feat) > 0:
             raise NoFaceError("no face to encode")
-        return _unit(sum(_unit(f) for f in feats))
+        return _unit(feat)
 
     def encode(self, image: np.ndarray, box: FaceBox | None = None) -> np.ndarray:
         rgb = ensure_rgb(image)
