@@ -46,12 +46,12 @@ DETECTOR_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552
 DETECTOR_SIZE = 232_589
 
 # The Euclidean distance between unit encodings at or below which two faces are one person,
-# calibrated by benchmarks/bench_faces.py (docs/faces.md, "SFace"): the six people of
-# ../shared/faces are ≤ 1.01 from themselves, ≥ 1.23 from each other; different East Asian people
-# of the London set ≥ 1.07; 1.04 splits that gap (0.024% of all 20,604 London impostor pairs
-# fall within it).
-DEFAULT_TOLERANCE = 1.04
+# calibrated with benchmarks/bench_matchers.py (docs/faces.md, "SFace"): the six people of
+# ../shared/faces are ≤ 0.974 from themselves and ≥ 1.219 from each other; the closest different
+# East Asian people of the London set are 1.037 apart; 1.00 lies between 0.974 and 1.037.
+DEFAULT_TOLERANCE = 1.00
 ALIGN_FACE_PX = 96  # face width at which the alignment points are found (YuNet: 10–300 px)
+POINT_SCALES = (0.7, 0.78, 0.86, 0.94, 1.0, 1.08, 1.17, 1.26, 1.36)  # the crop's scales YuNet's points are averaged over
 SCORE_THRESHOLD = 0.8  # YuNet face score below which a detection is dropped
 
 LOCK = threading.Lock()  # OpenCV DNN networks are not re-entrant: one lock for both models
@@ -132,11 +132,13 @@ class SFaceProvider(FaceProviderBase):
     # --- identity -----------------------------------------------------------------------------
 
     def _located(self, rgb: np.ndarray, box: FaceBox) -> tuple[np.ndarray, np.ndarray]:
-        """(crop, YuNet's row in it) for the face in ``box``: a crop around the box scaled so the
-        face is ``ALIGN_FACE_PX`` wide, where the five points are found again and the face is
-        aligned. One scale whatever the image's size (and a smooth downscale, not the aliasing of
-        warping a big face straight to 112 px), so a face's encodings agree across photos, frames
-        and callers' boxes."""
+        """(crop, five points in it) for the face in ``box``: a crop around the box scaled so the
+        face is ``ALIGN_FACE_PX`` wide (one scale whatever the image's size, and a smooth
+        downscale, not the aliasing of warping a big face straight to 112 px), with YuNet's five
+        points averaged over the crop searched at POINT_SCALES. SFace moves by ~0.15 for one pixel
+        of point noise on such a crop; YuNet's points jitter by a pixel or two with the crop, and
+        their mean over several scales much less, so a face's encodings agree whether it was
+        located by this detector, at another scale, or by the liveness provider."""
         import cv2
         import numpy as np
 
@@ -148,10 +150,19 @@ class SFaceProvider(FaceProviderBase):
             raise NoFaceError("no face to encode")
         s = ALIGN_FACE_PX / max(box.w, 1.0)
         crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        crop = cv2.resize(crop, (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s))),
-                          interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+        size = (max(1, round((x1 - x0) * s)), max(1, round((y1 - y0) * s)))
+        crop = cv2.resize(crop, size, interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
         cx, cy = (box.center[0] - x0) * s, (box.center[1] - y0) * s
-        return crop, _nearest(self._faces(crop, max(crop.shape[:2])), cx, cy)
+        rows = []
+        for k in POINT_SCALES:
+            scaled = crop if k == 1 else cv2.resize(crop, (round(size[0] * k), round(size[1] * k)), interpolation=cv2.INTER_LINEAR)
+            try:
+                rows.append(_nearest(self._faces(scaled, max(scaled.shape[:2])), cx * k, cy * k) / k)
+            except NoFaceError:
+                continue
+        if not rows:
+            raise NoFaceError("no face to encode")
+        return crop, np.mean(rows, axis=0).astype(np.float32)
 
     def raw_encode(self, rgb: np.ndarray, row: np.ndarray) -> np.ndarray:
         """Align the face of YuNet's ``row`` and compute its unit-length SFace feature (the
