@@ -64,3 +64,23 @@ async def test_no_face_stays_no_face(platform):
     assert await portrait_gate(platform, tenant, no_face) == "未检测到人脸，请正对镜头重新拍摄"
     blank = encode_jpeg(np.full((480, 640, 3), 128, np.uint8), max_side=None)
     assert await portrait_gate(platform, tenant, blank) == "未检测到人脸，请正对镜头重新拍摄"
+
+
+def test_small_face_report_at_the_size_floor():
+    """Where the gate saw no face, a found face under ``min_face_px`` (or under ``min_face_share``
+    of the shorter side) is 人脸太小; one at the floor stays 未检测到人脸 (the gate's reason)."""
+    from core.faces import FaceBox, PortraitRules, QualityCode, assess_portrait
+    from core.faces.quality import small_face_report
+
+    image = np.zeros((600, 1000, 3), np.uint8)
+    rules = PortraitRules()  # 90 px and 8 % of the shorter side (48 px here)
+    none = assess_portrait(image, [], rules)
+    assert none.codes == [QualityCode.NO_FACE]
+    small = small_face_report(none, image, [FaceBox(100, 100, 89, 110), FaceBox(400, 100, 40, 50)], rules)
+    assert small.codes == [QualityCode.TOO_SMALL] and small.message == "人脸太小，请靠近镜头" and small.faces == 1
+    assert small.box.w == 89  # the largest face found is judged
+    assert small_face_report(none, image, [FaceBox(100, 100, 90, 110)], rules) is none
+    narrow = np.zeros((2000, 3000, 3), np.uint8)  # 8 % of 2000 px = 160 px
+    assert small_face_report(none, narrow, [FaceBox(100, 100, 159, 190)], rules).codes == [QualityCode.TOO_SMALL]
+    assert small_face_report(none, narrow, [FaceBox(100, 100, 160, 190)], rules) is none
+    assert small_face_report(none, image, [], rules) is none

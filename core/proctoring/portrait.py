@@ -5,8 +5,8 @@ Every image goes through the core upload gate (``clean_image``: type by content,
 limits, re-encoded JPEG, no metadata) in a worker thread. With the learner's consent to face
 processing, the portrait then goes through the portrait gate of the tenant's matching provider,
 or of its liveness provider when the matcher cannot judge portraits (``assess_portrait`` via
-``check_portrait``) and, where the tenant's rules ask for it, is compared
-with the photo on the ID card. Nothing is stored when any image is refused; the reasons are
+``check_portrait``), and, where the tenant's rules ask for it, is compared with the photo on the
+ID card. Nothing is stored when any image is refused; the reasons are
 Chinese, per field. Without consent the images are stored but no face processing runs.
 """
 
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from core.audit.services import record
 from core.db.scoped import scoped
 from core.faces import Capability, CapabilityError, FaceError, select_provider
+from core.faces.quality import small_face_report
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
 from core.offload import run_cpu
@@ -58,7 +59,6 @@ async def portrait_problem(provider, data: bytes, finder=None) -> str:
     it finds no face, ``finder`` (a detector) may show the face is only too small."""
 
     from core.faces import decode_image  # imaging loads OpenCV: only when a portrait is checked
-    from core.faces.quality import small_face_report
 
     def run() -> str:
         image = decode_image(data)
