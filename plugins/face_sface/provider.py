@@ -51,7 +51,8 @@ DETECTOR_SIZE = 232_589
 # East Asian people of the London set are 1.037 apart; 1.00 lies between 0.974 and 1.037.
 DEFAULT_TOLERANCE = 1.00
 ALIGN_FACE_PX = 96  # face width at which the alignment points are found (YuNet: 10–300 px)
-POINT_SCALES = (0.7, 0.78, 0.86, 0.94, 1.0, 1.08, 1.17, 1.26, 1.36)  # the crop's scales YuNet's points are averaged over
+# the scales of the face crop that YuNet's five points are averaged over
+POINT_SCALES = (0.7, 0.78, 0.86, 0.94, 1.0, 1.08, 1.17, 1.26, 1.36)
 SCORE_THRESHOLD = 0.8  # YuNet face score below which a detection is dropped
 
 LOCK = threading.Lock()  # OpenCV DNN networks are not re-entrant: one lock for both models
@@ -99,7 +100,12 @@ class SFaceProvider(FaceProviderBase):
     default_tolerance = DEFAULT_TOLERANCE
 
     def __init__(
-        self, detector: Path = DETECTOR, recognizer: Path = RECOGNIZER, *, detect_side: int = 640, thorough_side: int = 1024
+        self,
+        detector: Path = DETECTOR,
+        recognizer: Path = RECOGNIZER,
+        *,
+        detect_side: int = 640,
+        thorough_side: int = 1024,
     ) -> None:
         self.detector = Path(detector)
         self.recognizer = Path(recognizer)
@@ -127,7 +133,8 @@ class SFaceProvider(FaceProviderBase):
 
     def detect(self, image: np.ndarray) -> list[FaceBox]:
         rgb = ensure_rgb(image)
-        return [FaceBox(float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in self._faces(rgb, self.thorough_side)]
+        rows = self._faces(rgb, self.thorough_side)
+        return [FaceBox(float(r[0]), float(r[1]), float(r[2]), float(r[3])) for r in rows]
 
     # --- identity -----------------------------------------------------------------------------
 
@@ -155,9 +162,11 @@ class SFaceProvider(FaceProviderBase):
         cx, cy = (box.center[0] - x0) * s, (box.center[1] - y0) * s
         rows = []
         for k in POINT_SCALES:
-            scaled = crop if k == 1 else cv2.resize(crop, (round(size[0] * k), round(size[1] * k)), interpolation=cv2.INTER_LINEAR)
+            scaled = crop if k == 1 else cv2.resize(crop, (round(size[0] * k), round(size[1] * k)),
+                                                    interpolation=cv2.INTER_LINEAR)
             try:
-                rows.append(_nearest(self._faces(scaled, max(scaled.shape[:2])), cx * k, cy * k) / k)
+                found = self._faces(scaled, max(scaled.shape[:2]))
+                rows.append(_nearest(found, cx * k, cy * k, 0.5 * ALIGN_FACE_PX * k) / k)
             except NoFaceError:
                 continue
         if not rows:
@@ -197,14 +206,18 @@ class SFaceProvider(FaceProviderBase):
         return float(np.linalg.norm(_unit(a) - _unit(b)))
 
 
-def _nearest(rows: np.ndarray, cx: float, cy: float) -> np.ndarray:
-    """The row whose box centre is nearest (cx, cy); NoFaceError when there is none."""
+def _nearest(rows: np.ndarray, cx: float, cy: float, reach: float) -> np.ndarray:
+    """The row whose box centre is nearest (cx, cy), within ``reach``; NoFaceError when none is
+    (the face the caller located is not one YuNet sees: another face in the crop is not it)."""
     import numpy as np
 
-    if not len(rows):
-        raise NoFaceError("no face to encode")
-    centres = rows[:, :2] + rows[:, 2:4] / 2
-    return rows[int(np.argmin(np.hypot(centres[:, 0] - cx, centres[:, 1] - cy)))].astype(np.float32)
+    if len(rows):
+        centres = rows[:, :2] + rows[:, 2:4] / 2
+        gaps = np.hypot(centres[:, 0] - cx, centres[:, 1] - cy)
+        i = int(np.argmin(gaps))
+        if gaps[i] <= reach:
+            return rows[i].astype(np.float32)
+    raise NoFaceError("no face to encode")
 
 
 def _unit(v) -> np.ndarray:

@@ -5,6 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
+from core import FaceBox, NoFaceError
 from core.testing import face_media as media
 from plugins.face_sface import DEFAULT_TOLERANCE, SFaceProvider
 
@@ -59,3 +60,13 @@ def test_a_known_box_picks_its_face_on_a_group_photo(provider):
         near[box.center] = (provider.distance(e, obama), provider.distance(e, biden))
     assert any(o <= DEFAULT_TOLERANCE < b for o, b in near.values())
     assert any(b <= DEFAULT_TOLERANCE < o for o, b in near.values())
+
+
+def test_a_box_beside_the_face_is_not_encoded_as_that_face(provider):
+    """A caller's box where no face is (here below obama's face, on his collar) is refused, not
+    matched to the nearby face that the crop around it also holds."""
+    img = media.load_photo(media.faces_dir() / "obama" / "obama_1.jpg")
+    (box,) = provider.detect(img)
+    below = FaceBox(box.x, box.y + 0.9 * box.h, box.w, box.h)
+    with pytest.raises(NoFaceError):
+        provider.encode(img, below)
