@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).parent
 DATABASE_FREE = [ROOT / "tests" / "faces", ROOT / "plugins" / "face_mediapipe" / "tests",
-                 ROOT / "plugins" / "face_dlib" / "tests"]
+                 ROOT / "plugins" / "face_dlib" / "tests", ROOT / "plugins" / "face_sface" / "tests"]
 
 
 def pytest_collection_modifyitems(config, items):

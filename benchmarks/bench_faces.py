@@ -9,8 +9,9 @@ impostor margins to the default tolerance (photo pairs and webcam frames against
 genuine-session rejection per liveness signal source and per frame rate, in every frame phase;
 the same with spectacles drawn on the genuine clips (media.with_glasses) and those frames'
 identity distances and margins; photo-attack acceptance per attack type (and which single
-actions a photo could fake); a dark fade-in session with identity. ``--write-docs`` also
-replaces the figures block in docs/faces.md.
+actions a photo could fake); a dark fade-in session with identity; per matcher and population
+(benchmarks/bench_matchers.py) false match / non-match rates, margins and stand-in sessions.
+``--write-docs`` also replaces the figures block in docs/faces.md.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from core import FaceError, IdentityCheck, LivenessSession, frame_signals, portr
 from core.testing import face_media as media  # noqa: E402
 from plugins.face_dlib import DlibProvider  # noqa: E402
 from plugins.face_mediapipe import MediaPipeProvider  # noqa: E402
+from bench_matchers import bench_matchers  # noqa: E402
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "faces.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -337,14 +339,17 @@ def bench_fade(out: Report, mp: MediaPipeProvider, dl: DlibProvider) -> None:
     out()
     out("Obama clip fading in from 12 % brightness over 1.5 s, blink + open mouth, identity against obama_1.jpg:")
     out(f"{'passed' if v.passed else 'REJECTED: ' + ', '.join(v.reasons)}; {sc['identity_frames']:.0f} frames encoded, "
-        f"{sc['identity_below_floor']:.0f} below the quality floor not encoded; spread {sc['identity_spread']:.3f}, "
-        f"largest distance to the portrait {sc['identity_max_distance']:.3f}.")
+        f"{sc['identity_below_floor']:.0f} below the quality floor not encoded; judged distance to the portrait "
+        f"{sc['identity_distance']:.3f} (largest {sc['identity_max_distance']:.3f}), farthest frame from the session's "
+        f"centre {sc['identity_consistency']:.3f}.")
     out()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write-docs", action="store_true", help="replace the figures block in docs/faces.md")
+    ap.add_argument("--population", action="append", default=[], metavar="NAME=DIR",
+                    help="another population for the matcher figures (bench_matchers.py)")
     args = ap.parse_args()
     out = Report()
     mp, dl = MediaPipeProvider(), DlibProvider()
@@ -358,6 +363,7 @@ def main() -> None:
     bench_glasses(out, mp, dl, clips, signals)
     bench_attacks(out, mp, dl)
     bench_fade(out, mp, dl)
+    bench_matchers(out, args.population)
     out(f"Total benchmark time: {time.perf_counter() - t0:.0f} s.")
     if args.write_docs and DOCS.exists():
         text = DOCS.read_text()

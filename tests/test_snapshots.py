@@ -29,6 +29,7 @@ from core.roster.tables import LearnerProfile
 from core.study import services
 from core.study.tables import HoursEntry, LessonProgress, StudyEvent
 from core.testing.face_media import faces_dir
+from plugins.face_sface import DEFAULT_TOLERANCE as SFACE_TOLERANCE  # the construction group's matcher
 
 T = "/t/construction"
 
@@ -186,7 +187,7 @@ async def passed_check(tenant, account_id: int, age_seconds: float = 0.0, purpos
     at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=age_seconds)
     row = FaceVerification(tenant=tenant.id, account=account_id, purpose=purpose, nonce=secrets.token_hex(16),
                            status=status, created_at=at, finished_at=at, liveness_provider="mediapipe",
-                           match_provider="dlib")
+                           match_provider="sface")
     await row.save()
     return row
 
@@ -345,7 +346,8 @@ async def test_same_person_snapshot_is_matched_in_a_job_and_confirms_the_hours(c
     row = await settled(r.json()["id"])
     assert row.purpose == "snapshot" and row.status == "passed" and row.reasons == []
     assert matched_in and all(name.startswith("xs-face") for name in matched_in), matched_in
-    assert row.scores["faces"] == 1 and row.scores["distance"] <= 0.6 and row.match_provider == "dlib"
+    assert row.match_provider == me["tenant"].rules.face.match_provider == "sface"
+    assert row.scores["faces"] == 1 and row.scores["distance"] <= row.scores["tolerance"] == SFACE_TOLERANCE
     stored = await StoredFile.objects().where(StoredFile.id == row.evidence[0]).first()
     assert stored.kind == "snapshot" and stored.owner == account.id
     assert platform.storage.read(stored)[:2] == b"\xff\xd8"  # re-encoded JPEG
@@ -375,7 +377,8 @@ async def test_other_person_pauses_withdraws_provisional_hours_and_needs_a_new_f
     r = await upload(client, ticket, frame("biden/biden_1.jpg"))
     assert r.status_code == 202
     row = await settled(r.json()["id"])
-    assert row.status == "failed" and row.scores["distance"] > 0.6 and row.reasons == ["抓拍照片与本人头像不一致"]
+    assert row.status == "failed" and row.reasons == ["抓拍照片与本人头像不一致"]
+    assert row.scores["distance"] > row.scores["tolerance"] == SFACE_TOLERANCE
     clock.advance(15)
     a = await beat(client, token, seq + 1, lesson.id, position + 15)
     assert a["paused"] and a["face_paused"] and a["credited"] == 0
@@ -484,7 +487,7 @@ async def test_one_face_studying_for_two_accounts_flags_both(client, platform, m
     assert flags == sorted([(a["account"].id, "shared_face"), (b["account"].id, "shared_face")])
     event_a = await StudyEvent.objects().output(load_json=True).where((StudyEvent.account == a["account"].id)
                                                & (StudyEvent.kind == "flagged")).first()
-    assert event_a.detail["other_account"] == b["account"].id and event_a.detail["distance"] <= 0.6
+    assert event_a.detail["other_account"] == b["account"].id and event_a.detail["distance"] <= SFACE_TOLERANCE
     kept = await FaceEncoding.count().where(FaceEncoding.account.is_in([a["account"].id, b["account"].id]))
     assert kept == 4  # two portraits, two snapshots
 

@@ -96,3 +96,19 @@ def image_issues(image: np.ndarray, box: FaceBox, rules: PortraitRules) -> tuple
     if sharp < rules.min_sharpness:
         issues.append(issue(QualityCode.BLURRY, sharp))
     return issues, measures
+
+
+def small_face_report(report: QualityReport, image: np.ndarray, boxes: Sequence[FaceBox],
+                      rules: PortraitRules | None = None) -> QualityReport:
+    """``report`` (the gate found no face), told 人脸太小 instead when ``boxes`` — from a detector
+    that sees faces down to ~10 px, which a landmark model misses — hold a face below the size
+    floor: the learner is asked to come closer, not told there is no face."""
+    if report.codes != [QualityCode.NO_FACE] or not boxes:
+        return report
+    rules = rules or PortraitRules()
+    h, w = image.shape[:2]
+    box = max(boxes, key=lambda b: b.w * b.h).clipped(w, h)
+    if box.w >= rules.min_face_px and box.w / min(h, w) >= rules.min_face_share:
+        return report
+    return QualityReport((issue(QualityCode.TOO_SMALL, box.w),), 1, box=box,
+                         measures={"face_px": round(float(box.w), 4)}, provider=report.provider)

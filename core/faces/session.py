@@ -7,6 +7,7 @@ frame (returns per-frame guidance; ``guidance.done`` says stop) → ``finish()``
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections import deque
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class LivenessSession:
     MAX_FRAMES = 600
     SAMPLE_EVERY_MS = 500
     MAX_EVIDENCE = 8
+    IDENTITY_SHARE = 0.75  # share of the encoded frames that must be within tolerance
     IDENTITY_MAX_YAW = 25.0  # encodings of turned faces are unreliable: identity uses frontal frames
     # frames encoded for identity must be lit, big and sharp enough (a dark fade-in, a face far
     # away or in motion blur encodes poorly and would spread the encodings)
@@ -204,17 +206,29 @@ class LivenessSession:
         scores: dict[str, float] = {"identity_frames": float(len(encodings)), "identity_below_floor": float(skipped)}
         if not encodings:
             return evidence, [VerdictCode.IDENTITY_UNAVAILABLE], scores
-        spread = max(
-            (matcher.distance(a, b) for n, a in enumerate(encodings) for b in encodings[n + 1 :]), default=0.0
-        )
-        scores["identity_spread"] = round(float(spread), 4)
+        # Who the person is, judged robustly: the distance that IDENTITY_SHARE of the frames are
+        # within, so a strong grimace or a blurred turn in a few frames does not fail a genuine
+        # learner, while a stand-in fails, and so does someone else in more than a quarter of
+        # the frames (a swap).
         if dists:
             scores["identity_max_distance"] = max(dists)
-            if max(dists) > tol:
+            scores["identity_distance"] = within_share(dists, self.IDENTITY_SHARE)
+            if scores["identity_distance"] > tol:
                 codes.append(VerdictCode.IDENTITY_MISMATCH)
-        if spread > tol and VerdictCode.IDENTITY_MISMATCH not in codes:
+        # One person throughout: every frame within tolerance of the session's most central frame
+        # (the one nearest the others). Not the largest distance between any two frames, which
+        # a grimace spreads; a frame of someone else (a swap during one action) is far from it.
+        centre = min(encodings, key=lambda a: sorted(matcher.distance(a, b) for b in encodings)[len(encodings) // 2])
+        scores["identity_consistency"] = round(max(float(matcher.distance(centre, e)) for e in encodings), 4)
+        if scores["identity_consistency"] > tol and VerdictCode.IDENTITY_MISMATCH not in codes:
             codes.append(VerdictCode.IDENTITY_INCONSISTENT)
         return evidence, codes, scores
+
+
+def within_share(distances: list[float], share: float) -> float:
+    """The smallest distance that at least ``share`` of ``distances`` are within."""
+    ordered = sorted(distances)
+    return round(float(ordered[max(0, math.ceil(share * len(ordered)) - 1)]), 4)
 
 
 def frame_signals(

@@ -3,9 +3,10 @@ later compared with.
 
 Every image goes through the core upload gate (``clean_image``: type by content, size and pixel
 limits, re-encoded JPEG, no metadata) in a worker thread. With the learner's consent to face
-processing, the portrait then goes through the portrait gate of the tenant's matching provider
-(``assess_portrait`` via ``check_portrait``) and, where the tenant's rules ask for it, is compared
-with the photo on the ID card. Nothing is stored when any image is refused; the reasons are
+processing, the portrait then goes through the portrait gate of the tenant's matching provider,
+or of its liveness provider when the matcher cannot judge portraits (``assess_portrait`` via
+``check_portrait``), and, where the tenant's rules ask for it, is compared with the photo on the
+ID card. Nothing is stored when any image is refused; the reasons are
 Chinese, per field. Without consent the images are stored but no face processing runs.
 """
 
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from core.audit.services import record
 from core.db.scoped import scoped
 from core.faces import Capability, CapabilityError, FaceError, select_provider
+from core.faces.quality import small_face_report
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
 from core.offload import run_cpu
@@ -28,21 +30,41 @@ NO_CONSENT_NOTICE = "您未勾选同意人脸信息处理，照片已保存但�
 
 
 async def quality_provider(platform, tenant):
-    """The tenant's matching provider if it can judge portraits, else None (no face plugin)."""
+    """The provider that judges the tenant's portraits: its matching provider if it can, else its
+    liveness provider (a matcher such as SFace finds five points, too few to see closed eyes or a
+    turned head); None when neither can (no face plugin)."""
+    found = await platform.face_providers()
+    rules = tenant.rules.face
+    for name in (rules.match_provider, rules.liveness_provider):
+        try:
+            return select_provider(found, name, Capability.QUALITY)
+        except CapabilityError:
+            continue
+    return None
+
+
+async def small_face_finder(platform, tenant, provider):
+    """The tenant's matching provider when it detects faces and is not ``provider`` (the gate's):
+    its detector is asked where the gate found no face, to tell a tiny face from none."""
     try:
-        return select_provider(await platform.face_providers(), tenant.rules.face.match_provider,
-                               Capability.QUALITY)
+        finder = select_provider(await platform.face_providers(), tenant.rules.face.match_provider,
+                                 Capability.DETECT)
     except CapabilityError:
         return None
+    return None if finder is provider else finder
 
 
-async def portrait_problem(provider, data: bytes) -> str:
-    """The provider's first Chinese reason for refusing the portrait, or "" when it is fine."""
+async def portrait_problem(provider, data: bytes, finder=None) -> str:
+    """The provider's first Chinese reason for refusing the portrait, or "" when it is fine; where
+    it finds no face, ``finder`` (a detector) may show the face is only too small."""
 
     from core.faces import decode_image  # imaging loads OpenCV: only when a portrait is checked
 
     def run() -> str:
-        report = provider.check_portrait(decode_image(data))
+        image = decode_image(data)
+        report = provider.check_portrait(image)
+        if finder is not None:
+            report = small_face_report(report, image, finder.detect(image) if not report.faces else [])
         return "" if report.ok else report.message
 
     try:
@@ -56,7 +78,9 @@ async def portrait_gate(platform, tenant, data: bytes) -> str:
     portrait, whoever uploads it (the learner, or a company on the learner's behalf): the
     provider's Chinese reason for refusing it, or "" when it is fine or no provider can judge it."""
     provider = await quality_provider(platform, tenant)
-    return await portrait_problem(provider, data) if provider is not None else ""
+    if provider is None:
+        return ""
+    return await portrait_problem(provider, data, await small_face_finder(platform, tenant, provider))
 
 
 async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) -> str:
@@ -115,7 +139,8 @@ async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploa
         if faces_allowed:
             provider = await quality_provider(platform, tenant)
             if provider is not None:
-                problem = await portrait_problem(provider, cleaned["portrait"])
+                problem = await portrait_problem(provider, cleaned["portrait"],
+                                                 await small_face_finder(platform, tenant, provider))
                 if problem:
                     out.errors["portrait"] = f"个人证件照不合格：{problem}"
             id_front = cleaned.get("id_front") or await _stored(platform.storage, tenant, profile.id_front)

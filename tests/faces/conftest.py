@@ -37,6 +37,13 @@ def dlib():
 
 
 @pytest.fixture(scope="session")
+def sface():
+    from plugins.face_sface import SFaceProvider
+
+    return SFaceProvider()
+
+
+@pytest.fixture(scope="session")
 def clips():
     v = media.videos_dir()
     return {name: media.read_clip(v / name) for name in media.CLIPS}

@@ -22,7 +22,7 @@ def _loaded_after(code: str) -> set[str]:
 
 
 def test_importing_the_contract_and_the_face_plugins_loads_no_image_library():
-    loaded = _loaded_after("import core.faces\nfrom core import hookimpl\nimport plugins.face_mediapipe, plugins.face_dlib")
+    loaded = _loaded_after("import core.faces\nfrom core import hookimpl\nimport plugins.face_mediapipe, plugins.face_dlib, plugins.face_sface")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
