@@ -5,11 +5,13 @@ forms without the CSRF token."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 
 import pytest
 
+from core import cli
 from core.accounts import staff
 from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
@@ -268,3 +270,43 @@ async def test_service_refuses_a_role_outside_the_rules(platform):
         await staff.create_staff(platform.hooks(tenant), tenant, None, staff.StaffForm(
             real_name="甲", role="enterprise_admin", mobile=fake_mobile(), password="Start-2026x"), {"id_number"})
     assert exc.value.field == "role"
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_cli(xs_settings, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", xs_settings.database_url)
+    monkeypatch.setenv("XUESHI_VAR_DIR", str(xs_settings.var_dir))
+    monkeypatch.setenv("XUESHI_DB_POOL_SIZE", "0")  # the CLI's loop is another thread's (see test_cli)
+
+    async def run(*argv: str) -> int:
+        return await asyncio.to_thread(cli.main, list(argv))
+
+    return run
+
+
+async def test_cli_adds_deactivates_and_resets(run_cli, client, platform, make_account, capsys):
+    id_number = fake_id_number()
+    assert await run_cli("staff", "add", "--tenant", "construction", "--role", "reviewer", "--name", "吴审核",
+                         "--id-number", id_number, "--password", "Start-2026x") == 0
+    assert "reviewer" in capsys.readouterr().out
+    reviewer = await Account.objects().where(Account.id_number == id_number).first()
+    assert reviewer.role == "reviewer" and reviewer.must_change_password
+    assert (await client.signin("construction", "id", "Start-2026x", id_number=id_number)).status_code == 303
+    assert (await client.get(f"{C}/password")).status_code == 200
+    assert await run_cli("staff", "deactivate", "--tenant", "construction", "--id-number", id_number) == 0
+    gone = await client.get(f"{C}/password")  # the CLI ended the session the browser holds
+    assert gone.status_code == 303 and "/signin" in gone.headers["location"]
+    assert (await client.signin("construction", "id", "Start-2026x", id_number=id_number)).status_code == 400
+    assert await _audit("staff.deactivated", reviewer.id) is not None
+    with pytest.raises(SystemExit, match="role"):
+        await run_cli("staff", "add", "--tenant", "construction", "--role", "operator", "--name", "甲",
+                      "--id-number", fake_id_number(), "--password", "Start-2026x")
+    learner, password = await make_account("construction", role="learner")
+    assert await run_cli("staff", "reset-password", "--tenant", "construction", "--id-number", learner.id_number) == 0
+    r = await client.signin("construction", "id", "111111", id_number=learner.id_number)
+    assert r.status_code == 303 and r.headers["location"].endswith("/password?first=1")
+    with pytest.raises(SystemExit, match="no learner"):
+        await run_cli("staff", "reset-password", "--tenant", "construction", "--id-number", id_number)
