@@ -310,3 +310,14 @@ async def test_cli_adds_deactivates_and_resets(run_cli, client, platform, make_a
     assert r.status_code == 303 and r.headers["location"].endswith("/password?first=1")
     with pytest.raises(SystemExit, match="no learner"):
         await run_cli("staff", "reset-password", "--tenant", "construction", "--id-number", id_number)
+
+
+async def test_simultaneous_creations_of_one_person_make_one_account(platform):
+    tenant = platform.tenants.get("construction")
+    id_number = fake_id_number()
+    form = staff.StaffForm(real_name="并发", role="reviewer", id_number=id_number, password="Start-2026x")
+    results = await asyncio.gather(*(staff.create_staff(platform.hooks(tenant), tenant, None, form, {"id_number"})
+                                     for _ in range(3)), return_exceptions=True)
+    assert sum(not isinstance(r, Exception) for r in results) == 1
+    assert all(isinstance(r, staff.StaffError) and r.field == "id_number" for r in results if isinstance(r, Exception))
+    assert await Account.count().where(Account.id_number == id_number) == 1

@@ -109,7 +109,11 @@ async def create_staff(hooks: Hooks, tenant: Tenant, actor_id: int | None, form:
         role=role, real_name=name, id_number=id_number, mobile=mobile,
         password_hash=await hash_password_async(form.password), must_change_password=True, active=True,
         created_at=dt.datetime.now(dt.UTC))
-    await account.save()
+    try:
+        await account.save()
+    except Exception:  # a simultaneous creation took the ID number or mobile (unique in the tenant)
+        await _identifiers(tenant, form, needs)  # names the field taken
+        raise
     await record("staff.created", tenant_id=tenant.id, actor_id=actor_id, object_type="account",
                  object_id=account.id, role=role, real_name=name)
     return account
