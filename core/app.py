@@ -26,6 +26,7 @@ from redis.exceptions import RedisError
 
 from core import errors
 from core.accounts import controllers as accounts
+from core.accounts import staff_pages
 from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
@@ -210,7 +211,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
+    handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
                 *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES]
 
     async def start(app: Litestar) -> None:

@@ -1,4 +1,4 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, demo, serve, worker."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -74,6 +74,49 @@ async def _create_admin(settings: Settings, args: argparse.Namespace, password: 
     return f"{role} ready in {tenant.slug if tenant else 'the platform'}"
 
 
+async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
+    """``xueshi staff``: what 账号管理 does (core.accounts.staff), from the command line."""
+    from core.accounts import staff
+    from core.accounts.staff_pages import signin_identifiers
+    from core.accounts.tables import Account
+    from core.db.scoped import scoped
+    from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
+
+    async with _started(settings) as platform:
+        tenant = platform.tenants.get(args.tenant)
+        if tenant is None:
+            raise SystemExit(f"no tenant {args.tenant!r}; known: {', '.join(t.slug for t in platform.tenants)}")
+        try:
+            if args.action == "list":
+                return [f"{a.id}\t{a.role}\t{a.real_name}\t{'active' if a.active else 'inactive'}"
+                        for a in await staff.list_staff(tenant)]
+            if args.action == "add":
+                account = await staff.create_staff(platform.hooks(tenant), tenant, None, staff.StaffForm(
+                    real_name=args.name or "", role=args.role or "", id_number=args.id_number or "",
+                    mobile=args.mobile or "", password=args.password or ""), await signin_identifiers(platform, tenant))
+                return [f"{account.role} {account.id} created in {tenant.slug} (must change the password)"]
+            if args.id_number:
+                where = Account.id_number == normalize_id_number(args.id_number)
+            elif args.mobile:
+                where = Account.mobile == normalize_mobile(args.mobile)
+            else:
+                raise SystemExit("name the account with --id-number or --mobile")
+            account = await scoped(Account, tenant).objects(where).first()
+            if args.action == "reset-password":
+                if account is None or account.role != "learner":
+                    raise SystemExit(f"no learner with that identifier in {tenant.slug}")
+                await staff.reset_learner_password(tenant, platform.sessions, None, account)
+                return [f"learner {account.id}: password reset to the initial password (must change it)"]
+            if account is None or account.role not in staff.staff_roles(tenant):
+                raise SystemExit(f"no staff account with that identifier in {tenant.slug}")
+            await staff.set_active(tenant, platform.sessions, None, account, args.action == "activate")
+            return [f"{account.role} {account.id}: {'active' if account.active else 'deactivated, signed out'}"]
+        except staff.StaffError as exc:
+            raise SystemExit(f"{exc.field}: {exc.message}") from None
+        except InvalidIdentity as exc:
+            raise SystemExit(str(exc)) from None
+
+
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
     from core.retention import purge
 
@@ -120,6 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
+    staff = sub.add_parser("staff", help="a tenant's staff accounts, a learner's password reset (as 账号管理 does)")
+    staff.add_argument("action", choices=["list", "add", "deactivate", "activate", "reset-password"])
+    staff.add_argument("--tenant", required=True, help="tenant slug")
+    staff.add_argument("--role", help="add: one of the tenant's staff.roles (tenant_admin, reviewer)")
+    staff.add_argument("--name", help="add: the person's name")
+    staff.add_argument("--mobile", help="the mobile the account signs in with / is found by")
+    staff.add_argument("--id-number", dest="id_number", help="the ID number the account signs in with / is found by")
+    staff.add_argument("--password", help="add: the initial password (changed at first sign-in)")
     serve = sub.add_parser("serve", help="serve the app (the database must be migrated and tenants synced)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     worker = sub.add_parser("worker", help="run background jobs from Redis (needs REDIS_URL)")
@@ -147,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "purge":
         for slug, counts in asyncio.run(_purge(settings)).items():
             print(slug, " ".join(f"{k}={v}" for k, v in counts.items()))
+    elif args.command == "staff":
+        if args.action == "add" and not args.password:
+            args.password = getpass.getpass("初始密码 / initial password: ")
+        for line in asyncio.run(_staff(settings, args)):
+            print(line)
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
         print(asyncio.run(_create_admin(settings, args, password)))

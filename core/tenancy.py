@@ -125,6 +125,20 @@ class ReviewRules(_Section):
     appeal_days: int = 15
 
 
+STAFF_ROLES = ("tenant_admin", "reviewer")  # roles a tenant admin may give (core.accounts.staff)
+
+
+class StaffRules(_Section):
+    """账号管理: the staff roles a tenant admin may create and give (a subset of STAFF_ROLES)."""
+
+    roles: list[str] = msgspec.field(default_factory=lambda: list(STAFF_ROLES))
+
+    def __post_init__(self) -> None:
+        if not self.roles or any(r not in STAFF_ROLES for r in self.roles):
+            raise msgspec.ValidationError(
+                f"must be a non-empty list of {', '.join(STAFF_ROLES)} - at `$.staff.roles`")
+
+
 class SmsRules(_Section):
     signature: str = "【学时培训】"
 
@@ -140,6 +154,7 @@ class TenantRules(_Section):
     sms: SmsRules = msgspec.field(default_factory=SmsRules)
     profile: ProfileRules = msgspec.field(default_factory=ProfileRules)
     review: ReviewRules = msgspec.field(default_factory=ReviewRules)
+    staff: StaffRules = msgspec.field(default_factory=StaffRules)
 
     def __post_init__(self) -> None:
         e = self.exam

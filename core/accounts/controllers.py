@@ -91,8 +91,23 @@ async def signin_submit(request: Request, platform: Platform, tenant: Tenant, me
     await record("signin", tenant_id=tenant.id, actor_id=account.id, method=method.key)
     await notify(p.hooks(tenant).account_signed_in, tenant=tenant, account=account)
     # A fresh session id at every sign-in; the old one (if any) is destroyed.
-    target = "/password?first=1" if account.must_change_password else "/me"
+    target = "/password?first=1" if account.must_change_password else await work_page(p, tenant, account)
     return await start_session(request, account, target)
+
+
+STAFF_LANDING = ("reviewer", "tenant_admin")
+
+
+async def work_page(platform: Platform, tenant: Tenant, account: Account) -> str:
+    """Where sign-in lands: staff on their first own menu link (a reviewer on the review queue, a
+    tenant admin on the first page of their admin menu, as the tenant's plugins order it), everyone
+    else on 我的."""
+    if account.role in STAFF_LANDING:
+        links = await collect(platform.hooks(tenant).menu_links, tenant=tenant, account=account)
+        own = sorted((m for m in links if account.role in m.roles), key=lambda m: m.order)
+        if own:
+            return own[0].href
+    return "/me"
 
 
 @post("/sms/code")

@@ -67,6 +67,7 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
         MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70),
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
+        MenuLink("账号管理", "/admin/staff", roles=("tenant_admin",), order=76),
         MenuLink("学时审核", "/review", roles=("reviewer",), order=60),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),

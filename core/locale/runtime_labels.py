@@ -49,4 +49,8 @@ RUNTIME_LABELS = [
     N_("申请编号"), N_("多次抓拍非本人"), N_("与其他学员人脸相同"),
     # Registry report batch statuses (core.certificates.registry.BATCH_STATUS_LABELS)
     N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"),
+    # 账号管理 (core.accounts.staff_pages: menu, form fields, notices)
+    N_("账号管理"), N_("姓名"), N_("初始密码"),
+    N_("账号已创建，初始密码须在首次登录时修改。"), N_("已保存。"), N_("账号已停用，该账号的登录已全部失效。"),
+    N_("账号已启用。"), N_("密码已重置为本机构的初始密码，学员下次登录时须修改。"), N_("已更正，并记入审计日志。"),
 ]

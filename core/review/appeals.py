@@ -20,6 +20,7 @@ from core.db.scoped import scoped
 from core.files.images import clean_image_async
 from core.hookcalls import Hooks, notify
 from core.notify.services import send
+from core.review import eligibility
 from core.review.services import (
     MAX_STATEMENT, RESTORED_REASON, ReviewError, _decided, _Gone, _now, _Retry, appeal_deadline, last_clearing,
 )
@@ -74,7 +75,7 @@ async def decide_appeal(hooks: Hooks, tenant: Tenant, reviewer: Account, appeal_
     if appeal is None:
         raise ReviewError("申诉不存在")
     clearing = await scoped(ReviewDecision, tenant).get(appeal.clearing)
-    if reviewer.id in (clearing.reviewer, clearing.confirmed_by):
+    if not eligibility.may_decide_appeal(clearing, reviewer):
         raise ReviewError("申诉须由未参与清除的审核员处理")
     if appeal.status != "open":
         raise ReviewError("该申诉已处理")

@@ -21,7 +21,7 @@ from core.identity import mask_id_number, mask_mobile
 from core.kernel import Platform
 from core.proctoring.portrait import IMAGES
 from core.files.images import ImageRejected
-from core.review import appeals, services, timeline
+from core.review import appeals, eligibility, filters, services, timeline, withdrawal
 from core.review.services import ReviewError
 from core.review.tables import Appeal
 from core.roster.tables import LearnerProfile
@@ -86,9 +86,15 @@ def _ledger_summary(entries: list, lessons: dict[int, str]) -> dict:
 
 @get("/review", guards=[REVIEWER])
 async def review_queue(request: Request, tenant: Tenant) -> Response:
-    return await render(request, "review/queue.html",
-                        {"items": await services.queue(tenant), "appeals": await services.open_appeals(tenant),
-                         "workdays": tenant.rules.study.review_workdays, "mask_id": mask_id_number})
+    items = await services.queue(tenant)
+    chosen = filters.QueueFilter.from_query(request.query_params)
+    by_learner = await filters.companies(tenant, items)
+    return await render(request, "review/queue.html", {
+        "items": filters.apply(items, chosen, by_learner), "total": len(items), "filter": chosen,
+        "statuses": filters.STATUSES, "positions": sorted({i.position for i in items if i.position}),
+        "companies": sorted({e.id: e for e in by_learner.values()}.values(), key=lambda e: e.name),
+        "appeals": await services.open_appeals(tenant), "staffing": await eligibility.staffing(tenant),
+        "workdays": tenant.rules.study.review_workdays, "mask_id": mask_id_number})
 
 
 # --- the case page --------------------------------------------------------------------------------
@@ -110,6 +116,9 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
                          or [0]))}
     appeals = await scoped(Appeal, tenant).objects(Appeal.enrollment == enrollment.id).order_by(Appeal.id)
     pending = next((d for d in decisions if d.kind == "clear" and d.status == "pending"), None)
+    by_id = {d.id: d for d in decisions}
+    # The appeals this reviewer may decide (not one of the two who cleared).
+    may_decide = {a.id for a in appeals if a.clearing in by_id and eligibility.may_decide_appeal(by_id[a.clearing], account)}
     since = enrollment.completed_at
     latest = decisions[-1] if decisions else None
     reverify_open = bool(latest and latest.kind == "reverify"
@@ -129,6 +138,9 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
         "deadline": services.workdays.deadline(since, tenant.rules.study.review_workdays, tenant_time.zone(tenant))
         if since else None,
         "reverify_open": reverify_open, "errors": errors or {}, "notice": notice, "me": account,
+        "may_confirm": bool(pending and eligibility.may_confirm(pending, account)),
+        "may_withdraw": bool(pending and eligibility.may_withdraw(pending, account)),
+        "may_decide": may_decide, "staffing": await eligibility.staffing(tenant),
     }, status_code=status_code)
 
 
@@ -167,6 +179,13 @@ async def review_confirm(request: Request, tenant: Tenant, account: Account, hoo
     act = services.decline_clear if form.get("action") == "decline" else services.confirm_clear
     return await _decide(request, tenant, account, enrollment_id, "confirm",
                          lambda: act(hooks, tenant, account, decision_id, enrollment_id))
+
+
+@post("/review/{enrollment_id:int}/clearings/{decision_id:int}/withdraw", guards=[REVIEWER])
+async def review_withdraw(request: Request, tenant: Tenant, account: Account, hooks: Hooks, enrollment_id: int,
+                          decision_id: int) -> Response:
+    return await _decide(request, tenant, account, enrollment_id, "withdraw",
+                         lambda: withdrawal.withdraw_clear(hooks, tenant, account, decision_id, enrollment_id))
 
 
 @post("/review/{enrollment_id:int}/reverify", guards=[REVIEWER])
@@ -247,5 +266,5 @@ async def appeal_submit(request: Request, platform: Platform, tenant: Tenant, ac
     return redirect(request, f"/study/{enrollment_id}/appeal")
 
 
-ROUTES = [review_queue, review_case, review_approve, review_clear, review_confirm, review_reverify,
+ROUTES = [review_queue, review_case, review_approve, review_clear, review_confirm, review_withdraw, review_reverify,
           review_appeal_decide, review_profile_image, review_evidence, review_appeal_photo, appeal_page, appeal_submit]

@@ -3,8 +3,9 @@
 Decisions (every one audited with the reviewer's identity, announced by ``review_decided``):
 
 - **approve**: 待审核 → 审核通过 (a conditional update: one approval wins), the guide's approval SMS;
-- **clear**: two people. The first reviewer proposes it with a reason code (``pending``); a
-  second, different reviewer confirms it. Confirming is one transaction under the learner's study
+- **clear**: two people. The first reviewer proposes it with a reason code (``pending``) and may
+  withdraw it (``core.review.withdrawal``); a second, different reviewer confirms it
+  (``core.review.eligibility`` says who may do what). Confirming is one transaction under the learner's study
   clock lock (the lock and compare-and-swap of ``core.study.services``): the decision moves
   pending → done by a conditional update (simultaneous confirmations: one wins), every lesson's
   credited seconds are reversed by appending negative ``HoursEntry`` rows (``review_cleared``;
@@ -36,7 +37,7 @@ from core.hookcalls import Hooks, notify
 from core.identity import mask_id_number
 from core.notify.services import send
 from core.proctoring.tables import FaceVerification
-from core.review import workdays
+from core.review import eligibility, workdays
 from core.review.tables import Appeal, ReviewDecision
 from core.study import services as study
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudyEvent
@@ -283,7 +284,7 @@ async def _clearing_for_second_reviewer(tenant: Tenant, reviewer: Account, decis
     decision = await scoped(ReviewDecision, tenant).get(decision_id, ReviewDecision.enrollment == enrollment_id)
     if decision is None or decision.kind != "clear":
         raise ReviewError("清除决定不存在")
-    if decision.reviewer == reviewer.id:
+    if decision.status == "pending" and not eligibility.may_confirm(decision, reviewer):
         raise ReviewError("清除须由另一位审核员复核，不能复核自己提出的清除")
     return decision
 

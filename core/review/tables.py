@@ -22,7 +22,7 @@ class ReviewDecision(Table, tablename="review_decision"):
     kind = Varchar(length=16)
     reason = Varchar(length=16, default="")  # clearing: substitute | idle | no_snapshot | other
     note = Text(default="")
-    status = Varchar(length=16, default="done")  # pending | done | cancelled
+    status = Varchar(length=16, default="done")  # pending | done | cancelled | withdrawn (by its proposer)
     confirmed_by = ForeignKey(references=Account, null=True, default=None)
     confirmed_at = Timestamptz(null=True, default=None)
     reversed_seconds = DoublePrecision(default=0.0)

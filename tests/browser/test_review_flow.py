@@ -106,7 +106,7 @@ async def _sign_in(page, root, id_number, password):
     await page.fill("input[name=id_number]", id_number)
     await page.fill("input[name=password]", password)
     await page.click("form.form button")
-    await page.wait_for_url(re.compile(r"/me$"))
+    await page.wait_for_url(re.compile(r"/(me|review)$"))  # a learner on 我的, a reviewer on the queue
 
 
 from core.courses.tables import Enrollment  # noqa: E402
