@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-
 from core.courses.tables import Course, Enrollment, Lesson
 from core.db import for_update, write_transaction
 from core.db.scoped import scoped
@@ -131,8 +130,6 @@ async def ensure_progress(tenant: Tenant, account_id: int, lesson_id: int) -> Le
         rows.objects((LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)),
         lambda: rows.new(account=account_id, lesson=lesson_id, updated_at=dt.datetime.now(dt.UTC)),
     )
-
-
 
 
 async def locked_clock(tenant: Tenant, account_id: int, park: bool = True) -> StudyClock | None:
@@ -354,12 +351,15 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
         LessonProgress.completed: done, LessonProgress.updated_at: stamp,
     }).where(LessonProgress.id == progress.id)
-    total = current.credited_seconds
+    from core.proctoring import snapshots
+
+    total = current.credited_seconds + d.seconds  # an ending or completing session: a closing capture
+    ending = beat.event == "end" or (done and not progress.completed) or (total >= needed - 1e-6 and current.status in STUDYING)
+    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now, closing=ending)
     completed_now = False
     if d.seconds > 0:
         # This learner's rows change only under the learner's clock lock: read-add-write is safe.
-        total = current.credited_seconds + d.seconds
-        moving = total >= needed - 1e-6 and current.status in STUDYING
+        moving = total >= needed - 1e-6 and current.status in STUDYING and await snapshots.covered(tenant, current.id)
         values = {Enrollment.credited_seconds: total}
         if moving:
             values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
@@ -375,9 +375,6 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         await scoped(StudySession, tenant).update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
             StudySession.id == session.id)
     reviewing = completed_now or current.status == "review"
-    from core.proctoring import snapshots
-
-    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now)
     return credited_answer(tenant, d, total, needed, progress.credited_seconds + d.seconds, done,
                            completed_now or current.status not in STUDYING, reviewing, **proctoring)
 
@@ -400,53 +397,3 @@ async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, l
         (HoursEntry.account == account_id) & (HoursEntry.enrollment == enrollment_id) & (HoursEntry.reason != "")
         & HoursEntry.reason.not_in(["review_cleared", "appeal_restored"])  # review's entries, not refusals
     ).order_by(HoursEntry.id, ascending=False).limit(limit)
-
-
-# --- proctoring: provisional seconds ---------------------------------------------------------
-
-
-async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reason: str = "face_unverified") -> float:
-    """Withdraw the seconds a proctored session credited since its last good snapshot (a bad or
-    missing snapshot): under the learner's clock lock, a reversing ledger row (negative
-    ``seconds``, ``reason``) and the same seconds taken off the lesson and the enrolment, which
-    goes back to 学习中 if that leaves it short of the course's hours. The lesson's watched position
-    stays; the seconds can be earned again by studying that part again. Returns the seconds."""
-    from core.proctoring.study_tables import ProctorSession
-
-    session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
-    if session is None:
-        return 0.0
-    stamp = dt.datetime.now(dt.UTC)
-    for _ in range(CAS_RETRIES):
-        async with write_transaction(StudyClock):
-            clock = await locked_clock(tenant, account_id)
-            if clock is None:
-                return 0.0
-            proctor = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).first()
-            seconds = proctor.provisional if proctor else 0.0
-            if seconds <= 0:
-                return 0.0
-            if not await _swap_clock(clock, {}):
-                continue
-            await scoped(ProctorSession, tenant).update({ProctorSession.provisional: 0.0}).where(
-                ProctorSession.id == proctor.id)
-            progress = await scoped(LessonProgress, tenant).objects(
-                (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
-            if progress is not None:
-                await scoped(LessonProgress, tenant).update({
-                    LessonProgress.credited_seconds: max(0.0, progress.credited_seconds - seconds),
-                    LessonProgress.updated_at: stamp,
-                }).where(LessonProgress.id == progress.id)
-            current = await scoped(Enrollment, tenant).get(session.enrollment)
-            total = max(0.0, current.credited_seconds - seconds)
-            values: dict = {Enrollment.credited_seconds: total}
-            if current.status == "review" and total < session.required_seconds - 1e-6:
-                values.update({Enrollment.status: "studying", Enrollment.completed_at: None})
-            await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
-            await scoped(HoursEntry, tenant).new(
-                account=account_id, enrollment=current.id, lesson=session.lesson, session=token, seq=session.last_seq,
-                position_from=progress.position if progress else 0.0, position_to=progress.position if progress else 0.0,
-                claimed=0.0, seconds=-seconds, reason=reason, anomaly=False, created_at=stamp,
-            ).save()
-            return seconds
-    raise RuntimeError("study clock busy")
