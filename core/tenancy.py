@@ -56,9 +56,9 @@ class FaceRules(_Section):
     snapshot_burst_frames: int = 3
     # ... whose face region changes by at least this many grey levels (mean, 0-255) between frames
     snapshot_burst_min_change: float = 0.8
-    # An encoding nearer than this fraction of the match tolerance to the portrait, the ID photo or
-    # an earlier snapshot is the same picture again, not a new capture.
-    snapshot_duplicate_fraction: float = 0.08
+    # An encoding nearer than this fraction of the match tolerance to the portrait or the ID photo is
+    # that picture again, not a new capture (core.proctoring.burst; dlib's 0.6 → 0.12).
+    snapshot_duplicate_fraction: float = 0.2
     # Learners may ask to study without the camera (accessibility; PIPL's alternative to face
     # recognition); staff approve each request (core.proctoring.alternative).
     allow_alternative: bool = False

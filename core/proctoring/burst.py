@@ -2,45 +2,44 @@
 
 A snapshot is a short burst of frames the page took from the camera over about a second. It is
 judged on one frame the server picks at random (detected, encoded, compared with the portrait) and
-on the burst as a whole:
+on the burst as a whole, in the picked frame's face region (with a fifth of its height around it)
+as 32×32 grey levels:
 
-* **Natural variation.** Between consecutive frames the face region (the picked frame's face box,
-  grey levels at 32×32) must change by at least ``min_change`` on average: a camera's noise and a
-  living face do (measured on the project's clips: ≥ 1.18 grey levels 0.4 s apart), one still
-  picture sent several times, even re-encoded or with mild noise added, does not (≤ 0.51).
-* **Not an image seen before.** The picked frame's encoding must not lie within
-  ``duplicate_distance`` of the portrait, the ID-card photo or the learner's earlier snapshots
-  (a re-sent portrait measures 0.02–0.07 with dlib; two real frames of one clip 0.2 s apart
-  ≥ 0.07, minutes apart far more), and no frame may have the exact pixels of an earlier snapshot.
+* **Natural variation.** Between consecutive frames the face region must change by at least
+  ``min_change`` grey levels on average: a camera's noise and a living face do (measured on the
+  project's clips: ≥ 1.18 grey levels 0.4 s apart), one still picture sent several times, even
+  re-encoded or with mild noise added, does not (≤ 0.51).
+* **Not an image seen before.** No frame may repeat a frame of the learner's earlier snapshots
+  (cut at that snapshot's face box, 16×16 grey levels within ``min_change`` of one of its frames:
+  the same measure, which two live frames exceed), and the picked frame's encoding must not lie within ``duplicate_distance`` of the
+  portrait or the ID-card photo (with dlib: the stored portrait sent back, re-encoded or shifted
+  by a few pixels, 0.056–0.073; a 1–2 MP photo sent at 800 px 0.08–0.09, at 640 px 0.10–0.12;
+  other photos of the person ≥ 0.18).
 
 Every figure goes into the verdict's scores, for the reviewer.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from core.faces import decode_image, ensure_rgb
+from core.faces import FaceBox, decode_image, ensure_rgb
 from core.files.images import FACE_FRAME_MAX_PIXELS
 
 CROP_SIDE = 32
+SIG_SIDE = 16
 
 
 @dataclass
 class References:
-    """What a snapshot must not repeat: encodings (label → vectors) and earlier frames' pixel hashes."""
+    """What a snapshot must not repeat: encodings (label → vectors) and earlier frames' signatures."""
 
     encodings: dict[str, list[Any]] = field(default_factory=dict)
-    pixels: set[str] = field(default_factory=set)
-
-
-def pixel_hash(image: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(image).tobytes()).hexdigest()[:16]
+    earlier: list[tuple[list[float], list[str]]] = field(default_factory=list)  # (face box, signatures)
 
 
 def _crop(image: np.ndarray, box) -> np.ndarray:
@@ -54,29 +53,51 @@ def _crop(image: np.ndarray, box) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32)
 
 
+def signature(crop: np.ndarray) -> str:
+    """A frame's face region as 16×16 grey levels (hex), kept with the verdict."""
+    k = CROP_SIDE // SIG_SIDE
+    small = crop.reshape(SIG_SIDE, k, SIG_SIDE, k).mean(axis=(1, 3))
+    return np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes().hex()
+
+
+def _unhex(sig: str) -> np.ndarray | None:
+    try:
+        raw = bytes.fromhex(sig)
+    except (TypeError, ValueError):
+        return None
+    return np.frombuffer(raw, dtype=np.uint8).astype(np.float32) if len(raw) == SIG_SIDE * SIG_SIDE else None
+
+
 def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, refs: References,
           duplicate_distance: float, min_change: float) -> tuple[str, Any, dict[str, Any]]:
     """(outcome, encoding of the picked frame or None, scores) for one burst."""
     images = [ensure_rgb(decode_image(j, max_pixels=FACE_FRAME_MAX_PIXELS)) for j in jpegs]
-    hashes = [pixel_hash(im) for im in images]
-    scores: dict[str, Any] = {"pixels": hashes, "picked": pick}
-    repeated = next((h for h in hashes if h in refs.pixels), None)
-    if repeated is not None:
-        return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
+    scores: dict[str, Any] = {"picked": pick}
     target = images[pick]
     boxes = matcher.detect(target)
     if not boxes:
         return "no_face", None, {**scores, "faces": 0}
     if len(boxes) > 1:
         return "faces", None, {**scores, "faces": len(boxes)}
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
+    box = boxes[0]
+    crops = [_crop(im, box) for im in images]
+    scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
+                  signatures=[signature(c) for c in crops])
+    # Each earlier snapshot's frames against these frames cut at that snapshot's face box.
+    for where, sigs in refs.earlier:
+        theirs = [a for a in (_unhex(x) for x in sigs) if a is not None]
+        if len(where) != 4 or not theirs:
+            continue
+        other = FaceBox(*where)
+        mine = [_unhex(signature(_crop(im, other))) for im in images]
+        if any(float(np.abs(m - t).mean()) < min_change for m in mine for t in theirs):
+            return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
+    if len({im.shape for im in images}) > 1:
         change = 0.0  # frames of different sizes are not one camera's burst
     else:
-        crops = [_crop(im, boxes[0]) for im in images]
         change = min((float(np.abs(a - b).mean()) for a, b in zip(crops, crops[1:], strict=False)), default=0.0)
-    scores.update(faces=1, change=round(change, 2))
-    if len(images) < 2 or change < min_change or len(set(hashes)) < len(hashes):
+    scores["change"] = round(change, 2)
+    if len(images) < 2 or change < min_change:
         return "still", None, scores
     vector = matcher.encode(target, boxes[0])
     distance = float(matcher.distance(vector, portrait))

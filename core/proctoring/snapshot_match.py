@@ -66,21 +66,18 @@ async def portrait_vector(platform, tenant, account_id: int, matcher):
 
 
 async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int) -> burst.References:
-    """What the account's snapshot must not repeat: the portrait, the ID-card photo, the earlier
-    good snapshots' encodings and every earlier snapshot's frames."""
+    """What the account's snapshot must not repeat: the portrait, the ID-card photo and every
+    earlier snapshot's frames."""
     profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
     id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
                                   matcher)
-    earlier = await scoped(FaceEncoding, tenant).select(FaceEncoding.vector).where(
-        (FaceEncoding.account == account_id) & (FaceEncoding.kind == "snapshot")
-        & (FaceEncoding.provider == matcher.name)).output(load_json=True)
-    refs = burst.References(encodings={
-        "portrait": [portrait], "id_card": [id_photo] if id_photo is not None else [],
-        "snapshot": [np.asarray(r["vector"], dtype=np.float64) for r in earlier if r["vector"]]})
+    refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []})
     for r in await scoped(FaceVerification, tenant).select(FaceVerification.scores).where(
             (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
             & (FaceVerification.id != verification_id)).output(load_json=True):
-        refs.pixels.update((r["scores"] or {}).get("pixels") or [])
+        scores = r["scores"] or {}
+        if scores.get("signatures") and scores.get("box"):
+            refs.earlier.append((scores["box"], scores["signatures"]))
     return refs
 
 
