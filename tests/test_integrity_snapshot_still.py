@@ -133,7 +133,7 @@ async def test_the_id_card_photo_is_not_a_snapshot(client, platform, make_accoun
                                          owner_id=account.id)
     await LearnerProfile.update({LearnerProfile.id_front: stored.id}).where(LearnerProfile.account == account.id)
     token, ticket = await captured(client, me, clock, course[1].id)
-    row = await settled((await upload(client, ticket, moved(frame("obama/obama_3.jpg", 800)))).json()["id"])
+    row = await settled((await upload(client, ticket, moved(frame("obama/obama_3.jpg", 1024)))).json()["id"])
     assert row.status == "failed" and row.scores["duplicate_of"] == "id_card", row.scores
     assert row.scores["distance"] <= row.scores["tolerance"]  # the same person: only the duplicate check refuses it
     assert await credited(me) == 0.0

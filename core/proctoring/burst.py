@@ -53,11 +53,27 @@ def _crop(image: np.ndarray, box) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32)
 
 
-def signature(crop: np.ndarray) -> str:
-    """A frame's face region as 16×16 grey levels (hex), kept with the verdict."""
-    k = CROP_SIDE // SIG_SIDE
-    small = crop.reshape(SIG_SIDE, k, SIG_SIDE, k).mean(axis=(1, 3))
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8).tobytes().hex()
+SMALL_SIDE = 200  # frames are compared with earlier snapshots at this size (cheap for hundreds)
+
+
+class Small:
+    """A frame as grey levels at most ``SMALL_SIDE`` pixels wide or high, to cut signatures from."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        grey = Image.fromarray(image).convert("L")
+        self.scale = min(1.0, SMALL_SIDE / max(grey.size))
+        self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
+                                 Image.BILINEAR) if self.scale < 1 else grey
+
+    def signature(self, box) -> str:
+        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels (hex)."""
+        k, pad = self.scale, 0.2 * box.h
+        region = (max(0, round((box.x - pad) * k)), max(0, round((box.y - pad) * k)),
+                  min(self.image.width, round((box.x + box.w + pad) * k)),
+                  min(self.image.height, round((box.y + box.h + pad) * k)))
+        if region[2] <= region[0] or region[3] <= region[1]:
+            region = (0, 0, self.image.width, self.image.height)
+        return self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR).tobytes().hex()
 
 
 def _unhex(sig: str) -> np.ndarray | None:
@@ -80,18 +96,19 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
     if len(boxes) > 1:
         return "faces", None, {**scores, "faces": len(boxes)}
     box = boxes[0]
-    crops = [_crop(im, box) for im in images]
+    smalls = [Small(im) for im in images]
     scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
-                  signatures=[signature(c) for c in crops])
+                  signatures=[sm.signature(box) for sm in smalls])
     # Each earlier snapshot's frames against these frames cut at that snapshot's face box.
     for where, sigs in refs.earlier:
         theirs = [a for a in (_unhex(x) for x in sigs) if a is not None]
         if len(where) != 4 or not theirs:
             continue
         other = FaceBox(*where)
-        mine = [_unhex(signature(_crop(im, other))) for im in images]
+        mine = [_unhex(sm.signature(other)) for sm in smalls]
         if any(float(np.abs(m - t).mean()) < min_change for m in mine for t in theirs):
             return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
+    crops = [_crop(im, box) for im in images]
     if len({im.shape for im in images}) > 1:
         change = 0.0  # frames of different sizes are not one camera's burst
     else:
