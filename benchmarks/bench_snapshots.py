@@ -44,8 +44,8 @@ PORTRAIT = "obama/obama_1.jpg"
 
 
 def frames(n: int) -> list[bytes]:
-    """``n`` frames: the photos in turn, each round a little smaller (no two alike, as a course's
-    snapshots are not)."""
+    """``n`` frames: the photos in turn, every other round mirrored and each second round smaller
+    (no two alike, as a course's snapshots are not)."""
     from PIL import Image
 
     photos = [p for p in sorted(FACES.glob("*/*")) if p.suffix in (".jpg", ".png") and p.parent.name != "groups"
@@ -53,7 +53,10 @@ def frames(n: int) -> list[bytes]:
     out = []
     for i in range(n):
         img = Image.open(photos[i % len(photos)]).convert("RGB")
-        side = 640 - 24 * (i // len(photos))
+        rounds = i // len(photos)
+        if rounds % 2:
+            img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        side = 640 - 96 * (rounds // 2)
         img.thumbnail((side, side))
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=80)
@@ -269,6 +272,8 @@ def main() -> None:
         print(f"{'bare face_recognition':<34} {b_sec:>8.2f} {len(jpegs) / b_sec:>9.2f} {b_enc:>8}")
         print(f"{'check_snapshot job (DB included)':<34} {j_sec:>8.2f} {len(jpegs) / j_sec:>9.2f} {j_enc:>8}")
         print(f"job / bare: {j_sec / b_sec:.2f}x   outcomes: {outcomes}")
+        if not args.burst:
+            return
         burst_jpegs = frames(args.burst)
         print(f"\nburst of {args.burst} uploads, SAQ on Redis, PostgreSQL, xueshi worker --concurrency 2")
         print(f"{'workers':>7} {'p50 s':>7} {'p95 s':>7} {'max s':>7} {'wall s':>7} {'verdicts/s':>11}")

@@ -59,16 +59,17 @@ async def image_vector(platform, tenant, account_id: int, file_id: int | None, k
     return vector
 
 
-async def portrait_vector(platform, tenant, account_id: int, matcher):
+async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
     """The encoding of the account's current portrait by ``matcher`` (None without a usable one)."""
-    profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
+    if profile is None:
+        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
     return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
 
 
-async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int) -> burst.References:
+async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int,
+                     profile: LearnerProfile | None) -> burst.References:
     """What the account's snapshot must not repeat: the portrait, the ID-card photo and every
     earlier snapshot's frames."""
-    profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
     id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
                                   matcher)
     refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []})
@@ -93,12 +94,15 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
     rules = t.rules.face
     matcher = select_provider(await platform.face_providers(), rules.match_provider, Capability.ENCODE)
     tolerance = rules.match_tolerance or matcher.default_tolerance
-    portrait = await portrait_vector(platform, t, row.account, matcher)
-    files = [await scoped(StoredFile, t).get(i) for i in row.evidence or []]
+    profile = await scoped(LearnerProfile, t).objects(LearnerProfile.account == row.account).first()
+    portrait = await portrait_vector(platform, t, row.account, matcher, profile)
+    ids = [int(i) for i in row.evidence or []]
+    found = {f.id: f for f in await scoped(StoredFile, t).objects(StoredFile.id.is_in(ids or [0]))}
+    files = [found.get(i) for i in ids]
     if portrait is None or not files or None in files:
         outcome, vector, scores = "mismatch", None, {"portrait": portrait is not None}
     else:
-        refs = await references(platform, t, row.account, matcher, portrait, row.id)
+        refs = await references(platform, t, row.account, matcher, portrait, row.id, profile)
         duplicate = tolerance * rules.snapshot_duplicate_fraction
         outcome, vector, scores = await run_cpu(
             "face", burst.judge, matcher, [platform.storage.read(f) for f in files],
