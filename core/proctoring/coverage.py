@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from typing import Any
 
 from core.courses.tables import Course, Enrollment
 from core.db import write_transaction

@@ -22,7 +22,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import secrets
 from typing import Any
 
@@ -31,18 +30,16 @@ from core.files.images import FACE_FRAME_MAX_PIXELS, ImageRejected, clean_image_
 from core.proctoring import consent as consents
 from core.proctoring import verdicts
 from core.proctoring.coverage import covered
-from core.proctoring.gate import event, of_session
-from core.proctoring.snapshot_match import check_snapshot, portrait_vector, same_face_accounts
+from core.proctoring.gate import event
+from core.proctoring.snapshot_match import check_snapshot
 from core.proctoring.study_tables import ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.proctoring.verdicts import BAD, OUTCOMES, flag, paused_message
 from core.study import services as study
 from core.study.tables import StudyEvent, StudySession
 
-__all__ = ["BAD", "OUTCOMES", "check_snapshot", "covered", "flag", "of_session", "paused_message", "portrait_vector",
-           "same_face_accounts"]
+__all__ = ["BAD", "OUTCOMES", "check_snapshot", "covered", "flag", "paused_message"]
 
-log = logging.getLogger("xueshi.proctoring")
 
 SNAPSHOT_MAX_BYTES = 512 * 1024
 async def _load(tenant, token: str) -> ProctorSession | None:
