@@ -44,8 +44,8 @@ PORTRAIT = "obama/obama_1.jpg"
 
 
 def frames(n: int) -> list[bytes]:
-    """``n`` frames: the photos in turn, every other round mirrored and each second round smaller
-    (no two alike, as a course's snapshots are not)."""
+    """``n`` frames: the photos in turn, every other round mirrored and from the third round on
+    with a margin cut off (no two alike, as a course's snapshots are not)."""
     from PIL import Image
 
     photos = [p for p in sorted(FACES.glob("*/*")) if p.suffix in (".jpg", ".png") and p.parent.name != "groups"
@@ -56,8 +56,11 @@ def frames(n: int) -> list[bytes]:
         rounds = i // len(photos)
         if rounds % 2:
             img = img.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-        side = 640 - 96 * (rounds // 2)
-        img.thumbnail((side, side))
+        if rounds >= 2:  # a margin cut off: another picture even where the photo is small already
+            w, h = img.size
+            cut = 0.04 * (rounds // 2)
+            img = img.crop((round(w * cut), round(h * cut), round(w * (1 - cut)), round(h * (1 - cut))))
+        img.thumbnail((640, 640))
         buf = io.BytesIO()
         img.save(buf, format="JPEG", quality=80)
         out.append(buf.getvalue())
