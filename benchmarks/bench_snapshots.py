@@ -163,7 +163,8 @@ async def per_process(env: dict[str, str], jpegs: list[bytes]) -> tuple[float, f
         tenant, account, sessions = await seed(platform, len(jpegs) + 1)
         rows = []
         per = tenant.rules.face.snapshot_burst_frames
-        for (ps_id, ticket), jpeg in zip(sessions, [frames(1)[0], *jpegs], strict=True):
+        warm_frame = frames(len(jpegs) + 1)[-1]  # not one of the measured pictures (it would repeat)
+        for (ps_id, ticket), jpeg in zip(sessions, [warm_frame, *jpegs], strict=True):
             stored = [await platform.storage.save(f, tenant_id=tenant.id, kind="snapshot", media_type="image/jpeg",
                                                   owner_id=account.id) for f in burst_of(jpeg, per)]
             row = FaceVerification(tenant=tenant.id, account=account.id, purpose="snapshot", nonce=ticket,

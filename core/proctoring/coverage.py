@@ -70,11 +70,12 @@ async def covered(tenant, enrollment_id: int) -> bool:
 async def complete_if_covered(tenant, enrollment_id: int, stamp: dt.datetime) -> bool:
     """Under the learner's clock lock: move the enrolment to 待审核 when its hours are reached and
     every session carries its evidence. Returns whether it moved."""
-    enrollment = await scoped(Enrollment, tenant).get(enrollment_id)
-    if enrollment is None or enrollment.status not in study.STUDYING:
+    row = await scoped(Enrollment, tenant).select(
+        Enrollment.status, Enrollment.credited_seconds, Enrollment.course.required_hours.as_alias("required")
+    ).where(Enrollment.id == enrollment_id).first()
+    if row is None or row["status"] not in study.STUDYING:
         return False
-    course = await scoped(Course, tenant).get(enrollment.course)
-    if course is None or enrollment.credited_seconds < study.required_seconds(tenant, course) - 1e-6:
+    if row["credited_seconds"] < float(row["required"]) * study.seconds_per_hour(tenant) - 1e-6:
         return False
     if not await covered(tenant, enrollment_id):
         return False
