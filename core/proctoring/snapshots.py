@@ -56,8 +56,10 @@ async def after_credit(tenant, session: StudySession, seconds: float, now: float
     (and as provisional) and issue the next capture ticket when the plan says so, or at once when
     the session ends or completes (``closing``) with seconds no snapshot covers yet."""
     ps = await _load(tenant, session.token)
-    if ps is None or ps.alternative or ps.paused:
+    if ps is None or ps.alternative:
         return {}
+    if ps.paused:  # a verdict paused it while the beat waited for the lock: nothing is credited
+        raise SessionPaused(ps.pause_reason)
     studied, provisional = ps.studied + seconds, ps.provisional + seconds
     values: dict[Any, Any] = {ProctorSession.studied: studied, ProctorSession.provisional: provisional}
     ticket, due = ps.ticket, ps.ticket_due
@@ -69,6 +71,10 @@ async def after_credit(tenant, session: StudySession, seconds: float, now: float
             values[ProctorSession.next_index] = ps.next_index + 1
     await scoped(ProctorSession, tenant).update(values).where(ProctorSession.id == ps.id)
     return {"capture": capture(tenant, ticket, due - now)} if ticket else {}
+
+
+class SessionPaused(Exception):
+    """Raised under the learner's lock: the beat's transaction rolls back and it is refused."""
 
 
 def capture(tenant, ticket: str, within: float) -> dict[str, Any]:

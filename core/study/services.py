@@ -89,8 +89,7 @@ async def lesson_access(tenant: Tenant, account_id: int, lesson_id: int) -> Acce
     if lesson is None:
         return None
     enrollment = await scoped(Enrollment, tenant).objects(
-        (Enrollment.account == account_id) & (Enrollment.course == lesson.course)
-    ).first()
+        (Enrollment.account == account_id) & (Enrollment.course == lesson.course)).first()
     if enrollment is None:
         return None
     course = await scoped(Course, tenant).get(lesson.course)
@@ -99,8 +98,7 @@ async def lesson_access(tenant: Tenant, account_id: int, lesson_id: int) -> Acce
 
 async def progress_of(tenant: Tenant, account_id: int, lesson_id: int) -> LessonProgress | None:
     return await scoped(LessonProgress, tenant).objects(
-        (LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)
-    ).first()
+        (LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)).first()
 
 
 async def _ensure(row_query, make) -> Any:
@@ -272,20 +270,18 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
                              else "session_ended", session)
     if beat.seq <= session.last_seq:
         return await _refuse(tenant, account_id, beat, "replayed", session)
-    # Proctoring: a paused session (bad or overdue snapshot) credits nothing until a new face check.
-    paused = await snapshots.before_beat(platform, tenant, session, now)
-    if paused:
-        answer = await _refuse(tenant, account_id, beat, "face_paused", session)
-        return {**answer, "paused": True, "face_paused": True, "message": snapshots.paused_message(paused),
-                "face_check": f"/face/check?next=/study/lessons/{session.lesson}"}
+    # Proctoring: a paused session (bad or overdue snapshot, even one paused under the lock) credits nothing.
+    if paused := await snapshots.before_beat(platform, tenant, session, now):
+        return await _face_paused(tenant, account_id, beat, session, snapshots.paused_message(paused))
     needed, duration = session.required_seconds, session.duration_seconds
-    day = china_day(now)
-    stamp = dt.datetime.now(dt.UTC)
+    day, stamp = china_day(now), dt.datetime.now(dt.UTC)
     for _ in range(CAS_RETRIES):
         try:
             return await _credit(tenant, account_id, beat, session, now, day, stamp, needed, duration)
         except _Lost:  # the compare-and-swap lost (rolled back): another beat committed first
             continue
+        except snapshots.SessionPaused as paused_now:  # rolled back
+            return await _face_paused(tenant, account_id, beat, session, snapshots.paused_message(str(paused_now)))
         except _Stop:
             break
     else:
@@ -295,6 +291,12 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
         return await _refuse(tenant, account_id, beat, "session_replaced" if fresh.ended_reason == "replaced"
                              else "session_ended", session)
     return await _refuse(tenant, account_id, beat, "replayed", session)
+
+
+async def _face_paused(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, message: str) -> dict:
+    answer = await _refuse(tenant, account_id, beat, "face_paused", session)
+    return {**answer, "paused": True, "face_paused": True, "message": message,
+            "face_check": f"/face/check?next=/study/lessons/{session.lesson}"}
 
 
 class _Lost(Exception):
@@ -328,8 +330,7 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
                          stamp: dt.datetime, needed: float, duration: float, clock: StudyClock) -> dict[str, Any]:
     rules = tenant.rules.study
     progress = await scoped(LessonProgress, tenant).objects(
-        (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)
-    ).first()
+        (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
     current = await scoped(Enrollment, tenant).get(session.enrollment)
     day_seconds = clock.day_seconds if clock.day == day else 0.0
     state = credit.State(
@@ -354,8 +355,8 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
     from core.proctoring import snapshots
 
     total = current.credited_seconds + d.seconds  # an ending or completing session: a closing capture
-    ending = beat.event == "end" or (done and not progress.completed) or (total >= needed - 1e-6 and current.status in STUDYING)
-    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now, closing=ending)
+    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now, closing=beat.event == "end" or (
+        done and not progress.completed) or (total >= needed - 1e-6 and current.status in STUDYING))
     completed_now = False
     if d.seconds > 0:
         # This learner's rows change only under the learner's clock lock: read-add-write is safe.
