@@ -151,6 +151,7 @@ async def test_the_case_page_lists_sessions_with_missing_snapshots_first(client,
     token, _ = await open_session(client, me, lesson)
     position, seq, a = 0, 0, {}
     while not a.get("capture"):
+        assert position < 20, "no capture inside the 20 seconds the session could credit"
         clock.advance(5)
         position, seq = position + 5, seq + 1
         a = await beat(client, token, seq, lesson, position)
