@@ -259,8 +259,8 @@ async def test_gate_snapshot_matched_then_another_person_pauses_and_flags(server
     assert sum(h.seconds for h in run2) == pytest.approx(0.0, abs=1e-6)
     ok = await StudyEvent.objects().output(load_json=True).where(
         (StudyEvent.account == account.id) & (StudyEvent.kind == "snapshot_ok")).first()
-    assert fresh.credited_seconds == pytest.approx(ok.detail["confirmed_seconds"], abs=1e-6)
-    assert credited >= ok.detail["confirmed_seconds"]
+    assert fresh.credited_seconds == pytest.approx(ok.detail["confirmed_seconds"], abs=1e-2)  # the event rounds
+    assert credited >= ok.detail["confirmed_seconds"] - 1e-2
 
 
 async def test_a_whole_lesson_with_another_person_on_camera_keeps_nothing_and_the_case_says_so(server, media):
