@@ -55,11 +55,20 @@ class FaceRules(_Section):
     compare_portrait_with_id_card: bool = False
     gate_window_seconds: int = 600  # a passed face check opens a study session within this long
     snapshot_mismatches_to_flag: int = 3  # bad snapshots on one enrolment before it is flagged
+    # A snapshot is a burst of this many frames over about a second (core.proctoring.burst) ...
+    snapshot_burst_frames: int = 3
+    # ... whose face region changes by at least this many grey levels (mean, 0-255) between frames
+    snapshot_burst_min_change: float = 0.8
+    # An encoding nearer than this fraction of the match tolerance to the portrait or the ID photo is
+    # that picture again, not a new capture (core.proctoring.burst; dlib's 0.6 → 0.12).
+    snapshot_duplicate_fraction: float = 0.2
     # Learners may ask to study without the camera (accessibility; PIPL's alternative to face
     # recognition); staff approve each request (core.proctoring.alternative).
     allow_alternative: bool = False
 
     def __post_init__(self) -> None:
+        if not 2 <= self.snapshot_burst_frames <= 6:
+            raise msgspec.ValidationError("must be between 2 and 6 - at `$.face.snapshot_burst_frames`")
         if self.liveness_provider in UNFIT_FOR_LIVENESS:
             raise msgspec.ValidationError(
                 f"face provider {self.liveness_provider!r} cannot judge liveness (it misses quick blinks)"

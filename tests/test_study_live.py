@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.courses.tables import Enrollment
+from core.proctoring import coverage
 from core.study import credit, live, services
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 
@@ -181,7 +182,7 @@ async def test_a_change_under_the_learners_lock_sees_the_beats_still_in_redis(cl
     written first, then withdrawn with them; the next beat starts from the database again."""
     lesson, account = studying["lesson"].id, studying["account"]
     s = await _study(client, platform, studying, clock, 3)
-    withdrawn = await services.withdraw_provisional(studying["tenant"], account.id, s["token"])
+    withdrawn = await coverage.withdraw(studying["tenant"], account.id, s["token"])
     assert withdrawn == 30
     assert await test_live.pending() == 3  # written by the park; the flusher's copy is a no-op
     assert await test_live.flush() == 3

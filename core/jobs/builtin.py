@@ -13,6 +13,7 @@ from core.jobs.specs import JobSpec, platform_of
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
 from core.proctoring.snapshots import check_snapshot
+from core.proctoring.verdicts import settle_captures
 
 log = logging.getLogger("xueshi.jobs")
 
@@ -69,4 +70,5 @@ CORE_JOBS = [
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
     # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
     JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对"),
+    JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍"),
 ]

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.db.scoped import scoped
 from core.proctoring import consent as consents
+from core.proctoring.coverage import first_capture_plan
 from core.proctoring.schedule import plan
 from core.proctoring.study_tables import ProctorSession
 from core.proctoring.tables import FaceVerification
@@ -61,9 +62,10 @@ class GateUsed(Exception):
 
 
 async def claim(tenant, account_id: int, enrollment_id: int, token: str, gate: FaceVerification | None,
-                span: float, *, alternative: int | None = None) -> ProctorSession:
+                span: float, *, creditable: float | None = None, alternative: int | None = None) -> ProctorSession:
     """Bind the session ``token`` (not started yet) to ``gate`` with a fresh snapshot schedule
-    over ``span`` seconds left to study. Raises GateUsed when another session holds the check.
+    over ``span`` seconds left to study, its first capture within the ``creditable`` seconds the
+    session can credit at all (``core.proctoring.coverage``). Raises GateUsed when another session holds the check.
     With ``alternative`` (the id of the learner's approved request to study without the camera,
     core.proctoring.alternative) and no gate, the session opens without a face check and without
     snapshots, and the timeline notes it."""
@@ -84,7 +86,8 @@ async def claim(tenant, account_id: int, enrollment_id: int, token: str, gate: F
         return row
     row = scoped(ProctorSession, tenant).new(
         account=account_id, enrollment=enrollment_id, session=token, gate=gate.id,
-        plan=plan(_rng, span, lo, hi), created_at=dt.datetime.now(dt.UTC))
+        plan=first_capture_plan(_rng, plan(_rng, span, lo, hi), span if creditable is None else creditable),
+        created_at=dt.datetime.now(dt.UTC))
     try:
         await row.save()
     except Exception:  # the unique gate: a simultaneous start claimed it first

@@ -17,13 +17,17 @@ from dataclasses import dataclass, field
 
 
 from core.audit.services import record
+from core.courses.tables import Enrollment
 from core.db.scoped import scoped
 from core.faces import Capability, CapabilityError, FaceError, select_provider
 from core.faces.quality import small_face_report
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
 from core.offload import run_cpu
+from core.proctoring.gate import event
+from core.proctoring.verdicts import flag
 from core.roster.tables import LearnerProfile
+from core.study.tables import StudySession
 
 IMAGES = {"id_front": "身份证人像面", "id_back": "身份证国徽面", "portrait": "个人证件照"}
 NO_CONSENT_NOTICE = "您未勾选同意人脸信息处理，照片已保存但未做人脸质量检测。"
@@ -156,6 +160,7 @@ async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploa
         return out
     columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
                "portrait": LearnerProfile.portrait}
+    previous = {name: getattr(profile, name) for name in IDENTITY if getattr(profile, name)}
     for name, data in cleaned.items():
         row = await platform.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
                                           owner_id=account.id)
@@ -165,4 +170,28 @@ async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploa
     await record("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
                  object_id=profile.id, images=sorted(cleaned))
     out.saved = sorted(cleaned)
+    changed = sorted(name for name in previous if name in cleaned)
+    if changed:
+        await identity_changed(platform, tenant, account.id, changed, previous, profile)
     return out
+
+
+IDENTITY = ("portrait", "id_front")  # the images a learner's face is compared with
+
+
+async def identity_changed(platform, tenant, account_id: int, changed: list[str], previous: dict[str, int],
+                           profile: LearnerProfile) -> int:
+    """The portrait or the ID-card photo was replaced: once study has started, the learner's hours
+    are held for review. Every enrolment still studying or in review gets a ``portrait_changed``
+    event (the images before and after, by file id, for the case page's portrait history) and is
+    flagged. Returns the enrolments held."""
+    if not await scoped(StudySession, tenant).exists(StudySession.account == account_id):
+        return 0
+    held = 0
+    for e in await scoped(Enrollment, tenant).objects(
+            (Enrollment.account == account_id) & Enrollment.status.is_in(["studying", "review", "cleared"])):
+        await event(tenant, account_id, "portrait_changed", enrollment=e.id, changed=changed,
+                    previous={k: previous[k] for k in changed}, current={k: getattr(profile, k) for k in changed})
+        await flag(platform, tenant, account_id, e.id, "portrait_changed")
+        held += 1
+    return held

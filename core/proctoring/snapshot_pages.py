@@ -21,6 +21,8 @@ from core.web import roles
 log = logging.getLogger("xueshi.proctoring")
 LEARNER = roles("learner")
 REVIEWERS = roles("reviewer", "tenant_admin")
+MAX_FRAMES = 6  # the most a tenant's rules may ask for (face.snapshot_burst_frames)
+BURST_MAX_BODY = MAX_FRAMES * snapshots.SNAPSHOT_MAX_BYTES + 64 * 1024
 
 
 def _json(data: dict, status: int = 200) -> Response:
@@ -28,14 +30,19 @@ def _json(data: dict, status: int = 200) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
-@post("/study/snapshot", guards=[LEARNER])
+@post("/study/snapshot", guards=[LEARNER], request_max_body_size=BURST_MAX_BODY)
 async def snapshot_upload(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
-    """One JPEG (the request body) for the capture ticket the last heartbeat answer carried."""
-    body = await request.body()
-    if len(body) > snapshots.SNAPSHOT_MAX_BYTES:
+    """A burst of JPEGs (multipart form, one ``frame`` field each, in the order taken) for the
+    capture ticket the last heartbeat answer carried."""
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return _json({"error": snapshots.burst_refused(tenant)}, 400)
+    form = await request.form()
+    frames = [item for item in form.getall("frame") if not isinstance(item, str)] if "frame" in form else []
+    data = [await item.read() for item in frames[:MAX_FRAMES + 1]]
+    if any(len(d) > snapshots.SNAPSHOT_MAX_BYTES for d in data):
         return _json({"error": "画面过大"}, 413)
     try:
-        row = await snapshots.accept(platform, tenant, account, request.query_params.get("ticket") or "", body)
+        row = await snapshots.accept(platform, tenant, account, request.query_params.get("ticket") or "", data)
     except snapshots.SnapshotRefused as exc:
         return _json({"error": exc.message}, exc.status)
     return _json({"status": "queued", "id": row.id}, 202)

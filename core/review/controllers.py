@@ -21,7 +21,8 @@ from core.identity import mask_id_number, mask_mobile
 from core.kernel import Platform
 from core.proctoring.portrait import IMAGES
 from core.files.images import ImageRejected
-from core.review import appeals, eligibility, filters, services, timeline, withdrawal
+from core.proctoring import verdicts
+from core.review import appeals, eligibility, filters, integrity, services, timeline, withdrawal
 from core.review.services import ReviewError
 from core.review.tables import Appeal
 from core.roster.tables import LearnerProfile
@@ -38,6 +39,8 @@ EVENT_LABELS = {
     "snapshot_no_face": "抓拍无人脸", "snapshot_faces": "抓拍多人", "snapshot_missing": "缺少抓拍",
     "paused": "暂停", "resumed": "继续", "idle": "长时间无操作", "hidden": "页面切到后台",
     "devices": "设备变化", "flagged": "标记异常", "alternative": "无摄像头学习（已批准）",
+    "snapshot_still": "抓拍画面静止", "snapshot_duplicate": "抓拍重复使用旧照片", "uncovered": "结束时无抓拍覆盖",
+    "covered": "学时已有抓拍覆盖", "portrait_changed": "更换头像或身份证照片",
 }
 LEDGER_REASONS = {**CREDIT_REASONS, services.CLEARED_REASON: "审核清除", services.RESTORED_REASON: "申诉恢复"}
 SCORE_KEYS = ("distance", "match_distance", "similarity", "score")
@@ -141,11 +144,16 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
         "may_confirm": bool(pending and eligibility.may_confirm(pending, account)),
         "may_withdraw": bool(pending and eligibility.may_withdraw(pending, account)),
         "may_decide": may_decide, "staffing": await eligibility.staffing(tenant),
+        "session_flags": await integrity.session_flags(tenant, enrollment),
+        "identity": await integrity.identity_history(tenant, enrollment), "identity_labels": IMAGES,
     }, status_code=status_code)
 
 
 @get("/review/{enrollment_id:int}", guards=[REVIEWER])
-async def review_case(request: Request, tenant: Tenant, account: Account, enrollment_id: int) -> Response:
+async def review_case(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                      enrollment_id: int) -> Response:
+    enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id)
+    await verdicts.settle(platform, tenant, enrollment.account)  # captures past their time count as missing
     return await _case(request, tenant, account, enrollment_id, notice=request.query_params.get("done", ""))
 
 
@@ -214,6 +222,16 @@ async def review_profile_image(platform: Platform, tenant: Tenant, enrollment_id
     return _image_response(platform, await scoped(StoredFile, tenant).get_or_404(getattr(profile, kind)))
 
 
+@get("/review/{enrollment_id:int}/identity/{file_id:int}", guards=[REVIEWER])
+async def review_identity_image(platform: Platform, tenant: Tenant, enrollment_id: int, file_id: int) -> Response:
+    """One of the case learner's portraits or ID-card photos, current or replaced (the history)."""
+    enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id)
+    row = await integrity.identity_file(tenant, enrollment.account, file_id)
+    if row is None:
+        raise NotFoundException()
+    return _image_response(platform, row)
+
+
 @get("/review/{enrollment_id:int}/evidence/{file_id:int}", guards=[REVIEWER])
 async def review_evidence(platform: Platform, tenant: Tenant, enrollment_id: int, file_id: int) -> Response:
     """A gate frame or snapshot of the case learner's face checks (no other file)."""
@@ -267,4 +285,5 @@ async def appeal_submit(request: Request, platform: Platform, tenant: Tenant, ac
 
 
 ROUTES = [review_queue, review_case, review_approve, review_clear, review_confirm, review_withdraw, review_reverify,
-          review_appeal_decide, review_profile_image, review_evidence, review_appeal_photo, appeal_page, appeal_submit]
+          review_appeal_decide, review_profile_image, review_identity_image, review_evidence, review_appeal_photo,
+          appeal_page, appeal_submit]

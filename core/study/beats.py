@@ -101,14 +101,9 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
                              else "session_ended", session)
     if beat.seq < session.last_seq:
         return await _refuse(tenant, account_id, beat, "replayed", session)
-    # Proctoring: a paused session (bad or overdue snapshot) credits nothing until a new face check.
-    paused = await snapshots.before_beat(platform, tenant, session, now)
-    if paused:
-        answer = await _refuse(tenant, account_id, beat, "face_paused", session)
-        current = await scoped(Enrollment, tenant).get(session.enrollment)  # net of what was withdrawn
-        return {**answer, "paused": True, "face_paused": True, "message": snapshots.paused_message(paused),
-                "face_check": f"/face/check?next=/study/lessons/{session.lesson}",
-                "total_hours": hours(tenant, current.credited_seconds if current else 0.0)}
+    # Proctoring: a paused session (bad or overdue snapshot, even one paused under the lock) credits nothing.
+    if paused := await snapshots.before_beat(platform, tenant, session, now):
+        return await _face_paused(tenant, account_id, beat, session, snapshots.paused_message(paused))
     needed, duration = session.required_seconds, session.duration_seconds
     day = tenant_day(tenant, now)
     stamp = dt.datetime.now(dt.UTC)
@@ -117,6 +112,8 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
             return await _credit(tenant, account_id, beat, session, now, day, stamp, needed, duration)
         except _Lost:  # the compare-and-swap lost (rolled back): another beat committed first
             continue
+        except snapshots.SessionPaused as paused_now:  # rolled back
+            return await _face_paused(tenant, account_id, beat, session, snapshots.paused_message(str(paused_now)))
         except _Stop:
             break
     else:
@@ -128,6 +125,14 @@ async def _beat(tenant: Tenant, account_id: int, beat: BeatIn, now: float, platf
         return await _refuse(tenant, account_id, beat, "session_replaced" if fresh.ended_reason == "replaced"
                              else "session_ended", session)
     return await _refuse(tenant, account_id, beat, "replayed", session)
+
+
+async def _face_paused(tenant: Tenant, account_id: int, beat: BeatIn, session: StudySession, message: str) -> dict:
+    answer = await _refuse(tenant, account_id, beat, "face_paused", session)
+    current = await scoped(Enrollment, tenant).get(session.enrollment)  # net of what was withdrawn
+    return {**answer, "paused": True, "face_paused": True, "message": message,
+            "face_check": f"/face/check?next=/study/lessons/{session.lesson}",
+            "total_hours": hours(tenant, current.credited_seconds if current else 0.0)}
 
 
 class _Lost(Exception):
@@ -187,12 +192,13 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         LessonProgress.credited_seconds: progress.credited_seconds + d.seconds,
         LessonProgress.completed: done, LessonProgress.updated_at: stamp,
     }).where(LessonProgress.id == progress.id)
-    total = current.credited_seconds
+    total = current.credited_seconds + d.seconds  # an ending or completing session: a closing capture
+    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now, closing=beat.event == "end" or (
+        done and not progress.completed) or (total >= needed - 1e-6 and current.status in STUDYING))
     completed_now = False
     if d.seconds > 0:
         # This learner's rows change only under the learner's clock lock: read-add-write is safe.
-        total = current.credited_seconds + d.seconds
-        moving = total >= needed - 1e-6 and current.status in STUDYING
+        moving = total >= needed - 1e-6 and current.status in STUDYING and await snapshots.covered(tenant, current.id)
         values = {Enrollment.credited_seconds: total}
         if moving:
             values.update({Enrollment.status: "review", Enrollment.completed_at: stamp})
@@ -208,7 +214,6 @@ async def _credit_locked(tenant: Tenant, account_id: int, beat: BeatIn, session:
         await scoped(StudySession, tenant).update({StudySession.ended_at: stamp, StudySession.ended_reason: "ended"}).where(
             StudySession.id == session.id)
     reviewing = completed_now or current.status == "review"
-    proctoring = await snapshots.after_credit(tenant, session, d.seconds, now)
     return credited_answer(tenant, d, total, needed, progress.credited_seconds + d.seconds, done,
                            completed_now or current.status not in STUDYING, reviewing, **proctoring)
 

@@ -24,7 +24,7 @@ from core.files.ranges import serve_range
 from core.files.tables import StoredFile
 from core.kernel import Platform
 from core.proctoring import alternative as alternatives
-from core.proctoring import gate
+from core.proctoring import coverage, gate, verdicts
 from core.study import beats, services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
@@ -66,7 +66,10 @@ async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: A
 
 
 @get("/study/{enrollment_id:int}", guards=[LEARNER])
-async def course_page(request: Request, tenant: Tenant, account: Account, enrollment_id: int) -> Response:
+async def course_page(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                      enrollment_id: int) -> Response:
+    await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
+    await verdicts.settle(platform, tenant, account.id)  # what the learner reads is settled
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id, Enrollment.account == account.id)
     course = await scoped(Course, tenant).get_or_404(enrollment.course)
     lessons = await scoped(Lesson, tenant).objects(Lesson.course == course.id).order_by(Lesson.ordering)
@@ -126,7 +129,7 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
 
 
 @post("/study/lessons/{lesson_id:int}/session", guards=[LEARNER])
-async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Response:
+async def session_start(platform: Platform, tenant: Tenant, account: Account, lesson_id: int) -> Response:
     """Start (or take over) the learner's one study session on this lesson."""
     access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
@@ -141,9 +144,11 @@ async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Res
         return _json({"error": gate.GATE_REQUIRED, "face_check": gate.face_check_url(lesson_id)}, 409)
     before = await services.progress_of(tenant, account.id, lesson_id)
     span = access.lesson.duration_seconds - (before.credited_seconds if before else 0.0)
+    creditable = await coverage.creditable_seconds(tenant, account.id, access.enrollment, access.course, span,
+                                                   services.server_time())
     token = secrets.token_urlsafe(24)
     try:
-        await gate.claim(tenant, account.id, access.enrollment.id, token, passed, span,
+        await gate.claim(tenant, account.id, access.enrollment.id, token, passed, span, creditable=creditable,
                          alternative=approved.id if approved is not None else None)
     except gate.GateUsed:
         return _json({"error": gate.GATE_REQUIRED, "face_check": gate.face_check_url(lesson_id)}, 409)
@@ -152,6 +157,7 @@ async def session_start(tenant: Tenant, account: Account, lesson_id: int) -> Res
     except Exception:
         await gate.release(tenant, token)
         raise
+    await verdicts.settle(platform, tenant, account.id)  # the sessions this one replaced: nothing uncovered stays
     progress = await services.progress_of(tenant, account.id, lesson_id)
     return _json({
         "token": session.token, "position": progress.position, "furthest": progress.furthest,

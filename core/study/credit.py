@@ -44,6 +44,7 @@ REASONS = {
     "foreign_lesson": "您未报名该课程",
     "face_paused": "学习已暂停，请重新进行人脸核验后继续学习",
     "face_unverified": "学习抓拍未通过核验，该时段学时不计入",
+    "face_uncovered": "学习结束时未完成抓拍核验，该时段学时不计入",
 }
 ANOMALIES = {"seek_ahead", "rate", "session_ended", "foreign_session", "replayed", "lesson_mismatch", "bad_beat",
              "foreign_lesson"}

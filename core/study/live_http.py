@@ -19,6 +19,7 @@ import msgspec
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from core.accounts.sessions import csrf_digest
+from core.proctoring.snapshots import capture
 from core.study import beats, credit, live_state, services
 from core.study.live import Answer, Live
 from core.web import CSRF_COOKIE
@@ -66,7 +67,7 @@ def _csrf_ok(secret: str, token: str | None, cookie: str | None) -> bool:
 def answer(tenant: Any, a: Answer) -> dict[str, Any]:
     """The JSON of a fast beat: ``beats.credited_answer`` of the script's figures."""
     d = credit.Decision(a.seconds, a.claimed, a.reason, False, a.position, a.furthest, 0.0)
-    extra = {"capture": {"ticket": a.ticket, "within": round(a.within, 1)}} if a.ticket else {}
+    extra = {"capture": capture(tenant, a.ticket, a.within)} if a.ticket else {}
     return beats.credited_answer(tenant, d, a.enrollment_credited, a.needed, a.lesson_credited, a.completed,
                                  not a.studying, a.status == "review", **extra)
 

@@ -128,6 +128,7 @@ if st.proctor and st.ticket == '' and st.next_at >= 0 and studied >= st.next_at 
   return {'slow', 'capture'}
 end
 if d.seconds > 0 and studying and st.ecred + d.seconds >= st.needed - 1e-6 then return {'slow', 'complete'} end
+if st.proctor and not st.completed and d.furthest >= st.dur - st.tol then return {'slow', 'capture'} end
 
 local position_from = st.pos
 if d.furthest >= st.dur - st.tol then st.completed = true end

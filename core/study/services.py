@@ -19,7 +19,6 @@ from core import tenant_time
 from core.courses.tables import Course, Enrollment, Lesson
 from core.db import for_update, write_transaction
 from core.db.scoped import scoped
-from core.proctoring.study_tables import ProctorSession
 from core.roster.tables import LearnerProfile
 from core.study import live
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
@@ -88,8 +87,7 @@ async def lesson_access(tenant: Tenant, account_id: int, lesson_id: int) -> Acce
     if lesson is None:
         return None
     enrollment = await scoped(Enrollment, tenant).objects(
-        (Enrollment.account == account_id) & (Enrollment.course == lesson.course)
-    ).first()
+        (Enrollment.account == account_id) & (Enrollment.course == lesson.course)).first()
     if enrollment is None:
         return None
     course = await scoped(Course, tenant).get(lesson.course)
@@ -98,8 +96,7 @@ async def lesson_access(tenant: Tenant, account_id: int, lesson_id: int) -> Acce
 
 async def progress_of(tenant: Tenant, account_id: int, lesson_id: int) -> LessonProgress | None:
     return await scoped(LessonProgress, tenant).objects(
-        (LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)
-    ).first()
+        (LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)).first()
 
 
 async def _ensure(row_query, make) -> Any:
@@ -129,8 +126,6 @@ async def ensure_progress(tenant: Tenant, account_id: int, lesson_id: int) -> Le
         rows.objects((LessonProgress.account == account_id) & (LessonProgress.lesson == lesson_id)),
         lambda: rows.new(account=account_id, lesson=lesson_id, updated_at=dt.datetime.now(dt.UTC)),
     )
-
-
 
 
 async def locked_clock(tenant: Tenant, account_id: int, park: bool = True) -> StudyClock | None:
@@ -209,59 +204,3 @@ async def refused_entries(tenant: Tenant, account_id: int, enrollment_id: int, l
         (HoursEntry.account == account_id) & (HoursEntry.enrollment == enrollment_id) & (HoursEntry.reason != "")
         & HoursEntry.reason.not_in(["review_cleared", "appeal_restored"])  # review's entries, not refusals
     ).order_by(HoursEntry.id, ascending=False).limit(limit)
-
-
-# --- proctoring: provisional seconds ---------------------------------------------------------
-
-
-async def withdraw_provisional(tenant: Tenant, account_id: int, token: str, reason: str = "face_unverified") -> float:
-    """Withdraw the seconds a proctored session credited since its last good snapshot (a bad or
-    missing snapshot): under the learner's clock lock, a reversing ledger row (negative
-    ``seconds``, ``reason``) and the same seconds taken off the lesson and the enrolment, which
-    goes back to 学习中 if that leaves it short of the course's hours. The lesson's position and
-    furthest point go back by the withdrawn seconds: the learner resumes where the credit stands
-    and earns them again by watching that part again. Returns the seconds."""
-    session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
-    if session is None:
-        return 0.0
-    stamp = dt.datetime.now(dt.UTC)
-    for _ in range(CAS_RETRIES):
-        async with write_transaction(StudyClock):
-            clock = await locked_clock(tenant, account_id)
-            if clock is None:
-                return 0.0
-            proctor = await scoped(ProctorSession, tenant).objects(ProctorSession.session == token).first()
-            seconds = proctor.provisional if proctor else 0.0
-            if seconds <= 0:
-                return 0.0
-            if not await _swap_clock(clock, {}):
-                continue
-            await scoped(ProctorSession, tenant).update({ProctorSession.provisional: 0.0}).where(
-                ProctorSession.id == proctor.id)
-            progress = await scoped(LessonProgress, tenant).objects(
-                (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
-            back = 0.0
-            if progress is not None:
-                # The withdrawn seconds are the last ones watched: the lesson goes back by as much.
-                furthest = max(0.0, progress.furthest - seconds)
-                back = min(progress.position, furthest)
-                done = furthest >= session.duration_seconds - tenant.rules.study.tolerance_seconds
-                await scoped(LessonProgress, tenant).update({
-                    LessonProgress.credited_seconds: max(0.0, progress.credited_seconds - seconds),
-                    LessonProgress.position: back, LessonProgress.furthest: furthest,
-                    LessonProgress.completed: done,
-                    LessonProgress.updated_at: stamp,
-                }).where(LessonProgress.id == progress.id)
-            current = await scoped(Enrollment, tenant).get(session.enrollment)
-            total = max(0.0, current.credited_seconds - seconds)
-            values: dict = {Enrollment.credited_seconds: total}
-            if current.status == "review" and total < session.required_seconds - 1e-6:
-                values.update({Enrollment.status: "studying", Enrollment.completed_at: None})
-            await scoped(Enrollment, tenant).update(values).where(Enrollment.id == current.id)
-            await scoped(HoursEntry, tenant).new(
-                account=account_id, enrollment=current.id, lesson=session.lesson, session=token, seq=session.last_seq,
-                position_from=progress.position if progress else 0.0, position_to=back,
-                claimed=0.0, seconds=-seconds, reason=reason, anomaly=False, created_at=stamp,
-            ).save()
-            return seconds
-    raise RuntimeError("study clock busy")

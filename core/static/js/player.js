@@ -15,8 +15,8 @@
  * taken-over | face-paused | error; window.xsPlayer exposes beat() and the current numbers.
  *
  * Proctoring: the camera is opened before the session starts (refused: the guide's words, no
- * study). When a beat's answer carries a capture ticket (the server's schedule), one small JPEG
- * of the camera is uploaded with it (#player[data-snapshots] counts them). An answer with
+ * study). When a beat's answer carries a capture ticket (the server's schedule), a burst of small
+ * JPEGs of the camera (about a second) is uploaded with it (#player[data-snapshots] counts them). An answer with
  * face_paused stops the lesson and links to the face check. Each beat reports the seconds since
  * the learner last touched the page (idle evidence for the reviewer).
  */
@@ -117,8 +117,10 @@
     await cam.play().catch(function () {});
     return true;
   }
-  // One small JPEG of the camera for the server's capture ticket (never on the page's own schedule).
-  async function capture(ticket) {
+  // A burst of small JPEGs of the camera (the answer says how many, taken over about a second) for
+  // the server's capture ticket (never on the page's own schedule).
+  var BURST_GAP_MS = 400;
+  async function capture(ticket, frames) {
     if (!cam || !camStream || sentTickets[ticket]) return;
     sentTickets[ticket] = true;
     var w = cam.videoWidth, h = cam.videoHeight;
@@ -131,11 +133,15 @@
     var canvas = document.createElement("canvas");
     canvas.width = Math.round(w * s);
     canvas.height = Math.round(h * s);
-    canvas.getContext("2d").drawImage(cam, 0, 0, canvas.width, canvas.height);
-    var blob = await new Promise(function (r) { canvas.toBlob(r, "image/jpeg", 0.8); });
+    var form = new FormData();
+    for (var n = 0; n < (frames || 3); n++) {
+      if (n) await new Promise(function (r) { setTimeout(r, BURST_GAP_MS); });
+      canvas.getContext("2d").drawImage(cam, 0, 0, canvas.width, canvas.height);
+      form.append("frame", await new Promise(function (r) { canvas.toBlob(r, "image/jpeg", 0.8); }), "frame" + n + ".jpg");
+    }
     var r = await fetch(base + "/study/snapshot?ticket=" + encodeURIComponent(ticket), {
-      method: "POST", credentials: "same-origin", body: blob,
-      headers: { "x-csrftoken": csrf, "content-type": "image/jpeg", "Accept": "application/json" },
+      method: "POST", credentials: "same-origin", body: form,
+      headers: { "x-csrftoken": csrf, "Accept": "application/json" },
     }).catch(function () { return null; });
     if (r && r.status === 202) { snapshots += 1; root.setAttribute("data-snapshots", String(snapshots)); }
   }
@@ -146,7 +152,7 @@
   function handle(a) {
     if (!a) return;
     if (typeof a.total_hours === "number" && accruedEl) accruedEl.textContent = String(a.total_hours);
-    if (a.capture && a.capture.ticket) capture(a.capture.ticket);
+    if (a.capture && a.capture.ticket) capture(a.capture.ticket, a.capture.frames);
     if (a.face_paused) {
       me.stopped = true;
       video.pause();

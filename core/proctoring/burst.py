@@ -1,0 +1,127 @@
+"""Is a snapshot live evidence? The CPU side of the match job, run in the face thread pool.
+
+A snapshot is a short burst of frames the page took from the camera over about a second. It is
+judged on one frame the server picks at random (detected, encoded, compared with the portrait) and
+on the burst as a whole, in the picked frame's face region (with a fifth of its height around it)
+as 32×32 grey levels:
+
+* **Natural variation.** Between consecutive frames the face region must change by at least
+  ``min_change`` grey levels on average: a camera's noise and a living face do (measured on the
+  project's clips: ≥ 1.18 grey levels 0.4 s apart), one still picture sent several times, even
+  re-encoded or with mild noise added, does not (≤ 0.51).
+* **Not an image seen before.** No frame may repeat a frame of the learner's earlier snapshots
+  (cut at that snapshot's face box, 16×16 grey levels within ``min_change`` of one of its frames:
+  the same measure, which two live frames exceed), and the picked frame's encoding must not lie within ``duplicate_distance`` of the
+  portrait or the ID-card photo (with dlib: the stored portrait sent back, re-encoded or shifted
+  by a few pixels, 0.056–0.073; a 1–2 MP photo sent at 800 px 0.08–0.09, at 640 px 0.10–0.12;
+  other photos of the person ≥ 0.18).
+
+Every figure goes into the verdict's scores, for the reviewer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from core.faces import FaceBox, decode_image, ensure_rgb
+from core.files.images import FACE_FRAME_MAX_PIXELS
+
+CROP_SIDE = 32
+SIG_SIDE = 16
+
+
+@dataclass
+class References:
+    """What a snapshot must not repeat: encodings (label → vectors) and earlier frames' signatures."""
+
+    encodings: dict[str, list[Any]] = field(default_factory=dict)
+    earlier: list[tuple[list[float], list[str]]] = field(default_factory=list)  # (face box, signatures)
+
+
+def _crop(image: np.ndarray, box) -> np.ndarray:
+    """The face region (with a fifth of its height around it) as 32×32 grey levels."""
+    h, w = image.shape[:2]
+    pad = 0.2 * box.h
+    top, left = max(0, int(box.y - pad)), max(0, int(box.x - pad))
+    bottom, right = min(h, int(box.y + box.h + pad)), min(w, int(box.x + box.w + pad))
+    region = image[top:bottom, left:right] if bottom > top and right > left else image
+    grey = Image.fromarray(region).convert("L").resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR)
+    return np.asarray(grey, dtype=np.float32)
+
+
+SMALL_SIDE = 200  # frames are compared with earlier snapshots at this size (cheap for hundreds)
+
+
+class Small:
+    """A frame as grey levels at most ``SMALL_SIDE`` pixels wide or high, to cut signatures from."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        grey = Image.fromarray(image).convert("L")
+        self.scale = min(1.0, SMALL_SIDE / max(grey.size))
+        self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
+                                 Image.BILINEAR) if self.scale < 1 else grey
+
+    def signature(self, box) -> str:
+        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels (hex)."""
+        k, pad = self.scale, 0.2 * box.h
+        region = (max(0, round((box.x - pad) * k)), max(0, round((box.y - pad) * k)),
+                  min(self.image.width, round((box.x + box.w + pad) * k)),
+                  min(self.image.height, round((box.y + box.h + pad) * k)))
+        if region[2] <= region[0] or region[3] <= region[1]:
+            region = (0, 0, self.image.width, self.image.height)
+        return self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR).tobytes().hex()
+
+
+def _unhex(sig: str) -> np.ndarray | None:
+    try:
+        raw = bytes.fromhex(sig)
+    except (TypeError, ValueError):
+        return None
+    return np.frombuffer(raw, dtype=np.uint8).astype(np.float32) if len(raw) == SIG_SIDE * SIG_SIDE else None
+
+
+def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, refs: References,
+          duplicate_distance: float, min_change: float) -> tuple[str, Any, dict[str, Any]]:
+    """(outcome, encoding of the picked frame or None, scores) for one burst."""
+    images = [ensure_rgb(decode_image(j, max_pixels=FACE_FRAME_MAX_PIXELS)) for j in jpegs]
+    scores: dict[str, Any] = {"picked": pick}
+    target = images[pick]
+    boxes = matcher.detect(target)
+    if not boxes:
+        return "no_face", None, {**scores, "faces": 0}
+    if len(boxes) > 1:
+        return "faces", None, {**scores, "faces": len(boxes)}
+    box = boxes[0]
+    smalls = [Small(im) for im in images]
+    scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
+                  signatures=[sm.signature(box) for sm in smalls])
+    # Each earlier snapshot's frames against these frames cut at that snapshot's face box.
+    for where, sigs in refs.earlier:
+        theirs = [a for a in (_unhex(x) for x in sigs) if a is not None]
+        if len(where) != 4 or not theirs:
+            continue
+        other = FaceBox(*where)
+        mine = [_unhex(sm.signature(other)) for sm in smalls]
+        if any(float(np.abs(m - t).mean()) < min_change for m in mine for t in theirs):
+            return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
+    crops = [_crop(im, box) for im in images]
+    if len({im.shape for im in images}) > 1:
+        change = 0.0  # frames of different sizes are not one camera's burst
+    else:
+        change = min((float(np.abs(a - b).mean()) for a, b in zip(crops, crops[1:], strict=False)), default=0.0)
+    scores["change"] = round(change, 2)
+    if len(images) < 2 or change < min_change:
+        return "still", None, scores
+    vector = matcher.encode(target, boxes[0])
+    distance = float(matcher.distance(vector, portrait))
+    scores.update(distance=round(distance, 4), tolerance=tolerance)
+    for label, vectors in refs.encodings.items():
+        for ref in vectors:
+            near = float(matcher.distance(vector, ref))
+            if near < duplicate_distance:
+                return "duplicate", None, {**scores, "duplicate_of": label, "duplicate_distance": round(near, 4)}
+    return ("ok" if distance <= tolerance else "mismatch"), vector, scores

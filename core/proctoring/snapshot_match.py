@@ -1,0 +1,160 @@
+"""The ``check_snapshot`` job: judge one stored burst (``core.proctoring.burst``) against the
+learner's portrait, ID-card photo and earlier snapshots with the tenant's matching provider, apply
+the verdict (``core.proctoring.verdicts``), and compare good snapshots across the tenant's learners
+(one face studying for several accounts flags them all)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from core.courses.tables import Enrollment
+from core.db.scoped import scoped
+from core.faces import Capability, FaceError, portrait_encoding, select_provider
+from core.files.tables import StoredFile
+from core.jobs.specs import platform_of
+from core.offload import run_cpu
+from core.proctoring import burst, verdicts
+from core.proctoring.study_tables import FaceEncoding, ProctorSession
+from core.proctoring.tables import FaceVerification
+from core.roster.tables import LearnerProfile
+
+_VECTORS: OrderedDict[tuple[int, int, str], Any] = OrderedDict()  # (tenant, file, provider) → encoding or None
+_VECTORS_MAX = 4096
+
+
+async def image_vector(platform, tenant, account_id: int, file_id: int | None, kind: str, matcher):
+    """The encoding of one of the account's stored images (``kind``: portrait | id_front) by
+    ``matcher``: from this process's cache, the tenant's ``FaceEncoding`` rows, or computed once
+    and kept there (an image without a usable face is kept as an empty vector). None without one."""
+    if file_id is None:
+        return None
+    key = (tenant.id, file_id, matcher.name)
+    if key in _VECTORS:
+        _VECTORS.move_to_end(key)
+        return _VECTORS[key]
+    kept = await scoped(FaceEncoding, tenant).objects(
+        (FaceEncoding.account == account_id) & (FaceEncoding.kind == kind)
+        & (FaceEncoding.source == file_id) & (FaceEncoding.provider == matcher.name)).output(load_json=True).first()
+    if kept is not None:
+        vector = np.asarray(kept.vector, dtype=np.float64) if kept.vector else None
+    else:
+        row = await scoped(StoredFile, tenant).get(file_id)
+        if row is None:
+            return None
+        try:
+            vector = await run_cpu("face", portrait_encoding, matcher, platform.storage.read(row))
+        except (FaceError, OSError):
+            vector = None
+        await scoped(FaceEncoding, tenant).new(
+            account=account_id, kind=kind, source=file_id, provider=matcher.name,
+            vector=[float(x) for x in vector] if vector is not None else [], created_at=dt.datetime.now(dt.UTC)).save()
+    _VECTORS[key] = vector
+    while len(_VECTORS) > _VECTORS_MAX:
+        _VECTORS.popitem(last=False)
+    return vector
+
+
+async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
+    """The encoding of the account's current portrait by ``matcher`` (None without a usable one)."""
+    if profile is None:
+        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
+    return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
+
+
+async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int,
+                     profile: LearnerProfile | None) -> burst.References:
+    """What the account's snapshot must not repeat: the portrait, the ID-card photo and every
+    earlier snapshot's frames."""
+    id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
+                                  matcher)
+    refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []})
+    for r in await scoped(FaceVerification, tenant).select(FaceVerification.scores).where(
+            (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
+            & (FaceVerification.id != verification_id)).output(load_json=True):
+        scores = r["scores"] or {}
+        if scores.get("signatures") and scores.get("box"):
+            refs.earlier.append((scores["box"], scores["signatures"]))
+    return refs
+
+
+async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int, proctor_session: int) -> str:
+    """Job: judge one stored snapshot burst and apply the verdict."""
+    platform = platform_of(ctx)
+    t = platform.tenants.get(tenant)
+    row = await scoped(FaceVerification, t).objects(FaceVerification.id == verification).output(
+        load_json=True).first()
+    ps = await scoped(ProctorSession, t).get(proctor_session)
+    if row is None or ps is None or row.status != "open":
+        return "gone"
+    rules = t.rules.face
+    matcher = select_provider(await platform.face_providers(), rules.match_provider, Capability.ENCODE)
+    tolerance = rules.match_tolerance or matcher.default_tolerance
+    profile = await scoped(LearnerProfile, t).objects(LearnerProfile.account == row.account).first()
+    portrait = await portrait_vector(platform, t, row.account, matcher, profile)
+    ids = [int(i) for i in row.evidence or []]
+    found = {f.id: f for f in await scoped(StoredFile, t).objects(StoredFile.id.is_in(ids or [0]))}
+    files = [found.get(i) for i in ids]
+    if portrait is None or not files or None in files:
+        outcome, vector, scores = "mismatch", None, {"portrait": portrait is not None}
+    else:
+        refs = await references(platform, t, row.account, matcher, portrait, row.id, profile)
+        duplicate = tolerance * rules.snapshot_duplicate_fraction
+        outcome, vector, scores = await run_cpu(
+            "face", burst.judge, matcher, [platform.storage.read(f) for f in files],
+            secrets.randbelow(len(files)), portrait, tolerance, refs, duplicate, rules.snapshot_burst_min_change)
+    finished = dt.datetime.now(dt.UTC)
+    status = "passed" if outcome == "ok" else "failed"
+    reasons = [verdicts.OUTCOMES[outcome][1]] if outcome in verdicts.BAD else []
+    done = await scoped(FaceVerification, t).update({
+        FaceVerification.status: status, FaceVerification.reasons: reasons,
+        FaceVerification.scores: {**(row.scores or {}), **scores},
+        FaceVerification.match_provider: matcher.name, FaceVerification.finished_at: finished,
+    }).where((FaceVerification.id == row.id) & (FaceVerification.status == "open")).returning(FaceVerification.id)
+    if not done:
+        return "gone"
+    row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
+    row.match_provider, row.finished_at = matcher.name, finished
+    await verdicts.checked(platform, t, ps, row, outcome)
+    if vector is not None and outcome == "ok":
+        await _index(platform, t, ps, row, matcher, vector, tolerance)
+    return outcome
+
+
+# --- one face, several accounts ------------------------------------------------------------------
+
+
+async def same_face_accounts(tenant, account_id: int, provider: str, vector, tolerance: float) -> dict[int, float]:
+    """Other accounts of the tenant with a kept portrait or snapshot encoding (same provider)
+    within ``tolerance`` of ``vector``: account id → smallest distance."""
+    rows = await scoped(FaceEncoding, tenant).select(FaceEncoding.account, FaceEncoding.vector).where(
+        (FaceEncoding.account != account_id) & (FaceEncoding.provider == provider)
+        & FaceEncoding.kind.is_in(["portrait", "snapshot"])).output(load_json=True)
+    rows = [r for r in rows if r["vector"]]
+    if not rows:
+        return {}
+    matrix = np.asarray([r["vector"] for r in rows], dtype=np.float64)
+    distances = np.linalg.norm(matrix - np.asarray(vector, dtype=np.float64), axis=1)
+    found: dict[int, float] = {}
+    for r, d in zip(rows, distances, strict=True):
+        if d <= tolerance:
+            found[r["account"]] = min(float(d), found.get(r["account"], 9.9))
+    return found
+
+
+async def _index(platform, tenant, ps: ProctorSession, row: FaceVerification, matcher, vector, tolerance: float) -> None:
+    """Keep a good snapshot's encoding and flag every account (both sides) whose face it is."""
+    others = await same_face_accounts(tenant, ps.account, matcher.name, vector, tolerance)
+    await scoped(FaceEncoding, tenant).new(
+        account=ps.account, kind="snapshot", source=row.id, provider=matcher.name,
+        vector=[float(x) for x in vector], created_at=dt.datetime.now(dt.UTC)).save()
+    for other, distance in others.items():
+        for account_id, peer in ((ps.account, other), (other, ps.account)):
+            for e in await scoped(Enrollment, tenant).objects(
+                    (Enrollment.account == account_id) & Enrollment.status.is_in(["studying", "review"])):
+                await verdicts.flag(platform, tenant, account_id, e.id, "shared_face", verification=row.id,
+                                    other_account=peer, distance=round(distance, 4))
