@@ -19,6 +19,7 @@ from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.roster.tables import LearnerProfile
 from core.study.tables import HoursEntry, StudyEvent
 from core.testing.face_media import faces_dir, read_clip, videos_dir
+from plugins.face_sface import DEFAULT_TOLERANCE as SFACE_TOLERANCE  # the construction group's matcher
 from tests.test_snapshots import (  # noqa: F401  (fixtures)
     T,
     clock,
@@ -118,7 +119,7 @@ async def test_the_learners_own_portrait_is_not_a_snapshot(client, platform, mak
     token, ticket = await captured(client, me, clock, lesson)
     row = await settled((await upload(client, ticket, moved(portrait))).json()["id"])
     assert row.status == "failed" and row.scores["duplicate_of"] == "portrait", row.scores
-    assert row.scores["duplicate_distance"] < me["tenant"].rules.face.snapshot_duplicate_fraction * 0.6
+    assert row.scores["duplicate_distance"] < me["tenant"].rules.face.snapshot_duplicate_fraction * SFACE_TOLERANCE
     assert row.reasons == ["抓拍照片与头像、身份证照片或以往抓拍重复，不是现场拍摄"]
     assert await credited(me) == 0.0
     assert (await events(me["account"].id)).count("snapshot_duplicate") == 1

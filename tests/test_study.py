@@ -430,7 +430,7 @@ async def test_a_second_tab_takes_over_and_the_first_pauses(client, studying, cl
     old = await beat(client, first["token"], 2, lesson, 20)
     assert old["paused"] and old["credited"] == 0 and "其他窗口或设备" in old["message"] and not old["anomaly"]
     new = await beat(client, second["token"], 1, lesson, 20)
-    assert new["credited"] == 10  # the learner's clock: 10 s since the previous beat of either tab
+    assert new["credited"] == 10, new  # the learner's clock: 10 s since the previous beat of either tab
 
 
 async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, studying, clock):

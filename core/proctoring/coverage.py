@@ -52,7 +52,7 @@ async def creditable_seconds(tenant, account_id: int, enrollment: Enrollment, co
     """What one session on this lesson can credit at most: the lesson's seconds left, the course's
     seconds left (while studying) and the day's cap left."""
     clock = await scoped(StudyClock, tenant).objects(StudyClock.account == account_id).first()
-    today = study.china_day(now)
+    today = study.tenant_day(tenant, now)
     day_used = clock.day_seconds if clock is not None and clock.day == today else 0.0
     day_left = tenant.rules.study.daily_cap_minutes * 60.0 - day_used
     course_left = (study.required_seconds(tenant, course) - enrollment.credited_seconds
@@ -88,9 +88,9 @@ async def withdraw(tenant, account_id: int, token: str, reason: str = UNVERIFIED
     """Withdraw the seconds a proctored session credited since its last good snapshot: under the
     learner's clock lock, a reversing ledger row (negative ``seconds``, ``reason``) and the same
     seconds taken off the lesson and the enrolment, which goes back to 学习中 if that leaves it
-    short of the course's hours. The lesson's position and furthest point go back by the withdrawn
-    seconds: the learner resumes where the credit stands and earns them again by watching that part
-    again. Returns the seconds."""
+    short of the course's hours. While the session is the learner's current one, the lesson's
+    position and furthest point go back by the withdrawn seconds: the learner resumes where the
+    credit stands and earns them again by watching that part again. Returns the seconds."""
     session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
     if session is None:
         return 0.0
@@ -110,10 +110,13 @@ async def withdraw(tenant, account_id: int, token: str, reason: str = UNVERIFIED
                 ProctorSession.id == proctor.id)
             progress = await scoped(LessonProgress, tenant).objects(
                 (LessonProgress.account == account_id) & (LessonProgress.lesson == session.lesson)).first()
-            back = 0.0
+            back = progress.position if progress is not None else 0.0
             if progress is not None:
-                # The withdrawn seconds are the last ones watched: the lesson goes back by as much.
-                furthest = max(0.0, progress.furthest - seconds)
+                # The withdrawn seconds are the last ones watched: the lesson goes back by as much,
+                # unless another session (a second tab or device) has taken over: it plays on from
+                # where it started, and the seconds are earned again by watching that part again.
+                rewind = clock.active_token == token
+                furthest = max(0.0, progress.furthest - seconds) if rewind else progress.furthest
                 back = min(progress.position, furthest)
                 done = furthest >= session.duration_seconds - tenant.rules.study.tolerance_seconds
                 await scoped(LessonProgress, tenant).update({
