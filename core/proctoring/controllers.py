@@ -102,7 +102,8 @@ async def check_page(request: Request, platform: Platform, tenant: Tenant, accou
     if await consents.active_consent(tenant.id, account.id) is None:
         return redirect(request, "/face/consent" + (f"?next={quote(next_url)}" if next_url else ""))
     has_portrait = await services.portrait_bytes(platform.storage, tenant.id, account.id) is not None
-    left = await services.attempts_left(tenant, account.id)
+    await services.close_expired(tenant.id, account.id)
+    left = await services.attempts_left(platform, tenant, account.id)
     return await render(
         request, "proctoring/check.html", has_portrait=has_portrait, attempts_left=left, next_url=next_url,
         profile_ready=profile_ready,
@@ -154,7 +155,7 @@ async def finish(request: Request, platform: Platform, tenant: Tenant, account: 
     if result is None:
         raise NotFoundException()
     row, verdict = result
-    left = await services.attempts_left(tenant, account.id)
+    left = await services.attempts_left(platform, tenant, account.id)
     if verdict.passed:
         message = "人脸核验通过"
     else:
