@@ -114,8 +114,9 @@ async def make_learner(server: LiveServer) -> tuple[str, str]:
     return mobile, password
 
 
-async def run_check(server: LiveServer, video: Path, *, shots: str | None = None) -> dict:
-    """Launch Chromium with ``video`` as the camera, sign in, consent, verify; the page's outcome."""
+async def run_check(server: LiveServer, video: Path, *, shots: str | None = None, during=None) -> dict:
+    """Launch Chromium with ``video`` as the camera, sign in, consent, verify; the page's outcome.
+    ``during(page, mobile)`` runs once the check is running."""
     from playwright.async_api import async_playwright
 
     mobile, password = await make_learner(server)
@@ -143,6 +144,9 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
             await page.click("#consent-agree")
             await page.wait_for_url("**/face/check")
             await page.click("#face-start")
+            if during is not None:
+                await page.wait_for_selector('#face-check[data-state="running"]', timeout=30_000)
+                await during(page, mobile)
             if shots:
                 await page.wait_for_selector("#face-check[data-step]", timeout=30_000)
                 await page.wait_for_timeout(300)
@@ -169,6 +173,28 @@ async def test_real_clip_passes_in_chromium(face_server, media):
     assert result["state"] == "passed", result
     assert result["outcome"] == "人脸核验通过"
     assert sorted(result["actions"].split(",")) == ["blink", "open_mouth"]
+
+
+async def test_the_start_button_is_gone_while_a_check_runs(face_server, media):
+    """开始核验 must not be visible (nor work) during a running check: a click would abandon the
+    check and cost one of the day's attempts."""
+    from core.accounts.tables import Account
+    from core.proctoring.tables import FaceVerification
+
+    CHOSEN.actions = ["blink", "open_mouth"]
+    seen: dict = {}
+
+    async def during(page, mobile):
+        seen["visible"] = await page.is_visible("#face-start")
+        seen["enabled"] = await page.is_enabled("#face-start")
+        await page.evaluate("() => document.getElementById('face-start').click()")  # a click anyway
+        await page.wait_for_timeout(500)
+        account = await Account.objects().where(Account.mobile == mobile).first()
+        seen["checks"] = await FaceVerification.count().where(FaceVerification.account == account.id)
+
+    result = await run_check(face_server, clip_y4m(media), during=during)
+    assert seen == {"visible": False, "enabled": False, "checks": 1}, seen
+    assert result["state"] in ("passed", "failed")
 
 
 @pytest.mark.parametrize("kind", ["still", "slide", "tilt", "zoom"])

@@ -161,6 +161,7 @@
   }
 
   async function start() {
+    if (run && !run.finished) return; // one check at a time: a second start would abandon this one
     startBtn.disabled = true;
     startBtn.hidden = true;
     outcomeEl.hidden = true;
