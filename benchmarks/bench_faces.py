@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from core import Action as A  # noqa: E402
 from core import FaceError, IdentityCheck, LivenessSession, frame_signals, portrait_encoding  # noqa: E402
+from core.testing import face_attacks as attacks  # noqa: E402
 from core.testing import face_media as media  # noqa: E402
 from plugins.face_dlib import DlibProvider  # noqa: E402
 from plugins.face_mediapipe import MediaPipeProvider  # noqa: E402
@@ -66,8 +67,7 @@ def bench_liveness(out: Report, mp: MediaPipeProvider) -> None:
         t = time.perf_counter()
         mp.raw_detect(f)
         bare.append(time.perf_counter() - t)
-    s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH)))
-    s.prompt_shown(0, 0)
+    s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(0,)))
     per = []
     t_ms = 0
     for _, f in frames:
@@ -76,8 +76,7 @@ def bench_liveness(out: Report, mp: MediaPipeProvider) -> None:
         g = s.add_frame(f, t_ms)
         per.append(time.perf_counter() - t)
         if g.done:  # keep measuring on a fresh session
-            s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH)))
-            s.prompt_shown(0, t_ms + 1)
+            s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,)))
     b50 = pct(bare, 50)
     out("## Per-frame liveness latency")
     out()
@@ -296,11 +295,11 @@ def bench_attacks(out: Report, mp: MediaPipeProvider, dl: DlibProvider) -> None:
     t0 = time.perf_counter()
     boxes = {p: max(mp.detect(media.load_photo(p)), key=lambda b: b.area) for p in photos}
     accepted_all = total_all = 0
-    for kind in media.ATTACKS:
+    for kind in attacks.ATTACKS:
         accepted, reasons, faked, judged = 0, {}, {}, 0
         for p in photos:
-            actions, schedule = media.ATTACK_CHALLENGES[kind]
-            frames = media.attack_inputs(lambda img, p=p: [boxes[p]] if img is media.load_photo(p) else mp.detect(img), p, kind)
+            actions, schedule = attacks.ATTACK_CHALLENGES[kind]
+            frames = attacks.attack_inputs(lambda img, p=p: [boxes[p]] if img is media.load_photo(p) else mp.detect(img), p, kind)
             if kind == "swap":
                 ident = IdentityCheck(dl, portrait_encoding(dl, media.load_photo(p)))
                 s = LivenessSession(mp, media.fixed_challenge(actions), identity=ident)

@@ -202,7 +202,7 @@ async def test_real_clip_passes_and_is_stored_with_evidence(client, platform, ma
 async def test_still_photo_fails_with_a_reason(client, platform, make_account):
     from core.faces import Capability, select_provider
     from core.plugins import collect
-    from core.testing.face_media import attack_inputs
+    from core.testing.face_attacks import attack_inputs
 
     await learner(platform, make_account, client)
     found = await collect(platform.plugins.hooks.face_providers)

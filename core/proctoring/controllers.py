@@ -1,8 +1,8 @@
 """Face verification pages: the consent screen, the webcam page and its JSON endpoints.
 
 The page (core/static/js/facecheck.js) asks for a challenge, sends ~10 JPEG frames a second to
-``/face/frame`` with its own timestamps and the index of the prompt it just showed, and asks for
-the verdict at ``/face/finish``. Only the server decides.
+``/face/frame`` with its own timestamps, shows each prompt when the answer to a frame carries it
+(the server chooses when), and asks for the verdict at ``/face/finish``. Only the server decides.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ def _json(data: dict, status: int = 200) -> Response:
     return Response(content=data, status_code=status, media_type="application/json")
 
 
-def _int(value: str | None, *, optional: bool = False) -> int | None:
+def _int(value: str | None) -> int:
     if value is None or value == "":
-        if optional:
-            return None
         raise ChallengeError("missing number")
     try:
         return int(value)
@@ -131,10 +129,8 @@ async def frame(request: Request, platform: Platform, tenant: Tenant, account: A
     q = request.query_params
     try:
         t_ms = _int(q.get("t"))
-        shown = _int(q.get("shown"), optional=True)
-        shown_t = _int(q.get("shown_t"), optional=True)
         g = await services.add_frame(services.live_checks(platform), q.get("nonce") or "", tenant.id, account.id,
-                                     body, t_ms, shown, shown_t)
+                                     body, t_ms)
     except FaceError as exc:
         return _json({"error": exc.message}, 400)
     except ChallengeError as exc:

@@ -210,11 +210,10 @@ async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) ->
     return check
 
 
-async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int,
-                    shown: int | None, shown_t: int | None):
-    """One frame (and optionally the prompt the page just showed) → FrameGuidance, or None when
-    the challenge is unknown, expired or not the caller's. The challenge is locked, loaded, advanced
-    and saved back, so consecutive frames may reach different processes."""
+async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int):
+    """One frame → FrameGuidance (with the prompt to show now, on the server's schedule), or
+    None when the challenge is unknown, expired or not the caller's. The challenge is locked,
+    loaded, advanced and saved back, so consecutive frames may reach different processes."""
     async with checks.locked(nonce):
         check = await checks.get(nonce, tenant_id, account_id)
         if check is None:
@@ -223,12 +222,6 @@ async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: 
             check.check_time(t_ms)
             if t_ms <= check.last_t:
                 raise ChallengeError("frame timestamps must increase")
-            if shown is not None:
-                st = t_ms if shown_t is None else shown_t
-                check.check_time(st)
-                if st > t_ms:
-                    raise ChallengeError("a prompt cannot be shown after the frame that follows it")
-                check.session.prompt_shown(shown, st)
         except ChallengeTimeError as exc:
             raise ChallengeError(str(exc)) from None
         guidance = await run_cpu("face", check.session.add_frame, jpeg, t_ms)

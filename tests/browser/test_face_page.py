@@ -18,7 +18,8 @@ import pytest
 from core import hookimpl
 from core.testing.browser import (CHROMIUM, CHROMIUM_ARGS, AxeFindings, LiveServer, axe_checks, axe_final, free_port,
                                   in_ci, screenshot)
-from core.testing.face_media import ATTACK_CHALLENGES, faces_dir, load_photo, photo_attack, videos_dir
+from core.testing.face_attacks import ATTACK_CHALLENGES, photo_attack
+from core.testing.face_media import faces_dir, load_photo, videos_dir
 from core.testing.ids import fake_mobile
 
 pytestmark = pytest.mark.browser

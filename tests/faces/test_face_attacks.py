@@ -12,6 +12,7 @@ import pytest
 
 from core import Action, IdentityCheck, LivenessSession, VerdictCode, portrait_encoding
 from core.faces import messages
+from core.testing import face_attacks as attacks
 from core.testing import face_media as media
 
 PHOTOS = media.single_person_photos() if media.faces_dir().is_dir() else []
@@ -25,7 +26,7 @@ def _id(p):
 @pytest.fixture
 def attack(mediapipe, dlib, attack_clip, attack_signals):
     def run(path, kind, challenge=None):
-        actions, schedule = challenge or media.ATTACK_CHALLENGES[kind]
+        actions, schedule = challenge or attacks.ATTACK_CHALLENGES[kind]
         if kind == "swap":  # the portrait is the first person's: the second half must not pass as them
             identity = IdentityCheck(dlib, portrait_encoding(dlib, media.load_photo(path)))
             session = LivenessSession(mediapipe, media.fixed_challenge(actions), identity=identity)
@@ -46,14 +47,14 @@ def check_rejected(verdict, guidance, kind):
         assert guidance[-1].done and guidance[-1].message in ("动作超时", "动作不正确", messages.VERDICT_MESSAGES["no_parallax"])
 
 
-@pytest.mark.parametrize("kind", media.ATTACKS)
+@pytest.mark.parametrize("kind", attacks.ATTACKS)
 @pytest.mark.parametrize("path", FAST, ids=_id)
 def test_photo_attack_is_rejected(attack, path, kind):
     check_rejected(*attack(path, kind), kind)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", media.ATTACKS)
+@pytest.mark.parametrize("kind", attacks.ATTACKS)
 @pytest.mark.parametrize("path", [p for p in PHOTOS if p not in FAST], ids=_id)
 def test_every_photo_attack_is_rejected(attack, path, kind):
     check_rejected(*attack(path, kind), kind)

@@ -24,6 +24,7 @@ from core import (
     select_provider,
 )
 from core.tenancy import RulesError, load_rules
+from core.testing import face_attacks as attacks
 from core.testing import face_media as media
 
 OBAMA = "obama_weekly_address_blinks.mp4"
@@ -216,9 +217,9 @@ def test_tilted_photo_shows_no_parallax_but_a_real_turn_does(mediapipe, clips):
     for path in media.single_person_photos()[::3]:
         photo = media.load_photo(path)
         (box,) = mediapipe.detect(photo)
-        card = media._card(photo, box)
-        bg = media._background((640, 480))
-        (f0,) = mediapipe.observe(media.render_card(card, media.Pose(), bg))
-        (f1,) = mediapipe.observe(media.render_card(card, media.Pose(yaw=35), bg))
+        card = attacks._card(photo, box)
+        bg = attacks._background((640, 480))
+        (f0,) = mediapipe.observe(attacks.render_card(card, attacks.Pose(), bg))
+        (f1,) = mediapipe.observe(attacks.render_card(card, attacks.Pose(yaw=35), bg))
         flat = nose_parallax(f0.anchors, f0.nose, f1.anchors, f1.nose, f1.eye_distance)[0]
         assert abs(flat) < LivenessRules().parallax_min < real / 2, (path.name, flat)
