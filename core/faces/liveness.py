@@ -41,7 +41,7 @@ class LivenessRules:
     mouth_delta: float = 0.18  # rise from the closed level after the prompt
     turn_deg: float = 20.0  # yaw change during a turn
     turn_abs_deg: float = 12.0  # and the yaw reached, in the asked direction
-    nod_deg: float = 15.0  # pitch excursion of a nod
+    nod_deg: float = 20.0  # pitch excursion of a nod (talking moves the head ~17° in the shared clip)
     nod_return: float = 0.4  # ... and share of it coming back
     parallax_min: float = 0.08  # nose parallax, fraction of the eye distance
     parallax_per_deg: float = 0.005  # ... and at least this per degree of movement
