@@ -1,8 +1,9 @@
 """Recognising each liveness action in the frames after its prompt (a mixin of the judge).
 
-Every detector sees the frames of its window: from ``reaction_ms`` after the prompt (a movement
-that began before the learner could have seen the prompt does not count) to ``timeout_ms``
-after it, and not before the previous action was recognised.
+Every detector sees the frames of its window: from the prompt (the server issued it on that
+frame) to ``timeout_ms`` after it, and not before the previous action was recognised; each
+action needs its rest state in the window first, so a movement under way at the prompt does not
+count.
 
 * blinks are judged against the session's own open-eye baseline (median eye openness), not a
   fixed threshold; mouth opening needs a closed→open change, so a photo with an open mouth fails;
@@ -82,9 +83,9 @@ class ActionDetectors:
         return None if f.mouth_open is None else f.mouth_open * self._tilt_factor(f)
 
     def _window(self, i: int) -> list[tuple[int, FaceObservation]]:
-        """Frames that may show action ``i``: from a human reaction time after its prompt (a
-        movement already under way when the prompt appeared does not count) to the timeout."""
-        start = self.prompts[i] + self.rules.reaction_ms
+        """Frames that may show action ``i``: from its prompt (a movement must begin there: it
+        needs its rest state first) to the timeout."""
+        start = self.prompts[i]
         if i > 0 and self.results[i - 1].done_ms is not None:
             start = max(start, self.results[i - 1].done_ms + 1)
         end = self.prompts[i] + self.rules.timeout_ms

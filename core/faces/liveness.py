@@ -5,8 +5,8 @@ caller's timestamps, so every provider's signals go through the same rules:
 
 * the judge issues each prompt at the time the server chose (``Challenge.due``: a jittered
   onset, then a random gap after each recognised action); the page shows it when told;
-* an action counts only if it starts at least ``reaction_ms`` after its prompt and completes
-  within ``timeout_ms`` (3 s) of it; a head turn in a direction that was not asked is a wrong
+* an action counts only if it starts after its prompt (on the frame that issued it or later)
+  and completes within ``timeout_ms`` (3 s) of it; a head turn in a direction that was not asked is a wrong
   action; how each action is recognised is in core.faces.detectors;
 * exactly one face throughout; the face must not jump between frames; the identity (when a
   matcher is given) is checked on the very frames where the actions happened (core.faces.session).
@@ -34,7 +34,6 @@ class LivenessRules:
     """Thresholds of the liveness judge (see docs/faces.md for how they were chosen)."""
 
     timeout_ms: int = 3000
-    reaction_ms: int = 120  # an action's frames start this long after its prompt (human reaction)
     blink_closed_ratio: float = 0.7  # eyes closed: openness ≤ 0.7 × the session's baseline
     blink_open_ratio: float = 0.75  # eyes open: openness ≥ 0.75 × baseline
     mouth_open: float = 0.25  # inner-lip gap / mouth width when open
