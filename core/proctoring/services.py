@@ -184,9 +184,10 @@ async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) ->
     hooks = platform.hooks(tenant)
     liveness, matcher = await providers_for(platform, tenant)
     pool = await allowed_actions(hooks, tenant, liveness)
-    if not pool:
-        raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503)
-    challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
+    try:  # a pool without a blink or an open mouth cannot make a challenge a photo fails
+        challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
+    except ChallengeError:
+        raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503) from None
     try:
         encoding = await run_cpu("face", portrait_encoding, matcher, portrait)
     except FaceError:
