@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from core.faces.challenge import GAP_MS, ONSET_MS
 from core.testing.face_media import fixed_challenge
 from core import (
     Action,
@@ -91,7 +92,16 @@ def test_draw_challenge_is_random_distinct_and_bound_to_a_nonce():
     assert set(only.actions) == {Action.BLINK, Action.OPEN_MOUTH}
     with pytest.raises(ChallengeError):
         draw_challenge([Action.BLINK])
+    with pytest.raises(ChallengeError):  # nothing a photo cannot do
+        draw_challenge([Action.TURN_LEFT, Action.NOD])
     assert draw_challenge().as_dict()["prompts"][0] in {"请眨眼", "请张嘴", "请向左转头", "请向右转头", "请点头"}
+    # the server's schedule: a jittered onset, random gaps; the page is not told it
+    drawn = [draw_challenge() for _ in range(300)]
+    onsets = {c.prompt_at[0] for c in drawn}
+    assert all(ONSET_MS[0] <= t <= ONSET_MS[1] for t in onsets) and len(onsets) > 100
+    assert all(len(c.gaps_ms) == len(c.actions) - 1 and all(GAP_MS[0] <= g <= GAP_MS[1] for g in c.gaps_ms)
+               for c in drawn)
+    assert set(drawn[0].as_dict()) == {"nonce", "actions", "prompts", "timeout_ms"}
 
 
 def test_blink_is_judged_against_the_sessions_own_baseline():
