@@ -95,6 +95,8 @@ async def run_page(client, slug, c, frames):
         ahead = t - (time.monotonic() - t0) * 1000 - 500
         if ahead > 0:
             await asyncio.sleep(ahead / 1000)
+        elif ahead < -1500:  # a camera does not queue old frames: a slow server gets fewer
+            continue
         r = await post_frame(client, slug, c["nonce"], jpeg, t)
         assert r.status_code == 200, r.text
         last = g = r.json()
@@ -103,7 +105,7 @@ async def run_page(client, slug, c, frames):
     return last
 
 
-def clip_frames(loops=2):
+def clip_frames(loops=4):  # ~15 s: longer than any challenge lasts
     frames = read_clip(videos_dir() / CLIP, step=3)  # ~10 frames a second, like the page
     span = frames[-1][0] + 100
     return [(t + k * span, encode_jpeg(f)) for k in range(loops) for t, f in frames]
@@ -175,6 +177,7 @@ async def test_real_clip_passes_and_is_stored_with_evidence(client, platform, ma
     assert r.status_code == 200
     out = r.json()
     assert out["passed"] is True and out["status"] == "passed" and out["message"] == "人脸核验通过", out
+    assert out["attempts_left"] == 3  # a passed check gives its attempt back
     assert VERIFIED[-1] == ("survey", account.id, True)  # the proctor_verified hook heard of it
     row = await FaceVerification.objects().output(load_json=True).where(FaceVerification.nonce == c["nonce"]).first()
     assert row.status == "passed" and row.reasons == [] and row.finished_at is not None
