@@ -145,6 +145,9 @@ def make_counters(settings: Settings, store: Store) -> dict[str, Counter]:
         # Public certificate verification: look-ups, and unknown codes (guessing), per address.
         "verify_client": Counter(store, "verify-client", 120, 3600),
         "verify_unknown": Counter(store, "verify-unknown", 10, 3600),
+        # Face checks issued per learner and China day, less the passed ones (the limit is the
+        # tenant's face.max_attempts; keys carry the day, the window only lets them expire).
+        "face_attempts": Counter(store, "face-attempt", 0, 2 * 86400),
     }
 
 

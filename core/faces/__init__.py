@@ -17,8 +17,10 @@ from core.faces.imaging import (
     nose_parallax,
     sharpness,
 )
+from core.faces.planarity import movement_planarity, planar_residual
 from core.faces.landmarks import LandmarkLayout
-from core.faces.liveness import Challenge, LivenessJudge, LivenessRules, draw_challenge
+from core.faces.challenge import Challenge, draw_challenge
+from core.faces.liveness import LivenessJudge, LivenessRules
 from core.faces.session import IdentityCheck, LivenessSession, frame_signals, portrait_encoding
 from core.faces.provider import FaceProvider, FaceProviderBase, compare_with_id_photo, select_provider
 from core.faces.quality import PortraitRules, assess_portrait
@@ -98,6 +100,8 @@ __all__ = [
     "exposure",
     "eye_aspect_ratio",
     "nose_parallax",
+    "movement_planarity",
+    "planar_residual",
     "sharpness",
     "face_messages",
 ]

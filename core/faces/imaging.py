@@ -197,3 +197,4 @@ def nose_parallax(
     pred = cv2.perspectiveTransform(np.asarray(nose_a, dtype=np.float64).reshape(1, 1, 2), h)[0, 0]
     dx, dy = (np.asarray(nose_b, dtype=np.float64)[:2] - pred) / scale
     return float(dx), float(dy)
+

@@ -1,83 +1,32 @@
-"""Active liveness: challenge drawing, the provider-independent judge, and a session driver.
+"""Active liveness: the provider-independent judge of a challenge (core.faces.challenge).
 
 The judge only sees :class:`FrameSignals` (what a provider measured on each frame) plus the
-caller's timing, so every provider's signals go through the same rules:
+caller's timestamps, so every provider's signals go through the same rules:
 
-* the server draws 2–3 distinct actions and a nonce; the page shows one prompt at a time and
-  reports when it did (``prompt_shown``);
-* an action counts only if it starts after its prompt and completes within ``timeout_ms``
-  (3 s) of it; a head turn in a direction that was not asked is a wrong action;
-* blinks are judged against the session's own open-eye baseline (median eye openness), not a
-  fixed threshold; mouth opening needs a closed→open change, so a photo with an open mouth fails;
-* head turns and nods come from the provider's pose (MediaPipe: the facial transformation
-  matrix) and must show nose parallax: the nose tip must leave the homography that maps the
-  rest of the face between the start and the end of the movement — a tilted flat photo shows
-  large "yaw" but no parallax;
+* the judge issues each prompt at the time the server chose (``Challenge.due``: a jittered
+  onset, then a random gap after each recognised action); the page shows it when told;
+* an action counts only if it starts after its prompt (on the frame that issued it or later)
+  and completes within ``timeout_ms`` (3 s) of it; a head turn in a direction that was not asked is a wrong
+  action; how each action is recognised is in core.faces.detectors;
 * exactly one face throughout; the face must not jump between frames; the identity (when a
-  matcher is given) is checked on the very frames where the actions happened.
+  matcher is given) is checked on the very frames where the actions happened (core.faces.session).
 """
 
 from __future__ import annotations
 
-import math
-import secrets
-import statistics
 from dataclasses import dataclass, replace
-from typing import Iterable, Sequence
 
-from core.faces import imaging
 from core.faces import messages as M
+from core.faces.challenge import Challenge, draw_challenge
+from core.faces.detectors import ActionDetectors, _Detection
 from core.faces.values import (
-    Action,
     ActionResult,
     ChallengeError,
-    FaceObservation,
     FrameGuidance,
     FrameSignals,
     GuidanceCode,
     VerdictCode,
 )
-
-TURNS = (Action.TURN_LEFT, Action.TURN_RIGHT)
-
-
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """What the server asked for: the actions in order, and the nonce binding the frames."""
-
-    nonce: str
-    actions: tuple[Action, ...]
-    timeout_ms: int = 3000
-
-    @property
-    def prompts(self) -> tuple[str, ...]:
-        return tuple(a.prompt for a in self.actions)
-
-    def as_dict(self) -> dict:
-        return {
-            "nonce": self.nonce,
-            "actions": [str(a) for a in self.actions],
-            "prompts": list(self.prompts),
-            "timeout_ms": self.timeout_ms,
-        }
-
-
-def draw_challenge(
-    available: Iterable[Action | str] = tuple(Action),
-    *,
-    rng: secrets.SystemRandom | None = None,
-    min_actions: int = 2,
-    max_actions: int = 3,
-    timeout_ms: int = 3000,
-) -> Challenge:
-    """Draw 2–3 distinct actions at random (from those the liveness provider can measure and the
-    tenant allows) and a fresh 144-bit nonce."""
-    pool = list(dict.fromkeys(Action(a) for a in available))
-    if len(pool) < min_actions:
-        raise ChallengeError(f"need at least {min_actions} actions to draw from, got {pool}")
-    rng = rng or secrets.SystemRandom()
-    n = rng.randint(min_actions, min(max_actions, len(pool)))
-    return Challenge(secrets.token_urlsafe(18), tuple(rng.sample(pool, n)), timeout_ms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +40,18 @@ class LivenessRules:
     mouth_delta: float = 0.18  # rise from the closed level after the prompt
     turn_deg: float = 20.0  # yaw change during a turn
     turn_abs_deg: float = 12.0  # and the yaw reached, in the asked direction
-    nod_deg: float = 15.0  # pitch excursion of a nod
+    nod_deg: float = 20.0  # pitch excursion of a nod (talking moves the head ~17° in the shared clip)
     nod_return: float = 0.4  # ... and share of it coming back
     parallax_min: float = 0.08  # nose parallax, fraction of the eye distance
     parallax_per_deg: float = 0.005  # ... and at least this per degree of movement
+    planar_min: float = 0.03  # landmarks off the best homography (RMS, fraction of the eye distance)
+    planar_per_deg: float = 0.003  # ... and at least this per degree of movement
+    # the pixels of a turn or nod, frame to frame (core.faces.planarity, used by the session): a
+    # flat picture when, in at least 2 pairs of frames with 20+ face features matched, one
+    # homography explains this share of them (median) with this median error (face widths)
+    planar_image_pairs: int = 2
+    planar_image_inliers: float = 0.85
+    planar_image_error: float = 0.005
     max_multi_face_frames: int = 1  # more frames than this with 2+ faces fail the session
     max_missing_share: float = 0.2  # frames without a face after the first prompt
     jump_face_widths: float = 0.8  # face centre moving more than this between close frames
@@ -105,23 +62,12 @@ class LivenessRules:
     face_camera_deg: float = 25.0  # guidance only (before a prompt)
 
 
-@dataclass(slots=True)
-class _Detection:
-    done: bool = False
-    start_ms: int | None = None
-    done_ms: int | None = None
-    score: float = 0.0
-    parallax: float | None = None
-    reason: VerdictCode | None = None  # why it is not done yet (kept if time runs out)
-    start_t: int | None = None
+class LivenessJudge(ActionDetectors):
+    """Decides a challenge from per-frame signals and the caller's timestamps (milliseconds).
 
-
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-class LivenessJudge:
-    """Decides a challenge from per-frame signals and the caller's timestamps (milliseconds)."""
+    The judge shows the prompts: prompt ``i`` is issued on the first frame at or after its due
+    time (``Challenge.due``), and that frame's guidance carries it (``next_prompt``) for the page
+    to display. What the page says about prompts is not asked."""
 
     def __init__(self, challenge: Challenge, rules: LivenessRules | None = None) -> None:
         self.challenge = challenge
@@ -133,6 +79,7 @@ class LivenessJudge:
         self.results: list[ActionResult] = []
         self.failure: VerdictCode | None = None
         self.multi_face_frames = 0
+        self.planar_residuals: list[float] = []
         self._aspect_cache: tuple[int, float | None] = (-1, None)
 
     # --- protocol ---------------------------------------------------------------------------
@@ -146,17 +93,16 @@ class LivenessJudge:
     def finished(self) -> bool:
         return self.failure is not None or self.index >= len(self.challenge.actions)
 
-    def prompt_shown(self, index: int, t_ms: int) -> None:
-        """The page showed prompt ``index`` at ``t_ms`` (caller's clock, same as the frames)."""
-        if not 0 <= index < len(self.challenge.actions):
-            raise ChallengeError(f"no action {index} in this challenge")
-        if index in self.prompts:
-            raise ChallengeError(f"prompt {index} was already shown")
-        if index > 0 and (index - 1 not in self.prompts or t_ms < self.prompts[index - 1]):
-            raise ChallengeError("prompts must be shown in order")
-        if index < self.index:
-            raise ChallengeError(f"action {index} is already decided")
-        self.prompts[index] = int(t_ms)
+    def _issue_due_prompt(self, t_ms: int) -> int | None:
+        """Issue the next prompt if it is due at ``t_ms``; its index, or None."""
+        i = self.index
+        if self.finished or i in self.prompts:
+            return None
+        previous_done = self.results[i - 1].done_ms if i > 0 else None
+        if t_ms < self.challenge.due(i, previous_done):
+            return None
+        self.prompts[i] = int(t_ms)
+        return i
 
     def observe(self, sig: FrameSignals) -> FrameGuidance:
         if self.frames and sig.t_ms <= self.frames[-1].t_ms:
@@ -172,14 +118,16 @@ class LivenessJudge:
                 return self._final_guidance(sig.t_ms)
             return self._guide(sig.t_ms, GuidanceCode.MULTIPLE_FACES, M.G_MULTIPLE_FACES)
         i = self.index
+        if self._issue_due_prompt(sig.t_ms) is not None:
+            prompt = self.challenge.actions[i].prompt
+            return FrameGuidance(sig.t_ms, GuidanceCode.DO_ACTION, prompt, i, prompt)
         if i in self.prompts:
             det = self._detect(i)
             if det.done:
                 self.results.append(self._result(i, det, passed=True))
                 if self.finished:
                     return self._final_guidance(sig.t_ms)
-                nxt = self.challenge.actions[self.index]
-                return FrameGuidance(sig.t_ms, GuidanceCode.ACTION_DONE, M.G_ACTION_DONE, self.index, nxt.prompt)
+                return FrameGuidance(sig.t_ms, GuidanceCode.ACTION_DONE, M.G_ACTION_DONE, self.index)
             if det.reason is VerdictCode.WRONG_ACTION:
                 self.results.append(self._result(i, det, passed=False))
                 self._fail(VerdictCode.WRONG_ACTION)
@@ -194,7 +142,7 @@ class LivenessJudge:
         action = self.challenge.actions[i]
         if i in self.prompts:
             return self._guide(sig.t_ms, GuidanceCode.DO_ACTION, action.prompt)
-        return FrameGuidance(sig.t_ms, GuidanceCode.WAIT_PROMPT, M.G_WAIT_PROMPT, i, action.prompt)
+        return FrameGuidance(sig.t_ms, GuidanceCode.WAIT_PROMPT, M.G_WAIT_PROMPT, i)
 
     def verdict(self) -> tuple[list[VerdictCode], dict[str, float]]:
         """Codes of every failed rule (empty = liveness passed) and the scores."""
@@ -228,6 +176,8 @@ class LivenessJudge:
         base = self.baseline_eye_openness()
         if base is not None:
             scores["baseline_eye_openness"] = round(base, 4)
+        if self.planar_residuals:
+            scores["planar_residual"] = round(max(self.planar_residuals), 4)
         for r in self.results:
             scores[f"{r.action.value}_score"] = round(r.score, 4)
             if r.parallax is not None:
@@ -267,35 +217,6 @@ class LivenessJudge:
                 return self._guide(sig.t_ms, GuidanceCode.FACE_CAMERA, M.G_FACE_CAMERA)
         return None
 
-    def baseline_eye_openness(self) -> float | None:
-        return _median([e for f in self.frames if f.face and (e := self._eye(f.face)) is not None])
-
-    def _aspect_base(self) -> float | None:
-        if self._aspect_cache[0] != len(self.frames):  # recomputed once per new frame
-            values = [f.face.face_aspect for f in self.frames if f.face and f.face.face_aspect]
-            self._aspect_cache = (len(self.frames), _median(values))
-        return self._aspect_cache[1]
-
-    def _tilt_factor(self, f: FaceObservation) -> float:
-        """Undo the foreshortening of a tilted face (or photo): base aspect / this aspect."""
-        base = self._aspect_base()
-        if base and f.face_aspect:
-            return base / f.face_aspect
-        return 1.0
-
-    def _eye(self, f: FaceObservation) -> float | None:
-        return None if f.eye_openness is None else f.eye_openness * self._tilt_factor(f)
-
-    def _mouth_value(self, f: FaceObservation) -> float | None:
-        return None if f.mouth_open is None else f.mouth_open * self._tilt_factor(f)
-
-    def _window(self, i: int) -> list[tuple[int, FaceObservation]]:
-        start = self.prompts[i]
-        if i > 0 and self.results[i - 1].done_ms is not None:
-            start = max(start, self.results[i - 1].done_ms + 1)
-        end = self.prompts[i] + self.rules.timeout_ms
-        return [(f.t_ms, f.face) for f in self.frames if start <= f.t_ms <= end and f.face is not None]
-
     def _result(self, i: int, det: _Detection, passed: bool, default: VerdictCode | None = None) -> ActionResult:
         return ActionResult(
             self.challenge.actions[i],
@@ -307,152 +228,6 @@ class LivenessJudge:
             det.parallax,
             None if passed else (det.reason or default),
         )
-
-    def _detect(self, i: int) -> _Detection:
-        action = self.challenge.actions[i]
-        win = self._window(i)
-        if self._wrong_turn(win, allowed=action if action in TURNS else None):
-            return _Detection(reason=VerdictCode.WRONG_ACTION)
-        if action is Action.BLINK:
-            return self._blink(win)
-        if action is Action.OPEN_MOUTH:
-            return self._mouth(win)
-        if action in TURNS:
-            return self._turn(win, +1.0 if action is Action.TURN_LEFT else -1.0)
-        return self._nod(win)
-
-    def _wrong_turn(self, win: list[tuple[int, FaceObservation]], allowed: Action | None) -> bool:
-        """A clear head turn in a direction that was not asked."""
-        r = self.rules
-        lo = hi = None
-        for _, f in win:
-            if f.yaw is None:
-                continue
-            lo = f.yaw if lo is None else min(lo, f.yaw)
-            hi = f.yaw if hi is None else max(hi, f.yaw)
-            if allowed is not Action.TURN_LEFT and f.yaw - lo >= r.turn_deg and f.yaw >= r.turn_abs_deg:
-                return True
-            if allowed is not Action.TURN_RIGHT and hi - f.yaw >= r.turn_deg and f.yaw <= -r.turn_abs_deg:
-                return True
-        return False
-
-    def _blink(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
-        r = self.rules
-        base = self.baseline_eye_openness()
-        det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
-        if not base:
-            return det
-        phase, start, low = 0, None, 1e9
-        for t, f in win:
-            e = self._eye(f)
-            if e is None:
-                continue
-            if phase == 0 and e >= r.blink_open_ratio * base:
-                phase = 1
-            elif phase == 1 and e >= r.blink_open_ratio * base:
-                start = t
-            elif phase == 1 and e <= r.blink_closed_ratio * base:
-                phase, low = 2, e
-                start = start if start is not None else t
-            elif phase == 2:
-                low = min(low, e)
-                if e >= r.blink_open_ratio * base:
-                    return _Detection(True, start, t, 1.0 - low / base)
-        if phase == 2:
-            det.score = 1.0 - low / base
-        return det
-
-    def _mouth(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
-        r = self.rules
-        lo, lo_t, best = None, None, 0.0
-        for t, f in win:
-            m = self._mouth_value(f)
-            if m is None:
-                continue
-            if lo is None or m < lo:
-                lo, lo_t = m, t
-            best = max(best, m - lo)
-            if m >= r.mouth_open and m - lo >= r.mouth_delta:
-                return _Detection(True, lo_t, t, m - lo)
-        return _Detection(score=best, reason=VerdictCode.ACTION_TIMEOUT)
-
-    def _parallax_ok(self, a: FaceObservation, b: FaceObservation, delta: float, axis: int) -> tuple[bool, float | None]:
-        r = self.rules
-        if a.anchors is None or b.anchors is None or a.nose is None or b.nose is None:
-            return False, None
-        scale = b.eye_distance or float(b.anchors[:, 0].max() - b.anchors[:, 0].min())
-        p = imaging.nose_parallax(a.anchors, a.nose, b.anchors, b.nose, scale)[axis]
-        signed = p if delta > 0 else -p  # the nose must move with the head
-        need = max(r.parallax_min, r.parallax_per_deg * abs(delta))
-        return signed >= need, signed
-
-    def _turn(self, win: list[tuple[int, FaceObservation]], sign: float) -> _Detection:
-        r = self.rules
-        ref: tuple[int, FaceObservation] | None = None
-        det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
-        for t, f in win:
-            if f.yaw is None:
-                continue
-            y = sign * f.yaw
-            if ref is None or y < sign * ref[1].yaw:  # type: ignore[operator]
-                ref = (t, f)
-                continue
-            delta = y - sign * ref[1].yaw  # type: ignore[operator]
-            det.score = max(det.score, delta)
-            if delta >= r.turn_deg and y >= r.turn_abs_deg:
-                ok, par = self._parallax_ok(ref[1], f, sign * delta, axis=0)
-                if par is not None and (det.parallax is None or par > det.parallax):
-                    det.parallax = par
-                if ok:
-                    return _Detection(True, ref[0], t, delta, par)
-                det.reason = VerdictCode.NO_PARALLAX
-        return det
-
-    def _nod(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
-        """A pitch excursion of at least ``nod_deg`` from a start frame that comes back part way."""
-        r = self.rules
-        pts = [(t, f, float(f.pitch)) for t, f in win if f.pitch is not None]
-        det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
-        for k, (t0, f0, p0) in enumerate(pts):
-            peak: tuple[FaceObservation, float] | None = None
-            for t, f, p in pts[k + 1 :]:
-                d = p - p0
-                if peak is None:
-                    if abs(d) >= r.nod_deg:
-                        peak = (f, d)
-                    continue
-                pd = peak[1]
-                if d * pd > 0 and abs(d) > abs(pd):
-                    peak = (f, d)
-                    continue
-                det.score = max(det.score, abs(pd))
-                if (pd - d) * (1 if pd > 0 else -1) >= r.nod_return * abs(pd):
-                    ok, par = self._parallax_ok(f0, peak[0], pd, axis=1)
-                    if par is not None and (det.parallax is None or par > det.parallax):
-                        det.parallax = par
-                    if ok:
-                        return _Detection(True, t0, t, abs(pd), par)
-                    det.reason = VerdictCode.NO_PARALLAX
-                    break
-        return det
-
-    def _max_jump(self) -> float:
-        """Largest face jump between close frames, relative to the allowed jump (>1 = too big)."""
-        r = self.rules
-        worst = 0.0
-        prev: FrameSignals | None = None
-        for f in self.frames:
-            if f.face is None:
-                continue
-            if prev is not None and f.t_ms - prev.t_ms <= r.jump_max_gap_ms:
-                a, b = prev.face.box, f.face.box  # type: ignore[union-attr]
-                (ax, ay), (bx, by) = a.center, b.center
-                w = max(a.w, b.w, 1.0)
-                move = math.hypot(ax - bx, ay - by) / w / r.jump_face_widths
-                size = max(a.w, b.w) / max(min(a.w, b.w), 1.0) / r.jump_size_ratio
-                worst = max(worst, move, size)
-            prev = f
-        return worst
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """A liveness session for the web layer: provider + judge + identity on evidence frames.
 
-Call sequence: ``LivenessSession(provider, draw_challenge(...), identity=...)`` → for each
-prompt ``prompt_shown(i, t_ms)`` when the page displays it → ``add_frame(frame, t_ms)`` for every
-frame (returns per-frame guidance; ``guidance.done`` says stop) → ``finish()`` → ``Verdict``.
+Call sequence: ``LivenessSession(provider, draw_challenge(...), identity=...)`` →
+``add_frame(frame, t_ms)`` for every frame (returns per-frame guidance: ``next_prompt`` is the
+prompt to show now, chosen by the server's schedule; ``guidance.done`` says stop) → ``finish()``
+→ ``Verdict``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.faces import imaging
-from core.faces.liveness import Challenge, LivenessJudge, LivenessRules
+from core.faces.challenge import HEAD_MOVES, Challenge
+from core.faces.liveness import LivenessJudge, LivenessRules
+from core.faces.planarity import movement_planarity
 from core.faces.quality import PortraitRules, image_issues
 from core.faces.values import (
     ChallengeError,
@@ -55,7 +58,7 @@ class LivenessSession:
     """Drives one challenge for the web layer: frames in, guidance out, then a verdict.
 
     ``add_frame`` takes a decoded RGB frame (or JPEG/PNG bytes) and the caller's timestamp in
-    ms; ``prompt_shown`` records when the page showed prompt ``index``. ``finish`` returns the
+    ms; the judge issues the prompts on the challenge's schedule. ``finish`` returns the
     verdict with scores, Chinese reasons and a few evidence frames (JPEG).
     """
 
@@ -88,6 +91,7 @@ class LivenessSession:
         self._pinned: dict[int, tuple[str, _Kept]] = {}
         self._last_sample = -10**12
         self._verdict: Verdict | None = None
+        self._flat_moves: list[str] = []
 
     @property
     def nonce(self) -> str:
@@ -96,11 +100,6 @@ class LivenessSession:
     def check_nonce(self, nonce: str) -> None:
         if not secrets.compare_digest(str(nonce), self.challenge.nonce):
             raise ChallengeError("nonce does not match this challenge")
-
-    def prompt_shown(self, index: int, t_ms: int, *, nonce: str | None = None) -> None:
-        if nonce is not None:
-            self.check_nonce(nonce)
-        self.judge.prompt_shown(index, t_ms)
 
     def add_frame(self, image: np.ndarray | bytes, t_ms: int, *, nonce: str | None = None) -> FrameGuidance:
         if nonce is not None:
@@ -135,15 +134,31 @@ class LivenessSession:
         for r in self.judge.results[results_before:]:
             if not r.passed:
                 continue
+            if r.action in HEAD_MOVES and self._moved_flat(r.start_ms, r.done_ms):
+                self._flat_moves.append(r.action.value)
             for t, label in ((r.start_ms, f"{r.action.value}_start"), (r.done_ms, r.action.value)):
                 k = next((k for k in self._recent if k.t_ms == t), None)
                 if k is not None:
                     self._pinned[k.t_ms] = (label, k)
 
+    def _moved_flat(self, start_ms: int | None, done_ms: int | None) -> bool:
+        """Whether the face's pixels moved as one plane through a recognised turn or nod (a
+        photo warped in perspective; core.faces.planarity), judged on the frames kept."""
+        if start_ms is None or done_ms is None:
+            return False
+        r = self.judge.rules
+        frames = [(imaging.decode_image(k.jpeg), k.box) for k in self._recent if start_ms <= k.t_ms <= done_ms]
+        pairs, share, error = movement_planarity(frames)
+        return pairs >= r.planar_image_pairs and share >= r.planar_image_inliers and error <= r.planar_image_error
+
     def finish(self) -> Verdict:
         if self._verdict is not None:
             return self._verdict
         codes, scores = self.judge.verdict()
+        if self._flat_moves:
+            scores["flat_movements"] = float(len(self._flat_moves))
+            if VerdictCode.NO_PARALLAX not in codes:
+                codes.append(VerdictCode.NO_PARALLAX)
         chosen = self._select_evidence()
         evidence = [Evidence(k.t_ms, label, k.jpeg) for label, k in chosen]
         if self.identity is not None and self.judge.frames:

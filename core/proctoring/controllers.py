@@ -1,8 +1,8 @@
 """Face verification pages: the consent screen, the webcam page and its JSON endpoints.
 
 The page (core/static/js/facecheck.js) asks for a challenge, sends ~10 JPEG frames a second to
-``/face/frame`` with its own timestamps and the index of the prompt it just showed, and asks for
-the verdict at ``/face/finish``. Only the server decides.
+``/face/frame`` with its own timestamps, shows each prompt when the answer to a frame carries it
+(the server chooses when), and asks for the verdict at ``/face/finish``. Only the server decides.
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ def _json(data: dict, status: int = 200) -> Response:
     return Response(content=data, status_code=status, media_type="application/json")
 
 
-def _int(value: str | None, *, optional: bool = False) -> int | None:
+def _int(value: str | None) -> int:
     if value is None or value == "":
-        if optional:
-            return None
         raise ChallengeError("missing number")
     try:
         return int(value)
@@ -102,7 +100,8 @@ async def check_page(request: Request, platform: Platform, tenant: Tenant, accou
     if await consents.active_consent(tenant.id, account.id) is None:
         return redirect(request, "/face/consent" + (f"?next={quote(next_url)}" if next_url else ""))
     has_portrait = await services.portrait_bytes(platform.storage, tenant.id, account.id) is not None
-    left = await services.attempts_left(tenant, account.id)
+    await services.close_expired(tenant.id, account.id)
+    left = await services.attempts_left(platform, tenant, account.id)
     return await render(
         request, "proctoring/check.html",
         {"has_portrait": has_portrait, "attempts_left": left, "next_url": next_url, "profile_ready": profile_ready,
@@ -129,10 +128,8 @@ async def frame(request: Request, platform: Platform, tenant: Tenant, account: A
     q = request.query_params
     try:
         t_ms = _int(q.get("t"))
-        shown = _int(q.get("shown"), optional=True)
-        shown_t = _int(q.get("shown_t"), optional=True)
         g = await services.add_frame(services.live_checks(platform), q.get("nonce") or "", tenant.id, account.id,
-                                     body, t_ms, shown, shown_t)
+                                     body, t_ms)
     except FaceError as exc:
         return _json({"error": exc.message}, 400)
     except ChallengeError as exc:
@@ -153,7 +150,7 @@ async def finish(request: Request, platform: Platform, tenant: Tenant, account: 
     if result is None:
         raise NotFoundException()
     row, verdict = result
-    left = await services.attempts_left(tenant, account.id)
+    left = await services.attempts_left(platform, tenant, account.id)
     if verdict.passed:
         message = "人脸核验通过"
     else:

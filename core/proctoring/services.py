@@ -28,10 +28,11 @@ from core.faces import (
 )
 from core.db.scoped import scoped
 from core.hookcalls import notify
-from core.proctoring.live import ChallengeTimeError, LiveCheck, LiveChecks
+from core.proctoring.live import TTL_SECONDS, ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.files.tables import StoredFile
+from core.locks import LockTimeout
 from core.offload import run_cpu
 
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -40,6 +41,7 @@ EVIDENCE_KEEP = 6  # evidence frames stored per attempt
 
 NO_PORTRAIT = "请先在个人档案中上传本人近期头像"
 ABANDONED = "核验未完成（页面已关闭或超时）"
+BUSY = "核验请求过于频繁，请稍后再试"
 
 
 class VerificationRefused(Exception):
@@ -61,17 +63,32 @@ def day_start(now: dt.datetime | None = None) -> dt.datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def failed_today(tenant_id: int, account_id: int) -> int:
+async def counted_today(tenant_id: int, account_id: int) -> int:
+    """Face checks of today that count against the limit in the database: failed ones, and open
+    ones (an unfinished check is a failed attempt once it is replaced or expires)."""
     return await scoped(FaceVerification, tenant_id).count(
         (FaceVerification.account == account_id)
-        & (FaceVerification.status == "failed")
+        & FaceVerification.status.is_in(["failed", "open"])
         & (FaceVerification.purpose != "snapshot")  # snapshots during study are not attempts
         & (FaceVerification.created_at >= day_start())
     )
 
 
-async def attempts_left(tenant, account_id: int) -> int:
-    return max(0, tenant.rules.face.max_attempts - await failed_today(tenant.id, account_id))
+def attempt_key(tenant_id: int, account_id: int, created: dt.datetime | None = None) -> tuple[str, str, str]:
+    """The attempt counter's key: the learner and the China day the check was issued on."""
+    return str(tenant_id), str(account_id), day_start(created).date().isoformat()
+
+
+async def attempts_used(platform, tenant, account_id: int) -> int:
+    """Attempts used today: the store's counter (issued checks less passed ones, counted
+    atomically when issued), and never less than the database shows (a store that lost its
+    keys, rows written by other means)."""
+    counted = await platform.counters["face_attempts"].count(*attempt_key(tenant.id, account_id))
+    return max(counted, await counted_today(tenant.id, account_id))
+
+
+async def attempts_left(platform, tenant, account_id: int) -> int:
+    return max(0, tenant.rules.face.max_attempts - await attempts_used(platform, tenant, account_id))
 
 
 def limit_message(tenant) -> str:
@@ -110,36 +127,74 @@ async def allowed_actions(hooks, tenant, liveness) -> list[Action]:
 async def abandon_open(tenant_id: int, account_id: int, checks: LiveChecks) -> None:
     """A new challenge ends the account's unfinished ones: they count as failed attempts."""
     await checks.drop_account(tenant_id, account_id)
+    await _fail_open(tenant_id, (FaceVerification.account == account_id) & (FaceVerification.status == "open"))
+
+
+async def close_expired(tenant_id: int, account_id: int) -> None:
+    """Open checks older than a live challenge can be are failed (the page was closed)."""
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=TTL_SECONDS)
+    await _fail_open(tenant_id, (FaceVerification.account == account_id) & (FaceVerification.status == "open")
+                     & (FaceVerification.created_at < cutoff))
+
+
+async def _fail_open(tenant_id: int, where) -> None:
     await scoped(FaceVerification, tenant_id).update(
         {
             FaceVerification.status: "failed",
             FaceVerification.reasons: [ABANDONED],
             FaceVerification.finished_at: dt.datetime.now(dt.UTC),
         }
-    ).where((FaceVerification.account == account_id) & (FaceVerification.status == "open"))
+    ).where(where)
 
 
 async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str = "study") -> tuple[LiveCheck, int]:
-    """Draw a challenge and open a FaceVerification row. Returns (live check, attempts left)."""
-    await abandon_open(tenant.id, account.id, checks)
-    left = await attempts_left(tenant, account.id)
-    if left <= 0:
-        raise VerificationRefused(limit_message(tenant), 429)
+    """Draw a challenge and open a FaceVerification row. Returns (live check, attempts left
+    including this one).
+
+    Issuing the challenge is the attempt: it is counted in the store's atomic counter before
+    anything else (given back only if no challenge is issued, or when it passes), so simultaneous
+    requests cannot issue more than the day's limit. The learner's starts are serialised, so at
+    most one challenge is open: a new one ends the previous one, which stays counted as failed."""
+    try:
+        async with platform.locks.hold(f"face-start:{tenant.id}:{account.id}", wait=30):
+            return await _count_and_issue(platform, checks, tenant, account, purpose)
+    except LockTimeout:
+        raise VerificationRefused(BUSY, 429) from None
+
+
+async def _count_and_issue(platform, checks: LiveChecks, tenant, account, purpose: str) -> tuple[LiveCheck, int]:
+    counter = platform.counters["face_attempts"]
+    key = attempt_key(tenant.id, account.id)
+    used = await counter.hit(*key)
+    try:
+        used = max(used, await counted_today(tenant.id, account.id) + 1)
+        if used > tenant.rules.face.max_attempts:
+            raise VerificationRefused(limit_message(tenant), 429)
+        check = await _issue(platform, checks, tenant, account, purpose)
+    except BaseException:
+        await counter.release(*key)
+        raise
+    return check, tenant.rules.face.max_attempts - used + 1
+
+
+async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) -> LiveCheck:
     portrait = await portrait_bytes(platform.storage, tenant.id, account.id)
     if portrait is None:
         raise VerificationRefused(NO_PORTRAIT, 409)
     hooks = platform.hooks(tenant)
     liveness, matcher = await providers_for(platform, tenant)
     pool = await allowed_actions(hooks, tenant, liveness)
-    if not pool:
-        raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503)
-    challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
+    try:  # a pool without a blink or an open mouth cannot make a challenge a photo fails
+        challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
+    except ChallengeError:
+        raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503) from None
     try:
         encoding = await run_cpu("face", portrait_encoding, matcher, portrait)
     except FaceError:
         raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409) from None
     identity = IdentityCheck(matcher, encoding, tenant.rules.face.match_tolerance)
     session = LivenessSession(liveness, challenge, identity=identity)
+    await abandon_open(tenant.id, account.id, checks)
     row = scoped(FaceVerification, tenant).new(
         account=account.id,
         purpose=purpose,
@@ -153,14 +208,13 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
     await row.save()
     check = LiveCheck(session, row.id, tenant.id, account.id, started=time.time())
     await checks.save(check)
-    return check, left
+    return check
 
 
-async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int,
-                    shown: int | None, shown_t: int | None):
-    """One frame (and optionally the prompt the page just showed) → FrameGuidance, or None when
-    the challenge is unknown, expired or not the caller's. The challenge is locked, loaded, advanced
-    and saved back, so consecutive frames may reach different processes."""
+async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int):
+    """One frame → FrameGuidance (with the prompt to show now, on the server's schedule), or
+    None when the challenge is unknown, expired or not the caller's. The challenge is locked,
+    loaded, advanced and saved back, so consecutive frames may reach different processes."""
     async with checks.locked(nonce):
         check = await checks.get(nonce, tenant_id, account_id)
         if check is None:
@@ -169,12 +223,6 @@ async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: 
             check.check_time(t_ms)
             if t_ms <= check.last_t:
                 raise ChallengeError("frame timestamps must increase")
-            if shown is not None:
-                st = t_ms if shown_t is None else shown_t
-                check.check_time(st)
-                if st > t_ms:
-                    raise ChallengeError("a prompt cannot be shown after the frame that follows it")
-                check.session.prompt_shown(shown, st)
         except ChallengeTimeError as exc:
             raise ChallengeError(str(exc)) from None
         guidance = await run_cpu("face", check.session.add_frame, jpeg, t_ms)
@@ -224,6 +272,8 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
     row.frames = verdict.frames
     row.finished_at = dt.datetime.now(dt.UTC)
     await row.save()
+    if verdict.passed:  # only failed (and unfinished) checks use up the day's attempts
+        await platform.counters["face_attempts"].release(*attempt_key(tenant.id, account.id, row.created_at))
     await record(
         f"face.{row.status}",
         tenant_id=tenant.id,

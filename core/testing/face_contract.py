@@ -39,6 +39,7 @@ from core.faces import (
     VerdictCode,
     messages,
 )
+from core.testing import face_attacks as attacks
 from core.testing import face_media as media
 
 _MISSING = media.shared_missing_reason()  # raises under CI: the suite must run there
@@ -256,7 +257,7 @@ class FaceProviderContract:
         if not set(acts) <= provider.liveness_actions:
             pytest.skip("needs blink and open mouth")
         photo = media.faces_dir() / "obama" / "obama_1.jpg"
-        frames = media.attack_inputs(provider.detect, photo, "still")
+        frames = attacks.attack_inputs(provider.detect, photo, "still")
         verdict, guidance = media.drive(LivenessSession(provider, media.fixed_challenge(acts)), frames, (800, 2000))
         assert not verdict.passed and verdict.codes[0] is VerdictCode.ACTION_TIMEOUT
         assert verdict.reasons[0] == "动作超时" and guidance[-1].message == "动作超时"

@@ -1,9 +1,8 @@
-"""Real face media for tests and benchmarks: the shared photos and clips, and photo attacks.
+"""Real face media for tests and benchmarks: the shared photos and clips, played as a page would.
 
 ``shared_dir()`` is ``$XUESHI_SHARED_DIR`` or ``<repo root>/../shared`` (photos in ``faces/``,
-clips in ``videos/``; see their READMEs). Attack clips are synthesised from the real photos:
-a printed photo held in front of the camera (still, slid across, tilted ±40° with a true
-perspective warp, zoomed in/out) and identity swaps; they are what a page would send.
+clips in ``videos/``; see their READMEs). Attacks synthesised from the photos are in
+core.testing.face_attacks.
 """
 
 from __future__ import annotations
@@ -13,12 +12,12 @@ import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence, TypeVar
+from typing import Iterable, Sequence, TypeVar
 
 import cv2
 import numpy as np
 
-from core.faces import Action, Challenge, FaceBox, FrameSignals, GuidanceCode, decode_image, downscale
+from core.faces import Action, Challenge, FrameSignals, decode_image, downscale
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -319,130 +318,6 @@ def with_glasses(frame: np.ndarray, landmarks: np.ndarray, style: str = "thin") 
     return out
 
 
-# --- photo attacks --------------------------------------------------------------------------
-
-ATTACKS = ("still", "slide", "tilt", "tilt_nod", "flick", "zoom", "swap")
-
-# For each attack, the challenge most favourable to the attacker, with prompt times (ms) that
-# match the photo's movement (a tilt to the left is prompted as "turn left" just before it).
-ATTACK_CHALLENGES: dict[str, tuple[tuple[Action, ...], tuple[int, ...]]] = {
-    "still": ((Action.BLINK, Action.OPEN_MOUTH), (800, 2000)),
-    "slide": ((Action.TURN_LEFT, Action.TURN_RIGHT), (800, 2000)),
-    "tilt": ((Action.TURN_LEFT, Action.TURN_RIGHT), (900, 2300)),
-    "tilt_nod": ((Action.NOD, Action.BLINK), (900, 2300)),
-    "flick": ((Action.BLINK, Action.OPEN_MOUTH), (1000, 2400)),
-    "zoom": ((Action.OPEN_MOUTH, Action.NOD), (800, 2000)),
-    "swap": ((Action.BLINK, Action.TURN_LEFT), (800, 2400)),
-}
-
-
-@dataclass(frozen=True)
-class Pose:
-    yaw: float = 0.0  # degrees the card is turned about its vertical axis
-    pitch: float = 0.0  # ... about its horizontal axis
-    dx: float = 0.0  # shift, fraction of the frame width
-    dy: float = 0.0
-    zoom: float = 1.0
-
-
-def _background(size: tuple[int, int], seed: int = 7) -> np.ndarray:
-    w, h = size
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    base = 90 + 60 * (xx / w) + 30 * np.sin(yy / 37.0)
-    img = np.stack([base, base * 0.95 + 10, base * 0.85 + 20], axis=-1)
-    img += rng.normal(0, 6, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def _card(photo: np.ndarray, box: FaceBox) -> np.ndarray:
-    """The printed photo: a square around the face, 2.6 face heights wide."""
-    cx, cy = box.center
-    side = int(2.6 * max(box.w, box.h))
-    x1, y1 = int(cx - side / 2), int(cy - side * 0.45)
-    pad = side
-    padded = cv2.copyMakeBorder(np.asarray(photo), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-    card = padded[y1 + pad : y1 + pad + side, x1 + pad : x1 + pad + side]
-    card, _ = downscale(np.ascontiguousarray(card), 720)
-    return card
-
-
-def render_card(card: np.ndarray, pose: Pose, background: np.ndarray, *, card_frac: float = 0.9) -> np.ndarray:
-    """Project the flat card into the frame with a pinhole camera (focal ≈ 0.9 × width)."""
-    h, w = background.shape[:2]
-    ch, cw = card.shape[:2]
-    f = 0.9 * w
-    half = card_frac * h / 2 * pose.zoom  # half height of the card at zero tilt, in px
-    corners = np.array([[-1, -1, 0], [1, -1, 0], [1, 1, 0], [-1, 1, 0]], dtype=np.float64) * [half * cw / ch, half, 0]
-    a, b = math.radians(pose.yaw), math.radians(pose.pitch)
-    # yaw > 0: the card turns like a head turning to its own left (right edge away from camera)
-    ry = np.array([[math.cos(a), 0, -math.sin(a)], [0, 1, 0], [math.sin(a), 0, math.cos(a)]])
-    rx = np.array([[1, 0, 0], [0, math.cos(b), -math.sin(b)], [0, math.sin(b), math.cos(b)]])
-    pts = corners @ (rx @ ry).T + [0, 0, f]
-    proj = pts[:, :2] / pts[:, 2:] * f + [w / 2 + pose.dx * w, h / 2 + pose.dy * h]
-    src = np.float32([[0, 0], [cw, 0], [cw, ch], [0, ch]])
-    m = cv2.getPerspectiveTransform(src, proj.astype(np.float32))
-    warped = cv2.warpPerspective(card, m, (w, h), flags=cv2.INTER_LINEAR)
-    mask = cv2.warpPerspective(np.full((ch, cw), 255, np.uint8), m, (w, h))
-    out = background.copy()
-    out[mask > 127] = warped[mask > 127]
-    return out
-
-
-def _schedule(kind: str, t: float, rng: np.random.Generator) -> Pose:
-    tremor = dict(dx=float(rng.normal(0, 0.003)), dy=float(rng.normal(0, 0.003)))
-    if kind == "still":
-        return Pose(**tremor)
-    if kind == "slide":
-        return Pose(dx=0.22 * math.sin(2 * math.pi * t / 2.5), dy=0.06 * math.sin(2 * math.pi * t / 1.7))
-    if kind in ("tilt", "tilt_nod"):
-        # 0 until 1 s, +40° at 1.8 s, 0 at 2.4 s, −40° at 3.2 s, 0 at 4 s
-        keys = [(0, 0), (1.0, 0), (1.8, 40), (2.4, 0), (3.2, -40), (4.0, 0), (9, 0)]
-        ang = float(np.interp(t, [k[0] for k in keys], [k[1] for k in keys]))
-        return Pose(yaw=ang, **tremor) if kind == "tilt" else Pose(pitch=ang, **tremor)
-    if kind == "flick":
-        # quick flicks of the card: pitched 60° at 1.4 s (squeezes the eyes: a fake blink?),
-        # turned 60° at 2.8 s (narrows the mouth: a fake open mouth?)
-        pitch = float(np.interp(t, [0, 1.2, 1.4, 1.6, 9], [0, 0, 60, 0, 0]))
-        yaw = float(np.interp(t, [0, 2.6, 2.8, 3.0, 9], [0, 0, 60, 0, 0]))
-        return Pose(yaw=yaw, pitch=pitch, **tremor)
-    if kind == "zoom":
-        z = float(np.interp(t, [0, 1.0, 2.0, 3.0, 4.0, 9], [1.0, 1.0, 0.6, 1.35, 0.8, 0.8]))
-        return Pose(zoom=z, **tremor)
-    raise ValueError(kind)
-
-
-def photo_attack(
-    photo: np.ndarray,
-    face: FaceBox,
-    kind: str,
-    *,
-    other: tuple[np.ndarray, FaceBox] | None = None,
-    fps: float = 8.0,
-    seconds: float = 5.0,
-    size: tuple[int, int] = (640, 480),
-    seed: int = 0,
-) -> Frames:
-    """Frames of a photo attack. ``swap`` shows ``photo`` for the first half, then ``other``."""
-    rng = np.random.default_rng(seed)
-    bg = _background(size)
-    card = _card(photo, face)
-    card2 = _card(other[0], other[1]) if other is not None else None
-    frames: Frames = []
-    for k in range(int(fps * seconds)):
-        t = k / fps
-        if kind == "swap":
-            if card2 is None:
-                raise ValueError("a swap attack needs another person's photo")
-            c = card if t < seconds / 2 else card2
-            img = render_card(c, _schedule("still", t, rng), bg)
-        else:
-            img = render_card(card, _schedule(kind, t, rng), bg)
-        noise = rng.normal(0, 3, img.shape)
-        frames.append((round(t * 1000), np.clip(img + noise, 0, 255).astype(np.uint8)))
-    return frames
-
-
 def splice(first: Frames, second: Frames, *, size: tuple[int, int] = (640, 480), gap_ms: int = 40) -> Frames:
     """Concatenate two frame lists (timestamps continued, frames letterboxed to one size)."""
     out: Frames = []
@@ -468,48 +343,34 @@ def letterbox(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 # --- driving a session like a page would ----------------------------------------------------
 
 
-def drive(session, frames: Sequence[tuple[int, object]], schedule: Sequence[int], *, stop_when_done: bool = True):
-    """Feed frames to a LivenessSession, showing prompt i at ``schedule[i]`` ms — or, if the
-    previous action was recognised later than that, right after it (as a page does).
-    Frames are RGB arrays, or precomputed ``FrameSignals`` (``session_signals``: the same
-    observations without running the model again; no identity check then).
-    Returns (verdict, guidance list)."""
+def drive(session, frames: Sequence[tuple[int, object]], schedule: Sequence[int] | None = None, *,
+          stop_when_done: bool = True):
+    """Feed frames to a LivenessSession as a page would. ``schedule`` (prompt times, ms) makes the
+    session's challenge the one a server would issue with that schedule (``fixed_challenge``):
+    the judge then issues prompt i at ``schedule[i]`` or, if the previous action was recognised
+    later, on the frame after it. Frames are RGB arrays, or precomputed ``FrameSignals``
+    (``session_signals``: the same observations without running the model again; no identity
+    check then). Returns (verdict, guidance list)."""
+    if schedule is not None:
+        assert not session.judge.frames, "the schedule is part of the challenge: set it before any frame"
+        session.challenge = session.judge.challenge = fixed_challenge(
+            session.challenge.actions, session.challenge.nonce, schedule)
     guidance = []
-    shown = 0
-    n = min(len(session.challenge.actions), len(schedule))  # a short schedule leaves prompts unshown
-    ready_at = schedule[0] if n else None
     for t, frame in frames:
-        while ready_at is not None and shown < n and session.judge.index == shown and t >= ready_at:
-            session.prompt_shown(shown, ready_at)
-            shown += 1
-            ready_at = schedule[shown] if shown < n else None
         if isinstance(frame, FrameSignals):
             g = session.add_signals(replace(frame, t_ms=t))
         else:
             g = session.add_frame(frame, t, nonce=session.nonce)
         guidance.append(g)
-        if g.code is GuidanceCode.ACTION_DONE and shown < n:
-            ready_at = max(schedule[shown], t + 1)
         if g.done and stop_when_done:
             break
     return session.finish(), guidance
 
 
-def fixed_challenge(actions: Iterable[Action], nonce: str = "test-nonce") -> Challenge:
-    """A challenge with chosen actions (recorded clips only show certain actions)."""
-    return Challenge(nonce, tuple(actions))
-
-
-def attack_inputs(
-    detect: Callable[[np.ndarray], list[FaceBox]], photo_path: Path, kind: str, *, fps: float = 8.0, seed: int = 0
-) -> Frames:
-    """Synthesise attack ``kind`` from one shared photo (swap uses another person's photo)."""
-    photo = load_photo(photo_path)
-    box = max(detect(photo), key=lambda b: b.area)
-    other = None
-    if kind == "swap":
-        others = [p for p in single_person_photos() if person_of(p) != person_of(photo_path)]
-        op = others[(sum(map(ord, photo_path.name)) + seed) % len(others)]
-        oimg = load_photo(op)
-        other = (oimg, max(detect(oimg), key=lambda b: b.area))
-    return photo_attack(photo, box, kind, other=other, fps=fps, seed=seed)
+def fixed_challenge(actions: Iterable[Action], nonce: str = "test-nonce", schedule: Sequence[int] = ()) -> Challenge:
+    """A challenge with chosen actions (recorded clips only show certain actions) and prompt
+    times (prompts not in ``schedule`` are never issued; each next prompt comes no sooner than
+    the frame after the previous action was recognised)."""
+    actions = tuple(actions)
+    at = tuple(int(t) for t in schedule) + (10**9,) * (len(actions) - len(schedule))
+    return Challenge(nonce, actions, prompt_at=at, gaps_ms=(1,) * max(0, len(actions) - 1))

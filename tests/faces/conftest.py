@@ -6,6 +6,7 @@ import functools
 import pytest
 
 from core.faces import frame_signals
+from core.testing import face_attacks as attacks
 from core.testing import face_media as media
 
 # Under CI a missing ../shared raises here (collection error) instead of skipping everything.
@@ -65,7 +66,7 @@ def attack_clip(mediapipe):
             boxes[id(image)] = mediapipe.detect(image)
         return boxes[id(image)]
 
-    return functools.cache(lambda path, kind: media.attack_inputs(detect, path, kind))
+    return functools.cache(lambda path, kind: attacks.attack_inputs(detect, path, kind))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 
+from core.faces.challenge import GAP_MS, ONSET_MS
+from core.testing.face_media import fixed_challenge
 from core import (
     Action,
     Challenge,
@@ -23,9 +25,11 @@ from core import (
     draw_challenge,
 )
 
-# a rigid face: points on the face plane (z = 0) and a nose tip standing out (z = 35)
-_PLANE = np.array(
-    [(-45, -20), (-20, -20), (20, -20), (45, -20), (-40, -35), (-15, -38), (15, -38), (40, -35), (0, -60), (-60, 5), (60, 5), (0, -22), (0, -10)],
+# a rigid head: eye corners, brows, forehead, cheeks and nose bridge at their own depths (mm,
+# towards the camera), and a nose tip standing out (z = 35); a photo has every point at z = 0
+_HEAD = np.array(
+    [(-45, -20, -15), (-20, -20, 0), (20, -20, 0), (45, -20, -15), (-40, -35, 5), (-15, -38, 8), (15, -38, 8),
+     (40, -35, 5), (0, -60, 0), (-60, 5, -50), (60, 5, -50), (0, -22, 10), (0, -10, 20)],
     dtype=float,
 )
 
@@ -34,7 +38,8 @@ def _project(yaw=0.0, pitch=0.0, nose_depth=35.0):
     a, b = math.radians(yaw), math.radians(pitch)
     ry = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
     rx = np.array([[1, 0, 0], [0, math.cos(b), math.sin(b)], [0, -math.sin(b), math.cos(b)]])  # pitch > 0: nose down
-    pts = np.vstack([np.c_[_PLANE, np.zeros(len(_PLANE))], [0, 15, nose_depth]])
+    head = _HEAD * [1, 1, 1 if nose_depth else 0]
+    pts = np.vstack([head, [0, 15, nose_depth]])
     # the face looks at the camera along -z; our camera looks along +z from z = -600
     cam = pts @ (ry @ rx).T * [1, 1, -1] + [0, 0, 600]
     uv = cam[:, :2] / cam[:, 2:] * 600 + [320, 240]
@@ -55,12 +60,9 @@ def sig(t, *faces_, brightness=120.0):
 
 def run(actions, prompts, frames):
     """frames: list of (t, FaceObservation | tuple | None); prompts: ms per action."""
-    judge = LivenessJudge(Challenge("n", tuple(actions)))
-    shown, out = 0, []
+    judge = LivenessJudge(fixed_challenge(actions, "n", prompts))
+    out = []
     for t, f in frames:
-        while shown < len(prompts) and prompts[shown] <= t and judge.index == shown:
-            judge.prompt_shown(shown, prompts[shown])
-            shown += 1
         fs = () if f is None else (f if isinstance(f, tuple) else (f,))
         out.append(judge.observe(sig(t, *fs)))
         if out[-1].done:
@@ -90,7 +92,16 @@ def test_draw_challenge_is_random_distinct_and_bound_to_a_nonce():
     assert set(only.actions) == {Action.BLINK, Action.OPEN_MOUTH}
     with pytest.raises(ChallengeError):
         draw_challenge([Action.BLINK])
+    with pytest.raises(ChallengeError):  # nothing a photo cannot do
+        draw_challenge([Action.TURN_LEFT, Action.NOD])
     assert draw_challenge().as_dict()["prompts"][0] in {"请眨眼", "请张嘴", "请向左转头", "请向右转头", "请点头"}
+    # the server's schedule: a jittered onset, random gaps; the page is not told it
+    drawn = [draw_challenge() for _ in range(300)]
+    onsets = {c.prompt_at[0] for c in drawn}
+    assert all(ONSET_MS[0] <= t <= ONSET_MS[1] for t in onsets) and len(onsets) > 100
+    assert all(len(c.gaps_ms) == len(c.actions) - 1 and all(GAP_MS[0] <= g <= GAP_MS[1] for g in c.gaps_ms)
+               for c in drawn)
+    assert set(drawn[0].as_dict()) == {"nonce", "actions", "prompts", "timeout_ms"}
 
 
 def test_blink_is_judged_against_the_sessions_own_baseline():
@@ -189,15 +200,16 @@ def test_face_leaving_the_picture_and_jumping_are_refused():
 
 
 def test_per_frame_guidance_in_chinese():
-    judge = LivenessJudge(Challenge("n", (Action.BLINK, Action.NOD)))
+    judge = LivenessJudge(fixed_challenge((Action.BLINK, Action.NOD), "n", (450,)))
     assert judge.observe(sig(0)).message == "未检测到人脸"
     assert judge.observe(sig(100, face(), brightness=20)).message == "光线太暗"
     assert judge.observe(sig(200, face(box=(300, 200, 40, 45)))).message == "离镜头太远"
     assert judge.observe(sig(300, face(yaw=40))).message == "请正对镜头"
     g = judge.observe(sig(400, face()))
-    assert g.code is GuidanceCode.WAIT_PROMPT and g.next_prompt == "请眨眼"
-    judge.prompt_shown(0, 450)
-    assert judge.observe(sig(500, face())).message == "请眨眼"
+    assert g.code is GuidanceCode.WAIT_PROMPT and g.next_prompt is None  # not due yet: not told
+    g = judge.observe(sig(500, face()))
+    assert g.message == "请眨眼" and g.next_prompt == "请眨眼" and judge.prompts == {0: 500}
+    assert judge.observe(sig(600, face())).next_prompt is None  # told once
 
 
 def test_protocol_errors():
@@ -205,10 +217,6 @@ def test_protocol_errors():
     judge.observe(sig(100, face()))
     with pytest.raises(ChallengeError):
         judge.observe(sig(100, face()))  # time must move forward
-    with pytest.raises(ChallengeError):
-        judge.prompt_shown(1, 200)  # out of order
-    with pytest.raises(ChallengeError):
-        judge.prompt_shown(5, 200)
 
     class Stub:
         name = "stub"
@@ -216,7 +224,7 @@ def test_protocol_errors():
 
     session = LivenessSession(Stub(), Challenge("right-nonce", (Action.BLINK, Action.NOD)))
     with pytest.raises(ChallengeError):
-        session.prompt_shown(0, 10, nonce="wrong-nonce")
+        session.add_frame(b"", 10, nonce="wrong-nonce")
     with pytest.raises(ChallengeError):
         LivenessSession(Stub(), Challenge("x", (Action.BLINK, Action.TURN_LEFT)))  # cannot measure
     assert session.finish().codes == (VerdictCode.NO_FRAMES,)

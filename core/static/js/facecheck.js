@@ -2,9 +2,9 @@
  *
  * Flow: camera (getUserMedia) → POST /face/challenge → frames (≤ 10 a second, ≤ 20 while an
  * action is asked: a quick blink lasts ~100 ms; JPEG ≤ 640 px) to
- * POST /face/frame with the page's own timestamps; each prompt is shown large, spoken (zh-CN) and
- * reported with the next frame (shown=i&shown_t=…) → POST /face/finish. The server decides; the
- * page only shows its guidance. Progress is exposed as data-state on #face-check
+ * POST /face/frame with the page's own timestamps; each prompt is shown large and spoken (zh-CN)
+ * when the server's answer to a frame carries it (next_prompt: the server chooses the order and
+ * the moment) → POST /face/finish. The server decides; the page only shows its guidance. Progress is exposed as data-state on #face-check
  * (idle | camera | running | finishing | passed | failed | error) for people and tests alike.
  */
 (function () {
@@ -13,7 +13,6 @@
   var ACTION_FRAME_GAP_MS = 50; // ≤ 20 while a prompt is shown (one request in flight either way)
   var MAX_SIDE = 640;
   var QUALITY = 0.8;
-  var FIRST_PROMPT_AFTER_MS = 1200; // a moment of the still face first: the blink baseline
   var GIVE_UP_MS = 30000;
 
   var root, video, promptEl, guidanceEl, countdownEl, outcomeEl, startBtn, attemptsEl;
@@ -63,14 +62,12 @@
     return new Promise(function (resolve) { canvas.toBlob(resolve, "image/jpeg", QUALITY); });
   }
 
-  function showPrompt(i) {
-    var text = run.prompts[i];
+  function showPrompt(i, text) {
     promptEl.textContent = text;
     root.setAttribute("data-step", String(i));
     say(text);
     run.shownIndex = i;
     run.shownAt = Math.round(performance.now() - run.t0);
-    run.pendingShown = { i: i, t: run.shownAt };
   }
 
   function tickCountdown() {
@@ -88,31 +85,23 @@
       var now = performance.now() - me.t0;
       if (now > GIVE_UP_MS) break;
       await sleep(last + (me.shownIndex >= 0 ? ACTION_FRAME_GAP_MS : FRAME_GAP_MS) - now);
-      if (me.shownIndex < 0 && me.readyAt !== null && performance.now() - me.t0 >= me.readyAt) showPrompt(0);
       var t = Math.round(performance.now() - me.t0);
       if (t <= last) t = last + 1;
       var blob = await grab();
       if (!blob) { await sleep(50); continue; }
       last = t;
       var q = "?nonce=" + encodeURIComponent(me.nonce) + "&t=" + t;
-      if (me.pendingShown) { q += "&shown=" + me.pendingShown.i + "&shown_t=" + Math.min(me.pendingShown.t, t); }
-      var sent = me.pendingShown;
       var g = await post("/face/frame" + q, blob, "image/jpeg").catch(function () { return { _status: 0 }; });
       if (run !== me) return;
       if (g._status !== 200) {
         if (g._status === 404) return fail("核验已超时，请重新开始核验");
         return fail(g.error || "网络异常，请检查网络后重试");
       }
-      if (sent === me.pendingShown) me.pendingShown = null;
       me.frames += 1;
       guidanceEl.textContent = g.message || "";
       root.setAttribute("data-code", g.code || "");
       if (g.done) break;
-      if (g.code === "action_done" && g.step < me.prompts.length && g.step > me.shownIndex) {
-        showPrompt(g.step);
-      } else if (me.shownIndex < 0 && g.code === "wait_prompt" && me.readyAt === null) {
-        me.readyAt = Math.max(t, FIRST_PROMPT_AFTER_MS);
-      }
+      if (g.next_prompt && g.step > me.shownIndex) showPrompt(g.step, g.next_prompt);
     }
     if (run === me && !me.finished) await finish();
   }
@@ -161,6 +150,7 @@
   }
 
   async function start() {
+    if (run && !run.finished) return; // one check at a time: a second start would abandon this one
     startBtn.disabled = true;
     startBtn.hidden = true;
     outcomeEl.hidden = true;
@@ -191,8 +181,8 @@
       return;
     }
     run = {
-      nonce: c.nonce, prompts: c.prompts, timeout: c.timeout_ms, t0: performance.now(),
-      shownIndex: -1, shownAt: 0, pendingShown: null, readyAt: null, frames: 0, finished: false
+      nonce: c.nonce, timeout: c.timeout_ms, t0: performance.now(),
+      shownIndex: -1, shownAt: 0, frames: 0, finished: false
     };
     attemptsEl.querySelector("b").textContent = String(c.attempts_left);
     root.setAttribute("data-actions", c.actions.join(","));
