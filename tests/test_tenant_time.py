@@ -86,3 +86,14 @@ def test_review_working_days_count_from_the_tenants_date():
     utc = workdays.deadline(completed, [3, 5], tenant_time.zone_named("UTC"), today=dt.date(2026, 12, 11))
     assert (beijing.started, beijing.due, beijing.state) == (dt.date(2026, 12, 8), dt.date(2026, 12, 11), "on_time")
     assert (utc.started, utc.due, utc.state) == (dt.date(2026, 12, 7), dt.date(2026, 12, 10), "due")
+
+
+def test_face_attempts_count_per_tenant_day(platform):
+    from core.proctoring import services as proctoring
+
+    tenant = platform.tenants.get("construction")
+    evening = dt.datetime(2026, 12, 6, 16, 30, tzinfo=dt.UTC)  # 00:30 on 7 December in Beijing
+    start = proctoring.day_start(tenant, evening)
+    assert start == dt.datetime(2026, 12, 7, tzinfo=tenant_time.zone(tenant))
+    assert proctoring.attempt_key(tenant, 5, evening)[2] == "2026-12-07"
+    assert proctoring.attempt_key(tenant, 5, evening - dt.timedelta(hours=1))[2] == "2026-12-06"

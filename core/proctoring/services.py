@@ -13,6 +13,7 @@ import datetime as dt
 import time
 from typing import Any
 
+from core import tenant_time
 from core.audit.services import record
 from core.faces import (
     Action,
@@ -35,7 +36,6 @@ from core.files.tables import StoredFile
 from core.locks import LockTimeout
 from core.offload import run_cpu
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 MAX_FRAME_BYTES = 512 * 1024
 EVIDENCE_KEEP = 6  # evidence frames stored per attempt
 
@@ -57,34 +57,34 @@ def live_checks(platform) -> LiveChecks:
     return LiveChecks(platform)
 
 
-def day_start(now: dt.datetime | None = None) -> dt.datetime:
-    """Start of today in China time (attempt limits are per calendar day)."""
-    now = (now or dt.datetime.now(dt.UTC)).astimezone(CHINA)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+def day_start(tenant, now: dt.datetime | None = None) -> dt.datetime:
+    """Start of the tenant's day holding ``now`` (attempt limits are per calendar day)."""
+    now = tenant_time.local(now or dt.datetime.now(dt.UTC), tenant_time.zone(tenant))
+    return dt.datetime.combine(now.date(), dt.time(), now.tzinfo)
 
 
-async def counted_today(tenant_id: int, account_id: int) -> int:
+async def counted_today(tenant, account_id: int) -> int:
     """Face checks of today that count against the limit in the database: failed ones, and open
     ones (an unfinished check is a failed attempt once it is replaced or expires)."""
-    return await scoped(FaceVerification, tenant_id).count(
+    return await scoped(FaceVerification, tenant).count(
         (FaceVerification.account == account_id)
         & FaceVerification.status.is_in(["failed", "open"])
         & (FaceVerification.purpose != "snapshot")  # snapshots during study are not attempts
-        & (FaceVerification.created_at >= day_start())
+        & (FaceVerification.created_at >= day_start(tenant))
     )
 
 
-def attempt_key(tenant_id: int, account_id: int, created: dt.datetime | None = None) -> tuple[str, str, str]:
-    """The attempt counter's key: the learner and the China day the check was issued on."""
-    return str(tenant_id), str(account_id), day_start(created).date().isoformat()
+def attempt_key(tenant, account_id: int, created: dt.datetime | None = None) -> tuple[str, str, str]:
+    """The attempt counter's key: the learner and the tenant's day the check was issued on."""
+    return str(tenant.id), str(account_id), day_start(tenant, created).date().isoformat()
 
 
 async def attempts_used(platform, tenant, account_id: int) -> int:
     """Attempts used today: the store's counter (issued checks less passed ones, counted
     atomically when issued), and never less than the database shows (a store that lost its
     keys, rows written by other means)."""
-    counted = await platform.counters["face_attempts"].count(*attempt_key(tenant.id, account_id))
-    return max(counted, await counted_today(tenant.id, account_id))
+    counted = await platform.counters["face_attempts"].count(*attempt_key(tenant, account_id))
+    return max(counted, await counted_today(tenant, account_id))
 
 
 async def attempts_left(platform, tenant, account_id: int) -> int:
@@ -164,10 +164,10 @@ async def start(platform, checks: LiveChecks, tenant, account, *, purpose: str =
 
 async def _count_and_issue(platform, checks: LiveChecks, tenant, account, purpose: str) -> tuple[LiveCheck, int]:
     counter = platform.counters["face_attempts"]
-    key = attempt_key(tenant.id, account.id)
+    key = attempt_key(tenant, account.id)
     used = await counter.hit(*key)
     try:
-        used = max(used, await counted_today(tenant.id, account.id) + 1)
+        used = max(used, await counted_today(tenant, account.id) + 1)
         if used > tenant.rules.face.max_attempts:
             raise VerificationRefused(limit_message(tenant), 429)
         check = await _issue(platform, checks, tenant, account, purpose)
@@ -273,7 +273,7 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
     row.finished_at = dt.datetime.now(dt.UTC)
     await row.save()
     if verdict.passed:  # only failed (and unfinished) checks use up the day's attempts
-        await platform.counters["face_attempts"].release(*attempt_key(tenant.id, account.id, row.created_at))
+        await platform.counters["face_attempts"].release(*attempt_key(tenant, account.id, row.created_at))
     await record(
         f"face.{row.status}",
         tenant_id=tenant.id,
