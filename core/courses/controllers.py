@@ -13,6 +13,7 @@ from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.certificates import registry
 from core.courses import services
 from core.courses.media import MediaRejected, check_pdf
 from core.courses.tables import Course, Enrollment, Position
@@ -281,8 +282,10 @@ async def _learner_page(request: Request, tenant: Tenant, account_id: int, statu
     enrolments = [(e, courses.get(e.course), hours(tenant, e.credited_seconds)) for e in rows]
     return await render(request, "courses/admin_learner.html",
                         {"learner": learner, "profile": profile, "enrolments": enrolments, "errors": errors or {},
-                         "labels": STATUS_LABELS,
-                         "notice": notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else "")},
+                         "labels": STATUS_LABELS, "records": await registry.hours_records(tenant, learner.id),
+                         "registry_labels": registry.ROW_STATUS_LABELS,
+                         "notice": notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else
+                                              "已申请重新上报，将在下一批次上报" if request.query_params.get("resend") else "")},
                         status_code=status_code)
 
 
@@ -316,5 +319,18 @@ async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account
     return redirect(request, f"/admin/learners/{learner.id}?mobile=1")
 
 
+@post("/admin/learners/{account_id:int}/registry/{enrollment_id:int}/resend", guards=STAFF)
+async def learner_registry_resend(request: Request, tenant: Tenant, account: Account, account_id: int,
+                                  enrollment_id: int) -> Response:
+    """Ask the next registry batch to report an uploaded enrolment again (reason required, audited)."""
+    learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
+    refusal = await registry.request_resend(tenant, learner.id, enrollment_id, (await _form(request)).get("reason", ""),
+                                            account.id)
+    if refusal:
+        return await _learner_page(request, tenant, learner.id, 400, {f"reason_{enrollment_id}": refusal})
+    return redirect(request, f"/admin/learners/{learner.id}?resend=1")
+
+
 ROUTES = [courses_page, position_create, course_create, course_page, lesson_create, course_enrol, learners_page,
-          learners_template, learners_upload, learners_commit, learner_page, learner_mobile]
+          learners_template, learners_upload, learners_commit, learner_page, learner_mobile,
+          learner_registry_resend]

@@ -48,5 +48,5 @@ RUNTIME_LABELS = [
     N_("确认学时（秒）"), N_("撤回学时（秒）"), N_("超时（秒）"), N_("无操作（秒）"), N_("播放位置（秒）"),
     N_("申请编号"), N_("多次抓拍非本人"), N_("与其他学员人脸相同"),
     # Registry report batch statuses (core.certificates.registry.BATCH_STATUS_LABELS)
-    N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"),
+    N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"), N_("生成失败"),
 ]
