@@ -30,6 +30,7 @@ LEARNER_COLUMNS = [
     RosterColumn("mobile", "手机号", True, ("手机号码", "手机", "联系电话")),
     RosterColumn("position", "岗位", True, ("岗位类别", "岗位名称")),
     RosterColumn("cert_number", "证书编号", False, ("证书号", "岗位证书编号")),
+    RosterColumn("company", "所在单位", False, ("单位", "工作单位", "单位名称", "所在公司")),
 ]
 LEARNER_HEADERS = [c.header for c in LEARNER_COLUMNS]
 
@@ -135,6 +136,7 @@ async def enrol_by_position_and_year(tenant: Tenant, position_name: str, year: i
 @dataclass
 class LearnerPreview(CheckedRows):
     rows: list[PreviewRow] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # the file's headers no column reads
 
 
 async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
@@ -142,7 +144,8 @@ async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
     nothing. ``existing`` marks ID numbers that already have an account (``_check_identities``)."""
     mapping = map_columns(table.headers, LEARNER_COLUMNS)
     known = list(dict.fromkeys([*tenant.rules.roster.positions, *(p.name for p in await positions(tenant))]))
-    out = LearnerPreview()
+    out = LearnerPreview(ignored=[h.strip() for i, h in enumerate(table.headers)
+                                  if h.strip() and i not in mapping.values()])
     seen: dict[str, int] = {}
     for line, cells in table.rows:
         values = {c.key: (cells[mapping[c.key]].strip() if c.key in mapping and mapping[c.key] < len(cells) else "")
@@ -152,6 +155,8 @@ async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
             row.errors.append(RowError("mobile", "请填写手机号"))
         if len(values.get("cert_number", "")) > 64:
             row.errors.append(RowError("cert_number", "证书编号过长"))
+        if len(values.get("company", "")) > 200:
+            row.errors.append(RowError("company", "所在单位过长（不超过 200 个字）"))
         if not row.error_for("id_number"):
             first = seen.setdefault(values["id_number"], line)
             if first != line:
@@ -250,7 +255,8 @@ async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_pa
                     changed = True
                 profile = profiles.get(account.id)
                 wanted = {"real_name": values["real_name"], "position": values["position"],
-                          "cert_number": values.get("cert_number") or (profile.cert_number if profile else "")}
+                          "cert_number": values.get("cert_number") or (profile.cert_number if profile else ""),
+                          "company": values.get("company") or (profile.company if profile else "")}
                 if profile is None:
                     profile = scoped(LearnerProfile, tenant).new(
                         account=account.id, id_number=values["id_number"], created_at=stamp, updated_at=stamp,
