@@ -4,6 +4,7 @@ formula; ID numbers and mobiles are masked; only staff may download; each downlo
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import secrets
 
@@ -14,13 +15,16 @@ from certificate_helpers import approved_enrolment, sign_in
 from core.audit.tables import AuditEntry
 from core.certificates import services as certificates
 from core.courses.exports import CERTIFICATE_HEADERS, LEARNER_HEADERS
+from core.courses.tables import Course
+from core.exams.tables import ExamAttempt
 from core.courses.services import LEARNER_HEADERS as IMPORT_HEADERS
 from core.roster.spreadsheets import write_csv
 from core.roster.tables import LearnerProfile
 from core.testing.ids import fake_id_number, fake_mobile
 
 T = "/t/construction"
-HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+# (Chinese words: the crawl test, sharing the database, reads these names on the staff pages)
+HOSTILE = ["=超链接(\"网址\",\"点我\")", "+1+1", "-2+3", "@求和(甲1)", "\t命令", "\r=1"]
 
 
 def _sheet(content: bytes):
@@ -67,18 +71,18 @@ async def test_learner_export_neutralises_formulas_masks_and_applies_the_filters
 
 
 async def test_certificate_export_neutralises_a_hostile_name(client, platform, make_account):
-    tenant, _, _, enrollment = await approved_enrolment(platform, make_account, name="=cmd|'/c calc'!A0")
+    tenant, _, _, enrollment = await approved_enrolment(platform, make_account, name="=命令|'计算器'!甲0")
     certificate = await certificates.issue(platform, platform.hooks(tenant), tenant, enrollment)
     admin, password = await make_account("construction", role="tenant_admin")
     await sign_in(client, "construction", admin, password)
     sheet = _sheet((await client.get(f"{T}/admin/exports/certificates.xlsx", params={"status": "valid"})).content)
     assert [c.value for c in sheet[1]] == CERTIFICATE_HEADERS
     row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == certificate.number)
-    assert row[1].value == "=cmd|'/c calc'!A0" and row[1].data_type == "s" and row[1].quotePrefix
+    assert row[1].value == "=命令|'计算器'!甲0" and row[1].data_type == "s" and row[1].quotePrefix
     assert row[7].value == "有效"
 
 
-@pytest.mark.parametrize("path", ["learners.xlsx", "certificates.xlsx"])
+@pytest.mark.parametrize("path", ["learners.xlsx", "certificates.xlsx", "progress.xlsx", "exams.xlsx"])
 async def test_only_staff_export(client, make_account, path):
     learner, password = await make_account("construction")
     await sign_in(client, "construction", learner, password)
@@ -87,3 +91,26 @@ async def test_only_staff_export(client, make_account, path):
     anonymous = await client.get(f"{T}/admin/exports/{path}")
     assert anonymous.status_code in (302, 303, 401, 403, 404)
     assert not anonymous.content.startswith(b"PK")
+
+
+async def test_progress_and_exam_exports_follow_the_list_filters(client, platform, make_account):
+    tenant, learner, _, enrollment = await approved_enrolment(platform, make_account, name="@进度甲")
+    _, other, _, _ = await approved_enrolment(platform, make_account, name="进度乙")
+    course_id = enrollment.course
+    now = dt.datetime.now(dt.UTC)
+    course = await Course.objects().where(Course.id == course_id).first()
+    await ExamAttempt(tenant=tenant.id, account=learner.id, enrollment=enrollment.id, course=course_id,
+                      position=course.position, year=course.year, number=1, status="submitted", started_at=now,
+                      deadline=now, submitted_at=now, score_centi=8500, passed=True).save()
+    admin, password = await make_account("construction", role="tenant_admin")
+    await sign_in(client, "construction", admin, password)
+    page = (await client.get(f"{T}/admin/learners", params={"q": learner.id_number})).text
+    assert f"/admin/exports/progress.xlsx?q={learner.id_number}" in page  # the list's filters, in the link
+    progress = _sheet((await client.get(f"{T}/admin/exports/progress.xlsx", params={"q": learner.id_number})).content)
+    rows = list(progress.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1 and rows[0][0] == "@进度甲" and rows[0][5] == "32" and rows[0][7] == "审核通过"
+    assert progress.cell(row=2, column=1).quotePrefix
+    exams = _sheet((await client.get(f"{T}/admin/exports/exams.xlsx", params={"q": learner.id_number})).content)
+    rows = list(exams.iter_rows(min_row=2, values_only=True))
+    assert rows == [("@进度甲", rows[0][1], course.title, "第 1 次", "85", "合格", rows[0][6])]
+    assert other.id_number not in rows[0][1]

@@ -5,15 +5,17 @@ the reason, and the account stays as it was; the correction path still works."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
-from core.accounts.tables import Account
+from core.accounts.tables import Account, Enterprise
 from core.audit.tables import AuditEntry
 from core.courses.services import LEARNER_HEADERS, MOBILE_CONFLICT, MOBILE_TAKEN, NAME_CONFLICT
 from core.notify.tables import Notification
-from core.roster.spreadsheets import write_csv
-from core.roster.tables import LearnerProfile
+from core.roster.imports import commit_roster, preview_roster
+from core.roster.spreadsheets import Table, write_csv
+from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
 from core.testing.ids import fake_id_number, fake_mobile
 
 T = "/t/construction"
@@ -96,3 +98,29 @@ async def test_a_matching_row_completes_the_account_and_the_mobile_moves_only_by
     assert await Notification.exists().where((Notification.recipient == new) & (Notification.channel == "sms"))
     assert await AuditEntry.exists().where((AuditEntry.action == "learner.mobile_changed")
                                            & (AuditEntry.actor == admin.id))
+
+
+async def test_a_company_roster_cannot_rename_or_move_the_mobile_of_a_joined_entry(platform, make_account):
+    """The company rosters (core.roster.imports): once a learner joined an entry, a roster file
+    naming it under another name or mobile is refused at the row, and the commit leaves it."""
+    tenant = platform.tenants.get("survey")
+    learner, _ = await make_account("survey", real_name="钱已加入")
+    now = dt.datetime.now(dt.UTC)
+    company = Enterprise(tenant=tenant.id, name="测试企业" + learner.mobile[-4:], created_at=now)
+    await company.save()
+    entry = RosterEntry(tenant=tenant.id, enterprise=company.id, real_name="钱已加入", id_number=learner.id_number,
+                        mobile=learner.mobile, status="joined", account=learner.id, created_at=now, updated_at=now)
+    await entry.save()
+    positions = list(tenant.rules.roster.positions)
+    position = positions[0] if positions else ""
+    table = Table(["姓名", "身份证号", "手机号", "岗位"],
+                  [(2, ["孙冒名", learner.id_number, fake_mobile(), position])])
+    hooks = platform.hooks(tenant)
+    preview = await preview_roster(hooks=hooks, tenant=tenant, enterprise_id=company.id, table=table)
+    row = preview.rows[0]
+    assert "不能更改其姓名" in row.error_for("real_name") and "不能更改其手机号" in row.error_for("mobile")
+    job = ImportJob(tenant=tenant.id, enterprise=company.id, kind="roster", created_at=now)
+    await job.save()
+    await commit_roster(hooks=hooks, tenant=tenant, job=job, preview=preview, skip_errors=True)
+    after = await RosterEntry.objects().where(RosterEntry.id == entry.id).first()
+    assert (after.real_name, after.mobile) == ("钱已加入", learner.mobile)

@@ -75,6 +75,11 @@ def _where(tenant: Tenant, f: Filters) -> list[Any]:
     return where
 
 
+def matching(tenant: Tenant, f: Filters) -> Any:
+    """A sub-select of the ids of the learners matching ``f`` (for exports of their records)."""
+    return scoped(Account, tenant).select(Account.id).where(*_where(tenant, f))
+
+
 @dataclass
 class LearnerPage:
     learners: list[Account]
