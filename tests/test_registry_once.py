@@ -68,6 +68,8 @@ async def test_an_uploaded_learner_is_reported_once_unless_staff_ask_with_a_reas
     assert set(await _rows(tenant, second, mine)) == {bad.id, waiting.id}
     third = await _report(client)  # batch 2 awaits its result: nothing of it is reported twice
     assert await _rows(tenant, third, mine) == {}
+    if not await scoped(RegistryRow, tenant).exists(RegistryRow.batch == third):
+        assert "不重复上报" in (await client.get(f"{T}/admin/registry/{third}")).text
 
     # Staff ask to report 王已传 again: the reason is required (refused at its field), audited.
     page = f"{T}/admin/learners/{done_account.id}"
