@@ -255,6 +255,8 @@ async def hours_records(tenant: Tenant, account_id: int) -> list[dict[str, Any]]
         Course.id.is_in([e.course for e in enrolments] or [0]))}
     positions = {p.id: p.name for p in await scoped(Position, tenant).objects()}
     past = await history(tenant, account_id)
+    open_requests = {r.enrollment: r for r in await scoped(RegistryResend, tenant).objects(
+        RegistryResend.enrollment.is_in([e.id for e in enrolments] or [0]) & RegistryResend.batch.is_null())}
     out = []
     for e in enrolments:
         course = courses.get(e.course)
@@ -264,14 +266,12 @@ async def hours_records(tenant: Tenant, account_id: int) -> list[dict[str, Any]]
         uploaded = [r for r in rows if r["status"] == "uploaded"]
         row = uploaded[-1] if uploaded else None
         state = row or (rows[-1] if rows else None)
-        open_request = await scoped(RegistryResend, tenant).objects(
-            (RegistryResend.enrollment == e.id) & RegistryResend.batch.is_null()).first()
         out.append({"enrollment": e, "course": course, "institution": row["institution"] if row else tenant.name,
                     "position": positions.get(course.position, ""),
                     "uploaded_hours": row["uploaded_hours"] if row else 0.0,
                     "total_hours": float(course.required_hours), "uploaded_on": row["uploaded_on"] if row else None,
                     "status": state["status"] if state else "", "reason": state["reason"] if state else "",
-                    "history": rows, "resend": open_request})
+                    "history": rows, "resend": open_requests.get(e.id)})
     return out
 
 
