@@ -189,9 +189,12 @@ async def preview_roster(*, hooks: Hooks, tenant: Tenant, enterprise_id: int, ta
             row.errors.append(extra)
         rows.append(row)
     owners = await _owners(tenant, list(seen))
-    joined = {e.id_number: e for e in await scoped(RosterEntry, tenant).objects(
-        (RosterEntry.enterprise == enterprise_id) & (RosterEntry.status == "joined")
-        & RosterEntry.id_number.is_in([i for i, o in owners.items() if o == enterprise_id] or [""]))}
+    own = [i for i, o in owners.items() if o == enterprise_id]
+    joined: dict[str, RosterEntry] = {}
+    for i in range(0, len(own), BATCH_SIZE):
+        joined.update({e.id_number: e for e in await scoped(RosterEntry, tenant).objects(
+            (RosterEntry.enterprise == enterprise_id) & (RosterEntry.status == "joined")
+            & RosterEntry.id_number.is_in(own[i:i + BATCH_SIZE]))})
     for row in rows:
         owner = owners.get(row.values.get("id_number", ""))
         if owner is None or row.error_for("id_number"):
