@@ -316,6 +316,20 @@ for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:i
     register(_path, "tenant_admin")(_learner_id)
 
 
+@register("/admin/learners/{account_id:int}/registry/{enrollment_id:int}/resend", "tenant_admin")
+async def _learner_enrollment(ctx: Ctx, slug: str) -> dict[str, Any]:
+    import datetime as dt
+
+    from core.courses.tables import Enrollment
+
+    course, _ = await _course(ctx, slug)
+    learner, _ = await ctx.make_account(slug, real_name="隔离学员乙")
+    enrollment = Enrollment(tenant=ctx.tenant_id(slug), account=learner.id, course=course.id,
+                            created_at=dt.datetime.now(dt.UTC))
+    await enrollment.save()
+    return {"account_id": learner.id, "enrollment_id": enrollment.id}
+
+
 @register("/admin/learners/import/{job_id:int}", "tenant_admin")
 async def _learner_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt

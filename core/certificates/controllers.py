@@ -109,7 +109,7 @@ async def hours_records(request: Request, tenant: Tenant, account: Account) -> R
     """学时记录: 机构 / 岗位 / 已上传学时数 / 总学时数 / 上传日期 per enrolment."""
     return await render(request, "certificates/hours.html",
                         {"items": await registry.hours_records(tenant, account.id),
-                         "labels": registry.ROW_STATUS_LABELS})
+                         "labels": registry.ROW_STATUS_LABELS, "registry_labels": registry.ROW_STATUS_LABELS})
 
 
 # --- public verification ---------------------------------------------------------------------

@@ -60,7 +60,8 @@ async def issue_certificates(ctx: dict[str, Any], *, tenant: str) -> dict[str, i
 
 
 async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) -> dict[str, int]:
-    """Write the batch's export (every eligible learner and position, rows pending) into
+    """Write the batch's export (every eligible learner and position the registry does not have
+    yet, or staff asked to report again: ``registry.to_report``; rows pending) into
     private storage for the operator to upload to the registry."""
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
@@ -73,8 +74,10 @@ async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) ->
     if batch.rows == 0:  # a retried attempt keeps the rows the first one made
         from core.certificates.tables import RegistryRow
 
-        if not await scoped(RegistryRow, t).exists(RegistryRow.batch == batch.id):
-            await registry.build_rows(t, batch, await eligible_enrolments(platform.hooks(t), t))
+        # One batch at a time chooses its rows: two batches made at once cannot both take a learner.
+        async with platform.locks.hold(f"registry-rows:{t.slug}", timeout=600, wait=600):
+            if not await scoped(RegistryRow, t).exists(RegistryRow.batch == batch.id):
+                await registry.build_rows(t, batch, await eligible_enrolments(platform.hooks(t), t))
     records = await registry.records_of(t, batch.id)
     await report(ctx, 0, len(records))
     data = await registry.write_export(exporter, records)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.accounts.tables import Account
-from core.certificates.tables import RegistryBatch, RegistryRow
+from core.certificates.tables import RegistryBatch, RegistryResend, RegistryRow
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
 from core.offload import run_cpu
@@ -27,7 +27,9 @@ log = logging.getLogger("xueshi.registry")
 HEADERS = ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期"]
 RESULT_HEADERS = ["行号", "身份证号", "结果", "原因", "上传日期"]
 ROW_STATUS_LABELS = {"pending": "待上传", "uploaded": "已上传", "rejected": "已退回"}
-BATCH_STATUS_LABELS = {"exporting": "正在导出", "exported": "已导出，待导入结果", "reconciled": "已导入结果"}
+BATCH_STATUS_LABELS = {"exporting": "正在导出", "exported": "已导出，待导入结果", "reconciled": "已导入结果",
+                       "failed": "生成失败"}
+OPEN_BATCHES = ("exporting", "exported")  # a pending row of these is still on its way to the registry
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -99,26 +101,51 @@ def _today() -> dt.date:
     return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
 
 
+async def to_report(tenant: Tenant, eligible: list[Enrollment]) -> tuple[list[Enrollment], list[RegistryResend]]:
+    """Of the ``eligible`` enrolments, those a new batch reports, and the staff requests it takes.
+    An enrolment the registry has (a row ``uploaded``), or that a batch awaiting its result is
+    reporting (a row ``pending`` there), is not reported again unless staff asked to (an open
+    ``RegistryResend``); a rejected one, or one a reconciled result file did not mention, is."""
+    ids = [e.id for e in eligible] or [0]
+    rows = await scoped(RegistryRow, tenant).select(RegistryRow.enrollment, RegistryRow.status, RegistryRow.batch).where(
+        RegistryRow.enrollment.is_in(ids))
+    open_batches = {b["id"] for b in await scoped(RegistryBatch, tenant).select(RegistryBatch.id).where(
+        RegistryBatch.status.is_in(list(OPEN_BATCHES)))}
+    reported = {r["enrollment"] for r in rows
+                if r["status"] == "uploaded" or (r["status"] == "pending" and r["batch"] in open_batches)}
+    requests = await scoped(RegistryResend, tenant).objects(
+        RegistryResend.batch.is_null() & RegistryResend.enrollment.is_in(ids)).order_by(RegistryResend.id)
+    asked = {r.enrollment for r in requests}
+    return [e for e in eligible if e.id not in reported or e.id in asked], requests
+
+
 async def build_rows(tenant: Tenant, batch: RegistryBatch, eligible: list[Enrollment]) -> list[RegistryRow]:
-    """One pending row per eligible enrolment (learner and position) of the batch."""
+    """One pending row per enrolment of ``eligible`` that ``to_report`` keeps (learner and
+    position); the staff requests it takes point to the batch. One transaction: a request is
+    taken exactly when its row is written."""
     from core.study.services import hours as credited_hours
 
-    courses = {c.id: c for c in await scoped(Course, tenant).objects(
-        Course.id.is_in([e.course for e in eligible] or [0]))}
-    positions = {p.id: p.name for p in await scoped(Position, tenant).objects()}
-    now = dt.datetime.now(dt.UTC)
-    rows = []
-    for i, e in enumerate(eligible, start=1):
-        course = courses[e.course]
-        total = float(course.required_hours)
-        row = scoped(RegistryRow, tenant).new(
-            batch=batch.id, enrollment=e.id, account=e.account, row_ref=f"{batch.id}-{i}",
-            institution=tenant.name[:200], position=positions.get(course.position, "")[:64],
-            uploaded_hours=min(credited_hours(tenant, e.credited_seconds), total), total_hours=total,
-            status="pending", updated_at=now)
-        rows.append(row)
-    if rows:
-        await RegistryRow.insert(*rows)
+    async with RegistryRow._meta.db.transaction():
+        chosen, requests = await to_report(tenant, eligible)
+        courses = {c.id: c for c in await scoped(Course, tenant).objects(
+            Course.id.is_in([e.course for e in chosen] or [0]))}
+        positions = {p.id: p.name for p in await scoped(Position, tenant).objects()}
+        now = dt.datetime.now(dt.UTC)
+        rows = []
+        for i, e in enumerate(chosen, start=1):
+            course = courses[e.course]
+            total = float(course.required_hours)
+            rows.append(scoped(RegistryRow, tenant).new(
+                batch=batch.id, enrollment=e.id, account=e.account, row_ref=f"{batch.id}-{i}",
+                institution=tenant.name[:200], position=positions.get(course.position, "")[:64],
+                uploaded_hours=min(credited_hours(tenant, e.credited_seconds), total), total_hours=total,
+                status="pending", updated_at=now))
+        if rows:
+            await RegistryRow.insert(*rows)
+        taken = [r.id for r in requests if r.enrollment in {e.id for e in chosen}]
+        if taken:
+            await scoped(RegistryResend, tenant).update({RegistryResend.batch: batch.id}).where(
+                RegistryResend.id.is_in(taken))
     return rows
 
 
@@ -201,27 +228,73 @@ async def reconcile(tenant: Tenant, batch: RegistryBatch, data: bytes, filename:
     return out
 
 
+async def history(tenant: Tenant, account_id: int) -> dict[int, list[dict[str, Any]]]:
+    """Enrolment id → its rows across batches, in batch order: each batch's state of it (待上传,
+    已上传 with the date, 已退回 with the reason) and whether staff asked for that report."""
+    rows = await scoped(RegistryRow, tenant).objects(RegistryRow.account == account_id).order_by(
+        RegistryRow.batch).order_by(RegistryRow.id)
+    batches = {b.id: b for b in await scoped(RegistryBatch, tenant).objects(
+        RegistryBatch.id.is_in([r.batch for r in rows] or [0]))}
+    asked = {(r.batch, r.enrollment): r for r in await scoped(RegistryResend, tenant).objects(
+        RegistryResend.enrollment.is_in([r.enrollment for r in rows] or [0]))}
+    out: dict[int, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.enrollment, []).append({
+            "batch": batches[r.batch], "status": r.status, "reason": r.reason, "uploaded_on": r.uploaded_on,
+            "uploaded_hours": r.uploaded_hours, "institution": r.institution, "resend": asked.get((r.batch, r.enrollment))})
+    return out
+
+
 async def hours_records(tenant: Tenant, account_id: int) -> list[dict[str, Any]]:
     """学时记录: per enrolment, 机构 / 岗位 / 已上传学时数 / 总学时数 / 上传日期 as the registry has
-    them (the latest uploaded row), or nothing uploaded yet."""
+    them (the latest uploaded row), its state, and its ``history`` across batches. The state is
+    the registry's: 已上传 once any batch uploaded it (a later rejection of a report staff asked
+    for does not undo that upload; it shows in the history), else the latest batch's."""
     enrolments = await scoped(Enrollment, tenant).objects(Enrollment.account == account_id).order_by(Enrollment.id)
     courses = {c.id: c for c in await scoped(Course, tenant).objects(
         Course.id.is_in([e.course for e in enrolments] or [0]))}
     positions = {p.id: p.name for p in await scoped(Position, tenant).objects()}
-    uploaded = await scoped(RegistryRow, tenant).objects(
-        (RegistryRow.account == account_id) & (RegistryRow.status == "uploaded")).order_by(RegistryRow.id)
-    latest = {r.enrollment: r for r in uploaded}
-    pending = {r.enrollment: r for r in await scoped(RegistryRow, tenant).objects(
-        (RegistryRow.account == account_id)).order_by(RegistryRow.id)}
+    past = await history(tenant, account_id)
+    open_requests = {r.enrollment: r for r in await scoped(RegistryResend, tenant).objects(
+        RegistryResend.enrollment.is_in([e.id for e in enrolments] or [0]) & RegistryResend.batch.is_null())}
     out = []
     for e in enrolments:
         course = courses.get(e.course)
         if course is None:
             continue
-        row = latest.get(e.id)
-        last = pending.get(e.id)
-        out.append({"enrollment": e, "course": course, "institution": row.institution if row else tenant.name,
-                    "position": positions.get(course.position, ""), "uploaded_hours": row.uploaded_hours if row else 0.0,
-                    "total_hours": float(course.required_hours), "uploaded_on": row.uploaded_on if row else None,
-                    "status": last.status if last else "", "reason": last.reason if last else ""})
+        rows = past.get(e.id, [])
+        uploaded = [r for r in rows if r["status"] == "uploaded"]
+        row = uploaded[-1] if uploaded else None
+        state = row or (rows[-1] if rows else None)
+        out.append({"enrollment": e, "course": course, "institution": row["institution"] if row else tenant.name,
+                    "position": positions.get(course.position, ""),
+                    "uploaded_hours": row["uploaded_hours"] if row else 0.0,
+                    "total_hours": float(course.required_hours), "uploaded_on": row["uploaded_on"] if row else None,
+                    "status": state["status"] if state else "", "reason": state["reason"] if state else "",
+                    "history": rows, "resend": open_requests.get(e.id)})
     return out
+
+
+async def request_resend(tenant: Tenant, account_id: int, enrollment_id: int, reason: str,
+                         actor_id: int) -> str:
+    """Staff ask the next batch to report an uploaded enrolment again. Returns the refusal (in
+    Chinese, for the reason field) or "" when the request is recorded (and audited)."""
+    from core.audit.services import record
+
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        return "请填写重新上报的原因（不超过 200 字）"
+    enrollment = await scoped(Enrollment, tenant).get(enrollment_id, Enrollment.account == account_id)
+    if enrollment is None or not await scoped(RegistryRow, tenant).exists(
+            (RegistryRow.enrollment == enrollment.id) & (RegistryRow.status == "uploaded")):
+        return "该培训的学时尚未上传成功，无需申请：下一批次会自动上报"
+    async with RegistryResend._meta.db.transaction():
+        if await scoped(RegistryResend, tenant).exists(
+                (RegistryResend.enrollment == enrollment.id) & RegistryResend.batch.is_null()):
+            return "已申请重新上报，将在下一批次上报"
+        request = scoped(RegistryResend, tenant).new(enrollment=enrollment.id, reason=reason,
+                                                     requested_by=actor_id, created_at=dt.datetime.now(dt.UTC))
+        await request.save()
+    await record("registry.resend_requested", tenant_id=tenant.id, actor_id=actor_id, object_type="enrollment",
+                 object_id=enrollment.id, reason=reason)
+    return ""

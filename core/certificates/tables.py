@@ -68,3 +68,16 @@ class RegistryRow(Table, tablename="registry_row"):
     reason = Varchar(length=200, default="")
     uploaded_on = Date(null=True, default=None)
     updated_at = Timestamptz()
+
+
+class RegistryResend(Table, tablename="registry_resend"):
+    """Staff ask to report an enrolment the registry already has again (its hours changed, the
+    registry lost them): the reason is required and audited. The next report batch takes every
+    open request (``batch`` set then); without one, an uploaded enrolment is never reported twice."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    enrollment = ForeignKey(references=Enrollment, null=False)
+    reason = Varchar(length=200)
+    requested_by = Integer(null=True, default=None)
+    batch = ForeignKey(references=RegistryBatch, null=True)
+    created_at = Timestamptz()

@@ -13,7 +13,8 @@ from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
-from core.courses import services
+from core.certificates import registry
+from core.courses import exports, learners, services
 from core.courses.media import MediaRejected, check_pdf
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
@@ -21,7 +22,7 @@ from core.hookcalls import Hooks
 from core.identity import InvalidIdentity, normalize_mobile
 from core.kernel import Platform
 from core.notify.services import send
-from core.roster.imports import keep_table, kept_table
+from core.roster.imports import as_dict, keep_table, kept_table
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_async, write_xlsx
 from core.roster.tables import ImportJob, LearnerProfile
 from core.study.services import STATUS_LABELS, hours
@@ -187,24 +188,22 @@ async def course_enrol(request: Request, tenant: Tenant, account: Account, cours
 
 @get("/admin/learners", guards=STAFF)
 async def learners_page(request: Request, tenant: Tenant) -> Response:
-    q = (request.query_params.get("q") or "").strip()
-    query = scoped(Account, tenant).objects(Account.role == "learner")
-    if q:
-        query = query.where((Account.id_number == q.upper()) | (Account.mobile == q) | Account.real_name.like(f"%{q}%"))
-    learners = await query.order_by(Account.id, ascending=False).limit(100)
-    profiles = {pr.account: pr for pr in await scoped(LearnerProfile, tenant).objects(
-        LearnerProfile.account.is_in([a.id for a in learners] or [0]))}
+    """学员管理: search, filters (position, company, profile, study state), paging; the import."""
+    f = learners.Filters.from_query(request.query_params, STATUS_LABELS)
+    found = await learners.find(tenant, f)
     jobs = await scoped(ImportJob, tenant).objects(ImportJob.kind == "learners").order_by(
         ImportJob.id, ascending=False).limit(5)
     return await render(request, "courses/admin_learners.html",
-                        {"learners": learners, "profiles": profiles, "q": q, "jobs": jobs, "error": "",
+                        {"found": found, "f": f, "options": await learners.options(tenant), "labels": STATUS_LABELS,
+                         "profile_states": learners.PROFILE_STATES, "jobs": jobs,
+                         "summaries": {j.id: as_dict(j.summary) for j in jobs}, "error": "",
                          "headers": services.LEARNER_HEADERS})
 
 
 @get("/admin/learners/template.xlsx", guards=STAFF)
 async def learners_template(tenant: Tenant) -> Response:
     position = (tenant.rules.roster.positions or ["施工员"])[0]
-    example = [["张三", "110105199001011234", "13800000000", position, "京建安C（2020）0000001"]]
+    example = [["张三", "110105199001011234", "13800000000", position, "京建安C（2020）0000001", "示范建工集团第一分公司"]]
     return Response(content=write_xlsx(services.LEARNER_HEADERS, example), media_type=XLSX_TYPE,
                     headers={"Content-Disposition": "attachment; filename=learners_template.xlsx"})
 
@@ -281,8 +280,11 @@ async def _learner_page(request: Request, tenant: Tenant, account_id: int, statu
     enrolments = [(e, courses.get(e.course), hours(tenant, e.credited_seconds)) for e in rows]
     return await render(request, "courses/admin_learner.html",
                         {"learner": learner, "profile": profile, "enrolments": enrolments, "errors": errors or {},
-                         "labels": STATUS_LABELS,
-                         "notice": notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else "")},
+                         **await learners.record_of(tenant, learner),
+                         "labels": STATUS_LABELS, "records": await registry.hours_records(tenant, learner.id),
+                         "registry_labels": registry.ROW_STATUS_LABELS,
+                         "notice": notice or ("手机号已修改，已向新号码发送短信通知" if request.query_params.get("mobile") else
+                                              "已申请重新上报，将在下一批次上报" if request.query_params.get("resend") else "")},
                         status_code=status_code)
 
 
@@ -316,5 +318,18 @@ async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account
     return redirect(request, f"/admin/learners/{learner.id}?mobile=1")
 
 
+@post("/admin/learners/{account_id:int}/registry/{enrollment_id:int}/resend", guards=STAFF)
+async def learner_registry_resend(request: Request, tenant: Tenant, account: Account, account_id: int,
+                                  enrollment_id: int) -> Response:
+    """Ask the next registry batch to report an uploaded enrolment again (reason required, audited)."""
+    learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
+    refusal = await registry.request_resend(tenant, learner.id, enrollment_id, (await _form(request)).get("reason", ""),
+                                            account.id)
+    if refusal:
+        return await _learner_page(request, tenant, learner.id, 400, {f"reason_{enrollment_id}": refusal})
+    return redirect(request, f"/admin/learners/{learner.id}?resend=1")
+
+
 ROUTES = [courses_page, position_create, course_create, course_page, lesson_create, course_enrol, learners_page,
-          learners_template, learners_upload, learners_commit, learner_page, learner_mobile]
+          learners_template, learners_upload, learners_commit, learner_page, learner_mobile,
+          learner_registry_resend, *exports.ROUTES]

@@ -30,6 +30,7 @@ LEARNER_COLUMNS = [
     RosterColumn("mobile", "手机号", True, ("手机号码", "手机", "联系电话")),
     RosterColumn("position", "岗位", True, ("岗位类别", "岗位名称")),
     RosterColumn("cert_number", "证书编号", False, ("证书号", "岗位证书编号")),
+    RosterColumn("company", "所在单位", False, ("单位", "工作单位", "单位名称", "所在公司")),
 ]
 LEARNER_HEADERS = [c.header for c in LEARNER_COLUMNS]
 
@@ -135,14 +136,16 @@ async def enrol_by_position_and_year(tenant: Tenant, position_name: str, year: i
 @dataclass
 class LearnerPreview(CheckedRows):
     rows: list[PreviewRow] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # the file's headers no column reads
 
 
 async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
     """Every row with its errors (the roster's row checks plus the tenant's positions); writes
-    nothing. ``existing`` marks ID numbers that already have an account (the import updates them)."""
+    nothing. ``existing`` marks ID numbers that already have an account (``_check_identities``)."""
     mapping = map_columns(table.headers, LEARNER_COLUMNS)
     known = list(dict.fromkeys([*tenant.rules.roster.positions, *(p.name for p in await positions(tenant))]))
-    out = LearnerPreview()
+    out = LearnerPreview(ignored=[h.strip() for i, h in enumerate(table.headers)
+                                  if h.strip() and i not in mapping.values()])
     seen: dict[str, int] = {}
     for line, cells in table.rows:
         values = {c.key: (cells[mapping[c.key]].strip() if c.key in mapping and mapping[c.key] < len(cells) else "")
@@ -152,32 +155,74 @@ async def preview_learners(tenant: Tenant, table: Table) -> LearnerPreview:
             row.errors.append(RowError("mobile", "请填写手机号"))
         if len(values.get("cert_number", "")) > 64:
             row.errors.append(RowError("cert_number", "证书编号过长"))
+        if len(values.get("company", "")) > 200:
+            row.errors.append(RowError("company", "所在单位过长（不超过 200 个字）"))
         if not row.error_for("id_number"):
             first = seen.setdefault(values["id_number"], line)
             if first != line:
                 row.errors.append(RowError("id_number", f"与第 {first} 行的身份证号重复"))
         out.rows.append(row)
-    ids = [r.values["id_number"] for r in out.rows if not r.error_for("id_number")]
-    existing: dict[str, str] = {}
-    for i in range(0, len(ids), 500):
-        for r in await scoped(Account, tenant).select(Account.id_number, Account.role).where(
-                Account.id_number.is_in(ids[i:i + 500])):
-            existing[r["id_number"]] = r["role"]
-    for row in out.rows:
-        role = existing.get(row.values.get("id_number", ""))
-        if role is None:
-            continue
-        if role != "learner":
-            row.errors.append(RowError("id_number", "该身份证号已是本机构的工作人员账号"))
-        else:
-            row.existing = True
+    await _check_identities(tenant, out.rows)
     return out
 
 
+NAME_CONFLICT = ("该身份证号已有学员账号，姓名与表中不一致。导入不会更改已有账号的姓名；"
+                 "请核对身份证号，如需更正姓名请在学员详情页办理")
+MOBILE_CONFLICT = ("与该学员账号现有的手机号不一致。导入不会更改手机号；"
+                   "如需更换，请在学员详情页“修改手机号”处办理（留有记录并短信通知）")
+MOBILE_TAKEN = "该手机号已被本机构的其他账号使用"
+
+
+async def _check_identities(tenant: Tenant, rows: list[PreviewRow]) -> None:
+    """Rows naming an existing account may only add to it (position, certificate number): a
+    different name or mobile for an existing ID number is refused at the row, so a spreadsheet can
+    never rename an account or move its mobile (the mobile changes only through the audited
+    correction on the learner's page). A mobile another account already uses, or that two rows
+    share, is refused too. ``existing`` marks the rows that update an account."""
+    ids = [r.values["id_number"] for r in rows if not r.error_for("id_number")]
+    mobiles = [r.values["mobile"] for r in rows if r.values.get("mobile") and not r.error_for("mobile")]
+    by_id: dict[str, dict] = {}
+    by_mobile: dict[str, str | None] = {}
+    for i in range(0, max(len(ids), len(mobiles)), 500):
+        found = await scoped(Account, tenant).select(
+            Account.id_number, Account.mobile, Account.real_name, Account.role).where(
+            Account.id_number.is_in(ids[i:i + 500] or [""]) | Account.mobile.is_in(mobiles[i:i + 500] or [""]))
+        for r in found:
+            if r["id_number"]:
+                by_id[r["id_number"]] = r
+            if r["mobile"]:
+                by_mobile[r["mobile"]] = r["id_number"]
+    first_line: dict[str, int] = {}
+    for row in rows:
+        values = row.values
+        id_number, mobile = values.get("id_number", ""), values.get("mobile", "")
+        if mobile and not row.error_for("mobile"):
+            first = first_line.setdefault(mobile, row.line)
+            if first != row.line:
+                row.errors.append(RowError("mobile", f"与第 {first} 行的手机号重复"))
+        if row.error_for("id_number"):
+            continue
+        account = by_id.get(id_number)
+        if account is not None and account["role"] != "learner":
+            row.errors.append(RowError("id_number", "该身份证号已是本机构的工作人员账号"))
+            continue
+        if account is not None:
+            row.existing = True
+            if (account["real_name"] or "").strip() != values.get("real_name", ""):
+                row.errors.append(RowError("real_name", NAME_CONFLICT))
+            if mobile and not row.error_for("mobile") and account["mobile"] and mobile != account["mobile"]:
+                row.errors.append(RowError("mobile", MOBILE_CONFLICT))
+                continue
+        if mobile and not row.error_for("mobile") and mobile in by_mobile and by_mobile[mobile] != id_number:
+            row.errors.append(RowError("mobile", MOBILE_TAKEN))
+
+
 async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_password: str) -> dict[str, int]:
-    """Create or update the learners (account + profile with position and certificate number).
+    """Create learners, or complete existing ones (profile position and certificate number; a
+    mobile only where the account has none). An existing account whose name or mobile differs
+    (``_check_identities`` refused the row at the preview) is counted ``refused`` and left alone.
     New accounts get the tenant's initial password, which must be changed at first sign-in."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    counts = {"created": 0, "updated": 0, "unchanged": 0, "refused": 0}
     if not rows:
         return counts
     password_hash = await anyio.to_thread.run_sync(hash_password, initial_password)
@@ -200,16 +245,18 @@ async def commit_learners(tenant: Tenant, rows: list[dict[str, str]], initial_pa
                         created_at=stamp)
                     await account.save()
                     counts["created"] += 1
-                elif account.role != "learner":
+                elif account.role != "learner" or account.real_name != values["real_name"] or (
+                        account.mobile and account.mobile != values["mobile"]):
+                    counts["refused"] += 1  # changed since the preview: identity is never rewritten here
                     continue
-                elif (account.real_name, account.mobile) != (values["real_name"], values["mobile"]):
-                    await scoped(Account, tenant).update(
-                        {Account.real_name: values["real_name"], Account.mobile: values["mobile"]}
-                    ).where(Account.id == account.id)
+                elif not account.mobile:
+                    await scoped(Account, tenant).update({Account.mobile: values["mobile"]}).where(
+                        Account.id == account.id)
                     changed = True
                 profile = profiles.get(account.id)
                 wanted = {"real_name": values["real_name"], "position": values["position"],
-                          "cert_number": values.get("cert_number") or (profile.cert_number if profile else "")}
+                          "cert_number": values.get("cert_number") or (profile.cert_number if profile else ""),
+                          "company": values.get("company") or (profile.company if profile else "")}
                 if profile is None:
                     profile = scoped(LearnerProfile, tenant).new(
                         account=account.id, id_number=values["id_number"], created_at=stamp, updated_at=stamp,

@@ -53,7 +53,7 @@ RUNTIME_LABELS = [
     N_("确认学时（秒）"), N_("撤回学时（秒）"), N_("超时（秒）"), N_("无操作（秒）"), N_("播放位置（秒）"),
     N_("申请编号"), N_("多次抓拍非本人"), N_("与其他学员人脸相同"),
     # Registry report batch statuses (core.certificates.registry.BATCH_STATUS_LABELS)
-    N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"),
+    N_("正在导出"), N_("已导出，待导入结果"), N_("已导入结果"), N_("生成失败"),
     # 账号管理 (core.accounts.staff_pages: menu, form fields, notices)
     N_("账号管理"), N_("姓名"), N_("初始密码"),
     N_("账号已创建，初始密码须在首次登录时修改。"), N_("已保存。"), N_("账号已停用，该账号的登录已全部失效。"),

@@ -189,15 +189,35 @@ async def preview_roster(*, hooks: Hooks, tenant: Tenant, enterprise_id: int, ta
             row.errors.append(extra)
         rows.append(row)
     owners = await _owners(tenant, list(seen))
+    own = [i for i, o in owners.items() if o == enterprise_id]
+    joined: dict[str, RosterEntry] = {}
+    for i in range(0, len(own), BATCH_SIZE):
+        joined.update({e.id_number: e for e in await scoped(RosterEntry, tenant).objects(
+            (RosterEntry.enterprise == enterprise_id) & (RosterEntry.status == "joined")
+            & RosterEntry.id_number.is_in(own[i:i + BATCH_SIZE]))})
     for row in rows:
         owner = owners.get(row.values.get("id_number", ""))
         if owner is None or row.error_for("id_number"):
             continue
         if owner == enterprise_id:
             row.existing = True
+            row.errors.extend(identity_changes(joined.get(row.values["id_number"]), row.values))
         else:
             row.errors.append(RowError("id_number", "该身份证号已被其他企业登记为学员"))
     return Preview(columns, rows)
+
+
+def identity_changes(entry: RosterEntry | None, values: dict[str, str]) -> list[RowError]:
+    """A joined entry (a learner proved it is theirs) keeps its name and mobile: a row changing
+    them is refused, so a roster file cannot rewrite whom an entry names."""
+    if entry is None:
+        return []
+    errors = []
+    if values.get("real_name") and values["real_name"] != entry.real_name:
+        errors.append(RowError("real_name", "该学员已加入本企业名单，导入不能更改其姓名；如有错误请联系培训机构"))
+    if values.get("mobile") and entry.mobile and values["mobile"] != entry.mobile:
+        errors.append(RowError("mobile", "该学员已加入本企业名单，导入不能更改其手机号；如需更换请联系培训机构"))
+    return errors
 
 
 FIELDS = ("real_name", "mobile", "position")
@@ -226,6 +246,9 @@ async def upsert_rows(
                     real_name=values["real_name"], mobile=values.get("mobile") or None,
                     position=values.get("position", ""), status="pending", created_at=now, updated_at=now,
                 ))
+                continue
+            if identity_changes(entry if entry.status == "joined" else None, values):
+                counts["refused"] = counts.get("refused", 0) + 1  # changed since the preview
                 continue
             wanted = {"real_name": values["real_name"], "mobile": values.get("mobile") or entry.mobile,
                       "position": values.get("position") or entry.position}

@@ -41,6 +41,7 @@ class LearnerProfile(Table, tablename="learner_profile"):
     id_back = ForeignKey(references=StoredFile, null=True)
     portrait = ForeignKey(references=StoredFile, null=True)
     position = Varchar(length=64, default="")  # 岗位 (staff import), for enrolment by position
+    company = Varchar(length=200, default="")  # 所在单位 (staff import): where the learner works
     cert_number = Varchar(length=64, default="")  # 证书编号 of the existing certificate
     confirmed_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz()
