@@ -34,6 +34,7 @@ RUNS = [
     ("bench_processes.py", ["--seconds", "1", "--connections", "2"], "ratio", True),
     ("bench_snapshots.py", ["--frames", "2", "--burst", "2"], "verdicts/s", False),
     ("bench_faces.py", [], "FaceLandmarker", False),
+    ("bench_matchers.py", [], "sface", False),
 ]
 
 pytestmark = pytest.mark.bench
