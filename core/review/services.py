@@ -215,6 +215,20 @@ async def _decided(hooks: Hooks, tenant: Tenant, enrollment: Enrollment, decisio
     await notify(hooks.review_decided, tenant=tenant, enrollment=enrollment, decision=decision)
 
 
+async def settle_pending(hooks: Hooks, tenant: Tenant, decision: ReviewDecision, values: dict, actor_id: int,
+                         where=None) -> ReviewDecision:
+    """Move a pending clearing to ``values`` by one conditional update (one of two racing decisions wins)."""
+    condition = (ReviewDecision.id == decision.id) & (ReviewDecision.status == "pending")
+    done = await scoped(ReviewDecision, tenant).update(values).where(
+        condition if where is None else condition & where).returning(ReviewDecision.id)
+    if not done:
+        raise ReviewError("该清除决定已处理")
+    decision = await scoped(ReviewDecision, tenant).get(decision.id)
+    enrollment = await scoped(Enrollment, tenant).get(decision.enrollment)
+    await _decided(hooks, tenant, enrollment, decision, actor_id)
+    return decision
+
+
 async def _course_and_position(tenant: Tenant, enrollment: Enrollment) -> tuple[Course, str]:
     course = await scoped(Course, tenant).get(enrollment.course)
     position = await scoped(Position, tenant).get(course.position) if course else None
@@ -366,16 +380,9 @@ async def decline_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, decisio
                         enrollment_id: int) -> ReviewDecision:
     """The second reviewer does not confirm: the clearing is cancelled, the case stays 待审核."""
     decision = await _clearing_for_second_reviewer(tenant, reviewer, decision_id, enrollment_id)
-    done = await scoped(ReviewDecision, tenant).update({
+    return await settle_pending(hooks, tenant, decision, {
         ReviewDecision.status: "cancelled", ReviewDecision.confirmed_by: reviewer.id,
-        ReviewDecision.confirmed_at: _now()}).where(
-        (ReviewDecision.id == decision.id) & (ReviewDecision.status == "pending")).returning(ReviewDecision.id)
-    if not done:
-        raise ReviewError("该清除决定已处理")
-    decision = await scoped(ReviewDecision, tenant).get(decision.id)
-    enrollment = await scoped(Enrollment, tenant).get(decision.enrollment)
-    await _decided(hooks, tenant, enrollment, decision, reviewer.id)
-    return decision
+        ReviewDecision.confirmed_at: _now()}, reviewer.id)
 
 
 async def request_reverify(hooks: Hooks, tenant: Tenant, reviewer: Account, enrollment_id: int,

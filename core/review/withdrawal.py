@@ -4,11 +4,10 @@ nothing had changed, the case stays 待审核 and another clearing may be propos
 from __future__ import annotations
 
 from core.accounts.tables import Account
-from core.courses.tables import Enrollment
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
 from core.review import eligibility
-from core.review.services import ReviewError, _decided
+from core.review.services import ReviewError, settle_pending
 from core.review.tables import ReviewDecision
 from core.tenancy import Tenant
 
@@ -23,13 +22,5 @@ async def withdraw_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, decisi
     if not eligibility.may_withdraw(decision, reviewer):
         raise ReviewError("只有提出清除的审核员可以撤回")
     # Conditional: a confirmation at the same moment and this withdrawal cannot both win.
-    done = await scoped(ReviewDecision, tenant).update({
-        ReviewDecision.status: "withdrawn"}).where(
-        (ReviewDecision.id == decision.id) & (ReviewDecision.status == "pending")
-        & (ReviewDecision.reviewer == reviewer.id)).returning(ReviewDecision.id)
-    if not done:
-        raise ReviewError("该清除决定已处理")
-    decision = await scoped(ReviewDecision, tenant).get(decision.id)
-    enrollment = await scoped(Enrollment, tenant).get(decision.enrollment)
-    await _decided(hooks, tenant, enrollment, decision, reviewer.id)
-    return decision
+    return await settle_pending(hooks, tenant, decision, {ReviewDecision.status: "withdrawn"}, reviewer.id,
+                                where=ReviewDecision.reviewer == reviewer.id)
