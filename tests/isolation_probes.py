@@ -312,8 +312,18 @@ async def _learner_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     return {"account_id": account.id, "_content": "隔离学员甲"}
 
 
-for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:int}/mobile"):
+for _path in ("/admin/learners/{account_id:int}", "/admin/learners/{account_id:int}/mobile",
+              "/admin/staff/learners/{account_id:int}", "/admin/staff/learners/{account_id:int}/password"):
     register(_path, "tenant_admin")(_learner_id)
+
+
+@register("/admin/staff/{account_id:int}", "tenant_admin")
+async def _staff_id(ctx: Ctx, slug: str) -> dict[str, Any]:
+    account, _ = await ctx.make_account(slug, role="reviewer", real_name="隔离审核员")
+    return {"account_id": account.id, "_content": "隔离审核员"}
+
+
+register("/admin/staff/{account_id:int}/active", "tenant_admin")(_staff_id)
 
 
 @register("/admin/learners/{account_id:int}/registry/{enrollment_id:int}/resend", "tenant_admin")
@@ -385,6 +395,23 @@ for _path in ("/review/{enrollment_id:int}", "/review/{enrollment_id:int}/approv
               "/review/{enrollment_id:int}/appeals/{appeal_id:int}/photo",
               "/review/{enrollment_id:int}/evidence/{file_id:int}", "/review/{enrollment_id:int}/image/{kind:str}"):
     register(_path, "reviewer")(_review_case)
+
+
+register("/review/{enrollment_id:int}/clearings/{decision_id:int}/withdraw", "reviewer")(_review_case)
+
+
+@register("/review/{enrollment_id:int}/identity/{file_id:int}", "reviewer")
+async def _review_identity(ctx: Ctx, slug: str) -> dict[str, Any]:
+    """The case's learner's portrait, served from the identity history."""
+    from core.courses.tables import Enrollment
+    from core.files.tables import StoredFile
+    from core.roster.tables import LearnerProfile
+
+    values = await _review_case(ctx, slug)
+    enrollment = await Enrollment.objects().where(Enrollment.id == values["enrollment_id"]).first()
+    profile = await LearnerProfile.objects().where(LearnerProfile.account == enrollment.account).first()
+    await StoredFile.update({StoredFile.owner: enrollment.account}).where(StoredFile.id == profile.portrait)
+    return {"enrollment_id": enrollment.id, "file_id": profile.portrait, "_content": FILE_BYTES}
 
 
 @register("/study/{enrollment_id:int}/appeal", "learner")
