@@ -55,18 +55,20 @@ def test_benchmark_runs_in_tiny_mode(script, args, printed, needs_wrk, tmp_path)
     env = {**os.environ, "XUESHI_BENCH_TINY": "1", "TMPDIR": str(tmp_path)}
     for name in ("XUESHI_TEST_DATABASE_URL", "DATABASE_URL", "XUESHI_VAR_DIR"):
         env.pop(name, None)
-    # Its own process group: servers a benchmark starts are ended with it, even when it hangs.
-    proc = subprocess.Popen([sys.executable, str(BENCHMARKS / script), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=TIMEOUT)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"{script} did not finish within {TIMEOUT} s:\n{out[-2000:]}\n{err[-2000:]}")
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    # Output to files, not pipes: a worker pool a benchmark leaves behind keeps a pipe open after
+    # the script exits. Its own process group: whatever it started is ended with it.
+    out_file, err_file = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with out_file.open("w") as stdout, err_file.open("w") as stderr:
+        proc = subprocess.Popen([sys.executable, str(BENCHMARKS / script), *args], cwd=ROOT, env=env,
+                                stdout=stdout, stderr=stderr, start_new_session=True)
+        try:
+            proc.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{script} did not finish within {TIMEOUT} s:\n{out_file.read_text()[-2000:]}")
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+    out, err = out_file.read_text(), err_file.read_text()
     assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{err[-3000:]}"
     assert printed in out, f"{script} did not print its table:\n{out[-3000:]}"
     print(out)
