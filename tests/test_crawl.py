@@ -13,8 +13,11 @@ sign-in) are fine when they are Chinese HTML. It prints how many routes × roles
 from __future__ import annotations
 
 import ast
+import dataclasses
 from collections import deque
 from pathlib import Path
+
+import pytest
 
 from core.accounts.tables import Account
 from core.demo import OPERATOR, create_demo
@@ -148,6 +151,12 @@ async def _accounts(platform, tenant, make_account) -> dict[str, tuple[Account, 
         if role != "operator" and role not in chosen:
             chosen[role] = await make_account(tenant.slug, role=role, real_name="巡检账号")
     return chosen
+
+
+@pytest.fixture
+def xs_settings(xs_settings, xs_demo_var):
+    """The demo's files live in the session's demo folder (the live server serves the same demo)."""
+    return dataclasses.replace(xs_settings, var_dir=xs_demo_var)
 
 
 async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_settings, xs_app, client, platform,

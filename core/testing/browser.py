@@ -128,7 +128,7 @@ def xs_browser_args() -> list[str]:
 
 
 @pytest.fixture(scope="session")
-async def live_server(xs_engine, xs_database_url, xs_live_plugins, tmp_path_factory) -> AsyncIterator[LiveServer]:
+async def live_server(xs_engine, xs_database_url, xs_live_plugins, xs_demo_var) -> AsyncIterator[LiveServer]:
     from core.app import create_app
     from core.demo import create_demo
     from core.settings import Settings
@@ -138,7 +138,7 @@ async def live_server(xs_engine, xs_database_url, xs_live_plugins, tmp_path_fact
         database_url=xs_database_url,
         redis_url=os.environ.get("REDIS_URL") or None,
         secret_key="live-server-secret",
-        var_dir=tmp_path_factory.mktemp("live-var"),
+        var_dir=xs_demo_var,  # shared with other apps that create or serve the demo
         load_entrypoints=True,
         signin_rate_per_minute=1000,
         db_pool_size=0,  # the server's loop is not the tests' loop: no shared pool

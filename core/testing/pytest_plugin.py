@@ -70,6 +70,14 @@ def xs_engine(xs_database_url: str):
     return db.configure(xs_database_url)
 
 
+@pytest.fixture(scope="session")
+def xs_demo_var(tmp_path_factory) -> Path:
+    """The one folder for the demo's files in a test session: the demo's rows are in the shared
+    test database, so every app that creates or serves the demo (the live server, the crawl)
+    keeps its files here."""
+    return tmp_path_factory.mktemp("demo-var")
+
+
 @pytest.fixture
 def xs_settings(xs_engine, xs_database_url: str, tmp_path):
     from core.settings import Settings
