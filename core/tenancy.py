@@ -58,7 +58,7 @@ class FaceRules(_Section):
     # A snapshot is a burst of this many frames over about a second (core.proctoring.burst) ...
     snapshot_burst_frames: int = 3
     # ... whose face region changes by at least this many grey levels (mean, 0-255) between frames
-    snapshot_burst_min_change: float = 0.8
+    snapshot_burst_min_change: float = 0.6
     # An encoding nearer than this fraction of the match tolerance to the portrait or the ID photo is
     # that picture again, not a new capture (core.proctoring.burst; dlib's 0.6 → 0.12).
     snapshot_duplicate_fraction: float = 0.2

@@ -7,7 +7,7 @@ as 32×32 grey levels:
 
 * **Natural variation.** Between consecutive frames the face region must change by at least
   ``min_change`` grey levels on average: a camera's noise and a living face do (measured on the
-  project's clips: ≥ 1.18 grey levels 0.4 s apart), one still picture sent several times, even
+  project's clips: ≥ 1.18 grey levels 0.4 s apart, 0.73 from Chromium's fake camera under load), one still picture sent several times, even
   re-encoded or with mild noise added, does not (≤ 0.51).
 * **Not an image seen before.** No frame may repeat a frame of the learner's earlier snapshots
   (cut at that snapshot's face box, 16×16 grey levels within ``min_change`` of one of its frames:
