@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core import Account, Tenant  # noqa: E402  (the handler's annotations are resolved at module level)
-from tiny import pick  # noqa: E402  (the script's own folder is on sys.path)
+from benchmarks.tiny import pick  # noqa: E402  (its servers import this module with only the repository on sys.path)
 
 WRK_SCRIPT = """
 wrk.method = "POST"
