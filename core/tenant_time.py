@@ -43,6 +43,11 @@ def today(tenant: Tenant | None) -> dt.date:
     return now(tenant).date()
 
 
+def day_start(value: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """Midnight in zone ``tz`` that began the day holding ``value``."""
+    return dt.datetime.combine(local(value, tz).date(), dt.time(), tz)
+
+
 def day_of(timestamp: float, tz: ZoneInfo) -> str:
     """The ISO date in zone ``tz`` of a Unix timestamp (the key of a per-day counter)."""
     return dt.datetime.fromtimestamp(timestamp, tz).date().isoformat()

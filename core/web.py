@@ -129,6 +129,12 @@ def base_of(request: Request) -> str:
     return _state(request).get("base", "")
 
 
+async def form_fields(request: Request) -> dict[str, str]:
+    """The posted form's text fields, trimmed (files left out)."""
+    form = await request.form()
+    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 

@@ -18,7 +18,7 @@ from core.kernel import Platform
 from core.roster.tables import LearnerProfile
 from core.tenancy import Tenant
 from core.values import ROLE_LABELS
-from core.web import redirect, render, roles
+from core.web import form_fields, redirect, render, roles
 
 ADMIN = [roles("tenant_admin")]
 IDENTIFIERS = ("id_number", "mobile")
@@ -26,11 +26,6 @@ MAX_FOUND = 50
 NOTICES = {"created": "账号已创建，初始密码须在首次登录时修改。", "saved": "已保存。",
            "deactivated": "账号已停用，该账号的登录已全部失效。", "reactivated": "账号已启用。",
            "reset": "密码已重置为本机构的初始密码，学员下次登录时须修改。", "corrected": "已更正，并记入审计日志。"}
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
 
 
 async def signin_identifiers(platform: Platform, tenant: Tenant) -> set[str]:
@@ -56,7 +51,7 @@ async def staff_index(request: Request, platform: Platform, tenant: Tenant) -> R
 @post("/admin/staff", guards=ADMIN)
 async def staff_create(request: Request, platform: Platform, tenant: Tenant, hooks: Hooks,
                        account: Account) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         await staff.create_staff(hooks, tenant, account.id, StaffForm(
             real_name=form.get("real_name", ""), role=form.get("role", ""), id_number=form.get("id_number", ""),
@@ -91,7 +86,7 @@ async def staff_edit(request: Request, tenant: Tenant, account_id: int) -> Respo
 @post("/admin/staff/{account_id:int}", guards=ADMIN)
 async def staff_save(request: Request, tenant: Tenant, account: Account, account_id: int) -> Response:
     member = await _member(tenant, account_id)
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         await staff.update_staff(tenant, account, member, form.get("real_name", ""), form.get("role", ""))
     except StaffError as exc:
@@ -103,7 +98,7 @@ async def staff_save(request: Request, tenant: Tenant, account: Account, account
 async def staff_active(request: Request, platform: Platform, tenant: Tenant, account: Account,
                        account_id: int) -> Response:
     member = await _member(tenant, account_id)
-    active = (await _form(request)).get("active") == "1"
+    active = (await form_fields(request)).get("active") == "1"
     try:
         await staff.set_active(tenant, platform.sessions, account, member, active)
     except StaffError as exc:
@@ -166,7 +161,7 @@ async def learner_reset(request: Request, platform: Platform, tenant: Tenant, ac
 @post("/admin/staff/learners/{account_id:int}", guards=ADMIN)
 async def learner_correct(request: Request, tenant: Tenant, account: Account, account_id: int) -> Response:
     learner = await _learner_or_404(tenant, account_id)
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         await staff.correct_learner(tenant, account.id, learner, form.get("real_name", ""), form.get("position", ""))
     except StaffError as exc:

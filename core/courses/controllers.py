@@ -27,18 +27,13 @@ from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_asy
 from core.roster.tables import ImportJob, LearnerProfile
 from core.study.services import STATUS_LABELS, hours
 from core.tenancy import Tenant
-from core.web import redirect, render, roles
+from core.web import form_fields, redirect, render, roles
 
 log = logging.getLogger("xueshi.courses")
 STAFF = [roles("tenant_admin")]
 MAX_SHEET_BYTES = 5 * 1024 * 1024
 MAX_UPLOAD = 2 * 1024 * 1024 * 1024  # the tenant's rule (study.max_video_mb) is checked in code
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
 
 
 # --- courses ---------------------------------------------------------------------------------
@@ -65,7 +60,7 @@ async def courses_page(request: Request, tenant: Tenant) -> Response:
 
 @post("/admin/positions", guards=STAFF)
 async def position_create(request: Request, tenant: Tenant, account: Account) -> Response:
-    name = (await _form(request)).get("name", "")
+    name = (await form_fields(request)).get("name", "")
     if not name or len(name) > 64:
         return await _courses_page(request, tenant, 400, {"name": "请输入岗位名称（不超过 64 个字）"})
     if await scoped(Position, tenant).exists(Position.name == name):
@@ -77,7 +72,7 @@ async def position_create(request: Request, tenant: Tenant, account: Account) ->
 
 @post("/admin/courses", guards=STAFF)
 async def course_create(request: Request, tenant: Tenant, account: Account) -> Response:
-    form = await _form(request)
+    form = await form_fields(request)
     errors: dict[str, str] = {}
     position = None
     if form.get("position", "").isdigit():
@@ -249,7 +244,7 @@ async def learners_commit(request: Request, platform: Platform, tenant: Tenant, 
     if table is None:  # purged by the retention rule for import files
         raise NotFoundException()
     preview = await services.preview_learners(tenant, table)
-    form = await _form(request)
+    form = await form_fields(request)
     if preview.error_rows and form.get("skip_errors") != "1":
         return await render(request, "courses/admin_import.html",
                             {"preview": preview, "job": job, "columns": services.LEARNER_COLUMNS,
@@ -298,7 +293,7 @@ async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account
                          account_id: int) -> Response:
     """Staff change a learner's mobile (audited, old and new masked); an SMS goes to the new number."""
     learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
-    form = await _form(request)
+    form = await form_fields(request)
     try:
         mobile = normalize_mobile(form.get("mobile", ""))
     except InvalidIdentity as exc:
@@ -323,7 +318,7 @@ async def learner_registry_resend(request: Request, tenant: Tenant, account: Acc
                                   enrollment_id: int) -> Response:
     """Ask the next registry batch to report an uploaded enrolment again (reason required, audited)."""
     learner = await scoped(Account, tenant).get_or_404(account_id, Account.role == "learner")
-    refusal = await registry.request_resend(tenant, learner.id, enrollment_id, (await _form(request)).get("reason", ""),
+    refusal = await registry.request_resend(tenant, learner.id, enrollment_id, (await form_fields(request)).get("reason", ""),
                                             account.id)
     if refusal:
         return await _learner_page(request, tenant, learner.id, 400, {f"reason_{enrollment_id}": refusal})

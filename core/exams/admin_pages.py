@@ -29,7 +29,7 @@ from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_asy
 from core.roster.imports import keep_table, kept_table
 from core.roster.tables import ImportJob
 from core.tenancy import Tenant
-from core.web import redirect, render, roles
+from core.web import form_fields, redirect, render, roles
 
 log = logging.getLogger("xueshi.exams")
 STAFF = [roles("tenant_admin")]
@@ -41,12 +41,6 @@ IMPORT_KIND = "exam_bank"
 
 def _limits() -> Limits:
     return Limits(max_bytes=MAX_SHEET_BYTES, max_rows=banks.MAX_QUESTIONS_PER_IMPORT)
-
-
-async def form_fields(request: Request) -> dict[str, str]:
-    """The form's text fields, trimmed (files left out)."""
-    form = await request.form()
-    return {k: v.strip() for k, v in form.items() if isinstance(v, str)}
 
 
 # --- staff: banks ----------------------------------------------------------------------------

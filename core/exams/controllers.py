@@ -24,12 +24,11 @@ from core.certificates import services as certificates
 from core.courses.tables import Course, Enrollment
 from core.db.scoped import scoped
 from core.exams import admin_pages, attempts, paper, scoring, writes
-from core.exams.admin_pages import form_fields
 from core.exams.eligibility import eligibility
 from core.exams.tables import ExamAttempt
 from core.hookcalls import Hooks
 from core.tenancy import Tenant
-from core.web import is_htmx, redirect, render, roles
+from core.web import form_fields, is_htmx, redirect, render, roles
 
 log = logging.getLogger("xueshi.exams")
 LEARNER = [roles("learner")]

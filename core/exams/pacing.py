@@ -18,15 +18,11 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core import tenant_time
 from core.exams.tables import ExamAttempt
 from core.exams.values import ExamPolicy
 
 DAY = dt.timedelta(days=1)
-
-
-def day_start(now: dt.datetime) -> dt.datetime:
-    """Midnight that began the day holding ``now``, in ``now``'s own zone (the tenant's)."""
-    return dt.datetime.combine(now.date(), dt.time(), now.tzinfo)
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ def pause(policy: ExamPolicy, history: Sequence[ExamAttempt], now: dt.datetime) 
     None. With both limits reached the one that ends later is given."""
     pauses = []
     if policy.daily_attempts:
-        today = day_start(now)
+        today = tenant_time.day_start(now, now.tzinfo)
         if sum(1 for a in history if a.started_at >= today) >= policy.daily_attempts:
             pauses.append(Pause("daily", today + DAY))
     # An attempt still open (on another course of the position) ends at the latest at its deadline.

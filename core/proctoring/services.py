@@ -59,8 +59,7 @@ def live_checks(platform) -> LiveChecks:
 
 def day_start(tenant, now: dt.datetime | None = None) -> dt.datetime:
     """Start of the tenant's day holding ``now`` (attempt limits are per calendar day)."""
-    now = tenant_time.local(now or dt.datetime.now(dt.UTC), tenant_time.zone(tenant))
-    return dt.datetime.combine(now.date(), dt.time(), now.tzinfo)
+    return tenant_time.day_start(now or dt.datetime.now(dt.UTC), tenant_time.zone(tenant))
 
 
 async def counted_today(tenant, account_id: int) -> int:
