@@ -125,11 +125,6 @@ async def test_the_learners_own_portrait_is_not_a_snapshot(client, platform, mak
     assert (await events(me["account"].id)).count("snapshot_duplicate") == 1
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open (issue 19, item 2): with SFace, the construction group's matcher since issue 20, the ID-card "
-    "photo rescaled and shifted by 2 px a frame can encode 0.63 from its stored encoding (the frame "
-    "matched is drawn at random), far above the duplicate threshold (0.2 x tolerance 1.00), and the "
-    "pixel signatures compare earlier snapshots only; with dlib the same attack was always refused"))
 async def test_the_id_card_photo_is_not_a_snapshot(client, platform, make_account, course, clock):
     me = await enrol(platform, make_account, client, course)
     tenant, account = me["tenant"], me["account"]
