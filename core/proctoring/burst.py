@@ -95,7 +95,7 @@ def _unhex(sig: str) -> np.ndarray | None:
 def picture_signature(matcher, data: bytes) -> str | None:
     """The face region of a stored photo (portrait, ID card) as a signature: its first detected
     face, None without one."""
-    image = ensure_rgb(decode_image(data, max_pixels=FACE_FRAME_MAX_PIXELS))
+    image = ensure_rgb(decode_image(data))  # a stored photo: the size limits of stored images
     boxes = matcher.detect(image)
     return Small(image).signature(boxes[0]) if boxes else None
 
