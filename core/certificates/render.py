@@ -14,7 +14,7 @@ from typing import Any
 import segno
 
 from core.certificates import fonts
-from core.offload import run_cpu
+from core.offload import follow_parent, run_cpu
 
 FONT_URL = "file:///xueshi/certificate-font.otf"  # answered from memory by ``_fetch``
 POOL = "pdf"
@@ -123,7 +123,8 @@ def _process_pool():
             size = int(os.environ.get("XUESHI_PDF_PROCESSES", min(PROCESSES, os.cpu_count() or 1)))
             if size <= 0:
                 return None
-            _processes = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+            _processes = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=follow_parent)
         return _processes
 
 
