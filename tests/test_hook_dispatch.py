@@ -8,7 +8,7 @@ import msgspec
 
 from core import TenantSpec, hookimpl
 from core.app import create_app
-from core.jobs.runtime import collect_specs
+from core.jobs.builtin import collect_specs
 from core.kernel import build_platform
 from core.plugins import PluginHost, collected, make_plugin_host, per_plugin
 from core.settings import Settings
