@@ -16,6 +16,7 @@ import anyio
 
 from core.accounts.passwords import hash_password
 from core.accounts.tables import Account
+from core.courses.demo_media import make_lesson_video
 from core.courses.media import check_video
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
@@ -282,7 +283,6 @@ async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[st
     Returns one line per demo course, made now or before."""
     import tempfile
 
-    from core.courses.demo_media import make_lesson_video
 
     lines: list[str] = []
     for demo in courses:

@@ -19,6 +19,7 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine import Engine, PostgresEngine
 
 from core.db.engine import CachingSQLiteEngine, engine_from_url
+import core.db.piccolo_conf as conf
 
 PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
@@ -36,7 +37,6 @@ def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
 
     os.environ["PICCOLO_CONF"] = PICCOLO_CONF
     os.environ["DATABASE_URL"] = database_url
-    import core.db.piccolo_conf as conf
 
     if conf.DB_URL != database_url:
         conf.DB = engine_from_url(database_url)
@@ -53,8 +53,6 @@ def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
 
 
 def engine() -> Engine:
-    import core.db.piccolo_conf as conf
-
     return conf.DB
 
 
