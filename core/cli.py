@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import sys
 
 from core import db
@@ -133,9 +134,6 @@ def _serve(settings: Settings, host: str, port: int, workers: int, plugins: list
 
 def _worker(settings: Settings, concurrency: int) -> None:
     """SAQ workers on Redis (``REDIS_URL``); each builds its own platform, never the web app."""
-    import logging
-
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(run_worker(settings, concurrency=concurrency))
 

@@ -20,6 +20,7 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import resource
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -37,8 +38,6 @@ _pools: dict[str, Executor] = {}
 
 def _limit_memory(limit: int) -> None:
     """Process-pool initializer: cap the worker's address space."""
-    import resource
-
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 

@@ -14,6 +14,7 @@ revision taken), rolls back, deletes the PDF it rendered and returns the winner'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -244,9 +245,6 @@ async def renew(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Certif
 
 async def pdf_bytes(platform: Any, tenant: Tenant, certificate: Certificate) -> bytes:
     """The stored PDF, exactly as issued (its SHA-256 is checked against the certificate's)."""
-    import hashlib
-
-
     stored = await scoped(StoredFile, tenant).get(certificate.file)
     if stored is None:
         raise FileNotFoundError("certificate file missing")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from core.courses.services import ensure_positions
 from core.courses.tables import Position
@@ -212,9 +213,6 @@ async def seed_bank(tenant: Tenant, position: str, path) -> str:
     """A demo bank from a CSV or XLSX file in the template's format, through the same checks as
     an upload (a row with an error stops the seed: demo data must be right). Idempotent: the
     questions are upserted by 题干. Returns a line for the demo's printout."""
-    from pathlib import Path
-
-
     data = Path(path).read_bytes()
     preview = preview_table(await read_table_async(data, Path(path).name, None))
     if preview.error_rows:

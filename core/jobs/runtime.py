@@ -10,6 +10,7 @@ idempotent: while a key is queued or running, enqueueing it again does nothing.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
@@ -274,8 +275,6 @@ class InProcessJobs(Jobs):
             return
 
     async def _cron(self, spec: JobSpec) -> None:
-        import datetime as dt
-
         from croniter import croniter
 
         schedule = croniter(spec.cron, dt.datetime.now(CRON_TZ))

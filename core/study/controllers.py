@@ -8,6 +8,7 @@ position; the page seeks back to it if needed. The beats are decided in ``core.s
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import secrets
@@ -103,8 +104,6 @@ async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.
 
 
 def _now():
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC)
 
 

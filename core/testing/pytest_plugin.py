@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
@@ -137,8 +138,6 @@ async def xs_app(xs_settings, xs_plugins):
 
 @pytest.fixture
 async def client(xs_app) -> AsyncIterator[XsClient]:
-    from litestar.testing import AsyncTestClient
-
     async with AsyncTestClient(app=xs_app, base_url="http://testserver.local") as http:
         yield XsClient(http)
 

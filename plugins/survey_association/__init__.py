@@ -1,6 +1,7 @@
 """Survey & design association training centre: member companies, their staff rosters, and
 learners who register with a phone number and join their company by ID number."""
 
+import datetime as dt
 from pathlib import Path
 
 from core import DemoAccount, MenuLink, TenantSpec, hookimpl
@@ -85,9 +86,6 @@ async def tenant_onboard(tenant):
 @hookimpl
 async def roster_linked(tenant, entry, profile):
     """Joining the company's roster entry is the learner's confirmation of it (学员确认)."""
-    import datetime as dt
-
-
     await roster_checks.learner_confirmed(tenant, entry.id, dt.datetime.now(dt.UTC))
 
 
