@@ -23,13 +23,17 @@ from core.accounts.sessions import Sessions
 from core.files.storage import LocalStorage
 from core.hookcalls import Hooks, collect
 from core.jobs import Jobs
+from core.jobs.builtin import collect_specs
 from core.limits import Counter
 from core.locks import Locks
+from core.notify.services import sms_gateway_missing
 from core.plugins import PluginHost, collected, make_plugin_host
 from core.settings import Settings
+from core.study import live
 from core.templating import Templates
 from core.tenancy import Tenant, TenantDirectory
 from core.tenants.services import load_tenants, sync_tenants
+from core.tenants.tables import TenantRow
 
 if TYPE_CHECKING:
     from core.faces import FaceProvider
@@ -104,8 +108,6 @@ class Platform:
             log.warning("tenant %s has no SMS gateway: text messages are recorded, not sent", tenant.slug)
 
     async def tenants_without_sms_gateway(self) -> list[Tenant]:
-        from core.notify.services import sms_gateway_missing
-
         return [t for t in self.tenants if await sms_gateway_missing(self.hooks(t))]
 
     async def stop(self) -> None:
@@ -172,15 +174,13 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         counters=make_counters(settings, store),
         locks=Locks(store),
     )
-    platform.jobs = Jobs.for_platform(platform)
+    platform.jobs = Jobs.for_platform(platform, collect_specs(platform))
     platform.live = make_live(settings, store)
     return platform
 
 
 def make_live(settings: Settings, store: Store) -> Any:
     """Live study (core.study.live) when Redis and PostgreSQL are configured, else None."""
-    from core.study import live
-
     if not live.enabled(settings):
         return None
     return live.Live(settings.redis_url, settings.database_url, idle_seconds=settings.session_idle_seconds,
@@ -197,8 +197,6 @@ def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = Fals
 
 
 async def load_tenant_ids(tenants: list[Tenant]) -> None:
-    from core.tenants.tables import TenantRow
-
     try:
         rows = {r["slug"]: r["id"] for r in await TenantRow.select(TenantRow.slug, TenantRow.id)}
     except Exception as exc:  # no schema yet

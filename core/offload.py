@@ -24,6 +24,7 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import resource
 import threading
 import time
 from collections.abc import Callable
@@ -69,8 +70,6 @@ def follow_parent(owner: int | None = None) -> None:
 
 def _limit_memory(limit: int, owner: int) -> None:
     """Process-pool initializer: cap the worker's address space; exit with ``owner``."""
-    import resource
-
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     follow_parent(owner)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
@@ -115,8 +116,6 @@ def _provide_hooks(platform: Platform, tenant: Tenant, account: Account | None) 
 
 def dependencies() -> dict[str, Any]:
     """Litestar ``Provide`` objects for the app: ``platform``, ``tenant``, ``account``, ``hooks``."""
-    from litestar.di import Provide
-
     return {
         "platform": Provide(_provide_platform, sync_to_thread=False),
         "tenant": Provide(_provide_tenant, sync_to_thread=False),

@@ -19,6 +19,7 @@ from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_mobile
 from core.plugins import collect, notify
 from core.kernel import Platform
+from core.study.services import profile_complete
 from core.tenancy import Tenant
 from core.web import client_address, redirect, render, signed_in
 
@@ -180,8 +181,6 @@ async def password_submit(request: Request, platform: Platform, tenant: Tenant, 
     await p.sessions.end_all(account.id)
     target = "/me?changed=1"
     if first and account.role == "learner":
-        from core.study.services import profile_complete
-
         if not await profile_complete(tenant, account.id):
             target = "/me/archive?changed=1"
     return await start_session(request, account, target)

@@ -16,11 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.accounts.tables import Account
+from core.audit.services import record
 from core.certificates.tables import RegistryBatch, RegistryResend, RegistryRow
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
+from core.hookcalls import collect
 from core.offload import run_cpu
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
+from core.study.services import hours as credited_hours
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.registry")
@@ -88,8 +91,6 @@ CORE_EXPORTERS = [
 
 async def exporters(hooks: Any, tenant: Tenant) -> dict[str, RegistryExporter]:
     """Exporters by key; a plugin's exporter wins over the core's with the same key."""
-    from core.hookcalls import collect
-
     found: dict[str, RegistryExporter] = {}
     for exporter in await collect(hooks.registry_exporters, tenant=tenant):
         if exporter.key not in found or found[exporter.key] in CORE_EXPORTERS:
@@ -123,8 +124,6 @@ async def build_rows(tenant: Tenant, batch: RegistryBatch, eligible: list[Enroll
     """One pending row per enrolment of ``eligible`` that ``to_report`` keeps (learner and
     position); the staff requests it takes point to the batch. One transaction: a request is
     taken exactly when its row is written."""
-    from core.study.services import hours as credited_hours
-
     async with RegistryRow._meta.db.transaction():
         chosen, requests = await to_report(tenant, eligible)
         courses = {c.id: c for c in await scoped(Course, tenant).objects(
@@ -279,8 +278,6 @@ async def request_resend(tenant: Tenant, account_id: int, enrollment_id: int, re
                          actor_id: int) -> str:
     """Staff ask the next batch to report an uploaded enrolment again. Returns the refusal (in
     Chinese, for the reason field) or "" when the request is recorded (and audited)."""
-    from core.audit.services import record
-
     reason = reason.strip()
     if not reason or len(reason) > 200:
         return "请填写重新上报的原因（不超过 200 字）"

@@ -7,7 +7,11 @@ WeasyPrint fetches nothing from the network or the disk: the font comes from mem
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +78,6 @@ async def certificate_html(templates: Any, tenant: Any, view: CertificateView) -
     if all(ord(ch) in have for v in texts.values() for ch in v):
         printable = dict(view.__dict__)
     else:
-        import asyncio
-
         printable = {**view.__dict__, **await asyncio.to_thread(
             lambda: {k: fonts.printable(v) for k, v in texts.items()})}
     env = templates.env_for(tenant.slug, "zh_CN")
@@ -116,10 +118,6 @@ def _process_pool():
     global _processes
     with _processes_lock:
         if _processes is None:
-            import multiprocessing
-            import os
-            from concurrent.futures import ProcessPoolExecutor
-
             size = int(os.environ.get("XUESHI_PDF_PROCESSES", min(PROCESSES, os.cpu_count() or 1)))
             if size <= 0:
                 return None
@@ -139,8 +137,6 @@ def shutdown_pool() -> None:
 async def render_pdf(html: str) -> bytes:
     """``html_to_pdf`` off the event loop: in the bounded process pool (or the ``pdf`` thread
     pool of core.offload when processes are switched off)."""
-    import asyncio
-
     pool = _process_pool()
     if pool is None:
         return await run_cpu(POOL, html_to_pdf, html)

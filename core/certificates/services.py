@@ -14,6 +14,7 @@ revision taken), rolls back, deletes the PDF it rendered and returns the winner'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from core.courses.tables import Course, Enrollment, Position
 from core.db import write_transaction
 from core.db.scoped import scoped
 from core.exams.eligibility import exam_cleared
+from core.files.tables import StoredFile
 from core.hookcalls import Hooks, notify, resolve
 from core.identity import mask_id_number, mask_name
 from core.study.services import hours as credited_hours
@@ -243,10 +245,6 @@ async def renew(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Certif
 
 async def pdf_bytes(platform: Any, tenant: Tenant, certificate: Certificate) -> bytes:
     """The stored PDF, exactly as issued (its SHA-256 is checked against the certificate's)."""
-    import hashlib
-
-    from core.files.tables import StoredFile
-
     stored = await scoped(StoredFile, tenant).get(certificate.file)
     if stored is None:
         raise FileNotFoundError("certificate file missing")

@@ -19,7 +19,7 @@ from core.courses.media import MediaRejected, check_pdf
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
-from core.identity import InvalidIdentity, normalize_mobile
+from core.identity import InvalidIdentity, mask_mobile, normalize_mobile
 from core.kernel import Platform
 from core.notify.services import send
 from core.roster.imports import as_dict, keep_table, kept_table
@@ -302,7 +302,6 @@ async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account
         return await _learner_page(request, tenant, account_id, 400, {"mobile": "新手机号与原手机号相同"})
     if await scoped(Account, tenant).exists((Account.mobile == mobile) & (Account.id != learner.id)):
         return await _learner_page(request, tenant, account_id, 400, {"mobile": "该手机号已被本机构的其他账号使用"})
-    from core.identity import mask_mobile
 
     old = learner.mobile
     await scoped(Account, tenant).update({Account.mobile: mobile}).where(Account.id == learner.id)

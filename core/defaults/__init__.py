@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.certificates.registry import CORE_EXPORTERS
+from core.certificates.services import default_number
+from core.exams.eligibility import rules_policy
+from core.exams.scoring import default_fraction, exam_jobs
 from core.hookspecs import hookimpl
 from core.notify.services import Inbox, RecordingSms
 from core.values import MenuLink
@@ -80,34 +84,24 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
 
 @hookimpl(trylast=True)
 def cert_number(tenant: Any, enrollment: Any, course: Any, revision: int) -> str:
-    from core.certificates.services import default_number
-
     return default_number(tenant, enrollment, course, revision)
 
 
 @hookimpl
 def registry_exporters(tenant: Any) -> list[Any]:
-    from core.certificates.registry import CORE_EXPORTERS
-
     return list(CORE_EXPORTERS)
 
 
 @hookimpl(trylast=True)
 def exam_policy(tenant: Any, position: str, course: Any) -> Any:
-    from core.exams.eligibility import rules_policy
-
     return rules_policy(tenant, position)
 
 
 @hookimpl(trylast=True)
 def exam_score(tenant: Any, question: Any) -> float:
-    from core.exams.scoring import default_fraction
-
     return default_fraction(question)
 
 
 @hookimpl
 def register_jobs() -> list[Any]:
-    from core.exams.scoring import exam_jobs
-
     return exam_jobs()
