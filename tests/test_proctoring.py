@@ -98,6 +98,8 @@ async def run_page(client, slug, c, frames):
     for t, jpeg in frames:
         if t < sent + (ACTION_FRAME_GAP_MS if prompted else FRAME_GAP_MS):
             continue
+        if t < (time.monotonic() - t0) * 1000 - 1000:
+            continue  # a camera has moved on: the page grabs what it shows now, not an old frame
         ahead = t - (time.monotonic() - t0) * 1000 - 500
         if ahead > 0:
             await asyncio.sleep(ahead / 1000)
