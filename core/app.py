@@ -43,6 +43,7 @@ from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
 from core.study import live_http
+from core.audit import pages as audit_pages
 from core.review import bulk_pages as review_bulk
 from core.review import controllers as review
 from core.templating import THEMES_DIR
@@ -213,7 +214,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
+                *audit_pages.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

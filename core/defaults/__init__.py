@@ -72,6 +72,7 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("审核工作量", "/review/workload", roles=("tenant_admin",), order=61),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
+        MenuLink("操作日志", "/admin/audit", roles=("tenant_admin",), order=87),
         MenuLink("证书管理", "/admin/certificates", roles=("tenant_admin",), order=80),
         MenuLink("学时记录", "/hours", roles=("learner",), order=30),
         MenuLink("消息", "/inbox", order=90),
