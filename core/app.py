@@ -31,6 +31,7 @@ from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.courses import edit_pages as course_edits
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -214,7 +215,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
+                *courses.ROUTES, *course_edits.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
                 *audit_pages.ROUTES]
 
     async def start(app: Litestar) -> None:
