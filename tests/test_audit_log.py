@@ -38,6 +38,7 @@ async def test_admin_filters_pages_and_sees_masked_numbers_in_tenant_time(client
     assert "2026-03-02 07:30" in rows[0]
     assert "13812345678" not in page.text and "110105199001011232" not in page.text
     assert "11010519900101123X" not in page.text and "138****5678" in page.text
+    assert "note=手机 138****5678" in page.text  # the detail read as its keys and values, not JSON text
     # The same entry is not on 1 March (a UTC day), nor for another actor's name.
     assert 'data-entry' not in (await client.get(f"{T}/admin/audit", params={
         "action": "review.approve", "since": "2026-03-01", "until": "2026-03-01", "actor": "日志审核"})).text

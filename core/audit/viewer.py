@@ -6,6 +6,7 @@ masked, whatever the entry holds."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,9 +51,16 @@ def masked(value: Any) -> str:
 
 
 def detail_items(detail: Any) -> list[tuple[str, str]]:
+    """The entry's detail as (key, value) texts, masked; the column may come back as JSON text."""
+    if isinstance(detail, str):
+        try:
+            detail = json.loads(detail)
+        except ValueError:
+            pass
     if not isinstance(detail, Mapping):
         return [] if detail in (None, "", {}) else [("", masked(detail))]
-    return [(masked(k), masked(v)) for k, v in detail.items()]
+    return [(masked(k), masked(v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)))
+            for k, v in detail.items()]
 
 
 @dataclass(frozen=True)

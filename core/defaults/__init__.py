@@ -69,7 +69,7 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
         MenuLink("账号管理", "/admin/staff", roles=("tenant_admin",), order=76),
         MenuLink("学时审核", "/review", roles=("reviewer",), order=60),
-        MenuLink("审核工作量", "/review/workload", roles=("tenant_admin",), order=61),
+        MenuLink("审核工作量", "/review/workload", roles=("tenant_admin",), order=84),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
         MenuLink("操作日志", "/admin/audit", roles=("tenant_admin",), order=87),
