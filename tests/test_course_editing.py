@@ -30,6 +30,8 @@ async def test_edit_title_and_hours_with_the_content_warning_at_its_boundary(cli
     per_hour = tenant.rules.study.minutes_per_hour * 60
     page = (await client.get(f"{T}/admin/courses/{course.id}")).text
     assert 'id="content-short"' not in page  # content equal to the requirement: no warning
+    listing = (await client.get(f"{T}/admin/courses")).text
+    assert "课件时长不足" not in re.search(rf'href="/t/construction/admin/courses/{course.id}">.*?</td>', listing).group(0)
     more = f"{(120 + 1) / per_hour:.6f}"  # one second more than the videos hold
     r = await client.post(f"{T}/admin/courses/{course.id}/edit", {"edit_title": "改名后的课程", "edit_required_hours": more})
     assert r.status_code == 303
@@ -37,6 +39,9 @@ async def test_edit_title_and_hours_with_the_content_warning_at_its_boundary(cli
     assert row.title == "改名后的课程" and abs(row.required_hours - float(more)) < 1e-9
     page = (await client.get(f"{T}/admin/courses/{course.id}")).text
     assert 'id="content-short"' in page and "少于要求学时" in page
+    listing = (await client.get(f"{T}/admin/courses")).text
+    row = re.search(rf'href="/t/construction/admin/courses/{course.id}">.*?</td>', listing).group(0)
+    assert "课件时长不足" in row
     entry = await AuditEntry.objects().where((AuditEntry.action == "course.updated")
                                              & (AuditEntry.object_id == str(course.id))).first()
     assert entry.actor == admin.id and entry.detail  # before and after

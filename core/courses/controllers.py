@@ -47,8 +47,9 @@ async def _courses_page(request: Request, tenant: Tenant, status_code: int = 200
     counts = {}
     for c in courses:
         counts[c.id] = await scoped(Enrollment, tenant).count(Enrollment.course == c.id)
+    short = await editing.short_courses(tenant, courses)
     return await render(request, "courses/admin_courses.html",
-                        {"positions": positions, "courses": courses, "names": names, "counts": counts,
+                        {"positions": positions, "courses": courses, "names": names, "counts": counts, "short": short,
                          "errors": errors or {}, "year": dt.date.today().year,
                          "suggestions": tenant.rules.roster.positions}, status_code=status_code)
 

@@ -116,3 +116,11 @@ class ContentCheck:
 def content_check(tenant: Tenant, course: Course, lessons: list[Lesson]) -> ContentCheck:
     return ContentCheck(sum(float(x.duration_seconds) for x in lessons if x.kind == "video"),
                         required_seconds(tenant, course))
+
+
+async def short_courses(tenant: Tenant, courses: list[Course]) -> set[int]:
+    """The ids of ``courses`` whose lesson videos are shorter than their required hours."""
+    lessons: dict[int, list[Lesson]] = {}
+    for lesson in await scoped(Lesson, tenant).objects(Lesson.course.is_in([c.id for c in courses] or [0])):
+        lessons.setdefault(lesson.course, []).append(lesson)
+    return {c.id for c in courses if content_check(tenant, c, lessons.get(c.id, [])).short}
