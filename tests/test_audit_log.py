@@ -11,7 +11,6 @@ from core.audit.tables import AuditEntry
 from core.audit.viewer import PAGE_SIZE
 from tests.test_review import T, _sign_in
 
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 async def test_admin_filters_pages_and_sees_masked_numbers_in_tenant_time(client, platform, make_account):
