@@ -31,6 +31,7 @@ from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.courses import edit_pages as course_edits
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -43,6 +44,8 @@ from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
 from core.study import live_http
+from core.audit import pages as audit_pages
+from core.review import bulk_pages as review_bulk
 from core.review import controllers as review
 from core.templating import THEMES_DIR
 from core.web import (
@@ -212,7 +215,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES]
+                *courses.ROUTES, *course_edits.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
+                *audit_pages.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()

@@ -131,7 +131,7 @@ async def test_registry_export_reconciliation_and_hours_record(client, platform,
     assert file.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(file.content)).active
     header = [c.value for c in sheet[1]]
-    assert header == ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期"]
+    assert header == ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期", "结果", "原因"]
     cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
     mine = cells[rows[ok.id].row_ref]
     assert [c.value for c in mine[1:3]] == ["李四", ok_account.id_number] and mine[5].value == "32"
