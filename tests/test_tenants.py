@@ -18,7 +18,8 @@ def test_tenants_sync_command_is_idempotent(xs_settings, monkeypatch, capsys):
 
     monkeypatch.setenv("DATABASE_URL", xs_settings.database_url)
     monkeypatch.setenv("XUESHI_VAR_DIR", str(xs_settings.var_dir))
-    assert cli.main(["migrate"]) == 0  # deploy step 1 (when this test is the session's first)
+    assert cli.main(["migrate"]) == 0  # the deploy steps, when this test is the session's first
+    assert cli.main(["tenants", "sync"]) == 0
     capsys.readouterr()
     assert cli.main(["tenants", "sync"]) == 0
     first = capsys.readouterr().out.splitlines()
