@@ -6,7 +6,7 @@ fields through the generic hooks — no core code names it. docs/plugins.md walk
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as dt
 import importlib.metadata
 import io
 import json
@@ -17,6 +17,7 @@ import pypdf
 import pytest
 from PIL import Image
 
+from core.certificates.fields import CertificateField
 from core.certificates.tables import Certificate
 from core.hookspecs import hookimpl
 from core.db.scoped import scoped
@@ -25,9 +26,9 @@ from core.roster.tables import LearnerProfile
 from core.tenancy import TenantSpec
 from core.tenants.tables import TenantRow
 from tests.certificate_helpers import approved_enrolment, pdf_text
+import xs_tenant_acme
 from xs_tenant_acme.signin import BAD_NUMBER
 
-ACME = Path(__file__).parent / "fixtures" / "xs_tenant_acme"
 TOKENS = "/static/themes/acme_green/static/tokens.css"
 PHOTO_SIZE = (90, 120)  # the portrait's pixels: found again among the PDF's images
 _numbers = iter(range(10_000, 99_999))
@@ -172,8 +173,6 @@ async def _portrait(platform, tenant, account, size=PHOTO_SIZE) -> int:
                                          owner_id=account.id)
     profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account.id).first()
     if profile is None:
-        import datetime as dt
-
         now = dt.datetime.now(dt.UTC)
         profile = scoped(LearnerProfile, tenant).new(account=account.id, real_name=account.real_name,
                                                       created_at=now, updated_at=now)
@@ -229,17 +228,13 @@ async def test_certificate_fields_without_a_portrait_print_no_photo(client, plat
 async def test_certificate_fields_never_print_another_persons_image(client, platform, make_account, monkeypatch):
     """A field naming a stored image that is not the holder's own (a bug, or another learner's
     portrait id) prints nothing."""
-    import xs_tenant_acme
-
     tenant = platform.tenants.get("acme")
     someone, _, _ = await employee(platform, make_account)
     foreign = await _portrait(platform, tenant, someone, size=(70, 100))
     original = xs_tenant_acme.certificate_fields
 
     async def with_foreign_photo(tenant, certificate, account):
-        return [*await original(tenant, certificate, account),
-                dataclasses.replace((await original(tenant, certificate, account))[0], label="他人照片", value="",
-                                    image_file=foreign)]
+        return [*await original(tenant, certificate, account), CertificateField("他人照片", image_file=foreign)]
 
     hooks = platform.hooks(tenant)
     impl = next(i for i in hooks.certificate_fields.get_hookimpls() if i.plugin is xs_tenant_acme)
