@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.accounts.signin import SigninMethod
     from core.accounts.tables import Account, Enterprise
     from core.certificates.registry import RegistryExporter
-    from core.certificates.render import CertificateField
+    from core.certificates.fields import CertificateField
     from core.certificates.tables import Certificate
     from core.courses.tables import Course, Enrollment
     from core.exams.tables import ExamAttempt
