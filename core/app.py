@@ -47,7 +47,6 @@ from core.study import live_http
 from core.audit import pages as audit_pages
 from core.review import bulk_pages as review_bulk
 from core.review import controllers as review
-from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
     SAFE_METHODS,
@@ -139,7 +138,8 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
     state = connection.state
     state.tenant = tenant
     state.base = "" if connection.scope.get(VIA_HOST) else f"/t/{slug}"
-    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"))
+    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"),
+                               tenant.spec.language)
     state.account = None
     session = await p.sessions.load(connection.cookies.get(p.sessions.cookie_name(tenant.slug)), tenant.slug)
     if session is None:
@@ -197,11 +197,13 @@ def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
             for slug in host.specs]
 
 
-def _static_routers(host: PluginHost) -> list[Router]:
-    routers = [
-        create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core"),
-        create_static_files_router(path="/static/themes", directories=[THEMES_DIR], name="static_themes"),
-    ]
+def _static_routers(host: PluginHost, themes: dict[str, Path]) -> list[Router]:
+    """The core's files, each theme's ``static/`` folder (the repository's and the plugins',
+    ``core.themes``) and the plugins' ``static_dirs``."""
+    routers = [create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core")]
+    for name, folder in themes.items():
+        routers.append(create_static_files_router(path=f"/static/themes/{name}/static", directories=[folder / "static"],
+                                                  name=f"static_theme_{name}"))
     for name, folder in collected(host.pm, "static_dirs"):
         routers.append(create_static_files_router(path=f"/static/plugins/{name}", directories=[folder],
                                                   name=f"static_{name}"))
@@ -225,7 +227,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         await app.state.platform.stop()
 
     app = XueshiApp(
-        route_handlers=[*_static_routers(host), platform_admin_router(), platform_index,
+        route_handlers=[*_static_routers(host, platform.themes), platform_admin_router(), platform_index,
                         *_tenant_routers(host, handlers)],
         dependencies=dependencies(),
         on_startup=[start],

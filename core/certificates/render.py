@@ -12,12 +12,13 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import segno
 
 from core.certificates import fonts
+from core.certificates.fields import PrintedField
 from core.offload import follow_parent, run_cpu
 
 FONT_URL = "file:///xueshi/certificate-font.otf"  # answered from memory by ``_fetch``
@@ -44,6 +45,7 @@ class CertificateView:
     code: str
     verify_url: str
     course_title: str = ""
+    fields: tuple[PrintedField, ...] = ()  # the plugins' extra lines (core.certificates.fields)
 
 
 def qr_data_uri(url: str) -> str:
@@ -75,14 +77,20 @@ async def certificate_html(templates: Any, tenant: Any, view: CertificateView) -
     character is outside the shipped font)."""
     texts = {k: v for k, v in view.__dict__.items() if isinstance(v, str)}
     have = fonts.covered()
-    if all(ord(ch) in have for v in texts.values() for ch in v):
-        printable = dict(view.__dict__)
+    shown = [*texts.values(), *(t for f in view.fields for t in (f.label, f.value))]
+    if all(ord(ch) in have for v in shown for ch in v):
+        printable, fields = dict(view.__dict__), view.fields
     else:
-        printable = {**view.__dict__, **await asyncio.to_thread(
-            lambda: {k: fonts.printable(v) for k, v in texts.items()})}
+        def in_font() -> tuple[dict[str, str], tuple[PrintedField, ...]]:
+            return ({k: fonts.printable(v) for k, v in texts.items()},
+                    tuple(replace(f, label=fonts.printable(f.label), value=fonts.printable(f.value))
+                          for f in view.fields))
+
+        replaced, fields = await asyncio.to_thread(in_font)
+        printable = {**view.__dict__, **replaced}
     env = templates.env_for(tenant.slug, "zh_CN")
     return env.get_template("certificates/document.html").render(
-        cert=printable, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
+        cert=printable, fields=fields, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
         qr=qr_data_uri(view.verify_url), verify_url=view.verify_url)
 
 
