@@ -21,6 +21,7 @@ grow).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -220,3 +221,30 @@ def test_the_checks_see_what_they_forbid():
     assert function_imports("from core import db\nimport cv2\n") == []  # module level: fine
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# PostgreSQL session state that outlives a query: the pool does not clear it between requests
+# (core.db._keep_session skips asyncpg's per-release RESET ALL / advisory unlock / CLOSE ALL /
+# UNLISTEN), so the code must not create it. Transaction-scoped forms (SET LOCAL,
+# pg_advisory_xact_lock) are fine.
+SESSION_STATE = re.compile(
+    r"\bpg_(try_)?advisory_lock(_shared)?\s*\(|\bLISTEN\s+\w|\bDECLARE\s+\w+\s+(BINARY\s+)?(INSENSITIVE\s+)?"
+    r"(NO\s+)?(SCROLL\s+)?CURSOR\b|^\s*SET\s+(SESSION\s+)?(?!LOCAL\b)\w+\s*(=|TO\b)|\bset_config\s*\([^)]*false\s*\)",
+    re.IGNORECASE | re.MULTILINE)
+
+
+def session_state(source: str) -> list[str]:
+    """The session-state statements in the string literals of ``source``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [m.group(0) for m in SESSION_STATE.finditer(node.value)]
+    return found
+
+
+def test_no_postgresql_session_state_that_a_pooled_connection_would_carry():
+    used = {str(p.relative_to(REPO)): s for p in modules() if (s := session_state(p.read_text(encoding="utf-8")))}
+    assert used == {}
+    assert session_state("q = 'SELECT pg_advisory_lock(1)'\nr = \"SET statement_timeout = 0\"\n") == [
+        "pg_advisory_lock(", "SET statement_timeout ="]
+    assert session_state("q = 'SET LOCAL lock_timeout = 1'\nr = 'SELECT pg_advisory_xact_lock(1)'\n") == []

@@ -92,6 +92,15 @@ async def table_columns(tablename: str) -> set[str]:
     return {dict(row)["name"] for row in rows}
 
 
+async def _keep_session(connection) -> None:
+    """The pool's reset of a released connection: nothing beyond asyncpg's own (it rolls back an
+    open transaction and drops listeners first). asyncpg's default also runs
+    ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, one more
+    round trip per query (Piccolo takes a connection per query): ``benchmarks/bench_processes.py``
+    prints both rates (docs/operations.md). The code holds no session state for it to
+    clear (no session-level SET, advisory lock, cursor or LISTEN: ``tests/test_code_health.py``)."""
+
+
 async def start_pool(size: int) -> None:
     """Open this process's PostgreSQL pool (shared by every app of the process; counted, so the
     last ``stop_pool`` closes it). No pool for SQLite or ``size <= 0``."""
@@ -100,7 +109,7 @@ async def start_pool(size: int) -> None:
     if not isinstance(db, PostgresEngine) or size <= 0:
         return
     if _pool_users == 0 or db.pool is None:
-        await db.start_connection_pool(min_size=1, max_size=size)
+        await db.start_connection_pool(min_size=1, max_size=size, reset=_keep_session)
     _pool_users += 1
 
 
