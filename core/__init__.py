@@ -50,6 +50,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("core.files.limits", name) for name in ("MAX_UPLOAD_BYTES", "PHOTO_FORM_MAX_BODY")},
     "clean_image_async": ("core.files.images", "clean_image_async"),
     "JobSpec": ("core.jobs", "JobSpec"),
+    "flow": ("core.capabilities", "flow"),
     "job_platform": ("core.jobs", "platform_of"),
     "report_progress": ("core.jobs", "report"),
     **{name: ("core.roster.imports", name) for name in (

@@ -152,6 +152,36 @@ class SmsRules(_Section):
     signature: str = "【学时培训】"
 
 
+# The core's flows a tenant may switch on or off, each with the flow it builds on (core.capabilities).
+FLOWS = {
+    "courses": None,  # courses, study, hours records
+    "proctoring": "courses",  # face checks and study snapshots
+    "review": "courses",  # 学时审核 of completed study
+    "exams": "courses",  # online exams after the hours
+    "certificates": "review",  # hours certificates of approved study, and their verification
+    "registry": "certificates",  # the registry report (学时上报)
+    "enterprise": None,  # companies and their administrators (实名认证 and what follows)
+}
+
+
+class CapabilityRules(_Section):
+    """Which flows the tenant offers; a switched-off flow has no pages, menu items or jobs there."""
+
+    courses: bool = True
+    proctoring: bool = True
+    review: bool = True
+    exams: bool = True
+    certificates: bool = True
+    registry: bool = True
+    enterprise: bool = False
+
+    def __post_init__(self) -> None:
+        for name, needs in FLOWS.items():
+            if needs is not None and getattr(self, name) and not getattr(self, needs):
+                raise msgspec.ValidationError(
+                    f"needs the {needs} flow (switch {name} off too, or {needs} on) - at `$.capabilities.{name}`")
+
+
 class TenantRules(_Section):
     timezone: str = DEFAULT_ZONE  # IANA name: pages, documents and every "today" use it (core.tenant_time)
     signin: SigninRules = msgspec.field(default_factory=SigninRules)
@@ -164,6 +194,7 @@ class TenantRules(_Section):
     profile: ProfileRules = msgspec.field(default_factory=ProfileRules)
     review: ReviewRules = msgspec.field(default_factory=ReviewRules)
     staff: StaffRules = msgspec.field(default_factory=StaffRules)
+    capabilities: CapabilityRules = msgspec.field(default_factory=CapabilityRules)
 
     def __post_init__(self) -> None:
         e = self.exam
@@ -185,6 +216,8 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 1 and 1440 - at `$.study.daily_cap_minutes`")
         if not 0 <= self.review.appeal_days <= 365:
             raise msgspec.ValidationError("must be between 0 and 365 - at `$.review.appeal_days`")
+        if e.positions and not self.capabilities.exams:
+            raise msgspec.ValidationError("names positions that take an exam, but the exams flow is off - at `$.exam.positions`")
         if not 0 < self.face.max_attempts <= 20:
             raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
         try:
@@ -263,6 +296,14 @@ class Tenant:
     @property
     def slug(self) -> str:
         return self.spec.slug
+
+    def offers(self, flow: str | None) -> bool:
+        """Whether the tenant's rules switch ``flow`` (a key of ``FLOWS``) on; None is always on."""
+        if flow is None:
+            return True
+        if flow not in FLOWS:
+            raise KeyError(f"no flow {flow!r}; the flows are {', '.join(FLOWS)}")
+        return getattr(self.rules.capabilities, flow)
 
     @property
     def name(self) -> str:

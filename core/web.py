@@ -22,6 +22,7 @@ from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 
 from core.accounts.tables import Account
+from core.capabilities import offered_links
 from core.hookcalls import Hooks, collect
 from core.kernel import Platform
 from core.tenancy import Tenant
@@ -238,7 +239,7 @@ async def render(request: Request, template: str, context: Mapping[str, Any] | N
         hooks = p.hooks(tenant)
         if account is not None:  # anonymous visitors get no menu: not worth asking the plugins
             links = await collect(hooks.menu_links, tenant=tenant, account=account)
-            links = [m for m in links if not m.roles or account.role in m.roles]
+            links = [m for m in offered_links(tenant, links) if not m.roles or account.role in m.roles]
             ctx["menu"] = sorted(links, key=lambda m: m.order)
         ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
         for extra in await collect(hooks.extra_template_vars, request=request, tenant=tenant):

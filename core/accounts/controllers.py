@@ -15,6 +15,7 @@ from core.accounts.signin import SigninFailed, SigninMethod
 from core.accounts.smscodes import CodeError, count_code_request, send_code
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.capabilities import offered_links
 from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_mobile
 from core.plugins import collect, notify
@@ -104,7 +105,7 @@ async def work_page(platform: Platform, tenant: Tenant, account: Account) -> str
     else on 我的."""
     if account.role in STAFF_LANDING:
         links = await collect(platform.hooks(tenant).menu_links, tenant=tenant, account=account)
-        own = sorted((m for m in links if account.role in m.roles), key=lambda m: m.order)
+        own = sorted((m for m in offered_links(tenant, links) if account.role in m.roles), key=lambda m: m.order)
         if own:
             return own[0].href
     return "/me"

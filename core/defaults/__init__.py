@@ -56,23 +56,24 @@ def notify_templates(tenant: Any) -> dict[str, str]:
 
 @hookimpl(trylast=True)
 def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
-    exams = ([MenuLink("在线考核", "/exams", roles=("learner",), order=22)]
+    exams = ([MenuLink("在线考核", "/exams", roles=("learner",), order=22, flow="exams")]
              if tenant is not None and tenant.rules.exam.positions else [])
-    alternative = ([MenuLink("无摄像头学习申请", "/admin/face-alternatives", roles=("tenant_admin",), order=77)]
+    alternative = ([MenuLink("无摄像头学习申请", "/admin/face-alternatives", roles=("tenant_admin",), order=77,
+                             flow="proctoring")]
                    if tenant is not None and tenant.rules.face.allow_alternative else [])
     return [*exams, *alternative,
-        MenuLink("题库管理", "/admin/exams", roles=("tenant_admin",), order=78),
-        MenuLink("考核记录", "/admin/exams/attempts", roles=("reviewer",), order=79),
+        MenuLink("题库管理", "/admin/exams", roles=("tenant_admin",), order=78, flow="exams"),
+        MenuLink("考核记录", "/admin/exams/attempts", roles=("reviewer",), order=79, flow="exams"),
         MenuLink("我的", "/me", order=10),
-        MenuLink("人脸核验", "/face/check", roles=("learner",), order=50),
-        MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70),
+        MenuLink("人脸核验", "/face/check", roles=("learner",), order=50, flow="proctoring"),
+        MenuLink("课程管理", "/admin/courses", roles=("tenant_admin",), order=70, flow="courses"),
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
         MenuLink("账号管理", "/admin/staff", roles=("tenant_admin",), order=76),
-        MenuLink("学时审核", "/review", roles=("reviewer",), order=60),
+        MenuLink("学时审核", "/review", roles=("reviewer",), order=60, flow="review"),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
-        MenuLink("证书管理", "/admin/certificates", roles=("tenant_admin",), order=80),
-        MenuLink("学时记录", "/hours", roles=("learner",), order=30),
+        MenuLink("证书管理", "/admin/certificates", roles=("tenant_admin",), order=80, flow="certificates"),
+        MenuLink("学时记录", "/hours", roles=("learner",), order=30, flow="courses"),
         MenuLink("消息", "/inbox", order=90),
         MenuLink("修改密码", "/password", order=95),
     ]

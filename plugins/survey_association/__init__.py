@@ -3,7 +3,7 @@ learners who register with a phone number and join their company by ID number.""
 
 from pathlib import Path
 
-from core import DemoAccount, MenuLink, TenantSpec, hookimpl
+from core import DemoAccount, MenuLink, TenantSpec, flow, hookimpl
 
 HERE = Path(__file__).parent
 SLUG = "survey"
@@ -38,7 +38,7 @@ def signin_methods(tenant):
 def register_routes():
     from plugins.survey_association import company, learner
 
-    return [*company.ROUTES, *learner.ROUTES]
+    return [*flow("enterprise", company.ROUTES), *learner.ROUTES]
 
 
 @hookimpl
@@ -58,10 +58,10 @@ def menu_links(tenant, account):
     return [
         MenuLink("个人档案", "/me/profile", roles=("learner",), order=20),
         MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
-        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30),
-        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35),
-        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20),
-        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25),
+        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30, flow="enterprise"),
+        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35, flow="enterprise"),
+        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20, flow="enterprise"),
+        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25, flow="enterprise"),
     ]
 
 
