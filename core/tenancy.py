@@ -92,9 +92,11 @@ class RosterRules(_Section):
 
 
 class ExamRules(_Section):
-    questions: int = 50
+    """The online exam. The defaults are neutral (no tenant's): a tenant states its own."""
+
+    questions: int = 20
     total_points: int = 100
-    pass_points: int = 60
+    pass_points: int = 80
     max_attempts: int = 0  # 0 = unlimited retakes
     time_limit_minutes: int = 60  # an attempt's time; the server submits it when the time is up
     cooldown_minutes: int = 0  # wait after an attempt ends before the next may start (0 = none)
@@ -104,12 +106,13 @@ class ExamRules(_Section):
 
 class StudyRules(_Section):
     allow_seek: bool = False
-    minutes_per_hour: int = 45  # minutes of study per 学时
-    daily_cap_minutes: int = 480  # no learner is credited more in one (China) day
+    minutes_per_hour: int = 60  # minutes of study per 学时 (neutral: a clock hour; tenants state theirs)
+    daily_cap_minutes: int = 1440  # no learner is credited more in one (tenant) day (neutral: no cap)
     tolerance_seconds: float = 2.0  # slack for clock jitter between page and server
     max_video_mb: int = 300
     snapshot_interval_seconds: list[int] = msgspec.field(default_factory=lambda: [300, 900])
-    review_workdays: list[int] = msgspec.field(default_factory=lambda: [3, 5])
+    # [low, high]: review is due by the low-th working day after completion, overdue after the high-th
+    review_workdays: list[int] = msgspec.field(default_factory=lambda: [5, 10])
     snapshot_grace_seconds: int = 60  # a requested snapshot must arrive within this long
     idle_seconds: int = 300  # this long playing without any interaction is recorded as idle
 
@@ -131,7 +134,7 @@ class ProfileRules(_Section):
 class ReviewRules(_Section):
     """Review of study hours: how long after a clearing takes effect the learner may appeal."""
 
-    appeal_days: int = 15
+    appeal_days: int = 30
 
 
 STAFF_ROLES = ("tenant_admin", "reviewer")  # roles a tenant admin may give (core.accounts.staff)
@@ -214,6 +217,9 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
         if not 0 < self.study.daily_cap_minutes <= 1440:
             raise msgspec.ValidationError("must be between 1 and 1440 - at `$.study.daily_cap_minutes`")
+        low_high = self.study.review_workdays
+        if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
+            raise msgspec.ValidationError("must be [low, high] working days, 0 < low <= high - at `$.study.review_workdays`")
         if not 0 <= self.review.appeal_days <= 365:
             raise msgspec.ValidationError("must be between 0 and 365 - at `$.review.appeal_days`")
         if e.positions and not self.capabilities.exams:
