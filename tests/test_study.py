@@ -443,14 +443,17 @@ async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, stud
     assert e.credited_seconds == 20
 
 
-async def test_daily_cap_binds_and_is_shown(client, studying, clock, monkeypatch):
+async def test_daily_cap_binds_and_is_shown(client, studying, clock):
+    """The construction group's cap, read from its rules.toml (480 minutes), binds to the second."""
     from core.study.tables import StudyClock
 
-    monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
+    cap = studying["tenant"].rules.study.daily_cap_minutes * 60
+    assert cap == 480 * 60
     lesson = studying["lesson"].id
     s = await start(client, lesson)
-    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: 45.0}).where(
-        StudyClock.account == studying["account"].id)  # 45 s studied earlier today
+    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now),
+                             StudyClock.day_seconds: cap - 15.0}).where(
+        StudyClock.account == studying["account"].id)  # all but 15 s of the cap studied earlier today
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
     clock.advance(10)
