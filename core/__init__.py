@@ -52,6 +52,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "JobSpec": ("core.jobs", "JobSpec"),
     "flow": ("core.capabilities", "flow"),
     "job_platform": ("core.jobs", "platform_of"),
+    "job_tenants": ("core.jobs.specs", "tenants_of"),
     "report_progress": ("core.jobs", "report"),
     **{name: ("core.roster.imports", name) for name in (
         "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster")},
