@@ -28,10 +28,12 @@ from core import errors
 from core.accounts import controllers as accounts
 from core.accounts import staff_pages
 from core.accounts.tables import Account
+from core.capabilities import flow, mounted
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
 from core.courses import edit_pages as course_edits
+from core.courses import exports
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -106,7 +108,8 @@ class XueshiApp(Litestar):
         live = self.state.platform.live
         if live is not None and scope["method"] == "POST" and scope["path"].endswith(BEAT_PATH):
             slug = scope["path"][3:-len(BEAT_PATH)] if scope["path"].startswith("/t/") else ""
-            if slug and "/" not in slug:  # the heartbeat's fast path (core.study.live)
+            tenant = self.state.platform.tenants.get(slug) if "/" not in slug else None
+            if tenant is not None and tenant.offers("courses"):  # the heartbeat's fast path (core.study.live)
                 try:
                     receive = await live_http.handle(live, self.state.platform, slug, scope, receive,
                                                      send_with_headers)
@@ -185,16 +188,38 @@ async def platform_index(request: Request) -> Response:
     return await render(request, "platform_index.html")
 
 
-def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
+def _tenant_routers(platform: Platform, handlers: list[Any]) -> list[Router]:
     """One router per tenant at its literal ``/t/<slug>``: the core's and global plugins' pages,
-    plus the tenant plugin's own (which no other tenant has, and which may reuse its paths)."""
+    plus the tenant plugin's own (which no other tenant has, and which may reuse its paths),
+    less the pages of flows the tenant's rules switch off (core.capabilities)."""
     shared = list(handlers)
     owned: dict[str, list[Any]] = {}
-    for owner, routes in host.owned("register_routes"):
+    for owner, routes in platform.plugins.owned("register_routes"):
         (owned.setdefault(owner, []) if owner else shared).extend(routes)
-    return [Router(path=f"/t/{slug}", route_handlers=[*shared, *owned.get(slug, [])], guards=[resolve_request],
-                   opt={"tenant": slug})
-            for slug in host.specs]
+    return [Router(path=f"/t/{t.slug}", route_handlers=mounted(t, [*shared, *owned.get(t.slug, [])]),
+                   guards=[resolve_request], opt={"tenant": t.slug})
+            for t in platform.tenants]
+
+
+def core_pages() -> list[Any]:
+    """The core's pages, each flow's marked with its flow (core.tenancy.FLOWS); the learner
+    pages of 学员管理 belong to no flow."""
+    learners = [courses.learners_page, courses.learners_template, courses.learners_upload, courses.learners_commit,
+                courses.learner_page, courses.learner_mobile, exports.export_learners]
+    hours = [certificates.hours_records, exports.export_progress]
+    registry = [courses.learner_registry_resend, certificates.registry_create, certificates.registry_batch,
+                certificates.registry_file, certificates.registry_result]
+    placed = {*learners, *hours, *registry, *exports.ROUTES}
+    return [
+        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
+        *audit_pages.ROUTES,
+        *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
+        *flow("proctoring", proctoring.ROUTES),
+        *flow("review", [*review.ROUTES, *review_bulk.ROUTES]),
+        *flow("exams", [*exams.ROUTES, exports.export_exams]),
+        *flow("certificates", [*(h for h in certificates.ROUTES if h not in placed), exports.export_certificates]),
+        *flow("registry", registry),
+    ]
 
 
 def _static_routers(host: PluginHost, themes: dict[str, Path]) -> list[Router]:
@@ -216,9 +241,6 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *course_edits.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
-                *audit_pages.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
@@ -228,7 +250,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
 
     app = XueshiApp(
         route_handlers=[*_static_routers(host, platform.themes), platform_admin_router(), platform_index,
-                        *_tenant_routers(host, handlers)],
+                        *_tenant_routers(platform, core_pages())],
         dependencies=dependencies(),
         on_startup=[start],
         on_shutdown=[stop],

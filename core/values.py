@@ -21,6 +21,7 @@ class MenuLink:
     href: str  # relative to the tenant's base, e.g. "/inbox"
     roles: tuple[str, ...] = ()  # empty: everyone signed in
     order: int = 100
+    flow: str | None = None  # a flow of core.tenancy.FLOWS: shown only where the tenant offers it
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 
 from core.accounts.tables import Account
+from core.capabilities import offered_links
 from core.hookcalls import Hooks, collect
 from core.kernel import Platform
 from core.tenancy import Tenant
@@ -211,10 +212,10 @@ async def _await_helpers(p: Platform, slug: str | None, template: str, ctx: dict
 
 
 async def menu_for(hooks: Hooks, tenant: Tenant, account: Account) -> list[MenuLink]:
-    """``account``'s menu: every plugin's ``menu_links`` for its role, less the ``href``s any
-    ``menu_hidden`` implementation hides, in ``order``."""
+    """``account``'s menu: every plugin's ``menu_links`` for its role and of a flow the tenant
+    offers, less the ``href``s any ``menu_hidden`` implementation hides, in ``order``."""
     hidden = set(await collect(hooks.menu_hidden, tenant=tenant, account=account))
-    links = await collect(hooks.menu_links, tenant=tenant, account=account)
+    links = offered_links(tenant, await collect(hooks.menu_links, tenant=tenant, account=account))
     return sorted((m for m in links if (not m.roles or account.role in m.roles) and m.href not in hidden),
                   key=lambda m: m.order)
 

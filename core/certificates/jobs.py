@@ -99,7 +99,7 @@ async def registry_failed(ctx: dict[str, Any], error: str, *, tenant: str, batch
 
 
 JOBS = [
-    JobSpec(issue_certificates, timeout=60 * 60, retries=1, retry_delay=10, label="批量生成学时证明"),
-    JobSpec(registry_report, timeout=30 * 60, retries=1, retry_delay=10, label="学时上报文件",
+    JobSpec(issue_certificates, timeout=60 * 60, retries=1, retry_delay=10, label="批量生成学时证明", flow="certificates"),
+    JobSpec(registry_report, timeout=30 * 60, retries=1, retry_delay=10, label="学时上报文件", flow="registry",
             on_failure=registry_failed),
 ]

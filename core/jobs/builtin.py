@@ -71,8 +71,9 @@ CORE_JOBS = [
             record=False),
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
     # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
-    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对"),
-    JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍"),
+    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对", flow="proctoring"),
+    JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍",
+            flow="proctoring"),
 ]
 
 

@@ -10,6 +10,7 @@ idempotent: while a key is queued or running, enqueueing it again does nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import uuid
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core.jobs import records
-from core.jobs.specs import JobFunction, JobSpec
+from core.jobs.specs import FlowSwitchedOff, JobFunction, JobSpec
 
 if TYPE_CHECKING:
     from core.jobs.tables import JobRun
@@ -70,6 +71,8 @@ class Jobs:
         ``tenant=<slug>`` and shows on that tenant's job page. Returns the run's record (None for
         a job with ``record=False``)."""
         spec = self.spec(job)
+        if tenant is not None and not tenant.offers(spec.flow):
+            raise FlowSwitchedOff(f"job {spec.name} belongs to the {spec.flow} flow, which {tenant.slug} does not offer")
         key = key or f"{spec.name}:{uuid.uuid4().hex}"
         if tenant is not None:
             kwargs["tenant"] = tenant.slug
@@ -125,7 +128,10 @@ class Jobs:
 def call(spec: JobSpec, heartbeat: int):
     """The job function as the runners call it: a job with ``heartbeat`` gets a ticker that
     touches the run every third of the period while the attempt runs, so a long CPU step (parsing
-    a spreadsheet) never looks like a dead worker; a killed process stops ticking."""
+    a spreadsheet) never looks like a dead worker; a killed process stops ticking. A job of a
+    flow does nothing for a tenant that no longer offers the flow (rules changed since it was queued)."""
+    if spec.flow is not None:
+        spec = dataclasses.replace(spec, function=_where_offered(spec))
     if not heartbeat:
         return spec.function
 
@@ -146,6 +152,18 @@ def call(spec: JobSpec, heartbeat: int):
 
     with_heartbeat.__qualname__ = spec.name
     return with_heartbeat
+
+
+def _where_offered(spec: JobSpec) -> JobFunction:
+    async def where_offered(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        tenant = ctx["platform"].tenants.get(kwargs.get("tenant"))
+        if tenant is not None and not tenant.offers(spec.flow):
+            log.warning("job %s skipped: %s does not offer the %s flow", spec.name, tenant.slug, spec.flow)
+            return {"skipped": spec.flow}
+        return await spec.function(ctx, **kwargs)
+
+    where_offered.__qualname__ = spec.name
+    return where_offered
 
 
 # --- SAQ on Redis --------------------------------------------------------------------------------

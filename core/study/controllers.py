@@ -84,7 +84,7 @@ async def course_page(request: Request, platform: Platform, tenant: Tenant, acco
          "status": services.STATUS_LABELS.get(enrollment.status),
          "refused": [(r, message(r.reason)) for r in refused],
          "profile_ready": await services.profile_complete(tenant, account.id),
-         "completion_text": services.completion_text(tenant) if enrollment.status == "review" else "",
+         "in_review": enrollment.status == "review",
          "review": await _review_notice(tenant, enrollment)})
 
 
@@ -121,7 +121,7 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
         request, "study/player.html",
         {"lesson": access.lesson, "course": access.course, "enrollment": access.enrollment, "progress": progress,
          "lessons": lessons, "hours": services.hours(tenant, access.enrollment.credited_seconds),
-         "completion_text": services.completion_text(tenant) if access.enrollment.status == "review" else "",
+         "in_review": access.enrollment.status == "review",
          "allow_seek": tenant.rules.study.allow_seek, "alternative": alternative})
 
 

@@ -4,7 +4,7 @@ learners who register with a phone number and join their company by ID number.""
 import datetime as dt
 from pathlib import Path
 
-from core import DemoAccount, MenuLink, TenantSpec, hookimpl
+from core import DemoAccount, MenuLink, TenantSpec, flow, hookimpl
 from plugins.survey_association import company, learner, roster_checks
 from plugins.survey_association.company import demo
 from plugins.survey_association.company.jobs import JOBS
@@ -40,7 +40,7 @@ def signin_methods(tenant):
 
 @hookimpl
 def register_routes():
-    return [*company.ROUTES, *learner.ROUTES]
+    return [*flow("enterprise", company.ROUTES), *learner.ROUTES]
 
 
 @hookimpl
@@ -58,10 +58,10 @@ def menu_links(tenant, account):
     return [
         MenuLink("个人档案", "/me/profile", roles=("learner",), order=20),
         MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
-        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30),
-        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35),
-        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20),
-        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25),
+        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30, flow="enterprise"),
+        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35, flow="enterprise"),
+        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20, flow="enterprise"),
+        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25, flow="enterprise"),
     ]
 
 

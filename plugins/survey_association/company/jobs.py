@@ -29,4 +29,4 @@ async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: 
 
 
 JOBS = [JobSpec(run_certificate_import, timeout=30 * 60, retries=2, heartbeat=True, retry_delay=5,
-                label="证书人员导入", on_failure=import_failed)]
+                label="证书人员导入", on_failure=import_failed, flow="enterprise")]
