@@ -137,10 +137,10 @@ async def test_acme_speaks_english_by_default_from_its_catalogue_and_the_cores(c
     r = await client.get("/t/acme/verify?lang=zh_CN")  # a visitor may still pick Chinese
     assert '<html lang="zh-CN">' in r.text and "证书查验" in r.text and "Check an Acme" not in r.text
     client.http.cookies.clear()
-    survey = await client.get("/t/survey/verify")  # other tenants keep zh-CN …
-    assert '<html lang="zh-CN">' in survey.text and "证书查验" in survey.text
-    survey = await client.get("/t/survey/verify?lang=en")  # … and the core's English, not Acme's
-    assert "Verify a certificate" in survey.text and "Check an Acme" not in survey.text
+    other = await client.get("/t/construction/verify")  # other tenants keep zh-CN …
+    assert '<html lang="zh-CN">' in other.text and "证书查验" in other.text
+    other = await client.get("/t/construction/verify?lang=en")  # … and the core's English, not Acme's
+    assert "Verify a certificate" in other.text and "Check an Acme" not in other.text
     client.http.cookies.clear()
 
 
