@@ -61,7 +61,7 @@ def _search(params) -> dict[str, str]:
 def _matching(bank: QuestionBank, search: dict[str, str]):
     where = Question.bank == bank.id
     if search["q"]:
-        where &= Question.stem.ilike(f"%{search['q']}%") | Question.chapter.ilike(f"%{search['q']}%")
+        where &= Question.stem.like(f"%{search['q']}%") | Question.chapter.like(f"%{search['q']}%")
     if search["kind"]:
         where &= Question.kind == search["kind"]
     if search["status"]:
