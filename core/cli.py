@@ -1,4 +1,4 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, demo, serve, worker."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, bank, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -117,6 +117,15 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
             raise SystemExit(str(exc)) from None
 
 
+async def _bank(settings: Settings, args: argparse.Namespace) -> int:
+    from core.exams import bank_cli
+
+    async with _started(settings) as platform:
+        status, lines = await bank_cli.run(platform, args)
+    print("\n".join(lines))
+    return status
+
+
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
     from core.retention import purge
 
@@ -171,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("--mobile", help="the mobile the account signs in with / is found by")
     staff.add_argument("--id-number", dest="id_number", help="the ID number the account signs in with / is found by")
     staff.add_argument("--password", help="add: the initial password (changed at first sign-in)")
+    from core.exams.bank_cli import add_arguments as bank_arguments
+
+    bank_arguments(sub.add_parser("bank", help="import or export a position's question bank (any size, every sheet)"))
     serve = sub.add_parser("serve", help="serve the app (the database must be migrated and tenants synced)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     worker = sub.add_parser("worker", help="run background jobs from Redis (needs REDIS_URL)")
@@ -203,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             args.password = getpass.getpass("初始密码 / initial password: ")
         for line in asyncio.run(_staff(settings, args)):
             print(line)
+    elif args.command == "bank":
+        return asyncio.run(_bank(settings, args))
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
         print(asyncio.run(_create_admin(settings, args, password)))
