@@ -21,7 +21,8 @@ MAX_OPTION = 500
 MAX_TEXT = 2000  # 解析, 阅读材料
 MAX_CHAPTER = 100
 MAX_DIFFICULTY = 20
-PREVIEW_VALID_ROWS = 50  # valid rows shown per sheet (every refused row is shown)
+PREVIEW_VALID_ROWS = 50  # valid rows shown per sheet
+PREVIEW_ERROR_ROWS = 200  # refused rows shown per sheet (the counts cover them all)
 FIELDS = ("kind", "stem", "options", *[f"option_{c}" for c in LETTERS], "answer", "explanation", "points",
           "difficulty", "chapter", "active", "material")
 
@@ -53,8 +54,8 @@ def _kind(values: dict[str, str], plan: SheetPlan, errors: list[RowError]) -> st
         return plan.kind
     answer = values.get("answer", "")
     has_options = any(values.get(f"option_{c}") for c in LETTERS)
-    if answer and not has_options and judge_of(answer, plan):
-        return "judge"
+    if answer and not has_options and answer_letters(answer) not in ("A", "B") and judge_of(answer, plan):
+        return "judge"  # 对 / √ / T …; a lone A or B without options is a choice question missing them
     letters = answer_letters(answer)
     if letters and all(c in LETTERS for c in letters):
         return "single" if len(letters) == 1 else "multiple"
@@ -182,9 +183,10 @@ class SheetPreview(CheckedRows):
 
     @property
     def shown_rows(self) -> list[PreviewRow]:
-        valid = [r for r in self.rows if not r.errors][:PREVIEW_VALID_ROWS]
-        keep = {id(r) for r in valid}
-        return [r for r in self.rows if r.errors or id(r) in keep]
+        """The rows the preview lists: the first refused and the first valid ones, in file order."""
+        keep = {id(r) for r in [r for r in self.rows if not r.errors][:PREVIEW_VALID_ROWS]}
+        keep |= {id(r) for r in [r for r in self.rows if r.errors][:PREVIEW_ERROR_ROWS]}
+        return [r for r in self.rows if id(r) in keep]
 
     @property
     def mapped(self) -> list[str]:
