@@ -18,7 +18,7 @@ from core.exams import eligibility
 from core.exams.checks import preview_sheets
 from core.exams.mapping import propose
 from core.exams.tables import Question, QuestionBank
-from core.roster.spreadsheets import read_sheets, read_table, write_xlsx
+from core.roster.spreadsheets import read_sheets, write_xlsx
 from core.testing import hostile
 
 T = "/t/construction"

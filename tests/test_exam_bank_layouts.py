@@ -11,6 +11,7 @@ import asyncio
 import csv
 import io
 import re
+import secrets
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
@@ -18,8 +19,10 @@ import openpyxl
 import pytest
 
 from core.courses import services as courses
+from core.exams import bank as banks
 from core.exams.bank_jobs import INLINE_ROWS
 from core.exams.tables import BankMapping, Question, QuestionBank
+from core.roster.spreadsheets import SpreadsheetRejected, read_sheets
 from exam_helpers import exam_learner, paper, start
 
 T = "/t/construction"
@@ -82,8 +85,6 @@ def csv_data(rows: list[list[str]], encoding: str = "utf-8") -> bytes:
 
 @pytest.fixture
 async def staff(client, platform, make_account):
-    import secrets
-
     tenant = platform.tenants.get("construction")
     name = f"版式岗位{secrets.token_hex(3)}"
     position = (await courses.ensure_positions(tenant, [name]))[name]
@@ -334,6 +335,17 @@ async def test_a_large_bank_imports_as_a_job_with_progress(client, staff):
     assert await Question.count().where(Question.stem.like("大题库第 %")) >= n
     bank = await QuestionBank.objects().where(QuestionBank.position == pid).first()
     assert await Question.count().where(Question.bank == bank.id) == n
+
+
+def test_the_row_limit_counts_every_sheet_together():
+    """10,000 questions over two sheets are read; one more is refused, with the limit named."""
+    head = [["题型", "题干", "选项A", "选项B", "答案"]]
+    rows = [["单选", f"限额题 {i}（  ）", "甲", "乙", "A"] for i in range(10_001)]
+    at_limit = xlsx([("一", head + rows[:5_000]), ("二", head + rows[5_000:10_000])])
+    assert sum(len(t.rows) for t in read_sheets(at_limit, "limit.xlsx", banks.LIMITS)) == 10_000
+    over = xlsx([("一", head + rows[:5_000]), ("二", head + rows[5_000:])])
+    with pytest.raises(SpreadsheetRejected, match="10000 行的上限"):
+        read_sheets(over, "over.xlsx", banks.LIMITS)
 
 
 async def test_export_imports_again_unchanged(client, staff):

@@ -22,7 +22,7 @@ import json
 import re
 import time
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from core.offload import run_cpu
 
@@ -142,8 +142,9 @@ def _check_cells(line: int, cells: list[str], headers: list[str], limits: Limits
             )
 
 
-def _collect(lines, limits: Limits) -> Table:
-    """Header = the first non-blank row; blank rows are skipped; limits enforced while reading."""
+def _collect(lines, limits: Limits, already: int = 0) -> Table:
+    """Header = the first non-blank row; blank rows are skipped; limits enforced while reading
+    (``already``: data rows of the workbook's earlier sheets, which count towards the row limit)."""
     table: Table | None = None
     deadline = time.monotonic() + limits.max_seconds
     max_line = limits.max_rows + 1 + limits.max_blank_rows
@@ -164,7 +165,7 @@ def _collect(lines, limits: Limits) -> Table:
         if table is None:
             table = Table(headers=cells)
             continue
-        if len(table.rows) >= limits.max_rows:
+        if already + len(table.rows) >= limits.max_rows:
             raise SpreadsheetRejected(f"文件超过 {limits.max_rows} 行的上限，请拆分后分批导入")
         table.rows.append((line, cells))
     if table is None:
@@ -184,14 +185,14 @@ def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[T
         if not wb.worksheets:
             raise SpreadsheetRejected("文件中没有工作表")
         tables: list[Table] = []
-        rows_left = limits.max_rows
+        rows_read = 0
         for ws in wb.worksheets if every_sheet else wb.worksheets[:1]:
             # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
             # to the sheet's declared width otherwise.
             rows = ((n, list(r)) for n, r in enumerate(
                 ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
             try:
-                table = _collect(rows, replace(limits, max_rows=rows_left))
+                table = _collect(rows, limits, rows_read)
             except SpreadsheetRejected as exc:
                 if every_sheet and str(exc) == EMPTY:
                     continue  # an empty sheet of a workbook is no error
@@ -199,7 +200,7 @@ def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[T
             except Exception:
                 raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
             table.name = str(ws.title)
-            rows_left -= len(table.rows)
+            rows_read += len(table.rows)
             tables.append(table)
         if not tables:
             raise SpreadsheetRejected(EMPTY)
