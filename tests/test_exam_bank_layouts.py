@@ -389,3 +389,19 @@ async def test_search_and_bulk_disable_and_delete(client, staff):
     assert "已删除 2 题" in unquote(r.headers["location"])
     assert set(await questions(pid)) == {"高处作业是指在坠落高度基准面（  ）m 及以上有可能坠落的高处进行的作业。",
                                          "氧气瓶与乙炔瓶的间距可以小于 5 m。"}
+
+
+async def test_a_question_drawn_into_a_paper_is_disabled_not_deleted(client, platform, make_account):
+    learner = await exam_learner(client, platform, make_account)
+    attempt = await start(client, learner["enrollment"].id)
+    (_, question), *_ = await paper(attempt)
+    admin, password = await make_account("construction", role="tenant_admin")
+    assert (await client.signin("construction", "id", password, id_number=admin.id_number)).status_code == 303
+    try:
+        r = await client.post(f"{T}/admin/exams/positions/{learner['position'].id}/questions/bulk",
+                              {"action": "delete", "ids": [str(question.id)]})
+        assert "已删除 0 题；1 题已被抽入过试卷，已停用而未删除" in unquote(r.headers["location"])
+        kept = await Question.objects().where(Question.id == question.id).first()
+        assert kept is not None and kept.active is False  # the attempt still points at it
+    finally:
+        await Question.update({Question.active: True}).where(Question.id == question.id)
