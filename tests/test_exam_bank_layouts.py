@@ -182,6 +182,8 @@ async def test_a_template_with_hints_in_brackets(client, staff):
     assert (q["特种作业人员必须持证上岗。"].kind, q["特种作业人员必须持证上岗。"].answer) == ("judge", "A")
     assert q["脚手架可以随意拆除连墙件。"].answer == "B"
     assert q["施工现场临时用电工程应采用（  ）系统。"].explanation.startswith("专用变压器")
+    listed = (await client.get(f"{T}/admin/exams/positions/{pid}")).text.split('id="recent-imports"', 1)[1]
+    assert f'/admin/exams/import/{job}">moti.xlsx</a>' in listed and "新增 4 题" in listed.split("</li>", 1)[0]
 
 
 async def test_type_codes_with_their_legend_and_an_enabled_flag(client, staff):

@@ -23,6 +23,7 @@ from core.exams.tables import ExamAnswer, ExamAttempt, Question, QuestionBank
 from core.exams.values import KINDS, LETTERS
 from core.hookcalls import Hooks
 from core.identity import mask_name
+from core.roster.imports import as_dict
 from core.tenancy import Tenant
 from core.web import form_fields, redirect, render, roles
 
@@ -87,6 +88,7 @@ async def _bank_page(request: Request, tenant: Tenant, position: Position, statu
                          "notice": notice or request.query_params.get("notice", ""), "search": search,
                          "found": found, "page": page, "pages": max(1, -(-found // PAGE_SIZE)), "first": (page - 1) * PAGE_SIZE,
                          "total": await questions.count(Question.bank == bank.id),
+                         "imports": [(j, as_dict(j.summary)) for j in await banks.recent_imports(tenant, position)],
                          "active": await questions.count((Question.bank == bank.id) & (Question.active == True)),  # noqa: E712
                          "needed": tenant.rules.exam.questions}, status_code=status_code)
 

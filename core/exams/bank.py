@@ -23,6 +23,7 @@ from core.exams.values import KINDS, LETTERS
 from core.offload import run_cpu
 from core.roster.imports import BATCH_SIZE, RowError, as_dict
 from core.roster.spreadsheets import Limits, Table, read_sheets
+from core.roster.tables import ImportJob
 from core.tenancy import Tenant
 
 MAX_QUESTIONS_PER_IMPORT = 10_000  # rows of one file, all sheets together
@@ -161,6 +162,13 @@ def export_row(q: dict) -> list[str]:
             "是" if q["active"] else "否", q["material"]]
 
 
+async def recent_imports(tenant: Tenant, position: Position, limit: int = 5) -> list[ImportJob]:
+    """The position's latest bank imports (previewed, running or done), newest first."""
+    jobs = await scoped(ImportJob, tenant).objects(ImportJob.kind == "exam_bank").order_by(
+        ImportJob.id, ascending=False).limit(200)
+    return [j for j in jobs if int(as_dict(j.summary).get("position") or 0) == position.id][:limit]
+
+
 async def export_rows(tenant: Tenant, bank: QuestionBank) -> list[list[str]]:
     rows = await scoped(Question, tenant).select(
         Question.kind, Question.stem, Question.options, Question.answer, Question.explanation, Question.points,
@@ -182,6 +190,12 @@ async def seed_bank(tenant: Tenant, position: str, path) -> str:
     row = (await ensure_positions(tenant, [position]))[position]
     bank = await bank_for(tenant, row)
     counts = await commit(tenant, bank, [r.values for r in workbook.valid_rows])
+    if counts["created"]:  # listed with the bank's imports, like an upload
+        now = dt.datetime.now(dt.UTC)
+        await scoped(ImportJob, tenant).new(
+            kind="exam_bank", filename=Path(path).name, status="done", total_rows=len(workbook.rows),
+            processed_rows=len(workbook.rows), summary={"position": row.id, **counts, "skipped": 0},
+            created_at=now, finished_at=now).save()
     return f"题库 {position}：{len(workbook.valid_rows)} 道题（新增 {counts['created']}）"
 
 
