@@ -79,6 +79,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "scoped": ("core.db.scoped", "scoped"),
     # Certificates (for cert_number / cert_issued / registry_exporters implementations)
     "Certificate": ("core.certificates.tables", "Certificate"),
+    "CertificateField": ("core.certificates.fields", "CertificateField"),
     "RegistryExporter": ("core.certificates.registry", "RegistryExporter"),
     "RegistryRecord": ("core.certificates.registry", "RegistryRecord"),
     "exam_cleared": ("core.exams.eligibility", "exam_cleared"),

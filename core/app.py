@@ -31,6 +31,7 @@ from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.courses import edit_pages as course_edits
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -43,8 +44,9 @@ from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
 from core.study import live_http
+from core.audit import pages as audit_pages
+from core.review import bulk_pages as review_bulk
 from core.review import controllers as review
-from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
     SAFE_METHODS,
@@ -136,7 +138,8 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
     state = connection.state
     state.tenant = tenant
     state.base = "" if connection.scope.get(VIA_HOST) else f"/t/{slug}"
-    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"))
+    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"),
+                               tenant.spec.language)
     state.account = None
     session = await p.sessions.load(connection.cookies.get(p.sessions.cookie_name(tenant.slug)), tenant.slug)
     if session is None:
@@ -194,11 +197,13 @@ def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
             for slug in host.specs]
 
 
-def _static_routers(host: PluginHost) -> list[Router]:
-    routers = [
-        create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core"),
-        create_static_files_router(path="/static/themes", directories=[THEMES_DIR], name="static_themes"),
-    ]
+def _static_routers(host: PluginHost, themes: dict[str, Path]) -> list[Router]:
+    """The core's files, each theme's ``static/`` folder (the repository's and the plugins',
+    ``core.themes``) and the plugins' ``static_dirs``."""
+    routers = [create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core")]
+    for name, folder in themes.items():
+        routers.append(create_static_files_router(path=f"/static/themes/{name}/static", directories=[folder / "static"],
+                                                  name=f"static_theme_{name}"))
     for name, folder in collected(host.pm, "static_dirs"):
         routers.append(create_static_files_router(path=f"/static/plugins/{name}", directories=[folder],
                                                   name=f"static_{name}"))
@@ -212,7 +217,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES]
+                *courses.ROUTES, *course_edits.ROUTES, *study.ROUTES, *review.ROUTES, *review_bulk.ROUTES, *certificates.ROUTES, *exams.ROUTES,
+                *audit_pages.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
@@ -221,7 +227,7 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         await app.state.platform.stop()
 
     app = XueshiApp(
-        route_handlers=[*_static_routers(host), platform_admin_router(), platform_index,
+        route_handlers=[*_static_routers(host, platform.themes), platform_admin_router(), platform_index,
                         *_tenant_routers(host, handlers)],
         dependencies=dependencies(),
         on_startup=[start],

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import msgspec
 
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from core.tenant_time import DEFAULT_ZONE, zone_named
 
 T = TypeVar("T")
@@ -28,6 +29,11 @@ class TenantSpec:
     theme: str = "default"
     rules_file: Path | None = None
     short_name: str = ""
+    language: str = DEFAULT_LANGUAGE  # what its pages speak until a visitor picks another (core.i18n)
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ValueError(f"tenant {self.slug!r}: language {self.language!r} is not one of {', '.join(LANGUAGES)}")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

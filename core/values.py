@@ -43,6 +43,8 @@ class DemoAccount:
 
     @property
     def signin(self) -> str:
+        if self.username:  # a tenant that signs in by a name or number of its own (Acme's 工号)
+            return f"用户名 {self.username}"
         if self.id_number:
             return f"身份证号 {self.id_number}"
         if self.mobile:

@@ -14,12 +14,15 @@ from PIL import Image
 
 from core.courses.tables import Enrollment
 from core.files.tables import StoredFile
+from core.faces import decode_image, ensure_rgb
 from core.files.images import clean_image
+from core.proctoring import burst as bursts
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.roster.tables import LearnerProfile
 from core.study.tables import HoursEntry, StudyEvent
 from core.testing.face_media import faces_dir, read_clip, videos_dir
 from plugins.face_sface import DEFAULT_TOLERANCE as SFACE_TOLERANCE  # the construction group's matcher
+from plugins.face_sface import SFaceProvider
 from tests.test_snapshots import (  # noqa: F401  (fixtures)
     T,
     clock,
@@ -125,11 +128,30 @@ async def test_the_learners_own_portrait_is_not_a_snapshot(client, platform, mak
     assert (await events(me["account"].id)).count("snapshot_duplicate") == 1
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open (issue 19, item 2): with SFace, the construction group's matcher since issue 20, the ID-card "
-    "photo rescaled and shifted by 2 px a frame can encode 0.63 from its stored encoding (the frame "
-    "matched is drawn at random), far above the duplicate threshold (0.2 x tolerance 1.00), and the "
-    "pixel signatures compare earlier snapshots only; with dlib the same attack was always refused"))
+def test_a_stored_photo_correlates_with_itself_sent_again_and_not_with_live_frames():
+    """The figures behind ``burst.PICTURE_CORRELATION`` (docs/proctoring.md), printed."""
+    matcher = SFaceProvider()
+
+    def frame_signatures(jpegs):
+        out = []
+        for j in jpegs:
+            image = ensure_rgb(decode_image(j))
+            out.append(bursts._unhex(bursts.Small(image).signature(matcher.detect(image)[0])))
+        return out
+
+    photos = {p: bursts._unhex(bursts.picture_signature(matcher, clean_image((faces_dir() / p).read_bytes()).data))
+              for p in ("obama/obama_1.jpg", "obama/obama_2.jpg", "obama/obama_3.jpg")}
+    sent = [bursts._correlation(f, photos[p]) for p in ("obama/obama_1.jpg", "obama/obama_3.jpg")
+            for side in (480, 640, 1024) for f in frame_signatures(moved(frame(p, side)))]
+    live = [bursts._correlation(f, ref) for start in range(300, 3400, 700)
+            for f in frame_signatures(live_burst(start)) for ref in photos.values()]
+    pair = [bursts._correlation(photos[a], photos[b]) for a in photos for b in photos if a < b]
+    print(f"\npicture correlation: a photo sent shifted at 480-1024 px {min(sent):.2f}-{max(sent):.2f}; "
+          f"live frames vs his photos {min(live):.2f}-{max(live):.2f}; photos of him {min(pair):.2f}-{max(pair):.2f}; "
+          f"threshold {bursts.PICTURE_CORRELATION}")
+    assert min(sent) >= bursts.PICTURE_CORRELATION > max(max(live), max(pair))
+
+
 async def test_the_id_card_photo_is_not_a_snapshot(client, platform, make_account, course, clock):
     me = await enrol(platform, make_account, client, course)
     tenant, account = me["tenant"], me["account"]

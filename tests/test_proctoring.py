@@ -86,26 +86,35 @@ async def finish(client, slug, nonce):
     return await client.http.post(f"/t/{slug}/face/finish?nonce={nonce}", headers={"x-csrftoken": await client._csrf()})
 
 
+FRAME_GAP_MS, ACTION_FRAME_GAP_MS = 100, 50  # core/static/js/facecheck.js: 10 fps, 20 once a prompt is shown
+
+
 async def run_page(client, slug, c, frames):
-    """Do what facecheck.js does: frames paced like a camera; the server's answers carry the
-    prompts (when to show them is the server's choice, not the page's)."""
+    """Do what facecheck.js does: frames paced like the page (10 a second until the first prompt
+    is shown, 20 after it); the server's answers carry the prompts (when to show them is the
+    server's choice, not the page's)."""
     t0 = time.monotonic()
-    last = None
+    last, sent, prompted = None, -1_000_000, False
     for t, jpeg in frames:
+        if t < sent + (ACTION_FRAME_GAP_MS if prompted else FRAME_GAP_MS):
+            continue
+        if t < (time.monotonic() - t0) * 1000 - 1000:
+            continue  # a camera has moved on: the page grabs what it shows now, not an old frame
         ahead = t - (time.monotonic() - t0) * 1000 - 500
         if ahead > 0:
             await asyncio.sleep(ahead / 1000)
         r = await post_frame(client, slug, c["nonce"], jpeg, t)
         assert r.status_code == 200, r.text
-        last = g = r.json()
-        if g["done"]:
+        sent, last = t, r.json()
+        prompted = prompted or bool(last.get("next_prompt"))
+        if last["done"]:
             break
     return last
 
 
 def clip_frames(loops=3):  # 11.5 s: longer than a blink-and-mouth challenge lasts (≤ 7 s)
-    frames = read_clip(videos_dir() / CLIP, step=3)  # ~10 frames a second, like the page
-    span = frames[-1][0] + 100
+    frames = read_clip(videos_dir() / CLIP)  # every frame of the clip: run_page paces them like the page
+    span = frames[-1][0] + 33
     return [(t + k * span, encode_jpeg(f)) for k in range(loops) for t, f in frames]
 
 

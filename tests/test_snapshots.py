@@ -22,6 +22,7 @@ from core.files.images import clean_image
 from core.files.tables import StoredFile
 from core.proctoring import consent as consents
 from core.proctoring import gate, snapshots
+from core.proctoring.coverage import first_capture_plan
 from core.proctoring.schedule import plan
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
@@ -47,6 +48,16 @@ def test_schedule_never_leaves_more_than_the_maximum_and_asks_at_least_once(seed
     gaps = [b - a for a, b in zip([0.0, *times], [*times, span], strict=True)]
     assert max(gaps) <= hi + 1e-9
     assert all(b - a >= lo - 1e-9 for a, b in zip(times, times[1:], strict=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32), first=st.floats(0.1, 2_000), creditable=st.floats(1, 1_000))
+def test_the_first_capture_falls_in_the_middle_half_of_what_the_session_can_credit(seed, first, creditable):
+    times = first_capture_plan(random.Random(seed), [first, first + 600], creditable)
+    assert times[0] <= 0.75 * creditable
+    assert times[-2:] == [first, first + 600], "the lesson's plan is kept after it"
+    if first > 0.75 * creditable:
+        assert 0.25 * creditable <= times[0] and len(times) == 3
 
 
 def test_schedule_is_random_and_refuses_bad_intervals():

@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from core.certificates.registry import CORE_EXPORTERS
+from core.certificates.services import default_number
+from core.exams.eligibility import rules_policy
+from core.exams.scoring import default_fraction, exam_jobs
 from core.hookspecs import hookimpl
 from core.notify.services import Inbox, RecordingSms
 from core.values import MenuLink
@@ -69,8 +73,10 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
         MenuLink("学员管理", "/admin/learners", roles=("tenant_admin",), order=75),
         MenuLink("账号管理", "/admin/staff", roles=("tenant_admin",), order=76),
         MenuLink("学时审核", "/review", roles=("reviewer",), order=60),
+        MenuLink("审核工作量", "/review/workload", roles=("tenant_admin",), order=84),
         MenuLink("短信记录", "/admin/sms", roles=("tenant_admin",), order=85),
         MenuLink("后台任务", "/admin/jobs", roles=("tenant_admin",), order=86),
+        MenuLink("操作日志", "/admin/audit", roles=("tenant_admin",), order=87),
         MenuLink("证书管理", "/admin/certificates", roles=("tenant_admin",), order=80),
         MenuLink("学时记录", "/hours", roles=("learner",), order=30),
         MenuLink("消息", "/inbox", order=90),
@@ -80,34 +86,24 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
 
 @hookimpl(trylast=True)
 def cert_number(tenant: Any, enrollment: Any, course: Any, revision: int) -> str:
-    from core.certificates.services import default_number
-
     return default_number(tenant, enrollment, course, revision)
 
 
 @hookimpl
 def registry_exporters(tenant: Any) -> list[Any]:
-    from core.certificates.registry import CORE_EXPORTERS
-
     return list(CORE_EXPORTERS)
 
 
 @hookimpl(trylast=True)
 def exam_policy(tenant: Any, position: str, course: Any) -> Any:
-    from core.exams.eligibility import rules_policy
-
     return rules_policy(tenant, position)
 
 
 @hookimpl(trylast=True)
 def exam_score(tenant: Any, question: Any) -> float:
-    from core.exams.scoring import default_fraction
-
     return default_fraction(question)
 
 
 @hookimpl
 def register_jobs() -> list[Any]:
-    from core.exams.scoring import exam_jobs
-
     return exam_jobs()

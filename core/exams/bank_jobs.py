@@ -16,8 +16,7 @@ from core.exams import bank as banks
 from core.exams.checks import WorkbookPreview
 from core.exams.mapping import SheetPlan
 from core.files.tables import StoredFile
-from core.jobs.runtime import report
-from core.jobs.specs import JobSpec, platform_of
+from core.jobs.specs import JobSpec, platform_of, report
 from core.offload import run_cpu
 from core.roster.imports import as_dict, begin_import, commit_in_batches, end_import, import_failed
 from core.roster.spreadsheets import SHEETS_MEDIA_TYPE, Table, sheets_from_json, sheets_to_json

@@ -94,7 +94,7 @@ class ActionDetectors:
     def _detect(self, i: int) -> _Detection:
         action = self.challenge.actions[i]
         win = self._window(i)
-        if self._wrong_turn(win, allowed=action if action in TURNS else None):
+        if action in TURNS and self._wrong_turn(win, allowed=action):
             return _Detection(reason=VerdictCode.WRONG_ACTION)
         if action is Action.BLINK:
             return self._blink(win)
@@ -104,8 +104,9 @@ class ActionDetectors:
             return self._turn(win, +1.0 if action is Action.TURN_LEFT else -1.0)
         return self._nod(win)
 
-    def _wrong_turn(self, win: list[tuple[int, FaceObservation]], allowed: Action | None) -> bool:
-        """A clear head turn in a direction that was not asked."""
+    def _wrong_turn(self, win: list[tuple[int, FaceObservation]], allowed: Action) -> bool:
+        """Asked to turn one way, a clear head turn the other way. (During a blink or mouth prompt
+        a natural head movement is not an answer: only the asked action counts.)"""
         r = self.rules
         lo = hi = None
         for _, f in win:

@@ -6,8 +6,10 @@ caller's timestamps, so every provider's signals go through the same rules:
 * the judge issues each prompt at the time the server chose (``Challenge.due``: a jittered
   onset, then a random gap after each recognised action); the page shows it when told;
 * an action counts only if it starts after its prompt (on the frame that issued it or later)
-  and completes within ``timeout_ms`` (3 s) of it; a head turn in a direction that was not asked is a wrong
-  action; how each action is recognised is in core.faces.detectors;
+  and completes within ``timeout_ms`` (3 s) of it; asked to turn one way, a turn the other way is a
+  wrong action, while a natural head movement during a blink or mouth prompt is not an answer at
+  all; a turn in the asked direction that is not far enough yet (``turn_hint_deg``) is told
+  再多转一点; how each action is recognised is in core.faces.detectors;
 * exactly one face throughout; the face must not jump between frames; the identity (when a
   matcher is given) is checked on the very frames where the actions happened (core.faces.session).
 """
@@ -17,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.faces import messages as M
-from core.faces.challenge import Challenge, draw_challenge
+from core.faces.challenge import TURNS, Challenge, draw_challenge
 from core.faces.detectors import ActionDetectors, _Detection
 from core.faces.values import (
     ActionResult,
@@ -40,6 +42,7 @@ class LivenessRules:
     mouth_delta: float = 0.18  # rise from the closed level after the prompt
     turn_deg: float = 20.0  # yaw change during a turn
     turn_abs_deg: float = 12.0  # and the yaw reached, in the asked direction
+    turn_hint_deg: float = 12.0  # a turn this far but short of turn_deg is told 再多转一点
     nod_deg: float = 20.0  # pitch excursion of a nod (talking moves the head ~17° in the shared clip)
     nod_return: float = 0.4  # ... and share of it coming back
     parallax_min: float = 0.08  # nose parallax, fraction of the eye distance
@@ -121,6 +124,7 @@ class LivenessJudge(ActionDetectors):
         if self._issue_due_prompt(sig.t_ms) is not None:
             prompt = self.challenge.actions[i].prompt
             return FrameGuidance(sig.t_ms, GuidanceCode.DO_ACTION, prompt, i, prompt)
+        det = None
         if i in self.prompts:
             det = self._detect(i)
             if det.done:
@@ -140,6 +144,8 @@ class LivenessJudge(ActionDetectors):
         if face_issue is not None:
             return face_issue
         action = self.challenge.actions[i]
+        if det is not None and action in TURNS and det.score >= self.rules.turn_hint_deg:
+            return self._guide(sig.t_ms, GuidanceCode.TURN_MORE, M.G_TURN_MORE)
         if i in self.prompts:
             return self._guide(sig.t_ms, GuidanceCode.DO_ACTION, action.prompt)
         return FrameGuidance(sig.t_ms, GuidanceCode.WAIT_PROMPT, M.G_WAIT_PROMPT, i)

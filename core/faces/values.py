@@ -230,6 +230,7 @@ class GuidanceCode(enum.StrEnum):
     FACE_CAMERA = "face_camera"
     WAIT_PROMPT = "wait_prompt"  # face is fine; waiting for the page to show the next prompt
     DO_ACTION = "do_action"  # keep doing the prompted action
+    TURN_MORE = "turn_more"  # a turn in the asked direction that is not far enough yet
     ACTION_DONE = "action_done"  # current action recognised; show the next prompt
     WRONG_ACTION = "wrong_action"
     TOO_SLOW = "too_slow"

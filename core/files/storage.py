@@ -7,6 +7,8 @@ import secrets
 import shutil
 from pathlib import Path
 
+import anyio
+
 from core.db.scoped import scoped
 from core.files.tables import StoredFile
 
@@ -48,8 +50,6 @@ class LocalStorage:
         self, source: Path, *, tenant_id: int, kind: str, media_type: str, owner_id: int | None = None
     ) -> StoredFile:
         """Store a file already on disk (a large upload spooled to a temporary file) by moving it."""
-        import anyio
-
         def move() -> tuple[str, int, str]:
             key = f"{tenant_id}/{kind}/{secrets.token_hex(16)}"
             path = self._path(key)

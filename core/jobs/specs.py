@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.jobs import records
+
 JobFunction = Callable[..., Awaitable[Any]]
 FailureHandler = Callable[..., Awaitable[None]]
 
@@ -59,3 +61,13 @@ class JobSpec:
 def platform_of(ctx: dict[str, Any]):
     """The started platform of the process running the job."""
     return ctx["platform"]
+
+
+async def report(ctx: dict[str, Any], done: int, total: int) -> None:
+    """A job's progress, shown on the progress pages (it also counts as a heartbeat)."""
+    run_id = ctx.get("run_id")
+    if run_id is not None:
+        await records.progress(run_id, done, total)
+    saq_job = ctx.get("job")
+    if saq_job is not None:
+        await saq_job.update(progress=(done / total) if total else 0.0)

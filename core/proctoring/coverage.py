@@ -41,8 +41,9 @@ UNCOVERED = "face_uncovered"
 
 def first_capture_plan(rng: random.Random, times: list[float], creditable: float) -> list[float]:
     """``times`` (a plan over the lesson's seconds left) with its first capture inside the first
-    ``creditable`` seconds (what this session can credit at all), drawn in their middle half."""
-    if not times or creditable <= 0 or times[0] < creditable:
+    ``creditable`` seconds (what this session can credit at all), in their middle half: a first
+    capture already there is kept, a later one gets an earlier capture before it."""
+    if not times or creditable <= 0 or times[0] <= 0.75 * creditable:
         return times
     return [rng.uniform(0.25, 0.75) * creditable, *times]
 

@@ -59,6 +59,28 @@ async def image_vector(platform, tenant, account_id: int, file_id: int | None, k
     return vector
 
 
+_PICTURES: OrderedDict[tuple[int, int, str], str | None] = OrderedDict()  # (tenant, file, provider) → signature
+
+
+async def picture_signature(platform, tenant, file_id: int | None, matcher) -> str | None:
+    """The face region of one of the account's stored photos as a burst signature (computed once
+    per process; None without the file or a face in it)."""
+    if file_id is None:
+        return None
+    key = (tenant.id, file_id, matcher.name)
+    if key not in _PICTURES:
+        row = await scoped(StoredFile, tenant).get(file_id)
+        try:
+            _PICTURES[key] = None if row is None else await run_cpu(
+                "face", burst.picture_signature, matcher, platform.storage.read(row))
+        except (FaceError, OSError):
+            _PICTURES[key] = None
+    _PICTURES.move_to_end(key)
+    while len(_PICTURES) > _VECTORS_MAX:
+        _PICTURES.popitem(last=False)
+    return _PICTURES[key]
+
+
 async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
     """The encoding of the account's current portrait by ``matcher`` (None without a usable one)."""
     if profile is None:
@@ -68,11 +90,15 @@ async def portrait_vector(platform, tenant, account_id: int, matcher, profile: L
 
 async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int,
                      profile: LearnerProfile | None) -> burst.References:
-    """What the account's snapshot must not repeat: the portrait, the ID-card photo and every
-    earlier snapshot's frames."""
+    """What the account's snapshot must not repeat: the portrait and the ID-card photo (their
+    encodings and their pictures) and every earlier snapshot's frames."""
     id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
                                   matcher)
     refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []})
+    for label, file_id in (("portrait", profile.portrait if profile else None),
+                           ("id_card", profile.id_front if profile else None)):
+        signature = await picture_signature(platform, tenant, file_id, matcher)
+        refs.pictures[label] = [signature] if signature else []
     for r in await scoped(FaceVerification, tenant).select(FaceVerification.scores).where(
             (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
             & (FaceVerification.id != verification_id)).output(load_json=True):

@@ -8,6 +8,7 @@ position; the page seeks back to it if needed. The beats are decided in ``core.s
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import secrets
@@ -17,6 +18,7 @@ from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.certificates.services import printable_enrolments
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
@@ -25,6 +27,7 @@ from core.files.tables import StoredFile
 from core.kernel import Platform
 from core.proctoring import alternative as alternatives
 from core.proctoring import coverage, gate, verdicts
+from core.review.services import learner_notice
 from core.study import beats, services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
@@ -57,8 +60,6 @@ async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
 @get("/study", guards=[LEARNER])
 async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
-    from core.certificates.services import printable_enrolments
-
     items = await _enrolments(tenant, account.id)
     return await render(request, "study/my_training.html",
                         {"items": items, "profile_ready": await services.profile_complete(tenant, account.id),
@@ -89,8 +90,6 @@ async def course_page(request: Request, platform: Platform, tenant: Tenant, acco
 
 async def _review_notice(tenant: Tenant, enrollment: Enrollment) -> dict:
     """Why the hours were cleared (and the appeal), or a re-verification request (core.review)."""
-    from core.review.services import learner_notice
-
     return await learner_notice(tenant, enrollment)
 
 
@@ -105,8 +104,6 @@ async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.
 
 
 def _now():
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC)
 
 

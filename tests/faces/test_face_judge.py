@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from core.faces.challenge import GAP_MS, ONSET_MS
+from core.faces.liveness import LivenessRules
 from core.testing.face_media import fixed_challenge
 from core import (
     Action,
@@ -174,6 +175,29 @@ def test_turning_the_wrong_way_is_a_wrong_action():
 
     _, codes, g = run([Action.TURN_LEFT, Action.BLINK], [900], timeline(right, 3000))
     assert codes == [VerdictCode.WRONG_ACTION] and g[-1].message == "动作不正确" and g[-1].done
+
+
+def test_a_natural_head_turn_during_a_blink_prompt_is_not_an_answer():
+    # Asked to blink, the learner glances 30° to the side and back, then blinks: only the asked
+    # action counts, the glance neither fails nor passes the step.
+    def glance_then_blink(t):
+        return face(yaw=float(np.interp(t, [1000, 1400, 1800], [0, -30, 0])), ear=0.1 if 2000 <= t < 2200 else 0.3)
+
+    judge, codes, _ = run([Action.BLINK, Action.OPEN_MOUTH], [900], timeline(glance_then_blink, 2600))
+    assert judge.results[0].passed and judge.results[0].done_ms >= 2200  # the blink, not the glance
+    assert VerdictCode.WRONG_ACTION not in codes
+
+
+def test_a_turn_not_far_enough_is_told_to_turn_more():
+    rules = LivenessRules()
+
+    def short_turn(t):
+        return face(yaw=float(np.interp(t, [1000, 1600], [0, rules.turn_hint_deg + 2])))
+
+    _, codes, g = run([Action.TURN_LEFT, Action.BLINK], [900], timeline(short_turn, 2500))
+    assert [x.message for x in g if x.t_ms >= 1600][:3] == ["再多转一点"] * 3
+    assert all(x.message != "再多转一点" for x in g if x.t_ms < 1400)  # below turn_hint_deg: the prompt
+    assert codes == [VerdictCode.ACTION_TIMEOUT]
 
 
 def test_more_than_one_face_fails_the_session():
