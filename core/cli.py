@@ -1,4 +1,4 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, demo, serve, worker."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, bank, demo, serve, worker."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from core.accounts.tables import Account
 from core.app import create_app
 from core.db.scoped import scoped
 from core.demo import create_demo
+from core.exams import bank_cli
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
 from core.jobs.worker import run_worker
 from core.kernel import build_platform
@@ -114,6 +115,13 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
             raise SystemExit(str(exc)) from None
 
 
+async def _bank(settings: Settings, args: argparse.Namespace) -> int:
+    async with _started(settings) as platform:
+        status, lines = await bank_cli.run(platform, args)
+    print("\n".join(lines))
+    return status
+
+
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
     async with _started(settings) as platform:
         return {t.slug: await purge(t, platform.storage) for t in platform.tenants}
@@ -160,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     staff.add_argument("--mobile", help="the mobile the account signs in with / is found by")
     staff.add_argument("--id-number", dest="id_number", help="the ID number the account signs in with / is found by")
     staff.add_argument("--password", help="add: the initial password (changed at first sign-in)")
+    bank_cli.add_arguments(sub.add_parser("bank", help="import or export a position's question bank (any size)"))
     serve = sub.add_parser("serve", help="serve the app (the database must be migrated and tenants synced)")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
     worker = sub.add_parser("worker", help="run background jobs from Redis (needs REDIS_URL)")
@@ -190,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             args.password = getpass.getpass("初始密码 / initial password: ")
         for line in asyncio.run(_staff(settings, args)):
             print(line)
+    elif args.command == "bank":
+        return asyncio.run(_bank(settings, args))
     elif args.command == "create-admin":
         password = args.password or getpass.getpass("密码 / password: ")
         print(asyncio.run(_create_admin(settings, args, password)))

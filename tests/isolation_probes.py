@@ -523,11 +523,13 @@ async def _exam_position_id(ctx: Ctx, slug: str) -> dict[str, Any]:
 
     course, _ = await _course(ctx, slug)
     position = await Position.objects().where(Position.id == course.position).first()
-    return {"position_id": course.position, "_content": position.name}
+    return {"position_id": course.position, "_content": {"": position.name, "export.xlsx": b"PK\x03\x04"}}
 
 
 for _path in ("/admin/exams/positions/{position_id:int}", "/admin/exams/positions/{position_id:int}/import",
-              "/admin/exams/positions/{position_id:int}/questions"):
+              "/admin/exams/positions/{position_id:int}/questions",
+              "/admin/exams/positions/{position_id:int}/questions/bulk",
+              "/admin/exams/positions/{position_id:int}/export.xlsx"):
     register(_path, "tenant_admin")(_exam_position_id)
 
 
@@ -540,17 +542,26 @@ for _path in ("/admin/exams/questions/{question_id:int}", "/admin/exams/question
     register(_path, "tenant_admin")(_exam_question_id)
 
 
-@register("/admin/exams/import/{job_id:int}", "tenant_admin")
 async def _exam_import_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt
 
+    from core.exams.mapping import propose
+    from core.roster.spreadsheets import SHEETS_MEDIA_TYPE, Table, sheets_to_json
+
     course, _ = await _course(ctx, slug)
-    bank = await ctx.platform.storage.save("题型,题干,选项A,选项B,答案\n判断,隔离导入题,对,错,对\n".encode(),
-                                           tenant_id=ctx.tenant_id(slug), kind="import", media_type="text/csv")
+    sheet = Table(headers=["题型", "题干", "答案"], rows=[(2, ["判断", "隔离导入题", "对"])])
+    bank = await ctx.platform.storage.save(sheets_to_json([sheet]), tenant_id=ctx.tenant_id(slug), kind="import",
+                                           media_type=SHEETS_MEDIA_TYPE)
     row = ImportJob(tenant=ctx.tenant_id(slug), kind="exam_bank", filename="bank.csv", file=bank.id,
-                    summary={"position": course.position}, created_at=dt.datetime.now(dt.UTC))
+                    summary={"position": course.position, "plans": [propose(sheet.headers).to_json()]},
+                    created_at=dt.datetime.now(dt.UTC))
     await row.save()
-    return {"job_id": row.id, "_content": "bank.csv"}
+    return {"job_id": row.id, "_content": {"": "bank.csv", "progress": "import-progress"}}
+
+
+for _path in ("/admin/exams/import/{job_id:int}", "/admin/exams/import/{job_id:int}/mapping",
+              "/admin/exams/import/{job_id:int}/progress"):
+    register(_path, "tenant_admin")(_exam_import_id)
 
 
 @register("/exams/{enrollment_id:int}/start", "learner")

@@ -26,6 +26,7 @@ TIMEOUT = 600  # seconds; a tiny run takes well under a minute on an idle machin
 # script, its tiny arguments, a fragment of the table it prints, whether it needs wrk
 RUNS = [
     ("bench_roster_import.py", ["50"], "re-import, nothing changes", False),
+    ("bench_bank_import.py", [], "upload to imported", False),
     ("bench_web.py", ["3"], "x bare p50", False),
     ("bench_certificates.py", ["2"], "certificates/s", False),
     ("bench_hostile_uploads.py", ["3", "1"], "during hostile uploads", False),

@@ -58,8 +58,8 @@ def test_far_row_without_a_dimension_stops_at_the_line_limit(monkeypatch):
     widths = []
     real = spreadsheets._collect
 
-    def spy(lines, limits):
-        return real(((n, widths.append(len(row)) or row) for n, row in lines), limits)
+    def spy(lines, limits, *already):
+        return real(((n, widths.append(len(row)) or row) for n, row in lines), limits, *already)
 
     monkeypatch.setattr(spreadsheets, "_collect", spy)
     with pytest.raises(SpreadsheetRejected, match="行的上限"):

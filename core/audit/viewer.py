@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "review.appeal": "提交申诉", "review.appeal_upheld": "申诉成立", "review.appeal_rejected": "申诉驳回",
     "exam.submitted": "提交考核", "exam_bank.imported": "导入题库", "exam_question.created": "新增试题",
     "exam_question.updated": "修改试题", "exam_question.disabled": "停用试题",
+    "exam_question.bulk_disable": "批量停用试题", "exam_question.bulk_enable": "批量启用试题",
+    "exam_question.bulk_delete": "批量删除试题",
     "certificate.issued": "颁发证书", "certificate.renewed": "补发证书", "certificate.batch": "批量打印证书",
     "registry.report": "学时上报", "registry.reconciled": "导入上报结果", "registry.resend_requested": "申请重新上报",
     "export.downloaded": "导出数据",

@@ -1,46 +1,36 @@
-"""Exam pages for staff (tenant_admin): banks per position, the import (template, preview with
-errors at their cell, commit), single questions (add, edit, disable); attempts with the times
-the page was left (tenant_admin and reviewer). The learners' pages are in core.exams.controllers.
+"""Exam pages for staff (tenant_admin): banks per position with search and bulk disable / enable /
+delete, single questions (add, edit, disable); attempts with the times the page was left
+(tenant_admin and reviewer). The import's pages are in core.exams.import_pages, the learners' in
+core.exams.controllers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 
 from litestar import Request, Response, get, post
-from litestar.exceptions import NotFoundException
 
 from core import tenant_time
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.tables import Position
 from core.db.scoped import scoped
-from core.exams import paper, scoring
+from core.exams import import_pages, paper, scoring
 from core.exams import bank as banks
 from core.exams.eligibility import active_question_count
-from core.exams.tables import ExamAttempt, Question, QuestionBank
+from core.exams.tables import ExamAnswer, ExamAttempt, Question, QuestionBank
 from core.exams.values import KINDS, LETTERS
 from core.hookcalls import Hooks
 from core.identity import mask_name
-from core.kernel import Platform
-from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table_async, write_xlsx
-from core.roster.imports import keep_table, kept_table
-from core.roster.tables import ImportJob
+from core.roster.imports import as_dict
 from core.tenancy import Tenant
 from core.web import form_fields, redirect, render, roles
 
 log = logging.getLogger("xueshi.exams")
 STAFF = [roles("tenant_admin")]
 REVIEWERS = [roles("tenant_admin", "reviewer")]
-MAX_SHEET_BYTES = 5 * 1024 * 1024
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-IMPORT_KIND = "exam_bank"
-
-
-def _limits() -> Limits:
-    return Limits(max_bytes=MAX_SHEET_BYTES, max_rows=banks.MAX_QUESTIONS_PER_IMPORT)
+PAGE_SIZE = 100  # questions listed per page of a bank
 
 
 # --- staff: banks ----------------------------------------------------------------------------
@@ -63,89 +53,49 @@ async def banks_page(request: Request, tenant: Tenant) -> Response:
     return await render(request, "exams/admin_banks.html", {"rows": rows, "rules": tenant.rules.exam})
 
 
-@get("/admin/exams/template.xlsx", guards=STAFF)
-async def bank_template() -> Response:
-    return Response(content=write_xlsx(banks.HEADERS, banks.template_rows()), media_type=XLSX_TYPE,
-                    headers={"Content-Disposition": "attachment; filename=question_bank_template.xlsx"})
+def _search(params) -> dict[str, str]:
+    """The bank page's search: words in the 题干 or 章节, a type, enabled or disabled."""
+    return {"q": (params.get("q") or "").strip()[:100], "kind": params.get("kind") if params.get("kind") in KINDS else "",
+            "status": params.get("status") if params.get("status") in ("on", "off") else ""}
+
+
+def _matching(bank: QuestionBank, search: dict[str, str]):
+    where = Question.bank == bank.id
+    if search["q"]:
+        where &= Question.stem.like(f"%{search['q']}%") | Question.chapter.like(f"%{search['q']}%")
+    if search["kind"]:
+        where &= Question.kind == search["kind"]
+    if search["status"]:
+        where &= Question.active == (search["status"] == "on")
+    return where
 
 
 async def _bank_page(request: Request, tenant: Tenant, position: Position, status_code: int = 200,
                      errors: dict | None = None, values: dict | None = None, notice: str = "") -> Response:
-    bank = await scoped(QuestionBank, tenant).objects(QuestionBank.position == position.id).first()
-    questions = await scoped(Question, tenant).objects(Question.bank == bank.id).order_by(Question.id) if bank else []
+    bank = await banks.bank_for(tenant, position)
+    questions = scoped(Question, tenant)
+    search = _search(request.query_params)
+    try:
+        page = max(1, int(request.query_params.get("page") or 1))
+    except ValueError:
+        page = 1
+    where = _matching(bank, search)
+    found = await questions.count(where)
+    rows = await questions.objects(where).order_by(Question.id).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
     return await render(request, "exams/admin_bank.html",
-                        {"position": position, "questions": questions, "kinds": KINDS, "letters": LETTERS,
+                        {"position": position, "questions": rows, "kinds": KINDS, "letters": LETTERS,
                          "errors": errors or {}, "values": values or {"kind": "single", "points": "1"},
-                         "notice": notice or request.query_params.get("notice", ""),
+                         "notice": notice or request.query_params.get("notice", ""), "search": search,
+                         "found": found, "page": page, "pages": max(1, -(-found // PAGE_SIZE)), "first": (page - 1) * PAGE_SIZE,
+                         "total": await questions.count(Question.bank == bank.id),
+                         "imports": [(j, as_dict(j.summary)) for j in await banks.recent_imports(tenant, position)],
+                         "active": await questions.count((Question.bank == bank.id) & (Question.active == True)),  # noqa: E712
                          "needed": tenant.rules.exam.questions}, status_code=status_code)
 
 
 @get("/admin/exams/positions/{position_id:int}", guards=STAFF)
 async def bank_page(request: Request, tenant: Tenant, position_id: int) -> Response:
     return await _bank_page(request, tenant, await _position_or_404(tenant, position_id))
-
-
-@post("/admin/exams/positions/{position_id:int}/import", guards=STAFF,
-      request_max_body_size=MAX_SHEET_BYTES + 65536)
-async def bank_upload(request: Request, platform: Platform, tenant: Tenant, account: Account,
-                      position_id: int) -> Response:
-    """Upload → preview (every row, its errors at their cell); the parsed rows and the job are kept
-    (``keep_table``: the upload is parsed once, here)."""
-    position = await _position_or_404(tenant, position_id)
-    form = await request.form()
-    upload = form.get("file")
-    error, preview, job = "", None, None
-    if upload is None or isinstance(upload, str) or not upload.filename:
-        error = "请选择要导入的题库文件（xlsx 或 csv）"
-    else:
-        data = await upload.read()
-        try:
-            table = await read_table_async(data, upload.filename, _limits())
-            preview = banks.preview_table(table)
-        except SpreadsheetRejected as exc:
-            error = str(exc)
-        if preview is not None:
-            await banks.mark_existing(tenant, await banks.bank_for(tenant, position), preview)
-            stored = await keep_table(platform.storage, tenant, table)
-            job = scoped(ImportJob, tenant).new(kind=IMPORT_KIND, filename=upload.filename[:200], file=stored.id,
-                                                total_rows=len(preview.rows), error_rows=len(preview.error_rows),
-                                                summary={"position": position.id}, created_by=account.id,
-                                                created_at=dt.datetime.now(dt.UTC))
-            await job.save()
-    return await render(request, "exams/admin_import.html",
-                        {"error": error, "preview": preview, "job": job, "columns": banks.COLUMNS,
-                         "position": position}, status_code=400 if error else 200)
-
-
-@post("/admin/exams/import/{job_id:int}", guards=STAFF)
-async def bank_commit(request: Request, platform: Platform, tenant: Tenant, account: Account, job_id: int) -> Response:
-    """Commit a previewed bank: the valid rows (a file with errors only with "忽略错误行")."""
-    job = await scoped(ImportJob, tenant).get_or_404(job_id, ImportJob.kind == IMPORT_KIND)
-    summary = job.summary if isinstance(job.summary, dict) else json.loads(job.summary or "{}")
-    position = await _position_or_404(tenant, int(summary.get("position") or 0))
-    table = await kept_table(platform.storage, tenant, job, _limits())
-    if table is None:  # purged by the retention rule for import files
-        raise NotFoundException()
-    preview = banks.preview_table(table)
-    bank = await banks.bank_for(tenant, position)
-    await banks.mark_existing(tenant, bank, preview)
-    form = await form_fields(request)
-    if job.status == "done":
-        return redirect(request, f"/admin/exams/positions/{position.id}")
-    if preview.error_rows and form.get("skip_errors") != "1":
-        return await render(request, "exams/admin_import.html",
-                            {"preview": preview, "job": job, "columns": banks.COLUMNS, "position": position,
-                             "error": f"文件中有 {len(preview.error_rows)} 行错误，请修改后重新上传，或勾选“忽略错误行，仅导入正确的行”"},
-                            status_code=400)
-    counts = await banks.commit(tenant, bank, [r.values for r in preview.valid_rows])
-    result = {**summary, **counts, "skipped": len(preview.error_rows)}
-    await scoped(ImportJob, tenant).update({ImportJob.status: "done", ImportJob.summary: result,
-                                            ImportJob.processed_rows: len(preview.valid_rows),
-                                            ImportJob.finished_at: dt.datetime.now(dt.UTC)}).where(ImportJob.id == job.id)
-    await record("exam_bank.imported", tenant_id=tenant.id, actor_id=account.id, object_type="import_job",
-                 object_id=job.id, **result)
-    notice = f"已导入：新增 {counts['created']} 题，更新 {counts['updated']} 题"
-    return redirect(request, f"/admin/exams/positions/{position.id}?notice={notice}")
 
 
 def _field_errors(errors) -> dict[str, str]:
@@ -203,6 +153,8 @@ async def question_save(request: Request, tenant: Tenant, account: Account, ques
     await scoped(Question, tenant).update({
         Question.kind: values["kind"], Question.stem: values["stem"], Question.options: values["options"],
         Question.answer: values["answer"], Question.explanation: values.get("explanation", ""),
+        Question.difficulty: values.get("difficulty", ""), Question.chapter: values.get("chapter", ""),
+        Question.material: values.get("material", ""),
         Question.points: float(values["points"]), Question.updated_at: dt.datetime.now(dt.UTC)}).where(
         Question.id == question.id)
     await record("exam_question.updated", tenant_id=tenant.id, actor_id=account.id, object_type="exam_question",
@@ -224,6 +176,45 @@ async def question_toggle(request: Request, tenant: Tenant, account: Account, qu
                     + ("题目已停用" if question.active else "题目已启用"))
 
 
+@post("/admin/exams/positions/{position_id:int}/questions/bulk", guards=STAFF)
+async def questions_bulk(request: Request, tenant: Tenant, account: Account, position_id: int) -> Response:
+    """Disable, enable or delete the ticked questions (or every question the search finds). A
+    question already drawn into a paper is disabled instead of deleted: its attempts keep it."""
+    position = await _position_or_404(tenant, position_id)
+    bank = await banks.bank_for(tenant, position)
+    form = await request.form()
+    action = form.get("action")
+    questions = scoped(Question, tenant)
+    if form.get("all_matching") == "1":
+        where = _matching(bank, _search(form))
+    else:
+        ids = [int(i) for i in form.getall("ids", []) if str(i).isdigit()][:10_000]
+        where = (Question.bank == bank.id) & Question.id.is_in(ids or [0])
+    chosen = [q["id"] for q in await questions.select(Question.id).where(where)]
+    if action not in ("disable", "enable", "delete") or not chosen:
+        return redirect(request, f"/admin/exams/positions/{position.id}?notice=请先勾选题目，再选择操作")
+    now = dt.datetime.now(dt.UTC)
+    kept = 0
+    if action == "delete":
+        drawn = {a["question"] for a in await scoped(ExamAnswer, tenant).select(ExamAnswer.question).where(
+            ExamAnswer.question.is_in(chosen)).distinct()}
+        if drawn:
+            await questions.update({Question.active: False, Question.updated_at: now}).where(
+                Question.id.is_in(list(drawn)))
+        gone = [i for i in chosen if i not in drawn]
+        if gone:
+            await questions.delete().where(Question.id.is_in(gone))
+        kept = len(drawn)
+        notice = f"已删除 {len(gone)} 题" + (f"；{kept} 题已被抽入过试卷，已停用而未删除" if kept else "")
+    else:
+        await questions.update({Question.active: action == "enable", Question.updated_at: now}).where(
+            Question.id.is_in(chosen))
+        notice = f"已{'启用' if action == 'enable' else '停用'} {len(chosen)} 题"
+    await record(f"exam_question.bulk_{action}", tenant_id=tenant.id, actor_id=account.id, object_type="position",
+                 object_id=position.id, count=len(chosen), kept=kept)
+    return redirect(request, f"/admin/exams/positions/{position.id}?notice={notice}")
+
+
 @get("/admin/exams/attempts", guards=REVIEWERS)
 async def attempts_page(request: Request, hooks: Hooks, tenant: Tenant) -> Response:
     """Recent attempts with score, result and how often the learner left the page."""
@@ -238,5 +229,5 @@ async def attempts_page(request: Request, hooks: Hooks, tenant: Tenant) -> Respo
     return await render(request, "exams/admin_attempts.html", {"rows": rows})
 
 
-ROUTES = [banks_page, bank_template, bank_page, bank_upload, bank_commit, question_add, question_page, question_save,
-          question_toggle, attempts_page]
+ROUTES = [banks_page, bank_page, question_add, question_page, question_save, question_toggle, questions_bulk,
+          attempts_page, *import_pages.ROUTES]

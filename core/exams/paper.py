@@ -126,6 +126,7 @@ class PaperQuestion:
     options: list[tuple[str, str]]  # (display letter, text)
     chosen: str  # display letters
     points: float
+    material: str = ""  # reading material shared with other questions, shown above the stem
 
 
 async def paper_of(tenant: Tenant, attempt: ExamAttempt) -> list[PaperQuestion]:
@@ -142,7 +143,7 @@ async def paper_of(tenant: Tenant, attempt: ExamAttempt) -> list[PaperQuestion]:
         options = [(LETTERS[i], texts[LETTERS.index(original)]) for i, original in enumerate(a.order)
                    if LETTERS.index(original) < len(texts)]
         out.append(PaperQuestion(a.seq, q.kind, KINDS[q.kind], q.stem, options, to_shown(a.order, a.chosen),
-                                 a.points_centi / 100))
+                                 a.points_centi / 100, q.material))
     return out
 
 

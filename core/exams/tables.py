@@ -4,7 +4,7 @@ Points are kept in hundredths (``*_centi`` integers) so a paper's points sum exa
 rule's total and a score is never a rounding error away from the pass mark.
 """
 
-from piccolo.columns import Boolean, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import JSON, Boolean, DoublePrecision, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 from core.accounts.tables import Account
@@ -36,6 +36,20 @@ class Question(Table, tablename="exam_question"):
     points = DoublePrecision(default=1.0)
     active = Boolean(default=True)
     created_at = Timestamptz()
+    updated_at = Timestamptz()
+    difficulty = Varchar(length=20, default="")  # as the bank writes it (易 / 中 / 难, 1–5, …)
+    chapter = Varchar(length=100, default="")  # 章节 / 知识点
+    material = Text(default="")  # reading material shared by a group of questions, shown above the stem
+
+
+class BankMapping(Table, tablename="exam_bank_mapping"):
+    """A column mapping an administrator confirmed for a sheet with these headers
+    (``core.exams.mapping.signature``): proposed again for the tenant's next file like it."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    signature = Varchar(length=32)
+    headers = JSON(default=[])
+    plan = JSON(default={})
     updated_at = Timestamptz()
 
 

@@ -77,4 +77,9 @@ RUNTIME_LABELS = [
     N_("批量打印证书"), N_("学时上报"), N_("导入上报结果"), N_("申请重新上报"), N_("导出数据"),
     # 课程管理's edits (core.courses.editing: refusals shown at the lessons and fields)
     N_("课件不存在"), N_("该课件已有学员的学习记录，不能删除"), N_("课程信息已保存"), N_("课件已删除"),
+    # Question-bank import: the fields a column can be read as (core.exams.mapping.FIELD_LABELS)
+    N_("题型"), N_("题干"), N_("选项（一格内全部选项）"), N_("选项A"), N_("选项B"), N_("选项C"), N_("选项D"),
+    N_("选项E"), N_("选项F"), N_("选项G"), N_("选项H"), N_("答案"), N_("解析"), N_("分值"), N_("难度"),
+    N_("章节/知识点"), N_("是否启用"), N_("阅读材料（共用题干）"),
+    N_("批量停用试题"), N_("批量启用试题"), N_("批量删除试题"),
 ]

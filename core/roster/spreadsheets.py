@@ -50,9 +50,11 @@ class Limits:
 class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)  # (line number, cells)
+    name: str = ""  # the worksheet's name (XLSX; "" for CSV)
 
 
 XLSX_MAGIC = b"PK\x03\x04"
+EMPTY = "文件中没有内容，请使用模板填写后上传"
 
 
 def _cell_text(value: object) -> str:
@@ -141,8 +143,9 @@ def _check_cells(line: int, cells: list[str], headers: list[str], limits: Limits
             )
 
 
-def _collect(lines, limits: Limits) -> Table:
-    """Header = the first non-blank row; blank rows are skipped; limits enforced while reading."""
+def _collect(lines, limits: Limits, already: int = 0) -> Table:
+    """Header = the first non-blank row; blank rows are skipped; limits enforced while reading
+    (``already``: data rows of the workbook's earlier sheets, which count towards the row limit)."""
     table: Table | None = None
     deadline = time.monotonic() + limits.max_seconds
     max_line = limits.max_rows + 1 + limits.max_blank_rows
@@ -163,15 +166,15 @@ def _collect(lines, limits: Limits) -> Table:
         if table is None:
             table = Table(headers=cells)
             continue
-        if len(table.rows) >= limits.max_rows:
+        if already + len(table.rows) >= limits.max_rows:
             raise SpreadsheetRejected(f"文件超过 {limits.max_rows} 行的上限，请拆分后分批导入")
         table.rows.append((line, cells))
     if table is None:
-        raise SpreadsheetRejected("文件中没有内容，请使用模板填写后上传")
+        raise SpreadsheetRejected(EMPTY)
     return table
 
 
-def _read_xlsx(data: bytes, limits: Limits) -> Table:
+def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[Table]:
     import openpyxl
 
     _check_zip(data, limits)
@@ -180,19 +183,29 @@ def _read_xlsx(data: bytes, limits: Limits) -> Table:
     except Exception:  # openpyxl raises many types for broken files
         raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
     try:
-        ws = wb.worksheets[0] if wb.worksheets else None
-        if ws is None:
+        if not wb.worksheets:
             raise SpreadsheetRejected("文件中没有工作表")
-        # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
-        # to the sheet's declared width otherwise.
-        rows = ((n, list(r)) for n, r in enumerate(
-            ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
-        try:
-            return _collect(rows, limits)
-        except SpreadsheetRejected:
-            raise
-        except Exception:
-            raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
+        tables: list[Table] = []
+        rows_read = 0
+        for ws in wb.worksheets if every_sheet else wb.worksheets[:1]:
+            # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
+            # to the sheet's declared width otherwise.
+            rows = ((n, list(r)) for n, r in enumerate(
+                ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
+            try:
+                table = _collect(rows, limits, rows_read)
+            except SpreadsheetRejected as exc:
+                if every_sheet and str(exc) == EMPTY:
+                    continue  # an empty sheet of a workbook is no error
+                raise
+            except Exception:
+                raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
+            table.name = str(ws.title)
+            rows_read += len(table.rows)
+            tables.append(table)
+        if not tables:
+            raise SpreadsheetRejected(EMPTY)
+        return tables
     finally:
         wb.close()
 
@@ -220,14 +233,23 @@ def _read_csv(data: bytes, limits: Limits) -> Table:
 
 
 def read_table(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
-    """Parse an uploaded spreadsheet or raise SpreadsheetRejected."""
-    limits = limits or Limits()
+    """Parse an uploaded spreadsheet (an XLSX's first sheet) or raise SpreadsheetRejected."""
+    return _read(data, filename, limits or Limits(), False)[0]
+
+
+def read_sheets(data: bytes, filename: str = "", limits: Limits | None = None) -> list[Table]:
+    """Every non-empty sheet of an uploaded XLSX (a CSV is one sheet), each with its name; the
+    row limit counts the rows of all sheets together."""
+    return _read(data, filename, limits or Limits(), True)
+
+
+def _read(data: bytes, filename: str, limits: Limits, every_sheet: bool) -> list[Table]:
     if not data:
         raise SpreadsheetRejected("文件是空的，请使用模板填写后上传")
     if len(data) > limits.max_bytes:
         raise SpreadsheetRejected(f"文件过大，请上传不超过 {limits.max_bytes // (1024 * 1024)} MB 的文件")
     if data.startswith(XLSX_MAGIC):
-        return _read_xlsx(data, limits)
+        return _read_xlsx(data, limits, every_sheet)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise SpreadsheetRejected("不支持旧版 .xls 文件，请在 Excel 中另存为 .xlsx 后上传")
     if filename.lower().endswith((".xlsx", ".xlsm")):
@@ -235,7 +257,7 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     if suffix and suffix != "csv":
         raise SpreadsheetRejected(f"不支持 .{suffix[:10]} 文件，请上传 Excel 表格（.xlsx）或 CSV 文件（.csv），可下载模板填写")
-    return _read_csv(data, limits)
+    return [_read_csv(data, limits)]
 
 
 async def read_table_async(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
@@ -255,6 +277,19 @@ PARSED_MEDIA_TYPE = "application/vnd.xueshi.table+json"
 def table_to_json(table: Table) -> bytes:
     return json.dumps({"headers": table.headers, "rows": table.rows}, ensure_ascii=False,
                       separators=(",", ":")).encode()
+
+
+SHEETS_MEDIA_TYPE = "application/vnd.xueshi.sheets+json"  # every sheet of a workbook (question banks)
+
+
+def sheets_to_json(tables: list[Table]) -> bytes:
+    return json.dumps([{"name": t.name, "headers": t.headers, "rows": t.rows} for t in tables], ensure_ascii=False,
+                      separators=(",", ":")).encode()
+
+
+def sheets_from_json(data: bytes) -> list[Table]:
+    return [Table(headers=[str(h) for h in raw["headers"]], name=str(raw["name"]),
+                  rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]]) for raw in json.loads(data)]
 
 
 def table_from_json(data: bytes) -> Table:
@@ -279,24 +314,30 @@ def safe_csv_cell(value: object) -> object:
 def write_xlsx(headers: list[str], rows: list[list[str]] = ()) -> bytes:
     """A small XLSX: all cells as text so ID numbers keep their digits; a value starting like a
     formula is stored as a string with Excel's quote prefix (shown verbatim, never evaluated)."""
+    return write_workbook([("Sheet1", headers, rows)])
+
+
+def write_workbook(sheets: list[tuple[str, list[str], list[list[str]]]]) -> bytes:
+    """An XLSX of several sheets (name, headers, rows), cells written like ``write_xlsx``'s."""
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
 
     wb = openpyxl.Workbook(write_only=True)
-    ws = wb.create_sheet("Sheet1")
+    for name, headers, rows in sheets:
+        ws = wb.create_sheet(name)
 
-    def cell(value: object, text_format: bool) -> WriteOnlyCell:
-        c = WriteOnlyCell(ws, value=value)
-        if text_format:
-            c.number_format = "@"
-        if _looks_like_formula(value):
-            c.data_type = "s"  # openpyxl would otherwise write "=…" as a formula
-            c.quotePrefix = True
-        return c
+        def cell(value: object, text_format: bool) -> WriteOnlyCell:
+            c = WriteOnlyCell(ws, value=value)
+            if text_format:
+                c.number_format = "@"
+            if _looks_like_formula(value):
+                c.data_type = "s"  # openpyxl would otherwise write "=…" as a formula
+                c.quotePrefix = True
+            return c
 
-    ws.append([cell(h, False) for h in headers])
-    for row in rows:
-        ws.append([cell(value, True) for value in row])
+        ws.append([cell(h, False) for h in headers])
+        for row in rows:
+            ws.append([cell(value, True) for value in row])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
