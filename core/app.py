@@ -31,6 +31,7 @@ from core.accounts.tables import Account
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.dashboards import pages as dashboards
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -212,7 +213,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
     handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES]
+                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES,
+                *dashboards.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
