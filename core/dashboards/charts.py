@@ -1,17 +1,27 @@
 """Charts of dashboard panels: pygal's server-side SVG, shown as an ``<img>`` data URI beside the
 panel's data table (the table is what screen readers and printers read; the image's ``alt`` names
 the chart). No script runs: pygal's tooltips script is not loaded (``js=[]``) and a script inside
-an image never runs, so the charts work without JavaScript; nothing is fetched."""
+an image never runs, so the charts work without JavaScript; nothing is fetched.
+
+pygal takes tens of milliseconds of pure Python per chart, so charts are drawn in the ``chart``
+worker processes (``core.offload``), one task per chart, and the last ``CACHE_SIZE`` are kept by
+their panel (its figures) and language: a page whose figures did not change draws nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 
 import pygal
 from pygal.style import Style
 
 from core.dashboards.values import DashboardPanel
+from core.offload import run_cpu
+
+CACHE_SIZE = 512
+_cache: OrderedDict[tuple[DashboardPanel, str], str] = OrderedDict()
 
 FONT = "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 STYLE = Style(background="white", plot_background="white", foreground="#333", foreground_strong="#111",
@@ -51,6 +61,29 @@ def svg(panel: DashboardPanel, translate: Callable[[str], str]) -> bytes | None:
     return image.encode() if isinstance(image, str) else image
 
 
-def data_uri(panel: DashboardPanel, translate: Callable[[str], str]) -> str:
-    image = svg(panel, translate)
+def data_uri(panel: DashboardPanel, texts: Mapping[str, str]) -> str:
+    """The chart as a data URI ("" without a chart); ``texts``: the translations it needs."""
+    image = svg(panel, lambda text: texts.get(text, text))
     return "data:image/svg+xml;base64," + base64.b64encode(image).decode() if image else ""
+
+
+def texts_of(panel: DashboardPanel, translate: Callable[[str], str]) -> dict[str, str]:
+    """The translated strings a panel's chart shows (its headers, its row labels if msgids)."""
+    wanted = [*panel.headers, *([str(r[0]) for r in panel.rows] if panel.translate_rows else [])]
+    return {text: translate(text) for text in wanted}
+
+
+async def data_uris(panels: list[DashboardPanel], translate: Callable[[str], str], lang: str) -> list[str]:
+    """Each panel's chart, from the cache or drawn in the worker processes (concurrently)."""
+    async def one(panel: DashboardPanel) -> str:
+        key = (panel, lang)
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        uri = await run_cpu("chart", data_uri, panel, texts_of(panel, translate)) if panel.chart != "none" else ""
+        _cache[key] = uri
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+        return uri
+
+    return list(await asyncio.gather(*(one(p) for p in panels)))

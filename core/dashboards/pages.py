@@ -26,7 +26,7 @@ from core.review.tables import ReviewDecision
 from core.roster.spreadsheets import write_xlsx
 from core.templating import LiteralTranslations
 from core.tenancy import Tenant
-from core.web import render, roles
+from core.web import platform_of, render, roles
 
 ADMIN = [roles("tenant_admin")]
 REVIEWER = [roles("reviewer")]
@@ -58,12 +58,13 @@ async def filter_options(tenant: Tenant) -> dict[str, Any]:
     return {"years": [r["year"] for r in years], "positions": positions, "courses": courses}
 
 
-def shown(panels: list[DashboardPanel], translate: Callable[[str], str]) -> list[dict[str, Any]]:
+async def shown(request: Request, panels: list[DashboardPanel]) -> list[dict[str, Any]]:
     """What the template needs of each panel: the panel, its chart and its section heading."""
+    lang = request.state.get("lang", "zh_CN")
+    uris = await charts.data_uris(panels, translator(platform_of(request), request), lang)
     out, section = [], None
-    for panel in panels:
-        out.append({"panel": panel, "chart": charts.data_uri(panel, translate),
-                    "heading": panel.section if panel.section != section else ""})
+    for panel, uri in zip(panels, uris):
+        out.append({"panel": panel, "chart": uri, "heading": panel.section if panel.section != section else ""})
         section = panel.section
     return out
 
@@ -72,7 +73,7 @@ def shown(panels: list[DashboardPanel], translate: Callable[[str], str]) -> list
 async def tenant_dashboard(request: Request, platform: Platform, tenant: Tenant, hooks: Hooks) -> Response:
     f = DashboardFilters.from_query(request.query_params, tenant_time.today(tenant).year)
     panels, options = await asyncio.gather(tenant_panels(platform, tenant, hooks, f), filter_options(tenant))
-    drawn = shown(panels, translator(platform, request))
+    drawn = await shown(request, panels)
     return await render(request, "dashboards/tenant.html", {"f": f, "panels": drawn, "options": options,
                                                              "query": f.query()})
 
@@ -136,7 +137,7 @@ async def reviewer_dashboard(request: Request, platform: Platform, tenant: Tenan
                              rows=tuple((label, kinds.get(k, 0)) for k, label in activity.DECISIONS.items()),
                              chart="hbar", section="学时审核", order=3, translate_rows=True)]
     return await render(request, "dashboards/reviewer.html", {
-        "found": found, "waiting": waiting, "panels": shown(panels, translator(platform, request))})
+        "found": found, "waiting": waiting, "panels": await shown(request, panels)})
 
 
 ROUTES = [tenant_dashboard, tenant_dashboard_xlsx, reviewer_dashboard]

@@ -63,6 +63,9 @@ class DashboardPanel:
     series: tuple[int, ...] = ()  # the columns drawn (indexes into headers); () = every column after the first
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", tuple(self.headers))  # (hashable: charts are cached by panel)
+        object.__setattr__(self, "rows", tuple(tuple(r) for r in self.rows))
+        object.__setattr__(self, "series", tuple(self.series))
         if self.chart not in CHARTS:
             raise ValueError(f"chart must be one of {CHARTS}, not {self.chart!r}")
         if any(len(r) != len(self.headers) for r in self.rows):

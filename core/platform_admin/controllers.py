@@ -13,7 +13,7 @@ from piccolo.query.functions.aggregate import Count
 from core.accounts import lockout
 from core.accounts.tables import Account
 from core.audit.services import record
-from core.dashboards.pages import shown, translator
+from core.dashboards.pages import shown
 from core.dashboards.platform import panels as dashboard_figures
 from core.tenants.tables import TenantRow
 from core.web import CSRF_COOKIE, SAFE_METHODS, client_address, platform_of, render
@@ -150,7 +150,7 @@ async def dashboard_page(request: Request) -> Response:
     p = platform_of(request)
     panels, queue = await dashboard_figures([t for t in p.tenants if t.id is not None])
     return await render(request, "dashboards/platform.html", {
-        "operator": operator, "queue": queue, "panels": shown(panels, translator(p, request))})
+        "operator": operator, "queue": queue, "panels": await shown(request, panels)})
 
 
 def router() -> Router:
