@@ -68,12 +68,12 @@ GENERATE = [
              WHERE tenant = $1 AND id_number LIKE 'B%') a
        JOIN course c ON c.tenant = $1 AND c.title = '基准课程基准岗位' || (1 + a.id % {positions})
                         || CASE WHEN a.id % 7 = 0 THEN {year} - 1 ELSE {year} END""",
-    # the ledger: LEDGER rows over the last 30 days, spread over the enrolments
+    # the ledger: LEDGER rows over the last 360 days, spread over the enrolments
     """INSERT INTO hours_entry (tenant, account, enrollment, lesson, session, seq, position_from, position_to,
                                 claimed, seconds, reason, anomaly, created_at, beat)
        SELECT $1, e.account, e.id, NULL, '', g, 0, 30, 30, CASE WHEN g % 20 = 0 THEN 0 ELSE 30 END,
               CASE WHEN g % 20 = 0 THEN 'hidden' ELSE '' END, false,
-              now() - ((g % 30) || ' days')::interval - ((g % 86400) || ' seconds')::interval, NULL
+              now() - ((g % 360) || ' days')::interval - ((g % 86400) || ' seconds')::interval, NULL
        FROM generate_series(0, {ledger} - 1) g
        JOIN (SELECT id, account, row_number() OVER (ORDER BY id) - 1 AS r FROM enrollment WHERE tenant = $1) e
          ON e.r = g % {learners}""",

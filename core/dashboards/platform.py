@@ -68,5 +68,8 @@ async def panels(tenants: list[Tenant]) -> tuple[list[DashboardPanel], dict[str,
                        rows=tuple((label, counts.get(k, 0)) for k, label in JOB_STATES.items()), chart="hbar",
                        order=3, translate_rows=True),
     ]
-    return out, {"oldest": oldest[0]["oldest"] if oldest else None, "failed_day": failed,
+    first = oldest[0]["oldest"] if oldest else None
+    if isinstance(first, str):  # SQLite's MIN() gives the stored text
+        first = dt.datetime.fromisoformat(first)
+    return out, {"oldest": first, "failed_day": failed,
                  "waiting": sum(counts.get(k, 0) for k in OPEN)}

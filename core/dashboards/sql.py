@@ -21,9 +21,10 @@ from core.db.scoped import scoped
 ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 NO_COMPANY = "未填写单位"
 # The learner's company: 所属企业 (the roster's enterprise) when joined, else 所在单位 (the staff
-# import's text), else NO_COMPANY. learner_profile.account is unique (one profile per learner).
-COMPANY_SQL = ("COALESCE((SELECT COALESCE(ent.name, NULLIF(lp.company, '')) FROM learner_profile lp "
-               "LEFT JOIN enterprise ent ON ent.id = lp.enterprise WHERE lp.account = {}), '" + NO_COMPANY + "')")
+# import's text), else NO_COMPANY. Two nested lookups by unique key (learner_profile.account, then
+# enterprise.id), so each enrolment costs two index probes whatever the number of companies.
+COMPANY_SQL = ("COALESCE((SELECT COALESCE((SELECT ent.name FROM enterprise ent WHERE ent.id = lp.enterprise), "
+               "NULLIF(lp.company, '')) FROM learner_profile lp WHERE lp.account = {}), '" + NO_COMPANY + "')")
 
 
 def postgres(table: Any) -> bool:
