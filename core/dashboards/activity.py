@@ -60,7 +60,7 @@ async def hours_per_day(tenant: Tenant, f: DashboardFilters) -> tuple[tuple[str,
     day = sql.local_date(HoursEntry.created_at, tz)
     rows = await scoped(HoursEntry, tenant).select(day, Sum(HoursEntry.seconds, alias="seconds")).where(
         HoursEntry.created_at >= since, HoursEntry.created_at < until, HoursEntry.seconds > 0,
-        *sql.where(f, HoursEntry.enrollment)).group_by(day)
+        *sql.where(tenant, f, HoursEntry.enrollment)).group_by(day)
     per = {sql.as_date(r["day"]): float(r["seconds"] or 0) for r in rows}
     scale = seconds_per_hour(tenant)
     return tuple(((start + dt.timedelta(days=i)).strftime("%m-%d"),
@@ -78,8 +78,8 @@ async def study_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPan
         studying_now(tenant, f), hours_per_day(tenant, f),
         checks.group_by(FaceVerification.purpose, FaceVerification.status),
         scoped(StudyEvent, tenant).select(StudyEvent.kind, Count()).where(
-            StudyEvent.kind.is_in(list(SNAPSHOT_KINDS)), *sql.where(f, StudyEvent.enrollment)).group_by(StudyEvent.kind),
-        scoped(Enrollment, tenant).count(Enrollment.flagged == True, *sql.where(f, Enrollment)))  # noqa: E712
+            StudyEvent.kind.is_in(list(SNAPSHOT_KINDS)), *sql.where(tenant, f, StudyEvent.enrollment)).group_by(StudyEvent.kind),
+        scoped(Enrollment, tenant).count(Enrollment.flagged == True, *sql.where(tenant, f)))  # noqa: E712
     face = {(r["purpose"], r["status"]): r["count"] for r in faces}
     face_rows = []
     for purpose, label in FACE_PURPOSES.items():
@@ -107,7 +107,7 @@ async def backlog(tenant: Tenant, f: DashboardFilters | None = None) -> dict[str
     day = sql.local_date(Enrollment.completed_at, tz)
     rows = await scoped(Enrollment, tenant).select(day, Count()).where(
         Enrollment.status == "review", Enrollment.completed_at.is_not_null(),
-        *sql.where(f or DashboardFilters(), Enrollment)).group_by(day)
+        *sql.where(tenant, f or DashboardFilters())).group_by(day)
     ages = {label: [0, 0] for _, _, label in AGE_BUCKETS}
     states = {state: 0 for state in PROMISE}
     today = tenant_time.today(tenant)
@@ -134,7 +134,7 @@ def backlog_panels(found: dict[str, Any], order: int = 30) -> list[DashboardPane
 
 async def review_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
     decisions = scoped(ReviewDecision, tenant)
-    conditions = sql.where(f, ReviewDecision.enrollment)
+    conditions = sql.where(tenant, f, ReviewDecision.enrollment)
     found, per_reviewer, clearings, appeals = await asyncio.gather(
         backlog(tenant, f),
         decisions.select(ReviewDecision.reviewer.real_name.as_alias("name"), ReviewDecision.reviewer,
@@ -143,7 +143,7 @@ async def review_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPa
             ReviewDecision.reviewer, ReviewDecision.reviewer.real_name, ReviewDecision.kind),
         decisions.select(ReviewDecision.status, Count()).where(ReviewDecision.kind == "clear", *conditions).group_by(
             ReviewDecision.status),
-        scoped(Appeal, tenant).select(Appeal.status, Count()).where(*sql.where(f, Appeal.enrollment)).group_by(
+        scoped(Appeal, tenant).select(Appeal.status, Count()).where(*sql.where(tenant, f, Appeal.enrollment)).group_by(
             Appeal.status))
     people: dict[tuple[int, str], dict[str, int]] = {}
     for r in per_reviewer:

@@ -28,36 +28,35 @@ OTHERS = "其他"
 FINISHED = ("submitted", "expired")
 
 
-def dimension(name: str, e: Any) -> list[Any]:
-    """The grouped columns of dimension ``name`` on the enrolment ``e``; the first is the label."""
+def dimension(name: str) -> QueryString | Any:
+    """The grouped label of dimension ``name`` on an enrolment."""
     if name == "position":
-        return [e.course.position.name.as_alias("label")]
+        return Enrollment.course.position.name.as_alias("label")
     if name == "course":
-        return [QueryString("{} || '（' || CAST({} AS VARCHAR(8)) || '）'", e.course.title, e.course.year,
-                            alias="label")]
-    return [sql.company_of(e.account, alias="label")]
-
-
-async def _grouped(query: Any) -> dict[str, int]:
-    return {str(r["label"]): int(r["count"]) for r in await query}
+        return QueryString("{} || '（' || CAST({} AS VARCHAR(8)) || '）'", Enrollment.course.title,
+                           Enrollment.course.year, alias="label")
+    return sql.company_of_enrolment(alias="label")
 
 
 async def progress_rows(tenant: Tenant, f: DashboardFilters, dim: str) -> list[tuple[str, ...]]:
     """``(label, enrolled, studying, review, approved, cleared, exam passed, certified,
-    reported)`` per position, course or company (``dim``), most enrolled first."""
-    by_status = scoped(Enrollment, tenant).select(*dimension(dim, Enrollment), Enrollment.status, Count()).where(
-        *sql.where(f, Enrollment)).group_by(*dimension(dim, Enrollment), Enrollment.status)
+    reported)`` per position, course or company (``dim``), most enrolled first. Each figure counts
+    enrolments: those with a passed attempt, a valid certificate or an uploaded registry row are
+    found by a subquery (a semi-join), so an enrolment counts once however many rows it has."""
+    label = dimension(dim)
+    enrolments = scoped(Enrollment, tenant)
+    conditions = sql.where(tenant, f)
 
-    def distinct_enrolments(table: Any, *conditions: Any) -> Any:
-        e = table.enrollment
-        return scoped(table, tenant).select(*dimension(dim, e), Count(distinct=[e])).where(
-            *conditions, *sql.where(f, e)).group_by(*dimension(dim, e))
+    async def counted(table: Any, *having: Any) -> dict[str, int]:
+        ids = scoped(table, tenant).select(table.enrollment).where(*having)
+        rows = await enrolments.select(label, Count()).where(Enrollment.id.is_in(ids), *conditions).group_by(label)
+        return {str(r["label"]): int(r["count"]) for r in rows}
 
     statuses, passed, certified, reported = await asyncio.gather(
-        by_status,
-        _grouped(distinct_enrolments(ExamAttempt, ExamAttempt.passed == True)),  # noqa: E712
-        _grouped(distinct_enrolments(Certificate, Certificate.status == "valid")),
-        _grouped(distinct_enrolments(RegistryRow, RegistryRow.status == "uploaded")))
+        enrolments.select(label, Enrollment.status, Count()).where(*conditions).group_by(label, Enrollment.status),
+        counted(ExamAttempt, ExamAttempt.passed == True),  # noqa: E712
+        counted(Certificate, Certificate.status == "valid"),
+        counted(RegistryRow, RegistryRow.status == "uploaded"))
     table: dict[str, list[int]] = {}
     for r in statuses:
         counts = table.setdefault(str(r["label"]), [0] * 5)
@@ -81,8 +80,8 @@ async def progress_panels(tenant: Tenant, f: DashboardFilters) -> list[Dashboard
             for i, ((dim, (title, column)), rows) in enumerate(zip(titles.items(), results))]
 
 
-def _finished(f: DashboardFilters) -> list[Any]:
-    return [ExamAttempt.status.is_in(list(FINISHED)), *sql.where(f, ExamAttempt.enrollment)]
+def _finished(tenant: Tenant, f: DashboardFilters) -> list[Any]:
+    return [ExamAttempt.status.is_in(list(FINISHED)), *sql.where(tenant, f, ExamAttempt.enrollment)]
 
 
 async def exam_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
@@ -93,10 +92,10 @@ async def exam_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPane
                          ExamAttempt.total_centi, ExamAttempt.score_centi, ExamAttempt.total_centi, alias="bucket")
     by_position, scores, until = await asyncio.gather(
         attempts.select(ExamAttempt.position.name.as_alias("label"), ExamAttempt.passed, Count()).where(
-            *_finished(f)).group_by(ExamAttempt.position.name, ExamAttempt.passed),
-        attempts.select(bucket, Count()).where(*_finished(f), ExamAttempt.score_centi.is_not_null(),
+            *_finished(tenant, f)).group_by(ExamAttempt.position.name, ExamAttempt.passed),
+        attempts.select(bucket, Count()).where(*_finished(tenant, f), ExamAttempt.score_centi.is_not_null(),
                                                ExamAttempt.total_centi > 0).group_by(bucket),
-        attempts.select(ExamAttempt.number, Count()).where(*_finished(f), ExamAttempt.passed == True)  # noqa: E712
+        attempts.select(ExamAttempt.number, Count()).where(*_finished(tenant, f), ExamAttempt.passed == True)  # noqa: E712
         .group_by(ExamAttempt.number))
     rates: dict[str, list[int]] = {}
     for r in by_position:

@@ -17,27 +17,28 @@ from piccolo.querystring import QueryString
 from core.courses.tables import Enrollment
 from core.dashboards.values import DashboardFilters
 from core.db.scoped import scoped
+from core.roster.tables import LearnerProfile
 
 ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
 NO_COMPANY = "未填写单位"
-# The learner's company: 所属企业 (the roster's enterprise) when joined, else 所在单位 (the staff
-# import's text), else NO_COMPANY. Two nested lookups by unique key (learner_profile.account, then
-# enterprise.id), so each enrolment costs two index probes whatever the number of companies.
-COMPANY_SQL = ("COALESCE((SELECT COALESCE((SELECT ent.name FROM enterprise ent WHERE ent.id = lp.enterprise), "
-               "NULLIF(lp.company, '')) FROM learner_profile lp WHERE lp.account = {}), '" + NO_COMPANY + "')")
+
+
+def company_of_enrolment(alias: str = "company") -> QueryString:
+    """The company label of an enrolment's learner: 所属企业 (the roster's enterprise) when joined,
+    else 所在单位 (the staff import's text), else NO_COMPANY. Joins learner_profile on the learner
+    (its account is unique) and the enterprise by key: hash joins, whatever the number of rows."""
+    profile = Enrollment.account.join_on(LearnerProfile.account)
+    return QueryString("COALESCE({}, NULLIF({}, ''), '" + NO_COMPANY + "')", profile.enterprise.name, profile.company,
+                       alias=alias)
 
 
 def postgres(table: Any) -> bool:
     return table._meta.db.engine_type in ("postgres", "cockroach")
 
 
-def company_of(account: Column, alias: str = "company") -> QueryString:
-    """The company label of the learner ``account`` (a column holding an account id)."""
-    return QueryString(COMPANY_SQL, account, alias=alias)
-
-
-def where(f: DashboardFilters, e: Any) -> list[Any]:
-    """Conditions for ``f`` on the enrolment ``e`` (``Enrollment`` or a foreign key to it)."""
+def where(tenant: Any, f: DashboardFilters, e: Any = Enrollment) -> list[Any]:
+    """Conditions for ``f`` on the enrolment ``e``: ``Enrollment`` itself, or a foreign key to it
+    (``ExamAttempt.enrollment``), whose company condition is a subquery of the tenant's enrolments."""
     out: list[Any] = []
     if f.year:
         out.append(e.course.year == f.year)
@@ -46,14 +47,15 @@ def where(f: DashboardFilters, e: Any) -> list[Any]:
     if f.course:
         out.append(e.course == f.course)
     if f.company:
-        out.append(QueryString("{} = {}", company_of(e.account), f.company))
+        same = QueryString("{} = {}", company_of_enrolment(), f.company)
+        out.append(same if e is Enrollment else e.is_in(scoped(Enrollment, tenant).select(Enrollment.id).where(same)))
     return out
 
 
 def learners_in(tenant: Any, f: DashboardFilters) -> Any:
     """A subquery of the accounts enrolled on a course matching ``f`` (for tables that point at a
     learner, not an enrolment: face checks, study clocks)."""
-    return scoped(Enrollment, tenant).select(Enrollment.account).where(*where(f, Enrollment) or [Enrollment.id > 0])
+    return scoped(Enrollment, tenant).select(Enrollment.account).where(*where(tenant, f) or [Enrollment.id > 0])
 
 
 def local_date(column: Column, tz: ZoneInfo, alias: str = "day") -> QueryString:
