@@ -5,6 +5,7 @@ export, and the reviewer's (我的审核看板). The operator's is in ``core.das
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -123,7 +124,7 @@ async def filters_text(tenant: Tenant, f: DashboardFilters, translate: Callable[
 async def reviewer_dashboard(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """The review queue by age, overdue first; the clearings waiting for a second reviewer; this
     reviewer's own decisions of the last 30 days."""
-    since = tenant_time.now(tenant) - activity.dt.timedelta(days=30)
+    since = tenant_time.now(tenant) - dt.timedelta(days=30)
     found, mine, waiting = await asyncio.gather(
         activity.backlog(tenant),
         scoped(ReviewDecision, tenant).select(ReviewDecision.kind, Count()).where(
