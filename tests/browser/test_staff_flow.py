@@ -61,7 +61,7 @@ async def test_admin_adds_a_second_reviewer_and_the_clearing_completes(live_serv
     await screenshot(page, "staff-accounts-desktop")
     phone = await new_page(375, 800)
     await _sign_in(phone, root, admin.id_number, PASSWORD)
-    await phone.wait_for_url(re.compile(r"/admin/courses$"))
+    await phone.wait_for_url(re.compile(r"/admin/dashboard$"))
     await phone.goto(f"{root}/admin/staff")
     assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 375
     await screenshot(phone, "staff-accounts-phone")
