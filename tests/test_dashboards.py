@@ -79,6 +79,12 @@ async def test_filters_year_position_company_and_another_tenants_course(platform
     assert last_year == [(old.position.name, 5, 2, 1, 1, 1, 1, 1, 1)]
     company = await progress.progress_rows(tenant, DashboardFilters(year=None, company=w.company), "position")
     assert company == [(w.position.name, 2, 1, 0, 1, 0, 1, 1, 1)]
+    # the company filter on tables that point at an enrolment: the approved learner's two attempts
+    exams = {p.key: p for p in await progress.exam_panels(tenant, DashboardFilters(year=None, company=w.company))}
+    assert exams["exam_pass_rate"].rows == ((w.position.name, 2, 1, 50.0),)
+    study = {p.key: p for p in await activity.study_panels(tenant, DashboardFilters(year=None, company=w.company))}
+    assert sum(n for _, n in study["hours_per_day"].rows) == 2.0  # the studying learner of that company
+    assert study["face_checks"].rows[0][1:3] == (2, 1)  # both learners' checks before studying
     theirs = await build(platform, make_account, slug="survey")
     assert await progress.progress_rows(tenant, DashboardFilters(year=None, course=theirs.course.id), "position") == []
     # The query string: junk is ignored, "all" means every year, the default is the tenant's year.
