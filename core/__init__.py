@@ -79,6 +79,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "table_columns": ("core.db", "table_columns"),
     "Scoped": ("core.db.scoped", "Scoped"),
     "scoped": ("core.db.scoped", "scoped"),
+    "DashboardFilters": ("core.dashboards.values", "DashboardFilters"),
+    "DashboardPanel": ("core.dashboards.values", "DashboardPanel"),
+    "dashboard_where": ("core.dashboards.sql", "where"),
     # Certificates (for cert_number / cert_issued / registry_exporters implementations)
     "Certificate": ("core.certificates.tables", "Certificate"),
     "CertificateField": ("core.certificates.fields", "CertificateField"),

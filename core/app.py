@@ -34,6 +34,7 @@ from core.db.scoped import scoped
 from core.courses import controllers as courses
 from core.courses import edit_pages as course_edits
 from core.courses import exports
+from core.dashboards import pages as dashboards
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -212,7 +213,7 @@ def core_pages() -> list[Any]:
     placed = {*learners, *hours, *registry, *exports.ROUTES}
     return [
         *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
-        *audit_pages.ROUTES,
+        *audit_pages.ROUTES, *dashboards.ROUTES,
         *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
         *flow("proctoring", proctoring.ROUTES),
         *flow("review", [*review.ROUTES, *review_bulk.ROUTES]),

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.certificates.fields import CertificateField
     from core.certificates.tables import Certificate
     from core.courses.tables import Course, Enrollment
+    from core.dashboards.values import DashboardFilters, DashboardPanel
     from core.exams.tables import ExamAttempt
     from core.exams.values import ExamPolicy, ScoredQuestion
     from core.proctoring.tables import FaceVerification
@@ -384,3 +385,17 @@ def exam_submitted(tenant: Tenant, account: Account, attempt: ExamAttempt) -> No
     """An attempt was submitted and scored: by the learner (``attempt.status == "submitted"``)
     or by the server when its time was up (``"expired"``). ``attempt.score_centi`` and
     ``attempt.passed`` are final. Called once per attempt, after the commit."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Dashboards
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def dashboard_panels(tenant: Tenant, filters: DashboardFilters) -> list[DashboardPanel] | None:
+    """The tenant's own ``DashboardPanel`` items on its 数据看板 (``/admin/dashboard``), for the
+    page's ``filters`` (year, position, course, company). Each is drawn as a chart beside its data
+    table and included in the XLSX export, like the core's. Figures must come from grouped SQL
+    queries through ``scoped`` (never rows loaded into Python): the page is timed at national
+    scale (benchmarks/bench_dashboards.py)."""

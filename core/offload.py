@@ -35,9 +35,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # Workers per kind of work; one job's memory bound times this is the pool's peak.
-POOL_SIZES = {"password": 2, "image": 2, "spreadsheet": 1, "pdf": 2, "face": 2}
+POOL_SIZES = {"password": 2, "image": 2, "spreadsheet": 1, "pdf": 2, "face": 2, "chart": 2}
 # Kinds whose work holds the GIL: run in processes. The address-space limit of each such worker.
-PROCESS_KINDS = {"spreadsheet"}
+PROCESS_KINDS = {"spreadsheet", "chart"}  # chart: pygal's SVG (core.dashboards.charts), pure Python
 PROCESS_MEMORY_LIMIT = 1024 * 1024 * 1024  # bytes of address space (RLIMIT_AS) per worker process
 _pools: dict[str, Executor] = {}
 

@@ -36,6 +36,7 @@ RUNS = [
     ("bench_snapshots.py", ["--frames", "2", "--burst", "2"], "verdicts/s", False),
     ("bench_faces.py", [], "FaceLandmarker", False),
     ("bench_matchers.py", [], "sface", False),
+    ("bench_dashboards.py", ["2"], "vs bare p95", False),
 ]
 
 pytestmark = pytest.mark.bench

@@ -28,12 +28,12 @@ async def test_create_admin_for_each_tenant_and_the_platform_signs_in(run_cli, c
     assert await run_cli("create-admin", "--tenant", "survey", "--mobile", mobile, "--password", password) == 0
     assert "tenant_admin ready in survey" in capsys.readouterr().out
     r = await client.signin("survey", "mobile", password, mobile=mobile)
-    assert r.status_code == 303 and r.headers["location"] == "/t/survey/staff/enterprises"  # their work page
+    assert r.status_code == 303 and r.headers["location"] == "/t/survey/admin/dashboard"  # their work page (数据看板)
 
     assert await run_cli("create-admin", "--tenant", "construction", "--id-number", id_number.lower(),
                          "--password", password) == 0
     r = await client.signin("construction", "id", password, id_number=id_number)
-    assert r.status_code == 303 and r.headers["location"] == "/t/construction/admin/courses"
+    assert r.status_code == 303 and r.headers["location"] == "/t/construction/admin/dashboard"
 
     assert await run_cli("create-admin", "--username", f"op-{mobile}", "--password", password) == 0
     await client.get("/platform/signin")

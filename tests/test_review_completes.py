@@ -168,7 +168,7 @@ async def test_staff_land_on_their_work_page(client, make_account):
     await client.post(f"{T}/signout")
     admin, password = await make_account("construction", role="tenant_admin")
     r = await client.signin("construction", "id", password, id_number=admin.id_number)
-    assert r.headers["location"] == f"{T}/admin/courses"  # the first page of the admin menu
+    assert r.headers["location"] == f"{T}/admin/dashboard"  # the first page of the admin menu: 数据看板
     await client.post(f"{T}/signout")
     learner, password = await make_account("construction", role="learner")
     r = await client.signin("construction", "id", password, id_number=learner.id_number)

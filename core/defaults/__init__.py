@@ -66,6 +66,9 @@ def menu_links(tenant: Any, account: Any) -> list[MenuLink]:
                              flow="proctoring")]
                    if tenant is not None and tenant.rules.face.allow_alternative else [])
     return [*exams, *alternative,
+        # 数据看板 comes first of the admin links: a tenant admin lands on it after signing in.
+        MenuLink("数据看板", "/admin/dashboard", roles=("tenant_admin",), order=12),
+        MenuLink("审核看板", "/review/dashboard", roles=("reviewer",), order=61, flow="review"),
         MenuLink("题库管理", "/admin/exams", roles=("tenant_admin",), order=78, flow="exams"),
         MenuLink("考核记录", "/admin/exams/attempts", roles=("reviewer",), order=79, flow="exams"),
         MenuLink("我的", "/me", order=10),

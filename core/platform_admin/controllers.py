@@ -16,6 +16,8 @@ from core.audit.services import record
 from core.jobs.controllers import STATUS_LABELS
 from core.jobs.records import OPEN
 from core.jobs.tables import JobRun
+from core.dashboards.pages import shown
+from core.dashboards.platform import panels as dashboard_figures
 from core.tenants.tables import TenantRow
 from core.web import CSRF_COOKIE, SAFE_METHODS, client_address, platform_of, render
 
@@ -138,5 +140,18 @@ async def jobs_page(request: Request) -> Response:
                          "tenant_slugs": slugs, "status": status})
 
 
+@get("/dashboard")
+async def dashboard_page(request: Request) -> Response:
+    """数据看板 of the platform: tenants side by side, SMS, the job queue (core.dashboards.platform)."""
+    operator = await _operator(request)
+    if operator is None:
+        return Redirect(path="/platform/signin", status_code=303)
+    p = platform_of(request)
+    panels, queue = await dashboard_figures([t for t in p.tenants if t.id is not None])
+    return await render(request, "dashboards/platform.html", {
+        "operator": operator, "queue": queue, "panels": await shown(request, panels)})
+
+
 def router() -> Router:
-    return Router(path="/platform", route_handlers=[signin_page, signin_submit, signout, tenants_page, jobs_page])
+    return Router(path="/platform", route_handlers=[signin_page, signin_submit, signout, tenants_page, jobs_page,
+                                                    dashboard_page])

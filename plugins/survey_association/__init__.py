@@ -66,6 +66,13 @@ def menu_links(tenant, account):
 
 
 @hookimpl
+async def dashboard_panels(tenant, filters):
+    from plugins.survey_association import dashboard
+
+    return await dashboard.panels(tenant, filters)
+
+
+@hookimpl
 def notify_templates(tenant):
     return {
         "roster_added": "${name}，您好！${enterprise}已将您登记为企业学员。请登录培训平台个人用户，在“我的 → 个人档案”中"

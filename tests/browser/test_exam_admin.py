@@ -42,7 +42,7 @@ async def test_admin_imports_a_bank_with_errors_at_their_cells(live_server, new_
     await page.fill("input[name=id_number]", admin.id_number)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("form.form button")
-    await page.wait_for_url(re.compile(r"/admin/courses$"))  # a tenant admin lands on their admin home
+    await page.wait_for_url(re.compile(r"/admin/dashboard$"))  # a tenant admin lands on 数据看板
 
     await page.click("nav >> text=题库管理")
     row = page.locator("tr[data-position='安全员']")

@@ -46,7 +46,7 @@ async def test_admin_adds_a_second_reviewer_and_the_clearing_completes(live_serv
     # The admin adds a reviewer at 账号管理.
     page = await new_page(1280, 900)
     await _sign_in(page, root, admin.id_number, PASSWORD)
-    await page.wait_for_url(re.compile(r"/admin/courses$"))  # a tenant admin lands on their admin home
+    await page.wait_for_url(re.compile(r"/admin/dashboard$"))  # a tenant admin lands on 数据看板
     await page.click("nav >> text=账号管理")
     await page.wait_for_url(re.compile(r"/admin/staff$"))
     new_id = fake_id_number()
@@ -61,7 +61,7 @@ async def test_admin_adds_a_second_reviewer_and_the_clearing_completes(live_serv
     await screenshot(page, "staff-accounts-desktop")
     phone = await new_page(375, 800)
     await _sign_in(phone, root, admin.id_number, PASSWORD)
-    await phone.wait_for_url(re.compile(r"/admin/courses$"))
+    await phone.wait_for_url(re.compile(r"/admin/dashboard$"))
     await phone.goto(f"{root}/admin/staff")
     assert await phone.evaluate("() => document.documentElement.scrollWidth") <= 375
     await screenshot(phone, "staff-accounts-phone")

@@ -74,7 +74,7 @@ async def sign_in(page, root: str, mobile: str, password: str) -> None:
     await page.fill("input[name=mobile]", mobile)
     await page.fill("input[name=password]", password)
     await page.click("form button[type=submit]")
-    await page.wait_for_url(re.compile(r"/(me|staff/enterprises)(\?|$)"))  # the tenant admin: their work page
+    await page.wait_for_url(re.compile(r"/(me|admin/dashboard)(\?|$)"))  # the tenant admin: their work page (数据看板)
 
 
 async def test_survey_company_to_learner_flow(live_server, new_page, tmp_path):

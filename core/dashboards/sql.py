@@ -1,0 +1,83 @@
+"""SQL pieces the dashboards' grouped queries share: the filters as conditions on an enrolment
+(the table itself or a foreign key to it), a learner's company, and a timestamp's tenant date.
+
+Every query that uses them starts from ``scoped(Table, tenant)``, so the tenant is in each one;
+subqueries reach rows only through the scoped row's own learner or enrolment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from piccolo.columns import Column
+from piccolo.querystring import QueryString
+
+from core.courses.tables import Enrollment
+from core.dashboards.values import DashboardFilters
+from core.db.scoped import scoped
+from core.roster.tables import LearnerProfile
+
+ZONE_NAME = re.compile(r"^[A-Za-z0-9_+\-/]{1,64}$")
+NO_COMPANY = "未填写单位"
+
+
+def company_of_enrolment(alias: str = "company") -> QueryString:
+    """The company label of an enrolment's learner: 所属企业 (the roster's enterprise) when joined,
+    else 所在单位 (the staff import's text), else NO_COMPANY. Joins learner_profile on the learner
+    (its account is unique) and the enterprise by key: hash joins, whatever the number of rows."""
+    profile = Enrollment.account.join_on(LearnerProfile.account)
+    return QueryString("COALESCE({}, NULLIF({}, ''), '" + NO_COMPANY + "')", profile.enterprise.name, profile.company,
+                       alias=alias)
+
+
+def postgres(table: Any) -> bool:
+    return table._meta.db.engine_type in ("postgres", "cockroach")
+
+
+def where(tenant: Any, f: DashboardFilters, e: Any = Enrollment) -> list[Any]:
+    """Conditions for ``f`` on the enrolment ``e``: ``Enrollment`` itself, or a foreign key to it
+    (``ExamAttempt.enrollment``), whose company condition is a subquery of the tenant's enrolments."""
+    out: list[Any] = []
+    if f.year:
+        out.append(e.course.year == f.year)
+    if f.position:
+        out.append(e.course.position == f.position)
+    if f.course:
+        out.append(e.course == f.course)
+    if f.company:
+        same = QueryString("{} = {}", company_of_enrolment(), f.company)
+        out.append(same if e is Enrollment else e.is_in(scoped(Enrollment, tenant).select(Enrollment.id).where(same)))
+    return out
+
+
+def learners_in(tenant: Any, f: DashboardFilters) -> Any:
+    """A subquery of the accounts enrolled on a course matching ``f`` (for tables that point at a
+    learner, not an enrolment: face checks, study clocks)."""
+    return scoped(Enrollment, tenant).select(Enrollment.account).where(*where(tenant, f) or [Enrollment.id > 0])
+
+
+def local_date(column: Column, tz: ZoneInfo, alias: str = "day") -> QueryString:
+    """The date of the timestamp ``column`` in ``tz``. PostgreSQL converts with the zone's rules;
+    SQLite, which has no time zones, adds the zone's offset of today (exact for zones without
+    daylight saving, such as Asia/Shanghai). The zone name is checked and written into the SQL
+    (not a parameter), so the same expression can be grouped by."""
+    if postgres(column._meta.table):
+        if not ZONE_NAME.match(tz.key):
+            raise ValueError(f"unexpected time zone name {tz.key!r}")
+        return QueryString(f"CAST(({{}} AT TIME ZONE '{tz.key}') AS DATE)", column, alias=alias)
+    minutes = int(dt.datetime.now(tz).utcoffset().total_seconds() // 60)
+    return QueryString(f"date({{}}, '{minutes:+d} minutes')", column, alias=alias)
+
+
+def as_date(value: Any) -> dt.date:
+    """A grouped date as returned by either database (a date, or ISO text from SQLite)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+
+
+def year_range(f: DashboardFilters, tz: ZoneInfo) -> tuple[dt.datetime, dt.datetime] | None:
+    """The filter's year as [start, end) instants in ``tz`` (None: every year)."""
+    if not f.year:
+        return None
+    return (dt.datetime(f.year, 1, 1, tzinfo=tz), dt.datetime(f.year + 1, 1, 1, tzinfo=tz))
