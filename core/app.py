@@ -213,10 +213,10 @@ def core_pages() -> list[Any]:
     placed = {*learners, *hours, *registry, *exports.ROUTES}
     return [
         *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
-        *audit_pages.ROUTES, *dashboards.ROUTES,
+        *audit_pages.ROUTES, *(h for h in dashboards.ROUTES if h is not dashboards.reviewer_dashboard),
         *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
         *flow("proctoring", proctoring.ROUTES),
-        *flow("review", [*review.ROUTES, *review_bulk.ROUTES]),
+        *flow("review", [*review.ROUTES, *review_bulk.ROUTES, dashboards.reviewer_dashboard]),
         *flow("exams", [*exams.ROUTES, exports.export_exams]),
         *flow("certificates", [*(h for h in certificates.ROUTES if h not in placed), exports.export_certificates]),
         *flow("registry", registry),
