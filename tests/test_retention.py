@@ -37,7 +37,7 @@ async def test_purge_deletes_old_face_evidence_and_keeps_recent(platform, tenant
     assert await StoredFile.exists().where(StoredFile.id == old_file.id) is False
     assert not (platform.storage.root / old_file.key).exists()
     assert await FaceVerification.exists().where(FaceVerification.id == recent.id) is True
-    assert platform.storage.read(recent_file) == b"jpeg-bytes"
+    assert await platform.storage.read(recent_file) == b"jpeg-bytes"
 
 
 async def test_purge_leaves_other_tenants_alone(platform, tenant, make_account):
