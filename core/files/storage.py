@@ -32,6 +32,8 @@ CHUNK = 256 * 1024
 SIGNED_KINDS = frozenset({"lesson_video", "certificate"})
 # The object's metadata that carries its checksum (x-amz-meta-sha256 on S3).
 SHA_META = "sha256"
+# obstore raises Python's FileNotFoundError for a missing object (its NotFoundError is declared).
+MISSING = (NotFoundError, FileNotFoundError)
 
 
 def new_key(tenant_id: int, kind: str) -> str:
@@ -193,26 +195,26 @@ class ObjectStorage(Storage):
         try:
             result = await obstore.get_async(self.store, key)
             return bytes(await result.bytes_async())
-        except NotFoundError as exc:
+        except MISSING as exc:
             raise FileNotFoundError(key) from exc
 
     async def remove(self, key: str) -> None:
         try:
             await obstore.delete_async(self.store, key)
-        except NotFoundError:
+        except MISSING:
             pass
 
     async def has(self, key: str) -> bool:
         try:
             await obstore.head_async(self.store, key)
-        except NotFoundError:
+        except MISSING:
             return False
         return True
 
     async def checksum(self, key: str) -> str | None:
         try:
             result = await obstore.get_async(self.store, key, options={"head": True})
-        except NotFoundError:
+        except MISSING:
             return None
         return result.attributes.get(SHA_META)
 
