@@ -1,4 +1,5 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, demo, serve, worker."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, storage migrate, demo, serve,
+worker."""
 
 from __future__ import annotations
 
@@ -117,6 +118,18 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
             raise SystemExit(str(exc)) from None
 
 
+async def _storage_migrate(settings: Settings) -> bool:
+    from core.files.migrate import migrate
+    from core.files.storage import LocalStorage, object_storage
+
+    target = object_storage(settings)  # XUESHI_STORAGE_URL and friends: the bucket to fill
+    async with _started(settings):
+        done = await migrate(LocalStorage(settings.storage_dir), target)
+    print(f"copied={done.copied} already={done.already} missing={len(done.missing)} corrupt={len(done.corrupt)} "
+          f"failed={len(done.failed)}")
+    return done.ok
+
+
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
     from core.retention import purge
 
@@ -163,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
+    storage = sub.add_parser("storage", help="files: copy the local folder into the bucket (XUESHI_STORAGE_URL)")
+    storage.add_argument("action", choices=["migrate"])
     staff = sub.add_parser("staff", help="a tenant's staff accounts, a learner's password reset (as 账号管理 does)")
     staff.add_argument("action", choices=["list", "add", "deactivate", "activate", "reset-password"])
     staff.add_argument("--tenant", required=True, help="tenant slug")
@@ -198,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "purge":
         for slug, counts in asyncio.run(_purge(settings)).items():
             print(slug, " ".join(f"{k}={v}" for k, v in counts.items()))
+    elif args.command == "storage":
+        return 0 if asyncio.run(_storage_migrate(settings)) else 1
     elif args.command == "staff":
         if args.action == "add" and not args.password:
             args.password = getpass.getpass("初始密码 / initial password: ")

@@ -40,7 +40,7 @@ def new_key(tenant_id: int, kind: str) -> str:
     return f"{tenant_id}/{kind}/{secrets.token_hex(16)}"
 
 
-def _digest(source: Path) -> tuple[int, str]:
+def file_digest(source: Path) -> tuple[int, str]:
     digest = hashlib.sha256()
     with source.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -70,7 +70,7 @@ class Storage:
     ) -> StoredFile:
         """Store a file already on disk (a large upload spooled to a temporary file); the source
         is consumed (moved or uploaded, then removed)."""
-        size, sha = await anyio.to_thread.run_sync(_digest, source)
+        size, sha = await anyio.to_thread.run_sync(file_digest, source)
         key = new_key(tenant_id, kind)
         await self.put_file(key, source, media_type=media_type, sha256=sha)
         row = StoredFile(tenant=tenant_id, owner=owner_id, kind=kind, key=key, media_type=media_type, size=size,
@@ -162,7 +162,7 @@ class LocalStorage(Storage):
 
     async def checksum(self, key: str) -> str | None:
         path = self._path(key)
-        return (await anyio.to_thread.run_sync(_digest, path))[1] if path.is_file() else None
+        return (await anyio.to_thread.run_sync(file_digest, path))[1] if path.is_file() else None
 
     async def chunks(self, key: str, first: int, last: int) -> AsyncIterator[bytes]:
         async with await anyio.open_file(self._path(key), "rb") as f:
@@ -188,8 +188,12 @@ class ObjectStorage(Storage):
         await obstore.put_async(self.store, key, data, attributes={"Content-Type": media_type, SHA_META: sha256})
 
     async def put_file(self, key: str, source: Path, *, media_type: str, sha256: str) -> None:
-        await obstore.put_async(self.store, key, source, attributes={"Content-Type": media_type, SHA_META: sha256})
+        await self.upload(key, source, media_type=media_type, sha256=sha256)
         source.unlink(missing_ok=True)
+
+    async def upload(self, key: str, source: Path, *, media_type: str, sha256: str) -> None:
+        """Copy a file on disk into the bucket (streamed, multipart when large); the file stays."""
+        await obstore.put_async(self.store, key, source, attributes={"Content-Type": media_type, SHA_META: sha256})
 
     async def get(self, key: str) -> bytes:
         try:
