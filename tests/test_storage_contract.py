@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from certificate_helpers import approved_enrolment, sign_in
+from core.certificates import services as certificates
 from core.courses import services as courses
 from core.courses.tables import Enrollment
 from core.files.storage import LocalStorage, ObjectStorage
@@ -121,6 +123,30 @@ async def test_the_player_gets_its_video_with_ranges_from_the_app_or_the_bucket(
     await client.signin("construction", "id", password, id_number=other.id_number)
     refused = await client.get(url)
     assert refused.status_code == 404 and "location" not in refused.headers  # no URL for the unenrolled
+
+
+async def test_a_certificate_is_viewed_by_a_signed_url_on_a_bucket_and_downloaded_through_the_app(
+        client, platform, make_account, backend):
+    tenant, account, password, enrollment = await approved_enrolment(platform, make_account)
+    cert = await certificates.issue(platform, platform.hooks(tenant), tenant, enrollment)
+    await sign_in(client, "construction", account, password)
+    url = f"/t/construction/certificates/{enrollment.id}/pdf"
+    download = await client.get(f"{url}?download=true")
+    assert download.status_code == 200 and "attachment" in download.headers["content-disposition"]
+    assert hashlib.sha256(download.content).hexdigest() == cert.sha256
+    view = await client.get(url)
+    if backend == "local":
+        assert view.status_code == 200 and view.content == download.content
+    else:
+        assert view.status_code == 302 and view.headers["location"].startswith(platform.storage.media_origin + "/")
+        async with httpx.AsyncClient() as http:
+            signed = await http.get(view.headers["location"])
+        assert signed.status_code == 200 and signed.content == download.content
+        assert signed.headers["content-type"] == "application/pdf"
+    other, other_password = await make_account("construction")
+    await sign_in(client, "construction", other, other_password)
+    refused = await client.get(url)
+    assert refused.status_code == 404 and "location" not in refused.headers
 
 
 async def test_the_purge_keeps_evidence_on_legal_hold_and_deletes_the_rest(platform, tenant, make_account):
