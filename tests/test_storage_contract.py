@@ -17,10 +17,11 @@ from certificate_helpers import approved_enrolment, sign_in
 from core.certificates import services as certificates
 from core.courses import services as courses
 from core.courses.tables import Enrollment
-from core.files.storage import LocalStorage, ObjectStorage
+from core.files.storage import LocalStorage, ObjectStorage, storage_from_settings
 from core.files.tables import StoredFile
 from core.proctoring.tables import FaceVerification
 from core.retention import purge
+from core.settings import Settings
 from core.study.tables import StudyEvent
 from s3_server import new_bucket, s3_settings
 from test_retention import (  # noqa: F401  (collected again, on both backends)
@@ -180,3 +181,20 @@ async def test_the_purge_keeps_evidence_on_legal_hold_and_deletes_the_rest(platf
     assert await platform.storage.read(held_frame) == b"frame"
     assert not await FaceVerification.exists().where(FaceVerification.id == control.id)
     assert not await platform.storage.exists(control_frame)
+
+
+def test_the_bucket_is_configured_from_the_environment_only():
+    env = {"XUESHI_STORAGE_URL": "s3://xueshi-files/prod", "XUESHI_STORAGE_REGION": "oss-cn-beijing",
+           "XUESHI_STORAGE_ENDPOINT": "https://oss-cn-beijing.aliyuncs.com", "XUESHI_STORAGE_VIRTUAL_HOSTED": "1",
+           "XUESHI_STORAGE_ACCESS_KEY": "AK-test", "XUESHI_STORAGE_SECRET_KEY": "SK-secret-test",
+           "XUESHI_STORAGE_SIGNED_SECONDS": "600", "XUESHI_SECRET_KEY": "k"}
+    settings = Settings.from_env(env)
+    assert "SK-secret-test" not in repr(settings) and "AK-test" not in repr(settings)
+    storage = storage_from_settings(settings)
+    assert isinstance(storage, ObjectStorage) and storage.signed_for == dt.timedelta(seconds=600)
+    assert storage.media_origin == "https://xueshi-files.oss-cn-beijing.aliyuncs.com"
+    path_style = storage_from_settings(Settings.from_env({**env, "XUESHI_STORAGE_VIRTUAL_HOSTED": ""}))
+    assert path_style.media_origin == "https://oss-cn-beijing.aliyuncs.com"
+    assert isinstance(storage_from_settings(Settings.from_env({"XUESHI_SECRET_KEY": "k"})), LocalStorage)
+    with pytest.raises(ValueError, match="s3://bucket"):
+        storage_from_settings(Settings.from_env({**env, "XUESHI_STORAGE_URL": "oss://xueshi-files"}))

@@ -245,8 +245,11 @@ def object_storage(settings: Settings) -> ObjectStorage:
     if settings.storage_access_key:
         config["access_key_id"] = settings.storage_access_key
         config["secret_access_key"] = settings.storage_secret_key
-    store = S3Store(url.netloc, prefix=url.path.strip("/") or None, config=config,
-                    client_options={"allow_http": settings.storage_endpoint.startswith("http://")})
+    # A request may last as long as a slow browser takes to receive a file streamed through the
+    # app (the client's default is 30 s for the whole body); a stalled one ends after a minute.
+    client = {"allow_http": settings.storage_endpoint.startswith("http://"),
+              "timeout": dt.timedelta(minutes=30), "read_timeout": dt.timedelta(minutes=1)}
+    store = S3Store(url.netloc, prefix=url.path.strip("/") or None, config=config, client_options=client)
     endpoint = urlsplit(settings.storage_endpoint or f"https://s3.{settings.storage_region}.amazonaws.com")
     host = f"{url.netloc}.{endpoint.netloc}" if settings.storage_virtual_hosted else endpoint.netloc
     origin = f"{endpoint.scheme}://{host}"
