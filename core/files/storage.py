@@ -111,7 +111,8 @@ class Storage:
         raise NotImplementedError
 
     async def checksum(self, key: str) -> str | None:
-        """The SHA-256 recorded with the object (None if absent or unrecorded), without its bytes."""
+        """The object's SHA-256 (None if absent): a bucket's is recorded at upload and read without
+        the bytes; a local file is hashed."""
         raise NotImplementedError
 
     def chunks(self, key: str, first: int, last: int) -> AsyncIterator[bytes]:
