@@ -12,6 +12,8 @@ What is measured, over real sockets with wrk (Debian's ``wrk``), in one run:
 It prints req/s, p50/p95 latency, the ratio platform/bare, and the peak number of PostgreSQL
 connections to the benchmark database seen while wrk ran (sampled every 50 ms), beside the sum
 of the workers' pool sizes it must stay within. A throw-away database is created and dropped.
+It also prints ``select 1`` queries per second through a pool of 10 with asyncpg's default reset
+on release against the project's (``core.db._keep_session``), in the same run.
 First it serves the bare handler on three server stacks (uvicorn with uvloop + httptools, uvicorn
 with the plain asyncio loop and h11, granian), 2 processes each, so the choice of stack is
 measured in the same run.
@@ -201,6 +203,28 @@ async def _deploy_and_sign_in(env: dict[str, str], port: int | None = None) -> N
     await platform.stop()
 
 
+async def _pool_rates(url: str, rounds: int = 300) -> dict[str, float]:
+    """``select 1`` per second, 10 tasks on a pool of 10, with asyncpg's reset and with ours."""
+    import asyncpg
+
+    from core.db import _keep_session
+
+    rates = {}
+    for name, kw in (("asyncpg default reset", {}), ("core.db._keep_session", {"reset": _keep_session})):
+        pool = await asyncpg.create_pool(url, min_size=10, max_size=10, **kw)
+        try:
+            async def task() -> None:
+                for _ in range(rounds):
+                    await pool.fetchval("select 1")
+
+            t = time.perf_counter()
+            await asyncio.gather(*(task() for _ in range(10)))
+            rates[name] = 10 * rounds / (time.perf_counter() - t)
+        finally:
+            await pool.close()
+    return rates
+
+
 def _session_headers(port: int) -> list[str]:
     import httpx
 
@@ -236,6 +260,7 @@ def main() -> None:
     rows, stacks = [], []
     try:
         asyncio.run(_deploy_and_sign_in(env))
+        pool_rates = asyncio.run(_pool_rates(db_url, pick(300, 30)))
         for server in pick(list(SERVERS), list(SERVERS)[:1]):  # the bare handler on each server stack, 2 processes
             proc, port = _serve("bare_app", 2, env, server)
             try:
@@ -271,6 +296,10 @@ def main() -> None:
     for w, b_rps, b50, b95, p_rps, p50, p95, peak, pool in rows:
         print(f"{w:>7} {b_rps:>11.0f} {b50:>5.1f}/{b95:<6.1f} {p_rps:>15.0f} {p50:>5.1f}/{p95:<6.1f} "
               f"{b_rps / p_rps:>5.1f}x {peak:>14} {pool:>9}")
+    print()
+    base = pool_rates["asyncpg default reset"]
+    for name, rate in pool_rates.items():
+        print(f"pool of 10, select 1: {name:<24} {rate:>8.0f} queries/s  {rate / base:.2f}x")
     within = all(peak <= pool for *_, peak, pool in rows)
     print("peak PostgreSQL connections within the pool sizes:", "yes" if within else "NO")
 

@@ -50,7 +50,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("core.files.limits", name) for name in ("MAX_UPLOAD_BYTES", "PHOTO_FORM_MAX_BODY")},
     "clean_image_async": ("core.files.images", "clean_image_async"),
     "JobSpec": ("core.jobs", "JobSpec"),
+    "flow": ("core.capabilities", "flow"),
     "job_platform": ("core.jobs", "platform_of"),
+    "job_tenants": ("core.jobs.specs", "tenants_of"),
     "report_progress": ("core.jobs", "report"),
     **{name: ("core.roster.imports", name) for name in (
         "Preview", "PreviewRow", "RosterColumn", "RowError", "commit_roster", "map_columns", "preview_roster")},
@@ -79,6 +81,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "scoped": ("core.db.scoped", "scoped"),
     # Certificates (for cert_number / cert_issued / registry_exporters implementations)
     "Certificate": ("core.certificates.tables", "Certificate"),
+    "CertificateField": ("core.certificates.fields", "CertificateField"),
     "RegistryExporter": ("core.certificates.registry", "RegistryExporter"),
     "RegistryRecord": ("core.certificates.registry", "RegistryRecord"),
     "exam_cleared": ("core.exams.eligibility", "exam_cleared"),

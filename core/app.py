@@ -28,9 +28,12 @@ from core import errors
 from core.accounts import controllers as accounts
 from core.accounts import staff_pages
 from core.accounts.tables import Account
+from core.capabilities import flow, mounted
 from core.certificates import controllers as certificates
 from core.db.scoped import scoped
 from core.courses import controllers as courses
+from core.courses import edit_pages as course_edits
+from core.courses import exports
 from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
@@ -43,8 +46,9 @@ from core.proctoring import controllers as proctoring
 from core.settings import Settings
 from core.study import controllers as study
 from core.study import live_http
+from core.audit import pages as audit_pages
+from core.review import bulk_pages as review_bulk
 from core.review import controllers as review
-from core.templating import THEMES_DIR
 from core.web import (
     CSRF_COOKIE,
     SAFE_METHODS,
@@ -114,7 +118,8 @@ class XueshiApp(Litestar):
         live = self.state.platform.live
         if live is not None and scope["method"] == "POST" and scope["path"].endswith(BEAT_PATH):
             slug = scope["path"][3:-len(BEAT_PATH)] if scope["path"].startswith("/t/") else ""
-            if slug and "/" not in slug:  # the heartbeat's fast path (core.study.live)
+            tenant = self.state.platform.tenants.get(slug) if "/" not in slug else None
+            if tenant is not None and tenant.offers("courses"):  # the heartbeat's fast path (core.study.live)
                 try:
                     receive = await live_http.handle(live, self.state.platform, slug, scope, receive,
                                                      send_with_headers)
@@ -146,7 +151,8 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
     state = connection.state
     state.tenant = tenant
     state.base = "" if connection.scope.get(VIA_HOST) else f"/t/{slug}"
-    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"))
+    state.lang = pick_language(connection.cookies.get("xs_lang"), connection.query_params.get("lang"),
+                               tenant.spec.language)
     state.account = None
     session = await p.sessions.load(connection.cookies.get(p.sessions.cookie_name(tenant.slug)), tenant.slug)
     if session is None:
@@ -192,23 +198,47 @@ async def platform_index(request: Request) -> Response:
     return await render(request, "platform_index.html")
 
 
-def _tenant_routers(host: PluginHost, handlers: list[Any]) -> list[Router]:
+def _tenant_routers(platform: Platform, handlers: list[Any]) -> list[Router]:
     """One router per tenant at its literal ``/t/<slug>``: the core's and global plugins' pages,
-    plus the tenant plugin's own (which no other tenant has, and which may reuse its paths)."""
+    plus the tenant plugin's own (which no other tenant has, and which may reuse its paths),
+    less the pages of flows the tenant's rules switch off (core.capabilities)."""
     shared = list(handlers)
     owned: dict[str, list[Any]] = {}
-    for owner, routes in host.owned("register_routes"):
+    for owner, routes in platform.plugins.owned("register_routes"):
         (owned.setdefault(owner, []) if owner else shared).extend(routes)
-    return [Router(path=f"/t/{slug}", route_handlers=[*shared, *owned.get(slug, [])], guards=[resolve_request],
-                   opt={"tenant": slug})
-            for slug in host.specs]
+    return [Router(path=f"/t/{t.slug}", route_handlers=mounted(t, [*shared, *owned.get(t.slug, [])]),
+                   guards=[resolve_request], opt={"tenant": t.slug})
+            for t in platform.tenants]
 
 
-def _static_routers(host: PluginHost) -> list[Router]:
-    routers = [
-        create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core"),
-        create_static_files_router(path="/static/themes", directories=[THEMES_DIR], name="static_themes"),
+def core_pages() -> list[Any]:
+    """The core's pages, each flow's marked with its flow (core.tenancy.FLOWS); the learner
+    pages of 学员管理 belong to no flow."""
+    learners = [courses.learners_page, courses.learners_template, courses.learners_upload, courses.learners_commit,
+                courses.learner_page, courses.learner_mobile, exports.export_learners]
+    hours = [certificates.hours_records, exports.export_progress]
+    registry = [courses.learner_registry_resend, certificates.registry_create, certificates.registry_batch,
+                certificates.registry_file, certificates.registry_result]
+    placed = {*learners, *hours, *registry, *exports.ROUTES}
+    return [
+        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
+        *audit_pages.ROUTES,
+        *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
+        *flow("proctoring", proctoring.ROUTES),
+        *flow("review", [*review.ROUTES, *review_bulk.ROUTES]),
+        *flow("exams", [*exams.ROUTES, exports.export_exams]),
+        *flow("certificates", [*(h for h in certificates.ROUTES if h not in placed), exports.export_certificates]),
+        *flow("registry", registry),
     ]
+
+
+def _static_routers(host: PluginHost, themes: dict[str, Path]) -> list[Router]:
+    """The core's files, each theme's ``static/`` folder (the repository's and the plugins',
+    ``core.themes``) and the plugins' ``static_dirs``."""
+    routers = [create_static_files_router(path="/static/core", directories=[CORE_STATIC], name="static_core")]
+    for name, folder in themes.items():
+        routers.append(create_static_files_router(path=f"/static/themes/{name}/static", directories=[folder / "static"],
+                                                  name=f"static_theme_{name}"))
     for name, folder in collected(host.pm, "static_dirs"):
         routers.append(create_static_files_router(path=f"/static/plugins/{name}", directories=[folder],
                                                   name=f"static_{name}"))
@@ -221,8 +251,6 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
     Its startup opens the pool and reads the tenants' ids; it never migrates."""
     platform = platform or build_platform(settings, plugins)
     host = platform.plugins
-    handlers = [*accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *proctoring.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES,
-                *courses.ROUTES, *study.ROUTES, *review.ROUTES, *certificates.ROUTES, *exams.ROUTES]
 
     async def start(app: Litestar) -> None:
         await app.state.platform.start()
@@ -231,8 +259,8 @@ def create_app(settings: Settings | None = None, plugins: list[object] = (), *,
         await app.state.platform.stop()
 
     app = XueshiApp(
-        route_handlers=[*_static_routers(host), platform_admin_router(), platform_index,
-                        *_tenant_routers(host, handlers)],
+        route_handlers=[*_static_routers(host, platform.themes), platform_admin_router(), platform_index,
+                        *_tenant_routers(platform, core_pages())],
         dependencies=dependencies(),
         on_startup=[start],
         on_shutdown=[stop],

@@ -7,17 +7,32 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import logging
 import sys
 
+from core import db
+from core.accounts import staff
+from core.accounts.services import upsert_account
+from core.accounts.staff_pages import signin_identifiers
+from core.accounts.tables import Account
+from core.app import create_app
+from core.db.scoped import scoped
+from core.demo import create_demo
+from core.files.migrate import migrate
+from core.files.storage import LocalStorage, object_storage
+from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
+from core.jobs.worker import run_worker
+from core.kernel import build_platform
+from core.notify.services import DemoConsoleSms
+from core.retention import purge
 from core.settings import Settings
+from core.tenants.services import sync_tenants
 
 
 @contextlib.asynccontextmanager
 async def _started(settings: Settings):
     """A started platform (pool open, tenant ids read) for one command: no cron jobs, which are
     the serving processes' and workers' to run."""
-    from core.kernel import build_platform
-
     platform = build_platform(settings)
     await platform.start(jobs=False)
     try:
@@ -27,17 +42,11 @@ async def _started(settings: Settings):
 
 
 async def _migrate(settings: Settings) -> None:
-    from core import db
-    from core.kernel import build_platform
-
     build_platform(settings)  # registers the plugins' Piccolo apps
     await db.migrate(verbose=True)
 
 
 async def _sync(settings: Settings) -> list[str]:
-    from core.kernel import build_platform
-    from core.tenants.services import sync_tenants
-
     platform = build_platform(settings)
     return await sync_tenants(platform.plugins, list(platform.tenants))
 
@@ -45,10 +54,6 @@ async def _sync(settings: Settings) -> list[str]:
 async def _create_admin(settings: Settings, args: argparse.Namespace, password: str) -> str:
     """A tenant admin signs in like the tenant's other users (mobile or ID number, checked and
     normalised); a platform operator by username. Returns what was created, for the message."""
-    from core.accounts.services import upsert_account
-    from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
-    from core.kernel import build_platform
-
     platform = build_platform(settings)
     tenant = platform.tenants.get(args.tenant)
     if args.tenant and tenant is None:
@@ -77,12 +82,6 @@ async def _create_admin(settings: Settings, args: argparse.Namespace, password: 
 
 async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
     """``xueshi staff``: what 账号管理 does (core.accounts.staff), from the command line."""
-    from core.accounts import staff
-    from core.accounts.staff_pages import signin_identifiers
-    from core.accounts.tables import Account
-    from core.db.scoped import scoped
-    from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
-
     async with _started(settings) as platform:
         tenant = platform.tenants.get(args.tenant)
         if tenant is None:
@@ -119,9 +118,6 @@ async def _staff(settings: Settings, args: argparse.Namespace) -> list[str]:
 
 
 async def _storage_migrate(settings: Settings) -> bool:
-    from core.files.migrate import migrate
-    from core.files.storage import LocalStorage, object_storage
-
     target = object_storage(settings)  # XUESHI_STORAGE_URL and friends: the bucket to fill
     async with _started(settings):
         done = await migrate(LocalStorage(settings.storage_dir), target)
@@ -131,8 +127,6 @@ async def _storage_migrate(settings: Settings) -> bool:
 
 
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
-    from core.retention import purge
-
     async with _started(settings) as platform:
         return {t.slug: await purge(t, platform.storage) for t in platform.tenants}
 
@@ -146,18 +140,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int, plugins: list
         uvicorn.run("core.app:app_from_env", factory=True, host=host, port=port, workers=workers,
                     loop="uvloop", http="httptools", log_level="info")
     else:
-        from core.app import create_app
-
         uvicorn.run(create_app(settings, list(plugins)), host=host, port=port, loop="uvloop", http="httptools",
                     log_level="info")
 
 
 def _worker(settings: Settings, concurrency: int) -> None:
     """SAQ workers on Redis (``REDIS_URL``); each builds its own platform, never the web app."""
-    import logging
-
-    from core.jobs.worker import run_worker
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     asyncio.run(run_worker(settings, concurrency=concurrency))
 
@@ -206,8 +194,6 @@ def main(argv: list[str] | None = None) -> int:
             for line in asyncio.run(_sync(settings)):
                 print(line)
         else:
-            from core.kernel import build_platform
-
             for t in build_platform(settings).tenants:
                 print(f"{t.slug}\t{t.name}\t/t/{t.slug}/\t{', '.join(t.spec.hosts)}")
     elif args.command == "purge":
@@ -224,13 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         password = args.password or getpass.getpass("密码 / password: ")
         print(asyncio.run(_create_admin(settings, args, password)))
     elif args.command == "demo":
-        from core.demo import create_demo
-
         lines = asyncio.run(create_demo(settings, f"http://{args.host}:{args.port}"))
         print("\n".join(lines), flush=True)
         if not args.no_serve:
-            from core.notify.services import DemoConsoleSms
-
             print("演示环境：短信不会发送，验证码等短信内容显示在本窗口。", flush=True)
             _serve(settings, args.host, args.port, 1, [DemoConsoleSms()])
     elif args.command == "serve":

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from core.accounts.services import upsert_account
 from core.accounts.tables import Account, Enterprise
+from core.certificates.demo import seed_demo_certificates
+from core.courses.services import seed_demo_courses
 from core.db.scoped import scoped
 from core.hookcalls import collect
 from core.kernel import build_platform, deploy
+from core.review.demo import seed_demo_review
 from core.settings import Settings
 from core.values import ROLE_LABELS, DemoAccount
 
@@ -65,10 +68,6 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
         lines += [f"  {line}" for line in await collect(hooks.tenant_demo_data, tenant=tenant)]
         demo_courses = [c for group in [await collect(hooks.tenant_demo_courses, tenant=tenant)] for c in group]
         if demo_courses:
-            from core.certificates.demo import seed_demo_certificates
-            from core.courses.services import seed_demo_courses
-            from core.review.demo import seed_demo_review
-
             learners = {d.id_number: d.position for d in accounts if d.id_number and d.position}
             lines += await seed_demo_courses(platform, tenant, demo_courses, learners)
             waiting = await _account_ids(tenant, [d for d in accounts if d.awaiting_review])

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.files.limits import MAX_UPLOAD_BYTES
+from core.themes import static_url
 from core.web import VIA_HOST, is_htmx, platform_of
 
 FAVICON = "/static/core/favicon.svg"
@@ -52,7 +53,7 @@ def _page_tenant(request: Request) -> tuple[Any, str]:
 def _tenant_css(request: Request, tenant: Any) -> list[str]:
     """The tenant's stylesheets: its theme's tokens and the plugins' plain-``def`` extra CSS (an
     exception handler cannot await, so async implementations are left out)."""
-    urls = [f"/static/themes/{tenant.spec.theme}/static/tokens.css"]
+    urls = [static_url(tenant.spec.theme, "tokens.css")]
     for result in platform_of(request).hooks(tenant).extra_css_urls(tenant=tenant):
         if inspect.iscoroutine(result):
             result.close()
@@ -78,7 +79,7 @@ def error_page(request: Request, status_code: int, heading: str, message: str,
     name = e(tenant.name) if tenant else "学时培训平台"
     css = ["/static/core/css/app.css", *(_tenant_css(request, tenant) if tenant else [])]
     links = "".join(f'<link rel="stylesheet" href="{e(url)}">' for url in css)
-    logo = (f'<img class="logo" src="/static/themes/{e(tenant.spec.theme)}/static/logo.svg" alt="">'
+    logo = (f'<img class="logo" src="{e(static_url(tenant.spec.theme, "logo.svg"))}" alt="">'
             if tenant else "")
     body = (
         f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # types for readers and checkers only: no import cost, no cyc
     from core.accounts.signin import SigninMethod
     from core.accounts.tables import Account, Enterprise
     from core.certificates.registry import RegistryExporter
+    from core.certificates.fields import CertificateField
     from core.certificates.tables import Certificate
     from core.courses.tables import Course, Enrollment
     from core.exams.tables import ExamAttempt
@@ -71,6 +72,14 @@ def static_dirs() -> list[tuple[str, Path]] | None:
 
 
 @hookspec
+def theme_dirs() -> list[tuple[str, Path]] | None:
+    """``(name, folder)`` pairs: themes this plugin ships, chosen by ``TenantSpec.theme``. A
+    folder holds ``static/`` (``tokens.css``, ``logo.svg``, served at
+    ``/static/themes/<name>/static/``) and optionally ``templates/`` (searched first for the
+    tenant's pages). A name may not repeat one of the repository's ``themes/`` or another plugin's."""
+
+
+@hookspec
 def extra_template_vars(request: Request, tenant: Tenant) -> dict[str, Any] | None:
     """Extra variables for every page rendered for ``tenant``. An ``async def`` value without
     arguments is awaited by ``render`` first, only for pages whose templates name it."""
@@ -85,6 +94,12 @@ def extra_css_urls(tenant: Tenant) -> list[str] | None:
 def menu_links(tenant: Tenant, account: Account | None) -> list[MenuLink] | None:
     """``MenuLink`` items for the navigation of the signed-in ``account`` (``render`` asks only
     for signed-in accounts; other callers may pass None for an anonymous visitor)."""
+
+
+@hookspec
+def menu_hidden(tenant: Tenant, account: Account) -> list[str] | None:
+    """``href``s of menu links (any plugin's, the core's included) that ``account`` is not shown
+    in ``tenant``'s menu. Hiding a link leaves its page where it was."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,6 +330,14 @@ def cert_number(tenant: Tenant, enrollment: Enrollment, course: Course, revision
 def cert_issued(tenant: Tenant, certificate: Certificate, replaced: Certificate | None) -> None:
     """A certificate was issued and stored (its PDF and SHA-256 are final). ``replaced`` is the
     certificate it voided (证书更新), or None for a first issue."""
+
+
+@hookspec
+def certificate_fields(tenant: Tenant, certificate: Certificate, account: Account) -> list[CertificateField] | None:
+    """Extra ``CertificateField`` lines for a certificate being issued (``certificate`` is the
+    row about to be saved, ``account`` its holder): a label with a text value, or with an image.
+    Text fields are printed and kept with the certificate, and shown on the public verification
+    page unless ``public=False``; images are printed on the PDF only."""
 
 
 @hookspec

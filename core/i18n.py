@@ -1,7 +1,11 @@
 """gettext catalogues. The source language is Chinese (zh-CN, the default); ``en`` translates it.
 
-Catalogues are ``.po`` files under ``core/locale`` (and a plugin's ``locale`` folder), read with
-Babel at startup, so there is no compile step to forget.
+Catalogues are ``.po`` files under ``core/locale`` and a plugin's ``locale`` folder (the folder
+next to the plugin's module: ``<package>/locale/en/LC_MESSAGES/messages.po``), read with Babel at
+startup, so there is no compile step to forget. A tenant's pages read the core's catalogue, then
+the global plugins', then its own plugin's: the later translation of a message wins, so a tenant
+plugin may also reword the core's English for its own pages. A tenant plugin names its visitors'
+language in ``TenantSpec.language`` (zh-CN unless it says otherwise).
 """
 
 from __future__ import annotations
@@ -19,7 +23,18 @@ DEFAULT_LANGUAGE = "zh_CN"
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
+def plugin_locale_dir(plugin: object) -> Path | None:
+    """A plugin module's ``locale`` folder, when it has one."""
+    module_file = getattr(plugin, "__file__", None)
+    if not module_file:
+        return None
+    folder = Path(module_file).parent / "locale"
+    return folder if folder.is_dir() else None
+
+
 def load_translations(lang: str, extra_dirs: list[Path] = ()) -> gettext.NullTranslations:
+    """``lang``'s catalogue: the core's merged with each of ``extra_dirs`` in turn (a later
+    folder's translation of a message wins)."""
     if lang == DEFAULT_LANGUAGE:
         return gettext.NullTranslations()  # msgids are the Chinese text
     merged: Translations | None = None
@@ -40,8 +55,9 @@ def load_translations(lang: str, extra_dirs: list[Path] = ()) -> gettext.NullTra
     return merged or gettext.NullTranslations()
 
 
-def pick_language(cookie: str | None, query: str | None) -> str:
+def pick_language(cookie: str | None, query: str | None, default: str = DEFAULT_LANGUAGE) -> str:
+    """``?lang=``, else the ``xs_lang`` cookie, else ``default`` (the tenant's language)."""
     for value in (query, cookie):
         if value in LANGUAGES:
             return value
-    return DEFAULT_LANGUAGE
+    return default

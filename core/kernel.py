@@ -22,14 +22,20 @@ from core import db
 from core.accounts.sessions import Sessions
 from core.files.storage import Storage, storage_from_settings
 from core.hookcalls import Hooks, collect
+from core.i18n import plugin_locale_dir
 from core.jobs import Jobs
+from core.jobs.builtin import collect_specs
 from core.limits import Counter
 from core.locks import Locks
+from core.notify.services import sms_gateway_missing
 from core.plugins import PluginHost, collected, make_plugin_host
 from core.settings import Settings
+from core.study import live
 from core.templating import Templates
 from core.tenancy import Tenant, TenantDirectory
+from core.themes import theme_folders
 from core.tenants.services import load_tenants, sync_tenants
+from core.tenants.tables import TenantRow
 
 if TYPE_CHECKING:
     from core.faces import FaceProvider
@@ -64,6 +70,7 @@ class Platform:
     locks: Locks | None = None
     jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
     live: Any = None  # core.study.live.Live: heartbeats in Redis (Redis + PostgreSQL only)
+    themes: dict[str, Any] = field(default_factory=dict)  # theme name → folder (core.themes)
     started: bool = False
     jobs_running: bool = False
     # list[FaceProvider]: spelt Any so the fields' types resolve at run time (handlers take
@@ -104,8 +111,6 @@ class Platform:
             log.warning("tenant %s has no SMS gateway: text messages are recorded, not sent", tenant.slug)
 
     async def tenants_without_sms_gateway(self) -> list[Tenant]:
-        from core.notify.services import sms_gateway_missing
-
         return [t for t in self.tenants if await sms_gateway_missing(self.hooks(t))]
 
     async def stop(self) -> None:
@@ -160,27 +165,27 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
     host = make_plugin_host(plugins, load_entrypoints=settings.load_entrypoints)
     db.configure(settings.database_url, [*CORE_APPS, *collected(host.pm, "db_apps")])
     tenants = load_tenants(host)
+    themes = theme_folders(collected(host.pm, "theme_dirs"), host.specs.values())
     store = make_store(settings)
     platform = Platform(
         settings=settings,
         plugins=host,
         tenants=TenantDirectory(tenants),
-        templates=_templates(host, tenants, auto_reload=settings.debug),
+        templates=_templates(host, tenants, themes, auto_reload=settings.debug),
+        themes=themes,
         store=store,
         sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
         storage=storage_from_settings(settings),
         counters=make_counters(settings, store),
         locks=Locks(store),
     )
-    platform.jobs = Jobs.for_platform(platform)
+    platform.jobs = Jobs.for_platform(platform, collect_specs(platform))
     platform.live = make_live(settings, store)
     return platform
 
 
 def make_live(settings: Settings, store: Store) -> Any:
     """Live study (core.study.live) when Redis and PostgreSQL are configured, else None."""
-    from core.study import live
-
     if not live.enabled(settings):
         return None
     return live.Live(settings.redis_url, settings.database_url, idle_seconds=settings.session_idle_seconds,
@@ -188,17 +193,26 @@ def make_live(settings: Settings, store: Store) -> Any:
                      background=not settings.study_flush_inline)
 
 
-def _templates(host: PluginHost, tenants: list[Tenant], auto_reload: bool = False) -> Templates:
+def _templates(host: PluginHost, tenants: list[Tenant], themes: dict[str, Any],
+               auto_reload: bool = False) -> Templates:
     owned = host.owned("template_dirs")
     tenant_dirs = {t.slug: [d for owner, dirs in owned if owner == t.slug for d in dirs] for t in tenants}
     shared_dirs = [d for owner, dirs in owned if owner is None for d in dirs]
-    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants}, auto_reload=auto_reload,
-                     zones={t.slug: t.rules.timezone for t in tenants})
+    return Templates(tenant_dirs, shared_dirs, {t.slug: t.spec.theme for t in tenants},
+                     locale_dirs=_locale_dirs(host, tenants), auto_reload=auto_reload,
+                     zones={t.slug: t.rules.timezone for t in tenants}, theme_folders=themes)
+
+
+def _locale_dirs(host: PluginHost, tenants: list[Tenant]) -> dict[str | None, list[Any]]:
+    """Per tenant (None: pages without one), the plugins' ``locale`` folders its pages read after
+    the core's: the global plugins' in registration order, then its own plugin's (which wins)."""
+    shared = [d for _, plugin in host.pm.list_name_plugin() if host.owner_tenant(plugin) is None
+              and (d := plugin_locale_dir(plugin)) is not None]
+    own = {t.slug: plugin_locale_dir(host.plugin_of(t.slug)) for t in tenants}
+    return {None: shared, **{slug: [*shared, *([d] if d else [])] for slug, d in own.items()}}
 
 
 async def load_tenant_ids(tenants: list[Tenant]) -> None:
-    from core.tenants.tables import TenantRow
-
     try:
         rows = {r["slug"]: r["id"] for r in await TenantRow.select(TenantRow.slug, TenantRow.id)}
     except Exception as exc:  # no schema yet

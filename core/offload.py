@@ -12,6 +12,10 @@ fails with ``MemoryError`` in the worker instead of taking the server's memory.
 One pool per kind of work, each with few workers, so a burst of hostile uploads queues instead of
 taking every core and all the memory (a pool's peak memory is its worker count times one job's
 bound).
+
+Worker processes never outlive the process that started them: each watches its parent
+(``follow_parent``) and exits when it is gone, however the server or worker ended (SIGTERM,
+SIGKILL, a crash); a pool's worker otherwise waits on its queue forever once its parent is killed.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import asyncio
 import functools
 import multiprocessing
 import os
+import resource
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,11 +42,36 @@ PROCESS_MEMORY_LIMIT = 1024 * 1024 * 1024  # bytes of address space (RLIMIT_AS) 
 _pools: dict[str, Executor] = {}
 
 
-def _limit_memory(limit: int) -> None:
-    """Process-pool initializer: cap the worker's address space."""
-    import resource
+PARENT_CHECK_SECONDS = 0.5
 
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has exited (a zombie has: only its reaping is left)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except FileNotFoundError:
+        return True
+
+
+def follow_parent(owner: int | None = None) -> None:
+    """In a pool's worker process: exit as soon as ``owner`` (the process that made the pool;
+    by default the worker's parent) is gone. A forkserver's workers are the forkserver's
+    children, and the forkserver does not always exit with the process it serves."""
+    owner = owner or os.getppid()
+
+    def watch() -> None:
+        while not _gone(owner):
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="xs-follow-parent", daemon=True).start()
+
+
+def _limit_memory(limit: int, owner: int) -> None:
+    """Process-pool initializer: cap the worker's address space; exit with ``owner``."""
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    follow_parent(owner)
 
 
 def _pool(kind: str) -> Executor:
@@ -48,7 +80,7 @@ def _pool(kind: str) -> Executor:
         size = min(POOL_SIZES.get(kind, 1), os.cpu_count() or 1) or 1
         if kind in PROCESS_KINDS:
             pool = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("forkserver"),
-                                       initializer=_limit_memory, initargs=(PROCESS_MEMORY_LIMIT,))
+                                       initializer=_limit_memory, initargs=(PROCESS_MEMORY_LIMIT, os.getpid()))
         else:
             pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"xs-{kind}")
         _pools[kind] = pool

@@ -45,12 +45,14 @@ def per_plugin(pm: pluggy.PluginManager, name: str, **kwargs: object) -> list[tu
     """Call hook ``name`` through pluggy once for each plugin that implements it, in pluggy's
     registration order: ``[(plugin, its results), …]``. For the startup collectors whose
     results belong to a plugin (a tenant's routes, templates, rules sections, its declaration).
-    Each call is pluggy's own (``subset_hook_caller``), so call monitoring (tracing) and the
-    plugin's own wrappers see it; another plugin's wrappers do not wrap it."""
+    Each call is pluggy's own (``subset_hook_caller`` without the other implementing plugins),
+    so call monitoring (tracing) sees it and a plugin that only wraps the hook (``wrapper=True``
+    or ``hookwrapper=True``) wraps every one of these calls; a plugin that both implements and
+    wraps the hook wraps only its own."""
     caller = getattr(pm.hook, name)
-    implementers = list(dict.fromkeys(impl.plugin for impl in caller.get_hookimpls()))
-    everyone = pm.get_plugins()
-    return [(plugin, pm.subset_hook_caller(name, remove_plugins=[p for p in everyone if p is not plugin])(**kwargs))
+    implementers = list(dict.fromkeys(impl.plugin for impl in caller.get_hookimpls()
+                                      if not (impl.wrapper or impl.hookwrapper)))
+    return [(plugin, pm.subset_hook_caller(name, remove_plugins=[p for p in implementers if p is not plugin])(**kwargs))
             for plugin in implementers]
 
 

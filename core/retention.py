@@ -31,6 +31,7 @@ import json
 
 from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
+from core.certificates.tables import RegistryBatch
 from core.db.scoped import scoped
 from core.files.storage import Storage
 from core.files.tables import StoredFile
@@ -38,6 +39,7 @@ from core.notify.tables import Notification
 from core.courses.tables import Enrollment
 from core.proctoring.study_tables import FaceAlternative, FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
+from core.review.services import held_accounts
 from core.study.tables import StudyEvent
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry
 from core.tenancy import Tenant
@@ -111,8 +113,6 @@ async def _delete_files(tenant: Tenant, storage: Storage, ids: set[int]) -> int:
 
 
 async def _held_accounts(tenant: Tenant) -> set[int]:
-    from core.review.services import held_accounts
-
     return await held_accounts(tenant)
 
 
@@ -216,8 +216,6 @@ async def purge(tenant: Tenant, storage: Storage, now: dt.datetime | None = None
 async def _purge_registry_exports(tenant, storage: Storage, cut: dt.datetime) -> int:
     """Registry report files (full ID numbers) past the import files' rule: the batch keeps its
     rows and statuses, the file goes."""
-    from core.certificates.tables import RegistryBatch
-
     batches = scoped(RegistryBatch, tenant)
     old = await batches.objects((RegistryBatch.created_at < cut) & RegistryBatch.file.is_not_null()
                                 & (RegistryBatch.status != "exporting"))

@@ -30,9 +30,9 @@ from markupsafe import Markup
 from core import identity, tenant_time
 from core.files.limits import UPLOAD_LIMITS
 from core.i18n import LANGUAGES, load_translations
+from core.themes import DEFAULT_THEME, THEMES_DIR
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
-THEMES_DIR = Path(__file__).parent.parent / "themes"
 
 
 class LiteralTranslations(Extension):
@@ -131,30 +131,37 @@ class Templates:
         tenant_dirs: dict[str, list[Path]],
         shared_dirs: list[Path],
         themes: dict[str, str],
-        locale_dirs: list[Path] = (),
+        locale_dirs: dict[str | None, list[Path]] | None = None,
         auto_reload: bool = False,
         zones: dict[str, str] | None = None,
+        theme_folders: dict[str, Path] | None = None,
     ) -> None:
         """``tenant_dirs``: each tenant plugin's template folders; ``shared_dirs``: the global
-        plugins'; ``themes``: tenant slug → theme name; ``zones``: tenant slug → time zone name
-        (default ``tenant_time.DEFAULT_ZONE``)."""
+        plugins'; ``themes``: tenant slug → theme name, found in ``theme_folders`` (name → folder,
+        ``core.themes``) or else in the repository's ``themes/``; ``locale_dirs``: tenant slug
+        (None: pages without a tenant) → the plugins' ``locale`` folders its pages read after the
+        core's, a later folder's translation winning (``core.i18n``); ``zones``: tenant slug →
+        time zone name (default ``tenant_time.DEFAULT_ZONE``)."""
         zones = zones or {}
+        locale_dirs = locale_dirs or {}
+        theme_folders = theme_folders or {}
         self.base = _base_env(auto_reload)
         self.auto_reload = auto_reload
         self._names: dict[tuple[str | None, str], frozenset[str] | None] = {}
         self.base.globals["languages"] = LANGUAGES
         self.base.globals["upload_limits"] = UPLOAD_LIMITS
-        translations = {lang: load_translations(lang, list(locale_dirs)) for lang in LANGUAGES}
+        catalogues: dict[tuple[str, tuple[Path, ...]], Any] = {}  # tenants with the same folders share one
         self._envs: dict[tuple[str | None, str], Environment] = {}
         core_loader = FileSystemLoader(CORE_TEMPLATES)
         for slug in [None, *tenant_dirs]:
             folders: list[Path] = []
             if slug is not None:
-                theme = THEMES_DIR / themes.get(slug, "default") / "templates"
+                name = themes.get(slug, DEFAULT_THEME)
+                theme = theme_folders.get(name, THEMES_DIR / name) / "templates"
                 folders += [theme] if theme.is_dir() else []
                 folders += tenant_dirs[slug]
             folders += shared_dirs
-            folders += [THEMES_DIR / "default" / "templates"]
+            folders += [THEMES_DIR / DEFAULT_THEME / "templates"]
             loader = ChoiceLoader(
                 [
                     PrefixLoader({"core": core_loader}, delimiter=":"),
@@ -162,7 +169,11 @@ class Templates:
                     core_loader,
                 ]
             )
-            for lang, trans in translations.items():
+            for lang in LANGUAGES:
+                key = (lang, tuple(locale_dirs.get(slug, ())))
+                trans = catalogues.get(key)
+                if trans is None:
+                    trans = catalogues[key] = load_translations(lang, list(key[1]))
                 env = self.base.overlay(loader=loader)
                 env.globals = dict(env.globals)  # overlays share the globals dict otherwise
                 env.filters = dict(env.filters)  # and the filters dict: each tenant has its zone

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfoNotFoundError
 
 import msgspec
 
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from core.tenant_time import DEFAULT_ZONE, zone_named
 
 T = TypeVar("T")
@@ -28,6 +29,11 @@ class TenantSpec:
     theme: str = "default"
     rules_file: Path | None = None
     short_name: str = ""
+    language: str = DEFAULT_LANGUAGE  # what its pages speak until a visitor picks another (core.i18n)
+
+    def __post_init__(self) -> None:
+        if self.language not in LANGUAGES:
+            raise ValueError(f"tenant {self.slug!r}: language {self.language!r} is not one of {', '.join(LANGUAGES)}")
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,9 +98,11 @@ class RosterRules(_Section):
 
 
 class ExamRules(_Section):
-    questions: int = 50
+    """The online exam. The defaults are neutral (no tenant's): a tenant states its own."""
+
+    questions: int = 20
     total_points: int = 100
-    pass_points: int = 60
+    pass_points: int = 80
     max_attempts: int = 0  # 0 = unlimited retakes
     time_limit_minutes: int = 60  # an attempt's time; the server submits it when the time is up
     cooldown_minutes: int = 0  # wait after an attempt ends before the next may start (0 = none)
@@ -104,12 +112,13 @@ class ExamRules(_Section):
 
 class StudyRules(_Section):
     allow_seek: bool = False
-    minutes_per_hour: int = 45  # minutes of study per 学时
-    daily_cap_minutes: int = 480  # no learner is credited more in one (China) day
+    minutes_per_hour: int = 60  # minutes of study per 学时 (neutral: a clock hour; tenants state theirs)
+    daily_cap_minutes: int = 1440  # no learner is credited more in one (tenant) day (neutral: no cap)
     tolerance_seconds: float = 2.0  # slack for clock jitter between page and server
     max_video_mb: int = 300
     snapshot_interval_seconds: list[int] = msgspec.field(default_factory=lambda: [300, 900])
-    review_workdays: list[int] = msgspec.field(default_factory=lambda: [3, 5])
+    # [low, high]: review is due by the low-th working day after completion, overdue after the high-th
+    review_workdays: list[int] = msgspec.field(default_factory=lambda: [5, 10])
     snapshot_grace_seconds: int = 60  # a requested snapshot must arrive within this long
     idle_seconds: int = 300  # this long playing without any interaction is recorded as idle
 
@@ -131,7 +140,7 @@ class ProfileRules(_Section):
 class ReviewRules(_Section):
     """Review of study hours: how long after a clearing takes effect the learner may appeal."""
 
-    appeal_days: int = 15
+    appeal_days: int = 30
 
 
 STAFF_ROLES = ("tenant_admin", "reviewer")  # roles a tenant admin may give (core.accounts.staff)
@@ -152,6 +161,36 @@ class SmsRules(_Section):
     signature: str = "【学时培训】"
 
 
+# The core's flows a tenant may switch on or off, each with the flow it builds on (core.capabilities).
+FLOWS = {
+    "courses": None,  # courses, study, hours records
+    "proctoring": "courses",  # face checks and study snapshots
+    "review": "courses",  # 学时审核 of completed study
+    "exams": "courses",  # online exams after the hours
+    "certificates": "review",  # hours certificates of approved study, and their verification
+    "registry": "certificates",  # the registry report (学时上报)
+    "enterprise": None,  # companies and their administrators (实名认证 and what follows)
+}
+
+
+class CapabilityRules(_Section):
+    """Which flows the tenant offers; a switched-off flow has no pages, menu items or jobs there."""
+
+    courses: bool = True
+    proctoring: bool = True
+    review: bool = True
+    exams: bool = True
+    certificates: bool = True
+    registry: bool = True
+    enterprise: bool = False
+
+    def __post_init__(self) -> None:
+        for name, needs in FLOWS.items():
+            if needs is not None and getattr(self, name) and not getattr(self, needs):
+                raise msgspec.ValidationError(
+                    f"needs the {needs} flow (switch {name} off too, or {needs} on) - at `$.capabilities.{name}`")
+
+
 class TenantRules(_Section):
     timezone: str = DEFAULT_ZONE  # IANA name: pages, documents and every "today" use it (core.tenant_time)
     signin: SigninRules = msgspec.field(default_factory=SigninRules)
@@ -164,6 +203,7 @@ class TenantRules(_Section):
     profile: ProfileRules = msgspec.field(default_factory=ProfileRules)
     review: ReviewRules = msgspec.field(default_factory=ReviewRules)
     staff: StaffRules = msgspec.field(default_factory=StaffRules)
+    capabilities: CapabilityRules = msgspec.field(default_factory=CapabilityRules)
 
     def __post_init__(self) -> None:
         e = self.exam
@@ -183,8 +223,13 @@ class TenantRules(_Section):
             raise msgspec.ValidationError("must be between 1 and 120 - at `$.study.minutes_per_hour`")
         if not 0 < self.study.daily_cap_minutes <= 1440:
             raise msgspec.ValidationError("must be between 1 and 1440 - at `$.study.daily_cap_minutes`")
+        low_high = self.study.review_workdays
+        if len(low_high) != 2 or not 0 < low_high[0] <= low_high[1]:
+            raise msgspec.ValidationError("must be [low, high] working days, 0 < low <= high - at `$.study.review_workdays`")
         if not 0 <= self.review.appeal_days <= 365:
             raise msgspec.ValidationError("must be between 0 and 365 - at `$.review.appeal_days`")
+        if e.positions and not self.capabilities.exams:
+            raise msgspec.ValidationError("names positions that take an exam, but the exams flow is off - at `$.exam.positions`")
         if not 0 < self.face.max_attempts <= 20:
             raise msgspec.ValidationError("must be between 1 and 20 - at `$.face.max_attempts`")
         try:
@@ -263,6 +308,14 @@ class Tenant:
     @property
     def slug(self) -> str:
         return self.spec.slug
+
+    def offers(self, flow: str | None) -> bool:
+        """Whether the tenant's rules switch ``flow`` (a key of ``FLOWS``) on; None is always on."""
+        if flow is None:
+            return True
+        if flow not in FLOWS:
+            raise KeyError(f"no flow {flow!r}; the flows are {', '.join(FLOWS)}")
+        return getattr(self.rules.capabilities, flow)
 
     @property
     def name(self) -> str:

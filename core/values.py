@@ -21,6 +21,7 @@ class MenuLink:
     href: str  # relative to the tenant's base, e.g. "/inbox"
     roles: tuple[str, ...] = ()  # empty: everyone signed in
     order: int = 100
+    flow: str | None = None  # a flow of core.tenancy.FLOWS: shown only where the tenant offers it
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class DemoAccount:
 
     @property
     def signin(self) -> str:
+        if self.username:  # a tenant that signs in by a name or number of its own (Acme's 工号)
+            return f"用户名 {self.username}"
         if self.id_number:
             return f"身份证号 {self.id_number}"
         if self.mobile:

@@ -16,12 +16,14 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.utils.scope.state import ScopeState
 
 from core.accounts.tables import Account
+from core.capabilities import offered_links
 from core.hookcalls import Hooks, collect
 from core.kernel import Platform
 from core.tenancy import Tenant
@@ -115,8 +117,6 @@ def _provide_hooks(platform: Platform, tenant: Tenant, account: Account | None) 
 
 def dependencies() -> dict[str, Any]:
     """Litestar ``Provide`` objects for the app: ``platform``, ``tenant``, ``account``, ``hooks``."""
-    from litestar.di import Provide
-
     return {
         "platform": Provide(_provide_platform, sync_to_thread=False),
         "tenant": Provide(_provide_tenant, sync_to_thread=False),
@@ -211,6 +211,15 @@ async def _await_helpers(p: Platform, slug: str | None, template: str, ctx: dict
         ctx[k] = _Result(value)
 
 
+async def menu_for(hooks: Hooks, tenant: Tenant, account: Account) -> list[MenuLink]:
+    """``account``'s menu: every plugin's ``menu_links`` for its role and of a flow the tenant
+    offers, less the ``href``s any ``menu_hidden`` implementation hides, in ``order``."""
+    hidden = set(await collect(hooks.menu_hidden, tenant=tenant, account=account))
+    links = offered_links(tenant, await collect(hooks.menu_links, tenant=tenant, account=account))
+    return sorted((m for m in links if (not m.roles or account.role in m.roles) and m.href not in hidden),
+                  key=lambda m: m.order)
+
+
 async def render(request: Request, template: str, context: Mapping[str, Any] | None = None, /, *,
                  status_code: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     """The page ``template`` with ``context`` (its variables, one mapping) over the common ones
@@ -237,9 +246,7 @@ async def render(request: Request, template: str, context: Mapping[str, Any] | N
     if tenant is not None:
         hooks = p.hooks(tenant)
         if account is not None:  # anonymous visitors get no menu: not worth asking the plugins
-            links = await collect(hooks.menu_links, tenant=tenant, account=account)
-            links = [m for m in links if not m.roles or account.role in m.roles]
-            ctx["menu"] = sorted(links, key=lambda m: m.order)
+            ctx["menu"] = await menu_for(hooks, tenant, account)
         ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
         for extra in await collect(hooks.extra_template_vars, request=request, tenant=tenant):
             ctx.update(extra)

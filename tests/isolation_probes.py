@@ -275,6 +275,18 @@ async def _course_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     return {"course_id": course.id, "_content": "隔离测试课程"}
 
 
+register("/admin/courses/{course_id:int}/edit", "tenant_admin")(_course_id)
+
+
+@register("/admin/courses/{course_id:int}/lessons/{lesson_id:int}/move", "tenant_admin")
+async def _course_lesson(ctx: Ctx, slug: str) -> dict[str, Any]:
+    course, lesson = await _course(ctx, slug)
+    return {"course_id": course.id, "lesson_id": lesson.id, "_content": "隔离测试课程"}
+
+
+register("/admin/courses/{course_id:int}/lessons/{lesson_id:int}/delete", "tenant_admin")(_course_lesson)
+
+
 for _path in ("/admin/courses/{course_id:int}", "/admin/courses/{course_id:int}/lessons",
               "/admin/courses/{course_id:int}/enrol"):
     register(_path, "tenant_admin")(_course_id)

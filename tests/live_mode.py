@@ -47,7 +47,8 @@ def fast_answers(request, monkeypatch):
 async def xs_app(xs_app):
     """Jobs in-process, as in the other tests (with REDIS_URL the platform would queue them in
     SAQ for a worker these tests do not run)."""
-    from core.jobs.runtime import InProcessJobs, collect_specs
+    from core.jobs.builtin import collect_specs
+    from core.jobs.runtime import InProcessJobs
 
     p = xs_app.state.platform
     p.jobs = InProcessJobs(collect_specs(p), heartbeat_seconds=p.settings.job_heartbeat_seconds)

@@ -62,7 +62,7 @@ async def test_a_page_that_does_not_exist_is_a_chinese_404_and_json_only_when_as
 
 
 async def test_a_method_a_page_does_not_take_is_a_chinese_405(client):
-    r = await client.http.delete("/t/survey/verify")
+    r = await client.http.delete("/t/survey/news")  # a page that only reads
     _chinese_page(r, 405, "不支持该操作")
     assert "GET" in r.headers.get("allow", "")
 
@@ -152,7 +152,7 @@ async def test_while_redis_is_down_pages_say_busy_with_503_and_nobody_is_signed_
         sid = http.cookies.get(cookie)
 
         await stop()
-        for path in ("/t/survey/me", "/t/survey/verify/ABCD-EFGH"):  # a session read, a counter
+        for path in ("/t/survey/me", "/t/survey/news"):  # a session read, with and without a sign-in guard
             r = await client.get(path)
             _chinese_page(r, 503, "系统繁忙")
             assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
@@ -167,8 +167,10 @@ async def test_while_redis_is_down_pages_say_busy_with_503_and_nobody_is_signed_
         assert r.status_code == 503 and r.json()["detail"].startswith("系统繁忙")
         assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
         # A heartbeat (the player asks for JSON and keeps a beat answered 5xx, to send it again),
-        # on PostgreSQL + Redis through live study's fast path in front of the app.
-        r = await http.post("/t/survey/study/beat", data={"token": "t" * 32, "position": "1"},
+        # on PostgreSQL + Redis through live study's fast path in front of the app (a tenant with
+        # courses: the survey association has none; the session cookie makes the app read the store).
+        http.cookies.set(platform.sessions.cookie_name("construction"), sid)
+        r = await http.post("/t/construction/study/beat", data={"token": "t" * 32, "position": "1"},
                             headers={"x-csrftoken": await client._csrf(), "Accept": "application/json"})
         assert r.status_code == 503 and r.json()["detail"].startswith("系统繁忙")
         assert r.headers["retry-after"] == str(RETRY_AFTER_SECONDS)

@@ -8,7 +8,7 @@ import msgspec
 
 from core import TenantSpec, hookimpl
 from core.app import create_app
-from core.jobs.runtime import collect_specs
+from core.jobs.builtin import collect_specs
 from core.kernel import build_platform
 from core.plugins import PluginHost, collected, make_plugin_host, per_plugin
 from core.settings import Settings
@@ -88,3 +88,34 @@ def test_per_plugin_keeps_each_plugins_results_apart():
     assert [spec.slug for spec in by_plugin[host.plugin_of("dispatch")]] == ["dispatch"]
     assert all(len(specs) == 1 for specs in by_plugin.values())  # one declaration per tenant plugin
     assert {slug for slug, _ in host.owned("template_dirs") if slug} <= set(host.specs)
+
+
+class Wraps:
+    """A global plugin that only wraps collector hooks (as a tracing or auditing plugin would)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list]] = []
+
+    @hookimpl(wrapper=True)
+    def template_dirs(self):
+        results = yield
+        self.seen.append(("template_dirs", results))
+        return results
+
+    @hookimpl(hookwrapper=True)
+    def tenant_declare(self):
+        outcome = yield
+        self.seen.append(("tenant_declare", outcome.get_result()))
+
+
+def test_a_wrapping_plugin_wraps_each_per_plugin_call():
+    wraps = Wraps()
+    host = make_plugin_host([Declares(), wraps], load_entrypoints=True)
+    by_plugin = per_plugin(host.pm, "template_dirs")
+    assert wraps not in dict(by_plugin)  # a wrapper is no implementer: it has no results of its own
+    assert [results for name, results in wraps.seen if name == "template_dirs"] == [r for _, r in by_plugin]
+    assert len(by_plugin) >= 2  # the tenant plugins' template folders, each call wrapped
+    wraps.seen.clear()
+    again = PluginHost(host.pm)  # declarations are read per plugin too, and wrapped
+    declared = [spec.slug for name, results in wraps.seen if name == "tenant_declare" for spec in results]
+    assert sorted(declared) == sorted(again.specs) and "dispatch" in declared

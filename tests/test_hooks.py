@@ -376,9 +376,9 @@ async def test_notify_templates_tenant_override_changes_the_sent_sms(platform, m
     other, _ = await make_account("survey", real_name="吴默认")
     [row] = await send(platform.hooks(survey), survey, other, "welcome", channels=("sms",))
     assert row.body == f"{survey.rules.sms.signature}吴默认，欢迎使用{survey.name}在线培训平台。"
-    # Keys the tenant does not override keep the core text.
+    # Keys the tenant does not override keep the core's neutral text.
     [row] = await send(platform.hooks(hooktest), hooktest, account, "hours_approved", channels=("inbox",))
-    assert row.body.startswith("尊敬的学员，恭喜您的继续教育学时已通过审核")
+    assert row.body == "周测试，您的学时已通过审核，可登录平台查看学时记录。"
 
 
 async def test_notify_channels_failing_channel_keeps_the_message(platform, make_account):

@@ -23,6 +23,7 @@ from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.testing.face_media import faces_dir
 from core.testing.pytest_plugin import deployed_platform
+from tests.face_tenant import FaceTenant
 from tests.test_proctoring import PORTRAIT, BlinkAndMouthOnly, challenge, learner, xs_plugins  # noqa: F401  (the plugin fixture)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -63,7 +64,7 @@ def platform(platform, namespace):
 
 async def _attempts_shown(client) -> str:
     """今日剩余尝试次数 as the check page shows it (the page reads the store in the app's loop)."""
-    page = (await client.get("/t/survey/face/check")).text
+    page = (await client.get("/t/facecheck/face/check")).text
     return page.split('id="face-attempts"', 1)[1].split("<b>", 1)[1].split("</b>", 1)[0] if 'id="face-attempts"' in page else "0"
 
 
@@ -74,7 +75,7 @@ async def _rows(account_id: int) -> list[FaceVerification]:
 
 async def test_forty_simultaneous_challenges_issue_at_most_the_daily_limit(client, platform, make_account):
     account = await learner(platform, make_account, client)
-    tenant = platform.tenants.get("survey")
+    tenant = platform.tenants.get("facecheck")
     limit = tenant.rules.face.max_attempts
     assert (platform.store.__class__.__name__ == "RedisStore") == bool(platform.settings.redis_url)
     results = await asyncio.gather(*(challenge(client) for _ in range(40)))
@@ -96,7 +97,7 @@ async def test_forty_simultaneous_challenges_issue_at_most_the_daily_limit(clien
     assert await _attempts_shown(client) == "0"
     again = await challenge(client)
     assert again.status_code == 429
-    page = await client.get("/t/survey/face/check")
+    page = await client.get("/t/facecheck/face/check")
     assert "今日人脸核验未通过次数已达上限" in page.text and 'id="face-start"' not in page.text
 
 
@@ -106,9 +107,9 @@ async def test_forty_simultaneous_starts_in_one_process_issue_at_most_the_daily_
     one event loop at every await (database, store, the encoding off the loop), on a platform of
     this loop (as a second server process would be)."""
     account = await learner(platform, make_account, client)
-    here = _own_namespace(await deployed_platform(xs_settings, [BlinkAndMouthOnly()]), namespace)
+    here = _own_namespace(await deployed_platform(xs_settings, [BlinkAndMouthOnly(), FaceTenant()]), namespace)
     platform = here
-    tenant = platform.tenants.get("survey")
+    tenant = platform.tenants.get("facecheck")
     checks = services.live_checks(platform)
     results = await asyncio.gather(*(services.start(platform, checks, tenant, account) for _ in range(40)),
                                    return_exceptions=True)
@@ -122,7 +123,7 @@ async def test_forty_simultaneous_starts_in_one_process_issue_at_most_the_daily_
 
 async def test_an_abandoned_challenge_counts_as_a_failed_attempt(client, platform, make_account):
     account = await learner(platform, make_account, client)
-    tenant = platform.tenants.get("survey")
+    tenant = platform.tenants.get("facecheck")
     limit = tenant.rules.face.max_attempts
     first = await challenge(client)
     assert first.status_code == 201 and first.json()["attempts_left"] == limit
@@ -138,7 +139,7 @@ async def test_an_abandoned_challenge_counts_as_a_failed_attempt(client, platfor
 async def test_a_refused_start_does_not_use_an_attempt(client, platform, make_account):
     """No challenge issued (no portrait), no attempt counted: the counter gives the hit back."""
     account = await learner(platform, make_account, client, portrait=None)
-    tenant = platform.tenants.get("survey")
+    tenant = platform.tenants.get("facecheck")
     for _ in range(tenant.rules.face.max_attempts + 1):
         r = await challenge(client)
         assert r.status_code == 409 and r.json()["error"] == services.NO_PORTRAIT

@@ -342,3 +342,25 @@ async def test_the_sqlite_database_is_in_wal_mode_so_a_reader_never_waits_for_th
     assert (await db.run_ddl("SELECT sum(n) AS s FROM t"))[0]["s"] == 203
     writer.close()
     await db.close_idle()
+
+
+async def test_a_released_connection_is_rolled_back_but_not_reset_query_by_query(pg_url, xs_settings):
+    """The pool skips asyncpg's RESET ALL round trip on every release (core.db._keep_session):
+    a session setting survives a release; an open transaction is still rolled back."""
+    from core import db
+
+    platform = await deployed_platform(dataclasses.replace(xs_settings, db_pool_size=1))
+    await platform.start()
+    try:
+        pool = db.engine().pool
+        async with pool.acquire() as conn:
+            await conn.execute("SET application_name = 'xs-kept'")
+            await conn.execute("BEGIN; CREATE TEMP TABLE xs_left_open (x int)")
+            assert conn.is_in_transaction()
+        async with pool.acquire() as conn:  # the pool's only connection, released above
+            assert await conn.fetchval("SELECT current_setting('application_name')") == "xs-kept"
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT to_regclass('xs_left_open')") is None
+            await conn.execute("RESET application_name")
+    finally:
+        await platform.stop()

@@ -27,7 +27,7 @@ async def test_bell_badge_inbox_and_mark_read(client, make_account, platform):
     assert r.status_code == 200 and 'data-unread="1"' in r.text
     page = await client.get("/t/survey/inbox")
     assert page.status_code == 200
-    assert f'id="msg-{row.id}"' in page.text and "恭喜您的继续教育学时已通过审核" in page.text
+    assert f'id="msg-{row.id}"' in page.text and "您的学时已通过审核" in page.text
     assert f'hx-post="/t/survey/inbox/{row.id}/read"' in page.text
     r = await client.hx_post(f"/t/survey/inbox/{row.id}/read")
     assert r.status_code == 200

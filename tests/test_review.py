@@ -668,7 +668,9 @@ async def test_review_appealed(platform, make_account, recorder):
 async def test_rules_review_appeal_days(tmp_path):
     from core.tenancy import RulesError, load_rules
 
-    assert load_rules(None).review.appeal_days == 15
+    from plugins.construction_group import HERE
+
+    assert load_rules(HERE / "rules.toml").review.appeal_days == 15  # the construction group's, from its rules
     bad = tmp_path / "rules.toml"
     bad.write_text("[review]\nappeal_days = -1\n", encoding="utf-8")
     with pytest.raises(RulesError, match="review.appeal_days"):

@@ -74,12 +74,11 @@ def tenant_owned_tables() -> set[str]:
     """Names of the tables with a ``tenant`` column, in the core's and every plugin's app."""
     import importlib
 
-    from core.plugins import make_plugin_host
+    from core.plugins import collected, make_plugin_host
     from core.piccolo_app import APP_CONFIG
 
     host = make_plugin_host()
-    configs = [APP_CONFIG, *[importlib.import_module(m).APP_CONFIG for impl in host.pm.hook.db_apps.get_hookimpls()
-                             for m in impl.function() or []]]
+    configs = [APP_CONFIG, *[importlib.import_module(m).APP_CONFIG for m in collected(host.pm, "db_apps")]]
     return {t.__name__ for c in configs for t in c.table_classes
             if "tenant" in {col._meta.name for col in t._meta.columns}}
 

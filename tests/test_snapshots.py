@@ -334,13 +334,25 @@ async def test_snapshot_failures_are_not_face_check_attempts(client, platform, m
     assert await attempts_left(platform, me["tenant"], me["account"].id) == me["tenant"].rules.face.max_attempts - 1
 
 
-def test_camera_refused_uses_the_guides_words():
+async def test_the_construction_face_page_uses_the_guides_words_and_core_stays_neutral(client, platform, make_account):
+    """拍照识别 and the camera-refused message come from the construction plugin's templates; the
+    scripts show the page's words (data-camera-refused), and the core's own words are neutral."""
     from pathlib import Path
 
     guide = Path(faces_dir()).parent.joinpath("manuals", "construction_group_user_guide.zh.txt").read_text("utf-8")
-    assert gate.CAMERA_REFUSED.removeprefix("请") in guide
-    js = Path(__file__).resolve().parents[1].joinpath("core", "static", "js", "facecheck.js").read_text("utf-8")
-    assert gate.CAMERA_REFUSED in js
+    from tests.test_proctoring import learner
+
+    await learner(platform, make_account, client, slug="construction")  # a portrait, signed in, consent given
+    page = (await client.get("/t/construction/face/check")).text
+    refused = page.split('data-camera-refused="', 1)[1].split('"', 1)[0]
+    assert refused.removeprefix("无法使用摄像头：请").removesuffix("。") in guide and refused.startswith("无法使用摄像头：请单击“允许”")
+    assert "点击“拍照识别”" in guide and ">拍照识别</button>" in page
+    core = Path(__file__).resolve().parents[1] / "core"
+    neutral = core.joinpath("templates", "proctoring", "_camera_refused.html").read_text("utf-8")
+    assert "单击“允许”" not in neutral and "拍照识别" not in core.joinpath("templates", "proctoring", "check.html").read_text("utf-8")
+    for script in ("facecheck.js", "player.js"):
+        js = core.joinpath("static", "js", script).read_text("utf-8")
+        assert 'getAttribute("data-camera-refused")' in js and "启用摄像头" not in js
 
 
 # --- snapshots on the real photos ----------------------------------------------------------------

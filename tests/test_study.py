@@ -8,6 +8,7 @@ import io
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -443,14 +444,19 @@ async def test_simultaneous_beats_from_two_tabs_never_credit_double(client, stud
     assert e.credited_seconds == 20
 
 
-async def test_daily_cap_binds_and_is_shown(client, studying, clock, monkeypatch):
+async def test_daily_cap_binds_and_is_shown(client, studying, clock, platform):
+    """The construction group's own daily cap, as its rules set it (not patched): 15 s short of
+    it, a 10 s beat credits 10 s, the next 5 s, the next nothing."""
     from core.study.tables import StudyClock
 
-    monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
+    cap_seconds = studying["tenant"].rules.study.daily_cap_minutes * 60
+    rules_file = platform.plugins.specs["construction"].rules_file
+    assert cap_seconds == tomllib.loads(rules_file.read_text(encoding="utf-8"))["study"]["daily_cap_minutes"] * 60
     lesson = studying["lesson"].id
     s = await start(client, lesson)
-    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: 45.0}).where(
-        StudyClock.account == studying["account"].id)  # 45 s studied earlier today
+    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now),
+                             StudyClock.day_seconds: cap_seconds - 15.0}).where(
+        StudyClock.account == studying["account"].id)  # studied earlier today, up to 15 s before the cap
     clock.advance(10)
     assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
     clock.advance(10)
@@ -476,7 +482,7 @@ async def test_completion_shows_the_guides_text_and_moves_to_review(client, stud
             "请您耐心等待，学时审核通过后可登录管理系统完成换证。”")
     # The hours are reached, but 待审核 waits for a verified snapshot covering them: the completing
     # beat asks for the closing capture (matching it: tests/test_snapshots.py). Its verdict:
-    assert a["capture"]["ticket"] and not a["completed"] and a["completion_text"] == ""
+    assert a["capture"]["ticket"] and not a["completed"] and not a["in_review"]
     e = await Enrollment.objects().where(Enrollment.account == studying["account"].id).first()
     assert e.status == "studying"
     await good_snapshot(platform, studying["tenant"], s["token"])

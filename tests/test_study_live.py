@@ -302,18 +302,18 @@ async def test_a_flusher_killed_after_its_commit_writes_each_beat_once(client, p
     assert await _ledger(account.id) == (50, 5, 50, 50)
 
 
-async def test_the_daily_cap_starts_again_at_china_midnight_in_redis(client, platform, studying, clock, monkeypatch,
+async def test_the_daily_cap_starts_again_at_china_midnight_in_redis(client, platform, studying, clock,
                                                                      fast_answers):
     import datetime as dt
 
-    monkeypatch.setattr(studying["tenant"].rules.study, "daily_cap_minutes", 1)  # 60 s a day
+    cap = studying["tenant"].rules.study.daily_cap_minutes * 60  # the construction group's, from its rules
     china = dt.timezone(dt.timedelta(hours=8))
     clock.now = dt.datetime(2033, 5, 18, 23, 59, 20, tzinfo=china).timestamp()
     lesson = studying["lesson"].id
     s = await start(client, lesson)
     await _no_captures(s["token"])
-    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: 50.0}).where(
-        StudyClock.account == studying["account"].id)  # 50 s studied earlier that day
+    await StudyClock.update({StudyClock.day: services.tenant_day(studying["tenant"], clock.now), StudyClock.day_seconds: cap - 10.0}).where(
+        StudyClock.account == studying["account"].id)  # all but 10 s of the cap studied earlier that day
     clock.advance(20)  # 23:59:40
     a = await beat(client, s["token"], 1, lesson, 20)
     assert a["credited"] == 10 and a["reason"] == "daily_cap"

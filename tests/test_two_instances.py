@@ -16,6 +16,7 @@ from core.testing.client import XsClient
 from core.testing.pytest_plugin import deployed_platform
 
 from test_proctoring import BlinkAndMouthOnly, challenge, clip_frames, finish, learner, run_page
+from tests.face_tenant import FACE, FaceTenant
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 pytestmark = pytest.mark.skipif(not REDIS_URL, reason="needs REDIS_URL: the instances share state through Redis")
@@ -37,11 +38,16 @@ class Alternating(XsClient):
 
 
 @pytest.fixture
+def xs_plugins():
+    return [BlinkAndMouthOnly(), FaceTenant()]
+
+
+@pytest.fixture
 async def two(xs_settings):
     settings = dataclasses.replace(xs_settings, redis_url=REDIS_URL)
     apps = []
     for name in ("A", "B"):
-        app = create_app(platform=await deployed_platform(settings, [BlinkAndMouthOnly()]))
+        app = create_app(platform=await deployed_platform(settings, [BlinkAndMouthOnly(), FaceTenant()]))
         app.state.name = name
         apps.append(app)
     assert apps[0].state.platform is not apps[1].state.platform
@@ -78,8 +84,8 @@ async def test_a_face_challenge_started_on_one_instance_finishes_on_the_other(tw
     r = await challenge(client)
     assert r.status_code == 201, r.text
     c = r.json()
-    g = await run_page(client, "survey", c, clip_frames())
+    g = await run_page(client, FACE, c, clip_frames())
     assert g["done"] and g["code"] == "finished", g
-    r = await finish(client, "survey", c["nonce"])
+    r = await finish(client, FACE, c["nonce"])
     assert r.status_code == 200 and r.json()["passed"] is True, r.text
-    assert (await finish(client, "survey", c["nonce"])).status_code == 404  # spent on both
+    assert (await finish(client, FACE, c["nonce"])).status_code == 404  # spent on both

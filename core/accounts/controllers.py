@@ -19,8 +19,9 @@ from core.db.scoped import scoped
 from core.identity import InvalidIdentity, normalize_mobile
 from core.plugins import collect, notify
 from core.kernel import Platform
+from core.study.services import profile_complete
 from core.tenancy import Tenant
-from core.web import client_address, redirect, render, signed_in
+from core.web import client_address, menu_for, redirect, render, signed_in
 
 log = logging.getLogger("xueshi.accounts")
 
@@ -103,8 +104,7 @@ async def work_page(platform: Platform, tenant: Tenant, account: Account) -> str
     tenant admin on the first page of their admin menu, as the tenant's plugins order it), everyone
     else on 我的."""
     if account.role in STAFF_LANDING:
-        links = await collect(platform.hooks(tenant).menu_links, tenant=tenant, account=account)
-        own = sorted((m for m in links if account.role in m.roles), key=lambda m: m.order)
+        own = [m for m in await menu_for(platform.hooks(tenant), tenant, account) if account.role in m.roles]
         if own:
             return own[0].href
     return "/me"
@@ -180,8 +180,6 @@ async def password_submit(request: Request, platform: Platform, tenant: Tenant, 
     await p.sessions.end_all(account.id)
     target = "/me?changed=1"
     if first and account.role == "learner":
-        from core.study.services import profile_complete
-
         if not await profile_complete(tenant, account.id):
             target = "/me/archive?changed=1"
     return await start_session(request, account, target)

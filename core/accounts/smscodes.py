@@ -21,6 +21,7 @@ from core.limits import Counter
 from core.notify.services import Secret, send
 from core.plugins import Hooks
 from core.tenancy import Tenant
+from core.web import client_address, platform_of, tenant_of
 
 MAX_ATTEMPTS = 5
 
@@ -134,8 +135,6 @@ def _matches(code_hash: str, secret: str, mobile: str, code: str) -> bool:
 
 async def count_code_request(request, mobile: str | None = None) -> None:
     """``count_request`` for a web request (its tenant, address and counters)."""
-    from core.web import client_address, platform_of, tenant_of
-
     p = platform_of(request)
     await count_request(tenant=tenant_of(request), client=client_address(request),
                         per_client=p.counters["sms_client"], mobile=mobile, per_mobile=p.counters["sms_mobile"])
@@ -145,8 +144,6 @@ async def send_code(request, mobile: str, purpose: str, account: Account | None 
                     counted: bool = False) -> str:
     """``issue_code`` for a web request: the request's tenant, address, secret and counters.
     ``counted``: ``count_code_request`` already counted this request."""
-    from core.web import client_address, platform_of, tenant_of
-
     p = platform_of(request)
     tenant = tenant_of(request)
     return await issue_code(

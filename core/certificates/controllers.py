@@ -218,6 +218,7 @@ async def _batch_page(request: Request, tenant: Tenant, batch_id: int, status_co
         "certificates/registry_batch.html"
     return await render(request, template,
                         {"batch": batch, "rows": rows, "people": people, "labels": registry.ROW_STATUS_LABELS,
+                         "others": await registry.other_batches(tenant, rows),
                          "error": error, "notice": notice, "result_headers": registry.RESULT_HEADERS,
                          "busy": batch.status == "exporting"}, status_code=status_code)
 

@@ -9,12 +9,11 @@ from typing import Any
 
 from core import tenant_time
 from core.certificates import registry, services
-from core.certificates.tables import Certificate, RegistryBatch
+from core.certificates.tables import Certificate, RegistryBatch, RegistryRow
 from core.courses.tables import Enrollment
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
-from core.jobs.runtime import report
-from core.jobs.specs import JobSpec, platform_of
+from core.jobs.specs import JobSpec, platform_of, report
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.certificates")
@@ -72,7 +71,6 @@ async def registry_report(ctx: dict[str, Any], *, tenant: str, batch_id: int) ->
     if exporter is None:
         raise LookupError(f"no registry exporter {batch.exporter!r}")
     if batch.rows == 0:  # a retried attempt keeps the rows the first one made
-        from core.certificates.tables import RegistryRow
 
         # One batch at a time chooses its rows: two batches made at once cannot both take a learner.
         async with platform.locks.hold(f"registry-rows:{t.slug}", timeout=600, wait=600):
@@ -101,7 +99,7 @@ async def registry_failed(ctx: dict[str, Any], error: str, *, tenant: str, batch
 
 
 JOBS = [
-    JobSpec(issue_certificates, timeout=60 * 60, retries=1, retry_delay=10, label="批量生成学时证明"),
-    JobSpec(registry_report, timeout=30 * 60, retries=1, retry_delay=10, label="学时上报文件",
+    JobSpec(issue_certificates, timeout=60 * 60, retries=1, retry_delay=10, label="批量生成学时证明", flow="certificates"),
+    JobSpec(registry_report, timeout=30 * 60, retries=1, retry_delay=10, label="学时上报文件", flow="registry",
             on_failure=registry_failed),
 ]

@@ -5,7 +5,9 @@ There is no registry to reach from here: the report job writes the export file (
 named by the report, ``xlsx`` by default) into private storage for an operator to upload, with
 every row ``pending``; importing the registry's result file sets each row ``uploaded`` or
 ``rejected`` with the reason. The result file's columns are 行号, 身份证号, 结果 (成功 / 失败),
-原因, 上传日期 (docs/certificates.md).
+原因, 上传日期 (docs/certificates.md). The export ends with empty 结果 and 原因 columns, so the
+exported file itself, with each learner's result filled in, is a result file: a row whose 结果 is
+still empty stays 待上传.
 """
 
 from __future__ import annotations
@@ -15,16 +17,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from core import tenant_time
 from core.accounts.tables import Account
+from core.audit.services import record
 from core.certificates.tables import RegistryBatch, RegistryResend, RegistryRow
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
+from core.hookcalls import collect
 from core.offload import run_cpu
 from core.roster.spreadsheets import Limits, SpreadsheetRejected, read_table, write_csv, write_xlsx
+from core.study.services import hours as credited_hours
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.registry")
-HEADERS = ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期"]
+HEADERS = ["行号", "姓名", "身份证号", "机构", "岗位", "已上传学时数", "总学时数", "上传日期", "结果", "原因"]
 RESULT_HEADERS = ["行号", "身份证号", "结果", "原因", "上传日期"]
 ROW_STATUS_LABELS = {"pending": "待上传", "uploaded": "已上传", "rejected": "已退回"}
 BATCH_STATUS_LABELS = {"exporting": "正在导出", "exported": "已导出，待导入结果", "reconciled": "已导入结果",
@@ -63,7 +69,7 @@ class RegistryExporter:
 
 def _cells(r: RegistryRecord) -> list[str]:
     return [r.row_ref, r.name, r.id_number, r.institution, r.position, _num(r.uploaded_hours), _num(r.total_hours),
-            r.upload_date]
+            r.upload_date, "", ""]  # 结果, 原因: for the registry's answer
 
 
 def _num(value: float) -> str:
@@ -88,17 +94,11 @@ CORE_EXPORTERS = [
 
 async def exporters(hooks: Any, tenant: Tenant) -> dict[str, RegistryExporter]:
     """Exporters by key; a plugin's exporter wins over the core's with the same key."""
-    from core.hookcalls import collect
-
     found: dict[str, RegistryExporter] = {}
     for exporter in await collect(hooks.registry_exporters, tenant=tenant):
         if exporter.key not in found or found[exporter.key] in CORE_EXPORTERS:
             found[exporter.key] = exporter
     return found
-
-
-def _today() -> dt.date:
-    return dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).date()
 
 
 async def to_report(tenant: Tenant, eligible: list[Enrollment]) -> tuple[list[Enrollment], list[RegistryResend]]:
@@ -123,8 +123,6 @@ async def build_rows(tenant: Tenant, batch: RegistryBatch, eligible: list[Enroll
     """One pending row per enrolment of ``eligible`` that ``to_report`` keeps (learner and
     position); the staff requests it takes point to the batch. One transaction: a request is
     taken exactly when its row is written."""
-    from core.study.services import hours as credited_hours
-
     async with RegistryRow._meta.db.transaction():
         chosen, requests = await to_report(tenant, eligible)
         courses = {c.id: c for c in await scoped(Course, tenant).objects(
@@ -153,7 +151,7 @@ async def records_of(tenant: Tenant, batch_id: int) -> list[RegistryRecord]:
     rows = await scoped(RegistryRow, tenant).objects(RegistryRow.batch == batch_id).order_by(RegistryRow.id)
     people = {a.id: a for a in await scoped(Account, tenant).objects(
         Account.id.is_in([r.account for r in rows] or [0]))}
-    day = _today().isoformat()
+    day = tenant_time.today(tenant).isoformat()
     return [RegistryRecord(row_ref=r.row_ref, name=people[r.account].real_name or "",
                            id_number=people[r.account].id_number or "", institution=r.institution,
                            position=r.position, uploaded_hours=r.uploaded_hours, total_hours=r.total_hours,
@@ -169,9 +167,11 @@ class Reconciled:
     uploaded: int = 0
     rejected: int = 0
     errors: list[str] | None = None
+    unanswered: int = 0  # rows with an empty 结果 (the exported file, partly filled in): still 待上传
 
     def summary(self) -> str:
         text = f"已上传 {self.uploaded} 行，已退回 {self.rejected} 行"
+        text += f"，{self.unanswered} 行未填写结果（仍为待上传）" if self.unanswered else ""
         return text + (f"，{len(self.errors)} 行无法对应" if self.errors else "")
 
 
@@ -209,8 +209,11 @@ async def reconcile(tenant: Tenant, batch: RegistryBatch, data: bytes, filename:
             if row is None or people.get(row.account, "").upper() != id_number:
                 out.errors.append(f"第 {line} 行：行号与身份证号对应不上本批次的记录")
                 continue
+            if not result:
+                out.unanswered += 1
+                continue
             if result in ("成功", "已上传", "uploaded"):
-                day = _date(cell(cells, "上传日期")) or _today()
+                day = _date(cell(cells, "上传日期")) or tenant_time.today(tenant)
                 values = {RegistryRow.status: "uploaded", RegistryRow.reason: "", RegistryRow.uploaded_on: day}
                 out.uploaded += 1
             elif result in ("失败", "退回", "已退回", "rejected"):
@@ -242,6 +245,19 @@ async def history(tenant: Tenant, account_id: int) -> dict[int, list[dict[str, A
         out.setdefault(r.enrollment, []).append({
             "batch": batches[r.batch], "status": r.status, "reason": r.reason, "uploaded_on": r.uploaded_on,
             "uploaded_hours": r.uploaded_hours, "institution": r.institution, "resend": asked.get((r.batch, r.enrollment))})
+    return out
+
+
+async def other_batches(tenant: Tenant, rows: list[RegistryRow]) -> dict[int, list[RegistryRow]]:
+    """For a batch's rows: each enrolment's rows in the other batches, in batch order (its history)."""
+    if not rows:
+        return {}
+    batch = rows[0].batch
+    out: dict[int, list[RegistryRow]] = {}
+    for r in await scoped(RegistryRow, tenant).objects(
+            RegistryRow.enrollment.is_in([r.enrollment for r in rows]) & (RegistryRow.batch != batch)).order_by(
+            RegistryRow.batch).order_by(RegistryRow.id):
+        out.setdefault(r.enrollment, []).append(r)
     return out
 
 
@@ -279,8 +295,6 @@ async def request_resend(tenant: Tenant, account_id: int, enrollment_id: int, re
                          actor_id: int) -> str:
     """Staff ask the next batch to report an uploaded enrolment again. Returns the refusal (in
     Chinese, for the reason field) or "" when the request is recorded (and audited)."""
-    from core.audit.services import record
-
     reason = reason.strip()
     if not reason or len(reason) > 200:
         return "请填写重新上报的原因（不超过 200 字）"

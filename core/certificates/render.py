@@ -7,14 +7,19 @@ WeasyPrint fetches nothing from the network or the disk: the font comes from mem
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 import threading
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any
 
 import segno
 
 from core.certificates import fonts
-from core.offload import run_cpu
+from core.certificates.fields import PrintedField
+from core.offload import follow_parent, run_cpu
 
 FONT_URL = "file:///xueshi/certificate-font.otf"  # answered from memory by ``_fetch``
 POOL = "pdf"
@@ -40,6 +45,7 @@ class CertificateView:
     code: str
     verify_url: str
     course_title: str = ""
+    fields: tuple[PrintedField, ...] = ()  # the plugins' extra lines (core.certificates.fields)
 
 
 def qr_data_uri(url: str) -> str:
@@ -71,16 +77,20 @@ async def certificate_html(templates: Any, tenant: Any, view: CertificateView) -
     character is outside the shipped font)."""
     texts = {k: v for k, v in view.__dict__.items() if isinstance(v, str)}
     have = fonts.covered()
-    if all(ord(ch) in have for v in texts.values() for ch in v):
-        printable = dict(view.__dict__)
+    shown = [*texts.values(), *(t for f in view.fields for t in (f.label, f.value))]
+    if all(ord(ch) in have for v in shown for ch in v):
+        printable, fields = dict(view.__dict__), view.fields
     else:
-        import asyncio
+        def in_font() -> tuple[dict[str, str], tuple[PrintedField, ...]]:
+            return ({k: fonts.printable(v) for k, v in texts.items()},
+                    tuple(replace(f, label=fonts.printable(f.label), value=fonts.printable(f.value))
+                          for f in view.fields))
 
-        printable = {**view.__dict__, **await asyncio.to_thread(
-            lambda: {k: fonts.printable(v) for k, v in texts.items()})}
+        replaced, fields = await asyncio.to_thread(in_font)
+        printable = {**view.__dict__, **replaced}
     env = templates.env_for(tenant.slug, "zh_CN")
     return env.get_template("certificates/document.html").render(
-        cert=printable, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
+        cert=printable, fields=fields, tenant=tenant, font_url=FONT_URL, font_family=fonts.font_family(),
         qr=qr_data_uri(view.verify_url), verify_url=view.verify_url)
 
 
@@ -116,14 +126,11 @@ def _process_pool():
     global _processes
     with _processes_lock:
         if _processes is None:
-            import multiprocessing
-            import os
-            from concurrent.futures import ProcessPoolExecutor
-
             size = int(os.environ.get("XUESHI_PDF_PROCESSES", min(PROCESSES, os.cpu_count() or 1)))
             if size <= 0:
                 return None
-            _processes = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"))
+            _processes = ProcessPoolExecutor(max_workers=size, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=follow_parent)
         return _processes
 
 
@@ -138,8 +145,6 @@ def shutdown_pool() -> None:
 async def render_pdf(html: str) -> bytes:
     """``html_to_pdf`` off the event loop: in the bounded process pool (or the ``pdf`` thread
     pool of core.offload when processes are switched off)."""
-    import asyncio
-
     pool = _process_pool()
     if pool is None:
         return await run_cpu(POOL, html_to_pdf, html)

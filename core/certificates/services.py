@@ -14,6 +14,7 @@ revision taken), rolls back, deletes the PDF it rendered and returns the winner'
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
@@ -21,12 +22,14 @@ from typing import Any
 
 
 from core.accounts.tables import Account
+from core.certificates.fields import certificate_fields, kept_fields
 from core.certificates.render import CertificateView, certificate_html, render_pdf
 from core.certificates.tables import Certificate
 from core.courses.tables import Course, Enrollment, Position
 from core.db import write_transaction
 from core.db.scoped import scoped
 from core.exams.eligibility import exam_cleared
+from core.files.tables import StoredFile
 from core.hookcalls import Hooks, notify, resolve
 from core.identity import mask_id_number, mask_name
 from core.study.services import hours as credited_hours
@@ -144,11 +147,12 @@ async def _prepare(platform: Any, hooks: Hooks, tenant: Tenant, enrollment: Enro
         enrollment=enrollment.id, account=account.id, revision=revision, number=str(number)[:64], code=code,
         status="valid", holder_name=(account.real_name or "")[:64], id_masked=mask_id_number(account.id_number),
         position=position[:64], year=course.year, hours=hours, institution=tenant.name[:200], issued_at=now)
+    fields, row.fields = await certificate_fields(platform, hooks, tenant, row, account)
     view = CertificateView(
         holder_name=row.holder_name, id_masked=row.id_masked, position=row.position, year=row.year,
         hours=hours_text(hours), institution=row.institution, issued_on=tenant_time.document_date(now, tenant_time.zone(tenant)),
         number=row.number, code=display_code(code), verify_url=verify_url(platform, tenant, code),
-        course_title=course.title)
+        course_title=course.title, fields=fields)
     html = await certificate_html(platform.templates, tenant, view)
     return row, await render_pdf(html)
 
@@ -243,10 +247,6 @@ async def renew(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Certif
 
 async def pdf_bytes(platform: Any, tenant: Tenant, certificate: Certificate) -> bytes:
     """The stored PDF, exactly as issued (its SHA-256 is checked against the certificate's)."""
-    import hashlib
-
-    from core.files.tables import StoredFile
-
     stored = await scoped(StoredFile, tenant).get(certificate.file)
     if stored is None:
         raise FileNotFoundError("certificate file missing")
@@ -275,6 +275,7 @@ class Verification:
     voided_on: str
     replaced_by: str  # the successor's certificate number (已由 … 替代), or ""
     replaces: str  # the predecessor's number, or ""
+    fields: tuple[tuple[str, str], ...] = ()  # the plugins' public fields as issued: (label, value)
 
 
 async def verify(tenant: Tenant, code: str) -> Verification | None:
@@ -297,7 +298,8 @@ async def verify(tenant: Tenant, code: str) -> Verification | None:
         position=row.position, year=row.year, hours=hours_text(row.hours), institution=row.institution,
         issued_on=tenant_time.format_date(row.issued_at, tenant_time.zone(tenant)),
         voided_on=tenant_time.format_date(row.voided_at, tenant_time.zone(tenant)),
-        replaced_by=successor.number if successor else "", replaces=previous.number if previous else "")
+        replaced_by=successor.number if successor else "", replaces=previous.number if previous else "",
+        fields=kept_fields(row))
 
 
 async def printable_enrolments(hooks: Hooks, tenant: Tenant, enrolments: list[Enrollment]) -> set[int]:

@@ -34,6 +34,7 @@ class Certificate(Table, tablename="certificate"):
     voided_at = Timestamptz(null=True, default=None)
     file = ForeignKey(references=StoredFile, null=True)
     sha256 = Varchar(length=64, default="")
+    fields = Text(default="[]")  # the plugins' public text fields as issued, JSON (core.certificates.fields)
 
 
 class RegistryBatch(Table, tablename="registry_batch"):

@@ -14,12 +14,12 @@ from litestar.exceptions import NotFoundException
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.certificates import registry
-from core.courses import exports, learners, services
+from core.courses import editing, exports, learners, services
 from core.courses.media import MediaRejected, check_pdf
 from core.courses.tables import Course, Enrollment, Position
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
-from core.identity import InvalidIdentity, normalize_mobile
+from core.identity import InvalidIdentity, mask_mobile, normalize_mobile
 from core.kernel import Platform
 from core.notify.services import send
 from core.roster.imports import as_dict, keep_table, kept_table
@@ -47,8 +47,9 @@ async def _courses_page(request: Request, tenant: Tenant, status_code: int = 200
     counts = {}
     for c in courses:
         counts[c.id] = await scoped(Enrollment, tenant).count(Enrollment.course == c.id)
+    short = await editing.short_courses(tenant, courses)
     return await render(request, "courses/admin_courses.html",
-                        {"positions": positions, "courses": courses, "names": names, "counts": counts,
+                        {"positions": positions, "courses": courses, "names": names, "counts": counts, "short": short,
                          "errors": errors or {}, "year": dt.date.today().year,
                          "suggestions": tenant.rules.roster.positions}, status_code=status_code)
 
@@ -102,21 +103,23 @@ async def course_create(request: Request, tenant: Tenant, account: Account) -> R
     return redirect(request, f"/admin/courses/{course.id}")
 
 
-async def _course_page(request: Request, tenant: Tenant, course_id: int, status_code: int = 200,
+async def render_course_page(request: Request, tenant: Tenant, course_id: int, status_code: int = 200,
                        errors: dict | None = None, notice: str = "") -> Response:
     course = await scoped(Course, tenant).get_or_404(course_id)
     position = await scoped(Position, tenant).get(course.position)
     enrolled = await scoped(Enrollment, tenant).count(Enrollment.course == course.id)
+    lessons = await services.lessons_of(tenant, course.id)
+    content = editing.content_check(tenant, course, lessons)  # shorter than the required hours: a warning
     return await render(request, "courses/admin_course.html",
-                        {"course": course, "position": position,
-                         "lessons": await services.lessons_of(tenant, course.id), "enrolled": enrolled,
+                        {"course": course, "position": position, "lessons": lessons, "enrolled": enrolled,
+                         "content": content, "content_hours": hours(tenant, content.content_seconds),
                          "errors": errors or {}, "notice": notice or request.query_params.get("notice", ""),
                          "max_video_mb": tenant.rules.study.max_video_mb}, status_code=status_code)
 
 
 @get("/admin/courses/{course_id:int}", guards=STAFF)
 async def course_page(request: Request, tenant: Tenant, course_id: int) -> Response:
-    return await _course_page(request, tenant, course_id)
+    return await render_course_page(request, tenant, course_id)
 
 
 @post("/admin/courses/{course_id:int}/lessons", guards=STAFF, request_max_body_size=MAX_UPLOAD)
@@ -128,7 +131,7 @@ async def lesson_create(request: Request, platform: Platform, tenant: Tenant, ac
     form = await request.form()
     title = str(form.get("title") or "").strip()
     if not title or len(title) > 200:
-        return await _course_page(request, tenant, course_id, 400, {"title": "请输入课件名称"})
+        return await render_course_page(request, tenant, course_id, 400, {"title": "请输入课件名称"})
     upload = form.get("file")
     body = str(form.get("body") or "").strip()
     has_file = upload is not None and not isinstance(upload, str) and upload.filename
@@ -162,7 +165,7 @@ async def lesson_create(request: Request, platform: Platform, tenant: Tenant, ac
         else:
             raise MediaRejected("请上传视频或 PDF 文件，或填写文字内容")
     except MediaRejected as exc:
-        return await _course_page(request, tenant, course_id, 400, {"file": str(exc)})
+        return await render_course_page(request, tenant, course_id, 400, {"file": str(exc)})
     await record("lesson.created", tenant_id=tenant.id, actor_id=account.id, object_type="lesson",
                  object_id=lesson.id, kind=lesson.kind)
     return redirect(request, f"/admin/courses/{course.id}")
@@ -302,7 +305,6 @@ async def learner_mobile(request: Request, hooks: Hooks, tenant: Tenant, account
         return await _learner_page(request, tenant, account_id, 400, {"mobile": "新手机号与原手机号相同"})
     if await scoped(Account, tenant).exists((Account.mobile == mobile) & (Account.id != learner.id)):
         return await _learner_page(request, tenant, account_id, 400, {"mobile": "该手机号已被本机构的其他账号使用"})
-    from core.identity import mask_mobile
 
     old = learner.mobile
     await scoped(Account, tenant).update({Account.mobile: mobile}).where(Account.id == learner.id)

@@ -32,8 +32,9 @@ EXAM_HEADERS = ["姓名", "身份证号", "课程", "次数", "成绩", "结果"
 MAX_ROWS = 100_000
 
 
-async def _xlsx(tenant: Tenant, account: Account, kind: str, headers: list[str], rows: list[list[str]],
-                **detail: object) -> Response:
+async def xlsx_response(tenant: Tenant, account: Account, kind: str, headers: list[str], rows: list[list[str]],
+                        **detail: object) -> Response:
+    """The download of ``rows`` as ``kind-<tenant day>.xlsx``, built off the event loop and audited."""
     data = await run_cpu("spreadsheet", write_xlsx, headers, rows)
     await record("export.downloaded", tenant_id=tenant.id, actor_id=account.id, object_type="export", object_id=kind,
                  rows=len(rows), **detail)
@@ -55,7 +56,7 @@ async def export_learners(request: Request, tenant: Tenant, account: Account) ->
         rows.append([a.real_name or "", mask_id_number(a.id_number) if a.id_number else "",
                      mask_mobile(a.mobile) if a.mobile else "", p.position if p else "", p.company if p else "",
                      "已完善" if complete else "未完善", study, p.cert_number if p else ""])
-    return await _xlsx(tenant, account, "learners", LEARNER_HEADERS, rows, filters=f.query())
+    return await xlsx_response(tenant, account, "learners", LEARNER_HEADERS, rows, filters=f.query())
 
 
 @get("/admin/exports/certificates.xlsx", guards=STAFF)
@@ -73,7 +74,7 @@ async def export_certificates(request: Request, tenant: Tenant, account: Account
     rows = [[c.number, c.holder_name, c.id_masked, c.position, str(c.year), f"{float(c.hours):g}",
              tenant_time.format_date(c.issued_at, tenant_time.zone(tenant)), CERTIFICATE_LABELS.get(c.status, c.status)]
             for c in certificates]
-    return await _xlsx(tenant, account, "certificates", CERTIFICATE_HEADERS, rows,
+    return await xlsx_response(tenant, account, "certificates", CERTIFICATE_HEADERS, rows,
                        filters={k: v for k, v in (("status", status), ("year", year)) if v})
 
 
@@ -105,7 +106,7 @@ async def export_progress(request: Request, tenant: Tenant, account: Account) ->
                      course.title if course else "", str(course.year) if course else "",
                      f"{hours(tenant, e.credited_seconds):g}", f"{float(course.required_hours):g}" if course else "",
                      STATUS_LABELS.get(e.status, e.status)])
-    return await _xlsx(tenant, account, "progress", PROGRESS_HEADERS, rows, filters=f.query())
+    return await xlsx_response(tenant, account, "progress", PROGRESS_HEADERS, rows, filters=f.query())
 
 
 @get("/admin/exports/exams.xlsx", guards=STAFF)
@@ -120,7 +121,7 @@ async def export_exams(request: Request, tenant: Tenant, account: Account) -> Re
              f"{a.score_centi / 100:g}" if a.score_centi is not None else "",
              "考核中" if a.status == "open" else ("合格" if a.passed else "不合格"),
              tenant_time.format_datetime(a.submitted_at, zone)] for a in attempts]
-    return await _xlsx(tenant, account, "exams", EXAM_HEADERS, rows, filters=f.query())
+    return await xlsx_response(tenant, account, "exams", EXAM_HEADERS, rows, filters=f.query())
 
 
 ROUTES = [export_learners, export_certificates, export_progress, export_exams]

@@ -9,6 +9,7 @@ creates nobody twice and never resets a password a learner has already changed.
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import anyio
 
 from core.accounts.passwords import hash_password
 from core.accounts.tables import Account
+from core.courses.demo_media import make_lesson_video
 from core.courses.media import check_video
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
@@ -280,10 +282,6 @@ async def seed_demo_courses(platform, tenant: Tenant, courses, learners: dict[st
     """Create each ``DemoCourse`` for each of its positions (idempotent by title and position),
     making its lesson videos on the spot, and enrol the demo learners (ID number → position).
     Returns one line per demo course, made now or before."""
-    import tempfile
-
-    from core.courses.demo_media import make_lesson_video
-
     lines: list[str] = []
     for demo in courses:
         have = await ensure_positions(tenant, list(demo.positions))

@@ -2,7 +2,9 @@
 
 Piccolo's engine is process-global (``core.db.piccolo_conf``); ``configure()`` points it at the
 settings' ``DATABASE_URL`` and registers the core's and the plugins' Piccolo apps before anything
-touches a table, so a process serves one database. On PostgreSQL each process opens one pool
+touches a table, so a process serves one database. Every table is bound to that engine directly;
+Piccolo's own finder (which its migrations use) reaches the same module under Piccolo's default
+name, ``piccolo_conf``, so nothing is written to the environment, which child processes inherit. On PostgreSQL each process opens one pool
 (``start_pool``) at start and closes it at stop; on SQLite the engine keeps a few idle
 connections between statements (``CachingSQLiteEngine``), closed at stop.
 """
@@ -13,11 +15,16 @@ import contextlib
 import io
 import os
 import re
+import sys
 from collections.abc import Iterable
 
-from piccolo.conf.apps import AppRegistry
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.conf.apps import DEFAULT_MODULE_NAME, ENVIRONMENT_VARIABLE, AppRegistry, Finder
 from piccolo.engine import Engine, PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
 
+from core.db import piccolo_conf as conf
 from core.db.engine import CachingSQLiteEngine, engine_from_url
 
 PICCOLO_CONF = "core.db.piccolo_conf"
@@ -31,13 +38,13 @@ _pool_users = 0
 
 def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
     """Select the engine for this process, register the Piccolo apps (the core's first, then
-    ``apps``: plugins' ``piccolo_app`` modules) and bind every table to the engine."""
-    from piccolo.conf.apps import Finder
-
-    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
-    os.environ["DATABASE_URL"] = database_url
-    import core.db.piccolo_conf as conf
-
+    ``apps``: plugins' ``piccolo_app`` modules) and bind every table to the engine. The
+    environment is left alone: Piccolo finds ``core.db.piccolo_conf`` as ``piccolo_conf``."""
+    named = os.environ.get(ENVIRONMENT_VARIABLE)
+    if named and named != PICCOLO_CONF:
+        raise RuntimeError(f"{ENVIRONMENT_VARIABLE}={named} names another Piccolo configuration, whose engine "
+                           "Piccolo's migrations would use: unset it (DATABASE_URL selects the database)")
+    sys.modules[DEFAULT_MODULE_NAME] = conf
     if conf.DB_URL != database_url:
         conf.DB = engine_from_url(database_url)
         conf.DB_URL = database_url
@@ -45,16 +52,12 @@ def configure(database_url: str, apps: Iterable[str] = ()) -> Engine:
     if conf.APP_MODULES != wanted:
         conf.APP_REGISTRY = AppRegistry(apps=wanted)
         conf.APP_MODULES = wanted
-    from piccolo.apps.migrations.tables import Migration  # Piccolo's own: which migrations ran
-
-    for table in [*Finder().get_table_classes(), Migration]:
+    for table in [*Finder().get_table_classes(), Migration]:  # Migration: Piccolo's own, which ran
         table._meta.db = conf.DB
     return conf.DB
 
 
 def engine() -> Engine:
-    import core.db.piccolo_conf as conf
-
     return conf.DB
 
 
@@ -72,8 +75,6 @@ def write_transaction(table: type):
 def for_update(query):
     """``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite the write transaction already holds the
     only write lock."""
-    from piccolo.engine.sqlite import SQLiteEngine
-
     return query if isinstance(query.table._meta.db, SQLiteEngine) else query.lock_rows()
 
 
@@ -91,6 +92,15 @@ async def table_columns(tablename: str) -> set[str]:
     return {dict(row)["name"] for row in rows}
 
 
+async def _keep_session(connection) -> None:
+    """The pool's reset of a released connection: nothing beyond asyncpg's own (it rolls back an
+    open transaction and drops listeners first). asyncpg's default also runs
+    ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every release, one more
+    round trip per query (Piccolo takes a connection per query): ``benchmarks/bench_processes.py``
+    prints both rates (docs/operations.md). The code holds no session state for it to
+    clear (no session-level SET, advisory lock, cursor or LISTEN: ``tests/test_code_health.py``)."""
+
+
 async def start_pool(size: int) -> None:
     """Open this process's PostgreSQL pool (shared by every app of the process; counted, so the
     last ``stop_pool`` closes it). No pool for SQLite or ``size <= 0``."""
@@ -99,7 +109,7 @@ async def start_pool(size: int) -> None:
     if not isinstance(db, PostgresEngine) or size <= 0:
         return
     if _pool_users == 0 or db.pool is None:
-        await db.start_connection_pool(min_size=1, max_size=size)
+        await db.start_connection_pool(min_size=1, max_size=size, reset=_keep_session)
     _pool_users += 1
 
 
@@ -121,8 +131,6 @@ async def stop_pool() -> None:
 async def migrate(verbose: bool = False) -> None:
     """Run every pending migration of every registered app forwards (Piccolo's progress output
     only when verbose). The deploy step (``xueshi migrate``); serving processes never call it."""
-    from piccolo.apps.migrations.commands.forwards import run_forwards
-
     with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()):
         result = await run_forwards(app_name="all")
     if not result.success:

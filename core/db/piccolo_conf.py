@@ -1,7 +1,8 @@
-"""Piccolo's configuration module (``PICCOLO_CONF=core.db.piccolo_conf``).
-
-``core.db.configure()`` replaces ``DB`` and ``APP_REGISTRY`` at run time: the engine from the
-settings' ``DATABASE_URL``, the apps from the core plus every plugin's ``db_apps()``.
+"""Piccolo's configuration module: ``core.db.configure()`` registers it as ``piccolo_conf``
+(Piccolo's default name) and replaces ``DB`` and ``APP_REGISTRY`` at run time: the engine from the
+settings' ``DATABASE_URL``, the apps from the core plus every plugin's ``db_apps()``. Piccolo's own
+command line finds it with ``PICCOLO_CONF=core.db.piccolo_conf`` (then ``DATABASE_URL`` is read
+here).
 """
 
 import os

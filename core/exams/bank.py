@@ -12,14 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from core.courses.services import ensure_positions
 from core.courses.tables import Position
 from core.db import write_transaction
 from core.db.scoped import scoped
 from core.exams.tables import Question, QuestionBank
 from core.exams.values import JUDGE_OPTIONS, KIND_BY_LABEL, KINDS, LETTERS
 from core.roster.imports import CheckedRows, PreviewRow, RosterColumn, RowError, map_columns
-from core.roster.spreadsheets import Table
+from core.roster.spreadsheets import Table, read_table_async
 from core.tenancy import Tenant
 
 MAX_STEM = 500
@@ -211,11 +213,6 @@ async def seed_bank(tenant: Tenant, position: str, path) -> str:
     """A demo bank from a CSV or XLSX file in the template's format, through the same checks as
     an upload (a row with an error stops the seed: demo data must be right). Idempotent: the
     questions are upserted by 题干. Returns a line for the demo's printout."""
-    from pathlib import Path
-
-    from core.courses.services import ensure_positions
-    from core.roster.spreadsheets import read_table_async
-
     data = Path(path).read_bytes()
     preview = preview_table(await read_table_async(data, Path(path).name, None))
     if preview.error_rows:

@@ -80,7 +80,7 @@ async def _certificate_note(hooks: Hooks, tenant: Tenant, attempt: ExamAttempt) 
     verdict = await certificates.eligibility(hooks, tenant, enrollment)
     if verdict.ok:
         return {"href": f"/certificates/{enrollment.id}", "issued": False}
-    workdays = (list(tenant.rules.study.review_workdays) + [3, 5])[:2] if enrollment.status == "review" else None
+    workdays = tenant.rules.study.review_workdays if enrollment.status == "review" else None
     return {"href": "", "reason": verdict.reason, "workdays": workdays}
 
 

@@ -25,7 +25,7 @@ from core.exams.tables import ExamAnswer, ExamAttempt, Question
 from core.exams.values import ScoredQuestion
 from core.exams.writes import GRACE, ExamError, locked, overdue, retrying
 from core.hookcalls import Hooks, notify
-from core.jobs.specs import JobSpec, platform_of
+from core.jobs.specs import JobSpec, platform_of, tenants_of
 from core.tenancy import Tenant
 
 log = logging.getLogger("xueshi.exams")
@@ -118,11 +118,11 @@ async def _close(hooks: Hooks | None, tenant: Tenant, attempt_id: int, by: str) 
 
 
 async def expire_exam_attempts(ctx: dict[str, Any]) -> dict[str, int]:
-    """Cron job (every minute): submit every tenant's overdue open attempts as ``expired``."""
+    """Cron job (every minute): submit the overdue open attempts of every tenant that offers exams as ``expired``."""
     platform = platform_of(ctx)
-    return {t.slug: await settle_overdue(platform.hooks(t), t) for t in platform.tenants if t.id is not None}
+    return {t.slug: await settle_overdue(platform.hooks(t), t) for t in tenants_of(ctx) if t.id is not None}
 
 
 def exam_jobs() -> list[Any]:
     return [JobSpec(expire_exam_attempts, timeout=120, retries=1, label="考核超时自动交卷", cron="* * * * *",
-                    record=False)]
+                    record=False, flow="exams")]

@@ -6,7 +6,7 @@ Plugins add jobs with the ``register_jobs()`` hook; code queues one with
 ``await platform.jobs.enqueue(job, tenant=tenant, key=…, **kwargs)``. See docs/architecture.md.
 """
 
-from core.jobs.runtime import InProcessJobs, Jobs, SaqJobs, report
-from core.jobs.specs import JobSpec, platform_of
+from core.jobs.runtime import InProcessJobs, Jobs, SaqJobs
+from core.jobs.specs import JobSpec, platform_of, report
 
 __all__ = ["InProcessJobs", "JobSpec", "Jobs", "SaqJobs", "platform_of", "report"]

@@ -1,27 +1,31 @@
-"""The core's jobs: the roster import, the nightly retention purge, and resuming stale jobs."""
+"""The core's jobs: the roster import, the nightly retention purge, and resuming stale jobs; with
+the plugins' ``register_jobs()``, the jobs a platform's queue runs (``collect_specs``)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.certificates.jobs import JOBS as CERTIFICATE_JOBS
 from core.jobs import records
-from core.jobs.runtime import report
-from core.jobs.specs import JobSpec, platform_of
+from core.jobs.specs import JobSpec, platform_of, report
 from core.jobs.tables import JobRun
 from core.roster.imports import import_failed, run_roster_import
+from core.plugins import collected
 from core.proctoring.snapshots import check_snapshot
 from core.proctoring.verdicts import settle_captures
+from core.retention import purge
+
+if TYPE_CHECKING:
+    from core.kernel import Platform
 
 log = logging.getLogger("xueshi.jobs")
 
 
 async def purge_retention(ctx: dict[str, Any]) -> dict[str, dict[str, int]]:
     """Cron job: ``core.retention.purge`` for every tenant (what ``xueshi purge`` does by hand)."""
-    from core.retention import purge
-
     platform = platform_of(ctx)
     tenants = list(platform.tenants)
     out: dict[str, dict[str, int]] = {}
@@ -55,8 +59,6 @@ async def resume_stale_jobs(ctx: dict[str, Any]) -> dict[str, int]:
 
 
 def records_kwargs(run: JobRun) -> dict[str, Any]:
-    import json
-
     return json.loads(run.kwargs) if isinstance(run.kwargs, str) else dict(run.kwargs or {})
 
 
@@ -69,6 +71,12 @@ CORE_JOBS = [
             record=False),
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
     # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
-    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对"),
-    JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍"),
+    JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对", flow="proctoring"),
+    JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍",
+            flow="proctoring"),
 ]
+
+
+def collect_specs(platform: Platform) -> list[JobSpec]:
+    """The core's jobs, then every plugin's ``register_jobs()`` (read once, for all tenants)."""
+    return [*CORE_JOBS, *collected(platform.plugins.pm, "register_jobs")]

@@ -20,7 +20,7 @@ async def jobs_page(request: Request, tenant: Tenant) -> Response:
     busy = any(r.status in OPEN for r in rows)
     template = "jobs/_runs.html" if request.headers.get("hx-request") else "jobs/runs.html"
     return await render(request, template,
-                        {"rows": rows, "busy": busy, "labels": STATUS_LABELS, "poll": f"/admin/jobs"})
+                        {"rows": rows, "busy": busy, "labels": STATUS_LABELS, "poll": "/admin/jobs"})
 
 
 @get("/admin/jobs/{run_id:int}", guards=[roles("tenant_admin")])

@@ -10,14 +10,16 @@ idempotent: while a key is queued or running, enqueueing it again does nothing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import logging
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from core.jobs import records
-from core.jobs.specs import JobFunction, JobSpec
-from core.plugins import collected
+from core.jobs.specs import FlowSwitchedOff, JobFunction, JobSpec
 
 if TYPE_CHECKING:
     from core.jobs.tables import JobRun
@@ -26,14 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("xueshi.jobs")
 CRON_TZ = ZoneInfo("Asia/Shanghai")
-
-
-def collect_specs(platform: Platform) -> list[JobSpec]:
-    """The core's jobs, then every plugin's ``register_jobs()`` (read once, for all tenants)."""
-    from core.jobs.builtin import CORE_JOBS
-
-    plugin_specs = collected(platform.plugins.pm, "register_jobs")
-    return [*CORE_JOBS, *plugin_specs]
 
 
 class Jobs:
@@ -53,8 +47,8 @@ class Jobs:
         self.platform: Platform | None = None
 
     @classmethod
-    def for_platform(cls, platform: Platform) -> Jobs:
-        specs = collect_specs(platform)
+    def for_platform(cls, platform: Platform, specs: list[JobSpec]) -> Jobs:
+        """The queue for ``platform``'s settings (SAQ with ``REDIS_URL``, else in-process)."""
         heartbeat = platform.settings.job_heartbeat_seconds
         if platform.settings.redis_url:
             return SaqJobs(specs, redis_url=platform.settings.redis_url, heartbeat_seconds=heartbeat,
@@ -77,6 +71,8 @@ class Jobs:
         ``tenant=<slug>`` and shows on that tenant's job page. Returns the run's record (None for
         a job with ``record=False``)."""
         spec = self.spec(job)
+        if tenant is not None and not tenant.offers(spec.flow):
+            raise FlowSwitchedOff(f"job {spec.name} belongs to the {spec.flow} flow, which {tenant.slug} does not offer")
         key = key or f"{spec.name}:{uuid.uuid4().hex}"
         if tenant is not None:
             kwargs["tenant"] = tenant.slug
@@ -132,7 +128,10 @@ class Jobs:
 def call(spec: JobSpec, heartbeat: int):
     """The job function as the runners call it: a job with ``heartbeat`` gets a ticker that
     touches the run every third of the period while the attempt runs, so a long CPU step (parsing
-    a spreadsheet) never looks like a dead worker; a killed process stops ticking."""
+    a spreadsheet) never looks like a dead worker; a killed process stops ticking. A job of a
+    flow does nothing for a tenant that no longer offers the flow (rules changed since it was queued)."""
+    if spec.flow is not None:
+        spec = dataclasses.replace(spec, function=_where_offered(spec))
     if not heartbeat:
         return spec.function
 
@@ -155,14 +154,16 @@ def call(spec: JobSpec, heartbeat: int):
     return with_heartbeat
 
 
-async def report(ctx: dict[str, Any], done: int, total: int) -> None:
-    """A job's progress, shown on the progress pages (it also counts as a heartbeat)."""
-    run_id = ctx.get("run_id")
-    if run_id is not None:
-        await records.progress(run_id, done, total)
-    saq_job = ctx.get("job")
-    if saq_job is not None:
-        await saq_job.update(progress=(done / total) if total else 0.0)
+def _where_offered(spec: JobSpec) -> JobFunction:
+    async def where_offered(ctx: dict[str, Any], **kwargs: Any) -> Any:
+        tenant = ctx["platform"].tenants.get(kwargs.get("tenant"))
+        if tenant is not None and not tenant.offers(spec.flow):
+            log.warning("job %s skipped: %s does not offer the %s flow", spec.name, tenant.slug, spec.flow)
+            return {"skipped": spec.flow}
+        return await spec.function(ctx, **kwargs)
+
+    where_offered.__qualname__ = spec.name
+    return where_offered
 
 
 # --- SAQ on Redis --------------------------------------------------------------------------------
@@ -199,8 +200,9 @@ class SaqJobs(Jobs):
     async def _enqueue(self, spec: JobSpec, key: str, kwargs: dict[str, Any]) -> None:
         await self.queue.enqueue(self._saq_job(spec, key, kwargs))
 
-    def worker(self, platform: Platform, *, concurrency: int = 4):
-        """A litestar-saq ``Worker`` for this queue: every job, the cron schedule, and the records."""
+    def worker(self, platform: Platform, *, concurrency: int = 4, on_start: Iterable[JobFunction] = ()):
+        """A litestar-saq ``Worker`` for this queue: every job, the cron schedule, and the records;
+        each of ``on_start`` runs once (with the worker's context) when the worker starts."""
         from litestar_saq import CronJob, Worker
 
         crons = [CronJob(function=s.function, cron=s.cron, timeout=s.timeout, retries=s.max_attempts,
@@ -209,10 +211,8 @@ class SaqJobs(Jobs):
 
         async def startup(ctx: dict[str, Any]) -> None:
             ctx["platform"] = platform
-            # Cron jobs run on schedule; stale jobs are also looked at once when a worker starts.
-            from core.jobs.builtin import resume_stale_jobs
-
-            await resume_stale_jobs(ctx)
+            for job in on_start:
+                await job(ctx)
 
         async def before(ctx: dict[str, Any]) -> None:
             job = ctx["job"]
@@ -293,8 +293,6 @@ class InProcessJobs(Jobs):
             return
 
     async def _cron(self, spec: JobSpec) -> None:
-        import datetime as dt
-
         from croniter import croniter
 
         schedule = croniter(spec.cron, dt.datetime.now(CRON_TZ))

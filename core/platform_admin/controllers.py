@@ -13,6 +13,9 @@ from piccolo.query.functions.aggregate import Count
 from core.accounts import lockout
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.jobs.controllers import STATUS_LABELS
+from core.jobs.records import OPEN
+from core.jobs.tables import JobRun
 from core.tenants.tables import TenantRow
 from core.web import CSRF_COOKIE, SAFE_METHODS, client_address, platform_of, render
 
@@ -116,10 +119,6 @@ async def tenants_page(request: Request) -> Response:
 @get("/jobs")
 async def jobs_page(request: Request) -> Response:
     """后台任务 of every tenant and the platform's own (cron): progress, attempts and failures."""
-    from core.jobs.controllers import STATUS_LABELS
-    from core.jobs.records import OPEN
-    from core.jobs.tables import JobRun
-
     operator = await _operator(request)
     if operator is None:
         return Redirect(path="/platform/signin", status_code=303)

@@ -20,8 +20,6 @@ from core.proctoring.tables import FaceVerification
 from core.study.tables import StudyEvent
 
 GATE_REQUIRED = "请先完成人脸核验后再开始学习"
-# The construction group guide's words for a camera the learner did not allow.
-CAMERA_REFUSED = "请单击“允许”启用摄像头，否则会因为不能识别无法进入系统"
 
 _rng = random.SystemRandom()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from core.audit.services import record
 from core.courses.tables import Enrollment
 from core.db.scoped import scoped
-from core.faces import Capability, CapabilityError, FaceError, select_provider
+from core.faces import Capability, CapabilityError, FaceError, compare_with_id_photo, decode_image, select_provider
 from core.faces.quality import small_face_report
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
@@ -62,7 +62,6 @@ async def portrait_problem(provider, data: bytes, finder=None) -> str:
     """The provider's first Chinese reason for refusing the portrait, or "" when it is fine; where
     it finds no face, ``finder`` (a detector) may show the face is only too small."""
 
-    from core.faces import decode_image  # imaging loads OpenCV: only when a portrait is checked
 
     def run() -> str:
         image = decode_image(data)
@@ -96,7 +95,6 @@ async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) ->
     except CapabilityError:
         return ""
 
-    from core.faces import compare_with_id_photo, decode_image
 
     def run() -> str:
         problem, _distance = compare_with_id_photo(

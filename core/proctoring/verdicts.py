@@ -13,7 +13,7 @@ from core.courses.tables import Enrollment
 from core.db import write_transaction
 from core.db.scoped import scoped
 from core.hookcalls import notify
-from core.jobs.specs import platform_of
+from core.jobs.specs import platform_of, tenants_of
 from core.proctoring import coverage
 from core.proctoring.gate import event
 from core.proctoring.study_tables import ProctorSession
@@ -158,6 +158,6 @@ async def uncovered(tenant, ps: ProctorSession) -> float:
 
 
 async def settle_captures(ctx: dict[str, Any]) -> int:
-    """Job (every minute): settle every tenant's sessions (``settle``)."""
+    """Job (every minute): settle the sessions (``settle``) of every tenant that offers proctoring."""
     platform = platform_of(ctx)
-    return sum([await settle(platform, t) for t in list(platform.tenants)])
+    return sum([await settle(platform, t) for t in tenants_of(ctx)])

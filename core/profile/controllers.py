@@ -19,6 +19,7 @@ from core.kernel import Platform
 from core.proctoring import consent as consents
 from core.proctoring.portrait import IMAGES, enrol_images
 from core.roster.tables import LearnerProfile
+from core.study.services import profile_complete
 from core.tenancy import Tenant
 from core.web import redirect, render, roles
 
@@ -83,8 +84,6 @@ async def archive_submit(request: Request, platform: Platform, tenant: Tenant, a
 
 
 async def _complete(tenant: Tenant, account: Account) -> bool:
-    from core.study.services import profile_complete
-
     return await profile_complete(tenant, account.id)
 
 

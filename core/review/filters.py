@@ -33,6 +33,12 @@ class QueueFilter:
                    position=(params.get("position") or "")[:64],
                    company=int(company) if company.isdigit() and len(company) < 12 else None)
 
+    def query(self) -> dict[str, str]:
+        """The filter as query parameters (for the bulk approval's links and form)."""
+        values = {"status": self.status, "overdue": "1" if self.overdue else "", "flagged": "1" if self.flagged else "",
+                  "position": self.position, "company": str(self.company or "")}
+        return {k: v for k, v in values.items() if v}
+
     @property
     def active(self) -> bool:
         return bool(self.status or self.overdue or self.flagged or self.position or self.company)

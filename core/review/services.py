@@ -240,7 +240,7 @@ async def approve(hooks: Hooks, tenant: Tenant, reviewer: Account, enrollment_id
     enrollment = await enrollments.get(enrollment_id)
     if enrollment is None or enrollment.status != "review":
         raise ReviewError("该学员的学时不在待审核状态")
-    if await _pending_clear(tenant, enrollment.id):
+    if await pending_clear(tenant, enrollment.id):
         raise ReviewError("已有待复核的清除决定，请先由另一位审核员复核")
     won = await enrollments.update({Enrollment.status: "approved"}).where(
         (Enrollment.id == enrollment.id) & (Enrollment.status == "review")).returning(Enrollment.id)
@@ -258,7 +258,7 @@ async def approve(hooks: Hooks, tenant: Tenant, reviewer: Account, enrollment_id
     return decision
 
 
-async def _pending_clear(tenant: Tenant, enrollment_id: int) -> ReviewDecision | None:
+async def pending_clear(tenant: Tenant, enrollment_id: int) -> ReviewDecision | None:
     return await scoped(ReviewDecision, tenant).objects(
         (ReviewDecision.enrollment == enrollment_id) & (ReviewDecision.kind == "clear")
         & (ReviewDecision.status == "pending")).first()
@@ -274,7 +274,7 @@ async def propose_clear(hooks: Hooks, tenant: Tenant, reviewer: Account, enrollm
     enrollment = await scoped(Enrollment, tenant).get(enrollment_id)
     if enrollment is None or enrollment.status != "review":
         raise ReviewError("该学员的学时不在待审核状态")
-    if await _pending_clear(tenant, enrollment.id):
+    if await pending_clear(tenant, enrollment.id):
         raise ReviewError("已有待复核的清除决定")
     decision = scoped(ReviewDecision, tenant).new(
         enrollment=enrollment.id, learner=enrollment.account, reviewer=reviewer.id, kind="clear", reason=reason,

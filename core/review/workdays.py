@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+from chinese_calendar import constants
 
 from core import tenant_time
 
@@ -25,8 +26,6 @@ from core import tenant_time
 
 def calendar_range() -> tuple[dt.date, dt.date]:
     """First and last day the package has official data for."""
-    from chinese_calendar import constants
-
     years = sorted({d.year for d in [*constants.holidays, *constants.workdays]})
     return dt.date(years[0], 1, 1), dt.date(years[-1], 12, 31)
 

@@ -14,10 +14,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.accounts.tables import Enterprise
+from core.audit.services import record as audit
 from core.db.scoped import scoped
+from core.files.tables import StoredFile
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
+from core.jobs import platform_of, report
+from core.offload import run_cpu
 from core.plugins import Hooks, collect
-from core.roster.spreadsheets import SpreadsheetRejected, Table
+from core.roster.spreadsheets import (
+    Limits, PARSED_MEDIA_TYPE, SpreadsheetRejected, Table, read_table_async, table_from_json, table_to_json,
+)
 from core.roster.tables import ImportJob, RosterEntry
 from core.tenancy import Tenant
 
@@ -29,9 +36,6 @@ async def keep_table(storage: Any, tenant: Tenant, table: Table) -> Any:
     files purges them) and return the ``StoredFile`` an ``ImportJob.file`` points to. The upload
     itself is not kept: preview pages, the confirm step and the import job read these rows, so a
     file is parsed exactly once, when it is uploaded."""
-    from core.offload import run_cpu
-    from core.roster.spreadsheets import PARSED_MEDIA_TYPE, table_to_json
-
     data = await run_cpu("spreadsheet", table_to_json, table)
     return await storage.save(data, tenant_id=tenant.id, kind="import", media_type=PARSED_MEDIA_TYPE)
 
@@ -40,10 +44,6 @@ async def kept_table(storage: Any, tenant: Tenant, job: ImportJob, limits: Any =
     """The rows ``keep_table`` stored for ``job`` (None when retention has purged them). A job
     stored before rows were kept points to the uploaded file itself: that one is parsed (bounded,
     in the spreadsheet pool)."""
-    from core.files.tables import StoredFile
-    from core.offload import run_cpu
-    from core.roster.spreadsheets import PARSED_MEDIA_TYPE, read_table_async, table_from_json
-
     stored = await scoped(StoredFile, tenant).get(job.file) if job.file else None
     if stored is None:
         return None
@@ -346,12 +346,6 @@ async def run_roster_import(ctx: dict[str, Any], *, tenant: str, import_id: int,
                             actor_id: int | None = None) -> dict[str, Any]:
     """Job: commit a previewed roster import, by id, from the rows parsed at upload (``kept_table``);
     a retry (or the stale-job recovery) of an interrupted run resumes after its last committed batch."""
-    from core.accounts.tables import Enterprise
-    from core.audit.services import record as audit
-    from core.db.scoped import scoped
-    from core.jobs import platform_of, report
-    from core.roster.spreadsheets import Limits
-
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
     job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "roster")
@@ -375,9 +369,6 @@ async def run_roster_import(ctx: dict[str, Any], *, tenant: str, import_id: int,
 
 async def import_failed(ctx: dict[str, Any], error: str, *, tenant: str, import_id: int, **_: Any) -> None:
     """``on_failure`` of the import jobs: the import shows as failed, with what happened."""
-    from core.db.scoped import scoped
-    from core.jobs import platform_of
-
     t = platform_of(ctx).tenants.get(tenant)
     job = await scoped(ImportJob, t).get(import_id)
     if job is not None and job.status != "done":

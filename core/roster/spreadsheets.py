@@ -22,6 +22,7 @@ import json
 import re
 import time
 import zipfile
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from core.offload import run_cpu
@@ -240,8 +241,6 @@ def read_table(data: bytes, filename: str = "", limits: Limits | None = None) ->
 async def read_table_async(data: bytes, filename: str = "", limits: Limits | None = None) -> Table:
     """``read_table`` in the bounded spreadsheet worker processes (off the event loop, and off
     its GIL; ``core.offload``)."""
-    from concurrent.futures.process import BrokenProcessPool
-
     try:
         return await run_cpu("spreadsheet", read_table, data, filename, limits)
     except (MemoryError, BrokenProcessPool):  # past the worker's memory limit despite the checks

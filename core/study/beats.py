@@ -25,7 +25,7 @@ from core.db import write_transaction
 from core.db.scoped import scoped
 from core.proctoring import snapshots
 from core.study import credit, services
-from core.study.services import (CAS_RETRIES, STUDYING, tenant_day, completion_text, hold, hours, locked_clock,
+from core.study.services import (CAS_RETRIES, STUDYING, tenant_day, hold, hours, locked_clock,
                                  seconds_per_hour)
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 from core.tenancy import Tenant
@@ -226,6 +226,6 @@ def credited_answer(tenant: Tenant, d: credit.Decision, total: float, needed: fl
         total_seconds=round(total, 3), total_hours=hours(tenant, total),
         required_hours=round(needed / seconds_per_hour(tenant), 4),
         lesson_credited=round(lesson_credited, 3), lesson_completed=lesson_completed, completed=completed,
-        completion_text=completion_text(tenant) if reviewing else "", **extra,
+        in_review=reviewing, **extra,
     )
 

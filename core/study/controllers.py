@@ -8,6 +8,7 @@ position; the page seeks back to it if needed. The beats are decided in ``core.s
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import secrets
@@ -18,6 +19,7 @@ from litestar.response import Redirect
 
 from core.accounts.tables import Account
 from core.audit.services import record
+from core.certificates.services import printable_enrolments
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
 from core.hookcalls import Hooks
@@ -26,6 +28,7 @@ from core.files.tables import StoredFile
 from core.kernel import Platform
 from core.proctoring import alternative as alternatives
 from core.proctoring import coverage, gate, verdicts
+from core.review.services import learner_notice
 from core.study import beats, services
 from core.study.tables import HoursEntry, LessonProgress
 from core.study.credit import message
@@ -58,8 +61,6 @@ async def _enrolments(tenant: Tenant, account_id: int) -> list[dict]:
 @get("/study", guards=[LEARNER])
 async def my_training(request: Request, hooks: Hooks, tenant: Tenant, account: Account) -> Response:
     """我的培训: every enrolment with its accrued / required hours and status."""
-    from core.certificates.services import printable_enrolments
-
     items = await _enrolments(tenant, account.id)
     return await render(request, "study/my_training.html",
                         {"items": items, "profile_ready": await services.profile_complete(tenant, account.id),
@@ -84,14 +85,12 @@ async def course_page(request: Request, platform: Platform, tenant: Tenant, acco
          "status": services.STATUS_LABELS.get(enrollment.status),
          "refused": [(r, message(r.reason)) for r in refused],
          "profile_ready": await services.profile_complete(tenant, account.id),
-         "completion_text": services.completion_text(tenant) if enrollment.status == "review" else "",
+         "in_review": enrollment.status == "review",
          "review": await _review_notice(tenant, enrollment)})
 
 
 async def _review_notice(tenant: Tenant, enrollment: Enrollment) -> dict:
     """Why the hours were cleared (and the appeal), or a re-verification request (core.review)."""
-    from core.review.services import learner_notice
-
     return await learner_notice(tenant, enrollment)
 
 
@@ -106,8 +105,6 @@ async def _access(tenant: Tenant, account: Account, lesson_id: int) -> services.
 
 
 def _now():
-    import datetime as dt
-
     return dt.datetime.now(dt.UTC)
 
 
@@ -125,7 +122,7 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
         request, "study/player.html",
         {"lesson": access.lesson, "course": access.course, "enrollment": access.enrollment, "progress": progress,
          "lessons": lessons, "hours": services.hours(tenant, access.enrollment.credited_seconds),
-         "completion_text": services.completion_text(tenant) if access.enrollment.status == "review" else "",
+         "in_review": access.enrollment.status == "review",
          "allow_seek": tenant.rules.study.allow_seek, "alternative": alternative})
 
 

@@ -33,13 +33,6 @@ STUDYING = ("studying", "cleared")  # statuses in which study earns hours (clear
 STATUS_LABELS = {"studying": "学习中", "review": "待审核", "approved": "审核通过", "cleared": "学时已清除"}
 
 
-def completion_text(tenant: Tenant) -> str:
-    """The construction group guide's 【温馨提示】, word for word (workdays from the rules)."""
-    low, high = (list(tenant.rules.study.review_workdays) + [3, 5])[:2]
-    return ("【温馨提示】“尊敬的学员，您已完成本年度继续教育学时，经审核通过后计入有效学时，"
-            f"审核时间大约需要 {low} 到 {high} 个工作日，请您耐心等待，学时审核通过后可登录管理系统完成换证。”")
-
-
 def seconds_per_hour(tenant: Tenant) -> int:
     return tenant.rules.study.minutes_per_hour * 60
 

@@ -45,6 +45,11 @@ from typing import Any
 
 import pytest
 
+from core.app import create_app
+from core.demo import create_demo
+from core.settings import Settings
+from core.testing.pytest_plugin import deployed_platform
+
 CHROMIUM = os.environ.get("XUESHI_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -129,11 +134,6 @@ def xs_browser_args() -> list[str]:
 
 @pytest.fixture(scope="session")
 async def live_server(xs_engine, xs_database_url, xs_live_plugins, xs_demo_var) -> AsyncIterator[LiveServer]:
-    from core.app import create_app
-    from core.demo import create_demo
-    from core.settings import Settings
-    from core.testing.pytest_plugin import deployed_platform
-
     settings = Settings(
         database_url=xs_database_url,
         redis_url=os.environ.get("REDIS_URL") or None,

@@ -17,9 +17,17 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
+from core import db
+from core.accounts.passwords import use_cheap_parameters_for_tests
+from core.accounts.services import upsert_account
+from core.app import create_app
+from core.kernel import build_platform
+from core.settings import Settings
+from core.tenants.services import sync_tenants
 from core.testing.client import XsClient  # noqa: E402
 from core.testing.ids import fake_id_number, fake_mobile  # noqa: E402
 
@@ -31,8 +39,6 @@ pytest_plugins = ["core.testing.browser"]
 def pytest_configure(config) -> None:
     """Tests hash passwords with the cheapest Argon2id parameters (the shipped ones cost ~0.5 s
     and 64 MiB per hash; tests/test_passwords.py checks they stay the default)."""
-    from core.accounts.passwords import use_cheap_parameters_for_tests
-
     use_cheap_parameters_for_tests()
 
 
@@ -65,8 +71,6 @@ def xs_database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def xs_engine(xs_database_url: str):
-    from core import db
-
     return db.configure(xs_database_url)
 
 
@@ -80,8 +84,6 @@ def xs_demo_var(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def xs_settings(xs_engine, xs_database_url: str, tmp_path):
-    from core.settings import Settings
-
     return Settings(
         database_url=xs_database_url,
         secret_key="test-secret-key",
@@ -106,10 +108,6 @@ _migrated: set[str] = set()
 async def deployed_platform(settings, plugins=()):
     """A platform on the test database after the deploy step: migrations once per database and
     test session, tenants synced for this platform's plugins (idempotent)."""
-    from core import db
-    from core.kernel import build_platform
-    from core.tenants.services import sync_tenants
-
     platform = build_platform(settings, plugins)
     if settings.database_url not in _migrated:
         await db.migrate()
@@ -128,8 +126,6 @@ async def xs_app(xs_settings, xs_plugins):
     Building the routes is most of an app's cost, and they depend only on which plugins are
     installed: apps are kept per plugin set (and the settings baked into the app), and each test
     gets its own platform in ``app.state.platform``, which every handler reads its state from."""
-    from core.app import create_app
-
     platform = await deployed_platform(xs_settings, xs_plugins)
     key = (tuple(type(p) for p in xs_plugins), xs_settings.load_entrypoints, xs_settings.secret_key,
            xs_settings.cookie_secure, xs_settings.debug)
@@ -142,8 +138,6 @@ async def xs_app(xs_settings, xs_plugins):
 
 @pytest.fixture
 async def client(xs_app) -> AsyncIterator[XsClient]:
-    from litestar.testing import AsyncTestClient
-
     async with AsyncTestClient(app=xs_app, base_url="http://testserver.local") as http:
         yield XsClient(http)
 
@@ -164,8 +158,6 @@ def tenant(platform):
 def make_account(platform):
     """Create an account in a tenant: ``await make_account("construction", role="learner")``.
     Returns ``(account, password)``; ID number and mobile are unique and valid."""
-    from core.accounts.services import upsert_account
-
     async def make(slug: str, role: str = "learner", password: str = "Passw0rd-1", **fields):
         fields.setdefault("id_number", fake_id_number())
         fields.setdefault("mobile", fake_mobile())

@@ -37,7 +37,7 @@ def template_dirs():
 
 @hookimpl
 def menu_links(tenant, account):
-    return [MenuLink("我的培训", "/study", roles=("learner",), order=20),
+    return [MenuLink("我的培训", "/study", roles=("learner",), order=20, flow="courses"),
             MenuLink("我的档案", "/me/archive", roles=("learner",), order=25)]
 
 

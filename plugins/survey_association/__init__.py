@@ -1,9 +1,15 @@
 """Survey & design association training centre: member companies, their staff rosters, and
 learners who register with a phone number and join their company by ID number."""
 
+import datetime as dt
 from pathlib import Path
 
-from core import DemoAccount, MenuLink, TenantSpec, hookimpl
+from core import DemoAccount, MenuLink, TenantSpec, flow, hookimpl
+from plugins.survey_association import company, learner, roster_checks
+from plugins.survey_association.company import demo
+from plugins.survey_association.company.jobs import JOBS
+from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
+from plugins.survey_association.learner import home
 
 HERE = Path(__file__).parent
 SLUG = "survey"
@@ -29,22 +35,16 @@ def db_apps():
 
 @hookimpl
 def signin_methods(tenant):
-    from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
-
     return [CompanyMobilePassword(), CompanySmsCode()]
 
 
 @hookimpl
 def register_routes():
-    from plugins.survey_association import company, learner
-
-    return [*company.ROUTES, *learner.ROUTES]
+    return [*flow("enterprise", company.ROUTES), *learner.ROUTES]
 
 
 @hookimpl
 def register_jobs():
-    from plugins.survey_association.company.jobs import JOBS
-
     return JOBS
 
 
@@ -58,10 +58,10 @@ def menu_links(tenant, account):
     return [
         MenuLink("个人档案", "/me/profile", roles=("learner",), order=20),
         MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
-        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30),
-        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35),
-        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20),
-        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25),
+        MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30, flow="enterprise"),
+        MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35, flow="enterprise"),
+        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20, flow="enterprise"),
+        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25, flow="enterprise"),
     ]
 
 
@@ -75,25 +75,17 @@ def notify_templates(tenant):
 
 @hookimpl
 def extra_template_vars(request, tenant):
-    from plugins.survey_association.learner import home
-
     return home.template_vars(request, tenant)
 
 
 @hookimpl
 async def tenant_onboard(tenant):
-    from plugins.survey_association.learner import home
-
     return await home.seed_demo(tenant)
 
 
 @hookimpl
 async def roster_linked(tenant, entry, profile):
     """Joining the company's roster entry is the learner's confirmation of it (学员确认)."""
-    import datetime as dt
-
-    from plugins.survey_association import roster_checks
-
     await roster_checks.learner_confirmed(tenant, entry.id, dt.datetime.now(dt.UTC))
 
 
@@ -109,6 +101,4 @@ def tenant_demo_accounts(tenant):
 
 @hookimpl
 async def tenant_demo_data(tenant):
-    from plugins.survey_association.company import demo
-
     return await demo.seed(tenant)

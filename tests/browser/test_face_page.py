@@ -20,7 +20,7 @@ from core.testing.browser import (CHROMIUM, CHROMIUM_ARGS, AxeFindings, LiveServ
                                   in_ci, screenshot)
 from core.testing.face_attacks import ATTACK_CHALLENGES, photo_attack
 from core.testing.face_media import faces_dir, load_photo, videos_dir
-from core.testing.ids import fake_mobile
+from core.testing.ids import fake_id_number, fake_mobile
 
 pytestmark = pytest.mark.browser
 
@@ -100,20 +100,21 @@ def media(tmp_path_factory) -> Path:
 
 
 async def make_learner(server: LiveServer) -> tuple[str, str]:
-    """A survey learner with the portrait in the profile; returns (mobile, password)."""
+    """A construction learner with the portrait in the profile; returns (mobile, password, ID number)."""
     from core.accounts.services import upsert_account
     from core.files.images import clean_image
     from core.roster.tables import LearnerProfile
 
     p = server.app.state.platform
-    tenant = p.tenants.get("survey")
-    mobile, password = fake_mobile(), "Passw0rd-1"
-    account = await upsert_account(tenant, role="learner", password=password, mobile=mobile, real_name="测试学员")
+    tenant = p.tenants.get("construction")
+    mobile, password, id_number = fake_mobile(), "Passw0rd-1", fake_id_number()
+    account = await upsert_account(tenant, role="learner", password=password, mobile=mobile, id_number=id_number,
+                                   real_name="测试学员")
     img = clean_image(PORTRAIT.read_bytes())
     stored = await p.storage.save(img.data, tenant_id=tenant.id, kind="portrait", media_type=img.media_type,
                                   owner_id=account.id)
     await LearnerProfile(tenant=tenant.id, account=account.id, real_name="测试学员", portrait=stored.id).save()
-    return mobile, password
+    return mobile, password, id_number
 
 
 async def run_check(server: LiveServer, video: Path, *, shots: str | None = None, during=None) -> dict:
@@ -121,7 +122,7 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
     ``during(page, mobile)`` runs once the check is running."""
     from playwright.async_api import async_playwright
 
-    mobile, password = await make_learner(server)
+    mobile, password, id_number = await make_learner(server)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=_tools_or_skip(), args=[
             *CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -133,12 +134,12 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
             axe = AxeFindings()
             await axe_checks(context, axe)
             page = await context.new_page()
-            await page.goto(server.url("/t/survey/signin"))
-            await page.fill("#f-mobile", mobile)
+            await page.goto(server.url("/t/construction/signin"))
+            await page.fill("#f-id_number", id_number)
             await page.fill("#f-password", password)
             await page.click("#signin-form button[type=submit]")
             await page.wait_for_url("**/me")
-            await page.goto(server.url("/t/survey/face/check"))
+            await page.goto(server.url("/t/construction/face/check"))
             assert page.url.endswith("/face/consent")  # consent comes first
             if shots:
                 await screenshot(page, "face-check-consent")

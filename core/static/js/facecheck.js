@@ -165,7 +165,7 @@
       startBtn.disabled = false;
       startBtn.hidden = false;
       setState("error");
-      guidanceEl.textContent = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
+      guidanceEl.textContent = root.getAttribute("data-camera-refused"); // the tenant's words (proctoring/_camera_refused.html)
       return;
     }
     video.srcObject = stream;

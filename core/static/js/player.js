@@ -38,7 +38,7 @@
   var SEEK_REFUSED = "不能拖动到未学习的位置";
   var HIDDEN = "页面切换到后台，学习已暂停：后台时间不计学时";
   var BACK = "页面在后台的时间不计学时，请点击播放继续学习";
-  var CAMERA_REFUSED = "无法使用摄像头：请单击“允许”启用摄像头，否则会因为不能识别无法进入系统。";
+  var CAMERA_REFUSED = root.getAttribute("data-camera-refused"); // the tenant's words (proctoring/_camera_refused.html)
   var SNAP_SIDE = 640;
   var cam = document.getElementById("proctor-cam");
   var camStream = null, sentTickets = {}, snapshots = 0;
@@ -178,7 +178,7 @@
     }
     if (a.message) say(refusedEl, a.message);
     else if (a.credited > 0) say(refusedEl, "");
-    if (a.completion_text) { doneEl.textContent = a.completion_text; doneEl.hidden = false; }
+    if (a.in_review) doneEl.hidden = false; // the page holds the tenant's text (study/_completion.html)
     if (watchedEl) watchedEl.value = me.furthest;
   }
 

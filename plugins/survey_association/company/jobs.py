@@ -3,17 +3,15 @@ it builds the platform, so the page modules (and ``core``'s package) load only w
 
 from __future__ import annotations
 
-from core import ImportJob, JobSpec, import_failed, scoped
+from core import ImportJob, JobSpec, Limits, audit, import_failed, kept_table, scoped
 from core import job_platform as platform_of
 from core import report_progress as report
+from plugins.survey_association.company.holders import load_rows
 
 
 async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: int | None = None) -> dict[str, int]:
     """Job: load an uploaded certificate-holder file, by id, from the rows parsed at upload
     (``kept_table``; resumable)."""
-    from core import Limits, audit, kept_table
-    from plugins.survey_association.company.holders import load_rows
-
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
     job = await scoped(ImportJob, t).get(import_id, ImportJob.kind == "certificates")
@@ -31,4 +29,4 @@ async def run_certificate_import(ctx, *, tenant: str, import_id: int, actor_id: 
 
 
 JOBS = [JobSpec(run_certificate_import, timeout=30 * 60, retries=2, heartbeat=True, retry_delay=5,
-                label="证书人员导入", on_failure=import_failed)]
+                label="证书人员导入", on_failure=import_failed, flow="enterprise")]

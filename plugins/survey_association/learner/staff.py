@@ -7,6 +7,7 @@ from litestar.exceptions import NotFoundException
 
 from core import Account, Article, Platform, StoredFile, Tenant, articles, audit, redirect, render, roles, scoped
 from plugins.survey_association.learner.forms import text_fields, upload
+from plugins.survey_association.learner.home import attachment_response
 
 STAFF = [roles("tenant_admin")]
 
@@ -97,8 +98,6 @@ async def staff_article_delete(request: Request, platform: Platform, tenant: Ten
 
 @get("/staff/articles/{article_id:int}/attachment", guards=STAFF)
 async def staff_article_attachment(platform: Platform, tenant: Tenant, article_id: int) -> Response:
-    from plugins.survey_association.learner.home import attachment_response
-
     return await attachment_response(platform, tenant, await _own(tenant, article_id))
 
 
