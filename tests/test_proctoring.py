@@ -196,7 +196,7 @@ async def test_real_clip_passes_and_is_stored_with_evidence(client, platform, ma
     assert len(files) == len(row.evidence)
     for f in files:
         assert f.kind == "evidence" and f.tenant == row.tenant and f.owner == account.id
-        assert platform.storage.read(f)[:2] == b"\xff\xd8"
+        assert (await platform.storage.read(f))[:2] == b"\xff\xd8"
     # The nonce is spent.
     assert (await finish(client, "facecheck", c["nonce"])).status_code == 404
     page = await client.get("/t/facecheck/face/check")

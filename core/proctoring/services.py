@@ -102,7 +102,7 @@ async def portrait_bytes(storage, tenant_id: int, account_id: int) -> bytes | No
     if row is None:
         return None
     try:
-        return storage.read(row)
+        return await storage.read(row)
     except OSError:
         return None
 

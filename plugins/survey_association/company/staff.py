@@ -57,7 +57,7 @@ async def enterprises(request: Request, tenant: Tenant) -> Response:
 async def licence(platform: Platform, tenant: Tenant, enterprise_id: int) -> Response:
     row = await scoped(Enterprise, tenant).get_or_404(enterprise_id)
     stored = await scoped(StoredFile, tenant).get_or_404(row.licence)
-    data = platform.storage.read(stored)
+    data = await platform.storage.read(stored)
     return Response(content=data, media_type=stored.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
