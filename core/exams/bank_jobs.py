@@ -38,7 +38,7 @@ async def kept_sheets(storage: Any, tenant: Tenant, job: ImportJob) -> list[Tabl
     stored = await scoped(StoredFile, tenant).get(job.file) if job.file else None
     if stored is None or stored.media_type != SHEETS_MEDIA_TYPE:
         return None
-    data = await asyncio.to_thread(storage.read, stored)
+    data = await storage.read(stored)
     return await run_cpu("spreadsheet", sheets_from_json, data)
 
 

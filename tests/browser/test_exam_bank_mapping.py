@@ -51,7 +51,7 @@ async def test_the_administrator_confirms_and_corrects_the_proposed_mapping(live
     await page.fill("input[name=id_number]", admin.id_number)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("form.form button")
-    await page.wait_for_url(re.compile(r"/admin/courses$"))
+    await page.wait_for_url(re.compile(r"/admin/dashboard$"))  # a tenant admin lands on 数据看板
     await page.click("nav >> text=题库管理")
     await page.locator("tr[data-position='安全员'] a").click()
     await page.set_input_files("#f-file", _workbook(tmp_path / "other-tool.xlsx"))

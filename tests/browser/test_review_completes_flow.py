@@ -2,7 +2,8 @@
 the tenant admin adds a second and a third reviewer at 账号管理; the demo reviewer proposes a
 clearing, the second confirms it, the learner appeals, and the third (who took no part in the
 clearing) upholds the appeal: the hours come back. On the way, the new staff pages at 1280 and
-375 px: docs/screenshots/{review-bulk,review-workload,audit-log,course-edit}-{desktop,phone}.png."""
+375 px: docs/screenshots/{review-bulk,review-queue-filters,review-workload,audit-log,course-edit,learners-list,
+learner-detail}-{desktop,phone}.png."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ async def test_admin_adds_reviewers_the_clearing_completes_and_a_third_decides_t
     # The admin adds two reviewers at 账号管理.
     page = await new_page(1280, 900)
     await _sign_in(page, root, admin.id_number, PASSWORD)
-    await page.wait_for_url(re.compile(r"/admin/courses$"))
+    await page.wait_for_url(re.compile(r"/admin/dashboard$"))  # a tenant admin lands on 数据看板
     await page.click("nav >> text=账号管理")
     added = {}
     for name in ("郑复核", "王申诉"):
@@ -122,6 +123,10 @@ async def test_admin_adds_reviewers_the_clearing_completes_and_a_third_decides_t
     demo_reviewer = await upsert_account(tenant, role="reviewer", password=PASSWORD, real_name="陶审核",
                                          id_number=fake_id_number(), mobile=fake_mobile())
     await _both_widths(new_page, root, demo_reviewer, "/review/bulk", "review-bulk", "section.review-bulk")
+    await _both_widths(new_page, root, demo_reviewer, "/review", "review-queue-filters", "form.queue-filter")
+    await _both_widths(new_page, root, admin, "/admin/learners", "learners-list", "#learner-list tbody tr")
+    await _both_widths(new_page, root, admin, f"/admin/learners/{enrollment.account}", "learner-detail",
+                       "#learner-exams")
     await _both_widths(new_page, root, admin, "/review/workload", "review-workload", "#workload-reviewers")
     await _both_widths(new_page, root, admin, "/admin/audit", "audit-log", "#audit-entries tbody tr")
     course = await Course.objects().get(Course.id == enrollment.course)
