@@ -194,3 +194,23 @@ async def test_entry_is_linked_and_pending_company_is_told_waiting_not_wrong_pas
     await Account.update({Account.active: True}).where(
         (Account.tenant == t.id) & (Account.mobile == form["mobile"]))
     assert (await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])).status_code == 303
+
+
+async def test_company_pages_need_the_associations_approval_not_just_an_active_admin(client, tenant, make_account):
+    """An active administrator whose company never applied, or is pending or rejected, gets 404
+    on every company page; approving that company opens them."""
+    t = tenant("survey")
+    company = Enterprise(tenant=t.id, name="未认证测试企业", credit_code=credit_code())
+    await company.save()
+    admin, password = await make_account("survey", role="enterprise_admin", enterprise_id=company.id)
+    assert (await client.signin("survey", "mobile", password, mobile=admin.mobile)).status_code == 303
+    assert (await client.get("/t/survey/company/learners")).status_code == 404  # never applied
+    applied = CompanyCertification(tenant=t.id, enterprise=company.id, status="pending")
+    await applied.save()
+    for status in ("pending", "rejected"):
+        await CompanyCertification.update({CompanyCertification.status: status}).where(
+            CompanyCertification.id == applied.id)
+        assert (await client.get("/t/survey/company/learners")).status_code == 404, status
+    await CompanyCertification.update({CompanyCertification.status: "approved"}).where(
+        CompanyCertification.id == applied.id)
+    assert (await client.get("/t/survey/company/learners")).status_code == 200
