@@ -84,6 +84,16 @@ SECURITY_HEADERS = [
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
+def security_headers(platform: Any) -> list[tuple[bytes, bytes]]:
+    """The headers above for this deployment: a bucket's origin may serve media (signed URLs)."""
+    origin = platform.storage.media_origin
+    headers = SECURITY_HEADERS
+    if origin:
+        csp = CSP.replace("media-src 'self' blob:", f"media-src 'self' blob: {origin}")
+        headers = [(b"content-security-policy", csp.encode()), *SECURITY_HEADERS[1:]]
+    return [*headers, HSTS] if platform.settings.cookie_secure else headers
+
+
 class XueshiApp(Litestar):
     """Litestar, plus the host-name rewrite that runs before routing and the security headers."""
 
@@ -98,7 +108,7 @@ class XueshiApp(Litestar):
                 scope["path"] = f"/t/{tenant.slug}{path}"
                 scope["raw_path"] = scope["path"].encode()
                 scope[VIA_HOST] = True  # type: ignore[typeddict-unknown-key]
-        extra = [*SECURITY_HEADERS, HSTS] if self.state.platform.settings.cookie_secure else SECURITY_HEADERS
+        extra = security_headers(self.state.platform)
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -213,10 +223,10 @@ def core_pages() -> list[Any]:
     placed = {*learners, *hours, *registry, *exports.ROUTES}
     return [
         *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
-        *audit_pages.ROUTES, *dashboards.ROUTES,
+        *audit_pages.ROUTES, *(h for h in dashboards.ROUTES if h is not dashboards.reviewer_dashboard),
         *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
         *flow("proctoring", proctoring.ROUTES),
-        *flow("review", [*review.ROUTES, *review_bulk.ROUTES]),
+        *flow("review", [*review.ROUTES, *review_bulk.ROUTES, dashboards.reviewer_dashboard]),
         *flow("exams", [*exams.ROUTES, exports.export_exams]),
         *flow("certificates", [*(h for h in certificates.ROUTES if h not in placed), exports.export_certificates]),
         *flow("registry", registry),

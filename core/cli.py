@@ -1,4 +1,5 @@
-"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, bank, demo, serve, worker."""
+"""The ``xueshi`` command: migrate, tenants sync, create-admin, staff, bank, storage migrate, demo,
+serve, worker."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from core.app import create_app
 from core.db.scoped import scoped
 from core.demo import create_demo
 from core.exams import bank_cli
+from core.files.migrate import migrate
+from core.files.storage import LocalStorage, object_storage
 from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
 from core.jobs.worker import run_worker
 from core.kernel import build_platform
@@ -122,6 +125,15 @@ async def _bank(settings: Settings, args: argparse.Namespace) -> int:
     return status
 
 
+async def _storage_migrate(settings: Settings) -> bool:
+    target = object_storage(settings)  # XUESHI_STORAGE_URL and friends: the bucket to fill
+    async with _started(settings):
+        done = await migrate(LocalStorage(settings.storage_dir), target)
+    print(f"copied={done.copied} already={done.already} missing={len(done.missing)} corrupt={len(done.corrupt)} "
+          f"failed={len(done.failed)}")
+    return done.ok
+
+
 async def _purge(settings: Settings) -> dict[str, dict[str, int]]:
     async with _started(settings) as platform:
         return {t.slug: await purge(t, platform.storage) for t in platform.tenants}
@@ -160,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     admin.add_argument("--name", default="管理员")
     admin.add_argument("--password", help="read from the terminal when omitted")
     sub.add_parser("purge", help="delete personal data past each tenant's retention rules")
+    storage = sub.add_parser("storage", help="files: copy the local folder into the bucket (XUESHI_STORAGE_URL)")
+    storage.add_argument("action", choices=["migrate"])
     staff = sub.add_parser("staff", help="a tenant's staff accounts, a learner's password reset (as 账号管理 does)")
     staff.add_argument("action", choices=["list", "add", "deactivate", "activate", "reset-password"])
     staff.add_argument("--tenant", required=True, help="tenant slug")
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "purge":
         for slug, counts in asyncio.run(_purge(settings)).items():
             print(slug, " ".join(f"{k}={v}" for k, v in counts.items()))
+    elif args.command == "storage":
+        return 0 if asyncio.run(_storage_migrate(settings)) else 1
     elif args.command == "staff":
         if args.action == "add" and not args.password:
             args.password = getpass.getpass("初始密码 / initial password: ")

@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from core import db
 from core.accounts.sessions import Sessions
-from core.files.storage import LocalStorage
+from core.files.storage import Storage, storage_from_settings
 from core.hookcalls import Hooks, collect
 from core.i18n import plugin_locale_dir
 from core.jobs import Jobs
@@ -65,7 +65,7 @@ class Platform:
     templates: Templates
     store: Store
     sessions: Sessions
-    storage: LocalStorage
+    storage: Storage
     counters: dict[str, Counter] = field(default_factory=dict)
     locks: Locks | None = None
     jobs: Jobs | None = None  # attached by build_platform: SAQ on Redis, or in-process
@@ -175,7 +175,7 @@ def build_platform(settings: Settings | None = None, plugins: Iterable[object] =
         themes=themes,
         store=store,
         sessions=Sessions(store, idle=settings.session_idle_seconds, absolute=settings.session_absolute_seconds),
-        storage=LocalStorage(settings.storage_dir),
+        storage=storage_from_settings(settings),
         counters=make_counters(settings, store),
         locks=Locks(store),
     )

@@ -33,7 +33,7 @@ from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
 from core.certificates.tables import RegistryBatch
 from core.db.scoped import scoped
-from core.files.storage import LocalStorage
+from core.files.storage import Storage
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.courses.tables import Enrollment
@@ -99,7 +99,7 @@ async def _referenced(tenant: Tenant) -> set[int]:
     return ids
 
 
-async def _delete_files(tenant: Tenant, storage: LocalStorage, ids: set[int]) -> int:
+async def _delete_files(tenant: Tenant, storage: Storage, ids: set[int]) -> int:
     """Delete these files (rows and bytes) unless a row still refers to them."""
     if not ids:
         return 0
@@ -116,7 +116,7 @@ async def _held_accounts(tenant: Tenant) -> set[int]:
     return await held_accounts(tenant)
 
 
-async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None = None) -> dict[str, int]:
+async def purge(tenant: Tenant, storage: Storage, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what is past the tenant's retention periods; returns counts per kind."""
     now = now or dt.datetime.now(dt.UTC)
     rules = tenant.rules.retention
@@ -213,7 +213,7 @@ async def purge(tenant: Tenant, storage: LocalStorage, now: dt.datetime | None =
     return counts
 
 
-async def _purge_registry_exports(tenant, storage: LocalStorage, cut: dt.datetime) -> int:
+async def _purge_registry_exports(tenant, storage: Storage, cut: dt.datetime) -> int:
     """Registry report files (full ID numbers) past the import files' rule: the batch keeps its
     rows and statuses, the file goes."""
     batches = scoped(RegistryBatch, tenant)

@@ -60,6 +60,17 @@ class Settings:
     # Live study (Redis + PostgreSQL): True writes each fast heartbeat before answering it (tests
     # that read the database right after a beat); False leaves it to the flusher (production).
     study_flush_inline: bool = False
+    # Files: empty keeps them under var_dir/files; ``s3://bucket/prefix`` puts them in an
+    # S3-compatible bucket (AWS, MinIO, Alibaba OSS, Tencent COS) reached at storage_endpoint.
+    storage_url: str = ""
+    storage_endpoint: str = ""
+    storage_region: str = "us-east-1"
+    storage_access_key: str = field(default="", repr=False)
+    storage_secret_key: str = field(default="", repr=False)
+    storage_virtual_hosted: bool = False  # bucket.endpoint/key (OSS, COS) instead of endpoint/bucket/key
+    # How long a signed URL (lesson video, certificate PDF) stays valid: the browser fetches a
+    # video's later ranges from the URL it was redirected to, so it must outlast a lesson.
+    storage_signed_seconds: int = 3600
 
     @property
     def storage_dir(self) -> Path:
@@ -87,6 +98,13 @@ class Settings:
             db_pool_size=_int(env, "XUESHI_DB_POOL_SIZE", 10),
             job_heartbeat_seconds=_int(env, "XUESHI_JOB_HEARTBEAT_SECONDS", 60),
             job_queue=env.get("XUESHI_JOB_QUEUE") or "xueshi",
+            storage_url=env.get("XUESHI_STORAGE_URL", ""),
+            storage_endpoint=env.get("XUESHI_STORAGE_ENDPOINT", ""),
+            storage_region=env.get("XUESHI_STORAGE_REGION") or "us-east-1",
+            storage_access_key=env.get("XUESHI_STORAGE_ACCESS_KEY", ""),
+            storage_secret_key=env.get("XUESHI_STORAGE_SECRET_KEY", ""),
+            storage_virtual_hosted=env.get("XUESHI_STORAGE_VIRTUAL_HOSTED", "") in {"1", "true", "yes"},
+            storage_signed_seconds=_int(env, "XUESHI_STORAGE_SIGNED_SECONDS", 3600),
         )
         values["secret_key"] = env.get("XUESHI_SECRET_KEY") or _stored_secret(var_dir)
         values.update(overrides)

@@ -89,7 +89,7 @@ def live_burst(start_ms: int = 500, gap_ms: int = 400, frames: int = 3) -> list[
 async def portrait_bytes(platform, account_id: int) -> bytes:
     """The learner's own stored portrait file (what a learner can download from their archive)."""
     profile = await LearnerProfile.objects().where(LearnerProfile.account == account_id).first()
-    return platform.storage.read(await StoredFile.objects().where(StoredFile.id == profile.portrait).first())
+    return await platform.storage.read(await StoredFile.objects().where(StoredFile.id == profile.portrait).first())
 
 
 async def captured(client, me, clock, lesson_id):

@@ -35,9 +35,9 @@ async def test_purge_deletes_old_face_evidence_and_keeps_recent(platform, tenant
     assert counts["notifications"] >= 1
     assert await FaceVerification.exists().where(FaceVerification.id == old.id) is False
     assert await StoredFile.exists().where(StoredFile.id == old_file.id) is False
-    assert not (platform.storage.root / old_file.key).exists()
+    assert not await platform.storage.exists(old_file)
     assert await FaceVerification.exists().where(FaceVerification.id == recent.id) is True
-    assert platform.storage.read(recent_file) == b"jpeg-bytes"
+    assert await platform.storage.read(recent_file) == b"jpeg-bytes"
 
 
 async def test_purge_leaves_other_tenants_alone(platform, tenant, make_account):
@@ -79,16 +79,16 @@ async def _file(platform, t, kind, age_days, owner=None, now=None) -> StoredFile
     return row
 
 
-def _on_disk(platform, row) -> bool:
-    return (platform.storage.root / row.key).exists()
+async def _on_disk(platform, row) -> bool:
+    return await platform.storage.exists(row)
 
 
 async def _gone(platform, row) -> bool:
-    return not _on_disk(platform, row) and not await StoredFile.exists().where(StoredFile.id == row.id)
+    return not await _on_disk(platform, row) and not await StoredFile.exists().where(StoredFile.id == row.id)
 
 
 async def _kept(platform, row) -> bool:
-    return _on_disk(platform, row) and await StoredFile.exists().where(StoredFile.id == row.id)
+    return await _on_disk(platform, row) and await StoredFile.exists().where(StoredFile.id == row.id)
 
 
 async def test_purge_deletes_replaced_images_and_keeps_referenced_and_fresh_ones(platform, tenant, make_account):

@@ -505,7 +505,7 @@ async def test_appeal_with_legal_hold(client, platform, make_account, recorder):
     appeal = await Appeal.objects().where(Appeal.enrollment == e.id).first()
     assert appeal.status == "open" and appeal.clearing == clearing.id
     photo = await StoredFile.objects().get(StoredFile.id == appeal.photo)
-    stored = platform.storage.read(photo)
+    stored = await platform.storage.read(photo)
     assert stored != raw and b"SecretCam" not in stored and Image.open(io.BytesIO(stored)).getexif() == {}
     assert recorder.appealed == [("construction", e.id, appeal.id)]
     again = await client.post(f"{T}/study/{e.id}/appeal", {"statement": "再次申诉"})

@@ -393,7 +393,7 @@ async def test_same_person_snapshot_is_matched_in_a_job_and_confirms_the_hours(c
     assert row.scores["faces"] == 1 and row.scores["distance"] <= row.scores["tolerance"] == SFACE_TOLERANCE
     stored = await StoredFile.objects().where(StoredFile.id == row.evidence[0]).first()
     assert stored.kind == "snapshot" and stored.owner == account.id
-    assert platform.storage.read(stored)[:2] == b"\xff\xd8"  # re-encoded JPEG
+    assert (await platform.storage.read(stored))[:2] == b"\xff\xd8"  # re-encoded JPEG
     ps = await ProctorSession.objects().where(ProctorSession.session == token).first()
     assert ps.provisional == 0.0 and not ps.paused and ps.ticket == ""
     kinds = await events(account.id)

@@ -289,7 +289,7 @@ async def test_the_learner_import_commits_the_rows_parsed_at_upload(client, plat
     # The kept rows, edited on disk, are what the commit imports: it reads them, not the upload.
     job = await ImportJob.objects().where(ImportJob.id == job_id).first()
     stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
-    kept = platform.storage.read(stored)
+    kept = await platform.storage.read(stored)
     assert kept != data
     platform.storage.path(stored).write_bytes(kept.replace("冯一".encode(), "冯一改".encode()))
     assert (await client.post(f"{T}/admin/learners/import/{job_id}", {})).status_code == 303

@@ -8,6 +8,7 @@ import logging
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
 
 from core.accounts.tables import Account
 from core.audit.services import record
@@ -92,11 +93,14 @@ async def certificate_renew(request: Request, platform: Platform, hooks: Hooks, 
 @get("/certificates/{enrollment_id:int}/pdf", guards=LEARNER)
 async def certificate_pdf(platform: Platform, tenant: Tenant, account: Account, enrollment_id: int,
                           download: bool = False) -> Response:
-    """The stored PDF, the same bytes on every download."""
+    """The stored PDF, the same bytes on every download; viewed from a bucket by a signed URL."""
     enrollment = await _own_enrollment(tenant, account, enrollment_id)
     certificate = await services.current(tenant, enrollment.id)
     if certificate is None:
         raise NotFoundException()
+    stored = await scoped(StoredFile, tenant).get(certificate.file)
+    if not download and stored is not None and (url := await platform.storage.signed_url(stored)):
+        return Redirect(url, status_code=302, headers={"Cache-Control": "private, no-store"})
     data = await services.pdf_bytes(platform, tenant, certificate)
     disposition = "attachment" if download else "inline"
     return Response(content=data, media_type="application/pdf", headers={
@@ -231,7 +235,7 @@ async def registry_file(platform: Platform, hooks: Hooks, tenant: Tenant, batch_
     if stored is None:
         raise NotFoundException()
     exporter = (await registry.exporters(hooks, tenant)).get(batch.exporter)  # its type may exceed 64 chars
-    return Response(content=platform.storage.read(stored), media_type=exporter.media_type if exporter else
+    return Response(content=await platform.storage.read(stored), media_type=exporter.media_type if exporter else
                     stored.media_type, headers={
         "Content-Disposition": f'attachment; filename="{batch.filename}"', "Cache-Control": "private, no-store"})
 

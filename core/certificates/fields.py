@@ -59,7 +59,7 @@ async def _image(platform: Any, tenant: Tenant, field: CertificateField, holder_
     stored = await scoped(StoredFile, tenant).get(field.image_file)
     if stored is None or stored.owner != holder_id:  # gone (purged), or not the holder's own image
         return ""
-    return _data_uri(platform.storage.read(stored), field.label)
+    return _data_uri(await platform.storage.read(stored), field.label)
 
 
 async def certificate_fields(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Any,

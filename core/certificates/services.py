@@ -250,7 +250,7 @@ async def pdf_bytes(platform: Any, tenant: Tenant, certificate: Certificate) -> 
     stored = await scoped(StoredFile, tenant).get(certificate.file)
     if stored is None:
         raise FileNotFoundError("certificate file missing")
-    data = platform.storage.read(stored)
+    data = await platform.storage.read(stored)
     if hashlib.sha256(data).hexdigest() != certificate.sha256:
         raise RuntimeError(f"certificate {certificate.id}: stored file does not match its SHA-256")
     return data

@@ -4,6 +4,12 @@ Call sequence: ``LivenessSession(provider, draw_challenge(...), identity=...)`` 
 ``add_frame(frame, t_ms)`` for every frame (returns per-frame guidance: ``next_prompt`` is the
 prompt to show now, chosen by the server's schedule; ``guidance.done`` says stop) → ``finish()``
 → ``Verdict``.
+
+Between requests the web layer keeps a session in a shared store (core.proctoring.live): the kept
+frames' JPEGs are taken out of its state (``spill`` hands each one over once, ``drop_jpegs``
+empties them) and handed back before ``finish`` (``wanted``/``attach``), so the state written on
+every frame holds no pictures. The pixel check of a turn or nod (core.faces.planarity) runs in
+``finish`` on the frames of each recognised movement, kept for it.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass(slots=True)
 class _Kept:
     t_ms: int
-    jpeg: bytes
+    jpeg: bytes | None  # None while it is kept outside the session's state (``drop_jpegs``)
     box: FaceBox  # in the JPEG's pixels
     yaw: float | None = None
 
@@ -92,6 +98,8 @@ class LivenessSession:
         self._last_sample = -10**12
         self._verdict: Verdict | None = None
         self._flat_moves: list[str] = []
+        self._movements: list[tuple[str, list[_Kept]]] = []  # each recognised turn or nod's frames
+        self._unsaved: list[_Kept] = []
 
     @property
     def nonce(self) -> str:
@@ -124,6 +132,7 @@ class LivenessSession:
         kept = _Kept(sig.t_ms, imaging.encode_jpeg(image, max_side=None), sig.face.box, sig.face.yaw)
         horizon = sig.t_ms - self.judge.rules.timeout_ms - 1000
         self._recent.append(kept)
+        self._unsaved.append(kept)
         while self._recent and self._recent[0].t_ms < horizon:
             self._recent.popleft()
         if not self._pinned:
@@ -134,32 +143,61 @@ class LivenessSession:
         for r in self.judge.results[results_before:]:
             if not r.passed:
                 continue
-            if r.action in HEAD_MOVES and self._moved_flat(r.start_ms, r.done_ms):
-                self._flat_moves.append(r.action.value)
+            if r.action in HEAD_MOVES and r.start_ms is not None and r.done_ms is not None:
+                self._movements.append(
+                    (r.action.value, [k for k in self._recent if r.start_ms <= k.t_ms <= r.done_ms]))
             for t, label in ((r.start_ms, f"{r.action.value}_start"), (r.done_ms, r.action.value)):
                 k = next((k for k in self._recent if k.t_ms == t), None)
                 if k is not None:
                     self._pinned[k.t_ms] = (label, k)
 
-    def _moved_flat(self, start_ms: int | None, done_ms: int | None) -> bool:
+    def _moved_flat(self, frames: list[_Kept]) -> bool:
         """Whether the face's pixels moved as one plane through a recognised turn or nod (a
-        photo warped in perspective; core.faces.planarity), judged on the frames kept."""
-        if start_ms is None or done_ms is None:
-            return False
+        photo warped in perspective; core.faces.planarity), judged on its frames."""
         r = self.judge.rules
-        frames = [(imaging.decode_image(k.jpeg), k.box) for k in self._recent if start_ms <= k.t_ms <= done_ms]
-        pairs, share, error = movement_planarity(frames)
+        pairs, share, error = movement_planarity(
+            [(imaging.decode_image(k.jpeg), k.box) for k in frames if k.jpeg is not None])
         return pairs >= r.planar_image_pairs and share >= r.planar_image_inliers and error <= r.planar_image_error
+
+    def _kept(self) -> list[_Kept]:
+        seen: dict[int, _Kept] = {}
+        for k in [*self._recent, *(k for _, k in self._pinned.values()), *(k for _, ks in self._movements for k in ks)]:
+            seen.setdefault(id(k), k)
+        return list(seen.values())
+
+    def spill(self) -> list[tuple[int, bytes]]:
+        """(t_ms, JPEG) of each frame kept since the last call, once."""
+        out = [(k.t_ms, k.jpeg) for k in self._unsaved if k.jpeg is not None]
+        self._unsaved.clear()
+        return out
+
+    def drop_jpegs(self) -> None:
+        """Empty every kept frame's JPEG (the caller keeps them: ``spill``)."""
+        for k in self._kept():
+            k.jpeg = None
+
+    def wanted(self) -> list[int]:
+        """The times of the kept frames ``finish`` reads whose JPEG is not here."""
+        used = [k for _, k in self._pinned.values()] + [k for _, ks in self._movements for k in ks]
+        return sorted({k.t_ms for k in used if k.jpeg is None})
+
+    def attach(self, jpegs: dict[int, bytes]) -> None:
+        """Hand back the JPEGs of kept frames, by time."""
+        for k in self._kept():
+            if k.jpeg is None and k.t_ms in jpegs:
+                k.jpeg = jpegs[k.t_ms]
 
     def finish(self) -> Verdict:
         if self._verdict is not None:
             return self._verdict
         codes, scores = self.judge.verdict()
+        self._flat_moves = [action for action, frames in self._movements if self._moved_flat(frames)]
         if self._flat_moves:
             scores["flat_movements"] = float(len(self._flat_moves))
             if VerdictCode.NO_PARALLAX not in codes:
                 codes.append(VerdictCode.NO_PARALLAX)
         chosen = self._select_evidence()
+        chosen = [(label, k) for label, k in chosen if k.jpeg is not None]
         evidence = [Evidence(k.t_ms, label, k.jpeg) for label, k in chosen]
         if self.identity is not None and self.judge.frames:
             evidence, id_codes, id_scores = self._check_identity(chosen)

@@ -1,19 +1,19 @@
 """Serving a private file with HTTP Range (206): Litestar's ``File`` response has none, and
 Safari will not play an MP4 without it. One range per request (``bytes=a-b``, ``bytes=a-``,
 ``bytes=-n``); an unsatisfiable or malformed range gets 416; several ranges are answered with the
-whole file (allowed by RFC 9110). The body is streamed in chunks read in a worker thread."""
+whole file (allowed by RFC 9110). The body is streamed in chunks from the storage: a file read in
+a worker thread, or a ranged GET on a bucket."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import anyio
 from litestar import Request, Response
 from litestar.response import Stream
 
-CHUNK = 256 * 1024
+from core.files.storage import Storage
+from core.files.tables import StoredFile
+
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -47,27 +47,16 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-async def _chunks(path: Path, first: int, last: int) -> AsyncIterator[bytes]:
-    async with await anyio.open_file(path, "rb") as f:
-        await f.seek(first)
-        left = last - first + 1
-        while left > 0:
-            data = await f.read(min(CHUNK, left))
-            if not data:
-                break
-            left -= len(data)
-            yield data
-
-
-def serve_range(request: Request, path: Path, media_type: str, headers: dict[str, str] | None = None) -> Response:
-    size = path.stat().st_size
+def serve_range(request: Request, storage: Storage, row: StoredFile, headers: dict[str, str] | None = None
+                ) -> Response:
+    size, media_type = row.size, row.media_type
     common = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff",
               **(headers or {})}
     try:
         wanted = parse_range(request.headers.get("range"), size)
     except BadRange:
         return Response(content=b"", status_code=416, headers={**common, "Content-Range": f"bytes */{size}"})
-    if request.method == "HEAD":
+    if request.method == "HEAD" or size == 0:
         return Response(content=b"", status_code=200, media_type=media_type,
                         headers={**common, "Content-Length": str(size)})
     if wanted is None:
@@ -76,4 +65,4 @@ def serve_range(request: Request, path: Path, media_type: str, headers: dict[str
         (first, last), status = wanted, 206
         common["Content-Range"] = f"bytes {first}-{last}/{size}"
     common["Content-Length"] = str(max(0, last - first + 1))
-    return Stream(_chunks(path, first, last), status_code=status, media_type=media_type, headers=common)
+    return Stream(storage.chunks(row.key, first, last), status_code=status, media_type=media_type, headers=common)

@@ -11,6 +11,7 @@ does not match, so nothing but this code's own output is ever unpickled.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -96,7 +97,17 @@ class LiveChecks:
     def _account_key(tenant_id: int, account_id: int) -> str:
         return f"face-live-account:{tenant_id}:{account_id}"
 
+    @staticmethod
+    def _frame_key(nonce: str, t_ms: int) -> str:
+        return f"face-live:{nonce}:frame:{t_ms}"
+
     async def save(self, check: LiveCheck) -> None:
+        """The check's state, without pictures: each frame the session keeps is written once,
+        under its own key, and read back only by ``attach`` before the verdict."""
+        nonce = check.session.nonce
+        for t_ms, jpeg in check.session.spill():
+            await self.store.set(self._frame_key(nonce, t_ms), self._sign(jpeg), expires_in=self.ttl)
+        check.session.drop_jpegs()
         buf = io.BytesIO()
         _Pickler(buf, await self.platform.face_providers()).dump(check)
         await self.store.set(f"face-live:{check.session.nonce}", self._sign(buf.getvalue()), expires_in=self.ttl)
@@ -117,6 +128,13 @@ class LiveChecks:
         if check.tenant_id != tenant_id or check.account_id != account_id:
             return None
         return check
+
+    async def attach(self, check: LiveCheck) -> None:
+        """Hand the session back the kept frames its verdict reads (a tampered one is left out)."""
+        wanted = check.session.wanted()
+        blobs = await asyncio.gather(*(self.store.get(self._frame_key(check.session.nonce, t)) for t in wanted))
+        check.session.attach({t: data for t, blob in zip(wanted, blobs, strict=True)
+                              if blob and (data := self._verify(blob)) is not None})
 
     async def pop(self, nonce: str) -> None:
         await self.store.delete(f"face-live:{nonce}")

@@ -110,7 +110,7 @@ async def id_card_problem(platform, tenant, portrait: bytes, id_front: bytes) ->
 
 async def _stored(storage, tenant, file_id: int | None) -> bytes | None:
     row = await scoped(StoredFile, tenant).get(file_id)
-    return storage.read(row) if row else None
+    return await storage.read(row) if row else None
 
 
 @dataclass

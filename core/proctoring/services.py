@@ -102,7 +102,7 @@ async def portrait_bytes(storage, tenant_id: int, account_id: int) -> bytes | No
     if row is None:
         return None
     try:
-        return storage.read(row)
+        return await storage.read(row)
     except OSError:
         return None
 
@@ -246,6 +246,7 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
         check = await checks.get(nonce, tenant.id, account.id)
         if check is None:
             return None
+        await checks.attach(check)
         verdict = await run_cpu("face", check.session.finish)
         await checks.pop(nonce)
     row = await scoped(FaceVerification, tenant).get(check.verification_id)

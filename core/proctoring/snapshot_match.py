@@ -47,7 +47,7 @@ async def image_vector(platform, tenant, account_id: int, file_id: int | None, k
         if row is None:
             return None
         try:
-            vector = await run_cpu("face", portrait_encoding, matcher, platform.storage.read(row))
+            vector = await run_cpu("face", portrait_encoding, matcher, await platform.storage.read(row))
         except (FaceError, OSError):
             vector = None
         await scoped(FaceEncoding, tenant).new(
@@ -72,7 +72,7 @@ async def picture_signature(platform, tenant, file_id: int | None, matcher) -> s
         row = await scoped(StoredFile, tenant).get(file_id)
         try:
             _PICTURES[key] = None if row is None else await run_cpu(
-                "face", burst.picture_signature, matcher, platform.storage.read(row))
+                "face", burst.picture_signature, matcher, await platform.storage.read(row))
         except (FaceError, OSError):
             _PICTURES[key] = None
     _PICTURES.move_to_end(key)
@@ -131,7 +131,7 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
         refs = await references(platform, t, row.account, matcher, portrait, row.id, profile)
         duplicate = tolerance * rules.snapshot_duplicate_fraction
         outcome, vector, scores = await run_cpu(
-            "face", burst.judge, matcher, [platform.storage.read(f) for f in files],
+            "face", burst.judge, matcher, [await platform.storage.read(f) for f in files],
             secrets.randbelow(len(files)), portrait, tolerance, refs, duplicate, rules.snapshot_burst_min_change)
     finished = dt.datetime.now(dt.UTC)
     status = "passed" if outcome == "ok" else "failed"

@@ -57,7 +57,7 @@ async def snapshot_image(platform: Platform, tenant: Tenant, verification_id: in
     if file is None:
         raise NotFoundException()
     try:
-        data = platform.storage.read(file)
+        data = await platform.storage.read(file)
     except OSError:
         raise NotFoundException() from None
     return Response(content=data, media_type="image/jpeg",

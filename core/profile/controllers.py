@@ -96,7 +96,7 @@ async def archive_image(platform: Platform, tenant: Tenant, account: Account, ki
     row = await scoped(StoredFile, tenant).get(getattr(profile, kind))
     if row is None:
         raise NotFoundException()
-    return Response(content=platform.storage.read(row), media_type=row.media_type,
+    return Response(content=await platform.storage.read(row), media_type=row.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 

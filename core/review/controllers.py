@@ -54,8 +54,8 @@ def score_of(scores: dict) -> str:
     return "—"
 
 
-def _image_response(platform: Platform, row: StoredFile) -> Response:
-    return Response(content=platform.storage.read(row), media_type=row.media_type,
+async def _image_response(platform: Platform, row: StoredFile) -> Response:
+    return Response(content=await platform.storage.read(row), media_type=row.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
@@ -219,7 +219,7 @@ async def review_profile_image(platform: Platform, tenant: Tenant, enrollment_id
     profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == enrollment.account).first()
     if kind not in IMAGES or profile is None or not getattr(profile, kind):
         raise NotFoundException()
-    return _image_response(platform, await scoped(StoredFile, tenant).get_or_404(getattr(profile, kind)))
+    return await _image_response(platform, await scoped(StoredFile, tenant).get_or_404(getattr(profile, kind)))
 
 
 @get("/review/{enrollment_id:int}/identity/{file_id:int}", guards=[REVIEWER])
@@ -229,7 +229,7 @@ async def review_identity_image(platform: Platform, tenant: Tenant, enrollment_i
     row = await integrity.identity_file(tenant, enrollment.account, file_id)
     if row is None:
         raise NotFoundException()
-    return _image_response(platform, row)
+    return await _image_response(platform, row)
 
 
 @get("/review/{enrollment_id:int}/evidence/{file_id:int}", guards=[REVIEWER])
@@ -238,7 +238,7 @@ async def review_evidence(platform: Platform, tenant: Tenant, enrollment_id: int
     enrollment = await scoped(Enrollment, tenant).get_or_404(enrollment_id)
     if not await services.evidence_file_allowed(tenant, enrollment.account, file_id):
         raise NotFoundException()
-    return _image_response(platform, await scoped(StoredFile, tenant).get_or_404(file_id))
+    return await _image_response(platform, await scoped(StoredFile, tenant).get_or_404(file_id))
 
 
 @get("/review/{enrollment_id:int}/appeals/{appeal_id:int}/photo", guards=[REVIEWER])
@@ -246,7 +246,7 @@ async def review_appeal_photo(platform: Platform, tenant: Tenant, enrollment_id:
     appeal = await scoped(Appeal, tenant).get_or_404(appeal_id, Appeal.enrollment == enrollment_id)
     if appeal.photo is None:
         raise NotFoundException()
-    return _image_response(platform, await scoped(StoredFile, tenant).get_or_404(appeal.photo))
+    return await _image_response(platform, await scoped(StoredFile, tenant).get_or_404(appeal.photo))
 
 
 # --- the learner's appeal -------------------------------------------------------------------------

@@ -8,7 +8,6 @@ again never duplicates and completes an interrupted import.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 from collections.abc import Awaitable, Callable
@@ -48,7 +47,7 @@ async def kept_table(storage: Any, tenant: Tenant, job: ImportJob, limits: Any =
     stored = await scoped(StoredFile, tenant).get(job.file) if job.file else None
     if stored is None:
         return None
-    data = await asyncio.to_thread(storage.read, stored)
+    data = await storage.read(stored)
     if stored.media_type == PARSED_MEDIA_TYPE:
         return await run_cpu("spreadsheet", table_from_json, data)
     return await read_table_async(data, job.filename, limits)

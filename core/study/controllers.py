@@ -15,6 +15,7 @@ import secrets
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.response import Redirect
 
 from core.accounts.tables import Account
 from core.audit.services import record
@@ -171,10 +172,11 @@ async def lesson_media(request: Request, platform: Platform, tenant: Tenant, acc
     row = await scoped(StoredFile, tenant).get(access.lesson.file)
     if row is None:
         raise NotFoundException()
-    path = platform.storage.path(row)
-    if not path.exists():
+    if (url := await platform.storage.signed_url(row)) is not None:
+        return Redirect(url, status_code=302, headers={"Cache-Control": "private, no-store"})
+    if not await platform.storage.exists(row):
         raise NotFoundException()
-    return serve_range(request, path, row.media_type)
+    return serve_range(request, platform.storage, row)
 
 
 def _float(value) -> float:

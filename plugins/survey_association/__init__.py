@@ -5,7 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from core import DemoAccount, MenuLink, TenantSpec, flow, hookimpl
-from plugins.survey_association import company, learner, roster_checks
+from plugins.survey_association import company, dashboard, learner, roster_checks
 from plugins.survey_association.company import demo
 from plugins.survey_association.company.jobs import JOBS
 from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
@@ -67,8 +67,6 @@ def menu_links(tenant, account):
 
 @hookimpl
 async def dashboard_panels(tenant, filters):
-    from plugins.survey_association import dashboard
-
     return await dashboard.panels(tenant, filters)
 
 

@@ -224,3 +224,40 @@ def test_tilted_photo_shows_no_parallax_but_a_real_turn_does(mediapipe, clips):
         (f1,) = mediapipe.observe(attacks.render_card(card, attacks.Pose(yaw=35), bg))
         flat = nose_parallax(f0.anchors, f0.nose, f1.anchors, f1.nose, f1.eye_distance)[0]
         assert abs(flat) < LivenessRules().parallax_min < real / 2, (path.name, flat)
+
+
+def test_the_state_kept_between_frames_holds_no_pictures(mediapipe, dlib, clips, portraits):
+    """The web layer keeps a session in a shared store between frames (core.proctoring.live):
+    each kept frame's JPEG is handed over once (``spill``), the state written on every frame holds
+    none, and the verdict gets them back (``attach``): the same verdict, evidence and identity."""
+    import io
+
+    from core.proctoring.live import _Pickler, _Unpickler  # how the store keeps a session
+
+    providers = {p.name: p for p in (mediapipe, dlib)}
+    frames = clips[OBAMA][::2]  # ~15 fps
+    kept: dict[int, bytes] = {}
+    sizes, spilled = [], []
+    s = LivenessSession(mediapipe, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), "n", [800, 1600]),
+                        identity=IdentityCheck(dlib, portraits["obama"]))
+    for t, f in frames:
+        g = s.add_frame(f, int(t))
+        new = s.spill()
+        spilled.append(sum(len(j) for _, j in new))
+        kept.update(new)
+        s.drop_jpegs()
+        buf = io.BytesIO()
+        _Pickler(buf, list(providers.values())).dump(s)
+        state = buf.getvalue()
+        assert b"\xff\xd8\xff" not in state  # no JPEG in the state
+        sizes.append(len(state))
+        s = _Unpickler(state, providers).load()
+        if g.done:
+            break
+    assert s.wanted() and not set(s.wanted()) - set(kept)
+    s.attach(kept)
+    verdict = s.finish()
+    print(f"\nface session state per frame: median {statistics.median(sizes):,.0f} B, max {max(sizes):,} B "
+          f"over {len(sizes)} frames; each kept frame's JPEG written once: median {statistics.median(spilled):,.0f} B")
+    assert verdict.passed, verdict.reasons
+    assert verdict.evidence and all(e.jpeg[:3] == b"\xff\xd8\xff" for e in verdict.evidence)

@@ -189,7 +189,7 @@ async def entry_file(platform: Platform, tenant: Tenant, enterprise: Enterprise,
         raise NotFoundException()
     entry = await _entry(tenant, entry_id, enterprise.id)
     stored = await scoped(StoredFile, tenant).get_or_404(getattr(entry, kind))
-    return Response(content=platform.storage.read(stored), media_type=stored.media_type,
+    return Response(content=await platform.storage.read(stored), media_type=stored.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 

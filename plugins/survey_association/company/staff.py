@@ -58,7 +58,7 @@ async def _page(request: Request, tenant: Tenant, errors: dict[int, str], done: 
 async def licence(platform: Platform, tenant: Tenant, enterprise_id: int) -> Response:
     row = await certification.of_company(tenant, enterprise_id)
     stored = await scoped(StoredFile, tenant).get_or_404(row.licence if row else None)
-    data = platform.storage.read(stored)
+    data = await platform.storage.read(stored)
     return Response(content=data, media_type=stored.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 

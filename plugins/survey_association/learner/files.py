@@ -38,7 +38,7 @@ async def profile_file(platform: Platform, tenant: Tenant, account: Account, fil
     if row is None or not await may_view(tenant, account, file_id):
         raise NotFoundException()
     return Response(
-        content=platform.storage.read(row), media_type=row.media_type,
+        content=await platform.storage.read(row), media_type=row.media_type,
         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
 

@@ -65,7 +65,7 @@ async def attachment_response(platform: Platform, tenant: Tenant, article) -> Re
     row = await scoped(StoredFile, tenant).get_or_404(article.attachment)
     ext = "pdf" if row.media_type == "application/pdf" else "jpg"
     return Response(
-        content=platform.storage.read(row), media_type=row.media_type,
+        content=await platform.storage.read(row), media_type=row.media_type,
         headers={"Content-Disposition": f'inline; filename="attachment-{article.id}.{ext}"',
                  "X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=300"},
     )

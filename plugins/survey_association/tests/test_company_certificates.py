@@ -151,6 +151,6 @@ async def test_the_certificate_job_loads_the_rows_parsed_at_upload(client, tenan
     job = await ImportJob.objects().where(ImportJob.created_by == staff.id).first()
     stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
     assert stored.media_type == PARSED_MEDIA_TYPE
-    kept = table_from_json(platform.storage.read(stored))
+    kept = table_from_json(await platform.storage.read(stored))
     assert kept.headers == HEADERS and kept.rows[0][1][:3] == ["吴一", kept.rows[0][1][1], cert + "1"]
     assert await CertificateHolder.count().where(CertificateHolder.cert_number == cert + "1") == 1

@@ -185,7 +185,7 @@ async def test_the_upload_is_parsed_once_and_the_commit_imports_the_previewed_ro
     job = await ImportJob.objects().where(ImportJob.id == int(job_url.rsplit("/", 1)[1])).first()
     stored = await StoredFile.objects().where(StoredFile.id == job.file).first()
     assert stored.media_type == PARSED_MEDIA_TYPE and stored.kind == "import"
-    kept = platform.storage.read(stored)
+    kept = await platform.storage.read(stored)
     assert kept != data  # the upload is not what is kept
     # The later steps use the kept rows and nothing else: an edit of them (here on disk) is what
     # the preview shows and the commit imports.
