@@ -43,8 +43,8 @@ GENERATE = [
     """INSERT INTO course (tenant, position, year, title, required_hours, created_at)
        SELECT $1, p.id, y, '基准课程' || p.name || y, 32, now()
        FROM position p, (VALUES ({year}), ({year} - 1)) AS years(y) WHERE p.tenant = $1 AND p.name LIKE '基准岗位%'""",
-    """INSERT INTO enterprise (tenant, name, credit_code, address, status, reject_reason, created_at)
-       SELECT $1, '基准单位' || g, NULL, '', 'approved', '', now() FROM generate_series(1, {companies}) g""",
+    """INSERT INTO enterprise (tenant, name, credit_code, address, created_at)
+       SELECT $1, '基准单位' || g, NULL, '', now() FROM generate_series(1, {companies}) g""",
     """INSERT INTO account (tenant, role, real_name, id_number, mobile, username, password_hash,
                             must_change_password, active, created_at)
        SELECT $1, 'learner', '学员' || g, 'B' || lpad(g::text, 17, '0'), NULL, NULL, '', false, true, now()

@@ -29,7 +29,7 @@ from core.content.tables import Article
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.roster.tables import ImportJob, RosterEntry
-from plugins.survey_association.tables import CertificateHolder
+from plugins.survey_association.tables import CertificateHolder, CompanyCertification
 from core.testing.ids import fake_id_number
 
 
@@ -88,7 +88,7 @@ async def _notification(ctx: Ctx, slug: str) -> dict[str, Any]:
 async def _enterprise(ctx: Ctx, slug: str) -> Enterprise:
     if ctx.owner is not None and ctx.owner.enterprise:
         return await Enterprise.objects().where(Enterprise.id == ctx.owner.enterprise).first()
-    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}", status="pending")
+    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}")
     await row.save()
     return row
 
@@ -125,10 +125,10 @@ async def _article(ctx: Ctx, slug: str) -> Article:
 
 
 async def _enterprise_id(ctx: Ctx, slug: str) -> dict[str, Any]:
-    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}", status="pending")
+    row = Enterprise(tenant=ctx.tenant_id(slug), name=f"隔离测试企业{secrets.token_hex(3)}")
     await row.save()
-    row.licence = (await _file(ctx, slug, "licence")).id
-    await row.save([Enterprise.licence])
+    licence = await _file(ctx, slug, "licence")
+    await CompanyCertification(tenant=row.tenant, enterprise=row.id, status="pending", licence=licence.id).save()
     return {"enterprise_id": row.id, "_content": FILE_BYTES}
 
 

@@ -195,9 +195,8 @@ async def test_reviewer_dashboard_puts_the_overdue_first(client, platform, make_
 
 
 async def test_dashboard_panels_of_the_survey_association(client, platform, make_account):
-    from core.accounts.tables import Enterprise
     from core.roster.tables import RosterEntry
-    from plugins.survey_association.tables import CertificateHolder
+    from plugins.survey_association.tables import CertificateHolder, CompanyCertification
 
     tenant = platform.tenants.get("survey")
     admin, password = await make_account("survey", role="tenant_admin")
@@ -209,7 +208,7 @@ async def test_dashboard_panels_of_the_survey_association(client, platform, make
         rows = await table.select(table.status).where(table.tenant == tenant.id)
         return [str(sum(r["status"] == done for r in rows)), str(sum(r["status"] != done for r in rows))]
 
-    assert rows["企业认证"] == await split(Enterprise, "approved")
+    assert rows["企业认证"] == await split(CompanyCertification, "approved")
     assert rows["证书确认"] == await split(CertificateHolder, "confirmed")
     assert rows["学员加入"] == await split(RosterEntry, "joined")
     # The construction group has no such panel.

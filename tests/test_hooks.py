@@ -89,7 +89,7 @@ class HookTenant:
             (Enterprise.tenant == tenant.id) & (Enterprise.name == "钩子测试入驻企业"))
         if exists:
             return []
-        await Enterprise(tenant=tenant.id, name="钩子测试入驻企业", status="approved").save()
+        await Enterprise(tenant=tenant.id, name="钩子测试入驻企业").save()
         return ["入驻企业已创建"]
 
     @hookimpl
@@ -409,7 +409,7 @@ async def test_notify_sent_is_called_for_delivered_rows_only(platform, make_acco
 async def _entry_and_profile(make_account, position: str):
     account, _ = await make_account("hooktest", real_name="郑名单")
     tenant_id = account.tenant
-    company = Enterprise(tenant=tenant_id, name=f"名单测试企业{next(_seq)}", status="approved")
+    company = Enterprise(tenant=tenant_id, name=f"名单测试企业{next(_seq)}")
     await company.save()
     entry = RosterEntry(tenant=tenant_id, enterprise=company.id, real_name="郑名单",
                         id_number=account.id_number, position=position)

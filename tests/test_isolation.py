@@ -70,11 +70,13 @@ def test_no_stale_probes(xs_app):
 
 async def _sign_in_as(client, platform, make_account, slug: str, role: str):
     from core.accounts.tables import Enterprise
+    from plugins.survey_association.tables import CompanyCertification
 
     fields = {}
     if role == "enterprise_admin":  # a company admin needs an approved company of their own
-        own = Enterprise(tenant=platform.tenants.get(slug).id, name="本机构企业", status="approved")
+        own = Enterprise(tenant=platform.tenants.get(slug).id, name="本机构企业")
         await own.save()
+        await CompanyCertification(tenant=own.tenant, enterprise=own.id, status="approved").save()
         fields["enterprise_id"] = own.id
     account, password = await make_account(slug, role=role, **fields)
     method, field = SIGNIN[slug]

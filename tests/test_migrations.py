@@ -15,6 +15,8 @@ from core.testing.pytest_plugin import _pg_admin
 
 SURVEY_APP = "plugins.survey_association.piccolo_app"
 BEFORE_HANDOVER = "2026-11-22T10:30:30:000000"  # the core's last migration with the survey tables
+BEFORE_CERTIFICATION = "2026-12-07T02:20:00:000000"  # the core's last migration with the company workflow
+SURVEY_BEFORE_CERTIFICATION = "2026-11-26T07:47:30:000000"  # the survey app's last one before it
 
 
 def _app_configs():
@@ -38,6 +40,7 @@ async def test_every_table_is_created_with_every_column(xs_app, client):
 async def test_the_survey_tables_left_the_core(xs_app, client):
     assert await db.table_columns("certificate_holder") == set()
     assert not {"company_filled_at", "learner_confirmed_at"} & await db.table_columns("roster_entry")
+    assert not {"status", "reject_reason", "licence", "decided_at", "decided_by"} & await db.table_columns("enterprise")
 
 
 @pytest.mark.parametrize("app_name", ["xueshi", "survey_association", "xueshi_review", "xueshi_certificates",
@@ -149,3 +152,62 @@ async def test_survey_rows_move_from_the_core_tables_into_the_plugins(empty_data
     assert new.id > 42
     await db.migrate()  # nothing left to move: a second run changes nothing
     assert await CertificateHolder.count() == 3
+
+
+async def test_company_certifications_move_from_enterprise_into_the_plugins_table(empty_database):
+    """A database deployed before the hand-over, with a pending, a rejected and an approved company:
+    upgrading keeps each one's status, reason, licence and decision, and the companies themselves."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    from core.accounts.tables import Enterprise
+    from core.files.tables import StoredFile
+    from plugins.survey_association.tables import CompanyCertification
+
+    db.configure(empty_database, [SURVEY_APP])
+    engine = db.engine()
+    for app_name, migration_id in (("xueshi", BEFORE_CERTIFICATION),
+                                   ("survey_association", SURVEY_BEFORE_CERTIFICATION)):
+        result = await run_forwards(app_name=app_name, migration_id=migration_id)
+        assert result.success, result.message
+    assert {"status", "reject_reason", "licence", "decided_at", "decided_by"} <= await db.table_columns("enterprise")
+    assert await db.table_columns("survey_company_certification") == set()
+    pg = db.is_postgres()
+
+    def literal(value: dt.datetime) -> str:
+        return f"'{value.isoformat()}'::timestamptz" if pg else f"'{value.isoformat()}'"
+
+    now = dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
+    decided = dt.datetime(2026, 3, 4, 10, 15, tzinfo=dt.UTC)
+    await engine.run_ddl("INSERT INTO tenant (id, slug, name, name_en, hosts, theme, active, created_at) "
+                         f"VALUES (8, 'older', '旧协会', 'Older', '[]', 'default', TRUE, {literal(now)})")
+    await engine.run_ddl("INSERT INTO stored_file (id, tenant, owner, kind, key, media_type, size, sha256, created_at) "
+                         f"VALUES (21, 8, NULL, 'licence', 'k/21', 'image/jpeg', 10, 'x', {literal(now)}), "
+                         f"(22, 8, NULL, 'licence', 'k/22', 'image/jpeg', 10, 'y', {literal(now)})")
+    await engine.run_ddl(
+        "INSERT INTO enterprise (id, tenant, name, credit_code, address, status, reject_reason, licence, "
+        "decided_at, decided_by, created_at) VALUES "
+        f"(31, 8, '待审企业', '91110000MA00000031', '甲路 1 号', 'pending', '', 21, NULL, NULL, {literal(now)}), "
+        f"(32, 8, '驳回企业', '91110000MA00000032', '乙路 2 号', 'rejected', '营业执照照片不清晰', 22, "
+        f"{literal(decided)}, 5, {literal(now)}), "
+        f"(33, 8, '已过企业', NULL, '', 'approved', '', NULL, {literal(decided)}, 6, {literal(now)})")
+
+    await db.migrate()
+
+    assert not {"status", "reject_reason", "licence", "decided_at", "decided_by"} & await db.table_columns("enterprise")
+    companies = {e.id: e for e in await Enterprise.objects().where(Enterprise.tenant == 8)}
+    assert sorted(companies) == [31, 32, 33]
+    assert companies[32].name == "驳回企业" and companies[32].credit_code == "91110000MA00000032"
+    assert companies[31].address == "甲路 1 号" and companies[31].created_at == now
+    rows = {c.enterprise: c for c in await CompanyCertification.objects().where(CompanyCertification.tenant == 8)}
+    assert sorted(rows) == [31, 32, 33]
+    assert (rows[31].status, rows[31].reject_reason, rows[31].licence) == ("pending", "", 21)
+    assert rows[31].decided_at is None and rows[31].decided_by is None
+    assert (rows[32].status, rows[32].reject_reason, rows[32].licence) == ("rejected", "营业执照照片不清晰", 22)
+    assert rows[32].decided_at == decided and rows[32].decided_by == 5
+    assert (rows[33].status, rows[33].licence, rows[33].decided_by) == ("approved", None, 6)
+    assert await StoredFile.count().where(StoredFile.tenant == 8) == 2  # the licences are still there
+    # A company applies only once: the copied rows hold the unique company key.
+    with pytest.raises(Exception):
+        await CompanyCertification(tenant=8, enterprise=31, status="pending").save()
+    await db.migrate()  # nothing left to move: a second run changes nothing
+    assert await CompanyCertification.count().where(CompanyCertification.tenant == 8) == 3

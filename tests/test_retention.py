@@ -60,6 +60,7 @@ import json  # noqa: E402
 
 from core.accounts.tables import Account, Enterprise  # noqa: E402
 from core.roster.tables import ImportJob, LearnerProfile, RosterEntry  # noqa: E402
+from plugins.survey_association.tables import CompanyCertification  # noqa: E402
 
 
 def _later() -> _dt.datetime:
@@ -101,8 +102,9 @@ async def test_purge_deletes_replaced_images_and_keeps_referenced_and_fresh_ones
     front, back, portrait = [await _file(platform, t, k, 5, account.id) for k in ("id_front", "id_back", "portrait")]
     photo, licence = await _file(platform, t, "photo", 5), await _file(platform, t, "licence", 5)
     just_saved = await _file(platform, t, "id_back", 0)  # its row is not written yet: never collected
-    firm = Enterprise(tenant=t.id, name="留存测试有限公司", status="approved", licence=licence.id)
+    firm = Enterprise(tenant=t.id, name="留存测试有限公司")
     await firm.save()
+    await CompanyCertification(tenant=t.id, enterprise=firm.id, status="approved", licence=licence.id).save()
     await LearnerProfile(tenant=t.id, account=account.id, real_name="留存", id_front=front.id, id_back=back.id,
                          portrait=portrait.id, created_at=now, updated_at=now).save()
     await RosterEntry(tenant=t.id, enterprise=firm.id, real_name="留存", id_number=account.id_number, photo=photo.id,
@@ -149,7 +151,7 @@ async def test_purge_deletes_id_images_of_accounts_inactive_past_the_rule(platfo
     t = tenant("survey")
     now = _later()
     days = t.rules.retention.id_images_days
-    firm = Enterprise(tenant=t.id, name="留存企业有限公司", status="approved")
+    firm = Enterprise(tenant=t.id, name="留存企业有限公司")
     await firm.save()
 
     async def learner(last_signin_days):

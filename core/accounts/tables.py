@@ -1,22 +1,18 @@
-from piccolo.columns import Boolean, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.columns.reference import LazyTableReference
+from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from core.tenants.tables import TenantRow
 
 
 class Enterprise(Table, tablename="enterprise"):
-    """A member company of a tenant (unique credit code within the tenant)."""
+    """A company of a tenant (unique credit code within the tenant): the employer a roster entry,
+    a learner profile, an import or an account belongs to. Whether and how a company is vetted is
+    a plugin's concern (the survey association's ``CompanyCertification``)."""
 
     tenant = ForeignKey(references=TenantRow, null=False)
     name = Varchar(length=200)
     credit_code = Varchar(length=18, null=True, default=None)
     address = Varchar(length=300, default="")
-    status = Varchar(length=16, default="approved")  # pending | approved | rejected
-    reject_reason = Text(default="")
-    licence = ForeignKey(references=LazyTableReference("StoredFile", module_path="core.files.tables"), null=True)  # 营业执照
-    decided_at = Timestamptz(null=True, default=None)
-    decided_by = Integer(null=True, default=None)
     created_at = Timestamptz()
 
 

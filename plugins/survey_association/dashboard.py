@@ -9,8 +9,8 @@ from typing import Any
 
 from piccolo.query.functions.aggregate import Count
 
-from core import DashboardFilters, DashboardPanel, Enterprise, RosterEntry, scoped
-from plugins.survey_association.tables import CertificateHolder
+from core import DashboardFilters, DashboardPanel, RosterEntry, scoped
+from plugins.survey_association.tables import CertificateHolder, CompanyCertification
 
 
 async def _grouped(query: Any, done: str) -> tuple[int, int]:
@@ -19,14 +19,14 @@ async def _grouped(query: Any, done: str) -> tuple[int, int]:
 
 
 async def panels(tenant: Any, filters: DashboardFilters) -> list[DashboardPanel]:
-    companies = scoped(Enterprise, tenant).select(Enterprise.status, Count())
+    companies = scoped(CompanyCertification, tenant).select(CompanyCertification.status, Count())
     holders = scoped(CertificateHolder, tenant).select(CertificateHolder.status, Count())
     entries = scoped(RosterEntry, tenant).select(RosterEntry.status, Count())
     if filters.company:
-        companies = companies.where(Enterprise.name == filters.company)
+        companies = companies.where(CompanyCertification.enterprise.name == filters.company)
         holders = holders.where(CertificateHolder.enterprise.name == filters.company)
         entries = entries.where(RosterEntry.enterprise.name == filters.company)
-    rows = (("企业认证", *await _grouped(companies.group_by(Enterprise.status), "approved")),
+    rows = (("企业认证", *await _grouped(companies.group_by(CompanyCertification.status), "approved")),
             ("证书确认", *await _grouped(holders.group_by(CertificateHolder.status), "confirmed")),
             ("学员加入", *await _grouped(entries.group_by(RosterEntry.status), "joined")))
     return [DashboardPanel(key="survey_members", title="会员企业与人员", headers=("项目", "已完成", "未完成"),

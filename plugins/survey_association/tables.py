@@ -1,14 +1,15 @@
 """The survey association's own tables (its Piccolo app ``survey_association``).
 
 They were the core's until the plugin could own tables; the plugin's migrations moved the rows
-here (``migrations/survey_association_2026_12_01t09_00_30_000000.py``).
+here (``migrations/survey_association_2026_11_26t07_47_30_000000.py``; the certification
+workflow's columns of ``enterprise``: ``migrations/survey_association_2026_12_07t02_51_00_000000.py``).
 """
 
-from piccolo.columns import JSON, Date, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.columns import JSON, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
-from core import Enterprise, RosterEntry, TenantRow
+from core import Enterprise, RosterEntry, StoredFile, TenantRow
 
 
 class CertificateHolder(Table, tablename="survey_certificate_holder"):
@@ -39,3 +40,17 @@ class RosterConfirmation(Table, tablename="survey_roster_confirmation"):
     entry = ForeignKey(references=RosterEntry, null=False, unique=True, on_delete=OnDelete.cascade)
     company_filled_at = Timestamptz(null=True, default=None)
     learner_confirmed_at = Timestamptz(null=True, default=None)
+
+
+class CompanyCertification(Table, tablename="survey_company_certification"):
+    """A company's 实名认证 with the association: applied with its 营业执照, then approved or
+    rejected (with a reason) by association staff. One row per company; a company without one
+    never applied, and its administrator cannot use the company pages."""
+
+    tenant = ForeignKey(references=TenantRow, null=False)
+    enterprise = ForeignKey(references=Enterprise, null=False, unique=True, on_delete=OnDelete.cascade)
+    status = Varchar(length=16, default="pending")  # pending | approved | rejected
+    reject_reason = Text(default="")
+    licence = ForeignKey(references=StoredFile, null=True)  # 营业执照
+    decided_at = Timestamptz(null=True, default=None)
+    decided_by = Integer(null=True, default=None)

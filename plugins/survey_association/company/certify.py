@@ -34,11 +34,12 @@ from core import (
     scoped,
     send_code,
 )
+from plugins.survey_association.company import certification
+from plugins.survey_association.company.certification import STATUS_LABELS
 from plugins.survey_association.company.common import read_form, upload_bytes
 
 MAX_LICENCE_BYTES = MAX_UPLOAD_BYTES
 FIELDS = ("name", "credit_code", "address", "admin_name", "id_number", "mobile")
-STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}
 
 
 @get("/enterprise")
@@ -54,7 +55,7 @@ async def status_check(request: Request, platform: Platform, tenant: Tenant) -> 
     form = await read_form(request)
     errors: dict[str, str] = {}
     status_code = 400
-    account = enterprise = None
+    account = enterprise = applied = None
     try:
         mobile = normalize_mobile(form.get("mobile"))
         account = await scoped(Account, tenant).objects(
@@ -75,11 +76,11 @@ async def status_check(request: Request, platform: Platform, tenant: Tenant) -> 
             errors["password"], status_code = exc.message, 429 if exc.left == 0 else 400
         else:
             enterprise = await scoped(Enterprise, tenant).get(account.enterprise)
+            applied = await certification.of_company(tenant, account.enterprise)
     status = None
-    if enterprise is not None:
-        status = {"name": enterprise.name, "status": enterprise.status,
-                  "label": STATUS_LABELS.get(enterprise.status, enterprise.status),
-                  "reason": enterprise.reject_reason}
+    if enterprise is not None and applied is not None:
+        status = {"name": enterprise.name, "status": applied.status,
+                  "label": STATUS_LABELS.get(applied.status, applied.status), "reason": applied.reject_reason}
     return await render(request, "company/entry.html",
                         {"submitted": False, "errors": errors, "form": {"mobile": form.get("mobile")},
                          "status": status}, status_code=status_code if errors else 200)
@@ -135,10 +136,12 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
     errors: dict[str, str] = {}
     enterprise = await scoped(Enterprise, tenant).objects(Enterprise.credit_code == clean["credit_code"]).first()
     account = await scoped(Account, tenant).objects(Account.mobile == clean["mobile"]).first()
-    if enterprise is not None and enterprise.status != "rejected":
+    applied = await certification.of_company(tenant, enterprise.id) if enterprise is not None else None
+    rejected = applied is not None and applied.status == "rejected"
+    if enterprise is not None and not rejected:
         errors["credit_code"] = "该企业已提交认证或已通过认证，已注册的管理员请直接登录"
     if account is not None and not (
-        enterprise is not None and enterprise.status == "rejected" and account.enterprise == enterprise.id
+        rejected and account.enterprise == enterprise.id
         and account.role == "enterprise_admin"
     ):
         errors["mobile"] = "该手机号已注册，请直接登录或更换手机号"
@@ -189,9 +192,8 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
     stored = await p.storage.save(licence.data, tenant_id=tenant.id, kind="licence", media_type=licence.media_type)
     enterprise = enterprise or scoped(Enterprise, tenant).new(created_at=now)
     enterprise.name, enterprise.credit_code, enterprise.address = clean["name"], clean["credit_code"], clean["address"]
-    enterprise.status, enterprise.reject_reason, enterprise.licence = "pending", "", stored.id
-    enterprise.decided_at = enterprise.decided_by = None
     await enterprise.save()
+    await certification.submit(tenant, enterprise, stored.id)
     account = account or scoped(Account, tenant).new(role="enterprise_admin")
     account.real_name, account.id_number, account.mobile = clean["admin_name"], clean["id_number"], clean["mobile"]
     account.password_hash, account.enterprise, account.active = await hash_password_async(password), enterprise.id, False

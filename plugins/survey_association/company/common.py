@@ -12,7 +12,8 @@ from litestar.datastructures import UploadFile
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
 
-from core import Enterprise, scoped
+from core import Enterprise
+from plugins.survey_association.company.certification import approved_company as _approved
 
 MAX_SHEET_BYTES = 10 * 1024 * 1024
 
@@ -52,8 +53,7 @@ async def approved_company(connection: ASGIConnection, _: BaseRouteHandler) -> N
     """Guard of the company pages (after ``roles("enterprise_admin")``): the administrator's
     company must be approved, else 404. Handlers get it as the ``enterprise`` dependency."""
     account = connection.state.account
-    enterprise = await scoped(Enterprise, connection.state.tenant).get(account.enterprise,
-                                                                      Enterprise.status == "approved")
+    enterprise = await _approved(connection.state.tenant, account.enterprise)
     if enterprise is None:
         raise NotFoundException()
     connection.state.enterprise = enterprise

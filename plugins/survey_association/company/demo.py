@@ -1,7 +1,7 @@
-"""The survey demo's own records: the demo company's certificate holders (人员确认 with one row
-of each kind: correct, to be corrected, expired; 企业学员证书 with one confirmed) and its roster
-(学员管理). Idempotent: holders by certificate number, roster entries by ID number; the lines
-printed say what the demo has, on every run."""
+"""The survey demo's own records: the demo company's 实名认证 (approved), its certificate
+holders (人员确认 with one row of each kind: correct, to be corrected, expired; 企业学员证书 with
+one confirmed) and its roster (学员管理). Idempotent: holders by certificate number, roster
+entries by ID number; the lines printed say what the demo has, on every run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 
 from core import Enterprise, RosterEntry, Tenant, scoped
 from plugins.survey_association.company import holders
-from plugins.survey_association.tables import CertificateHolder
+from plugins.survey_association.tables import CertificateHolder, CompanyCertification
 
 COMPANY = "示范勘察设计院有限公司"
 CREDIT_CODE = "91110108MA2600014K"  # valid: GB 32100 structure and check characters
@@ -31,6 +31,9 @@ async def seed(tenant: Tenant) -> list[str]:
     company = await scoped(Enterprise, tenant).objects(Enterprise.credit_code == CREDIT_CODE).first()
     if company is None:
         return []
+    certifications = scoped(CompanyCertification, tenant)
+    if await certifications.objects(CompanyCertification.enterprise == company.id).first() is None:
+        await certifications.new(enterprise=company.id, status="approved").save()  # 已通过认证
     positions = list(tenant.rules.roster.positions)
     table = scoped(CertificateHolder, tenant)
     now = dt.datetime.now(dt.UTC)

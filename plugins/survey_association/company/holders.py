@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 from core import (
-    Enterprise,
     ImportJob,
     InvalidIdentity,
     RosterColumn,
@@ -19,6 +18,7 @@ from core import (
     normalize_id_number,
     scoped,
 )
+from plugins.survey_association.company.certification import approved_credit_codes
 from plugins.survey_association.tables import CertificateHolder
 
 COLUMNS = [
@@ -100,12 +100,7 @@ async def load_rows(tenant, table, positions: list[str], *, job: ImportJob, prog
     """Store every row with its problems, keyed by certificate number within the tenant, in
     batches that commit with ``job``'s progress (``commit_in_batches``: a re-run continues)."""
     mapping = map_columns(table.headers, COLUMNS)
-    companies = {
-        e["credit_code"]: e["id"]
-        for e in await scoped(Enterprise, tenant).select(Enterprise.id, Enterprise.credit_code).where(
-            Enterprise.status == "approved")
-        if e["credit_code"]
-    }
+    companies = await approved_credit_codes(tenant)
     holders = scoped(CertificateHolder, tenant)
 
     async def write(batch) -> dict[str, int]:

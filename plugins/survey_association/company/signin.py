@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from core import WRONG_CREDENTIALS as WRONG
 from core import (
     Account,
-    Enterprise,
     MobilePassword,
     MobileSmsCode,
     SigninFailed,
@@ -22,6 +21,7 @@ from core import (
     scoped,
     verify_password_async,
 )
+from plugins.survey_association.company import certification
 
 WAITING = {
     "pending": "您的企业实名认证待审核，审核通过后即可登录；审核进度可在“企业管理员入口”查询",
@@ -37,10 +37,10 @@ async def waiting_admin(tenant: Tenant, mobile: str) -> tuple[Account | None, st
     ).first()
     if admin is None or not admin.enterprise:
         return None, ""
-    company = await scoped(Enterprise, tenant).get(admin.enterprise)
-    if company is None or company.status not in WAITING:
+    applied = await certification.of_company(tenant, admin.enterprise)
+    if applied is None or applied.status not in WAITING:
         return None, ""
-    return admin, company.status
+    return admin, applied.status
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,16 @@ import datetime as dt
 from pathlib import PurePath
 
 from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
 
 from core import (
     Account,
-    Enterprise,
     ImportJob,
     Limits,
     Platform,
     SpreadsheetRejected,
     StoredFile,
     Tenant,
-    audit,
     keep_table,
     map_columns,
     read_table_async,
@@ -26,7 +25,7 @@ from core import (
     scoped,
     write_xlsx,
 )
-from plugins.survey_association.company import holders
+from plugins.survey_association.company import certification, holders
 from plugins.survey_association.company.common import (
     MAX_SHEET_BYTES,
     as_json,
@@ -44,55 +43,42 @@ async def _admins(tenant: Tenant) -> dict[int, Account]:
 
 @get("/staff/enterprises", guards=STAFF)
 async def enterprises(request: Request, tenant: Tenant) -> Response:
-    rows = await scoped(Enterprise, tenant).objects().order_by(Enterprise.id, ascending=False)
-    admins = await _admins(tenant)
-    pending = [e for e in rows if e.status == "pending"]
-    decided = [e for e in rows if e.status != "pending"][:100]
+    return await _page(request, tenant, {}, request.query_params.get("done", ""))
+
+
+async def _page(request: Request, tenant: Tenant, errors: dict[int, str], done: str, status_code: int = 200) -> Response:
+    rows = await certification.applications(tenant)
     return await render(request, "company/staff_enterprises.html",
-                        {"pending": pending, "decided": decided, "admins": admins, "errors": {},
-                         "done": request.query_params.get("done", "")})
+                        {"pending": [c for c in rows if c.status == "pending"],
+                         "decided": [c for c in rows if c.status != "pending"][:100],
+                         "admins": await _admins(tenant), "errors": errors, "done": done}, status_code=status_code)
 
 
 @get("/staff/enterprises/{enterprise_id:int}/licence", guards=STAFF)
 async def licence(platform: Platform, tenant: Tenant, enterprise_id: int) -> Response:
-    row = await scoped(Enterprise, tenant).get_or_404(enterprise_id)
-    stored = await scoped(StoredFile, tenant).get_or_404(row.licence)
+    row = await certification.of_company(tenant, enterprise_id)
+    stored = await scoped(StoredFile, tenant).get_or_404(row.licence if row else None)
     data = await platform.storage.read(stored)
     return Response(content=data, media_type=stored.media_type,
                     headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"})
 
 
-async def _decide(tenant: Tenant, staff: Account, enterprise_id: int, status: str, reason: str = "") -> Enterprise:
-    row = await scoped(Enterprise, tenant).get_or_404(enterprise_id)
-    row.status, row.reject_reason = status, reason
-    row.decided_at, row.decided_by = dt.datetime.now(dt.UTC), staff.id
-    await row.save([Enterprise.status, Enterprise.reject_reason, Enterprise.decided_at, Enterprise.decided_by])
-    await scoped(Account, tenant).update({Account.active: status == "approved"}).where(
-        (Account.enterprise == row.id) & (Account.role == "enterprise_admin"))
-    await audit(f"enterprise.{status}", tenant_id=tenant.id, actor_id=staff.id, object_type="enterprise",
-                object_id=row.id, reason=reason)
-    return row
-
-
 @post("/staff/enterprises/{enterprise_id:int}/approve", guards=STAFF)
 async def approve(request: Request, tenant: Tenant, account: Account, enterprise_id: int) -> Response:
-    await _decide(tenant, account, enterprise_id, "approved")
+    if await certification.decide(tenant, account, enterprise_id, "approved") is None:
+        raise NotFoundException()
     return redirect(request, "/staff/enterprises?done=approved")
 
 
 @post("/staff/enterprises/{enterprise_id:int}/reject", guards=STAFF)
 async def reject(request: Request, tenant: Tenant, account: Account, enterprise_id: int) -> Response:
-    await scoped(Enterprise, tenant).get_or_404(enterprise_id)  # 404 before reading the form
+    if await certification.of_company(tenant, enterprise_id) is None:  # 404 before reading the form
+        raise NotFoundException()
     form = await read_form(request)
     reason = form.get("reason")[:500]
     if not reason:
-        rows = await scoped(Enterprise, tenant).objects().order_by(Enterprise.id, ascending=False)
-        admins = await _admins(tenant)
-        return await render(request, "company/staff_enterprises.html",
-                            {"pending": [e for e in rows if e.status == "pending"],
-                             "decided": [e for e in rows if e.status != "pending"][:100], "admins": admins,
-                             "errors": {enterprise_id: "请填写驳回原因"}, "done": ""}, status_code=400)
-    await _decide(tenant, account, enterprise_id, "rejected", reason)
+        return await _page(request, tenant, {enterprise_id: "请填写驳回原因"}, "", status_code=400)
+    await certification.decide(tenant, account, enterprise_id, "rejected", reason)
     return redirect(request, "/staff/enterprises?done=rejected")
 
 

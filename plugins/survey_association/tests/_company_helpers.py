@@ -12,6 +12,7 @@ from core.accounts.tables import Enterprise
 from core.testing.sms import last_sms_code as last_code  # noqa: F401  (re-exported)
 from core.roster.spreadsheets import write_csv, write_xlsx
 from core.testing.ids import fake_credit_code
+from plugins.survey_association.tables import CompanyCertification
 
 _seq = itertools.count(random.SystemRandom().randrange(10**8, 9 * 10**8))
 HEADERS = ["姓名", "身份证号", "手机号", "岗位"]
@@ -23,8 +24,9 @@ def credit_code() -> str:
 
 async def company(tenant, name: str = "测试勘察设计有限公司") -> Enterprise:
     row = Enterprise(tenant=tenant.id, name=f"{name}{next(_seq) % 10000}", credit_code=credit_code(),
-                     address="某市某路1号", status="approved")
+                     address="某市某路1号")
     await row.save()
+    await CompanyCertification(tenant=tenant.id, enterprise=row.id, status="approved").save()
     return row
 
 

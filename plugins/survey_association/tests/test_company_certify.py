@@ -3,6 +3,7 @@
 from core.accounts.tables import Account, Enterprise
 from core.audit.tables import AuditEntry
 from core.testing.ids import fake_id_number, fake_mobile
+from plugins.survey_association.tables import CompanyCertification
 from plugins.survey_association.tests._company_helpers import credit_code, jpeg, last_code
 
 CERTIFY = "/t/survey/enterprise/certify"
@@ -33,7 +34,8 @@ async def test_certify_then_staff_approves_then_admin_signs_in(client, tenant, m
     t = tenant("survey")
     enterprise = await Enterprise.objects().where(
         (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
-    assert enterprise.status == "pending" and enterprise.licence is not None
+    applied = await CompanyCertification.objects().where(CompanyCertification.enterprise == enterprise.id).first()
+    assert applied.tenant == t.id and applied.status == "pending" and applied.licence is not None
     admin = await Account.objects().where((Account.tenant == t.id) & (Account.mobile == form["mobile"])).first()
     assert admin.role == "enterprise_admin" and admin.active is False and admin.enterprise == enterprise.id
     # Pending: sign-in refuses, the entry page's status check says why.
@@ -51,6 +53,8 @@ async def test_certify_then_staff_approves_then_admin_signs_in(client, tenant, m
     assert lic.status_code == 200 and lic.headers["content-type"].startswith("image/jpeg")
     r = await client.post(f"/t/survey/staff/enterprises/{enterprise.id}/approve")
     assert r.status_code == 303
+    await applied.refresh()
+    assert applied.status == "approved" and applied.decided_by == staff.id and applied.decided_at is not None
     await client.post("/t/survey/signout")
     r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
     assert r.status_code == 303
@@ -79,8 +83,9 @@ async def test_rejected_applicant_sees_the_reason_and_may_apply_again(client, te
     # Apply again with the same code and mobile: the same rows go back to pending.
     again = _form(credit_code=form["credit_code"], mobile=form["mobile"], id_number=form["id_number"])
     assert (await _submit(client, again)).status_code == 303
-    await enterprise.refresh()
-    assert enterprise.status == "pending" and enterprise.reject_reason == ""
+    applied = await CompanyCertification.objects().where(CompanyCertification.enterprise == enterprise.id)
+    assert len(applied) == 1 and applied[0].status == "pending" and applied[0].reject_reason == ""
+    assert applied[0].decided_at is None and applied[0].decided_by is None
     assert await Enterprise.count().where(Enterprise.credit_code == form["credit_code"]) == 1
 
 
@@ -180,12 +185,32 @@ async def test_entry_is_linked_and_pending_company_is_told_waiting_not_wrong_pas
     t = tenant("survey")
     enterprise = await Enterprise.objects().where(
         (Enterprise.tenant == t.id) & (Enterprise.credit_code == form["credit_code"])).first()
-    enterprise.status = "rejected"
-    await enterprise.save()
+    await CompanyCertification.update({CompanyCertification.status: "rejected"}).where(
+        CompanyCertification.enterprise == enterprise.id)
     r = await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])
     assert r.status_code == 400 and "未通过" in r.text
-    enterprise.status = "approved"
-    await enterprise.save()
+    await CompanyCertification.update({CompanyCertification.status: "approved"}).where(
+        CompanyCertification.enterprise == enterprise.id)
     await Account.update({Account.active: True}).where(
         (Account.tenant == t.id) & (Account.mobile == form["mobile"]))
     assert (await client.signin("survey", "mobile", form["password"], mobile=form["mobile"])).status_code == 303
+
+
+async def test_company_pages_need_the_associations_approval_not_just_an_active_admin(client, tenant, make_account):
+    """An active administrator whose company never applied, or is pending or rejected, gets 404
+    on every company page; approving that company opens them."""
+    t = tenant("survey")
+    company = Enterprise(tenant=t.id, name="未认证测试企业", credit_code=credit_code())
+    await company.save()
+    admin, password = await make_account("survey", role="enterprise_admin", enterprise_id=company.id)
+    assert (await client.signin("survey", "mobile", password, mobile=admin.mobile)).status_code == 303
+    assert (await client.get("/t/survey/company/learners")).status_code == 404  # never applied
+    applied = CompanyCertification(tenant=t.id, enterprise=company.id, status="pending")
+    await applied.save()
+    for status in ("pending", "rejected"):
+        await CompanyCertification.update({CompanyCertification.status: status}).where(
+            CompanyCertification.id == applied.id)
+        assert (await client.get("/t/survey/company/learners")).status_code == 404, status
+    await CompanyCertification.update({CompanyCertification.status: "approved"}).where(
+        CompanyCertification.id == applied.id)
+    assert (await client.get("/t/survey/company/learners")).status_code == 200

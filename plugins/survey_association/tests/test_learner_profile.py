@@ -16,7 +16,7 @@ from core.testing.ids import fake_id_number, fake_mobile
 from core.notify.services import RECORDED
 from core.testing.pytest_plugin import shared_dir
 from core.proctoring import consent as core_consent
-from plugins.survey_association.tables import RosterConfirmation
+from plugins.survey_association.tables import CompanyCertification, RosterConfirmation
 from plugins.survey_association.learner.profile import BAD_CODE, JOIN_HINT
 from plugins.survey_association.tests._learner_helpers import last_code
 
@@ -28,8 +28,9 @@ def jpeg(color=(120, 140, 160), size=(400, 300)) -> bytes:
 
 
 async def company(tenant, name=None) -> Enterprise:
-    e = Enterprise(tenant=tenant.id, name=name or f"测试勘察院{fake_mobile()[-5:]}有限公司", status="approved")
+    e = Enterprise(tenant=tenant.id, name=name or f"测试勘察院{fake_mobile()[-5:]}有限公司")
     await e.save()
+    await CompanyCertification(tenant=tenant.id, enterprise=e.id, status="approved").save()
     return e
 
 
