@@ -92,6 +92,7 @@ class Platform:
         start this process's jobs and cron schedule. Never migrates."""
         if self.started:
             return
+        await self.check_sms_providers()  # before anything is opened: a refusal leaves nothing behind
         await db.start_pool(self.settings.db_pool_size)
         try:
             await load_tenant_ids(list(self.tenants))
@@ -105,7 +106,6 @@ class Platform:
             self.live.start()
         self.started = True
         await self.warn_without_sms_gateway()
-        await self.check_sms_providers()
 
     async def check_sms_providers(self) -> None:
         """A tenant's texts must fit its SMS provider's templates: refuse to start otherwise."""

@@ -12,7 +12,7 @@ import pytest
 
 from core.notify.services import Secret, send, sms_setup_problems, templates_for
 from core.notify.tables import Notification
-from core.tenancy import read_rules
+from core.tenancy import RulesError, read_rules
 from plugins.sms_aliyun import AliyunSmsRules
 from plugins.sms_aliyun.jobs import JOBS, aliyun_send_queued, pull_receipts, send_queued
 from plugins.sms_aliyun.signer import signature
@@ -70,9 +70,10 @@ def aliyun(standin, platform, monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 async def fresh_minute(platform):
     """Each test starts with no text queued and none sent in the last minute (the send rate)."""
-    await Notification.update({Notification.status: "failed"}).where(Notification.status == "queued")
+    ours = Notification.tenant == platform.tenants.get("construction").id
+    await Notification.update({Notification.status: "failed"}).where(ours & (Notification.status == "queued"))
     await Notification.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
-        Notification.sent_at.is_not_null())
+        ours & Notification.sent_at.is_not_null())
 
 
 def test_the_signer_gives_alibabas_worked_example():
@@ -82,6 +83,16 @@ def test_the_signer_gives_alibabas_worked_example():
               "SignatureNonce": "3ee8c1b8-83d3-44af-a94f-4e0ad82fd6cf", "Version": "2014-05-26",
               "SignatureVersion": "1.0"}
     assert signature("GET", params, "testsecret") == "CT9X0VtwR86fNWSnsc6v8YGOjuE="
+
+
+def test_the_rules_section_refuses_unknown_keys_and_impossible_values(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES + "\n[sms_aliyun.templates.welcome]\ncode = \"SMS_1\"\nparam = [\"name\"]\n", encoding="utf-8")
+    with pytest.raises(RulesError, match=r"sms_aliyun.templates.*unknown field `param`"):
+        read_rules(path, {"sms_aliyun": AliyunSmsRules})
+    path.write_text(RULES.replace("per_minute = 2", "per_minute = 0"), encoding="utf-8")
+    with pytest.raises(RulesError, match="per_minute"):
+        read_rules(path, {"sms_aliyun": AliyunSmsRules})
 
 
 async def test_a_code_is_sent_at_once_as_the_template_with_the_exact_request(aliyun, standin, platform, make_account):
