@@ -17,6 +17,7 @@ log = logging.getLogger("xueshi.sms.aliyun")
 PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # SendDate and ReceiveDate are Beijing time
 RECEIPT_DAYS = 3  # a sent text without a receipt after this long is no longer asked about
 SEND_STATUS_FAILED, SEND_STATUS_DELIVERED = 2, 3  # QuerySendDetails' SendStatus (1 = waiting)
+INTERRUPTED = "Interrupted: the send stopped before the provider answered; it may have been delivered"
 
 
 def _ours(ctx) -> list[Tenant]:
@@ -41,6 +42,11 @@ async def send_queued(tenant: Tenant, texts: dict[str, str], now: dt.datetime | 
     now = now or dt.datetime.now(dt.UTC)
     rules, channel, sent = tenant.section("sms_aliyun"), AliyunSms(), 0
     sms = scoped(Notification, tenant)
+    # A run that stopped mid-send (worker killed) leaves "sending": after give_up_minutes that
+    # text is failed, not sent again, since the provider may have taken it.
+    await Notification.update({Notification.status: "failed", Notification.error: INTERRUPTED}).where(
+        (Notification.tenant == tenant.id) & (Notification.channel == "sms") & (Notification.status == "sending")
+        & (Notification.created_at < now - dt.timedelta(minutes=rules.give_up_minutes)))
     # The rate counts every text the provider took in the last minute, codes (sent at once) too.
     room = rules.per_minute - await sms.count(
         (Notification.channel == "sms") & (Notification.provider_ref != "")

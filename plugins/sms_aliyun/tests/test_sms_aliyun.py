@@ -172,6 +172,16 @@ async def test_a_busy_provider_keeps_the_text_queued_until_it_gives_up(aliyun, s
     assert await send_queued(aliyun, texts, now=late) == 0
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert stored.status == "failed" and "ServiceUnavailable" in stored.error
+    # A send interrupted mid-way (the row left "sending") is failed after give_up_minutes, not resent.
+    [row] = await send(platform.hooks(aliyun), aliyun, learner, "hours_cleared", channels=("sms",),
+                       position="安全员", year=2025)
+    await Notification.update({Notification.status: "sending"}).where(Notification.id == row.id)
+    standin.requests.clear()
+    assert await send_queued(aliyun, texts) == 0
+    assert (await Notification.objects().where(Notification.id == row.id).first()).status == "sending"
+    assert await send_queued(aliyun, texts, now=late + dt.timedelta(minutes=1)) == 0
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert stored.status == "failed" and stored.error.startswith("Interrupted") and standin.sends() == []
 
 
 async def test_receipts_mark_texts_delivered_or_failed_with_the_reason(aliyun, standin, platform, make_account):
