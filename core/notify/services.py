@@ -181,6 +181,16 @@ def _without(text: str, values: dict[str, Any]) -> str:
     return text
 
 
+async def failed_sms(tenant: Tenant, account_id: int, templates: tuple[str, ...],
+                     since: dt.datetime) -> list[Notification]:
+    """The account's text messages of these kinds that failed since ``since`` (a review
+    decision's notice the provider refused or could not deliver), newest first."""
+    return await scoped(Notification, tenant).objects(
+        (Notification.account == account_id) & (Notification.channel == "sms") & (Notification.status == "failed")
+        & Notification.template.is_in(list(templates)) & (Notification.created_at >= since)
+    ).order_by(Notification.id, ascending=False)
+
+
 async def unread_count(account: Account) -> int:
     return await scoped(Notification, account.tenant).count(
         (Notification.account == account.id)
