@@ -240,5 +240,5 @@ async def test_the_secret_reaches_no_log_row_or_page(aliyun, standin, platform, 
     assert r.status_code == 303
     page = await client.get("/t/construction/admin/sms")
     assert page.status_code == 200 and SECRET not in page.text and KEY_ID not in page.text
-    assert "909090" not in page.text and "已发送" in page.text
+    assert "909090" not in page.text and "已发送" in page.text and "未接入短信网关" not in page.text
     assert "发送失败" in page.text and "isv.SMS_TEMPLATE_ILLEGAL" in page.text
