@@ -60,6 +60,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "upsert_roster_rows": ("core.roster.imports", "upsert_rows"),
     "NotifyChannel": ("core.notify.services", "NotifyChannel"),
     "send_notification": ("core.notify.services", "send"),
+    **{name: ("core.notify.services", name) for name in ("Secret", "SmsProvider", "placeholders")},
+    "notify_texts": ("core.notify.services", "templates_for"),
+    "Notification": ("core.notify.tables", "Notification"),
     "start_session": ("core.accounts.session_start", "start_session"),
     "articles": ("core.content.services", ""),  # the module itself
     "Article": ("core.content.tables", "Article"),

@@ -27,7 +27,7 @@ from core.jobs import Jobs
 from core.jobs.builtin import collect_specs
 from core.limits import Counter
 from core.locks import Locks
-from core.notify.services import sms_gateway_missing
+from core.notify.services import sms_gateway_missing, sms_setup_problems
 from core.plugins import PluginHost, collected, make_plugin_host
 from core.settings import Settings
 from core.study import live
@@ -92,6 +92,7 @@ class Platform:
         start this process's jobs and cron schedule. Never migrates."""
         if self.started:
             return
+        await self.check_sms_providers()  # before anything is opened: a refusal leaves nothing behind
         await db.start_pool(self.settings.db_pool_size)
         try:
             await load_tenant_ids(list(self.tenants))
@@ -106,12 +107,18 @@ class Platform:
         self.started = True
         await self.warn_without_sms_gateway()
 
+    async def check_sms_providers(self) -> None:
+        """A tenant's texts must fit its SMS provider's templates: refuse to start otherwise."""
+        problems = [f"tenant {t.slug}: {p}" for t in self.tenants for p in await sms_setup_problems(self.hooks(t), t)]
+        if problems:
+            raise RuntimeError("SMS provider configuration:\n" + "\n".join(problems))
+
     async def warn_without_sms_gateway(self) -> None:
         for tenant in await self.tenants_without_sms_gateway():
             log.warning("tenant %s has no SMS gateway: text messages are recorded, not sent", tenant.slug)
 
     async def tenants_without_sms_gateway(self) -> list[Tenant]:
-        return [t for t in self.tenants if await sms_gateway_missing(self.hooks(t))]
+        return [t for t in self.tenants if await sms_gateway_missing(self.hooks(t), t)]
 
     async def stop(self) -> None:
         if not self.started:

@@ -159,6 +159,9 @@ class StaffRules(_Section):
 
 class SmsRules(_Section):
     signature: str = "【学时培训】"
+    # The SMS provider plugin that sends this tenant's texts (its channel is named "sms:<provider>",
+    # e.g. "aliyun"); "" = the "sms" channel (the core's recording one unless a plugin replaces it).
+    provider: str = ""
 
 
 # The core's flows a tenant may switch on or off, each with the flow it builds on (core.capabilities).

@@ -258,6 +258,22 @@ async def test_approve_sends_the_guides_sms_and_is_audited(client, platform, mak
     assert await ReviewDecision.count().where((ReviewDecision.enrollment == e.id)) == 1
 
 
+async def test_a_failed_approval_notice_shows_on_the_case(client, platform, make_account):
+    tenant, learner, course, _, e, _t = await _in_review(platform, make_account)
+    reviewer, password = await _reviewer(make_account)
+    await _sign_in(client, reviewer, password)
+    assert (await client.post(f"{T}/review/{e.id}/approve")).status_code == 303
+    page = await client.get(f"{T}/review/{e.id}")
+    assert "短信通知发送失败" not in page.text  # recorded, not failed
+    # The provider's receipt says it never arrived (what an SMS provider plugin's job records).
+    await Notification.update({Notification.status: "failed", Notification.error: "MOBILE_NOT_ON_SERVICE"}).where(
+        (Notification.account == learner.id) & (Notification.template == "hours_approved")
+        & (Notification.channel == "sms"))
+    page = await client.get(f"{T}/review/{e.id}")
+    assert "短信通知发送失败" in page.text and "MOBILE_NOT_ON_SERVICE" in page.text
+    assert APPROVED_SMS in page.text
+
+
 # --- clear (two people) ------------------------------------------------------------------------
 
 

@@ -48,7 +48,7 @@ async def sms_outbox(request: Request, tenant: Tenant, hooks: Hooks) -> Response
         .order_by(Notification.id, ascending=False)
         .limit(200)
     )
-    recorded_only = await sms_gateway_missing(hooks)
+    recorded_only = await sms_gateway_missing(hooks, tenant)
     return await render(request, "admin_sms.html", {"rows": rows, "recorded_only": recorded_only})
 
 

@@ -36,6 +36,22 @@ class NotifyChannel(Protocol):
         """Deliver or raise; the outbox row records the outcome."""
 
 
+class SmsProvider(Protocol):
+    """A provider plugin's channel, named ``sms:<provider>`` and chosen by a tenant's
+    ``[sms] provider``: it sends the tenant's text as the provider's pre-approved template."""
+
+    name: str  # "sms:aliyun", …
+
+    def problems(self, tenant: Tenant, texts: dict[str, str]) -> list[str]:
+        """What in the tenant's configuration does not fit its texts (checked at startup)."""
+
+    async def send_template(self, notification: Notification, tenant: Tenant, text: str,
+                            values: dict[str, Any]) -> str:
+        """Send ``text`` (the tenant's template text, the product's source of truth) filled with
+        ``values`` (clear text), or queue it, or raise. Returns the row's status ("sent",
+        "queued"); may set ``notification.provider_ref`` (the provider's id of the message)."""
+
+
 class Secret(str):
     """A template value the recipient gets but the stored message shows masked (an SMS code)."""
 
@@ -89,6 +105,11 @@ async def templates_for(hooks: Hooks, tenant: Tenant) -> dict[str, str]:
     return merged
 
 
+def placeholders(text: str) -> set[str]:
+    """The ``${name}`` / ``$name`` placeholders of a template text."""
+    return {named or braced for _, named, braced, _ in Template.pattern.findall(text) if named or braced}
+
+
 def render_template(text: str, values: dict[str, Any]) -> str:
     return Template(text).safe_substitute(values)
 
@@ -107,7 +128,7 @@ async def send(
         raise UnknownTemplate(template)
     # As with templates: the core defaults come last from pluggy, so reverse to let a plugin's
     # channel (e.g. a real SMS gateway named "sms") replace the default one.
-    available = {c.name: c for c in reversed(await collect(hooks.notify_channels))}
+    available = await _channels(hooks, tenant)
     values = {"name": account.real_name or "学员", "tenant": tenant.name, **values}
     shown = {k: v.masked() if isinstance(v, Secret) else v for k, v in values.items()}
     clear_body = render_template(texts[template], values)
@@ -135,14 +156,17 @@ async def send(
                 raise LookupError(f"no channel named {channel_name!r}")
             row.body = f"{signature}{clear_body}"  # in memory only, for this call
             try:
-                await channel.deliver(row)
+                if hasattr(channel, "send_template"):
+                    row.status = await channel.send_template(row, tenant, texts[template], values)
+                else:
+                    await channel.deliver(row)
+                    row.status = "sent" if getattr(channel, "delivers", True) else "recorded"
             finally:
                 row.body = stored_body
-            row.status, row.sent_at = ("sent" if getattr(channel, "delivers", True) else "recorded"), \
-                dt.datetime.now(dt.UTC)
+            row.sent_at = None if row.status == "queued" else dt.datetime.now(dt.UTC)
         except Exception as exc:  # a failing gateway must not lose the message
             row.status, row.error = "failed", _without(f"{type(exc).__name__}: {exc}"[:500], values)
-        await row.save([Notification.status, Notification.sent_at, Notification.error])
+        await row.save([Notification.status, Notification.sent_at, Notification.error, Notification.provider_ref])
         if row.status == "sent":
             await notify(hooks.notify_sent, tenant=tenant, notification=row)
         sent.append(row)
@@ -157,6 +181,16 @@ def _without(text: str, values: dict[str, Any]) -> str:
     return text
 
 
+async def failed_sms(tenant: Tenant, account_id: int, templates: tuple[str, ...],
+                     since: dt.datetime) -> list[Notification]:
+    """The account's text messages of these kinds that failed since ``since`` (a review
+    decision's notice the provider refused or could not deliver), newest first."""
+    return await scoped(Notification, tenant).objects(
+        (Notification.account == account_id) & (Notification.channel == "sms") & (Notification.status == "failed")
+        & Notification.template.is_in(list(templates)) & (Notification.created_at >= since)
+    ).order_by(Notification.id, ascending=False)
+
+
 async def unread_count(account: Account) -> int:
     return await scoped(Notification, account.tenant).count(
         (Notification.account == account.id)
@@ -165,10 +199,31 @@ async def unread_count(account: Account) -> int:
     )
 
 
-async def sms_gateway_missing(hooks: Hooks) -> bool:
-    """True when the tenant's "sms" channel only records (no gateway plugin), outside the demo."""
+async def _channels(hooks: Hooks, tenant: Tenant | None) -> dict[str, Any]:
+    """The channels by name; "sms" is the tenant's provider channel when its rules name one."""
     available = {c.name: c for c in reversed(await collect(hooks.notify_channels))}
-    channel = available.get("sms")
+    provider = tenant.rules.sms.provider if tenant is not None else ""
+    if provider:
+        # A provider nobody offers must fail the send, never fall back to recording.
+        available["sms"] = available.get(f"sms:{provider}")
+    return available
+
+
+async def sms_setup_problems(hooks: Hooks, tenant: Tenant) -> list[str]:
+    """What keeps the tenant's SMS provider from sending its texts (a missing provider plugin,
+    a text whose placeholders differ from the template's parameters); [] without a provider."""
+    provider = tenant.rules.sms.provider
+    if not provider:
+        return []
+    channel = (await _channels(hooks, tenant))["sms"]
+    if channel is None:
+        return [f"[sms] provider = {provider!r}: no plugin offers the channel 'sms:{provider}'"]
+    return channel.problems(tenant, await templates_for(hooks, tenant))
+
+
+async def sms_gateway_missing(hooks: Hooks, tenant: Tenant | None = None) -> bool:
+    """True when the tenant's "sms" channel only records (no gateway plugin), outside the demo."""
+    channel = (await _channels(hooks, tenant)).get("sms")
     if channel is None:
         return True
     return not getattr(channel, "delivers", True) and not getattr(channel, "console", False)

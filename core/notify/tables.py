@@ -15,8 +15,12 @@ class Notification(Table, tablename="notification"):
     template = Varchar(length=64)
     subject = Varchar(length=200, default="")
     body = Text()
-    status = Varchar(length=16, default="pending")  # pending | sent | failed
+    # pending | recorded | queued (a provider's job will send it) | sent (the provider accepted it)
+    # | delivered (the provider's receipt says so) | failed (error: why, the provider's code)
+    status = Varchar(length=16, default="pending")
     error = Text(default="")
     created_at = Timestamptz()
     sent_at = Timestamptz(null=True, default=None)
     read_at = Timestamptz(null=True, default=None)
+    provider_ref = Varchar(length=64, default="")  # the SMS provider's id of the message (its receipts' key)
+    delivered_at = Timestamptz(null=True, default=None)

@@ -19,6 +19,7 @@ from core.files.tables import StoredFile
 from core.hookcalls import Hooks
 from core.identity import mask_id_number, mask_mobile
 from core.kernel import Platform
+from core.notify.services import failed_sms
 from core.proctoring.portrait import IMAGES
 from core.files.images import ImageRejected
 from core.proctoring import verdicts
@@ -61,6 +62,7 @@ async def _image_response(platform: Platform, row: StoredFile) -> Response:
 
 REVIEW_REASONS = (services.CLEARED_REASON, services.RESTORED_REASON)
 MAX_LISTED = 50
+DECISION_NOTICES = ("hours_approved", "hours_cleared")  # the texts a decision sends the learner
 
 
 def _ledger_summary(entries: list, lessons: dict[int, str]) -> dict:
@@ -146,6 +148,7 @@ async def _case(request: Request, tenant: Tenant, account: Account, enrollment_i
         "may_decide": may_decide, "staffing": await eligibility.staffing(tenant),
         "session_flags": await integrity.session_flags(tenant, enrollment),
         "identity": await integrity.identity_history(tenant, enrollment), "identity_labels": IMAGES,
+        "failed_notices": await failed_sms(tenant, learner.id, DECISION_NOTICES, enrollment.created_at),
     }, status_code=status_code)
 
 

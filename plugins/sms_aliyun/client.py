@@ -1,0 +1,112 @@
+"""Alibaba Cloud SMS (Dysmsapi, API version 2017-05-25) over its documented RPC HTTP API, with
+httpx: ``SendSms`` and ``QuerySendDetails``. The AccessKey comes from the environment only
+(``XUESHI_SMS_ALIYUN_ACCESS_KEY_ID`` / ``XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET``); the secret is
+used to sign and is never part of a message, an exception or a log line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from plugins.sms_aliyun.signer import signature
+
+ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+API_VERSION = "2017-05-25"
+# Codes the provider documents as "try later": flow control and its own busy/internal errors.
+TRANSIENT_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "isv.BUSINESS_LIMIT_CONTROL",
+                             "ServiceUnavailable", "InternalError", "isp.SYSTEM_ERROR"})
+
+
+class SmsError(Exception):
+    """The provider refused the message: ``code`` and ``reason`` as it answered."""
+
+    def __init__(self, code: str, reason: str, transient: bool) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code, self.reason, self.transient = code, reason, transient
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+
+    def __repr__(self) -> str:  # never the secret, even in a traceback's locals
+        return f"Credentials(access_key_id={self.access_key_id!r}, access_key_secret='***')"
+
+    @classmethod
+    def from_env(cls) -> Credentials | None:
+        key_id = os.environ.get("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", "")
+        secret = os.environ.get("XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET", "")
+        return cls(key_id, secret) if key_id and secret else None
+
+
+class AliyunClient:
+    def __init__(self, credentials: Credentials, endpoint: str | None = None, region: str = "cn-hangzhou",
+                 attempts: int = 3, backoff_seconds: float = 0.5, timeout: float = 10.0) -> None:
+        self.credentials, self.region = credentials, region
+        self.endpoint = endpoint or os.environ.get("XUESHI_SMS_ALIYUN_ENDPOINT", ENDPOINT)
+        self.attempts, self.backoff_seconds, self.timeout = attempts, backoff_seconds, timeout
+
+    def signed(self, action: str, params: dict[str, str]) -> dict[str, str]:
+        query = {
+            "AccessKeyId": self.credentials.access_key_id, "Action": action, "Format": "JSON",
+            "RegionId": self.region, "SignatureMethod": "HMAC-SHA1", "SignatureNonce": uuid.uuid4().hex,
+            "SignatureVersion": "1.0", "Timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "Version": API_VERSION, **params,
+        }
+        return {**query, "Signature": signature("POST", query, self.credentials.access_key_secret)}
+
+    async def call(self, action: str, params: dict[str, str]) -> dict:
+        """One API call, tried again with exponential backoff while the provider is busy
+        (throttling codes, HTTP 5xx, a network error); a refusal (a template error…) at once."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                answer = await self._once(action, params)
+            except SmsError as exc:
+                if not exc.transient or attempt == self.attempts:
+                    raise
+            else:
+                return answer
+            await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _once(self, action: str, params: dict[str, str]) -> dict:
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout) as http:
+                response = await http.post(self.endpoint, data=self.signed(action, params))
+        except httpx.HTTPError as exc:
+            raise SmsError("NetworkError", type(exc).__name__, transient=True) from None
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {}
+        code = str(answer.get("Code", f"HTTP{response.status_code}"))
+        if response.status_code >= 500 or code in TRANSIENT_CODES:
+            raise SmsError(code, str(answer.get("Message", "")), transient=True)
+        if code != "OK":
+            raise SmsError(code, str(answer.get("Message", "")), transient=False)
+        return answer
+
+    async def send_sms(self, phone: str, sign_name: str, template_code: str, params: dict[str, str],
+                       out_id: str = "") -> str:
+        """``SendSms``; returns the provider's BizId (the receipt's key)."""
+        answer = await self.call("SendSms", {
+            "PhoneNumbers": phone, "SignName": sign_name, "TemplateCode": template_code,
+            "TemplateParam": json.dumps(params, ensure_ascii=False, separators=(",", ":")), "OutId": out_id,
+        })
+        return str(answer.get("BizId", ""))
+
+    async def send_details(self, phone: str, biz_id: str, send_date: dt.date) -> list[dict]:
+        """``QuerySendDetails``: the receipts of one sent message (``SendStatus`` 1 waiting,
+        2 failed with ``ErrCode``, 3 delivered)."""
+        answer = await self.call("QuerySendDetails", {
+            "PhoneNumber": phone, "BizId": biz_id, "SendDate": send_date.strftime("%Y%m%d"),
+            "PageSize": "10", "CurrentPage": "1",
+        })
+        return list((answer.get("SmsSendDetailDTOs") or {}).get("SmsSendDetailDTO") or [])
