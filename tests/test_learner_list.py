@@ -91,7 +91,7 @@ async def test_the_learners_page_shows_enrolments_exams_certificates_and_history
     for heading in ("培训", "考核记录", "证书", "学时上报", "操作记录"):
         assert f"<h2>{heading}</h2>" in page
     assert certificate.number in page.split('id="learner-certificates"')[1].split("</table>")[0]
-    assert "learner.mobile_changed" in page.split('id="learner-audit"')[1].split("</table>")[0]
+    assert "更正手机号" in page.split('id="learner-audit"')[1].split("</table>")[0]  # the action named in Chinese
 
 
 async def test_a_learner_cannot_open_the_list(client, make_account):

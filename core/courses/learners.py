@@ -8,6 +8,7 @@ from typing import Any
 
 from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
+from core.audit.viewer import ACTION_LABELS
 from core.certificates.tables import Certificate
 from core.courses.tables import Course, Enrollment
 from core.db.scoped import scoped
@@ -124,4 +125,5 @@ async def record_of(tenant: Tenant, learner: Account) -> dict[str, Any]:
     audit = await scoped(AuditEntry, tenant).objects(
         ((AuditEntry.object_type == "account") & (AuditEntry.object_id == str(learner.id)))
         | (AuditEntry.actor == learner.id)).order_by(AuditEntry.id, ascending=False).limit(50)
-    return {"attempts": attempts, "exam_courses": courses, "certificates": certificates, "audit": audit}
+    return {"attempts": attempts, "exam_courses": courses, "certificates": certificates, "audit": audit,
+            "action_labels": ACTION_LABELS}
