@@ -62,6 +62,8 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the platform operator's sign-in: operator accounts have tenant NULL",
     ("core/platform_admin/controllers.py", "tenants_page"):
         "the operator's list of tenants counts every tenant's accounts",
+    ("core/files/migrate.py", "migrate"):
+        "xueshi storage migrate copies every tenant's files into the bucket, by row id",
     ("core/study/live.py", "write"):
         "the flusher writes every tenant's pending beats in one batch, by row id; each id comes from the "
         "learner's live state, which live_state.hydrate built with scoped queries",

@@ -44,8 +44,8 @@ async def send_queued(tenant: Tenant, texts: dict[str, str], now: dt.datetime | 
     sms = scoped(Notification, tenant)
     # A run that stopped mid-send (worker killed) leaves "sending": after give_up_minutes that
     # text is failed, not sent again, since the provider may have taken it.
-    await Notification.update({Notification.status: "failed", Notification.error: INTERRUPTED}).where(
-        (Notification.tenant == tenant.id) & (Notification.channel == "sms") & (Notification.status == "sending")
+    await sms.update({Notification.status: "failed", Notification.error: INTERRUPTED}).where(
+        (Notification.channel == "sms") & (Notification.status == "sending")
         & (Notification.created_at < now - dt.timedelta(minutes=rules.give_up_minutes)))
     # The rate counts every text the provider took in the last minute, codes (sent at once) too.
     room = rules.per_minute - await sms.count(
@@ -58,7 +58,7 @@ async def send_queued(tenant: Tenant, texts: dict[str, str], now: dt.datetime | 
     ).order_by(Notification.id).limit(room)
     for row in rows:
         # Claim the row, so an overlapping run never sends it twice.
-        claimed = await Notification.update({Notification.status: "sending"}).where(
+        claimed = await sms.update({Notification.status: "sending"}).where(
             (Notification.id == row.id) & (Notification.status == "queued")).returning(Notification.id)
         if not claimed:
             continue
