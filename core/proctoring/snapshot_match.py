@@ -24,7 +24,16 @@ from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 
 _VECTORS: OrderedDict[tuple[int, int, str], Any] = OrderedDict()  # (tenant, file, provider) → encoding or None
-_VECTORS_MAX = 4096
+_CACHE_MAX = 4096  # entries per process cache below
+
+
+def _keep(cache: OrderedDict, key: Any, value: Any) -> Any:
+    """``value`` as the newest entry of the least-recently-used ``cache``; returns it."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_MAX:
+        cache.popitem(last=False)
+    return value
 
 
 async def image_vector(platform, tenant, account_id: int, file_id: int | None, kind: str, matcher):
@@ -53,10 +62,7 @@ async def image_vector(platform, tenant, account_id: int, file_id: int | None, k
         await scoped(FaceEncoding, tenant).new(
             account=account_id, kind=kind, source=file_id, provider=matcher.name,
             vector=[float(x) for x in vector] if vector is not None else [], created_at=dt.datetime.now(dt.UTC)).save()
-    _VECTORS[key] = vector
-    while len(_VECTORS) > _VECTORS_MAX:
-        _VECTORS.popitem(last=False)
-    return vector
+    return _keep(_VECTORS, key, vector)
 
 
 _PICTURES: OrderedDict[tuple[int, int, str], str | None] = OrderedDict()  # (tenant, file, provider) → signature
@@ -68,17 +74,15 @@ async def picture_signature(platform, tenant, file_id: int | None, matcher) -> s
     if file_id is None:
         return None
     key = (tenant.id, file_id, matcher.name)
-    if key not in _PICTURES:
-        row = await scoped(StoredFile, tenant).get(file_id)
-        try:
-            _PICTURES[key] = None if row is None else await run_cpu(
-                "face", burst.picture_signature, matcher, await platform.storage.read(row))
-        except (FaceError, OSError):
-            _PICTURES[key] = None
-    _PICTURES.move_to_end(key)
-    while len(_PICTURES) > _VECTORS_MAX:
-        _PICTURES.popitem(last=False)
-    return _PICTURES[key]
+    if key in _PICTURES:
+        return _keep(_PICTURES, key, _PICTURES[key])
+    row = await scoped(StoredFile, tenant).get(file_id)
+    try:
+        signature = None if row is None else await run_cpu(
+            "face", burst.picture_signature, matcher, await platform.storage.read(row))
+    except (FaceError, OSError):
+        signature = None
+    return _keep(_PICTURES, key, signature)
 
 
 async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
