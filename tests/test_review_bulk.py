@@ -169,3 +169,24 @@ async def test_workload_counts_each_reviewers_decisions_and_the_export_applies_t
     await _sign_in(client, learner, lp)
     assert (await client.get(f"{T}/review/workload")).status_code == 404
     assert (await client.get(f"{T}/review/decisions.xlsx")).status_code == 404
+
+
+async def test_the_same_list_submitted_ten_times_at_once_approves_each_case_once(client, platform, make_account,
+                                                                                 recorder):
+    import asyncio
+
+    _, _l1, *_, a, _t = await _in_review(platform, make_account, name="并发甲")
+    _, _l2, *_, b, _t = await _in_review(platform, make_account, name="并发乙")
+    first, password = await _reviewer(make_account, "审核员并发")
+    await _sign_in(client, first, password)
+    page = await client.get(f"{T}/review/bulk")
+    form = {"_csrf_token": _csrf(page.text), "ids": [str(a.id), str(b.id)]}
+    answers = await asyncio.gather(*(client.post(f"{T}/review/bulk", form) for _ in range(10)))
+    assert all(r.status_code == 200 for r in answers)
+    approved = sum(int(re.search(r"已审核通过 (\d+) 条", r.text).group(1)) for r in answers)
+    assert approved == 2
+    for e in (a, b):
+        assert await ReviewDecision.count().where(ReviewDecision.enrollment == e.id) == 1
+        assert await AuditEntry.count().where((AuditEntry.action == "review.approve")
+                                              & (AuditEntry.object_id == str(e.id))) == 1
+        assert await _status(e.id) == "approved"
