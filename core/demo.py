@@ -22,7 +22,7 @@ async def _enterprise_id(tenant, name: str | None, credit_code: str | None = Non
     companies = scoped(Enterprise, tenant)
     row = await companies.objects(Enterprise.name == name).first()
     if row is None:
-        row = companies.new(name=name, credit_code=credit_code or "")
+        row = companies.new(name=name, credit_code=credit_code or None)
         await row.save()
     elif credit_code and row.credit_code != credit_code:  # a demo made before the company had one
         row.credit_code = credit_code

@@ -70,7 +70,7 @@ async def test_a_worker_killed_mid_import_leaves_an_import_that_resumes_with_eve
     workers: list[subprocess.Popen] = []
     try:
         t = platform.tenants.get("survey")
-        enterprise = scoped(Enterprise, t).new(name=f"断点续传企业{secrets.token_hex(3)}", credit_code="")
+        enterprise = scoped(Enterprise, t).new(name=f"断点续传企业{secrets.token_hex(3)}")
         await enterprise.save()
         data, ids = await asyncio.to_thread(_xlsx, ROWS)
         stored = await platform.storage.save(data, tenant_id=t.id, kind="import", media_type="application/octet-stream")

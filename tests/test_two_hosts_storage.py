@@ -69,7 +69,7 @@ async def test_an_upload_through_one_host_is_served_by_the_other_and_read_by_the
 
     # A roster file kept by host A: the worker's import job reads it from the bucket.
     survey = host_a.tenants.get("survey")
-    firm = scoped(Enterprise, survey).new(name=f"两机企业{secrets.token_hex(3)}", credit_code="")
+    firm = scoped(Enterprise, survey).new(name=f"两机企业{secrets.token_hex(3)}")
     await firm.save()
     number = fake_id_number()
     data = write_csv(["姓名", "身份证号", "手机号", "岗位"], [["两机一", number, "", "勘察员"]])
