@@ -706,6 +706,33 @@ async def test_demo_gives_the_reviewer_a_case(xs_settings, client, platform):
     assert queued and all(i.enrollment.status == "review" for i in queued)
     for i in queued:
         assert await _balance(i.enrollment.id) == pytest.approx(i.enrollment.credited_seconds)
+    from core.courses.tables import Enrollment
+    async def credit() -> dict[int, tuple[float, float]]:
+        mine = await Enrollment.objects().where(Enrollment.tenant == tenant.id)
+        return {e.id: (e.credited_seconds, await _balance(e.id)) for e in mine}
+
+    before = await credit()
     again = await create_demo(xs_settings, "http://127.0.0.1:8000")
     assert [x for x in again if "学时待审核" in x] == [x for x in lines if "学时待审核" in x]
+    # A second demo run credits nothing again, also where the first left a course short of its hours.
+    after = await credit()
+    assert {i: after[i] for i in before} == before
     assert await Account.exists().where((Account.tenant == tenant.id) & (Account.role == "reviewer"))
+
+
+async def test_the_demo_credits_a_course_longer_than_its_videos_once(platform, make_account):
+    """A demo course whose videos cover less than it requires stays 学习中 with what the videos give;
+    crediting the demo again adds nothing (the ledger and the enrolment keep one run's credit)."""
+    from core.review.demo import credit_demo_enrolments
+
+    tenant = platform.tenants.get("construction")
+    learner, _ = await make_account("construction", role="learner")
+    course, _lessons = await _course(tenant, lessons=2, seconds=60.0)
+    await Course.update({Course.required_hours: course.required_hours * 2}).where(Course.id == course.id)
+    e = Enrollment(tenant=tenant.id, account=learner.id, course=course.id, created_at=dt.datetime.now(dt.UTC))
+    await e.save()
+    for _ in range(2):
+        await credit_demo_enrolments(tenant, [learner.id])
+        row = await Enrollment.objects().get(Enrollment.id == e.id)
+        assert (row.status, row.credited_seconds, await _balance(e.id)) == ("studying", 120.0, 120.0)
+        assert row.completed_at is None
