@@ -192,7 +192,10 @@ async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs
 
         await asyncio.gather(*(query() for _ in range(60)))
         assert 1 <= peak <= 3
-        assert await _connections(pg_url) <= 3 + 1  # the pool, plus the probe's own connection
+        # the pool, plus the probe's own connection, plus idle ones other event loops of this
+        # process (the test client's) keep for statements outside a pool
+        elsewhere = sum(len(idle) for loop, idle in db.engine()._idle.items() if loop is not asyncio.get_running_loop())
+        assert await _connections(pg_url) <= 3 + 1 + elsewhere
     finally:
         await platform.stop()
     assert db.engine().pool is None
@@ -364,3 +367,34 @@ async def test_a_released_connection_is_rolled_back_but_not_reset_query_by_query
             await conn.execute("RESET application_name")
     finally:
         await platform.stop()
+
+
+async def test_statements_without_a_pool_reuse_a_connection_of_their_loop(pg_url, xs_settings):
+    """Without a pool (the CLI, the tests) statements share a few idle connections instead of
+    connecting for each; one the server ended while idle is not reused; each loop has its own."""
+    import asyncpg
+
+    from core import db
+
+    await deployed_platform(xs_settings)
+    engine = db.engine()
+    assert engine.pool is None
+    pids = {(await engine._run_in_new_connection("select pg_backend_pid() as pid"))[0]["pid"] for _ in range(20)}
+    assert len(pids) == 1
+    (pid,) = pids
+    probe = await asyncpg.connect(pg_url)
+    try:
+        assert await probe.fetchval("select pg_terminate_backend($1)", pid)
+    finally:
+        await probe.close()
+    for _ in range(50):  # the client learns of the closed socket on its next turn of the loop
+        await asyncio.sleep(0.01)
+    again = (await engine._run_in_new_connection("select pg_backend_pid() as pid"))[0]["pid"]
+    assert again != pid
+
+    def other_loop() -> int:
+        return asyncio.run(engine._run_in_new_connection("select pg_backend_pid() as pid"))[0]["pid"]
+
+    assert await asyncio.to_thread(other_loop) != again  # an asyncpg connection belongs to its loop
+    await db.stop_pool()  # a stopping process closes its idle connections
+    assert not engine._idle.get(asyncio.get_running_loop())

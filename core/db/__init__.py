@@ -5,8 +5,9 @@ settings' ``DATABASE_URL`` and registers the core's and the plugins' Piccolo app
 touches a table, so a process serves one database. Every table is bound to that engine directly;
 Piccolo's own finder (which its migrations use) reaches the same module under Piccolo's default
 name, ``piccolo_conf``, so nothing is written to the environment, which child processes inherit. On PostgreSQL each process opens one pool
-(``start_pool``) at start and closes it at stop; on SQLite the engine keeps a few idle
-connections between statements (``CachingSQLiteEngine``), closed at stop.
+(``start_pool``) at start and closes it at stop; without a pool (SQLite, or
+PostgreSQL in the CLI and the tests) the engine keeps a few idle connections between statements
+(``CachingSQLiteEngine``, ``CachingPostgresEngine``), closed at stop.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from piccolo.engine import Engine, PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from core.db import piccolo_conf as conf
-from core.db.engine import CachingSQLiteEngine, engine_from_url
+from core.db.engine import CachingPostgresEngine, CachingSQLiteEngine, engine_from_url
 
 PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
@@ -109,6 +110,8 @@ async def start_pool(size: int) -> None:
     if not isinstance(db, PostgresEngine) or size <= 0:
         return
     if _pool_users == 0 or db.pool is None:
+        if isinstance(db, CachingPostgresEngine):  # statements go through the pool from now on
+            await db.close_idle()
         await db.start_connection_pool(min_size=1, max_size=size, reset=_keep_session)
     _pool_users += 1
 
@@ -118,9 +121,8 @@ async def stop_pool() -> None:
     connections."""
     global _pool_users
     db = engine()
-    if isinstance(db, CachingSQLiteEngine):
+    if isinstance(db, CachingSQLiteEngine | CachingPostgresEngine):
         await db.close_idle()
-        return
     if not isinstance(db, PostgresEngine) or _pool_users == 0:
         return
     _pool_users -= 1

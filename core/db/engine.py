@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import aiosqlite
+import asyncpg
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
 from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
 
 SQLITE_LOCK_WAIT_SECONDS = 30.0
 SQLITE_IDLE_CONNECTIONS = 4
+POSTGRES_IDLE_CONNECTIONS = 4
 
 
 class CachingSQLiteEngine(SQLiteEngine):
@@ -89,6 +94,54 @@ class CachingSQLiteEngine(SQLiteEngine):
             await self._idle.pop().close()
 
 
+class CachingPostgresEngine(PostgresEngine):
+    """Piccolo's PostgreSQL engine, keeping up to ``idle`` connections per event loop open
+    between statements run outside a pool.
+
+    A serving process runs its statements through its pool (``core.db.start_pool``). Without
+    one (the CLI, and the tests, whose clients and servers run on several event loops of one
+    process) Piccolo connects anew for every statement and closes after: a TCP connection and a
+    backend start, tens of milliseconds, for a sub-millisecond query. An asyncpg connection
+    belongs to the loop that opened it, so idle ones are kept per loop (forgotten with their
+    loop). No session state is kept between statements (``core.db`` sets none: see
+    ``tests/test_code_health.py``); a connection that failed is closed, never reused.
+    """
+
+    def __init__(self, config: dict[str, Any], idle: int = POSTGRES_IDLE_CONNECTIONS, **kwargs: Any) -> None:
+        self.idle_max = idle  # set first: Piccolo's constructor already runs a statement
+        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, collections.deque] = (
+            weakref.WeakKeyDictionary())
+        super().__init__(config=config, **kwargs)
+
+    async def _run_in_new_connection(self, query: str, args: Any = None):
+        idle = self._idle.setdefault(asyncio.get_running_loop(), collections.deque())
+        connection = None
+        while idle and connection is None:
+            connection = idle.pop()
+            if connection.is_closed():  # the server ended it while idle
+                connection = None
+        if connection is None:
+            connection = await self.get_new_connection()
+        reusable = False
+        try:
+            rows = await connection.fetch(query, *(args or []))
+            reusable = not connection.is_in_transaction()
+            return rows
+        finally:
+            if reusable and len(idle) < self.idle_max:
+                idle.append(connection)
+            else:
+                await connection.close()
+
+    async def close_idle(self) -> None:
+        """Close this loop's idle connections (a stopping process; the next statement opens anew)."""
+        idle = self._idle.pop(asyncio.get_running_loop(), collections.deque())
+        while idle:
+            connection = idle.pop()
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
+                await connection.close()
+
+
 def engine_from_url(url: str) -> Engine:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -100,5 +153,5 @@ def engine_from_url(url: str) -> Engine:
         # Piccolo's docs recommend raising it for concurrent writes.
         return CachingSQLiteEngine(path=path, timeout=SQLITE_LOCK_WAIT_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresEngine(config={"dsn": url})
+        return CachingPostgresEngine(config={"dsn": url})
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgres://, got {parsed.scheme!r}")
