@@ -5,7 +5,6 @@ used to sign and is never part of a message, an exception or a log line."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
@@ -14,6 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from core import SmsError
+
 from plugins.sms_aliyun.signer import signature
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
@@ -21,14 +22,6 @@ API_VERSION = "2017-05-25"
 # Codes the provider documents as "try later": flow control and its own busy/internal errors.
 TRANSIENT_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "isv.BUSINESS_LIMIT_CONTROL",
                              "ServiceUnavailable", "InternalError", "isp.SYSTEM_ERROR"})
-
-
-class SmsError(Exception):
-    """The provider refused the message: ``code`` and ``reason`` as it answered."""
-
-    def __init__(self, code: str, reason: str, transient: bool) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code, self.reason, self.transient = code, reason, transient
 
 
 @dataclass(frozen=True)
@@ -48,10 +41,9 @@ class Credentials:
 
 class AliyunClient:
     def __init__(self, credentials: Credentials, endpoint: str | None = None, region: str = "cn-hangzhou",
-                 attempts: int = 3, backoff_seconds: float = 0.5, timeout: float = 10.0) -> None:
-        self.credentials, self.region = credentials, region
+                 timeout: float = 10.0) -> None:
+        self.credentials, self.region, self.timeout = credentials, region, timeout
         self.endpoint = endpoint or os.environ.get("XUESHI_SMS_ALIYUN_ENDPOINT", ENDPOINT)
-        self.attempts, self.backoff_seconds, self.timeout = attempts, backoff_seconds, timeout
 
     def signed(self, action: str, params: dict[str, str]) -> dict[str, str]:
         query = {
@@ -63,20 +55,8 @@ class AliyunClient:
         return {**query, "Signature": signature("POST", query, self.credentials.access_key_secret)}
 
     async def call(self, action: str, params: dict[str, str]) -> dict:
-        """One API call, tried again with exponential backoff while the provider is busy
-        (throttling codes, HTTP 5xx, a network error); a refusal (a template error…) at once."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                answer = await self._once(action, params)
-            except SmsError as exc:
-                if not exc.transient or attempt == self.attempts:
-                    raise
-            else:
-                return answer
-            await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
-
-    async def _once(self, action: str, params: dict[str, str]) -> dict:
+        """One API call; ``SmsError`` (transient for throttling codes, HTTP 5xx, a network error)
+        when it fails. The core's ``with_retries`` tries a send again."""
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as http:
                 response = await http.post(self.endpoint, data=self.signed(action, params))
