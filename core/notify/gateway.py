@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from string import Template
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
@@ -29,6 +30,7 @@ from core.notify.tables import Notification
 from core.tenancy import Tenant
 
 INTERRUPTED = "Interrupted: the send stopped before the provider answered; it may have been delivered"
+PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # the providers' dates and times are Beijing time
 RECEIPT_DAYS = 3  # a sent text without a receipt after this long is no longer asked about
 
 
@@ -90,6 +92,14 @@ async def with_retries(call: Callable[[], Awaitable[Any]], attempts: int, backof
 def sign_name(tenant: Tenant) -> str:
     """The provider's SignName: the tenant's ``[sms] signature`` without its 【】 brackets."""
     return tenant.rules.sms.signature.strip().removeprefix("【").removesuffix("】")
+
+
+def provider_time(text: str | None) -> dt.datetime | None:
+    """A receipt's time as the Chinese providers write it: Beijing time, ``YYYY-MM-DD HH:MM:SS``."""
+    try:
+        return dt.datetime.strptime(text or "", "%Y-%m-%d %H:%M:%S").replace(tzinfo=PROVIDER_ZONE)
+    except ValueError:
+        return None
 
 
 def values_in(text: str, body: str) -> dict[str, str] | None:

@@ -4,15 +4,12 @@ receipts, startup check)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from zoneinfo import ZoneInfo
 
-from core import GatewayRules, Receipt, SmsError, SmsGateway, Tenant, TemplateRef, sign_name
+from core import PROVIDER_ZONE, GatewayRules, Receipt, SmsError, SmsGateway, Tenant, TemplateRef, provider_time, sign_name
 
 from plugins.sms_aliyun.client import AliyunClient, Credentials
 
-PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # SendDate, ReceiveDate and report_time are Beijing time
 SEND_STATUS_FAILED, SEND_STATUS_DELIVERED = 2, 3  # QuerySendDetails' SendStatus (1 = waiting)
 
 
@@ -56,7 +53,7 @@ class AliyunSms(SmsGateway):
                 status = int(detail.get("SendStatus", 1))
                 if status in (SEND_STATUS_DELIVERED, SEND_STATUS_FAILED):
                     found.append(Receipt(row.provider_ref, status == SEND_STATUS_DELIVERED,
-                                         _beijing(detail.get("ReceiveDate")), str(detail.get("ErrCode", ""))))
+                                         provider_time(detail.get("ReceiveDate")), str(detail.get("ErrCode", ""))))
                     break
         return found
 
@@ -66,15 +63,8 @@ class AliyunSms(SmsGateway):
         items = json.loads(body)
         if not isinstance(items, list):
             raise ValueError("SmsReport is a JSON array")
-        return [Receipt(str(i["biz_id"]), i.get("success") is True, _beijing(i.get("report_time")),
+        return [Receipt(str(i["biz_id"]), i.get("success") is True, provider_time(i.get("report_time")),
                         str(i.get("err_code", "")), str(i.get("phone_number", ""))) for i in items]
 
     def callback_answer(self) -> dict:
         return {"code": 0, "msg": "接收成功"}
-
-
-def _beijing(text: str | None) -> dt.datetime | None:
-    try:
-        return dt.datetime.strptime(text or "", "%Y-%m-%d %H:%M:%S").replace(tzinfo=PROVIDER_ZONE)
-    except ValueError:
-        return None
