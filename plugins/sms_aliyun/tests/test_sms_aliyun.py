@@ -4,6 +4,7 @@ receipts, the startup check, and the AccessKey secret kept out of logs, rows and
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -14,6 +15,7 @@ from core.notify.services import Secret, send, sms_setup_problems, templates_for
 from core.notify.tables import Notification
 from core.tenancy import RulesError, read_rules
 from core.notify import gateway
+from core.notify.receipts import callback_token
 from plugins.sms_aliyun import AliyunSms, AliyunSmsRules
 from plugins.sms_aliyun.jobs import JOBS
 from plugins.sms_aliyun.signer import signature
@@ -244,3 +246,25 @@ async def test_the_secret_reaches_no_log_row_or_page(aliyun, standin, platform, 
     assert page.status_code == 200 and SECRET not in page.text and KEY_ID not in page.text
     assert "909090" not in page.text and "已发送" in page.text and "未接入短信网关" not in page.text
     assert "发送失败" in page.text and "isv.SMS_TEMPLATE_ILLEGAL" in page.text
+
+
+async def test_a_pushed_smsreport_marks_the_text_delivered_with_the_token_only(aliyun, platform, make_account, client,
+                                                                               monkeypatch):
+    monkeypatch.setenv("XUESHI_SMS_CALLBACK_SECRET", "callback-secret-aliyun-test")
+    learner, _ = await make_account("construction")
+    [row] = await send(platform.hooks(aliyun), aliyun, learner, "sms_code", channels=("sms",),
+                       code=Secret("515151"), minutes=5)
+    report = json.dumps([{"phone_number": learner.mobile, "send_time": "2026-12-07 10:00:00",
+                          "report_time": "2026-12-07 10:00:05", "success": True, "err_code": "DELIVERED",
+                          "err_msg": "用户接收成功", "sms_size": "1", "biz_id": row.provider_ref,
+                          "out_id": str(row.id)}]).encode()
+    url = "/t/construction/sms/receipts/aliyun"
+    token = callback_token("construction", "aliyun")
+    forged = await client.http.post(url, content=report, headers={"Content-Type": "application/json"})
+    assert forged.status_code == 401
+    assert (await Notification.objects().where(Notification.id == row.id).first()).status == "sent"
+    auth = "Basic " + base64.b64encode(f"sms:{token}".encode()).decode()
+    r = await client.http.post(url, content=report, headers={"Authorization": auth, "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"code": 0, "msg": "接收成功"}
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert stored.status == "delivered" and stored.delivered_at == dt.datetime(2026, 12, 7, 2, 0, 5, tzinfo=dt.UTC)
