@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from string import Template
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -64,6 +66,30 @@ class GatewayRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         if self.attempts < 1 or self.backoff_seconds < 0 or self.per_minute < 1 or self.give_up_minutes < 1:
             raise msgspec.ValidationError("attempts, per_minute and give_up_minutes must be 1 or more, "
                                           "backoff_seconds 0 or more")
+
+
+@dataclass(frozen=True)
+class ProviderKey:
+    """A provider's key pair: the id that names it and the secret that signs. The secret comes
+    from the environment, or from the file that ``<its variable>_FILE`` names (a mounted
+    secret); it is never shown, even in a traceback's locals."""
+
+    key_id: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"ProviderKey(key_id={self.key_id!r}, secret='***')"
+
+    @classmethod
+    def from_env(cls, id_var: str, secret_var: str) -> ProviderKey | None:
+        key_id, secret = os.environ.get(id_var, ""), os.environ.get(secret_var, "")
+        secret_file = os.environ.get(f"{secret_var}_FILE", "")
+        if not secret and secret_file:
+            try:
+                secret = Path(secret_file).read_text(encoding="utf-8").strip()
+            except OSError:
+                secret = ""
+        return cls(key_id, secret) if key_id and secret else None
 
 
 @dataclass(frozen=True)
@@ -128,6 +154,7 @@ class SmsGateway:
 
     provider = ""
     section = ""
+    key_env = ("", "")  # the environment variables of the key's id and secret
     delivers = True
 
     @property
@@ -138,11 +165,19 @@ class SmsGateway:
     def log(self) -> logging.Logger:
         return logging.getLogger(f"xueshi.sms.{self.provider}")
 
-    # -- the provider's part ------------------------------------------------------------------
-    def credentials_problem(self) -> str | None:
-        """Why the provider's credentials cannot be read, or None."""
-        raise NotImplementedError
+    def key(self) -> ProviderKey:
+        key = ProviderKey.from_env(*self.key_env)
+        if key is None:
+            raise LookupError(self.credentials_problem())
+        return key
 
+    def credentials_problem(self) -> str | None:
+        """Why the provider's key cannot be read, or None."""
+        if ProviderKey.from_env(*self.key_env):
+            return None
+        return f"{self.key_env[0]} and {self.key_env[1]} (or {self.key_env[1]}_FILE) are not set"
+
+    # -- the provider's part ------------------------------------------------------------------
     def tenant_problems(self, tenant: Tenant) -> list[str]:
         """What else in the tenant's rules the provider needs and lacks."""
         return []

@@ -8,7 +8,7 @@ import json
 
 from core import PROVIDER_ZONE, GatewayRules, Receipt, SmsError, SmsGateway, Tenant, TemplateRef, provider_time, sign_name
 
-from plugins.sms_aliyun.client import AliyunClient, Credentials
+from plugins.sms_aliyun.client import AliyunClient
 
 SEND_STATUS_FAILED, SEND_STATUS_DELIVERED = 2, 3  # QuerySendDetails' SendStatus (1 = waiting)
 
@@ -25,14 +25,10 @@ class AliyunSms(SmsGateway):
     provider = "aliyun"
     section = "sms_aliyun"
 
-    def client(self, tenant: Tenant) -> AliyunClient:
-        credentials = Credentials.from_env()
-        if credentials is None:
-            raise LookupError("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET are not set")
-        return AliyunClient(credentials, region=self.rules(tenant).region)
+    key_env = ("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", "XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET")
 
-    def credentials_problem(self) -> str | None:
-        return None if Credentials.from_env() else "XUESHI_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET are not set"
+    def client(self, tenant: Tenant) -> AliyunClient:
+        return AliyunClient(self.key(), region=self.rules(tenant).region)
 
     async def submit(self, tenant: Tenant, mobile: str, ref: TemplateRef, params: dict[str, str], out_id: str) -> str:
         return await self.client(tenant).send_sms(mobile, sign_name(tenant), ref.code, params, out_id=out_id)

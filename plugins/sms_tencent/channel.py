@@ -8,7 +8,7 @@ import json
 
 from core import GatewayRules, Receipt, SmsGateway, Tenant, TemplateRef, provider_time, sign_name
 
-from plugins.sms_tencent.client import Credentials, TencentClient
+from plugins.sms_tencent.client import TencentClient
 
 MAINLAND = "+86"
 
@@ -36,14 +36,10 @@ class TencentSms(SmsGateway):
     provider = "tencent"
     section = "sms_tencent"
 
-    def client(self, tenant: Tenant) -> TencentClient:
-        credentials = Credentials.from_env()
-        if credentials is None:
-            raise LookupError("XUESHI_SMS_TENCENT_SECRET_ID / _SECRET_KEY are not set")
-        return TencentClient(credentials, region=self.rules(tenant).region)
+    key_env = ("XUESHI_SMS_TENCENT_SECRET_ID", "XUESHI_SMS_TENCENT_SECRET_KEY")
 
-    def credentials_problem(self) -> str | None:
-        return None if Credentials.from_env() else "XUESHI_SMS_TENCENT_SECRET_ID / _SECRET_KEY are not set"
+    def client(self, tenant: Tenant) -> TencentClient:
+        return TencentClient(self.key(), region=self.rules(tenant).region)
 
     def tenant_problems(self, tenant: Tenant) -> list[str]:
         rules: TencentSmsRules = self.rules(tenant)

@@ -1,7 +1,8 @@
 """Tencent Cloud SMS (API 3.0, version 2021-01-11) over its documented HTTP API, with httpx:
 ``SendSms`` and ``PullSmsSendStatus``, signed TC3-HMAC-SHA256. The SecretId/SecretKey come from
 the environment (``XUESHI_SMS_TENCENT_SECRET_ID`` and ``XUESHI_SMS_TENCENT_SECRET_KEY``, or
-``XUESHI_SMS_TENCENT_SECRET_KEY_FILE`` naming a file that holds the key); the key signs and is
+``XUESHI_SMS_TENCENT_SECRET_KEY_FILE`` naming a file that holds the key: the core's
+``ProviderKey``); the key signs and is
 never part of a message, an exception or a log line."""
 
 from __future__ import annotations
@@ -9,13 +10,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
-from core import SmsError
+from core import ProviderKey, SmsError
 
 from plugins.sms_tencent.signer import authorization
 
@@ -32,29 +31,8 @@ def transient(code: str) -> bool:
     return code.startswith(TRANSIENT_PREFIXES)
 
 
-@dataclass(frozen=True)
-class Credentials:
-    secret_id: str
-    secret_key: str
-
-    def __repr__(self) -> str:  # never the key, even in a traceback's locals
-        return f"Credentials(secret_id={self.secret_id!r}, secret_key='***')"
-
-    @classmethod
-    def from_env(cls) -> Credentials | None:
-        secret_id = os.environ.get("XUESHI_SMS_TENCENT_SECRET_ID", "")
-        key = os.environ.get("XUESHI_SMS_TENCENT_SECRET_KEY", "")
-        key_file = os.environ.get("XUESHI_SMS_TENCENT_SECRET_KEY_FILE", "")
-        if not key and key_file:
-            try:
-                key = Path(key_file).read_text(encoding="utf-8").strip()
-            except OSError:
-                key = ""
-        return cls(secret_id, key) if secret_id and key else None
-
-
 class TencentClient:
-    def __init__(self, credentials: Credentials, region: str = "ap-guangzhou", endpoint: str | None = None,
+    def __init__(self, credentials: ProviderKey, region: str = "ap-guangzhou", endpoint: str | None = None,
                  timeout: float = 10.0) -> None:
         self.credentials, self.region, self.timeout = credentials, region, timeout
         self.endpoint = endpoint or os.environ.get("XUESHI_SMS_TENCENT_ENDPOINT", ENDPOINT)
@@ -62,7 +40,7 @@ class TencentClient:
     def headers(self, action: str, payload: bytes, timestamp: int) -> dict[str, str]:
         host = urlsplit(self.endpoint).netloc
         return {
-            "Authorization": authorization(self.credentials.secret_id, self.credentials.secret_key, SERVICE, host,
+            "Authorization": authorization(self.credentials.key_id, self.credentials.secret, SERVICE, host,
                                            CONTENT_TYPE, payload, timestamp),
             "Content-Type": CONTENT_TYPE, "Host": host, "X-TC-Action": action, "X-TC-Version": API_VERSION,
             "X-TC-Timestamp": str(timestamp), "X-TC-Region": self.region,

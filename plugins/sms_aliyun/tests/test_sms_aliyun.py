@@ -16,6 +16,7 @@ from core.notify.tables import Notification
 from core.tenancy import RulesError, read_rules
 from core.notify import gateway
 from core.notify.receipts import callback_token
+from core.testing.sms import start_sms_minute, use_sms_provider
 from plugins.sms_aliyun import AliyunSms, AliyunSmsRules
 from plugins.sms_aliyun.jobs import JOBS
 from plugins.sms_aliyun.signer import signature
@@ -56,28 +57,17 @@ def standin():
 
 @pytest.fixture
 def aliyun(standin, platform, monkeypatch, tmp_path):
-    """The construction tenant configured for Alibaba Cloud by a rules.toml read as at startup."""
-    path = tmp_path / "rules.toml"
-    path.write_text(RULES, encoding="utf-8")
-    rules, sections = read_rules(path, {"sms_aliyun": AliyunSmsRules})
-    tenant = platform.tenants.get("construction")
-    monkeypatch.setattr(tenant.rules, "sms", rules.sms)
-    monkeypatch.setitem(tenant.sections, "sms_aliyun", sections["sms_aliyun"])
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET", SECRET)
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ENDPOINT", standin.url)
+    """The construction tenant configured for Alibaba Cloud, the stand-in emptied."""
     standin.requests.clear()
     standin.script.clear()
-    return tenant
+    return use_sms_provider(platform, monkeypatch, tmp_path, RULES, {"sms_aliyun": AliyunSmsRules}, {
+        "XUESHI_SMS_ALIYUN_ACCESS_KEY_ID": KEY_ID, "XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET": SECRET,
+        "XUESHI_SMS_ALIYUN_ENDPOINT": standin.url})
 
 
 @pytest.fixture(autouse=True)
 async def fresh_minute(platform):
-    """Each test starts with no text queued and none sent in the last minute (the send rate)."""
-    ours = Notification.tenant == platform.tenants.get("construction").id
-    await Notification.update({Notification.status: "failed"}).where(ours & (Notification.status == "queued"))
-    await Notification.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
-        ours & Notification.sent_at.is_not_null())
+    await start_sms_minute(platform.tenants.get("construction"))
 
 
 def test_the_signer_gives_alibabas_worked_example():

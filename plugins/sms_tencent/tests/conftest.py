@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
-from core.notify.tables import Notification
-from core.tenancy import read_rules
+from core.testing.sms import start_sms_minute, use_sms_provider
 from plugins.sms_tencent import TencentSmsRules
 from plugins.sms_tencent.tests.standin import APP_ID, SECRET_ID, SECRET_KEY, FakeTencent, serve
 
@@ -46,27 +43,15 @@ def standin():
 
 @pytest.fixture
 def tencent(standin, platform, monkeypatch, tmp_path):
-    """The construction tenant configured for Tencent Cloud by a rules.toml read as at startup."""
-    path = tmp_path / "rules.toml"
-    path.write_text(RULES, encoding="utf-8")
-    rules, sections = read_rules(path, {"sms_tencent": TencentSmsRules})
-    tenant = platform.tenants.get("construction")
-    monkeypatch.setattr(tenant.rules, "sms", rules.sms)
-    monkeypatch.setitem(tenant.sections, "sms_tencent", sections["sms_tencent"])
-    monkeypatch.setenv("XUESHI_SMS_TENCENT_SECRET_ID", SECRET_ID)
-    monkeypatch.setenv("XUESHI_SMS_TENCENT_SECRET_KEY", SECRET_KEY)
-    monkeypatch.setenv("XUESHI_SMS_TENCENT_ENDPOINT", standin.url)
+    """The construction tenant configured for Tencent Cloud, the stand-in emptied."""
     standin.requests.clear()
     standin.script.clear()
     standin.statuses.clear()
-    return tenant
+    return use_sms_provider(platform, monkeypatch, tmp_path, RULES, {"sms_tencent": TencentSmsRules}, {
+        "XUESHI_SMS_TENCENT_SECRET_ID": SECRET_ID, "XUESHI_SMS_TENCENT_SECRET_KEY": SECRET_KEY,
+        "XUESHI_SMS_TENCENT_ENDPOINT": standin.url})
 
 
 @pytest.fixture(autouse=True)
 async def fresh_minute(platform):
-    """Each test starts with no text queued and none sent in the last minute (the send rate)."""
-    ours = Notification.tenant == platform.tenants.get("construction").id
-    await Notification.update({Notification.status: "failed"}).where(
-        ours & Notification.status.is_in(["queued", "sent"]))
-    await Notification.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
-        ours & Notification.sent_at.is_not_null())
+    await start_sms_minute(platform.tenants.get("construction"))
