@@ -223,7 +223,8 @@ def core_pages() -> list[Any]:
                 certificates.registry_file, certificates.registry_result]
     placed = {*learners, *hours, *registry, *exports.ROUTES}
     return [
-        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *sms_receipts.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
+        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *sms_receipts.ROUTES, *jobs_controllers.ROUTES,
+        *profile.ROUTES, *learners,
         *audit_pages.ROUTES, *(h for h in dashboards.ROUTES if h is not dashboards.reviewer_dashboard),
         *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
         *flow("proctoring", proctoring.ROUTES),

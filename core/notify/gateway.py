@@ -262,7 +262,8 @@ class SmsGateway:
         return [t for t in tenants_of(ctx) if t.rules.sms.provider == self.provider]
 
 
-async def send_queued(gateway: SmsGateway, tenant: Tenant, texts: dict[str, str], now: dt.datetime | None = None) -> int:
+async def send_queued(gateway: SmsGateway, tenant: Tenant, texts: dict[str, str],
+                      now: dt.datetime | None = None) -> int:
     """Send the tenant's queued texts, oldest first, while fewer than ``per_minute`` went out
     in the minute before ``now``; returns how many were sent. A busy provider leaves the text
     queued for the next run (until ``give_up_minutes``); a refusal (a template or signature
@@ -295,7 +296,8 @@ async def send_queued(gateway: SmsGateway, tenant: Tenant, texts: dict[str, str]
             params = values_in(texts.get(row.template, ""), row.body.removeprefix(tenant.rules.sms.signature))
             if params is None:
                 raise LookupError(f"the stored text no longer reads as the tenant's text {row.template!r}")
-            await gateway.send_now(row, tenant, {p: params[p] for p in gateway.template_of(tenant, row.template).params})
+            ref = gateway.template_of(tenant, row.template)
+            await gateway.send_now(row, tenant, {p: params[p] for p in ref.params})
             row.status, row.sent_at, sent = "sent", now, sent + 1
         except SmsError as exc:
             if exc.transient and now - row.created_at < dt.timedelta(minutes=rules.give_up_minutes):
