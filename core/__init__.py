@@ -62,6 +62,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "send_notification": ("core.notify.services", "send"),
     **{name: ("core.notify.services", name) for name in ("Secret", "SmsProvider", "placeholders")},
     "notify_texts": ("core.notify.services", "templates_for"),
+    **{name: ("core.notify.gateway", name) for name in (
+        "GatewayRules", "ProviderKey", "Receipt", "SmsError", "SmsGateway", "TemplateRef", "apply_receipts", "pull_receipts",
+        "PROVIDER_ZONE", "provider_time", "send_queued", "sign_name", "values_in", "with_retries")},
     "Notification": ("core.notify.tables", "Notification"),
     "start_session": ("core.accounts.session_start", "start_session"),
     "articles": ("core.content.services", ""),  # the module itself

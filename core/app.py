@@ -39,6 +39,7 @@ from core.exams import controllers as exams
 from core.i18n import pick_language
 from core.kernel import Platform, build_platform
 from core.notify import controllers as notify
+from core.notify import receipts as sms_receipts
 from core.jobs import controllers as jobs_controllers
 from core.platform_admin import router as platform_admin_router
 from core.plugins import PluginHost, collected
@@ -222,7 +223,8 @@ def core_pages() -> list[Any]:
                 certificates.registry_file, certificates.registry_result]
     placed = {*learners, *hours, *registry, *exports.ROUTES}
     return [
-        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *jobs_controllers.ROUTES, *profile.ROUTES, *learners,
+        *accounts.ROUTES, *staff_pages.ROUTES, *notify.ROUTES, *sms_receipts.ROUTES, *jobs_controllers.ROUTES,
+        *profile.ROUTES, *learners,
         *audit_pages.ROUTES, *(h for h in dashboards.ROUTES if h is not dashboards.reviewer_dashboard),
         *flow("courses", [*(h for h in courses.ROUTES if h not in placed), *course_edits.ROUTES, *study.ROUTES, *hours]),
         *flow("proctoring", proctoring.ROUTES),

@@ -209,6 +209,11 @@ async def _channels(hooks: Hooks, tenant: Tenant | None) -> dict[str, Any]:
     return available
 
 
+async def provider_channel(hooks: Hooks, tenant: Tenant) -> Any:
+    """The channel of the tenant's ``[sms] provider`` (None without one, or when no plugin offers it)."""
+    return (await _channels(hooks, tenant)).get("sms") if tenant.rules.sms.provider else None
+
+
 async def sms_setup_problems(hooks: Hooks, tenant: Tenant) -> list[str]:
     """What keeps the tenant's SMS provider from sending its texts (a missing provider plugin,
     a text whose placeholders differ from the template's parameters); [] without a provider."""

@@ -10,10 +10,10 @@ import msgspec
 
 from core import hookimpl
 
-from plugins.sms_aliyun.channel import AliyunSms, AliyunSmsRules, TemplateRef
+from plugins.sms_aliyun.channel import AliyunSms, AliyunSmsRules
 from plugins.sms_aliyun.jobs import JOBS
 
-__all__ = ["AliyunSms", "AliyunSmsRules", "TemplateRef", "notify_channels", "register_jobs", "tenant_rules_sections"]
+__all__ = ["AliyunSms", "AliyunSmsRules", "notify_channels", "register_jobs", "tenant_rules_sections"]
 
 
 @hookimpl

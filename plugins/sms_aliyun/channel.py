@@ -1,116 +1,66 @@
-"""The ``sms:aliyun`` channel and the tenant's ``[sms_aliyun]`` rules section."""
+"""The ``sms:aliyun`` channel and the tenant's ``[sms_aliyun]`` rules section: Alibaba's
+request shapes on top of the core's provider-neutral ``SmsGateway`` (queue, rate, retries,
+receipts, startup check)."""
 
 from __future__ import annotations
 
-import logging
-import re
-from string import Template
+import json
 
-import msgspec
+from core import PROVIDER_ZONE, GatewayRules, Receipt, SmsError, SmsGateway, Tenant, TemplateRef, provider_time, sign_name
 
-from core import Notification, Secret, Tenant, mask_mobile, placeholders
+from plugins.sms_aliyun.client import AliyunClient
 
-from plugins.sms_aliyun.client import AliyunClient, Credentials
-
-log = logging.getLogger("xueshi.sms.aliyun")
+SEND_STATUS_FAILED, SEND_STATUS_DELIVERED = 2, 3  # QuerySendDetails' SendStatus (1 = waiting)
 
 
-class TemplateRef(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One message kind's approved template: its code (``SMS_…``) and parameter names."""
-
-    code: str
-    params: list[str] = msgspec.field(default_factory=list)
-
-
-class AliyunSmsRules(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """``[sms_aliyun]``: the region and, per message kind (a key of the tenant's texts), the
-    template that carries it (``[sms_aliyun.templates.hours_approved] code = "SMS_…"``)."""
+class AliyunSmsRules(GatewayRules, forbid_unknown_fields=True, kw_only=True):
+    """``[sms_aliyun]``: the region, and per message kind (a key of the tenant's texts) the
+    template that carries it (``[sms_aliyun.templates.hours_approved] code = "SMS_…"``); the
+    queue and retry fields are the core's ``GatewayRules``."""
 
     region: str = "cn-hangzhou"
-    templates: dict[str, TemplateRef] = msgspec.field(default_factory=dict)
-    attempts: int = 3  # tries of one request while the provider throttles or fails (5xx)
-    backoff_seconds: float = 0.5  # wait before the 2nd try, doubled before each later one
-    per_minute: int = 60  # the tenant's send rate: queued texts sent per minute at most
-    give_up_minutes: int = 60  # a text still unsent (provider busy) this long after queueing fails
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.backoff_seconds < 0 or self.per_minute < 1 or self.give_up_minutes < 1:
-            raise msgspec.ValidationError("attempts, per_minute and give_up_minutes must be 1 or more, "
-                                          "backoff_seconds 0 or more - at `$.sms_aliyun`")
 
 
-def sign_name(tenant: Tenant) -> str:
-    """Alibaba's SignName: the tenant's ``[sms] signature`` without its 【】 brackets."""
-    return tenant.rules.sms.signature.strip().removeprefix("【").removesuffix("】")
+class AliyunSms(SmsGateway):
+    provider = "aliyun"
+    section = "sms_aliyun"
 
-
-class AliyunSms:
-    name = "sms:aliyun"
-    delivers = True
+    key_env = ("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", "XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET")
 
     def client(self, tenant: Tenant) -> AliyunClient:
-        credentials = Credentials.from_env()
-        if credentials is None:
-            raise LookupError("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET are not set")
-        rules: AliyunSmsRules = tenant.section("sms_aliyun")
-        return AliyunClient(credentials, region=rules.region, attempts=rules.attempts,
-                            backoff_seconds=rules.backoff_seconds)
+        return AliyunClient(self.key(), region=self.rules(tenant).region)
 
-    def problems(self, tenant: Tenant, texts: dict[str, str]) -> list[str]:
-        rules: AliyunSmsRules = tenant.section("sms_aliyun")
-        found = [] if Credentials.from_env() else ["XUESHI_SMS_ALIYUN_ACCESS_KEY_ID / _SECRET are not set"]
-        if not sign_name(tenant):
-            found.append("[sms] signature is empty: Alibaba Cloud needs the registered SignName")
-        for kind, ref in sorted(rules.templates.items()):
-            if kind not in texts:
-                found.append(f"[sms_aliyun.templates.{kind}]: the tenant has no text {kind!r}")
-                continue
-            in_text, in_template = placeholders(texts[kind]), set(ref.params)
-            if in_text != in_template:
-                found.append(f"[sms_aliyun.templates.{kind}] ({ref.code}): the text's placeholders "
-                             f"{sorted(in_text)} differ from the template's parameters {sorted(in_template)}")
+    async def submit(self, tenant: Tenant, mobile: str, ref: TemplateRef, params: dict[str, str], out_id: str) -> str:
+        return await self.client(tenant).send_sms(mobile, sign_name(tenant), ref.code, params, out_id=out_id)
+
+    async def fetch_receipts(self, tenant, rows) -> list[Receipt]:
+        """``QuerySendDetails`` for each row (Alibaba answers per message); a refusal after the
+        first row ends the pass with what was read."""
+        client, found = self.client(tenant), []
+        for row in rows:
+            try:
+                details = await client.send_details(row.recipient, row.provider_ref,
+                                                    row.sent_at.astimezone(PROVIDER_ZONE).date())
+            except SmsError:
+                if not found:
+                    raise
+                break
+            for detail in details:
+                status = int(detail.get("SendStatus", 1))
+                if status in (SEND_STATUS_DELIVERED, SEND_STATUS_FAILED):
+                    found.append(Receipt(row.provider_ref, status == SEND_STATUS_DELIVERED,
+                                         provider_time(detail.get("ReceiveDate")), str(detail.get("ErrCode", ""))))
+                    break
         return found
 
-    async def send_template(self, notification: Notification, tenant: Tenant, text: str, values: dict) -> str:
-        """A text with a secret (a sign-in code) is sent now: it is needed at once and its clear
-        value must not wait in a queue. Any other is queued for the plugin's send job, which
-        reads its values back from the stored text and keeps the tenant's send rate."""
-        ref = template_of(tenant, notification.template)
-        if not any(isinstance(values.get(p), Secret) for p in ref.params):
-            return "queued"
-        await self.send_now(notification, tenant, {p: str(values[p]) for p in ref.params})
-        return "sent"
+    def read_callback(self, body: bytes) -> list[Receipt]:
+        """Alibaba's HTTP batch push of ``SmsReport``: a JSON array of ``phone_number``,
+        ``success``, ``err_code``, ``report_time``, ``biz_id``…"""
+        items = json.loads(body)
+        if not isinstance(items, list):
+            raise ValueError("SmsReport is a JSON array")
+        return [Receipt(str(i["biz_id"]), i.get("success") is True, provider_time(i.get("report_time")),
+                        str(i.get("err_code", "")), str(i.get("phone_number", ""))) for i in items]
 
-    async def send_now(self, notification: Notification, tenant: Tenant, params: dict[str, str]) -> None:
-        ref = template_of(tenant, notification.template)
-        notification.provider_ref = await self.client(tenant).send_sms(
-            notification.recipient, sign_name(tenant), ref.code, params, out_id=str(notification.id))
-        log.info("sms sent by aliyun (id=%s, template=%s, to=%s)", notification.id, ref.code,
-                 mask_mobile(notification.recipient))
-
-
-def template_of(tenant: Tenant, kind: str) -> TemplateRef:
-    ref = tenant.section("sms_aliyun").templates.get(kind)
-    if ref is None:
-        raise LookupError(f"no Alibaba Cloud template for {kind!r} ([sms_aliyun.templates])")
-    return ref
-
-
-def values_in(text: str, body: str) -> dict[str, str] | None:
-    """The placeholder values that make the tenant's ``text`` read as the stored ``body`` (its
-    signature removed); None when the body is not that text."""
-    parts, names, pos = [], [], 0
-    for match in Template.pattern.finditer(text):
-        name = match.group("named") or match.group("braced")
-        if not name:
-            continue
-        parts.append(re.escape(text[pos:match.start()]))
-        if name in names:
-            parts.append(f"(?P={name})")
-        else:
-            parts.append(f"(?P<{name}>.*?)")
-            names.append(name)
-        pos = match.end()
-    parts.append(re.escape(text[pos:]))
-    found = re.fullmatch("".join(parts), body, re.DOTALL)
-    return found.groupdict() if found else None
+    def callback_answer(self) -> dict:
+        return {"code": 0, "msg": "接收成功"}

@@ -1,18 +1,19 @@
 """Alibaba Cloud SMS (Dysmsapi, API version 2017-05-25) over its documented RPC HTTP API, with
 httpx: ``SendSms`` and ``QuerySendDetails``. The AccessKey comes from the environment only
-(``XUESHI_SMS_ALIYUN_ACCESS_KEY_ID`` / ``XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET``); the secret is
+(``XUESHI_SMS_ALIYUN_ACCESS_KEY_ID`` / ``XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET``, or a file named
+by ``XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET_FILE``; the core's ``ProviderKey``); the secret is
 used to sign and is never part of a message, an exception or a log line."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 import uuid
-from dataclasses import dataclass
 
 import httpx
+
+from core import ProviderKey, SmsError
 
 from plugins.sms_aliyun.signer import signature
 
@@ -23,60 +24,24 @@ TRANSIENT_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", 
                              "ServiceUnavailable", "InternalError", "isp.SYSTEM_ERROR"})
 
 
-class SmsError(Exception):
-    """The provider refused the message: ``code`` and ``reason`` as it answered."""
-
-    def __init__(self, code: str, reason: str, transient: bool) -> None:
-        super().__init__(f"{code}: {reason}")
-        self.code, self.reason, self.transient = code, reason, transient
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    access_key_secret: str
-
-    def __repr__(self) -> str:  # never the secret, even in a traceback's locals
-        return f"Credentials(access_key_id={self.access_key_id!r}, access_key_secret='***')"
-
-    @classmethod
-    def from_env(cls) -> Credentials | None:
-        key_id = os.environ.get("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", "")
-        secret = os.environ.get("XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET", "")
-        return cls(key_id, secret) if key_id and secret else None
-
-
 class AliyunClient:
-    def __init__(self, credentials: Credentials, endpoint: str | None = None, region: str = "cn-hangzhou",
-                 attempts: int = 3, backoff_seconds: float = 0.5, timeout: float = 10.0) -> None:
-        self.credentials, self.region = credentials, region
+    def __init__(self, credentials: ProviderKey, endpoint: str | None = None, region: str = "cn-hangzhou",
+                 timeout: float = 10.0) -> None:
+        self.credentials, self.region, self.timeout = credentials, region, timeout
         self.endpoint = endpoint or os.environ.get("XUESHI_SMS_ALIYUN_ENDPOINT", ENDPOINT)
-        self.attempts, self.backoff_seconds, self.timeout = attempts, backoff_seconds, timeout
 
     def signed(self, action: str, params: dict[str, str]) -> dict[str, str]:
         query = {
-            "AccessKeyId": self.credentials.access_key_id, "Action": action, "Format": "JSON",
+            "AccessKeyId": self.credentials.key_id, "Action": action, "Format": "JSON",
             "RegionId": self.region, "SignatureMethod": "HMAC-SHA1", "SignatureNonce": uuid.uuid4().hex,
             "SignatureVersion": "1.0", "Timestamp": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "Version": API_VERSION, **params,
         }
-        return {**query, "Signature": signature("POST", query, self.credentials.access_key_secret)}
+        return {**query, "Signature": signature("POST", query, self.credentials.secret)}
 
     async def call(self, action: str, params: dict[str, str]) -> dict:
-        """One API call, tried again with exponential backoff while the provider is busy
-        (throttling codes, HTTP 5xx, a network error); a refusal (a template error…) at once."""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                answer = await self._once(action, params)
-            except SmsError as exc:
-                if not exc.transient or attempt == self.attempts:
-                    raise
-            else:
-                return answer
-            await asyncio.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")
-
-    async def _once(self, action: str, params: dict[str, str]) -> dict:
+        """One API call; ``SmsError`` (transient for throttling codes, HTTP 5xx, a network error)
+        when it fails. The core's ``with_retries`` tries a send again."""
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as http:
                 response = await http.post(self.endpoint, data=self.signed(action, params))

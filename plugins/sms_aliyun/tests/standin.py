@@ -10,15 +10,14 @@ import hashlib
 import hmac
 import itertools
 import json
-import socket
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-import uvicorn
 from litestar import Litestar, Request, post
 from litestar.response import Response
+
+from core.testing.loopback import serve_on_loopback
 
 KEY_ID, SECRET = "LTAI-test-key-id", "stand-in-Secret-7f3a9c"
 
@@ -86,14 +85,5 @@ def serve(fake: FakeAliyun):
         status, body = fake.answer(form)
         return Response(body, status_code=status, media_type="application/json")
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(Litestar([rpc]), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    fake.url = f"http://127.0.0.1:{port}/"
+    server, fake.url = serve_on_loopback(Litestar([rpc]))
     return server

@@ -4,6 +4,7 @@ receipts, the startup check, and the AccessKey secret kept out of logs, rows and
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -13,11 +14,15 @@ import pytest
 from core.notify.services import Secret, send, sms_setup_problems, templates_for
 from core.notify.tables import Notification
 from core.tenancy import RulesError, read_rules
-from plugins.sms_aliyun import AliyunSmsRules
-from plugins.sms_aliyun.jobs import JOBS, aliyun_send_queued, pull_receipts, send_queued
+from core.notify import gateway
+from core.notify.receipts import callback_token
+from core.testing.sms import start_sms_minute, use_sms_provider
+from plugins.sms_aliyun import AliyunSms, AliyunSmsRules
+from plugins.sms_aliyun.jobs import JOBS
 from plugins.sms_aliyun.signer import signature
 from plugins.sms_aliyun.tests.standin import KEY_ID, SECRET, FakeAliyun, expected_signature, serve
 
+ALIYUN = AliyunSms()
 RULES = """
 [sms]
 signature = "【建工培训】"
@@ -52,28 +57,17 @@ def standin():
 
 @pytest.fixture
 def aliyun(standin, platform, monkeypatch, tmp_path):
-    """The construction tenant configured for Alibaba Cloud by a rules.toml read as at startup."""
-    path = tmp_path / "rules.toml"
-    path.write_text(RULES, encoding="utf-8")
-    rules, sections = read_rules(path, {"sms_aliyun": AliyunSmsRules})
-    tenant = platform.tenants.get("construction")
-    monkeypatch.setattr(tenant.rules, "sms", rules.sms)
-    monkeypatch.setitem(tenant.sections, "sms_aliyun", sections["sms_aliyun"])
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET", SECRET)
-    monkeypatch.setenv("XUESHI_SMS_ALIYUN_ENDPOINT", standin.url)
+    """The construction tenant configured for Alibaba Cloud, the stand-in emptied."""
     standin.requests.clear()
     standin.script.clear()
-    return tenant
+    return use_sms_provider(platform, monkeypatch, tmp_path, RULES, {"sms_aliyun": AliyunSmsRules}, {
+        "XUESHI_SMS_ALIYUN_ACCESS_KEY_ID": KEY_ID, "XUESHI_SMS_ALIYUN_ACCESS_KEY_SECRET": SECRET,
+        "XUESHI_SMS_ALIYUN_ENDPOINT": standin.url})
 
 
 @pytest.fixture(autouse=True)
 async def fresh_minute(platform):
-    """Each test starts with no text queued and none sent in the last minute (the send rate)."""
-    ours = Notification.tenant == platform.tenants.get("construction").id
-    await Notification.update({Notification.status: "failed"}).where(ours & (Notification.status == "queued"))
-    await Notification.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
-        ours & Notification.sent_at.is_not_null())
+    await start_sms_minute(platform.tenants.get("construction"))
 
 
 def test_the_signer_gives_alibabas_worked_example():
@@ -130,7 +124,7 @@ async def test_throttling_is_retried_with_backoff_and_a_template_error_is_not(al
     standin.requests.clear()
     [row] = await send(platform.hooks(aliyun), aliyun, learner, "hours_approved", channels=("sms",))
     assert row.status == "queued" and standin.sends() == []
-    await send_queued(aliyun, await templates_for(platform.hooks(aliyun), aliyun))
+    await gateway.send_queued(ALIYUN, aliyun, await templates_for(platform.hooks(aliyun), aliyun))
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert len(standin.sends()) == 1 and stored.status == "failed"
     assert "isv.SMS_TEMPLATE_ILLEGAL" in stored.error
@@ -145,11 +139,11 @@ async def test_queued_texts_go_out_at_the_tenants_rate_with_the_texts_values(ali
     assert [r.status for r in rows] == ["queued"] * 3 and standin.sends() == []
     per_minute = aliyun.section("sms_aliyun").per_minute
     ctx = {"platform": platform, "spec": JOBS[0]}
-    done = await aliyun_send_queued(ctx)  # the cron job: this tenant only
+    done = await JOBS[0].function(ctx)  # the cron job: this tenant only
     assert done == {"construction": per_minute} and len(standin.sends()) == per_minute
-    assert (await aliyun_send_queued(ctx))["construction"] == 0  # the minute's rate is used up
+    assert (await JOBS[0].function(ctx))["construction"] == 0  # the minute's rate is used up
     texts = await templates_for(platform.hooks(aliyun), aliyun)
-    assert await send_queued(aliyun, texts, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=61)) == 1
+    assert await gateway.send_queued(ALIYUN, aliyun, texts, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=61)) == 1
     params = [json.loads(s["TemplateParam"]) for s in standin.sends()]
     assert params == [{"name": "钱学员", "position": "施工员", "year": str(y)} for y in (2024, 2025, 2026)]
     assert {s["TemplateCode"] for s in standin.sends()} == {"SMS_465000001"}
@@ -164,12 +158,12 @@ async def test_a_busy_provider_keeps_the_text_queued_until_it_gives_up(aliyun, s
     texts = await templates_for(platform.hooks(aliyun), aliyun)
     rules = aliyun.section("sms_aliyun")
     standin.script[:] = ["503"] * rules.attempts
-    assert await send_queued(aliyun, texts) == 0
+    assert await gateway.send_queued(ALIYUN, aliyun, texts) == 0
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert stored.status == "queued" and "ServiceUnavailable" in stored.error
     standin.script[:] = ["503"] * rules.attempts
     late = stored.created_at + dt.timedelta(minutes=rules.give_up_minutes, seconds=1)
-    assert await send_queued(aliyun, texts, now=late) == 0
+    assert await gateway.send_queued(ALIYUN, aliyun, texts, now=late) == 0
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert stored.status == "failed" and "ServiceUnavailable" in stored.error
     # A send interrupted mid-way (the row left "sending") is failed after give_up_minutes, not resent.
@@ -177,9 +171,9 @@ async def test_a_busy_provider_keeps_the_text_queued_until_it_gives_up(aliyun, s
                        position="安全员", year=2025)
     await Notification.update({Notification.status: "sending"}).where(Notification.id == row.id)
     standin.requests.clear()
-    assert await send_queued(aliyun, texts) == 0
+    assert await gateway.send_queued(ALIYUN, aliyun, texts) == 0
     assert (await Notification.objects().where(Notification.id == row.id).first()).status == "sending"
-    assert await send_queued(aliyun, texts, now=late + dt.timedelta(minutes=1)) == 0
+    assert await gateway.send_queued(ALIYUN, aliyun, texts, now=late + dt.timedelta(minutes=1)) == 0
     stored = await Notification.objects().where(Notification.id == row.id).first()
     assert stored.status == "failed" and stored.error.startswith("Interrupted") and standin.sends() == []
 
@@ -194,7 +188,7 @@ async def test_receipts_mark_texts_delivered_or_failed_with_the_reason(aliyun, s
     standin.receipts[lost.provider_ref] = {"SendStatus": 2, "ErrCode": "MOBILE_NOT_ON_SERVICE",
                                            "PhoneNum": learner.mobile, "TemplateCode": "SMS_154950909"}
     standin.requests.clear()
-    assert await pull_receipts(aliyun) >= 2
+    assert await gateway.pull_receipts(ALIYUN, aliyun) >= 2
     query = next(r for r in standin.requests if r["BizId"] == delivered.provider_ref)
     assert query["Action"] == "QuerySendDetails" and query["PhoneNumber"] == learner.mobile
     assert query["Signature"] == expected_signature(query)
@@ -228,8 +222,8 @@ async def test_the_secret_reaches_no_log_row_or_page(aliyun, standin, platform, 
     with caplog.at_level(logging.DEBUG):
         await send(platform.hooks(aliyun), aliyun, learner, "sms_code", channels=("sms",), code=Secret("909090"), minutes=5)
         [row] = await send(platform.hooks(aliyun), aliyun, learner, "hours_approved", channels=("sms",))
-        await send_queued(aliyun, await templates_for(platform.hooks(aliyun), aliyun))
-        await pull_receipts(aliyun)
+        await gateway.send_queued(ALIYUN, aliyun, await templates_for(platform.hooks(aliyun), aliyun))
+        await gateway.pull_receipts(ALIYUN, aliyun)
     logged = "\n".join(f"{r.getMessage()} {r.args}" for r in caplog.records)
     assert "sms sent by aliyun" in logged  # the plugin did log, masked
     assert SECRET not in logged and learner.mobile not in logged and "909090" not in logged
@@ -242,3 +236,25 @@ async def test_the_secret_reaches_no_log_row_or_page(aliyun, standin, platform, 
     assert page.status_code == 200 and SECRET not in page.text and KEY_ID not in page.text
     assert "909090" not in page.text and "已发送" in page.text and "未接入短信网关" not in page.text
     assert "发送失败" in page.text and "isv.SMS_TEMPLATE_ILLEGAL" in page.text
+
+
+async def test_a_pushed_smsreport_marks_the_text_delivered_with_the_token_only(aliyun, platform, make_account, client,
+                                                                               monkeypatch):
+    monkeypatch.setenv("XUESHI_SMS_CALLBACK_SECRET", "callback-secret-aliyun-test")
+    learner, _ = await make_account("construction")
+    [row] = await send(platform.hooks(aliyun), aliyun, learner, "sms_code", channels=("sms",),
+                       code=Secret("515151"), minutes=5)
+    report = json.dumps([{"phone_number": learner.mobile, "send_time": "2026-12-07 10:00:00",
+                          "report_time": "2026-12-07 10:00:05", "success": True, "err_code": "DELIVERED",
+                          "err_msg": "用户接收成功", "sms_size": "1", "biz_id": row.provider_ref,
+                          "out_id": str(row.id)}]).encode()
+    url = "/t/construction/sms/receipts/aliyun"
+    token = callback_token("construction", "aliyun")
+    forged = await client.http.post(url, content=report, headers={"Content-Type": "application/json"})
+    assert forged.status_code == 401
+    assert (await Notification.objects().where(Notification.id == row.id).first()).status == "sent"
+    auth = "Basic " + base64.b64encode(f"sms:{token}".encode()).decode()
+    r = await client.http.post(url, content=report, headers={"Authorization": auth, "Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json() == {"code": 0, "msg": "接收成功"}
+    stored = await Notification.objects().where(Notification.id == row.id).first()
+    assert stored.status == "delivered" and stored.delivered_at == dt.datetime(2026, 12, 7, 2, 0, 5, tzinfo=dt.UTC)
