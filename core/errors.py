@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.files.limits import MAX_UPLOAD_BYTES
+from core.files.storage import StorageUnavailable
 from core.themes import static_url
 from core.web import VIA_HOST, is_htmx, platform_of
 
@@ -137,7 +138,7 @@ def _client_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _busy(request: Request, exc: Exception) -> Response:
-    """Redis (sessions, counters, locks, jobs) unreachable, or a 503 raised: ``Retry-After``,
+    """Redis (sessions, counters, locks, jobs) or the file bucket unreachable, or a 503 raised: ``Retry-After``,
     and no cookie is touched, so nobody is signed out."""
     log.warning("service unavailable on %s %s: %s", request.method, request.url.path, exc)
     return error_page(request, 503, "系统繁忙", BUSY,
@@ -163,5 +164,6 @@ def _server_error(request: Request, exc: Exception) -> Response:
 HANDLERS: dict[Any, Any] = {
     NotFoundException: _not_found, FileNotFoundError: _not_found, RequestEntityTooLarge: _too_large,
     MethodNotAllowedException: _method_not_allowed, PermissionDeniedException: _forbidden,
-    HTTPException: _client_error, RedisConnectionError: _busy, RedisTimeoutError: _busy, Exception: _server_error,
+    HTTPException: _client_error, RedisConnectionError: _busy, RedisTimeoutError: _busy, StorageUnavailable: _busy,
+    Exception: _server_error,
 }

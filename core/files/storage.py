@@ -10,6 +10,7 @@ streams through the app's authorised handlers."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import secrets
@@ -20,7 +21,7 @@ from urllib.parse import urlsplit
 
 import anyio
 import obstore
-from obstore.exceptions import NotFoundError
+from obstore.exceptions import GenericError, NotFoundError
 from obstore.store import S3Store
 
 from core.db.scoped import scoped
@@ -34,6 +35,19 @@ SIGNED_KINDS = frozenset({"lesson_video", "certificate"})
 SHA_META = "sha256"
 # obstore raises Python's FileNotFoundError for a missing object (its NotFoundError is declared).
 MISSING = (NotFoundError, FileNotFoundError)
+
+
+class StorageUnavailable(Exception):
+    """The bucket did not answer (obstore gave up after its retries): try again later. Pages
+    answer it as 503 系统繁忙 with ``Retry-After`` (``core.errors``); nothing was written."""
+
+
+@contextlib.contextmanager
+def _bucket_call():
+    try:
+        yield
+    except GenericError as exc:  # connection refused or reset, timeouts, 5xx after the retries
+        raise StorageUnavailable(str(exc).split("\n", 1)[0]) from exc
 
 
 def new_key(tenant_id: int, kind: str) -> str:
@@ -186,7 +200,8 @@ class ObjectStorage(Storage):
         self.media_origin = media_origin
 
     async def put(self, key: str, data: bytes, *, media_type: str, sha256: str) -> None:
-        await obstore.put_async(self.store, key, data, attributes={"Content-Type": media_type, SHA_META: sha256})
+        with _bucket_call():
+            await obstore.put_async(self.store, key, data, attributes={"Content-Type": media_type, SHA_META: sha256})
 
     async def put_file(self, key: str, source: Path, *, media_type: str, sha256: str) -> None:
         await self.upload(key, source, media_type=media_type, sha256=sha256)
@@ -194,37 +209,43 @@ class ObjectStorage(Storage):
 
     async def upload(self, key: str, source: Path, *, media_type: str, sha256: str) -> None:
         """Copy a file on disk into the bucket (streamed, multipart when large); the file stays."""
-        await obstore.put_async(self.store, key, source, attributes={"Content-Type": media_type, SHA_META: sha256})
+        with _bucket_call():
+            await obstore.put_async(self.store, key, source, attributes={"Content-Type": media_type, SHA_META: sha256})
 
     async def get(self, key: str) -> bytes:
         try:
-            result = await obstore.get_async(self.store, key)
-            return bytes(await result.bytes_async())
+            with _bucket_call():
+                result = await obstore.get_async(self.store, key)
+                return bytes(await result.bytes_async())
         except MISSING as exc:
             raise FileNotFoundError(key) from exc
 
     async def remove(self, key: str) -> None:
         try:
-            await obstore.delete_async(self.store, key)
+            with _bucket_call():
+                await obstore.delete_async(self.store, key)
         except MISSING:
             pass
 
     async def has(self, key: str) -> bool:
         try:
-            await obstore.head_async(self.store, key)
+            with _bucket_call():
+                await obstore.head_async(self.store, key)
         except MISSING:
             return False
         return True
 
     async def checksum(self, key: str) -> str | None:
         try:
-            result = await obstore.get_async(self.store, key, options={"head": True})
+            with _bucket_call():
+                result = await obstore.get_async(self.store, key, options={"head": True})
         except MISSING:
             return None
         return result.attributes.get(SHA_META)
 
     async def chunks(self, key: str, first: int, last: int) -> AsyncIterator[bytes]:
-        result = await obstore.get_async(self.store, key, options={"range": (first, last + 1)})
+        with _bucket_call():
+            result = await obstore.get_async(self.store, key, options={"range": (first, last + 1)})
         async for data in result.stream(min_chunk_size=CHUNK):
             yield data
 
