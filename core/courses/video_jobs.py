@@ -57,8 +57,9 @@ async def process_lesson_video(platform, tenant: Tenant, lesson_id: int) -> str:
         await _fail(tenant, lesson_id, "原始视频文件已丢失，请删除该课件后重新上传")
         return FAILED
     settings = platform.settings
-    var_dir = settings.var_dir
-    work = Path(tempfile.mkdtemp(prefix="transcode-", dir=var_dir if var_dir.exists() else None))
+    root = settings.var_dir / "transcode"
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=root))
     try:
         try:
             if source.size > tenant.rules.study.max_video_mb * 1024 * 1024:
