@@ -17,6 +17,7 @@ from PIL import Image
 from core.accounts.tables import Account
 from core.audit.tables import AuditEntry
 from core.courses.tables import Course, Enrollment, Lesson, Position
+from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.roster.tables import LearnerProfile
 from core.study import services
@@ -511,6 +512,11 @@ async def test_tenant_demo_courses_make_a_real_course_with_videos(xs_settings, c
     assert {(await Position.objects().where(Position.id == c.position).first()).name for c in courses} >= {"施工员", "安全员"}
     lessons = await Lesson.objects().where(Lesson.course.is_in([c.id for c in courses]))
     assert lessons and all(60 <= x.duration_seconds <= 120 for x in lessons if x.kind == "video")
+    # The demo's WebM/VP8 slides are transcoded when the demo is made: playable H.264 MP4s with posters.
+    videos = [x for x in lessons if x.kind == "video"]
+    assert all(x.video_status == "ready" and x.poster_file and x.source_file is None for x in videos)
+    files = await StoredFile.objects().where(StoredFile.id.is_in([x.file for x in videos]))
+    assert len(files) == len(videos) and {f.media_type for f in files} == {"video/mp4"}
     learner = await Account.objects().where((Account.tenant == tenant.id) & (Account.id_number == "110105199001011232")).first()
     assert await Enrollment.exists().where(Enrollment.account == learner.id)
     again = await create_demo(xs_settings, "http://127.0.0.1:8000")  # idempotent, and says what it has

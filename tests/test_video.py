@@ -20,7 +20,8 @@ from core.audit.tables import AuditEntry
 from core.courses import services as courses
 from core.courses import video_jobs
 from core.courses.media import MediaRejected
-from core.courses.tables import Lesson
+from core.courses.editing import content_check
+from core.courses.tables import Enrollment, Lesson
 from core.files.tables import StoredFile
 from s3_server import new_bucket, s3_settings
 from test_study import T, clock, lesson_video, studying  # noqa: F401  (fixtures)
@@ -191,11 +192,9 @@ async def test_damaged_files_fail_with_a_reason_keep_the_original_and_never_play
     assert again.video_status == "failed" and reason in again.video_error and again.source_file == kept.id
 
 
-async def _enrollment(studying):
-    from core.courses.tables import Enrollment
-
-    return await Enrollment.objects().where((Enrollment.account == studying["account"].id)
-                                            & (Enrollment.course == studying["course"].id)).first()
+async def _enrollment(learner: dict) -> Enrollment:
+    return await Enrollment.objects().where((Enrollment.account == learner["account"].id)
+                                            & (Enrollment.course == learner["course"].id)).first()
 
 
 async def test_a_video_over_the_configured_length_fails_and_is_retried_after_the_limit_is_raised(
@@ -240,8 +239,6 @@ async def test_a_lesson_waiting_for_its_job_says_so_and_counts_for_no_content(cl
     lessons = await courses.lessons_of(tenant, course.id)
     # The content check counts ready videos only, even with a duration left on a processing row.
     await Lesson.update({Lesson.duration_seconds: 3.0}).where(Lesson.id == ready.id)
-    from core.courses.editing import content_check
-
     assert content_check(tenant, course, await courses.lessons_of(tenant, course.id)).content_seconds == 0
     await Lesson.update({Lesson.video_status: "ready"}).where(Lesson.id == ready.id)
     assert content_check(tenant, course, await courses.lessons_of(tenant, course.id)).content_seconds == 3.0

@@ -17,6 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import anyio
+
 from core.courses.tables import Lesson
 from core.courses.video import VideoFailed, make_poster, make_web_mp4
 from core.db.scoped import scoped
@@ -40,10 +42,11 @@ async def _fail(tenant: Tenant, lesson_id: int, reason: str) -> None:
 
 
 async def _download(storage, row: StoredFile, target: Path) -> None:
-    with target.open("wb") as out:
+    """The stored original into ``target``, in chunks (written in a worker thread)."""
+    async with await anyio.open_file(target, "wb") as out:
         if row.size:
             async for chunk in storage.chunks(row.key, 0, row.size - 1):
-                out.write(chunk)
+                await out.write(chunk)
 
 
 async def process_lesson_video(platform, tenant: Tenant, lesson_id: int) -> str:
