@@ -217,7 +217,7 @@ async def test_a_video_over_the_configured_length_fails_and_is_retried_after_the
     assert r.status_code == 303
     lesson = await wait_for_video(lesson.id)
     await _check_ready(platform, lesson, tmp_path)
-    assert await AuditEntry.exists().where((AuditEntry.action == "lesson.retranscode") & (AuditEntry.object_id == lesson.id))
+    assert await AuditEntry.exists().where((AuditEntry.action == "lesson.retranscode") & (AuditEntry.object_id == str(lesson.id)))
     # A ready video is not retried.
     r = await client.post(f"{T}/admin/courses/{course.id}/lessons/{lesson.id}/retry")
     assert r.status_code == 409 and "无需重新转码" in r.text
