@@ -71,6 +71,10 @@ class Settings:
     # How long a signed URL (lesson video, certificate PDF) stays valid: the browser fetches a
     # video's later ranges from the URL it was redirected to, so it must outlast a lesson.
     storage_signed_seconds: int = 3600
+    # Lesson videos (core.courses.video_jobs): the longest input accepted, and how long one ffmpeg
+    # run may take before it is killed (the job's own timeout is three hours).
+    video_max_seconds: int = 4 * 3600
+    video_transcode_seconds: int = 3600
 
     @property
     def storage_dir(self) -> Path:
@@ -105,6 +109,8 @@ class Settings:
             storage_secret_key=env.get("XUESHI_STORAGE_SECRET_KEY", ""),
             storage_virtual_hosted=env.get("XUESHI_STORAGE_VIRTUAL_HOSTED", "") in {"1", "true", "yes"},
             storage_signed_seconds=_int(env, "XUESHI_STORAGE_SIGNED_SECONDS", 3600),
+            video_max_seconds=_int(env, "XUESHI_VIDEO_MAX_SECONDS", 4 * 3600),
+            video_transcode_seconds=_int(env, "XUESHI_VIDEO_TRANSCODE_SECONDS", 3600),
         )
         values["secret_key"] = env.get("XUESHI_SECRET_KEY") or _stored_secret(var_dir)
         values.update(overrides)

@@ -229,6 +229,7 @@ for _path in ("/staff/certificates/import/{import_id:int}", "/staff/certificates
 # --- courses and study ---------------------------------------------------------------------------
 
 VIDEO_BYTES = b"\x1a\x45\xdf\xa3isolation-probe-video"
+POSTER_BYTES = b"\xff\xd8\xff\xe0isolation-probe-poster"
 
 
 async def _course(ctx: Ctx, slug: str):
@@ -245,8 +246,10 @@ async def _course(ctx: Ctx, slug: str):
     await course.save()
     video = await ctx.platform.storage.save(VIDEO_BYTES, tenant_id=tenant_id, kind="lesson_video",
                                             media_type="video/webm")
+    poster = await ctx.platform.storage.save(POSTER_BYTES, tenant_id=tenant_id, kind="lesson_poster",
+                                             media_type="image/jpeg")
     lesson = Lesson(tenant=tenant_id, course=course.id, title="隔离测试课件", kind="video", file=video.id,
-                    duration_seconds=60.0, created_at=now)
+                    poster_file=poster.id, duration_seconds=60.0, created_at=now)
     await lesson.save()
     return course, lesson
 
@@ -287,6 +290,18 @@ async def _course_lesson(ctx: Ctx, slug: str) -> dict[str, Any]:
 register("/admin/courses/{course_id:int}/lessons/{lesson_id:int}/delete", "tenant_admin")(_course_lesson)
 
 
+@register("/admin/courses/{course_id:int}/lessons/{lesson_id:int}/retry", "tenant_admin")
+async def _failed_video_lesson(ctx: Ctx, slug: str) -> dict[str, Any]:
+    from core.courses.tables import Lesson
+
+    course, lesson = await _course(ctx, slug)
+    source = await ctx.platform.storage.save(VIDEO_BYTES, tenant_id=ctx.tenant_id(slug), kind="lesson_source",
+                                             media_type="video/webm")
+    await Lesson.update({Lesson.video_status: "failed", Lesson.video_error: "隔离测试", Lesson.file: None,
+                         Lesson.source_file: source.id}).where(Lesson.id == lesson.id)
+    return {"course_id": course.id, "lesson_id": lesson.id, "_content": "隔离测试课程"}
+
+
 for _path in ("/admin/courses/{course_id:int}", "/admin/courses/{course_id:int}/lessons",
               "/admin/courses/{course_id:int}/enrol"):
     register(_path, "tenant_admin")(_course_id)
@@ -305,11 +320,11 @@ async def _lesson_id(ctx: Ctx, slug: str) -> dict[str, Any]:
         now = dt.datetime.now(dt.UTC)
         await FaceVerification(tenant=tenant.id, account=ctx.owner.id, purpose="study", nonce=secrets.token_hex(16),
                                status="passed", created_at=now, finished_at=now).save()
-    return {"lesson_id": lesson.id, "_content": {"": "隔离测试课件", "media": VIDEO_BYTES}}
+    return {"lesson_id": lesson.id, "_content": {"": "隔离测试课件", "media": VIDEO_BYTES, "poster": POSTER_BYTES}}
 
 
 for _path in ("/study/lessons/{lesson_id:int}", "/study/lessons/{lesson_id:int}/session",
-              "/study/lessons/{lesson_id:int}/media"):
+              "/study/lessons/{lesson_id:int}/media", "/study/lessons/{lesson_id:int}/poster"):
     register(_path, "learner")(_lesson_id)
 
 

@@ -212,7 +212,7 @@ def test_the_english_check_flags_words_and_passes_codes_units_and_formats():
     assert english_words("demo=True") == ["demo", "True"]
     for fine in ("证书 PDF 下载", "上传 .xlsx 或 .csv 文件", "roster.xlsx", "验证码 XXXX-XXXX-XXXX-XXXX",
                  "编号 QJ76R60FP6B38MSE", "138****8000", "11010519900101123X", "答案 ABD", "WebM 视频",
-                 "https://example.com/a", "English", "单位 MPa"):
+                 "视频（MP4、MOV、WebM、MKV、AVI、MPEG）", "https://example.com/a", "English", "单位 MPa"):
         assert english_words(fine) == [], fine
     page = Page('<html lang="zh-CN"><head><title>学员 list</title><script>var x = "words"</script></head>'
                 '<body><a href="/t/a/x" title="Open">打开</a><input type="submit" value="Save">'

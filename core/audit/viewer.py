@@ -26,7 +26,7 @@ ACTION_LABELS = {
     "learner.password_reset": "重置学员密码", "learner.mobile_changed": "更正手机号", "learner.corrected": "更正学员信息",
     "learners.imported": "导入学员", "roster.linked": "关联名册", "profile.images": "上传证件照片",
     "position.created": "新建岗位", "course.created": "新建课程", "course.updated": "修改课程",
-    "lesson.created": "新建课件", "lesson.deleted": "删除课件", "lessons.reordered": "调整课件顺序",
+    "lesson.created": "新建课件", "lesson.deleted": "删除课件", "lesson.retranscode": "重新转码课件视频", "lessons.reordered": "调整课件顺序",
     "course.enrolled": "报名课程", "study.anomaly": "学习异常",
     "face.passed": "人脸核验通过", "face.failed": "人脸核验未通过", "face.open": "人脸核验未完成",
     "face.consent_granted": "同意人脸核验", "face.consent_withdrawn": "撤回人脸核验同意",

@@ -125,8 +125,8 @@ async def course_page(request: Request, tenant: Tenant, course_id: int) -> Respo
 @post("/admin/courses/{course_id:int}/lessons", guards=STAFF, request_max_body_size=MAX_UPLOAD)
 async def lesson_create(request: Request, platform: Platform, tenant: Tenant, account: Account,
                         course_id: int) -> Response:
-    """A video lesson (type by content, size limit, duration read from the file, stored
-    privately), or a text / PDF lesson."""
+    """A video lesson (type by content and size checked here, stored privately, then probed and
+    transcoded by a job), or a text / PDF lesson."""
     course = await scoped(Course, tenant).get_or_404(course_id)
     form = await request.form()
     title = str(form.get("title") or "").strip()
@@ -156,7 +156,7 @@ async def lesson_create(request: Request, platform: Platform, tenant: Tenant, ac
                             raise MediaRejected(f"视频过大，请上传不超过 {tenant.rules.study.max_video_mb} MB 的视频")
                         out.write(chunk)
                 try:
-                    lesson = await services.add_video_lesson(platform, tenant, course, title, path)
+                    lesson = await services.add_video_lesson(platform, tenant, course, title, path, wait=False)
                 finally:
                     path.unlink(missing_ok=True)
                     tmp.rmdir()

@@ -1,5 +1,5 @@
 """课程管理's edits of an existing course (``core.courses.editing``): title and required hours,
-lesson order, lesson deletion. Each change is audited; a refusal is shown on the course page."""
+lesson order, lesson deletion, another try at a video whose transcoding failed. Each change is audited; a refusal is shown on the course page."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from litestar import Request, Response, post
 
 from core.accounts.tables import Account
 from core.audit.services import record
-from core.courses import editing
+from core.courses import editing, video_jobs
 from core.courses.controllers import STAFF, render_course_page
-from core.courses.tables import Course
+from core.courses.tables import Course, Lesson
 from core.db.scoped import scoped
+from core.kernel import Platform
 from core.tenancy import Tenant
 from core.web import form_fields, redirect
 
@@ -56,4 +57,17 @@ async def lesson_delete(request: Request, tenant: Tenant, account: Account, cour
     return redirect(request, f"/admin/courses/{course.id}?notice=课件已删除")
 
 
-ROUTES = [course_edit, lesson_move, lesson_delete]
+@post("/admin/courses/{course_id:int}/lessons/{lesson_id:int}/retry", guards=STAFF)
+async def lesson_retry(request: Request, platform: Platform, tenant: Tenant, account: Account, course_id: int,
+                       lesson_id: int) -> Response:
+    """重新转码: a failed video lesson (its original kept) goes back to the transcoding job."""
+    course = await scoped(Course, tenant).get_or_404(course_id)
+    lesson = await scoped(Lesson, tenant).get_or_404(lesson_id, Lesson.course == course.id)
+    if not await video_jobs.retry(platform, tenant, lesson):
+        return await render_course_page(request, tenant, course_id, 409, {"lessons": "该课件不是转码失败的视频，无需重新转码"})
+    await record("lesson.retranscode", tenant_id=tenant.id, actor_id=account.id, object_type="lesson",
+                 object_id=lesson.id)
+    return redirect(request, f"/admin/courses/{course.id}?notice=已重新开始转码")
+
+
+ROUTES = [course_edit, lesson_move, lesson_delete, lesson_retry]

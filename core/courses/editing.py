@@ -105,7 +105,7 @@ async def delete_lesson(tenant: Tenant, course: Course, lesson_id: int) -> Lesso
 
 @dataclass(frozen=True)
 class ContentCheck:
-    content_seconds: float  # the video lessons' total duration (what study can credit)
+    content_seconds: float  # the ready video lessons' total duration (what study can credit)
     required_seconds: float
 
     @property
@@ -114,7 +114,7 @@ class ContentCheck:
 
 
 def content_check(tenant: Tenant, course: Course, lessons: list[Lesson]) -> ContentCheck:
-    return ContentCheck(sum(float(x.duration_seconds) for x in lessons if x.kind == "video"),
+    return ContentCheck(sum(float(x.duration_seconds) for x in lessons if x.kind == "video" and x.video_status == "ready"),
                         required_seconds(tenant, course))
 
 

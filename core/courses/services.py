@@ -18,7 +18,8 @@ import anyio
 from core.accounts.passwords import hash_password
 from core.accounts.tables import Account
 from core.courses.demo_media import make_lesson_video
-from core.courses.media import check_video
+from core.courses import video_jobs
+from core.courses.media import MediaRejected, check_video_upload
 from core.courses.tables import Course, Enrollment, Lesson, Position
 from core.db.scoped import scoped
 from core.roster.imports import CheckedRows, PreviewRow, RosterColumn, RowError, check_core, map_columns
@@ -73,15 +74,26 @@ async def lessons_of(tenant: Tenant, course_id: int) -> list[Lesson]:
 
 
 async def add_video_lesson(platform, tenant: Tenant, course: Course, title: str, path: Path,
-                           owner_id: int | None = None) -> Lesson:
-    """Check the video at ``path`` (type by content, size, duration) and store it privately."""
-    media_type, duration = await check_video(path, tenant.rules.study.max_video_mb * 1024 * 1024)
-    stored = await platform.storage.save_path(path, tenant_id=tenant.id, kind="lesson_video",
+                           owner_id: int | None = None, *, wait: bool = True) -> Lesson:
+    """Check the upload at ``path`` (type by content, size), store it privately as the lesson's
+    original and make the lesson (转码中). The transcoding job then probes it and makes it ready.
+    ``wait`` runs that job's work here and raises MediaRejected with the reason when it failed
+    (the demo, tests); otherwise it is queued (the upload page)."""
+    media_type = check_video_upload(path, tenant.rules.study.max_video_mb * 1024 * 1024)
+    stored = await platform.storage.save_path(path, tenant_id=tenant.id, kind="lesson_source",
                                               media_type=media_type, owner_id=None)
     count = await scoped(Lesson, tenant).count(Lesson.course == course.id)
     lesson = scoped(Lesson, tenant).new(course=course.id, title=title, ordering=count + 1, kind="video",
-                                        file=stored.id, duration_seconds=duration, created_at=now())
+                                        source_file=stored.id, video_status=video_jobs.PROCESSING,
+                                        duration_seconds=0.0, created_at=now())
     await lesson.save()
+    if not wait:
+        await video_jobs.queue(platform, tenant, lesson.id)
+        return lesson
+    await video_jobs.process_lesson_video(platform, tenant, lesson.id)
+    lesson = await scoped(Lesson, tenant).get(lesson.id)
+    if lesson.video_status != video_jobs.READY:
+        raise MediaRejected(lesson.video_error)
     return lesson
 
 

@@ -29,7 +29,12 @@ class Course(Table, tablename="course"):
 
 
 class Lesson(Table, tablename="lesson"):
-    """A lesson of a course: a video (``file`` + ``duration_seconds``), a text or a PDF."""
+    """A lesson of a course: a video (``file`` + ``duration_seconds``), a text or a PDF.
+
+    A video is uploaded as ``source_file``; the transcoding job (core.courses.video_jobs) writes the
+    web-safe MP4 (``file``), its poster frame (``poster_file``) and the duration it probed, and sets
+    ``video_status`` from processing to ready, or to failed with ``video_error`` (Chinese, for
+    staff). Only a ready video is playable and creditable."""
 
     tenant = ForeignKey(references=TenantRow, null=False)
     course = ForeignKey(references=Course, null=False)
@@ -40,6 +45,11 @@ class Lesson(Table, tablename="lesson"):
     duration_seconds = DoublePrecision(default=0.0)
     body = Text(default="")
     created_at = Timestamptz()
+    video_status = Varchar(length=12, default="ready")  # processing | ready | failed
+    video_error = Varchar(length=200, default="")
+    # Stored file ids without a foreign key: deleting a file never takes the lesson with it.
+    source_file = Integer(null=True, default=None)
+    poster_file = Integer(null=True, default=None)
 
 
 class Enrollment(Table, tablename="enrollment"):

@@ -9,6 +9,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from core.certificates.jobs import JOBS as CERTIFICATE_JOBS
+from core.courses.video_jobs import JOBS as VIDEO_JOBS
 from core.exams.bank_jobs import JOBS as BANK_JOBS
 from core.jobs import records
 from core.jobs.specs import JobSpec, platform_of, report
@@ -71,6 +72,7 @@ CORE_JOBS = [
     JobSpec(resume_stale_jobs, timeout=5 * 60, retries=0, cron="*/5 * * * *", label="恢复中断的导入",
             record=False),
     *BANK_JOBS,  # question-bank imports too large for one request (core.exams.bank_jobs)
+    *VIDEO_JOBS,  # lesson videos: probe, web-safe MP4, poster (core.courses.video_jobs)
     *CERTIFICATE_JOBS,  # batch certificates, registry report (core.certificates.jobs)
     # One snapshot is one detection and one encoding (~0.1-0.3 s); a retry covers a worker restart.
     JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对", flow="proctoring"),

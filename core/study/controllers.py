@@ -37,6 +37,7 @@ from core.web import redirect, render, roles
 
 log = logging.getLogger("xueshi.study")
 LEARNER = roles("learner")
+NOT_READY = "该课件视频尚在转码或转码失败，暂不能学习"
 
 
 def _json(data: dict, status: int = 200) -> Response:
@@ -113,6 +114,8 @@ async def player_page(request: Request, tenant: Tenant, account: Account, lesson
     access = await _access(tenant, account, lesson_id)
     if not await services.profile_complete(tenant, account.id):
         return redirect(request, f"/me/archive?next=/study/lessons/{lesson_id}")
+    if not playable(access.lesson):  # 转码中 / 转码失败: the course page says so
+        return redirect(request, f"/study/{access.enrollment.id}")
     alternative = access.lesson.kind == "video" and await alternatives.approved(tenant, account.id) is not None
     if access.lesson.kind == "video" and not alternative and await gate.usable_gate(tenant, account.id) is None:
         return redirect(request, gate.face_check_url(lesson_id))  # 开始学习 goes through the face check
@@ -134,6 +137,8 @@ async def session_start(platform: Platform, tenant: Tenant, account: Account, le
         return _json({"error": "请先完善个人档案（身份证正反面和本人头像）后再开始学习"}, 409)
     if access.lesson.kind != "video":
         return _json({"error": "该课件不是视频"}, 400)
+    if not playable(access.lesson):
+        return _json({"error": NOT_READY}, 409)
     # The face gate: a passed, recent face check no other session used, claimed before the start.
     # An approved request to study without the camera (where the rules allow it) replaces the gate.
     approved = await alternatives.approved(tenant, account.id)
@@ -169,6 +174,8 @@ async def lesson_media(request: Request, platform: Platform, tenant: Tenant, acc
                        lesson_id: int) -> Response:
     """The lesson's video (HTTP Range, 206) or PDF, from private storage, to the enrolled learner."""
     access = await _access(tenant, account, lesson_id)
+    if not playable(access.lesson):
+        raise NotFoundException()
     row = await scoped(StoredFile, tenant).get(access.lesson.file)
     if row is None:
         raise NotFoundException()
@@ -177,6 +184,22 @@ async def lesson_media(request: Request, platform: Platform, tenant: Tenant, acc
     if not await platform.storage.exists(row):
         raise NotFoundException()
     return serve_range(request, platform.storage, row)
+
+
+@get("/study/lessons/{lesson_id:int}/poster", guards=[LEARNER])
+async def lesson_poster(request: Request, platform: Platform, tenant: Tenant, account: Account,
+                        lesson_id: int) -> Response:
+    """The video's poster frame (JPEG, made by the transcoding job) to the enrolled learner."""
+    access = await _access(tenant, account, lesson_id)
+    row = await scoped(StoredFile, tenant).get(access.lesson.poster_file) if access.lesson.poster_file else None
+    if row is None or not await platform.storage.exists(row):
+        raise NotFoundException()
+    return serve_range(request, platform.storage, row)
+
+
+def playable(lesson: Lesson) -> bool:
+    """A video lesson is played (and credited) only once its transcoding made it ready."""
+    return lesson.kind != "video" or lesson.video_status == "ready"
 
 
 def _float(value) -> float:
@@ -222,4 +245,4 @@ async def heartbeat(request: Request, platform: Platform, tenant: Tenant, accoun
     return _json(answer)
 
 
-ROUTES = [my_training, course_page, player_page, session_start, lesson_media, heartbeat]
+ROUTES = [my_training, course_page, player_page, session_start, lesson_media, lesson_poster, heartbeat]
