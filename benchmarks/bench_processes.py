@@ -168,7 +168,8 @@ def _serve(factory: str, workers: int, env: dict[str, str], server: str = DEFAUL
     port = _free_port()
     cmd = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            f"benchmarks.bench_processes:{factory}"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+    log = open(Path(tempfile.gettempdir()) / f"xs-bench-processes-{port}.log", "w")  # a full pipe would stall it
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=log, stderr=log)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -340,6 +341,7 @@ def main() -> None:
     ap.add_argument("--database", default=os.environ.get("XUESHI_BENCH_PG", "postgres://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--pool", type=int, default=10, help="XUESHI_DB_POOL_SIZE per worker")
+    ap.add_argument("--processes", type=int, nargs="+", default=pick([1, 2], [1]), help="server processes to run")
     ap.add_argument("--stacks", action="store_true", help="also the bare handler on three server stacks")
     args = ap.parse_args()
 
@@ -361,7 +363,7 @@ def main() -> None:
                 stacks.append((server, *_wrk(port, "echo", learners, args.seconds, args.connections)))
             finally:
                 _stop(proc)
-        for workers in pick((1, 2), (1,)):
+        for workers in args.processes:
             bare, port = _serve("bare_app", workers, env)
             try:
                 with _PeakConnections(args.database, dbname) as peak:

@@ -166,7 +166,9 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
         if connection.scope["method"] == "GET" and path in ("/", "/signin"):
             return
         raise SigninRequired("expired")
-    account = await scoped(Account, tenant).get(session.account_id, Account.active == True)  # noqa: E712
+    account = await scoped(Account, tenant).get(session.account_id)
+    if account is not None and not account.active:  # disabled: as if signed out
+        account = None
     state.account = account
     if account is not None and account.must_change_password and not path.startswith(PASSWORD_CHANGE_ALLOWED):
         raise PasswordChangeRequired()

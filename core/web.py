@@ -69,7 +69,11 @@ def account_of(request: ASGIConnection) -> Account | None:
 # --- guards -------------------------------------------------------------------------------------
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread
+# (``ensure_async_callable``), a thread hop on every request for a dictionary look-up.
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard: any signed-in account of the request's tenant."""
     if account_of(connection) is None:
         raise SigninRequired()
@@ -79,7 +83,7 @@ def roles(*allowed: str):
     """Guard factory: a signed-in account holding one of ``allowed`` roles. Other roles get 404,
     so pages of other roles are not revealed."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         account = account_of(connection)
         if account is None:
             raise SigninRequired()

@@ -17,6 +17,22 @@ import time
 from dataclasses import dataclass
 
 from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
+
+# On Redis a session is read in one round trip: the session (its idle timeout renewed, as
+# ``RedisStore.get(renew_for=…)`` does) and its account's epoch, whose key the script finds in
+# the session itself (so it is not among KEYS: a single Redis, as the platform runs, not a cluster).
+LOAD_SCRIPT = b"""
+local data = redis.call('GET', KEYS[1])
+if not data then return {} end
+if redis.call('TTL', KEYS[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local ok, session = pcall(cjson.decode, data)
+local epoch = false
+if ok and type(session) == 'table' and type(session['account_id']) == 'number' then
+  epoch = redis.call('GET', ARGV[2] .. string.format('%d', session['account_id']))
+end
+return {data, epoch or ''}
+"""
 
 
 @dataclass
@@ -44,6 +60,7 @@ def csrf_digest(value: str) -> str:
 class Sessions:
     def __init__(self, store: Store, *, idle: int, absolute: int) -> None:
         self.store, self.idle, self.absolute = store, idle, absolute
+        self._load_script = store._redis.register_script(LOAD_SCRIPT) if isinstance(store, RedisStore) else None
 
     @staticmethod
     def cookie_name(tenant: str) -> str:
@@ -62,13 +79,12 @@ class Sessions:
         """The live session, a marker with ``expired=True`` for a timed-out one, or None."""
         if not sid or len(sid) > 100:
             return None
-        raw = await self.store.get(f"session:{sid}", renew_for=self.idle)
+        raw, epoch = await self._read(sid)
         if raw is None:
             return SessionData(sid, 0, tenant, 0, expired=True)
         data = json.loads(raw)
         if data["tenant"] != tenant:
             return None
-        epoch = await self.store.get(f"session-epoch:{data['account_id']}")
         if epoch is not None and data["created"] < float(epoch):
             await self.destroy(sid)
             return SessionData(sid, 0, tenant, 0, expired=True)
@@ -76,6 +92,17 @@ class Sessions:
             await self.destroy(sid)
             return SessionData(sid, 0, tenant, 0, expired=True)
         return SessionData(sid, data["account_id"], tenant, data["created"], csrf=data.get("csrf"))
+
+    async def _read(self, sid: str) -> tuple[bytes | None, bytes | None]:
+        """The session's stored value (its idle timeout renewed) and its account's epoch."""
+        if self._load_script is not None:
+            found = await self._load_script(keys=[self.store._make_key(f"session:{sid}")],
+                                            args=[self.idle, self.store._make_key("session-epoch:")])
+            return (found[0], found[1] or None) if found else (None, None)
+        raw = await self.store.get(f"session:{sid}", renew_for=self.idle)
+        if raw is None:
+            return None, None
+        return raw, await self.store.get(f"session-epoch:{json.loads(raw)['account_id']}")
 
     async def end_all(self, account_id: int) -> None:
         """End every session of ``account_id`` started until now (a session created afterwards,
