@@ -5,15 +5,45 @@ from __future__ import annotations
 import collections
 import sqlite3
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlparse
 
 import aiosqlite
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
+from piccolo.engine.postgres import PostgresTransaction
 from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
 
 SQLITE_LOCK_WAIT_SECONDS = 30.0
 SQLITE_IDLE_CONNECTIONS = 4
+
+
+class _AfterCommit:
+    """A transaction with ``after(callback)``: awaited once the outermost transaction has ended
+    (a cache of rows it wrote is invalidated when other connections can see the new rows)."""
+
+    def after(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.__dict__.setdefault("callbacks", []).append(callback)
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        result = await super().__aexit__(exception_type, exception, traceback)  # type: ignore[misc]
+        if not self._parent:  # type: ignore[attr-defined]
+            for callback in self.__dict__.get("callbacks", ()):
+                await callback()
+        return result
+
+
+class XsPostgresTransaction(_AfterCommit, PostgresTransaction):
+    pass
+
+
+class XsSQLiteTransaction(_AfterCommit, SQLiteTransaction):
+    pass
+
+
+class XsPostgresEngine(PostgresEngine):
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return XsPostgresTransaction(engine=self, allow_nested=allow_nested)
 
 
 class CachingSQLiteEngine(SQLiteEngine):
@@ -81,7 +111,7 @@ class CachingSQLiteEngine(SQLiteEngine):
 
     def transaction(self, transaction_type: TransactionType = TransactionType.immediate,
                     allow_nested: bool = True) -> SQLiteTransaction:
-        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+        return XsSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
     async def close_idle(self) -> None:
         """Close the idle connections (a stopping process; the next statement opens anew)."""
@@ -100,5 +130,5 @@ def engine_from_url(url: str) -> Engine:
         # Piccolo's docs recommend raising it for concurrent writes.
         return CachingSQLiteEngine(path=path, timeout=SQLITE_LOCK_WAIT_SECONDS)
     if parsed.scheme in {"postgres", "postgresql"}:
-        return PostgresEngine(config={"dsn": url})
+        return XsPostgresEngine(config={"dsn": url})
     raise ValueError(f"DATABASE_URL must start with sqlite:/// or postgres://, got {parsed.scheme!r}")
