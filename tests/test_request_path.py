@@ -213,3 +213,16 @@ async def test_another_process_refuses_the_account_it_keeps_once_the_stamp_moves
     await other.sessions.accounts_changed([account.id])
     r = await client.get("/t/survey/me")
     assert r.status_code == 303 and r.headers["location"].startswith("/t/survey/signin")
+
+
+@pytest.mark.parametrize("path_app", ["file"], indirect=True)
+async def test_each_request_gets_its_own_copy_of_the_kept_account(path_app, make_account):
+    _, client, platform = path_app
+    await _signed_in(client, make_account)
+    assert (await client.get("/t/survey/me")).status_code == 200
+    session = await platform.sessions.load(client.cookies.get("xs_survey"), "survey")
+    tenant = platform.tenants.get("survey")
+    first = await platform.sessions.account(session, tenant)
+    first.role = "tenant_admin"  # a handler setting an attribute of its account
+    second = await platform.sessions.account(session, tenant)
+    assert second is not first and second.role == "learner"
