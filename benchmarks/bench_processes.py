@@ -1,22 +1,25 @@
-"""Several server processes on PostgreSQL + Redis, against a bare Litestar handler served the same way.
+"""The ordinary signed-in request on PostgreSQL + Redis, against a bare Litestar handler doing the
+same write, both served the same way in one run.
 
-Run: uv run python benchmarks/bench_processes.py [--seconds 10] [--connections 32]
+Run: uv run python benchmarks/bench_processes.py [--seconds 10] [--connections 32] [--stacks]
      [--database postgres://postgres@127.0.0.1:5432/test] [--redis redis://127.0.0.1:6379/0]
 
-What is measured, over real sockets with wrk (Debian's ``wrk``), in one run:
-- ``platform``: a signed-in POST that writes one row (an audit entry) and answers JSON, through
-  the whole stack — host/prefix routing, the session in Redis, the account's row, CSRF, a role
-  guard, DI, the PostgreSQL pool — served by ``uvicorn`` on uvloop + httptools with 1 and 2
-  worker processes, as ``xueshi serve --workers N`` serves;
-- ``bare``: a Litestar POST handler answering the same JSON, no database, served the same way.
-It prints req/s, p50/p95 latency, the ratio platform/bare, and the peak number of PostgreSQL
-connections to the benchmark database seen while wrk ran (sampled every 50 ms), beside the sum
-of the workers' pool sizes it must stay within. A throw-away database is created and dropped.
-It also prints ``select 1`` queries per second through a pool of 10 with asyncpg's default reset
-on release against the project's (``core.db._keep_session``), in the same run.
-First it serves the bare handler on three server stacks (uvicorn with uvloop + httptools, uvicorn
-with the plain asyncio loop and h11, granian), 2 processes each, so the choice of stack is
-measured in the same run.
+Over real sockets with wrk (Debian's ``wrk``), uvicorn on uvloop + httptools with 1 and 2 worker
+processes (as ``xueshi serve --workers N``), LEARNERS learners of the construction tenant, each
+with its own session (bound to its own CSRF cookie, as a sign-in binds it) and an open exam
+attempt; wrk's requests go round the learners:
+- ``bare``: a Litestar POST handler inserting the same audit row through Piccolo (the learner's
+  account id from a header, the tenant's id fixed), on the same pool size; no session, no CSRF;
+- ``write``: the platform's signed-in POST writing that audit row and answering JSON, through the
+  whole path (host/prefix routing, the session in Redis, the account, CSRF, a role guard, DI);
+- ``autosave``: the exam's autosave (``POST …/exams/attempts/<id>/answer``, one answer written);
+- ``page``: a signed-in page view (``GET /me``, rendered).
+It prints req/s, p50/p95 latency, each one's rate as a share of the bare rate, the peak number of
+PostgreSQL connections seen during the runs (sampled every 50 ms) beside the workers' pool sum,
+and ``select 1`` per second through a pool of 10 with asyncpg's default reset on release against
+the project's (``core.db._keep_session``). ``--stacks`` first serves a bare handler without a
+database on three server stacks (uvicorn uvloop + httptools, uvicorn asyncio + h11, granian),
+2 processes each. A throw-away database is created and dropped.
 """
 
 from __future__ import annotations
@@ -42,12 +45,47 @@ sys.path.insert(0, str(REPO))
 from core import Account, Tenant  # noqa: E402  (the handler's annotations are resolved at module level)
 from benchmarks.tiny import pick  # noqa: E402  (its servers import this module with only the repository on sys.path)
 
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = "{}"
-done = function(summary, latency, requests)
-  io.write(string.format("XS %d %f %f %f\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(95)))
+SLUG = "construction"
+LEARNERS = pick(64, 4)
+LUA = """
+local learners = {%s}
+local mode = "%s"
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  mine = {}
+  for i, l in ipairs(learners) do
+    if (i - 1) %% 2 == id then table.insert(mine, l) end
+  end
+  n = 0
+  math.randomseed(id + 7)
+end
+function request()
+  n = n + 1
+  local l = mine[(n %% #mine) + 1]
+  if mode == "bare" then
+    return wrk.format("POST", "/bench/write", {["x-actor"] = l[3], ["Content-Type"] = "application/json"}, "{}")
+  elseif mode == "echo" then
+    return wrk.format("POST", "/bench/echo", {["Content-Type"] = "application/json"}, "{}")
+  end
+  local headers = {["Cookie"] = l[1], ["x-csrftoken"] = l[2]}
+  if mode == "page" then
+    return wrk.format("GET", "/t/%s/me", headers)
+  elseif mode == "write" then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", "/t/%s/bench/write", headers, "{}")
+  end
+  headers["Content-Type"] = "application/x-www-form-urlencoded"
+  headers["HX-Request"] = "true"
+  return wrk.format("POST", "/t/%s/exams/attempts/" .. l[4] .. "/answer", headers,
+                    "seq=" .. math.random(1, 50) .. "&choice=A")
+end
+function done(summary, latency, requests)
+  io.write(string.format("XS %%d %%f %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), summary.errors.status))
 end
 """
 
@@ -80,13 +118,29 @@ def platform_app():
 
 
 def bare_app():
-    from litestar import Litestar, post
+    """Litestar and Piccolo alone: the same audit row inserted as ``core.audit`` inserts it."""
+    from litestar import Litestar, Request, post
+
+    from core import db
+    from core.audit.tables import AuditEntry
+
+    tenant_id = int(os.environ["XUESHI_BENCH_TENANT_ID"])
 
     @post("/bench/write")
-    async def write() -> dict:
+    async def write(request: Request) -> dict:
+        await AuditEntry.insert(AuditEntry(tenant=tenant_id, actor=int(request.headers["x-actor"]),
+                                           action="bench.write", object_type="", object_id="", detail={}))
         return {"ok": True}
 
-    return Litestar([write], openapi_config=None)
+    @post("/bench/echo")
+    async def echo() -> dict:
+        return {"ok": True}
+
+    async def start() -> None:
+        db.configure(os.environ["DATABASE_URL"])
+        await db.start_pool(int(os.environ["XUESHI_DB_POOL_SIZE"]))
+
+    return Litestar([write, echo], on_startup=[start], on_shutdown=[db.stop_pool], openapi_config=None)
 
 
 # --- the run --------------------------------------------------------------------------------------
@@ -114,7 +168,8 @@ def _serve(factory: str, workers: int, env: dict[str, str], server: str = DEFAUL
     port = _free_port()
     cmd = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
            f"benchmarks.bench_processes:{factory}"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
+    log = open(Path(tempfile.gettempdir()) / f"xs-bench-processes-{port}.log", "w")  # a full pipe would stall it
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=log, stderr=log)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -136,18 +191,18 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _wrk(url: str, seconds: int, connections: int, headers: list[str]) -> tuple[float, float, float]:
+def _wrk(port: int, mode: str, learners: list[tuple], seconds: int, connections: int) -> tuple[float, float, float]:
+    rows = ", ".join("{%r, %r, %r, %r}" % (f"xs_{SLUG}={sid}; csrftoken={csrf}", csrf, str(actor), str(attempt))
+                     for actor, sid, csrf, attempt in learners)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT)
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name]
-    for h in headers:
-        cmd += ["-H", h]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60).stdout
-    m = re.search(r"^XS (\d+) ([\d.]+) ([\d.]+) ([\d.]+)$", out, re.M)
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if m is None or non2xx:
-        raise RuntimeError(f"wrk failed or got errors:\n{out}")
-    requests, duration_us, p50_us, p95_us = (float(x) for x in m.groups())
+        f.write(LUA % (rows, mode, SLUG, SLUG, SLUG))
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}/"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    os.unlink(f.name)
+    m = re.search(r"^XS (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$", out, re.M)
+    if m is None or int(m[5]) or "Non-2xx" in out:
+        raise RuntimeError(f"wrk ({mode}) failed or got errors:\n{out}")
+    requests, duration_us, p50_us, p95_us = (float(x) for x in m.groups()[:4])
     return requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000
 
 
@@ -190,17 +245,47 @@ async def _pg(url: str, sql: str) -> None:
         await conn.close()
 
 
-async def _deploy_and_sign_in(env: dict[str, str], port: int | None = None) -> None:
-    from core.accounts.services import upsert_account
+async def _prepare(env: dict[str, str]) -> tuple[int, list[tuple[int, str, str, int]]]:
+    """Deploy; LEARNERS learners, each enrolled with its hours done, an open attempt on the demo's
+    施工员 bank and a session bound to its own CSRF cookie (rows written directly: the benchmark
+    is about the signed-in request, not sign-in). The tenant's id and (account, sid, CSRF token,
+    attempt) per learner."""
+    import datetime as dt
+
+    from litestar.middleware.csrf import CSRF_SECRET_BYTES, generate_csrf_hash
+
+    from core.courses.tables import Course, Enrollment, Position
+    from core.exams.attempts import start_attempt
+    from core.exams.bank import seed_bank
     from core.kernel import build_platform, deploy
     from core.settings import Settings
+    from core.testing.ids import fake_id_number, fake_mobile
 
-    platform = build_platform(Settings.from_env(env), [_bench_plugin()])
+    settings = Settings.from_env(env)
+    platform = build_platform(settings, [_bench_plugin()])
     await deploy(platform)
-    await platform.start()
-    await upsert_account(platform.tenants.get("survey"), role="learner", password="Bench-pass-1",
-                         mobile="13600000001", real_name="压测学员")
+    await platform.start(jobs=False)
+    tenant = platform.tenants.get(SLUG)
+    await seed_bank(tenant, "施工员", REPO / "plugins" / "construction_group" / "demo" / "exam_bank_shigongyuan.csv")
+    now = dt.datetime.now(dt.UTC)
+    position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
+    course = Course(tenant=tenant.id, position=position.id, year=2026, title="bench", required_hours=1.0,
+                    created_at=now)
+    await course.save()
+    learners = []
+    for _ in range(LEARNERS):
+        a = Account(tenant=tenant.id, role="learner", real_name="压测学员", id_number=fake_id_number(),
+                    mobile=fake_mobile(), password_hash="x", created_at=now)
+        await a.save()
+        e = Enrollment(tenant=tenant.id, account=a.id, course=course.id, status="review", credited_seconds=2700.0,
+                       created_at=now)
+        await e.save()
+        attempt = await start_attempt(platform.hooks(tenant), tenant, a.id, e.id)
+        secret = secrets.token_hex(CSRF_SECRET_BYTES)
+        csrf = secret + generate_csrf_hash(secret, settings.secret_key)
+        learners.append((a.id, await platform.sessions.create(a.id, SLUG, csrf), csrf, attempt.id))
     await platform.stop()
+    return tenant.id, learners
 
 
 async def _pool_rates(url: str, rounds: int = 300) -> dict[str, float]:
@@ -225,19 +310,28 @@ async def _pool_rates(url: str, rounds: int = 300) -> dict[str, float]:
     return rates
 
 
-def _session_headers(port: int) -> list[str]:
-    import httpx
+def _print(args, stacks: list, rows: list, peaks: dict, pool_rates: dict) -> None:
+    if stacks:
+        print(f"bare Litestar handler without a database, 2 processes, wrk -t2 -c{args.connections} -d{args.seconds}s:")
+        for server, rps, p50, p95 in stacks:
+            print(f"  {server:<26} {rps:>8.0f} req/s  p50 {p50:5.1f} ms  p95 {p95:5.1f} ms")
+        print()
+    print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, uvicorn on uvloop + httptools, PostgreSQL + Redis, "
+          f"pool {args.pool} per worker, {LEARNERS} learners with their own sessions, {os.cpu_count()} cores")
+    print(f"{'workers':>7} {'request':<34} {'req/s':>8} {'p50/p95 ms':>13} {'ratio to bare':>14}")
+    for workers, name, rps, p50, p95, bare in rows:
+        print(f"{workers:>7} {name:<34} {rps:>8.0f} {p50:>6.1f}/{p95:<6.1f} {rps / bare:>13.2f}")
+    for workers, (peak, pool) in peaks.items():
+        print(f"{workers} process(es): peak PostgreSQL connections {peak} (pool sum {pool}):",
+              "within" if peak <= pool else "NOT WITHIN")
+    print()
+    base = pool_rates["asyncpg default reset"]
+    for name, rate in pool_rates.items():
+        print(f"pool of 10, select 1: {name:<24} {rate:>8.0f} queries/s  {rate / base:.2f}x")
 
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
-        c.get("/t/survey/signin")
-        token = c.cookies["csrftoken"]
-        r = c.post("/t/survey/signin/mobile", data={"mobile": "13600000001", "password": "Bench-pass-1",
-                                                     "_csrf_token": token})
-        assert r.status_code == 303, r.text
-        probe = c.post("/t/survey/bench/write", headers={"x-csrftoken": token})
-        assert probe.status_code == 201, probe.text
-        cookie = "; ".join(f"{k}={v}" for k, v in c.cookies.items())
-    return [f"Cookie: {cookie}", f"x-csrftoken: {token}", "Content-Type: application/json"]
+
+REQUESTS = (("write", "signed-in POST writing one audit row"), ("autosave", "exam autosave (one answer)"),
+            ("page", "signed-in page view (GET /me)"))
 
 
 def main() -> None:
@@ -247,61 +341,48 @@ def main() -> None:
     ap.add_argument("--database", default=os.environ.get("XUESHI_BENCH_PG", "postgres://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--pool", type=int, default=10, help="XUESHI_DB_POOL_SIZE per worker")
+    ap.add_argument("--processes", type=int, nargs="+", default=pick([1, 2], [1]), help="server processes to run")
+    ap.add_argument("--stacks", action="store_true", help="also the bare handler on three server stacks")
     args = ap.parse_args()
 
     dbname = f"xueshi_bench_{secrets.token_hex(4)}"
-    parsed = urlparse(args.database)
-    db_url = urlunparse(parsed._replace(path=f"/{dbname}"))
+    db_url = urlunparse(urlparse(args.database)._replace(path=f"/{dbname}"))
     asyncio.run(_pg(args.database, f'CREATE DATABASE "{dbname}"'))
     var = Path(tempfile.mkdtemp(prefix="xs-bench-proc-"))
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": args.redis, "XUESHI_VAR_DIR": str(var),
            "XUESHI_SECRET_KEY": secrets.token_urlsafe(16), "XUESHI_DB_POOL_SIZE": str(args.pool),
            "PYTHONPATH": str(REPO)}
-    rows, stacks = [], []
+    rows, stacks, peaks = [], [], {}
     try:
-        asyncio.run(_deploy_and_sign_in(env))
+        tenant_id, learners = asyncio.run(_prepare(env))
+        env["XUESHI_BENCH_TENANT_ID"] = str(tenant_id)
         pool_rates = asyncio.run(_pool_rates(db_url, pick(300, 30)))
-        for server in pick(list(SERVERS), list(SERVERS)[:1]):  # the bare handler on each server stack, 2 processes
+        for server in (list(SERVERS) if args.stacks else []):
             proc, port = _serve("bare_app", 2, env, server)
             try:
-                stacks.append((server, *_wrk(f"http://127.0.0.1:{port}/bench/write", args.seconds, args.connections, [])))
+                stacks.append((server, *_wrk(port, "echo", learners, args.seconds, args.connections)))
             finally:
                 _stop(proc)
-        for workers in pick((1, 2), (1,)):
+        for workers in args.processes:
             bare, port = _serve("bare_app", workers, env)
             try:
-                b_rps, b50, b95 = _wrk(f"http://127.0.0.1:{port}/bench/write", args.seconds, args.connections, [])
+                with _PeakConnections(args.database, dbname) as peak:
+                    b_rps, b50, b95 = _wrk(port, "bare", learners, args.seconds, args.connections)
+                bare_peak = peak.peak
             finally:
                 _stop(bare)
+            rows.append((workers, "bare handler, same insert", b_rps, b50, b95, b_rps))
             app, port = _serve("platform_app", workers, env)
             try:
-                headers = _session_headers(port)
                 with _PeakConnections(args.database, dbname) as peak:
-                    p_rps, p50, p95 = _wrk(f"http://127.0.0.1:{port}/t/survey/bench/write", args.seconds,
-                                           args.connections, headers)
+                    for mode, label in REQUESTS:
+                        rows.append((workers, label, *_wrk(port, mode, learners, args.seconds, args.connections), b_rps))
             finally:
                 _stop(app)
-            rows.append((workers, b_rps, b50, b95, p_rps, p50, p95, peak.peak, workers * args.pool))
+            peaks[workers] = (max(bare_peak, peak.peak), workers * args.pool)
     finally:
         asyncio.run(_pg(args.database, f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-
-    print(f"bare Litestar handler, 2 processes, wrk -t2 -c{args.connections} -d{args.seconds}s:")
-    for server, rps, p50, p95 in stacks:
-        print(f"  {server:<26} {rps:>8.0f} req/s  p50 {p50:5.1f} ms  p95 {p95:5.1f} ms")
-    print()
-    print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, uvicorn on uvloop + httptools, "
-          f"PostgreSQL + Redis, pool {args.pool} per worker, {os.cpu_count()} cores")
-    print(f"{'workers':>7} {'bare req/s':>11} {'p50/p95 ms':>12} {'platform req/s':>15} {'p50/p95 ms':>12} "
-          f"{'ratio':>6} {'peak PG conns':>14} {'pool sum':>9}")
-    for w, b_rps, b50, b95, p_rps, p50, p95, peak, pool in rows:
-        print(f"{w:>7} {b_rps:>11.0f} {b50:>5.1f}/{b95:<6.1f} {p_rps:>15.0f} {p50:>5.1f}/{p95:<6.1f} "
-              f"{b_rps / p_rps:>5.1f}x {peak:>14} {pool:>9}")
-    print()
-    base = pool_rates["asyncpg default reset"]
-    for name, rate in pool_rates.items():
-        print(f"pool of 10, select 1: {name:<24} {rate:>8.0f} queries/s  {rate / base:.2f}x")
-    within = all(peak <= pool for *_, peak, pool in rows)
-    print("peak PostgreSQL connections within the pool sizes:", "yes" if within else "NO")
+    _print(args, stacks, rows, peaks, pool_rates)
 
 
 if __name__ == "__main__":

@@ -27,10 +27,8 @@ from redis.exceptions import RedisError
 from core import errors
 from core.accounts import controllers as accounts
 from core.accounts import staff_pages
-from core.accounts.tables import Account
 from core.capabilities import flow, mounted
 from core.certificates import controllers as certificates
-from core.db.scoped import scoped
 from core.courses import controllers as courses
 from core.courses import edit_pages as course_edits
 from core.courses import exports
@@ -167,7 +165,9 @@ async def resolve_request(connection: ASGIConnection, handler: BaseRouteHandler)
         if connection.scope["method"] == "GET" and path in ("/", "/signin"):
             return
         raise SigninRequired("expired")
-    account = await scoped(Account, tenant).get(session.account_id, Account.active == True)  # noqa: E712
+    account = await p.sessions.account(session, tenant)
+    if account is not None and not account.active:  # disabled: as if signed out
+        account = None
     state.account = account
     if account is not None and account.must_change_password and not path.startswith(PASSWORD_CHANGE_ALLOWED):
         raise PasswordChangeRequired()

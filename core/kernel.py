@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from core import db
 from core.accounts.sessions import Sessions
+from core.accounts.tables import WATCHERS
 from core.files.storage import Storage, storage_from_settings
 from core.hookcalls import Hooks, collect
 from core.i18n import plugin_locale_dir
@@ -105,6 +106,7 @@ class Platform:
         if self.live is not None:
             self.live.start()
         self.started = True
+        WATCHERS.add(self.sessions)  # this process's changes of account rows reach every process
         await self.warn_without_sms_gateway()
 
     async def check_sms_providers(self) -> None:
@@ -124,6 +126,7 @@ class Platform:
         if not self.started:
             return
         self.started = False
+        WATCHERS.discard(self.sessions)
         if self.live is not None:
             await self.live.stop()
         if self.jobs_running:

@@ -69,7 +69,11 @@ def account_of(request: ASGIConnection) -> Account | None:
 # --- guards -------------------------------------------------------------------------------------
 
 
-def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread
+# (``ensure_async_callable``), a thread hop on every request for a dictionary look-up.
+
+
+async def signed_in(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """Guard: any signed-in account of the request's tenant."""
     if account_of(connection) is None:
         raise SigninRequired()
@@ -79,7 +83,7 @@ def roles(*allowed: str):
     """Guard factory: a signed-in account holding one of ``allowed`` roles. Other roles get 404,
     so pages of other roles are not revealed."""
 
-    def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection, _: BaseRouteHandler) -> None:
         account = account_of(connection)
         if account is None:
             raise SigninRequired()
@@ -243,15 +247,19 @@ async def render(request: Request, template: str, context: Mapping[str, Any] | N
         "menu": [],
         "css_urls": [],
     }
+    slug = tenant.slug if tenant else None
     if tenant is not None:
         hooks = p.hooks(tenant)
-        if account is not None:  # anonymous visitors get no menu: not worth asking the plugins
+        # The menu and the plugins' CSS only for a template that shows them (not for an htmx
+        # fragment such as the exam's autosave answer).
+        used = p.templates.names_used(slug, template)
+        if account is not None and (used is None or "menu" in used):  # anonymous: no menu
             ctx["menu"] = await menu_for(hooks, tenant, account)
-        ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
+        if used is None or "css_urls" in used:
+            ctx["css_urls"] = await collect(hooks.extra_css_urls, tenant=tenant)
         for extra in await collect(hooks.extra_template_vars, request=request, tenant=tenant):
             ctx.update(extra)
     ctx.update(context or {})
-    slug = tenant.slug if tenant else None
     await _await_helpers(p, slug, template, ctx)
     html = p.templates.env_for(slug, ctx["lang"]).get_template(template).render(ctx)
     response = Response(content=html, media_type="text/html", status_code=status_code, headers=headers)

@@ -1,4 +1,17 @@
+"""The account tables. Every ``UPDATE`` or ``DELETE`` of ``account`` rows made through Piccolo
+(``Account.update``, ``save()`` of a stored row, ``remove()``, ``Account.delete``) reports the
+changed rows' ids to the ``WATCHERS`` (the sessions of every started platform of the process,
+which keep accounts per process: ``core.accounts.sessions``), after the transaction it ran in
+ends, if any."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
 from piccolo.columns import Boolean, ForeignKey, Integer, Timestamptz, Varchar
+from piccolo.query.methods.delete import Delete
+from piccolo.query.methods.update import Update
 from piccolo.table import Table
 
 from core.tenants.tables import TenantRow
@@ -14,6 +27,44 @@ class Enterprise(Table, tablename="enterprise"):
     credit_code = Varchar(length=18, null=True, default=None)
     address = Varchar(length=300, default="")
     created_at = Timestamptz()
+
+
+WATCHERS: weakref.WeakSet = weakref.WeakSet()  # objects with ``async accounts_changed(ids)``
+
+
+async def _report(ids: list[int]) -> None:
+    for watcher in list(WATCHERS):
+        await watcher.accounts_changed(ids)
+
+
+class _Reported:
+    """``run`` of an account ``UPDATE``/``DELETE``: the statement returns the rows' ids too."""
+
+    __slots__ = ()
+
+    async def run(self, node: str | None = None, in_pool: bool = True) -> Any:
+        returning = self.returning_delegate._returning  # type: ignore[attr-defined]
+        columns = list(returning.columns) if returning else []
+        pk = self.table._meta.primary_key  # type: ignore[attr-defined]
+        if not any(c._meta.name == pk._meta.name for c in columns):
+            self.returning_delegate.returning([*columns, pk])  # type: ignore[attr-defined]
+        rows = await super().run(node=node, in_pool=in_pool)  # type: ignore[misc]
+        ids = [row[pk._meta.name] for row in rows]
+        if ids and WATCHERS:
+            transaction = self.table._meta.db.current_transaction.get()  # type: ignore[attr-defined]
+            if transaction is None:
+                await _report(ids)
+            else:  # core.db.engine's transactions: once the rows are visible to other connections
+                transaction.after(lambda: _report(ids))
+        return rows if returning else []
+
+
+class _ReportedUpdate(_Reported, Update):
+    __slots__ = ()
+
+
+class _ReportedDelete(_Reported, Delete):
+    __slots__ = ()
 
 
 class Account(Table, tablename="account"):
@@ -34,6 +85,18 @@ class Account(Table, tablename="account"):
     enterprise = ForeignKey(references=Enterprise, null=True)
     active = Boolean(default=True)
     created_at = Timestamptz()
+
+    @classmethod
+    def update(cls, *args: Any, **kwargs: Any) -> Update:
+        query = super().update(*args, **kwargs)
+        query.__class__ = _ReportedUpdate
+        return query
+
+    @classmethod
+    def delete(cls, *args: Any, **kwargs: Any) -> Delete:
+        query = super().delete(*args, **kwargs)
+        query.__class__ = _ReportedDelete
+        return query
 
 
 class SmsCode(Table, tablename="sms_code"):

@@ -7,6 +7,7 @@ import collections
 import contextlib
 import sqlite3
 import weakref
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -14,11 +15,40 @@ from urllib.parse import urlparse
 import aiosqlite
 import asyncpg
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
+from piccolo.engine.postgres import PostgresTransaction
 from piccolo.engine.sqlite import SQLiteTransaction, TransactionType, dict_factory
 
 SQLITE_LOCK_WAIT_SECONDS = 30.0
 SQLITE_IDLE_CONNECTIONS = 4
 POSTGRES_IDLE_CONNECTIONS = 4
+
+
+class _AfterCommit:
+    """A transaction with ``after(callback)``: awaited once the outermost transaction has ended
+    (a cache of rows it wrote is invalidated when other connections can see the new rows)."""
+
+    def after(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self.__dict__.setdefault("callbacks", []).append(callback)
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        result = await super().__aexit__(exception_type, exception, traceback)  # type: ignore[misc]
+        if not self._parent:  # type: ignore[attr-defined]
+            for callback in self.__dict__.get("callbacks", ()):
+                await callback()
+        return result
+
+
+class XsPostgresTransaction(_AfterCommit, PostgresTransaction):
+    pass
+
+
+class XsSQLiteTransaction(_AfterCommit, SQLiteTransaction):
+    pass
+
+
+class XsPostgresEngine(PostgresEngine):
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return XsPostgresTransaction(engine=self, allow_nested=allow_nested)
 
 
 class CachingSQLiteEngine(SQLiteEngine):
@@ -86,7 +116,7 @@ class CachingSQLiteEngine(SQLiteEngine):
 
     def transaction(self, transaction_type: TransactionType = TransactionType.immediate,
                     allow_nested: bool = True) -> SQLiteTransaction:
-        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+        return XsSQLiteTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
     async def close_idle(self) -> None:
         """Close the idle connections (a stopping process; the next statement opens anew)."""
@@ -94,7 +124,7 @@ class CachingSQLiteEngine(SQLiteEngine):
             await self._idle.pop().close()
 
 
-class CachingPostgresEngine(PostgresEngine):
+class CachingPostgresEngine(XsPostgresEngine):
     """Piccolo's PostgreSQL engine, keeping up to ``idle`` connections per event loop open
     between statements run outside a pool.
 
