@@ -15,6 +15,7 @@ from pathlib import Path
 from core.courses.services import ensure_positions
 from core.courses.tables import Position
 from core.db import write_transaction
+from core.db.bulk import insert_many, update_many
 from core.db.scoped import scoped
 from core.exams.checks import WorkbookPreview, check_row, form_values, preview_sheets
 from core.exams.mapping import SheetPlan, propose, signature
@@ -101,36 +102,41 @@ async def mark_existing(tenant: Tenant, bank: QuestionBank, workbook: WorkbookPr
         row.existing = row.values.get("stem") in stems
 
 
-def _fields(v: dict[str, str]) -> dict:
-    return {"kind": v["kind"], "options": v["options"], "answer": v["answer"],
-            "explanation": v.get("explanation", ""), "points": float(v["points"]),
-            "difficulty": v.get("difficulty", ""), "chapter": v.get("chapter", ""), "material": v.get("material", ""),
-            "active": v.get("active", "1") != "0"}
+FIELDS = ("kind", "options", "answer", "explanation", "points", "difficulty", "chapter", "material", "active")
 
 
-async def upsert(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]]) -> dict[str, int]:
+def _fields(v: dict[str, str]) -> tuple:
+    """A checked row's stored values, in the order of ``FIELDS``."""
+    return (v["kind"], v["options"], v["answer"], v.get("explanation", ""), float(v["points"]),
+            v.get("difficulty", ""), v.get("chapter", ""), v.get("material", ""), v.get("active", "1") != "0")
+
+
+async def upsert(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]],
+                 images: dict[str, int] | None = None) -> dict[str, int]:
     """Add one batch of checked rows to the bank; a question with the same 题干 is updated instead
-    (and takes the row's 是否启用: enabled unless the row says 否). Runs in the caller's
-    transaction."""
-    counts = {"created": 0, "updated": 0}
+    (and takes the row's 是否启用: enabled unless the row says 否). A row's picture (``image``: its
+    digest) becomes the stored file ``images`` gives for it; a row without one keeps the question's
+    picture. One query for the existing questions, then every insert and every update each in one
+    driver call. Runs in the caller's transaction."""
     now = dt.datetime.now(dt.UTC)
-    questions = scoped(Question, tenant)
-    existing = {q["stem"]: q["id"] for q in await questions.select(Question.id, Question.stem).where(
+    images = images or {}
+    existing = {q["stem"]: q["id"] for q in await scoped(Question, tenant).select(Question.id, Question.stem).where(
         (Question.bank == bank.id) & Question.stem.is_in([v["stem"] for v in rows] or [""]))}
-    new = []
+    new, changed, pictured = [], [], []
     for v in rows:
         fields = _fields(v)
+        image = images.get(v.get("image", ""))
         old = existing.get(v["stem"])
         if old is None:
-            new.append(questions.new(bank=bank.id, stem=v["stem"], created_at=now, updated_at=now, **fields))
-            counts["created"] += 1
+            new.append((tenant.id, bank.id, v["stem"], *fields, image, now, now))
+        elif image is None:
+            changed.append((*fields, now, old))
         else:
-            await questions.update({**{getattr(Question, k): val for k, val in fields.items()},
-                                    Question.updated_at: now}).where(Question.id == old)
-            counts["updated"] += 1
-    for i in range(0, len(new), 200):
-        await Question.insert(*new[i:i + 200])
-    return counts
+            pictured.append((*fields, image, now, old))
+    await insert_many(Question, ["tenant", "bank", "stem", *FIELDS, "image", "created_at", "updated_at"], new)
+    await update_many(Question, [*FIELDS, "updated_at"], changed)
+    await update_many(Question, [*FIELDS, "image", "updated_at"], pictured)
+    return {"created": len(new), "updated": len(changed) + len(pictured)}
 
 
 async def commit(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]]) -> dict[str, int]:

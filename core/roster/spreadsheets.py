@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from core.offload import run_cpu
+from core.roster import xlsx
 
 
 class SpreadsheetRejected(ValueError):
@@ -51,6 +52,7 @@ class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)  # (line number, cells)
     name: str = ""  # the worksheet's name (XLSX; "" for CSV)
+    pictures: list[tuple[int, int, str]] = field(default_factory=list)  # XLSX: (row, column, media member)
 
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -175,39 +177,36 @@ def _collect(lines, limits: Limits, already: int = 0) -> Table:
 
 
 def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[Table]:
-    import openpyxl
-
     _check_zip(data, limits)
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for broken files
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        found, epoch_1904 = xlsx.sheets(archive)
+        strings = xlsx.shared_strings(archive)
+        dates = xlsx.date_styles(archive)
+    except Exception:  # a missing or malformed part, whatever the library raises for it
         raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
-    try:
-        if not wb.worksheets:
-            raise SpreadsheetRejected("文件中没有工作表")
-        tables: list[Table] = []
-        rows_read = 0
-        for ws in wb.worksheets if every_sheet else wb.worksheets[:1]:
-            # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
-            # to the sheet's declared width otherwise.
-            rows = ((n, list(r)) for n, r in enumerate(
-                ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
-            try:
-                table = _collect(rows, limits, rows_read)
-            except SpreadsheetRejected as exc:
-                if every_sheet and str(exc) == EMPTY:
-                    continue  # an empty sheet of a workbook is no error
-                raise
-            except Exception:
-                raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
-            table.name = str(ws.title)
-            rows_read += len(table.rows)
-            tables.append(table)
-        if not tables:
-            raise SpreadsheetRejected(EMPTY)
-        return tables
-    finally:
-        wb.close()
+    if not found:
+        raise SpreadsheetRejected("文件中没有工作表")
+    tables: list[Table] = []
+    rows_read = 0
+    for sheet in found if every_sheet else found[:1]:
+        # No wider than the column limit (+1 to notice extra columns).
+        rows = xlsx.rows(archive, sheet, strings, dates, epoch_1904, limits.max_columns)
+        try:
+            table = _collect(rows, limits, rows_read)
+        except SpreadsheetRejected as exc:
+            if every_sheet and str(exc) == EMPTY:
+                continue  # an empty sheet of a workbook is no error
+            raise
+        except Exception:
+            raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
+        table.name = sheet.name
+        table.pictures = sheet.pictures
+        rows_read += len(table.rows)
+        tables.append(table)
+    if not tables:
+        raise SpreadsheetRejected(EMPTY)
+    return tables
 
 
 def _decode(data: bytes) -> str:
