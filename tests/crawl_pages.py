@@ -191,7 +191,7 @@ KINDS = sorted({*IMAGES, "photo"})  # the image kinds of /…/image/{kind} and /
 async def param_values(tenant, account: Account | None) -> dict[str, list[str]]:
     """Per parameter, ids from the tenant's data: the signed-in account's own rows first (their
     enrolment, their company's roster entries), then anyone's."""
-    values: dict[str, list[str]] = {"kind": KINDS}
+    values: dict[str, list[str]] = {"kind": KINDS, "seq": ["1"]}
     for name, source in SOURCES.items():
         table, column = source.table, getattr(source.table, source.column)
         queries = []

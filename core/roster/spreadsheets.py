@@ -53,6 +53,7 @@ class Table:
     rows: list[tuple[int, list[str]]] = field(default_factory=list)  # (line number, cells)
     name: str = ""  # the worksheet's name (XLSX; "" for CSV)
     pictures: list[tuple[int, int, str]] = field(default_factory=list)  # XLSX: (row, column, media member)
+    images: dict[str, str] = field(default_factory=dict)  # a cell's picture reference → digest, or "!" and why not
 
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -282,13 +283,14 @@ SHEETS_MEDIA_TYPE = "application/vnd.xueshi.sheets+json"  # every sheet of a wor
 
 
 def sheets_to_json(tables: list[Table]) -> bytes:
-    return json.dumps([{"name": t.name, "headers": t.headers, "rows": t.rows} for t in tables], ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps([{"name": t.name, "headers": t.headers, "rows": t.rows, "images": t.images} for t in tables],
+                      ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def sheets_from_json(data: bytes) -> list[Table]:
     return [Table(headers=[str(h) for h in raw["headers"]], name=str(raw["name"]),
-                  rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]]) for raw in json.loads(data)]
+                  rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]],
+                  images={str(k): str(v) for k, v in (raw.get("images") or {}).items()}) for raw in json.loads(data)]
 
 
 def table_from_json(data: bytes) -> Table:
