@@ -30,7 +30,8 @@ SHOWN_ERRORS = 20
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["import", "export"])
-    parser.add_argument("file", help="import: the XLSX or CSV to read; export: the XLSX to write")
+    parser.add_argument("file", help="import: the XLSX, CSV or ZIP (a workbook and its pictures) to read; "
+                                     "export: the XLSX to write")
     parser.add_argument("--tenant", required=True, help="tenant slug")
     parser.add_argument("--position", required=True, help="the position whose bank it is, e.g. 施工员")
     parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD",

@@ -106,7 +106,7 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
     form = await request.form()
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        error = "请选择要导入的题库文件（xlsx 或 csv）"
+        error = "请选择要导入的题库文件（xlsx、csv，或表格连同图片的 zip）"
     else:
         try:
             upload_data = await run_cpu("spreadsheet", read_bank_upload, await upload.read(), upload.filename,
