@@ -131,7 +131,7 @@ ALLOWED_WORDS = {
     "xueshi",  # the product's name
     "mm", "MPa", "mA", "kN", "TN",  # units and the TN-S earthing system in the demo's question banks
 }
-FORMATS = r"xlsx|xls|csv|pdf|mp4|webm|jpe?g|png|svg|txt"
+FORMATS = r"xlsx|xls|csv|zip|pdf|mp4|webm|jpe?g|png|svg|txt"
 NOT_WORDS = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+\.\w+"  # addresses
     rf"|[\w-]*\.?\b(?i:{FORMATS})\b"  # file names, extensions and formats (PDF, .xlsx, WebM)

@@ -229,11 +229,8 @@ def pictures(archive: zipfile.ZipFile, sheet_member: str) -> list[tuple[int, int
 
 def _column(ref: str) -> int:
     n = 0
-    for ch in ref:
-        if "A" <= ch <= "Z":
-            n = n * 26 + ord(ch) - 64
-        else:
-            break
+    for ch in ref.rstrip("0123456789"):
+        n = n * 26 + ord(ch) - 64
     return n
 
 
@@ -253,9 +250,14 @@ def rows(archive: zipfile.ZipFile, sheet: Sheet, strings: list[str], dates: tupl
     cells: list = []
     text: list[str] = []
     state = {"row": 0, "col": 0, "t": "n", "s": 0, "collect": False, "phonetic": 0, "inline": False}
+    names: dict[str, str] = {}  # "namespace local" → local, computed once per tag
+
+    def local_of(name: str) -> str:
+        local = names[name] = name[name.rfind(" ") + 1:]
+        return local
 
     def start(name, attrs):
-        local = name[name.rfind(" ") + 1:]
+        local = names.get(name) or local_of(name)
         if local == "c":
             ref = attrs.get("r")
             state["col"] = _column(ref) if ref else state["col"] + 1
@@ -277,7 +279,7 @@ def rows(archive: zipfile.ZipFile, sheet: Sheet, strings: list[str], dates: tupl
             cells.clear()
 
     def end(name):
-        local = name[name.rfind(" ") + 1:]
+        local = names.get(name) or local_of(name)
         if local in ("v", "t"):
             state["collect"] = False
         elif local == "rPh":
