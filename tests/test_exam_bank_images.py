@@ -220,3 +220,15 @@ async def test_the_learner_sees_the_picture_of_their_own_paper_only(client, plat
         assert (await client.get(f"{T}/admin/exams/questions/{question.id}/image")).status_code in (403, 404)
     finally:
         await Question.update({Question.image: None}).where(Question.id == question.id)
+
+
+def test_an_oversized_picture_in_an_xlsx_refuses_its_row(monkeypatch):
+    monkeypatch.setattr(bank_images, "MAX_IMAGE_BYTES", 20_000)
+    noise = io.BytesIO()
+    Image.frombytes("RGB", (100, 100), os.urandom(30_000)).save(noise, format="PNG")  # ~30 KB, incompressible
+    data = xlsx_with_pictures(rows(2, "超大"), {"B2": noise.getvalue(), "B3": picture(100, 100)})
+    tables = bank_images.read_bank_upload(data, "x.xlsx", bank_images.Limits()).tables
+    first, second = preview_sheets(tables, [propose(t.headers, t.name) for t in tables]).rows
+    assert [(e.column, e.message) for e in first.errors] == [
+        ("image", f"图片“{first.values['image']}”超过 0 MB，请压缩后再放入表格")]
+    assert not second.errors and second.values["image_digest"]

@@ -160,8 +160,10 @@ def _embedded(tables: list[Table], workbook: bytes, clean: _Cleaner) -> None:
                 continue  # on the header or a blank row: no question to attach it to
             ref = posixpath.basename(member)
             if ref not in seen:
-                info = archive.getinfo(member)
-                seen[ref] = clean(ref, _read(archive, info, MAX_IMAGE_BYTES, "图片"))
+                with archive.open(member) as stream:
+                    raw = stream.read(MAX_IMAGE_BYTES + 1)
+                seen[ref] = (clean(ref, raw) if len(raw) <= MAX_IMAGE_BYTES else
+                             f"!图片“{ref}”超过 {MAX_IMAGE_BYTES // (1024 * 1024)} MB，请压缩后再放入表格")
             current = cells[column] if column < len(cells) else ""
             if current and current in table.images:
                 both = f"{current}；{ref}"
