@@ -1,6 +1,12 @@
-"""The streaming XLSX reader (core/roster/xlsx.py) reads what openpyxl's read-only mode reads:
-the same cell texts through the same limits, for the value types spreadsheets hold, and finds
-the pictures placed on a sheet at their cells."""
+"""The XLSX reader (python-calamine in core/roster/xlsx.py) reads what openpyxl's read-only mode
+reads: the same cell texts through the same limits, for the value types spreadsheets hold, and
+finds the pictures placed on a sheet at their cells (openpyxl's drawing model).
+
+Where calamine legitimately differs from openpyxl the texts still agree, which is what the
+comparison checks (``spreadsheets._cell_text``): a whole number comes as a float (42.0, shown
+"42"), a date-time at midnight as a date, an empty cell as "" rather than None, and trailing
+empty cells and rows pad the grid (dropped when the rows are collected). An integer of 16 digits
+or more differs (float precision), as Excel itself keeps only 15."""
 
 from __future__ import annotations
 
@@ -111,12 +117,47 @@ def xlsx_parts(sheet: str, strings: str, doctype: str = "") -> bytes:
     return out.getvalue()
 
 
-def test_entities_are_refused_not_expanded():
-    laughs = ('<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>')
-    sheet = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
-             '<row r="1"><c r="A1" t="inlineStr"><is><t>题干</t></is></c></row></sheetData></worksheet>')
+LAUGHS = '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>'
+SHEET = ('<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>{}'
+         '</sheetData></worksheet>')
+
+
+def test_entities_are_never_expanded():
+    """calamine does not expand a declared entity: a cell using one makes the file refused."""
+    used = SHEET.format('<row r="1"><c r="A1" t="inlineStr"><is><t>题干&lol2;</t></is></c></row>')
     with pytest.raises(SpreadsheetRejected, match="文件已损坏"):
-        read_sheets(xlsx_parts(sheet, "<sst/>", doctype=laughs), "x.xlsx", Limits())
+        read_sheets(xlsx_parts(LAUGHS + used, "<sst/>"), "x.xlsx", Limits())
+    plain = SHEET.format('<row r="1"><c r="A1" t="inlineStr"><is><t>题干</t></is></c></row>')
+    (table,) = read_sheets(xlsx_parts(plain, "<sst/>", doctype=LAUGHS), "x.xlsx", Limits())
+    assert table.headers == ["题干"]
+
+
+def test_a_cell_far_away_is_refused_before_calamine_lays_out_the_grid():
+    """One valued cell at XFD1048576 with no dimension declared: calamine would allocate the grid
+    up to it (512 GB; the process aborts). Its position alone refuses the file; a far cell
+    without a value (self-closing, as Excel writes a styled empty cell) does not count."""
+    one = '<row r="1"><c r="A1" t="inlineStr"><is><t>题干</t></is></c></row><row r="2"><c r="A2"><v>1</v></c></row>'
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    with pytest.raises(SpreadsheetRejected, match="文件超过 10000 行的上限"):
+        read_sheets(xlsx_parts(SHEET.format(one + far), "<sst/>"), "x.xlsx", Limits())
+    wide = '<row r="3"><c r="AY3"><v>1</v></c></row>'  # column 51 of 50
+    with pytest.raises(SpreadsheetRejected, match="表格列数过多（超过 50 列）"):
+        read_sheets(xlsx_parts(SHEET.format(one + wide), "<sst/>"), "x.xlsx", Limits())
+    styled = '<row r="3"><c r="AX3"><v>1</v></c><c r="XFD3" s="1"/></row>'  # column 50: at the limit
+    (table,) = read_sheets(xlsx_parts(SHEET.format(one + styled), "<sst/>"), "x.xlsx", Limits())
+    assert table.rows[-1] == (3, [*[""] * 49, "1"])
+
+
+def test_cells_without_references_are_placed_one_after_another_and_bounded():
+    """Some writers leave out the cell references: calamine places the cells in order, and the
+    bound counts them per row."""
+    row = '<row>' + '<c t="inlineStr"><is><t>题</t></is></c>' * 3 + '</row>'
+    (table,) = read_sheets(xlsx_parts(SHEET.format(row * 2), "<sst/>"), "x.xlsx", Limits())
+    assert (table.headers, table.rows) == (["题"] * 3, [(2, ["题"] * 3)])
+    with pytest.raises(SpreadsheetRejected, match="表格列数过多（超过 2 列）"):
+        read_sheets(xlsx_parts(SHEET.format(row * 2), "<sst/>"), "x.xlsx", Limits(max_columns=2))
+    with pytest.raises(SpreadsheetRejected, match="文件超过 1 行的上限"):
+        read_sheets(xlsx_parts(SHEET.format(row * 4), "<sst/>"), "x.xlsx", Limits(max_rows=1, max_blank_rows=1))
 
 
 def test_pictures_are_found_at_their_cells():
@@ -133,3 +174,15 @@ def test_pictures_are_found_at_their_cells():
     (table,) = read_sheets(out.getvalue(), "x.xlsx", Limits())
     assert [(row, col) for row, col, _ in table.pictures] == [(3, 3)]
     assert table.pictures[0][2].startswith("xl/media/")
+
+
+def test_the_row_bound_is_the_line_limit_itself():
+    """Header, one data row and one blank line allowed: a cell on line 3 reads, on line 4 refuses."""
+    limits = Limits(max_rows=1, max_blank_rows=1)
+    head = '<row r="1"><c r="A1" t="inlineStr"><is><t>题干</t></is></c></row>'
+    (table,) = read_sheets(xlsx_parts(SHEET.format(head + '<row r="3"><c r="A3"><v>7</v></c></row>'), "<sst/>"),
+                           "x.xlsx", limits)
+    assert table.rows == [(3, ["7"])]
+    with pytest.raises(SpreadsheetRejected, match="含空行共超过 3 行"):
+        read_sheets(xlsx_parts(SHEET.format(head + '<row r="4"><c r="A4"><v>7</v></c></row>'), "<sst/>"),
+                    "x.xlsx", limits)

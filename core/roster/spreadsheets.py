@@ -1,11 +1,11 @@
-"""Reading uploaded spreadsheets safely: XLSX (openpyxl, read-only) and CSV (UTF-8 or GBK).
+"""Reading uploaded spreadsheets safely: XLSX (python-calamine, ``core.roster.xlsx``) and CSV (UTF-8 or GBK).
 
 The type is decided by the content, never by the file name. Every way a file can be wrong ends in
 ``SpreadsheetRejected`` with a message for the user (Chinese); nothing is half-read.
 
 Parsing is bounded before it starts and while it runs: the XLSX zip is inspected first (sizes of
-the parts once uncompressed, compression ratios, the sheet's declared dimension), rows are read
-no wider than the column limit, blank rows count towards a line limit, and a deadline stops a
+the parts once uncompressed, compression ratios, the sheet's declared dimension and where its
+cells actually lie), rows wider than the column limit are refused, blank rows count towards a line limit, and a deadline stops a
 parse that still takes too long. Handlers call ``read_table_async``, which parses in the bounded
 ``spreadsheet`` worker processes (``core.offload``).
 
@@ -73,6 +73,11 @@ def _cell_text(value: object) -> str:
 
 
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
+# A cell with a value (an empty one is written self-closing and calamine leaves it out), with and
+# without its reference; a row element.
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})(\d{1,9})\"[^>]*(?<!/)>")
+_VALUED_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*(?<!/)>")
+_ROW = re.compile(rb"<(?:\w+:)?row\b.*?</(?:\w+:)?row>", re.S)
 
 
 def _column_number(letters: bytes) -> int:
@@ -83,22 +88,38 @@ def _column_number(letters: bytes) -> int:
 
 
 def _check_dimension(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> None:
-    """Refuse a sheet whose header declares more rows or columns than the limits allow (openpyxl
-    would pad every row to the declared width and walk every declared row)."""
+    """Refuse a sheet whose header declares more rows or columns than the limits allow, then one
+    whose valued cells lie further (calamine builds the grid up to the farthest one: a single cell
+    at XFD1048576 would ask for hundreds of gigabytes)."""
     with archive.open(member) as stream:
         head = stream.read(4096)
-    match = _DIMENSION.search(head)
-    if not match or not match.group(4):
-        return
-    rows = int(match.group(4))
-    columns = _column_number(match.group(3))
-    if rows > limits.max_rows + 1 + limits.max_blank_rows:
+        match = _DIMENSION.search(head)
+        if match and match.group(4):
+            _check_extent(int(match.group(4)), _column_number(match.group(3)), limits, "表格范围过大（声明了 {} {}），")
+        xml = head + stream.read()
+    refs = _CELL_REF.findall(xml)
+    rows = max((int(digits) for _, digits in refs), default=0)
+    columns = max((_column_number(letters) for letters in {letters for letters, _ in refs}), default=0)
+    if len(refs) < len(_VALUED_CELL.findall(xml)):  # cells placed one after another
+        lines = _ROW.findall(xml)
+        rows = max(rows, len(lines))
+        columns = max([columns, *(len(_VALUED_CELL.findall(line)) for line in lines[:rows_limit(limits) + 1])])
+    _check_extent(rows, columns, limits, "")
+
+
+def rows_limit(limits: Limits) -> int:
+    return limits.max_rows + 1 + limits.max_blank_rows
+
+
+def _check_extent(rows: int, columns: int, limits: Limits, declared: str) -> None:
+    if rows > rows_limit(limits):
         raise SpreadsheetRejected(
-            f"表格范围过大（声明了 {rows} 行），超过 {limits.max_rows} 行的上限；"
-            "请删除多余的行后另存为 .xlsx，或拆分后分批导入")
+            declared.format(rows, "行") + f"超过 {limits.max_rows} 行的上限；请删除多余的行后另存为 .xlsx，或拆分后分批导入"
+            if declared else f"文件超过 {limits.max_rows} 行的上限（含空行共超过 {rows_limit(limits)} 行），"
+            "请删除多余的行或拆分后分批导入")
     if columns > limits.max_columns:
-        raise SpreadsheetRejected(
-            f"表格范围过大（声明了 {columns} 列），超过 {limits.max_columns} 列的上限；请使用模板")
+        raise SpreadsheetRejected(declared.format(columns, "列") + f"超过 {limits.max_columns} 列的上限；请使用模板"
+                                  if declared else f"表格列数过多（超过 {limits.max_columns} 列），请使用模板")
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:
@@ -180,10 +201,7 @@ def _collect(lines, limits: Limits, already: int = 0) -> Table:
 def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[Table]:
     _check_zip(data, limits)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        found, epoch_1904 = xlsx.sheets(archive)
-        strings = xlsx.shared_strings(archive)
-        dates = xlsx.date_styles(archive)
+        book, found = xlsx.sheets(data)
     except Exception:  # a missing or malformed part, whatever the library raises for it
         raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
     if not found:
@@ -191,8 +209,10 @@ def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[T
     tables: list[Table] = []
     rows_read = 0
     for sheet in found if every_sheet else found[:1]:
-        # No wider than the column limit (+1 to notice extra columns).
-        rows = xlsx.rows(archive, sheet, strings, dates, epoch_1904, limits.max_columns)
+        try:
+            rows = xlsx.grid(book, sheet)
+        except Exception:  # calamine's error for a malformed sheet or an entity it does not expand
+            raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
         try:
             table = _collect(rows, limits, rows_read)
         except SpreadsheetRejected as exc:
