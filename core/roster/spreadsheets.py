@@ -103,19 +103,19 @@ def _check_dimension(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: 
     if len(refs) < len(_VALUED_CELL.findall(xml)):  # cells placed one after another
         lines = _ROW.findall(xml)
         rows = max(rows, len(lines))
-        columns = max([columns, *(len(_VALUED_CELL.findall(line)) for line in lines[:rows_limit(limits) + 1])])
+        columns = max([columns, *(len(_VALUED_CELL.findall(line)) for line in lines[:_rows_limit(limits) + 1])])
     _check_extent(rows, columns, limits, "")
 
 
-def rows_limit(limits: Limits) -> int:
+def _rows_limit(limits: Limits) -> int:
     return limits.max_rows + 1 + limits.max_blank_rows
 
 
 def _check_extent(rows: int, columns: int, limits: Limits, declared: str) -> None:
-    if rows > rows_limit(limits):
+    if rows > _rows_limit(limits):
         raise SpreadsheetRejected(
             declared.format(rows, "行") + f"超过 {limits.max_rows} 行的上限；请删除多余的行后另存为 .xlsx，或拆分后分批导入"
-            if declared else f"文件超过 {limits.max_rows} 行的上限（含空行共超过 {rows_limit(limits)} 行），"
+            if declared else f"文件超过 {limits.max_rows} 行的上限（含空行共超过 {_rows_limit(limits)} 行），"
             "请删除多余的行或拆分后分批导入")
     if columns > limits.max_columns:
         raise SpreadsheetRejected(declared.format(columns, "列") + f"超过 {limits.max_columns} 列的上限；请使用模板"
@@ -172,7 +172,7 @@ def _collect(lines, limits: Limits, already: int = 0) -> Table:
     (``already``: data rows of the workbook's earlier sheets, which count towards the row limit)."""
     table: Table | None = None
     deadline = time.monotonic() + limits.max_seconds
-    max_line = limits.max_rows + 1 + limits.max_blank_rows
+    max_line = _rows_limit(limits)
     for line, raw in lines:
         if line > max_line:
             raise SpreadsheetRejected(

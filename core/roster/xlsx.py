@@ -1,6 +1,6 @@
 """Reading an uploaded XLSX: cell values by python-calamine, pictures by openpyxl's drawing model.
 
-calamine (Rust) reads a sheet's values about twenty times faster than openpyxl's read-only mode:
+calamine (Rust) reads a sheet's values much faster than openpyxl's read-only mode (docs/exams.md):
 numbers as floats, dates and times by the cell's number format (the workbook's 1900 or 1904
 epoch), shared and inline strings without phonetic runs, booleans; an empty cell is "". It lays
 a sheet out as one grid from A1 to its farthest valued cell, so ``spreadsheets._check_zip`` bounds
