@@ -5,8 +5,8 @@
 The file is an XLSX of three sheets (单选题, 多选题, 判断题: no type column, the type from the sheet's
 name), headers as another tool writes them (题目, 选项A–D, 正确答案（必填）, 解析, 章节). Prints seconds and
 questions/s for (a) openpyxl.load_workbook(read_only=True) iterating every sheet's rows,
-(b) ``read_bank_upload`` in the spreadsheet worker process (as for an upload: the streaming XLSX
-reader of ``core/roster/xlsx.py`` with its limits and checks, pictures looked for),
+(b) ``read_bank_upload`` in the spreadsheet worker process (as for an upload: python-calamine
+through ``core/roster/xlsx.py`` with its limits and checks, pictures looked for),
 (c) the mapping proposed and every row checked in the worker (``bank.preview``),
 (d) the batched write into a fresh SQLite database (``write_import``: 500 rows a transaction with
 the job's progress), and (e) importing the same file again (every question updated).
