@@ -5,7 +5,8 @@
 The file is an XLSX of three sheets (单选题, 多选题, 判断题: no type column, the type from the sheet's
 name), headers as another tool writes them (题目, 选项A–D, 正确答案（必填）, 解析, 章节). Prints seconds and
 questions/s for (a) openpyxl.load_workbook(read_only=True) iterating every sheet's rows,
-(b) ``read_sheets`` in the spreadsheet worker process (limits and checks as for an upload),
+(b) ``read_bank_upload`` in the spreadsheet worker process (as for an upload: python-calamine
+through ``core/roster/xlsx.py`` with its limits and checks, pictures looked for),
 (c) the mapping proposed and every row checked in the worker (``bank.preview``),
 (d) the batched write into a fresh SQLite database (``write_import``: 500 rows a transaction with
 the job's progress), and (e) importing the same file again (every question updated).
@@ -71,7 +72,7 @@ async def main(questions: int) -> None:
     from core.exams.tables import Question
     from core.kernel import build_platform, deploy
     from core.offload import run_cpu
-    from core.roster.spreadsheets import read_sheets
+    from core.exams.bank_images import read_bank_upload
     from core.roster.tables import ImportJob
     from core.settings import Settings
 
@@ -89,10 +90,10 @@ async def main(questions: int) -> None:
         bare = time.perf_counter() - t0
 
         # The worker process started and its modules imported before timing, as after a server's first upload.
-        warm = await run_cpu("spreadsheet", read_sheets, make_xlsx(3), "warm.xlsx", banks.LIMITS)
+        warm = (await run_cpu("spreadsheet", read_bank_upload, make_xlsx(3), "warm.xlsx", banks.LIMITS)).tables
         await banks.preview(warm, await banks.remembered_plans(tenant, warm))
         t0 = time.perf_counter()
-        tables = await run_cpu("spreadsheet", read_sheets, data, "bench.xlsx", banks.LIMITS)
+        tables = (await run_cpu("spreadsheet", read_bank_upload, data, "bench.xlsx", banks.LIMITS)).tables
         read = time.perf_counter() - t0
         t0 = time.perf_counter()
         workbook = await banks.preview(tables, await banks.remembered_plans(tenant, tables))
@@ -117,7 +118,7 @@ async def main(questions: int) -> None:
     print(f"questions: {questions} in 3 sheets (file {len(data) / 1024:.0f} KiB, {n - 3} data rows read)")
     print(f"{'':<44}{'seconds':>9} {'questions/s':>13} {'vs bare':>7}")
     print(line("(a) bare openpyxl read_only read", bare))
-    print(line("(b) read_sheets in the worker process", read))
+    print(line("(b) read_bank_upload in the worker process", read))
     print(line("(c) mapping + checks in the worker", check))
     print(line("(d) batched write into fresh SQLite", writes[0]))
     print(line("    upload to imported (b + c + d)", total))

@@ -131,7 +131,7 @@ ALLOWED_WORDS = {
     "xueshi",  # the product's name
     "mm", "MPa", "mA", "kN", "TN",  # units and the TN-S earthing system in the demo's question banks
 }
-FORMATS = r"xlsx|xls|csv|pdf|mp4|mov|webm|mkv|avi|mpeg|jpe?g|png|svg|txt"
+FORMATS = r"xlsx|xls|csv|zip|pdf|mp4|mov|webm|mkv|avi|mpeg|jpe?g|png|svg|txt"
 NOT_WORDS = re.compile(
     r"https?://\S+|www\.\S+|\S+@\S+\.\w+"  # addresses
     rf"|[\w-]*\.?\b(?i:{FORMATS})\b"  # file names, extensions and formats (PDF, .xlsx, WebM)
@@ -191,7 +191,7 @@ KINDS = sorted({*IMAGES, "photo"})  # the image kinds of /…/image/{kind} and /
 async def param_values(tenant, account: Account | None) -> dict[str, list[str]]:
     """Per parameter, ids from the tenant's data: the signed-in account's own rows first (their
     enrolment, their company's roster entries), then anyone's."""
-    values: dict[str, list[str]] = {"kind": KINDS}
+    values: dict[str, list[str]] = {"kind": KINDS, "seq": ["1"]}
     for name, source in SOURCES.items():
         table, column = source.table, getattr(source.table, source.column)
         queries = []

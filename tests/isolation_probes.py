@@ -608,6 +608,33 @@ for _path in ("/exams/attempts/{attempt_id:int}", "/exams/attempts/{attempt_id:i
     register(_path, "learner")(_exam_attempt_id)
 
 
+async def _pictured(ctx: Ctx, slug: str, question) -> bytes:
+    """Give a probe's question a stored picture; returns its bytes."""
+    from core.exams.tables import Question
+
+    data = b"\xff\xd8\xff probe question picture"
+    stored = await ctx.platform.storage.save(data, tenant_id=ctx.tenant_id(slug), kind="question_image",
+                                             media_type="image/jpeg")
+    await Question.update({Question.image: stored.id}).where(Question.id == question.id)
+    return data
+
+
+@register("/admin/exams/questions/{question_id:int}/image", "tenant_admin")
+async def _exam_question_picture(ctx: Ctx, slug: str) -> dict[str, Any]:
+    _, question = await _question(ctx, slug)
+    return {"question_id": question.id, "_content": await _pictured(ctx, slug, question)}
+
+
+@register("/exams/attempts/{attempt_id:int}/questions/{seq:int}/image", "learner")
+async def _exam_attempt_picture(ctx: Ctx, slug: str) -> dict[str, Any]:
+    from core.exams.tables import ExamAnswer, Question
+
+    found = await _exam_attempt_id(ctx, slug)
+    answer = await ExamAnswer.objects().where(ExamAnswer.attempt == found["attempt_id"]).first()
+    question = await Question.objects().where(Question.id == answer.question).first()
+    return {"attempt_id": found["attempt_id"], "seq": 1, "_content": await _pictured(ctx, slug, question)}
+
+
 @register("/review/snapshots/{verification_id:int}/image", "reviewer")
 async def _snapshot_id(ctx: Ctx, slug: str) -> dict[str, Any]:
     import datetime as dt

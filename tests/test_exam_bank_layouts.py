@@ -155,7 +155,8 @@ LAYOUT_ONE_CELL = [["试题", "选项", "答案", "知识点", "难易程度"],
                    ["基坑周边 1 m 内可以堆放重物。", "", "错", "基坑", "易"]]
 
 # 5. A case-study bank: a reading material shared by a group of questions, type codes without a
-#    legend (the administrator says what 1, 2 and 3 mean), an image column this import does not keep.
+#    legend (the administrator says what 1, 2 and 3 mean), an image column naming a file the CSV
+#    cannot carry (the administrator leaves the column out).
 MATERIAL = "某工程外脚手架高 30 m，采用扣件式钢管搭设，连墙件按两步三跨设置。"
 LAYOUT_MATERIAL = [["材料", "题型", "题干", "A", "B", "C", "D", "E", "答案", "解析", "图片"],
                    [MATERIAL, "1", "该脚手架的专项施工方案（  ）。", "须专家论证", "不需编制", "须编制并审批", "口头交底即可", "",
@@ -246,9 +247,11 @@ async def test_shared_material_and_codes_the_administrator_explains(client, staf
     pid = staff["position"].id
     data = csv_data(LAYOUT_MATERIAL)
     job, page = await upload(client, pid, data, "case.csv")
-    assert "图片暂不支持导入" in page  # the image column is named as ignored, with why
+    # The image column is read as 图片; the file it names is not in a CSV, and the cell says how.
+    assert "图片“img/scaffold.png”不在上传的文件中：按文件名导入图片时，请把表格和图片一起压缩为 .zip 上传" in page
     fields = form_of(page)
-    assert fields["map-0-0"] == "material" and fields["map-0-10"] == ""
+    assert fields["map-0-0"] == "material" and fields["map-0-10"] == "image"
+    fields["map-0-10"] = ""
     codes = {fields[f"kindraw-0-{n}"]: f"kindval-0-{n}" for n in range(3)}
     assert set(codes) == {"1", "2", "3"} and 'id="commit"' not in page  # nothing can import yet
     # Confirming without saying what the codes mean is refused with the reason per row.

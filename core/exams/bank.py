@@ -15,6 +15,7 @@ from pathlib import Path
 from core.courses.services import ensure_positions
 from core.courses.tables import Position
 from core.db import write_transaction
+from core.db.bulk import insert_many, update_many
 from core.db.scoped import scoped
 from core.exams.checks import WorkbookPreview, check_row, form_values, preview_sheets
 from core.exams.mapping import SheetPlan, propose, signature
@@ -31,7 +32,7 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 LIMITS = Limits(max_bytes=MAX_FILE_BYTES, max_rows=MAX_QUESTIONS_PER_IMPORT, max_cell_chars=2000)
 
 HEADERS = ["题型", "题干", *[f"选项{c}" for c in LETTERS], "答案", "解析", "分值", "难度", "章节", "是否启用",
-           "阅读材料"]
+           "阅读材料", "图片"]
 QUESTION_SHEET = "题目"
 INSTRUCTIONS = [
     ["列名", "是否必填", "填写说明"],
@@ -45,6 +46,8 @@ INSTRUCTIONS = [
     ["章节", "否", "章节或知识点，用于查找题目"],
     ["是否启用", "否", "是 或 否，不填为 是；停用的题目不会被抽到"],
     ["阅读材料", "否", "几道题共用的材料（案例、背景）：在这几道题的行中填写相同的内容，考试时显示在题干上方"],
+    ["图片", "否", "题目的图片：把图片放在该题这一行的“图片”单元格中；或填写图片文件名（如 q12.png），"
+                 "再把表格和图片文件一起压缩为 .zip 上传。支持 JPG、PNG、WEBP，每张不超过 5 MB"],
     ["", "", ""],
     ["说明", "", "在“题目”工作表中从第 2 行起每行填写一道题，每个工作表第一行为表头；"
                  "也可以每种题型一个工作表（工作表名为 单选题、多选题、判断题）。本说明页不会被导入。"],
@@ -101,36 +104,41 @@ async def mark_existing(tenant: Tenant, bank: QuestionBank, workbook: WorkbookPr
         row.existing = row.values.get("stem") in stems
 
 
-def _fields(v: dict[str, str]) -> dict:
-    return {"kind": v["kind"], "options": v["options"], "answer": v["answer"],
-            "explanation": v.get("explanation", ""), "points": float(v["points"]),
-            "difficulty": v.get("difficulty", ""), "chapter": v.get("chapter", ""), "material": v.get("material", ""),
-            "active": v.get("active", "1") != "0"}
+FIELDS = ("kind", "options", "answer", "explanation", "points", "difficulty", "chapter", "material", "active")
 
 
-async def upsert(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]]) -> dict[str, int]:
+def _fields(v: dict[str, str]) -> tuple:
+    """A checked row's stored values, in the order of ``FIELDS``."""
+    return (v["kind"], v["options"], v["answer"], v.get("explanation", ""), float(v["points"]),
+            v.get("difficulty", ""), v.get("chapter", ""), v.get("material", ""), v.get("active", "1") != "0")
+
+
+async def upsert(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]],
+                 images: dict[str, int] | None = None) -> dict[str, int]:
     """Add one batch of checked rows to the bank; a question with the same 题干 is updated instead
-    (and takes the row's 是否启用: enabled unless the row says 否). Runs in the caller's
-    transaction."""
-    counts = {"created": 0, "updated": 0}
+    (and takes the row's 是否启用: enabled unless the row says 否). A row's picture (``image``: its
+    digest) becomes the stored file ``images`` gives for it; a row without one keeps the question's
+    picture. One query for the existing questions, then every insert and every update each in one
+    driver call. Runs in the caller's transaction."""
     now = dt.datetime.now(dt.UTC)
-    questions = scoped(Question, tenant)
-    existing = {q["stem"]: q["id"] for q in await questions.select(Question.id, Question.stem).where(
+    images = images or {}
+    existing = {q["stem"]: q["id"] for q in await scoped(Question, tenant).select(Question.id, Question.stem).where(
         (Question.bank == bank.id) & Question.stem.is_in([v["stem"] for v in rows] or [""]))}
-    new = []
+    new, changed, pictured = [], [], []
     for v in rows:
         fields = _fields(v)
+        image = images.get(v.get("image_digest", ""))
         old = existing.get(v["stem"])
         if old is None:
-            new.append(questions.new(bank=bank.id, stem=v["stem"], created_at=now, updated_at=now, **fields))
-            counts["created"] += 1
+            new.append((tenant.id, bank.id, v["stem"], *fields, image, now, now))
+        elif image is None:
+            changed.append((*fields, now, old))
         else:
-            await questions.update({**{getattr(Question, k): val for k, val in fields.items()},
-                                    Question.updated_at: now}).where(Question.id == old)
-            counts["updated"] += 1
-    for i in range(0, len(new), 200):
-        await Question.insert(*new[i:i + 200])
-    return counts
+            pictured.append((*fields, image, now, old))
+    await insert_many(Question, ["tenant", "bank", "stem", *FIELDS, "image", "created_at", "updated_at"], new)
+    await update_many(Question, [*FIELDS, "updated_at"], changed)
+    await update_many(Question, [*FIELDS, "image", "updated_at"], pictured)
+    return {"created": len(new), "updated": len(changed) + len(pictured)}
 
 
 async def commit(tenant: Tenant, bank: QuestionBank, rows: list[dict[str, str]]) -> dict[str, int]:
@@ -159,7 +167,7 @@ def export_row(q: dict) -> list[str]:
     answer = {"A": "对", "B": "错"}.get(q["answer"], "") if q["kind"] == "judge" else q["answer"]
     return [KINDS.get(q["kind"], ""), q["stem"], *[options[i] if i < len(options) else "" for i in range(len(LETTERS))],
             answer, q["explanation"], f"{q['points']:g}", q["difficulty"], q["chapter"],
-            "是" if q["active"] else "否", q["material"]]
+            "是" if q["active"] else "否", q["material"], ""]
 
 
 async def recent_imports(tenant: Tenant, position: Position, limit: int = 5) -> list[ImportJob]:
@@ -172,9 +180,15 @@ async def recent_imports(tenant: Tenant, position: Position, limit: int = 5) -> 
 async def export_rows(tenant: Tenant, bank: QuestionBank) -> list[list[str]]:
     rows = await scoped(Question, tenant).select(
         Question.kind, Question.stem, Question.options, Question.answer, Question.explanation, Question.points,
-        Question.difficulty, Question.chapter, Question.active, Question.material).where(
+        Question.difficulty, Question.chapter, Question.active, Question.material, Question.image).where(
         Question.bank == bank.id).order_by(Question.id)
     return [export_row(q) for q in rows]
+
+
+async def export_pictures(tenant: Tenant, bank: QuestionBank) -> dict[int, int]:
+    """The bank's pictures for its export: row index (in ``export_rows``' order) → stored file id."""
+    rows = await scoped(Question, tenant).select(Question.image).where(Question.bank == bank.id).order_by(Question.id)
+    return {i: q["image"] for i, q in enumerate(rows) if q["image"] is not None}
 
 
 async def seed_bank(tenant: Tenant, position: str, path) -> str:

@@ -15,12 +15,13 @@ from core.courses.services import ensure_positions
 from core.courses.tables import Position
 from core.db.scoped import scoped
 from core.exams import bank as banks
-from core.exams.bank_jobs import IMPORT_KIND, write_import
+from core.exams.bank_images import read_bank_upload
+from core.exams.bank_jobs import IMPORT_KIND, export_workbook, write_import
 from core.exams.checks import WorkbookPreview
 from core.exams.mapping import FIELD_LABELS, SheetPlan, plain
 from core.exams.values import KINDS
 from core.offload import run_cpu
-from core.roster.spreadsheets import SpreadsheetRejected, Table, read_sheets, write_workbook
+from core.roster.spreadsheets import SpreadsheetRejected, Table
 from core.roster.tables import ImportJob
 from core.tenancy import Tenant
 
@@ -29,7 +30,8 @@ SHOWN_ERRORS = 20
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["import", "export"])
-    parser.add_argument("file", help="import: the XLSX or CSV to read; export: the XLSX to write")
+    parser.add_argument("file", help="import: the XLSX, CSV or ZIP (a workbook and its pictures) to read; "
+                                     "export: the XLSX to write")
     parser.add_argument("--tenant", required=True, help="tenant slug")
     parser.add_argument("--position", required=True, help="the position whose bank it is, e.g. 施工员")
     parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD",
@@ -86,13 +88,13 @@ async def run(platform, args: argparse.Namespace) -> tuple[int, list[str]]:
         position = await scoped(Position, tenant).objects(Position.name == args.position).first()
         if position is None:
             raise SystemExit(f"no position {args.position!r} in {tenant.slug}")
-        rows = await banks.export_rows(tenant, await banks.bank_for(tenant, position))
-        data = await run_cpu("spreadsheet", write_workbook, [(banks.QUESTION_SHEET, banks.HEADERS, rows)])
-        Path(args.file).write_bytes(data)
-        return 0, [f"{len(rows)} questions written to {args.file}"]
+        bank = await banks.bank_for(tenant, position)
+        Path(args.file).write_bytes(await export_workbook(platform.storage, tenant, bank))
+        return 0, [f"{len(await banks.export_rows(tenant, bank))} questions written to {args.file}"]
     try:
-        tables = await run_cpu("spreadsheet", read_sheets, Path(args.file).read_bytes(), Path(args.file).name,
+        upload = await run_cpu("spreadsheet", read_bank_upload, Path(args.file).read_bytes(), Path(args.file).name,
                                banks.LIMITS)
+        tables = upload.tables
     except SpreadsheetRejected as exc:
         return 1, [str(exc)]
     plans = corrected(tables, await banks.remembered_plans(tenant, tables), args.map, args.value)
@@ -113,6 +115,7 @@ async def run(platform, args: argparse.Namespace) -> tuple[int, list[str]]:
     async def progress(done: int, total: int) -> None:
         print(f"\r{done}/{total}", end="", flush=True)
 
-    summary = await write_import(tenant, job, workbook, progress=progress)
+    summary = await write_import(tenant, job, workbook, progress=progress, storage=platform.storage,
+                                 images=upload.images)
     print()
     return 0, [*lines, f"已导入：新增 {summary['created']} 题，更新 {summary['updated']} 题，跳过错误行 {summary['skipped']} 行"]

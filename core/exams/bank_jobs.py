@@ -5,7 +5,8 @@ an interrupted import continues after its last committed batch).
 
 from __future__ import annotations
 
-import asyncio
+import io
+import zipfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from core.audit.services import record
 from core.courses.tables import Position
 from core.db.scoped import scoped
 from core.exams import bank as banks
+from core.exams.bank_images import write_bank_workbook
 from core.exams.checks import WorkbookPreview
 from core.exams.mapping import SheetPlan
 from core.files.tables import StoredFile
@@ -25,6 +27,52 @@ from core.tenancy import Tenant
 
 IMPORT_KIND = "exam_bank"
 INLINE_ROWS = 1000  # a file this small imports within the request; larger ones as a job with progress
+IMAGE_KIND = "question_image"  # a question's picture (StoredFile kind)
+IMAGES_MEDIA_TYPE = "application/vnd.xueshi.bank-images+zip"  # an upload's cleaned pictures, by digest
+
+
+def pack_images(images: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
+        for digest, data in images.items():
+            archive.writestr(f"{digest}.jpg", data)
+    return out.getvalue()
+
+
+def unpack_images(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {name.removesuffix(".jpg"): archive.read(name) for name in archive.namelist()}
+
+
+async def keep_images(storage: Any, tenant: Tenant, images: dict[str, bytes]) -> int | None:
+    """Store an upload's cleaned pictures with its sheets (kind "import": purged with them); the
+    commit makes each picture a question needs its own stored file."""
+    if not images:
+        return None
+    data = await run_cpu("spreadsheet", pack_images, images)
+    return (await storage.save(data, tenant_id=tenant.id, kind="import", media_type=IMAGES_MEDIA_TYPE)).id
+
+
+async def kept_images(storage: Any, tenant: Tenant, job: ImportJob) -> dict[str, bytes]:
+    stored_id = int(as_dict(job.summary).get("images") or 0)
+    stored = await scoped(StoredFile, tenant).get(stored_id) if stored_id else None
+    if stored is None or stored.media_type != IMAGES_MEDIA_TYPE:
+        return {}
+    return await run_cpu("spreadsheet", unpack_images, await storage.read(stored))
+
+
+async def store_pictures(storage: Any, tenant: Tenant, digests: set[str], images: dict[str, bytes],
+                         stored: dict[str, int]) -> None:
+    """Each picture a batch needs as a stored file (``stored``: digest → id, filled in): the
+    tenant's question picture with the same bytes if there is one, else a new one."""
+    files = scoped(StoredFile, tenant)
+    for digest in digests - stored.keys():
+        same = await files.objects((StoredFile.kind == IMAGE_KIND) & (StoredFile.sha256 == digest)).first()
+        if same is None:
+            if digest not in images:
+                raise RuntimeError("a picture of the import is gone")
+            same = await storage.save(images[digest], tenant_id=tenant.id, kind=IMAGE_KIND, media_type="image/jpeg")
+        stored[digest] = same.id
 
 
 async def keep_sheets(storage: Any, tenant: Tenant, tables: list[Table]) -> StoredFile:
@@ -54,10 +102,25 @@ async def job_preview(storage: Any, tenant: Tenant, job: ImportJob) -> tuple[lis
     return tables, await banks.preview(tables, plans_of(job))
 
 
+async def export_workbook(storage: Any, tenant: Tenant, bank: Any) -> bytes:
+    """The bank in the template's format, each question's picture in its 图片 cell."""
+    rows = await banks.export_rows(tenant, bank)
+    ids = await banks.export_pictures(tenant, bank)
+    files = {f.id: f for f in await scoped(StoredFile, tenant).objects(StoredFile.id.is_in(list(set(ids.values())) or [0]))}
+    data = {fid: await storage.read(files[fid]) for fid in set(ids.values()) if fid in files}
+    pictures = {index: data[fid] for index, fid in ids.items() if fid in data}
+    return await run_cpu("spreadsheet", write_bank_workbook, banks.QUESTION_SHEET, banks.HEADERS, rows, pictures)
+
+
 async def write_import(tenant: Tenant, job: ImportJob, workbook: WorkbookPreview,
-                       progress: Callable[[int, int], Awaitable[None]] | None = None) -> dict[str, Any]:
-    """Write the workbook's valid rows in batches (each batch, the job's progress and counts in one
-    transaction), from where the job stopped; marks the job done."""
+                       progress: Callable[[int, int], Awaitable[None]] | None = None, *, storage: Any = None,
+                       images: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """Write the workbook's valid rows in batches (each batch, its pictures, the job's progress and
+    counts in one transaction), from where the job stopped; marks the job done. ``images``: the
+    upload's cleaned pictures by digest (default: those kept with the job, read from ``storage``)."""
+    if images is None:
+        images = await kept_images(storage, tenant, job) if storage is not None else {}
+    stored: dict[str, int] = {}
     summary = as_dict(job.summary)
     position = await scoped(Position, tenant).get(int(summary.get("position") or 0))
     bank = await banks.bank_for(tenant, position)
@@ -67,7 +130,10 @@ async def write_import(tenant: Tenant, job: ImportJob, workbook: WorkbookPreview
 
     async def write(batch) -> dict[str, int]:
         valid = [r.values for r in batch if not r.errors]
-        return await banks.upsert(tenant, bank, valid) if valid else {}
+        digests = {v["image_digest"] for v in valid if v.get("image_digest")}
+        if digests:
+            await store_pictures(storage, tenant, digests, images, stored)
+        return await banks.upsert(tenant, bank, valid, stored) if valid else {}
 
     summary = await commit_in_batches(job=job, rows=workbook.rows, write=write, summary=summary, progress=progress)
     await end_import(job, "done", summary)
@@ -88,7 +154,8 @@ async def run_bank_import(ctx: dict[str, Any], *, tenant: str, import_id: int,
         raise RuntimeError(f"import {import_id}: its file is gone")
     workbook = checked[1]
     await report(ctx, job.processed_rows, len(workbook.rows))
-    summary = await write_import(t, job, workbook, progress=lambda done, total: report(ctx, done, total))
+    summary = await write_import(t, job, workbook, progress=lambda done, total: report(ctx, done, total),
+                                 storage=platform.storage)
     counts = {k: v for k, v in summary.items() if isinstance(v, int) and k != "position"}
     await record("exam_bank.imported", tenant_id=t.id, actor_id=actor_id, object_type="import_job",
                  object_id=job.id, **counts)

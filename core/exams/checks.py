@@ -24,7 +24,7 @@ MAX_DIFFICULTY = 20
 PREVIEW_VALID_ROWS = 50  # valid rows shown per sheet
 PREVIEW_ERROR_ROWS = 200  # refused rows shown per sheet (the counts cover them all)
 FIELDS = ("kind", "stem", "options", *[f"option_{c}" for c in LETTERS], "answer", "explanation", "points",
-          "difficulty", "chapter", "active", "material")
+          "difficulty", "chapter", "active", "material", "image")
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -63,12 +63,29 @@ def _kind(values: dict[str, str], plan: SheetPlan, errors: list[RowError]) -> st
     return ""
 
 
-def check_row(values: dict[str, str], plan: SheetPlan | None = None) -> list[RowError]:
+def _image(values: dict[str, str], images: dict[str, str], errors: list[RowError]) -> None:
+    """The row's picture reference → ``image_digest`` (the cleaned picture kept with the upload)."""
+    ref = values.get("image", "")
+    if not ref:
+        return
+    found = images.get(ref, "")
+    if found.startswith("!"):
+        errors.append(RowError("image", found[1:]))
+    elif not found:
+        errors.append(RowError("image", f"图片“{ref[:40]}”不在上传的文件中：按文件名导入图片时，请把表格和图片一起压缩为 .zip 上传"))
+    else:
+        values["image_digest"] = found
+
+
+def check_row(values: dict[str, str], plan: SheetPlan | None = None,
+              images: dict[str, str] | None = None) -> list[RowError]:
     """Normalise one row in place (``kind``, ``answer``, ``options``, ``points``, ``active``) and
     return its errors, each at its column. ``plan`` gives the sheet's type and value meanings (the
-    staff form passes none)."""
+    staff form passes none); ``images`` what the upload's picture references are
+    (``Table.images``)."""
     plan = plan or SheetPlan()
     errors: list[RowError] = []
+    _image(values, images or {}, errors)
     kind = _kind(values, plan, errors)
     values["kind"] = kind
     stem = values.get("stem", "")
@@ -235,7 +252,7 @@ def preview_sheets(tables: list[Table], plans: list[SheetPlan]) -> WorkbookPrevi
             continue
         for line, cells in table.rows:
             values = read_row(cells, plan)
-            row = PreviewRow(line, values, check_row(values, plan))
+            row = PreviewRow(line, values, check_row(values, plan, table.images))
             if values["stem"]:
                 where = f"{table.name}第 {line} 行" if table.name else f"第 {line} 行"
                 first = seen.setdefault(values["stem"], where)

@@ -23,7 +23,7 @@ from core.audit.services import record
 from core.certificates import services as certificates
 from core.courses.tables import Course, Enrollment
 from core.db.scoped import scoped
-from core.exams import admin_pages, attempts, paper, scoring, writes
+from core.exams import admin_pages, attempts, image_pages, paper, scoring, writes
 from core.exams.eligibility import eligibility
 from core.exams.tables import ExamAttempt
 from core.hookcalls import Hooks
@@ -183,4 +183,4 @@ async def attempt_hidden(request: Request, tenant: Tenant, account: Account, att
     return Response(content={"hidden": count}, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [*admin_pages.ROUTES, exams_page, exam_start, attempt_page, attempt_answer, attempt_submit, attempt_hidden]
+ROUTES = [*admin_pages.ROUTES, *image_pages.ROUTES, exams_page, exam_start, attempt_page, attempt_answer, attempt_submit, attempt_hidden]

@@ -22,14 +22,17 @@ from core.audit.services import record
 from core.courses.tables import Position
 from core.db.scoped import scoped
 from core.exams import bank as banks
-from core.exams.bank_jobs import IMPORT_KIND, INLINE_ROWS, job_preview, keep_sheets, plans_of, run_bank_import, write_import
+from core.exams.bank_images import MAX_ZIP_BYTES, read_bank_upload
+from core.exams.bank_jobs import (
+    IMPORT_KIND, INLINE_ROWS, export_workbook, job_preview, keep_images, keep_sheets, plans_of, run_bank_import, write_import,
+)
 from core.exams.checks import WorkbookPreview
 from core.exams.mapping import FIELD_LABELS, SheetPlan
 from core.exams.values import KINDS
 from core.kernel import Platform
 from core.offload import run_cpu
 from core.roster.imports import as_dict
-from core.roster.spreadsheets import SpreadsheetRejected, Table, read_sheets, write_workbook
+from core.roster.spreadsheets import SpreadsheetRejected, Table, write_workbook
 from core.roster.tables import ImportJob
 from core.tenancy import Tenant
 from core.web import form_fields, redirect, render, roles
@@ -54,11 +57,10 @@ async def bank_template() -> Response:
 
 
 @get("/admin/exams/positions/{position_id:int}/export.xlsx", guards=STAFF)
-async def bank_export(tenant: Tenant, position_id: int) -> Response:
-    """The bank in the template's format (imports again unchanged)."""
+async def bank_export(platform: Platform, tenant: Tenant, position_id: int) -> Response:
+    """The bank in the template's format, with its pictures (imports again unchanged)."""
     position = await scoped(Position, tenant).get_or_404(position_id)
-    rows = await banks.export_rows(tenant, await banks.bank_for(tenant, position))
-    data = await run_cpu("spreadsheet", write_workbook, [(banks.QUESTION_SHEET, banks.HEADERS, rows)])
+    data = await export_workbook(platform.storage, tenant, await banks.bank_for(tenant, position))
     return _xlsx(data, f"question_bank_{position.id}.xlsx")
 
 
@@ -96,7 +98,7 @@ async def _job(tenant: Tenant, job_id: int) -> tuple[ImportJob, Position]:
 
 
 @post("/admin/exams/positions/{position_id:int}/import", guards=STAFF,
-      request_max_body_size=banks.MAX_FILE_BYTES + 65536)
+      request_max_body_size=MAX_ZIP_BYTES + 65536)
 async def bank_upload(request: Request, platform: Platform, tenant: Tenant, account: Account,
                       position_id: int) -> Response:
     """Upload → the mapping step and preview. The file is parsed once, here; its sheets are kept."""
@@ -104,11 +106,12 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
     form = await request.form()
     upload = form.get("file")
     if upload is None or isinstance(upload, str) or not upload.filename:
-        error = "请选择要导入的题库文件（xlsx 或 csv）"
+        error = "请选择要导入的题库文件（xlsx、csv，或表格连同图片的 zip）"
     else:
         try:
-            tables = await run_cpu("spreadsheet", read_sheets, await upload.read(), upload.filename, banks.LIMITS)
-            error = ""
+            upload_data = await run_cpu("spreadsheet", read_bank_upload, await upload.read(), upload.filename,
+                                        banks.LIMITS)
+            tables, error = upload_data.tables, ""
         except SpreadsheetRejected as exc:
             error = str(exc)
     if error:
@@ -116,9 +119,11 @@ async def bank_upload(request: Request, platform: Platform, tenant: Tenant, acco
                             status_code=400)
     plans = await banks.remembered_plans(tenant, tables)
     stored = await keep_sheets(platform.storage, tenant, tables)
+    images = await keep_images(platform.storage, tenant, upload_data.images)
     job = scoped(ImportJob, tenant).new(
         kind=IMPORT_KIND, filename=upload.filename[:200], file=stored.id, total_rows=sum(len(t.rows) for t in tables),
-        summary={"position": position.id, "plans": [p.to_json() for p in plans]}, created_by=account.id,
+        summary={"position": position.id, "plans": [p.to_json() for p in plans], "images": images},
+        created_by=account.id,
         created_at=dt.datetime.now(dt.UTC))
     await job.save()
     return redirect(request, f"/admin/exams/import/{job.id}")
@@ -231,7 +236,7 @@ async def bank_commit(request: Request, platform: Platform, tenant: Tenant, acco
         await platform.jobs.enqueue(run_bank_import, key=f"exam-bank-import-{job.id}", tenant=tenant,
                                     label=f"题库导入 {job.filename}", import_id=job.id, actor_id=account.id)
         return redirect(request, f"/admin/exams/import/{job.id}")
-    summary = await write_import(tenant, job, workbook)
+    summary = await write_import(tenant, job, workbook, storage=platform.storage)
     await record("exam_bank.imported", tenant_id=tenant.id, actor_id=account.id, object_type="import_job",
                  object_id=job.id, created=summary["created"], updated=summary["updated"], skipped=summary["skipped"])
     notice = f"已导入：新增 {summary['created']} 题，更新 {summary['updated']} 题"

@@ -21,7 +21,7 @@ FIELD_LABELS = {
     "kind": "题型", "stem": "题干", "options": "选项（一格内全部选项）",
     **{f"option_{c}": f"选项{c}" for c in LETTERS},
     "answer": "答案", "explanation": "解析", "points": "分值", "difficulty": "难度", "chapter": "章节/知识点",
-    "active": "是否启用", "material": "阅读材料（共用题干）",
+    "active": "是否启用", "material": "阅读材料（共用题干）", "image": "图片",
 }
 REQUIRED = ("stem", "answer")
 
@@ -39,6 +39,8 @@ _SYNONYMS = {
                 "category", "knowledgepoint"],
     "active": ["是否启用", "启用", "状态", "启用状态", "是否有效", "有效", "enabled", "active", "status"],
     "material": ["材料", "阅读材料", "共用题干", "案例", "案例背景", "背景材料", "案例材料", "material", "passage"],
+    "image": ["图片", "题目图片", "试题图片", "图片文件", "图片名称", "图片文件名", "图片地址", "插图", "配图", "image",
+              "picture"],
 }
 for _c in LETTERS:
     _SYNONYMS[f"option_{_c}"] = [f"选项{_c}", _c, f"{_c}选项", f"选项{_c}内容", f"答案{_c}", f"选择项{_c}",
@@ -46,7 +48,6 @@ for _c in LETTERS:
 _BY_NAME = {name.lower(): key for key, names in _SYNONYMS.items() for name in names}
 # Headers known to carry something this import does not keep, with the reason shown for them.
 _KNOWN_IGNORED = {("序号", "编号", "题号", "no", "id", "试题编号", "题目编号"): "序号只用于排列，不导入",
-                  ("图片", "题目图片", "试题图片", "图片地址", "image", "picture"): "图片暂不支持导入，请将图片内容写入题干",
                   ("填空答案", "出题人", "创建时间", "备注"): "题库不保存此列"}
 IGNORED_REASON = {name: reason for names, reason in _KNOWN_IGNORED.items() for name in names}
 

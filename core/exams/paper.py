@@ -127,6 +127,7 @@ class PaperQuestion:
     chosen: str  # display letters
     points: float
     material: str = ""  # reading material shared with other questions, shown above the stem
+    image: bool = False  # the question has a picture (served by its seq on the attempt)
 
 
 async def paper_of(tenant: Tenant, attempt: ExamAttempt) -> list[PaperQuestion]:
@@ -143,7 +144,7 @@ async def paper_of(tenant: Tenant, attempt: ExamAttempt) -> list[PaperQuestion]:
         options = [(LETTERS[i], texts[LETTERS.index(original)]) for i, original in enumerate(a.order)
                    if LETTERS.index(original) < len(texts)]
         out.append(PaperQuestion(a.seq, q.kind, KINDS[q.kind], q.stem, options, to_shown(a.order, a.chosen),
-                                 a.points_centi / 100, q.material))
+                                 a.points_centi / 100, q.material, q.image is not None))
     return out
 
 

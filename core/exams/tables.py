@@ -40,6 +40,7 @@ class Question(Table, tablename="exam_question"):
     difficulty = Varchar(length=20, default="")  # as the bank writes it (易 / 中 / 难, 1–5, …)
     chapter = Varchar(length=100, default="")  # 章节 / 知识点
     material = Text(default="")  # reading material shared by a group of questions, shown above the stem
+    image = Integer(null=True, default=None)  # a StoredFile (kind question_image) shown with the stem
 
 
 class BankMapping(Table, tablename="exam_bank_mapping"):

@@ -81,7 +81,7 @@ RUNTIME_LABELS = [
     # Question-bank import: the fields a column can be read as (core.exams.mapping.FIELD_LABELS)
     N_("题型"), N_("题干"), N_("选项（一格内全部选项）"), N_("选项A"), N_("选项B"), N_("选项C"), N_("选项D"),
     N_("选项E"), N_("选项F"), N_("选项G"), N_("选项H"), N_("答案"), N_("解析"), N_("分值"), N_("难度"),
-    N_("章节/知识点"), N_("是否启用"), N_("阅读材料（共用题干）"),
+    N_("章节/知识点"), N_("是否启用"), N_("阅读材料（共用题干）"), N_("图片"),
     N_("批量停用试题"), N_("批量启用试题"), N_("批量删除试题"),
     # Dashboards (core.dashboards and the survey association's panel: titles, columns, fixed row labels)
     N_("数据看板"), N_("审核看板"), N_("学习进度按岗位"), N_("学习进度按单位"), N_("学习进度按课程"), N_("岗位"), N_("单位"), N_("课程"), N_("报名"),

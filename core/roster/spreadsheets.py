@@ -1,11 +1,11 @@
-"""Reading uploaded spreadsheets safely: XLSX (openpyxl, read-only) and CSV (UTF-8 or GBK).
+"""Reading uploaded spreadsheets safely: XLSX (python-calamine, ``core.roster.xlsx``) and CSV (UTF-8 or GBK).
 
 The type is decided by the content, never by the file name. Every way a file can be wrong ends in
 ``SpreadsheetRejected`` with a message for the user (Chinese); nothing is half-read.
 
 Parsing is bounded before it starts and while it runs: the XLSX zip is inspected first (sizes of
-the parts once uncompressed, compression ratios, the sheet's declared dimension), rows are read
-no wider than the column limit, blank rows count towards a line limit, and a deadline stops a
+the parts once uncompressed, compression ratios, the sheet's declared dimension and where its
+cells actually lie), rows wider than the column limit are refused, blank rows count towards a line limit, and a deadline stops a
 parse that still takes too long. Handlers call ``read_table_async``, which parses in the bounded
 ``spreadsheet`` worker processes (``core.offload``).
 
@@ -26,6 +26,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from core.offload import run_cpu
+from core.roster import xlsx
 
 
 class SpreadsheetRejected(ValueError):
@@ -51,6 +52,8 @@ class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)  # (line number, cells)
     name: str = ""  # the worksheet's name (XLSX; "" for CSV)
+    pictures: list[tuple[int, int, str]] = field(default_factory=list)  # XLSX: (row, column, media member)
+    images: dict[str, str] = field(default_factory=dict)  # a cell's picture reference → digest, or "!" and why not
 
 
 XLSX_MAGIC = b"PK\x03\x04"
@@ -70,6 +73,11 @@ def _cell_text(value: object) -> str:
 
 
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?\"")
+# A cell with a value (an empty one is written self-closing and calamine leaves it out), with and
+# without its reference; a row element.
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})(\d{1,9})\"[^>]*(?<!/)>")
+_VALUED_CELL = re.compile(rb"<(?:\w+:)?c\b[^>]*(?<!/)>")
+_ROW = re.compile(rb"<(?:\w+:)?row\b.*?</(?:\w+:)?row>", re.S)
 
 
 def _column_number(letters: bytes) -> int:
@@ -80,22 +88,38 @@ def _column_number(letters: bytes) -> int:
 
 
 def _check_dimension(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> None:
-    """Refuse a sheet whose header declares more rows or columns than the limits allow (openpyxl
-    would pad every row to the declared width and walk every declared row)."""
+    """Refuse a sheet whose header declares more rows or columns than the limits allow, then one
+    whose valued cells lie further (calamine builds the grid up to the farthest one: a single cell
+    at XFD1048576 would ask for hundreds of gigabytes)."""
     with archive.open(member) as stream:
         head = stream.read(4096)
-    match = _DIMENSION.search(head)
-    if not match or not match.group(4):
-        return
-    rows = int(match.group(4))
-    columns = _column_number(match.group(3))
-    if rows > limits.max_rows + 1 + limits.max_blank_rows:
+        match = _DIMENSION.search(head)
+        if match and match.group(4):
+            _check_extent(int(match.group(4)), _column_number(match.group(3)), limits, "表格范围过大（声明了 {} {}），")
+        xml = head + stream.read()
+    refs = _CELL_REF.findall(xml)
+    rows = max((int(digits) for _, digits in refs), default=0)
+    columns = max((_column_number(letters) for letters in {letters for letters, _ in refs}), default=0)
+    if len(refs) < len(_VALUED_CELL.findall(xml)):  # cells placed one after another
+        lines = _ROW.findall(xml)
+        rows = max(rows, len(lines))
+        columns = max([columns, *(len(_VALUED_CELL.findall(line)) for line in lines[:_rows_limit(limits) + 1])])
+    _check_extent(rows, columns, limits, "")
+
+
+def _rows_limit(limits: Limits) -> int:
+    return limits.max_rows + 1 + limits.max_blank_rows
+
+
+def _check_extent(rows: int, columns: int, limits: Limits, declared: str) -> None:
+    if rows > _rows_limit(limits):
         raise SpreadsheetRejected(
-            f"表格范围过大（声明了 {rows} 行），超过 {limits.max_rows} 行的上限；"
-            "请删除多余的行后另存为 .xlsx，或拆分后分批导入")
+            declared.format(rows, "行") + f"超过 {limits.max_rows} 行的上限；请删除多余的行后另存为 .xlsx，或拆分后分批导入"
+            if declared else f"文件超过 {limits.max_rows} 行的上限（含空行共超过 {_rows_limit(limits)} 行），"
+            "请删除多余的行或拆分后分批导入")
     if columns > limits.max_columns:
-        raise SpreadsheetRejected(
-            f"表格范围过大（声明了 {columns} 列），超过 {limits.max_columns} 列的上限；请使用模板")
+        raise SpreadsheetRejected(declared.format(columns, "列") + f"超过 {limits.max_columns} 列的上限；请使用模板"
+                                  if declared else f"表格列数过多（超过 {limits.max_columns} 列），请使用模板")
 
 
 def _check_zip(data: bytes, limits: Limits) -> None:
@@ -148,7 +172,7 @@ def _collect(lines, limits: Limits, already: int = 0) -> Table:
     (``already``: data rows of the workbook's earlier sheets, which count towards the row limit)."""
     table: Table | None = None
     deadline = time.monotonic() + limits.max_seconds
-    max_line = limits.max_rows + 1 + limits.max_blank_rows
+    max_line = _rows_limit(limits)
     for line, raw in lines:
         if line > max_line:
             raise SpreadsheetRejected(
@@ -175,39 +199,35 @@ def _collect(lines, limits: Limits, already: int = 0) -> Table:
 
 
 def _read_xlsx(data: bytes, limits: Limits, every_sheet: bool = False) -> list[Table]:
-    import openpyxl
-
     _check_zip(data, limits)
     try:
-        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # openpyxl raises many types for broken files
+        book, found = xlsx.sheets(data)
+    except Exception:  # a missing or malformed part, whatever the library raises for it
         raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
-    try:
-        if not wb.worksheets:
-            raise SpreadsheetRejected("文件中没有工作表")
-        tables: list[Table] = []
-        rows_read = 0
-        for ws in wb.worksheets if every_sheet else wb.worksheets[:1]:
-            # No wider than the column limit (+1 to notice extra columns): openpyxl pads every row
-            # to the sheet's declared width otherwise.
-            rows = ((n, list(r)) for n, r in enumerate(
-                ws.iter_rows(max_col=limits.max_columns + 1, values_only=True), start=1))
-            try:
-                table = _collect(rows, limits, rows_read)
-            except SpreadsheetRejected as exc:
-                if every_sheet and str(exc) == EMPTY:
-                    continue  # an empty sheet of a workbook is no error
-                raise
-            except Exception:
-                raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
-            table.name = str(ws.title)
-            rows_read += len(table.rows)
-            tables.append(table)
-        if not tables:
-            raise SpreadsheetRejected(EMPTY)
-        return tables
-    finally:
-        wb.close()
+    if not found:
+        raise SpreadsheetRejected("文件中没有工作表")
+    tables: list[Table] = []
+    rows_read = 0
+    for sheet in found if every_sheet else found[:1]:
+        try:
+            rows = xlsx.grid(book, sheet)
+        except Exception:  # calamine's error for a malformed sheet or an entity it does not expand
+            raise SpreadsheetRejected("文件已损坏，无法作为 Excel 表格打开，请重新保存为 .xlsx 后上传") from None
+        try:
+            table = _collect(rows, limits, rows_read)
+        except SpreadsheetRejected as exc:
+            if every_sheet and str(exc) == EMPTY:
+                continue  # an empty sheet of a workbook is no error
+            raise
+        except Exception:
+            raise SpreadsheetRejected("文件内容无法读取，请使用模板重新填写后上传") from None
+        table.name = sheet.name
+        table.pictures = sheet.pictures
+        rows_read += len(table.rows)
+        tables.append(table)
+    if not tables:
+        raise SpreadsheetRejected(EMPTY)
+    return tables
 
 
 def _decode(data: bytes) -> str:
@@ -283,13 +303,14 @@ SHEETS_MEDIA_TYPE = "application/vnd.xueshi.sheets+json"  # every sheet of a wor
 
 
 def sheets_to_json(tables: list[Table]) -> bytes:
-    return json.dumps([{"name": t.name, "headers": t.headers, "rows": t.rows} for t in tables], ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps([{"name": t.name, "headers": t.headers, "rows": t.rows, "images": t.images} for t in tables],
+                      ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def sheets_from_json(data: bytes) -> list[Table]:
     return [Table(headers=[str(h) for h in raw["headers"]], name=str(raw["name"]),
-                  rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]]) for raw in json.loads(data)]
+                  rows=[(int(line), [str(c) for c in cells]) for line, cells in raw["rows"]],
+                  images={str(k): str(v) for k, v in (raw.get("images") or {}).items()}) for raw in json.loads(data)]
 
 
 def table_from_json(data: bytes) -> Table:
