@@ -64,10 +64,16 @@ async def kept_images(storage: Any, tenant: Tenant, job: ImportJob) -> dict[str,
 async def store_pictures(storage: Any, tenant: Tenant, digests: set[str], images: dict[str, bytes],
                          stored: dict[str, int]) -> None:
     """Each picture a batch needs as a stored file (``stored``: digest → id, filled in): the
-    tenant's question picture with the same bytes if there is one, else a new one."""
+    tenant's question picture with the same bytes if there is one and its bytes are in the
+    storage, else a new one."""
     files = scoped(StoredFile, tenant)
     for digest in digests - stored.keys():
-        same = await files.objects((StoredFile.kind == IMAGE_KIND) & (StoredFile.sha256 == digest)).first()
+        same = None
+        for row in await files.objects((StoredFile.kind == IMAGE_KIND) & (StoredFile.sha256 == digest)).order_by(
+                StoredFile.id, ascending=False).limit(3):
+            if await storage.exists(row):  # (a row whose bytes are gone is not reused)
+                same = row
+                break
         if same is None:
             if digest not in images:
                 raise RuntimeError("a picture of the import is gone")
