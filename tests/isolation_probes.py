@@ -59,6 +59,8 @@ NOT_OBJECT_IDS: dict[str, str] = {
     "/static/core/{file_path:path}": "public static files",
     "/static/themes/{file_path:path}": "public static files",
     "/me/archive/image/{kind:str}": "the signed-in learner's own image by kind (id_front|id_back|portrait), never an id",
+    "/sms/receipts/{provider:str}": "an SMS provider's name (aliyun|tencent); the receipt's texts are looked up in the "
+                                    "tenant the credentials name (plugins/sms_tencent/tests/test_receipt_callback.py)",
 }
 
 

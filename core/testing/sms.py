@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from core.db.scoped import scoped
 from core.notify.services import RECORDED
 from core.notify.tables import Notification
 from core.tenancy import read_rules
@@ -43,8 +44,7 @@ def use_sms_provider(platform, monkeypatch, tmp_path, rules_text: str, sections:
 async def start_sms_minute(tenant) -> None:
     """No text of the tenant queued or awaiting a receipt, none sent in the last minute (the
     send rate), so a provider test starts from a known state."""
-    ours = Notification.tenant == tenant.id
-    await Notification.update({Notification.status: "failed"}).where(
-        ours & Notification.status.is_in(["queued", "sent"]))
-    await Notification.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
-        ours & Notification.sent_at.is_not_null())
+    texts = scoped(Notification, tenant)
+    await texts.update({Notification.status: "failed"}).where(Notification.status.is_in(["queued", "sent"]))
+    await texts.update({Notification.sent_at: Notification.sent_at - dt.timedelta(hours=1)}).where(
+        Notification.sent_at.is_not_null())
