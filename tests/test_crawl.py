@@ -22,12 +22,10 @@ import pytest
 from core.accounts.tables import Account
 from core.demo import OPERATOR, create_demo
 from core.hookcalls import collect
-from core.values import ROLES
 from tests.crawl_pages import Page, Tally, english_words, fills, get_routes, has_chinese, internal, param_values, route_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_ROUTE = 3  # pages of one route one role opens by following links (a list links 100 learners)
-CRAWL_ROLES = ("anonymous", "learner", "enterprise_admin", "reviewer", "tenant_admin")
 
 # Findings that are another issue's feature, each named narrowly, with the issue in a comment:
 # (role, route, kind), e.g. ("survey:tenant_admin", "/t/survey/admin/learners", "HTTP 500") or
@@ -157,8 +155,8 @@ async def _accounts(platform, tenant, make_account) -> dict[str, tuple[Account, 
         field = "id_number" if demo.id_number else "mobile" if demo.mobile else "username"
         chosen[demo.role] = (await Account.objects().where(
             (Account.tenant == tenant.id) & (getattr(Account, field) == getattr(demo, field))).first(), demo.password)
-    for i, role in enumerate(ROLES):  # (a username too, for a tenant that signs in by one: Acme's employee number)
-        if role != "operator" and role not in chosen:
+    for i, role in enumerate(tenant.roles):  # (a username too, for a tenant that signs in by one: Acme's employee number)
+        if role not in chosen:
             chosen[role] = await make_account(tenant.slug, role=role, real_name="巡检账号",
                                               username=f"XS-{tenant.slug}-{i}".upper())
     return chosen
@@ -177,10 +175,13 @@ async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_s
     tally, assets = Tally(), set()
     shared = [r for r in routes if not r.path.startswith("/t/")]
     LANGS.update({t.slug: t.spec.language for t in platform.tenants})
+    roles_crawled = 0
     for tenant in platform.tenants:
         mine = [r for r in routes if r.path.startswith(f"/t/{tenant.slug}/") or r.path == f"/t/{tenant.slug}"]
         accounts = await _accounts(platform, tenant, make_account)
-        for role in CRAWL_ROLES:
+        crawled_roles = ("anonymous", *tenant.roles)  # the core's roles and the tenant's plugins' own
+        roles_crawled += len(crawled_roles)
+        for role in crawled_roles:
             client.http.cookies.clear()
             account, password = accounts.get(role, (None, ""))
             if account is not None:
@@ -199,8 +200,9 @@ async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_s
         if r.status_code != 200:
             tally.problems.append(f"asset {url}: HTTP {r.status_code}")
     tenants = len(list(platform.tenants))
-    print(f"\ncrawl: {len(tally.opened)} routes × roles opened ({len(routes)} GET routes; {tenants} tenants × "
-          f"{len(CRAWL_ROLES)} roles and the operator), {tally.requests} requests, {len(assets)} files they load")
+    print(f"\ncrawl: {len(tally.opened)} routes × roles opened ({len(routes)} GET routes; {roles_crawled} roles "
+          f"(the visitor's included) over {tenants} tenants, and the operator), {tally.requests} requests, "
+          f"{len(assets)} files they load")
     assert not tally.problems, "\n".join(tally.problems)
 
 

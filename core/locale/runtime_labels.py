@@ -13,8 +13,8 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark, do
 
 
 RUNTIME_LABELS = [
-    # Roles (core.web.ROLE_LABELS)
-    N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("企业管理员"), N_("学员"),
+    # Roles (core.values.ROLE_LABELS; a plugin's own roles are in its locale/)
+    N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("学员"),
     # Menu links (core defaults and tenant plugins)
     N_("我的"), N_("消息"), N_("修改密码"), N_("我的培训"), N_("个人档案"), N_("人脸核验"),
     N_("企业审核"), N_("学员管理"), N_("新闻公告"), N_("证书导入"), N_("证书管理"),
