@@ -67,7 +67,7 @@ def cert_number(tenant: Tenant, enrollment: Enrollment, course: Course, revision
 @hookspec
 def cert_issued(tenant: Tenant, certificate: Certificate, replaced: Certificate | None) -> None:
     """A certificate was issued and stored (its PDF and SHA-256 are final). ``replaced`` is the
-    certificate it voided (证书更新), or None for a first issue."""
+    certificate it voided (a renewal), or None for a first issue."""
 
 
 @hookspec

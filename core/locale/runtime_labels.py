@@ -27,7 +27,7 @@ RUNTIME_LABELS = [
     # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
     N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
     # Certificates: menu link, eligibility reasons, certificate and registry row statuses
-    N_("学时记录"), N_("学时审核通过后才可打印证书"), N_("在线考核合格后才可打印证书"), N_("有效"), N_("已作废"),
+    N_("学时记录"), N_("学时审核通过后才可获取证书"), N_("在线考核合格后才可获取证书"), N_("尚未生成证书，请先获取证书"), N_("有效"), N_("已作废"),
     N_("待上传"), N_("已上传"), N_("已退回"),
     # Exams: menu links and question types (core.exams.values.KINDS)
     N_("在线考核"), N_("题库管理"), N_("考核记录"), N_("单选"), N_("多选"), N_("判断"),
