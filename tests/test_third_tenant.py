@@ -17,6 +17,8 @@ import pypdf
 import pytest
 from PIL import Image
 
+from core.accounts.tables import Account
+from core.audit.tables import AuditEntry
 from core.certificates.fields import CertificateField
 from core.certificates.tables import Certificate
 from core.hookspecs import hookimpl
@@ -84,6 +86,9 @@ async def test_the_employee_number_signs_in_to_acme_only(client, platform, make_
     account, password, number = await employee(platform, make_account)
     assert (await client.post(f"/t/survey/signin/employee", {"username": number, "password": password})
             ).status_code == 404
+    assert client.cookies.get("xs_survey") is None  # no session in the other tenant
+    assert (await Account.objects().where(Account.id == account.id).first()).last_signin_at is None
+    assert await AuditEntry.count().where(AuditEntry.actor == account.id) == 0
 
 
 async def test_theme_dirs_serve_acmes_own_theme_on_its_pages_and_error_pages(client):
