@@ -110,7 +110,7 @@ class Crawl:
             english = {f"{w} in {text[:80]!r}" for text in page.texts for w in english_words(text)}
             if english:
                 self.problem(route, f"English: {'; '.join(sorted(english))}", url, source)
-        if page.lang not in (*_page_langs(url, r.status_code), "") or (page.lang == "" and "<html" in r.text[:200]):
+        if page.lang not in (*_page_langs(url), "") or (page.lang == "" and "<html" in r.text[:200]):
             self.problem(route, f"lang={page.lang!r}", url, source)
         for href, widget in [*((h, False) for h in [*page.links, *page.assets]), *((h, True) for h in page.widgets)]:
             target = internal(str(r.url), href)  # (a page's images are opened as its role)
@@ -125,12 +125,11 @@ class Crawl:
         return r.status_code
 
 
-def _page_langs(url: str, status: int) -> tuple[str, ...]:
-    """What a page of ``url`` may say it is: its tenant's language (zh-CN without a tenant); an
-    error page (core.errors) is zh-CN whatever the tenant speaks."""
+def _page_langs(url: str) -> tuple[str, ...]:
+    """What a page of ``url`` may say it is: its tenant's language (zh-CN without a tenant), its
+    error pages (core.errors) included."""
     slug = url.split("/")[2] if url.startswith("/t/") else ""
-    lang = "zh-CN" if LANGS.get(slug, "zh_CN") == "zh_CN" else "en"
-    return (lang, "zh-CN") if status >= 400 else (lang,)
+    return ("zh-CN" if LANGS.get(slug, "zh_CN") == "zh_CN" else "en",)
 
 
 async def _sign_in(client, platform, tenant, account: Account, password: str) -> None:

@@ -77,7 +77,12 @@ async def test_an_employee_signs_in_with_the_employee_number(client, platform, m
 
 async def test_a_malformed_employee_number_is_refused_at_its_field(client):
     r = await client.signin("acme", "employee", "Passw0rd-1", username="工号<script>")
-    assert r.status_code == 400  # (field errors are shown as the code gives them: the core does not translate them)
+    assert r.status_code == 400
+    # At its field, in the tenant's English (its own catalogue translates the plugin's message).
+    assert '<p class="error" role="alert">An employee number has 2 to 32 letters, digits or dashes</p>' in r.text
+    assert BAD_NUMBER not in r.text
+    await client.get("/t/acme/signin?lang=zh_CN")  # a visitor who picks Chinese (remembered) reads it in Chinese
+    r = await client.signin("acme", "employee", "Passw0rd-1", username="工号<script>")
     assert f'<p class="error" role="alert">{BAD_NUMBER}</p>' in r.text
 
 
