@@ -31,7 +31,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "hash_password": ("core.accounts.passwords", "hash_password"),
     "verify_password": ("core.accounts.passwords", "verify_password"),
     "upsert_account": ("core.accounts.services", "upsert_account"),
-    **{name: ("core.values", name) for name in ("DemoAccount", "DemoCourse", "DemoLesson", "MenuLink")},
+    **{name: ("core.values", name) for name in ("AccountRole", "DemoAccount", "DemoCourse", "DemoLesson", "MenuLink")},
     **{name: ("core.accounts.signin", name) for name in (
         "Field", "IdNumberPassword", "MobilePassword", "MobileSmsCode", "SigninFailed", "SigninMethod")},
     **{name: ("core.accounts.smscodes", name) for name in ("CodeError", "check_code", "count_code_request", "issue_code", "send_code")},

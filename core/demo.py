@@ -11,7 +11,7 @@ from core.hookcalls import collect
 from core.kernel import build_platform, deploy
 from core.review.demo import seed_demo_review
 from core.settings import Settings
-from core.values import ROLE_LABELS, DemoAccount
+from core.values import DemoAccount
 
 OPERATOR = DemoAccount("operator", "平台运营", "Operator-2026", username="operator")
 
@@ -64,7 +64,7 @@ async def create_demo(settings: Settings, base_url: str) -> list[str]:
                 sessions=platform.sessions,
             )
             extra = "（首次登录须修改密码）" if demo.must_change_password else ""
-            lines.append(f"  {ROLE_LABELS[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
+            lines.append(f"  {tenant.role_labels[demo.role]:<6} {demo.real_name:<6} {demo.signin}  密码 {demo.password}{extra}")
         lines += [f"  {line}" for line in await collect(hooks.tenant_demo_data, tenant=tenant)]
         demo_courses = [c for group in [await collect(hooks.tenant_demo_courses, tenant=tenant)] for c in group]
         if demo_courses:

@@ -1,5 +1,7 @@
-"""Error answers: Chinese HTML pages in the tenant's theme for every status (404, 405, 413, 403,
-other 4xx, 500, and 503 while Redis is unreachable), JSON only for a client that asked for it.
+"""Error answers: HTML pages in the tenant's theme for every status (404, 405, 413, 403, other
+4xx, 500, and 503 while Redis is unreachable), JSON only for a client that asked for it. They are
+written in Chinese and shown in the visitor's language (the tenant's, or the one picked): English
+from the tenant's catalogue for an English tenant such as Acme.
 
 Litestar's own answers are English JSON (``{"status_code":500,"detail":"Internal Server Error"}``);
 ``HANDLERS`` replaces them all: by exception class, with ``HTTPException`` for the statuses not
@@ -22,12 +24,16 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.files.limits import MAX_UPLOAD_BYTES
 from core.files.storage import StorageUnavailable
+from core.i18n import DEFAULT_LANGUAGE, pick_language
 from core.themes import static_url
 from core.web import VIA_HOST, is_htmx, platform_of
 
 FAVICON = "/static/core/favicon.svg"
 RETRY_AFTER_SECONDS = 30  # what a 503 asks a client to wait before trying again
 BUSY = "系统繁忙，请稍等片刻后刷新页面再试。"
+_AGAIN = "请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。"
+TOO_LARGE = "本页一次最多可上传 %(size)s MB（所选文件合计），每张照片不超过 %(photo)s MB。" + _AGAIN
+TOO_LARGE_UNKNOWN = "本页一次可上传的文件有上限（所选文件合计），每张照片不超过 %(photo)s MB。" + _AGAIN
 log = logging.getLogger("xueshi.app")
 
 
@@ -63,19 +69,32 @@ def _tenant_css(request: Request, tenant: Any) -> list[str]:
     return urls
 
 
+def _translator(request: Request, tenant: Any) -> tuple[str, Any]:
+    """The page's language (as ``resolve_request`` picked it, else the tenant's unless the visitor
+    picked one) and its catalogue lookup."""
+    lang = request.state.get("lang") or pick_language(
+        request.cookies.get("xs_lang"), request.query_params.get("lang"),
+        tenant.spec.language if tenant else DEFAULT_LANGUAGE)
+    return lang, platform_of(request).templates.gettext_for(tenant.slug if tenant else None, lang)
+
+
 def error_page(request: Request, status_code: int, heading: str, message: str,
-               headers: dict[str, str] | None = None) -> Response:
+               headers: dict[str, str] | None = None, **variables: Any) -> Response:
     """An error page in the tenant's theme, with its header (logo and name) and footer, in plain
-    HTML: exception handlers are synchronous in Litestar, so not a template. Everything shown is
-    escaped here; htmx requests get a fragment for the widget that asked, a client that asked
-    for JSON (``Accept``) gets ``{"status_code", "detail"}`` with the same Chinese message."""
+    HTML: exception handlers are synchronous in Litestar, so not a template. ``heading`` and
+    ``message`` are Chinese msgids (``message`` formatted with ``variables`` after translation),
+    shown in the visitor's language. Everything shown is escaped here; htmx requests get a
+    fragment for the widget that asked, a client that asked for JSON (``Accept``) gets
+    ``{"status_code", "detail"}`` with the same message."""
+    tenant, base = _page_tenant(request)
+    lang, _ = _translator(request, tenant)
+    heading, message = _(heading), _(message) % variables
     if wants_json(request):
         return Response(content={"status_code": status_code, "detail": message}, status_code=status_code,
                         media_type="application/json", headers=headers)
     if is_htmx(request):
         return Response(content=f'<p class="error" role="alert">{html.escape(message)}</p>',
                         status_code=status_code, media_type="text/html", headers=headers)
-    tenant, base = _page_tenant(request)
     e = html.escape
     name = e(tenant.name) if tenant else "学时培训平台"
     css = ["/static/core/css/app.css", *(_tenant_css(request, tenant) if tenant else [])]
@@ -83,7 +102,7 @@ def error_page(request: Request, status_code: int, heading: str, message: str,
     logo = (f'<img class="logo" src="{e(static_url(tenant.spec.theme, "logo.svg"))}" alt="">'
             if tenant else "")
     body = (
-        f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<!doctype html><html lang="{"zh-CN" if lang == DEFAULT_LANGUAGE else e(lang)}"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<link rel="icon" href="{FAVICON}" type="image/svg+xml">{links}'
         f"<title>{e(heading)} · {name}</title></head><body>"
@@ -91,7 +110,7 @@ def error_page(request: Request, status_code: int, heading: str, message: str,
         f'<span class="brand-name">{name}</span></a></div></header>'
         f'<main class="container"><section class="card narrow"><h1>{e(heading)}</h1>'
         f"<p>{e(message)}</p>"
-        f'<p><a href="{e(base)}/">返回首页</a></p></section></main>'
+        f'<p><a href="{e(base)}/">{e(_("返回首页"))}</a></p></section></main>'
         f'<footer class="site-footer"><p>{name}</p></footer></body></html>'
     )
     return Response(content=body, status_code=status_code, media_type="text/html", headers=headers)
@@ -109,11 +128,10 @@ def _too_large(request: Request, exc: Exception) -> Response:
         limit = request.route_handler.resolve_request_max_body_size()
     except Exception:  # noqa: BLE001  (no route resolved: the app-wide default)
         limit = None
-    size = f"{limit / (1024 * 1024):.0f} MB" if limit else "上限"
-    return error_page(
-        request, 413, "上传的文件太大",
-        f"本页一次最多可上传 {size}（所选文件合计），每张照片不超过 {MAX_UPLOAD_BYTES // (1024 * 1024)} MB。"
-        "请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。")
+    photo = MAX_UPLOAD_BYTES // (1024 * 1024)
+    if not limit:
+        return error_page(request, 413, "上传的文件太大", TOO_LARGE_UNKNOWN, photo=photo)
+    return error_page(request, 413, "上传的文件太大", TOO_LARGE, size=f"{limit / (1024 * 1024):.0f}", photo=photo)
 
 
 def _method_not_allowed(request: Request, exc: MethodNotAllowedException) -> Response:

@@ -4,8 +4,11 @@ Catalogues are ``.po`` files under ``core/locale`` and a plugin's ``locale`` fol
 next to the plugin's module: ``<package>/locale/en/LC_MESSAGES/messages.po``), read with Babel at
 startup, so there is no compile step to forget. A tenant's pages read the core's catalogue, then
 the global plugins', then its own plugin's: the later translation of a message wins, so a tenant
-plugin may also reword the core's English for its own pages. A tenant plugin names its visitors'
-language in ``TenantSpec.language`` (zh-CN unless it says otherwise).
+plugin may also reword the core's English for its own pages. The Chinese pages need no catalogue
+(the msgids are the Chinese text), but a plugin may bring ``locale/zh_CN/LC_MESSAGES/messages.po``
+to reword the core's neutral Chinese in its organisation's words (the construction group's
+打印证书 for the core's 获取证书). A tenant plugin names its visitors' language in
+``TenantSpec.language`` (zh-CN unless it says otherwise).
 """
 
 from __future__ import annotations
@@ -34,9 +37,8 @@ def plugin_locale_dir(plugin: object) -> Path | None:
 
 def load_translations(lang: str, extra_dirs: list[Path] = ()) -> gettext.NullTranslations:
     """``lang``'s catalogue: the core's merged with each of ``extra_dirs`` in turn (a later
-    folder's translation of a message wins)."""
-    if lang == DEFAULT_LANGUAGE:
-        return gettext.NullTranslations()  # msgids are the Chinese text
+    folder's translation of a message wins). The core has no Chinese catalogue (its msgids are
+    the Chinese text); a plugin's rewords them."""
     merged: Translations | None = None
     for folder in (LOCALE_DIR, *extra_dirs):
         po = folder / lang / "LC_MESSAGES" / "messages.po"

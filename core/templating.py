@@ -152,6 +152,7 @@ class Templates:
         self.base.globals["upload_limits"] = UPLOAD_LIMITS
         catalogues: dict[tuple[str, tuple[Path, ...]], Any] = {}  # tenants with the same folders share one
         self._envs: dict[tuple[str | None, str], Environment] = {}
+        self._gettext: dict[tuple[str | None, str], Callable[[str], str]] = {}
         core_loader = FileSystemLoader(CORE_TEMPLATES)
         for slug in [None, *tenant_dirs]:
             folders: list[Path] = []
@@ -183,10 +184,19 @@ class Templates:
                 env.extensions["jinja2.ext.InternationalizationExtension"]._install(trans, newstyle=True)
                 env.extensions[LiteralTranslations.identifier].translations = trans
                 env.globals["_"] = _gettext(trans.gettext)
+                # A message computed at run time (a field's error): translated when the catalogue
+                # has it, never %-formatted (it may hold a typed value with a %).
+                env.globals["_text"] = trans.gettext
                 self._envs[(slug, lang)] = env
+                self._gettext[(slug, lang)] = trans.gettext
 
     def env_for(self, slug: str | None, lang: str) -> Environment:
         return self._envs.get((slug, lang)) or self._envs[(slug, "zh_CN")]
+
+    def gettext_for(self, slug: str | None, lang: str) -> Callable[[str], str]:
+        """The catalogue lookup of tenant ``slug``'s pages in ``lang``, for text built outside a
+        template (the error pages, ``core.errors``)."""
+        return self._gettext.get((slug, lang)) or self._gettext[(slug, "zh_CN")]
 
     def names_used(self, slug: str | None, name: str) -> frozenset[str] | None:
         """The context names template ``name`` of tenant ``slug`` may look up, with those of every

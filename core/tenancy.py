@@ -14,6 +14,7 @@ import msgspec
 
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from core.tenant_time import DEFAULT_ZONE, zone_named
+from core.values import ROLE_LABELS, TENANT_ROLES, AccountRole
 
 T = TypeVar("T")
 
@@ -300,6 +301,13 @@ class Tenant:
     id: int | None = None
     extra: dict = field(default_factory=dict)
     sections: dict[str, msgspec.Struct] = field(default_factory=dict)  # plugins' rules sections
+    # Roles its accounts may hold: the core's and those its plugins declare (``account_roles``).
+    roles: dict[str, AccountRole] = field(default_factory=lambda: {r.name: r for r in TENANT_ROLES})
+
+    @property
+    def role_labels(self) -> dict[str, str]:
+        """Chinese label by role name: the tenant's roles and the platform operator's."""
+        return {**ROLE_LABELS, **{name: role.label for name, role in self.roles.items()}}
 
     def section(self, key: str) -> Any:
         """A plugin's validated rules section (declared with ``tenant_rules_sections``)."""

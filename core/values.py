@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-ROLES = ("operator", "tenant_admin", "reviewer", "enterprise_admin", "learner")
 
-ROLE_LABELS = {
-    "operator": "平台运营",
-    "tenant_admin": "机构管理员",
-    "reviewer": "审核员",
-    "enterprise_admin": "企业管理员",
-    "learner": "学员",
-}
+@dataclass(frozen=True)
+class AccountRole:
+    """A role an account of a tenant holds: the core's (``TENANT_ROLES``) or one a plugin declares
+    with the ``account_roles`` hook."""
+
+    name: str  # stored in Account.role
+    label: str  # Chinese, shown in the header, 账号管理 and 操作日志
+    landing: str | None = None  # where sign-in lands (relative to the tenant's base); None: the
+    # first menu link of this role (as the tenant's plugins order it), or 我的 when it has none
+
+
+TENANT_ROLES = (
+    AccountRole("tenant_admin", "机构管理员"),
+    AccountRole("reviewer", "审核员"),
+    AccountRole("learner", "学员", landing="/me"),
+)
+
+ROLES = ("operator", *(r.name for r in TENANT_ROLES))  # the core's roles; plugins add their own
+
+ROLE_LABELS = {"operator": "平台运营", **{r.name: r.label for r in TENANT_ROLES}}
 
 
 @dataclass(frozen=True)

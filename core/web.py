@@ -239,7 +239,7 @@ async def render(request: Request, template: str, context: Mapping[str, Any] | N
         "tenant": tenant,
         "tenants": list(p.tenants),
         "account": account,
-        "role_label": ROLE_LABELS.get(account.role, "") if account else "",
+        "role_label": (tenant.role_labels if tenant else ROLE_LABELS).get(account.role, "") if account else "",
         "base": base_of(request),
         "csrf_token": ScopeState.from_scope(request.scope).csrf_token or "",
         "lang": state.get("lang", "zh_CN"),

@@ -15,7 +15,7 @@ import pytest
 from litestar import Request, get
 from litestar.testing import AsyncTestClient
 
-from core import JobSpec, MenuLink, MobilePassword, TenantSpec, collect, hookimpl
+from core import AccountRole, JobSpec, MenuLink, MobilePassword, TenantSpec, collect, hookimpl
 from core.accounts.services import upsert_account
 from core.app import create_app
 from core.capabilities import flow_of
@@ -39,7 +39,11 @@ async def company_job(ctx, *, tenant: str) -> str:
 
 
 class EnterprisePages:
-    """A global plugin with one page, one menu link and one job of the enterprise flow."""
+    """A global plugin with one role, one page, one menu link and one job of the enterprise flow."""
+
+    @hookimpl
+    def account_roles(self):
+        return [AccountRole("enterprise_admin", "企业管理员")]
 
     @hookimpl
     def register_routes(self):

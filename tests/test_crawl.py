@@ -22,12 +22,10 @@ import pytest
 from core.accounts.tables import Account
 from core.demo import OPERATOR, create_demo
 from core.hookcalls import collect
-from core.values import ROLES
 from tests.crawl_pages import Page, Tally, english_words, fills, get_routes, has_chinese, internal, param_values, route_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PER_ROUTE = 3  # pages of one route one role opens by following links (a list links 100 learners)
-CRAWL_ROLES = ("anonymous", "learner", "enterprise_admin", "reviewer", "tenant_admin")
 
 # Findings that are another issue's feature, each named narrowly, with the issue in a comment:
 # (role, route, kind), e.g. ("survey:tenant_admin", "/t/survey/admin/learners", "HTTP 500") or
@@ -112,7 +110,7 @@ class Crawl:
             english = {f"{w} in {text[:80]!r}" for text in page.texts for w in english_words(text)}
             if english:
                 self.problem(route, f"English: {'; '.join(sorted(english))}", url, source)
-        if page.lang not in (*_page_langs(url, r.status_code), "") or (page.lang == "" and "<html" in r.text[:200]):
+        if page.lang not in (*_page_langs(url), "") or (page.lang == "" and "<html" in r.text[:200]):
             self.problem(route, f"lang={page.lang!r}", url, source)
         for href, widget in [*((h, False) for h in [*page.links, *page.assets]), *((h, True) for h in page.widgets)]:
             target = internal(str(r.url), href)  # (a page's images are opened as its role)
@@ -127,12 +125,11 @@ class Crawl:
         return r.status_code
 
 
-def _page_langs(url: str, status: int) -> tuple[str, ...]:
-    """What a page of ``url`` may say it is: its tenant's language (zh-CN without a tenant); an
-    error page (core.errors) is zh-CN whatever the tenant speaks."""
+def _page_langs(url: str) -> tuple[str, ...]:
+    """What a page of ``url`` may say it is: its tenant's language (zh-CN without a tenant), its
+    error pages (core.errors) included."""
     slug = url.split("/")[2] if url.startswith("/t/") else ""
-    lang = "zh-CN" if LANGS.get(slug, "zh_CN") == "zh_CN" else "en"
-    return (lang, "zh-CN") if status >= 400 else (lang,)
+    return ("zh-CN" if LANGS.get(slug, "zh_CN") == "zh_CN" else "en",)
 
 
 async def _sign_in(client, platform, tenant, account: Account, password: str) -> None:
@@ -157,8 +154,8 @@ async def _accounts(platform, tenant, make_account) -> dict[str, tuple[Account, 
         field = "id_number" if demo.id_number else "mobile" if demo.mobile else "username"
         chosen[demo.role] = (await Account.objects().where(
             (Account.tenant == tenant.id) & (getattr(Account, field) == getattr(demo, field))).first(), demo.password)
-    for i, role in enumerate(ROLES):  # (a username too, for a tenant that signs in by one: Acme's employee number)
-        if role != "operator" and role not in chosen:
+    for i, role in enumerate(tenant.roles):  # (a username too, for a tenant that signs in by one: Acme's employee number)
+        if role not in chosen:
             chosen[role] = await make_account(tenant.slug, role=role, real_name="巡检账号",
                                               username=f"XS-{tenant.slug}-{i}".upper())
     return chosen
@@ -177,10 +174,13 @@ async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_s
     tally, assets = Tally(), set()
     shared = [r for r in routes if not r.path.startswith("/t/")]
     LANGS.update({t.slug: t.spec.language for t in platform.tenants})
+    roles_crawled = 0
     for tenant in platform.tenants:
         mine = [r for r in routes if r.path.startswith(f"/t/{tenant.slug}/") or r.path == f"/t/{tenant.slug}"]
         accounts = await _accounts(platform, tenant, make_account)
-        for role in CRAWL_ROLES:
+        crawled_roles = ("anonymous", *tenant.roles)  # the core's roles and the tenant's plugins' own
+        roles_crawled += len(crawled_roles)
+        for role in crawled_roles:
             client.http.cookies.clear()
             account, password = accounts.get(role, (None, ""))
             if account is not None:
@@ -199,8 +199,9 @@ async def test_every_page_of_every_role_is_chinese_html_and_no_link_is_dead(xs_s
         if r.status_code != 200:
             tally.problems.append(f"asset {url}: HTTP {r.status_code}")
     tenants = len(list(platform.tenants))
-    print(f"\ncrawl: {len(tally.opened)} routes × roles opened ({len(routes)} GET routes; {tenants} tenants × "
-          f"{len(CRAWL_ROLES)} roles and the operator), {tally.requests} requests, {len(assets)} files they load")
+    print(f"\ncrawl: {len(tally.opened)} routes × roles opened ({len(routes)} GET routes; {roles_crawled} roles "
+          f"(the visitor's included) over {tenants} tenants, and the operator), {tally.requests} requests, "
+          f"{len(assets)} files they load")
     assert not tally.problems, "\n".join(tally.problems)
 
 

@@ -170,7 +170,7 @@ async def test_tenant_admin_lands_on_the_dashboard_and_its_export_holds_what_it_
 
 
 async def test_dashboards_are_for_their_roles_only(client, platform, make_account):
-    for role in ("learner", "reviewer", "enterprise_admin"):
+    for role in ("learner", "reviewer"):
         account, password = await make_account("construction", role=role)
         client.http.cookies.clear()
         await sign_in(client, "construction", account, password)

@@ -1,6 +1,6 @@
-"""Errors are Chinese pages in the tenant's theme (404, 405, 403, 500, and 503 while Redis is
-unreachable), JSON only for a client that asked for JSON; sessions survive a Redis restart when
-Redis keeps its data (docs/operations.md)."""
+"""Errors are pages in the tenant's theme and language (404, 405, 403, 500, and 503 while Redis
+is unreachable; Chinese here, English in test_english_tenant.py), JSON only for a client that
+asked for JSON; sessions survive a Redis restart when Redis keeps its data (docs/operations.md)."""
 
 from __future__ import annotations
 

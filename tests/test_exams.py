@@ -476,8 +476,12 @@ async def test_a_question_edited_during_an_open_attempt_breaks_nothing(client, l
             Question.id == q.id)
         assert (await client.get(f"{T}/exams/attempts/{attempt_id}")).status_code == 200
         assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("D")]])).status_code == 400  # gone
+        assert (await ExamAnswer.objects().where(ExamAnswer.id == a.id).first()).chosen == ""  # nothing kept
         assert (await save(client, attempt_id, a.seq, [LETTERS[a.order.index("A")]])).status_code == 200
+        assert (await ExamAnswer.objects().where(ExamAnswer.id == a.id).first()).chosen == "A"
         assert (await client.post(f"{T}/exams/attempts/{attempt_id}/submit", data=CONFIRM)).status_code == 303
+        done = await ExamAttempt.objects().where(ExamAttempt.id == attempt_id).first()
+        assert done.status == "submitted" and done.score_centi is not None
     finally:
         await Question.update({Question.kind: q.kind, Question.options: q.options, Question.answer: q.answer}).where(
             Question.id == q.id)

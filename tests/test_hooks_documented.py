@@ -1,4 +1,4 @@
-"""Every hook in core/hookspecs.py is documented in docs/hooks.md under its exact signature and
+"""Every hook in core/hookspecs/ is documented in docs/hooks.md under its exact signature and
 has a test named after it (``test_<hook>`` or ``test_<hook>_…``) under tests/ or plugins/*/tests/."""
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def test_hook_is_documented_with_its_signature(name):
     actual = signature_of(_specs()[name])
     assert name in documented, f"docs/hooks.md has no heading for hook {name}; add: ### {actual}"
     assert documented[name] == actual, (
-        f"docs/hooks.md documents {documented[name]!r} but core/hookspecs.py says {actual!r}"
+        f"docs/hooks.md documents {documented[name]!r} but core/hookspecs says {actual!r}"
     )
 
 
@@ -87,3 +87,14 @@ def test_signature_check_catches_a_difference():
     def roster_link_profile(tenant, profile) -> bool | None: ...
 
     assert signature_of(roster_link_profile) != _documented()["roster_link_profile"]
+
+
+def test_every_spec_of_the_area_modules_is_in_core_hookspecs():
+    """pluggy reads the specs from ``core.hookspecs``: one defined in an area module but not
+    imported there would never be registered (a plugin implementing it stops startup)."""
+    found = set()
+    for path in (REPO / "core" / "hookspecs").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        found |= {node.name for node in tree.body if isinstance(node, ast.FunctionDef)
+                  and any("hookspec" in ast.unparse(d) for d in node.decorator_list)}
+    assert found and found == set(_specs())

@@ -9,7 +9,6 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from core.i18n import LOCALE_DIR
-from core.web import ROLE_LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 BABEL_CFG = LOCALE_DIR / "babel.cfg"
@@ -60,12 +59,12 @@ async def test_labels_from_the_running_app_are_translated(platform):
     missing = set()
     for tenant in platform.tenants:
         hooks = platform.hooks(tenant)
-        labels = set(ROLE_LABELS.values())
+        labels = set(tenant.role_labels.values())
         for method in await collect(hooks.signin_methods, tenant=tenant):
             labels.add(method.label)
             for field in method.fields:
                 labels.update(x for x in (field.label, field.placeholder) if x)
-        for role in ROLE_LABELS:
+        for role in tenant.role_labels:
             account = Account(tenant=tenant.id, role=role, real_name="测试")
             for link in await collect(hooks.menu_links, tenant=tenant, account=account):
                 labels.add(link.label)

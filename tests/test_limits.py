@@ -17,7 +17,8 @@ import pytest
 from litestar.stores.file import FileStore
 
 from core.accounts import passwords, smscodes
-from core.accounts.tables import SmsCode
+from core.accounts.tables import Account, SmsCode
+from core.audit.tables import AuditEntry
 from core.limits import Counter
 from core.notify.tables import Notification
 from core.testing.ids import fake_mobile
@@ -186,6 +187,12 @@ async def test_right_password_among_simultaneous_wrong_ones_is_judged_by_its_tur
     answers = await asyncio.gather(*attempts)
     assert not any(r.status_code >= 500 for r in answers)
     assert sum(r.status_code in (303, 400) for r in answers) <= p.settings.lockout_failures + 1
+    # A sign-in is recorded (and the account's last sign-in set) exactly when the right password got through.
+    signed_in = sum(r.status_code == 303 for r in answers)
+    assert signed_in <= 1
+    assert await AuditEntry.count().where((AuditEntry.actor == account.id) & (AuditEntry.action == "signin")) == signed_in
+    row = await Account.objects().where(Account.id == account.id).first()
+    assert (row.last_signin_at is not None) == bool(signed_in)
 
 
 async def test_per_address_sign_in_rate_is_enforced_under_concurrency(http, make_account):

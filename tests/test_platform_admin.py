@@ -9,6 +9,7 @@ import re
 
 from core.accounts.services import upsert_account
 from core.accounts.tables import Account
+from core.audit.tables import AuditEntry
 
 _n = itertools.count(random.SystemRandom().randrange(1000, 9000))
 
@@ -73,6 +74,11 @@ async def test_empty_username_is_reported_at_the_field(client):
 
 async def test_platform_signin_needs_csrf(client):
     username, password = await _operator()
+    operator = await Account.objects().where(Account.tenant.is_null() & (Account.username == username)).first()
+    before = await AuditEntry.count().where((AuditEntry.actor == operator.id) & (AuditEntry.action == "platform.signin"))
     await client.get("/platform/signin")
     r = await client.post("/platform/signin", {"username": username, "password": password}, csrf=False)
     assert r.status_code == 403
+    assert await AuditEntry.count().where((AuditEntry.actor == operator.id)
+                                          & (AuditEntry.action == "platform.signin")) == before  # no sign-in
+    assert (await client.get("/platform/", follow_redirects=False)).headers["location"] == "/platform/signin"

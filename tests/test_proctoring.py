@@ -162,10 +162,11 @@ async def test_no_portrait_is_refused_with_a_clear_message(client, platform, mak
 
 
 async def test_other_roles_do_not_see_the_face_pages(client, make_account):
-    account, password = await make_account("facecheck", role="enterprise_admin")
+    account, password = await make_account("facecheck", role="reviewer")
     await client.signin("facecheck", "mobile", password, mobile=account.mobile)
     assert (await client.get("/t/facecheck/face/check")).status_code == 404
     assert (await challenge(client)).status_code == 404
+    assert await FaceVerification.count().where(FaceVerification.account == account.id) == 0  # no challenge made
 
 
 async def test_real_clip_passes_and_is_stored_with_evidence(client, platform, make_account):

@@ -1,5 +1,7 @@
 """Sign-in through the real forms: methods per tenant, lockout, first-sign-in password change."""
 
+from core.accounts.tables import Account
+from core.audit.tables import AuditEntry
 from core.testing.ids import fake_id_number
 
 
@@ -62,6 +64,11 @@ async def test_post_without_csrf_token_is_refused(client, make_account):
     await client.get("/t/survey/signin")
     r = await client.post("/t/survey/signin/mobile", {"mobile": account.mobile, "password": password}, csrf=False)
     assert r.status_code == 403
+    # Refused before the handler: no session, no sign-in recorded, the password not even tried.
+    assert "xs_survey" not in r.cookies and client.cookies.get("xs_survey") is None
+    assert (await Account.objects().where(Account.id == account.id).first()).last_signin_at is None
+    assert await AuditEntry.count().where(AuditEntry.actor == account.id) == 0
+    assert (await client.get("/t/survey/me", follow_redirects=False)).status_code in (302, 303)
 
 
 async def test_session_is_rotated_and_signout_ends_it(client, make_account):

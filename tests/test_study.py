@@ -227,8 +227,13 @@ async def test_staff_change_a_learners_mobile_audited_with_an_sms_to_the_new_num
 async def test_a_learner_cannot_change_a_mobile(client, make_account):
     learner, password = await make_account("construction")
     await client.signin("construction", "id", password, id_number=learner.id_number)
-    r = await client.post(f"{T}/admin/learners/{learner.id}/mobile", {"mobile": fake_mobile()})
+    new = fake_mobile()
+    r = await client.post(f"{T}/admin/learners/{learner.id}/mobile", {"mobile": new})
     assert r.status_code == 404
+    assert (await Account.objects().where(Account.id == learner.id).first()).mobile == learner.mobile  # unchanged
+    assert await AuditEntry.count().where((AuditEntry.action == "learner.mobile_changed")
+                                          & (AuditEntry.object_id == str(learner.id))) == 0
+    assert await Notification.count().where(Notification.recipient == new) == 0  # no SMS to the new number
 
 
 # --- courses, import, enrolment --------------------------------------------------------------

@@ -17,6 +17,8 @@ import pypdf
 import pytest
 from PIL import Image
 
+from core.accounts.tables import Account
+from core.audit.tables import AuditEntry
 from core.certificates.fields import CertificateField
 from core.certificates.tables import Certificate
 from core.hookspecs import hookimpl
@@ -75,7 +77,12 @@ async def test_an_employee_signs_in_with_the_employee_number(client, platform, m
 
 async def test_a_malformed_employee_number_is_refused_at_its_field(client):
     r = await client.signin("acme", "employee", "Passw0rd-1", username="工号<script>")
-    assert r.status_code == 400  # (field errors are shown as the code gives them: the core does not translate them)
+    assert r.status_code == 400
+    # At its field, in the tenant's English (its own catalogue translates the plugin's message).
+    assert '<p class="error" role="alert">An employee number has 2 to 32 letters, digits or dashes</p>' in r.text
+    assert BAD_NUMBER not in r.text
+    await client.get("/t/acme/signin?lang=zh_CN")  # a visitor who picks Chinese (remembered) reads it in Chinese
+    r = await client.signin("acme", "employee", "Passw0rd-1", username="工号<script>")
     assert f'<p class="error" role="alert">{BAD_NUMBER}</p>' in r.text
 
 
@@ -84,6 +91,9 @@ async def test_the_employee_number_signs_in_to_acme_only(client, platform, make_
     account, password, number = await employee(platform, make_account)
     assert (await client.post(f"/t/survey/signin/employee", {"username": number, "password": password})
             ).status_code == 404
+    assert client.cookies.get("xs_survey") is None  # no session in the other tenant
+    assert (await Account.objects().where(Account.id == account.id).first()).last_signin_at is None
+    assert await AuditEntry.count().where(AuditEntry.actor == account.id) == 0
 
 
 async def test_theme_dirs_serve_acmes_own_theme_on_its_pages_and_error_pages(client):

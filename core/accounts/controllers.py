@@ -96,18 +96,15 @@ async def signin_submit(request: Request, platform: Platform, tenant: Tenant, me
     return await start_session(request, account, target)
 
 
-STAFF_LANDING = ("reviewer", "tenant_admin")
-
-
 async def work_page(platform: Platform, tenant: Tenant, account: Account) -> str:
-    """Where sign-in lands: staff on their first own menu link (a reviewer on the review queue, a
-    tenant admin on the first page of their admin menu, as the tenant's plugins order it), everyone
-    else on 我的."""
-    if account.role in STAFF_LANDING:
-        own = [m for m in await menu_for(platform.hooks(tenant), tenant, account) if account.role in m.roles]
-        if own:
-            return own[0].href
-    return "/me"
+    """Where sign-in lands: the landing page of the account's role (``AccountRole.landing``: 我的
+    for a learner), else the first menu link of its own role (a reviewer on the review queue, a
+    tenant admin on the first page of their admin menu, as the tenant's plugins order it), else 我的."""
+    role = tenant.roles.get(account.role)
+    if role is not None and role.landing:
+        return role.landing
+    own = [m for m in await menu_for(platform.hooks(tenant), tenant, account) if account.role in m.roles]
+    return own[0].href if own else "/me"
 
 
 @post("/sms/code")

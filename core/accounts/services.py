@@ -7,7 +7,6 @@ from core.accounts.sessions import Sessions
 from core.accounts.tables import Account
 from core.db.scoped import scoped
 from core.tenancy import Tenant
-from core.values import ROLES
 
 
 async def upsert_account(
@@ -27,8 +26,8 @@ async def upsert_account(
 
     Resetting an existing account's password ends its sessions when ``sessions`` (the platform's)
     is given; every caller that has a platform passes it."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+    if role not in (tenant.roles if tenant else ("operator",)):
+        raise ValueError(f"unknown role {role!r}{f' in tenant {tenant.slug!r}' if tenant else ''}")
     query = scoped(Account, tenant).objects() if tenant else \
         Account.objects().where(Account.tenant.is_null())  # platform operators have no tenant
     if id_number:

@@ -17,7 +17,6 @@ from core.identity import InvalidIdentity, normalize_id_number, normalize_mobile
 from core.kernel import Platform
 from core.roster.tables import LearnerProfile
 from core.tenancy import Tenant
-from core.values import ROLE_LABELS
 from core.web import form_fields, redirect, render, roles
 
 ADMIN = [roles("tenant_admin")]
@@ -36,7 +35,7 @@ async def signin_identifiers(platform: Platform, tenant: Tenant) -> set[str]:
 async def _index(request: Request, platform: Platform, tenant: Tenant, status_code: int = 200,
                  errors: dict | None = None, form: dict | None = None) -> Response:
     return await render(request, "staff/index.html", {
-        "staff": await staff.list_staff(tenant), "roles": staff.staff_roles(tenant), "role_labels": ROLE_LABELS,
+        "staff": await staff.list_staff(tenant), "roles": staff.staff_roles(tenant), "role_labels": tenant.role_labels,
         "reviewers": await staff.active_count(tenant, "reviewer"),
         "needs": await signin_identifiers(platform, tenant), "errors": errors or {}, "form": form or {},
         "notice": NOTICES.get(request.query_params.get("done", ""), ""),
@@ -66,7 +65,7 @@ async def staff_create(request: Request, platform: Platform, tenant: Tenant, hoo
 async def _edit(request: Request, tenant: Tenant, member: Account, status_code: int = 200,
                 errors: dict | None = None) -> Response:
     return await render(request, "staff/edit.html", {
-        "member": member, "roles": staff.staff_roles(tenant), "role_labels": ROLE_LABELS, "errors": errors or {},
+        "member": member, "roles": staff.staff_roles(tenant), "role_labels": tenant.role_labels, "errors": errors or {},
         "notice": NOTICES.get(request.query_params.get("done", ""), ""),
     }, status_code=status_code)
 

@@ -74,7 +74,7 @@ class Account(Table, tablename="account"):
     """
 
     tenant = ForeignKey(references=TenantRow, null=True)
-    role = Varchar(length=32)  # operator | tenant_admin | reviewer | enterprise_admin | learner
+    role = Varchar(length=32)  # operator, a role of core.values.TENANT_ROLES or one a plugin declares (account_roles)
     real_name = Varchar(length=100, default="")
     id_number = Varchar(length=18, null=True, default=None)
     mobile = Varchar(length=11, null=True, default=None)

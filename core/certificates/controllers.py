@@ -1,4 +1,4 @@
-"""Certificate pages: the learner's 打印证书 / 证书更新 / 学时记录, the public verification page
+"""Certificate pages: the learner's 获取证书 / 重新生成证书 / 学时记录, the public verification page
 (no sign-in, rate limited), and the tenant admin's 证书管理 (batch job, registry reports)."""
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ async def _certificate_page(request: Request, hooks: Hooks, tenant: Tenant, enro
 @get("/certificates/{enrollment_id:int}", guards=LEARNER)
 async def certificate_page(request: Request, hooks: Hooks, tenant: Tenant, account: Account,
                            enrollment_id: int) -> Response:
-    """打印证书: the certificate of one enrolment (view, download, 证书更新)."""
+    """获取证书: the certificate of one enrolment (view, download, 重新生成证书)."""
     return await _certificate_page(request, hooks, tenant, await _own_enrollment(tenant, account, enrollment_id))
 
 
@@ -76,11 +76,11 @@ async def certificate_issue(request: Request, platform: Platform, hooks: Hooks, 
 @post("/certificates/{enrollment_id:int}/renew", guards=LEARNER)
 async def certificate_renew(request: Request, platform: Platform, hooks: Hooks, tenant: Tenant, account: Account,
                             enrollment_id: int) -> Response:
-    """证书更新: a new certificate number; the old certificate becomes void."""
+    """重新生成证书: a new certificate number; the old certificate becomes void."""
     enrollment = await _own_enrollment(tenant, account, enrollment_id)
     certificate = await services.current(tenant, enrollment.id)
     if certificate is None:
-        return await _certificate_page(request, hooks, tenant, enrollment, 409, error="尚未生成证书，请先点击【打印证书】")
+        return await _certificate_page(request, hooks, tenant, enrollment, 409, error="尚未生成证书，请先获取证书")
     try:
         row = await services.renew(platform, hooks, tenant, certificate)
     except services.NotEligible as exc:

@@ -56,9 +56,9 @@ class Eligibility:
 async def eligibility(hooks: Hooks, tenant: Tenant, enrollment: Enrollment) -> Eligibility:
     """The one rule for a certificate: review approved, and the exam cleared where needed."""
     if enrollment.status != "approved":
-        return Eligibility(False, "学时审核通过后才可打印证书")
+        return Eligibility(False, "学时审核通过后才可获取证书")
     if not await exam_cleared(tenant, enrollment, hooks):
-        return Eligibility(False, "在线考核合格后才可打印证书")
+        return Eligibility(False, "在线考核合格后才可获取证书")
     return Eligibility(True)
 
 
@@ -220,7 +220,7 @@ async def issue(platform: Any, hooks: Hooks, tenant: Tenant, enrollment: Enrollm
 
 
 async def renew(platform: Any, hooks: Hooks, tenant: Tenant, certificate: Certificate) -> Certificate:
-    """证书更新: a new certificate (new number and code) for the same enrolment; the old one is
+    """重新生成证书: a new certificate (new number and code) for the same enrolment; the old one is
     voided in the same transaction. Renewing a void certificate returns its live successor."""
     if certificate.status != "valid":
         found = await current(tenant, certificate.enrollment)
@@ -303,5 +303,5 @@ async def verify(tenant: Tenant, code: str) -> Verification | None:
 
 
 async def printable_enrolments(hooks: Hooks, tenant: Tenant, enrolments: list[Enrollment]) -> set[int]:
-    """The ids of ``enrolments`` whose certificate may be printed (the 打印证书 button)."""
+    """The ids of ``enrolments`` whose certificate may be printed (the 获取证书 button)."""
     return {e.id for e in enrolments if (await eligibility(hooks, tenant, e)).ok}

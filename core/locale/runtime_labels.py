@@ -1,7 +1,8 @@
 """Strings defined in Python but translated where templates show them.
 
-Templates call ``_(link.label)``, ``_(m.label)``, ``_(role_label)``, ``_(notice)`` and the
-``field()`` macro's ``_(label)`` / ``_(placeholder)``: the extractor cannot see those values, so
+Templates call ``_(link.label)``, ``_(m.label)``, ``_(role_label)``, ``_(notice)``, the
+``field()`` macro's ``_(label)`` / ``_(placeholder)`` / ``_text(error)``, and ``core.errors``
+translates its pages' texts: the extractor cannot see those values, so
 they are listed here for ``pybabel extract`` (core/locale/babel.cfg). tests/test_i18n.py also
 collects them from the running app (menu links, sign-in methods, role labels) and fails when one
 has no English translation.
@@ -13,8 +14,8 @@ def N_(message: str) -> str:  # noqa: N802 - the conventional name for "mark, do
 
 
 RUNTIME_LABELS = [
-    # Roles (core.web.ROLE_LABELS)
-    N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("企业管理员"), N_("学员"),
+    # Roles (core.values.ROLE_LABELS; a plugin's own roles are in its locale/)
+    N_("平台运营"), N_("机构管理员"), N_("审核员"), N_("学员"),
     # Menu links (core defaults and tenant plugins)
     N_("我的"), N_("消息"), N_("修改密码"), N_("我的培训"), N_("个人档案"), N_("人脸核验"),
     N_("企业审核"), N_("学员管理"), N_("新闻公告"), N_("证书导入"), N_("证书管理"),
@@ -27,10 +28,33 @@ RUNTIME_LABELS = [
     # Job statuses (core.jobs.controllers.STATUS_LABELS) and the jobs menu link
     N_("排队中"), N_("运行中"), N_("等待重试"), N_("已完成"), N_("失败"), N_("后台任务"),
     # Certificates: menu link, eligibility reasons, certificate and registry row statuses
-    N_("学时记录"), N_("学时审核通过后才可打印证书"), N_("在线考核合格后才可打印证书"), N_("有效"), N_("已作废"),
+    N_("学时记录"), N_("学时审核通过后才可获取证书"), N_("在线考核合格后才可获取证书"), N_("尚未生成证书，请先获取证书"), N_("有效"), N_("已作废"),
     N_("待上传"), N_("已上传"), N_("已退回"),
     # Exams: menu links and question types (core.exams.values.KINDS)
     N_("在线考核"), N_("题库管理"), N_("考核记录"), N_("单选"), N_("多选"), N_("判断"),
+    # Field errors of the password form (core.accounts.controllers, the default password rule)
+    N_("两次输入的新密码不一致"),
+    N_("新密码不能与当前密码相同"),
+    N_("密码至少 8 位"),
+    N_("密码不能超过 128 位"),
+    N_("密码需同时包含字母和数字"),
+    # Error pages (core.errors), built outside templates
+    N_("页面不存在"),
+    N_("您要找的内容不存在或您无权查看。"),
+    N_("上传的文件太大"),
+    N_("本页一次最多可上传 %(size)s MB（所选文件合计），每张照片不超过 %(photo)s MB。请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。"),
+    N_("本页一次可上传的文件有上限（所选文件合计），每张照片不超过 %(photo)s MB。请返回上一页，重新拍摄或选择较小的照片，或分几次上传；手机拍摄的照片可直接上传，系统会自动缩小。"),
+    N_("不支持该操作"),
+    N_("此页面不支持这种访问方式，请从页面上的按钮或链接进入。"),
+    N_("无法完成操作"),
+    N_("页面已过期或您无权执行此操作，请刷新页面后重试。"),
+    N_("请求有误"),
+    N_("请求的内容不完整或格式不正确，请返回上一页重新操作。"),
+    N_("系统繁忙"),
+    N_("系统繁忙，请稍等片刻后刷新页面再试。"),
+    N_("系统出错了"),
+    N_("服务器处理您的请求时出错，我们已记录此问题。请稍后再试，或返回首页。"),
+    N_("返回首页"),
     # Notices passed to templates
     N_("登录已过期，请重新登录"),
     # Review of study hours (core.review: menu, reason codes, deadline states, decisions, timeline)

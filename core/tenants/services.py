@@ -7,6 +7,7 @@ import msgspec
 from core.plugins import PluginHost, collect, per_plugin
 from core.tenancy import CORE_SECTIONS, Tenant, TenantDirectory, read_rules
 from core.tenants.tables import TenantRow
+from core.values import ROLES, TENANT_ROLES, AccountRole
 
 
 def load_tenants(host: PluginHost) -> list[Tenant]:
@@ -15,8 +16,28 @@ def load_tenants(host: PluginHost) -> list[Tenant]:
     tenants = []
     for spec in host.specs.values():
         rules, sections = read_rules(spec.rules_file, rules_sections(host, spec.slug))
-        tenants.append(Tenant(spec=spec, rules=rules, sections=sections))
+        tenants.append(Tenant(spec=spec, rules=rules, sections=sections, roles=account_roles(host, spec.slug)))
     return tenants
+
+
+def account_roles(host: PluginHost, slug: str) -> dict[str, AccountRole]:
+    """The roles of tenant ``slug``'s accounts: the core's, then those its plugin and the global
+    plugins declare (``account_roles``); a name declared twice stops startup."""
+    roles = {r.name: r for r in TENANT_ROLES}
+    for plugin, results in per_plugin(host.pm, "account_roles"):
+        if host.owner_tenant(plugin) not in (None, slug):
+            continue  # another tenant's plugin
+        name = host.pm.get_name(plugin)
+        for role in (item for declared in results for item in declared):
+            if not isinstance(role, AccountRole):
+                raise TypeError(f"{name}: account_roles() must return AccountRole items, not {role!r}")
+            if not (role.name and role.label):
+                raise ValueError(f"{name}: role {role!r} needs a name and a Chinese label")
+            if role.name in roles or role.name in ROLES:
+                raise ValueError(f"{name}: role {role.name!r} is already declared"
+                                 f"{' by the core' if role.name in ROLES else ' by another plugin'}")
+            roles[role.name] = role
+    return roles
 
 
 def rules_sections(host: PluginHost, slug: str) -> dict[str, type[msgspec.Struct]]:

@@ -5,11 +5,12 @@ import datetime as dt
 from pathlib import Path
 
 from core import DemoAccount, MenuLink, TenantSpec, flow, hookimpl
-from plugins.survey_association import company, dashboard, learner, roster_checks
+from plugins.survey_association import company, dashboard, learner, roles, roster_checks
 from plugins.survey_association.company import demo
 from plugins.survey_association.company.jobs import JOBS
 from plugins.survey_association.company.signin import CompanyMobilePassword, CompanySmsCode
 from plugins.survey_association.learner import home
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 HERE = Path(__file__).parent
 SLUG = "survey"
@@ -31,6 +32,11 @@ def tenant_declare() -> TenantSpec:
 @hookimpl
 def db_apps():
     return ["plugins.survey_association.piccolo_app"]
+
+
+@hookimpl
+def account_roles():
+    return roles.ROLES
 
 
 @hookimpl
@@ -60,8 +66,8 @@ def menu_links(tenant, account):
         MenuLink("新闻公告", "/staff/articles", roles=("tenant_admin",), order=40),
         MenuLink("企业审核", "/staff/enterprises", roles=("tenant_admin",), order=30, flow="enterprise"),
         MenuLink("证书导入", "/staff/certificates/import", roles=("tenant_admin",), order=35, flow="enterprise"),
-        MenuLink("证书管理", "/company/certificates", roles=("enterprise_admin",), order=20, flow="enterprise"),
-        MenuLink("学员管理", "/company/learners", roles=("enterprise_admin",), order=25, flow="enterprise"),
+        MenuLink("证书管理", "/company/certificates", roles=(COMPANY_ADMIN,), order=20, flow="enterprise"),
+        MenuLink("学员管理", "/company/learners", roles=(COMPANY_ADMIN,), order=25, flow="enterprise"),
     ]
 
 
@@ -98,7 +104,7 @@ async def roster_linked(tenant, entry, profile):
 def tenant_demo_accounts(tenant):
     return [
         DemoAccount("tenant_admin", "赵协会", "Admin-2026", mobile="13900139000"),
-        DemoAccount("enterprise_admin", "钱企业", "Company-2026", mobile="13700137000",
+        DemoAccount(COMPANY_ADMIN, "钱企业", "Company-2026", mobile="13700137000",
                     enterprise="示范勘察设计院有限公司", enterprise_credit_code="91110108MA2600014K"),
         DemoAccount("learner", "孙学员", "Learner-2026", mobile="13600136000"),
     ]

@@ -7,6 +7,7 @@ import datetime as dt
 
 from core import Account, Enterprise, Tenant, audit, scoped
 from plugins.survey_association.tables import CompanyCertification
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 STATUS_LABELS = {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}
 
@@ -62,7 +63,7 @@ async def decide(tenant: Tenant, staff: Account, enterprise_id: int, status: str
     await row.save([CompanyCertification.status, CompanyCertification.reject_reason,
                     CompanyCertification.decided_at, CompanyCertification.decided_by])
     await scoped(Account, tenant).update({Account.active: status == "approved"}).where(
-        (Account.enterprise == enterprise_id) & (Account.role == "enterprise_admin"))
+        (Account.enterprise == enterprise_id) & (Account.role == COMPANY_ADMIN))
     await audit(f"enterprise.{status}", tenant_id=tenant.id, actor_id=staff.id, object_type="enterprise",
                 object_id=enterprise_id, reason=reason)
     return row

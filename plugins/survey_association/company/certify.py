@@ -37,6 +37,7 @@ from core import (
 from plugins.survey_association.company import certification
 from plugins.survey_association.company.certification import STATUS_LABELS
 from plugins.survey_association.company.common import read_form, upload_bytes
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 MAX_LICENCE_BYTES = MAX_UPLOAD_BYTES
 FIELDS = ("name", "credit_code", "address", "admin_name", "id_number", "mobile")
@@ -59,7 +60,7 @@ async def status_check(request: Request, platform: Platform, tenant: Tenant) -> 
     try:
         mobile = normalize_mobile(form.get("mobile"))
         account = await scoped(Account, tenant).objects(
-            (Account.mobile == mobile) & (Account.role == "enterprise_admin")
+            (Account.mobile == mobile) & (Account.role == COMPANY_ADMIN)
         ).first()
     except InvalidIdentity as exc:
         errors["mobile"] = str(exc)
@@ -142,7 +143,7 @@ async def _conflicts(tenant, clean) -> tuple[Enterprise | None, Account | None, 
         errors["credit_code"] = "该企业已提交认证或已通过认证，已注册的管理员请直接登录"
     if account is not None and not (
         rejected and account.enterprise == enterprise.id
-        and account.role == "enterprise_admin"
+        and account.role == COMPANY_ADMIN
     ):
         errors["mobile"] = "该手机号已注册，请直接登录或更换手机号"
     holder = await scoped(Account, tenant).objects(Account.id_number == clean["id_number"]).first()
@@ -194,7 +195,7 @@ async def certify_submit(request: Request, platform: Platform, tenant: Tenant) -
     enterprise.name, enterprise.credit_code, enterprise.address = clean["name"], clean["credit_code"], clean["address"]
     await enterprise.save()
     await certification.submit(tenant, enterprise, stored.id)
-    account = account or scoped(Account, tenant).new(role="enterprise_admin")
+    account = account or scoped(Account, tenant).new(role=COMPANY_ADMIN)
     account.real_name, account.id_number, account.mobile = clean["admin_name"], clean["id_number"], clean["mobile"]
     account.password_hash, account.enterprise, account.active = await hash_password_async(password), enterprise.id, False
     await account.save()

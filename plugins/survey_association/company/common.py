@@ -50,7 +50,7 @@ async def upload_bytes(upload: UploadFile | None, limit: int) -> bytes:
 
 
 async def approved_company(connection: ASGIConnection, _: BaseRouteHandler) -> None:
-    """Guard of the company pages (after ``roles("enterprise_admin")``): the administrator's
+    """Guard of the company pages (after ``roles(COMPANY_ADMIN)``): the administrator's
     company must be approved, else 404. Handlers get it as the ``enterprise`` dependency."""
     account = connection.state.account
     enterprise = await _approved(connection.state.tenant, account.enterprise)

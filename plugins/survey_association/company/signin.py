@@ -22,6 +22,7 @@ from core import (
     verify_password_async,
 )
 from plugins.survey_association.company import certification
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 WAITING = {
     "pending": "您的企业实名认证待审核，审核通过后即可登录；审核进度可在“企业管理员入口”查询",
@@ -33,7 +34,7 @@ async def waiting_admin(tenant: Tenant, mobile: str) -> tuple[Account | None, st
     """The inactive administrator of a company not approved yet with this mobile, and the
     company's status (pending / rejected); (None, "") otherwise."""
     admin = await scoped(Account, tenant).objects(
-        (Account.mobile == mobile) & (Account.role == "enterprise_admin") & (Account.active == False)  # noqa: E712
+        (Account.mobile == mobile) & (Account.role == COMPANY_ADMIN) & (Account.active == False)  # noqa: E712
     ).first()
     if admin is None or not admin.enterprise:
         return None, ""

@@ -33,12 +33,13 @@ from plugins.survey_association.company.common import (
     upload_bytes,
 )
 from plugins.survey_association.company.jobs import run_certificate_import
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 STAFF = [roles("tenant_admin")]
 
 
 async def _admins(tenant: Tenant) -> dict[int, Account]:
-    return {a.enterprise: a for a in await scoped(Account, tenant).objects(Account.role == "enterprise_admin")}
+    return {a.enterprise: a for a in await scoped(Account, tenant).objects(Account.role == COMPANY_ADMIN)}
 
 
 @get("/staff/enterprises", guards=STAFF)

@@ -8,6 +8,7 @@ from litestar import Response, get
 from litestar.exceptions import NotFoundException
 
 from core import Account, LearnerProfile, Platform, RosterEntry, StoredFile, Tenant, scoped, signed_in
+from plugins.survey_association.roles import COMPANY_ADMIN
 
 
 def _uses(table, column_names: tuple[str, ...], file_id: int):
@@ -24,7 +25,7 @@ async def may_view(tenant, account, file_id: int) -> bool:
     in_roster = _uses(RosterEntry, ("id_front", "id_back", "photo"), file_id)
     if account.role == "learner":
         return await profiles.exists(in_profile & (LearnerProfile.account == account.id))
-    if account.role == "enterprise_admin" and account.enterprise:
+    if account.role == COMPANY_ADMIN and account.enterprise:
         return (await roster.exists(in_roster & (RosterEntry.enterprise == account.enterprise))
                 or await profiles.exists(in_profile & (LearnerProfile.enterprise == account.enterprise)))
     if account.role == "tenant_admin":

@@ -202,7 +202,8 @@ async def test_the_upload_is_parsed_once_and_the_commit_imports_the_previewed_ro
 
 async def test_a_purged_import_file_is_404_not_a_500(client, tenant, make_account, platform):
     await signed_in_admin(client, tenant("survey"), make_account)
-    r = await _upload(client, xlsx([("钱一", fake_id_number(), "", "勘察员")]))
+    id_number = fake_id_number()
+    r = await _upload(client, xlsx([("钱一", id_number, "", "勘察员")]))
     job_url = r.headers["location"]
     job = await ImportJob.objects().where(ImportJob.id == int(job_url.rsplit("/", 1)[1])).first()
     from core.files.tables import StoredFile
@@ -210,6 +211,7 @@ async def test_a_purged_import_file_is_404_not_a_500(client, tenant, make_accoun
     await platform.storage.delete(await StoredFile.objects().where(StoredFile.id == job.file).first())
     assert (await client.get(job_url)).status_code == 404
     assert (await client.post(f"{job_url}/confirm", {})).status_code == 404
+    assert await RosterEntry.count().where(RosterEntry.id_number == id_number) == 0  # nothing imported
 
 
 async def test_reimport_updates_the_changed_rows_and_only_those(client, tenant, make_account):

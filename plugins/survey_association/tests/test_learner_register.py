@@ -116,8 +116,10 @@ async def test_codes_per_address_are_limited(client, tenant):
 
 async def test_register_code_needs_csrf(client):
     await client.get("/t/survey/register")
-    r = await client.post("/t/survey/register/code", {"mobile": fake_mobile()}, csrf=False)
+    mobile = fake_mobile()
+    r = await client.post("/t/survey/register/code", {"mobile": mobile}, csrf=False)
     assert r.status_code == 403
+    assert await SmsCode.count().where(SmsCode.mobile == mobile) == 0  # no code made, none sent
 
 
 async def test_register_is_survey_only(client):
