@@ -33,6 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_heartbeat import free_port, pg_reachable, stop, uvicorn, wait_port, wrk  # noqa: E402
 from tiny import pick  # noqa: E402  (the script's folder is on sys.path)
+from exam_learners import exam_learners  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BANK = ROOT / "plugins" / "construction_group" / "demo" / "exam_bank_shigongyuan.csv"
@@ -84,34 +85,17 @@ BARE = textwrap.dedent("""
 async def prepare(env: dict) -> None:
     """Deploy, seed the demo bank, then LEARNERS learners each with an open attempt (rows written
     directly: the benchmark is about autosave, not sign-in); print their sessions and attempts."""
-    from core.accounts.tables import Account
-    from core.courses.tables import Course, Enrollment, Position
-    from core.exams.attempts import start_attempt
     from core.exams.bank import seed_bank
     from core.kernel import build_platform, deploy
     from core.settings import Settings
-    from core.testing.ids import fake_id_number, fake_mobile
 
     platform = build_platform(Settings.from_env(env))
     await deploy(platform)
     await platform.start(jobs=False)
     tenant = platform.tenants.get("construction")
-    hooks = platform.hooks(tenant)
     await seed_bank(tenant, "施工员", BANK)
-    now = dt.datetime.now(dt.UTC)
-    pos = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
-    course = Course(tenant=tenant.id, position=pos.id, year=2026, title="bench", required_hours=1.0, created_at=now)
-    await course.save()
-    out = []
-    for _ in range(LEARNERS):
-        a = Account(tenant=tenant.id, role="learner", real_name="压测学员", id_number=fake_id_number(),
-                    mobile=fake_mobile(), password_hash="x", created_at=now)
-        await a.save()
-        e = Enrollment(tenant=tenant.id, account=a.id, course=course.id, status="review", credited_seconds=2700.0,
-                       created_at=now)
-        await e.save()
-        attempt = await start_attempt(hooks, tenant, a.id, e.id)
-        out.append(f"{attempt.id}:{await platform.sessions.create(a.id, 'construction')}")
+    out = [f"{attempt}:{await platform.sessions.create(account, 'construction')}"
+           for account, attempt in await exam_learners(platform, tenant, LEARNERS)]
     await platform.stop()
     print("PREPARED", ",".join(out))
 

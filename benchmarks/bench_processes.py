@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from core import Account, Tenant  # noqa: E402  (the handler's annotations are resolved at module level)
 from benchmarks.tiny import pick  # noqa: E402  (its servers import this module with only the repository on sys.path)
+from benchmarks.exam_learners import exam_learners  # noqa: E402
 
 SLUG = "construction"
 LEARNERS = pick(64, 4)
@@ -250,16 +251,12 @@ async def _prepare(env: dict[str, str]) -> tuple[int, list[tuple[int, str, str, 
     施工员 bank and a session bound to its own CSRF cookie (rows written directly: the benchmark
     is about the signed-in request, not sign-in). The tenant's id and (account, sid, CSRF token,
     attempt) per learner."""
-    import datetime as dt
 
     from litestar.middleware.csrf import CSRF_SECRET_BYTES, generate_csrf_hash
 
-    from core.courses.tables import Course, Enrollment, Position
-    from core.exams.attempts import start_attempt
     from core.exams.bank import seed_bank
     from core.kernel import build_platform, deploy
     from core.settings import Settings
-    from core.testing.ids import fake_id_number, fake_mobile
 
     settings = Settings.from_env(env)
     platform = build_platform(settings, [_bench_plugin()])
@@ -267,23 +264,11 @@ async def _prepare(env: dict[str, str]) -> tuple[int, list[tuple[int, str, str, 
     await platform.start(jobs=False)
     tenant = platform.tenants.get(SLUG)
     await seed_bank(tenant, "施工员", REPO / "plugins" / "construction_group" / "demo" / "exam_bank_shigongyuan.csv")
-    now = dt.datetime.now(dt.UTC)
-    position = await Position.objects().where((Position.tenant == tenant.id) & (Position.name == "施工员")).first()
-    course = Course(tenant=tenant.id, position=position.id, year=2026, title="bench", required_hours=1.0,
-                    created_at=now)
-    await course.save()
     learners = []
-    for _ in range(LEARNERS):
-        a = Account(tenant=tenant.id, role="learner", real_name="压测学员", id_number=fake_id_number(),
-                    mobile=fake_mobile(), password_hash="x", created_at=now)
-        await a.save()
-        e = Enrollment(tenant=tenant.id, account=a.id, course=course.id, status="review", credited_seconds=2700.0,
-                       created_at=now)
-        await e.save()
-        attempt = await start_attempt(platform.hooks(tenant), tenant, a.id, e.id)
+    for account_id, attempt_id in await exam_learners(platform, tenant, LEARNERS):
         secret = secrets.token_hex(CSRF_SECRET_BYTES)
         csrf = secret + generate_csrf_hash(secret, settings.secret_key)
-        learners.append((a.id, await platform.sessions.create(a.id, SLUG, csrf), csrf, attempt.id))
+        learners.append((account_id, await platform.sessions.create(account_id, SLUG, csrf), csrf, attempt_id))
     await platform.stop()
     return tenant.id, learners
 

@@ -28,8 +28,8 @@ from core.testing.browser import free_port, in_ci
 from core.testing.client import XsClient
 from core.testing.pytest_plugin import deployed_platform
 from tests.live_mode import needs_live, test_live, xs_app  # noqa: F401
-from tests.test_study import T, beat, clock, lesson_video, start, studying  # noqa: F401
-from tests.test_study_live import _ledger, _no_captures
+from tests.test_study import T, beat, clock, lesson_video, studying  # noqa: F401
+from tests.test_study_live import _ledger, _study
 
 pytestmark = needs_live
 
@@ -103,13 +103,8 @@ def xs_settings(xs_settings, private_redis):
 
 async def test_redis_killed_mid_study_loses_no_credited_second(client, platform, studying, clock, test_live,
                                                              private_redis):
-    platform.live.background = True  # answered before written; the test runs the flusher
     lesson, account = studying["lesson"].id, studying["account"]
-    s = await start(client, lesson)
-    await _no_captures(s["token"])
-    for seq in range(1, 5):
-        clock.advance(10)
-        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    s = await _study(client, platform, studying, clock, 4)  # answered before written
     assert await test_live.pending() == 4 and await _ledger(account.id) == (0, 0, 0, 0)
     await asyncio.sleep(1.5)  # appendfsync everysec: what is a second old is on disk
     private_redis.kill()
@@ -132,13 +127,8 @@ async def test_redis_killed_mid_study_loses_no_credited_second(client, platform,
 
 async def test_a_replaced_web_process_loses_no_credited_second(client, platform, studying, clock, test_live,
                                                               xs_settings):
-    platform.live.background = True
     lesson, account = studying["lesson"].id, studying["account"]
-    s = await start(client, lesson)
-    await _no_captures(s["token"])
-    for seq in range(1, 4):
-        clock.advance(10)
-        assert (await beat(client, s["token"], seq, lesson, seq * 10))["credited"] == 10
+    s = await _study(client, platform, studying, clock, 3)
     assert await test_live.pending() == 3  # answered by the old process, not yet written
 
     # The process ends without flushing (as after SIGKILL); a new one starts on the same
