@@ -130,14 +130,14 @@ def _render_without_system_fonts(tmp_path, name: str) -> bytes:
 def test_chinese_renders_from_the_shipped_font_alone(tmp_path):
     pdf = _render_without_system_fonts(tmp_path, "欧阳明华")
     text = pdf_text(pdf)
-    assert "欧阳明华" in text and "继续教育学时证明" in text.replace(" ", "") and "北京建工培训中心" in text
+    assert "欧阳明华" in text and "学时证明" in text.replace(" ", "") and "北京建工培训中心" in text
     assert missing_glyphs(pdf) == []
 
 
 def test_a_character_no_font_has_becomes_the_missing_character_mark_not_a_box(tmp_path):
     pdf = _render_without_system_fonts(tmp_path, "王𠀾")
     text = pdf_text(pdf)
-    assert "王〓" in text and "继续教育学时证明" in text.replace(" ", "")
+    assert "王〓" in text and "学时证明" in text.replace(" ", "")
     assert missing_glyphs(pdf) == []
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from certificate_helpers import approved_enrolment, sign_in
+from certificate_helpers import approved_enrolment, pdf_text, sign_in
 from test_proctoring import learner
 from tests.face_tenant import FACE, FaceTenant
 
@@ -31,6 +31,10 @@ async def _certificate_pages(client, platform, make_account, slug: str) -> dict[
              "before": (await client.get(f"/t/{slug}/certificates/{enrollment.id}")).text}
     assert (await client.post(f"/t/{slug}/certificates/{enrollment.id}")).status_code == 303
     pages["after"] = (await client.get(f"/t/{slug}/certificates/{enrollment.id}")).text
+    pdf = await client.get(f"/t/{slug}/certificates/{enrollment.id}/pdf?download=true")
+    assert pdf.status_code == 200
+    pages["pdf"] = pdf_text(pdf.content).replace(" ", "")
+    pages["hours"] = (await client.get(f"/t/{slug}/hours")).text
     client.http.cookies.clear()
     await sign_in(client, slug, waiting, waiting_password)
     r = await client.post(f"/t/{slug}/certificates/{pending.id}")
@@ -47,12 +51,17 @@ async def test_certificate_buttons_are_the_construction_guides_words_there_and_n
     assert ">证书更新</button>" in built["after"] and "点击【证书更新】，系统将自动生成电子证书，同时原证书作废" in built["after"]
     assert "学时审核通过后才可打印证书" in built["refused"]  # a message from Python, reworded too
     assert not any("获取证书" in page or "重新生成证书" in page for page in built.values())
+    assert "继续教育学时证明" in built["pdf"] and "岗位继续教育，经审核合格" in built["pdf"]
+    assert "上报住建部培训管理信息系统" in built["hours"]
 
     neutral = await _certificate_pages(client, platform, make_account, FACE)
     assert "获取证书" in neutral["study"] and ">获取证书</button>" in neutral["before"]
     assert ">重新生成证书</button>" in neutral["after"]
     assert "学时审核通过后才可获取证书" in neutral["refused"]
     assert not any("打印证书" in page or "证书更新" in page for page in neutral.values())
+    assert "培训学时证明" in neutral["pdf"] and "岗位培训，经审核合格" in neutral["pdf"]
+    assert "上报主管部门的培训管理系统" in neutral["hours"]
+    assert "继续教育" not in neutral["pdf"] and not any("住建部" in page for page in neutral.values())
 
 
 async def test_face_check_tips_are_the_construction_guides_there_and_neutral_elsewhere(client, platform,
