@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -24,6 +25,31 @@ from babel.support import Translations
 LANGUAGES = {"zh_CN": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh_CN"
 LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+class Text(str):
+    """A message with values in it, built in Python and shown on a page (a field's error): it is
+    the Chinese text, so it works wherever a string does, and it keeps its ``template`` (a
+    catalogue msgid with ``%(name)s`` placeholders) and ``values``, so a page in another language
+    translates the template and the values (a value the catalogue has, such as a message, is
+    translated; any other value is shown as it is) and puts them together (``translate``)."""
+
+    template: str
+    values: dict[str, object]
+
+    def __new__(cls, template: str, **values: object) -> Text:
+        text = super().__new__(cls, template % values)
+        text.template, text.values = template, values
+        return text
+
+    def translate(self, gettext_: Callable[[str], str]) -> str:
+        return gettext_(self.template) % {k: gettext_(v) if isinstance(v, str) else v for k, v in self.values.items()}
+
+
+def translate_text(gettext_: Callable[[str], str], message: str) -> str:
+    """A message built in Python, in the page's language (``Text``: its template and values; a
+    plain string: itself, when the catalogue has it)."""
+    return message.translate(gettext_) if isinstance(message, Text) else gettext_(message)
 
 
 def plugin_locale_dir(plugin: object) -> Path | None:

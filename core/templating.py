@@ -29,7 +29,7 @@ from markupsafe import Markup
 
 from core import identity, tenant_time
 from core.files.limits import UPLOAD_LIMITS
-from core.i18n import LANGUAGES, load_translations
+from core.i18n import LANGUAGES, load_translations, translate_text
 from core.themes import DEFAULT_THEME, THEMES_DIR
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
@@ -185,8 +185,9 @@ class Templates:
                 env.extensions[LiteralTranslations.identifier].translations = trans
                 env.globals["_"] = _gettext(trans.gettext)
                 # A message computed at run time (a field's error): translated when the catalogue
-                # has it, never %-formatted (it may hold a typed value with a %).
-                env.globals["_text"] = trans.gettext
+                # has it, or from its template and values (core.i18n.Text); a plain one is never
+                # %-formatted (it may hold a typed value with a %).
+                env.globals["_text"] = partial(translate_text, trans.gettext)
                 self._envs[(slug, lang)] = env
                 self._gettext[(slug, lang)] = trans.gettext
 

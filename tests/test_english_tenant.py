@@ -49,3 +49,18 @@ async def test_field_errors_of_the_english_tenant_are_english(client, platform, 
     assert stored.password_hash == account.password_hash  # refused: nothing changed
     r = await client.post("/t/acme/password?lang=zh_CN", form)
     assert r.status_code == 400 and "两次输入的新密码不一致" in r.text
+
+
+async def test_a_refused_sign_in_says_the_attempts_left_in_english(client, platform, make_account):
+    """A message with a value in it (the attempts left, then the lockout) is translated from its
+    template, with the value put in, on the English tenant; the Chinese tenant keeps Chinese."""
+    account, password, number = await employee(platform, make_account)
+    limit = platform.counters["signin_failures"].limit
+    r = await client.signin("acme", "employee", "Wrong-2026x", username=number)
+    assert r.status_code == 400 and f"Wrong account or password; {limit - 1} attempts left" in r.text
+    assert "还可尝试" not in r.text and "账号或密码错误" not in r.text
+    for _ in range(limit - 1):
+        r = await client.signin("acme", "employee", "Wrong-2026x", username=number)
+    assert r.status_code == 429 and f"{limit} failed sign-ins in a row: the account is locked for now" in r.text
+    r = await client.post("/t/acme/signin/employee?lang=zh_CN", {"username": number, "password": "Wrong-2026x"})
+    assert f"连续 {limit} 次登录失败，账号已被临时锁定" in r.text

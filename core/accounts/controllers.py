@@ -83,7 +83,7 @@ async def signin_submit(request: Request, platform: Platform, tenant: Tenant, me
             errors, status = {"_": lockout.locked_message(p)}, 429
             await record("signin.locked", tenant_id=tenant.id, method=method.key)
         else:
-            errors[exc.field or "_"] = f"{exc.message}，还可尝试 {left} 次"
+            errors[exc.field or "_"] = lockout.attempts_left(exc.message, left)
         return await render(request, "signin.html", {"errors": errors, **ctx}, status_code=status)
 
     await attempt.succeeded()

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.accounts.passwords import verify_password_async
+from core.i18n import Text
 from core.web import Platform
 
 
@@ -37,17 +38,22 @@ class WrongPassword(Exception):
         self.message, self.left = message, left
 
 
+def attempts_left(message: str, left: int) -> Text:
+    """A refused sign-in's message with the attempts that remain."""
+    return Text("%(message)s，还可尝试 %(left)s 次", message=message, left=left)
+
+
 def locked_message(p: Platform) -> str:
     failures = p.counters["signin_failures"]
     minutes = p.settings.lockout_seconds // 60
-    return f"连续 {failures.limit} 次登录失败，账号已被临时锁定，请 {minutes} 分钟后再试"
+    return Text("连续 %(limit)s 次登录失败，账号已被临时锁定，请 %(minutes)s 分钟后再试", limit=failures.limit, minutes=minutes)
 
 
 async def throttle(p: Platform, scope: str, client: str) -> None:
     """Count one attempt from ``client``; raises Refused when it is over the rate."""
     counter = p.counters["signin_client"]
     if not await counter.allow(scope, client):
-        raise Refused(f"尝试过于频繁，请 {max(1, await counter.retry_after(scope, client))} 秒后再试")
+        raise Refused(Text("尝试过于频繁，请 %(seconds)s 秒后再试", seconds=max(1, await counter.retry_after(scope, client))))
 
 
 @dataclass
@@ -105,4 +111,4 @@ async def check_password(
     left = await attempt.failed()
     if left == 0:
         raise WrongPassword(locked_message(p), 0)
-    raise WrongPassword(f"{wrong}，还可尝试 {left} 次", left)
+    raise WrongPassword(attempts_left(wrong, left), left)

@@ -32,6 +32,10 @@ RUNTIME_LABELS = [
     N_("待上传"), N_("已上传"), N_("已退回"),
     # Exams: menu links and question types (core.exams.values.KINDS)
     N_("在线考核"), N_("题库管理"), N_("考核记录"), N_("单选"), N_("多选"), N_("判断"),
+    # Sign-in refusals (core.accounts.signin, core.accounts.lockout: core.i18n.Text templates)
+    N_("账号或密码错误"), N_("%(message)s，还可尝试 %(left)s 次"),
+    N_("连续 %(limit)s 次登录失败，账号已被临时锁定，请 %(minutes)s 分钟后再试"),
+    N_("尝试过于频繁，请 %(seconds)s 秒后再试"),
     # Field errors of the password form (core.accounts.controllers, the default password rule)
     N_("两次输入的新密码不一致"),
     N_("新密码不能与当前密码相同"),
