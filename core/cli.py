@@ -14,7 +14,7 @@ from core import db
 from core.accounts import staff
 from core.accounts.services import upsert_account
 from core.accounts.staff_pages import signin_identifiers
-from core.accounts.tables import WATCHERS, Account
+from core.accounts.tables import Account
 from core.app import create_app
 from core.db.scoped import scoped
 from core.demo import create_demo
@@ -56,7 +56,7 @@ async def _create_admin(settings: Settings, args: argparse.Namespace, password: 
     """A tenant admin signs in like the tenant's other users (mobile or ID number, checked and
     normalised); a platform operator by username. Returns what was created, for the message."""
     platform = build_platform(settings)
-    WATCHERS.add(platform.sessions)  # an existing account rewritten here is reloaded by the servers
+    platform.sessions.watch()  # an existing account rewritten here is reloaded by the servers
     tenant = platform.tenants.get(args.tenant)
     if args.tenant and tenant is None:
         raise SystemExit(f"no tenant {args.tenant!r}; known: {', '.join(t.slug for t in platform.tenants)}")

@@ -106,7 +106,7 @@ class Platform:
         if self.live is not None:
             self.live.start()
         self.started = True
-        WATCHERS.add(self.sessions)  # this process's changes of account rows reach every process
+        self.sessions.watch()  # this process's changes of account rows reach every process
         await self.warn_without_sms_gateway()
 
     async def check_sms_providers(self) -> None:

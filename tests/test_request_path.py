@@ -18,6 +18,7 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from core import Account, Tenant, audit, hookimpl, roles
+from core.accounts.sessions import LOAD_SCRIPT
 from core.app import XueshiApp, create_app
 from core.db import engine, write_transaction
 from core.db.scoped import scoped
@@ -113,6 +114,9 @@ async def path_app(request, xs_settings):
         probe = Redis.from_url(REDIS_URL)  # (the app's own client belongs to the app's event loop)
         try:
             await probe.ping()
+            # Loaded now: a test run before may have flushed Redis's scripts (the live-study tests
+            # do), and the counts below are of the ordinary request, not of a script's first use.
+            await probe.script_load(LOAD_SCRIPT)
         except Exception as exc:  # noqa: BLE001 - any connection problem means "no Redis here"
             if in_ci():
                 pytest.fail(f"Redis at {REDIS_URL} is unreachable in CI: {exc}")

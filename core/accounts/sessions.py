@@ -16,6 +16,7 @@ by then).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -28,7 +29,7 @@ from typing import Any
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 
-from core.accounts.tables import Account
+from core.accounts.tables import WATCHERS, Account
 from core.db.scoped import scoped
 
 ACCOUNT_KEEP_SECONDS = 300
@@ -89,6 +90,7 @@ class Sessions:
         self.store, self.idle, self.absolute = store, idle, absolute
         self._load_script = store._redis.register_script(LOAD_SCRIPT) if isinstance(store, RedisStore) else None
         self._accounts: OrderedDict[int, tuple[bytes, float, Account]] = OrderedDict()
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by ``watch``
 
     @staticmethod
     def cookie_name(tenant: str) -> str:
@@ -155,11 +157,22 @@ class Sessions:
             self._accounts.popitem(last=False)
         return _copy(account)
 
+    def watch(self) -> None:
+        """Be told of account rows changed in this process (``core.accounts.tables.WATCHERS``),
+        from the running event loop (its store's client belongs to it)."""
+        self.loop = asyncio.get_running_loop()
+        WATCHERS.add(self)
+
+    def forget(self, ids: list[int]) -> None:
+        """Drop this process's copies of the rows of ``ids``."""
+        for account_id in ids:
+            self._accounts.pop(account_id, None)
+
     async def accounts_changed(self, ids: list[int]) -> None:
         """Rows of ``ids`` changed: a new stamp for each, so every process loads them again."""
         stamp = secrets.token_hex(8).encode()
+        self.forget(ids)
         for account_id in ids:
-            self._accounts.pop(account_id, None)
             await self.store.set(f"account-stamp:{account_id}", stamp,
                                  expires_in=max(self.absolute, ACCOUNT_KEEP_SECONDS) + 60)
 

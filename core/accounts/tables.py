@@ -6,6 +6,7 @@ ends, if any."""
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from typing import Any
 
@@ -29,12 +30,29 @@ class Enterprise(Table, tablename="enterprise"):
     created_at = Timestamptz()
 
 
-WATCHERS: weakref.WeakSet = weakref.WeakSet()  # objects with ``async accounts_changed(ids)``
+# Objects with ``forget(ids)`` (drop what the process keeps of these rows), ``async
+# accounts_changed(ids)`` (also tell the other processes, through the watcher's store) and
+# ``loop`` (the event loop its store's client belongs to).
+WATCHERS: weakref.WeakSet = weakref.WeakSet()
+OTHER_LOOP_SECONDS = 5.0
 
 
 async def _report(ids: list[int]) -> None:
+    """Every watcher of the process is told, each on its own event loop (a store's client serves
+    the loop it was made on; a process serving on one loop has its watcher there, while tests and
+    the CLI may change rows from another loop); a watcher whose loop no longer runs only forgets."""
+    loop = asyncio.get_running_loop()
     for watcher in list(WATCHERS):
-        await watcher.accounts_changed(ids)
+        if watcher.loop is loop:
+            await watcher.accounts_changed(ids)
+        elif watcher.loop is not None and watcher.loop.is_running():
+            told = asyncio.run_coroutine_threadsafe(watcher.accounts_changed(ids), watcher.loop)
+            try:
+                await asyncio.wait_for(asyncio.wrap_future(told), OTHER_LOOP_SECONDS)
+            except TimeoutError:  # that loop is blocked: its copies go, its store is not written
+                watcher.forget(ids)
+        else:
+            watcher.forget(ids)
 
 
 class _Reported:

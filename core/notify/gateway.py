@@ -34,6 +34,7 @@ from core.tenancy import Tenant
 INTERRUPTED = "Interrupted: the send stopped before the provider answered; it may have been delivered"
 PROVIDER_ZONE = ZoneInfo("Asia/Shanghai")  # the providers' dates and times are Beijing time
 RECEIPT_DAYS = 3  # a sent text without a receipt after this long is no longer asked about
+SEND_LOCK_SECONDS = 300  # a run of the send job holds its tenant's lock at most this long (its timeout)
 
 
 class SmsError(Exception):
@@ -247,7 +248,11 @@ class SmsGateway:
         async def send_job(ctx) -> dict[str, int]:
             platform, done = platform_of(ctx), {}
             for tenant in self.tenants(ctx):
-                done[tenant.slug] = await send_queued(self, tenant, await templates_for(platform.hooks(tenant), tenant))
+                # One run at a time per tenant (every worker runs the cron): the rate is counted
+                # and used under the lock, so overlapping runs never send more than it allows.
+                async with platform.locks.hold(f"sms-send:{tenant.id}", timeout=SEND_LOCK_SECONDS):
+                    done[tenant.slug] = await send_queued(self, tenant,
+                                                          await templates_for(platform.hooks(tenant), tenant))
             return done
 
         async def receipts_job(ctx) -> dict[str, int]:

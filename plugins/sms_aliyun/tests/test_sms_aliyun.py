@@ -140,7 +140,9 @@ async def test_queued_texts_go_out_at_the_tenants_rate_with_the_texts_values(ali
     per_minute = aliyun.section("sms_aliyun").per_minute
     ctx = {"platform": platform, "spec": JOBS[0]}
     done = await JOBS[0].function(ctx)  # the cron job: this tenant only
-    assert done == {"construction": per_minute} and len(standin.sends()) == per_minute
+    # The platform's own cron run may overlap this one: together they send the rate, no more.
+    assert set(done) == {"construction"} and done["construction"] <= per_minute
+    assert len(standin.sends()) == per_minute
     assert (await JOBS[0].function(ctx))["construction"] == 0  # the minute's rate is used up
     texts = await templates_for(platform.hooks(aliyun), aliyun)
     assert await gateway.send_queued(ALIYUN, aliyun, texts, now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=61)) == 1

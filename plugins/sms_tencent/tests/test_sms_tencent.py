@@ -5,6 +5,7 @@ SecretKey kept out of logs, rows and pages."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -95,7 +96,8 @@ async def test_queued_texts_go_out_at_the_tenants_rate_in_the_templates_order(te
     per_minute = tencent.section("sms_tencent").per_minute
     ctx = {"platform": platform, "spec": JOBS[0]}
     assert JOBS[0].name == "tencent_send_queued" and JOBS[1].name == "tencent_pull_receipts"
-    assert await JOBS[0].function(ctx) == {"construction": per_minute} and len(standin.sends()) == per_minute
+    # The platform's own cron run may overlap this one: together they send the rate, no more.
+    assert (await JOBS[0].function(ctx))["construction"] <= per_minute and len(standin.sends()) == per_minute
     assert (await JOBS[0].function(ctx))["construction"] == 0  # the minute's rate is used up
     texts = await templates_for(platform.hooks(tencent), tencent)
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=61)
@@ -193,3 +195,15 @@ async def test_the_secret_key_reaches_no_log_row_or_page(tencent, standin, platf
     assert page.status_code == 200 and SECRET_KEY not in page.text and SECRET_ID not in page.text
     assert "909090" not in page.text and "已发送" in page.text
     assert "发送失败" in page.text and "FailedOperation.TemplateIncorrectOrUnapproved" in page.text
+
+
+async def test_overlapping_runs_of_the_send_job_never_exceed_the_rate(tencent, standin, platform, make_account):
+    """Every worker runs the cron: two runs at once share the tenant's rate (taken under a lock)."""
+    learner, _ = await make_account("construction", real_name="孙学员")
+    for year in (2024, 2025, 2026):
+        await send(platform.hooks(tencent), tencent, learner, "hours_cleared", channels=("sms",),
+                   position="施工员", year=year)
+    per_minute = tencent.section("sms_tencent").per_minute
+    ctx = {"platform": platform, "spec": JOBS[0]}
+    done = await asyncio.gather(JOBS[0].function(ctx), JOBS[0].function(ctx))
+    assert sum(d["construction"] for d in done) == per_minute == len(standin.sends()) < 3
