@@ -6,6 +6,8 @@ Run: uv run python benchmarks/bench_dashboards.py [requests]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres (default; a throw-away database
      xs_bench_dash_<pid> is created next to it and dropped at the end)
      BENCH_SCALE=0.1 (optional: a tenth of every size)
+     BENCH_DB=xs_dash_bench (optional: keep the database under this name and reuse its tenant's
+     rows on the next run, so iterations skip the generation)
 
 The data is made by the database itself (INSERT … SELECT generate_series), so 1.4 million rows
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
@@ -172,7 +174,8 @@ async def run(url: str, n: int) -> None:
         t0 = time.perf_counter()
         conn = await asyncpg.connect(url)
         try:
-            await generate(conn, tenant.id, year, SIZES)
+            if not await conn.fetchval("SELECT count(*) FROM hours_entry WHERE tenant = $1", tenant.id):
+                await generate(conn, tenant.id, year, SIZES)
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE tenant = $1", tenant.id) for t in
                       ("account", "enrollment", "hours_entry", "exam_attempt", "review_decision", "certificate")}
             counts["review cases"] = await conn.fetchval(
@@ -241,15 +244,28 @@ async def _admin(server: str, sql: str) -> None:
         await conn.close()
 
 
+async def _exists(server: str, name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(server)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(20, 2)
     server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
-    name = f"xs_bench_dash_{os.getpid()}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    keep = os.environ.get("BENCH_DB", "")
+    name = keep or f"xs_bench_dash_{os.getpid()}"
+    if not keep or not asyncio.run(_exists(server, name)):
+        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     try:
         asyncio.run(run(server.rsplit("/", 1)[0] + f"/{name}", n))
     finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
