@@ -13,8 +13,8 @@ The data is made by the database itself (INSERT … SELECT generate_series), so 
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
 Requests go in-process through the app (ASGI, no network), signed in as the tenant's admin,
 reviewer and the platform operator; "bare" runs the same aggregate queries without the page
-(``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``activity.backlog`` for the
-reviewer's, ``platform.panels`` for the operator's).
+(``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``pages.reviewer_figures`` for
+the reviewer's, ``platform.panels`` for the operator's).
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ async def run(url: str, n: int) -> None:
     from core import db, tenant_time
     from core.accounts.services import upsert_account
     from core.app import create_app
-    from core.dashboards import activity, pages, platform as operator
+    from core.dashboards import pages, platform as operator
     from core.dashboards.values import DashboardFilters
     from core.kernel import build_platform
     from core.settings import Settings
@@ -211,7 +211,7 @@ async def run(url: str, n: int) -> None:
                          await _timed(lambda: pages.tenant_panels(p, tenant, hooks, filters), n)))
         await signin("/t/construction/signin/id", {"id_number": reviewers[0].id_number, "password": PASSWORD})
         rows.append(("reviewer dashboard", await _timed(lambda: page("/t/construction/review/dashboard"), n),
-                     await _timed(lambda: activity.backlog(tenant), n)))
+                     await _timed(lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
         await signin("/platform/signin", {"username": "bench", "password": PASSWORD})
         tenants = [t for t in p.tenants if t.id is not None]
         rows.append(("operator dashboard", await _timed(lambda: page("/platform/dashboard"), n),
