@@ -14,7 +14,7 @@ from piccolo.query.functions.aggregate import Count
 from piccolo.querystring import QueryString
 
 from core.certificates.tables import Certificate, RegistryRow
-from core.courses.tables import Enrollment
+from core.courses.tables import Course, Enrollment
 from core.dashboards import sql
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
@@ -26,11 +26,6 @@ PROGRESS_HEADERS = ("报名", "学习中", "待审核", "审核通过", "学时�
 TOP = 15  # rows shown per dimension; the rest are summed into one row
 OTHERS = "其他"
 FINISHED = ("submitted", "expired")
-
-
-def _course_label() -> QueryString:
-    return QueryString("{} || '（' || CAST({} AS VARCHAR(8)) || '）'", Enrollment.course.title, Enrollment.course.year,
-                       alias="course_label")
 
 
 def _has(tenant: Tenant, table: Any, having: Any, alias: str) -> QueryString:
@@ -66,24 +61,25 @@ def _add(table: dict[str, list[int]], label: str, r: dict[str, Any]) -> None:
 
 async def progress_tables(tenant: Tenant, f: DashboardFilters) -> dict[str, list[tuple[Any, ...]]]:
     """``{dim: rows}`` for position, course and company, each row ``(label, enrolled, studying,
-    review, approved, cleared, exam passed, certified, reported)``, most enrolled first. Two grouped scans of the enrolments: by course
-    and status (a course belongs to one position, so positions are summed from it) and by company
-    and status; exam passes, certificates and registry uploads are semi-joins in the same scan."""
+    review, approved, cleared, exam passed, certified, reported)``, most enrolled first. Two
+    grouped scans of the enrolments: by course and status (a course belongs to one position, so
+    positions are summed from it; labels come from the tenant's few courses) and by company and
+    status; exam passes, certificates and registry uploads are semi-joins in the same scan."""
     enrolments = scoped(Enrollment, tenant)
     conditions = sql.where(tenant, f)
-    course = _course_label()
-    position = Enrollment.course.position.name.as_alias("position_label")
     company = sql.company_of_enrolment(alias="label")
-    by_course, by_company = await asyncio.gather(
-        enrolments.select(course, position, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
-            Enrollment.course, Enrollment.course.title, Enrollment.course.year, Enrollment.course.position.name,
-            Enrollment.status),
+    by_course, by_company, courses = await asyncio.gather(
+        enrolments.select(Enrollment.course, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
+            Enrollment.course, Enrollment.status),
         enrolments.select(company, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
-            company, Enrollment.status))
+            company, Enrollment.status),
+        scoped(Course, tenant).select(Course.id, Course.title, Course.year, Course.position.name.as_alias("position")))
+    labels = {c["id"]: (f"{c['title']}（{c['year']}）", str(c["position"])) for c in courses}
     tables: dict[str, dict[str, list[int]]] = {"position": {}, "company": {}, "course": {}}
-    for r in by_course:
-        _add(tables["position"], str(r["position_label"]), r)
-        _add(tables["course"], str(r["course_label"]), r)
+    for r in by_course:  # grouped by the course's id (integers), labelled here from the tenant's courses
+        course, position = labels[r["course"]]
+        _add(tables["position"], position, r)
+        _add(tables["course"], course, r)
     for r in by_company:
         _add(tables["company"], str(r["label"]), r)
     return {dim: _top(table) for dim, table in tables.items()}
