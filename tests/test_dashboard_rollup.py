@@ -97,3 +97,23 @@ async def test_two_runs_at_once_roll_each_row_up_once(platform, make_account):
     assert await rolled(tenant) == before + 1200.0
     assert (await HoursRollup.select(HoursRollup.last_id).where(HoursRollup.tenant == tenant.id))[0]["last_id"] == mark
     assert await figures(tenant) == await counted(tenant)
+
+
+async def test_the_operators_hours_of_the_year_are_credited_minus_reversed_seconds(platform, make_account):
+    w = await build(platform, make_account)
+    tenant = w.tenant
+    start = dt.date(tenant_time.today(tenant).year, 1, 1)
+    tz = tenant_time.zone(tenant)
+
+    async def net() -> float:
+        rows = await HoursEntry.select(HoursEntry.seconds, HoursEntry.created_at).where(HoursEntry.tenant == tenant.id)
+        return sum(r["seconds"] for r in rows if tenant_time.local(r["created_at"], tz).date() >= start)
+
+    await add_hours(w, -400.0)
+    assert await rollup.net_seconds_since(tenant, start) == await net()
+    await rollup.roll_up_ledger({"platform": platform})
+    await add_hours(w, 700.0)
+    await add_hours(w, -100.0)
+    assert await rollup.net_seconds_since(tenant, start) == await net()
+    await rollup.roll_up_ledger({"platform": platform})
+    assert await rollup.net_seconds_since(tenant, start) == await net()

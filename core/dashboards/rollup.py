@@ -2,13 +2,13 @@
 its mark live.
 
 The ledger (``HoursEntry``) only grows: the study flusher appends rows, a clearing appends
-negative ones. The ``roll_up_ledger`` job (every minute) adds the positive seconds of each
-tenant's rows with ids above ``HoursRollup.last_id`` to ``HoursDay`` (per course and tenant
-day), with ``INSERT … ON CONFLICT DO UPDATE``, and moves the mark, in one transaction. Writers of
+negative ones. The ``roll_up_ledger`` job (every minute) adds the positive and the negative
+seconds of each tenant's rows with ids above ``HoursRollup.last_id`` to ``HoursDay`` (per course
+and tenant day), with ``INSERT … ON CONFLICT DO UPDATE``, and moves the mark, in one transaction. Writers of
 the ledger take no lock of the rollup: only the job writes it.
 
-``hours_by_day`` reads, in one statement (one snapshot), the rollup's days plus the ledger rows
-above the mark, so its figures equal a count of the ledger whether the job ran a second or an hour
+``hours_by_day`` (the tenant dashboard) and ``net_seconds_since`` (the operator's) read, in one
+statement (one snapshot), the rollup's days plus the ledger rows above the mark, so its figures equal a count of the ledger whether the job ran a second or an hour
 ago. With a company filter the ledger is read directly (the rollup has no company); rows deleted
 from the ledger (an account or enrolment deleted, with its rows) stay in the rollup."""
 
@@ -62,6 +62,12 @@ async def safe_mark() -> int | None:
     return int(rows[0]["mark"] or 0)
 
 
+def _signed(sign: str) -> QueryString:
+    """The sum of the positive (``>``) or negative (``<``) seconds of the grouped ledger rows."""
+    return QueryString(f"SUM(CASE WHEN {{}} {sign} 0 THEN {{}} ELSE 0 END)", HoursEntry.seconds, HoursEntry.seconds,
+                       alias="seconds" if sign == ">" else "reversed")
+
+
 async def roll_up(tenant: Tenant, mark: int) -> int:
     """Adds the tenant's ledger rows with ids in (``last_id``, ``mark``] to ``HoursDay`` and
     moves ``last_id`` to ``mark``; returns the tenant's mark afterwards. Two runs at once: the
@@ -83,12 +89,13 @@ async def roll_up(tenant: Tenant, mark: int) -> int:
         if not moved:  # another run moved it meanwhile (and rolled those rows up)
             row = await scoped(HoursRollup, tenant).select(HoursRollup.last_id).first()
             return int(row["last_id"])
-        delta = scoped(HoursEntry, tenant).select(course, day, Sum(HoursEntry.seconds, alias="seconds")).where(
-            HoursEntry.id > last, HoursEntry.id <= mark, HoursEntry.seconds > 0).group_by(course, day)
+        delta = scoped(HoursEntry, tenant).select(course, day, _signed(">"), _signed("<")).where(
+            HoursEntry.id > last, HoursEntry.id <= mark).group_by(course, day)
         await db.run_querystring(QueryString(
-            "INSERT INTO dashboard_hours_day (tenant, course, day, seconds) "
-            "SELECT {}, d.course, d.day, d.seconds FROM ({}) AS d WHERE true "
-            "ON CONFLICT (tenant, course, day) DO UPDATE SET seconds = dashboard_hours_day.seconds + excluded.seconds",
+            "INSERT INTO dashboard_hours_day (tenant, course, day, seconds, reversed) "
+            "SELECT {}, d.course, d.day, d.seconds, d.reversed FROM ({}) AS d WHERE true "
+            "ON CONFLICT (tenant, course, day) DO UPDATE SET seconds = dashboard_hours_day.seconds + excluded.seconds, "
+            "reversed = dashboard_hours_day.reversed + excluded.reversed",
             tenant.id, delta.querystrings[0]))
     return mark
 
@@ -100,6 +107,26 @@ async def roll_up_ledger(ctx: dict[str, Any]) -> dict[str, int]:
         log.info("ledger rollup skipped: inserts still open after %s ms", LOCK_TIMEOUT_MS)
         return {}
     return {t.slug: await roll_up(t, mark) for t in platform_of(ctx).tenants if t.id is not None}
+
+
+def _above_mark(tenant: Tenant) -> WhereRaw:
+    """The ledger rows the rollup does not hold yet (read in the same statement as the rollup)."""
+    return WhereRaw('"hours_entry"."id" > COALESCE((SELECT last_id FROM dashboard_hours_rollup '
+                    "WHERE dashboard_hours_rollup.tenant = {}), 0)", tenant.id)
+
+
+async def net_seconds_since(tenant: Tenant, start: dt.date) -> float:
+    """The seconds of all the tenant's ledger rows from ``start`` (its date) on, credited minus
+    reversed (the operator's 本年计入学时)."""
+    since = dt.datetime.combine(start, dt.time(), tenant_time.zone(tenant))
+    rolled = scoped(HoursDay, tenant).select(QueryString("{} + {}", HoursDay.seconds, HoursDay.reversed,
+                                                         alias="seconds")).where(
+        HoursDay.day >= start, (HoursDay.course == 0) | HoursDay.course.is_in(scoped(Course, tenant).select(Course.id)))
+    tail = scoped(HoursEntry, tenant).select(HoursEntry.seconds).where(HoursEntry.created_at >= since,
+                                                                       _above_mark(tenant))
+    rows = await HoursDay._meta.db.run_querystring(QueryString(
+        "SELECT SUM(u.seconds) AS seconds FROM ({} UNION ALL {}) AS u", rolled.querystrings[0], tail.querystrings[0]))
+    return float(rows[0]["seconds"] or 0) if rows else 0.0
 
 
 def _courses(tenant: Tenant, f: DashboardFilters) -> Any:
@@ -126,9 +153,8 @@ async def hours_by_day(tenant: Tenant, f: DashboardFilters, start: dt.date, end:
         rows = await scoped(HoursEntry, tenant).select(day, Sum(HoursEntry.seconds, alias="seconds")).where(
             *ledger).group_by(day)
     else:
-        above = WhereRaw('"hours_entry"."id" > COALESCE((SELECT last_id FROM dashboard_hours_rollup '
-                         "WHERE dashboard_hours_rollup.tenant = {}), 0)", tenant.id)
-        tail = scoped(HoursEntry, tenant).select(day, HoursEntry.seconds.as_alias("seconds")).where(*ledger, above)
+        tail = scoped(HoursEntry, tenant).select(day, HoursEntry.seconds.as_alias("seconds")).where(
+            *ledger, _above_mark(tenant))
         rolled = scoped(HoursDay, tenant).select(HoursDay.day.as_alias("day"), HoursDay.seconds.as_alias("seconds")).where(
             HoursDay.day >= start, HoursDay.day <= end, _courses(tenant, f))
         rows = await HoursDay._meta.db.run_querystring(QueryString(

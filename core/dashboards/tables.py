@@ -10,14 +10,16 @@ from core.tenants.tables import TenantRow
 
 
 class HoursDay(Table, tablename="dashboard_hours_day"):
-    """The positive seconds of the tenant's ledger rows with ids up to ``HoursRollup.last_id``
-    credited on ``day`` (the tenant's date) on ``course`` (0: rows without an enrolment). One row
-    per (tenant, course, day): a unique index, added to by ``INSERT … ON CONFLICT DO UPDATE``."""
+    """The tenant's ledger rows with ids up to ``HoursRollup.last_id`` of ``day`` (the tenant's
+    date) on ``course`` (0: rows without an enrolment): ``seconds``, the sum of the positive ones
+    (time credited), and ``reversed``, of the negative ones (clearings). One row per (tenant,
+    course, day): a unique index, added to by ``INSERT … ON CONFLICT DO UPDATE``."""
 
     tenant = ForeignKey(TenantRow, null=False)
     course = Integer(default=0)
     day = Date()
     seconds = DoublePrecision(default=0.0)
+    reversed = DoublePrecision(default=0.0)
 
 
 class HoursRollup(Table, tablename="dashboard_hours_rollup"):

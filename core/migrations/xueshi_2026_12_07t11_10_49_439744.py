@@ -1,5 +1,5 @@
-"""The dashboards' rollup of the ledger (core.dashboards.rollup): credited seconds per tenant,
-course and tenant day, and each tenant's mark; their unique index is the next migration."""
+"""The dashboards' rollup of the ledger (core.dashboards.rollup): credited and reversed seconds per
+tenant, course and tenant day, and each tenant's mark; their unique index is the next migration."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.base import OnDelete
@@ -38,17 +38,62 @@ async def forwards():
     )
 
     manager.add_table(
+        class_name="HoursRollup",
+        tablename="dashboard_hours_rollup",
+        schema=None,
+        columns=None,
+    )
+
+    manager.add_table(
         class_name="HoursDay",
         tablename="dashboard_hours_day",
         schema=None,
         columns=None,
     )
 
-    manager.add_table(
-        class_name="HoursRollup",
+    manager.add_column(
+        table_class_name="HoursRollup",
         tablename="dashboard_hours_rollup",
+        column_name="tenant",
+        db_column_name="tenant",
+        column_class_name="ForeignKey",
+        column_class=ForeignKey,
+        params={
+            "references": TenantRow,
+            "on_delete": OnDelete.cascade,
+            "on_update": OnUpdate.cascade,
+            "target_column": None,
+            "null": False,
+            "primary_key": False,
+            "unique": True,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
         schema=None,
-        columns=None,
+    )
+
+    manager.add_column(
+        table_class_name="HoursRollup",
+        tablename="dashboard_hours_rollup",
+        column_name="last_id",
+        db_column_name="last_id",
+        column_class_name="Integer",
+        column_class=Integer,
+        params={
+            "default": 0,
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
     )
 
     manager.add_column(
@@ -139,38 +184,14 @@ async def forwards():
     )
 
     manager.add_column(
-        table_class_name="HoursRollup",
-        tablename="dashboard_hours_rollup",
-        column_name="tenant",
-        db_column_name="tenant",
-        column_class_name="ForeignKey",
-        column_class=ForeignKey,
+        table_class_name="HoursDay",
+        tablename="dashboard_hours_day",
+        column_name="reversed",
+        db_column_name="reversed",
+        column_class_name="DoublePrecision",
+        column_class=DoublePrecision,
         params={
-            "references": TenantRow,
-            "on_delete": OnDelete.cascade,
-            "on_update": OnUpdate.cascade,
-            "target_column": None,
-            "null": False,
-            "primary_key": False,
-            "unique": True,
-            "index": False,
-            "index_method": IndexMethod.btree,
-            "choices": None,
-            "db_column_name": None,
-            "secret": False,
-        },
-        schema=None,
-    )
-
-    manager.add_column(
-        table_class_name="HoursRollup",
-        tablename="dashboard_hours_rollup",
-        column_name="last_id",
-        db_column_name="last_id",
-        column_class_name="Integer",
-        column_class=Integer,
-        params={
-            "default": 0,
+            "default": 0.0,
             "null": False,
             "primary_key": False,
             "unique": False,
