@@ -174,7 +174,8 @@ async def run(url: str, n: int) -> None:
         t0 = time.perf_counter()
         conn = await asyncpg.connect(url)
         try:
-            if not await conn.fetchval("SELECT count(*) FROM hours_entry WHERE tenant = $1", tenant.id):
+            reused = bool(await conn.fetchval("SELECT count(*) FROM hours_entry WHERE tenant = $1", tenant.id))
+            if not reused:
                 await generate(conn, tenant.id, year, SIZES)
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE tenant = $1", tenant.id) for t in
                       ("account", "enrollment", "hours_entry", "exam_attempt", "review_decision", "certificate")}
@@ -183,7 +184,8 @@ async def run(url: str, n: int) -> None:
         finally:
             await conn.close()
         made = time.perf_counter() - t0
-        print("generated in {:.1f} s: {}".format(made, ", ".join(f"{k} {v:,}" for k, v in counts.items())))
+        print("{} in {:.1f} s: {}".format("reused (BENCH_DB)" if reused else "generated", made,
+                                         ", ".join(f"{k} {v:,}" for k, v in counts.items())))
         t0 = time.perf_counter()
         await rollup.roll_up_ledger({"platform": p})  # what the minutely job does; new rows since are read live
         print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s")
