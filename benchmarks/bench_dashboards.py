@@ -188,7 +188,8 @@ async def run(url: str, n: int) -> None:
                                          ", ".join(f"{k} {v:,}" for k, v in counts.items())))
         t0 = time.perf_counter()
         await rollup.roll_up_ledger({"platform": p})  # what the minutely job does; new rows since are read live
-        print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s")
+        above = await rollup.rows_above_mark(tenant)
+        print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s ({above:,} ledger rows above the mark, read live)")
 
         async def signin(path: str, form: dict[str, str]) -> None:
             client.cookies.clear()

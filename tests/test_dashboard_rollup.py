@@ -117,3 +117,11 @@ async def test_the_operators_hours_of_the_year_are_credited_minus_reversed_secon
     assert await rollup.net_seconds_since(tenant, start) == await net()
     await rollup.roll_up_ledger({"platform": platform})
     assert await rollup.net_seconds_since(tenant, start) == await net()
+
+
+async def test_a_run_leaves_no_ledger_row_above_the_mark(platform, make_account):
+    w = await build(platform, make_account)
+    await add_hours(w, 60.0)
+    assert await rollup.rows_above_mark(w.tenant) >= 1
+    await rollup.roll_up_ledger({"platform": platform})
+    assert await rollup.rows_above_mark(w.tenant) == 0

@@ -129,6 +129,11 @@ async def net_seconds_since(tenant: Tenant, start: dt.date) -> float:
     return float(rows[0]["seconds"] or 0) if rows else 0.0
 
 
+async def rows_above_mark(tenant: Tenant) -> int:
+    """How many of the tenant's ledger rows the rollup does not hold yet."""
+    return await scoped(HoursEntry, tenant).count(_above_mark(tenant))
+
+
 def _courses(tenant: Tenant, f: DashboardFilters) -> Any:
     """The rollup's rows matching the year, position and course filters (as ``sql.where`` on the
     ledger's enrolment: without them, rows without an enrolment count too)."""
