@@ -6,13 +6,15 @@ Run: uv run python benchmarks/bench_dashboards.py [requests]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres (default; a throw-away database
      xs_bench_dash_<pid> is created next to it and dropped at the end)
      BENCH_SCALE=0.1 (optional: a tenth of every size)
+     BENCH_DB=xs_dash_bench (optional: keep the database under this name and reuse its tenant's
+     rows on the next run, so iterations skip the generation)
 
 The data is made by the database itself (INSERT … SELECT generate_series), so 1.4 million rows
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
 Requests go in-process through the app (ASGI, no network), signed in as the tenant's admin,
 reviewer and the platform operator; "bare" runs the same aggregate queries without the page
-(``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``activity.backlog`` for the
-reviewer's, ``platform.panels`` for the operator's).
+(``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``pages.reviewer_figures`` for
+the reviewer's, ``platform.panels`` for the operator's).
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ async def run(url: str, n: int) -> None:
     from core import db, tenant_time
     from core.accounts.services import upsert_account
     from core.app import create_app
-    from core.dashboards import activity, pages, platform as operator
+    from core.dashboards import pages, platform as operator, rollup
     from core.dashboards.values import DashboardFilters
     from core.kernel import build_platform
     from core.settings import Settings
@@ -172,7 +174,9 @@ async def run(url: str, n: int) -> None:
         t0 = time.perf_counter()
         conn = await asyncpg.connect(url)
         try:
-            await generate(conn, tenant.id, year, SIZES)
+            reused = bool(await conn.fetchval("SELECT count(*) FROM hours_entry WHERE tenant = $1", tenant.id))
+            if not reused:
+                await generate(conn, tenant.id, year, SIZES)
             counts = {t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE tenant = $1", tenant.id) for t in
                       ("account", "enrollment", "hours_entry", "exam_attempt", "review_decision", "certificate")}
             counts["review cases"] = await conn.fetchval(
@@ -180,7 +184,12 @@ async def run(url: str, n: int) -> None:
         finally:
             await conn.close()
         made = time.perf_counter() - t0
-        print("generated in {:.1f} s: {}".format(made, ", ".join(f"{k} {v:,}" for k, v in counts.items())))
+        print("{} in {:.1f} s: {}".format("reused (BENCH_DB)" if reused else "generated", made,
+                                         ", ".join(f"{k} {v:,}" for k, v in counts.items())))
+        t0 = time.perf_counter()
+        await rollup.roll_up_ledger({"platform": p})  # what the minutely job does; new rows since are read live
+        above = await rollup.rows_above_mark(tenant)
+        print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s ({above:,} ledger rows above the mark, read live)")
 
         async def signin(path: str, form: dict[str, str]) -> None:
             client.cookies.clear()
@@ -208,7 +217,7 @@ async def run(url: str, n: int) -> None:
                          await _timed(lambda: pages.tenant_panels(p, tenant, hooks, filters), n)))
         await signin("/t/construction/signin/id", {"id_number": reviewers[0].id_number, "password": PASSWORD})
         rows.append(("reviewer dashboard", await _timed(lambda: page("/t/construction/review/dashboard"), n),
-                     await _timed(lambda: activity.backlog(tenant), n)))
+                     await _timed(lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
         await signin("/platform/signin", {"username": "bench", "password": PASSWORD})
         tenants = [t for t in p.tenants if t.id is not None]
         rows.append(("operator dashboard", await _timed(lambda: page("/platform/dashboard"), n),
@@ -241,15 +250,28 @@ async def _admin(server: str, sql: str) -> None:
         await conn.close()
 
 
+async def _exists(server: str, name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(server)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(20, 2)
     server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
-    name = f"xs_bench_dash_{os.getpid()}"
-    asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
+    keep = os.environ.get("BENCH_DB", "")
+    name = keep or f"xs_bench_dash_{os.getpid()}"
+    if not keep or not asyncio.run(_exists(server, name)):
+        asyncio.run(_admin(server, f'CREATE DATABASE "{name}"'))
     try:
         asyncio.run(run(server.rsplit("/", 1)[0] + f"/{name}", n))
     finally:
-        asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not keep:
+            asyncio.run(_admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

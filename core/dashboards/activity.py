@@ -13,11 +13,11 @@ import datetime as dt
 import time
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count, Sum
+from piccolo.query.functions.aggregate import Count
 
 from core import tenant_time
 from core.courses.tables import Enrollment
-from core.dashboards import sql
+from core.dashboards import rollup, sql
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
 from core.proctoring.tables import FaceVerification
@@ -25,7 +25,7 @@ from core.review.controllers import EVENT_LABELS
 from core.review.tables import Appeal, ReviewDecision
 from core.review.workdays import deadline
 from core.study.services import seconds_per_hour
-from core.study.tables import HoursEntry, StudyClock, StudyEvent
+from core.study.tables import StudyClock, StudyEvent
 from core.tenancy import Tenant
 
 ACTIVE_SECONDS = 300
@@ -52,16 +52,9 @@ def _period_end(tenant: Tenant, f: DashboardFilters) -> dt.date:
 
 async def hours_per_day(tenant: Tenant, f: DashboardFilters) -> tuple[tuple[str, float], ...]:
     """Credited 学时 per tenant day over the last ``DAYS`` days of the period (days without any: 0)."""
-    tz = tenant_time.zone(tenant)
     end = _period_end(tenant, f)
     start = end - dt.timedelta(days=DAYS - 1)
-    since = dt.datetime.combine(start, dt.time(), tz)
-    until = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tz)
-    day = sql.local_date(HoursEntry.created_at, tz)
-    rows = await scoped(HoursEntry, tenant).select(day, Sum(HoursEntry.seconds, alias="seconds")).where(
-        HoursEntry.created_at >= since, HoursEntry.created_at < until, HoursEntry.seconds > 0,
-        *sql.where(tenant, f, HoursEntry.enrollment)).group_by(day)
-    per = {sql.as_date(r["day"]): float(r["seconds"] or 0) for r in rows}
+    per = await rollup.hours_by_day(tenant, f, start, end)
     scale = seconds_per_hour(tenant)
     return tuple(((start + dt.timedelta(days=i)).strftime("%m-%d"),
                   round(per.get(start + dt.timedelta(days=i), 0.0) / scale, 2)) for i in range(DAYS))

@@ -43,10 +43,11 @@ def translator(platform: Platform, request: Request) -> Callable[[str], str]:
 
 async def tenant_panels(platform: Platform, tenant: Tenant, hooks: Hooks, f: DashboardFilters) -> list[DashboardPanel]:
     """The core's panels and the tenant's plugins' (``dashboard_panels``), in section and order."""
-    groups = await asyncio.gather(progress.progress_panels(tenant, f), activity.study_panels(tenant, f),
-                                  activity.review_panels(tenant, f), progress.exam_panels(tenant, f),
-                                  collect(hooks.dashboard_panels, tenant=tenant, filters=f))
-    panels = [p for group in groups for p in group if isinstance(p, DashboardPanel)]
+    tables, *groups = await asyncio.gather(progress.progress_tables(tenant, f), activity.study_panels(tenant, f),
+                                           activity.review_panels(tenant, f), progress.exam_panels(tenant, f),
+                                           collect(hooks.dashboard_panels, tenant=tenant, filters=f))
+    panels = [p for group in [progress.progress_panels(tables), *groups] for p in group
+              if isinstance(p, DashboardPanel)]
     return sorted(panels, key=lambda p: (SECTIONS.index(p.section) if p.section in SECTIONS else len(SECTIONS),
                                          p.order, p.key))
 
@@ -120,18 +121,24 @@ async def filters_text(tenant: Tenant, f: DashboardFilters, translate: Callable[
     return "；".join(parts)
 
 
-@get("/review/dashboard", guards=REVIEWER)
-async def reviewer_dashboard(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
-    """The review queue by age, overdue first; the clearings waiting for a second reviewer; this
-    reviewer's own decisions of the last 30 days."""
+async def reviewer_figures(tenant: Tenant, account: Account) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """The reviewer dashboard's queries: the backlog, this reviewer's decisions of the last 30
+    days by kind, and the clearings waiting for another reviewer's confirmation."""
     since = tenant_time.now(tenant) - dt.timedelta(days=30)
-    found, mine, waiting = await asyncio.gather(
+    return await asyncio.gather(
         activity.backlog(tenant),
         scoped(ReviewDecision, tenant).select(ReviewDecision.kind, Count()).where(
             ReviewDecision.reviewer == account.id, ReviewDecision.created_at >= since,
             ReviewDecision.status.is_in(["done", "pending"])).group_by(ReviewDecision.kind),
         scoped(ReviewDecision, tenant).count(ReviewDecision.kind == "clear", ReviewDecision.status == "pending",
                                              ReviewDecision.reviewer != account.id))
+
+
+@get("/review/dashboard", guards=REVIEWER)
+async def reviewer_dashboard(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    """The review queue by age, overdue first; the clearings waiting for a second reviewer; this
+    reviewer's own decisions of the last 30 days."""
+    found, mine, waiting = await reviewer_figures(tenant, account)
     kinds = {r["kind"]: r["count"] for r in mine}
     panels = [*activity.backlog_panels(found, order=1),
               DashboardPanel(key="my_decisions", title="我近 30 天的审核决定", headers=("决定", "次数"),

@@ -10,12 +10,12 @@ import datetime as dt
 import time
 from typing import Any
 
-from piccolo.query.functions.aggregate import Count, Min, Sum
+from piccolo.query.functions.aggregate import Count, Min
 
 from core import tenant_time
 from core.accounts.tables import Account
 from core.certificates.tables import Certificate
-from core.dashboards import activity
+from core.dashboards import activity, rollup
 from core.dashboards.values import DashboardPanel
 from core.db.scoped import scoped
 from core.jobs.controllers import STATUS_LABELS as JOB_STATES
@@ -23,25 +23,24 @@ from core.jobs.records import OPEN
 from core.jobs.tables import JobRun
 from core.notify.tables import Notification
 from core.study.services import seconds_per_hour
-from core.study.tables import HoursEntry, StudyClock
+from core.study.tables import StudyClock
 from core.tenancy import Tenant
 
 SMS_STATES = ("sent", "failed", "pending")
 
 
 async def tenant_figures(tenant: Tenant) -> dict[str, Any]:
-    year_start = dt.datetime(tenant_time.today(tenant).year, 1, 1, tzinfo=tenant_time.zone(tenant))
+    year_start = dt.date(tenant_time.today(tenant).year, 1, 1)
     learners, active, seconds, found, certificates, sms = await asyncio.gather(
         scoped(Account, tenant).count(Account.role == "learner"),
         scoped(StudyClock, tenant).count(StudyClock.last_beat_at > time.time() - activity.ACTIVE_SECONDS),
-        scoped(HoursEntry, tenant).select(Sum(HoursEntry.seconds, alias="seconds")).where(
-            HoursEntry.created_at >= year_start),
+        rollup.net_seconds_since(tenant, year_start),
         activity.backlog(tenant),
         scoped(Certificate, tenant).count(Certificate.status == "valid"),
         scoped(Notification, tenant).select(Notification.status, Count()).where(
             Notification.channel == "sms").group_by(Notification.status))
     return {"learners": learners, "active": active,
-            "hours": round(float(seconds[0]["seconds"] or 0) / seconds_per_hour(tenant), 2) if seconds else 0.0,
+            "hours": round(seconds / seconds_per_hour(tenant), 2),
             "backlog": found["total"], "overdue": found["overdue"], "certificates": certificates,
             "sms": {r["status"]: r["count"] for r in sms}}
 

@@ -14,7 +14,7 @@ from piccolo.query.functions.aggregate import Count
 from piccolo.querystring import QueryString
 
 from core.certificates.tables import Certificate, RegistryRow
-from core.courses.tables import Enrollment
+from core.courses.tables import Course, Enrollment
 from core.dashboards import sql
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
@@ -28,52 +28,71 @@ OTHERS = "其他"
 FINISHED = ("submitted", "expired")
 
 
-def dimension(name: str) -> QueryString | Any:
-    """The grouped label of dimension ``name`` on an enrolment."""
-    if name == "position":
-        return Enrollment.course.position.name.as_alias("label")
-    if name == "course":
-        return QueryString("{} || '（' || CAST({} AS VARCHAR(8)) || '）'", Enrollment.course.title,
-                           Enrollment.course.year, alias="label")
-    return sql.company_of_enrolment(alias="label")
+def _has(tenant: Tenant, table: Any, having: Any, alias: str) -> QueryString:
+    """How many of a group's enrolments have a row of ``table`` matching ``having`` (a semi-join:
+    an enrolment counts once however many rows it has)."""
+    ids = scoped(table, tenant).select(table.enrollment).where(having)
+    return QueryString("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", Enrollment.id.is_in(ids).querystring, alias=alias)
 
 
-async def progress_rows(tenant: Tenant, f: DashboardFilters, dim: str) -> list[tuple[str, ...]]:
-    """``(label, enrolled, studying, review, approved, cleared, exam passed, certified,
-    reported)`` per position, course or company (``dim``), most enrolled first. Each figure counts
-    enrolments: those with a passed attempt, a valid certificate or an uploaded registry row are
-    found by a subquery (a semi-join), so an enrolment counts once however many rows it has."""
-    label = dimension(dim)
-    enrolments = scoped(Enrollment, tenant)
-    conditions = sql.where(tenant, f)
+def _figures(tenant: Tenant) -> list[Any]:
+    return [Count(), _has(tenant, ExamAttempt, ExamAttempt.passed == True, "passed"),  # noqa: E712
+            _has(tenant, Certificate, Certificate.status == "valid", "certified"),
+            _has(tenant, RegistryRow, RegistryRow.status == "uploaded", "reported")]
 
-    async def counted(table: Any, *having: Any) -> dict[str, int]:
-        ids = scoped(table, tenant).select(table.enrollment).where(*having)
-        rows = await enrolments.select(label, Count()).where(Enrollment.id.is_in(ids), *conditions).group_by(label)
-        return {str(r["label"]): int(r["count"]) for r in rows}
 
-    statuses, passed, certified, reported = await asyncio.gather(
-        enrolments.select(label, Enrollment.status, Count()).where(*conditions).group_by(label, Enrollment.status),
-        counted(ExamAttempt, ExamAttempt.passed == True),  # noqa: E712
-        counted(Certificate, Certificate.status == "valid"),
-        counted(RegistryRow, RegistryRow.status == "uploaded"))
-    table: dict[str, list[int]] = {}
-    for r in statuses:
-        counts = table.setdefault(str(r["label"]), [0] * 5)
-        counts[0] += r["count"]
-        if r["status"] in STATUSES:
-            counts[1 + STATUSES.index(r["status"])] += r["count"]
-    rows = sorted(([label, *counts, passed.get(label, 0), certified.get(label, 0), reported.get(label, 0)]
-                   for label, counts in table.items()), key=lambda r: (-r[1], r[0]))
+def _top(table: dict[str, list[int]]) -> list[tuple[Any, ...]]:
+    """The rows most enrolled first; past ``TOP`` + 1 rows, the rest summed into one row 其他."""
+    rows = sorted(([label, *counts] for label, counts in table.items()), key=lambda r: (-r[1], r[0]))
     if len(rows) > TOP + 1:
         rest = rows[TOP:]
         rows = [*rows[:TOP], [OTHERS, *(sum(r[i] for r in rest) for i in range(1, len(PROGRESS_HEADERS) + 1))]]
     return [tuple(r) for r in rows]
 
 
-async def progress_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
+def _add(table: dict[str, list[int]], label: str, r: dict[str, Any]) -> None:
+    counts = table.setdefault(label, [0] * len(PROGRESS_HEADERS))
+    counts[0] += r["count"]
+    if r["status"] in STATUSES:
+        counts[1 + STATUSES.index(r["status"])] += r["count"]
+    for i, key in enumerate(("passed", "certified", "reported"), start=5):
+        counts[i] += int(r[key] or 0)
+
+
+async def progress_tables(tenant: Tenant, f: DashboardFilters) -> dict[str, list[tuple[Any, ...]]]:
+    """``{dim: rows}`` for position, course and company, each row ``(label, enrolled, studying,
+    review, approved, cleared, exam passed, certified, reported)``, most enrolled first. Two
+    grouped scans of the enrolments: by course and status (a course belongs to one position, so
+    positions are summed from it; labels come from the tenant's few courses) and by company and
+    status; exam passes, certificates and registry uploads are semi-joins in the same scan."""
+    enrolments = scoped(Enrollment, tenant)
+    conditions = sql.where(tenant, f)
+    company = sql.company_of_enrolment(alias="label")
+    by_course, by_company, courses = await asyncio.gather(
+        enrolments.select(Enrollment.course, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
+            Enrollment.course, Enrollment.status),
+        enrolments.select(company, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
+            company, Enrollment.status),
+        scoped(Course, tenant).select(Course.id, Course.title, Course.year, Course.position.name.as_alias("position")))
+    labels = {c["id"]: (f"{c['title']}（{c['year']}）", str(c["position"])) for c in courses}
+    tables: dict[str, dict[str, list[int]]] = {"position": {}, "company": {}, "course": {}}
+    for r in by_course:  # grouped by the course's id (integers), labelled here from the tenant's courses
+        course, position = labels[r["course"]]
+        _add(tables["position"], position, r)
+        _add(tables["course"], course, r)
+    for r in by_company:
+        _add(tables["company"], str(r["label"]), r)
+    return {dim: _top(table) for dim, table in tables.items()}
+
+
+async def progress_rows(tenant: Tenant, f: DashboardFilters, dim: str) -> list[tuple[Any, ...]]:
+    """One dimension of ``progress_tables``."""
+    return (await progress_tables(tenant, f))[dim]
+
+
+def progress_panels(tables: dict[str, list[tuple[Any, ...]]]) -> list[DashboardPanel]:
     titles = {"position": ("按岗位", "岗位"), "company": ("按单位", "单位"), "course": ("按课程", "课程")}
-    results = await asyncio.gather(*(progress_rows(tenant, f, dim) for dim in titles))
+    results = [tables[dim] for dim in titles]
     return [DashboardPanel(key=f"progress_{dim}", title=f"学习进度{title}", headers=(column, *PROGRESS_HEADERS),
                            rows=tuple(rows), chart="hbar" if dim != "position" else "bar", section="学习进度",
                            order=10 + i)
@@ -87,25 +106,28 @@ def _finished(tenant: Tenant, f: DashboardFilters) -> list[Any]:
 async def exam_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
     """Pass rate per position, score distribution (tenths of the paper's total) and the attempt
     on which learners passed."""
-    attempts = scoped(ExamAttempt, tenant)
-    bucket = QueryString("CASE WHEN {} >= {} THEN 9 ELSE ({} * 10) / {} END", ExamAttempt.score_centi,
+    bucket = QueryString("CASE WHEN {} IS NULL OR {} <= 0 THEN -1 WHEN {} >= {} THEN 9 ELSE ({} * 10) / {} END",
+                         ExamAttempt.score_centi, ExamAttempt.total_centi, ExamAttempt.score_centi,
                          ExamAttempt.total_centi, ExamAttempt.score_centi, ExamAttempt.total_centi, alias="bucket")
-    by_position, scores, until = await asyncio.gather(
-        attempts.select(ExamAttempt.position.name.as_alias("label"), ExamAttempt.passed, Count()).where(
-            *_finished(tenant, f)).group_by(ExamAttempt.position.name, ExamAttempt.passed),
-        attempts.select(bucket, Count()).where(*_finished(tenant, f), ExamAttempt.score_centi.is_not_null(),
-                                               ExamAttempt.total_centi > 0).group_by(bucket),
-        attempts.select(ExamAttempt.number, Count()).where(*_finished(tenant, f), ExamAttempt.passed == True)  # noqa: E712
-        .group_by(ExamAttempt.number))
+    # One grouped scan of the finished attempts; the three figures are sums over its few groups
+    # (positions × passed × score tenth × attempt number).
+    rows = await scoped(ExamAttempt, tenant).select(
+        ExamAttempt.position.name.as_alias("label"), ExamAttempt.passed, bucket, ExamAttempt.number, Count()).where(
+        *_finished(tenant, f)).group_by(ExamAttempt.position.name, ExamAttempt.passed, bucket, ExamAttempt.number)
     rates: dict[str, list[int]] = {}
-    for r in by_position:
+    buckets: dict[int, int] = {}
+    until: dict[int, int] = {}
+    for r in rows:
         counts = rates.setdefault(str(r["label"]), [0, 0])
         counts[0] += r["count"]
-        counts[1] += r["count"] if r["passed"] else 0
+        if r["passed"]:
+            counts[1] += r["count"]
+            until[int(r["number"])] = until.get(int(r["number"]), 0) + r["count"]
+        if int(r["bucket"]) >= 0:  # -1: no score or no total
+            buckets[int(r["bucket"])] = buckets.get(int(r["bucket"]), 0) + r["count"]
     pass_rows = tuple((label, n, ok, round(ok * 100 / n, 1) if n else 0.0) for label, (n, ok) in sorted(rates.items()))
-    buckets = {int(r["bucket"]): int(r["count"]) for r in scores}
     score_rows = tuple((f"{i * 10}–{i * 10 + 9 if i < 9 else 100}%", buckets.get(i, 0)) for i in range(10))
-    until_rows = tuple((str(r["number"]), int(r["count"])) for r in sorted(until, key=lambda r: r["number"]))
+    until_rows = tuple((str(n), count) for n, count in sorted(until.items()))
     return [
         DashboardPanel(key="exam_pass_rate", title="各岗位考核合格率", headers=("岗位", "交卷次数", "合格次数", "合格率（％）"),
                        rows=pass_rows, chart="bar", section="在线考核", order=40, series=(3,)),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.certificates.jobs import JOBS as CERTIFICATE_JOBS
 from core.courses.video_jobs import JOBS as VIDEO_JOBS
+from core.dashboards.rollup import JOBS as DASHBOARD_JOBS
 from core.exams.bank_jobs import JOBS as BANK_JOBS
 from core.jobs import records
 from core.jobs.specs import JobSpec, platform_of, report
@@ -78,6 +79,7 @@ CORE_JOBS = [
     JobSpec(check_snapshot, timeout=60, retries=2, retry_delay=2, label="学习抓拍比对", flow="proctoring"),
     JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍",
             flow="proctoring"),
+    *DASHBOARD_JOBS,  # the ledger's rollup per course and day for the dashboards (core.dashboards.rollup)
 ]
 
 

@@ -14,6 +14,7 @@ Counting: the day the hours were completed (China time) is day 0; the deadline's
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -33,8 +34,11 @@ def calendar_range() -> tuple[dt.date, dt.date]:
 FIRST_DAY, LAST_DAY = calendar_range()
 
 
+@functools.lru_cache(maxsize=4096)
 def is_workday(day: dt.date) -> tuple[bool, bool]:
-    """(is a working day, known from official data). Outside the data: Monday–Friday, estimated."""
+    """(is a working day, known from official data). Outside the data: Monday–Friday, estimated.
+    Kept per day: the package checks each date against its whole table (a few tens of
+    microseconds), and every review backlog asks about the same few weeks of days."""
     if FIRST_DAY <= day <= LAST_DAY:
         return chinese_calendar.is_workday(day), True
     return day.weekday() < 5, False
