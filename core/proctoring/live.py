@@ -138,21 +138,20 @@ class LiveChecks:
         under its own key, and read back where it is used."""
         session = check.session
         nonce = session.nonce
-        for t_ms, jpeg, box, yaw in session.spill():
-            await self._put(self._part_key(nonce, "frame", t_ms), (jpeg, box, yaw))
-        for t_ms, pose in session.judge.spill_poses():
-            await self._put(self._part_key(nonce, "pose", t_ms), pose)
-        for k, chunk in session.judge.spill_history():
-            await self._put(self._part_key(nonce, "history", k), chunk)
+        parts = [(self._part_key(nonce, "frame", t_ms), (jpeg, box, yaw)) for t_ms, jpeg, box, yaw in session.spill()]
+        parts += [(self._part_key(nonce, "pose", t_ms), pose) for t_ms, pose in session.judge.spill_poses()]
+        parts += [(self._part_key(nonce, "history", k), chunk) for k, chunk in session.judge.spill_history()]
         if session.identity is not None and session.identity.portrait is not None:
-            await self._put(self._part_key(nonce, "portrait"), session.identity.portrait)
+            parts.append((self._part_key(nonce, "portrait"), session.identity.portrait))
             session.identity.portrait = None
             check.portrait_apart = True
         session.drop_kept()
         self._providers = await self.platform.face_providers()
-        await self.store.set(f"face-live:{nonce}", self._sign(self.dump(check)), expires_in=self.ttl)
-        await self.store.set(self._account_key(check.tenant_id, check.account_id), nonce.encode(),
-                             expires_in=self.ttl)
+        await asyncio.gather(
+            *(self._put(key, value) for key, value in parts),
+            self.store.set(f"face-live:{nonce}", self._sign(self.dump(check)), expires_in=self.ttl),
+            self.store.set(self._account_key(check.tenant_id, check.account_id), nonce.encode(), expires_in=self.ttl),
+        )
 
     def dump(self, check: LiveCheck) -> bytes:
         buf = io.BytesIO()

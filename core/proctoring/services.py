@@ -227,30 +227,40 @@ async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: 
                 raise ChallengeError("frame timestamps must increase")
         except ChallengeTimeError as exc:
             raise ChallengeError(str(exc)) from None
-        image, sig = await run_cpu("face", check.session.measure, jpeg, t_ms)
-        check, guidance = await advance(checks, check, state, image, sig)
+        check, guidance = await advance(checks, check, state, jpeg, t_ms)
         check.last_t = t_ms
         await checks.save(check)
         return guidance
 
 
-async def advance(checks: LiveChecks, check: LiveCheck, state: bytes, image, sig) -> tuple[LiveCheck, Any]:
-    """Judge a measured frame. The landmark poses a parallax check needs are kept apart from the
-    state: when the judge asks for some, they are read and the step is taken again from the
-    saved state (each retry brings at least one more pose, so they are bounded by the frames)."""
+def _take_frame(session: LivenessSession, frame, t_ms: int, sig) -> tuple[Any, Any, Any, Exception | None]:
+    """Measure (unless ``sig`` is given) and judge a frame in one call to the face pool; the
+    judge's request for state kept apart comes back with the measured frame, to judge it again."""
+    if sig is None:
+        frame, sig = session.measure(frame, t_ms)
+    try:
+        return frame, sig, session.advance(frame, sig), None
+    except (PosesNeeded, HistoryNeeded) as need:
+        return frame, sig, None, need
+
+
+async def advance(checks: LiveChecks, check: LiveCheck, state: bytes, frame, t_ms: int, sig=None) -> tuple[LiveCheck, Any]:
+    """Measure and judge a frame (JPEG bytes or an image; ``sig``: its signals, measured
+    already). What the judge keeps apart from the state (landmark poses, the history of its
+    medians) it asks for: that is read and the frame judged again from the saved state; each
+    retry brings more of it, so they are bounded by the frames."""
     nonce = check.session.nonce
     poses: dict[int, Any] = {}
     history: list[bytes] | None = None
-    while True:
-        try:
-            return check, await run_cpu("face", check.session.advance, image, sig)
-        except PosesNeeded as need:
+    image, sig, guidance, need = await run_cpu("face", _take_frame, check.session, frame, t_ms, sig)
+    while need is not None:
+        if isinstance(need, PosesNeeded):
             if set(need.times) <= set(poses):
-                raise
+                raise need
             poses.update(await checks.poses(nonce, need.times))
-        except HistoryNeeded as need:
+        else:
             if history is not None:
-                raise
+                raise need
             history = await checks.history(nonce, need.chunks)
             if history is None:
                 raise ChallengeError("the challenge's history is gone") from None
@@ -258,6 +268,8 @@ async def advance(checks: LiveChecks, check: LiveCheck, state: bytes, image, sig
         check.session.judge.poses.update(poses)
         if history is not None:
             check.session.judge.attach_history(history)
+        image, sig, guidance, need = await run_cpu("face", _take_frame, check.session, image, t_ms, sig)
+    return check, guidance
 
 
 async def verdict_of(checks: LiveChecks, check: LiveCheck) -> Verdict | None:

@@ -96,9 +96,7 @@ class StoreRun:
         picture kept for the verdict)."""
         self.store.reset()
         check, state = await self.checks.get_with_state(self.nonce, 1, 1)
-        if sig is None:
-            image, sig = check.session.measure(image, t_ms)
-        check, guidance = await services.advance(self.checks, check, state, image, sig)
+        check, guidance = await services.advance(self.checks, check, state, image, t_ms, sig)
         await self.checks.save(check)
         r, w = self.store.read, self.store.written
         self.kinds.append({**{f"read {k}": v for k, v in r.items()}, **{f"written {k}": v for k, v in w.items()}})
