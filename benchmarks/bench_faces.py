@@ -68,22 +68,7 @@ def bench_liveness(out: Report, mp: MediaPipeProvider) -> None:
     frames += media.read_clip(media.videos_dir() / "grid_id2_blinks.mpg")
     for _, f in frames[:3]:  # warm up (model load)
         mp.raw_detect(f)
-    bare = []
-    for _, f in frames:
-        t = time.perf_counter()
-        mp.raw_detect(f)
-        bare.append(time.perf_counter() - t)
-    s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(0,)))
-    per = []
-    t_ms = 0
-    for _, f in frames:
-        t_ms += 40
-        t = time.perf_counter()
-        g = s.add_frame(f, t_ms)
-        per.append(time.perf_counter() - t)
-        if g.done:  # keep measuring on a fresh session
-            s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,)))
-    server, trips = asyncio.run(_store_steps(mp, frames))
+    bare, per, server, trips = asyncio.run(_interleaved(mp, frames))
     b50 = pct(bare, 50)
     out("## Per-frame liveness latency")
     out()
@@ -100,29 +85,46 @@ def bench_liveness(out: Report, mp: MediaPipeProvider) -> None:
     out(f"| mediapipe session `add_frame` | {ms(pct(per, 50))} | {ms(pct(per, 95))} | {pct(per, 50) / b50:.2f} |")
     out(f"| server step through the store | {ms(pct(server, 50))} | {ms(pct(server, 95))} | {pct(server, 50) / b50:.2f} |")
     out()
+    out(f"Median of the per-frame ratios (each frame's three timings taken back to back): `add_frame` "
+        f"{statistics.median(p / b for p, b in zip(per, bare)):.2f}, server step "
+        f"{statistics.median(v / b for v, b in zip(server, bare)):.2f}.")
+    out()
     out(f"State read + written per frame (plus poses and history, not the kept JPEG): median "
         f"{statistics.median(trips):,.0f} B, max {max(trips):,} B.")
     out()
 
 
-async def _store_steps(mp: MediaPipeProvider, frames) -> tuple[list[float], list[int]]:
-    """Each frame's server step through the store, timed; and its bytes read and written."""
+async def _interleaved(mp: MediaPipeProvider, frames) -> tuple[list[float], list[float], list[float], list[int]]:
+    """Each frame three ways, one after the other (so a change of the machine's load touches all
+    three alike): the bare FaceLandmarker call, the session's ``add_frame`` in memory, and the
+    server's step through the store (the page's JPEG in); and that step's bytes read and written."""
     jpegs = [imaging.encode_jpeg(f, max_side=None) for _, f in frames]
+    bare: list[float] = []
     per: list[float] = []
+    server: list[float] = []
     trips: list[int] = []
-    run, t_ms = None, 0
-    for jpeg in jpegs:
-        if run is None:
+    s = run = None
+    t_ms = 0
+    for (_, f), jpeg in zip(frames, jpegs, strict=True):
+        if s is None:  # a fresh session after each finished one
+            challenge = media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,))
+            s = LivenessSession(mp, challenge)
             run = StoreRun([mp], keep_states=False)
-            await run.start(LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,))))
+            await run.start(LivenessSession(mp, challenge))
         t_ms += 40
         t = time.perf_counter()
-        g = await run.frame(jpeg, t_ms)
+        mp.raw_detect(f)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        g = s.add_frame(f, t_ms)
         per.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await run.frame(jpeg, t_ms)
+        server.append(time.perf_counter() - t)
         trips.append(run.traffic[-1].round_trip)
-        if g.done:  # keep measuring on a fresh session
-            run = None
-    return per, trips
+        if g.done:
+            s = None
+    return bare, per, server, trips
 
 
 def bench_matching(out: Report, dl: DlibProvider) -> None:
