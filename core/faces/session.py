@@ -6,12 +6,14 @@ prompt to show now, chosen by the server's schedule; ``guidance.done`` says stop
 → ``Verdict``.
 
 Between requests the web layer keeps a session in a shared store (core.proctoring.live): the kept
-frames (JPEG, face box, yaw) and the judge's landmarks are taken out of its state (``spill`` and
-``spill_poses`` hand each one over once, ``drop_kept`` forgets them) and handed back when needed
-(``wanted``/``attach`` before ``finish``; the poses a parallax check asks for with
-``PosesNeeded``), so the state written on every frame holds neither pictures nor landmarks.
-``measure`` (the provider) and ``advance`` (the judge) split ``add_frame`` for that. The pixel check of a turn or nod (core.faces.planarity) runs in
-``finish`` on the frames of each recognised movement, kept for it.
+frames (JPEG, face box, yaw), the judge's landmark poses and its history are taken out of its
+state (``spill``, ``judge.spill_poses`` and ``judge.spill_history`` hand each one over once,
+``drop_kept`` forgets them) and handed back when needed (``wanted``/``attach`` before ``finish``;
+what the judge asks for with ``PosesNeeded`` or ``HistoryNeeded``), so the state written on every
+frame holds neither pictures nor landmarks nor every frame's signals. ``measure`` (the provider)
+and ``advance`` (the judge) split ``add_frame``, so that a frame can be judged again without
+measuring it again. The pixel check of a turn or nod (core.faces.planarity) runs in ``finish``
+on the frames of each recognised movement, kept for it.
 """
 
 from __future__ import annotations
