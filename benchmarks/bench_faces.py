@@ -1,6 +1,6 @@
 """Face engine figures on the real photos and clips in ../shared.
 
-    uv run python benchmarks/bench_faces.py [--write-docs]
+    uv run python benchmarks/bench_faces.py [--write-docs] [--latency-only]
 
 Prints: per-frame liveness latency (p50/p95) and its ratio to the bare FaceLandmarker call;
 per-snapshot match latency and its ratio to the bare face_recognition encoding; same- and
@@ -17,6 +17,7 @@ actions a photo could fake); a dark fade-in session with identity; per matcher a
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import os
 import platform
@@ -32,7 +33,9 @@ import numpy as np  # noqa: E402
 
 from core import Action as A  # noqa: E402
 from core import FaceError, IdentityCheck, LivenessSession, draw_challenge, frame_signals, portrait_encoding  # noqa: E402
+from core.faces import imaging  # noqa: E402
 from core.testing import face_attacks as attacks  # noqa: E402
+from core.testing.face_store import StoreRun  # noqa: E402
 from core.testing import face_media as media  # noqa: E402
 from plugins.face_dlib import DlibProvider  # noqa: E402
 from plugins.face_mediapipe import MediaPipeProvider  # noqa: E402
@@ -65,32 +68,63 @@ def bench_liveness(out: Report, mp: MediaPipeProvider) -> None:
     frames += media.read_clip(media.videos_dir() / "grid_id2_blinks.mpg")
     for _, f in frames[:3]:  # warm up (model load)
         mp.raw_detect(f)
-    bare = []
-    for _, f in frames:
-        t = time.perf_counter()
-        mp.raw_detect(f)
-        bare.append(time.perf_counter() - t)
-    s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(0,)))
-    per = []
-    t_ms = 0
-    for _, f in frames:
-        t_ms += 40
-        t = time.perf_counter()
-        g = s.add_frame(f, t_ms)
-        per.append(time.perf_counter() - t)
-        if g.done:  # keep measuring on a fresh session
-            s = LivenessSession(mp, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,)))
+    bare, per, server, trips = asyncio.run(_interleaved(mp, frames))
     b50 = pct(bare, 50)
     out("## Per-frame liveness latency")
     out()
     out(f"{len(frames)} frames (obama clip at 640×360 and GRID clip at 360×288), whole `add_frame` call")
-    out("(decode-free RGB in → signals → judge → guidance, incl. keeping the JPEG evidence copy).")
+    out("(decode-free RGB in → signals → judge → guidance, incl. keeping the JPEG evidence copy), and the")
+    out("server's step through the shared store (core.testing.face_store: the page's JPEG in, the state")
+    out("loaded and verified, measured and judged in the face pool, the state, kept frame and poses")
+    out("signed and saved; an in-memory store, no HTTP or lock). Load average "
+        f"{open('/proc/loadavg').read().split()[0] if Path('/proc/loadavg').exists() else '?'} at the end.")
     out()
     out("| step | p50 | p95 | ratio p50 to bare FaceLandmarker call |")
     out("|---|---|---|---|")
     out(f"| bare FaceLandmarker.detect | {ms(b50)} | {ms(pct(bare, 95))} | 1.00 |")
     out(f"| mediapipe session `add_frame` | {ms(pct(per, 50))} | {ms(pct(per, 95))} | {pct(per, 50) / b50:.2f} |")
+    out(f"| server step through the store | {ms(pct(server, 50))} | {ms(pct(server, 95))} | {pct(server, 50) / b50:.2f} |")
     out()
+    out(f"Median of the per-frame ratios (each frame's three timings taken back to back): `add_frame` "
+        f"{statistics.median(p / b for p, b in zip(per, bare)):.2f}, server step "
+        f"{statistics.median(v / b for v, b in zip(server, bare)):.2f}.")
+    out()
+    out(f"State read + written per frame (plus poses and history, not the kept JPEG): median "
+        f"{statistics.median(trips):,.0f} B, max {max(trips):,} B.")
+    out()
+
+
+async def _interleaved(mp: MediaPipeProvider, frames) -> tuple[list[float], list[float], list[float], list[int]]:
+    """Each frame three ways, one after the other (so a change of the machine's load touches all
+    three alike): the bare FaceLandmarker call, the session's ``add_frame`` in memory, and the
+    server's step through the store (the page's JPEG in); and that step's bytes read and written."""
+    jpegs = [imaging.encode_jpeg(f, max_side=None) for _, f in frames]
+    bare: list[float] = []
+    per: list[float] = []
+    server: list[float] = []
+    trips: list[int] = []
+    s = run = None
+    t_ms = 0
+    for (_, f), jpeg in zip(frames, jpegs, strict=True):
+        if s is None:  # a fresh session after each finished one
+            challenge = media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), schedule=(t_ms + 1,))
+            s = LivenessSession(mp, challenge)
+            run = StoreRun([mp], keep_states=False)
+            await run.start(LivenessSession(mp, challenge))
+        t_ms += 40
+        t = time.perf_counter()
+        mp.raw_detect(f)
+        bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        g = s.add_frame(f, t_ms)
+        per.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        await run.frame(jpeg, t_ms)
+        server.append(time.perf_counter() - t)
+        trips.append(run.traffic[-1].round_trip)
+        if g.done:
+            s = None
+    return bare, per, server, trips
 
 
 def bench_matching(out: Report, dl: DlibProvider) -> None:
@@ -376,6 +410,7 @@ def main() -> None:
     ap.add_argument("--write-docs", action="store_true", help="replace the figures block in docs/faces.md")
     ap.add_argument("--population", action="append", default=[], metavar="NAME=DIR",
                     help="another population for the matcher figures (bench_matchers.py)")
+    ap.add_argument("--latency-only", action="store_true", help="only the per-frame liveness latency table")
     args = ap.parse_args()
     out = Report()
     mp, dl = MediaPipeProvider(), DlibProvider()
@@ -383,6 +418,9 @@ def main() -> None:
     out()
     t0 = time.perf_counter()
     bench_liveness(out, mp)
+    if args.latency_only:
+        mp.close()
+        return
     bench_matching(out, dl)
     bench_distances(out, dl)
     if TINY:  # the models load and the first sections run; the session sections take many minutes

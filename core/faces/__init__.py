@@ -20,7 +20,7 @@ from core.faces.imaging import (
 from core.faces.planarity import movement_planarity, planar_residual
 from core.faces.landmarks import LandmarkLayout
 from core.faces.challenge import Challenge, draw_challenge
-from core.faces.liveness import LivenessJudge, LivenessRules
+from core.faces.liveness import HistoryNeeded, LivenessJudge, LivenessRules, PosesNeeded
 from core.faces.session import IdentityCheck, LivenessSession, frame_signals, portrait_encoding
 from core.faces.provider import FaceProvider, FaceProviderBase, compare_with_id_photo, select_provider
 from core.faces.quality import PortraitRules, assess_portrait
@@ -84,7 +84,9 @@ __all__ = [
     # liveness
     "Challenge",
     "IdentityCheck",
+    "HistoryNeeded",
     "LivenessJudge",
+    "PosesNeeded",
     "LivenessRules",
     "LivenessSession",
     "draw_challenge",

@@ -13,24 +13,44 @@ count.
   warped in perspective shows "yaw" or "pitch" but moves as a plane;
 * eye and mouth openness are divided by the face's foreshortening (``face_aspect``), so a
   flicked photo is not a blink.
+
+The window keeps only what its action reads, as packed numbers (``_Window``): the times, and the
+eye openness (blink), mouth gap (open mouth) or pitch (nod) with the face aspect. A turn is
+scanned frame by frame as it arrives (``_TurnScan``), which is the same scan as over the whole
+window, since nothing it compares changes afterwards. The landmarks a turn or nod's parallax
+check compares (a ``Pose``) are kept by frame time in ``poses``; a pose the judge does not hold
+raises :class:`PosesNeeded` (the web layer keeps them outside the state and hands them back).
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from array import array
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Sequence
 
 from core.faces import imaging
-from core.faces.planarity import planar_residual
 from core.faces.challenge import TURNS
-from core.faces.values import Action, FaceObservation, FrameSignals, VerdictCode
+from core.faces.baselines import NAN, Baselines, _num, _packed
+from core.faces.planarity import planar_residual
+from core.faces.values import Action, FaceObservation, VerdictCode
 
 if TYPE_CHECKING:  # pragma: no cover
     from core.faces.challenge import Challenge
     from core.faces.liveness import LivenessRules
-    from core.faces.values import ActionResult
+    from core.faces.values import ActionResult, FaceBox
+
+# A frame's landmarks for the parallax check: (anchors K×2, nose tip (2,), eye distance), or None
+# when the provider gave none (the check then fails, as it does for a missing pose).
+Pose = tuple[Any, Any, float | None] | None
+
+
+class PosesNeeded(LookupError):
+    """The judge needs the poses of these frame times, which it does not hold."""
+
+    def __init__(self, times: Sequence[int]) -> None:
+        self.times = sorted(set(times))
+        super().__init__(f"poses of frames {self.times} are needed")
 
 
 @dataclass(slots=True)
@@ -44,91 +64,140 @@ class _Detection:
     start_t: int | None = None
 
 
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
+@dataclass(slots=True)
+class _TurnScan:
+    """A turn's window scanned frame by frame: the wrong-way check's yaw range, the lowest yaw so
+    far in the asked direction (the reference the turn is measured from) and the detection."""
+
+    lo: float | None = None
+    hi: float | None = None
+    wrong: bool = False
+    ref_t: int | None = None
+    ref_y: float = 0.0
+    det: _Detection = field(default_factory=lambda: _Detection(reason=VerdictCode.ACTION_TIMEOUT))
 
 
+@dataclass(slots=True)
+class _Window:
+    """The current action's frames (with a face, inside its window), as packed numbers: times
+    (milliseconds after the prompt, ``base``), and two values per frame whose meaning depends on
+    the action (NaN for unmeasured)."""
 
-class ActionDetectors:
+    base: int = 0
+    t: array = field(default_factory=lambda: array("H"))
+    a: array = field(default_factory=lambda: array("d"))
+    b: array = field(default_factory=lambda: array("d"))
+
+    def times(self) -> list[int]:
+        return [self.base + t for t in self.t]
+
+    def rows(self) -> list[tuple[int, float | None, float | None]]:
+        return [(t, _num(a), _num(b)) for t, a, b in zip(self.times(), self.a, self.b)]
+
+
+class ActionDetectors(Baselines):
     """The judge's detectors; the judge provides the state read here."""
 
     challenge: Challenge
     rules: LivenessRules
-    frames: list[FrameSignals]
     prompts: dict[int, int]
     results: list[ActionResult]
-    planar_residuals: list[float]
-    _aspect_cache: tuple[int, float | None]
+    poses: dict[int, Pose]
+    planar_max: float | None
+    _window: _Window
+    _turn_scan: _TurnScan
+    _nod_failed: dict[tuple[int, int], float | None]
+    _last_face: tuple[int, FaceBox] | None
+    max_jump: float
+    _fresh_poses: list[int]
 
-    def baseline_eye_openness(self) -> float | None:
-        return _median([e for f in self.frames if f.face and (e := self._eye(f.face)) is not None])
+    def _open_window(self, prompt_ms: int) -> None:
+        # times after the prompt, up to the timeout: 16 bits unless the timeout is over a minute
+        self._window = _Window(prompt_ms, array("H" if self.rules.timeout_ms < 2**16 else "i"))
+        self._turn_scan = _TurnScan()
+        self._nod_failed = {}
+        self.poses = {}
 
-    def _aspect_base(self) -> float | None:
-        if self._aspect_cache[0] != len(self.frames):  # recomputed once per new frame
-            values = [f.face.face_aspect for f in self.frames if f.face and f.face.face_aspect]
-            self._aspect_cache = (len(self.frames), _median(values))
-        return self._aspect_cache[1]
-
-    def _tilt_factor(self, f: FaceObservation) -> float:
-        """Undo the foreshortening of a tilted face (or photo): base aspect / this aspect."""
-        base = self._aspect_base()
-        if base and f.face_aspect:
-            return base / f.face_aspect
-        return 1.0
-
-    def _eye(self, f: FaceObservation) -> float | None:
-        return None if f.eye_openness is None else f.eye_openness * self._tilt_factor(f)
-
-    def _mouth_value(self, f: FaceObservation) -> float | None:
-        return None if f.mouth_open is None else f.mouth_open * self._tilt_factor(f)
-
-    def _window(self, i: int) -> list[tuple[int, FaceObservation]]:
-        """Frames that may show action ``i``: from its prompt (a movement must begin there: it
-        needs its rest state first) to the timeout."""
+    def _window_add(self, i: int, t: int, f: FaceObservation) -> None:
+        """Add a frame with a face to action ``i``'s window if it falls inside it."""
         start = self.prompts[i]
         if i > 0 and self.results[i - 1].done_ms is not None:
             start = max(start, self.results[i - 1].done_ms + 1)
-        end = self.prompts[i] + self.rules.timeout_ms
-        return [(f.t_ms, f.face) for f in self.frames if start <= f.t_ms <= end and f.face is not None]
+        if not start <= t <= self.prompts[i] + self.rules.timeout_ms:
+            return
+        action = self.challenge.actions[i]
+        w = self._window
+        w.t.append(t - w.base)
+        if action is Action.BLINK:
+            w.a.append(_packed(f.eye_openness))
+            w.b.append(_packed(f.face_aspect))
+        elif action is Action.OPEN_MOUTH:
+            w.a.append(_packed(f.mouth_open))
+            w.b.append(_packed(f.face_aspect))
+        else:
+            self.poses[t] = None if f.anchors is None or f.nose is None else (f.anchors, f.nose, f.eye_distance)
+            self._fresh_poses.append(t)
+            if action in TURNS:
+                self._turn_step(t, f.yaw, action)
+            else:
+                w.a.append(_packed(f.pitch))
+                w.b.append(NAN)
 
     def _detect(self, i: int) -> _Detection:
         action = self.challenge.actions[i]
-        win = self._window(i)
-        if action in TURNS and self._wrong_turn(win, allowed=action):
-            return _Detection(reason=VerdictCode.WRONG_ACTION)
-        if action is Action.BLINK:
-            return self._blink(win)
-        if action is Action.OPEN_MOUTH:
-            return self._mouth(win)
         if action in TURNS:
-            return self._turn(win, +1.0 if action is Action.TURN_LEFT else -1.0)
-        return self._nod(win)
+            scan = self._turn_scan
+            return _Detection(reason=VerdictCode.WRONG_ACTION) if scan.wrong else scan.det
+        rows = self._window.rows()
+        if action is Action.BLINK:
+            return self._blink(rows)
+        if action is Action.OPEN_MOUTH:
+            return self._mouth(rows)
+        return self._nod([(t, p) for t, p, _ in rows])
 
-    def _wrong_turn(self, win: list[tuple[int, FaceObservation]], allowed: Action) -> bool:
-        """Asked to turn one way, a clear head turn the other way. (During a blink or mouth prompt
-        a natural head movement is not an answer: only the asked action counts.)"""
-        r = self.rules
-        lo = hi = None
-        for _, f in win:
-            if f.yaw is None:
-                continue
-            lo = f.yaw if lo is None else min(lo, f.yaw)
-            hi = f.yaw if hi is None else max(hi, f.yaw)
-            if allowed is not Action.TURN_LEFT and f.yaw - lo >= r.turn_deg and f.yaw >= r.turn_abs_deg:
-                return True
-            if allowed is not Action.TURN_RIGHT and hi - f.yaw >= r.turn_deg and f.yaw <= -r.turn_abs_deg:
-                return True
-        return False
+    # --- detectors ----------------------------------------------------------------------------
 
-    def _blink(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
+    def _turn_step(self, t: int, yaw: float | None, action: Action) -> None:
+        """One more frame of a turn's window. Asked to turn one way, a clear head turn the other
+        way is a wrong action (during a blink or mouth prompt a natural head movement is not an
+        answer: only the asked action counts)."""
+        r, scan = self.rules, self._turn_scan
+        if yaw is None or scan.wrong or scan.det.done:
+            return
+        scan.lo = yaw if scan.lo is None else min(scan.lo, yaw)
+        scan.hi = yaw if scan.hi is None else max(scan.hi, yaw)
+        if action is not Action.TURN_LEFT and yaw - scan.lo >= r.turn_deg and yaw >= r.turn_abs_deg:
+            scan.wrong = True
+        if action is not Action.TURN_RIGHT and scan.hi - yaw >= r.turn_deg and yaw <= -r.turn_abs_deg:
+            scan.wrong = True
+        if scan.wrong:
+            return
+        sign = +1.0 if action is Action.TURN_LEFT else -1.0
+        y = sign * yaw
+        if scan.ref_t is None or y < scan.ref_y:
+            scan.ref_t, scan.ref_y = t, y
+            return
+        det = scan.det
+        delta = y - scan.ref_y
+        det.score = max(det.score, delta)
+        if delta >= r.turn_deg and y >= r.turn_abs_deg:
+            ok, par = self._parallax_ok(scan.ref_t, t, sign * delta, axis=0)
+            if par is not None and (det.parallax is None or par > det.parallax):
+                det.parallax = par
+            if ok:
+                scan.det = _Detection(True, scan.ref_t, t, delta, par)
+                return
+            det.reason = VerdictCode.NO_PARALLAX
+
+    def _blink(self, win: list[tuple[int, float | None, float | None]]) -> _Detection:
         r = self.rules
         base = self.baseline_eye_openness()
         det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
         if not base:
             return det
         phase, start, low = 0, None, 1e9
-        for t, f in win:
-            e = self._eye(f)
+        for t, eye, aspect in win:
+            e = self._corrected(eye, aspect)
             if e is None:
                 continue
             if phase == 0 and e >= r.blink_open_ratio * base:
@@ -146,11 +215,11 @@ class ActionDetectors:
             det.score = 1.0 - low / base
         return det
 
-    def _mouth(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
+    def _mouth(self, win: list[tuple[int, float | None, float | None]]) -> _Detection:
         r = self.rules
         lo, lo_t, best = None, None, 0.0
-        for t, f in win:
-            m = self._mouth_value(f)
+        for t, mouth, aspect in win:
+            m = self._corrected(mouth, aspect)
             if m is None:
                 continue
             if lo is None or m < lo:
@@ -160,64 +229,63 @@ class ActionDetectors:
                 return _Detection(True, lo_t, t, m - lo)
         return _Detection(score=best, reason=VerdictCode.ACTION_TIMEOUT)
 
-    def _parallax_ok(self, a: FaceObservation, b: FaceObservation, delta: float, axis: int) -> tuple[bool, float | None]:
+    def _pose(self, t: int) -> Pose:
+        if t not in self.poses:
+            raise PosesNeeded([t])
+        return self.poses[t]
+
+    def _parallax_ok(self, ta: int, tb: int, delta: float, axis: int) -> tuple[bool, float | None]:
+        """The parallax check between the frames at ``ta`` and ``tb`` (3-D motion, not a plane)."""
         r = self.rules
-        if a.anchors is None or b.anchors is None or a.nose is None or b.nose is None:
+        missing = [t for t in (ta, tb) if t not in self.poses]
+        if missing:
+            raise PosesNeeded(missing)
+        a, b = self.poses[ta], self.poses[tb]
+        if a is None or b is None:
             return False, None
-        scale = b.eye_distance or float(b.anchors[:, 0].max() - b.anchors[:, 0].min())
-        p = imaging.nose_parallax(a.anchors, a.nose, b.anchors, b.nose, scale)[axis]
+        (a_anchors, a_nose, _), (b_anchors, b_nose, b_eyes) = a, b
+        scale = b_eyes or float(b_anchors[:, 0].max() - b_anchors[:, 0].min())
+        p = imaging.nose_parallax(a_anchors, a_nose, b_anchors, b_nose, scale)[axis]
         signed = p if delta > 0 else -p  # the nose must move with the head
         need = max(r.parallax_min, r.parallax_per_deg * abs(delta))
         if signed < need:
             return False, signed
         # 3-D motion: the landmarks of a flat picture, however it is warped in perspective, move
         # under one homography; a head's do not (its nose, brows and cheeks lie at other depths)
-        residual = planar_residual(a.anchors, a.nose, b.anchors, b.nose, scale)
-        self.planar_residuals.append(residual)
+        residual = planar_residual(a_anchors, a_nose, b_anchors, b_nose, scale)
+        self.planar_max = residual if self.planar_max is None else max(self.planar_max, residual)
         return residual >= max(r.planar_min, r.planar_per_deg * abs(delta)), signed
 
-    def _turn(self, win: list[tuple[int, FaceObservation]], sign: float) -> _Detection:
-        r = self.rules
-        ref: tuple[int, FaceObservation] | None = None
-        det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
-        for t, f in win:
-            if f.yaw is None:
-                continue
-            y = sign * f.yaw
-            if ref is None or y < sign * ref[1].yaw:  # type: ignore[operator]
-                ref = (t, f)
-                continue
-            delta = y - sign * ref[1].yaw  # type: ignore[operator]
-            det.score = max(det.score, delta)
-            if delta >= r.turn_deg and y >= r.turn_abs_deg:
-                ok, par = self._parallax_ok(ref[1], f, sign * delta, axis=0)
-                if par is not None and (det.parallax is None or par > det.parallax):
-                    det.parallax = par
-                if ok:
-                    return _Detection(True, ref[0], t, delta, par)
-                det.reason = VerdictCode.NO_PARALLAX
-        return det
+    def _nod_check(self, ta: int, tb: int, delta: float) -> tuple[bool, float | None]:
+        """A nod's parallax check; a failed pair is remembered, as the window is scanned again
+        on every frame and would check it again."""
+        if (ta, tb) in self._nod_failed:
+            return False, self._nod_failed[(ta, tb)]
+        ok, par = self._parallax_ok(ta, tb, delta, axis=1)
+        if not ok:
+            self._nod_failed[(ta, tb)] = par
+        return ok, par
 
-    def _nod(self, win: list[tuple[int, FaceObservation]]) -> _Detection:
+    def _nod(self, pts: list[tuple[int, float | None]]) -> _Detection:
         """A pitch excursion of at least ``nod_deg`` from a start frame that comes back part way."""
         r = self.rules
-        pts = [(t, f, float(f.pitch)) for t, f in win if f.pitch is not None]
+        pts = [(t, float(p)) for t, p in pts if p is not None]
         det = _Detection(reason=VerdictCode.ACTION_TIMEOUT)
-        for k, (t0, f0, p0) in enumerate(pts):
-            peak: tuple[FaceObservation, float] | None = None
-            for t, f, p in pts[k + 1 :]:
+        for k, (t0, p0) in enumerate(pts):
+            peak: tuple[int, float] | None = None
+            for t, p in pts[k + 1 :]:
                 d = p - p0
                 if peak is None:
                     if abs(d) >= r.nod_deg:
-                        peak = (f, d)
+                        peak = (t, d)
                     continue
                 pd = peak[1]
                 if d * pd > 0 and abs(d) > abs(pd):
-                    peak = (f, d)
+                    peak = (t, d)
                     continue
                 det.score = max(det.score, abs(pd))
                 if (pd - d) * (1 if pd > 0 else -1) >= r.nod_return * abs(pd):
-                    ok, par = self._parallax_ok(f0, peak[0], pd, axis=1)
+                    ok, par = self._nod_check(t0, peak[0], pd)
                     if par is not None and (det.parallax is None or par > det.parallax):
                         det.parallax = par
                     if ok:
@@ -226,22 +294,15 @@ class ActionDetectors:
                     break
         return det
 
-    def _max_jump(self) -> float:
-        """Largest face jump between close frames, relative to the allowed jump (>1 = too big)."""
+    def _jump(self, t: int, f: FaceObservation) -> None:
+        """The face's jump from the last frame with a face, if close in time, relative to the
+        allowed jump (>1 = too big); the largest is kept."""
         r = self.rules
-        worst = 0.0
-        prev: FrameSignals | None = None
-        for f in self.frames:
-            if f.face is None:
-                continue
-            if prev is not None and f.t_ms - prev.t_ms <= r.jump_max_gap_ms:
-                a, b = prev.face.box, f.face.box  # type: ignore[union-attr]
-                (ax, ay), (bx, by) = a.center, b.center
-                w = max(a.w, b.w, 1.0)
-                move = math.hypot(ax - bx, ay - by) / w / r.jump_face_widths
-                size = max(a.w, b.w) / max(min(a.w, b.w), 1.0) / r.jump_size_ratio
-                worst = max(worst, move, size)
-            prev = f
-        return worst
-
-
+        if self._last_face is not None and t - self._last_face[0] <= r.jump_max_gap_ms:
+            a, b = self._last_face[1], f.box
+            (ax, ay), (bx, by) = a.center, b.center
+            w = max(a.w, b.w, 1.0)
+            move = math.hypot(ax - bx, ay - by) / w / r.jump_face_widths
+            size = max(a.w, b.w) / max(min(a.w, b.w), 1.0) / r.jump_size_ratio
+            self.max_jump = max(self.max_jump, move, size)
+        self._last_face = (t, f.box)

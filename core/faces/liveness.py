@@ -16,15 +16,20 @@ caller's timestamps, so every provider's signals go through the same rules:
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass, replace
 
 from core.faces import messages as M
 from core.faces.challenge import TURNS, Challenge, draw_challenge
-from core.faces.detectors import ActionDetectors, _Detection
+from core.faces.medians import MedianBand
+from core.faces.baselines import EyeBand, HistoryNeeded
+from core.faces.detectors import ActionDetectors, Pose, PosesNeeded, _Detection, _TurnScan, _Window
 from core.faces.values import (
+    Action,
     ActionResult,
     ChallengeError,
     FrameGuidance,
+    FaceBox,
     FrameSignals,
     GuidanceCode,
     VerdictCode,
@@ -77,13 +82,33 @@ class LivenessJudge(ActionDetectors):
         self.rules = rules or LivenessRules()
         if challenge.timeout_ms != self.rules.timeout_ms:
             self.rules = replace(self.rules, timeout_ms=challenge.timeout_ms)
-        self.frames: list[FrameSignals] = []
+        # What the rules read of past frames, kept as it is needed rather than frame by frame:
+        # counts, the eye openness and face aspect of every frame with a face (the baseline and
+        # tilt compensation are medians over all of them), the largest face jump so far, and
+        # the current action's window (core.faces.detectors).
+        self.frames = 0
+        self.last_t: int | None = None
+        self._aspect_band = MedianBand()
+        self._eye_band = EyeBand()
+        self._eye_modes = 0
+        self._history = array("d")
+        self._history_base = 0
+        self._history_spilled = 0
+        self.acting_frames = 0  # frames from the first prompt on ...
+        self.missing_frames = 0  # ... and those of them without a face
+        self.max_jump = 0.0
+        self._last_face: tuple[int, FaceBox] | None = None
         self.prompts: dict[int, int] = {}
         self.results: list[ActionResult] = []
         self.failure: VerdictCode | None = None
         self.multi_face_frames = 0
-        self.planar_residuals: list[float] = []
+        self.planar_max: float | None = None
         self._aspect_cache: tuple[int, float | None] = (-1, None)
+        self._window = _Window()
+        self._turn_scan = _TurnScan()
+        self._nod_failed: dict[tuple[int, int], float | None] = {}
+        self.poses: dict[int, Pose] = {}
+        self._fresh_poses: list[int] = []
 
     # --- protocol ---------------------------------------------------------------------------
 
@@ -96,21 +121,58 @@ class LivenessJudge(ActionDetectors):
     def finished(self) -> bool:
         return self.failure is not None or self.index >= len(self.challenge.actions)
 
-    def _issue_due_prompt(self, t_ms: int) -> int | None:
-        """Issue the next prompt if it is due at ``t_ms``; its index, or None."""
+    def _issue_due_prompt(self, sig: FrameSignals) -> int | None:
+        """Issue the next prompt if it is due at this frame; its index, or None. The frame opens
+        the action's window."""
         i = self.index
         if self.finished or i in self.prompts:
             return None
         previous_done = self.results[i - 1].done_ms if i > 0 else None
-        if t_ms < self.challenge.due(i, previous_done):
+        if sig.t_ms < self.challenge.due(i, previous_done):
             return None
-        self.prompts[i] = int(t_ms)
+        self.prompts[i] = int(sig.t_ms)
+        self._open_window(self.prompts[i])
+        if sig.face is not None:
+            self._window_add(i, sig.t_ms, sig.face)
         return i
 
     def observe(self, sig: FrameSignals) -> FrameGuidance:
-        if self.frames and sig.t_ms <= self.frames[-1].t_ms:
+        """The guidance for the next frame. May raise :class:`PosesNeeded` (only when poses were
+        dropped: ``drop_poses``), after which this judge's state is not to be used: the caller
+        goes back to its saved state, hands over the poses and observes the frame again."""
+        if self.last_t is not None and sig.t_ms <= self.last_t:
             raise ChallengeError("frame timestamps must increase")
-        self.frames.append(sig)
+        if not -(2**31) <= sig.t_ms < 2**31:  # kept as 32-bit numbers
+            raise ChallengeError(f"implausible timestamp {sig.t_ms} ms")
+        self.frames += 1
+        self.last_t = sig.t_ms
+        face = sig.face
+        if face is not None:
+            self._remember(face)
+            self._jump(sig.t_ms, face)
+        guidance = self._observe(sig)
+        if 0 in self.prompts:
+            self.acting_frames += 1
+            self.missing_frames += not sig.faces
+        return guidance
+
+    def window_times(self) -> list[int]:
+        """The times of the current action's window frames."""
+        return self._window.times()
+
+    def spill_poses(self) -> list[tuple[int, Pose]]:
+        """(t_ms, pose) of each pose the judge took since the last call, once."""
+        out = [(t, self.poses[t]) for t in self._fresh_poses if t in self.poses]
+        self._fresh_poses.clear()
+        return out
+
+    def drop_poses(self) -> None:
+        """Forget the poses (the caller keeps them: ``spill_poses``); ``observe`` and ``verdict``
+        ask for those they need again with :class:`PosesNeeded`."""
+        self.poses.clear()
+        self._fresh_poses.clear()
+
+    def _observe(self, sig: FrameSignals) -> FrameGuidance:
         if self.finished:
             return self._final_guidance(sig.t_ms)
         n = len(sig.faces)
@@ -121,11 +183,13 @@ class LivenessJudge(ActionDetectors):
                 return self._final_guidance(sig.t_ms)
             return self._guide(sig.t_ms, GuidanceCode.MULTIPLE_FACES, M.G_MULTIPLE_FACES)
         i = self.index
-        if self._issue_due_prompt(sig.t_ms) is not None:
+        if self._issue_due_prompt(sig) is not None:
             prompt = self.challenge.actions[i].prompt
             return FrameGuidance(sig.t_ms, GuidanceCode.DO_ACTION, prompt, i, prompt)
         det = None
         if i in self.prompts:
+            if sig.face is not None:
+                self._window_add(i, sig.t_ms, sig.face)
             det = self._detect(i)
             if det.done:
                 self.results.append(self._result(i, det, passed=True))
@@ -156,6 +220,7 @@ class LivenessJudge(ActionDetectors):
         scores: dict[str, float] = {}
         if not self.frames:
             return [VerdictCode.NO_FRAMES], scores
+        base = self.baseline_eye_openness()  # first: it may ask for the history (HistoryNeeded)
         if self.failure is not None:
             codes.append(self.failure)
         elif self.index < len(self.challenge.actions):
@@ -168,27 +233,62 @@ class LivenessJudge(ActionDetectors):
                 codes.append(VerdictCode.ACTION_NOT_PROMPTED)
         if self.multi_face_frames > self.rules.max_multi_face_frames and VerdictCode.MULTIPLE_FACES not in codes:
             codes.append(VerdictCode.MULTIPLE_FACES)
-        first_prompt = self.prompts.get(0)
-        acting = [f for f in self.frames if first_prompt is not None and f.t_ms >= first_prompt]
-        if acting:
-            missing = sum(1 for f in acting if not f.faces) / len(acting)
+        if self.acting_frames:
+            missing = self.missing_frames / self.acting_frames
             scores["missing_share"] = round(missing, 4)
             if missing > self.rules.max_missing_share:
                 codes.append(VerdictCode.FACE_LOST)
-        jump = self._max_jump()
+        jump = self.max_jump
         scores["max_jump"] = round(jump, 4)
         if jump > 1.0:
             codes.append(VerdictCode.DISCONTINUITY)
-        base = self.baseline_eye_openness()
         if base is not None:
             scores["baseline_eye_openness"] = round(base, 4)
-        if self.planar_residuals:
-            scores["planar_residual"] = round(max(self.planar_residuals), 4)
+        if self.planar_max is not None:
+            scores["planar_residual"] = round(self.planar_max, 4)
         for r in self.results:
             scores[f"{r.action.value}_score"] = round(r.score, 4)
             if r.parallax is not None:
                 scores[f"{r.action.value}_parallax"] = round(r.parallax, 4)
         return codes, scores
+
+    # --- the state kept between frames (core.proctoring.live) ---------------------------------
+
+    def __getstate__(self) -> tuple:
+        """The judge as plain numbers, strings and packed bytes (no classes but the challenge's
+        and the rules' when they are not the defaults), so the state kept per frame stays small."""
+        default = LivenessRules(timeout_ms=self.challenge.timeout_ms)
+        scan = self._turn_scan
+        return (
+            self.challenge, None if self.rules == default else self.rules,
+            self.frames, self.last_t, self.acting_frames, self.missing_frames, self.multi_face_frames,
+            self.max_jump, None if self._last_face is None else (self._last_face[0], *_box(self._last_face[1])),
+            self.prompts, [_result_row(r) for r in self.results], None if self.failure is None else self.failure.value,
+            self.planar_max, self._aspect_band.__getstate__(), self._eye_band.__getstate__(), self._eye_modes,
+            self._history.tobytes(), self._history_base, self._history_spilled,
+            self._window.base, self._window.t.typecode, self._window.t.tobytes(),
+            self._window.a.tobytes(), self._window.b.tobytes(),
+            None if scan.ref_t is None and scan.lo is None else
+            (scan.lo, scan.hi, scan.wrong, scan.ref_t, scan.ref_y, *_detection_row(scan.det)),
+            self._nod_failed, self.poses, self._fresh_poses,
+        )
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.challenge, rules, self.frames, self.last_t, self.acting_frames, self.missing_frames,
+         self.multi_face_frames, self.max_jump, last_face, self.prompts, results, failure, self.planar_max,
+         aspect_band, eye_band, self._eye_modes, history, self._history_base, self._history_spilled,
+         win_base, win_code, win_t, win_a, win_b, scan, self._nod_failed, self.poses, self._fresh_poses) = state
+        self.rules = rules or LivenessRules(timeout_ms=self.challenge.timeout_ms)
+        self._last_face = None if last_face is None else (last_face[0], FaceBox(*last_face[1:]))
+        self.results = [_result_from(r) for r in results]
+        self.failure = None if failure is None else VerdictCode(failure)
+        self._history = array("d", history)
+        self._window = _Window(win_base, array(win_code, win_t), array("d", win_a), array("d", win_b))
+        self._aspect_band, self._eye_band = MedianBand(), EyeBand()
+        self._aspect_band.__setstate__(aspect_band)
+        self._eye_band.__setstate__(eye_band)
+        self._turn_scan = _TurnScan() if scan is None else _TurnScan(*scan[:5], _detection_from(scan[5:]))
+        self._aspect_cache = (-1, None)
 
     # --- internals --------------------------------------------------------------------------
 
@@ -236,8 +336,32 @@ class LivenessJudge(ActionDetectors):
         )
 
 
+def _box(b: FaceBox) -> tuple[float, ...]:
+    return (b.x, b.y, b.w, b.h, b.score)
+
+
+def _result_row(r: ActionResult) -> tuple:
+    return (r.action.value, r.prompt_ms, r.start_ms, r.done_ms, r.passed, r.score, r.parallax,
+            None if r.reason is None else r.reason.value)
+
+
+def _result_from(row: tuple) -> ActionResult:
+    return ActionResult(Action(row[0]), *row[1:7], None if row[7] is None else VerdictCode(row[7]))
+
+
+def _detection_row(d: _Detection) -> tuple:
+    return (d.done, d.start_ms, d.done_ms, d.score, d.parallax, None if d.reason is None else d.reason.value, d.start_t)
+
+
+def _detection_from(row: tuple) -> _Detection:
+    done, start, end, score, parallax, reason, start_t = row
+    return _Detection(done, start, end, score, parallax, None if reason is None else VerdictCode(reason), start_t)
+
+
 __all__ = [
     "Challenge",
+    "HistoryNeeded",
+    "PosesNeeded",
     "LivenessJudge",
     "LivenessRules",
     "draw_challenge",

@@ -6,17 +6,21 @@ prompt to show now, chosen by the server's schedule; ``guidance.done`` says stop
 → ``Verdict``.
 
 Between requests the web layer keeps a session in a shared store (core.proctoring.live): the kept
-frames' JPEGs are taken out of its state (``spill`` hands each one over once, ``drop_jpegs``
-empties them) and handed back before ``finish`` (``wanted``/``attach``), so the state written on
-every frame holds no pictures. The pixel check of a turn or nod (core.faces.planarity) runs in
-``finish`` on the frames of each recognised movement, kept for it.
+frames (JPEG, face box, yaw), the judge's landmark poses and its history are taken out of its
+state (``spill``, ``judge.spill_poses`` and ``judge.spill_history`` hand each one over once,
+``drop_kept`` forgets them) and handed back when needed (``wanted``/``attach`` before ``finish``;
+what the judge asks for with ``PosesNeeded`` or ``HistoryNeeded``), so the state written on every
+frame holds neither pictures nor landmarks nor every frame's signals. ``measure`` (the provider)
+and ``advance`` (the judge) split ``add_frame``, so that a frame can be judged again without
+measuring it again. The pixel check of a turn or nod (core.faces.planarity) runs in ``finish``
+on the frames of each recognised movement, kept for it.
 """
 
 from __future__ import annotations
 
 import math
 import secrets
-from collections import deque
+from array import array
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 @dataclass(slots=True)
 class _Kept:
     t_ms: int
-    jpeg: bytes | None  # None while it is kept outside the session's state (``drop_jpegs``)
+    jpeg: bytes
     box: FaceBox  # in the JPEG's pixels
     yaw: float | None = None
 
@@ -93,13 +97,36 @@ class LivenessSession:
         self.challenge = challenge
         self.judge = LivenessJudge(challenge, rules)
         self.identity = identity
-        self._recent: deque[_Kept] = deque()
-        self._pinned: dict[int, tuple[str, _Kept]] = {}
+        # the frames kept for the verdict, by time: in memory only while they may still be
+        # chosen (``_held``), or outside the state (``spill``/``drop_kept``/``attach``); the
+        # state keeps which ones the verdict reads
+        self._held: dict[int, _Kept] = {}
+        self._pinned: dict[int, str] = {}  # time -> label ("baseline", "sample", an action's)
         self._last_sample = -10**12
         self._verdict: Verdict | None = None
         self._flat_moves: list[str] = []
-        self._movements: list[tuple[str, list[_Kept]]] = []  # each recognised turn or nod's frames
+        self._movements: list[tuple[str, tuple[int, ...]]] = []  # each recognised turn or nod's frame times
         self._unsaved: list[_Kept] = []
+
+    def __getstate__(self) -> tuple:
+        """The session as a tuple, the chosen frames' labels as numbers into ``_labels`` (the
+        frames themselves go with it only when they are held: see ``drop_kept``)."""
+        labels = self._labels()
+        pinned = sorted(self._pinned.items())
+        return (
+            self.provider, self.challenge, self.judge, self.identity, self._held, self._unsaved,
+            array("i", (t for t, _ in pinned)).tobytes(), bytes(labels.index(v) for _, v in pinned),
+            self._last_sample, self._verdict, self._flat_moves, self._movements,
+        )
+
+    def __setstate__(self, state: tuple) -> None:
+        (self.provider, self.challenge, self.judge, self.identity, self._held, self._unsaved, times, labels,
+         self._last_sample, self._verdict, self._flat_moves, self._movements) = state
+        names = self._labels()
+        self._pinned = dict(zip(array("i", times), (names[i] for i in labels), strict=True))
+
+    def _labels(self) -> list[str]:
+        return ["baseline", "sample", *(f"{a.value}{end}" for a in self.challenge.actions for end in ("", "_start"))]
 
     @property
     def nonce(self) -> str:
@@ -114,9 +141,22 @@ class LivenessSession:
             self.check_nonce(nonce)
         if self._verdict is not None:
             raise ChallengeError("the session is finished")
-        if len(self.judge.frames) >= self.MAX_FRAMES:
+        image, sig = self.measure(image, t_ms)
+        return self.advance(image, sig)
+
+    def measure(self, image: np.ndarray | bytes, t_ms: int) -> tuple[np.ndarray, FrameSignals]:
+        """The frame's (downscaled) image and the provider's signals; the session is unchanged."""
+        if self._verdict is not None:
+            raise ChallengeError("the session is finished")
+        if self.judge.frames >= self.MAX_FRAMES:
             raise ChallengeError("too many frames")
-        image, sig = frame_signals(self.provider, image, t_ms, self.MAX_SIDE)
+        return frame_signals(self.provider, image, t_ms, self.MAX_SIDE)
+
+    def advance(self, image: np.ndarray, sig: FrameSignals) -> FrameGuidance:
+        """Judge a measured frame and keep it for the verdict. May raise ``PosesNeeded`` after
+        ``drop_kept`` (see ``LivenessJudge.observe``)."""
+        if self._verdict is not None:
+            raise ChallengeError("the session is finished")
         before = len(self.judge.results)
         guidance = self.judge.observe(sig)
         self._keep(image, sig, before)
@@ -130,74 +170,75 @@ class LivenessSession:
         if sig.face is None:
             return
         kept = _Kept(sig.t_ms, imaging.encode_jpeg(image, max_side=None), sig.face.box, sig.face.yaw)
-        horizon = sig.t_ms - self.judge.rules.timeout_ms - 1000
-        self._recent.append(kept)
+        self._held[kept.t_ms] = kept
         self._unsaved.append(kept)
-        while self._recent and self._recent[0].t_ms < horizon:
-            self._recent.popleft()
         if not self._pinned:
-            self._pinned[kept.t_ms] = ("baseline", kept)
+            self._pinned[kept.t_ms] = "baseline"
         if sig.t_ms - self._last_sample >= self.SAMPLE_EVERY_MS:
-            self._pinned.setdefault(kept.t_ms, ("sample", kept))
+            self._pinned.setdefault(kept.t_ms, "sample")
             self._last_sample = sig.t_ms
         for r in self.judge.results[results_before:]:
             if not r.passed:
                 continue
+            # an action's frames are in its window (frames with a face), still held by the judge
+            window = self.judge.window_times()
             if r.action in HEAD_MOVES and r.start_ms is not None and r.done_ms is not None:
-                self._movements.append(
-                    (r.action.value, [k for k in self._recent if r.start_ms <= k.t_ms <= r.done_ms]))
+                self._movements.append((r.action.value, tuple(t for t in window if r.start_ms <= t <= r.done_ms)))
             for t, label in ((r.start_ms, f"{r.action.value}_start"), (r.done_ms, r.action.value)):
-                k = next((k for k in self._recent if k.t_ms == t), None)
-                if k is not None:
-                    self._pinned[k.t_ms] = (label, k)
+                if t in window:
+                    self._pinned[t] = label
+        # frames older than any window still to come and not chosen are not needed any more
+        horizon = sig.t_ms - self.judge.rules.timeout_ms - 1000
+        used = self._used()
+        for t in [t for t in self._held if t < horizon and t not in used]:
+            del self._held[t]
 
-    def _moved_flat(self, frames: list[_Kept]) -> bool:
+    def _moved_flat(self, times: tuple[int, ...]) -> bool:
         """Whether the face's pixels moved as one plane through a recognised turn or nod (a
         photo warped in perspective; core.faces.planarity), judged on its frames."""
         r = self.judge.rules
-        pairs, share, error = movement_planarity(
-            [(imaging.decode_image(k.jpeg), k.box) for k in frames if k.jpeg is not None])
+        frames = [self._held[t] for t in times if t in self._held]
+        pairs, share, error = movement_planarity([(imaging.decode_image(k.jpeg), k.box) for k in frames])
         return pairs >= r.planar_image_pairs and share >= r.planar_image_inliers and error <= r.planar_image_error
 
-    def _kept(self) -> list[_Kept]:
-        seen: dict[int, _Kept] = {}
-        for k in [*self._recent, *(k for _, k in self._pinned.values()), *(k for _, ks in self._movements for k in ks)]:
-            seen.setdefault(id(k), k)
-        return list(seen.values())
+    def _used(self) -> set[int]:
+        """The times of the frames the verdict reads."""
+        return {*self._pinned, *(t for _, ts in self._movements for t in ts)}
 
-    def spill(self) -> list[tuple[int, bytes]]:
-        """(t_ms, JPEG) of each frame kept since the last call, once."""
-        out = [(k.t_ms, k.jpeg) for k in self._unsaved if k.jpeg is not None]
+    def spill(self) -> list[tuple[int, bytes, FaceBox, float | None]]:
+        """(t_ms, JPEG, face box, yaw) of each frame kept since the last call, once."""
+        out = [(k.t_ms, k.jpeg, k.box, k.yaw) for k in self._unsaved]
         self._unsaved.clear()
         return out
 
-    def drop_jpegs(self) -> None:
-        """Empty every kept frame's JPEG (the caller keeps them: ``spill``)."""
-        for k in self._kept():
-            k.jpeg = None
+    def drop_kept(self) -> None:
+        """Forget the kept frames, the judge's poses and its history handed over (the caller
+        keeps them: ``spill``, ``judge.spill_poses``, ``judge.spill_history``), so the state
+        holds neither pictures nor landmarks nor every frame's signals."""
+        self._held.clear()
+        self._unsaved.clear()
+        self.judge.drop_poses()
+        self.judge.drop_history()
 
     def wanted(self) -> list[int]:
-        """The times of the kept frames ``finish`` reads whose JPEG is not here."""
-        used = [k for _, k in self._pinned.values()] + [k for _, ks in self._movements for k in ks]
-        return sorted({k.t_ms for k in used if k.jpeg is None})
+        """The times of the kept frames ``finish`` reads that are not here."""
+        return sorted(t for t in self._used() if t not in self._held)
 
-    def attach(self, jpegs: dict[int, bytes]) -> None:
-        """Hand back the JPEGs of kept frames, by time."""
-        for k in self._kept():
-            if k.jpeg is None and k.t_ms in jpegs:
-                k.jpeg = jpegs[k.t_ms]
+    def attach(self, frames: dict[int, tuple[bytes, FaceBox, float | None]]) -> None:
+        """Hand back kept frames, by time: (JPEG, face box, yaw)."""
+        for t, (jpeg, box, yaw) in frames.items():
+            self._held.setdefault(t, _Kept(t, jpeg, box, yaw))
 
     def finish(self) -> Verdict:
         if self._verdict is not None:
             return self._verdict
         codes, scores = self.judge.verdict()
-        self._flat_moves = [action for action, frames in self._movements if self._moved_flat(frames)]
+        self._flat_moves = [action for action, times in self._movements if self._moved_flat(times)]
         if self._flat_moves:
             scores["flat_movements"] = float(len(self._flat_moves))
             if VerdictCode.NO_PARALLAX not in codes:
                 codes.append(VerdictCode.NO_PARALLAX)
-        chosen = self._select_evidence()
-        chosen = [(label, k) for label, k in chosen if k.jpeg is not None]
+        chosen = [(label, self._held[t]) for t, label in self._select_evidence() if t in self._held]
         evidence = [Evidence(k.t_ms, label, k.jpeg) for label, k in chosen]
         if self.identity is not None and self.judge.frames:
             evidence, id_codes, id_scores = self._check_identity(chosen)
@@ -210,22 +251,22 @@ class LivenessSession:
             tuple(self.judge.results),
             scores,
             tuple(evidence),
-            len(self.judge.frames),
+            self.judge.frames,
         )
         return self._verdict
 
-    def _select_evidence(self) -> list[tuple[str, _Kept]]:
-        """At most MAX_EVIDENCE frames: every action's frames first, then the baseline, then
-        samples spread over the session (time order in the result)."""
+    def _select_evidence(self) -> list[tuple[int, str]]:
+        """At most MAX_EVIDENCE frames (time, label): every action's frames first, then the
+        baseline, then samples spread over the session (time order in the result)."""
         items = sorted(self._pinned.items())
-        actions = [(t, v) for t, v in items if v[0] not in ("baseline", "sample")]
-        rest = [(t, v) for t, v in items if v[0] == "baseline"]
-        samples = [(t, v) for t, v in items if v[0] == "sample"]
+        actions = [(t, v) for t, v in items if v not in ("baseline", "sample")]
+        rest = [(t, v) for t, v in items if v == "baseline"]
+        samples = [(t, v) for t, v in items if v == "sample"]
         room = max(0, self.MAX_EVIDENCE - len(actions) - len(rest))
         if samples and room:
             step = len(samples) / room
             rest += [samples[int(i * step)] for i in range(min(room, len(samples)))]
-        return [v for _, v in sorted((actions + rest)[: max(self.MAX_EVIDENCE, len(actions))])]
+        return sorted((actions + rest)[: max(self.MAX_EVIDENCE, len(actions))])
 
     def _check_identity(self, pinned: list[tuple[str, _Kept]]):
         ident = self.identity

@@ -21,7 +21,9 @@ from core.faces import (
     ChallengeError,
     FaceError,
     IdentityCheck,
+    HistoryNeeded,
     LivenessSession,
+    PosesNeeded,
     Verdict,
     draw_challenge,
     portrait_encoding,
@@ -215,19 +217,77 @@ async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: 
     None when the challenge is unknown, expired or not the caller's. The challenge is locked,
     loaded, advanced and saved back, so consecutive frames may reach different processes."""
     async with checks.locked(nonce):
-        check = await checks.get(nonce, tenant_id, account_id)
-        if check is None:
+        found = await checks.get_with_state(nonce, tenant_id, account_id)
+        if found is None:
             return None
+        check, state = found
         try:
             check.check_time(t_ms)
             if t_ms <= check.last_t:
                 raise ChallengeError("frame timestamps must increase")
         except ChallengeTimeError as exc:
             raise ChallengeError(str(exc)) from None
-        guidance = await run_cpu("face", check.session.add_frame, jpeg, t_ms)
+        check, guidance = await advance(checks, check, state, jpeg, t_ms)
         check.last_t = t_ms
         await checks.save(check)
         return guidance
+
+
+def _take_frame(session: LivenessSession, frame, t_ms: int, sig) -> tuple[Any, Any, Any, Exception | None]:
+    """Measure (unless ``sig`` is given) and judge a frame in one call to the face pool; the
+    judge's request for state kept apart comes back with the measured frame, to judge it again."""
+    if sig is None:
+        frame, sig = session.measure(frame, t_ms)
+    try:
+        return frame, sig, session.advance(frame, sig), None
+    except (PosesNeeded, HistoryNeeded) as need:
+        return frame, sig, None, need
+
+
+async def advance(checks: LiveChecks, check: LiveCheck, state: bytes, frame, t_ms: int, sig=None) -> tuple[LiveCheck, Any]:
+    """Measure and judge a frame (JPEG bytes or an image; ``sig``: its signals, measured
+    already). What the judge keeps apart from the state (landmark poses, the history of its
+    medians) it asks for: that is read and the frame judged again from the saved state; each
+    retry brings more of it, so they are bounded by the frames."""
+    nonce = check.session.nonce
+    poses: dict[int, Any] = {}
+    history: list[bytes] | None = None
+    image, sig, guidance, need = await run_cpu("face", _take_frame, check.session, frame, t_ms, sig)
+    while need is not None:
+        if isinstance(need, PosesNeeded):
+            if set(need.times) <= set(poses):
+                raise need
+            poses.update(await checks.poses(nonce, need.times))
+        else:
+            if history is not None:
+                raise need
+            history = await checks.history(nonce, need.chunks)
+            if history is None:
+                raise ChallengeError("the challenge's history is gone") from None
+        check = checks.load(state)
+        check.session.judge.poses.update(poses)
+        if history is not None:
+            check.session.judge.attach_history(history)
+        image, sig, guidance, need = await run_cpu("face", _take_frame, check.session, image, t_ms, sig)
+    return check, guidance
+
+
+async def verdict_of(checks: LiveChecks, check: LiveCheck) -> Verdict | None:
+    """The session's verdict (its kept frames attached), reading the poses that closing an
+    unfinished turn or nod asks for and the history a median asks for (None when it is gone)."""
+    judge = check.session.judge
+    while True:
+        try:
+            return await run_cpu("face", check.session.finish)
+        except PosesNeeded as need:
+            if set(need.times) <= set(judge.poses):
+                raise
+            judge.poses.update(await checks.poses(check.session.nonce, need.times))
+        except HistoryNeeded as need:
+            history = await checks.history(check.session.nonce, need.chunks)
+            if history is None:  # expired or tampered with: the verdict cannot be reached
+                return None
+            judge.attach_history(history)
 
 
 def _pick_evidence(verdict: Verdict) -> list:
@@ -246,9 +306,13 @@ async def finish(platform, checks: LiveChecks, tenant, account, nonce: str) -> t
         check = await checks.get(nonce, tenant.id, account.id)
         if check is None:
             return None
-        await checks.attach(check)
-        verdict = await run_cpu("face", check.session.finish)
+        if not await checks.attach(check):
+            await checks.pop(nonce)
+            return None
+        verdict = await verdict_of(checks, check)
         await checks.pop(nonce)
+        if verdict is None:
+            return None
     row = await scoped(FaceVerification, tenant).get(check.verification_id)
     evidence_ids: list[int] = []
     for e in _pick_evidence(verdict):
@@ -299,8 +363,10 @@ async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVe
 __all__ = [
     "VerificationRefused",
     "add_frame",
+    "advance",
     "attempts_left",
     "finish",
+    "verdict_of",
     "live_checks",
     "start",
 ]

@@ -1,0 +1,125 @@
+"""A live challenge kept in the shared store between frames (core.proctoring.live) is judged
+exactly as one kept in memory: the judge's bounded medians, the landmark poses and the history
+kept apart and read back when asked for (``PosesNeeded``, ``HistoryNeeded``), the compact state.
+Turns and nods (real and warped photos) and a long drifting session go through both and must
+give the same guidance on every frame and the same verdict."""
+
+import hashlib
+import hmac
+import random
+import statistics
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from core import Action as A
+from core import FaceBox, FaceObservation, FrameSignals, LivenessSession
+from core.faces.medians import MedianBand
+from core.testing import face_attacks as attacks
+from core.testing import face_media as media
+from core.testing.face_store import StoreRun
+
+
+def test_judge_median_band_is_exact_on_drifting_series():
+    rng = random.Random(7)
+    rebuilt = 0
+    for _ in range(300):
+        band, values = MedianBand(), []
+        drift = rng.choice([-0.002, 0.0, 0.002])
+        for i in range(rng.randint(1, 250)):
+            values.append(round(0.3 + drift * i + rng.gauss(0, 0.02), 3))  # with ties
+            band.add((values[-1],))
+            if (mid := band.middle()) is None:
+                band.rebuild([(v,) for v in values])
+                mid, rebuilt = band.middle(), rebuilt + 1
+            got = mid[0][1] if len(mid) == 1 else (mid[0][1] + mid[1][1]) / 2
+            assert got == statistics.median(values)
+            restored = MedianBand()
+            restored.__setstate__(band.__getstate__())
+            assert restored.rows == band.rows and restored.n == band.n
+    assert rebuilt  # the drifting series left their bands
+
+
+async def both(provider, challenge, frames, *, signals=False):
+    """The guidance and verdicts of a session through the store and of one in memory."""
+    run = StoreRun([provider])
+    await run.start(LivenessSession(provider, challenge))
+    here = LivenessSession(provider, challenge)
+    guidance = []
+    for t, f in frames:
+        if signals:
+            image, sig = f
+            g = await run.step(image, t, sig)
+            assert here.advance(image, sig) == g
+        else:
+            g = await run.frame(f, t)
+            assert here.add_frame(f, t) == g
+        guidance.append(g)
+        if g.done:
+            break
+    verdict = await run.finish()
+    assert verdict.as_dict() == here.finish().as_dict()
+    trips = [x.round_trip for x in run.traffic]
+    print(f"\n{[a.value for a in challenge.actions]}: passed {verdict.passed} {list(verdict.codes)}; "
+          f"round trip median {statistics.median(trips):,.0f} B, max {max(trips):,} B over {len(trips)} frames")
+    return verdict, guidance, run
+
+
+@pytest.mark.parametrize("actions", [(A.TURN_LEFT, A.TURN_RIGHT), (A.TURN_RIGHT, A.TURN_LEFT)])
+async def test_turns_of_the_clip_through_the_store(mediapipe, actions):
+    frames = media.read_clip(media.videos_dir() / "intel_head_turn.gif")
+    verdict, _, run = await both(mediapipe, media.fixed_challenge(actions, "n", (250, 1000)), frames)
+    assert verdict.passed == (actions[0] is A.TURN_LEFT)
+    if verdict.passed:  # the parallax checks read their poses back
+        assert any(k.get("read pose") for k in run.kinds)
+
+
+@pytest.mark.parametrize("kind", attacks.WARP_ONLY)
+async def test_warped_stills_through_the_store(mediapipe, kind):
+    frames = attacks.attack_inputs(mediapipe.detect, media.faces_dir() / "obama" / "obama_1.jpg", kind)
+    actions, schedule = attacks.ATTACK_CHALLENGES[kind]
+    verdict, _, _ = await both(mediapipe, media.fixed_challenge(actions, "n", schedule), frames)
+    assert not verdict.passed
+
+
+def _face(eye, mouth, aspect):
+    anchors = np.array([[300.0 + 10 * i, 200.0 + (i % 3)] for i in range(13)])
+    return FaceObservation(FaceBox(250, 150, 160, 180), yaw=0.0, pitch=0.0, roll=0.0, eye_openness=eye,
+                           mouth_open=mouth, anchors=anchors, nose=np.array([360.0, 240.0]), eye_distance=120.0,
+                           face_aspect=aspect)
+
+
+async def test_judge_history_is_read_back_when_a_median_leaves_its_band():
+    """Eyes narrowing and the face's aspect shrinking over a long wait, then a blink and an open
+    mouth: the medians drift out of their bands and are rebuilt from the history kept apart."""
+    provider = SimpleNamespace(name="constructed", liveness_actions=tuple(A))
+    image = np.full((48, 64, 3), 128, np.uint8)
+    frames = []
+    for i in range(260):
+        t = 100 * i
+        eye, mouth, aspect = 0.36 - 0.0004 * i, 0.05, 0.52 - 0.0002 * i
+        if 22000 <= t < 22300:  # the blink, after the prompt at 21000
+            eye = 0.08
+        if t >= 24500:  # the mouth opens after its prompt
+            mouth = 0.45
+        sig = FrameSignals(t, 64, 48, (_face(eye, mouth, aspect),), 120.0)
+        frames.append((t, (image, sig)))
+    challenge = media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), "n", (21000, 23500))
+    verdict, _, run = await both(provider, challenge, frames, signals=True)
+    assert verdict.passed, verdict.reasons
+    assert any(k.get("read history") for k in run.kinds)
+
+
+async def test_judge_state_of_an_earlier_format_or_tampered_with_is_not_loaded(mediapipe):
+    run = StoreRun([mediapipe])
+    await run.start(LivenessSession(mediapipe, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), "n", (500,))))
+    key = f"face-live:{run.nonce}"
+    state = await run.store.get(key)
+    assert await run.checks.get(run.nonce, 1, 1) is not None
+    await run.store.set(key, state[:-1] + bytes([state[-1] ^ 1]))
+    assert await run.checks.get(run.nonce, 1, 1) is None
+    # the earlier format: the same pickle signed with the key the earlier code derived
+    earlier = hashlib.sha256(b"face-live:test-secret").digest()
+    await run.store.set(key, hmac.new(earlier, state[32:], hashlib.sha256).digest() + state[32:])
+    assert await run.checks.get(run.nonce, 1, 1) is None
