@@ -255,7 +255,7 @@ def main() -> None:
     ap.add_argument("--database", default=os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/test"))
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     args = ap.parse_args()
-    name = f"xs_bench_snap_{secrets.token_hex(4)}"
+    name = f"xs_snap_bench_{secrets.token_hex(4)}"
     admin = args.database
     db_url = admin.rsplit("/", 1)[0] + f"/{name}"
     asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
