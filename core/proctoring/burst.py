@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.faces import FaceBox, decode_image, ensure_rgb
+from core.faces import FaceBox, FaceError, decode_image, ensure_rgb
 from core.files.images import FACE_FRAME_MAX_PIXELS
 
 CROP_SIDE = 32
@@ -138,7 +138,10 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
     scores["change"] = round(change, 2)
     if len(images) < 2 or change < min_change:
         return "still", None, scores
-    vector = matcher.encode(target, boxes[0])
+    try:
+        vector = matcher.encode(target, boxes[0])
+    except FaceError:  # found by the detector, not usable by the encoder (SFace re-finds it to align)
+        return "no_face", None, {**scores, "encoded": False}
     distance = float(matcher.distance(vector, portrait))
     scores.update(distance=round(distance, 4), tolerance=tolerance)
     for label, vectors in refs.encodings.items():
