@@ -70,18 +70,24 @@ class Small:
     def __init__(self, image: np.ndarray) -> None:
         grey = Image.fromarray(image).convert("L")
         self.scale = min(1.0, SMALL_SIDE / max(grey.size))
+        self._cuts: dict[tuple[int, int, int, int], Image.Image] = {}
         self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
                                  Image.BILINEAR) if self.scale < 1 else grey
 
     def _region(self, box) -> Image.Image:
-        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels."""
+        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels. Boxes that
+        round to the same pixels of the small frame (a learner's face moves little between
+        snapshots) are cut once."""
         k, pad = self.scale, 0.2 * box.h
         region = (max(0, round((box.x - pad) * k)), max(0, round((box.y - pad) * k)),
                   min(self.image.width, round((box.x + box.w + pad) * k)),
                   min(self.image.height, round((box.y + box.h + pad) * k)))
         if region[2] <= region[0] or region[3] <= region[1]:
             region = (0, 0, self.image.width, self.image.height)
-        return self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR)
+        cut = self._cuts.get(region)
+        if cut is None:
+            cut = self._cuts[region] = self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR)
+        return cut
 
     def signature(self, box) -> str:
         """The face region at ``box`` as a signature (hex of its 16×16 grey levels)."""
