@@ -29,12 +29,17 @@ def _tenant_id(tenant: Any) -> int:
     return tenant_id
 
 
+_OWNED: set[type] = set()  # tables known to have a tenant column
+
+
 class Scoped(Generic[T]):
     """Queries on ``table`` restricted to one tenant's rows."""
 
     def __init__(self, table: type[T], tenant: Any) -> None:
-        if "tenant" not in {c._meta.name for c in table._meta.columns}:
-            raise TypeError(f"{table.__name__} has no tenant column: it is not tenant-owned")
+        if table not in _OWNED:  # checked once per table: a job builds several scoped queries a row
+            if "tenant" not in {c._meta.name for c in table._meta.columns}:
+                raise TypeError(f"{table.__name__} has no tenant column: it is not tenant-owned")
+            _OWNED.add(table)
         self.table = table
         self.tenant_id = _tenant_id(tenant)
         self._own = table.tenant == self.tenant_id  # type: ignore[attr-defined]

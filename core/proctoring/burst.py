@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.faces import FaceBox, decode_image, ensure_rgb
+from core.faces import FaceBox, FaceError, decode_image, ensure_rgb
 from core.files.images import FACE_FRAME_MAX_PIXELS
 
 CROP_SIDE = 32
@@ -70,18 +70,32 @@ class Small:
     def __init__(self, image: np.ndarray) -> None:
         grey = Image.fromarray(image).convert("L")
         self.scale = min(1.0, SMALL_SIDE / max(grey.size))
+        self._cuts: dict[tuple[int, int, int, int], Image.Image] = {}
         self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
                                  Image.BILINEAR) if self.scale < 1 else grey
 
-    def signature(self, box) -> str:
-        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels (hex)."""
+    def _region(self, box) -> Image.Image:
+        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels. Boxes that
+        round to the same pixels of the small frame (a learner's face moves little between
+        snapshots) are cut once."""
         k, pad = self.scale, 0.2 * box.h
         region = (max(0, round((box.x - pad) * k)), max(0, round((box.y - pad) * k)),
                   min(self.image.width, round((box.x + box.w + pad) * k)),
                   min(self.image.height, round((box.y + box.h + pad) * k)))
         if region[2] <= region[0] or region[3] <= region[1]:
             region = (0, 0, self.image.width, self.image.height)
-        return self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR).tobytes().hex()
+        cut = self._cuts.get(region)
+        if cut is None:
+            cut = self._cuts[region] = self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR)
+        return cut
+
+    def signature(self, box) -> str:
+        """The face region at ``box`` as a signature (hex of its 16×16 grey levels)."""
+        return self._region(box).tobytes().hex()
+
+    def levels(self, box) -> np.ndarray:
+        """The face region at ``box`` as the 256 grey levels a signature holds (``_unhex``)."""
+        return np.asarray(self._region(box), dtype=np.float32).reshape(-1)
 
 
 def _unhex(sig: str) -> np.ndarray | None:
@@ -98,6 +112,12 @@ def picture_signature(matcher, data: bytes) -> str | None:
     image = ensure_rgb(decode_image(data))  # a stored photo: the size limits of stored images
     boxes = matcher.detect(image)
     return Small(image).signature(boxes[0]) if boxes else None
+
+
+def _unhex_all(sigs: list[str]) -> np.ndarray | None:
+    """The valid signatures of ``sigs`` as rows of grey levels; None without one."""
+    rows = [a for a in (_unhex(x) for x in sigs) if a is not None]
+    return np.stack(rows) if rows else None
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -122,13 +142,14 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
     scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
                   signatures=[sm.signature(box) for sm in smalls])
     # Each earlier snapshot's frames against these frames cut at that snapshot's face box.
+    # Every pair of frames (mine × theirs) at once: the mean absolute difference of their levels.
     for where, sigs in refs.earlier:
-        theirs = [a for a in (_unhex(x) for x in sigs) if a is not None]
-        if len(where) != 4 or not theirs:
+        theirs = _unhex_all(sigs)
+        if len(where) != 4 or theirs is None:
             continue
         other = FaceBox(*where)
-        mine = [_unhex(sm.signature(other)) for sm in smalls]
-        if any(float(np.abs(m - t).mean()) < min_change for m in mine for t in theirs):
+        mine = np.stack([sm.levels(other) for sm in smalls])
+        if (np.abs(mine[:, None, :] - theirs[None, :, :]).mean(axis=2) < min_change).any():
             return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
     crops = [_crop(im, box) for im in images]
     if len({im.shape for im in images}) > 1:
@@ -138,7 +159,10 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
     scores["change"] = round(change, 2)
     if len(images) < 2 or change < min_change:
         return "still", None, scores
-    vector = matcher.encode(target, boxes[0])
+    try:
+        vector = matcher.encode(target, boxes[0])
+    except FaceError:  # found by the detector, not usable by the encoder (SFace re-finds it to align)
+        return "no_face", None, {**scores, "encoded": False}
     distance = float(matcher.distance(vector, portrait))
     scores.update(distance=round(distance, 4), tolerance=tolerance)
     for label, vectors in refs.encodings.items():

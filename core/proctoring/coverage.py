@@ -37,6 +37,7 @@ from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySessi
 
 UNVERIFIED = "face_unverified"
 UNCOVERED = "face_uncovered"
+UNREAD = object()  # ``withdraw``: the caller has not read the session's row
 
 
 def first_capture_plan(rng: random.Random, times: list[float], creditable: float) -> list[float]:
@@ -85,14 +86,17 @@ async def complete_if_covered(tenant, enrollment_id: int, stamp: dt.datetime) ->
     return bool(moved)
 
 
-async def withdraw(tenant, account_id: int, token: str, reason: str = UNVERIFIED) -> float:
+async def withdraw(tenant, account_id: int, token: str, reason: str = UNVERIFIED,
+                   session: StudySession | None | object = UNREAD) -> float:
     """Withdraw the seconds a proctored session credited since its last good snapshot: under the
     learner's clock lock, a reversing ledger row (negative ``seconds``, ``reason``) and the same
     seconds taken off the lesson and the enrolment, which goes back to 学习中 if that leaves it
     short of the course's hours. While the session is the learner's current one, the lesson's
     position and furthest point go back by the withdrawn seconds: the learner resumes where the
-    credit stands and earns them again by watching that part again. Returns the seconds."""
-    session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
+    credit stands and earns them again by watching that part again. ``session``: the session's
+    row (None: there is none) when the caller has read it already. Returns the seconds."""
+    if session is UNREAD:
+        session = await scoped(StudySession, tenant).objects(StudySession.token == token).first()
     if session is None:
         return 0.0
     stamp = dt.datetime.now(dt.UTC)

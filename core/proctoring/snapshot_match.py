@@ -5,6 +5,7 @@ the verdict (``core.proctoring.verdicts``), and compare good snapshots across th
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from collections import OrderedDict
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from core.courses.tables import Enrollment
+from core.db import write_transaction
 from core.db.scoped import scoped
 from core.faces import Capability, FaceError, portrait_encoding, select_provider
 from core.files.tables import StoredFile
@@ -22,6 +24,8 @@ from core.proctoring import burst, verdicts
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
+from core.study import services as study
+from core.study.tables import StudyClock
 
 _VECTORS: OrderedDict[tuple[int, int, str], Any] = OrderedDict()  # (tenant, file, provider) → encoding or None
 _CACHE_MAX = 4096  # entries per process cache below
@@ -92,64 +96,79 @@ async def portrait_vector(platform, tenant, account_id: int, matcher, profile: L
     return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
 
 
-async def references(platform, tenant, account_id: int, matcher, portrait, verification_id: int,
-                     profile: LearnerProfile | None) -> burst.References:
-    """What the account's snapshot must not repeat: the portrait and the ID-card photo (their
-    encodings and their pictures) and every earlier snapshot's frames."""
-    id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
-                                  matcher)
-    refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []})
-    for label, file_id in (("portrait", profile.portrait if profile else None),
-                           ("id_card", profile.id_front if profile else None)):
-        signature = await picture_signature(platform, tenant, file_id, matcher)
-        refs.pictures[label] = [signature] if signature else []
+async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str]]]:
+    """The face box and frame signatures of every other snapshot of the account."""
+    out = []
     for r in await scoped(FaceVerification, tenant).select(FaceVerification.scores).where(
             (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
             & (FaceVerification.id != verification_id)).output(load_json=True):
         scores = r["scores"] or {}
         if scores.get("signatures") and scores.get("box"):
-            refs.earlier.append((scores["box"], scores["signatures"]))
+            out.append((scores["box"], scores["signatures"]))
+    return out
+
+
+async def references(platform, tenant, account_id: int, matcher, portrait, profile: LearnerProfile | None,
+                     earlier: list[tuple[list[float], list[str]]]) -> burst.References:
+    """What the account's snapshot must not repeat: the portrait and the ID-card photo (their
+    encodings and their pictures) and every earlier snapshot's frames (``earlier_snapshots``)."""
+    id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
+                                  matcher)
+    refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []},
+                            earlier=earlier)
+    for label, file_id in (("portrait", profile.portrait if profile else None),
+                           ("id_card", profile.id_front if profile else None)):
+        signature = await picture_signature(platform, tenant, file_id, matcher)
+        refs.pictures[label] = [signature] if signature else []
     return refs
 
 
 async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int, proctor_session: int) -> str:
-    """Job: judge one stored snapshot burst and apply the verdict."""
+    """Job: judge one stored snapshot burst and apply the verdict. Reads that do not depend on
+    each other run at once; the verdict's writes are one transaction (``verdicts.apply``)."""
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
-    row = await scoped(FaceVerification, t).objects(FaceVerification.id == verification).output(
-        load_json=True).first()
-    ps = await scoped(ProctorSession, t).get(proctor_session)
+    row, ps, providers = await asyncio.gather(
+        scoped(FaceVerification, t).objects(FaceVerification.id == verification).output(load_json=True).first(),
+        scoped(ProctorSession, t).get(proctor_session), platform.face_providers())
     if row is None or ps is None or row.status != "open":
         return "gone"
     rules = t.rules.face
-    matcher = select_provider(await platform.face_providers(), rules.match_provider, Capability.ENCODE)
+    matcher = select_provider(providers, rules.match_provider, Capability.ENCODE)
     tolerance = rules.match_tolerance or matcher.default_tolerance
-    profile = await scoped(LearnerProfile, t).objects(LearnerProfile.account == row.account).first()
-    portrait = await portrait_vector(platform, t, row.account, matcher, profile)
     ids = [int(i) for i in row.evidence or []]
-    found = {f.id: f for f in await scoped(StoredFile, t).objects(StoredFile.id.is_in(ids or [0]))}
+    profile, stored, earlier = await asyncio.gather(
+        scoped(LearnerProfile, t).objects(LearnerProfile.account == row.account).first(),
+        scoped(StoredFile, t).objects(StoredFile.id.is_in(ids or [0])), earlier_snapshots(t, row.account, row.id))
+    portrait = await portrait_vector(platform, t, row.account, matcher, profile)
+    found = {f.id: f for f in stored}
     files = [found.get(i) for i in ids]
     if portrait is None or not files or None in files:
         outcome, vector, scores = "mismatch", None, {"portrait": portrait is not None}
     else:
-        refs = await references(platform, t, row.account, matcher, portrait, row.id, profile)
+        refs, jpegs = await asyncio.gather(references(platform, t, row.account, matcher, portrait, profile, earlier),
+                                           asyncio.gather(*(platform.storage.read(f) for f in files)))
         duplicate = tolerance * rules.snapshot_duplicate_fraction
         outcome, vector, scores = await run_cpu(
-            "face", burst.judge, matcher, [await platform.storage.read(f) for f in files],
-            secrets.randbelow(len(files)), portrait, tolerance, refs, duplicate, rules.snapshot_burst_min_change)
+            "face", burst.judge, matcher, list(jpegs), secrets.randbelow(len(files)), portrait, tolerance, refs,
+            duplicate, rules.snapshot_burst_min_change)
     finished = dt.datetime.now(dt.UTC)
     status = "passed" if outcome == "ok" else "failed"
     reasons = [verdicts.OUTCOMES[outcome][1]] if outcome in verdicts.BAD else []
-    done = await scoped(FaceVerification, t).update({
-        FaceVerification.status: status, FaceVerification.reasons: reasons,
-        FaceVerification.scores: {**(row.scores or {}), **scores},
-        FaceVerification.match_provider: matcher.name, FaceVerification.finished_at: finished,
-    }).where((FaceVerification.id == row.id) & (FaceVerification.status == "open")).returning(FaceVerification.id)
-    if not done:
-        return "gone"
-    row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
-    row.match_provider, row.finished_at = matcher.name, finished
-    await verdicts.checked(platform, t, ps, row, outcome)
+    notices: list[verdicts.Notice] = []
+    async with write_transaction(StudyClock):
+        await study.locked_clock(t, ps.account)
+        done = await scoped(FaceVerification, t).update({
+            FaceVerification.status: status, FaceVerification.reasons: reasons,
+            FaceVerification.scores: {**(row.scores or {}), **scores},
+            FaceVerification.match_provider: matcher.name, FaceVerification.finished_at: finished,
+        }).where((FaceVerification.id == row.id) & (FaceVerification.status == "open")).returning(FaceVerification.id)
+        if not done:
+            return "gone"
+        row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
+        row.match_provider, row.finished_at = matcher.name, finished
+        await verdicts.apply(t, ps, row, outcome, notices)
+    await verdicts.deliver(platform, t, notices)
     if vector is not None and outcome == "ok":
         await _index(platform, t, ps, row, matcher, vector, tolerance)
     return outcome

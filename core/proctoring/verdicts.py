@@ -41,21 +41,33 @@ def paused_message(reason_kind: str) -> str:
     return f"学习已暂停：{reason}。请重新进行人脸核验后继续学习"
 
 
+Notice = tuple[str, int, dict[str, Any]]  # hook name, account id, the hook's other arguments
+
+
 async def checked(platform, tenant, ps: ProctorSession, row: FaceVerification, outcome: str) -> None:
-    """Apply one snapshot verdict to the session, the timeline and the enrolment."""
+    """Apply one snapshot verdict (``apply``) in one transaction, then call the hooks."""
+    notices: list[Notice] = []
+    async with write_transaction(StudyClock):
+        await study.locked_clock(tenant, ps.account)
+        await apply(tenant, ps, row, outcome, notices)
+    await deliver(platform, tenant, notices)
+
+
+async def apply(tenant, ps: ProctorSession, row: FaceVerification, outcome: str, notices: list[Notice]) -> None:
+    """Apply one snapshot verdict to the session, the timeline and the enrolment. Runs in a write
+    transaction that holds the learner's clock lock (``study.locked_clock``, taken before any of
+    these rows, in the order a beat takes them): no beat adds seconds meanwhile, live study's
+    pending beats are written first (``core.study.live``), and the writes commit together. The
+    hooks to call once they are committed are added to ``notices`` (``deliver``)."""
     kind = OUTCOMES[outcome][0]
     detail = {k: v for k, v in (row.scores or {}).items()
               if k in ("distance", "faces", "overdue_seconds", "change", "duplicate_of")}
     if outcome == "ok":
-        # Under the learner's clock lock: no beat adds seconds meanwhile, and live study's
-        # pending beats are written first (core.study.live).
-        async with write_transaction(StudyClock):
-            await study.locked_clock(tenant, ps.account)
-            confirmed = (await scoped(ProctorSession, tenant).get(ps.id)).provisional
-            await scoped(ProctorSession, tenant).update({
-                ProctorSession.provisional: 0.0, ProctorSession.last_good_at: study.server_time(),
-            }).where(ProctorSession.id == ps.id)
-            completed = await coverage.complete_if_covered(tenant, ps.enrollment, dt.datetime.now(dt.UTC))
+        confirmed = (await scoped(ProctorSession, tenant).get(ps.id)).provisional
+        await scoped(ProctorSession, tenant).update({
+            ProctorSession.provisional: 0.0, ProctorSession.last_good_at: study.server_time(),
+        }).where(ProctorSession.id == ps.id)
+        completed = await coverage.complete_if_covered(tenant, ps.enrollment, dt.datetime.now(dt.UTC))
         await event(tenant, ps.account, kind, enrollment=ps.enrollment, session=ps.session, verification=row.id,
                     confirmed_seconds=round(confirmed, 3), **detail)
         if completed:
@@ -70,28 +82,42 @@ async def checked(platform, tenant, ps: ProctorSession, row: FaceVerification, o
         session = await scoped(StudySession, tenant).objects(StudySession.token == ps.session).first()
         ended = session is not None and session.ended_at is not None
         withdrawn = await coverage.withdraw(tenant, ps.account, ps.session,
-                                            coverage.UNCOVERED if ended and outcome == "missing" else coverage.UNVERIFIED)
+                                            coverage.UNCOVERED if ended and outcome == "missing" else coverage.UNVERIFIED,
+                                            session=session)
         if paused:
             await event(tenant, ps.account, "paused", enrollment=ps.enrollment, session=ps.session,
                         verification=row.id, reason=kind, withdrawn_seconds=round(withdrawn, 3))
         if outcome in REPLAYED:
-            await flag(platform, tenant, ps.account, ps.enrollment, "replayed_snapshot", verification=row.id)
+            await flag(None, tenant, ps.account, ps.enrollment, "replayed_snapshot", verification=row.id,
+                       notices=notices)
         if outcome == "mismatch":
             mismatches = await scoped(StudyEvent, tenant).count(
                 (StudyEvent.enrollment == ps.enrollment) & (StudyEvent.kind == "snapshot_mismatch"))
             if mismatches >= tenant.rules.face.snapshot_mismatches_to_flag:
-                await flag(platform, tenant, ps.account, ps.enrollment, "repeated_mismatch",
-                           verification=row.id, mismatches=mismatches)
-    if platform is not None:
-        account = await scoped(Account, tenant).get(ps.account)
-        await notify(platform.hooks(tenant).proctor_snapshot_checked, tenant=tenant, account=account,
-                     verification=row, outcome=outcome)
+                await flag(None, tenant, ps.account, ps.enrollment, "repeated_mismatch",
+                           verification=row.id, mismatches=mismatches, notices=notices)
+    notices.append(("proctor_snapshot_checked", ps.account, {"verification": row, "outcome": outcome}))
+
+
+async def deliver(platform, tenant, notices: list[Notice]) -> None:
+    """Call the hooks ``apply`` and ``flag`` noted, in order, loading the account (and the
+    enrolment) they are given only for a hook that has implementations."""
+    if platform is None:
+        return
+    for hook, account_id, arguments in notices:
+        caller = getattr(platform.hooks(tenant), hook)
+        if not caller.get_hookimpls():
+            continue
+        if "enrollment" in arguments:
+            arguments = {**arguments, "enrollment": await scoped(Enrollment, tenant).get(arguments["enrollment"])}
+        await notify(caller, tenant=tenant, account=await scoped(Account, tenant).get(account_id), **arguments)
 
 
 async def flag(platform, tenant, account_id: int, enrollment_id: int, reason: str, *,
-               verification: int | None = None, **detail: Any) -> bool:
-    """Flag the enrolment for review (once): a ``flagged`` event and the ``proctor_flagged`` hook.
-    Returns whether it was newly flagged."""
+               verification: int | None = None, notices: list[Notice] | None = None, **detail: Any) -> bool:
+    """Flag the enrolment for review (once): a ``flagged`` event and the ``proctor_flagged`` hook
+    (called now with ``platform``, or added to ``notices`` for the caller to deliver once its
+    transaction is committed). Returns whether it was newly flagged."""
     done = await scoped(Enrollment, tenant).update({Enrollment.flagged: True}).where(
         (Enrollment.id == enrollment_id) & (Enrollment.account == account_id) & (Enrollment.flagged == False)  # noqa: E712
     ).returning(Enrollment.id)
@@ -100,12 +126,11 @@ async def flag(platform, tenant, account_id: int, enrollment_id: int, reason: st
     await event(tenant, account_id, "flagged", enrollment=enrollment_id, verification=verification,
                 reason=reason, **detail)
     log.info("enrolment %s flagged: %s (tenant %s)", enrollment_id, reason, tenant.slug)
-    if platform is None:
-        return True
-    account = await scoped(Account, tenant).get(account_id)
-    enrollment = await scoped(Enrollment, tenant).get(enrollment_id)
-    await notify(platform.hooks(tenant).proctor_flagged, tenant=tenant, account=account, enrollment=enrollment,
-                 reason=reason)
+    notice: Notice = ("proctor_flagged", account_id, {"enrollment": enrollment_id, "reason": reason})
+    if notices is not None:
+        notices.append(notice)
+    else:
+        await deliver(platform, tenant, [notice])
     return True
 
 
