@@ -144,7 +144,7 @@ async def face_check(rec: Recorder, client: httpx.AsyncClient, media: Media) -> 
         return False
     nonce = r.json()["nonce"]
     span = media.frames[-1][0] + 33
-    frames = [(t + k * span, jpeg) for k in range(2) for t, jpeg in media.frames]
+    frames = [(t + k * span, jpeg) for k in range(3) for t, jpeg in media.frames]  # 11.5 s: longer than a challenge
     t0, sent, prompted, done = time.monotonic(), -1_000_000, False, False
     for t, jpeg in frames:
         if t < sent + (ACTION_FRAME_GAP_MS if prompted else FRAME_GAP_MS):

@@ -1,7 +1,7 @@
 """The whole-learner load test: simulated learners against web ×2 + worker on PostgreSQL + Redis +
 object storage, each request a real one (load_client.py), with real face frames.
 
-Run: uv run python benchmarks/load_learners.py [--levels 50,100,200,...] [--step-seconds 60]
+Run: uv run python benchmarks/load_learners.py [--levels 50,100,200,...] [--step-seconds 60] [--starts-per-second 10]
      [--whole 6] [--quick]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres BENCH_REDIS=redis://127.0.0.1:6379/12
      BENCH_S3_PORT=9012 (moto's S3 server, started here when the port is closed)
@@ -19,8 +19,8 @@ Two phases, each printed with what it measured:
    exam: start, paper, 50 autosaved answers, submit.
 2. **The ramp**: studying learners, signed in beforehand (rows and sessions written by
    load_seed.py; their face check is phase 1's cost, so their passed check is seeded and dated
-   just before they start). Each level adds learners up to N, their starts spread over
-   ``--ramp-seconds`` (a study-page view for the CSRF cookie, session start, video redirect), and
+   just before they start). Each level adds learners up to N, starting ``--starts-per-second``
+   a second (a study-page view for the CSRF cookie, session start, video redirect), and
    then measures ``--step-seconds`` with all N beating every 15 s and uploading a snapshot when a
    beat's answer asks for one. Snapshots follow the plan's gaps, but each session's first planned
    time is moved to a uniform point before it (at least 15 s), as if the learner had been studying a
@@ -113,18 +113,18 @@ async def ramp_phase(args, cpu: Cpu, base: str, seeded: dict, media: Media) -> N
         for n in args.levels:
             new, pending = pending[:n - len(tasks)], pending[n - len(tasks):]
             await cpu.fresh_gates([a for a, _ in new])
-            start = time.time()
+            start, ramp = time.time(), len(new) / args.starts_per_second
             for k, (_, sid) in enumerate(new):
                 tasks.append(asyncio.create_task(studying_learner(
-                    rec, cpu, client, args.ramp_seconds * k / max(1, len(new)), seeded["lesson"], sid, media, until)))
-            await asyncio.sleep(args.ramp_seconds + 2)
+                    rec, cpu, client, k / args.starts_per_second, seeded["lesson"], sid, media, until)))
+            await asyncio.sleep(ramp + 2)
             load_start = loadavg()
             before, writes, w0 = cpu.read(), await cpu.writes(), time.time()
             await asyncio.sleep(args.step_seconds)
             spent, window = cpu.since(before), time.time() - w0
             after = await cpu.writes()
             wrote = {k: (after[k] - writes[k]) / window for k in after}
-            memory = cpu.redis_bytes()
+            memory = await asyncio.to_thread(cpu.redis_bytes)  # the learners go on meanwhile
             samples = [s for s in rec.samples if s[0] >= start]
             broken, why = level_verdict(samples, LIMIT_MS)
             levels.append((n, samples, spent, window, load_start, loadavg(), wrote, memory, broken, why))
@@ -135,8 +135,9 @@ async def ramp_phase(args, cpu: Cpu, base: str, seeded: dict, media: Media) -> N
         await asyncio.gather(*tasks, return_exceptions=True)
     print()
     print(f"Phase 2: ramp of studying learners (each: study page, session start, video redirect; then a beat "
-          f"every 15 s and a snapshot burst when asked); per level {args.ramp_seconds:.0f} s ramp-in + "
-          f"{args.step_seconds:.0f} s measured; latencies: every request of the level, ramp-in included")
+          f"every 15 s and a snapshot burst when asked); per level the new learners start at "
+          f"{args.starts_per_second:g} a second, then {args.step_seconds:.0f} s measured with all N studying; "
+          "latencies: every request of the level, its starts included")
     print_steps([(f"N={lv[0]}", lv[1]) for lv in levels])
     print(f"  notes: {dict(sorted(rec.notes.items()))}")
     print(f"  snapshot verdicts (face_verification rows by status): {await cpu.snapshot_outcomes()}")
@@ -169,13 +170,13 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--levels", default="50,100,200,400,800,1600,3200,6400")
     p.add_argument("--step-seconds", type=float, default=60.0)
-    p.add_argument("--ramp-seconds", type=float, default=30.0)
+    p.add_argument("--starts-per-second", type=float, default=10.0)
     p.add_argument("--whole", type=int, default=6)
     p.add_argument("--connections", type=int, default=400)
     p.add_argument("--quick", action="store_true", help="2 levels of a few learners, short windows")
     args = p.parse_args()
     if args.quick or TINY:
-        args.levels, args.step_seconds, args.ramp_seconds, args.whole = "4,8", 16.0, 4.0, 1
+        args.levels, args.step_seconds, args.starts_per_second, args.whole = "4,8", 16.0, 1.0, 1
     args.levels = [int(x) for x in str(args.levels).split(",")]
     work = Path(tempfile.mkdtemp(prefix="xs-load-"))
     s3_port = int(os.environ.get("BENCH_S3_PORT", "9012"))

@@ -16,7 +16,7 @@ import asyncpg
 import redis
 
 TICK = os.sysconf("SC_CLK_TCK")
-PARTS = ("web", "worker", "postgres", "redis")
+PARTS = ("web", "worker", "postgres", "redis", "client")
 
 
 def prepare_database(url: str, name: str, env: dict, drop: bool = False) -> None:
@@ -34,11 +34,13 @@ def prepare_database(url: str, name: str, env: dict, drop: bool = False) -> None
 
 class Cpu:
     """CPU seconds so far of the web server's and the worker's process groups, the PostgreSQL
-    backends serving ``db`` and the Redis server; plus the database's own counters."""
+    backends serving ``db``, the Redis server and this process (the load's client, for scale: it
+    is not part of the platform's cost); plus the database's own counters."""
 
     def __init__(self, web_pgid: int, worker_pgid: int, db: str, db_url: str, redis_url: str) -> None:
         self.web, self.worker, self.db, self.db_url = web_pgid, worker_pgid, db, db_url
         self.redis = redis.Redis.from_url(redis_url)
+        self.pool: asyncpg.Pool | None = None
 
     def read(self) -> dict[str, float]:
         out = dict.fromkeys(PARTS, 0.0)
@@ -53,7 +55,9 @@ class Cpu:
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
             fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, …, utime (11), stime (12)
             seconds = (int(fields[11]) + int(fields[12])) / TICK
-            if int(fields[2]) == self.web:
+            if int(pid) == os.getpid():
+                out["client"] += seconds
+            elif int(fields[2]) == self.web:
                 out["web"] += seconds
             elif int(fields[2]) == self.worker:
                 out["worker"] += seconds
@@ -67,11 +71,9 @@ class Cpu:
         return {k: v - before[k] for k, v in self.read().items()}
 
     async def query(self, sql: str, *args):
-        c = await asyncpg.connect(self.db_url)
-        try:
-            return await c.fetch(sql, *args)
-        finally:
-            await c.close()
+        if self.pool is None:
+            self.pool = await asyncpg.create_pool(self.db_url, min_size=1, max_size=4)
+        return await self.pool.fetch(sql, *args)
 
     async def fresh_gates(self, accounts: list[int]) -> None:
         """The seeded passed face checks of these learners, dated now (the gate wants a recent one)."""
@@ -159,11 +161,11 @@ def print_steps(groups) -> None:
 def print_cpu(rows) -> None:
     """rows: (label, CPU seconds by part, learners, window seconds or None for per-learner totals)."""
     per = "CPU s per learner-hour" if rows and rows[0][3] else "CPU s per learner (whole flow)"
-    print(f"  {per}: " + "  ".join(f"{p:>8}" for p in PARTS) + f"  {'total':>8}")
+    print(f"  {per}: " + "  ".join(f"{p:>8}" for p in PARTS) + f"  {'platform':>8}")
     for label, spent, n, window in rows:
         scale = 3600 / (n * window) if window else 1 / n
         print(f"  {label:<{len(per) + 1}} " + "  ".join(f"{spent[p] * scale:8.2f}" for p in PARTS)
-              + f"  {sum(spent.values()) * scale:8.2f}")
+              + f"  {sum(v for k, v in spent.items() if k != 'client') * scale:8.2f}")
 
 
 def now_iso() -> str:
