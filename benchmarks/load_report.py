@@ -99,6 +99,17 @@ class Cpu:
         ledger = (await self.query("SELECT count(*) AS n FROM hours_entry"))[0]["n"]
         return {"inserted": row["tup_inserted"], "updated": row["tup_updated"], "ledger": ledger}
 
+    async def ledger_size(self) -> tuple[int, int, int]:
+        """(rows, table bytes, index bytes) of the ledger, after a VACUUM ANALYZE."""
+        c = await asyncpg.connect(self.db_url)
+        try:
+            await c.execute("VACUUM ANALYZE hours_entry")
+            row = await c.fetchrow("SELECT count(*) AS n, pg_table_size('hours_entry') AS t, "
+                                   "pg_indexes_size('hours_entry') AS i FROM hours_entry")
+        finally:
+            await c.close()
+        return row["n"], row["t"], row["i"]
+
     async def snapshot_outcomes(self) -> dict[str, int]:
         rows = await self.query("SELECT status, count(*) AS n FROM face_verification WHERE purpose = 'snapshot' "
                                 "GROUP BY status ORDER BY status")

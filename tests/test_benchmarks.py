@@ -38,7 +38,7 @@ RUNS = [
     ("bench_faces.py", [], "FaceLandmarker", False),
     ("bench_matchers.py", [], "sface", False),
     ("bench_dashboards.py", ["2"], "vs bare p95", False),
-    ("load_learners.py", ["--quick"], "knee:", False),
+    ("load_learners.py", ["--quick"], "knee, studying", False),
 ]
 
 pytestmark = pytest.mark.bench
