@@ -1,8 +1,8 @@
 """The whole-learner load test: simulated learners against web ×2 + worker on PostgreSQL + Redis +
 object storage, each request a real one (load_client.py), with real face frames.
 
-Run: uv run python benchmarks/load_learners.py [--levels 50,100,200,...] [--step-seconds 60] [--starts-per-second 10]
-     [--whole 6] [--quick]
+Run: uv run python benchmarks/load_learners.py [--levels 50,100,200,...] [--step-seconds 60]
+     [--starts-per-second 10] [--whole 6] [--quick]
      BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres BENCH_REDIS=redis://127.0.0.1:6379/12
      BENCH_S3_PORT=9012 (moto's S3 server, started here when the port is closed)
 
@@ -31,8 +31,10 @@ Two phases, each printed with what it measured:
    p95 passes 500 ms or that has an error; the knee is the last level before it.
 
 CPU seconds per learner-hour: CPU spent in the measured window by the web processes, the worker
-(its face jobs: snapshots), the PostgreSQL backends of this database and the Redis server, divided
-by N × window. Redis's figure is the whole server's (other work on the same Redis counts too).
+(its face jobs: snapshots; and its share of the live-study flusher, which runs in every process),
+the PostgreSQL backends of this database and the Redis server, divided by N × window. Redis's
+figure is the whole server's (other work on the same Redis counts too). This process's own CPU
+is printed as ``client``, for scale, and left out of the platform's total.
 """
 
 from __future__ import annotations
