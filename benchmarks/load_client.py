@@ -180,7 +180,8 @@ async def whole_learner(rec: Recorder, base: str, media: Media, lesson: int, pas
     async with httpx.AsyncClient(base_url=base, timeout=60) as c:
         await rec.timed("sign-in page", c.get(f"{T}/signin"))
         r = await rec.timed("sign-in", c.post(f"{T}/signin/id", data={
-            "id_number": id_number, "password": password, "_csrf_token": csrf_of(c)}), ok=lambda r: r.status_code == 303)
+            "id_number": id_number, "password": password, "_csrf_token": csrf_of(c)}),
+            ok=lambda r: r.status_code == 303)
         if r is None or r.status_code != 303:
             return
         page = await rec.timed("consent page", c.get(f"{T}/face/consent"))

@@ -85,7 +85,8 @@ def whole_learners_are_sane(out: str) -> None:
     assert "'face check passed': 1" in out, out[-3000:]
     steps = re.findall(r"^  (whole|N=\d+)\s+(.+?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", out, re.M)
     named = {step for _, step, *_ in steps}
-    assert {"sign-in", "face frame", "face finish", "session start", "beat", "exam answer", "exam submit"} <= named, steps
+    wanted = {"sign-in", "face frame", "face finish", "session start", "beat", "exam answer", "exam submit"}
+    assert wanted <= named, steps
     assert all(errors == "0" for *_, errors, _, _ in steps), steps
     assert all(float(p50) <= float(p95) for *_, p50, p95 in steps), steps
     cpu = re.findall(r"^  N=\d+ +([\d.]+)(?: +[\d.]+){5}$", out, re.M)  # web … client, platform
