@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,13 +38,14 @@ RUNS = [
     ("bench_faces.py", [], "FaceLandmarker", False),
     ("bench_matchers.py", [], "sface", False),
     ("bench_dashboards.py", ["2"], "vs bare p95", False),
+    ("load_learners.py", ["--quick"], "knee, studying", False),
 ]
 
 pytestmark = pytest.mark.bench
 
 
 def test_every_benchmark_is_listed():
-    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")}
+    scripts = {p.name for p in BENCHMARKS.glob("bench_*.py")} | {"load_learners.py"}
     listed = {script for script, *_ in RUNS}
     assert scripts == listed, f"benchmarks without a tiny run here: {sorted(scripts - listed)}"
 
@@ -73,4 +75,23 @@ def test_benchmark_runs_in_tiny_mode(script, args, printed, needs_wrk, tmp_path)
     out, err = out_file.read_text(), err_file.read_text()
     assert proc.returncode == 0, f"{script} exited {proc.returncode}:\n{err[-3000:]}"
     assert printed in out, f"{script} did not print its table:\n{out[-3000:]}"
+    SANE.get(script, lambda out: None)(out)
     print(out)
+
+
+def whole_learners_are_sane(out: str) -> None:
+    """The load test's tiny run: the whole learner passed the face check and took the exam, every
+    step of both phases answered without an error, and the CPU and Redis figures are there."""
+    assert "'face check passed': 1" in out, out[-3000:]
+    steps = re.findall(r"^  (whole|N=\d+)\s+(.+?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)$", out, re.M)
+    named = {step for _, step, *_ in steps}
+    wanted = {"sign-in", "face frame", "face finish", "session start", "beat", "exam answer", "exam submit"}
+    assert wanted <= named, steps
+    assert all(errors == "0" for *_, errors, _, _ in steps), steps
+    assert all(float(p50) <= float(p95) for *_, p50, p95 in steps), steps
+    cpu = re.findall(r"^  N=\d+ +([\d.]+)(?: +[\d.]+){5}$", out, re.M)  # web … client, platform
+    assert len(cpu) == 2 and all(float(web) > 0 for web in cpu), out[-3000:]
+    assert "xueshi:live:" in out, out[-3000:]
+
+
+SANE = {"load_learners.py": whole_learners_are_sane}
