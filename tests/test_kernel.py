@@ -199,6 +199,43 @@ async def test_the_pool_is_opened_at_start_bounded_and_closed_at_stop(pg_url, xs
     assert db.engine().pool is None
 
 
+async def test_a_transaction_whose_connection_died_gives_it_back_and_the_pool_closes(pg_url, xs_settings):
+    """The server ends a transaction's connection before COMMIT (a restart, a job cancelled at
+    stop): the commit fails, and the connection still goes back to the pool. Piccolo's own
+    transaction kept it checked out, so a pool of one waited forever for its next statement,
+    and for its close at stop."""
+    import asyncpg
+
+    from core import db
+    from core.accounts.tables import Account
+
+    platform = await deployed_platform(dataclasses.replace(xs_settings, db_pool_size=1))
+    await platform.start(jobs=False)
+    try:
+        with pytest.raises((asyncpg.PostgresError, asyncpg.InterfaceError, OSError)):
+            async with db.engine().transaction() as transaction:
+                pid = await transaction.connection.fetchval("select pg_backend_pid()")
+                killer = await asyncpg.connect(pg_url)
+                await killer.execute("select pg_terminate_backend($1, 30000)", pid)  # returns once it is gone
+                await killer.close()
+        # wait_for only turns a hang into a failure: the pool's one connection is free again
+        assert await asyncio.wait_for(Account.count(), 30) >= 0
+    finally:
+        await asyncio.wait_for(platform.stop(), 60)
+    assert db.engine().pool is None
+
+
+async def test_a_connection_never_given_back_does_not_hold_up_the_stop(pg_url, xs_settings, monkeypatch):
+    from core import db
+
+    monkeypatch.setattr(db, "POOL_CLOSE_SECONDS", 0.5)  # the bound's length is not what is tested
+    platform = await deployed_platform(dataclasses.replace(xs_settings, db_pool_size=2))
+    await platform.start(jobs=False)
+    held = await db.engine().pool.acquire()  # never released, as a leaked connection is not
+    await asyncio.wait_for(platform.stop(), 60)
+    assert db.engine().pool is None
+
+
 async def test_a_one_off_command_starts_no_cron_jobs(xs_settings):
     """``xueshi create-admin`` and ``purge`` start the platform without jobs: the serving
     processes and workers run the cron schedule, not every command."""

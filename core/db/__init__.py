@@ -12,8 +12,10 @@ PostgreSQL in the CLI and the tests) the engine keeps a few idle connections bet
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import logging
 import os
 import re
 import sys
@@ -30,6 +32,8 @@ from core.db.engine import CachingPostgresEngine, CachingSQLiteEngine, engine_fr
 
 PICCOLO_CONF = "core.db.piccolo_conf"
 CORE_APP = "core.piccolo_app"
+POOL_CLOSE_SECONDS = 10.0  # a stopping process waits this long for its connections to come back
+log = logging.getLogger("xueshi.db")
 
 __all__ = ["configure", "engine", "engine_from_url", "migrate", "start_pool", "stop_pool", "is_postgres",
            "table_columns", "write_transaction", "for_update"]
@@ -127,7 +131,11 @@ async def stop_pool() -> None:
         return
     _pool_users -= 1
     if _pool_users == 0 and db.pool is not None:
-        await db.close_connection_pool()
+        try:  # close() waits for every connection to come back; past the bound, asyncpg terminates them
+            await asyncio.wait_for(db.pool.close(), POOL_CLOSE_SECONDS)
+        except TimeoutError:
+            log.warning("database pool: connections still in use after %s s were terminated", POOL_CLOSE_SECONDS)
+        db.pool = None
 
 
 async def migrate(verbose: bool = False) -> None:

@@ -38,7 +38,53 @@ class _AfterCommit:
         return result
 
 
-class XsPostgresTransaction(_AfterCommit, PostgresTransaction):
+class _ReleasingPostgresTransaction(PostgresTransaction):
+    """Piccolo's transaction, giving its connection back in every case.
+
+    Piccolo's own leaves the connection checked out of the pool when BEGIN, COMMIT or ROLLBACK
+    raises or is cancelled (a job cancelled at stop, a connection the server ended): the pool
+    then waits for it forever when it closes. Here a connection whose transaction did not end
+    cleanly is terminated (its transaction dies with it) and handed back either way."""
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            self.transaction = self.connection.transaction()
+            await self.begin()
+        except BaseException:
+            await self._hand_back(clean=False)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        clean = False
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+            clean = True
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            await self._hand_back(clean=clean)
+        return exception is None
+
+    async def _hand_back(self, clean: bool) -> None:
+        if not clean:
+            self.connection.terminate()
+        if self.engine.pool:
+            await self.engine.pool.release(self.connection)
+        elif clean:
+            await self.connection.close()
+
+
+class XsPostgresTransaction(_AfterCommit, _ReleasingPostgresTransaction):
     pass
 
 
