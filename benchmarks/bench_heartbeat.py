@@ -89,9 +89,8 @@ BARE = textwrap.dedent("""
 """)
 
 
-def cpu_seconds(server_pgid: int) -> dict[str, float]:
-    """CPU seconds so far of the server (its process group), Redis and PostgreSQL (live processes)."""
-    out = {"server": 0.0, "redis": 0.0, "postgres": 0.0}
+def process_cpu():
+    """(pid, command name, process group, CPU seconds so far) of every live process, from /proc."""
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -101,13 +100,19 @@ def cpu_seconds(server_pgid: int) -> dict[str, float]:
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, …, utime (11), stime (12)
-        ticks = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        if int(fields[2]) == server_pgid:
-            out["server"] += ticks
+        yield int(pid), comm, int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(server_pgid: int) -> dict[str, float]:
+    """CPU seconds so far of the server (its process group), Redis and PostgreSQL (live processes)."""
+    out = {"server": 0.0, "redis": 0.0, "postgres": 0.0}
+    for _, comm, pgrp, seconds in process_cpu():
+        if pgrp == server_pgid:
+            out["server"] += seconds
         elif comm == "redis-server":
-            out["redis"] += ticks
+            out["redis"] += seconds
         elif comm == "postgres":
-            out["postgres"] += ticks
+            out["postgres"] += seconds
     return out
 
 

@@ -14,8 +14,16 @@ from pathlib import Path
 
 import asyncpg
 import redis
+from bench_heartbeat import process_cpu  # the script's own folder is on sys.path
 
-TICK = os.sysconf("SC_CLK_TCK")
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:  # the process ended meanwhile
+        return ""
+
+
 PARTS = ("web", "worker", "postgres", "redis", "client")
 
 
@@ -44,26 +52,16 @@ class Cpu:
 
     def read(self) -> dict[str, float]:
         out = dict.fromkeys(PARTS, 0.0)
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2:].split()  # state, ppid, pgrp, …, utime (11), stime (12)
-            seconds = (int(fields[11]) + int(fields[12])) / TICK
-            if int(pid) == os.getpid():
+        for pid, comm, pgrp, seconds in process_cpu():
+            if pid == os.getpid():
                 out["client"] += seconds
-            elif int(fields[2]) == self.web:
+            elif pgrp == self.web:
                 out["web"] += seconds
-            elif int(fields[2]) == self.worker:
+            elif pgrp == self.worker:
                 out["worker"] += seconds
             elif comm == "redis-server":
                 out["redis"] += seconds
-            elif comm == "postgres" and f" {self.db} " in cmd:  # "postgres: user db address state"
+            elif comm == "postgres" and f" {self.db} " in _cmdline(pid):  # "postgres: user db address state"
                 out["postgres"] += seconds
         return out
 
