@@ -141,9 +141,6 @@
         return fail(g.error || "网络异常，请检查网络后重试");
       }
       me.frames += frames.length;
-      me.requests += 1;
-      if (frames.length > 1) me.bursts += 1;
-      root.setAttribute("data-bursts", String(me.bursts));
       guidanceEl.textContent = g.message || "";
       root.setAttribute("data-code", g.code || "");
       if (g.done) break;
@@ -229,7 +226,7 @@
     }
     run = {
       nonce: c.nonce, timeout: c.timeout_ms, t0: performance.now(),
-      shownIndex: -1, shownAt: 0, frames: 0, requests: 0, bursts: 0, finished: false,
+      shownIndex: -1, shownAt: 0, frames: 0, finished: false,
       lastT: -FRAME_GAP_MS, asking: false, captured: []
     };
     attemptsEl.querySelector("b").textContent = String(c.attempts_left);
