@@ -100,7 +100,7 @@
   // asked (waiting for the first), else one grabbed now, at most 10 (20 between actions) a second.
   async function nextFrames(me) {
     if (me.asking) {
-      while (run === me && me.asking && !me.captured.length) await sleep(10);
+      while (run === me && me.asking && !me.captured.length && performance.now() - me.t0 <= GIVE_UP_MS) await sleep(10);
       if (me.captured.length) return me.captured.splice(0, me.captured.length);
     }
     var now = performance.now() - me.t0;
