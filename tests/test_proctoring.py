@@ -256,9 +256,9 @@ async def test_bad_frames_are_refused(client, platform, make_account):
     r = await post_frame(client, "facecheck", c["nonce"], jpeg, 5)  # time going backwards
     assert r.status_code == 400
     # The page cannot say when a prompt was shown: the server issues the prompts on its own schedule.
-    r = await post_frame(client, "facecheck", c["nonce"], jpeg, 20, shown=(0, 15))
+    r = await post_frame(client, "facecheck", c["nonce"], jpeg, 40, shown=(0, 15))
     assert r.status_code == 200 and r.json()["next_prompt"] is None and r.json()["code"] != "do_action"
-    r = await post_frame(client, "facecheck", c["nonce"], b"x" * (600 * 1024), 30)
+    r = await post_frame(client, "facecheck", c["nonce"], b"x" * (600 * 1024), 80)
     assert r.status_code == 413
     # Without the CSRF header the frame is refused.
     r = await client.http.post(f"/t/facecheck/face/frame?nonce={c['nonce']}&t=40", content=jpeg)

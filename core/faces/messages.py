@@ -73,3 +73,8 @@ VERDICT_MESSAGES = {
     "identity_inconsistent": "验证过程中人脸发生变化",
     "identity_unavailable": "无法核验身份（未能提取人脸特征）",
 }
+
+# Frames of one request (core.faces.bursts): refused when the page broke the rules
+B_TOO_MANY = "一次发送的画面过多，请刷新页面后重新核验"
+B_OUT_OF_ORDER = "画面时间顺序错误，请刷新页面后重新核验"
+B_TOO_CLOSE = "画面间隔过短，请刷新页面后重新核验"

@@ -1,8 +1,10 @@
 """Face verification pages: the consent screen, the webcam page and its JSON endpoints.
 
 The page (core/static/js/facecheck.js) asks for a challenge, sends ~10 JPEG frames a second to
-``/face/frame`` with its own timestamps, shows each prompt when the answer to a frame carries it
-(the server chooses when), and asks for the verdict at ``/face/finish``. Only the server decides.
+``/face/frame`` with its own timestamps (while a prompt is showing, each request carries the
+frames it captured at camera rate since the previous one: core.faces.bursts), shows each prompt
+when the answer to a frame carries it (the server chooses when), and asks for the verdict at
+``/face/finish``. Only the server decides.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from litestar.exceptions import NotFoundException
 
 from core.accounts.tables import Account
 from core.audit.services import record
-from core.faces import ChallengeError, FaceError
+from core.faces import ChallengeError, FaceError, face_messages
+from core.faces.bursts import MAX_BURST, BurstError
 from core.kernel import Platform
 from core.proctoring import consent as consents
 from core.proctoring import services
@@ -120,26 +123,42 @@ async def challenge(platform: Platform, tenant: Tenant, account: Account) -> Res
     return _json({**check.session.challenge.as_dict(), "attempts_left": left}, 201)
 
 
-@post("/face/frame", guards=[LEARNER])
+def _frames(body: bytes, times: str | None, sizes: str | None) -> list[tuple[bytes, int]]:
+    """The request's frames (JPEG, time): one frame (the body, at ``t``), or a burst (``t`` and
+    ``sizes`` as comma-separated lists, the body the frames one after the other)."""
+    t_ms = [_int(t) for t in (times or "").split(",")]
+    if len(t_ms) > MAX_BURST:
+        raise BurstError(f"{len(t_ms)} frames in one request", face_messages.B_TOO_MANY)
+    lengths = [len(body)] if sizes is None and len(t_ms) == 1 else [_int(n) for n in (sizes or "").split(",")]
+    if len(lengths) != len(t_ms) or min(lengths) <= 0 or sum(lengths) != len(body):
+        raise ChallengeError("the frames' sizes do not match the body")
+    starts = [sum(lengths[:k]) for k in range(len(lengths))]
+    return [(body[a:a + n], t) for a, n, t in zip(starts, lengths, t_ms, strict=True)]
+
+
+@post("/face/frame", guards=[LEARNER], request_max_body_size=MAX_BURST * services.MAX_FRAME_BYTES)
 async def frame(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
+    """One frame, or a burst of up to MAX_BURST (core.faces.bursts), judged in order."""
     body = await request.body()
-    if len(body) > services.MAX_FRAME_BYTES:
-        return _json({"error": "画面过大"}, 413)
     q = request.query_params
     try:
-        t_ms = _int(q.get("t"))
-        g = await services.add_frame(services.live_checks(platform), q.get("nonce") or "", tenant.id, account.id,
-                                     body, t_ms)
-    except FaceError as exc:
+        frames = _frames(body, q.get("t"), q.get("sizes"))
+        if any(len(jpeg) > services.MAX_FRAME_BYTES for jpeg, _ in frames):
+            return _json({"error": "画面过大"}, 413)
+        found = await services.add_frames(services.live_checks(platform), q.get("nonce") or "", tenant.id,
+                                          account.id, frames)
+    except (FaceError, BurstError) as exc:
+        log.info("face frame refused: %s", exc)
         return _json({"error": exc.message}, 400)
     except ChallengeError as exc:
         log.info("face frame refused: %s", exc)
         return _json({"error": BAD_REQUEST}, 400)
-    if g is None:
+    if found is None:
         raise NotFoundException()  # unknown, expired, or another account's / tenant's nonce
+    g, judged = found
     return _json({
         "message": g.message, "code": str(g.code), "done": g.done, "step": g.action_index,
-        "next_prompt": g.next_prompt,
+        "next_prompt": g.next_prompt, "frames": judged,
     })
 
 

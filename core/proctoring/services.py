@@ -30,6 +30,7 @@ from core.faces import (
     select_provider,
 )
 from core.db.scoped import scoped
+from core.faces.bursts import check_times, ends_burst
 from core.hookcalls import notify
 from core.proctoring.live import TTL_SECONDS, ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
@@ -213,24 +214,45 @@ async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) ->
 
 
 async def add_frame(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int, jpeg: bytes, t_ms: int):
-    """One frame → FrameGuidance (with the prompt to show now, on the server's schedule), or
-    None when the challenge is unknown, expired or not the caller's. The challenge is locked,
-    loaded, advanced and saved back, so consecutive frames may reach different processes."""
+    """One frame → FrameGuidance, or None (``add_frames`` with a single frame)."""
+    found = await add_frames(checks, nonce, tenant_id, account_id, [(jpeg, t_ms)])
+    return None if found is None else found[0]
+
+
+async def add_frames(checks: LiveChecks, nonce: str, tenant_id: int, account_id: int,
+                     frames: list[tuple[bytes, int]]) -> tuple[Any, int] | None:
+    """The frames of one request (one, or a burst: core.faces.bursts) → (the FrameGuidance of the
+    last frame judged, with the prompt to show now on the server's schedule; how many frames were
+    judged), or None when the challenge is unknown, expired or not the caller's. Every frame's
+    time is checked before any is judged; then each frame is one step as a lone frame's: the
+    challenge loaded, the frame measured and judged, the state saved back (so consecutive
+    requests may reach different processes), all under the challenge's lock. A frame that issues
+    a prompt or ends the session ends the burst (``ends_burst``)."""
     async with checks.locked(nonce):
-        found = await checks.get_with_state(nonce, tenant_id, account_id)
-        if found is None:
-            return None
-        check, state = found
-        try:
+        guidance, judged = None, 0
+        for jpeg, t_ms in frames:
+            found = await checks.get_with_state(nonce, tenant_id, account_id)
+            if found is None:
+                return None
+            check, state = found
+            if not judged:
+                _check_times(check, [t for _, t in frames])
+            check, guidance = await advance(checks, check, state, jpeg, t_ms)
+            check.last_t = t_ms
+            await checks.save(check)
+            judged += 1
+            if ends_burst(guidance):
+                break
+        return guidance, judged
+
+
+def _check_times(check: LiveCheck, times: list[int]) -> None:
+    check_times(times, None if check.last_t < 0 else check.last_t)
+    try:
+        for t_ms in times:
             check.check_time(t_ms)
-            if t_ms <= check.last_t:
-                raise ChallengeError("frame timestamps must increase")
-        except ChallengeTimeError as exc:
-            raise ChallengeError(str(exc)) from None
-        check, guidance = await advance(checks, check, state, jpeg, t_ms)
-        check.last_t = t_ms
-        await checks.save(check)
-        return guidance
+    except ChallengeTimeError as exc:
+        raise ChallengeError(str(exc)) from None
 
 
 def _take_frame(session: LivenessSession, frame, t_ms: int, sig) -> tuple[Any, Any, Any, Exception | None]:
@@ -363,6 +385,7 @@ async def latest(tenant_id: int, account_id: int, limit: int = 5) -> list[FaceVe
 __all__ = [
     "VerificationRefused",
     "add_frame",
+    "add_frames",
     "advance",
     "attempts_left",
     "finish",

@@ -357,14 +357,18 @@ def drive(session, frames: Sequence[tuple[int, object]], schedule: Sequence[int]
             session.challenge.actions, session.challenge.nonce, schedule)
     guidance = []
     for t, frame in frames:
-        if isinstance(frame, FrameSignals):
-            g = session.add_signals(replace(frame, t_ms=t))
-        else:
-            g = session.add_frame(frame, t, nonce=session.nonce)
+        g = feed(session, t, frame)
         guidance.append(g)
         if g.done and stop_when_done:
             break
     return session.finish(), guidance
+
+
+def feed(session, t: int, frame: object):
+    """One frame (an RGB array, or precomputed ``FrameSignals``) into a session at ``t``."""
+    if isinstance(frame, FrameSignals):
+        return session.add_signals(replace(frame, t_ms=t))
+    return session.add_frame(frame, t, nonce=session.nonce)
 
 
 def fixed_challenge(actions: Iterable[Action], nonce: str = "test-nonce", schedule: Sequence[int] = ()) -> Challenge:

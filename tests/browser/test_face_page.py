@@ -12,6 +12,7 @@ import asyncio
 import shutil
 import subprocess
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -134,6 +135,9 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
             axe = AxeFindings()
             await axe_checks(context, axe)
             page = await context.new_page()
+            sent: list[list[int]] = []  # each /face/frame request's frame times
+            page.on("request", lambda r: sent.append([int(t) for t in parse_qs(urlsplit(r.url).query)["t"][0].split(",")])
+                    if "/face/frame" in r.url else None)
             await page.goto(server.url("/t/construction/signin"))
             await page.fill("#f-id_number", id_number)
             await page.fill("#f-password", password)
@@ -161,6 +165,7 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
                         outcome: document.getElementById('face-outcome').textContent,
                         retry: !document.getElementById('face-start').hidden};
             }""")
+            result["sent"] = sent
             if shots:
                 await screenshot(page, f"face-check-{result['state']}", full_page=False)
             await axe_final(context, axe)
@@ -176,6 +181,13 @@ async def test_real_clip_passes_in_chromium(face_server, media):
     assert result["state"] == "passed", result
     assert result["outcome"] == "人脸核验通过"
     assert sorted(result["actions"].split(",")) == ["blink", "open_mouth"]
+    # While a prompt was showing, requests carried the frames captured since the previous one
+    # (at most 3, at least 25 ms apart, in order); before the first prompt, one frame each.
+    sent = result["sent"]
+    assert any(len(times) > 1 for times in sent), sent
+    assert max(map(len, sent)) <= 3 and len(sent[0]) == 1
+    times = [t for ts in sent for t in ts]
+    assert all(b - a >= 25 for a, b in zip(times, times[1:])), times
 
 
 async def test_the_start_button_is_gone_while_a_check_runs(face_server, media):

@@ -26,6 +26,7 @@ from core import (
 from core.tenancy import RulesError, load_rules
 from core.testing import face_attacks as attacks
 from core.testing import face_media as media
+from core.testing import face_page
 from core.testing.face_store import StoreRun
 
 OBAMA = "obama_weekly_address_blinks.mp4"
@@ -68,6 +69,39 @@ def test_genuine_session_passes_at_the_page_rate_in_every_phase(mediapipe, clip_
             if not verdict.passed:
                 failed.append((fps, phase, verdict.reasons))
     assert not failed, failed
+
+
+QUICK_SESSIONS = [gs for gs in media.GENUINE_SESSIONS if gs.quick]
+
+
+def _at_10_requests_a_second(mediapipe, signals, gs, *, bursts):
+    """The refused frame phases of ``gs`` played as the page's requests when each answer takes
+    100 ms, with or without bursts."""
+    items, schedule = media.genuine_inputs(gs, signals[gs.clip])
+    refused = []
+    for phase in media.page_phases(items, media.PAGE_FPS):
+        verdict, sent = face_page.drive_requests(session(mediapipe, gs.actions), items, schedule,
+                                                 request_fps=media.PAGE_FPS, phase_ms=phase, bursts=bursts)
+        assert (max(map(len, sent)) > 1) is bursts
+        if not verdict.passed:
+            refused.append((phase, verdict.reasons))
+    return refused
+
+
+@pytest.mark.parametrize("gs", QUICK_SESSIONS, ids=_label)
+def test_quick_blinks_pass_at_10_requests_a_second_with_bursts_in_every_phase(mediapipe, clip_signals, gs):
+    """A slow link (one answer every 100 ms): while a prompt is showing, each request carries the
+    camera frames captured since the previous one (core.faces.bursts), so a blink with the eyes
+    closed for one camera frame is seen in every frame phase."""
+    assert _at_10_requests_a_second(mediapipe, clip_signals, gs, bursts=True) == []
+
+
+def test_quick_blinks_at_10_requests_a_second_are_missed_without_bursts(mediapipe, clip_signals):
+    """The same requests with one frame each (the page before bursts) miss quick blinks in some
+    frame phases (16 of 58 when measured: benchmarks/bench_faces.py): what the bursts are for."""
+    missed = {gs.label: len(_at_10_requests_a_second(mediapipe, clip_signals, gs, bursts=False))
+              for gs in QUICK_SESSIONS}
+    assert sum(missed.values()) >= 10, missed
 
 
 def _closed_runs(items):

@@ -1,8 +1,12 @@
 /* Webcam face verification page (core/templates/proctoring/check.html). Plain JS, no build step.
  *
- * Flow: camera (getUserMedia) → POST /face/challenge → frames (≤ 10 a second, ≤ 20 while an
- * action is asked: a quick blink lasts ~100 ms; JPEG ≤ 640 px) to
- * POST /face/frame with the page's own timestamps; each prompt is shown large and spoken (zh-CN)
+ * Flow: camera (getUserMedia) → POST /face/challenge → frames (JPEG ≤ 640 px) to POST /face/frame
+ * with the page's own timestamps, one request in flight: one frame a request, ≤ 10 a second while
+ * waiting for a prompt and ≤ 20 between actions; while an action is asked, the camera is captured
+ * at its own rate (≤ 30 a second: a quick blink closes the eyes for one camera frame) and each
+ * request carries the frames captured since the previous one (≤ MAX_BURST, the latest ones: the
+ * server's rules are in core/faces/bursts.py), so a slow round trip does not drop them;
+ * each prompt is shown large and spoken (zh-CN)
  * when the server's answer to a frame carries it (next_prompt: the server chooses the order and
  * the moment) → POST /face/finish. The server decides; the page only shows its guidance. Progress is exposed as data-state on #face-check
  * (idle | camera | running | finishing | passed | failed | error) for people and tests alike.
@@ -10,7 +14,10 @@
 (function () {
   "use strict";
   var FRAME_GAP_MS = 100;       // ≤ 10 frames per second while waiting for a prompt
-  var ACTION_FRAME_GAP_MS = 50; // ≤ 20 while a prompt is shown (one request in flight either way)
+  var ACTION_FRAME_GAP_MS = 50; // ≤ 20 between actions (one request in flight either way)
+  var CAMERA_GAP_MS = 33;       // while an action is asked: captures at camera rate (≤ 30 a second)
+  var MAX_BURST = 3;            // frames a request at most (core/faces/bursts.py MAX_BURST)
+  var MIN_GAP_MS = 25;          // between two frames' times at least (core/faces/bursts.py MIN_GAP_MS)
   var MAX_SIDE = 640;
   var QUALITY = 0.8;
   var GIVE_UP_MS = 30000;
@@ -68,6 +75,47 @@
     say(text);
     run.shownIndex = i;
     run.shownAt = Math.round(performance.now() - run.t0);
+    if (!run.asking) { run.asking = true; captureLoop(run); }
+  }
+
+  // While the shown prompt's action is asked: a frame every CAMERA_GAP_MS into a queue of at
+  // most MAX_BURST (the oldest is dropped), which the next request takes.
+  async function captureLoop(me) {
+    var last = me.lastT;
+    while (run === me && !me.finished && me.asking) {
+      var t = Math.round(performance.now() - me.t0);
+      if (t >= last + MIN_GAP_MS) {
+        var blob = await grab();
+        if (blob && me.asking) {
+          me.captured.push({ t: t, blob: blob });
+          if (me.captured.length > MAX_BURST) me.captured.shift();
+          last = t;
+        }
+      }
+      await sleep(t + CAMERA_GAP_MS - (performance.now() - me.t0));
+    }
+  }
+
+  // The frames of the next request: those captured since the previous one while an action is
+  // asked (waiting for the first), else one grabbed now, at most 10 (20 between actions) a second.
+  async function nextFrames(me) {
+    if (me.asking) {
+      while (run === me && me.asking && !me.captured.length && performance.now() - me.t0 <= GIVE_UP_MS) await sleep(10);
+      if (me.captured.length) return me.captured.splice(0, me.captured.length);
+    }
+    var now = performance.now() - me.t0;
+    await sleep(me.lastT + (me.shownIndex >= 0 ? ACTION_FRAME_GAP_MS : FRAME_GAP_MS) - now);
+    var t = Math.round(performance.now() - me.t0);
+    if (t < me.lastT + MIN_GAP_MS) t = me.lastT + MIN_GAP_MS;
+    var blob = await grab();
+    return blob ? [{ t: t, blob: blob }] : [];
+  }
+
+  function postFrames(me, frames) {
+    var q = "?nonce=" + encodeURIComponent(me.nonce) + "&t=" + frames.map(function (f) { return f.t; }).join(",");
+    if (frames.length === 1) return post("/face/frame" + q, frames[0].blob, "image/jpeg");
+    q += "&sizes=" + frames.map(function (f) { return f.blob.size; }).join(",");
+    return post("/face/frame" + q, new Blob(frames.map(function (f) { return f.blob; })), "application/octet-stream");
   }
 
   function tickCountdown() {
@@ -80,28 +128,24 @@
 
   async function frameLoop() {
     var me = run;
-    var last = -FRAME_GAP_MS;
     while (run === me && !me.finished) {
-      var now = performance.now() - me.t0;
-      if (now > GIVE_UP_MS) break;
-      await sleep(last + (me.shownIndex >= 0 ? ACTION_FRAME_GAP_MS : FRAME_GAP_MS) - now);
-      var t = Math.round(performance.now() - me.t0);
-      if (t <= last) t = last + 1;
-      var blob = await grab();
-      if (!blob) { await sleep(50); continue; }
-      last = t;
-      var q = "?nonce=" + encodeURIComponent(me.nonce) + "&t=" + t;
-      var g = await post("/face/frame" + q, blob, "image/jpeg").catch(function () { return { _status: 0 }; });
+      if (performance.now() - me.t0 > GIVE_UP_MS) break;
+      var frames = await nextFrames(me);
+      if (run !== me) return;
+      if (!frames.length) { await sleep(50); continue; }
+      me.lastT = frames[frames.length - 1].t;
+      var g = await postFrames(me, frames).catch(function () { return { _status: 0 }; });
       if (run !== me) return;
       if (g._status !== 200) {
         if (g._status === 404) return fail("核验已超时，请重新开始核验");
         return fail(g.error || "网络异常，请检查网络后重试");
       }
-      me.frames += 1;
+      me.frames += frames.length;
       guidanceEl.textContent = g.message || "";
       root.setAttribute("data-code", g.code || "");
       if (g.done) break;
       if (g.next_prompt && g.step > me.shownIndex) showPrompt(g.step, g.next_prompt);
+      else if (g.step > me.shownIndex) { me.asking = false; me.captured = []; } // done: wait for the next prompt
     }
     if (run === me && !me.finished) await finish();
   }
@@ -182,7 +226,8 @@
     }
     run = {
       nonce: c.nonce, timeout: c.timeout_ms, t0: performance.now(),
-      shownIndex: -1, shownAt: 0, frames: 0, finished: false
+      shownIndex: -1, shownAt: 0, frames: 0, finished: false,
+      lastT: -FRAME_GAP_MS, asking: false, captured: []
     };
     attemptsEl.querySelector("b").textContent = String(c.attempts_left);
     root.setAttribute("data-actions", c.actions.join(","));
