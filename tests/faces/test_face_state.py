@@ -10,12 +10,15 @@ import random
 import statistics
 from types import SimpleNamespace
 
+import cv2
 import numpy as np
 import pytest
 
 from core import Action as A
 from core import FaceBox, FaceObservation, FrameSignals, LivenessSession
+from core.faces import frame_signals, imaging
 from core.faces.medians import MedianBand
+from core.faces.session import KEEP_SOURCE_MAX_BYTES
 from core.testing import face_attacks as attacks
 from core.testing import face_media as media
 from core.testing.face_store import StoreRun
@@ -123,3 +126,26 @@ async def test_judge_state_of_an_earlier_format_or_tampered_with_is_not_loaded(m
     earlier = hashlib.sha256(b"face-live:test-secret").digest()
     await run.store.set(key, hmac.new(earlier, state[32:], hashlib.sha256).digest() + state[32:])
     assert await run.checks.get(run.nonce, 1, 1) is None
+
+
+async def test_the_page_s_jpeg_is_kept_as_the_frame_s_evidence(mediapipe):
+    """A frame that comes in as a JPEG needing no downscaling is kept as it came (the pixels that
+    were measured), not encoded again; the verdict is the one of the session kept in memory."""
+    frames = media.read_clip(media.videos_dir() / "obama_weekly_address_blinks.mp4")[::2]
+    sent = [(t, imaging.encode_jpeg(f, quality=80, max_side=None)) for t, f in frames]
+    _, _, run = await both(mediapipe, media.fixed_challenge((A.BLINK, A.OPEN_MOUTH), "n", (500, 950)), sent)
+    verdict = await run.finish()
+    assert verdict.evidence and {e.jpeg for e in verdict.evidence} <= {j for _, j in sent}
+
+
+def test_only_a_small_jpeg_of_the_measured_size_is_kept_as_it_came(mediapipe):
+    frame = media.read_clip(media.videos_dir() / "obama_weekly_address_blinks.mp4")[40][1]
+    jpeg = imaging.encode_jpeg(frame, max_side=None)
+    assert frame_signals(mediapipe, jpeg, 0)[1].source == jpeg
+    big = imaging.encode_jpeg(cv2.resize(frame, (1280, 720)), max_side=None)  # downscaled to be measured
+    png = cv2.imencode(".png", frame)[1].tobytes()
+    padded = jpeg[:2] + b"".join(b"\xff\xfe\xff\xff" + bytes(65533) for _ in range(3)) + jpeg[2:]  # comments
+    assert len(padded) > KEEP_SOURCE_MAX_BYTES
+    for data in (big, png, padded):
+        image, sig = frame_signals(mediapipe, data, 0)
+        assert sig.source is None and sig.face is not None and max(image.shape) <= 640
