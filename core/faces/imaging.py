@@ -18,6 +18,7 @@ MAX_UPLOAD_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # decompression-bomb guard (≈ 7,300 × 5,500)
 FRAME_MAX_PIXELS = 2_100_000  # a webcam frame: 1920 × 1080 is the most a face check needs
 MIN_SIDE = 32
+JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:

@@ -169,7 +169,8 @@ class LivenessSession:
     def _keep(self, image: np.ndarray, sig: FrameSignals, results_before: int) -> None:
         if sig.face is None:
             return
-        kept = _Kept(sig.t_ms, imaging.encode_jpeg(image, max_side=None), sig.face.box, sig.face.yaw)
+        jpeg = sig.source if sig.source is not None else imaging.encode_jpeg(image, max_side=None)
+        kept = _Kept(sig.t_ms, jpeg, sig.face.box, sig.face.yaw)
         self._held[kept.t_ms] = kept
         self._unsaved.append(kept)
         if not self._pinned:
@@ -325,17 +326,30 @@ def within_share(distances: list[float], share: float) -> float:
     return round(float(ordered[max(0, math.ceil(share * len(ordered)) - 1)]), 4)
 
 
+# a frame's own JPEG is kept as its evidence up to this size (a webcam frame of at most 640 px is
+# some 20-60 KB); a larger one is encoded again, so a page cannot make the store keep big files
+KEEP_SOURCE_MAX_BYTES = 128 * 1024
+
+
 def frame_signals(
     provider: FaceProvider, image: np.ndarray | bytes, t_ms: int, max_side: int = LivenessSession.MAX_SIDE
 ) -> tuple[np.ndarray, FrameSignals]:
     """What the judge sees of one frame: the (decoded, downscaled) image and its signals. A frame
-    sent as bytes may declare at most ``FRAME_MAX_PIXELS`` (refused before it is decoded)."""
+    sent as bytes may declare at most ``FRAME_MAX_PIXELS`` (refused before it is decoded). A JPEG
+    of at most ``KEEP_SOURCE_MAX_BYTES`` that needs no downscaling goes with the signals
+    (``FrameSignals.source``): the session keeps it as the frame's evidence, the very pixels that
+    were measured, instead of encoding them again."""
+    source = None
     if isinstance(image, (bytes, bytearray, memoryview)):
-        image = imaging.decode_image(bytes(image), max_pixels=imaging.FRAME_MAX_PIXELS)
-    image, _ = imaging.downscale(imaging.ensure_rgb(image), max_side)
+        source = bytes(image)
+        image = imaging.decode_image(source, max_pixels=imaging.FRAME_MAX_PIXELS)
+        if source[:3] != imaging.JPEG_MAGIC or len(source) > KEEP_SOURCE_MAX_BYTES:
+            source = None
+    image, scale = imaging.downscale(imaging.ensure_rgb(image), max_side)
     faces = tuple(provider.observe(image))
     box = faces[0].box if len(faces) == 1 else None
-    return image, FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box))
+    return image, FrameSignals(int(t_ms), image.shape[1], image.shape[0], faces, imaging.brightness(image, box),
+                               source if scale == 1.0 else None)
 
 
 def portrait_encoding(matcher: FaceProvider, portrait: np.ndarray | bytes) -> np.ndarray:

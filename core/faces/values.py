@@ -160,6 +160,9 @@ class FrameSignals:
     height: int
     faces: tuple[FaceObservation, ...]
     brightness: float | None = None  # mean luma 0–255 of the face (or whole frame if no face)
+    # the JPEG the frame came in, when the measured image is exactly its decoded pixels: kept as
+    # the frame's evidence instead of encoding the image again (core.faces.session)
+    source: bytes | None = None
 
     @property
     def face(self) -> FaceObservation | None:

@@ -14,6 +14,9 @@ again from the saved state with the poses), the judge's history of eye openness 
 in chunks of 8 frames when a median leaves the band kept around it (``HistoryNeeded``, likewise),
 and the portrait's encoding for the verdict.
 
+Classes of the state are written as their number in ``STATE_CLASSES`` and providers as their
+name, not by module and class name, which would be a good part of the bytes of every frame.
+
 Everything is signed with a key derived from the platform's secret key (HMAC-SHA256) and refused
 when the signature does not match, so nothing but this code's own output is ever unpickled; the
 key names the state's format, so a state written by an earlier format is refused like an expired
@@ -33,10 +36,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.faces import Action, Challenge, IdentityCheck, LivenessJudge, LivenessRules, LivenessSession
+
 if TYPE_CHECKING:
     from core.faces import FaceProvider
 
-STATE_FORMAT = 2  # part of the signing key: states of another format do not verify
+STATE_FORMAT = 3  # part of the signing key: states of another format do not verify
 TTL_SECONDS = 120  # a challenge takes well under a minute; then it is dropped
 FUTURE_SLACK_MS = 1500  # a frame may not claim more elapsed time than the server has seen
 STALE_MS = 15_000  # ... nor arrive later than this after it was taken
@@ -76,14 +81,20 @@ class LiveCheck:
             raise ChallengeTimeError(f"implausible timestamp {t_ms} ms at {now} ms")
 
 
+# the classes a saved check holds, by number (appending keeps the numbers of the others)
+STATE_CLASSES: tuple[type, ...] = (LiveCheck, LivenessSession, LivenessJudge, Challenge, Action, IdentityCheck,
+                                   LivenessRules)
+_CLASS_NUMBERS = {id(c): i for i, c in enumerate(STATE_CLASSES)}
+
+
 class _Pickler(pickle.Pickler):
     def __init__(self, buf: io.BytesIO, providers: list[FaceProvider]) -> None:
         super().__init__(buf, protocol=pickle.HIGHEST_PROTOCOL)
-        self.names = {id(p): p.name for p in providers}
+        self.names: dict[int, str | int] = {id(p): p.name for p in providers}
+        self.names.update(_CLASS_NUMBERS)
 
-    def persistent_id(self, obj: Any) -> str | None:
-        name = self.names.get(id(obj))
-        return None if name is None else f"face-provider:{name}"
+    def persistent_id(self, obj: Any) -> str | int | None:
+        return self.names.get(id(obj))
 
 
 class _Unpickler(pickle.Unpickler):
@@ -92,10 +103,11 @@ class _Unpickler(pickle.Unpickler):
         self.providers = providers
 
     def persistent_load(self, pid: Any) -> Any:
-        kind, _, name = str(pid).partition(":")
-        if kind != "face-provider" or name not in self.providers:
-            raise pickle.UnpicklingError(f"unknown face provider {name!r}")
-        return self.providers[name]
+        if isinstance(pid, int) and 0 <= pid < len(STATE_CLASSES):
+            return STATE_CLASSES[pid]
+        if not isinstance(pid, str) or pid not in self.providers:
+            raise pickle.UnpicklingError(f"unknown face provider {pid!r}")
+        return self.providers[pid]
 
 
 class LiveChecks:
