@@ -64,11 +64,12 @@ def unhex(sig: str) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.uint8) if len(raw) == SIG_LEVELS else None
 
 
-def unhex_many(sigs: list) -> list[np.ndarray | None]:
-    """``unhex`` of each signature, the well-formed ones decoded at once."""
+def unhex_many(sigs: list) -> np.ndarray | list[np.ndarray | None]:
+    """``unhex`` of each signature: rows of one array when all are well-formed (decoded at once),
+    else a list with None for each that is not a signature."""
     if all(isinstance(s, str) and len(s) == 2 * SIG_LEVELS for s in sigs):
         try:
-            return list(np.frombuffer(bytes.fromhex("".join(sigs)), dtype=np.uint8).reshape(len(sigs), SIG_LEVELS))
+            return np.frombuffer(bytes.fromhex("".join(sigs)), dtype=np.uint8).reshape(len(sigs), SIG_LEVELS)
         except ValueError:
             pass  # one of them is not hex: each on its own below
     return [unhex(s) for s in sigs]
@@ -80,18 +81,16 @@ class Earlier:
     Snapshots without a box of four numbers or without a valid signature are left out."""
 
     def __init__(self, snapshots: Sequence[tuple[Sequence[float], Sequence[str]]] = ()) -> None:
-        boxes, owners, sigs = [], [], []
-        for where, their in snapshots:
-            if len(where) != 4 or not their:
-                continue
-            owners.extend([len(boxes)] * len(their))
-            sigs.extend(their)
-            boxes.append([float(v) for v in where])
+        kept = [(where, their) for where, their in snapshots if len(where) == 4 and their]
+        sigs = [s for _, their in kept for s in their]
+        owner = np.repeat(np.arange(len(kept), dtype=np.int64), [len(their) for _, their in kept])
         levels = unhex_many(sigs)
-        keep = [i for i, a in enumerate(levels) if a is not None]
-        self.levels = np.stack([levels[i] for i in keep]) if keep else np.zeros((0, SIG_LEVELS), np.uint8)
-        self.owner = np.asarray([owners[i] for i in keep], dtype=np.int64)
-        self.boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if not isinstance(levels, np.ndarray):  # some are not signatures: left out
+            owner = owner[np.asarray([a is not None for a in levels], dtype=bool)]
+            rows = [a for a in levels if a is not None]
+            levels = np.stack(rows) if rows else np.zeros((0, SIG_LEVELS), np.uint8)
+        self.levels, self.owner = levels, owner
+        self.boxes = np.asarray([where for where, _ in kept], dtype=np.float64).reshape(-1, 4)
 
     def __len__(self) -> int:
         return len(self.levels)
