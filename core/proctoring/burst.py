@@ -50,15 +50,15 @@ class References:
     pictures: dict[str, list[str]] = field(default_factory=dict)  # label → signatures of stored photos
 
 
-def _crop(image: np.ndarray, box) -> np.ndarray:
-    """The face region (with a fifth of its height around it) as 32×32 grey levels."""
-    h, w = image.shape[:2]
+def _crop(frame: Small, box) -> np.ndarray:
+    """The face region (with a fifth of its height around it) of the frame at full size as 32×32
+    grey levels."""
+    w, h = frame.grey.size
     pad = 0.2 * box.h
     top, left = max(0, int(box.y - pad)), max(0, int(box.x - pad))
     bottom, right = min(h, int(box.y + box.h + pad)), min(w, int(box.x + box.w + pad))
-    region = image[top:bottom, left:right] if bottom > top and right > left else image
-    grey = Image.fromarray(region).convert("L").resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR)
-    return np.asarray(grey, dtype=np.float32)
+    region = frame.grey.crop((left, top, right, bottom)) if bottom > top and right > left else frame.grey
+    return np.asarray(region.resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR), dtype=np.float32)
 
 
 def _unhex(sig: str) -> np.ndarray | None:
@@ -98,7 +98,7 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
                   signatures=[sm.signature(box) for sm in smalls])
     if repeats(smalls, Earlier(refs.earlier), min_change):  # every earlier snapshot at once
         return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
-    crops = [_crop(im, box) for im in images]
+    crops = [_crop(sm, box) for sm in smalls]
     if len({im.shape for im in images}) > 1:
         change = 0.0  # frames of different sizes are not one camera's burst
     else:

@@ -40,7 +40,7 @@ class Small:
     """A frame as grey levels at most ``SMALL_SIDE`` pixels wide or high, to cut signatures from."""
 
     def __init__(self, image: np.ndarray) -> None:
-        grey = Image.fromarray(image).convert("L")
+        self.grey = grey = Image.fromarray(image).convert("L")  # the frame at full size
         self.scale = min(1.0, SMALL_SIDE / max(grey.size))
         self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
                                  Image.BILINEAR) if self.scale < 1 else grey
