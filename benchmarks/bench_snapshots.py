@@ -1,4 +1,4 @@
-"""Study snapshots: the match job against bare face_recognition, and upload-to-verdict in a burst.
+"""Study snapshots: the match job against its bare matching library, and upload-to-verdict in a burst.
 
 Run: uv run python benchmarks/bench_snapshots.py [--frames 40] [--rounds 5] [--burst 200] [--sqlite]
      [--database postgres://postgres@127.0.0.1:5432/test] [--redis redis://127.0.0.1:6379/0]
@@ -12,8 +12,10 @@ the player sends them; the learner's portrait is ``obama/obama_1.jpg``.
    encode the picked frame, compare it with the cached portrait and ID-photo encodings, write the
    verdict, the timeline event and the kept encoding, compare across the tenant) run one after
    another on the snapshots (one learner: each compared with all before it, as in a course), in
-   this process, against ``face_recognition`` on the one frame encoded (``load_image_file`` +
-   ``face_locations(upsample 0)`` + ``face_encodings`` + ``face_distance``). ``--rounds`` rounds
+   this process, against the bare library on the one frame encoded: with ``dlib``,
+   ``face_recognition`` (``load_image_file`` + ``face_locations(upsample 0)`` + ``face_encodings`` +
+   ``face_distance``); with another provider, OpenCV's decode and the provider's own detect,
+   encode and distance (for ``sface``: YuNet, the alignment, SFace). ``--rounds`` rounds
    of ``--frames`` snapshots (each round its own variants of the photos); within a round job and
    bare alternate frame by frame, each going first every other frame. Each side is timed by the
    wall clock and by this process's CPU time (``time.process_time``, all its threads: the face
@@ -21,9 +23,8 @@ the player sends them; the learner's portrait is ``obama/obama_1.jpg``.
    or the server). Prints, per round, the seconds, the frames each side encoded and the ratio of
    seconds per frame encoded (job / bare), then the median and range of the rounds' ratios, with
    the load average (goal: ≤ 1.2× the bare encoding per frame encoded). The job matches with
-   ``--provider`` (default ``dlib``, face_recognition: the library the bare side runs, so the ratio
-   is the job's cost over its own library's; the construction tenant's rules say ``sface``, another
-   library, whose ratio to face_recognition says nothing of the job). ``--sqlite``: part 1 on a
+   ``--provider`` (default ``dlib``; the construction tenant's rules say ``sface``), and the bare
+   side runs the same library, so the ratio is the job's cost over its own library's. ``--sqlite``: part 1 on a
    SQLite file instead of PostgreSQL (no part 2).
 2. A burst of ``--burst`` uploads accepted at once (``snapshots.accept``: clean, store, record,
    enqueue), matched by 1 and then 2 ``xueshi worker`` processes on SAQ/Redis (PostgreSQL, a
@@ -117,6 +118,33 @@ class Bare:
         return True
 
 
+class BareProvider:
+    """The job's match provider alone on the same JPEG bytes: OpenCV's decode, the provider's own
+    detect, encode and distance (for SFace: YuNet, the alignment and SFace, as the plugin runs
+    them) — what the job adds its checks to."""
+
+    def __init__(self, provider) -> None:
+        from core.files.images import clean_image
+
+        self.provider = provider
+        self.known = provider.encode(self._decode(clean_image((FACES / PORTRAIT).read_bytes()).data))
+
+    @staticmethod
+    def _decode(jpeg: bytes):
+        import cv2
+        import numpy as np
+
+        return cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def __call__(self, jpeg: bytes) -> bool:
+        image = self._decode(jpeg)
+        boxes = self.provider.detect(image)
+        if len(boxes) != 1:
+            return False
+        self.provider.distance(self.provider.encode(image, boxes[0]), self.known)
+        return True
+
+
 async def seed(platform, n_sessions: int):
     """A learner with the portrait, an enrolment, consent and ``n_sessions`` proctored sessions
     each holding an open capture ticket. Returns (tenant, account, [(session id, ticket)])."""
@@ -179,7 +207,9 @@ async def per_process(env: dict[str, str], jpegs: list[bytes], rounds: int, prov
     machine slows both alike). Each side is timed by the wall clock and by this process's CPU time
     (``time.process_time``: every thread, so the face pool's and, on SQLite, the database's; not
     the PostgreSQL server's, nor time spent waiting on a disk or another process). The tenant
-    matches with ``provider`` for the run (``dlib``: face_recognition, the bare side's library)."""
+    matches with ``provider`` for the run; the bare side runs the same library (``Bare``,
+    ``BareProvider``)."""
+    from core.faces import Capability, select_provider
     from core.kernel import build_platform, deploy
     from core.proctoring import snapshots
     from core.proctoring.tables import FaceVerification
@@ -204,7 +234,8 @@ async def per_process(env: dict[str, str], jpegs: list[bytes], rounds: int, prov
         ctx = {"platform": platform}
         warm = rows.pop(0)  # the models and the portrait encoding load once per process
         await snapshots.check_snapshot(ctx, tenant=tenant.slug, verification=warm[0], proctor_session=warm[1])
-        bare = Bare()
+        bare = Bare() if provider == "dlib" else BareProvider(
+            select_provider(await platform.face_providers(), provider, Capability.ENCODE))
         bare(pictures[-1])
 
         async def job(vid: int, ps_id: int) -> str:
@@ -320,7 +351,8 @@ def main() -> None:
               f"{args.rounds} rounds, {os.cpu_count()} cores, {'SQLite' if args.sqlite else 'PostgreSQL'}, "
               f"job's match provider {args.provider}")
         print("each snapshot a burst of 3 frames (decoded, checked for variation and earlier frames), one encoded;")
-        print("bare face_recognition: the one frame encoded; job and bare alternate frame by frame")
+        print(f"bare {'face_recognition' if args.provider == 'dlib' else args.provider + ' (the provider alone)'}: "
+              "the one frame encoded; job and bare alternate frame by frame")
         print(f"load average before: {' '.join(load)}, after: {' '.join(open('/proc/loadavg').read().split()[:3])}")
         print(f"{'round':>5} {'bare s':>7} {'job s':>7} {'bare cpu':>8} {'job cpu':>8} {'encoded':>9}"
               f" {'wall x':>7} {'cpu x':>6}  outcomes")

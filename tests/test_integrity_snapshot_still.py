@@ -17,6 +17,7 @@ from core.files.tables import StoredFile
 from core.faces import decode_image, ensure_rgb
 from core.files.images import clean_image
 from core.proctoring import burst as bursts
+from core.proctoring import snapshot_match
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.roster.tables import LearnerProfile
 from core.study.tables import HoursEntry, StudyEvent
@@ -187,6 +188,27 @@ async def test_an_earlier_snapshot_sent_again_is_refused_and_flagged(client, pla
     assert ("construction", me["account"].id, me["enrollment"].id, "replayed_snapshot") in recorder.flagged
     reversal = await HoursEntry.objects().where((HoursEntry.account == me["account"].id) & (HoursEntry.seconds < 0)).first()
     assert reversal.reason == "face_unverified"
+
+
+async def test_an_earlier_snapshot_judged_by_another_worker_sent_again_is_refused(client, platform, make_account,
+                                                                                  course, clock):
+    """The earlier snapshots' face boxes and signatures are kept in the worker's memory once read
+    or written; one judged by another worker process (not in this one's memory) is read from the
+    database, also when the worker holds another row that had its id (SQLite reuses a deleted
+    row's id)."""
+    me = await enrol(platform, make_account, client, course)
+    burst = live_burst(2600)
+    token, ticket = await captured(client, me, clock, course[1].id)
+    first = await settled((await upload(client, ticket, burst)).json()["id"])
+    assert first.status == "passed", first.scores
+    snapshot_match._EARLIER.clear()  # this worker did not judge it, but held a deleted row of the same id
+    snapshot_match._EARLIER[(me["tenant"].id, first.id, "a deleted snapshot's ticket")] = None
+    token, ticket = await captured(client, me, clock, course[1].id)
+    again = [jpeg(Image.open(io.BytesIO(f)).convert("RGB"), quality=70) for f in burst]
+    row = await settled((await upload(client, ticket, again)).json()["id"])
+    assert row.status == "failed" and row.scores["duplicate_of"] == "snapshot", row.scores
+    kept = snapshot_match._EARLIER[(me["tenant"].id, first.id, first.nonce)]
+    assert kept == (first.scores["box"], first.scores["signatures"])
 
 
 async def test_a_live_burst_of_the_learner_passes_and_the_case_page_says_why_others_did_not(

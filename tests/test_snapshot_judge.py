@@ -1,5 +1,6 @@
-"""The burst judgement (core.proctoring.burst.judge) on a face the detector finds and the
-encoder cannot use: a verdict, not a failed job."""
+"""The burst judgement (core.proctoring.burst.judge): a face the detector finds and the encoder
+cannot use is a verdict, not a failed job; a frame of one of many earlier snapshots sent again is
+refused, at the threshold of the earlier-snapshot check."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from core.faces import FaceBox, NoFaceError
-from core.proctoring import burst
+from core.faces import FaceBox, NoFaceError, decode_image, ensure_rgb
+from core.files.images import FACE_FRAME_MAX_PIXELS
+from core.proctoring import burst, signatures
 
 
 class DetectsButCannotEncode:
@@ -27,15 +29,16 @@ class DetectsButCannotEncode:
         raise AssertionError("nothing to compare")
 
 
+def jpeg_of(image: Image.Image, quality: int = 85) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="JPEG", quality=quality)
+    return buf.getvalue()
+
+
 def live_burst(count: int = 3) -> list[bytes]:
     """Frames of one noisy scene moving a few pixels a frame: natural variation."""
     scene = np.random.default_rng(7).integers(0, 255, (240, 320, 3), dtype=np.uint8)
-    out = []
-    for k in range(count):
-        buf = io.BytesIO()
-        Image.fromarray(np.roll(scene, 3 * k, axis=1)).save(buf, format="JPEG", quality=85)
-        out.append(buf.getvalue())
-    return out
+    return [jpeg_of(Image.fromarray(np.roll(scene, 3 * k, axis=1))) for k in range(count)]
 
 
 def test_a_face_the_encoder_cannot_use_is_no_face():
@@ -43,3 +46,89 @@ def test_a_face_the_encoder_cannot_use_is_no_face():
                                           burst.References(), 0.05, 0.6)
     assert outcome == "no_face" and vector is None
     assert scores["faces"] == 1 and scores["encoded"] is False and scores["change"] >= 0.6
+
+
+class OneFace:
+    """A matcher that finds one face at ``box`` in every frame and encodes it as the portrait's
+    near neighbour: what the verdict then says comes from the burst's own checks."""
+
+    name = "fake"
+
+    def __init__(self, box: FaceBox) -> None:
+        self.box = box
+
+    def detect(self, image):
+        return [self.box]
+
+    def encode(self, image, box=None):
+        return np.zeros(128)
+
+    def distance(self, a, b):
+        return 0.1
+
+
+def decoded(jpegs: list[bytes]) -> list[np.ndarray]:
+    return [ensure_rgb(decode_image(j, max_pixels=FACE_FRAME_MAX_PIXELS)) for j in jpegs]
+
+
+def many_earlier(count: int = 150) -> list[tuple[list[float], list[str]]]:
+    """Earlier snapshots of other frames: each its own face box, one to four signatures, some
+    of them not signatures at all, some boxes not four numbers."""
+    rng = np.random.default_rng(11)
+    out = []
+    for i in range(count):
+        box = [round(float(v), 1) for v in (rng.uniform(0, 200), rng.uniform(0, 120), rng.uniform(30, 150),
+                                            rng.uniform(30, 150))]
+        sigs = [rng.integers(0, 256, signatures.SIG_LEVELS, dtype=np.uint8).tobytes().hex()
+                for _ in range(1 + i % 4)]
+        if i % 17 == 0:
+            sigs.append("not a signature")
+        out.append((box[:3] if i % 23 == 5 else box, sigs))
+    return out
+
+
+def judged(frames: list[bytes], earlier, box: FaceBox = FaceBox(90.0, 50.0, 100.0, 110.0)) -> tuple[str, dict]:
+    outcome, _vector, scores = burst.judge(OneFace(box), frames, 0, np.zeros(128), 0.6,
+                                          burst.References(earlier=earlier), 0.05, MIN_CHANGE)
+    return outcome, scores
+
+
+MIN_CHANGE = 0.625  # 160 levels of 256 one level away: a mean exactly at the threshold
+WHERE = [40.5, 30.2, 120.7, 130.9]  # the 100th earlier snapshot's face box, none of the others'
+
+
+def test_a_repeat_of_the_100th_of_many_earlier_snapshots_is_refused():
+    frames = live_burst()
+    # The 100th earlier snapshot holds these frames, cut at its own face box as its verdict kept them.
+    theirs = [signatures.Small(im).signature(FaceBox(*WHERE)) for im in decoded(frames)]
+    earlier = many_earlier()
+    assert judged(frames, earlier)[0] == "ok"
+    earlier[99] = (WHERE, theirs)
+    # The same frames sent again, re-encoded (other bytes, other pixels), the face found elsewhere.
+    again = [jpeg_of(Image.open(io.BytesIO(f)).convert("RGB"), 70) for f in frames]
+    outcome, scores = judged(again, earlier)
+    assert outcome == "duplicate" and scores["duplicate_of"] == "snapshot"
+    # One frame of it among three others is enough: its last signature is this burst's second frame.
+    rng = np.random.default_rng(3)
+    others = [rng.integers(0, 256, signatures.SIG_LEVELS, dtype=np.uint8).tobytes().hex() for _ in range(2)]
+    earlier[99] = (WHERE, [*others, theirs[1]])
+    assert judged(again, earlier)[0] == "duplicate"
+
+
+def off_by_one(signature: str, count: int) -> str:
+    """``signature`` with ``count`` of its grey levels one level away: a mean absolute difference
+    of count / 256."""
+    levels = np.frombuffer(bytes.fromhex(signature), dtype=np.uint8).copy()
+    step = np.where(levels[:count] < 255, 1, -1)
+    levels[:count] = (levels[:count].astype(np.int16) + step).astype(np.uint8)
+    return levels.tobytes().hex()
+
+
+def test_an_earlier_frame_is_a_repeat_below_min_change_and_not_at_or_above_it():
+    frames = live_burst()
+    mine = signatures.Small(decoded(frames)[2]).signature(FaceBox(*WHERE))
+    earlier = many_earlier()
+    at = round(MIN_CHANGE * signatures.SIG_LEVELS)
+    for count, outcome in ((at - 1, "duplicate"), (at, "ok"), (at + 1, "ok")):
+        earlier[99] = (WHERE, [off_by_one(mine, count)])  # the last frame of this burst, nearly
+        assert judged(frames, earlier)[0] == outcome, count

@@ -33,11 +33,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from core.faces import FaceBox, FaceError, decode_image, ensure_rgb
+from core.faces import FaceError, decode_image, ensure_rgb
 from core.files.images import FACE_FRAME_MAX_PIXELS
+from core.proctoring.signatures import Earlier, Small, repeats, unhex
 
 CROP_SIDE = 32
-SIG_SIDE = 16
 PICTURE_CORRELATION = 0.8
 
 
@@ -50,60 +50,21 @@ class References:
     pictures: dict[str, list[str]] = field(default_factory=dict)  # label → signatures of stored photos
 
 
-def _crop(image: np.ndarray, box) -> np.ndarray:
-    """The face region (with a fifth of its height around it) as 32×32 grey levels."""
-    h, w = image.shape[:2]
+def _crop(frame: Small, box) -> np.ndarray:
+    """The face region (with a fifth of its height around it) of the frame at full size as 32×32
+    grey levels."""
+    w, h = frame.grey.size
     pad = 0.2 * box.h
     top, left = max(0, int(box.y - pad)), max(0, int(box.x - pad))
     bottom, right = min(h, int(box.y + box.h + pad)), min(w, int(box.x + box.w + pad))
-    region = image[top:bottom, left:right] if bottom > top and right > left else image
-    grey = Image.fromarray(region).convert("L").resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR)
-    return np.asarray(grey, dtype=np.float32)
-
-
-SMALL_SIDE = 200  # frames are compared with earlier snapshots at this size (cheap for hundreds)
-
-
-class Small:
-    """A frame as grey levels at most ``SMALL_SIDE`` pixels wide or high, to cut signatures from."""
-
-    def __init__(self, image: np.ndarray) -> None:
-        grey = Image.fromarray(image).convert("L")
-        self.scale = min(1.0, SMALL_SIDE / max(grey.size))
-        self._cuts: dict[tuple[int, int, int, int], Image.Image] = {}
-        self.image = grey.resize((max(1, round(grey.width * self.scale)), max(1, round(grey.height * self.scale))),
-                                 Image.BILINEAR) if self.scale < 1 else grey
-
-    def _region(self, box) -> Image.Image:
-        """The face region at ``box`` (in the frame's pixels) as 16×16 grey levels. Boxes that
-        round to the same pixels of the small frame (a learner's face moves little between
-        snapshots) are cut once."""
-        k, pad = self.scale, 0.2 * box.h
-        region = (max(0, round((box.x - pad) * k)), max(0, round((box.y - pad) * k)),
-                  min(self.image.width, round((box.x + box.w + pad) * k)),
-                  min(self.image.height, round((box.y + box.h + pad) * k)))
-        if region[2] <= region[0] or region[3] <= region[1]:
-            region = (0, 0, self.image.width, self.image.height)
-        cut = self._cuts.get(region)
-        if cut is None:
-            cut = self._cuts[region] = self.image.crop(region).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR)
-        return cut
-
-    def signature(self, box) -> str:
-        """The face region at ``box`` as a signature (hex of its 16×16 grey levels)."""
-        return self._region(box).tobytes().hex()
-
-    def levels(self, box) -> np.ndarray:
-        """The face region at ``box`` as the 256 grey levels a signature holds (``_unhex``)."""
-        return np.asarray(self._region(box), dtype=np.float32).reshape(-1)
+    region = frame.grey.crop((left, top, right, bottom)) if bottom > top and right > left else frame.grey
+    return np.asarray(region.resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR), dtype=np.float32)
 
 
 def _unhex(sig: str) -> np.ndarray | None:
-    try:
-        raw = bytes.fromhex(sig)
-    except (TypeError, ValueError):
-        return None
-    return np.frombuffer(raw, dtype=np.uint8).astype(np.float32) if len(raw) == SIG_SIDE * SIG_SIDE else None
+    """A signature's grey levels as float32 (to correlate), None for anything that is not one."""
+    levels = unhex(sig)
+    return None if levels is None else levels.astype(np.float32)
 
 
 def picture_signature(matcher, data: bytes) -> str | None:
@@ -112,12 +73,6 @@ def picture_signature(matcher, data: bytes) -> str | None:
     image = ensure_rgb(decode_image(data))  # a stored photo: the size limits of stored images
     boxes = matcher.detect(image)
     return Small(image).signature(boxes[0]) if boxes else None
-
-
-def _unhex_all(sigs: list[str]) -> np.ndarray | None:
-    """The valid signatures of ``sigs`` as rows of grey levels; None without one."""
-    rows = [a for a in (_unhex(x) for x in sigs) if a is not None]
-    return np.stack(rows) if rows else None
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -141,17 +96,9 @@ def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, re
     smalls = [Small(im) for im in images]
     scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
                   signatures=[sm.signature(box) for sm in smalls])
-    # Each earlier snapshot's frames against these frames cut at that snapshot's face box.
-    # Every pair of frames (mine × theirs) at once: the mean absolute difference of their levels.
-    for where, sigs in refs.earlier:
-        theirs = _unhex_all(sigs)
-        if len(where) != 4 or theirs is None:
-            continue
-        other = FaceBox(*where)
-        mine = np.stack([sm.levels(other) for sm in smalls])
-        if (np.abs(mine[:, None, :] - theirs[None, :, :]).mean(axis=2) < min_change).any():
-            return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
-    crops = [_crop(im, box) for im in images]
+    if repeats(smalls, Earlier(refs.earlier), min_change):  # every earlier snapshot at once
+        return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
+    crops = [_crop(sm, box) for sm in smalls]
     if len({im.shape for im in images}) > 1:
         change = 0.0  # frames of different sizes are not one camera's burst
     else:

@@ -96,16 +96,33 @@ async def portrait_vector(platform, tenant, account_id: int, matcher, profile: L
     return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
 
 
+# (tenant, verification id, nonce) → (face box, signatures) or None. The nonce (the capture
+# ticket, random and unique) tells a row from a later one that reuses a deleted row's id (SQLite).
+_EARLIER: OrderedDict[tuple[int, int, str], tuple[list[float], list[str]] | None] = OrderedDict()
+
+
+def _earlier_of(scores: dict | None) -> tuple[list[float], list[str]] | None:
+    """A judged snapshot's face box and frame signatures (None without them: no face, or one not
+    judged on its frames)."""
+    scores = scores or {}
+    return (scores["box"], scores["signatures"]) if scores.get("signatures") and scores.get("box") else None
+
+
 async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str]]]:
-    """The face box and frame signatures of every other snapshot of the account."""
-    out = []
-    for r in await scoped(FaceVerification, tenant).select(FaceVerification.scores).where(
-            (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
-            & (FaceVerification.id != verification_id)).output(load_json=True):
-        scores = r["scores"] or {}
-        if scores.get("signatures") and scores.get("box"):
-            out.append((scores["box"], scores["signatures"]))
-    return out
+    """The face box and frame signatures of every other judged snapshot of the account. A
+    verdict's scores are written once, so each judged snapshot's are read (and decoded) once per
+    process and kept; then only the ids of the account's snapshots are read."""
+    rows = await scoped(FaceVerification, tenant).select(FaceVerification.id, FaceVerification.nonce).where(
+        (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
+        & (FaceVerification.id != verification_id) & (FaceVerification.status != "open"))
+    keys = {r["id"]: (tenant.id, r["id"], r["nonce"]) for r in rows}
+    known = {i: _keep(_EARLIER, key, _EARLIER[key]) for i, key in keys.items() if key in _EARLIER}
+    missing = [i for i in keys if i not in known]
+    if missing:
+        for r in await scoped(FaceVerification, tenant).select(FaceVerification.id, FaceVerification.scores).where(
+                FaceVerification.id.is_in(missing)).output(load_json=True):
+            known[r["id"]] = _keep(_EARLIER, keys[r["id"]], _earlier_of(r["scores"]))
+    return [found for found in known.values() if found is not None]
 
 
 async def references(platform, tenant, account_id: int, matcher, portrait, profile: LearnerProfile | None,
@@ -168,6 +185,7 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
         row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
         row.match_provider, row.finished_at = matcher.name, finished
         await verdicts.apply(t, ps, row, outcome, notices)
+    _keep(_EARLIER, (t.id, row.id, row.nonce), _earlier_of(row.scores))  # committed: the next snapshot's reads it here
     await verdicts.deliver(platform, t, notices)
     if vector is not None and outcome == "ok":
         await _index(platform, t, ps, row, matcher, vector, tolerance)
