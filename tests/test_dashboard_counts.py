@@ -109,3 +109,14 @@ async def test_the_page_says_when_its_counts_were_made(client, platform, make_ac
     page = (await client.get(f"{T}/admin/dashboard")).text
     stamp = re.search(r'id="dashboard-computed">([^<]*)<', page).group(1)
     assert "实时" in stamp and "统计于" not in stamp
+
+
+async def test_the_job_skips_a_tenant_counted_moments_ago(platform, make_account):
+    """A process that just started runs its cron jobs at once; a count of seconds ago is kept."""
+    w = await build(platform, make_account)
+    ran = await counts.recount(w.tenant)
+    assert "construction" not in await counts.recount_dashboards({"platform": platform})
+    assert await counts.computed_at(w.tenant) == ran
+    await scoped(CountRun, w.tenant).update({CountRun.computed_at: ran - counts.FRESH})
+    assert "construction" in await counts.recount_dashboards({"platform": platform})
+    assert await counts.computed_at(w.tenant) > ran

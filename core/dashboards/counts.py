@@ -34,6 +34,7 @@ SNAPSHOT_KINDS = ("snapshot_ok", "snapshot_mismatch", "snapshot_no_face", "snaps
                   "snapshot_still", "snapshot_duplicate", "flagged")
 FIGURES = ("passed", "certified", "reported")
 FINISHED = ("submitted", "expired")
+FRESH = dt.timedelta(seconds=30)
 
 
 def score_bucket() -> QueryString:
@@ -162,8 +163,16 @@ async def recount(tenant: Tenant) -> dt.datetime:
 
 
 async def recount_dashboards(ctx: dict[str, Any]) -> dict[str, str]:
-    """Cron job: ``recount`` every tenant."""
-    return {t.slug: (await recount(t)).isoformat() for t in platform_of(ctx).tenants if t.id is not None}
+    """Cron job: ``recount`` every tenant not counted in the last ``FRESH`` (a process that just
+    started runs its cron jobs at once: its writes would only repeat a run of seconds ago)."""
+    done = {}
+    for tenant in platform_of(ctx).tenants:
+        if tenant.id is None:
+            continue
+        last = await computed_at(tenant)
+        if last is None or dt.datetime.now(dt.UTC) - last >= FRESH:
+            done[tenant.slug] = (await recount(tenant)).isoformat()
+    return done
 
 
 JOBS = [JobSpec(recount_dashboards, timeout=5 * 60, retries=0, cron="* * * * *", label="汇总学习进度与抓拍结果",
