@@ -9,7 +9,7 @@ from core.accounts.tables import Account, Enterprise, SmsCode
 from core.audit.tables import AuditEntry
 from core.content.tables import Article
 from core.courses.tables import Course, Enrollment, Lesson, Position
-from core.dashboards.tables import HoursDay, HoursRollup
+from core.dashboards.tables import CountRun, GroupCount, HoursDay, HoursRollup, ProgressCount
 from core.files.tables import StoredFile
 from core.notify.tables import Notification
 from core.proctoring.tables import Consent, FaceVerification
@@ -24,7 +24,7 @@ APP_CONFIG = AppConfig(
         TenantRow, Enterprise, Account, SmsCode, StoredFile, Notification, AuditEntry,
         RosterEntry, LearnerProfile, ImportJob, Article, Consent, FaceVerification,
         Position, Course, Lesson, Enrollment, StudyClock, StudySession, LessonProgress, HoursEntry,
-        StudyEvent, HoursDay, HoursRollup,
+        StudyEvent, HoursDay, HoursRollup, ProgressCount, GroupCount, CountRun,
     ],
     migration_dependencies=[],
     commands=[],

@@ -16,8 +16,11 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from core import tenant_time
+from core.accounts.tables import Account
 from core.courses.tables import Enrollment
-from core.dashboards import rollup, sql
+from core.dashboards import counts, rollup, sql
+from core.dashboards.counts import SNAPSHOT_KINDS
+from core.dashboards.tables import GroupCount
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
 from core.proctoring.tables import FaceVerification
@@ -25,18 +28,17 @@ from core.review.controllers import EVENT_LABELS
 from core.review.tables import Appeal, ReviewDecision
 from core.review.workdays import deadline
 from core.study.services import seconds_per_hour
-from core.study.tables import StudyClock, StudyEvent
+from core.study.tables import StudyClock
 from core.tenancy import Tenant
 
 ACTIVE_SECONDS = 300
 DAYS = 30  # credited hours per day: the last DAYS days of the period
-SNAPSHOT_KINDS = ("snapshot_ok", "snapshot_mismatch", "snapshot_no_face", "snapshot_faces", "snapshot_missing",
-                  "snapshot_still", "snapshot_duplicate", "flagged")
 FACE_PURPOSES = {"study": "学习前核验", "snapshot": "学习中抓拍"}
 DECISIONS = {"approve": "审核通过", "clear": "清除学时", "reverify": "要求重新核验", "appeal_upheld": "申诉成立",
              "appeal_rejected": "申诉驳回"}
 AGE_BUCKETS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 4, "4"), (5, 5, "5"), (6, 10, "6–10"),
                (11, 10**6, "11 以上"))
+DECIDED = ("done", "pending")  # decisions counted per reviewer (not withdrawn or cancelled)
 PROMISE = {"on_time": "按期", "due": "临期", "overdue": "已超期"}
 
 
@@ -60,6 +62,11 @@ async def hours_per_day(tenant: Tenant, f: DashboardFilters) -> tuple[tuple[str,
                   round(per.get(start + dt.timedelta(days=i), 0.0) / scale, 2)) for i in range(DAYS))
 
 
+async def snapshots(tenant: Tenant, f: DashboardFilters) -> dict[str, int]:
+    """The snapshot events by kind, from the tenant's counts once computed."""
+    return await counts.snapshot_counts(tenant, f, await counts.computed_at(tenant) is not None)
+
+
 async def study_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
     tz = tenant_time.zone(tenant)
     checks = scoped(FaceVerification, tenant).select(FaceVerification.purpose, FaceVerification.status, Count()).where(
@@ -67,18 +74,15 @@ async def study_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPan
         FaceVerification.account.is_in(sql.learners_in(tenant, f)))
     if (period := sql.year_range(f, tz)) is not None:
         checks = checks.where(FaceVerification.created_at >= period[0], FaceVerification.created_at < period[1])
-    now, daily, faces, events, flagged = await asyncio.gather(
+    now, daily, faces, kinds, flagged = await asyncio.gather(
         studying_now(tenant, f), hours_per_day(tenant, f),
-        checks.group_by(FaceVerification.purpose, FaceVerification.status),
-        scoped(StudyEvent, tenant).select(StudyEvent.kind, Count()).where(
-            StudyEvent.kind.is_in(list(SNAPSHOT_KINDS)), *sql.where(tenant, f, StudyEvent.enrollment)).group_by(StudyEvent.kind),
+        checks.group_by(FaceVerification.purpose, FaceVerification.status), snapshots(tenant, f),
         scoped(Enrollment, tenant).count(Enrollment.flagged == True, *sql.where(tenant, f)))  # noqa: E712
     face = {(r["purpose"], r["status"]): r["count"] for r in faces}
     face_rows = []
     for purpose, label in FACE_PURPOSES.items():
         ok, bad = face.get((purpose, "passed"), 0), face.get((purpose, "failed"), 0)
         face_rows.append((label, ok, bad, round(ok * 100 / (ok + bad), 1) if ok + bad else 0.0))
-    kinds = {r["kind"]: r["count"] for r in events}
     event_rows = [(EVENT_LABELS[k], kinds.get(k, 0)) for k in SNAPSHOT_KINDS]
     return [
         DashboardPanel(key="studying_now", title="正在学习的学员", headers=("项目", "人数"),
@@ -125,19 +129,39 @@ def backlog_panels(found: dict[str, Any], order: int = 30) -> list[DashboardPane
     ]
 
 
-async def review_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
+async def _counted_review(tenant: Tenant, f: DashboardFilters) -> tuple[list[dict], list[dict], list[dict]]:
+    """``review_groups`` from the tenant's counts (reviewers' names read for the few reviewers)."""
+    per_reviewer, clearings, appeals = await asyncio.gather(
+        counts.summed(tenant, f, "decision", {"reviewer": GroupCount.number, "kind": GroupCount.label},
+                      GroupCount.state.is_in(list(DECIDED))),
+        counts.summed(tenant, f, "decision", {"status": GroupCount.state}, GroupCount.label == "clear"),
+        counts.summed(tenant, f, "appeal", {"status": GroupCount.label}))
+    ids = sorted({r["reviewer"] for r in per_reviewer})
+    names = {r["id"]: r["real_name"] for r in await scoped(Account, tenant).select(Account.id, Account.real_name).where(
+        Account.id.is_in(ids))} if ids else {}
+    return [{**r, "name": names.get(r["reviewer"], "")} for r in per_reviewer], clearings, appeals
+
+
+async def review_groups(tenant: Tenant, f: DashboardFilters) -> tuple[list[dict], list[dict], list[dict]]:
+    """Decided reviews per reviewer (``name``) and kind, clearings per status, appeals per status,
+    of enrolments matching ``f``: from the tenant's counts once computed."""
+    if await counts.computed_at(tenant) is not None:
+        return await _counted_review(tenant, f)
     decisions = scoped(ReviewDecision, tenant)
     conditions = sql.where(tenant, f, ReviewDecision.enrollment)
-    found, per_reviewer, clearings, appeals = await asyncio.gather(
-        backlog(tenant, f),
+    return await asyncio.gather(
         decisions.select(ReviewDecision.reviewer.real_name.as_alias("name"), ReviewDecision.reviewer,
                          ReviewDecision.kind, Count()).where(
-            ReviewDecision.status.is_in(["done", "pending"]), *conditions).group_by(
+            ReviewDecision.status.is_in(list(DECIDED)), *conditions).group_by(
             ReviewDecision.reviewer, ReviewDecision.reviewer.real_name, ReviewDecision.kind),
         decisions.select(ReviewDecision.status, Count()).where(ReviewDecision.kind == "clear", *conditions).group_by(
             ReviewDecision.status),
         scoped(Appeal, tenant).select(Appeal.status, Count()).where(*sql.where(tenant, f, Appeal.enrollment)).group_by(
             Appeal.status))
+
+
+async def review_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
+    found, (per_reviewer, clearings, appeals) = await asyncio.gather(backlog(tenant, f), review_groups(tenant, f))
     people: dict[tuple[int, str], dict[str, int]] = {}
     for r in per_reviewer:
         people.setdefault((r["reviewer"], r["name"] or ""), {})[r["kind"]] = r["count"]

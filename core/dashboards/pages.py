@@ -17,7 +17,7 @@ from core.accounts.tables import Account
 from core.audit.services import record
 from core.courses.exports import XLSX_TYPE
 from core.courses.tables import Course, Position
-from core.dashboards import activity, charts, progress
+from core.dashboards import activity, charts, counts, progress
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
 from core.hookcalls import Hooks, collect
@@ -74,10 +74,12 @@ async def shown(request: Request, panels: list[DashboardPanel]) -> list[dict[str
 @get("/admin/dashboard", guards=ADMIN)
 async def tenant_dashboard(request: Request, platform: Platform, tenant: Tenant, hooks: Hooks) -> Response:
     f = DashboardFilters.from_query(request.query_params, tenant_time.today(tenant).year)
-    panels, options = await asyncio.gather(tenant_panels(platform, tenant, hooks, f), filter_options(tenant))
+    panels, options, computed = await asyncio.gather(tenant_panels(platform, tenant, hooks, f), filter_options(tenant),
+                                                     counts.computed_at(tenant))
     drawn = await shown(request, panels)
+    when = tenant_time.local(computed, tenant_time.zone(tenant)).strftime("%Y-%m-%d %H:%M") if computed else ""
     return await render(request, "dashboards/tenant.html", {"f": f, "panels": drawn, "options": options,
-                                                             "query": f.query()})
+                                                             "query": f.query(), "computed_at": when})
 
 
 def sheet(tenant: Tenant, f: DashboardFilters, panels: list[DashboardPanel], translate: Callable[[str], str],

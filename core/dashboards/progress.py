@@ -11,11 +11,10 @@ import asyncio
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
-from piccolo.querystring import QueryString
 
-from core.certificates.tables import Certificate, RegistryRow
-from core.courses.tables import Course, Enrollment
-from core.dashboards import sql
+from core.courses.tables import Course
+from core.dashboards import counts, sql
+from core.dashboards.tables import GroupCount
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
 from core.exams.tables import ExamAttempt
@@ -25,20 +24,6 @@ STATUSES = ("studying", "review", "approved", "cleared")
 PROGRESS_HEADERS = ("报名", "学习中", "待审核", "审核通过", "学时已清除", "考核合格", "已发证", "已上报")
 TOP = 15  # rows shown per dimension; the rest are summed into one row
 OTHERS = "其他"
-FINISHED = ("submitted", "expired")
-
-
-def _has(tenant: Tenant, table: Any, having: Any, alias: str) -> QueryString:
-    """How many of a group's enrolments have a row of ``table`` matching ``having`` (a semi-join:
-    an enrolment counts once however many rows it has)."""
-    ids = scoped(table, tenant).select(table.enrollment).where(having)
-    return QueryString("SUM(CASE WHEN {} THEN 1 ELSE 0 END)", Enrollment.id.is_in(ids).querystring, alias=alias)
-
-
-def _figures(tenant: Tenant) -> list[Any]:
-    return [Count(), _has(tenant, ExamAttempt, ExamAttempt.passed == True, "passed"),  # noqa: E712
-            _has(tenant, Certificate, Certificate.status == "valid", "certified"),
-            _has(tenant, RegistryRow, RegistryRow.status == "uploaded", "reported")]
 
 
 def _top(table: dict[str, list[int]]) -> list[tuple[Any, ...]]:
@@ -61,19 +46,14 @@ def _add(table: dict[str, list[int]], label: str, r: dict[str, Any]) -> None:
 
 async def progress_tables(tenant: Tenant, f: DashboardFilters) -> dict[str, list[tuple[Any, ...]]]:
     """``{dim: rows}`` for position, course and company, each row ``(label, enrolled, studying,
-    review, approved, cleared, exam passed, certified, reported)``, most enrolled first. Two
-    grouped scans of the enrolments: by course and status (a course belongs to one position, so
-    positions are summed from it; labels come from the tenant's few courses) and by company and
-    status; exam passes, certificates and registry uploads are semi-joins in the same scan."""
-    enrolments = scoped(Enrollment, tenant)
-    conditions = sql.where(tenant, f)
-    company = sql.company_of_enrolment(alias="label")
-    by_course, by_company, courses = await asyncio.gather(
-        enrolments.select(Enrollment.course, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
-            Enrollment.course, Enrollment.status),
-        enrolments.select(company, Enrollment.status, *_figures(tenant)).where(*conditions).group_by(
-            company, Enrollment.status),
+    review, approved, cleared, exam passed, certified, reported)``, most enrolled first. The
+    enrolments grouped by course and status (a course belongs to one position, so positions are
+    summed from it; labels come from the tenant's few courses) and by company and status, from the
+    tenant's counts (``core.dashboards.counts``) once computed, else from the enrolments."""
+    computed, courses = await asyncio.gather(
+        counts.computed_at(tenant),
         scoped(Course, tenant).select(Course.id, Course.title, Course.year, Course.position.name.as_alias("position")))
+    by_course, by_company = await counts.progress_groups(tenant, f, computed is not None)
     labels = {c["id"]: (f"{c['title']}（{c['year']}）", str(c["position"])) for c in courses}
     tables: dict[str, dict[str, list[int]]] = {"position": {}, "company": {}, "course": {}}
     for r in by_course:  # grouped by the course's id (integers), labelled here from the tenant's courses
@@ -99,29 +79,32 @@ def progress_panels(tables: dict[str, list[tuple[Any, ...]]]) -> list[DashboardP
             for i, ((dim, (title, column)), rows) in enumerate(zip(titles.items(), results))]
 
 
-def _finished(tenant: Tenant, f: DashboardFilters) -> list[Any]:
-    return [ExamAttempt.status.is_in(list(FINISHED)), *sql.where(tenant, f, ExamAttempt.enrollment)]
+async def exam_groups(tenant: Tenant, f: DashboardFilters) -> list[dict[str, Any]]:
+    """The finished attempts on enrolments matching ``f`` per position (``label``), passed, score
+    tenth (``bucket``) and attempt ``number``: from the tenant's counts once computed."""
+    if await counts.computed_at(tenant) is not None:
+        rows = await counts.summed(tenant, f, "exam", {"label": GroupCount.label, "state": GroupCount.state,
+                                                       "bucket": GroupCount.bucket, "number": GroupCount.number})
+        return [{**r, "passed": r["state"] == "passed"} for r in rows]
+    bucket = counts.score_bucket()
+    return await scoped(ExamAttempt, tenant).select(
+        ExamAttempt.position.name.as_alias("label"), ExamAttempt.passed, bucket, ExamAttempt.number, Count()).where(
+        ExamAttempt.status.is_in(list(counts.FINISHED)), *sql.where(tenant, f, ExamAttempt.enrollment)).group_by(
+        ExamAttempt.position.name, ExamAttempt.passed, bucket, ExamAttempt.number)
 
 
 async def exam_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
     """Pass rate per position, score distribution (tenths of the paper's total) and the attempt
-    on which learners passed."""
-    bucket = QueryString("CASE WHEN {} IS NULL OR {} <= 0 THEN -1 WHEN {} >= {} THEN 9 ELSE ({} * 10) / {} END",
-                         ExamAttempt.score_centi, ExamAttempt.total_centi, ExamAttempt.score_centi,
-                         ExamAttempt.total_centi, ExamAttempt.score_centi, ExamAttempt.total_centi, alias="bucket")
-    # One grouped scan of the finished attempts; the three figures are sums over its few groups
-    # (positions × passed × score tenth × attempt number).
-    rows = await scoped(ExamAttempt, tenant).select(
-        ExamAttempt.position.name.as_alias("label"), ExamAttempt.passed, bucket, ExamAttempt.number, Count()).where(
-        *_finished(tenant, f)).group_by(ExamAttempt.position.name, ExamAttempt.passed, bucket, ExamAttempt.number)
+    on which learners passed: sums over the few groups of ``exam_groups``."""
+    rows = await exam_groups(tenant, f)
     rates: dict[str, list[int]] = {}
     buckets: dict[int, int] = {}
     until: dict[int, int] = {}
     for r in rows:
-        counts = rates.setdefault(str(r["label"]), [0, 0])
-        counts[0] += r["count"]
+        tally = rates.setdefault(str(r["label"]), [0, 0])
+        tally[0] += r["count"]
         if r["passed"]:
-            counts[1] += r["count"]
+            tally[1] += r["count"]
             until[int(r["number"])] = until.get(int(r["number"]), 0) + r["count"]
         if int(r["bucket"]) >= 0:  # -1: no score or no total
             buckets[int(r["bucket"])] = buckets.get(int(r["bucket"]), 0) + r["count"]

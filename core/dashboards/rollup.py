@@ -23,7 +23,6 @@ from piccolo.query.functions.aggregate import Sum
 from piccolo.querystring import QueryString
 
 from core import tenant_time
-from core.courses.tables import Course
 from core.dashboards import sql
 from core.dashboards.tables import HoursDay, HoursRollup
 from core.dashboards.values import DashboardFilters
@@ -121,7 +120,7 @@ async def net_seconds_since(tenant: Tenant, start: dt.date) -> float:
     since = dt.datetime.combine(start, dt.time(), tenant_time.zone(tenant))
     rolled = scoped(HoursDay, tenant).select(QueryString("{} + {}", HoursDay.seconds, HoursDay.reversed,
                                                          alias="seconds")).where(
-        HoursDay.day >= start, (HoursDay.course == 0) | HoursDay.course.is_in(scoped(Course, tenant).select(Course.id)))
+        HoursDay.day >= start, sql.on_course(tenant, DashboardFilters(), HoursDay.course))
     tail = scoped(HoursEntry, tenant).select(HoursEntry.seconds).where(HoursEntry.created_at >= since,
                                                                        _above_mark(tenant))
     rows = await HoursDay._meta.db.run_querystring(QueryString(
@@ -132,18 +131,6 @@ async def net_seconds_since(tenant: Tenant, start: dt.date) -> float:
 async def rows_above_mark(tenant: Tenant) -> int:
     """How many of the tenant's ledger rows the rollup does not hold yet."""
     return await scoped(HoursEntry, tenant).count(_above_mark(tenant))
-
-
-def _courses(tenant: Tenant, f: DashboardFilters) -> Any:
-    """The rollup's rows matching the year, position and course filters (as ``sql.where`` on the
-    ledger's enrolment: without them, rows without an enrolment count too)."""
-    conditions = [c for c in ((Course.year == f.year) if f.year else None,
-                              (Course.position == f.position) if f.position else None,
-                              (Course.id == f.course) if f.course else None) if c is not None]
-    courses = scoped(Course, tenant).select(Course.id)
-    if conditions:
-        return HoursDay.course.is_in(courses.where(*conditions))
-    return (HoursDay.course == 0) | HoursDay.course.is_in(courses)
 
 
 async def hours_by_day(tenant: Tenant, f: DashboardFilters, start: dt.date, end: dt.date) -> dict[dt.date, float]:
@@ -161,7 +148,7 @@ async def hours_by_day(tenant: Tenant, f: DashboardFilters, start: dt.date, end:
         tail = scoped(HoursEntry, tenant).select(day, HoursEntry.seconds.as_alias("seconds")).where(
             *ledger, _above_mark(tenant))
         rolled = scoped(HoursDay, tenant).select(HoursDay.day.as_alias("day"), HoursDay.seconds.as_alias("seconds")).where(
-            HoursDay.day >= start, HoursDay.day <= end, _courses(tenant, f))
+            HoursDay.day >= start, HoursDay.day <= end, sql.on_course(tenant, f, HoursDay.course))
         rows = await HoursDay._meta.db.run_querystring(QueryString(
             "SELECT u.day AS day, SUM(u.seconds) AS seconds FROM ({} UNION ALL {}) AS u GROUP BY u.day",
             rolled.querystrings[0], tail.querystrings[0]))

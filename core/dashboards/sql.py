@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from piccolo.columns import Column
 from piccolo.querystring import QueryString
 
-from core.courses.tables import Enrollment
+from core.courses.tables import Course, Enrollment
 from core.dashboards.values import DashboardFilters
 from core.db.scoped import scoped
 from core.roster.tables import LearnerProfile
@@ -50,6 +50,19 @@ def where(tenant: Any, f: DashboardFilters, e: Any = Enrollment) -> list[Any]:
         same = QueryString("{} = {}", company_of_enrolment(), f.company)
         out.append(same if e is Enrollment else e.is_in(scoped(Enrollment, tenant).select(Enrollment.id).where(same)))
     return out
+
+
+def on_course(tenant: Any, f: DashboardFilters, column: Column) -> Any:
+    """Rollup rows keyed by a course id ``column`` (0: rows without an enrolment) matching the
+    year, position and course filters, as ``where`` on their enrolment: without such filters, rows
+    without an enrolment count too."""
+    conditions = [c for c in ((Course.year == f.year) if f.year else None,
+                              (Course.position == f.position) if f.position else None,
+                              (Course.id == f.course) if f.course else None) if c is not None]
+    courses = scoped(Course, tenant).select(Course.id)
+    if conditions:
+        return column.is_in(courses.where(*conditions))
+    return (column == 0) | column.is_in(courses)
 
 
 def learners_in(tenant: Any, f: DashboardFilters) -> Any:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.certificates.jobs import JOBS as CERTIFICATE_JOBS
 from core.courses.video_jobs import JOBS as VIDEO_JOBS
+from core.dashboards.counts import JOBS as COUNT_JOBS
 from core.dashboards.rollup import JOBS as DASHBOARD_JOBS
 from core.exams.bank_jobs import JOBS as BANK_JOBS
 from core.jobs import records
@@ -80,6 +81,7 @@ CORE_JOBS = [
     JobSpec(settle_captures, timeout=120, retries=0, cron="* * * * *", label="处理未按时上传的学习抓拍",
             flow="proctoring"),
     *DASHBOARD_JOBS,  # the ledger's rollup per course and day for the dashboards (core.dashboards.rollup)
+    *COUNT_JOBS,  # the dashboards' counts of enrolments and snapshot events per tenant (core.dashboards.counts)
 ]
 
 
