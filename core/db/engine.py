@@ -88,7 +88,65 @@ class XsPostgresTransaction(_AfterCommit, _ReleasingPostgresTransaction):
     pass
 
 
-class XsSQLiteTransaction(_AfterCommit, SQLiteTransaction):
+class _ClosingSQLiteTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, closing its connection in every case.
+
+    Piccolo's own leaves the connection open when BEGIN, COMMIT or ROLLBACK raises or is
+    cancelled. A BEGIN IMMEDIATE cancelled while it waits for another writer still runs in the
+    connection's thread: it takes the write lock later and holds it for good, and every other
+    writer then fails with "database is locked". Here such a connection is closed: the close
+    runs in its thread after the statement (closing rolls back an open transaction), without
+    the cancelled caller waiting for it."""
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        self.connection = await self.get_connection()
+        try:
+            await self.begin()
+        except BaseException:
+            _close_soon(self.connection)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        clean = False
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+            clean = True
+        finally:
+            self.engine.current_transaction.reset(self.context)
+            closing = _close_soon(self.connection)
+        if clean:
+            await closing
+        return exception is None
+
+
+_CLOSING: set[asyncio.Task] = set()  # closes under way, referenced until done
+
+
+def _close_soon(connection: aiosqlite.Connection) -> asyncio.Task:
+    """Start closing ``connection``; it goes on whether or not anyone waits for it."""
+    task = asyncio.ensure_future(connection.close())
+    _CLOSING.add(task)
+    task.add_done_callback(_closed)
+    return task
+
+
+def _closed(task: asyncio.Task) -> None:
+    _CLOSING.discard(task)
+    if not task.cancelled():
+        task.exception()  # a failed close of a connection being dropped is not an error to report
+
+
+class XsSQLiteTransaction(_AfterCommit, _ClosingSQLiteTransaction):
     pass
 
 
