@@ -19,8 +19,9 @@ from redis.asyncio import Redis
 
 from core import Account, Tenant, audit, hookimpl, roles
 from core.accounts.sessions import LOAD_SCRIPT
+from core.exams.attempts import COUNT_ANSWERED, LOCK_WITH_QUESTION
 from core.app import XueshiApp, create_app
-from core.db import engine, write_transaction
+from core.db import engine, is_postgres, write_transaction
 from core.db.scoped import scoped
 from core.kernel import build_platform
 from core.testing.browser import in_ci
@@ -247,3 +248,21 @@ async def test_an_exam_autosave_makes_three_statements_in_one_transaction(path_a
     assert [sql.split(" ", 1)[0] for sql in counts.sql] == ["SELECT", "UPDATE", "SELECT"], counts.sql
     assert counts.sql[0].startswith('SELECT t."status"') and counts.transactions == 1
     assert counts.store == (["EVALSHA"] if kind == "redis" else ["get", "set", "get", "get"])
+
+
+@pytest.mark.parametrize("path_app", ["file"], indirect=True)
+async def test_the_autosave_finds_the_answers_of_its_attempt_through_an_index(path_app):
+    """Not by reading every answer of every attempt: the plan of its statements on this database
+    (PostgreSQL with sequential scans priced out, so an index is used wherever there is one)."""
+    sql = {"lock": LOCK_WITH_QUESTION, "count": COUNT_ANSWERED}
+    values = {"lock": (1, 1, 1), "count": (1,)}
+    for name, statement in sql.items():
+        text = statement.replace("{tenant}", "1").format(*values[name])
+        if is_postgres():
+            async with write_transaction(Account):
+                await engine().run_ddl("SET LOCAL enable_seqscan = off")
+                plan = " ".join(r["QUERY PLAN"] for r in await engine().run_ddl(f"EXPLAIN {text}"))
+            assert "Seq Scan on exam_answer" not in plan, (name, plan)
+        else:
+            plan = " ".join(r["detail"] for r in await engine().run_ddl(f"EXPLAIN QUERY PLAN {text}"))
+            assert "SCAN" not in plan.split(), (name, plan)  # every table searched by a key
