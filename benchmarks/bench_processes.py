@@ -221,7 +221,7 @@ def _wrk(port: int, mode: str, learners: list[tuple], seconds: int, connections:
 
 class _PeakConnections:
     """Samples pg_stat_activity for the benchmark database every 50 ms in a thread: the client
-    connections (not PostgreSQL's own autovacuum workers, which the inserts start)."""
+    connections (not PostgreSQL's own workers, such as autovacuum's)."""
 
     def __init__(self, admin_url: str, dbname: str) -> None:
         self.admin_url, self.dbname, self.peak = admin_url, dbname, 0
