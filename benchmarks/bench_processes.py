@@ -14,8 +14,11 @@ attempt; wrk's requests go round the learners:
   whole path (host/prefix routing, the session in Redis, the account, CSRF, a role guard, DI);
 - ``autosave``: the exam's autosave (``POST …/exams/attempts/<id>/answer``, one answer written);
 - ``page``: a signed-in page view (``GET /me``, rendered).
-It prints req/s, p50/p95 latency, each one's rate as a share of the bare rate, the peak number of
-PostgreSQL connections seen during the runs (sampled every 50 ms) beside the workers' pool sum,
+It prints req/s, p50/p95 latency, each one's rate as a share of the bare rate, the CPU time per
+request of the server's processes, of PostgreSQL's and of Redis's (read from /proc by
+``bench_heartbeat.cpu_seconds``; on a shared machine other work on the same PostgreSQL or Redis
+counts too), the peak number of PostgreSQL client connections seen during the runs (sampled every
+50 ms) beside the workers' pool sum,
 and ``select 1`` per second through a pool of 10 with asyncpg's default reset on release against
 the project's (``core.db._keep_session``). ``--stacks`` first serves a bare handler without a
 database on three server stacks (uvicorn uvloop + httptools, uvicorn asyncio + h11, granian),
@@ -41,6 +44,9 @@ from urllib.parse import urlparse, urlunparse
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(1, str(REPO / "benchmarks"))  # bench_heartbeat imports its siblings by their own names
+
+from bench_heartbeat import cpu_seconds  # noqa: E402
 
 from core import Account, Tenant  # noqa: E402  (the handler's annotations are resolved at module level)
 from benchmarks.tiny import pick  # noqa: E402  (its servers import this module with only the repository on sys.path)
@@ -192,23 +198,30 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _wrk(port: int, mode: str, learners: list[tuple], seconds: int, connections: int) -> tuple[float, float, float]:
+def _wrk(port: int, mode: str, learners: list[tuple], seconds: int, connections: int, server_pgid: int = 0
+         ) -> tuple[float, float, float, dict[str, float]]:
+    """req/s, p50 and p95 ms, and CPU ms per request of the server (its process group),
+    PostgreSQL and Redis (all their processes: other work on the machine counts too)."""
     rows = ", ".join("{%r, %r, %r, %r}" % (f"xs_{SLUG}={sid}; csrftoken={csrf}", csrf, str(actor), str(attempt))
                      for actor, sid, csrf, attempt in learners)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA % (rows, mode, SLUG, SLUG, SLUG))
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}/"]
+    before = cpu_seconds(server_pgid)
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    after = cpu_seconds(server_pgid)
     os.unlink(f.name)
     m = re.search(r"^XS (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$", out, re.M)
     if m is None or int(m[5]) or "Non-2xx" in out:
         raise RuntimeError(f"wrk ({mode}) failed or got errors:\n{out}")
     requests, duration_us, p50_us, p95_us = (float(x) for x in m.groups()[:4])
-    return requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000
+    cpu = {part: (after[part] - before[part]) * 1000 / requests for part in after}
+    return requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000, cpu
 
 
 class _PeakConnections:
-    """Samples pg_stat_activity for the benchmark database every 50 ms in a thread."""
+    """Samples pg_stat_activity for the benchmark database every 50 ms in a thread: the client
+    connections (not PostgreSQL's own workers, such as autovacuum's)."""
 
     def __init__(self, admin_url: str, dbname: str) -> None:
         self.admin_url, self.dbname, self.peak = admin_url, dbname, 0
@@ -221,7 +234,8 @@ class _PeakConnections:
         conn = await asyncpg.connect(self.admin_url)
         try:
             while not self._stop.is_set():
-                n = await conn.fetchval("select count(*) from pg_stat_activity where datname = $1", self.dbname)
+                n = await conn.fetchval("select count(*) from pg_stat_activity where datname = $1 "
+                                        "and backend_type = 'client backend'", self.dbname)
                 self.peak = max(self.peak, n)
                 await asyncio.sleep(0.05)
         finally:
@@ -303,9 +317,11 @@ def _print(args, stacks: list, rows: list, peaks: dict, pool_rates: dict) -> Non
         print()
     print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, uvicorn on uvloop + httptools, PostgreSQL + Redis, "
           f"pool {args.pool} per worker, {LEARNERS} learners with their own sessions, {os.cpu_count()} cores")
-    print(f"{'workers':>7} {'request':<34} {'req/s':>8} {'p50/p95 ms':>13} {'ratio to bare':>14}")
-    for workers, name, rps, p50, p95, bare in rows:
-        print(f"{workers:>7} {name:<34} {rps:>8.0f} {p50:>6.1f}/{p95:<6.1f} {rps / bare:>13.2f}")
+    print(f"{'workers':>7} {'request':<34} {'req/s':>8} {'p50/p95 ms':>13} {'ratio to bare':>14}"
+          f"  CPU ms/request: server  PostgreSQL  Redis")
+    for workers, name, rps, p50, p95, cpu, bare in rows:
+        print(f"{workers:>7} {name:<34} {rps:>8.0f} {p50:>6.1f}/{p95:<6.1f} {rps / bare:>13.2f}"
+              f"  {cpu['server']:>21.3f} {cpu['postgres']:>11.3f} {cpu['redis']:>6.3f}")
     for workers, (peak, pool) in peaks.items():
         print(f"{workers} process(es): peak PostgreSQL connections {peak} (pool sum {pool}):",
               "within" if peak <= pool else "NOT WITHIN")
@@ -345,23 +361,24 @@ def main() -> None:
         for server in (list(SERVERS) if args.stacks else []):
             proc, port = _serve("bare_app", 2, env, server)
             try:
-                stacks.append((server, *_wrk(port, "echo", learners, args.seconds, args.connections)))
+                stacks.append((server, *_wrk(port, "echo", learners, args.seconds, args.connections)[:3]))
             finally:
                 _stop(proc)
         for workers in args.processes:
             bare, port = _serve("bare_app", workers, env)
             try:
                 with _PeakConnections(args.database, dbname) as peak:
-                    b_rps, b50, b95 = _wrk(port, "bare", learners, args.seconds, args.connections)
+                    b_rps, b50, b95, b_cpu = _wrk(port, "bare", learners, args.seconds, args.connections, bare.pid)
                 bare_peak = peak.peak
             finally:
                 _stop(bare)
-            rows.append((workers, "bare handler, same insert", b_rps, b50, b95, b_rps))
+            rows.append((workers, "bare handler, same insert", b_rps, b50, b95, b_cpu, b_rps))
             app, port = _serve("platform_app", workers, env)
             try:
                 with _PeakConnections(args.database, dbname) as peak:
                     for mode, label in REQUESTS:
-                        rows.append((workers, label, *_wrk(port, mode, learners, args.seconds, args.connections), b_rps))
+                        rows.append((workers, label, *_wrk(port, mode, learners, args.seconds, args.connections,
+                                                           app.pid), b_rps))
             finally:
                 _stop(app)
             peaks[workers] = (max(bare_peak, peak.peak), workers * args.pool)

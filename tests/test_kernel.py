@@ -404,6 +404,24 @@ async def test_a_released_connection_is_rolled_back_but_not_reset_query_by_query
         await platform.stop()
 
 
+async def test_the_engine_keeps_no_connection_of_its_own_construction(pg_url):
+    """Piccolo's constructor asks for the server's version on an event loop of its own: that
+    connection is closed with it (a serving process kept it open beside its pool, for good)."""
+    import asyncpg
+
+    from core.db.engine import engine_from_url
+
+    probe = await asyncpg.connect(pg_url)
+    sql = "select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend'"
+    try:
+        before = {r["pid"] for r in await probe.fetch(sql)}
+        engine = await asyncio.to_thread(engine_from_url, pg_url)
+        assert {r["pid"] for r in await probe.fetch(sql)} - before == set()
+        assert not any(engine._idle.values())
+    finally:
+        await probe.close()
+
+
 async def test_statements_without_a_pool_reuse_a_connection_of_their_loop(pg_url, xs_settings):
     """Without a pool (the CLI, the tests) statements share a few idle connections instead of
     connecting for each; one the server ended while idle is not reused; each loop has its own."""

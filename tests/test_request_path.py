@@ -19,13 +19,15 @@ from redis.asyncio import Redis
 
 from core import Account, Tenant, audit, hookimpl, roles
 from core.accounts.sessions import LOAD_SCRIPT
+from core.exams.attempts import COUNT_ANSWERED, LOCK_WITH_QUESTION
 from core.app import XueshiApp, create_app
-from core.db import engine, write_transaction
+from core.db import engine, is_postgres, write_transaction
 from core.db.scoped import scoped
 from core.kernel import build_platform
 from core.testing.browser import in_ci
 from core.testing.client import XsClient
 from core.testing.pytest_plugin import deployed_platform
+from exam_helpers import exam_learner, paper, save, shown, start
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 IN_REQUEST = contextvars.ContextVar("in_request", default=False)  # the jobs running beside are not counted
@@ -230,3 +232,37 @@ async def test_each_request_gets_its_own_copy_of_the_kept_account(path_app, make
     first.role = "tenant_admin"  # a handler setting an attribute of its account
     second = await platform.sessions.account(session, tenant)
     assert second is not first and second.role == "learner"
+
+
+async def test_an_exam_autosave_makes_three_statements_in_one_transaction(path_app, make_account, monkeypatch):
+    """The attempt read with its row lock and the question asked for (one statement), the choice
+    written, the answered questions counted; no read of the attempt before its lock."""
+    kind, client, platform = path_app
+    learner = await exam_learner(client, platform, make_account)
+    attempt_id = await start(client, learner["enrollment"].id)
+    (first, question), (second, _) = (await paper(attempt_id))[:2]
+    assert (await save(client, attempt_id, second.seq, ["A"])).status_code == 200  # the account is now kept
+    counts = Counts(monkeypatch, platform)
+    r = await save(client, attempt_id, first.seq, shown(first, question.answer[0]))
+    assert r.status_code == 200 and 'data-answered="2"' in r.text, r.text
+    assert [sql.split(" ", 1)[0] for sql in counts.sql] == ["SELECT", "UPDATE", "SELECT"], counts.sql
+    assert counts.sql[0].startswith('SELECT t."status"') and counts.transactions == 1
+    assert counts.store == (["EVALSHA"] if kind == "redis" else ["get", "set", "get", "get"])
+
+
+@pytest.mark.parametrize("path_app", ["file"], indirect=True)
+async def test_the_autosave_finds_the_answers_of_its_attempt_through_an_index(path_app):
+    """Not by reading every answer of every attempt: the plan of its statements on this database
+    (PostgreSQL with sequential scans priced out, so an index is used wherever there is one)."""
+    sql = {"lock": LOCK_WITH_QUESTION, "count": COUNT_ANSWERED}
+    values = {"lock": (1, 1, 1), "count": (1,)}
+    for name, statement in sql.items():
+        text = statement.replace("{tenant}", "1").format(*values[name])
+        if is_postgres():
+            async with write_transaction(Account):
+                await engine().run_ddl("SET LOCAL enable_seqscan = off")
+                plan = " ".join(r["QUERY PLAN"] for r in await engine().run_ddl(f"EXPLAIN {text}"))
+            assert "Seq Scan on exam_answer" not in plan, (name, plan)
+        else:
+            plan = " ".join(r["detail"] for r in await engine().run_ddl(f"EXPLAIN QUERY PLAN {text}"))
+            assert "SCAN" not in plan.split(), (name, plan)  # every table searched by a key

@@ -44,6 +44,17 @@ async def test_get_or_404_raises_not_found_for_another_tenants_row(platform):
         await scoped(Account, platform.tenants.get("construction")).get_or_404(row.id)
 
 
+async def test_a_hand_written_statement_is_bounded_by_its_tenant_or_refused(platform):
+    survey, construction = platform.tenants.get("survey"), platform.tenants.get("construction")
+    row = scoped(Account, survey).new(role="learner", real_name="丁", mobile=fake_mobile(), password_hash="x")
+    await row.save()
+    sql = 'SELECT "real_name" FROM "account" WHERE "id" = {} AND "tenant" = {tenant}'
+    assert await scoped(Account, survey).run(sql, row.id) == [{"real_name": "丁"}]
+    assert await scoped(Account, construction).run(sql, row.id) == []
+    with pytest.raises(ValueError, match="tenant"):
+        await scoped(Account, survey).run('SELECT "real_name" FROM "account" WHERE "id" = {}', row.id)
+
+
 # --- nothing outside core/db/scoped.py queries a tenant-owned table by hand -----------------------
 
 import ast  # noqa: E402

@@ -80,5 +80,5 @@ async def _pass_exam(hooks: Hooks, tenant: Tenant, enrollment: Enrollment) -> No
     questions = {q.id: q for q in await scoped(Question, tenant).objects(
         Question.id.is_in([a.question for a in answers] or [0]))}
     for a in answers:
-        await attempts.save_answer(hooks, tenant, attempt, a.seq, list(paper.to_shown(a.order, questions[a.question].answer)))
+        await attempts.save_answer(hooks, tenant, attempt.account, attempt.id, a.seq, list(paper.to_shown(a.order, questions[a.question].answer)))
     await scoring.submit(hooks, tenant, attempt)

@@ -242,10 +242,14 @@ class CachingPostgresEngine(XsPostgresEngine):
     """
 
     def __init__(self, config: dict[str, Any], idle: int = POSTGRES_IDLE_CONNECTIONS, **kwargs: Any) -> None:
-        self.idle_max = idle  # set first: Piccolo's constructor already runs a statement
+        # Piccolo's constructor already runs a statement (the server's version), on an event loop
+        # of its own that ends with it: that connection is closed, not kept idle for a loop that
+        # never runs again (it stayed open beside the pool for the process's life).
+        self.idle_max = 0
         self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, collections.deque] = (
             weakref.WeakKeyDictionary())
         super().__init__(config=config, **kwargs)
+        self.idle_max = idle
 
     async def _run_in_new_connection(self, query: str, args: Any = None):
         idle = self._idle.setdefault(asyncio.get_running_loop(), collections.deque())

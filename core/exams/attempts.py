@@ -22,14 +22,14 @@ from typing import Any
 from core import tenant_time
 from core.accounts.tables import Account
 from core.courses.tables import Enrollment
-from core.db import for_update, write_transaction
+from core.db import for_update, is_postgres, write_transaction
 from core.db.scoped import scoped
 from core.exams import writes
 from core.exams.eligibility import eligibility, position_history, retake_limit
 from core.exams.paper import draw, question_ids, to_original, to_shown
-from core.exams.scoring import finish
+from core.exams.scoring import settle_overdue
 from core.exams.tables import ExamAnswer, ExamAttempt, Question, QuestionBank
-from core.exams.writes import GRACE, ExamError, locked, overdue, retrying
+from core.exams.writes import GRACE, ExamError, retrying
 from core.hookcalls import Hooks
 from core.tenancy import Tenant
 
@@ -98,44 +98,65 @@ class Saved:
     total: int  # questions on the paper
 
 
-async def save_answer(hooks: Hooks | None, tenant: Tenant, attempt: ExamAttempt, seq: Any,
+# The autosave runs on every click of every learner in an exam: its statements are written once
+# (building them through Piccolo's query objects cost more than the database's answers). The
+# attempt is read with its row lock, and the question asked for with it, in one statement.
+LOCK_WITH_QUESTION = (
+    'SELECT t."status", t."deadline", a."id" AS "answer", a."order", q."kind", q."options" '
+    'FROM "exam_attempt" t '
+    'LEFT JOIN "exam_answer" a ON a."attempt" = t."id" AND a."seq" = {} AND a."tenant" = {tenant} '
+    'LEFT JOIN "exam_question" q ON q."id" = a."question" AND q."tenant" = {tenant} '
+    'WHERE t."id" = {} AND t."account" = {} AND t."tenant" = {tenant}')
+ROW_LOCK = ' FOR UPDATE OF t'
+WRITE_CHOICE = 'UPDATE "exam_answer" SET "chosen" = {}, "answered_at" = {} WHERE "id" = {} AND "tenant" = {tenant}'
+COUNT_ANSWERED = ('SELECT count(*) AS "total", count(CASE WHEN "chosen" <> \'\' THEN 1 END) AS "answered" '
+                  'FROM "exam_answer" WHERE "attempt" = {} AND "tenant" = {tenant}')
+
+
+async def save_answer(hooks: Hooks | None, tenant: Tenant, account_id: int, attempt_id: int, seq: Any,
                       shown: Sequence[str]) -> Saved:
-    """Autosave one question's choice (display letters; an empty list clears it). Refused with
-    ExamError when the attempt is finished or overdue (then settled), the question is not on the
+    """Autosave one question's choice (display letters; an empty list clears it) on the
+    learner's attempt. LookupError when the attempt is not theirs; ExamError when it is finished
+    or overdue (then the learner's overdue attempts are settled), the question is not on the
     paper or an option id is not one of the question's."""
-    if attempt.status != "open":
-        raise ExamError("submitted" if attempt.status == "submitted" else "expired", attempt)
-    if overdue(attempt):
-        await finish(hooks, tenant, attempt.id, by="server")
-        raise ExamError("expired", attempt)
     try:
         seq = int(seq)
     except (TypeError, ValueError):
-        raise ExamError("not_in_paper", attempt) from None
+        seq = 0  # on no paper: refused as not on it once the attempt is known to be open
     now = writes.server_now()
-    return await retrying(lambda: _save(tenant, attempt, seq, shown, now))
+    try:
+        return await retrying(lambda: _save(tenant, account_id, attempt_id, seq, shown, now))
+    except _Overdue:  # still open past its time: the server hands it in
+        await settle_overdue(hooks, tenant, account_id=account_id)
+        raise ExamError("expired", await attempt_of(tenant, account_id, attempt_id)) from None
 
 
-async def _save(tenant: Tenant, attempt: ExamAttempt, seq: int, shown: Sequence[str], now: dt.datetime) -> Saved:
-    # One transaction (on SQLite one connection) for the checks and the write.
+class _Overdue(Exception):
+    """The attempt is open but its time (with the grace) is up."""
+
+
+async def _save(tenant: Tenant, account_id: int, attempt_id: int, seq: int, shown: Sequence[str],
+                now: dt.datetime) -> Saved:
+    # One transaction (on SQLite one connection) for the checks and the write, under the
+    # attempt's row lock (on SQLite the write lock the transaction took at BEGIN).
+    rows = scoped(ExamAttempt, tenant)
     async with write_transaction(ExamAttempt):
-        row_lock = await locked(tenant, attempt.id)
-        if row_lock.status != "open":
-            raise ExamError("submitted" if row_lock.status == "submitted" else "expired", row_lock)
-        if now > row_lock.deadline + GRACE:
-            raise ExamError("expired", row_lock)
-        row = await scoped(ExamAnswer, tenant).select(
-            ExamAnswer.id, ExamAnswer.order, ExamAnswer.question.kind.as_alias("kind"),
-            ExamAnswer.question.options.as_alias("options")).where(
-            (ExamAnswer.attempt == attempt.id) & (ExamAnswer.seq == seq)).first()
-        if row is None:
-            raise ExamError("not_in_paper", attempt)
+        found = await rows.run(LOCK_WITH_QUESTION + (ROW_LOCK if is_postgres() else ""), seq, attempt_id, account_id)
+        if not found:
+            raise LookupError(attempt_id)
+        row = found[0]
+        if row["status"] != "open":
+            attempt = await rows.get(attempt_id)
+            raise ExamError("submitted" if row["status"] == "submitted" else "expired", attempt)
+        if now > row["deadline"] + GRACE:
+            raise _Overdue()
+        if row["answer"] is None:
+            raise ExamError("not_in_paper")
         count = 2 if row["kind"] == "judge" else len((row["options"] or "").split("\n"))
         chosen = to_original(row["order"], row["kind"], shown, count)
-        await scoped(ExamAnswer, tenant).update({ExamAnswer.chosen: chosen, ExamAnswer.answered_at: now}).where(
-            ExamAnswer.id == row["id"])
-        marks = await scoped(ExamAnswer, tenant).select(ExamAnswer.chosen).where(ExamAnswer.attempt == attempt.id)
-    return Saved(seq, to_shown(row["order"], chosen), sum(1 for m in marks if m["chosen"]), len(marks))
+        await rows.run(WRITE_CHOICE, chosen, now, row["answer"])
+        marks = (await rows.run(COUNT_ANSWERED, attempt_id))[0]
+    return Saved(seq, to_shown(row["order"], chosen), marks["answered"], marks["total"])
 
 
 async def record_hidden(tenant: Tenant, attempt: ExamAttempt) -> int:

@@ -129,12 +129,13 @@ async def attempt_answer(request: Request, hooks: Hooks, tenant: Tenant, account
     """Autosave one question (htmx, on every click): ``seq`` and the chosen display letters
     (``choice``, repeated for 多选). Refusals answer 400 (not on the paper, tampered option) or
     409 (finished or out of time) with the message; nothing is changed."""
-    attempt = await _attempt_or_404(hooks, tenant, account, attempt_id)
     form = await request.form()
     choices = [v for v in form.getall("choice") if isinstance(v, str)] if "choice" in form else []
     headers = {"Cache-Control": "no-store"}
     try:
-        saved = await attempts.save_answer(hooks, tenant, attempt, form.get("seq"), choices)
+        saved = await attempts.save_answer(hooks, tenant, account.id, attempt_id, form.get("seq"), choices)
+    except LookupError:
+        raise NotFoundException() from None
     except writes.ExamError as exc:
         finished = exc.code in ("submitted", "expired")
         if finished:
