@@ -16,58 +16,17 @@ import numpy as np
 from core.courses.tables import Enrollment
 from core.db import write_transaction
 from core.db.scoped import scoped
-from core.faces import Capability, FaceError, portrait_encoding, select_provider
+from core.faces import Capability, FaceError, select_provider
 from core.files.tables import StoredFile
 from core.jobs.specs import platform_of
 from core.offload import run_cpu
 from core.proctoring import burst, verdicts
+from core.proctoring.encodings import image_vector, keep, portrait_vector
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.study import services as study
 from core.study.tables import StudyClock
-
-_VECTORS: OrderedDict[tuple[int, int, str], Any] = OrderedDict()  # (tenant, file, provider) → encoding or None
-_CACHE_MAX = 4096  # entries per process cache below
-
-
-def _keep(cache: OrderedDict, key: Any, value: Any) -> Any:
-    """``value`` as the newest entry of the least-recently-used ``cache``; returns it."""
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_MAX:
-        cache.popitem(last=False)
-    return value
-
-
-async def image_vector(platform, tenant, account_id: int, file_id: int | None, kind: str, matcher):
-    """The encoding of one of the account's stored images (``kind``: portrait | id_front) by
-    ``matcher``: from this process's cache, the tenant's ``FaceEncoding`` rows, or computed once
-    and kept there (an image without a usable face is kept as an empty vector). None without one."""
-    if file_id is None:
-        return None
-    key = (tenant.id, file_id, matcher.name)
-    if key in _VECTORS:
-        _VECTORS.move_to_end(key)
-        return _VECTORS[key]
-    kept = await scoped(FaceEncoding, tenant).objects(
-        (FaceEncoding.account == account_id) & (FaceEncoding.kind == kind)
-        & (FaceEncoding.source == file_id) & (FaceEncoding.provider == matcher.name)).output(load_json=True).first()
-    if kept is not None:
-        vector = np.asarray(kept.vector, dtype=np.float64) if kept.vector else None
-    else:
-        row = await scoped(StoredFile, tenant).get(file_id)
-        if row is None:
-            return None
-        try:
-            vector = await run_cpu("face", portrait_encoding, matcher, await platform.storage.read(row))
-        except (FaceError, OSError):
-            vector = None
-        await scoped(FaceEncoding, tenant).new(
-            account=account_id, kind=kind, source=file_id, provider=matcher.name,
-            vector=[float(x) for x in vector] if vector is not None else [], created_at=dt.datetime.now(dt.UTC)).save()
-    return _keep(_VECTORS, key, vector)
-
 
 _PICTURES: OrderedDict[tuple[int, int, str], str | None] = OrderedDict()  # (tenant, file, provider) → signature
 
@@ -79,21 +38,14 @@ async def picture_signature(platform, tenant, file_id: int | None, matcher) -> s
         return None
     key = (tenant.id, file_id, matcher.name)
     if key in _PICTURES:
-        return _keep(_PICTURES, key, _PICTURES[key])
+        return keep(_PICTURES, key, _PICTURES[key])
     row = await scoped(StoredFile, tenant).get(file_id)
     try:
         signature = None if row is None else await run_cpu(
             "face", burst.picture_signature, matcher, await platform.storage.read(row))
     except (FaceError, OSError):
         signature = None
-    return _keep(_PICTURES, key, signature)
-
-
-async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
-    """The encoding of the account's current portrait by ``matcher`` (None without a usable one)."""
-    if profile is None:
-        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
-    return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
+    return keep(_PICTURES, key, signature)
 
 
 async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str]]]:
