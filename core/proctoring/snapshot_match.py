@@ -153,9 +153,17 @@ async def _index(platform, tenant, ps: ProctorSession, row: FaceVerification, ma
     await scoped(FaceEncoding, tenant).new(
         account=ps.account, kind="snapshot", source=row.id, provider=matcher.name,
         vector=[float(x) for x in vector], created_at=dt.datetime.now(dt.UTC)).save()
+    if not others:
+        return
+    # The enrolments still to flag, in one query: those already flagged are left alone (a face
+    # shared by many accounts would otherwise cost a query per account and enrolment per snapshot).
+    open_ = {}
+    for e in await scoped(Enrollment, tenant).select(Enrollment.id, Enrollment.account).where(
+            Enrollment.account.is_in([ps.account, *others]) & Enrollment.status.is_in(["studying", "review"])
+            & (Enrollment.flagged == False)):  # noqa: E712
+        open_.setdefault(e["account"], []).append(e["id"])
     for other, distance in others.items():
         for account_id, peer in ((ps.account, other), (other, ps.account)):
-            for e in await scoped(Enrollment, tenant).objects(
-                    (Enrollment.account == account_id) & Enrollment.status.is_in(["studying", "review"])):
-                await verdicts.flag(platform, tenant, account_id, e.id, "shared_face", verification=row.id,
+            for enrollment_id in open_.pop(account_id, []):
+                await verdicts.flag(platform, tenant, account_id, enrollment_id, "shared_face", verification=row.id,
                                     other_account=peer, distance=round(distance, 4))
