@@ -5,10 +5,12 @@ matched against the new portrait, never the old one. Real photos, the tenant's r
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from core.faces import Capability, select_provider
-from core.proctoring import encodings
+from core.proctoring import encodings, snapshot_match
 from core.proctoring.study_tables import FaceEncoding
 from core.roster.tables import LearnerProfile
 from tests.test_integrity_portrait_swap import archive, forget_portrait_encodings, photo  # noqa: F401
@@ -107,3 +109,39 @@ async def test_a_replaced_portrait_is_matched_never_through_the_old_encoding(
     assert row.status == "failed" and row.reasons == ["抓拍照片与本人头像不一致"], (row.reasons, row.scores)
     new = np.asarray(found[("portrait", after.portrait)])
     assert row.scores["distance"] > row.scores["tolerance"] and new.size > 0
+
+
+async def test_the_tenants_kept_encodings_are_decoded_once_per_process_and_deleted_rows_drop_out(
+        platform, make_account, monkeypatch):
+    """The shared-face comparison of every good snapshot reads the tenant's kept encodings: only
+    the rows this process has not seen are decoded, and a deleted row (a replaced photo, the
+    purge) no longer matches."""
+    tenant = platform.tenants.get("construction")
+    accounts = [(await make_account("construction"))[0].id for _ in range(4)]
+    rng = np.random.default_rng(7)
+    face = rng.normal(size=128)
+    face /= np.linalg.norm(face)
+    other = -face
+    provider = "kept-test"  # rows of this test only
+
+    async def add(account_id: int, kind: str, vector) -> FaceEncoding:
+        row = FaceEncoding(tenant=tenant.id, account=account_id, kind=kind, source=0, provider=provider,
+                           vector=[float(x) for x in vector], created_at=dt.datetime.now(dt.UTC))
+        await row.save()
+        return row
+
+    decoded = []
+    real = encodings.vector_of
+    monkeypatch.setattr(encodings, "vector_of", lambda raw: decoded.append(1) or real(raw))
+    first = await add(accounts[0], "portrait", face)
+    await add(accounts[1], "snapshot", face + 0.001)
+    await add(accounts[1], "id_front", face)  # not compared across accounts
+    assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == set(accounts[:2])
+    assert len(decoded) == 2
+    assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == set(accounts[:2])
+    assert len(decoded) == 2  # nothing decoded again
+    await FaceEncoding.delete().where(FaceEncoding.id == first.id)
+    await add(accounts[2], "portrait", other)  # another face
+    await add(accounts[3], "snapshot", face)  # the asking account's own
+    assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == {accounts[1]}
+    assert len(decoded) == 4

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -105,3 +106,49 @@ async def encode_uploaded(platform, tenant, account_id: int, stored: dict[str, t
         vector = _VECTORS[key] if key in _VECTORS else await _encode(matcher, data)
         await _store(tenant, account_id, kind, file_id, matcher, vector)
         keep(_VECTORS, key, vector)
+
+
+# --- the tenant's kept encodings, to find one face studying for several accounts ------------------
+
+COMPARED = ("portrait", "snapshot")  # the kinds a good snapshot is compared with, across accounts
+
+
+@dataclass
+class Kept:
+    """This process's copy of a tenant's compared encodings by one provider: row id → (account,
+    vector), and the same stacked for the distance computation (rebuilt when rows come or go)."""
+
+    rows: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
+    accounts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    matrix: np.ndarray | None = None
+
+
+_KEPT: dict[tuple[int, str], Kept] = {}
+
+
+def vector_of(raw: list[float]) -> np.ndarray:
+    return np.asarray(raw, dtype=np.float64)
+
+
+async def kept_encodings(tenant, provider: str) -> Kept:
+    """The tenant's kept portrait and snapshot encodings by ``provider``. Every call lists the rows'
+    ids (two integers a row); only the vectors of rows this process has not seen are read and
+    decoded, and rows deleted since (a replaced photo, the retention purge) are dropped."""
+    kept = _KEPT.setdefault((tenant.id, provider), Kept())
+    listed = await scoped(FaceEncoding, tenant).select(FaceEncoding.id).where(
+        (FaceEncoding.provider == provider) & FaceEncoding.kind.is_in(list(COMPARED)))
+    current = {r["id"] for r in listed}
+    gone = kept.rows.keys() - current
+    new = sorted(current - kept.rows.keys())
+    for row_id in gone:
+        del kept.rows[row_id]
+    for k in range(0, len(new), 1000):
+        for r in await scoped(FaceEncoding, tenant).select(FaceEncoding.id, FaceEncoding.account, FaceEncoding.vector
+                                                            ).where(FaceEncoding.id.is_in(new[k:k + 1000])
+                                                                    ).output(load_json=True):
+            kept.rows[r["id"]] = (r["account"], vector_of(r["vector"] or []))
+    if gone or new or kept.matrix is None:
+        usable = [(account, v) for account, v in kept.rows.values() if v.size]
+        kept.accounts = np.asarray([a for a, _ in usable], dtype=np.int64)
+        kept.matrix = np.stack([v for _, v in usable]) if usable else None
+    return kept

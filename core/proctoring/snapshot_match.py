@@ -21,7 +21,7 @@ from core.files.tables import StoredFile
 from core.jobs.specs import platform_of
 from core.offload import run_cpu
 from core.proctoring import burst, verdicts
-from core.proctoring.encodings import image_vector, keep, portrait_vector
+from core.proctoring.encodings import image_vector, keep, kept_encodings, portrait_vector
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
@@ -132,18 +132,14 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
 async def same_face_accounts(tenant, account_id: int, provider: str, vector, tolerance: float) -> dict[int, float]:
     """Other accounts of the tenant with a kept portrait or snapshot encoding (same provider)
     within ``tolerance`` of ``vector``: account id → smallest distance."""
-    rows = await scoped(FaceEncoding, tenant).select(FaceEncoding.account, FaceEncoding.vector).where(
-        (FaceEncoding.account != account_id) & (FaceEncoding.provider == provider)
-        & FaceEncoding.kind.is_in(["portrait", "snapshot"])).output(load_json=True)
-    rows = [r for r in rows if r["vector"]]
-    if not rows:
+    kept = await kept_encodings(tenant, provider)
+    if kept.matrix is None:
         return {}
-    matrix = np.asarray([r["vector"] for r in rows], dtype=np.float64)
-    distances = np.linalg.norm(matrix - np.asarray(vector, dtype=np.float64), axis=1)
+    distances = np.linalg.norm(kept.matrix - np.asarray(vector, dtype=np.float64), axis=1)
     found: dict[int, float] = {}
-    for r, d in zip(rows, distances, strict=True):
-        if d <= tolerance:
-            found[r["account"]] = min(float(d), found.get(r["account"], 9.9))
+    for i in np.flatnonzero((distances <= tolerance) & (kept.accounts != account_id)):
+        account = int(kept.accounts[i])
+        found[account] = min(float(distances[i]), found.get(account, 9.9))
     return found
 
 
