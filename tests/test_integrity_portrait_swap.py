@@ -34,8 +34,8 @@ from tests.test_snapshots import (  # noqa: F401  (fixtures)
 async def forget_portrait_encodings():
     """The test database is shared by the whole run, and a kept portrait encoding of a face makes
     a later snapshot of that face by another account a shared face: the encodings of the photos
-    this module and tests/test_portrait_encodings.py upload (faces other tests study as) are
-    forgotten afterwards."""
+    this module, tests/test_portrait_encodings.py and tests/test_proctoring.py keep (uploads and
+    face checks, of faces other tests study as) are forgotten afterwards."""
     since = dt.datetime.now(dt.UTC)
     yield
     await FaceEncoding.delete().where(FaceEncoding.created_at >= since)

@@ -145,3 +145,10 @@ async def test_the_tenants_kept_encodings_are_decoded_once_per_process_and_delet
     await add(accounts[3], "snapshot", face)  # the asking account's own
     assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == {accounts[1]}
     assert len(decoded) == 4
+    # The newest row deleted and another written (SQLite may give it the same id): the new one counts.
+    last = await add(accounts[2], "snapshot", other)
+    assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == {accounts[1]}
+    await FaceEncoding.delete().where(FaceEncoding.id == last.id)
+    await add(accounts[0], "snapshot", face)
+    assert set(await snapshot_match.same_face_accounts(tenant, accounts[3], provider, face, 0.1)) == {
+        accounts[0], accounts[1]}

@@ -115,10 +115,10 @@ COMPARED = ("portrait", "snapshot")  # the kinds a good snapshot is compared wit
 
 @dataclass
 class Kept:
-    """This process's copy of a tenant's compared encodings by one provider: row id → (account,
+    """This process's copy of a tenant's compared encodings by one provider: row → (account,
     vector), and the same stacked for the distance computation (rebuilt when rows come or go)."""
 
-    rows: dict[int, tuple[int, np.ndarray]] = field(default_factory=dict)
+    rows: dict[tuple, tuple[int, np.ndarray]] = field(default_factory=dict)  # (id, account, created) → …
     accounts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     matrix: np.ndarray | None = None
 
@@ -131,22 +131,24 @@ def vector_of(raw: list[float]) -> np.ndarray:
 
 
 async def kept_encodings(tenant, provider: str) -> Kept:
-    """The tenant's kept portrait and snapshot encodings by ``provider``. Every call lists the rows'
-    ids (two integers a row); only the vectors of rows this process has not seen are read and
-    decoded, and rows deleted since (a replaced photo, the retention purge) are dropped."""
+    """The tenant's kept portrait and snapshot encodings by ``provider``. Every call lists the rows
+    (id, account, creation time: a row id alone may be reused by SQLite after a delete); only the
+    vectors of rows this process has not seen are read and decoded, and rows deleted since (a
+    replaced photo, the retention purge) are dropped."""
     kept = _KEPT.setdefault((tenant.id, provider), Kept())
-    listed = await scoped(FaceEncoding, tenant).select(FaceEncoding.id).where(
-        (FaceEncoding.provider == provider) & FaceEncoding.kind.is_in(list(COMPARED)))
-    current = {r["id"] for r in listed}
+    listed = await scoped(FaceEncoding, tenant).select(FaceEncoding.id, FaceEncoding.account, FaceEncoding.created_at
+                                                        ).where((FaceEncoding.provider == provider)
+                                                                & FaceEncoding.kind.is_in(list(COMPARED)))
+    current = {(r["id"], r["account"], r["created_at"]) for r in listed}
     gone = kept.rows.keys() - current
-    new = sorted(current - kept.rows.keys())
-    for row_id in gone:
-        del kept.rows[row_id]
-    for k in range(0, len(new), 1000):
-        for r in await scoped(FaceEncoding, tenant).select(FaceEncoding.id, FaceEncoding.account, FaceEncoding.vector
-                                                            ).where(FaceEncoding.id.is_in(new[k:k + 1000])
-                                                                    ).output(load_json=True):
-            kept.rows[r["id"]] = (r["account"], vector_of(r["vector"] or []))
+    new = {r[0]: r for r in current - kept.rows.keys()}
+    for row in gone:
+        del kept.rows[row]
+    ids = sorted(new)
+    for k in range(0, len(ids), 1000):
+        for r in await scoped(FaceEncoding, tenant).select(FaceEncoding.id, FaceEncoding.vector).where(
+                FaceEncoding.id.is_in(ids[k:k + 1000])).output(load_json=True):
+            kept.rows[new[r["id"]]] = (new[r["id"]][1], vector_of(r["vector"] or []))
     if gone or new or kept.matrix is None:
         usable = [(account, v) for account, v in kept.rows.values() if v.size]
         kept.accounts = np.asarray([a for a, _ in usable], dtype=np.int64)
