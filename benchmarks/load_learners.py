@@ -118,7 +118,7 @@ async def ramp_phase(args, cpu: Cpu, base: str, seeded: dict, media: Media) -> N
         for n in args.levels:
             new, pending = pending[:n - len(tasks)], pending[n - len(tasks):]
             await cpu.fresh_gates([a for a, _ in new])
-            start, ramp = time.time(), len(new) / args.starts_per_second
+            start, ramp, noted = time.time(), len(new) / args.starts_per_second, dict(rec.notes)
             for k, (_, sid) in enumerate(new):
                 tasks.append(asyncio.create_task(studying_learner(
                     rec, cpu, client, k / args.starts_per_second, seeded["lesson"], sid, media, until)))
@@ -134,8 +134,10 @@ async def ramp_phase(args, cpu: Cpu, base: str, seeded: dict, media: Media) -> N
             broken, why = level_verdict([s for s in samples if s[0] >= w0 and s[1] in STUDYING], LIMIT_MS)
             any_step = level_verdict(samples, LIMIT_MS)
             levels.append((n, samples, spent, window, load_start, loadavg(), wrote, memory, broken, why, any_step))
+            refused = {k.split(": ", 1)[1]: v - noted.get(k, 0) for k, v in sorted(rec.notes.items())
+                       if k.startswith("beat not credited") and v > noted.get(k, 0)}
             print(f"[{now_iso()}] N={n} done; studying: {why or 'ok'}; any step: {any_step[1] or 'ok'}; "
-                  f"load average {loadavg()}", flush=True)
+                  f"beats not credited by reason: {refused}; load average {loadavg()}", flush=True)
             if broken:
                 break
         until[0] = 0.0

@@ -6,8 +6,10 @@ Run by load_learners.py in a process of its own (Piccolo's engine is process-glo
 * one study course (施工员, a 100-hour lesson whose video is the shared clip, stored through the
   platform's storage: on the bucket when ``XUESHI_STORAGE_URL`` is set);
 * ``STUDYING`` learners already signed in (a session in Redis each), with a complete profile whose
-  portrait and ID photo are ``obama/obama_1.jpg`` (the face in the clip the snapshots come from),
-  consent, and one passed face check each (the load test moves its time to just before the
+  portrait and ID photo are ``obama/obama_1.jpg`` (the face in the clip the snapshots come from;
+  one stored file shared by all), their face encodings kept as the profile step keeps them
+  (``core.proctoring.encodings.encode_uploaded``: computed once for the shared file, a row per
+  learner), consent, and one passed face check each (the load test moves its time to just before the
   learner starts, so the gate finds it recent): they are the ramp's studying learners;
 * ``WHOLE`` learners with a password and nothing else done (they sign in, consent and pass the
   face check over HTTP), enrolled on the study course and on an exam course whose hours are done
@@ -33,6 +35,7 @@ from core.exams.bank import seed_bank
 from core.files.images import clean_image
 from core.kernel import build_platform, deploy
 from core.proctoring.consent import FACE_TEXT_VERSION
+from core.proctoring.encodings import encode_uploaded
 from core.proctoring.tables import Consent, FaceVerification
 from core.roster.tables import LearnerProfile
 from core.settings import Settings
@@ -65,6 +68,13 @@ async def learners(tenant, n: int, now: dt.datetime, password_hash: str, files: 
     return accounts
 
 
+async def encode_photos(platform, tenant, accounts: list[Account], file_id: int, data: bytes) -> None:
+    """What the profile step does once the photos are stored: their encodings, kept."""
+    stored = {"portrait": (file_id, data), "id_front": (file_id, data)}
+    for k in range(0, len(accounts), 50):
+        await asyncio.gather(*(encode_uploaded(platform, tenant, a.id, stored) for a in accounts[k:k + 50]))
+
+
 async def prepare(out: Path, studying: int, whole: int) -> None:
     platform = build_platform(Settings.from_env(dict(os.environ)))
     await deploy(platform)
@@ -91,6 +101,7 @@ async def prepare(out: Path, studying: int, whole: int) -> None:
         password_hash = hash_password(PASSWORD)
 
         ramp = await learners(tenant, studying, now, password_hash, files, study.id)
+        await encode_photos(platform, tenant, ramp, files["portrait"], portrait.data)
         await insert([Consent(tenant=tenant.id, account=a.id, kind="face", text_version=FACE_TEXT_VERSION,
                               text_sha256="load", granted_at=now) for a in ramp])
         await insert([FaceVerification(tenant=tenant.id, account=a.id, purpose="study", nonce=secrets.token_hex(16),
@@ -98,6 +109,7 @@ async def prepare(out: Path, studying: int, whole: int) -> None:
         sessions = [(a.id, await platform.sessions.create(a.id, "construction")) for a in ramp]
 
         full = await learners(tenant, whole, now, password_hash, files, study.id) if whole else []
+        await encode_photos(platform, tenant, full, files["portrait"], portrait.data)
         exams = await insert([Enrollment(tenant=tenant.id, account=a.id, course=exam_course.id, status="review",
                                          credited_seconds=2700.0, created_at=now) for a in full]) if full else []
         out.write_text(json.dumps({

@@ -24,6 +24,7 @@ from core.roster.tables import LearnerProfile
 from core.testing.face_media import faces_dir
 from core.testing.pytest_plugin import deployed_platform
 from tests.face_tenant import FaceTenant
+from tests.test_integrity_portrait_swap import forget_portrait_encodings  # noqa: F401  (autouse)
 from tests.test_proctoring import PORTRAIT, BlinkAndMouthOnly, challenge, learner, xs_plugins  # noqa: F401  (the plugin fixture)
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

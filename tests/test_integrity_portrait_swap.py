@@ -6,7 +6,12 @@ matcher, the learner's own archive page."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
+
 from core.courses.tables import Enrollment
+from core.proctoring.study_tables import FaceEncoding
 from core.roster.tables import LearnerProfile
 from core.study.tables import StudyEvent
 from core.testing.face_media import faces_dir
@@ -23,6 +28,17 @@ from tests.test_snapshots import (  # noqa: F401  (fixtures)
     start,
     xs_plugins,
 )
+
+
+@pytest.fixture(autouse=True)
+async def forget_portrait_encodings():
+    """The test database is shared by the whole run, and a kept portrait encoding of a face makes
+    a later snapshot of that face by another account a shared face: the encodings of the photos
+    this module, tests/test_portrait_encodings.py and tests/test_proctoring.py keep (uploads and
+    face checks, of faces other tests study as) are forgotten afterwards."""
+    since = dt.datetime.now(dt.UTC)
+    yield
+    await FaceEncoding.delete().where(FaceEncoding.created_at >= since)
 
 
 def photo(name: str) -> bytes:

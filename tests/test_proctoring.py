@@ -22,6 +22,7 @@ from core.proctoring.tables import Consent, FaceVerification
 from core.roster.tables import LearnerProfile
 from core.testing.face_media import faces_dir, read_clip, videos_dir
 from tests.face_tenant import FACE, FaceTenant
+from tests.test_integrity_portrait_swap import forget_portrait_encodings  # noqa: F401  (autouse)
 
 CLIP = "obama_weekly_address_blinks.mp4"
 PORTRAIT = "obama/obama_1.jpg"

@@ -21,7 +21,8 @@ from core.courses.tables import Enrollment
 from core.files.images import clean_image
 from core.files.tables import StoredFile
 from core.proctoring import consent as consents
-from core.proctoring import gate, snapshots
+from core.faces import Capability, select_provider
+from core.proctoring import gate, snapshot_match, snapshots
 from core.proctoring.coverage import first_capture_plan
 from core.proctoring.schedule import plan
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
@@ -517,7 +518,8 @@ async def _study_with(client, platform, make_account, course, clock, portrait, s
     return me
 
 
-async def test_one_face_studying_for_two_accounts_flags_both(client, platform, make_account, course, clock, recorder):
+async def test_one_face_studying_for_two_accounts_flags_both(client, platform, make_account, course, clock, recorder,
+                                                              monkeypatch):
     # Photos of one person nobody else in this test database studies as (two photos: each is one
     # account's portrait and the other's snapshot).
     a = await _study_with(client, platform, make_account, course, clock, "alex_lacamoire/alex_lacamoire_1.jpg",
@@ -534,6 +536,22 @@ async def test_one_face_studying_for_two_accounts_flags_both(client, platform, m
     kept = await FaceEncoding.count().where(FaceEncoding.account.is_in([a["account"].id, b["account"].id])
                                             & FaceEncoding.kind.is_in(["portrait", "snapshot"]))
     assert kept == 4  # two portraits, two snapshots (and each ID-card photo's, kept for the duplicate check)
+    # Another good snapshot of the same face: both enrolments are flagged already, nothing is
+    # flagged again (a face shared by many accounts must not cost a flag per account and snapshot).
+    flagged = []
+
+    async def no_flag(*args, **kwargs):
+        flagged.append(args)
+
+    monkeypatch.setattr(snapshot_match.verdicts, "flag", no_flag)
+    snap = await FaceEncoding.objects().output(load_json=True).where(
+        (FaceEncoding.account == a["account"].id) & (FaceEncoding.kind == "snapshot")).first()
+    ps = await ProctorSession.objects().where(ProctorSession.account == a["account"].id).first()
+    row = await FaceVerification.objects().where((FaceVerification.account == a["account"].id)
+                                                 & (FaceVerification.purpose == "snapshot")).first()
+    matcher = select_provider(await platform.face_providers(), "sface", Capability.ENCODE)
+    await snapshot_match._index(platform, a["tenant"], ps, row, matcher, snap.vector, SFACE_TOLERANCE)
+    assert flagged == []
 
 
 async def test_different_people_are_not_flagged(client, platform, make_account, course, clock, recorder):

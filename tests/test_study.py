@@ -379,6 +379,30 @@ async def test_beats_credit_wall_clock_and_advance_and_resume_on_any_device(clie
     assert s2["position"] == 19 and s2["furthest"] == 19
 
 
+async def test_a_beat_answered_late_then_one_on_schedule_is_credited_without_an_error(client, studying, clock):
+    """The player beats every 15 s; the server handles one 5 s late (queued under load), the next
+    on time. The next one claims 15 s of position in 10 s since the late one's arrival: the late
+    beat's unused wall time covers it, so the learner sees no error and loses no credit; a real
+    seek forward afterwards is still refused."""
+    lesson, account = studying["lesson"].id, studying["account"]
+    s = await start(client, lesson)
+    clock.advance(10)
+    assert (await beat(client, s["token"], 1, lesson, 10))["credited"] == 10
+    clock.advance(20)  # sent at 25, handled at 30
+    a = await beat(client, s["token"], 2, lesson, 25)
+    assert a["credited"] == 15 and not a["anomaly"] and a["message"] == ""
+    clock.advance(10)  # sent and handled at 40
+    a = await beat(client, s["token"], 3, lesson, 40)
+    assert a["credited"] == 15 and not a["anomaly"] and a["message"] == "" and a["position"] == 40
+    e = await Enrollment.objects().where(Enrollment.account == account.id).first()
+    assert e.credited_seconds == 40  # the wall time since the session started
+    clock.advance(5)
+    a = await beat(client, s["token"], 4, lesson, 59)  # clicked forward: 19 s of position in 5 s
+    assert a["credited"] == 0 and a["anomaly"] and a["reason"] == "seek_ahead" and a["position"] == 40
+    assert not await HoursEntry.exists().where((HoursEntry.account == account.id) & (HoursEntry.seq < 4)
+                                               & (HoursEntry.anomaly == True))  # noqa: E712
+
+
 async def test_seek_ahead_is_clamped_not_credited_and_shown(client, studying, clock):
     lesson = studying["lesson"].id
     s = await start(client, lesson)

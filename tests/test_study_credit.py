@@ -8,7 +8,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.study.credit import State, decide
+from core.study.credit import LATE_MAX, State, decide
 
 beats = st.lists(
     st.tuples(
@@ -129,3 +129,92 @@ def test_a_hidden_page_earns_nothing_and_the_span_back_from_it_neither():
     assert d.seconds == 0 and d.reason == "hidden" and d.position == 10.0
     d = decide(after, 130.0, 5.0, False)  # back to the page, paused, after seeking back: fine, no claim
     assert d.seconds == 0 and d.reason == "" and d.position == 5.0
+
+
+# --- a beat the server handled late ------------------------------------------------------------------
+
+
+def _state(last: float, position: float, **kw) -> State:
+    return State(last_beat_at=last, position=position, furthest=position, lesson_credited=position,
+                 duration=6000.0, day_credited=0.0, daily_cap=28800.0, tolerance=2.0, **kw)
+
+
+def _follow(s: State, d) -> State:
+    return State(d.last_beat_at, d.position, d.furthest, s.lesson_credited + d.seconds, s.duration,
+                 s.day_credited + d.seconds, s.daily_cap, tolerance=s.tolerance, began=s.began, origin=s.origin)
+
+
+def test_a_beat_answered_late_leaves_its_unused_time_to_the_next_one_on_schedule():
+    """The player beats every 15 s; the beat sent at 25 reaches the server 5 s late (at 30 instead
+    of 25), the next one on time (at 40, position 40). Without the late beat's unused time the next
+    one would claim 15 s of position in 10 s of wall time and be refused as a seek ahead."""
+    s = _state(10.0, 10.0, began=0.0 + 1e-9, origin=0.0)
+    d = decide(s, 30.0, 25.0, True)  # 20 s of wall time, 15 s of position: credited 15
+    assert (d.seconds, d.reason, d.anomaly) == (15.0, "", False) and d.last_beat_at == 25.0
+    d2 = decide(_follow(s, d), 40.0, 40.0, True)
+    assert (d2.seconds, d2.reason, d2.anomaly, d2.position) == (15.0, "", False, 40.0)
+    assert d.seconds + d2.seconds == 40.0 - 10.0  # credit equals the wall time since the first beat
+
+
+def test_a_late_beat_leaves_at_most_late_max_and_never_more_than_the_clock():
+    s = _state(100.0, 100.0)
+    d = decide(s, 200.0, 110.0, True)  # 100 s of wall time, 10 s of position
+    assert d.seconds == 10.0 and d.last_beat_at == 200.0 - LATE_MAX
+    assert decide(_follow(s, d), 215.0, 110.0 + 15 + LATE_MAX + 2.0, True).seconds == 15 + LATE_MAX
+    assert decide(_follow(s, d), 215.0, 110.0 + 15 + LATE_MAX + 2.01, True).reason == "seek_ahead"
+
+
+def test_a_seek_forward_is_still_refused_after_a_beat_on_schedule_a_pause_or_a_stall():
+    """Only a late beat that advanced leaves time: a pause (or a stall, or a beat on schedule)
+    consumes its wall time, so clicking forward afterwards is a seek ahead as before."""
+    for playing, claimed in ((True, 115.0), (False, 100.0), (True, 100.0), (True, 90.0)):
+        s = _state(100.0, 100.0)
+        d = decide(s, 115.0, claimed, playing)
+        assert not d.anomaly and d.last_beat_at == 115.0
+        after = decide(_follow(s, d), 130.0, d.position + 15 + 2.01, True)
+        assert after.anomaly and after.reason == "seek_ahead" and after.seconds == 0
+        assert after.position <= d.furthest
+
+
+def test_rapid_beats_cannot_store_time_for_a_jump():
+    """Five beats a second each claiming all the rule allows: none of them leaves time, and the
+    position stays within the session's bound."""
+    s = _state(100.0, 0.0, began=100.0, origin=0.0)
+    now = 100.0
+    for _ in range(50):
+        now += 0.2
+        d = decide(s, now, s.position + 0.2 + 1.99, True)
+        assert d.last_beat_at == max(s.last_beat_at, now)
+        assert d.position <= now - 100.0 + 2.0 + 1e-9
+        s = _follow(s, d)
+    assert decide(s, now + 1.0, s.position + 5.0, True).reason == "seek_ahead"
+
+
+def test_a_late_beat_never_lets_the_position_pass_the_sessions_bound():
+    """A position already at the session's bound (30 s into a session begun at 0, plus the
+    tolerance) that then lags: the time left by the lagging beat does not pass that bound."""
+    s = _state(130.0, 32.0, began=100.0, origin=0.0)
+    d = decide(s, 140.0, 33.0, True)  # 10 s of wall time, 1 s of position
+    assert d.last_beat_at == 131.0
+    assert decide(_follow(s, d), 145.0, 47.0, True).anomaly is False  # 0 + 45 + tolerance
+    refused = decide(_follow(s, d), 145.0, 47.01, True)  # the per-beat bound alone would allow 49
+    assert refused.anomaly and refused.reason == "seek_ahead" and refused.seconds == 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(min_value=0.5, max_value=60, allow_nan=False),
+                          st.floats(min_value=0, max_value=60, allow_nan=False)), max_size=40))
+def test_an_honest_player_answered_late_is_never_refused_and_loses_nothing(sends):
+    """Beats sent on the player's clock (position = time since start) that reach the server after
+    any delay up to LATE_MAX (each delay independent): none is refused, and the credit is the
+    position reached."""
+    s = _state(1000.0, 0.0, began=1000.0, origin=0.0)
+    sent, total = 0.0, 0.0
+    for gap, delay in sends:
+        sent += gap
+        now = max(1000.0 + sent + min(delay, LATE_MAX), s.last_beat_at)  # beats are handled in order
+        d = decide(s, now, sent, True)
+        assert not d.anomaly and d.reason == ""
+        total += d.seconds
+        s = _follow(s, d)
+    assert math.isclose(total, sent, abs_tol=1e-6)

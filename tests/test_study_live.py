@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 
 from core.courses.tables import Enrollment
 from core.proctoring import coverage
+from core.proctoring.study_tables import ProctorSession
 from core.study import credit, live, services
 from core.study.tables import HoursEntry, LessonProgress, StudyClock, StudySession
 
@@ -45,6 +46,7 @@ from tests.test_study import (  # noqa: E402,F401
     lesson_video,
     start,
     studying,
+    test_a_beat_answered_late_then_one_on_schedule_is_credited_without_an_error,
     test_a_second_tab_takes_over_and_the_first_pauses,
     test_beats_credit_wall_clock_and_advance_and_resume_on_any_device,
     test_completion_shows_the_guides_text_and_moves_to_review,
@@ -56,6 +58,7 @@ from tests.test_study import (  # noqa: E402,F401
 
 T = "/t/construction"
 FAST_PATH_TESTS = {"test_beats_credit_wall_clock_and_advance_and_resume_on_any_device",
+                   "test_a_beat_answered_late_then_one_on_schedule_is_credited_without_an_error",
                    "test_daily_cap_binds_and_is_shown", "test_completion_shows_the_guides_text_and_moves_to_review",
                    "test_simultaneous_beats_from_two_tabs_never_credit_double"}
 
@@ -205,6 +208,21 @@ async def test_simultaneous_fast_beats_never_credit_more_than_the_wall_clock(cli
     assert sum(a["credited"] for a in answers) == 20
     await test_live.flush()
     assert (await _ledger(account.id))[0] == 20
+
+
+async def test_a_late_beat_and_the_next_on_schedule_are_answered_from_redis(client, studying, clock, fast_answers):
+    """Under load a beat handled late must not send the next one to the database path as a seek
+    ahead (an anomaly costs a park, a ledger row and a state rebuild)."""
+    lesson = studying["lesson"].id
+    s = await start(client, lesson)
+    # No snapshot falls in these 40 s (one would send its beat to the database path).
+    await ProctorSession.update({ProctorSession.plan: [50.0], ProctorSession.next_index: 0}).where(
+        ProctorSession.session == s["token"])
+    for seq, (wait, position) in enumerate(((10, 10), (20, 25), (10, 40)), start=1):
+        clock.advance(wait)
+        a = await beat(client, s["token"], seq, lesson, position)
+        assert a["credited"] == 15 if seq > 1 else a["credited"] == 10
+    assert len(fast_answers) == 3
 
 
 async def test_a_signed_out_or_forged_beat_is_not_answered_from_redis(client, platform, studying, clock,

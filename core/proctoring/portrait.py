@@ -24,6 +24,7 @@ from core.faces.quality import small_face_report
 from core.files.images import ImageRejected, clean_image_async
 from core.files.tables import StoredFile
 from core.offload import run_cpu
+from core.proctoring.encodings import encode_uploaded
 from core.proctoring.gate import event
 from core.proctoring.verdicts import flag
 from core.roster.tables import LearnerProfile
@@ -159,12 +160,16 @@ async def enrol_images(platform, tenant, account, profile: LearnerProfile, uploa
     columns = {"id_front": LearnerProfile.id_front, "id_back": LearnerProfile.id_back,
                "portrait": LearnerProfile.portrait}
     previous = {name: getattr(profile, name) for name in IDENTITY if getattr(profile, name)}
+    stored: dict[str, tuple[int, bytes]] = {}
     for name, data in cleaned.items():
         row = await platform.storage.save(data, tenant_id=tenant.id, kind=name, media_type="image/jpeg",
                                           owner_id=account.id)
         setattr(profile, name, row.id)
+        stored[name] = (row.id, data)
     profile.updated_at = dt.datetime.now(dt.UTC)
     await profile.save([*(columns[n] for n in cleaned), LearnerProfile.updated_at])
+    if faces_allowed:  # the face check and the snapshot job find the encodings ready
+        await encode_uploaded(platform, tenant, account.id, stored)
     await record("profile.images", tenant_id=tenant.id, actor_id=account.id, object_type="learner_profile",
                  object_id=profile.id, images=sorted(cleaned))
     out.saved = sorted(cleaned)

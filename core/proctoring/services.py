@@ -19,19 +19,18 @@ from core.faces import (
     Action,
     Capability,
     ChallengeError,
-    FaceError,
     IdentityCheck,
     HistoryNeeded,
     LivenessSession,
     PosesNeeded,
     Verdict,
     draw_challenge,
-    portrait_encoding,
     select_provider,
 )
 from core.db.scoped import scoped
 from core.faces.bursts import check_times, ends_burst
 from core.hookcalls import notify
+from core.proctoring.encodings import portrait_vector
 from core.proctoring.live import TTL_SECONDS, ChallengeTimeError, LiveCheck, LiveChecks
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
@@ -180,8 +179,8 @@ async def _count_and_issue(platform, checks: LiveChecks, tenant, account, purpos
 
 
 async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) -> LiveCheck:
-    portrait = await portrait_bytes(platform.storage, tenant.id, account.id)
-    if portrait is None:
+    profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account.id).first()
+    if profile is None or profile.portrait is None:
         raise VerificationRefused(NO_PORTRAIT, 409)
     hooks = platform.hooks(tenant)
     liveness, matcher = await providers_for(platform, tenant)
@@ -190,10 +189,9 @@ async def _issue(platform, checks: LiveChecks, tenant, account, purpose: str) ->
         challenge = draw_challenge(pool, min_actions=min(2, len(pool)))
     except ChallengeError:
         raise VerificationRefused("人脸核验暂不可用，请联系培训机构", 503) from None
-    try:
-        encoding = await run_cpu("face", portrait_encoding, matcher, portrait)
-    except FaceError:
-        raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409) from None
+    encoding = await portrait_vector(platform, tenant, account.id, matcher, profile)  # kept since the upload
+    if encoding is None:
+        raise VerificationRefused("个人档案中的头像无法识别人脸，请重新上传本人近期正面头像", 409)
     identity = IdentityCheck(matcher, encoding, tenant.rules.face.match_tolerance)
     session = LivenessSession(liveness, challenge, identity=identity)
     await abandon_open(tenant.id, account.id, checks)

@@ -16,58 +16,17 @@ import numpy as np
 from core.courses.tables import Enrollment
 from core.db import write_transaction
 from core.db.scoped import scoped
-from core.faces import Capability, FaceError, portrait_encoding, select_provider
+from core.faces import Capability, FaceError, select_provider
 from core.files.tables import StoredFile
 from core.jobs.specs import platform_of
 from core.offload import run_cpu
 from core.proctoring import burst, verdicts
+from core.proctoring.encodings import image_vector, keep, kept_encodings, portrait_vector
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
 from core.study import services as study
 from core.study.tables import StudyClock
-
-_VECTORS: OrderedDict[tuple[int, int, str], Any] = OrderedDict()  # (tenant, file, provider) → encoding or None
-_CACHE_MAX = 4096  # entries per process cache below
-
-
-def _keep(cache: OrderedDict, key: Any, value: Any) -> Any:
-    """``value`` as the newest entry of the least-recently-used ``cache``; returns it."""
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_MAX:
-        cache.popitem(last=False)
-    return value
-
-
-async def image_vector(platform, tenant, account_id: int, file_id: int | None, kind: str, matcher):
-    """The encoding of one of the account's stored images (``kind``: portrait | id_front) by
-    ``matcher``: from this process's cache, the tenant's ``FaceEncoding`` rows, or computed once
-    and kept there (an image without a usable face is kept as an empty vector). None without one."""
-    if file_id is None:
-        return None
-    key = (tenant.id, file_id, matcher.name)
-    if key in _VECTORS:
-        _VECTORS.move_to_end(key)
-        return _VECTORS[key]
-    kept = await scoped(FaceEncoding, tenant).objects(
-        (FaceEncoding.account == account_id) & (FaceEncoding.kind == kind)
-        & (FaceEncoding.source == file_id) & (FaceEncoding.provider == matcher.name)).output(load_json=True).first()
-    if kept is not None:
-        vector = np.asarray(kept.vector, dtype=np.float64) if kept.vector else None
-    else:
-        row = await scoped(StoredFile, tenant).get(file_id)
-        if row is None:
-            return None
-        try:
-            vector = await run_cpu("face", portrait_encoding, matcher, await platform.storage.read(row))
-        except (FaceError, OSError):
-            vector = None
-        await scoped(FaceEncoding, tenant).new(
-            account=account_id, kind=kind, source=file_id, provider=matcher.name,
-            vector=[float(x) for x in vector] if vector is not None else [], created_at=dt.datetime.now(dt.UTC)).save()
-    return _keep(_VECTORS, key, vector)
-
 
 _PICTURES: OrderedDict[tuple[int, int, str], str | None] = OrderedDict()  # (tenant, file, provider) → signature
 
@@ -79,21 +38,14 @@ async def picture_signature(platform, tenant, file_id: int | None, matcher) -> s
         return None
     key = (tenant.id, file_id, matcher.name)
     if key in _PICTURES:
-        return _keep(_PICTURES, key, _PICTURES[key])
+        return keep(_PICTURES, key, _PICTURES[key])
     row = await scoped(StoredFile, tenant).get(file_id)
     try:
         signature = None if row is None else await run_cpu(
             "face", burst.picture_signature, matcher, await platform.storage.read(row))
     except (FaceError, OSError):
         signature = None
-    return _keep(_PICTURES, key, signature)
-
-
-async def portrait_vector(platform, tenant, account_id: int, matcher, profile: LearnerProfile | None = None):
-    """The encoding of the account's current portrait by ``matcher`` (None without a usable one)."""
-    if profile is None:
-        profile = await scoped(LearnerProfile, tenant).objects(LearnerProfile.account == account_id).first()
-    return await image_vector(platform, tenant, account_id, profile.portrait if profile else None, "portrait", matcher)
+    return keep(_PICTURES, key, signature)
 
 
 # (tenant, verification id, nonce) → (face box, signatures) or None. The nonce (the capture
@@ -198,18 +150,14 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
 async def same_face_accounts(tenant, account_id: int, provider: str, vector, tolerance: float) -> dict[int, float]:
     """Other accounts of the tenant with a kept portrait or snapshot encoding (same provider)
     within ``tolerance`` of ``vector``: account id → smallest distance."""
-    rows = await scoped(FaceEncoding, tenant).select(FaceEncoding.account, FaceEncoding.vector).where(
-        (FaceEncoding.account != account_id) & (FaceEncoding.provider == provider)
-        & FaceEncoding.kind.is_in(["portrait", "snapshot"])).output(load_json=True)
-    rows = [r for r in rows if r["vector"]]
-    if not rows:
+    kept = await kept_encodings(tenant, provider)
+    if kept.matrix is None:
         return {}
-    matrix = np.asarray([r["vector"] for r in rows], dtype=np.float64)
-    distances = np.linalg.norm(matrix - np.asarray(vector, dtype=np.float64), axis=1)
+    distances = np.linalg.norm(kept.matrix - np.asarray(vector, dtype=np.float64), axis=1)
     found: dict[int, float] = {}
-    for r, d in zip(rows, distances, strict=True):
-        if d <= tolerance:
-            found[r["account"]] = min(float(d), found.get(r["account"], 9.9))
+    for i in np.flatnonzero((distances <= tolerance) & (kept.accounts != account_id)):
+        account = int(kept.accounts[i])
+        found[account] = min(float(distances[i]), found.get(account, 9.9))
     return found
 
 
@@ -219,9 +167,17 @@ async def _index(platform, tenant, ps: ProctorSession, row: FaceVerification, ma
     await scoped(FaceEncoding, tenant).new(
         account=ps.account, kind="snapshot", source=row.id, provider=matcher.name,
         vector=[float(x) for x in vector], created_at=dt.datetime.now(dt.UTC)).save()
+    if not others:
+        return
+    # The enrolments still to flag, in one query: those already flagged are left alone (a face
+    # shared by many accounts would otherwise cost a query per account and enrolment per snapshot).
+    open_ = {}
+    for e in await scoped(Enrollment, tenant).select(Enrollment.id, Enrollment.account).where(
+            Enrollment.account.is_in([ps.account, *others]) & Enrollment.status.is_in(["studying", "review"])
+            & (Enrollment.flagged == False)):  # noqa: E712
+        open_.setdefault(e["account"], []).append(e["id"])
     for other, distance in others.items():
         for account_id, peer in ((ps.account, other), (other, ps.account)):
-            for e in await scoped(Enrollment, tenant).objects(
-                    (Enrollment.account == account_id) & Enrollment.status.is_in(["studying", "review"])):
-                await verdicts.flag(platform, tenant, account_id, e.id, "shared_face", verification=row.id,
+            for enrollment_id in open_.pop(account_id, []):
+                await verdicts.flag(platform, tenant, account_id, enrollment_id, "shared_face", verification=row.id,
                                     other_account=peer, distance=round(distance, 4))

@@ -18,6 +18,14 @@ jump or a sped-up rate look the same to the server: a ``seek_ahead`` anomaly. A 
 reports the page hidden, or whose span began while the page was reported hidden, earns nothing and
 moves the position no further (the page goes back there). Every beat consumes the learner's wall
 clock, so the sum of all credits never exceeds the time between the first and the last beat.
+
+A beat the server handles late (queued behind others under load) arrives later than its position
+implies: its wall time exceeds its advance. That excess, up to ``LATE_MAX`` seconds, is the
+server's measured delay of that beat; it is not consumed (``last_beat_at`` is moved back by it), so
+the next beat, sent on the player's schedule, may advance by the wall time the late one did not
+use instead of being refused as a seek ahead. Only a playing, visible beat that advanced leaves
+such time: a pause, a stall, a seek back or a hidden page consume all of it, and a seek forward
+beyond what the clock and that delay allow is still refused.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ REASONS = {
 }
 ANOMALIES = {"seek_ahead", "rate", "session_ended", "foreign_session", "replayed", "lesson_mismatch", "bad_beat",
              "foreign_lesson"}
+LATE_MAX = 30.0  # at most this much of a late beat's wall time is left to the next beat, seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +131,8 @@ def decide(state: State, now: float, claimed: float, playing: bool, visible: boo
         room = max(0.0, room)
         if seconds > room:
             seconds, reason = room, why
+    if elapsed > advance:  # a late beat: the wall time its position did not use is left to the next one
+        last = max(s.last_beat_at, now - min(elapsed - advance, LATE_MAX))
     return Decision(seconds, advance, reason, False, position, furthest, last)
 
 

@@ -3,11 +3,14 @@ Redis, so a learner's beats are serialised there as they are under the database 
 
 ``DECIDE`` is ``core.study.credit.decide`` written out again in Lua for the beats that can be
 decided without the database; tests/test_study_live.py checks with hypothesis that both give the
-same credit for any state and beat. Numbers cross the boundary as doubles in MessagePack (the
-test's entry point: as ``%.17g`` strings), so they round-trip exactly.
+same credit for any state and beat (``LATE_MAX`` is the Python rule's constant). Numbers cross the
+boundary as doubles in MessagePack (the test's entry point: as ``%.17g`` strings), so they
+round-trip exactly.
 """
 
-DECIDE = r"""
+from core.study.credit import LATE_MAX
+
+DECIDE = f"local LATE_MAX = {LATE_MAX!r}\n" + r"""
 local function num(x) return string.format('%.17g', x) end
 
 -- core.study.credit.decide, for a beat that is no anomaly on a page that was visible (BEAT leaves
@@ -46,6 +49,8 @@ local function decide(s, now, claimed, playing)
       reason = limit[2]
     end
   end
+  -- A late beat: the wall time its position did not use is left to the next one.
+  if elapsed > advance then last = math.max(s.last, now - math.min(elapsed - advance, LATE_MAX)) end
   return {seconds = seconds, claimed = advance, reason = reason, position = position, furthest = furthest,
           last = last}
 end
