@@ -68,12 +68,12 @@ async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> li
         (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
         & (FaceVerification.id != verification_id) & (FaceVerification.status != "open"))
     keys = {r["id"]: (tenant.id, r["id"], r["nonce"]) for r in rows}
-    known = {i: _keep(_EARLIER, key, _EARLIER[key]) for i, key in keys.items() if key in _EARLIER}
+    known = {i: keep(_EARLIER, key, _EARLIER[key]) for i, key in keys.items() if key in _EARLIER}
     missing = [i for i in keys if i not in known]
     if missing:
         for r in await scoped(FaceVerification, tenant).select(FaceVerification.id, FaceVerification.scores).where(
                 FaceVerification.id.is_in(missing)).output(load_json=True):
-            known[r["id"]] = _keep(_EARLIER, keys[r["id"]], _earlier_of(r["scores"]))
+            known[r["id"]] = keep(_EARLIER, keys[r["id"]], _earlier_of(r["scores"]))
     return [found for found in known.values() if found is not None]
 
 
@@ -137,7 +137,7 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
         row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
         row.match_provider, row.finished_at = matcher.name, finished
         await verdicts.apply(t, ps, row, outcome, notices)
-    _keep(_EARLIER, (t.id, row.id, row.nonce), _earlier_of(row.scores))  # committed: the next snapshot's reads it here
+    keep(_EARLIER, (t.id, row.id, row.nonce), _earlier_of(row.scores))  # committed: the next snapshot's reads it here
     await verdicts.deliver(platform, t, notices)
     if vector is not None and outcome == "ok":
         await _index(platform, t, ps, row, matcher, vector, tolerance)
