@@ -38,20 +38,20 @@ class _AfterCommit:
         return result
 
 
-class _ReleasingPostgresTransaction(PostgresTransaction):
-    """Piccolo's transaction, giving its connection back in every case.
+class _EndsCleanly:
+    """A Piccolo transaction that hands its connection back in every case (``_hand_back``).
 
-    Piccolo's own leaves the connection checked out of the pool when BEGIN, COMMIT or ROLLBACK
-    raises or is cancelled (a job cancelled at stop, a connection the server ended): the pool
-    then waits for it forever when it closes. Here a connection whose transaction did not end
-    cleanly is terminated (its transaction dies with it) and handed back either way."""
+    Piccolo's own transactions skip that when BEGIN, COMMIT or ROLLBACK raises or is cancelled (a
+    job cancelled at stop, a connection the server ended, a SQLite writer waiting for the lock),
+    so the connection stays out with its transaction possibly open: PostgreSQL's pool then waits
+    for it forever when it closes, and on SQLite a cancelled BEGIN IMMEDIATE, still running in the
+    connection's thread, takes the write lock later and holds it for good."""
 
-    async def __aenter__(self) -> PostgresTransaction:
+    async def __aenter__(self):
         if self._parent is not None:
             return self._parent
         self.connection = await self.get_connection()
         try:
-            self.transaction = self.connection.transaction()
             await self.begin()
         except BaseException:
             await self._hand_back(clean=False)
@@ -75,6 +75,15 @@ class _ReleasingPostgresTransaction(PostgresTransaction):
             await self._hand_back(clean=clean)
         return exception is None
 
+
+class _ReleasingPostgresTransaction(_EndsCleanly, PostgresTransaction):
+    """A connection whose transaction did not end cleanly is terminated (its transaction dies
+    with it); either way it goes back to the pool."""
+
+    async def begin(self) -> None:
+        self.transaction = self.connection.transaction()
+        await super().begin()
+
     async def _hand_back(self, clean: bool) -> None:
         if not clean:
             self.connection.terminate()
@@ -88,45 +97,15 @@ class XsPostgresTransaction(_AfterCommit, _ReleasingPostgresTransaction):
     pass
 
 
-class _ClosingSQLiteTransaction(SQLiteTransaction):
-    """Piccolo's SQLite transaction, closing its connection in every case.
+class _ClosingSQLiteTransaction(_EndsCleanly, SQLiteTransaction):
+    """The connection is closed either way (closing rolls back an open transaction). After a
+    failure the close runs in the connection's thread once its statement returns, without the
+    failed or cancelled caller waiting for it."""
 
-    Piccolo's own leaves the connection open when BEGIN, COMMIT or ROLLBACK raises or is
-    cancelled. A BEGIN IMMEDIATE cancelled while it waits for another writer still runs in the
-    connection's thread: it takes the write lock later and holds it for good, and every other
-    writer then fails with "database is locked". Here such a connection is closed: the close
-    runs in its thread after the statement (closing rolls back an open transaction), without
-    the cancelled caller waiting for it."""
-
-    async def __aenter__(self) -> SQLiteTransaction:
-        if self._parent is not None:
-            return self._parent
-        self.connection = await self.get_connection()
-        try:
-            await self.begin()
-        except BaseException:
-            _close_soon(self.connection)
-            raise
-        self.context = self.engine.current_transaction.set(self)
-        return self
-
-    async def __aexit__(self, exception_type, exception, traceback) -> bool:
-        if self._parent:
-            return exception is None
-        clean = False
-        try:
-            if exception:
-                if not self._rolled_back:
-                    await self.rollback()
-            elif not self._committed and not self._rolled_back:
-                await self.commit()
-            clean = True
-        finally:
-            self.engine.current_transaction.reset(self.context)
-            closing = _close_soon(self.connection)
+    async def _hand_back(self, clean: bool) -> None:
+        closing = _close_soon(self.connection)
         if clean:
             await closing
-        return exception is None
 
 
 _CLOSING: set[asyncio.Task] = set()  # closes under way, referenced until done
