@@ -10,7 +10,12 @@ the ledger take no lock of the rollup: only the job writes it.
 ``hours_by_day`` (the tenant dashboard) and ``net_seconds_since`` (the operator's) read, in one
 statement (one snapshot), the rollup's days plus the ledger rows above the mark, so its figures equal a count of the ledger whether the job ran a second or an hour
 ago. With a company filter the ledger is read directly (the rollup has no company); rows deleted
-from the ledger (an account or enrolment deleted, with its rows) stay in the rollup."""
+from the ledger (an account or enrolment deleted, with its rows) stay in the rollup.
+
+Only on PostgreSQL: its ids come from a sequence and are never given twice. SQLite gives the next
+row the id after the highest one left, so once the highest rows are deleted (an account purged,
+with its ledger rows) new rows would get ids at or below the mark and be counted nowhere. On
+SQLite (the demo's database) the job rolls nothing up and the pages read the whole ledger."""
 
 from __future__ import annotations
 
@@ -42,13 +47,9 @@ async def safe_mark() -> int | None:
     PostgreSQL gives a row its id when it is inserted, not when it commits, so an open
     transaction may hold a lower id than a committed one. A SHARE lock on the ledger waits for the
     inserting transactions to end (at most ``LOCK_TIMEOUT_MS``; else None and the next run tries
-    again) and is released right after the highest id is read: later inserts get higher ids.
-    SQLite has one writer at a time, so its highest committed id is already safe."""
+    again) and is released right after the highest id is read: later inserts get higher ids."""
     db = HoursEntry._meta.db
     highest = QueryString("SELECT MAX(id) AS mark FROM hours_entry")
-    if not sql.postgres(HoursEntry):
-        rows = await db.run_querystring(highest)
-        return int(rows[0]["mark"] or 0)
     try:
         async with db.transaction():
             await db.run_querystring(QueryString(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_MS}ms'"))
@@ -100,7 +101,9 @@ async def roll_up(tenant: Tenant, mark: int) -> int:
 
 
 async def roll_up_ledger(ctx: dict[str, Any]) -> dict[str, int]:
-    """Cron job: ``roll_up`` for every tenant, to the same safe mark."""
+    """Cron job: ``roll_up`` for every tenant, to the same safe mark (PostgreSQL only)."""
+    if not sql.postgres(HoursEntry):
+        return {}
     mark = await safe_mark()
     if mark is None:
         log.info("ledger rollup skipped: inserts still open after %s ms", LOCK_TIMEOUT_MS)
