@@ -3,16 +3,24 @@
 With Redis configured a lock is a Redis lock (``SET NX PX`` with a token; released only by its
 holder, expiring after ``timeout`` seconds if the holder dies), so two server processes never run
 the same critical section at once. Without Redis there is one process (the embedded demo and
-tests), and an ``asyncio.Lock`` per name does the same within it.
+tests), and a ``threading.Lock`` per name does the same within it. Not an ``asyncio.Lock``: that
+binds to the first event loop that waits on it, and one process may run several loops (the test
+client's and the app's cron jobs), so a second loop's wait raised RuntimeError. A waiter polls
+(``POLL_SECONDS``) instead of blocking its loop; a name's lock is dropped once nobody holds or
+waits for it (names carry ids and nonces).
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+
+
+POLL_SECONDS = 0.005
 
 
 class LockTimeout(RuntimeError):
@@ -23,7 +31,8 @@ class Locks:
     def __init__(self, store: Any) -> None:
         self._redis = getattr(store, "_redis", None)
         self._namespace = getattr(store, "namespace", None) or "xueshi"
-        self._local: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._local: dict[str, tuple[threading.Lock, int]] = {}  # name → (lock, holders and waiters)
+        self._guard = threading.Lock()
 
     @asynccontextmanager
     async def hold(self, name: str, *, timeout: float = 30, wait: float = 10) -> AsyncIterator[None]:
@@ -40,14 +49,30 @@ class Locks:
                 except Exception:  # expired meanwhile: another holder may have it now; nothing to undo
                     pass
             return
-        lock = self._local.get(name)
-        if lock is None:
-            lock = self._local[name] = asyncio.Lock()
+        lock = self._enter(name)
         try:
-            await asyncio.wait_for(lock.acquire(), wait)
-        except TimeoutError:
-            raise LockTimeout(name) from None
-        try:
-            yield
+            deadline = time.monotonic() + wait
+            while not lock.acquire(blocking=False):
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(name)
+                await asyncio.sleep(POLL_SECONDS)
+            try:
+                yield
+            finally:
+                lock.release()
         finally:
-            lock.release()
+            self._leave(name)
+
+    def _enter(self, name: str) -> threading.Lock:
+        with self._guard:
+            lock, users = self._local.get(name) or (threading.Lock(), 0)
+            self._local[name] = (lock, users + 1)
+            return lock
+
+    def _leave(self, name: str) -> None:
+        with self._guard:
+            lock, users = self._local[name]
+            if users > 1:
+                self._local[name] = (lock, users - 1)
+            else:
+                del self._local[name]
