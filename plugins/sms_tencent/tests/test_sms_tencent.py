@@ -206,4 +206,5 @@ async def test_overlapping_runs_of_the_send_job_never_exceed_the_rate(tencent, s
     per_minute = tencent.section("sms_tencent").per_minute
     ctx = {"platform": platform, "spec": JOBS[0]}
     done = await asyncio.gather(JOBS[0].function(ctx), JOBS[0].function(ctx))
-    assert sum(d["construction"] for d in done) == per_minute == len(standin.sends()) < 3
+    # The platform's own cron run may overlap them too (same lock): all together send the rate, no more.
+    assert sum(d["construction"] for d in done) <= per_minute == len(standin.sends()) < 3
