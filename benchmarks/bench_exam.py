@@ -1,6 +1,6 @@
 """The exam's autosave endpoint (signed in, one answer written under the attempt's lock) against a
 bare Litestar handler that parses the same form, both served the same way in the same run:
-uvicorn on uvloop + httptools, real sockets, ``wrk`` as the client, 1 and 2 server processes, on
+as ``xueshi serve`` serves (``core.serving``), real sockets, ``wrk`` as the client, 1 and 2 server processes, on
 SQLite and (when reachable) PostgreSQL + Redis. Then, in-process, the time to draw a paper and to
 score one (the pure functions, and the whole start / submit with their database writes).
 
@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_heartbeat import free_port, pg_reachable, stop, uvicorn, wait_port, wrk  # noqa: E402
+from bench_heartbeat import free_port, pg_reachable, serve, stop, wait_port, wrk  # noqa: E402
 from tiny import pick  # noqa: E402  (the script's folder is on sys.path)
 from exam_learners import exam_learners  # noqa: E402
 
@@ -180,8 +180,8 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
     rows = []
     for workers in pick((1, 2), (1,)):
         port, bare_port = free_port(), free_port()
-        app = uvicorn("core.app:app_from_env", port, workers, env, ROOT, factory=True)
-        bare = uvicorn("bare_exam_app:app", bare_port, workers, env, work)
+        app = serve("core.app:app_from_env", port, workers, env, ROOT, factory=True)
+        bare = serve("bare_exam_app:app", bare_port, workers, env, work)
         try:
             wait_port(port)
             wait_port(bare_port)
@@ -242,7 +242,7 @@ def main() -> None:
         ratio = rps / bare[(label, workers)] if ep != "bare" else 1.0
         print(f"{label:<18} {workers:>5} {ep:<10} {rps:9.0f} {p50:8.2f} {p95:8.2f} {errors:>8} {ratio:8.2f}")
     print(f"({seconds} s per run, wrk -t2 -c{connections}, {LEARNERS} learners with one open attempt each, "
-          "uvicorn uvloop+httptools, same machine)")
+          "xueshi serve (core.serving), same machine)")
     print()
     print(f"{'database':<18} {'draw ms':>8} {'score ms':>9} {'start ms':>9} {'submit ms':>10}")
     for label, draw_ms, score_ms, start_ms, submit_ms in times:

@@ -1,5 +1,5 @@
 """The heartbeat endpoint (signed in, one ledger row per beat) against a bare Litestar JSON
-handler, both served the same way in the same run: uvicorn on uvloop + httptools, real sockets,
+handler, both served the same way in the same run (as ``xueshi serve`` serves: ``core.serving``), real sockets,
 ``wrk`` as the client, 1 and 2 server processes, on SQLite and (when reachable) PostgreSQL + Redis,
 where heartbeats are live study's (``core.study.live``: decided in Redis, written by the flusher).
 
@@ -132,13 +132,22 @@ def wait_port(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def uvicorn(target: str, port: int, workers: int, env: dict, cwd: Path, factory: bool = False) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1", "--port", str(port), "--workers",
-           str(workers), "--loop", "uvloop", "--http", "httptools", "--log-level", "warning", "--no-access-log"]
-    if factory:
-        cmd.append("--factory")
-    log = open(Path(tempfile.gettempdir()) / f"xs-bench-server-{port}.log", "w")  # a full pipe would stall it
-    return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+def serve(target: str, port: int, workers: int, env: dict, cwd: Path, factory: bool = False) -> subprocess.Popen:
+    """``target`` served as ``xueshi serve --workers N`` serves (``core.serving``: uvicorn on uvloop
+    + httptools, a listening socket per process); returns once every process has started (its
+    sockets listen before that, so an open port says nothing)."""
+    cmd = [sys.executable, "-m", "core.serving", target, "--host", "127.0.0.1", "--port", str(port), "--workers",
+           str(workers), "--log-level", "info", *(["--factory"] if factory else [])]
+    path = Path(tempfile.gettempdir()) / f"xs-bench-server-{port}.log"
+    log = open(path, "w")  # a file: a full pipe would stall the server
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log, stderr=log, start_new_session=True)
+    end = time.time() + 120
+    while path.read_text().count("Application startup complete.") < workers:
+        if proc.poll() is not None or time.time() > end:
+            stop(proc)
+            raise RuntimeError(f"{target} did not start:\n{path.read_text()[-2000:]}")
+        time.sleep(0.1)
+    return proc
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -240,8 +249,8 @@ def run_config(label: str, env: dict, seconds: int, connections: int, work: Path
         redis_client = redis.Redis.from_url(env["REDIS_URL"])
     for workers in pick((1, 2), (1,)):
         port, bare_port = free_port(), free_port()
-        app = uvicorn("core.app:app_from_env", port, workers, env, ROOT, factory=True)
-        bare = uvicorn("bare_app:app", bare_port, workers, env, work)
+        app = serve("core.app:app_from_env", port, workers, env, ROOT, factory=True)
+        bare = serve("bare_app:app", bare_port, workers, env, work)
         try:
             wait_port(port)
             wait_port(bare_port)
@@ -364,7 +373,7 @@ def main() -> None:
             bare[(label, workers)] = rps
         ratio = rps / bare[(label, workers)] if name != "bare" else 1.0
         print(f"{label:<18} {workers:>5} {name:<10} {rps:9.0f} {p50:8.2f} {p95:8.2f} {errors:>8} {ratio:8.2f}")
-    print(f"({seconds} s per run, wrk -t2 -c{connections}, {LEARNERS} learners, uvicorn uvloop+httptools, same machine)")
+    print(f"({seconds} s per run, wrk -t2 -c{connections}, {LEARNERS} learners, xueshi serve (core.serving), same machine)")
     print()
     print("ledger after each configuration's runs (cumulative per database): beats kept in Redis when wrk stopped,")
     print("seconds until the flusher had written them, rows written from Redis (live) and by the database path")

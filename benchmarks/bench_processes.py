@@ -4,8 +4,9 @@ same write, both served the same way in one run.
 Run: uv run python benchmarks/bench_processes.py [--seconds 10] [--connections 32] [--stacks]
      [--database postgres://postgres@127.0.0.1:5432/test] [--redis redis://127.0.0.1:6379/0]
 
-Over real sockets with wrk (Debian's ``wrk``), uvicorn on uvloop + httptools with 1 and 2 worker
-processes (as ``xueshi serve --workers N``), LEARNERS learners of the construction tenant, each
+Over real sockets with wrk (Debian's ``wrk``), served as ``xueshi serve --workers N`` serves
+(``core.serving``: uvicorn on uvloop + httptools, each process with its own listening socket) with
+1 and 2 processes, LEARNERS learners of the construction tenant, each
 with its own session (bound to its own CSRF cookie, as a sign-in binds it) and an open exam
 attempt; wrk's requests go round the learners:
 - ``bare``: a Litestar POST handler inserting the same audit row through Piccolo (the learner's
@@ -21,14 +22,15 @@ counts too), the peak number of PostgreSQL client connections seen during the ru
 50 ms) beside the workers' pool sum,
 and ``select 1`` per second through a pool of 10 with asyncpg's default reset on release against
 the project's (``core.db._keep_session``). ``--stacks`` first serves a bare handler without a
-database on three server stacks (uvicorn uvloop + httptools, uvicorn asyncio + h11, granian),
-2 processes each. A throw-away database is created and dropped.
+database on four server stacks (``core.serving``, uvicorn's own ``--workers`` on uvloop +
+httptools, the same on asyncio + h11, granian), 2 processes each. A throw-away database is created and dropped.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import re
 import secrets
@@ -46,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(1, str(REPO / "benchmarks"))  # bench_heartbeat imports its siblings by their own names
 
-from bench_heartbeat import cpu_seconds  # noqa: E402
+from bench_heartbeat import cpu_seconds, serve  # noqa: E402
 
 from core import Account, Tenant  # noqa: E402  (the handler's annotations are resolved at module level)
 from benchmarks.tiny import pick  # noqa: E402  (its servers import this module with only the repository on sys.path)
@@ -159,7 +161,9 @@ def _free_port() -> int:
 
 
 SERVERS = {
-    # what `xueshi serve` runs
+    # what `xueshi serve --workers N` runs: uvicorn on uvloop + httptools, a listening socket per process
+    "xueshi serve (core.serving)": [],  # bench_heartbeat.serve
+    # uvicorn's own --workers: one listening socket shared by the processes
     "uvicorn uvloop+httptools": ["-m", "uvicorn", "--loop", "uvloop", "--http", "httptools", "--no-access-log",
                                  "--log-level", "warning", "--factory"],
     # uvicorn without the standard extra (what `xueshi serve` ran before)
@@ -167,14 +171,19 @@ SERVERS = {
                             "--log-level", "warning", "--factory"],
     "granian uvloop": ["-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--no-log", "--factory"],
 }
-DEFAULT_SERVER = "uvicorn uvloop+httptools"
+DEFAULT_SERVER = "xueshi serve (core.serving)"
 
 
 def _serve(factory: str, workers: int, env: dict[str, str], server: str = DEFAULT_SERVER
            ) -> tuple[subprocess.Popen, int]:
+    """Start ``server`` with ``workers`` processes; return once each has started (for the other
+    stacks: a second after their port opens)."""
     port = _free_port()
+    target = f"benchmarks.bench_processes:{factory}"
+    if server == DEFAULT_SERVER:
+        return serve(target, port, workers, env, REPO, factory=True), port
     cmd = [sys.executable, *SERVERS[server], "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-           f"benchmarks.bench_processes:{factory}"]
+           target]
     log = open(Path(tempfile.gettempdir()) / f"xs-bench-processes-{port}.log", "w")  # a full pipe would stall it
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True, stdout=log, stderr=log)
     deadline = time.time() + 60
@@ -198,25 +207,38 @@ def _stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _connections_by_process(port: int) -> str:
+    """How wrk's open connections are spread over the serving processes, most first ("17+15")."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    counts = sorted(collections.Counter(re.findall(r"pid=(\d+)", out)).values(), reverse=True)
+    return "+".join(map(str, counts)) or "?"
+
+
 def _wrk(port: int, mode: str, learners: list[tuple], seconds: int, connections: int, server_pgid: int = 0
-         ) -> tuple[float, float, float, dict[str, float]]:
-    """req/s, p50 and p95 ms, and CPU ms per request of the server (its process group),
-    PostgreSQL and Redis (all their processes: other work on the machine counts too)."""
+         ) -> tuple[float, float, float, dict[str, float], str]:
+    """req/s, p50 and p95 ms, CPU ms per request of the server (its process group), PostgreSQL
+    and Redis (all their processes: other work on the machine counts too), and the connections
+    per serving process a second into the run."""
     rows = ", ".join("{%r, %r, %r, %r}" % (f"xs_{SLUG}={sid}; csrftoken={csrf}", csrf, str(actor), str(attempt))
                      for actor, sid, csrf, attempt in learners)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA % (rows, mode, SLUG, SLUG, SLUG))
     cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", f.name, f"http://127.0.0.1:{port}/"]
+    split: list[str] = []
+    look = threading.Timer(1.0, lambda: split.append(_connections_by_process(port)))
     before = cpu_seconds(server_pgid)
+    look.start()
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     after = cpu_seconds(server_pgid)
+    look.join()
     os.unlink(f.name)
     m = re.search(r"^XS (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)$", out, re.M)
     if m is None or int(m[5]) or "Non-2xx" in out:
         raise RuntimeError(f"wrk ({mode}) failed or got errors:\n{out}")
     requests, duration_us, p50_us, p95_us = (float(x) for x in m.groups()[:4])
     cpu = {part: (after[part] - before[part]) * 1000 / requests for part in after}
-    return requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000, cpu
+    return requests / (duration_us / 1e6), p50_us / 1000, p95_us / 1000, cpu, (split or ["?"])[0]
 
 
 class _PeakConnections:
@@ -315,13 +337,13 @@ def _print(args, stacks: list, rows: list, peaks: dict, pool_rates: dict) -> Non
         for server, rps, p50, p95 in stacks:
             print(f"  {server:<26} {rps:>8.0f} req/s  p50 {p50:5.1f} ms  p95 {p95:5.1f} ms")
         print()
-    print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, uvicorn on uvloop + httptools, PostgreSQL + Redis, "
+    print(f"wrk -t2 -c{args.connections} -d{args.seconds}s, {DEFAULT_SERVER}, PostgreSQL + Redis, "
           f"pool {args.pool} per worker, {LEARNERS} learners with their own sessions, {os.cpu_count()} cores")
     print(f"{'workers':>7} {'request':<34} {'req/s':>8} {'p50/p95 ms':>13} {'ratio to bare':>14}"
-          f"  CPU ms/request: server  PostgreSQL  Redis")
-    for workers, name, rps, p50, p95, cpu, bare in rows:
+          f"  CPU ms/request: server  PostgreSQL  Redis  connections per process")
+    for workers, name, rps, p50, p95, cpu, split, bare in rows:
         print(f"{workers:>7} {name:<34} {rps:>8.0f} {p50:>6.1f}/{p95:<6.1f} {rps / bare:>13.2f}"
-              f"  {cpu['server']:>21.3f} {cpu['postgres']:>11.3f} {cpu['redis']:>6.3f}")
+              f"  {cpu['server']:>21.3f} {cpu['postgres']:>11.3f} {cpu['redis']:>6.3f}  {split:>23}")
     for workers, (peak, pool) in peaks.items():
         print(f"{workers} process(es): peak PostgreSQL connections {peak} (pool sum {pool}):",
               "within" if peak <= pool else "NOT WITHIN")
@@ -368,11 +390,12 @@ def main() -> None:
             bare, port = _serve("bare_app", workers, env)
             try:
                 with _PeakConnections(args.database, dbname) as peak:
-                    b_rps, b50, b95, b_cpu = _wrk(port, "bare", learners, args.seconds, args.connections, bare.pid)
+                    b_rps, b50, b95, b_cpu, b_split = _wrk(port, "bare", learners, args.seconds, args.connections,
+                                                           bare.pid)
                 bare_peak = peak.peak
             finally:
                 _stop(bare)
-            rows.append((workers, "bare handler, same insert", b_rps, b50, b95, b_cpu, b_rps))
+            rows.append((workers, "bare handler, same insert", b_rps, b50, b95, b_cpu, b_split, b_rps))
             app, port = _serve("platform_app", workers, env)
             try:
                 with _PeakConnections(args.database, dbname) as peak:

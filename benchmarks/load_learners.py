@@ -6,8 +6,8 @@ Run: uv run python benchmarks/load_learners.py [--levels 50,100,200,...] [--step
      BENCH_PG=postgres://postgres@127.0.0.1:5432/postgres BENCH_REDIS=redis://127.0.0.1:6379/12
      BENCH_S3_PORT=9012 (moto's S3 server, started here when the port is closed)
 
-Processes: ``uvicorn`` with 2 workers serving ``benchmarks/load_app.py`` (the app of
-``xueshi serve --workers 2``, with the face challenge's actions limited to what the clip shows),
+Processes: 2 serving processes as ``xueshi serve --workers 2`` runs them (``core.serving``)
+with ``benchmarks/load_app.py`` (the app of ``xueshi serve``, with the face challenge's actions limited to what the clip shows),
 and one ``xueshi worker --concurrency 4``; a throw-away database ``xs_load_<hex>``; a bucket on
 moto. The load comes from this process (asyncio + httpx).
 
@@ -52,7 +52,7 @@ import time
 from pathlib import Path
 
 import httpx
-from bench_heartbeat import free_port, stop, uvicorn, wait_port  # the script's own folder is on sys.path
+from bench_heartbeat import free_port, serve, stop, wait_port  # the script's own folder is on sys.path
 from load_client import COOKIE, T, Media, Recorder, keep_studying, start_study, whole_learner
 from load_report import Cpu, level_verdict, now_iso, print_cpu, print_steps, prepare_database
 from tiny import TINY
@@ -214,7 +214,7 @@ def main() -> None:
                         str(args.whole)], env=env, cwd=ROOT, check=True)
         seeded = json.loads(seeded_file.read_text())
         port = free_port()
-        web = uvicorn("load_app:app", port, 1 if TINY else 2, env, ROOT, factory=True)
+        web = serve("load_app:app", port, 1 if TINY else 2, env, ROOT, factory=True)
         procs.append(web)
         log = open(work / "worker.log", "w")
         worker = subprocess.Popen([str(Path(sys.executable).parent / "xueshi"), "worker", "--concurrency", "4"],

@@ -10,7 +10,7 @@ import getpass
 import logging
 import sys
 
-from core import db
+from core import db, serving
 from core.accounts import staff
 from core.accounts.services import upsert_account
 from core.accounts.staff_pages import signin_identifiers
@@ -146,8 +146,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int, plugins: list
     import uvicorn
 
     if workers > 1:
-        uvicorn.run("core.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                    loop="uvloop", http="httptools", log_level="info")
+        serving.serve("core.app:app_from_env", host=host, port=port, workers=workers)
     else:
         uvicorn.run(create_app(settings, list(plugins)), host=host, port=port, loop="uvloop", http="httptools",
                     log_level="info")
