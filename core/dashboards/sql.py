@@ -84,6 +84,16 @@ def local_date(column: Column, tz: ZoneInfo, alias: str = "day") -> QueryString:
     return QueryString(f"date({{}}, '{minutes:+d} minutes')", column, alias=alias)
 
 
+def local_year(column: Column, tz: ZoneInfo, alias: str = "year") -> QueryString:
+    """The year of the timestamp ``column`` in ``tz`` (an integer), converted as ``local_date`` does."""
+    if postgres(column._meta.table):
+        if not ZONE_NAME.match(tz.key):
+            raise ValueError(f"unexpected time zone name {tz.key!r}")
+        return QueryString(f"CAST(EXTRACT(YEAR FROM ({{}} AT TIME ZONE '{tz.key}')) AS INTEGER)", column, alias=alias)
+    minutes = int(dt.datetime.now(tz).utcoffset().total_seconds() // 60)
+    return QueryString(f"CAST(strftime('%Y', {{}}, '{minutes:+d} minutes') AS INTEGER)", column, alias=alias)
+
+
 def as_date(value: Any) -> dt.date:
     """A grouped date as returned by either database (a date, or ISO text from SQLite)."""
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
