@@ -140,13 +140,19 @@ def _checks(tenant: Tenant, *columns: Any) -> Any:
                                                                    FaceVerification.purpose.is_in(list(FACE_PURPOSES)))
 
 
-def _courses_key() -> QueryString:
-    """A learner's course ids as one text, the key of their set of courses. PostgreSQL sorts them;
-    SQLite's ``group_concat`` has no order, so there one set may get two keys (more rows, the same sums)."""
+def _learners(tenant: Tenant) -> Any:
+    """Each learner with an enrolment: ``account``, ``company`` and ``courses``, the learner's
+    course ids in order as one text (the key of the set). SQLite's ``group_concat`` takes no order
+    as an aggregate but follows the window's as a window function."""
+    company = sql.company_of_enrolment()
     if sql.postgres(Enrollment):
-        return QueryString("string_agg(CAST({} AS TEXT), ',' ORDER BY {})", Enrollment.course, Enrollment.course,
-                           alias="courses")
-    return QueryString("group_concat({}, ',')", Enrollment.course, alias="courses")
+        key = QueryString("string_agg(CAST({} AS TEXT), ',' ORDER BY {})", Enrollment.course, Enrollment.course,
+                          alias="courses")
+        return scoped(Enrollment, tenant).select(Enrollment.account, company, key).group_by(Enrollment.account, company)
+    key = QueryString("group_concat({}, ',') OVER (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING "
+                      "AND UNBOUNDED FOLLOWING)", Enrollment.course, Enrollment.account, Enrollment.course,
+                      alias="courses")
+    return scoped(Enrollment, tenant).select(Enrollment.account, company, key).distinct()
 
 
 def _face_rows(tenant: Tenant) -> QueryString:
@@ -155,9 +161,6 @@ def _face_rows(tenant: Tenant) -> QueryString:
     with the same set of courses get one number (``DENSE_RANK`` of the set's key); the ``face`` rows
     count the checks per that number, the learner's company, purpose, status and tenant year of the
     check, and the ``face_set`` rows list each number's courses."""
-    company = sql.company_of_enrolment()
-    learners = scoped(Enrollment, tenant).select(Enrollment.account, company, _courses_key()).group_by(
-        Enrollment.account, company)
     checks = _checks(tenant, FaceVerification.account, FaceVerification.purpose, FaceVerification.status,
                      sql.local_year(FaceVerification.created_at, tenant_time.zone(tenant)))
     enrolments = scoped(Enrollment, tenant).select(Enrollment.account, Enrollment.course)
@@ -168,7 +171,7 @@ def _face_rows(tenant: Tenant) -> QueryString:
         "FROM ({}) AS v JOIN s ON s.account = v.account GROUP BY s.company, v.purpose, v.status, s.learners, v.year "
         "UNION ALL SELECT DISTINCT CAST({} AS INTEGER), 'face_set', e.course, NULL, '', '', s.learners, 0, 0 "
         "FROM ({}) AS e JOIN s ON s.account = e.account",
-        learners.querystrings[0], tenant.id, checks.querystrings[0], tenant.id, enrolments.querystrings[0])
+        _learners(tenant).querystrings[0], tenant.id, checks.querystrings[0], tenant.id, enrolments.querystrings[0])
 
 
 async def face_counts(tenant: Tenant, f: DashboardFilters, counted: bool) -> dict[tuple[str, str], int]:
