@@ -12,7 +12,9 @@ Run: uv run python benchmarks/bench_dashboards.py [requests]
 The data is made by the database itself (INSERT … SELECT generate_series), so 1.4 million rows
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
 Requests go in-process through the app (ASGI, no network), signed in as the tenant's admin,
-reviewer and the platform operator; "bare" runs the same aggregate queries without the page
+reviewer and the platform operator, alternating with "bare" calls (one request, one bare call,
+each first every other time, so both see the same load); "bare" runs the same aggregate queries
+without the page
 (``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``pages.reviewer_figures`` for
 the reviewer's, ``platform.panels`` for the operator's).
 """
@@ -131,14 +133,18 @@ def _stats(ms: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[max(0, int(len(ms) * 0.95 + 0.5) - 1)]
 
 
-async def _timed(fn, n: int) -> list[float]:
-    await fn()  # warm-up
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        await fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+async def _paired(page, bare, n: int) -> tuple[list[float], list[float]]:
+    """``n`` timings (ms) of ``page`` and of ``bare``, alternating one call of each, each going
+    first every other time, so both see the same machine load; one warm-up of each first."""
+    await page()
+    await bare()
+    times: dict[object, list[float]] = {page: [], bare: []}
+    for i in range(n):
+        for fn in (page, bare) if i % 2 == 0 else (bare, page):
+            t0 = time.perf_counter()
+            await fn()
+            times[fn].append((time.perf_counter() - t0) * 1000)
+    return times[page], times[bare]
 
 
 async def run(url: str, n: int) -> None:
@@ -155,6 +161,7 @@ async def run(url: str, n: int) -> None:
     from core.tenants.services import sync_tenants
     from core.testing.ids import fake_id_number
 
+    start_load = _load()
     var = Path(tempfile.mkdtemp(prefix="xs-bench-dash-"))
     settings = Settings(database_url=url, var_dir=var, secret_key="bench", redis_url=None)
     platform = build_platform(settings)
@@ -192,7 +199,7 @@ async def run(url: str, n: int) -> None:
         print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s ({above:,} ledger rows above the mark, read live)")
         t0 = time.perf_counter()
         await recounts.recount(tenant)  # what the other minutely job does: enrolments, events, decisions, attempts
-        print(f"enrolments and snapshot events counted in {time.perf_counter() - t0:.1f} s")
+        print(f"enrolments, face checks and snapshot events counted in {time.perf_counter() - t0:.1f} s")
 
         async def signin(path: str, form: dict[str, str]) -> None:
             client.cookies.clear()
@@ -216,15 +223,15 @@ async def run(url: str, n: int) -> None:
                  DashboardFilters(year=year, position=position)),
                 ("… every year", "/t/construction/admin/dashboard?year=all", DashboardFilters(year=None)),
                 ("… XLSX export", "/t/construction/admin/dashboard.xlsx", f)):
-            rows.append((label, await _timed(lambda: page(path), n),
-                         await _timed(lambda: pages.tenant_panels(p, tenant, hooks, filters), n)))
+            rows.append((label, *await _paired(lambda: page(path), lambda: pages.tenant_panels(p, tenant, hooks, filters),
+                                               n)))
         await signin("/t/construction/signin/id", {"id_number": reviewers[0].id_number, "password": PASSWORD})
-        rows.append(("reviewer dashboard", await _timed(lambda: page("/t/construction/review/dashboard"), n),
-                     await _timed(lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
+        rows.append(("reviewer dashboard", *await _paired(lambda: page("/t/construction/review/dashboard"),
+                                                          lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
         await signin("/platform/signin", {"username": "bench", "password": PASSWORD})
         tenants = [t for t in p.tenants if t.id is not None]
-        rows.append(("operator dashboard", await _timed(lambda: page("/platform/dashboard"), n),
-                     await _timed(lambda: operator.panels(tenants), n)))
+        rows.append(("operator dashboard", *await _paired(lambda: page("/platform/dashboard"),
+                                                          lambda: operator.panels(tenants), n)))
     await p.stop()
     print(f"{'request':<22} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'bare p95':>9} {'vs bare p95':>12}")
     for label, ms, bare in rows:
@@ -232,7 +239,12 @@ async def run(url: str, n: int) -> None:
         b50, b95 = _stats(bare)
         print(f"{label:<22} {p50:8.1f} {p95:8.1f} {b50:9.1f} {b95:9.1f} {p95 / b95:11.2f}x")
     print(f"({n} requests each after one warm-up, in-process ASGI, PostgreSQL; bare = the same aggregate queries "
-          f"without the page){' [tiny]' if TINY else ''}")
+          f"without the page, alternating with the requests){' [tiny]' if TINY else ''}")
+    print(f"load average at the start: {start_load}, at the end: {_load()}")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def p_first_position(tenant) -> int:
