@@ -276,7 +276,7 @@ async def _exists(server: str, name: str) -> bool:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(20, 2)
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(40, 2)
     server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
     keep = os.environ.get("BENCH_DB", "")
     name = keep or f"xs_bench_dash_{os.getpid()}"
