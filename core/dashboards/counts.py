@@ -5,7 +5,8 @@ confirmed or withdrawn, an appeal decided, an attempt finished. A mark like the 
 (``core.dashboards.rollup``) cannot follow rows that change, so the ``recount_dashboards`` job
 (every minute) replaces each tenant's ``ProgressCount`` and ``GroupCount`` rows with the grouped
 counts of its rows now (per course and company of the enrolment, the filters, and per status,
-kind, reviewer …: thousands of rows where the tenant has a hundred thousand enrolments) and
+kind, reviewer …: thousands of rows where the tenant has a hundred thousand enrolments; face
+checks, which point at a learner, per set of the learner's courses, see ``_face_rows``) and
 records when (``CountRun``). The dashboard sums them under its filters and says when they were
 computed; a tenant never counted is counted live by the grouped queries the panels had before.
 The figures are exact as of the last run."""
