@@ -9,6 +9,7 @@ where the session, the account's epoch and its stamp come back from one script c
 from __future__ import annotations
 
 import contextvars
+import gc
 import dataclasses
 import os
 
@@ -283,3 +284,8 @@ async def test_the_operators_pages_keep_the_account_per_process_and_refuse_a_dis
     await Account.update({Account.active: False}).where(Account.username == "path-operator")
     r = await client.get("/platform/jobs", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/platform/signin"
+
+
+async def test_a_started_platform_stops_the_collector_walking_what_it_started_with(platform):
+    """Full collections walk only what was made after the start (``core.kernel.settle_heap``)."""
+    assert platform.started and gc.get_freeze_count() > 0
