@@ -23,6 +23,7 @@ ledger up and recounts once itself before timing, as the minutely jobs would hav
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -221,6 +222,7 @@ async def run(url: str, n: int) -> None:
             assert r.status_code == 200, (url, r.status_code)
 
         await signin("/t/construction/signin/id", {"id_number": admin.id_number, "password": PASSWORD})
+        gc.callbacks.append(full_collections)
         for label, path, filters in (
                 ("tenant dashboard", "/t/construction/admin/dashboard", f),
                 ("… one position", f"/t/construction/admin/dashboard?position={position}",
@@ -236,6 +238,7 @@ async def run(url: str, n: int) -> None:
         tenants = [t for t in p.tenants if t.id is not None]
         rows.append(("operator dashboard", *await _paired(lambda: page("/platform/dashboard"),
                                                           lambda: operator.panels(tenants), n)))
+    gc.callbacks.remove(full_collections)
     await p.stop()
     print(f"{'request':<22} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'bare p95':>9} {'vs bare p95':>12}")
     for label, ms, bare in rows:
@@ -245,6 +248,28 @@ async def run(url: str, n: int) -> None:
     print(f"({n} requests each after one warm-up, in-process ASGI, PostgreSQL; bare = the same aggregate queries "
           f"without the page, alternating with the requests){' [tiny]' if TINY else ''}")
     print(f"load average at the start: {start_load}, at the end: {_load()}")
+    paused = full_collections.pauses
+    print(f"full garbage collections while timing: {len(paused)}, {sum(paused):.0f} ms in all, longest "
+          f"{max(paused, default=0):.0f} ms ({gc.get_freeze_count():,} objects frozen at the start)")
+
+
+class _FullCollections:
+    """A ``gc.callbacks`` entry keeping how long each full (generation 2) collection took, in ms."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._began) * 1000)
+
+
+full_collections = _FullCollections()
 
 
 def _load() -> str:
