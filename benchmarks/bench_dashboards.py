@@ -8,6 +8,8 @@ Run: uv run python benchmarks/bench_dashboards.py [requests]
      BENCH_SCALE=0.1 (optional: a tenth of every size)
      BENCH_DB=xs_dash_bench (optional: keep the database under this name and reuse its tenant's
      rows on the next run, so iterations skip the generation)
+     BENCH_REDIS=redis://127.0.0.1:6379/N (optional: the sessions in Redis, as in production: one
+     script call per signed-in request; without it the file store, four store calls)
 
 The data is made by the database itself (INSERT … SELECT generate_series), so 1.4 million rows
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.tiny import TINY, pick  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+REDIS = os.environ.get("BENCH_REDIS") or None  # the sessions' store: Redis as in production, else the file store
 SIZES = {k: max(1, int(v * SCALE)) for k, v in pick(
     {"learners": 100_000, "ledger": 1_000_000, "attempts": 50_000, "review": 20_000, "companies": 2_000},
     {"learners": 1_000, "ledger": 10_000, "attempts": 500, "review": 200, "companies": 20}).items()}
@@ -165,7 +168,7 @@ async def run(url: str, n: int) -> None:
 
     start_load = _load()
     var = Path(tempfile.mkdtemp(prefix="xs-bench-dash-"))
-    settings = Settings(database_url=url, var_dir=var, secret_key="bench", redis_url=None)
+    settings = Settings(database_url=url, var_dir=var, secret_key="bench", redis_url=REDIS)
     platform = build_platform(settings)
     await db.migrate()
     await sync_tenants(platform.plugins, list(platform.tenants))
@@ -246,7 +249,8 @@ async def run(url: str, n: int) -> None:
         b50, b95 = _stats(bare)
         print(f"{label:<22} {p50:8.1f} {p95:8.1f} {b50:9.1f} {b95:9.1f} {p95 / b95:11.2f}x")
     print(f"({n} requests each after one warm-up, in-process ASGI, PostgreSQL; bare = the same aggregate queries "
-          f"without the page, alternating with the requests){' [tiny]' if TINY else ''}")
+          f"without the page, alternating with the requests; sessions in {'Redis' if REDIS else 'the file store'})"
+          f"{' [tiny]' if TINY else ''}")
     print(f"load average at the start: {start_load}, at the end: {_load()}")
     paused = full_collections.pauses
     print(f"full garbage collections while timing: {len(paused)}, {sum(paused):.0f} ms in all, longest "
