@@ -8,18 +8,24 @@ Run: uv run python benchmarks/bench_dashboards.py [requests]
      BENCH_SCALE=0.1 (optional: a tenth of every size)
      BENCH_DB=xs_dash_bench (optional: keep the database under this name and reuse its tenant's
      rows on the next run, so iterations skip the generation)
+     BENCH_REDIS=redis://127.0.0.1:6379/N (optional: the sessions in Redis, as in production: one
+     script call per signed-in request; without it the file store, four store calls)
 
 The data is made by the database itself (INSERT … SELECT generate_series), so 1.4 million rows
 take seconds. ``generate(conn, tenant_id, …)`` is also what ``fill`` uses for any tenant.
 Requests go in-process through the app (ASGI, no network), signed in as the tenant's admin,
-reviewer and the platform operator; "bare" runs the same aggregate queries without the page
+reviewer and the platform operator, alternating with "bare" calls (one request, one bare call,
+each first every other time, so both see the same load); "bare" runs the same aggregate queries
+without the page
 (``core.dashboards.pages.tenant_panels`` for the tenant dashboard, ``pages.reviewer_figures`` for
-the reviewer's, ``platform.panels`` for the operator's).
+the reviewer's, ``platform.panels`` for the operator's). The process starts no jobs: it rolls the
+ledger up and recounts once itself before timing, as the minutely jobs would have.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import sys
@@ -32,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.tiny import TINY, pick  # noqa: E402
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
+REDIS = os.environ.get("BENCH_REDIS") or None  # the sessions' store: Redis as in production, else the file store
 SIZES = {k: max(1, int(v * SCALE)) for k, v in pick(
     {"learners": 100_000, "ledger": 1_000_000, "attempts": 50_000, "review": 20_000, "companies": 2_000},
     {"learners": 1_000, "ledger": 10_000, "attempts": 500, "review": 200, "companies": 20}).items()}
@@ -131,14 +138,18 @@ def _stats(ms: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[max(0, int(len(ms) * 0.95 + 0.5) - 1)]
 
 
-async def _timed(fn, n: int) -> list[float]:
-    await fn()  # warm-up
-    out = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        await fn()
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
+async def _paired(page, bare, n: int) -> tuple[list[float], list[float]]:
+    """``n`` timings (ms) of ``page`` and of ``bare``, alternating one call of each, each going
+    first every other time, so both see the same machine load; one warm-up of each first."""
+    await page()
+    await bare()
+    times: dict[object, list[float]] = {page: [], bare: []}
+    for i in range(n):
+        for fn in (page, bare) if i % 2 == 0 else (bare, page):
+            t0 = time.perf_counter()
+            await fn()
+            times[fn].append((time.perf_counter() - t0) * 1000)
+    return times[page], times[bare]
 
 
 async def run(url: str, n: int) -> None:
@@ -155,14 +166,18 @@ async def run(url: str, n: int) -> None:
     from core.tenants.services import sync_tenants
     from core.testing.ids import fake_id_number
 
+    start_load = _load()
     var = Path(tempfile.mkdtemp(prefix="xs-bench-dash-"))
-    settings = Settings(database_url=url, var_dir=var, secret_key="bench", redis_url=None)
+    settings = Settings(database_url=url, var_dir=var, secret_key="bench", redis_url=REDIS)
     platform = build_platform(settings)
     await db.migrate()
     await sync_tenants(platform.plugins, list(platform.tenants))
     app = create_app(settings)
     p = app.state.platform
-    await p.start()  # the app's startup, in this loop: the pool serves the pages and the bare queries alike
+    # The app's startup, in this loop: the pool serves the pages and the bare queries alike. No jobs:
+    # the minutely recount (1–2 s of grouped scans) landing on a few samples of one side would
+    # decide that side's p95; the benchmark runs the recount and the roll-up itself before timing.
+    await p.start(jobs=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
         tenant = p.tenants.get("construction")
         admin = await upsert_account(tenant, role="tenant_admin", password=PASSWORD, id_number=fake_id_number(),
@@ -192,7 +207,7 @@ async def run(url: str, n: int) -> None:
         print(f"ledger rolled up in {time.perf_counter() - t0:.1f} s ({above:,} ledger rows above the mark, read live)")
         t0 = time.perf_counter()
         await recounts.recount(tenant)  # what the other minutely job does: enrolments, events, decisions, attempts
-        print(f"enrolments and snapshot events counted in {time.perf_counter() - t0:.1f} s")
+        print(f"enrolments, face checks and snapshot events counted in {time.perf_counter() - t0:.1f} s")
 
         async def signin(path: str, form: dict[str, str]) -> None:
             client.cookies.clear()
@@ -210,21 +225,23 @@ async def run(url: str, n: int) -> None:
             assert r.status_code == 200, (url, r.status_code)
 
         await signin("/t/construction/signin/id", {"id_number": admin.id_number, "password": PASSWORD})
+        gc.callbacks.append(full_collections)
         for label, path, filters in (
                 ("tenant dashboard", "/t/construction/admin/dashboard", f),
                 ("… one position", f"/t/construction/admin/dashboard?position={position}",
                  DashboardFilters(year=year, position=position)),
                 ("… every year", "/t/construction/admin/dashboard?year=all", DashboardFilters(year=None)),
                 ("… XLSX export", "/t/construction/admin/dashboard.xlsx", f)):
-            rows.append((label, await _timed(lambda: page(path), n),
-                         await _timed(lambda: pages.tenant_panels(p, tenant, hooks, filters), n)))
+            rows.append((label, *await _paired(lambda: page(path), lambda: pages.tenant_panels(p, tenant, hooks, filters),
+                                               n)))
         await signin("/t/construction/signin/id", {"id_number": reviewers[0].id_number, "password": PASSWORD})
-        rows.append(("reviewer dashboard", await _timed(lambda: page("/t/construction/review/dashboard"), n),
-                     await _timed(lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
+        rows.append(("reviewer dashboard", *await _paired(lambda: page("/t/construction/review/dashboard"),
+                                                          lambda: pages.reviewer_figures(tenant, reviewers[0]), n)))
         await signin("/platform/signin", {"username": "bench", "password": PASSWORD})
         tenants = [t for t in p.tenants if t.id is not None]
-        rows.append(("operator dashboard", await _timed(lambda: page("/platform/dashboard"), n),
-                     await _timed(lambda: operator.panels(tenants), n)))
+        rows.append(("operator dashboard", *await _paired(lambda: page("/platform/dashboard"),
+                                                          lambda: operator.panels(tenants), n)))
+    gc.callbacks.remove(full_collections)
     await p.stop()
     print(f"{'request':<22} {'p50 ms':>8} {'p95 ms':>8} {'bare p50':>9} {'bare p95':>9} {'vs bare p95':>12}")
     for label, ms, bare in rows:
@@ -232,7 +249,35 @@ async def run(url: str, n: int) -> None:
         b50, b95 = _stats(bare)
         print(f"{label:<22} {p50:8.1f} {p95:8.1f} {b50:9.1f} {b95:9.1f} {p95 / b95:11.2f}x")
     print(f"({n} requests each after one warm-up, in-process ASGI, PostgreSQL; bare = the same aggregate queries "
-          f"without the page){' [tiny]' if TINY else ''}")
+          f"without the page, alternating with the requests; sessions in {'Redis' if REDIS else 'the file store'})"
+          f"{' [tiny]' if TINY else ''}")
+    print(f"load average at the start: {start_load}, at the end: {_load()}")
+    paused = full_collections.pauses
+    print(f"full garbage collections while timing: {len(paused)}, {sum(paused):.0f} ms in all, longest "
+          f"{max(paused, default=0):.0f} ms ({gc.get_freeze_count():,} objects frozen at the start)")
+
+
+class _FullCollections:
+    """A ``gc.callbacks`` entry keeping how long each full (generation 2) collection took, in ms."""
+
+    def __init__(self) -> None:
+        self.pauses: list[float] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses.append((time.perf_counter() - self._began) * 1000)
+
+
+full_collections = _FullCollections()
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 async def p_first_position(tenant) -> int:
@@ -264,7 +309,7 @@ async def _exists(server: str, name: str) -> bool:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(20, 2)
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else pick(40, 2)
     server = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
     keep = os.environ.get("BENCH_DB", "")
     name = keep or f"xs_bench_dash_{os.getpid()}"

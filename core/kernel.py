@@ -9,6 +9,7 @@ is the one place that changes the schema and onboards tenants.
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class Platform:
         self.started = True
         self.sessions.watch()  # this process's changes of account rows reach every process
         await self.warn_without_sms_gateway()
+        settle_heap()
 
     async def check_sms_providers(self) -> None:
         """A tenant's texts must fit its SMS provider's templates: refuse to start otherwise."""
@@ -239,3 +241,14 @@ async def deploy(platform: Platform, *, verbose: bool = False) -> list[str]:
     """The deploy step: migrate every app forwards, then onboard every tenant (idempotent)."""
     await db.migrate(verbose=verbose)
     return await sync_tenants(platform.plugins, list(platform.tenants))
+
+
+def settle_heap() -> None:
+    """Once per process, at the first start: the objects alive then (modules, the app, templates,
+    plugins) live as long as the process, so the cyclic garbage collector stops walking them
+    (``gc.freeze``, after a collection so no garbage is kept). Walked, they made each full
+    collection, every few requests of a large page, a pause of the event loop longer than the
+    page's own queries (``benchmarks/bench_dashboards.py`` prints the full collections of its run)."""
+    if gc.get_freeze_count() == 0:
+        gc.collect()
+        gc.freeze()

@@ -5,29 +5,33 @@ Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import secrets
 from collections import Counter
 
 from certificate_helpers import sign_in
 from core import tenant_time
-from core.courses.tables import Enrollment
+from core.courses.tables import Course, Enrollment
 from core.dashboards import activity, counts, progress
 from core.dashboards.tables import CountRun, GroupCount, ProgressCount
 from core.dashboards.values import DashboardFilters
 from core.db.scoped import scoped
 from core.exams.tables import ExamAttempt
+from core.proctoring.tables import FaceVerification
 from core.review.tables import ReviewDecision
 from core.study.tables import StudyEvent
-from dashboard_helpers import build
+from dashboard_helpers import NOW, build
 
 ALL = DashboardFilters(year=None)
 T = "/t/construction"
 
 
 async def figures(tenant, f=ALL) -> dict:
-    """Every figure the counts feed: progress by position and company, snapshots, review, exams."""
+    """Every figure the counts feed: progress by position and company, face checks, snapshots, review,
+    exams."""
     tables = await progress.progress_tables(tenant, f)
-    study = {p.key: p.rows for p in await activity.study_panels(tenant, f) if p.key == "snapshots"}
+    study = {p.key: p.rows for p in await activity.study_panels(tenant, f) if p.key in ("snapshots", "face_checks")}
     review = {p.key: p.rows for p in await activity.review_panels(tenant, f) if p.key in ("decisions", "clearings")}
     exams = {p.key: p.rows for p in await progress.exam_panels(tenant, f)}
     return {"position": sorted(tables["position"]), "company": sorted(tables["company"]), **study, **review, **exams}
@@ -55,6 +59,11 @@ async def test_after_the_job_the_figures_equal_the_rows_and_the_live_count(platf
     finished = await ExamAttempt.count().where(ExamAttempt.tenant == tenant.id,
                                                ExamAttempt.status.is_in(list(counts.FINISHED)))
     assert sum(r[1] for r in counted["exam_pass_rate"]) == finished
+    checks = Counter((c.purpose, c.status) for c in await FaceVerification.objects().where(
+        FaceVerification.tenant == tenant.id, FaceVerification.account.is_in(
+            Enrollment.select(Enrollment.account).where(Enrollment.tenant == tenant.id))))
+    assert [r[1:3] for r in counted["face_checks"]] == [(checks["study", "passed"], checks["study", "failed"]),
+                                                        (checks["snapshot", "passed"], checks["snapshot", "failed"])]
     decided = await ReviewDecision.count().where(ReviewDecision.tenant == tenant.id,
                                                  ReviewDecision.status.is_in(["done", "pending"]))
     assert sum(sum(r[1:]) for r in counted["decisions"]) == decided
@@ -85,6 +94,53 @@ async def test_a_change_shows_after_the_next_run(platform, make_account):
     assert after == [(name, enrolled, learning - 1, review + 1, *rest)]
     assert after == await progress.progress_rows(tenant, f, "position") == [
         tuple(r) for r in (await live(tenant, f))["position"]]
+
+
+async def test_a_face_check_shows_after_the_next_run(platform, make_account):
+    w = await build(platform, make_account)
+    tenant = w.tenant
+    f = DashboardFilters(year=2026, course=w.course.id)
+
+    async def checks():
+        return {p.key: p.rows for p in await activity.study_panels(tenant, f)}["face_checks"]
+
+    ran = await counts.recount(tenant)
+    before = await checks()
+    learner = w.enrolments["review"].account
+    await FaceVerification(tenant=tenant.id, account=learner, purpose="snapshot", status="passed", nonce="n" * 32,
+                           created_at=NOW).save()
+    unchanged = await checks()
+    if await counts.computed_at(tenant) == ran:  # no run of the minutely job in between
+        assert unchanged == before
+    await counts.recount(tenant)
+    (_, study_ok, study_bad, _), (label, ok, bad, _) = before
+    assert (await checks())[1] == (label, ok + 1, bad, round((ok + 1) * 100 / (ok + 1 + bad), 1))
+    assert await checks() == (await live(tenant, f))["face_checks"]
+
+
+async def test_a_learner_on_two_matching_courses_has_their_checks_counted_once(platform, make_account):
+    """Face checks point at a learner: counted once whichever of the learner's courses match, and
+    in the filter's year only."""
+    w = await build(platform, make_account)
+    tenant = w.tenant
+    second = Course(tenant=tenant.id, position=w.position.id, year=2026, title=f"{w.course.title}二", created_at=NOW)
+    await second.save()
+    learner = w.enrolments["review"].account
+    await Enrollment(tenant=tenant.id, account=learner, course=second.id, status="studying", created_at=NOW).save()
+    last_year = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+    for created in (NOW, last_year):
+        await FaceVerification(tenant=tenant.id, account=learner, purpose="snapshot", status="passed",
+                               nonce=secrets.token_hex(16), created_at=created).save()
+    await counts.recount(tenant)
+    for f, passed in ((DashboardFilters(year=2026, position=w.position.id), 1),
+                      (DashboardFilters(year=None, position=w.position.id), 2),
+                      (DashboardFilters(year=2026, course=second.id), 1),
+                      (DashboardFilters(year=2025, course=second.id), 0),  # the course is of 2026
+                      (DashboardFilters(year=None, course=second.id), 2)):
+        counted = await figures(tenant, f)
+        assert counted["face_checks"][1][1] == passed, f
+        assert counted == await live(tenant, f)
+        await counts.recount(tenant)
 
 
 async def test_the_counts_of_one_tenant_are_replaced_not_added_to(platform, make_account):

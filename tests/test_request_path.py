@@ -9,6 +9,7 @@ where the session, the account's epoch and its stamp come back from one script c
 from __future__ import annotations
 
 import contextvars
+import gc
 import dataclasses
 import os
 
@@ -18,6 +19,7 @@ from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
 
 from core import Account, Tenant, audit, hookimpl, roles
+from core.accounts.services import upsert_account
 from core.accounts.sessions import LOAD_SCRIPT
 from core.exams.attempts import COUNT_ANSWERED, LOCK_WITH_QUESTION
 from core.app import XueshiApp, create_app
@@ -266,3 +268,24 @@ async def test_the_autosave_finds_the_answers_of_its_attempt_through_an_index(pa
         else:
             plan = " ".join(r["detail"] for r in await engine().run_ddl(f"EXPLAIN QUERY PLAN {text}"))
             assert "SCAN" not in plan.split(), (name, plan)  # every table searched by a key
+
+
+async def test_the_operators_pages_keep_the_account_per_process_and_refuse_a_disabled_one(path_app, monkeypatch):
+    """The platform operator's account (of no tenant) is kept like a tenant account: no account
+    query on the next page view, and refused on the request after it is disabled."""
+    _, client, platform = path_app
+    await upsert_account(None, role="operator", password="Operator-2026x", username="path-operator", real_name="运营")
+    r = await client.post("/platform/signin", {"username": "path-operator", "password": "Operator-2026x"})
+    assert r.status_code == 303
+    assert (await client.get("/platform/jobs")).status_code == 200
+    counts = Counts(monkeypatch, platform)
+    assert (await client.get("/platform/jobs")).status_code == 200
+    assert counts.sql and not [s for s in counts.sql if '"account".' in s], counts.sql
+    await Account.update({Account.active: False}).where(Account.username == "path-operator")
+    r = await client.get("/platform/jobs", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/platform/signin"
+
+
+async def test_a_started_platform_stops_the_collector_walking_what_it_started_with(platform):
+    """Full collections walk only what was made after the start (``core.kernel.settle_heap``)."""
+    assert platform.started and gc.get_freeze_count() > 0

@@ -23,6 +23,7 @@ import json
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,13 +142,19 @@ class Sessions:
         """The session's account (of ``tenant``), from this process's copy while the account's
         stamp is the one read with the session, else from the database. Each caller gets its own
         copy of the row object."""
+        return await self.kept(session, tenant.id, lambda: scoped(Account, tenant).get(session.account_id))
+
+    async def kept(self, session: SessionData, tenant_id: int | None,
+                   load: Callable[[], Awaitable[Account | None]]) -> Account | None:
+        """``account`` for a caller that reads the row itself with ``load`` (the platform
+        operator's pages: accounts of no tenant, ``tenant_id`` None)."""
         now = time.monotonic()
         kept = self._accounts.get(session.account_id)
         if kept is not None and kept[0] == session.stamp and now - kept[1] < ACCOUNT_KEEP_SECONDS \
-                and kept[2].tenant == tenant.id:
+                and kept[2].tenant == tenant_id:
             self._accounts.move_to_end(session.account_id)
             return _copy(kept[2])
-        account = await scoped(Account, tenant).get(session.account_id)
+        account = await load()
         if account is None:
             self._accounts.pop(session.account_id, None)
             return None

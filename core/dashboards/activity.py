@@ -23,7 +23,6 @@ from core.dashboards.counts import SNAPSHOT_KINDS
 from core.dashboards.tables import GroupCount
 from core.dashboards.values import DashboardFilters, DashboardPanel
 from core.db.scoped import scoped
-from core.proctoring.tables import FaceVerification
 from core.review.controllers import EVENT_LABELS
 from core.review.tables import Appeal, ReviewDecision
 from core.review.workdays import deadline
@@ -33,7 +32,7 @@ from core.tenancy import Tenant
 
 ACTIVE_SECONDS = 300
 DAYS = 30  # credited hours per day: the last DAYS days of the period
-FACE_PURPOSES = {"study": "学习前核验", "snapshot": "学习中抓拍"}
+FACE_LABELS = {"study": "学习前核验", "snapshot": "学习中抓拍"}  # counts.FACE_PURPOSES
 DECISIONS = {"approve": "审核通过", "clear": "清除学时", "reverify": "要求重新核验", "appeal_upheld": "申诉成立",
              "appeal_rejected": "申诉驳回"}
 AGE_BUCKETS = ((0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 4, "4"), (5, 5, "5"), (6, 10, "6–10"),
@@ -62,25 +61,14 @@ async def hours_per_day(tenant: Tenant, f: DashboardFilters) -> tuple[tuple[str,
                   round(per.get(start + dt.timedelta(days=i), 0.0) / scale, 2)) for i in range(DAYS))
 
 
-async def snapshots(tenant: Tenant, f: DashboardFilters) -> dict[str, int]:
-    """The snapshot events by kind, from the tenant's counts once computed."""
-    return await counts.snapshot_counts(tenant, f, await counts.computed_at(tenant) is not None)
-
-
 async def study_panels(tenant: Tenant, f: DashboardFilters) -> list[DashboardPanel]:
-    tz = tenant_time.zone(tenant)
-    checks = scoped(FaceVerification, tenant).select(FaceVerification.purpose, FaceVerification.status, Count()).where(
-        FaceVerification.status.is_in(["passed", "failed"]), FaceVerification.purpose.is_in(list(FACE_PURPOSES)),
-        FaceVerification.account.is_in(sql.learners_in(tenant, f)))
-    if (period := sql.year_range(f, tz)) is not None:
-        checks = checks.where(FaceVerification.created_at >= period[0], FaceVerification.created_at < period[1])
-    now, daily, faces, kinds, flagged = await asyncio.gather(
-        studying_now(tenant, f), hours_per_day(tenant, f),
-        checks.group_by(FaceVerification.purpose, FaceVerification.status), snapshots(tenant, f),
+    counted = await counts.computed_at(tenant) is not None
+    now, daily, face, kinds, flagged = await asyncio.gather(
+        studying_now(tenant, f), hours_per_day(tenant, f), counts.face_counts(tenant, f, counted),
+        counts.snapshot_counts(tenant, f, counted),
         scoped(Enrollment, tenant).count(Enrollment.flagged == True, *sql.where(tenant, f)))  # noqa: E712
-    face = {(r["purpose"], r["status"]): r["count"] for r in faces}
     face_rows = []
-    for purpose, label in FACE_PURPOSES.items():
+    for purpose, label in FACE_LABELS.items():
         ok, bad = face.get((purpose, "passed"), 0), face.get((purpose, "failed"), 0)
         face_rows.append((label, ok, bad, round(ok * 100 / (ok + bad), 1) if ok + bad else 0.0))
     event_rows = [(EVENT_LABELS[k], kinds.get(k, 0)) for k in SNAPSHOT_KINDS]

@@ -5,7 +5,8 @@ confirmed or withdrawn, an appeal decided, an attempt finished. A mark like the 
 (``core.dashboards.rollup``) cannot follow rows that change, so the ``recount_dashboards`` job
 (every minute) replaces each tenant's ``ProgressCount`` and ``GroupCount`` rows with the grouped
 counts of its rows now (per course and company of the enrolment, the filters, and per status,
-kind, reviewer …: thousands of rows where the tenant has a hundred thousand enrolments) and
+kind, reviewer …: thousands of rows where the tenant has a hundred thousand enrolments; face
+checks, which point at a learner, per set of the learner's courses, see ``_face_rows``) and
 records when (``CountRun``). The dashboard sums them under its filters and says when they were
 computed; a tenant never counted is counted live by the grouped queries the panels had before.
 The figures are exact as of the last run."""
@@ -24,14 +25,18 @@ from core.dashboards import sql
 from core.dashboards.tables import CountRun, GroupCount, ProgressCount
 from core.dashboards.values import DashboardFilters
 from core.db.scoped import scoped
+from core import tenant_time
 from core.exams.tables import ExamAttempt
 from core.jobs.specs import JobSpec, platform_of
+from core.proctoring.tables import FaceVerification
 from core.review.tables import Appeal, ReviewDecision
 from core.study.tables import StudyEvent
 from core.tenancy import Tenant
 
 SNAPSHOT_KINDS = ("snapshot_ok", "snapshot_mismatch", "snapshot_no_face", "snapshot_faces", "snapshot_missing",
                   "snapshot_still", "snapshot_duplicate", "flagged")
+FACE_PURPOSES = ("study", "snapshot")  # face checks before studying, snapshots while studying
+FACE_STATES = ("passed", "failed")  # open checks are not counted
 FIGURES = ("passed", "certified", "reported")
 FINISHED = ("submitted", "expired")
 FRESH = dt.timedelta(seconds=30)
@@ -130,6 +135,73 @@ async def snapshot_counts(tenant: Tenant, f: DashboardFilters, counted: bool) ->
     return {r["kind"]: int(r["count"] or 0) for r in rows}
 
 
+def _checks(tenant: Tenant, *columns: Any) -> Any:
+    """``columns`` of the tenant's finished face checks of ``FACE_PURPOSES``."""
+    return scoped(FaceVerification, tenant).select(*columns).where(FaceVerification.status.is_in(list(FACE_STATES)),
+                                                                   FaceVerification.purpose.is_in(list(FACE_PURPOSES)))
+
+
+def _learners(tenant: Tenant) -> Any:
+    """Each learner with an enrolment: ``account``, ``company`` and ``courses``, the learner's
+    course ids in order as one text (the key of the set). SQLite's ``group_concat`` takes no order
+    as an aggregate but follows the window's as a window function."""
+    company = sql.company_of_enrolment()
+    if sql.postgres(Enrollment):
+        key = QueryString("string_agg(CAST({} AS TEXT), ',' ORDER BY {})", Enrollment.course, Enrollment.course,
+                          alias="courses")
+        return scoped(Enrollment, tenant).select(Enrollment.account, company, key).group_by(Enrollment.account, company)
+    key = QueryString("group_concat({}, ',') OVER (PARTITION BY {} ORDER BY {} ROWS BETWEEN UNBOUNDED PRECEDING "
+                      "AND UNBOUNDED FOLLOWING)", Enrollment.course, Enrollment.account, Enrollment.course,
+                      alias="courses")
+    return scoped(Enrollment, tenant).select(Enrollment.account, company, key).distinct()
+
+
+def _face_rows(tenant: Tenant) -> QueryString:
+    """One statement (one snapshot) inserting the face checks' counts. A check belongs to a learner,
+    not an enrolment, and counts once for a learner enrolled on several matching courses: learners
+    with the same set of courses get one number (``DENSE_RANK`` of the set's key); the ``face`` rows
+    count the checks per that number, the learner's company, purpose, status and tenant year of the
+    check, and the ``face_set`` rows list each number's courses."""
+    checks = _checks(tenant, FaceVerification.account, FaceVerification.purpose, FaceVerification.status,
+                     sql.local_year(FaceVerification.created_at, tenant_time.zone(tenant)))
+    enrolments = scoped(Enrollment, tenant).select(Enrollment.account, Enrollment.course)
+    return QueryString(
+        "WITH s AS (SELECT l.account, l.company, DENSE_RANK() OVER (ORDER BY l.courses) AS learners FROM ({}) AS l) "
+        "INSERT INTO dashboard_counts (tenant, figure, course, company, label, state, number, bucket, n) "
+        "SELECT CAST({} AS INTEGER), 'face', 0, s.company, v.purpose, v.status, s.learners, v.year, COUNT(*) "
+        "FROM ({}) AS v JOIN s ON s.account = v.account GROUP BY s.company, v.purpose, v.status, s.learners, v.year "
+        "UNION ALL SELECT DISTINCT CAST({} AS INTEGER), 'face_set', e.course, NULL, '', '', s.learners, 0, 0 "
+        "FROM ({}) AS e JOIN s ON s.account = e.account",
+        _learners(tenant).querystrings[0], tenant.id, checks.querystrings[0], tenant.id, enrolments.querystrings[0])
+
+
+async def face_counts(tenant: Tenant, f: DashboardFilters, counted: bool) -> dict[tuple[str, str], int]:
+    """``{(purpose, status): checks}`` of the learners enrolled on a course matching ``f``, made in
+    the filter's year (the tenant's calendar) when it has one."""
+    if counted:
+        where = [GroupCount.figure == "face", *([GroupCount.bucket == f.year] if f.year else []),
+                 *([GroupCount.company == f.company] if f.company else [])]
+        if f.year or f.position or f.course:  # else every set matches: each has a course of the tenant
+            # the matching sets' numbers first, a few integers: a semi-join's plan would hang on
+            # the estimates of a table replaced every minute
+            sets = await scoped(GroupCount, tenant).select(GroupCount.number).where(
+                GroupCount.figure == "face_set", sql.on_course(tenant, f, GroupCount.course)).distinct()
+            if not sets:
+                return {}
+            where.append(GroupCount.number.is_in([r["number"] for r in sets]))
+        rows = await scoped(GroupCount, tenant).select(GroupCount.label.as_alias("purpose"),
+                                                       GroupCount.state.as_alias("status"),
+                                                       Sum(GroupCount.n, alias="count")).where(*where).group_by(
+            GroupCount.label, GroupCount.state)
+    else:
+        checks = _checks(tenant, FaceVerification.purpose, FaceVerification.status, Count()).where(
+            FaceVerification.account.is_in(sql.learners_in(tenant, f)))
+        if (period := sql.year_range(f, tenant_time.zone(tenant))) is not None:
+            checks = checks.where(FaceVerification.created_at >= period[0], FaceVerification.created_at < period[1])
+        rows = await checks.group_by(FaceVerification.purpose, FaceVerification.status)
+    return {(r["purpose"], r["status"]): int(r["count"] or 0) for r in rows}
+
+
 async def recount(tenant: Tenant) -> dt.datetime:
     """Replaces the tenant's counts with those of its rows now, in one transaction; returns when.
     The first statement locks the tenant's ``CountRun`` row, so two runs for one tenant follow each
@@ -158,6 +230,7 @@ async def recount(tenant: Tenant) -> dt.datetime:
                 "FROM ({}) AS v LEFT JOIN ({}) AS e ON e.id = v.enrollment "
                 "GROUP BY COALESCE(e.course, 0), e.company, v.label, v.state, v.number, v.bucket",
                 tenant.id, figure, rows.querystrings[0], enrolments.querystrings[0]))
+        await db.run_querystring(_face_rows(tenant))
         await scoped(CountRun, tenant).update({CountRun.computed_at: now})
     return now
 

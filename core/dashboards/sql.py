@@ -71,17 +71,28 @@ def learners_in(tenant: Any, f: DashboardFilters) -> Any:
     return scoped(Enrollment, tenant).select(Enrollment.account).where(*where(tenant, f) or [Enrollment.id > 0])
 
 
-def local_date(column: Column, tz: ZoneInfo, alias: str = "day") -> QueryString:
-    """The date of the timestamp ``column`` in ``tz``. PostgreSQL converts with the zone's rules;
-    SQLite, which has no time zones, adds the zone's offset of today (exact for zones without
-    daylight saving, such as Asia/Shanghai). The zone name is checked and written into the SQL
-    (not a parameter), so the same expression can be grouped by."""
+def _local(column: Column, tz: ZoneInfo, postgres_sql: str, sqlite_sql: str, alias: str) -> QueryString:
+    """``postgres_sql`` or ``sqlite_sql`` around the timestamp ``column`` in ``tz`` (their ``{}``):
+    PostgreSQL converts with the zone's rules; SQLite, which has no time zones, adds the zone's
+    offset of today (exact for zones without daylight saving, such as Asia/Shanghai). The zone
+    name is checked and written into the SQL (not a parameter), so the same expression can be
+    grouped by."""
     if postgres(column._meta.table):
         if not ZONE_NAME.match(tz.key):
             raise ValueError(f"unexpected time zone name {tz.key!r}")
-        return QueryString(f"CAST(({{}} AT TIME ZONE '{tz.key}') AS DATE)", column, alias=alias)
+        return QueryString(postgres_sql.format(f"({{}} AT TIME ZONE '{tz.key}')"), column, alias=alias)
     minutes = int(dt.datetime.now(tz).utcoffset().total_seconds() // 60)
-    return QueryString(f"date({{}}, '{minutes:+d} minutes')", column, alias=alias)
+    return QueryString(sqlite_sql.format(f"{{}}, '{minutes:+d} minutes'"), column, alias=alias)
+
+
+def local_date(column: Column, tz: ZoneInfo, alias: str = "day") -> QueryString:
+    """The date of the timestamp ``column`` in ``tz`` (see ``_local``)."""
+    return _local(column, tz, "CAST({} AS DATE)", "date({})", alias)
+
+
+def local_year(column: Column, tz: ZoneInfo, alias: str = "year") -> QueryString:
+    """The year of the timestamp ``column`` in ``tz``, an integer (see ``_local``)."""
+    return _local(column, tz, "CAST(EXTRACT(YEAR FROM {}) AS INTEGER)", "CAST(strftime('%Y', {}) AS INTEGER)", alias)
 
 
 def as_date(value: Any) -> dt.date:

@@ -57,7 +57,11 @@ class GroupCount(Table, tablename="dashboard_counts"):
     - ``decision``: review decisions, ``label`` the kind, ``state`` the status, ``number`` the reviewer;
     - ``appeal``: appeals, ``label`` the status;
     - ``exam``: finished exam attempts, ``label`` the position's name, ``state`` "passed" or "",
-      ``number`` the attempt's number, ``bucket`` the score's tenth of the total (-1: none)."""
+      ``number`` the attempt's number, ``bucket`` the score's tenth of the total (-1: none);
+    - ``face``: finished face checks (they point at a learner, not an enrolment: course 0, company
+      the learner's), ``label`` the purpose, ``state`` the status, ``bucket`` the tenant year of the
+      check, ``number`` the learner's set of courses, whose courses are the ``face_set`` rows
+      (``course``, ``number``; ``n`` 0)."""
 
     tenant = ForeignKey(TenantRow, null=False)
     figure = Varchar(length=16, default="")

@@ -36,10 +36,9 @@ async def _operator(request: Request) -> Account | None:
         return None
     if request.method not in SAFE_METHODS and not session.csrf_matches(request.cookies.get(CSRF_COOKIE)):
         return None
-    return await Account.objects().where(
-        (Account.id == session.account_id) & Account.tenant.is_null() & (Account.role == "operator")
-        & (Account.active == True)  # noqa: E712
-    ).first()
+    account = await p.sessions.kept(session, None, lambda: Account.objects().where(
+        (Account.id == session.account_id) & Account.tenant.is_null()).first())
+    return account if account is not None and account.role == "operator" and account.active else None
 
 
 async def _page(request: Request, status_code: int = 200, **ctx) -> Response:
