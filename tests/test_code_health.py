@@ -39,6 +39,7 @@ LAZY = {
     "weasyprint": "PDF renderer (~1.5 s, 300 modules): in the certificate render processes only",
     "fontTools": "font subsetting for the certificate PDFs only",
     "openpyxl": "XLSX reader/writer (~0.6 s, 280 modules): in the spreadsheet worker processes only",
+    "xlsxwriter": "XLSX writer (~0.2 s): in the spreadsheet worker processes only",
     "uvicorn": "the HTTP server: `xueshi serve` and the browser tests' live server only",
     "playwright": "browser tests only",
     "asyncpg": "test kit: creating a throw-away PostgreSQL database only",

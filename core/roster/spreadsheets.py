@@ -339,28 +339,30 @@ def write_xlsx(headers: list[str], rows: list[list[str]] = ()) -> bytes:
 
 
 def write_workbook(sheets: list[tuple[str, list[str], list[list[str]]]]) -> bytes:
-    """An XLSX of several sheets (name, headers, rows), cells written like ``write_xlsx``'s."""
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
+    """An XLSX of several sheets (name, headers, rows), cells written like ``write_xlsx``'s. Written
+    by XlsxWriter: three to five times faster than openpyxl's write-only mode on the exports
+    (``benchmarks/bench_dashboards.py``'s XLSX export). Strings are always written as strings
+    (``write_string``), so nothing becomes a formula."""
+    import xlsxwriter
 
-    wb = openpyxl.Workbook(write_only=True)
-    for name, headers, rows in sheets:
-        ws = wb.create_sheet(name)
-
-        def cell(value: object, text_format: bool) -> WriteOnlyCell:
-            c = WriteOnlyCell(ws, value=value)
-            if text_format:
-                c.number_format = "@"
-            if _looks_like_formula(value):
-                c.data_type = "s"  # openpyxl would otherwise write "=…" as a formula
-                c.quotePrefix = True
-            return c
-
-        ws.append([cell(h, False) for h in headers])
-        for row in rows:
-            ws.append([cell(value, True) for value in row])
     out = io.BytesIO()
-    wb.save(out)
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    formats = {(text, quoted): book.add_format({**({"num_format": "@"} if text else {}),
+                                                **({"quote_prefix": True} if quoted else {})})
+               for text in (False, True) for quoted in (False, True)}
+    for name, headers, rows in sheets:
+        sheet = book.add_worksheet(name)
+        for r, row in enumerate([headers, *rows]):
+            text = r > 0  # the rows' cells as text, so ID numbers keep their digits
+            for c, value in enumerate(row):
+                style = formats[text, _looks_like_formula(value)]
+                if isinstance(value, str):
+                    sheet.write_string(r, c, value, style)
+                elif value is None:
+                    sheet.write_blank(r, c, None, style)
+                else:
+                    sheet.write_number(r, c, value, style)
+    book.close()
     return out.getvalue()
 
 

@@ -105,3 +105,10 @@ def xlsx_with_huge_shared_strings(megabytes: int = 60, headers=("姓名", "身�
                 i += 5000
             stream.write(b"</sst>")
     return out.getvalue()
+
+
+def xlsx_text(value: str | None) -> str | None:
+    """A string cell's text as the OOXML standard reads it (ECMA-376 ST_Xstring): ``_xHHHH_`` is
+    the character HHHH. XlsxWriter writes control characters so, as Excel and calamine read them;
+    openpyxl returns the escape as it is."""
+    return None if value is None else re.sub(r"_x([0-9A-Fa-f]{4})_", lambda m: chr(int(m[1], 16)), value)
