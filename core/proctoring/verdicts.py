@@ -79,7 +79,7 @@ async def apply(tenant, ps: ProctorSession, row: FaceVerification, outcome: str,
                      + ([("covered", None, {})] if completed else []), **timeline)
     else:
         paused = await sessions.run(PAUSE, True, kind, ps.id, False)
-        session = await scoped(StudySession, tenant).objects(StudySession.token == ps.session).first()
+        session = await scoped(StudySession, tenant).first_by(StudySession.token, ps.session)
         ended = session is not None and session.ended_at is not None
         withdrawn = await coverage.withdraw(tenant, ps.account, ps.session,
                                             coverage.UNCOVERED if ended and outcome == "missing" else coverage.UNVERIFIED,
