@@ -132,3 +132,30 @@ def test_an_earlier_frame_is_a_repeat_below_min_change_and_not_at_or_above_it():
     for count, outcome in ((at - 1, "duplicate"), (at, "ok"), (at + 1, "ok")):
         earlier[99] = (WHERE, [off_by_one(mine, count)])  # the last frame of this burst, nearly
         assert judged(frames, earlier)[0] == outcome, count
+
+
+def test_each_cut_is_the_frames_own_region_resampled_as_one_grey_image():
+    """``signatures.cuts`` (PIL's core on the frames as bands of one image) gives, for every frame
+    and region, the levels of that frame's own crop resized to 16×16, as a signature is made;
+    regions at the edges, outside the frame and of one pixel included."""
+    smalls = [signatures.Small(im) for im in decoded(live_burst(4))]  # 4 frames: a second sheet of bands
+    width, height = smalls[0].image.size
+    scale = smalls[0].scale
+    rng = np.random.default_rng(11)
+    boxes = np.stack([rng.uniform(-40, 320, 40), rng.uniform(-40, 240, 40), rng.uniform(0, 200, 40),
+                      rng.uniform(0, 200, 40)], axis=1)
+    boxes = np.vstack([boxes, [[0, 0, 1, 1], [319, 239, 50, 50], [-90, -90, 10, 10], [0, 0, 320, 240]]])
+    got = signatures.cuts(smalls, boxes)
+    regions = signatures.regions(boxes, scale, width, height)
+    for f, small in enumerate(smalls):
+        for b, region in enumerate(regions):
+            alone = small.image.crop(tuple(region.tolist())).resize((16, 16), Image.BILINEAR)
+            assert np.array_equal(got[f, b], np.frombuffer(alone.tobytes(), dtype=np.uint8)), (f, b)
+
+
+def test_earlier_snapshots_with_malformed_signatures_leave_only_those_out():
+    good = [np.full(signatures.SIG_LEVELS, k, dtype=np.uint8).tobytes().hex() for k in (3, 4)]
+    for bad in ("zz" * signatures.SIG_LEVELS, "ab", None, 7, b"ab" * signatures.SIG_LEVELS, ["ab"] * 256):
+        earlier = signatures.Earlier([((1, 2, 3, 4), [good[0], bad]), ((5, 6, 7, 8), [good[1]])])
+        assert len(earlier) == 2 and earlier.owner.tolist() == [0, 1], bad
+        assert earlier.levels[:, 0].tolist() == [3, 4]

@@ -61,6 +61,12 @@ async def test_save_read_range_and_delete(platform, tenant):
     last = b"".join([c async for c in platform.storage.chunks(row.key, len(VIDEO) - 1, len(VIDEO) - 1)])
     assert last == VIDEO[-1:]
 
+    other = await platform.storage.save(VIDEO[:500], tenant_id=t.id, kind="lesson_video", media_type="video/mp4")
+    assert await platform.storage.get_many([other.key, row.key, other.key]) == [VIDEO[:500], VIDEO, VIDEO[:500]]
+    await platform.storage.delete(other)
+    with pytest.raises(FileNotFoundError):
+        await platform.storage.get_many([row.key, other.key])
+
     await platform.storage.delete(row)
     assert not await platform.storage.exists(row)
     assert await platform.storage.checksum(row.key) is None

@@ -70,12 +70,17 @@ class Scoped(Generic[T]):
         if row_id is None:
             return None
         if not where:  # the common case, on most requests' path: one prepared statement
-            rows = await self.table._meta.db.run_querystring(QueryString(_by_id_sql(self.table), row_id,
-                                                                         self.tenant_id))
-            if not rows:
-                return None
-            return self.table(**self.table._meta.db.transform_response_to_dicts(rows)[0], _exists_in_db=True)
+            return await self.first_by(self.table._meta.primary_key, row_id)
         return await self.objects(self.table._meta.primary_key == row_id, *where).first()
+
+    async def first_by(self, column: Any, value: Any) -> T | None:
+        """A row whose ``column`` equals ``value`` (as ``objects(column == value).first()``), by a
+        statement written once per table and column."""
+        rows = await self.table._meta.db.run_querystring(QueryString(_by_column_sql(self.table, column), value,
+                                                                     self.tenant_id))
+        if not rows:
+            return None
+        return self.table(**self.table._meta.db.transform_response_to_dicts(rows)[0], _exists_in_db=True)
 
     async def get_or_404(self, row_id: int | None, *where: Any) -> T:
         row = await self.get(row_id, *where)
@@ -101,19 +106,20 @@ class Scoped(Generic[T]):
         return self.table(tenant=self.tenant_id, **values)
 
 
-_BY_ID: dict[type, str] = {}
+_BY_COLUMN: dict[tuple[type, str], str] = {}
 
 
-def _by_id_sql(table: type[Table]) -> str:
-    """``SELECT`` every column of one row by primary key and tenant, as ``objects().first()``
-    would (same columns and names), written once per table: building it through Piccolo's query
-    objects took more time than the database's answer."""
-    sql = _BY_ID.get(table)
+def _by_column_sql(table: type[Table], column: Any) -> str:
+    """``SELECT`` every column of one row by one column's value and the tenant, as
+    ``objects().first()`` would (same columns and names), written once per table and column:
+    building it through Piccolo's query objects took more time than the database's answer."""
+    key = (table, column._meta.db_column_name)
+    sql = _BY_COLUMN.get(key)
     if sql is None:
         name = table._meta.get_formatted_tablename()
         columns = ", ".join(f'{name}."{c._meta.db_column_name}" AS "{c._meta.name}"' for c in table._meta.columns)
-        sql = _BY_ID[table] = (f'SELECT {columns} FROM {name} WHERE {name}."{table._meta.primary_key._meta.db_column_name}"'
-                               ' = {} AND ' f'{name}."tenant" = {{}} LIMIT 1')
+        sql = _BY_COLUMN[key] = (f'SELECT {columns} FROM {name} WHERE {name}."{key[1]}"'
+                                 ' = {} AND ' f'{name}."tenant" = {{}} LIMIT 1')
     return sql
 
 

@@ -67,11 +67,11 @@ def unhex(sig: str) -> np.ndarray | None:
 def unhex_many(sigs: list) -> np.ndarray | list[np.ndarray | None]:
     """``unhex`` of each signature: rows of one array when all are well-formed (decoded at once),
     else a list with None for each that is not a signature."""
-    if all(isinstance(s, str) and len(s) == 2 * SIG_LEVELS for s in sigs):
-        try:
+    try:
+        if set(map(len, sigs)) <= {2 * SIG_LEVELS}:  # every one a str of 512 hex digits, or not joined
             return np.frombuffer(bytes.fromhex("".join(sigs)), dtype=np.uint8).reshape(len(sigs), SIG_LEVELS)
-        except ValueError:
-            pass  # one of them is not hex: each on its own below
+    except (TypeError, ValueError):
+        pass  # one of them is not hex, or not text: each on its own below
     return [unhex(s) for s in sigs]
 
 
@@ -99,23 +99,32 @@ class Earlier:
 def cuts(smalls: list[Small], boxes: np.ndarray) -> np.ndarray:
     """Each small frame cut at each of ``boxes`` (rows x, y, w, h in the frames' pixels): grey
     levels, frames × boxes × 256. Frames of one size share the regions, each distinct region cut
-    once for up to three frames (as the bands of one RGB image)."""
+    once for up to three frames (as the bands of one RGB image). A course brings hundreds of
+    regions, so each is cut and resampled by PIL's core (``crop``, ``resize``: what
+    ``Image.crop`` and ``Image.resize`` run, without their wrappers' work per call) onto one
+    sheet, whose bytes are read once."""
     out = np.empty((len(smalls), len(boxes), SIG_LEVELS), dtype=np.uint8)
     groups: dict[tuple[float, int, int], list[int]] = {}
     for i, sm in enumerate(smalls):
         groups.setdefault(sm.geometry, []).append(i)
+    side = (SIG_SIDE, SIG_SIDE)
     for geometry, members in groups.items():
         distinct, where = np.unique(regions(boxes, *geometry), axis=0, return_inverse=True)
         where = where.reshape(-1)
-        boxes_of = [tuple(r) for r in distinct.tolist()]
         for start in range(0, len(members), 3):
             bands = members[start:start + 3]
             padded = bands + [bands[0]] * (3 - len(bands))
             image = Image.merge("RGB", [smalls[i].image for i in padded])
-            cut = np.frombuffer(b"".join(image.crop(r).resize((SIG_SIDE, SIG_SIDE), Image.BILINEAR).tobytes()
-                                         for r in boxes_of), dtype=np.uint8).reshape(len(boxes_of), SIG_LEVELS, 3)
+            sheet = Image.new("RGB", (SIG_SIDE, SIG_SIDE * len(distinct)))
+            image.load()
+            sheet.load()
+            core, paste = image.im, sheet.im.paste
+            for k, (x0, y0, x1, y1) in enumerate(distinct.tolist()):
+                cut = core.crop((x0, y0, x1, y1)).resize(side, Image.BILINEAR, (0, 0, x1 - x0, y1 - y0))
+                paste(cut, (0, SIG_SIDE * k, SIG_SIDE, SIG_SIDE * (k + 1)))
+            levels = np.asarray(sheet).reshape(len(distinct), SIG_LEVELS, 3)
             for band, i in enumerate(bands):
-                out[i] = cut[where, :, band]
+                out[i] = levels[where, :, band]
     return out
 
 

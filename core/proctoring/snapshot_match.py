@@ -12,6 +12,8 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from piccolo.columns import JSON
+from piccolo.utils.encoding import dump_json, load_json
 
 from core.courses.tables import Enrollment
 from core.db import write_transaction
@@ -21,7 +23,7 @@ from core.files.tables import StoredFile
 from core.jobs.specs import platform_of
 from core.offload import run_cpu
 from core.proctoring import burst, verdicts
-from core.proctoring.encodings import image_vector, keep, kept_encodings, portrait_vector
+from core.proctoring.encodings import image_vector, keep, kept_encodings
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
@@ -60,13 +62,17 @@ def _earlier_of(scores: dict | None) -> tuple[list[float], list[str]] | None:
     return (scores["box"], scores["signatures"]) if scores.get("signatures") and scores.get("box") else None
 
 
+# The ids (and nonces) of the account's other judged snapshots: on every job's path, written by
+# hand (building it through Piccolo cost more than the database's answer).
+JUDGED_SNAPSHOTS = ("SELECT id, nonce FROM face_verification WHERE tenant = {tenant} AND account = {}"
+                    " AND purpose = 'snapshot' AND id <> {} AND status <> 'open'")
+
+
 async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str]]]:
     """The face box and frame signatures of every other judged snapshot of the account. A
     verdict's scores are written once, so each judged snapshot's are read (and decoded) once per
     process and kept; then only the ids of the account's snapshots are read."""
-    rows = await scoped(FaceVerification, tenant).select(FaceVerification.id, FaceVerification.nonce).where(
-        (FaceVerification.account == account_id) & (FaceVerification.purpose == "snapshot")
-        & (FaceVerification.id != verification_id) & (FaceVerification.status != "open"))
+    rows = await scoped(FaceVerification, tenant).run(JUDGED_SNAPSHOTS, account_id, verification_id)
     keys = {r["id"]: (tenant.id, r["id"], r["nonce"]) for r in rows}
     known = {i: keep(_EARLIER, key, _EARLIER[key]) for i, key in keys.items() if key in _EARLIER}
     missing = [i for i in keys if i not in known]
@@ -77,19 +83,44 @@ async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> li
     return [found for found in known.values() if found is not None]
 
 
-async def references(platform, tenant, account_id: int, matcher, portrait, profile: LearnerProfile | None,
+async def references(platform, tenant, account_id: int, matcher, portrait, photos: dict[str, int | None],
                      earlier: list[tuple[list[float], list[str]]]) -> burst.References:
     """What the account's snapshot must not repeat: the portrait and the ID-card photo (their
-    encodings and their pictures) and every earlier snapshot's frames (``earlier_snapshots``)."""
-    id_photo = await image_vector(platform, tenant, account_id, profile.id_front if profile else None, "id_front",
-                                  matcher)
+    encodings and their pictures; ``photos``: their stored files' ids) and every earlier
+    snapshot's frames (``earlier_snapshots``)."""
+    id_photo = await image_vector(platform, tenant, account_id, photos["id_front"], "id_front", matcher)
     refs = burst.References(encodings={"portrait": [portrait], "id_card": [id_photo] if id_photo is not None else []},
                             earlier=earlier)
-    for label, file_id in (("portrait", profile.portrait if profile else None),
-                           ("id_card", profile.id_front if profile else None)):
+    for label, file_id in (("portrait", photos["portrait"]), ("id_card", photos["id_front"])):
         signature = await picture_signature(platform, tenant, file_id, matcher)
         refs.pictures[label] = [signature] if signature else []
     return refs
+
+
+# The learner's photos and the burst's files: on every job's path, written by hand like
+# JUDGED_SNAPSHOTS (Piccolo's objects also built a row object per row).
+PHOTOS = "SELECT portrait, id_front FROM learner_profile WHERE tenant = {tenant} AND account = {} LIMIT 1"
+FILE_KEYS = 'SELECT id, "key" FROM stored_file WHERE tenant = {{tenant}} AND id IN ({})'
+
+
+async def burst_keys(tenant, ids: list[int]) -> dict[int, str]:
+    """The storage keys of the tenant's stored files among ``ids`` (file id → key)."""
+    if not ids:
+        return {}
+    sql = FILE_KEYS.format(", ".join(["{}"] * len(ids)))
+    return {r["id"]: r["key"] for r in await scoped(StoredFile, tenant).run(sql, *ids)}
+
+
+# The verdict, written on the open row only (a job run twice writes it once): on every job's path,
+# written by hand like JUDGED_SNAPSHOTS.
+VERDICT = ("UPDATE face_verification SET status = {}, reasons = {}, scores = {}, match_provider = {},"
+           " finished_at = {} WHERE id = {} AND tenant = {tenant} AND status = 'open' RETURNING id")
+JSON_COLUMNS = [c._meta.name for c in FaceVerification._meta.columns if isinstance(c, JSON)]
+
+
+def _loaded(value: Any) -> Any:
+    """A JSON column's value as Python (its text decoded; a decoded value as it is)."""
+    return load_json(value) if isinstance(value, str | bytes) else value
 
 
 async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int, proctor_session: int) -> str:
@@ -98,25 +129,26 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
     platform = platform_of(ctx)
     t = platform.tenants.get(tenant)
     row, ps, providers = await asyncio.gather(
-        scoped(FaceVerification, t).objects(FaceVerification.id == verification).output(load_json=True).first(),
-        scoped(ProctorSession, t).get(proctor_session), platform.face_providers())
+        scoped(FaceVerification, t).get(verification), scoped(ProctorSession, t).get(proctor_session),
+        platform.face_providers())
     if row is None or ps is None or row.status != "open":
         return "gone"
+    for column in JSON_COLUMNS:  # the row by id comes with its JSON columns as text
+        setattr(row, column, _loaded(getattr(row, column)))
     rules = t.rules.face
     matcher = select_provider(providers, rules.match_provider, Capability.ENCODE)
     tolerance = rules.match_tolerance or matcher.default_tolerance
     ids = [int(i) for i in row.evidence or []]
-    profile, stored, earlier = await asyncio.gather(
-        scoped(LearnerProfile, t).objects(LearnerProfile.account == row.account).first(),
-        scoped(StoredFile, t).objects(StoredFile.id.is_in(ids or [0])), earlier_snapshots(t, row.account, row.id))
-    portrait = await portrait_vector(platform, t, row.account, matcher, profile)
-    found = {f.id: f for f in stored}
+    profile, found, earlier = await asyncio.gather(scoped(LearnerProfile, t).run(PHOTOS, row.account),
+                                                   burst_keys(t, ids), earlier_snapshots(t, row.account, row.id))
+    photos = profile[0] if profile else {"portrait": None, "id_front": None}
+    portrait = await image_vector(platform, t, row.account, photos["portrait"], "portrait", matcher)
     files = [found.get(i) for i in ids]
     if portrait is None or not files or None in files:
         outcome, vector, scores = "mismatch", None, {"portrait": portrait is not None}
     else:
-        refs, jpegs = await asyncio.gather(references(platform, t, row.account, matcher, portrait, profile, earlier),
-                                           asyncio.gather(*(platform.storage.read(f) for f in files)))
+        refs, jpegs = await asyncio.gather(references(platform, t, row.account, matcher, portrait, photos, earlier),
+                                           platform.storage.get_many(files))
         duplicate = tolerance * rules.snapshot_duplicate_fraction
         outcome, vector, scores = await run_cpu(
             "face", burst.judge, matcher, list(jpegs), secrets.randbelow(len(files)), portrait, tolerance, refs,
@@ -126,15 +158,12 @@ async def check_snapshot(ctx: dict[str, Any], *, tenant: str, verification: int,
     reasons = [verdicts.OUTCOMES[outcome][1]] if outcome in verdicts.BAD else []
     notices: list[verdicts.Notice] = []
     async with write_transaction(StudyClock):
-        await study.locked_clock(t, ps.account)
-        done = await scoped(FaceVerification, t).update({
-            FaceVerification.status: status, FaceVerification.reasons: reasons,
-            FaceVerification.scores: {**(row.scores or {}), **scores},
-            FaceVerification.match_provider: matcher.name, FaceVerification.finished_at: finished,
-        }).where((FaceVerification.id == row.id) & (FaceVerification.status == "open")).returning(FaceVerification.id)
-        if not done:
+        await study.lock_clock(t, ps.account)
+        merged = {**(row.scores or {}), **scores}
+        if not await scoped(FaceVerification, t).run(VERDICT, status, dump_json(reasons), dump_json(merged),
+                                                     matcher.name, finished, row.id):
             return "gone"
-        row.status, row.scores, row.reasons = status, {**(row.scores or {}), **scores}, reasons
+        row.status, row.scores, row.reasons = status, merged, reasons
         row.match_provider, row.finished_at = matcher.name, finished
         await verdicts.apply(t, ps, row, outcome, notices)
     keep(_EARLIER, (t.id, row.id, row.nonce), _earlier_of(row.scores))  # committed: the next snapshot's reads it here
@@ -161,12 +190,16 @@ async def same_face_accounts(tenant, account_id: int, provider: str, vector, tol
     return found
 
 
+# A good snapshot's encoding, kept: on every good snapshot's path, written by hand like VERDICT.
+KEEP = ("INSERT INTO face_encoding (tenant, account, kind, source, provider, vector, created_at)"
+        " VALUES ({tenant}, {}, 'snapshot', {}, {}, {}, {})")
+
+
 async def _index(platform, tenant, ps: ProctorSession, row: FaceVerification, matcher, vector, tolerance: float) -> None:
     """Keep a good snapshot's encoding and flag every account (both sides) whose face it is."""
     others = await same_face_accounts(tenant, ps.account, matcher.name, vector, tolerance)
-    await scoped(FaceEncoding, tenant).new(
-        account=ps.account, kind="snapshot", source=row.id, provider=matcher.name,
-        vector=[float(x) for x in vector], created_at=dt.datetime.now(dt.UTC)).save()
+    await scoped(FaceEncoding, tenant).run(KEEP, ps.account, row.id, matcher.name,
+                                           dump_json([float(x) for x in vector]), dt.datetime.now(dt.UTC))
     if not others:
         return
     # The enrolments still to flag, in one query: those already flagged are left alone (a face

@@ -15,7 +15,7 @@ from core.db.scoped import scoped
 from core.hookcalls import notify
 from core.jobs.specs import platform_of, tenants_of
 from core.proctoring import coverage
-from core.proctoring.gate import event
+from core.proctoring.gate import event, events
 from core.proctoring.study_tables import ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.study import services as study
@@ -41,6 +41,13 @@ def paused_message(reason_kind: str) -> str:
     return f"学习已暂停：{reason}。请重新进行人脸核验后继续学习"
 
 
+# A good snapshot confirms the session's provisional seconds: on every good snapshot's path, written
+# by hand (building it through Piccolo cost more than the database's answer).
+CONFIRM = "UPDATE proctor_session SET provisional = 0.0, last_good_at = {} WHERE id = {} AND tenant = {tenant}"
+PAUSE = ("UPDATE proctor_session SET paused = {}, pause_reason = {}, ticket = '' WHERE id = {} AND tenant = {tenant}"
+         " AND paused = {} RETURNING id")
+MISMATCHES = "SELECT COUNT(*) AS n FROM study_event WHERE tenant = {tenant} AND enrollment = {} AND kind = 'snapshot_mismatch'"
+FLAG = "UPDATE enrollment SET flagged = {} WHERE id = {} AND account = {} AND tenant = {tenant} AND flagged = {} RETURNING id"
 Notice = tuple[str, int, dict[str, Any]]  # hook name, account id, the hook's other arguments
 
 
@@ -62,37 +69,29 @@ async def apply(tenant, ps: ProctorSession, row: FaceVerification, outcome: str,
     kind = OUTCOMES[outcome][0]
     detail = {k: v for k, v in (row.scores or {}).items()
               if k in ("distance", "faces", "overdue_seconds", "change", "duplicate_of")}
+    sessions = scoped(ProctorSession, tenant)
+    timeline = {"enrollment": ps.enrollment, "session": ps.session}
     if outcome == "ok":
-        confirmed = (await scoped(ProctorSession, tenant).get(ps.id)).provisional
-        await scoped(ProctorSession, tenant).update({
-            ProctorSession.provisional: 0.0, ProctorSession.last_good_at: study.server_time(),
-        }).where(ProctorSession.id == ps.id)
+        confirmed = (await sessions.get(ps.id)).provisional
+        await sessions.run(CONFIRM, study.server_time(), ps.id)
         completed = await coverage.complete_if_covered(tenant, ps.enrollment, dt.datetime.now(dt.UTC))
-        await event(tenant, ps.account, kind, enrollment=ps.enrollment, session=ps.session, verification=row.id,
-                    confirmed_seconds=round(confirmed, 3), **detail)
-        if completed:
-            await event(tenant, ps.account, "covered", enrollment=ps.enrollment, session=ps.session)
+        await events(tenant, ps.account, [(kind, row.id, {"confirmed_seconds": round(confirmed, 3), **detail})]
+                     + ([("covered", None, {})] if completed else []), **timeline)
     else:
-        await event(tenant, ps.account, kind, enrollment=ps.enrollment, session=ps.session, verification=row.id,
-                    **detail)
-        paused = await scoped(ProctorSession, tenant).update({
-            ProctorSession.paused: True, ProctorSession.pause_reason: kind, ProctorSession.ticket: "",
-        }).where((ProctorSession.id == ps.id) & (ProctorSession.paused == False)).returning(  # noqa: E712
-            ProctorSession.id)
-        session = await scoped(StudySession, tenant).objects(StudySession.token == ps.session).first()
+        paused = await sessions.run(PAUSE, True, kind, ps.id, False)
+        session = await scoped(StudySession, tenant).first_by(StudySession.token, ps.session)
         ended = session is not None and session.ended_at is not None
         withdrawn = await coverage.withdraw(tenant, ps.account, ps.session,
                                             coverage.UNCOVERED if ended and outcome == "missing" else coverage.UNVERIFIED,
                                             session=session)
-        if paused:
-            await event(tenant, ps.account, "paused", enrollment=ps.enrollment, session=ps.session,
-                        verification=row.id, reason=kind, withdrawn_seconds=round(withdrawn, 3))
+        await events(tenant, ps.account, [(kind, row.id, detail)] + (
+            [("paused", row.id, {"reason": kind, "withdrawn_seconds": round(withdrawn, 3)})] if paused else []),
+            **timeline)
         if outcome in REPLAYED:
             await flag(None, tenant, ps.account, ps.enrollment, "replayed_snapshot", verification=row.id,
                        notices=notices)
         if outcome == "mismatch":
-            mismatches = await scoped(StudyEvent, tenant).count(
-                (StudyEvent.enrollment == ps.enrollment) & (StudyEvent.kind == "snapshot_mismatch"))
+            mismatches = (await scoped(StudyEvent, tenant).run(MISMATCHES, ps.enrollment))[0]["n"]
             if mismatches >= tenant.rules.face.snapshot_mismatches_to_flag:
                 await flag(None, tenant, ps.account, ps.enrollment, "repeated_mismatch",
                            verification=row.id, mismatches=mismatches, notices=notices)
@@ -118,9 +117,7 @@ async def flag(platform, tenant, account_id: int, enrollment_id: int, reason: st
     """Flag the enrolment for review (once): a ``flagged`` event and the ``proctor_flagged`` hook
     (called now with ``platform``, or added to ``notices`` for the caller to deliver once its
     transaction is committed). Returns whether it was newly flagged."""
-    done = await scoped(Enrollment, tenant).update({Enrollment.flagged: True}).where(
-        (Enrollment.id == enrollment_id) & (Enrollment.account == account_id) & (Enrollment.flagged == False)  # noqa: E712
-    ).returning(Enrollment.id)
+    done = await scoped(Enrollment, tenant).run(FLAG, True, enrollment_id, account_id, False)
     if not done:
         return False
     await event(tenant, account_id, "flagged", enrollment=enrollment_id, verification=verification,

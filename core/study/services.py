@@ -17,7 +17,7 @@ from typing import Any
 
 from core import tenant_time
 from core.courses.tables import Course, Enrollment, Lesson
-from core.db import for_update, write_transaction
+from core.db import for_update, is_postgres, write_transaction
 from core.db.scoped import scoped
 from core.roster.tables import LearnerProfile
 from core.study import live
@@ -133,6 +133,19 @@ async def locked_clock(tenant: Tenant, account_id: int, park: bool = True) -> St
     if park and clock is not None and current is not None and await current.park(tenant, account_id):
         clock = await query.first()  # the parked beats moved it on
     return clock
+
+
+_CLOCK_ROW = "SELECT id FROM study_clock WHERE tenant = {tenant} AND account = {}"
+
+
+async def lock_clock(tenant: Tenant, account_id: int) -> None:
+    """``locked_clock`` for a caller that needs the lock but not the clock's row (the snapshot
+    job's verdict): the row locked by one statement written by hand (``FOR UPDATE`` on PostgreSQL,
+    as ``for_update``), and the learner parked the same way."""
+    clock = await scoped(StudyClock, tenant).run(_CLOCK_ROW + (" FOR UPDATE" if is_postgres() else ""), account_id)
+    current = live.active()
+    if clock and current is not None:
+        await current.park(tenant, account_id)
 
 
 async def hold(tenant: Tenant, account_id: int) -> None:
