@@ -19,13 +19,13 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count, Sum
 from piccolo.querystring import QueryString
 
+from core import tenant_time
 from core.certificates.tables import Certificate, RegistryRow
 from core.courses.tables import Enrollment
 from core.dashboards import sql
 from core.dashboards.tables import CountRun, GroupCount, ProgressCount
 from core.dashboards.values import DashboardFilters
 from core.db.scoped import scoped
-from core import tenant_time
 from core.exams.tables import ExamAttempt
 from core.jobs.specs import JobSpec, platform_of
 from core.proctoring.tables import FaceVerification
