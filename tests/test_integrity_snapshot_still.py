@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import io
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -17,10 +18,11 @@ from core.files.tables import StoredFile
 from core.faces import decode_image, ensure_rgb
 from core.files.images import clean_image
 from core.proctoring import burst as bursts
-from core.proctoring import snapshot_match
+from core.proctoring import signatures, snapshot_match
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.roster.tables import LearnerProfile
 from core.study.tables import HoursEntry, StudyEvent
+from core.tenancy import FaceRules
 from core.testing.face_media import faces_dir, read_clip, videos_dir
 from plugins.face_sface import DEFAULT_TOLERANCE as SFACE_TOLERANCE  # the construction group's matcher
 from plugins.face_sface import SFaceProvider
@@ -136,8 +138,8 @@ def test_a_stored_photo_correlates_with_itself_sent_again_and_not_with_live_fram
     def frame_signatures(jpegs):
         out = []
         for j in jpegs:
-            image = ensure_rgb(decode_image(j))
-            out.append(bursts._unhex(bursts.Small(image).signature(matcher.detect(image)[0])))
+            box = matcher.detect(ensure_rgb(decode_image(j)))[0]
+            out.append(bursts._unhex(bursts.Frame(decode_image(j, grey=True)).signature(box)))
         return out
 
     photos = {p: bursts._unhex(bursts.picture_signature(matcher, clean_image((faces_dir() / p).read_bytes()).data))
@@ -151,6 +153,74 @@ def test_a_stored_photo_correlates_with_itself_sent_again_and_not_with_live_fram
           f"live frames vs his photos {min(live):.2f}-{max(live):.2f}; photos of him {min(pair):.2f}-{max(pair):.2f}; "
           f"threshold {bursts.PICTURE_CORRELATION}")
     assert min(sent) >= bursts.PICTURE_CORRELATION > max(max(live), max(pair))
+
+
+def noisy(data: bytes, sigma: float = 3.0, seed: int = 0) -> bytes:
+    """A frame with Gaussian noise added, re-encoded: a replay dressed up as a new capture."""
+    levels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float64)
+    levels = levels + np.random.default_rng(seed).normal(0, sigma, levels.shape)
+    return jpeg(Image.fromarray(np.clip(levels, 0, 255).astype(np.uint8)))
+
+
+def test_live_frames_change_more_than_a_still_picture_sent_again():
+    """The figures behind ``snapshot_burst_min_change`` for the variation rule (docs/proctoring.md),
+    printed: the face region's change between consecutive frames 0.4 s apart of the two real clips,
+    and of one photo sent three times re-encoded at quality 50-90 or with noise added."""
+    matcher = SFaceProvider()
+    min_change = FaceRules().snapshot_burst_min_change
+
+    def change(jpegs):
+        box = matcher.detect(ensure_rgb(decode_image(jpegs[0])))[0]
+        crops = [bursts._crop(signatures.Frame(decode_image(j, grey=True)), box) for j in jpegs]
+        return min(float(np.abs(a - b).mean()) for a, b in zip(crops, crops[1:]))
+
+    quiet = read_clip(videos_dir() / "grid_id2_blinks.mpg", max_side=640)
+    grid = [change([jpeg(Image.fromarray(min(quiet, key=lambda f: abs(f[0] - t))[1])) for t in (s, s + 400, s + 800)])
+            for s in range(0, int(quiet[-1][0]) - 800, 400)]
+    obama = [change(live_burst(s)) for s in range(0, 3000, 400)]
+    photo = frame("obama/obama_2.jpg")
+    still = [change([jpeg(Image.open(io.BytesIO(photo)).convert("RGB"), q) for q in qualities])
+             for qualities in ((50, 70, 90), (90, 70, 50), (60, 80, 60))]
+    noise = change([noisy(photo, 3.0, seed) for seed in range(3)])
+    print(f"\nvariation: grid clip {min(grid):.2f}-{max(grid):.2f}, obama clip {min(obama):.2f}-{max(obama):.2f}; "
+          f"one photo re-encoded {min(still):.2f}-{max(still):.2f}, with noise (sigma 3) {noise:.2f}; "
+          f"min_change {min_change}")
+    assert max(max(still), noise) < min_change < min(min(grid), min(obama))
+
+
+def test_an_earlier_burst_sent_again_is_near_its_signatures_and_later_frames_are_far():
+    """The figures behind the earlier-snapshot check (docs/proctoring.md), for both kinds of
+    signature, printed: a burst of the clip re-encoded at quality 50-90 or with noise added, cut at
+    its own face box, against its kept signatures; frames of the clip 1-2 s later against them.
+    Re-encoded ones lie below ``snapshot_burst_min_change``, later frames far above it."""
+    matcher = SFaceProvider()
+    min_change = FaceRules().snapshot_burst_min_change
+
+    def cut(kind, jpegs, box):
+        frames = [signatures.Frame(decode_image(j, grey=True)) for j in jpegs]
+        return signatures.CUTS[kind](frames, box)[:, 0].astype(np.int16)
+
+    figures = {}
+    for kind in (signatures.CELLS, signatures.BILINEAR):
+        sent, noise, later = [], [], []
+        for start_ms in (300, 700):
+            burst = live_burst(start_ms)
+            found = matcher.detect(ensure_rgb(decode_image(burst[0])))[0]
+            box = np.array([[found.x, found.y, found.w, found.h]])
+            theirs = cut(kind, burst, box)
+            for quality in (50, 70, 90):
+                again = [jpeg(Image.open(io.BytesIO(f)).convert("RGB"), quality) for f in burst]
+                sent.append(float(np.abs(cut(kind, again, box) - theirs).mean(axis=1).max()))
+            noise.append(float(np.abs(cut(kind, [noisy(f) for f in burst], box) - theirs).mean(axis=1).max()))
+            for after_ms in (1000, 1500, 2000):
+                mine = cut(kind, live_burst(start_ms + after_ms), box)
+                later.append(min(float(np.abs(a - b).mean()) for a in mine for b in theirs))
+        figures[kind] = (sent, noise, later)
+        print(f"\nearlier-snapshot check, {kind}: sent again re-encoded {min(sent):.2f}-{max(sent):.2f}, "
+              f"with noise (sigma 3) {min(noise):.2f}-{max(noise):.2f}; frames 1-2 s later {min(later):.2f}-"
+              f"{max(later):.2f}; min_change {min_change}")
+    for kind, (sent, _noise, later) in figures.items():
+        assert max(sent) < min_change < min(later), kind
 
 
 async def test_the_id_card_photo_is_not_a_snapshot(client, platform, make_account, course, clock):
@@ -208,7 +278,7 @@ async def test_an_earlier_snapshot_judged_by_another_worker_sent_again_is_refuse
     row = await settled((await upload(client, ticket, again)).json()["id"])
     assert row.status == "failed" and row.scores["duplicate_of"] == "snapshot", row.scores
     kept = snapshot_match._EARLIER[(me["tenant"].id, first.id, first.nonce)]
-    assert kept == (first.scores["box"], first.scores["signatures"])
+    assert kept == (first.scores["box"], first.scores["signatures"], "cells")
 
 
 async def test_a_live_burst_of_the_learner_passes_and_the_case_page_says_why_others_did_not(

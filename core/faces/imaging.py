@@ -21,8 +21,10 @@ MIN_SIDE = 32
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """Decode uploaded bytes (JPEG, PNG, WebP, BMP, …) into an RGB ``uint8`` H×W×3 array.
+def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: int = MAX_PIXELS,
+                 grey: bool = False) -> np.ndarray:
+    """Decode uploaded bytes (JPEG, PNG, WebP, BMP, …) into an RGB ``uint8`` H×W×3 array, or with
+    ``grey`` into its grey levels (H×W: a JPEG's own luma, decoded without its colour).
 
     Raises :class:`InvalidImageError` for anything that is not a sane still image: empty or
     oversized input, undecodable bytes, images that are tiny or would blow up memory.
@@ -47,12 +49,12 @@ def decode_image(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES, max_pixels: 
         raise InvalidImageError(f"not an image: {type(exc).__name__}") from None
     if w * h > max_pixels:
         raise InvalidImageError(f"image of {w}×{h} pixels is too large")
-    bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR)  # applies EXIF orientation
-    if bgr is None or bgr.ndim != 3:
+    pixels = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)  # applies EXIF orientation
+    if pixels is None or pixels.ndim != (2 if grey else 3):
         raise InvalidImageError("undecodable image")
-    if min(bgr.shape[:2]) < MIN_SIDE:
-        raise InvalidImageError(f"image of {bgr.shape[1]}×{bgr.shape[0]} pixels is too small")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    if min(pixels.shape[:2]) < MIN_SIDE:
+        raise InvalidImageError(f"image of {pixels.shape[1]}×{pixels.shape[0]} pixels is too small")
+    return pixels if grey else cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
 
 
 def ensure_rgb(image: np.ndarray) -> np.ndarray:

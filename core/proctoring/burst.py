@@ -3,15 +3,18 @@
 A snapshot is a short burst of frames the page took from the camera over about a second. It is
 judged on one frame the server picks at random (detected, encoded, compared with the portrait) and
 on the burst as a whole, in the picked frame's face region (with a fifth of its height around it)
-as 32×32 grey levels:
+as 32×32 grey levels (every frame's own luma, decoded without its colour; only the picked frame is
+decoded in colour too, for the matcher):
 
 * **Natural variation.** Between consecutive frames the face region must change by at least
   ``min_change`` grey levels on average: a camera's noise and a living face do (measured on the
-  project's clips: ≥ 1.18 grey levels 0.4 s apart, 0.73 from Chromium's fake camera under load), one still picture sent several times, even
-  re-encoded or with mild noise added, does not (≤ 0.51).
+  project's clips: ≥ 0.78 grey levels 0.4 s apart, 0.73 once from Chromium's fake camera under
+  load), one still picture sent several times, even re-encoded or with mild noise added, does not
+  (≤ 0.35; tests/test_integrity_snapshot_still.py prints the figures).
 * **Not an image seen before.** No frame may repeat a frame of the learner's earlier snapshots
-  (cut at that snapshot's face box, 16×16 grey levels within ``min_change`` of one of its frames:
-  the same measure, which two live frames exceed), and the picked frame's encoding must not lie within ``duplicate_distance`` of the
+  (cut at that snapshot's face box as its signatures were, 16×16 grey levels within ``min_change``
+  of one of its frames, ``core.proctoring.signatures``: the clip's frames 1-2 s apart differ by
+  ≥ 4), and the picked frame's encoding must not lie within ``duplicate_distance`` of the
   portrait or the ID-card photo (with dlib: the stored portrait sent back, re-encoded or shifted
   by a few pixels, 0.056–0.073; a 1–2 MP photo sent at 800 px 0.08–0.09, at 640 px 0.10–0.12;
   other photos of the person ≥ 0.18).
@@ -19,8 +22,8 @@ as 32×32 grey levels:
   levels) may correlate with the same region of the portrait or the ID-card photo at
   ``PICTURE_CORRELATION`` or more: encodings alone miss a stored photo sent rescaled and shifted
   by a few pixels a frame with SFace (0.63 from its own encoding). Measured on the project's
-  photos: the ID-card photo sent that way at 480–1024 px correlates 0.93–1.00 with itself; live
-  frames of the same person 0.01–0.40 with his photos, two photos of him 0.28–0.35.
+  photos: the ID-card photo sent that way at 480–1024 px correlates 0.94–1.00 with itself; live
+  frames of the same person 0.04–0.44 with his photos, two photos of him −0.34–0.29.
 
 Every figure goes into the verdict's scores, for the reviewer.
 """
@@ -35,7 +38,7 @@ from PIL import Image
 
 from core.faces import FaceError, decode_image, ensure_rgb
 from core.files.images import FACE_FRAME_MAX_PIXELS
-from core.proctoring.signatures import Earlier, Small, repeats, unhex
+from core.proctoring.signatures import CELLS, Earlier, Frame, repeats, unhex
 
 CROP_SIDE = 32
 PICTURE_CORRELATION = 0.8
@@ -46,18 +49,18 @@ class References:
     """What a snapshot must not repeat: encodings (label → vectors) and earlier frames' signatures."""
 
     encodings: dict[str, list[Any]] = field(default_factory=dict)
-    earlier: list[tuple[list[float], list[str]]] = field(default_factory=list)  # (face box, signatures)
+    earlier: list[tuple[list[float], list[str], str]] = field(default_factory=list)  # (face box, signatures, kind)
     pictures: dict[str, list[str]] = field(default_factory=dict)  # label → signatures of stored photos
 
 
-def _crop(frame: Small, box) -> np.ndarray:
+def _crop(frame: Frame, box) -> np.ndarray:
     """The face region (with a fifth of its height around it) of the frame at full size as 32×32
     grey levels."""
-    w, h = frame.grey.size
+    h, w = frame.levels.shape
     pad = 0.2 * box.h
     top, left = max(0, int(box.y - pad)), max(0, int(box.x - pad))
     bottom, right = min(h, int(box.y + box.h + pad)), min(w, int(box.x + box.w + pad))
-    region = frame.grey.crop((left, top, right, bottom)) if bottom > top and right > left else frame.grey
+    region = frame.image.crop((left, top, right, bottom)) if bottom > top and right > left else frame.image
     return np.asarray(region.resize((CROP_SIDE, CROP_SIDE), Image.BILINEAR), dtype=np.float32)
 
 
@@ -72,7 +75,7 @@ def picture_signature(matcher, data: bytes) -> str | None:
     face, None without one."""
     image = ensure_rgb(decode_image(data))  # a stored photo: the size limits of stored images
     boxes = matcher.detect(image)
-    return Small(image).signature(boxes[0]) if boxes else None
+    return Frame(image).signature(boxes[0]) if boxes else None
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -84,27 +87,27 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 def judge(matcher, jpegs: list[bytes], pick: int, portrait, tolerance: float, refs: References,
           duplicate_distance: float, min_change: float) -> tuple[str, Any, dict[str, Any]]:
     """(outcome, encoding of the picked frame or None, scores) for one burst."""
-    images = [ensure_rgb(decode_image(j, max_pixels=FACE_FRAME_MAX_PIXELS)) for j in jpegs]
+    greys = [decode_image(j, max_pixels=FACE_FRAME_MAX_PIXELS, grey=True) for j in jpegs]
+    target = ensure_rgb(decode_image(jpegs[pick], max_pixels=FACE_FRAME_MAX_PIXELS))
     scores: dict[str, Any] = {"picked": pick}
-    target = images[pick]
     boxes = matcher.detect(target)
     if not boxes:
         return "no_face", None, {**scores, "faces": 0}
     if len(boxes) > 1:
         return "faces", None, {**scores, "faces": len(boxes)}
     box = boxes[0]
-    smalls = [Small(im) for im in images]
+    frames = [Frame(grey) for grey in greys]
     scores.update(faces=1, box=[round(box.x, 1), round(box.y, 1), round(box.w, 1), round(box.h, 1)],
-                  signatures=[sm.signature(box) for sm in smalls])
-    if repeats(smalls, Earlier(refs.earlier), min_change):  # every earlier snapshot at once
+                  signatures=[frame.signature(box) for frame in frames], signature_kind=CELLS)
+    if repeats(frames, Earlier(refs.earlier), min_change):  # every earlier snapshot at once
         return "duplicate", None, {**scores, "duplicate_of": "snapshot"}
-    crops = [_crop(sm, box) for sm in smalls]
-    if len({im.shape for im in images}) > 1:
+    crops = [_crop(frame, box) for frame in frames]
+    if len({grey.shape for grey in greys}) > 1:
         change = 0.0  # frames of different sizes are not one camera's burst
     else:
         change = min((float(np.abs(a - b).mean()) for a, b in zip(crops, crops[1:], strict=False)), default=0.0)
     scores["change"] = round(change, 2)
-    if len(images) < 2 or change < min_change:
+    if len(greys) < 2 or change < min_change:
         return "still", None, scores
     try:
         vector = matcher.encode(target, boxes[0])

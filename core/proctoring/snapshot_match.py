@@ -24,6 +24,7 @@ from core.jobs.specs import platform_of
 from core.offload import run_cpu
 from core.proctoring import burst, verdicts
 from core.proctoring.encodings import image_vector, keep, kept_encodings
+from core.proctoring.signatures import BILINEAR
 from core.proctoring.study_tables import FaceEncoding, ProctorSession
 from core.proctoring.tables import FaceVerification
 from core.roster.tables import LearnerProfile
@@ -50,16 +51,18 @@ async def picture_signature(platform, tenant, file_id: int | None, matcher) -> s
     return keep(_PICTURES, key, signature)
 
 
-# (tenant, verification id, nonce) → (face box, signatures) or None. The nonce (the capture
+# (tenant, verification id, nonce) → (face box, signatures, their kind) or None. The nonce (the capture
 # ticket, random and unique) tells a row from a later one that reuses a deleted row's id (SQLite).
-_EARLIER: OrderedDict[tuple[int, int, str], tuple[list[float], list[str]] | None] = OrderedDict()
+_EARLIER: OrderedDict[tuple[int, int, str], tuple[list[float], list[str], str] | None] = OrderedDict()
 
 
-def _earlier_of(scores: dict | None) -> tuple[list[float], list[str]] | None:
-    """A judged snapshot's face box and frame signatures (None without them: no face, or one not
-    judged on its frames)."""
+def _earlier_of(scores: dict | None) -> tuple[list[float], list[str], str] | None:
+    """A judged snapshot's face box, frame signatures and their kind (None without them: no face,
+    or one not judged on its frames). Verdicts kept before signatures had kinds made bilinear ones."""
     scores = scores or {}
-    return (scores["box"], scores["signatures"]) if scores.get("signatures") and scores.get("box") else None
+    if not (scores.get("signatures") and scores.get("box")):
+        return None
+    return scores["box"], scores["signatures"], scores.get("signature_kind", BILINEAR)
 
 
 # The ids (and nonces) of the account's other judged snapshots: on every job's path, written by
@@ -68,8 +71,8 @@ JUDGED_SNAPSHOTS = ("SELECT id, nonce FROM face_verification WHERE tenant = {ten
                     " AND purpose = 'snapshot' AND id <> {} AND status <> 'open'")
 
 
-async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str]]]:
-    """The face box and frame signatures of every other judged snapshot of the account. A
+async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> list[tuple[list[float], list[str], str]]:
+    """The face box, frame signatures and their kind of every other judged snapshot of the account. A
     verdict's scores are written once, so each judged snapshot's are read (and decoded) once per
     process and kept; then only the ids of the account's snapshots are read."""
     rows = await scoped(FaceVerification, tenant).run(JUDGED_SNAPSHOTS, account_id, verification_id)
@@ -84,7 +87,7 @@ async def earlier_snapshots(tenant, account_id: int, verification_id: int) -> li
 
 
 async def references(platform, tenant, account_id: int, matcher, portrait, photos: dict[str, int | None],
-                     earlier: list[tuple[list[float], list[str]]]) -> burst.References:
+                     earlier: list[tuple[list[float], list[str], str]]) -> burst.References:
     """What the account's snapshot must not repeat: the portrait and the ID-card photo (their
     encodings and their pictures; ``photos``: their stored files' ids) and every earlier
     snapshot's frames (``earlier_snapshots``)."""
