@@ -82,6 +82,7 @@ class Frame:
 
     @cached_property
     def small(self) -> Small:
+        """The small copy bilinear signatures are cut from."""
         return Small(self.image)
 
     def signature(self, box) -> str:
