@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from core.faces import messages as M
 from core.faces.values import ChallengeError, FrameGuidance
 
-MAX_BURST = 3  # frames a request: a 100 ms round trip at 30 camera frames a second
+MAX_BURST = 8  # frames a request: a 250 ms round trip at 30 camera frames a second
 MIN_GAP_MS = 25  # between consecutive frames' times: at most 40 frames a second
 
 

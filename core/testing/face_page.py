@@ -24,11 +24,12 @@ CAMERA_FPS = 30.0  # the page captures at most this often while an action is ask
 
 def drive_requests(session: Any, items: Sequence[tuple[int, Any]], schedule: Sequence[int] | None = None, *,
                    request_fps: float = media.PAGE_FPS, phase_ms: float = 0.0, bursts: bool = True,
-                   camera_fps: float = CAMERA_FPS) -> tuple[Any, list[list[int]]]:
+                   camera_fps: float = CAMERA_FPS, max_burst: int = MAX_BURST) -> tuple[Any, list[list[int]]]:
     """Play ``items`` ((t_ms, frame or FrameSignals) at the clip's own rate) to ``session`` as
     the page's requests, the first at ``phase_ms`` and one every ``1000 / request_fps`` ms.
-    ``schedule``: prompt times, as ``media.drive`` takes them. Returns (verdict, the frame times
-    of each request as sent)."""
+    ``schedule``: prompt times, as ``media.drive`` takes them; ``max_burst``: the frames a
+    request carries at most (the page's own limit, at most the server's). Returns (verdict, the
+    frame times of each request as sent)."""
     if schedule is not None:
         session.challenge = session.judge.challenge = media.fixed_challenge(
             session.challenge.actions, session.challenge.nonce, schedule)
@@ -42,7 +43,7 @@ def drive_requests(session: Any, items: Sequence[tuple[int, Any]], schedule: Seq
         if bursts and capture_from is not None:  # an action is asked: the captures since the last request
             n = int((tick - capture_from) // capture)
             times = [round(capture_from + j * capture) for j in range(n + 1)]
-            times = [t for t in times if last is None or t > last][-MAX_BURST:]
+            times = [t for t in times if last is None or t > last][-max_burst:]
         else:
             times = [round(tick)]
         check_times(times, last)
