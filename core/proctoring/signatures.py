@@ -102,23 +102,25 @@ def cell_regions(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def cells(frames: list[Frame], boxes: np.ndarray) -> np.ndarray:
     """Each frame cut at each of ``boxes`` (rows x, y, w, h in the frames' pixels) as cells
-    signatures' grey levels: frames × boxes × 256. Frames of one size share the cells' corners,
-    read from all their summed-area tables at once."""
+    signatures' grey levels: frames × boxes × 256. Frames of one size share the cells' corners
+    and areas; each frame's sums are read from its summed-area table in one gather."""
     out = np.empty((len(frames), len(boxes), SIG_LEVELS), dtype=np.uint8)
-    groups: dict[tuple[int, int], list[int]] = {}
-    for i, frame in enumerate(frames):
-        groups.setdefault(frame.levels.shape, []).append(i)
     k = np.arange(SIG_SIDE + 1)
-    for (height, width), members in groups.items():
-        x0, y0, x1, y1 = cell_regions(boxes, width, height).T
-        xs = x0[:, None] + k * (x1 - x0)[:, None] // SIG_SIDE  # boxes × 17 cell edges
-        ys = y0[:, None] + k * (y1 - y0)[:, None] // SIG_SIDE
-        at = ys[:, :, None] * (width + 1) + xs[:, None, :]
-        corners = np.stack([frames[i].table.take(at) for i in members])  # frames × boxes × 17 × 17
-        sums = corners[..., 1:, 1:] - corners[..., :-1, 1:] - corners[..., 1:, :-1] + corners[..., :-1, :-1]
-        areas = (np.diff(ys)[:, :, None] * np.diff(xs)[:, None, :]).astype(np.float64)
-        levels = np.floor(sums / areas + 0.5)  # exact sums (< 2**53): the mean rounded half up
-        out[members] = levels.reshape(len(members), len(boxes), SIG_LEVELS).astype(np.uint8)
+    grids: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for i, frame in enumerate(frames):
+        height, width = shape = frame.levels.shape
+        if shape not in grids:
+            x0, y0, x1, y1 = cell_regions(boxes, width, height).T
+            xs = x0[:, None] + k * (x1 - x0)[:, None] // SIG_SIDE  # boxes × 17 cell edges
+            ys = y0[:, None] + k * (y1 - y0)[:, None] // SIG_SIDE
+            areas = (np.diff(ys)[:, :, None] * np.diff(xs)[:, None, :]).astype(np.float64)
+            grids[shape] = ys[:, :, None] * (width + 1) + xs[:, None, :], areas
+        at, areas = grids[shape]
+        corners = frame.table.take(at)  # boxes × 17 × 17
+        sums = corners[:, 1:, 1:] - corners[:, :-1, 1:] - corners[:, 1:, :-1] + corners[:, :-1, :-1]
+        sums /= areas  # exact sums (< 2**53): the mean, then rounded half up
+        sums += 0.5
+        out[i] = np.floor(sums, out=sums).reshape(len(boxes), SIG_LEVELS)
     return out
 
 
@@ -212,11 +214,14 @@ CUTS = {CELLS: cells, BILINEAR: bilinear_cuts}
 def repeats(frames: list[Frame], earlier: Earlier, min_change: float) -> bool:
     """Does a frame, cut at an earlier snapshot's face box as that snapshot's signatures were,
     lie within ``min_change`` grey levels (mean absolute difference) of one of its frames?"""
+    import cv2
+
     for kind, theirs in earlier.kinds.items():
         if not len(theirs.levels) or not frames:
             continue
-        mine = CUTS[kind](frames, theirs.boxes)[:, theirs.owner, :].astype(np.int16)  # frames × their frames × 256
-        sums = np.abs(mine - theirs.levels.astype(np.int16)[None, :, :]).sum(axis=2, dtype=np.int32)
+        mine = CUTS[kind](frames, theirs.boxes)[:, theirs.owner, :].reshape(-1, SIG_LEVELS)  # frames × their frames
+        differences = cv2.absdiff(mine, np.tile(theirs.levels, (len(frames), 1)))
+        sums = cv2.reduce(differences, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S)
         # The mean as float32, as each pair's mean was taken: sums of ≤ 256 levels are exact there.
         if (sums.astype(np.float32) / np.float32(SIG_LEVELS) < min_change).any():
             return True
