@@ -194,10 +194,9 @@ async def test_real_clip_passes_in_chromium(face_server, media):
 async def test_over_a_slow_network_requests_carry_the_frames_captured_during_a_prompt(face_server, media):
     """Each frame request held 250 ms (a slow network): while a prompt shows, the page captures at
     camera rate and each request carries the frames captured since the previous one (at most
-    MAX_BURST, which covers a 250 ms round trip at 30 frames a second; at least 25 ms apart, in
-    order); before the first prompt, one frame each. Without the delay a fast round trip may take
-    each frame alone, which says nothing about bursts. No frame falls between two requests, so the
-    real clip passes."""
+    MAX_BURST, a second's worth; at least 25 ms apart, in order); before the first prompt, one
+    frame each. Without the delay a fast round trip may take each frame alone, which says nothing
+    about bursts. The real clip passes."""
     CHOSEN.actions = ["blink", "open_mouth"]
     result = await run_check(face_server, clip_y4m(media), answer_delay_ms=250)
     assert result["state"] == "passed", result

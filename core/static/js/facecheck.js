@@ -16,7 +16,7 @@
   var FRAME_GAP_MS = 100;       // ≤ 10 frames per second while waiting for a prompt
   var ACTION_FRAME_GAP_MS = 50; // ≤ 20 between actions (one request in flight either way)
   var CAMERA_GAP_MS = 33;       // while an action is asked: captures at camera rate (≤ 30 a second)
-  var MAX_BURST = 8;            // frames a request at most (core/faces/bursts.py MAX_BURST)
+  var MAX_BURST = 30;           // frames a request at most (core/faces/bursts.py MAX_BURST)
   var MIN_GAP_MS = 25;          // between two frames' times at least (core/faces/bursts.py MIN_GAP_MS)
   var MAX_SIDE = 640;
   var QUALITY = 0.8;
