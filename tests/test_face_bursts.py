@@ -12,7 +12,7 @@ import pytest
 from core import Action
 from core.faces import encode_jpeg
 from core.faces import face_messages as M
-from core.faces.bursts import MAX_BURST, MAX_BURST_BYTES
+from core.faces.bursts import MAX_BURST
 from core.proctoring import services
 from core.testing import face_media as media
 from tests.face_tenant import FACE
@@ -66,8 +66,8 @@ async def test_bursts_breaking_the_rules_are_refused_with_a_clear_message(client
     for frames, sizes, status, error in cases:
         r = await post_burst(client, c["nonce"], frames, sizes)
         assert (r.status_code, r.json().get("error")) == (status, error), (frames[0][0], r.text)
-    # Over MAX_BURST_BYTES: refused before it is read to the end.
-    r = await post_burst(client, c["nonce"], [(0, b"x" * (MAX_BURST_BYTES + 1))])
+    # Over MAX_BURST frames' worth of bytes: refused before it is read to the end.
+    r = await post_burst(client, c["nonce"], [(0, b"x" * (MAX_BURST * services.MAX_FRAME_BYTES + 1))])
     assert r.status_code == 413
     # None of them was judged; a burst within the rules is, every frame of it.
     r = await post_burst(client, c["nonce"], [(0, f[0]), (33, f[1]), (67, f[2])])

@@ -6,8 +6,8 @@ previous one, so a slow round trip no longer lets a quick blink (eyes closed for
 frame) fall between two requests. The server judges the frames one by one, in order, each as a
 request of one frame would be (core.proctoring.services.add_frames), under these rules:
 
-* at most ``MAX_BURST`` frames a request (each within the per-frame size limit, all within
-  ``MAX_BURST_BYTES``), so one request costs at most that many model calls;
+* at most ``MAX_BURST`` frames a request (each within the per-frame size limit), so one request
+  costs at most that many model calls;
 * every frame's time later than the frame before it (in this request or the previous one) by at
   least ``MIN_GAP_MS``: a client cannot claim more frames a second than a camera gives, and with
   the session's clock checks (a frame may not claim time the server has not seen) the frames
@@ -28,7 +28,6 @@ from core.faces.values import ChallengeError, FrameGuidance
 # what the camera gave during the previous round trip, the network's time and the server's judging
 # of the frames before together (at 250 ms and 20 ms a frame, about 19).
 MAX_BURST = 30
-MAX_BURST_BYTES = 4 * 1024 * 1024  # a request's body at most (a 640 px frame is 30-60 KB)
 MIN_GAP_MS = 25  # between consecutive frames' times: at most 40 frames a second
 
 
@@ -61,4 +60,4 @@ def ends_burst(guidance: FrameGuidance) -> bool:
     return guidance.done or guidance.next_prompt is not None
 
 
-__all__ = ["BurstError", "MAX_BURST", "MAX_BURST_BYTES", "MIN_GAP_MS", "check_times", "ends_burst"]
+__all__ = ["BurstError", "MAX_BURST", "MIN_GAP_MS", "check_times", "ends_burst"]

@@ -18,7 +18,7 @@ from litestar.exceptions import NotFoundException
 from core.accounts.tables import Account
 from core.audit.services import record
 from core.faces import ChallengeError, FaceError, face_messages
-from core.faces.bursts import MAX_BURST, MAX_BURST_BYTES, BurstError
+from core.faces.bursts import MAX_BURST, BurstError
 from core.kernel import Platform
 from core.proctoring import consent as consents
 from core.proctoring import services
@@ -136,7 +136,7 @@ def _frames(body: bytes, times: str | None, sizes: str | None) -> list[tuple[byt
     return [(body[a:a + n], t) for a, n, t in zip(starts, lengths, t_ms, strict=True)]
 
 
-@post("/face/frame", guards=[LEARNER], request_max_body_size=MAX_BURST_BYTES)
+@post("/face/frame", guards=[LEARNER], request_max_body_size=MAX_BURST * services.MAX_FRAME_BYTES)
 async def frame(request: Request, platform: Platform, tenant: Tenant, account: Account) -> Response:
     """One frame, or a burst of up to MAX_BURST (core.faces.bursts), judged in order."""
     body = await request.body()
