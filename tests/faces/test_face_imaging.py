@@ -33,18 +33,28 @@ def test_non_images_are_refused(data):
     assert exc.value.message == "无法识别的图片，请上传 JPG 或 PNG 照片"
 
 
-def test_truncated_photo_and_pixel_bombs_are_refused():
+@pytest.mark.parametrize("grey", [False, True], ids=["colour", "grey"])
+def test_truncated_photo_and_pixel_bombs_are_refused(grey):
+    """Decoded in colour or as grey levels (snapshot frames), the same checks come first."""
     data = (media.faces_dir() / "obama" / "obama_1.jpg").read_bytes()
     with pytest.raises(InvalidImageError):
-        decode_image(data[:200])
+        decode_image(data[:200], grey=grey)
     buf = io.BytesIO()
     Image.new("L", (9000, 9000)).save(buf, "PNG")  # 81 MP, compresses to a few kB
     with pytest.raises(InvalidImageError, match="too large"):
-        decode_image(buf.getvalue())
+        decode_image(buf.getvalue(), grey=grey)
     with pytest.raises(InvalidImageError, match="too small"):
         buf = io.BytesIO()
         Image.new("RGB", (8, 8)).save(buf, "PNG")
-        decode_image(buf.getvalue())
+        decode_image(buf.getvalue(), grey=grey)
+
+
+def test_grey_decoding_gives_the_luma_of_the_colour_frame():
+    data = (media.faces_dir() / "obama" / "obama_1.jpg").read_bytes()
+    grey, colour = decode_image(data, grey=True), decode_image(data)
+    assert grey.ndim == 2 and grey.shape == colour.shape[:2]
+    luma = np.asarray(Image.fromarray(colour).convert("L"), dtype=np.int16)
+    assert np.abs(grey.astype(np.int16) - luma).mean() < 0.5
 
 
 def test_arrays_are_checked():
